@@ -1,0 +1,1 @@
+//! End-to-end tests: start the lab on a free loopback port and run the real mwictl binary.
