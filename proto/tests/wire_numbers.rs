@@ -1,0 +1,249 @@
+//! Checks our declarations against Teleport's field numbers and wire types, transcribed a second
+//! time by hand from the wire facts: each row sets one field, encodes the message, and compares the
+//! leading key bytes with a key computed by hand ((number << 3) | wire type, as a varint).
+
+use prost::Message;
+use prost_reflect::{DynamicMessage, Kind, Value};
+
+const VARINT: u64 = 0;
+const LEN: u64 = 2;
+
+/// (message, field name, number, wire type)
+const ROWS: &[(&str, &str, u64, u64)] = &[
+    ("types.Metadata", "Name", 1, LEN),
+    ("types.Metadata", "Description", 3, LEN),
+    ("types.Metadata", "Labels", 5, LEN),
+    ("types.Metadata", "Expires", 6, LEN),
+    ("types.Metadata", "Revision", 8, LEN),
+    ("types.LockV2", "Kind", 1, LEN),
+    ("types.LockV2", "Version", 3, LEN),
+    ("types.LockV2", "Metadata", 4, LEN),
+    ("types.LockV2", "Spec", 5, LEN),
+    ("types.LockSpecV2", "Target", 1, LEN),
+    ("types.LockSpecV2", "Message", 2, LEN),
+    ("types.LockSpecV2", "Expires", 3, LEN),
+    ("types.LockSpecV2", "CreatedAt", 4, LEN),
+    ("types.LockSpecV2", "CreatedBy", 5, LEN),
+    ("types.LockTarget", "User", 1, LEN),
+    ("types.LockTarget", "Role", 2, LEN),
+    ("types.LockTarget", "Login", 3, LEN),
+    ("types.LockTarget", "MFADevice", 5, LEN),
+    ("types.LockTarget", "ServerID", 9, LEN),
+    ("types.LockTarget", "BotInstanceID", 10, LEN),
+    ("types.LockTarget", "JoinToken", 11, LEN),
+    ("types.LockFilter", "in_force_only", 2, VARINT),
+    ("types.RoleV6", "Spec", 5, LEN),
+    ("types.RoleSpecV6", "Options", 1, LEN),
+    ("types.RoleSpecV6", "Allow", 2, LEN),
+    ("types.RoleSpecV6", "Deny", 3, LEN),
+    ("types.RoleOptions", "MaxSessionTTL", 2, VARINT),
+    ("types.RoleConditions", "Logins", 1, LEN),
+    ("types.RoleConditions", "NodeLabels", 3, LEN),
+    ("types.RoleConditions", "Rules", 4, LEN),
+    ("types.RoleConditions", "KubeGroups", 5, LEN),
+    ("types.RoleConditions", "AppLabels", 8, LEN),
+    ("types.RoleConditions", "DatabaseLabels", 11, LEN),
+    ("types.RoleConditions", "DatabaseNames", 12, LEN),
+    ("types.RoleConditions", "DatabaseUsers", 13, LEN),
+    ("types.RoleConditions", "Impersonate", 14, LEN),
+    ("types.RoleConditions", "DatabaseRoles", 29, LEN),
+    ("types.Rule", "Resources", 1, LEN),
+    ("types.Rule", "Verbs", 2, LEN),
+    ("types.Rule", "Where", 3, LEN),
+    ("types.Rule", "Actions", 4, LEN),
+    ("types.ImpersonateConditions", "Roles", 2, LEN),
+    ("types.RoleFilter", "SkipSystemRoles", 2, VARINT),
+    ("types.ProvisionTokenV2", "Metadata", 4, LEN),
+    ("types.ProvisionTokenSpecV2", "Roles", 1, LEN),
+    ("types.ProvisionTokenSpecV2", "JoinMethod", 4, LEN),
+    ("types.ProvisionTokenSpecV2", "BotName", 5, LEN),
+    ("types.ProvisionTokenV2List", "ProvisionTokens", 1, LEN),
+    ("types.ResourceRequest", "Name", 1, LEN),
+    ("types.RegisterUsingTokenRequest", "Role", 3, LEN),
+    ("types.RegisterUsingTokenRequest", "Token", 4, LEN),
+    ("types.RegisterUsingTokenRequest", "PublicTLSKey", 7, LEN),
+    ("types.RegisterUsingTokenRequest", "PublicSSHKey", 8, LEN),
+    ("types.RegisterUsingTokenRequest", "Expires", 12, LEN),
+    ("types.RegisterUsingTokenRequest", "BotInstanceID", 13, LEN),
+    ("types.RegisterUsingTokenRequest", "BotGeneration", 14, VARINT),
+    ("wrappers.LabelValues", "Values", 1, LEN),
+    ("wrappers.StringValues", "Values", 1, LEN),
+    ("proto.PingResponse", "ClusterName", 1, LEN),
+    ("proto.PingResponse", "ServerVersion", 2, LEN),
+    ("proto.PingResponse", "ProxyPublicAddr", 4, LEN),
+    ("proto.PingResponse", "RemoteAddr", 7, LEN),
+    ("proto.PingResponse", "LicenseExpiry", 10, LEN),
+    ("proto.GetLocksRequest", "Targets", 1, LEN),
+    ("proto.GetLocksRequest", "InForceOnly", 2, VARINT),
+    ("proto.GetLocksResponse", "Locks", 1, LEN),
+    ("proto.GetLockRequest", "Name", 1, LEN),
+    ("proto.DeleteLockRequest", "Name", 1, LEN),
+    ("proto.GetRoleRequest", "Name", 1, LEN),
+    ("proto.GetRolesResponse", "Roles", 1, LEN),
+    ("proto.ListRolesRequest", "Limit", 1, VARINT),
+    ("proto.ListRolesRequest", "StartKey", 2, LEN),
+    ("proto.ListRolesRequest", "Filter", 3, LEN),
+    ("proto.ListRolesResponse", "NextKey", 2, LEN),
+    ("proto.CreateRoleRequest", "Role", 1, LEN),
+    ("proto.UpdateRoleRequest", "Role", 1, LEN),
+    ("proto.UpsertRoleRequest", "Role", 1, LEN),
+    ("proto.DeleteRoleRequest", "Name", 1, LEN),
+    ("proto.CreateTokenV2Request", "V2", 1, LEN),
+    ("proto.UpsertTokenV2Request", "V2", 1, LEN),
+    ("proto.UserCertsRequest", "Username", 2, LEN),
+    ("proto.UserCertsRequest", "Expires", 3, LEN),
+    ("proto.UserCertsRequest", "RouteToDatabase", 8, LEN),
+    ("proto.UserCertsRequest", "Usage", 10, VARINT),
+    ("proto.UserCertsRequest", "RoleRequests", 12, LEN),
+    ("proto.UserCertsRequest", "UseRoleRequests", 14, VARINT),
+    ("proto.UserCertsRequest", "SSHLogin", 19, LEN),
+    ("proto.UserCertsRequest", "SSHPublicKey", 22, LEN),
+    ("proto.UserCertsRequest", "TLSPublicKey", 23, LEN),
+    ("proto.UserCertsRequest", "ReissuableRoleImpersonation", 27, VARINT),
+    ("proto.RouteToDatabase", "ServiceName", 1, LEN),
+    ("proto.RouteToDatabase", "Username", 3, LEN),
+    ("proto.RouteToDatabase", "Database", 4, LEN),
+    ("proto.Certs", "SSH", 1, LEN),
+    ("proto.Certs", "TLS", 2, LEN),
+    ("proto.Certs", "TLSCACerts", 3, LEN),
+    ("proto.Certs", "SSHCACerts", 4, LEN),
+    ("teleport.header.v1.Metadata", "name", 1, LEN),
+    ("teleport.header.v1.Metadata", "expires", 6, LEN),
+    ("teleport.header.v1.Metadata", "revision", 8, LEN),
+    ("teleport.machineid.v1.Bot", "metadata", 4, LEN),
+    ("teleport.machineid.v1.Bot", "spec", 5, LEN),
+    ("teleport.machineid.v1.Bot", "status", 6, LEN),
+    ("teleport.machineid.v1.Bot", "scope", 7, LEN),
+    ("teleport.machineid.v1.BotSpec", "roles", 1, LEN),
+    ("teleport.machineid.v1.BotSpec", "traits", 2, LEN),
+    ("teleport.machineid.v1.BotSpec", "max_session_ttl", 3, LEN),
+    ("teleport.machineid.v1.Trait", "values", 2, LEN),
+    ("teleport.machineid.v1.BotStatus", "user_name", 1, LEN),
+    ("teleport.machineid.v1.BotStatus", "role_name", 3, LEN),
+    ("teleport.machineid.v1.GetBotRequest", "bot_name", 1, LEN),
+    ("teleport.machineid.v1.ListBotsRequest", "page_size", 1, VARINT),
+    ("teleport.machineid.v1.ListBotsRequest", "page_token", 2, LEN),
+    ("teleport.machineid.v1.ListBotsResponse", "next_page_token", 2, LEN),
+    ("teleport.machineid.v1.CreateBotRequest", "bot", 1, LEN),
+    ("teleport.machineid.v1.UpdateBotRequest", "update_mask", 2, LEN),
+    ("teleport.machineid.v1.UpsertBotRequest", "bot", 1, LEN),
+    ("teleport.machineid.v1.DeleteBotRequest", "bot_name", 1, LEN),
+    ("teleport.machineid.v1.BotInstanceSpec", "bot_name", 1, LEN),
+    ("teleport.machineid.v1.BotInstanceSpec", "instance_id", 2, LEN),
+    ("teleport.machineid.v1.BotInstanceSpec", "previous_instance_id", 4, LEN),
+    ("teleport.machineid.v1.BotInstanceStatus", "initial_authentication", 1, LEN),
+    ("teleport.machineid.v1.BotInstanceStatus", "latest_authentications", 2, LEN),
+    ("teleport.machineid.v1.BotInstanceStatus", "initial_heartbeat", 3, LEN),
+    ("teleport.machineid.v1.BotInstanceStatus", "latest_heartbeats", 4, LEN),
+    ("teleport.machineid.v1.BotInstanceStatusAuthentication", "authenticated_at", 1, LEN),
+    ("teleport.machineid.v1.BotInstanceStatusAuthentication", "join_method", 2, LEN),
+    ("teleport.machineid.v1.BotInstanceStatusAuthentication", "generation", 5, VARINT),
+    ("teleport.machineid.v1.BotInstanceStatusAuthentication", "public_key", 6, LEN),
+    ("teleport.machineid.v1.BotInstanceStatusHeartbeat", "is_startup", 2, VARINT),
+    ("teleport.machineid.v1.BotInstanceStatusHeartbeat", "hostname", 4, LEN),
+    ("teleport.machineid.v1.BotInstanceStatusHeartbeat", "uptime", 5, LEN),
+    ("teleport.machineid.v1.BotInstanceStatusHeartbeat", "one_shot", 7, VARINT),
+    ("teleport.machineid.v1.BotInstanceStatusHeartbeat", "kind", 13, VARINT),
+    ("teleport.machineid.v1.GetBotInstanceRequest", "instance_id", 2, LEN),
+    ("teleport.machineid.v1.ListBotInstancesRequest", "filter_bot_name", 1, LEN),
+    ("teleport.machineid.v1.ListBotInstancesRequest", "page_size", 2, VARINT),
+    ("teleport.machineid.v1.ListBotInstancesRequest", "page_token", 3, LEN),
+    ("teleport.machineid.v1.ListBotInstancesV2Request", "page_size", 1, VARINT),
+    ("teleport.machineid.v1.ListBotInstancesV2Request", "filter", 5, LEN),
+    ("teleport.machineid.v1.ListBotInstancesV2Request.Filters", "bot_name", 1, LEN),
+    ("teleport.machineid.v1.ListBotInstancesResponse", "bot_instances", 1, LEN),
+    ("teleport.machineid.v1.ListBotInstancesResponse", "next_page_token", 2, LEN),
+    ("teleport.machineid.v1.DeleteBotInstanceRequest", "instance_id", 2, LEN),
+    ("teleport.machineid.v1.SubmitHeartbeatRequest", "heartbeat", 1, LEN),
+];
+
+/// The key of a field, computed by hand: a varint of (number << 3) | wire type.
+fn hand_key(number: u64, wire_type: u64) -> Vec<u8> {
+    let mut v = (number << 3) | wire_type;
+    let mut out = Vec::new();
+    loop {
+        let byte = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            out.push(byte);
+            return out;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[test]
+fn every_row_encodes_with_teleports_key() {
+    let pool = mwi_proto::descriptor_pool();
+    for &(message, field, number, wire_type) in ROWS {
+        let desc = pool
+            .get_message_by_name(message)
+            .unwrap_or_else(|| panic!("{message} is not declared"));
+        let fd = desc
+            .get_field_by_name(field)
+            .unwrap_or_else(|| panic!("{message}.{field} is not declared"));
+        let mut msg = DynamicMessage::new(desc.clone());
+        let value = match fd.kind() {
+            Kind::String => Value::String("x".into()),
+            Kind::Bytes => Value::Bytes(bytes::Bytes::from_static(b"x")),
+            Kind::Bool => Value::Bool(true),
+            Kind::Int32 => Value::I32(1),
+            Kind::Int64 => Value::I64(1),
+            Kind::Uint32 => Value::U32(1),
+            Kind::Enum(_) => Value::EnumNumber(1),
+            Kind::Message(m) => Value::Message(DynamicMessage::new(m)),
+            other => panic!("{message}.{field}: no sample for {other:?}"),
+        };
+        let value = if fd.is_map() {
+            Value::Map(Default::default())
+        } else if fd.is_list() {
+            Value::List(vec![value])
+        } else {
+            value
+        };
+        msg.set_field(&fd, value);
+        let bytes = msg.encode_to_vec();
+        let key = hand_key(number, wire_type);
+        if fd.is_map() {
+            // An empty map encodes nothing; check the declared number and type instead.
+            assert_eq!(u64::from(fd.number()), number, "{message}.{field}");
+            continue;
+        }
+        assert!(
+            bytes.starts_with(&key),
+            "{message}.{field}: expected key {key:02x?}, encoded {bytes:02x?}"
+        );
+    }
+}
+
+#[test]
+fn a_lock_encodes_to_hand_computed_bytes() {
+    use mwi_proto::types::{LockSpecV2, LockTarget, LockV2};
+    let lock = LockV2 {
+        kind: "lock".into(),
+        spec: Some(LockSpecV2 {
+            target: Some(LockTarget {
+                bot_instance_id: "i".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    // Kind (1, LEN) "lock"; Spec (5, LEN) { Target (1, LEN) { BotInstanceID (10, LEN) "i" } }
+    let expected = [
+        0x0a, 4, b'l', b'o', b'c', b'k', 0x2a, 5, 0x0a, 3, 0x52, 1, b'i',
+    ];
+    assert_eq!(lock.encode_to_vec(), expected);
+}
+
+#[test]
+fn a_user_certs_request_uses_two_byte_keys_above_field_15() {
+    use mwi_proto::proto::UserCertsRequest;
+    let req = UserCertsRequest {
+        tls_public_key: b"k".to_vec(),
+        ..Default::default()
+    };
+    // TLSPublicKey = 23, LEN: (23 << 3) | 2 = 186 = 0xba 0x01
+    assert_eq!(req.encode_to_vec(), [0xba, 0x01, 1, b'k']);
+}
