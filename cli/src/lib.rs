@@ -1,4 +1,17 @@
 //! mwictl as a library: every command's work lives here so tests can call it directly; the
 //! binary (`main.rs`) only parses arguments and dispatches.
 
+pub mod cli;
+pub mod client;
+pub mod commands;
+pub mod connect;
+pub mod context;
+pub mod docs;
+pub mod error;
+pub mod exit;
+pub mod home;
+pub mod listing;
+pub mod logging;
+pub mod output;
+pub mod profile;
 pub mod resource;

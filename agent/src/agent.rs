@@ -1,0 +1,559 @@
+//! The agent's life: start-up (load, token-change detection, renew or join), the renewal loop
+//! with retries and reload signals, heartbeats and outputs after each renewal, and the exit.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+
+use crate::backoff::{Backoff, MAX_ATTEMPTS};
+use crate::connect::ServerTrust;
+use crate::identity::{Identity, unix_rfc3339};
+use crate::keys::KeyPair;
+use crate::log::Logger;
+use crate::outputs;
+use crate::rpc::{self, Failure};
+use crate::settings::{JoinTrust, Settings};
+use crate::store::{self, Store};
+
+/// How the agent ended; maps to the process exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentExit {
+    /// Stopped by the shutdown future (exit 0).
+    Stopped,
+    /// `--oneshot` renewed and wrote every output (exit 0).
+    Done,
+    /// Could not start, gave up after retries, or an output failed in oneshot mode (exit 1).
+    Failed,
+}
+
+impl AgentExit {
+    pub fn code(self) -> u8 {
+        match self {
+            AgentExit::Stopped | AgentExit::Done => 0,
+            AgentExit::Failed => 1,
+        }
+    }
+}
+
+impl From<AgentExit> for std::process::ExitCode {
+    fn from(exit: AgentExit) -> std::process::ExitCode {
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
+/// The tbot source file (and, where the seed shows it, the line) that prints each kind of
+/// line, so that logs read like tbot's.
+pub(crate) mod caller {
+    use crate::log::Caller;
+    pub const INIT: Caller = "tbot/tbot.go:204";
+    pub const TOKEN_CHANGED: Caller = "tbot/tbot.go:262";
+    pub const LOADED: Caller = "tbot/tbot.go:281";
+    pub const ONBOARDING_IGNORED: Caller = "tbot/tbot.go:288";
+    pub const EXPIRED: Caller = "tbot/tbot.go:415";
+    pub const JOIN: Caller = "tbot/renew.go:174";
+    pub const RENEWED: Caller = "tbot/renew.go:412";
+    pub const RENEW_FAILED: Caller = "tbot/renew.go:421";
+    pub const RETRY: Caller = "tbot/renew.go:470";
+    pub const EXHAUSTED: Caller = "tbot/renew.go:478";
+    pub const OUTPUT_FAILED: Caller = "tbot/renew.go:617";
+    pub const OUTPUT_RENEWED: Caller = "tbot/renew.go:630";
+    pub const SSH_CHECK: Caller = "tbot/renew.go:652";
+    pub const HEARTBEAT: Caller = "tbot/heartbeat.go:98";
+    pub const SIGNAL: Caller = "tbot/signals_unix.go:42";
+    pub const LOOP: Caller = "tbot/tbot.go:330";
+}
+
+/// tbot warns when asked for certificates longer than Teleport will issue.
+const MAX_RENEWABLE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// How a renewal round ended.
+enum Round {
+    Renewed,
+    GaveUp,
+    Shutdown,
+}
+
+pub(crate) struct Agent {
+    settings: Settings,
+    log: Logger,
+    store: Store,
+    backoff: Backoff,
+    started: Instant,
+    /// The identity in memory, which is what the next renewal presents (as in tbot, it is not
+    /// re-read from disk: two agents sharing a directory therefore collide).
+    current: Option<Identity>,
+    sent_startup_heartbeat: bool,
+}
+
+impl Agent {
+    /// Opens the data directory (taking its lock) and logs the start.
+    pub(crate) fn open(settings: Settings, log: Logger) -> Result<Agent, String> {
+        log.info(
+            caller::INIT,
+            "Initializing tbot",
+            &[
+                ("version", env!("CARGO_PKG_VERSION").into()),
+                ("storage", settings.data_dir.display().to_string()),
+            ],
+        );
+        for note in &settings.notes {
+            log.warn(caller::INIT, note, &[]);
+        }
+        if settings.credential_ttl < settings.renewal_interval && !settings.oneshot {
+            log.warn(
+                caller::INIT,
+                "Credential TTL is shorter than the renewal interval. This is likely an invalid configuration. Increase the credential TTL or decrease the renewal interval",
+                &[
+                    ("ttl", crate::duration::format(settings.credential_ttl)),
+                    ("interval", crate::duration::format(settings.renewal_interval)),
+                ],
+            );
+        }
+        if settings.credential_ttl > MAX_RENEWABLE_TTL {
+            log.warn(
+                caller::INIT,
+                "Requested certificate TTL exceeds the maximum TTL allowed and will likely be reduced by the Teleport server",
+                &[
+                    ("requested_ttl", crate::duration::format(settings.credential_ttl)),
+                    ("maximum_ttl", crate::duration::format(MAX_RENEWABLE_TTL)),
+                ],
+            );
+        }
+        let store =
+            Store::open(&settings.data_dir, settings.lock_data_dir).map_err(|e| e.to_string())?;
+        Ok(Agent {
+            backoff: Backoff::new(settings.retry_base),
+            settings,
+            log,
+            store,
+            started: Instant::now(),
+            current: None,
+            sent_startup_heartbeat: false,
+        })
+    }
+
+    pub(crate) async fn run(mut self, shutdown: impl Future<Output = ()>) -> AgentExit {
+        tokio::pin!(shutdown);
+        let mut reloads = listen_for_reloads(self.log.clone());
+        let started = tokio::select! {
+            started = self.start_up() => Some(started),
+            () = &mut shutdown => None,
+        };
+        match started {
+            Some(true) => {}
+            Some(false) => return AgentExit::Failed,
+            None => return self.stopped(),
+        }
+        let outputs_ok = self.after_renewal().await;
+        if self.settings.oneshot {
+            return if outputs_ok {
+                AgentExit::Done
+            } else {
+                AgentExit::Failed
+            };
+        }
+        self.log.info(
+            caller::LOOP,
+            "Beginning bot identity renewal loop",
+            &[(
+                "interval",
+                crate::duration::format(self.settings.renewal_interval),
+            )],
+        );
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return self.stopped(),
+                () = tokio::time::sleep(self.settings.renewal_interval) => {}
+                Some(signal) = reloads.recv() => {
+                    self.log.info(
+                        caller::SIGNAL,
+                        "Received reload signal, renewing bot identity now",
+                        &[("signal", signal.into())],
+                    );
+                }
+            }
+            match self.renewal_round(&mut shutdown).await {
+                Round::Renewed => {
+                    self.after_renewal().await;
+                }
+                Round::GaveUp => return AgentExit::Failed,
+                Round::Shutdown => return self.stopped(),
+            }
+        }
+    }
+
+    fn stopped(&self) -> AgentExit {
+        self.log
+            .info(caller::LOOP, "Received shutdown signal, stopping", &[]);
+        AgentExit::Stopped
+    }
+
+    /// tbot's identity initialisation. False when the agent cannot go on.
+    async fn start_up(&mut self) -> bool {
+        let token = self.settings.token.clone();
+        self.log.info(
+            caller::INIT,
+            "Loading existing bot identity from store",
+            &[("store", self.store.dir().display().to_string())],
+        );
+        let stored = match self.store.load() {
+            Ok(stored) => stored,
+            Err(e) => {
+                self.log.warn(
+                    caller::INIT,
+                    "Unable to load the stored bot identity; treating it as absent",
+                    &[("error", e.to_string())],
+                );
+                None
+            }
+        };
+        let stored_hash = self.store.token_hash().unwrap_or_else(|e| {
+            self.log.warn(
+                caller::INIT,
+                "Unable to read the stored token hash",
+                &[("error", e.to_string())],
+            );
+            None
+        });
+        let mut usable = stored;
+        if usable.is_some() && store::token_changed(stored_hash.as_deref(), token.as_deref()) {
+            self.log.info(
+                caller::TOKEN_CHANGED,
+                "Bot identity loaded from store does not match configured token, attempting to fetch new identity",
+                &[],
+            );
+            usable = None;
+        }
+        match (usable, token) {
+            (Some(identity), token) => {
+                self.log.info(
+                    caller::LOADED,
+                    &format!("Successfully loaded bot identity, {}", identity.describe()),
+                    &[],
+                );
+                let now = unix_now();
+                if identity.expired_at(now) {
+                    self.log.error(
+                        caller::EXPIRED,
+                        &format!(
+                            "Identity has expired. The renewal is likely to fail. (expires: {}, current time: {})",
+                            unix_rfc3339(identity.cert.not_after),
+                            unix_rfc3339(now)
+                        ),
+                        &[],
+                    );
+                }
+                if token.is_some() {
+                    self.log.warn(
+                        caller::ONBOARDING_IGNORED,
+                        "Note: onboarding config ignored as identity was loaded from persistent storage",
+                        &[],
+                    );
+                }
+                self.current = Some(identity);
+                // As in tbot, a failed start-up renewal ends the process: there is no fallback
+                // to the token, which a token-joined bot has already spent.
+                match self.renew_once().await {
+                    Ok(()) => true,
+                    Err(failure) => {
+                        self.renew_failed(&failure, &[]);
+                        false
+                    }
+                }
+            }
+            (None, Some(token)) => match self.join(&token).await {
+                Ok(()) => true,
+                Err(failure) => {
+                    self.log.error(
+                        caller::JOIN,
+                        &format!("Failed to join the cluster with the token: {failure}"),
+                        &[("join_method", "token".into())],
+                    );
+                    false
+                }
+            },
+            (None, None) => {
+                self.log.error(
+                    caller::INIT,
+                    "no existing identity found on disk or join token configured; pass --token TOKEN or set onboarding.token",
+                    &[],
+                );
+                false
+            }
+        }
+    }
+
+    async fn join(&mut self, token: &str) -> Result<(), Failure> {
+        let trust = match &self.settings.join_trust {
+            JoinTrust::CaPath(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Failure::local(format!("--ca-path {}: cannot read it: {e}", path.display()))
+                })?;
+                ServerTrust::Roots(store::pem_blocks(&text))
+            }
+            JoinTrust::Pins(pins) => ServerTrust::Pins(pins.clone()),
+            JoinTrust::Insecure => ServerTrust::Insecure,
+            JoinTrust::Unset => {
+                return Err(Failure::local(
+                    "joining needs the cluster's CA to verify the auth server: pass --ca-path FILE (PEM) or --ca-pin sha256:HEX (onboarding.ca_path / ca_pins), or --insecure to skip verification (lab only)",
+                ));
+            }
+        };
+        self.log.info(
+            caller::JOIN,
+            "Joining the cluster with a token",
+            &[
+                ("join_method", "token".into()),
+                ("auth_server", self.settings.auth_server.clone()),
+            ],
+        );
+        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+        let certs = rpc::join(
+            &self.settings.auth_server,
+            &trust,
+            token,
+            &key,
+            self.settings.credential_ttl,
+        )
+        .await?;
+        let identity = Identity::from_certs(&key, &certs)
+            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
+        self.store
+            .save(&identity, Some(&store::token_hash(token)))
+            .map_err(|e| Failure::local(e.to_string()))?;
+        self.log.info(
+            caller::JOIN,
+            &format!("Fetched new bot identity, {}", identity.describe()),
+            &[],
+        );
+        self.current = Some(identity);
+        Ok(())
+    }
+
+    /// One renewal: storage check, GenerateUserCerts as the current identity for a new key,
+    /// save, and only then the success line and the switch to the new identity.
+    async fn renew_once(&mut self) -> Result<(), Failure> {
+        self.store
+            .check_writable()
+            .map_err(|e| Failure::local(e.to_string()))?;
+        let current = self
+            .current
+            .as_ref()
+            .ok_or_else(|| Failure::local("no bot identity to renew"))?;
+        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+        let channel = rpc::connect_as(&self.settings.auth_server, current).await?;
+        let certs = rpc::renew(channel, current, &key, self.settings.credential_ttl).await?;
+        let identity = Identity::from_certs(&key, &certs)
+            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
+        self.store
+            .save(&identity, None)
+            .map_err(|e| Failure::local(e.to_string()))?;
+        self.log.info(
+            caller::RENEWED,
+            &format!("Successfully renewed bot identity, {}", identity.describe()),
+            &[],
+        );
+        self.current = Some(identity);
+        Ok(())
+    }
+
+    fn renew_failed(&self, failure: &Failure, extra: &[(&str, String)]) {
+        let mut fields = extra.to_vec();
+        if failure.access_denied {
+            fields.push(("error", "auth API: access denied [00]".into()));
+        }
+        self.log.error(
+            caller::RENEW_FAILED,
+            &format!("Failed to renew bot identity: {failure}"),
+            &fields,
+        );
+    }
+
+    /// Up to [`MAX_ATTEMPTS`] renewals with backoff; a shutdown interrupts the waits.
+    async fn renewal_round(&mut self, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> Round {
+        for attempt in 1..=MAX_ATTEMPTS {
+            let failure = match self.renew_once().await {
+                Ok(()) => return Round::Renewed,
+                Err(failure) => failure,
+            };
+            let progress = format!("{attempt}/{MAX_ATTEMPTS}");
+            self.renew_failed(&failure, &[("attempt", progress.clone())]);
+            if attempt == MAX_ATTEMPTS {
+                break;
+            }
+            let delay = self.backoff.delay(attempt, &mut rand::thread_rng());
+            self.log.warn(
+                caller::RETRY,
+                "Bot identity renewal failed. Retrying after backoff",
+                &[
+                    ("attempt", progress),
+                    ("backoff", crate::duration::format(delay)),
+                ],
+            );
+            tokio::select! {
+                () = &mut *shutdown => return Round::Shutdown,
+                () = tokio::time::sleep(delay) => {}
+            }
+        }
+        self.log.error(
+            caller::EXHAUSTED,
+            "All retry attempts exhausted. Exiting",
+            &[("attempts", MAX_ATTEMPTS.to_string())],
+        );
+        Round::GaveUp
+    }
+
+    /// Heartbeat and outputs with the fresh identity. True when every output was written.
+    async fn after_renewal(&mut self) -> bool {
+        let Some(bot) = self.current.clone() else {
+            return false;
+        };
+        let channel = match rpc::connect_as(&self.settings.auth_server, &bot).await {
+            Ok(channel) => channel,
+            Err(failure) => {
+                self.log.warn(
+                    caller::HEARTBEAT,
+                    "Failed to connect to send the heartbeat and refresh outputs",
+                    &[("error", failure.text.clone())],
+                );
+                for output in &self.settings.outputs {
+                    self.output_failed(&output.destination, &failure);
+                }
+                return self.settings.outputs.is_empty();
+            }
+        };
+        let beat = rpc::Heartbeat {
+            is_startup: !self.sent_startup_heartbeat,
+            one_shot: self.settings.oneshot,
+            uptime: self.started.elapsed(),
+        };
+        match rpc::heartbeat(channel.clone(), &beat).await {
+            Ok(()) => self.sent_startup_heartbeat = true,
+            Err(failure) => self.log.warn(
+                caller::HEARTBEAT,
+                "Failed to send bot instance heartbeat",
+                &[("error", failure.text)],
+            ),
+        }
+        let mut all_ok = true;
+        for output in &self.settings.outputs {
+            let ttl = self.settings.credential_ttl;
+            match outputs::refresh(channel.clone(), &bot, output, ttl).await {
+                Ok(identity) => {
+                    self.log.info(
+                        caller::OUTPUT_RENEWED,
+                        &format!(
+                            "Successfully renewed impersonated certificates for directory {}, {}",
+                            output.destination.display(),
+                            identity.describe()
+                        ),
+                        &[],
+                    );
+                    if let Some(login) = outputs::refused_login(&output.kind, &identity) {
+                        self.log.info(
+                            caller::SSH_CHECK,
+                            &format!(
+                                "ssh_login check (lab only): Authenticating to {} as '{login}'",
+                                output.destination.display()
+                            ),
+                            &[],
+                        );
+                        self.log.error(
+                            caller::SSH_CHECK,
+                            outputs::SSH_UNABLE_TO_AUTHENTICATE,
+                            &[
+                                ("login", login.to_string()),
+                                (
+                                    "principals",
+                                    format!("[{}]", identity.principals().join(" ")),
+                                ),
+                            ],
+                        );
+                    }
+                }
+                Err(failure) => {
+                    all_ok = false;
+                    self.output_failed(&output.destination, &failure);
+                }
+            }
+        }
+        all_ok
+    }
+
+    fn output_failed(&self, destination: &std::path::Path, failure: &Failure) {
+        self.log.error(
+            caller::OUTPUT_FAILED,
+            &format!(
+                "Failed to generate impersonated certs for directory {}: {failure}",
+                destination.display()
+            ),
+            &[],
+        );
+    }
+}
+
+/// Reload requests from SIGUSR1 and SIGHUP; the listeners stop when this is dropped.
+struct Reloads {
+    rx: mpsc::Receiver<&'static str>,
+    listeners: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Reloads {
+    async fn recv(&mut self) -> Option<&'static str> {
+        self.rx.recv().await
+    }
+}
+
+impl Drop for Reloads {
+    fn drop(&mut self) {
+        for listener in &self.listeners {
+            listener.abort();
+        }
+    }
+}
+
+/// SIGUSR1 and SIGHUP queue one immediate renewal, as tbot's reload; a second signal while one
+/// is queued is dropped with a warning.
+fn listen_for_reloads(log: Logger) -> Reloads {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = mpsc::channel(1);
+    let mut listeners = Vec::new();
+    for (kind, name) in [
+        (SignalKind::user_defined1(), "SIGUSR1"),
+        (SignalKind::hangup(), "SIGHUP"),
+    ] {
+        let mut stream = match signal(kind) {
+            Ok(stream) => stream,
+            Err(e) => {
+                log.warn(
+                    caller::SIGNAL,
+                    "Cannot listen for a reload signal",
+                    &[("signal", name.into()), ("error", e.to_string())],
+                );
+                continue;
+            }
+        };
+        let tx = tx.clone();
+        let log = log.clone();
+        listeners.push(tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if let Err(mpsc::error::TrySendError::Full(_)) = tx.try_send(name) {
+                    log.warn(
+                        caller::SIGNAL,
+                        "A reload is already queued, ignoring this reload signal",
+                        &[("signal", name.into())],
+                    );
+                }
+            }
+        }));
+    }
+    Reloads { rx, listeners }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}

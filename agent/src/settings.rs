@@ -1,0 +1,473 @@
+//! The agent's command-line flags (`mwictl lab bot ...`) and the effective settings: flags
+//! over tbot.yaml over tbot's defaults, checked once before anything runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{ConfigError, FileConfig, Output, OutputKind, token_value};
+use crate::log::LogFormat;
+
+/// tbot's default credential lifetime.
+pub const DEFAULT_CREDENTIAL_TTL: Duration = Duration::from_secs(60 * 60);
+/// tbot's default renewal interval.
+pub const DEFAULT_RENEWAL_INTERVAL: Duration = Duration::from_secs(20 * 60);
+
+/// Run a lab bot agent: a minimal tbot that joins with a one-time token, renews its identity
+/// on an interval (presenting its generation), sends heartbeats and writes outputs.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AgentArgs {
+    /// tbot.yaml (v2) to read; flags given here override it.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Internal data directory (tbot's storage): key, tlscert, key-cert.pub, tlscacerts,
+    /// sshcacerts, tokenhash, lock.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// One-time join token, or an absolute path to a file holding it.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Auth service address.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub auth_server: Option<String>,
+
+    /// How often to renew the bot identity (Go duration) [default: 20m].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub renewal_interval: Option<Duration>,
+
+    /// Lifetime to request for certificates (Go duration) [default: 1h].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub credential_ttl: Option<Duration>,
+
+    /// Join or renew once, write the outputs, and exit.
+    #[arg(long)]
+    pub oneshot: bool,
+
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
+    /// Also append the log to this file.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+
+    /// Do not lock the data directory, so that two agents can share it (reproduces a
+    /// generation mismatch).
+    #[arg(long)]
+    pub no_data_dir_lock: bool,
+
+    /// CA certificate (PEM) that verifies the auth server on the first join.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["ca_pin", "insecure"])]
+    pub ca_path: Option<PathBuf>,
+
+    /// SHA-256 of the CA's SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints),
+    /// verifying the auth server on the first join; repeatable.
+    #[arg(long, value_name = "sha256:HEX", conflicts_with = "insecure")]
+    pub ca_pin: Vec<String>,
+
+    /// Do not verify the auth server on the first join (lab use only).
+    #[arg(long)]
+    pub insecure: bool,
+
+    /// Roles to request for outputs that list none (the bot's roles).
+    #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
+    pub roles: Vec<String>,
+
+    /// Add an identity output to this directory.
+    #[arg(long, value_name = "DIR")]
+    pub destination_dir: Option<PathBuf>,
+
+    /// First wait between failed renewal attempts (doubles each time).
+    #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
+    pub retry_base: Duration,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    crate::duration::parse(text).map_err(|e| e.to_string())
+}
+
+/// How the auth server is verified before the agent has the cluster's CAs (first join only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinTrust {
+    /// Trust the CA certificates in this PEM file.
+    CaPath(PathBuf),
+    /// Trust a CA whose SubjectPublicKeyInfo hashes to one of these.
+    Pins(Vec<[u8; 32]>),
+    /// Verify nothing (explicit --insecure or `insecure: true`).
+    Insecure,
+    /// Nothing given: a join is refused with a hint.
+    Unset,
+}
+
+/// The effective settings of one agent run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub lock_data_dir: bool,
+    pub token: Option<String>,
+    /// `HOST:PORT` of the auth service.
+    pub auth_server: String,
+    pub join_trust: JoinTrust,
+    pub credential_ttl: Duration,
+    pub renewal_interval: Duration,
+    pub oneshot: bool,
+    /// Outputs, each with its roles resolved.
+    pub outputs: Vec<Output>,
+    pub retry_base: Duration,
+    /// Things to log once at start (skipped config entries).
+    pub notes: Vec<String>,
+}
+
+/// Settings that cannot be used, as one line naming the flag or the file and key.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    pub fn resolve(args: &AgentArgs) -> Result<Settings, SettingsError> {
+        let file = match &args.config {
+            Some(path) => FileConfig::read(path)?,
+            None => FileConfig::default(),
+        };
+        let from_file = |key: &str| match &args.config {
+            Some(path) => format!(" or set {key} in {}", path.display()),
+            None => format!(" or set {key} in tbot.yaml (-c FILE)"),
+        };
+        let invalid = |text: String| SettingsError::Invalid(text);
+
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.storage.clone())
+            .ok_or_else(|| {
+                invalid(format!(
+                    "no data directory: pass --data-dir DIR{}",
+                    from_file("storage.path")
+                ))
+            })?;
+        let auth_server = match (&args.auth_server, &file.auth_server, &file.proxy_server) {
+            (Some(addr), _, _) | (None, Some(addr), _) => addr.trim().to_string(),
+            (None, None, Some(_)) => {
+                return Err(invalid(format!(
+                    "{}: proxy_server: the lab agent talks to the auth service only; set auth_server or pass --auth-server HOST:PORT",
+                    file.path.display()
+                )));
+            }
+            (None, None, None) => {
+                return Err(invalid(format!(
+                    "no auth server: pass --auth-server HOST:PORT{}",
+                    from_file("auth_server")
+                )));
+            }
+        };
+        if auth_server.is_empty() {
+            return Err(invalid(
+                "--auth-server: empty address; use HOST:PORT".into(),
+            ));
+        }
+        let token = match &args.token {
+            Some(value) if !value.trim().is_empty() => Some(
+                token_value(value, "--token", std::path::Path::new("--token")).map_err(
+                    |e| match e {
+                        ConfigError::Key { reason, .. } => invalid(format!("--token: {reason}")),
+                        other => other.into(),
+                    },
+                )?,
+            ),
+            _ => file.token.clone(),
+        };
+        let join_trust = join_trust(args, &file)?;
+        let credential_ttl = args
+            .credential_ttl
+            .or(file.credential_ttl)
+            .unwrap_or(DEFAULT_CREDENTIAL_TTL);
+        let renewal_interval = args
+            .renewal_interval
+            .or(file.renewal_interval)
+            .unwrap_or(DEFAULT_RENEWAL_INTERVAL);
+        if credential_ttl.is_zero() {
+            return Err(invalid(
+                "credential TTL is zero; use a duration like 1h".into(),
+            ));
+        }
+        if renewal_interval.is_zero() {
+            return Err(invalid(
+                "renewal interval is zero; use a duration like 20m".into(),
+            ));
+        }
+
+        let mut outputs = file.outputs.clone();
+        if let Some(dir) = &args.destination_dir {
+            outputs.push(Output {
+                kind: OutputKind::Identity { ssh_login: None },
+                destination: dir.clone(),
+                roles: Vec::new(),
+                origin: "--destination-dir".into(),
+            });
+        }
+        for output in &mut outputs {
+            if output.roles.is_empty() {
+                output.roles = args.roles.clone();
+            }
+            if output.roles.is_empty() {
+                let place = match &args.config {
+                    Some(path) if output.origin != "--destination-dir" => {
+                        format!("{}: {}", path.display(), output.origin)
+                    }
+                    _ => output.origin.clone(),
+                };
+                return Err(invalid(format!(
+                    "{place} ({}): no roles to request; list them under `roles:` in the output or pass --roles a,b (the lab agent does not look up the bot's roles)",
+                    output.destination.display()
+                )));
+            }
+        }
+        Ok(Settings {
+            data_dir,
+            lock_data_dir: !args.no_data_dir_lock,
+            token,
+            auth_server,
+            join_trust,
+            credential_ttl,
+            renewal_interval,
+            oneshot: args.oneshot || file.oneshot,
+            outputs,
+            retry_base: args.retry_base,
+            notes: file.skipped,
+        })
+    }
+}
+
+/// Flags decide the trust when any trust flag is given; otherwise the file's onboarding does.
+fn join_trust(args: &AgentArgs, file: &FileConfig) -> Result<JoinTrust, SettingsError> {
+    let (ca_path, pins, insecure, source) =
+        if args.ca_path.is_some() || !args.ca_pin.is_empty() || args.insecure {
+            (
+                args.ca_path.clone(),
+                args.ca_pin.clone(),
+                args.insecure,
+                "flags".to_string(),
+            )
+        } else {
+            (
+                file.ca_path.clone(),
+                file.ca_pins.clone(),
+                file.insecure,
+                file.path.display().to_string(),
+            )
+        };
+    let given =
+        usize::from(ca_path.is_some()) + usize::from(!pins.is_empty()) + usize::from(insecure);
+    if given > 1 {
+        return Err(SettingsError::Invalid(format!(
+            "{source}: ca_path, ca_pins and insecure exclude each other; give one"
+        )));
+    }
+    if let Some(path) = ca_path {
+        return Ok(JoinTrust::CaPath(path));
+    }
+    if insecure {
+        return Ok(JoinTrust::Insecure);
+    }
+    if pins.is_empty() {
+        return Ok(JoinTrust::Unset);
+    }
+    pins.iter()
+        .map(|pin| parse_pin(pin).map_err(SettingsError::Invalid))
+        .collect::<Result<Vec<_>, _>>()
+        .map(JoinTrust::Pins)
+}
+
+/// `sha256:<64 hex digits>` → the digest.
+pub fn parse_pin(pin: &str) -> Result<[u8; 32], String> {
+    let bad = || format!("CA pin {pin:?} is not sha256:<64 hex digits>");
+    let hex_part = pin.trim().strip_prefix("sha256:").ok_or_else(bad)?;
+    let bytes = hex::decode(hex_part).map_err(|_| bad())?;
+    bytes.try_into().map_err(|_| bad())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        agent: AgentArgs,
+    }
+
+    fn args(list: &[&str]) -> AgentArgs {
+        Cli::try_parse_from(std::iter::once("bot").chain(list.iter().copied()))
+            .unwrap()
+            .agent
+    }
+
+    fn resolve(list: &[&str]) -> Result<Settings, String> {
+        Settings::resolve(&args(list)).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn flags_alone_give_tbot_defaults() {
+        let s = resolve(&[
+            "--data-dir",
+            "/d",
+            "--token",
+            "t",
+            "--auth-server",
+            "a:3025",
+        ])
+        .unwrap();
+        assert_eq!(s.credential_ttl, DEFAULT_CREDENTIAL_TTL);
+        assert_eq!(s.renewal_interval, DEFAULT_RENEWAL_INTERVAL);
+        assert!(s.lock_data_dir && !s.oneshot);
+        assert_eq!(s.join_trust, JoinTrust::Unset);
+        assert_eq!(s.retry_base, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tbot.yaml");
+        std::fs::write(
+            &path,
+            "auth_server: file:3025\nonboarding: {token: filetoken, ca_pins: [\"sha256:0000000000000000000000000000000000000000000000000000000000000000\"]}\nstorage: {type: directory, path: /from-file}\nrenewal_interval: 5m\noneshot: true\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let s = resolve(&[
+            "-c",
+            config,
+            "--auth-server",
+            "flag:3025",
+            "--renewal-interval",
+            "200ms",
+        ])
+        .unwrap();
+        assert_eq!(s.auth_server, "flag:3025");
+        assert_eq!(s.renewal_interval, Duration::from_millis(200));
+        assert_eq!(s.data_dir, PathBuf::from("/from-file"));
+        assert_eq!(s.token.as_deref(), Some("filetoken"));
+        assert!(s.oneshot);
+        assert_eq!(s.join_trust, JoinTrust::Pins(vec![[0; 32]]));
+        let s = resolve(&["-c", config, "--token", "flagtoken", "--insecure"]).unwrap();
+        assert_eq!(s.token.as_deref(), Some("flagtoken"));
+        assert_eq!(s.join_trust, JoinTrust::Insecure);
+    }
+
+    #[test]
+    fn missing_data_dir_or_auth_server_says_which_flag() {
+        let err = resolve(&["--auth-server", "a:1"]).unwrap_err();
+        assert!(
+            err.contains("--data-dir") && err.contains("storage.path"),
+            "{err}"
+        );
+        let err = resolve(&["--data-dir", "/d"]).unwrap_err();
+        assert!(
+            err.contains("--auth-server") && err.contains("auth_server"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn outputs_need_roles_from_the_output_or_the_flag() {
+        let err = resolve(&[
+            "--data-dir",
+            "/d",
+            "--auth-server",
+            "a:1",
+            "--destination-dir",
+            "/out",
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("--destination-dir (/out): no roles") && err.contains("--roles"),
+            "{err}"
+        );
+        let s = resolve(&[
+            "--data-dir",
+            "/d",
+            "--auth-server",
+            "a:1",
+            "--destination-dir",
+            "/out",
+            "--roles",
+            "access,db",
+        ])
+        .unwrap();
+        assert_eq!(s.outputs[0].roles, vec!["access", "db"]);
+    }
+
+    #[test]
+    fn bad_pin_and_conflicting_trust_are_refused() {
+        let err = resolve(&[
+            "--data-dir",
+            "/d",
+            "--auth-server",
+            "a:1",
+            "--ca-pin",
+            "md5:00",
+        ])
+        .unwrap_err();
+        assert!(err.contains("sha256:<64 hex digits>"), "{err}");
+        assert!(
+            Cli::try_parse_from(["bot", "--ca-path", "/ca", "--insecure"]).is_err(),
+            "clap refuses --ca-path with --insecure"
+        );
+    }
+
+    #[test]
+    fn proxy_server_only_is_explained() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tbot.yaml");
+        std::fs::write(&path, "proxy_server: p:443\nstorage: {path: /d}\n").unwrap();
+        let err = resolve(&["-c", path.to_str().unwrap()]).unwrap_err();
+        assert!(
+            err.contains("proxy_server") && err.contains("auth_server"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn token_flag_may_name_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tok");
+        std::fs::write(&path, "from-file\n").unwrap();
+        let s = resolve(&[
+            "--data-dir",
+            "/d",
+            "--auth-server",
+            "a:1",
+            "--token",
+            path.to_str().unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(s.token.as_deref(), Some("from-file"));
+        let err = resolve(&[
+            "--data-dir",
+            "/d",
+            "--auth-server",
+            "a:1",
+            "--token",
+            "/missing/tok",
+        ])
+        .unwrap_err();
+        assert!(
+            err.starts_with("--token: cannot read the token file /missing/tok"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn pin_parses_hex_digest() {
+        let hex = "ab".repeat(32);
+        assert_eq!(parse_pin(&format!("sha256:{hex}")), Ok([0xab; 32]));
+        assert!(parse_pin("sha256:abcd").is_err());
+    }
+}

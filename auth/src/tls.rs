@@ -1,0 +1,173 @@
+//! The lab's TLS listener: rustls with the ring provider, ALPN h2, client certificates verified
+//! against the lab CA when presented (optional, so that joining works without one). Each
+//! connection's caller is read from its certificate once, at the handshake.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use mwi_identity::CertIdentity;
+use rustls::RootCertStore;
+use rustls::server::WebPkiClientVerifier;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+use tonic::transport::server::Connected;
+
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnInfo {
+    pub remote: Option<SocketAddr>,
+    /// The identity of a verified client certificate; `None` when the client presented none.
+    pub caller: Option<Arc<CertIdentity>>,
+}
+
+/// A TLS connection with its [`ConnInfo`]; tonic puts the info into every request.
+pub(crate) struct LabConn {
+    stream: TlsStream<TcpStream>,
+    info: ConnInfo,
+}
+
+impl Connected for LabConn {
+    type ConnectInfo = ConnInfo;
+
+    fn connect_info(&self) -> ConnInfo {
+        self.info.clone()
+    }
+}
+
+impl AsyncRead for LabConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LabConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+fn pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("certificate PEM: {e}"))
+}
+
+/// The server's rustls configuration.
+pub(crate) fn server_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = RootCertStore::empty();
+    for cert in pem_certs(ca_pem)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("CA certificate: {e}"))?;
+    }
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| format!("client verifier: {e}"))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("server key: {e}"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(pem_certs(cert_pem)?, key)
+        .map_err(|e| format!("server certificate: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn caller_of(stream: &TlsStream<TcpStream>) -> Option<Arc<CertIdentity>> {
+    let (_, session) = stream.get_ref();
+    let leaf = session.peer_certificates()?.first()?;
+    CertIdentity::from_der(leaf.as_ref()).ok().map(Arc::new)
+}
+
+/// Accepts connections until `stop` turns true, handshaking each on its own task; yields the
+/// connections that completed the handshake. A failed handshake only ends that connection.
+pub(crate) fn incoming(
+    listener: TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    mut stop: watch::Receiver<bool>,
+) -> mpsc::Receiver<io::Result<LabConn>> {
+    let (tx, rx) = mpsc::channel(64);
+    let acceptor = TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = crate::lab::until_stopped(&mut stop) => break,
+            };
+            let (tcp, remote) = match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of descriptors and the like: back off instead of spinning.
+                    tracing::warn!("lab: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let info = ConnInfo {
+                            remote: Some(remote),
+                            caller: caller_of(&stream),
+                        };
+                        let _ = tx.send(Ok(LabConn { stream, info })).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!("lab: TLS handshake from {remote} failed: {e}"),
+                    Err(_) => tracing::debug!("lab: TLS handshake from {remote} timed out"),
+                }
+            });
+        }
+    });
+    rx
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the lab auth service: each starts a lab in a temp dir on a free
+//! loopback port and talks to it over mTLS with the generated Teleport clients.
+
+mod common;
+
+mod bots;
+mod data_dir;
+mod impersonation;
+mod instances;
+mod join;
+mod locks;
+mod rbac;
+mod roles;
+mod tokens;
+mod transport;

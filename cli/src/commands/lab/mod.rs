@@ -1,0 +1,18 @@
+//! `mwictl lab ...`: the lab auth service. This file only dispatches.
+
+pub mod start;
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum LabCommand {
+    Start(start::StartArgs),
+}
+
+pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
+    match command {
+        LabCommand::Start(args) => start::run(ctx, args).await,
+    }
+}

@@ -1,0 +1,131 @@
+//! `mwictl lab start`: runs the lab auth service in the foreground, prints one ready line, saves
+//! the profile so plain `mwictl` commands reach it, and stops cleanly on SIGINT or SIGTERM.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mwi_auth::lab::{LabConfig, LockStyle, Ready};
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::profile::Profile;
+
+/// Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests.
+///
+/// The first start creates a CA, an admin identity file and the database in the data dir; later
+/// starts reuse them. When it accepts connections it prints one line to stdout,
+/// `lab auth service ready: addr=ADDR identity=PATH cluster=NAME`, and saves the profile, so
+/// `mwictl ping` and the other commands reach it without flags. It runs until SIGINT or SIGTERM.
+#[derive(Debug, clap::Args)]
+pub struct StartArgs {
+    /// Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:3025")]
+    pub listen: SocketAddr,
+
+    /// Cluster name, fixed on the first start [default: the stored name, else "lab"].
+    #[arg(long, value_name = "NAME")]
+    pub cluster_name: Option<String>,
+
+    /// What a bot's certificate generation mismatch locks: the bot's user (Teleport up to v18)
+    /// or only the bot instance (newer Teleport).
+    #[arg(long, value_enum, default_value_t = LockStyleArg::User)]
+    pub lock_style: LockStyleArg,
+
+    /// Lifetime of the certificates bots get, e.g. 1h or 20m.
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub bot_ttl: Duration,
+}
+
+/// `--lock-style` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LockStyleArg {
+    /// Lock `user: bot-NAME` (Teleport v16–v18).
+    User,
+    /// Lock `bot_instance_id` (newest Teleport).
+    Instance,
+}
+
+pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandError> {
+    let home = ctx.home()?;
+    let data_dir = args.data_dir.unwrap_or_else(|| home.lab_dir());
+    let mut config = LabConfig::new(data_dir);
+    config.listen = args.listen;
+    config.cluster_name = args.cluster_name;
+    config.bot_ttl = args.bot_ttl;
+    config.lock_style = match args.lock_style {
+        LockStyleArg::User => LockStyle::User,
+        LockStyleArg::Instance => LockStyle::Instance,
+    };
+    let printer = ctx.printer();
+    let on_ready = |ready: &Ready| {
+        // The profile is saved before the ready line: whoever waits for the line may then run
+        // plain `mwictl` commands at once.
+        let profile = Profile {
+            auth_server: ready.addr.to_string(),
+            identity: absolute(&ready.identity_path),
+            cluster_name: Some(ready.cluster_name.clone()),
+        };
+        if let Err(e) = profile.save(&home.profile()) {
+            printer.warn(format_args!(
+                "{e}; pass --auth-server and -i to other commands"
+            ));
+        }
+        let line = format!(
+            "lab auth service ready: addr={} identity={} cluster={}\n",
+            ready.addr,
+            ready.identity_path.display(),
+            ready.cluster_name
+        );
+        let mut stdout = std::io::stdout().lock();
+        // Scripts wait for this line; without a reader there is no one to tell.
+        let _ = stdout
+            .write_all(line.as_bytes())
+            .and_then(|_| stdout.flush());
+    };
+    mwi_auth::lab::serve(config, shutdown_signal(), on_ready)
+        .await
+        .map_err(|e| CommandError::failure(e.to_string()))?;
+    printer.status("lab auth service stopped");
+    Ok(ExitStatus::Success)
+}
+
+/// The profile outlives the working directory it was started from.
+fn absolute(path: &std::path::Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed here, before the lab
+/// starts, so a signal sent right after the ready line stops it gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                // Without handlers the default actions still stop the process.
+                _ => std::future::pending::<()>().await,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! What every command gets: the global flags, the printer, the home directory, and a client
+//! connected on first use to the auth service the flags or the saved profile name.
+
+use crate::cli::GlobalArgs;
+use crate::client::Client;
+use crate::connect::{self, ClientIdentity, Target};
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::home::Home;
+use crate::output::Printer;
+use crate::profile::Profile;
+
+/// Where the connection settings came from, for `mwictl ping` and messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Flags,
+    Profile,
+}
+
+/// The resolved connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub target: Target,
+    /// Where the address came from.
+    pub source: Source,
+}
+
+/// The state shared by one invocation's command.
+pub struct Context {
+    global: GlobalArgs,
+    printer: Printer,
+    client: tokio::sync::OnceCell<(Client, Resolved)>,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Context {
+        let printer = Printer::new(global.format, global.quiet);
+        Context {
+            global,
+            printer,
+            client: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    pub fn global(&self) -> &GlobalArgs {
+        &self.global
+    }
+
+    pub fn printer(&self) -> &Printer {
+        &self.printer
+    }
+
+    /// True when `--yes` was given: confirmations are answered yes.
+    pub fn assume_yes(&self) -> bool {
+        self.global.yes
+    }
+
+    pub fn home(&self) -> Result<Home, CommandError> {
+        Home::from_env().map_err(|e| CommandError::usage(e.to_string()))
+    }
+
+    /// The saved profile, if any.
+    pub fn profile(&self) -> Result<Option<Profile>, CommandError> {
+        let path = self.home()?.profile();
+        Profile::load(&path).map_err(|e| {
+            CommandError::usage(e.to_string()).hint(format!(
+                "delete {} and run `mwictl lab start`, or pass --auth-server and -i",
+                path.display()
+            ))
+        })
+    }
+
+    /// The client, connected on first use (the identity's warnings are printed then).
+    pub async fn client(&self) -> Result<&Client, CommandError> {
+        let (client, _) = self.connected().await?;
+        Ok(client)
+    }
+
+    /// The client and the settings it was connected with.
+    pub async fn connected(&self) -> Result<&(Client, Resolved), CommandError> {
+        self.client
+            .get_or_try_init(|| async {
+                let needs_profile = self.global.identity.is_none()
+                    || (self.global.auth_server.is_none() && self.global.proxy.is_none());
+                let profile = if needs_profile { self.profile()? } else { None };
+                let resolved = resolve(&self.global, profile.as_ref())?;
+                let identity = ClientIdentity::load(&resolved.target.identity)?;
+                for warning in &identity.warnings {
+                    self.printer.warn(warning);
+                }
+                let connection = connect::connect(&resolved.target, &identity).await?;
+                Ok::<_, CommandError>((Client::new(connection), resolved))
+            })
+            .await
+    }
+}
+
+/// Picks the address and identity: each from the flags (or their env vars) when given, else from
+/// the profile. `--proxy` takes precedence over `--auth-server`.
+pub fn resolve(flags: &GlobalArgs, profile: Option<&Profile>) -> Result<Resolved, CommandError> {
+    let (addr, via_proxy, source) = match (&flags.proxy, &flags.auth_server, profile) {
+        (Some(proxy), _, _) => (proxy.clone(), true, Source::Flags),
+        (None, Some(addr), _) => (addr.clone(), false, Source::Flags),
+        (None, None, Some(p)) => (p.auth_server.clone(), false, Source::Profile),
+        (None, None, None) => {
+            return Err(CommandError::usage("no auth server configured").hint(
+                "start a lab with `mwictl lab start`, or pass --auth-server HOST:PORT and -i FILE",
+            ));
+        }
+    };
+    let identity = match (&flags.identity, profile) {
+        (Some(path), _) => path.clone(),
+        (None, Some(p)) => p.identity.clone(),
+        (None, None) => {
+            return Err(CommandError::new(ExitStatus::Usage, "no identity file configured")
+                .hint("pass -i FILE with an identity from `tctl auth sign`, or start a lab with `mwictl lab start`"));
+        }
+    };
+    Ok(Resolved {
+        target: Target {
+            addr,
+            identity,
+            via_proxy,
+        },
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            auth_server: "127.0.0.1:3025".into(),
+            identity: "/p/admin.identity".into(),
+            cluster_name: Some("lab".into()),
+        }
+    }
+
+    #[test]
+    fn flags_win_over_the_profile() {
+        let flags = GlobalArgs {
+            auth_server: Some("auth:3025".into()),
+            identity: Some("/f/id".into()),
+            ..Default::default()
+        };
+        let r = resolve(&flags, Some(&profile())).unwrap();
+        assert_eq!(r.target.addr, "auth:3025");
+        assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
+        assert_eq!(r.source, Source::Flags);
+    }
+
+    #[test]
+    fn profile_fills_what_the_flags_leave_out() {
+        let flags = GlobalArgs {
+            identity: Some("/f/id".into()),
+            ..Default::default()
+        };
+        let r = resolve(&flags, Some(&profile())).unwrap();
+        assert_eq!(r.target.addr, "127.0.0.1:3025");
+        assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
+        assert_eq!(r.source, Source::Profile);
+    }
+
+    #[test]
+    fn proxy_takes_precedence_and_routes() {
+        let flags = GlobalArgs {
+            proxy: Some("proxy:443".into()),
+            auth_server: Some("auth:3025".into()),
+            ..Default::default()
+        };
+        let r = resolve(&flags, Some(&profile())).unwrap();
+        assert_eq!(r.target.addr, "proxy:443");
+        assert!(r.target.via_proxy);
+    }
+
+    #[test]
+    fn nothing_configured_says_how_to_start() {
+        let err = resolve(&GlobalArgs::default(), None).unwrap_err();
+        assert_eq!(err.message, "no auth server configured");
+        assert!(err.hints[0].contains("mwictl lab start"));
+        assert_eq!(err.status, ExitStatus::Usage);
+    }
+
+    #[test]
+    fn address_without_identity_is_refused() {
+        let flags = GlobalArgs {
+            auth_server: Some("auth:3025".into()),
+            ..Default::default()
+        };
+        let err = resolve(&flags, None).unwrap_err();
+        assert_eq!(err.message, "no identity file configured");
+    }
+}

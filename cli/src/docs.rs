@@ -1,0 +1,83 @@
+//! Generated documentation: shell completions and man pages, both made from the clap definition
+//! so they cannot drift from `--help`. The checked-in copies live in `completions/` and `man/`.
+
+use std::path::{Path, PathBuf};
+
+use clap_complete::Shell;
+
+/// The shells mwictl ships completions for.
+pub const SHELLS: [Shell; 5] = [
+    Shell::Bash,
+    Shell::Zsh,
+    Shell::Fish,
+    Shell::PowerShell,
+    Shell::Elvish,
+];
+
+/// Writes completions into `root/completions` and one man page per (visible) command into
+/// `root/man`; returns the directories written.
+pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
+    let completions = root.join("completions");
+    let man = root.join("man");
+    std::fs::create_dir_all(&completions)?;
+    std::fs::create_dir_all(&man)?;
+    let mut cmd = crate::cli::command();
+    for shell in SHELLS {
+        clap_complete::generate_to(shell, &mut cmd, "mwictl", &completions)?;
+    }
+    clap_mangen::generate_to(crate::cli::command(), &man)?;
+    Ok([completions, man])
+}
+
+/// Prints the completion script for `shell`.
+pub fn completion_script(shell: Shell) -> Vec<u8> {
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut crate::cli::command(), "mwictl", &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        let mut out = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.path().is_file() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                out.insert(name, std::fs::read(entry.path()).unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn checked_in_completions_and_man_pages_are_current() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let tmp = tempfile::tempdir().unwrap();
+        generate(tmp.path()).unwrap();
+        for sub in ["completions", "man"] {
+            let fresh = files(&tmp.path().join(sub));
+            let checked_in = files(&repo.join(sub));
+            assert!(!fresh.is_empty());
+            let stale: Vec<&String> = fresh
+                .keys()
+                .chain(checked_in.keys())
+                .filter(|k| fresh.get(*k) != checked_in.get(*k))
+                .collect();
+            assert!(
+                stale.is_empty(),
+                "{sub}/ is stale ({stale:?}): run `cargo run -- generate-docs .` in the repository root"
+            );
+        }
+    }
+
+    #[test]
+    fn every_shell_gets_a_script() {
+        for shell in SHELLS {
+            assert!(!completion_script(shell).is_empty(), "{shell}");
+        }
+    }
+}

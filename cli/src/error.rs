@@ -1,0 +1,300 @@
+//! The error every command returns: one line saying what failed, optional `hint:` lines saying
+//! what to do next, and the exit status. Library errors are turned into it here, in one place.
+
+use std::fmt;
+
+use crate::client::{ClientError, Peer, Subject};
+use crate::connect::ConnectError;
+use crate::exit::ExitStatus;
+
+/// A failed command: printed as `error: MESSAGE` and a `hint: ...` line per hint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError {
+    pub status: ExitStatus,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl CommandError {
+    pub fn new(status: ExitStatus, message: impl Into<String>) -> CommandError {
+        CommandError {
+            status,
+            message: one_line(message.into()),
+            hints: Vec::new(),
+        }
+    }
+
+    /// A general failure (exit 1).
+    pub fn failure(message: impl Into<String>) -> CommandError {
+        CommandError::new(ExitStatus::Failure, message)
+    }
+
+    /// Bad arguments or input files (exit 2).
+    pub fn usage(message: impl Into<String>) -> CommandError {
+        CommandError::new(ExitStatus::Usage, message)
+    }
+
+    /// Adds a line telling the user what to do next.
+    pub fn hint(mut self, hint: impl Into<String>) -> CommandError {
+        self.hints.push(one_line(hint.into()));
+        self
+    }
+
+    /// The text written to stderr.
+    pub fn render(&self) -> String {
+        let mut out = format!("error: {}\n", self.message);
+        for hint in &self.hints {
+            out.push_str(&format!("hint: {hint}\n"));
+        }
+        out
+    }
+}
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Messages from servers and libraries may span lines; ours never do.
+fn one_line(text: String) -> String {
+    if !text.contains('\n') {
+        return text;
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+const NEW_IDENTITY: &str = "get a new identity with `tctl auth sign --user=USER --out=FILE`, or restart `mwictl lab start`";
+
+impl From<ConnectError> for CommandError {
+    fn from(e: ConnectError) -> CommandError {
+        let message = e.to_string();
+        match e {
+            ConnectError::Identity(_) | ConnectError::Credentials { .. } => {
+                CommandError::usage(message).hint(NEW_IDENTITY)
+            }
+            ConnectError::BadAddress { .. } => CommandError::usage(message)
+                .hint("pass --auth-server HOST:PORT, e.g. --auth-server 127.0.0.1:3025"),
+            ConnectError::NoClusterName { .. } => CommandError::usage(message)
+                .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),
+            ConnectError::Expired { .. } | ConnectError::NotYetValid { .. } => {
+                CommandError::new(ExitStatus::AccessDenied, message).hint(NEW_IDENTITY)
+            }
+            ConnectError::Refused { .. } | ConnectError::Timeout { .. } => {
+                CommandError::new(ExitStatus::Unreachable, message).hint(
+                    "is it running? start one with `mwictl lab start`, or pass --auth-server HOST:PORT",
+                )
+            }
+            ConnectError::Unreachable { .. } => CommandError::new(ExitStatus::Unreachable, message)
+                .hint("check the address and your network, or start a lab with `mwictl lab start`"),
+            ConnectError::WrongCa { .. } | ConnectError::Rejected { .. } => {
+                CommandError::new(ExitStatus::Unreachable, message).hint(
+                    "use the identity file issued by this cluster (-i), or the auth server it belongs to (--auth-server)",
+                )
+            }
+            ConnectError::Tls { .. } => CommandError::new(ExitStatus::Unreachable, message)
+                .hint("check that --auth-server points at a Teleport auth service (port 3025), or use --proxy"),
+        }
+    }
+}
+
+impl From<ClientError> for CommandError {
+    fn from(e: ClientError) -> CommandError {
+        match e {
+            ClientError::Connect(c) => c.into(),
+            ClientError::Decode { .. } => CommandError::failure(e.to_string())
+                .hint("the server may be a newer Teleport than this mwictl understands; report it"),
+            ClientError::Rpc {
+                method,
+                subject,
+                peer,
+                status,
+            } => from_status(method, subject.as_ref(), &peer, &status),
+        }
+    }
+}
+
+/// The short name of a full method path (`/proto.AuthService/GetLock` → `GetLock`).
+fn short(method: &str) -> &str {
+    method.rsplit('/').next().unwrap_or(method)
+}
+
+fn what(subject: Option<&Subject>, method: &str) -> String {
+    subject.map_or_else(|| short(method).to_string(), Subject::to_string)
+}
+
+fn from_status(
+    method: &'static str,
+    subject: Option<&Subject>,
+    peer: &Peer,
+    status: &tonic::Status,
+) -> CommandError {
+    use tonic::Code;
+    let msg = status.message();
+    let rpc = short(method);
+    let identity = peer.identity.display();
+    if is_admin_mfa(msg) {
+        return CommandError::new(
+            ExitStatus::AccessDenied,
+            format!("{rpc} needs admin-action MFA, which mwictl cannot perform: {msg}"),
+        )
+        .hint("use a bot's identity or one from `tctl auth sign --user=USER --out=FILE` (-i FILE): they are exempt");
+    }
+    match status.code() {
+        Code::NotFound => {
+            let err = match subject {
+                Some(s @ Subject { name: Some(_), .. }) => {
+                    CommandError::new(ExitStatus::NotFound, format!("{s} not found"))
+                }
+                _ => CommandError::new(ExitStatus::NotFound, format!("{rpc}: not found: {msg}")),
+            };
+            match subject {
+                Some(s) => err.hint(format!("list them with `mwictl get {}`", s.kind)),
+                None => err,
+            }
+        }
+        Code::AlreadyExists => CommandError::new(
+            ExitStatus::Conflict,
+            format!("{} already exists: {msg}", what(subject, method)),
+        )
+        .hint("read it with `mwictl get KIND/NAME`, or choose another name"),
+        Code::FailedPrecondition | Code::Aborted => CommandError::new(
+            ExitStatus::Conflict,
+            format!(
+                "{} changed on the server since it was read (stale revision): {msg}",
+                what(subject, method)
+            ),
+        )
+        .hint("run the command again to work from the latest state"),
+        Code::PermissionDenied => CommandError::new(
+            ExitStatus::AccessDenied,
+            format!("access denied: {rpc} on {}: {msg}", what(subject, method)),
+        )
+        .hint(format!(
+            "the identity {identity} may not do this; use an admin identity (`tctl auth sign`), or grant its role the rule"
+        )),
+        Code::Unauthenticated => CommandError::new(
+            ExitStatus::AccessDenied,
+            format!("the auth server at {} did not accept the identity {identity}: {msg}", peer.addr),
+        )
+        .hint(NEW_IDENTITY),
+        Code::Unavailable | Code::DeadlineExceeded => CommandError::new(
+            ExitStatus::Unreachable,
+            format!("lost the connection to the auth server at {} during {rpc}: {msg}", peer.addr),
+        )
+        .hint("is it still running? try again, or start one with `mwictl lab start`"),
+        Code::Unimplemented => CommandError::failure(format!(
+            "the auth server at {} does not implement {rpc} (an older Teleport?): {msg}",
+            peer.addr
+        ))
+        .hint("check the server version with `mwictl ping`"),
+        Code::InvalidArgument | Code::OutOfRange => CommandError::usage(format!(
+            "the auth server rejected {rpc} on {}: {msg}",
+            what(subject, method)
+        )),
+        code => CommandError::failure(format!("{rpc} failed: {code}: {msg}")),
+    }
+}
+
+/// Teleport's admin-action MFA refusals ("admin-level MFA", "MFA required"), which no
+/// non-interactive client can answer.
+fn is_admin_mfa(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("admin-level mfa") || m.contains("mfa required") || m.contains("admin action mfa")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn rpc(code: tonic::Code, msg: &str, subject: Option<Subject>) -> CommandError {
+        ClientError::Rpc {
+            method: "/proto.AuthService/GetLock",
+            subject,
+            peer: Arc::new(Peer {
+                addr: "127.0.0.1:3025".into(),
+                identity: "/id".into(),
+            }),
+            status: tonic::Status::new(code, msg),
+        }
+        .into()
+    }
+
+    fn lock(name: &str) -> Option<Subject> {
+        Some(Subject {
+            kind: "lock",
+            name: Some(name.into()),
+        })
+    }
+
+    #[test]
+    fn not_found_names_the_resource_and_the_listing_command() {
+        let e = rpc(tonic::Code::NotFound, "lock x not found", lock("x"));
+        assert_eq!(e.status, ExitStatus::NotFound);
+        assert_eq!(e.message, "lock \"x\" not found");
+        assert_eq!(e.hints, vec!["list them with `mwictl get lock`"]);
+    }
+
+    #[test]
+    fn stale_revision_is_a_conflict() {
+        let e = rpc(
+            tonic::Code::FailedPrecondition,
+            "resource revision does not match",
+            lock("x"),
+        );
+        assert_eq!(e.status, ExitStatus::Conflict);
+        assert!(e.message.contains("stale revision"), "{}", e.message);
+    }
+
+    #[test]
+    fn admin_mfa_says_to_use_a_bot_or_signed_identity() {
+        let e = rpc(
+            tonic::Code::PermissionDenied,
+            "admin-level MFA is required",
+            None,
+        );
+        assert_eq!(e.status, ExitStatus::AccessDenied);
+        assert!(e.hints[0].contains("tctl auth sign"));
+    }
+
+    #[test]
+    fn access_denied_and_unreachable_have_their_codes() {
+        assert_eq!(
+            rpc(tonic::Code::PermissionDenied, "access denied", None).status,
+            ExitStatus::AccessDenied
+        );
+        assert_eq!(
+            rpc(tonic::Code::Unavailable, "gone", None).status,
+            ExitStatus::Unreachable
+        );
+        assert_eq!(
+            rpc(tonic::Code::AlreadyExists, "exists", None).status,
+            ExitStatus::Conflict
+        );
+    }
+
+    #[test]
+    fn multi_line_server_messages_are_folded_to_one_line() {
+        let e = rpc(tonic::Code::Internal, "boom\nstack line\n", None);
+        assert!(!e.message.contains('\n'));
+        let rendered = e.render();
+        assert_eq!(rendered.lines().count(), 1 + e.hints.len());
+    }
+
+    #[test]
+    fn refused_connection_is_unreachable_with_a_lab_hint() {
+        let e: CommandError = ConnectError::Refused {
+            addr: "127.0.0.1:1".into(),
+        }
+        .into();
+        assert_eq!(e.status, ExitStatus::Unreachable);
+        assert_eq!(
+            e.render(),
+            "error: cannot connect to the auth server at 127.0.0.1:1: connection refused\n\
+             hint: is it running? start one with `mwictl lab start`, or pass --auth-server HOST:PORT\n"
+        );
+    }
+}

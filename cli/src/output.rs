@@ -1,0 +1,367 @@
+//! Rendering: every command's result goes to stdout as a text table, JSON or YAML (`--format`);
+//! status and warnings go to stderr and `--quiet` silences them. Long lists stream page by page.
+
+use std::fmt::Display;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::error::CommandError;
+
+/// The `--format` of data written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Tables and `key: value` lines for people.
+    #[default]
+    Text,
+    /// JSON; a list is an array.
+    Json,
+    /// YAML; a list is one document per item, separated by `---`.
+    Yaml,
+}
+
+/// A command's result, in each format.
+pub trait Output {
+    /// The human form; ends with a newline unless empty.
+    fn text(&self) -> String;
+    /// The machine form, for `--format json` and (by default) `--format yaml`.
+    fn json(&self) -> serde_json::Value;
+    fn yaml(&self) -> String {
+        yaml_document(&self.json())
+    }
+}
+
+/// Writes data to stdout and status to stderr, as `--format` and `--quiet` say. When the reader
+/// of stdout goes away (`| head`), later writes are dropped instead of failing the command.
+#[derive(Debug)]
+pub struct Printer {
+    format: Format,
+    quiet: bool,
+    closed: AtomicBool,
+}
+
+impl Printer {
+    pub fn new(format: Format, quiet: bool) -> Printer {
+        Printer {
+            format,
+            quiet,
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Writes a command's result in the chosen format.
+    pub fn print(&self, out: &dyn Output) -> Result<(), CommandError> {
+        let text = match self.format {
+            Format::Text => out.text(),
+            Format::Json => json_text(&out.json()),
+            Format::Yaml => out.yaml(),
+        };
+        self.write(&text)
+    }
+
+    /// Writes text to stdout as is.
+    pub fn write(&self, text: &str) -> Result<(), CommandError> {
+        if self.closed.load(Ordering::Relaxed) || text.is_empty() {
+            return Ok(());
+        }
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(CommandError::failure(format!(
+                "cannot write to stdout: {e}"
+            ))),
+        }
+    }
+
+    /// True once the reader of stdout went away; long listings stop fetching then.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// A status line on stderr (progress, "no locks found"); silenced by `--quiet`.
+    pub fn status(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+
+    /// A `warning: ...` line on stderr; silenced by `--quiet`.
+    pub fn warn(&self, message: impl Display) {
+        if !self.quiet {
+            eprintln!("warning: {message}");
+        }
+    }
+}
+
+/// JSON as written: pretty, with a final newline.
+pub fn json_text(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
+    text.push('\n');
+    text
+}
+
+/// One YAML document (no `---`), with a final newline.
+pub fn yaml_document(value: &serde_json::Value) -> String {
+    serde_yaml_ng::to_string(value).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
+}
+
+/// A text table like tctl's: a header row, a dashed rule, then one row per item; columns are
+/// left-aligned and separated by one space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    headers: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Table {
+        Table {
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<String>) {
+        self.rows.push(row);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Column widths that fit the headers and every row.
+    pub fn widths(&self) -> Vec<usize> {
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
+        for row in &self.rows {
+            for (i, cell) in row.iter().enumerate() {
+                if let Some(w) = widths.get_mut(i) {
+                    *w = (*w).max(width(cell));
+                }
+            }
+        }
+        widths
+    }
+
+    /// The header and rule lines for `widths`.
+    pub fn render_header(&self, widths: &[usize]) -> String {
+        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+        let mut out = line(&self.headers, widths);
+        out.push_str(&line(&rule, widths));
+        out
+    }
+
+    /// The rows only, padded to `widths` (a cell wider than its column pushes the rest right).
+    pub fn render_rows(&self, widths: &[usize]) -> String {
+        self.rows.iter().map(|r| line(r, widths)).collect()
+    }
+
+    /// The whole table.
+    pub fn render(&self) -> String {
+        let widths = self.widths();
+        let mut out = self.render_header(&widths);
+        out.push_str(&self.render_rows(&widths));
+        out
+    }
+}
+
+fn width(text: &str) -> usize {
+    text.chars().count()
+}
+
+fn line(cells: &[String], widths: &[usize]) -> String {
+    let mut out = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        // Cells are one line each: a newline inside would break the table.
+        let cell = cell.replace(['\n', '\r'], " ");
+        let last = i + 1 == cells.len();
+        if last {
+            out.push_str(&cell);
+        } else {
+            let pad = widths
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .saturating_sub(width(&cell));
+            out.push_str(&cell);
+            out.push_str(&" ".repeat(pad + 1));
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+/// An item of a streamed list: its table row and its machine forms.
+pub trait Listed {
+    fn row(&self) -> Vec<String>;
+    fn json(&self) -> serde_json::Value;
+    /// One YAML document (no `---`).
+    fn yaml(&self) -> String {
+        yaml_document(&self.json())
+    }
+}
+
+/// Writes a list page by page in the chosen format, never holding more than a page: text as a
+/// table whose column widths come from the first page; JSON as one array; YAML as documents.
+pub struct ListWriter<'p> {
+    printer: &'p Printer,
+    headers: Vec<&'static str>,
+    widths: Option<Vec<usize>>,
+    count: usize,
+}
+
+impl<'p> ListWriter<'p> {
+    pub fn new(printer: &'p Printer, headers: &[&'static str]) -> ListWriter<'p> {
+        ListWriter {
+            printer,
+            headers: headers.to_vec(),
+            widths: None,
+            count: 0,
+        }
+    }
+
+    /// Writes one page.
+    pub fn page(&mut self, items: &[impl Listed]) -> Result<(), CommandError> {
+        let text = self.render_page(items);
+        self.printer.write(&text)
+    }
+
+    /// Ends the list and returns how many items it had. An empty list is `[]` in JSON and YAML
+    /// and nothing in text (the caller says "no ... found" on stderr).
+    pub fn finish(self) -> Result<usize, CommandError> {
+        self.printer.write(self.tail())?;
+        Ok(self.count)
+    }
+
+    fn render_page(&mut self, items: &[impl Listed]) -> String {
+        let mut text = String::new();
+        if items.is_empty() {
+            return text;
+        }
+        match self.printer.format() {
+            Format::Text => {
+                let mut table = Table::new(&self.headers);
+                for item in items {
+                    table.push(item.row());
+                }
+                let widths = self.widths.get_or_insert_with(|| {
+                    let widths = table.widths();
+                    text.push_str(&table.render_header(&widths));
+                    widths
+                });
+                text.push_str(&table.render_rows(widths));
+            }
+            Format::Json => {
+                for (i, item) in items.iter().enumerate() {
+                    text.push_str(if self.count + i == 0 { "[\n" } else { ",\n" });
+                    let pretty = serde_json::to_string_pretty(&item.json())
+                        .unwrap_or_else(|_| "null".into());
+                    // One level deeper, as an element of the array.
+                    text.push_str("  ");
+                    text.push_str(&pretty.replace('\n', "\n  "));
+                }
+            }
+            Format::Yaml => {
+                for (i, item) in items.iter().enumerate() {
+                    if self.count + i > 0 {
+                        text.push_str("---\n");
+                    }
+                    text.push_str(&item.yaml());
+                }
+            }
+        }
+        self.count += items.len();
+        text
+    }
+
+    fn tail(&self) -> &'static str {
+        match (self.printer.format(), self.count) {
+            (Format::Text, _) | (Format::Yaml, 1..) => "",
+            (_, 0) => "[]\n",
+            (Format::Json, _) => "\n]\n",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_like_tctl() {
+        let mut t = Table::new(&["ID", "Target", "Message"]);
+        t.push(vec!["a1".into(), "User:\"bot-x\"".into(), "locked".into()]);
+        t.push(vec!["b".into(), "Role:\"r\"".into(), String::new()]);
+        assert_eq!(
+            t.render(),
+            "ID Target       Message\n\
+             -- ------------ -------\n\
+             a1 User:\"bot-x\" locked\n\
+             b  Role:\"r\"\n"
+        );
+    }
+
+    #[test]
+    fn newlines_in_cells_do_not_break_rows() {
+        let mut t = Table::new(&["A", "B"]);
+        t.push(vec!["x\ny".into(), "z".into()]);
+        assert_eq!(t.render().lines().count(), 3);
+    }
+
+    fn stream(format: Format, pages: &[Vec<Item>]) -> String {
+        let printer = Printer::new(format, true);
+        let mut w = ListWriter::new(&printer, &["N", "Tags"]);
+        let mut text: String = pages.iter().map(|p| w.render_page(p)).collect();
+        text.push_str(w.tail());
+        text
+    }
+
+    struct Item(i64);
+
+    impl Listed for Item {
+        fn row(&self) -> Vec<String> {
+            vec![self.0.to_string(), "a".into()]
+        }
+        fn json(&self) -> serde_json::Value {
+            serde_json::json!({"n": self.0, "tags": ["a"]})
+        }
+    }
+
+    fn item(n: i64) -> Item {
+        Item(n)
+    }
+
+    #[test]
+    fn streamed_json_equals_one_pretty_array() {
+        let pages = vec![vec![item(1), item(2)], vec![], vec![item(3)]];
+        let expected = json_text(&serde_json::json!([
+            {"n": 1, "tags": ["a"]}, {"n": 2, "tags": ["a"]}, {"n": 3, "tags": ["a"]}
+        ]));
+        assert_eq!(stream(Format::Json, &pages), expected);
+        assert_eq!(stream(Format::Json, &[]), "[]\n");
+    }
+
+    #[test]
+    fn streamed_yaml_separates_documents() {
+        let pages = vec![vec![item(1)], vec![item(2)]];
+        assert_eq!(
+            stream(Format::Yaml, &pages),
+            "n: 1\ntags:\n- a\n---\nn: 2\ntags:\n- a\n"
+        );
+        assert_eq!(stream(Format::Yaml, &[]), "[]\n");
+    }
+
+    #[test]
+    fn streamed_table_prints_one_header() {
+        let pages = vec![vec![item(1)], vec![item(22)]];
+        assert_eq!(stream(Format::Text, &pages), "N Tags\n- ----\n1 a\n22 a\n");
+        assert_eq!(stream(Format::Text, &[]), "");
+    }
+}

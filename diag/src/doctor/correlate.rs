@@ -1,0 +1,451 @@
+//! Collecting signals as the scan goes (bounded, whatever the input size) and grouping them into
+//! findings: lines about one incident and one bot become one finding.
+
+use super::advice;
+use super::line::{self, LineFormat};
+use super::signal::{self, Signal};
+use super::{Evidence, Finding, Incident, Source};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+
+/// Distinct lines kept per signal kind and key (bot, database, ...); further ones are counted.
+const MAX_LINES_PER_KEY: u32 = 8;
+/// Distinct keys kept per signal kind, so a flood of one kind cannot crowd out the others.
+const MAX_KEYS_PER_KIND: u32 = 64;
+/// Destinations whose latest impersonated renewal is remembered.
+const MAX_DESTINATIONS: usize = 64;
+/// Evidence text is cut here (bytes, at a character boundary).
+const MAX_TEXT: usize = 1024;
+/// Line numbers listed for repeats of one message.
+const MAX_ALSO_AT: usize = 8;
+/// Evidence lines listed per finding.
+const MAX_EVIDENCE: usize = 24;
+
+pub(crate) struct Event {
+    pub source: usize,
+    pub line: u64,
+    pub signal: Signal,
+    pub text: String,
+    pub message: Option<String>,
+    pub format: LineFormat,
+    pub also_at: Vec<u64>,
+    pub repeats: u64,
+    /// Similar lines (same kind and key, other message) beyond the kept ones.
+    pub unlisted: u64,
+    /// The latest line before this one, in the same source, that named a bot.
+    context: Option<(u64, String)>,
+}
+
+#[derive(Default)]
+pub(crate) struct Collector {
+    events: Vec<Event>,
+    identical: HashMap<(u8, usize, u64), usize>,
+    per_key: HashMap<(u8, String), (u32, usize)>,
+    keys_per_kind: HashMap<u8, u32>,
+    impersonated: BTreeMap<String, Event>,
+    last_bot: Vec<Option<(u64, String)>>,
+}
+
+impl Collector {
+    /// Takes one line that held a signature; `checks` says which checks its signatures call for.
+    pub(crate) fn observe(&mut self, source: usize, number: u64, bytes: &[u8], checks: u32) {
+        let raw = String::from_utf8_lossy(bytes);
+        let parsed = line::read_line(&raw);
+        let signals = signal::classify(&parsed.text, checks);
+        if signals.is_empty() {
+            return;
+        }
+        if self.last_bot.len() <= source {
+            self.last_bot.resize(source + 1, None);
+        }
+        let context = self.last_bot[source].clone();
+        let text = cut(raw.trim());
+        let message = parsed.display.as_deref().map(cut);
+        let mut hash = None;
+        let mut named = None;
+        for signal in signals {
+            if let Some(bot) = signal.bot() {
+                named = Some(bot.to_string());
+            }
+            let event = Event {
+                source,
+                line: number,
+                signal,
+                text: text.clone(),
+                message: message.clone(),
+                format: parsed.format,
+                also_at: Vec::new(),
+                repeats: 0,
+                unlisted: 0,
+                context: context.clone(),
+            };
+            if let Signal::Impersonated { destination, .. } = &event.signal {
+                if self.impersonated.len() < MAX_DESTINATIONS
+                    || self.impersonated.contains_key(destination)
+                {
+                    self.impersonated.insert(destination.clone(), event);
+                }
+                continue;
+            }
+            let hash = *hash.get_or_insert_with(|| {
+                let mut hasher = DefaultHasher::new();
+                parsed.dedup.hash(&mut hasher);
+                hasher.finish()
+            });
+            self.store(event, hash);
+        }
+        if let Some(bot) = named {
+            self.last_bot[source] = Some((number, bot));
+        }
+    }
+
+    fn store(&mut self, event: Event, hash: u64) {
+        let kind = event.signal.kind();
+        if let Some(&index) = self.identical.get(&(kind, event.source, hash)) {
+            let kept = &mut self.events[index];
+            kept.repeats += 1;
+            if kept.also_at.len() < MAX_ALSO_AT && kept.also_at.last() != Some(&event.line) {
+                kept.also_at.push(event.line);
+            }
+            return;
+        }
+        let key = (kind, event.signal.key());
+        match self.per_key.get_mut(&key) {
+            Some((count, last)) if *count >= MAX_LINES_PER_KEY => {
+                self.events[*last].unlisted += 1;
+                return;
+            }
+            Some((count, last)) => {
+                *count += 1;
+                *last = self.events.len();
+            }
+            None => {
+                let keys = self.keys_per_kind.entry(kind).or_default();
+                if *keys >= MAX_KEYS_PER_KIND {
+                    return;
+                }
+                *keys += 1;
+                self.per_key.insert(key, (1, self.events.len()));
+            }
+        }
+        self.identical
+            .insert((kind, event.source, hash), self.events.len());
+        self.events.push(event);
+    }
+}
+
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_string();
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct GroupKey {
+    incident: Incident,
+    bot: Option<String>,
+    detail: Option<String>,
+}
+
+struct Group {
+    key: GroupKey,
+    members: Vec<usize>,
+}
+
+/// Groups the collected signals into findings, ordered by their first evidence line.
+pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding> {
+    let events = collector.events;
+    let bots = resolve_bots(&events);
+    let mut groups: Vec<Group> = Vec::new();
+    let mut index: HashMap<GroupKey, usize> = HashMap::new();
+    let mut add = |groups: &mut Vec<Group>, key: GroupKey, member: usize| {
+        let at = *index.entry(key.clone()).or_insert_with(|| {
+            groups.push(Group {
+                key,
+                members: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[at].members.push(member);
+    };
+
+    let mut deferred = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let bot = bots[i].clone();
+        let key = |incident, detail: Option<String>| GroupKey {
+            incident,
+            bot: bot.clone(),
+            detail,
+        };
+        let primary = match &event.signal {
+            Signal::GenerationMismatch { .. } | Signal::Lock { generation: true, .. } => {
+                Some(key(Incident::GenerationMismatch, None))
+            }
+            Signal::Lock {
+                generation: false, ..
+            } => Some(key(Incident::BotLocked, None)),
+            Signal::RbacDenied { verb, resource } => {
+                Some(key(Incident::RbacDenied, Some(format!("{verb} {resource}"))))
+            }
+            Signal::IdentityExpired | Signal::BadCertificate => {
+                Some(key(Incident::IdentityExpired, None))
+            }
+            Signal::SshUnableToAuthenticate => Some(key(Incident::SshLoginNotAllowed, None)),
+            Signal::DatabaseNotFound { db } => {
+                Some(key(Incident::DatabaseNotFound, Some(db.clone())))
+            }
+            Signal::ExecPluginNeedsDirectory { secret } => Some(GroupKey {
+                incident: Incident::ExecPluginNeedsDirectory,
+                bot: None,
+                detail: secret.clone(),
+            }),
+            Signal::ProxyPingFailed | Signal::ProxyUnreachable { .. } => Some(GroupKey {
+                incident: Incident::ProxyUnreachable,
+                bot: None,
+                detail: None,
+            }),
+            Signal::TokenInvalid => Some(key(Incident::JoinTokenInvalid, None)),
+            Signal::AlreadyIssued { .. } => Some(key(Incident::LegacyReissue, None)),
+            Signal::MissingIdentityGroups => Some(key(Incident::MissingIdentityGroups, None)),
+            Signal::AccessDenied
+            | Signal::OnboardingIgnored
+            | Signal::BotIdentityLoaded { .. }
+            | Signal::SshLogin { .. }
+            | Signal::IpSans { .. }
+            | Signal::RetriesExhausted
+            | Signal::Impersonated { .. } => None,
+        };
+        match primary {
+            Some(key) => add(&mut groups, key, i),
+            None => deferred.push(i),
+        }
+    }
+
+    let primaries = groups.len();
+    for i in deferred {
+        let event = &events[i];
+        let bot = bots[i].clone();
+        let is = |incidents: &'static [Incident]| {
+            move |group: &Group| incidents.contains(&group.key.incident)
+        };
+        let target = match &event.signal {
+            Signal::AccessDenied => nearest(&groups, &events, event, false, &bots[i], is(&[
+                Incident::GenerationMismatch,
+            ]))
+            .or_else(|| nearest(&groups, &events, event, false, &bots[i], is(&[Incident::BotLocked])))
+            .ok_or(Some((Incident::AccessDenied, None))),
+            // Context lines only explain a finding from the same log.
+            Signal::OnboardingIgnored | Signal::BotIdentityLoaded { .. } => nearest(
+                &groups,
+                &events,
+                event,
+                false,
+                &bots[i],
+                is(&[Incident::IdentityExpired]),
+            )
+            .filter(|&g| shares_source(&groups[g], &events, event.source))
+            .ok_or(None),
+            Signal::SshLogin { .. } => nearest(
+                &groups,
+                &events,
+                event,
+                false,
+                &bots[i],
+                is(&[Incident::SshLoginNotAllowed]),
+            )
+            .filter(|&g| shares_source(&groups[g], &events, event.source))
+            .ok_or(None),
+            Signal::IpSans { host } => nearest(
+                &groups,
+                &events,
+                event,
+                false,
+                &None,
+                is(&[Incident::GenerationMismatch, Incident::IdentityExpired]),
+            )
+            .filter(|&g| shares_source(&groups[g], &events, event.source))
+            .ok_or(Some((Incident::CertIpSans, host.clone()))),
+            Signal::RetriesExhausted => nearest(&groups, &events, event, true, &None, |g: &Group| {
+                g.key.incident != Incident::CertIpSans
+            })
+            .filter(|&g| g < primaries && shares_source(&groups[g], &events, event.source))
+            .ok_or(Some((Incident::RenewalGaveUp, None))),
+            _ => Err(None),
+        };
+        match target {
+            Ok(group) => groups[group].members.push(i),
+            Err(Some((incident, detail))) => add(
+                &mut groups,
+                GroupKey {
+                    incident,
+                    bot: if incident == Incident::CertIpSans {
+                        None
+                    } else {
+                        bot
+                    },
+                    detail,
+                },
+                i,
+            ),
+            Err(None) => {}
+        }
+    }
+
+    let mut out: Vec<(usize, u64, Finding)> = groups
+        .into_iter()
+        .map(|group| {
+            let mut members = group.members;
+            members.sort_by_key(|&m| (events[m].source, events[m].line));
+            let first = members
+                .first()
+                .map_or((usize::MAX, 0), |&m| (events[m].source, events[m].line));
+            let signals: Vec<&Signal> = members.iter().map(|&m| &events[m].signal).collect();
+            let mut context: Vec<&Event> = Vec::new();
+            if group.key.incident == Incident::SshLoginNotAllowed {
+                context.extend(collector.impersonated.values().take(4));
+            }
+            let advice = advice::advise(
+                group.key.incident,
+                group.key.bot.as_deref(),
+                group.key.detail.as_deref(),
+                &signals,
+                &context.iter().map(|e| &e.signal).collect::<Vec<_>>(),
+            );
+            let mut evidence: Vec<Evidence> = Vec::new();
+            let mut occurrences = 0;
+            let mut listed: Vec<&Event> = members.iter().map(|&m| &events[m]).collect();
+            listed.extend(context.iter().copied());
+            listed.sort_by_key(|e| (e.source, e.line));
+            let mut previous = None;
+            for event in listed {
+                // One line can carry several signals of one finding; list it once.
+                if previous == Some((event.source, event.line)) {
+                    continue;
+                }
+                previous = Some((event.source, event.line));
+                occurrences += 1 + event.repeats + event.unlisted;
+                if evidence.len() < MAX_EVIDENCE {
+                    evidence.push(Evidence {
+                        source: sources_name(sources, event.source),
+                        line: event.line,
+                        text: event.text.clone(),
+                        message: event.message.clone(),
+                        format: event.format,
+                        also_at: event.also_at.clone(),
+                        repeats: event.repeats,
+                    });
+                }
+            }
+            let finding = Finding {
+                incident: group.key.incident,
+                title: advice.title,
+                bot: group.key.bot,
+                variant: advice.variant,
+                facts: advice.facts,
+                evidence,
+                occurrences,
+                cause: advice.cause,
+                fix: advice.fix,
+                live_check: advice.live_check,
+                live: None,
+            };
+            (first.0, first.1, finding)
+        })
+        .collect();
+    out.sort_by_key(|(source, line, finding)| (*source, *line, finding.incident));
+    out.into_iter().map(|(_, _, finding)| finding).collect()
+}
+
+fn sources_name(sources: &[Source], index: usize) -> String {
+    sources
+        .get(index)
+        .map_or_else(|| format!("source {index}"), |s| s.name.clone())
+}
+
+fn shares_source(group: &Group, events: &[Event], source: usize) -> bool {
+    group.members.iter().any(|&m| events[m].source == source)
+}
+
+/// The group matching `wanted` with a member closest to `event` in the same source (only
+/// members before it when `preceding`), preferring one about the same bot; else the first match.
+fn nearest(
+    groups: &[Group],
+    events: &[Event],
+    event: &Event,
+    preceding: bool,
+    bot: &Option<String>,
+    wanted: impl Fn(&Group) -> bool,
+) -> Option<usize> {
+    let candidates: Vec<usize> = (0..groups.len()).filter(|&g| wanted(&groups[g])).collect();
+    let same_bot: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&g| bot.is_some() && groups[g].key.bot == *bot)
+        .collect();
+    let pool = if same_bot.is_empty() {
+        candidates
+    } else {
+        same_bot
+    };
+    let distance = |g: usize| {
+        groups[g]
+            .members
+            .iter()
+            .map(|&m| &events[m])
+            .filter(|m| m.source == event.source && (!preceding || m.line <= event.line))
+            .map(|m| m.line.abs_diff(event.line))
+            .min()
+    };
+    pool.iter()
+        .copied()
+        .filter_map(|g| distance(g).map(|d| (d, g)))
+        .min()
+        .map(|(_, g)| g)
+        .or_else(|| if preceding { None } else { pool.first().copied() })
+}
+
+/// The bot each event is about: the one its line names, else the nearest naming line in the same
+/// source (before or after), else the only bot any line names.
+fn resolve_bots(events: &[Event]) -> Vec<Option<String>> {
+    let mut named: BTreeMap<usize, Vec<(u64, &str)>> = BTreeMap::new();
+    let mut all: Vec<&str> = Vec::new();
+    for event in events {
+        if let Some(bot) = event.signal.bot() {
+            named.entry(event.source).or_default().push((event.line, bot));
+            if !all.contains(&bot) {
+                all.push(bot);
+            }
+        }
+    }
+    let only = (all.len() == 1).then(|| all[0].to_string());
+    events
+        .iter()
+        .map(|event| {
+            if let Some(bot) = event.signal.bot() {
+                return Some(bot.to_string());
+            }
+            let before = event
+                .context
+                .as_ref()
+                .map(|(line, bot)| (event.line.abs_diff(*line), bot.clone()));
+            let after = named.get(&event.source).and_then(|list| {
+                let at = list.partition_point(|(line, _)| *line <= event.line);
+                list.get(at)
+                    .map(|(line, bot)| (line.abs_diff(event.line), bot.to_string()))
+            });
+            let nearest = match (before, after) {
+                (Some(b), Some(a)) => Some(if a.0 < b.0 { a.1 } else { b.1 }),
+                (Some(b), None) => Some(b.1),
+                (None, Some(a)) => Some(a.1),
+                (None, None) => None,
+            };
+            nearest.or_else(|| only.clone())
+        })
+        .collect()
+}

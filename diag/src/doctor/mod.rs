@@ -1,0 +1,308 @@
+//! The tbot log doctor: reads tbot, auth, journalctl and ssh/tsh logs as streams, finds the lines
+//! that match known incident signatures, and groups them into findings with cause and exact fix.
+//!
+//! ```
+//! use mwi_diag::doctor::Doctor;
+//! let mut doctor = Doctor::new();
+//! let log = "ERROR: renewable cert generation mismatch: stored=3, presented=2\n";
+//! doctor.feed_reader("tbot.log", log.as_bytes()).unwrap();
+//! let report = doctor.finish();
+//! assert_eq!(report.findings[0].incident.id(), "S1");
+//! assert_eq!(report.exit_code(), 1);
+//! ```
+
+mod advice;
+mod correlate;
+mod line;
+mod render;
+mod scan;
+mod signal;
+
+pub use line::LineFormat;
+pub use signal::SIGNATURES;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// The buffer each source is read through; the scan holds nothing else that grows with input.
+const DEFAULT_BUFFER: usize = 1 << 20;
+
+/// Errors reading a log source. Each renders as one line naming the source.
+#[derive(Debug, thiserror::Error)]
+pub enum DoctorError {
+    #[error("cannot read {source_name}: {error} (give a readable log file, or - for standard input)")]
+    Read {
+        source_name: String,
+        #[source]
+        error: std::io::Error,
+    },
+}
+
+/// Reads log sources one after the other and keeps what it needs to explain them.
+pub struct Doctor {
+    scanner: scan::Scanner,
+    sources: Vec<Source>,
+    collector: correlate::Collector,
+}
+
+impl Default for Doctor {
+    fn default() -> Self {
+        Doctor::new()
+    }
+}
+
+impl Doctor {
+    pub fn new() -> Doctor {
+        Doctor::with_buffer_capacity(DEFAULT_BUFFER)
+    }
+
+    /// A doctor reading through a buffer of `bytes` (at least a few hundred bytes are used).
+    /// Lines longer than the buffer are read in pieces; the default of 1 MiB suits any log.
+    pub fn with_buffer_capacity(bytes: usize) -> Doctor {
+        Doctor {
+            scanner: scan::Scanner::new(&SIGNATURES, bytes),
+            sources: Vec::new(),
+            collector: correlate::Collector::default(),
+        }
+    }
+
+    /// Reads one source to its end. `name` is how evidence refers to it (a path, or `-`).
+    /// Any `BufRead` works; the doctor reads through its own large buffer.
+    pub fn feed_reader(&mut self, name: &str, reader: impl Read) -> Result<(), DoctorError> {
+        let index = self.sources.len();
+        let collector = &mut self.collector;
+        let scanner = &self.scanner;
+        let mut matched = 0u64;
+        let stats = scanner
+            .scan(reader, |line, bytes| {
+                matched += 1;
+                let checks = signal::checks_for(scanner.patterns_in(bytes));
+                collector.observe(index, line, bytes, checks);
+            })
+            .map_err(|error| DoctorError::Read {
+                source_name: name.to_string(),
+                error,
+            })?;
+        self.sources.push(Source {
+            name: name.to_string(),
+            lines: stats.lines,
+            bytes: stats.bytes,
+            matched_lines: matched,
+        });
+        Ok(())
+    }
+
+    /// Groups everything seen into findings.
+    pub fn finish(self) -> Report {
+        let findings = correlate::findings(self.collector, &self.sources);
+        Report {
+            schema: REPORT_SCHEMA.to_string(),
+            sources: self.sources,
+            findings,
+        }
+    }
+}
+
+/// The `schema` value of the JSON report; it changes only when a field changes meaning.
+pub const REPORT_SCHEMA: &str = "mwictl.doctor/v1";
+
+/// What the doctor found in all sources.
+///
+/// The JSON form (`serde_json::to_string(&report)`) is stable within one `schema` value:
+///
+/// ```json
+/// {
+///   "schema": "mwictl.doctor/v1",
+///   "sources": [{"name": "tbot.log", "lines": 120, "bytes": 9000, "matched_lines": 3}],
+///   "findings": [{
+///     "incident": "S1",               // S1..S7, or a named other: bot-locked, access-denied,
+///                                     // rbac-denied, join-token-invalid, legacy-reissue,
+///                                     // renewal-gave-up, missing-identity-groups, cert-ip-sans
+///     "title": "...",
+///     "bot": "example",               // or null when no line names the bot
+///     "variant": "...",               // which Teleport release family wrote it, or null
+///     "facts": {"stored": "3", "presented": "2"},   // incident-specific names and values
+///     "evidence": [{"source": "tbot.log", "line": 17, "text": "...", "message": null,
+///                   "format": "text", "also_at": [306], "repeats": 1}],
+///     "occurrences": 2,               // matching lines, including repeats not listed
+///     "cause": "...",
+///     "fix": {"mwictl": "mwictl recover ...", "tctl": ["tctl get locks", "..."], "then": "..."},
+///     "live_check": {"kind": "lock_for_bot", "bot": "example"},   // or null
+///     "live": {"current": true, "detail": "..."}                   // null unless answered
+///   }]
+/// }
+/// ```
+///
+/// The command exits 1 when `findings` is not empty, 0 when it is, and 2 when a source could not
+/// be read (see [`Report::exit_code`] and [`DoctorError`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub sources: Vec<Source>,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    /// 1 when there is a finding, 0 when there is none.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(!self.findings.is_empty())
+    }
+
+    /// Asks `answer` about every finding that has a live check, and records the answers.
+    pub fn answer_live_checks(&mut self, mut answer: impl FnMut(&LiveCheck) -> LiveAnswer) {
+        for finding in &mut self.findings {
+            if let Some(check) = &finding.live_check {
+                finding.live = Some(answer(check));
+            }
+        }
+    }
+
+    /// The report for people: one block per finding, then a summary line. `color` adds ANSI colors.
+    pub fn render_text(&self, w: &mut impl std::io::Write, color: bool) -> std::io::Result<()> {
+        render::render(self, w, color)
+    }
+}
+
+/// One log source that was read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub lines: u64,
+    pub bytes: u64,
+    /// Lines that held a signature and were parsed.
+    pub matched_lines: u64,
+}
+
+/// One incident: the lines that show it, its cause and the fix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Finding {
+    pub incident: Incident,
+    pub title: String,
+    pub bot: Option<String>,
+    pub variant: Option<String>,
+    pub facts: BTreeMap<String, String>,
+    pub evidence: Vec<Evidence>,
+    pub occurrences: u64,
+    pub cause: String,
+    pub fix: Fix,
+    pub live_check: Option<LiveCheck>,
+    pub live: Option<LiveAnswer>,
+}
+
+/// A log line that shows an incident.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Evidence {
+    pub source: String,
+    /// 1-based line number in the source.
+    pub line: u64,
+    /// The line as written (cut at 1024 bytes).
+    pub text: String,
+    /// For JSON lines, the same as one readable line: `LEVEL [component] message key=value ...`.
+    pub message: Option<String>,
+    pub format: LineFormat,
+    /// Further lines with the same message (up to 8 listed).
+    pub also_at: Vec<u64>,
+    /// How many further lines had the same message, listed or not.
+    pub repeats: u64,
+}
+
+/// How to fix an incident: the mwictl command, the tctl equivalent, and what to do after.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Fix {
+    pub mwictl: Option<String>,
+    pub tctl: Vec<String>,
+    pub then: Option<String>,
+}
+
+/// The incidents the doctor knows. S1–S7 are the product's incidents (S6, split DNS, leaves no
+/// log signature and is covered by `mwictl lint`); the others are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Incident {
+    #[serde(rename = "S1")]
+    GenerationMismatch,
+    #[serde(rename = "S2")]
+    IdentityExpired,
+    #[serde(rename = "S3")]
+    SshLoginNotAllowed,
+    #[serde(rename = "S4")]
+    DatabaseNotFound,
+    #[serde(rename = "S5")]
+    ExecPluginNeedsDirectory,
+    #[serde(rename = "S7")]
+    ProxyUnreachable,
+    #[serde(rename = "bot-locked")]
+    BotLocked,
+    #[serde(rename = "access-denied")]
+    AccessDenied,
+    #[serde(rename = "rbac-denied")]
+    RbacDenied,
+    #[serde(rename = "join-token-invalid")]
+    JoinTokenInvalid,
+    #[serde(rename = "legacy-reissue")]
+    LegacyReissue,
+    #[serde(rename = "renewal-gave-up")]
+    RenewalGaveUp,
+    #[serde(rename = "missing-identity-groups")]
+    MissingIdentityGroups,
+    #[serde(rename = "cert-ip-sans")]
+    CertIpSans,
+}
+
+impl Incident {
+    /// The id used in text and JSON output: `S1`..`S7` or the named other's name.
+    pub fn id(self) -> &'static str {
+        match self {
+            Incident::GenerationMismatch => "S1",
+            Incident::IdentityExpired => "S2",
+            Incident::SshLoginNotAllowed => "S3",
+            Incident::DatabaseNotFound => "S4",
+            Incident::ExecPluginNeedsDirectory => "S5",
+            Incident::ProxyUnreachable => "S7",
+            Incident::BotLocked => "bot-locked",
+            Incident::AccessDenied => "access-denied",
+            Incident::RbacDenied => "rbac-denied",
+            Incident::JoinTokenInvalid => "join-token-invalid",
+            Incident::LegacyReissue => "legacy-reissue",
+            Incident::RenewalGaveUp => "renewal-gave-up",
+            Incident::MissingIdentityGroups => "missing-identity-groups",
+            Incident::CertIpSans => "cert-ip-sans",
+        }
+    }
+}
+
+/// What `mwictl doctor --live` should ask the auth service to tell whether an incident is still
+/// current. Bot names come from the evidence (`bot-example` → `example`); `None` when no line
+/// named the bot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LiveCheck {
+    /// Is a lock in force that targets the bot (its user, one of its instances or join tokens)?
+    LockForBot { bot: Option<String> },
+    /// Has the bot no unexpired instance left (the identity expired and the token is spent)?
+    InstanceExpired { bot: Option<String> },
+    /// Do the bot's roles (and `logins` trait) still not grant this SSH login?
+    LoginMissing {
+        bot: Option<String>,
+        login: Option<String>,
+    },
+    /// Do the bot's roles still lack `db_server`/`db` read+list or a grant for this database?
+    RoleLacksDbAccess { bot: Option<String>, db: String },
+    /// Do the bot's roles still lack a rule allowing `verb` on `resource`?
+    RoleLacksRule {
+        bot: Option<String>,
+        verb: String,
+        resource: String,
+    },
+    /// Does the bot (its user) have no roles?
+    BotHasNoRoles { bot: Option<String> },
+}
+
+/// The auth service's answer to a [`LiveCheck`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAnswer {
+    /// `Some(true)`: the incident is still current; `Some(false)`: it is resolved; `None`: unknown.
+    pub current: Option<bool>,
+    /// One line on what was checked, e.g. `lock 5cee949f-… targeting user: bot-example is in force`.
+    pub detail: String,
+}

@@ -1,0 +1,676 @@
+//! What one log line says: the signals (generation mismatch, lock, expiry, ...) it carries and
+//! the names (bot, database, login, destination) it gives. Only lines holding a signature get here.
+
+/// The signature strings the scanner looks for. A line holding none of them is never parsed.
+/// Each era's mismatch wording contains `cert generation mismatch`; the escaped `database \"`
+/// form is how Go's `%q` and JSON logs print the same message.
+pub const SIGNATURES: [&str; 23] = [
+    "cert generation mismatch",
+    "lock targeting",
+    "has been locked due to",
+    "access denied",
+    "Identity has expired",
+    "bad certificate",
+    "unable to authenticate",
+    "Successfully renewed impersonated certificates",
+    "Successfully loaded bot identity",
+    "onboarding config ignored",
+    "database \"",
+    "database \\\"",
+    "exec plugin mode",
+    "Failed to ping proxy",
+    "/webapi/find",
+    "IP SANs",
+    "token expired or not found",
+    "already been issued a renewable certificate",
+    "All retry attempts exhausted",
+    "missing identity groups",
+    "ssh -F ",
+    "tsh ssh ",
+    "Authenticating to ",
+];
+
+/// Which check of [`classify`] each signature enables, so a line runs only the checks its
+/// signatures call for (a bit per check).
+const CHECKS: [u32; 23] = [
+    MISMATCH, LOCK, LOCK, DENIED, EXPIRED, BAD_CERT, SSH_AUTH, IMPERSONATED, LOADED, ONBOARDING,
+    DATABASE, DATABASE, EXEC_PLUGIN, PING, WEBAPI, IP_SANS, TOKEN, ISSUED, RETRIES, GROUPS,
+    SSH_LOGIN, SSH_LOGIN, SSH_LOGIN,
+];
+const MISMATCH: u32 = 1;
+const LOCK: u32 = 1 << 1;
+const DENIED: u32 = 1 << 2;
+const EXPIRED: u32 = 1 << 3;
+const BAD_CERT: u32 = 1 << 4;
+const SSH_AUTH: u32 = 1 << 5;
+const IMPERSONATED: u32 = 1 << 6;
+const LOADED: u32 = 1 << 7;
+const ONBOARDING: u32 = 1 << 8;
+const DATABASE: u32 = 1 << 9;
+const EXEC_PLUGIN: u32 = 1 << 10;
+const PING: u32 = 1 << 11;
+const WEBAPI: u32 = 1 << 12;
+const IP_SANS: u32 = 1 << 13;
+const TOKEN: u32 = 1 << 14;
+const ISSUED: u32 = 1 << 15;
+const RETRIES: u32 = 1 << 16;
+const GROUPS: u32 = 1 << 17;
+const SSH_LOGIN: u32 = 1 << 18;
+
+/// The checks to run for a line in which the signatures numbered `found` occur.
+pub(crate) fn checks_for(found: impl Iterator<Item = usize>) -> u32 {
+    found.fold(0, |mask, i| mask | CHECKS.get(i).copied().unwrap_or(0))
+}
+
+/// Which release family printed a generation-mismatch error (teleport-behaviors.md §0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MismatchEra {
+    /// v9–v15: `renewable cert generation mismatch: stored=S, presented=P`, the bot user is locked.
+    Legacy,
+    /// v16–v18: `renewable cert generation mismatch for bot NAME/UUID: ...`, the bot user is locked.
+    BotInstance,
+    /// Newest: `cert generation mismatch for bot NAME/UUID: ...`, the instance or join token is locked.
+    Newest,
+    /// Newest, when the instance record is gone: `... instance not found, presented=P`.
+    NewestInstanceMissing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Signal {
+    GenerationMismatch {
+        bot: Option<String>,
+        instance: Option<String>,
+        era: MismatchEra,
+        stored: Option<String>,
+        presented: Option<String>,
+    },
+    Lock {
+        bot: Option<String>,
+        /// The lock target as `tctl get locks` prints it, e.g. `user: bot-example`.
+        target: Option<String>,
+        generation: bool,
+    },
+    AccessDenied,
+    RbacDenied {
+        verb: String,
+        resource: String,
+    },
+    IdentityExpired,
+    BadCertificate,
+    OnboardingIgnored,
+    BotIdentityLoaded {
+        bot: Option<String>,
+    },
+    SshUnableToAuthenticate,
+    SshLogin {
+        login: String,
+    },
+    Impersonated {
+        destination: String,
+        roles: Vec<String>,
+        principals: Vec<String>,
+    },
+    DatabaseNotFound {
+        db: String,
+    },
+    ExecPluginNeedsDirectory {
+        secret: Option<String>,
+    },
+    ProxyPingFailed,
+    ProxyUnreachable {
+        url: Option<String>,
+    },
+    IpSans {
+        host: Option<String>,
+    },
+    TokenInvalid,
+    AlreadyIssued {
+        bot: Option<String>,
+    },
+    RetriesExhausted,
+    MissingIdentityGroups,
+}
+
+impl Signal {
+    /// A small stable number per kind, used to key the evidence store.
+    pub(crate) fn kind(&self) -> u8 {
+        match self {
+            Signal::GenerationMismatch { .. } => 0,
+            Signal::Lock { .. } => 1,
+            Signal::AccessDenied => 2,
+            Signal::RbacDenied { .. } => 3,
+            Signal::IdentityExpired => 4,
+            Signal::BadCertificate => 5,
+            Signal::OnboardingIgnored => 6,
+            Signal::BotIdentityLoaded { .. } => 7,
+            Signal::SshUnableToAuthenticate => 8,
+            Signal::SshLogin { .. } => 9,
+            Signal::Impersonated { .. } => 10,
+            Signal::DatabaseNotFound { .. } => 11,
+            Signal::ExecPluginNeedsDirectory { .. } => 12,
+            Signal::ProxyPingFailed => 13,
+            Signal::ProxyUnreachable { .. } => 14,
+            Signal::IpSans { .. } => 15,
+            Signal::TokenInvalid => 16,
+            Signal::AlreadyIssued { .. } => 17,
+            Signal::RetriesExhausted => 18,
+            Signal::MissingIdentityGroups => 19,
+        }
+    }
+
+    /// The bot this line names by itself, if any.
+    pub(crate) fn bot(&self) -> Option<&str> {
+        match self {
+            Signal::GenerationMismatch { bot, .. }
+            | Signal::Lock { bot, .. }
+            | Signal::BotIdentityLoaded { bot }
+            | Signal::AlreadyIssued { bot } => bot.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What distinguishes two signals of one kind for grouping (a bot, a database, ...).
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Signal::RbacDenied { verb, resource } => format!("{verb} {resource}"),
+            Signal::SshLogin { login } => login.clone(),
+            Signal::Impersonated { destination, .. } => destination.clone(),
+            Signal::DatabaseNotFound { db } => db.clone(),
+            Signal::ExecPluginNeedsDirectory { secret } => secret.clone().unwrap_or_default(),
+            Signal::ProxyUnreachable { url } => url.clone().unwrap_or_default(),
+            Signal::IpSans { host } => host.clone().unwrap_or_default(),
+            other => other.bot().unwrap_or_default().to_string(),
+        }
+    }
+}
+
+/// Every signal `text` carries, in a fixed order. `text` is one line's message (for JSON logs the
+/// message and its fields flattened to `key=value`); `checks` (from [`checks_for`]) says which
+/// checks its signatures call for.
+pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
+    let on = |check: u32| checks & check != 0;
+    let mut out = Vec::new();
+    if on(MISMATCH) {
+        out.extend(mismatch(text));
+    }
+    if on(LOCK) {
+        out.extend(lock(text));
+    }
+    if on(DENIED) {
+        out.extend(access_denied(text));
+    }
+    if on(EXPIRED) && text.contains("Identity has expired") {
+        out.push(Signal::IdentityExpired);
+    }
+    if on(BAD_CERT) && text.contains("bad certificate") {
+        out.push(Signal::BadCertificate);
+    }
+    if on(ONBOARDING) && text.contains("onboarding config ignored") {
+        out.push(Signal::OnboardingIgnored);
+    }
+    if on(LOADED) && text.contains("Successfully loaded bot identity") {
+        out.push(Signal::BotIdentityLoaded {
+            bot: bracket_list(text, "roles=[")
+                .iter()
+                .find_map(|role| bot_from_user(role)),
+        });
+    }
+    if on(SSH_AUTH) && text.contains("unable to authenticate") {
+        out.push(Signal::SshUnableToAuthenticate);
+    }
+    if on(SSH_LOGIN) {
+        if let Some(login) = ssh_login(text) {
+            out.push(Signal::SshLogin { login });
+        }
+    }
+    if on(IMPERSONATED) {
+        out.extend(impersonated(text));
+    }
+    if on(DATABASE) {
+        if let Some(db) = database_not_found(text) {
+            out.push(Signal::DatabaseNotFound { db });
+        }
+    }
+    if on(EXEC_PLUGIN) && text.contains("must be a directory in exec plugin mode") {
+        out.push(Signal::ExecPluginNeedsDirectory {
+            secret: between(text, "kubernetes_secret: ", " must be").map(clean_name),
+        });
+    }
+    if on(PING) && text.contains("Failed to ping proxy") {
+        out.push(Signal::ProxyPingFailed);
+    }
+    if on(WEBAPI) {
+        out.extend(webapi_find(text));
+    }
+    if on(IP_SANS) && text.contains("doesn't contain any IP SANs") {
+        out.push(Signal::IpSans {
+            host: between(text, "cannot validate certificate for ", " because").map(clean_name),
+        });
+    }
+    if on(TOKEN) && text.contains("token expired or not found") {
+        out.push(Signal::TokenInvalid);
+    }
+    if on(ISSUED) && text.contains("already been issued a renewable certificate") {
+        out.push(Signal::AlreadyIssued {
+            bot: quoted_after(text, "user ").and_then(|user| bot_from_user(&user)),
+        });
+    }
+    if on(RETRIES) && text.contains("All retry attempts exhausted") {
+        out.push(Signal::RetriesExhausted);
+    }
+    if on(GROUPS) && text.contains("missing identity groups") {
+        out.push(Signal::MissingIdentityGroups);
+    }
+    out
+}
+
+fn mismatch(text: &str) -> Option<Signal> {
+    const NEEDLE: &str = "cert generation mismatch";
+    let at = text.find(NEEDLE)?;
+    let renewable = text[..at].ends_with("renewable ");
+    let rest = &text[at + NEEDLE.len()..];
+    let (bot, instance) = match rest.strip_prefix(" for bot ") {
+        Some(named) => {
+            let id = named.split(": ").next().unwrap_or("").trim();
+            match id.rsplit_once('/') {
+                Some((bot, instance)) => (non_empty(clean_name(bot)), non_empty(clean_name(instance))),
+                None => (non_empty(clean_name(id)), None),
+            }
+        }
+        None => (None, None),
+    };
+    let era = match (renewable, bot.is_some()) {
+        (true, false) => MismatchEra::Legacy,
+        (true, true) => MismatchEra::BotInstance,
+        (false, _) if rest.contains("instance not found") => MismatchEra::NewestInstanceMissing,
+        (false, _) => MismatchEra::Newest,
+    };
+    Some(Signal::GenerationMismatch {
+        bot,
+        instance,
+        era,
+        stored: number_after(rest, "stored="),
+        presented: number_after(rest, "presented="),
+    })
+}
+
+fn lock(text: &str) -> Option<Signal> {
+    if let Some(at) = text.find("lock targeting ") {
+        let rest = &text[at + "lock targeting ".len()..];
+        let end = rest.find(" is in force")?;
+        let target = parse_lock_target(&rest[..end]);
+        let message = &rest[end..];
+        let bot = target
+            .as_ref()
+            .and_then(|(kind, value)| (kind == "user").then(|| bot_from_user(value)).flatten())
+            .or_else(|| bot_from_lock_message(message));
+        return Some(Signal::Lock {
+            bot,
+            target: target.map(|(kind, value)| format!("{kind}: {value}")),
+            generation: message.contains("generation mismatch"),
+        });
+    }
+    if text.contains("has been locked due to a certificate generation mismatch") {
+        let bot = bot_from_lock_message(text);
+        return Some(Signal::Lock {
+            target: bot.as_ref().map(|bot| format!("user: bot-{bot}")).filter(|_| {
+                text.contains("The bot user")
+            }),
+            bot,
+            generation: true,
+        });
+    }
+    None
+}
+
+/// `User:"bot-example"` (or with `\"`) → `("user", "bot-example")`.
+fn parse_lock_target(raw: &str) -> Option<(String, String)> {
+    let raw = raw.trim();
+    let (field, value) = raw.split_once(':')?;
+    let value = value.trim().replace("\\\"", "\"");
+    let value = value.trim_matches('"').to_string();
+    if value.is_empty() {
+        return None;
+    }
+    let kind = match field.trim() {
+        "User" => "user".to_string(),
+        "Role" => "role".to_string(),
+        "Login" => "login".to_string(),
+        "Node" | "ServerID" => "server_id".to_string(),
+        "MFADevice" => "mfa_device".to_string(),
+        "WindowsDesktop" => "windows_desktop".to_string(),
+        "AccessRequest" => "access_request".to_string(),
+        "Device" => "device".to_string(),
+        "BotInstanceID" => "bot_instance_id".to_string(),
+        "JoinToken" => "join_token".to_string(),
+        other => other.to_ascii_lowercase(),
+    };
+    Some((kind, value))
+}
+
+/// The bot named by a lock message: `The bot user "bot-X" ...` or `The bot instance X/UUID ...`.
+fn bot_from_lock_message(text: &str) -> Option<String> {
+    if let Some(user) = quoted_after(text, "The bot user ") {
+        return bot_from_user(&user);
+    }
+    let rest = &text[text.find("The bot instance ")? + "The bot instance ".len()..];
+    let id = rest.split_whitespace().next()?;
+    let bot = id.rsplit_once('/').map_or(id, |(bot, _)| bot);
+    non_empty(clean_name(bot))
+}
+
+fn access_denied(text: &str) -> Option<Signal> {
+    let at = text.find("access denied")?;
+    let rest = &text[at..];
+    if let Some(verb) = quoted_after(rest, "to perform action ") {
+        if let Some(resource) = quoted_after(rest, "\" on ") {
+            return Some(Signal::RbacDenied { verb, resource });
+        }
+    }
+    Some(Signal::AccessDenied)
+}
+
+fn impersonated(text: &str) -> Option<Signal> {
+    const NEEDLE: &str = "Successfully renewed impersonated certificates for ";
+    let rest = &text[text.find(NEEDLE)? + NEEDLE.len()..];
+    let destination = rest.split(',').next().unwrap_or("").trim();
+    let destination = destination.strip_prefix("directory ").unwrap_or(destination);
+    Some(Signal::Impersonated {
+        destination: clean_name(destination),
+        roles: bracket_list(text, "roles=["),
+        principals: bracket_list(text, "principals=[")
+            .into_iter()
+            .filter(|p| !p.starts_with("-teleport-"))
+            .collect(),
+    })
+}
+
+fn database_not_found(text: &str) -> Option<String> {
+    let mut search = text;
+    while let Some(at) = search.find("database ") {
+        let rest = &search[at + "database ".len()..];
+        if let Some((name, after)) = quoted(rest, "") {
+            if after.trim_start_matches(['\\', '"']).starts_with(" not found") {
+                return non_empty(clean_name(&name));
+            }
+        }
+        search = rest;
+    }
+    None
+}
+
+fn webapi_find(text: &str) -> Option<Signal> {
+    let at = text.find("/webapi/find")?;
+    const REASONS: &[&str] = &[
+        "connection refused",
+        "no such host",
+        "i/o timeout",
+        "network is unreachable",
+        "no route to host",
+        "connection reset",
+    ];
+    if !REASONS.iter().any(|reason| text.contains(reason)) {
+        return None;
+    }
+    let head = &text[..at];
+    let url = head
+        .rfind("https://")
+        .or_else(|| head.rfind("http://"))
+        .map(|start| format!("{}/webapi/find", &head[start..]));
+    Some(Signal::ProxyUnreachable { url })
+}
+
+/// The SSH login from a pasted command (`ssh -F cfg bob@host`, `tsh ssh -l bob host`) or from
+/// OpenSSH's verbose `Authenticating to host:22 as 'bob'`.
+fn ssh_login(text: &str) -> Option<String> {
+    if let Some(rest) = text.split("Authenticating to ").nth(1) {
+        if let Some(login) = rest.split(" as '").nth(1).and_then(|r| r.split('\'').next()) {
+            return non_empty(login.to_string());
+        }
+    }
+    let start = text.find("ssh -F ").or_else(|| text.find("tsh ssh "))?;
+    let words: Vec<&str> = text[start..].split_whitespace().skip(1).collect();
+    let mut words = words.into_iter();
+    // Options of ssh and tsh that take a value; their value is never the destination.
+    const WITH_VALUE: &[&str] = &[
+        "-F", "-i", "-o", "-p", "-J", "-L", "-R", "-D", "-E", "-b", "-c", "-m", "-S", "-W", "-w",
+        "--proxy", "--user", "--cluster",
+    ];
+    let mut login = None;
+    while let Some(word) = words.next() {
+        if word == "ssh" {
+            continue;
+        }
+        if word == "-l" || word == "--login" {
+            login = words.next().map(str::to_string);
+        } else if let Some(value) = word.strip_prefix("--login=") {
+            login = Some(value.to_string());
+        } else if WITH_VALUE.contains(&word) {
+            words.next();
+        } else if word.starts_with('-') {
+            continue;
+        } else {
+            if let Some((user, _host)) = word.split_once('@') {
+                login = Some(user.to_string());
+            }
+            break;
+        }
+    }
+    login.as_deref().map(clean_name).and_then(non_empty)
+}
+
+/// `key=[a b c]` → `["a", "b", "c"]`.
+fn bracket_list(text: &str, open: &str) -> Vec<String> {
+    let Some(at) = text.find(open) else {
+        return Vec::new();
+    };
+    let rest = &text[at + open.len()..];
+    let inner = rest.split(']').next().unwrap_or("");
+    inner
+        .split([' ', ','])
+        .map(|item| item.trim_matches('"').trim())
+        .filter(|item| !item.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The text of the double-quoted string right after `prefix` (quotes may be backslash-escaped).
+fn quoted_after(text: &str, prefix: &str) -> Option<String> {
+    quoted(text, prefix).map(|(value, _)| value)
+}
+
+/// Like [`quoted_after`], also giving the text after the closing quote.
+fn quoted<'a>(text: &'a str, prefix: &str) -> Option<(String, &'a str)> {
+    let at = text.find(prefix)?;
+    let rest = text[at + prefix.len()..].trim_start_matches('\\');
+    let rest = rest.strip_prefix('"')?;
+    let end = rest.find('"')?;
+    let value = rest[..end].trim_end_matches('\\');
+    Some((value.to_string(), &rest[end..]))
+}
+
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let rest = &text[text.find(open)? + open.len()..];
+    Some(&rest[..rest.find(close)?])
+}
+
+fn number_after(text: &str, prefix: &str) -> Option<String> {
+    let rest = &text[text.find(prefix)? + prefix.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    non_empty(digits)
+}
+
+/// `bot-example` → `example`; users that are not bots give `None`.
+pub(crate) fn bot_from_user(user: &str) -> Option<String> {
+    user.strip_prefix("bot-").map(clean_name).and_then(non_empty)
+}
+
+/// Names taken from logs are shown and put in commands: keep only what a name can hold, so a
+/// mangled line cannot smuggle quotes, spaces or control characters into a suggested command.
+fn clean_name(raw: &str) -> String {
+    raw.trim()
+        .trim_matches(|c| c == '"' || c == '\'' || c == '\\')
+        .chars()
+        .filter(|c| c.is_alphanumeric() || "-_.@:/[]".contains(*c))
+        .take(128)
+        .collect()
+}
+
+fn non_empty(value: String) -> Option<String> {
+    (!value.is_empty()).then_some(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all(text: &str) -> Vec<Signal> {
+        classify(text, u32::MAX)
+    }
+
+    #[test]
+    fn every_check_has_a_signature() {
+        let all_checks = checks_for(0..SIGNATURES.len());
+        assert_eq!(all_checks, (SSH_LOGIN << 1) - 1);
+    }
+
+    #[test]
+    fn legacy_mismatch_has_counters_but_no_bot() {
+        let signals = all("ERROR: renewable cert generation mismatch: stored=3, presented=2");
+        assert_eq!(
+            signals,
+            vec![Signal::GenerationMismatch {
+                bot: None,
+                instance: None,
+                era: MismatchEra::Legacy,
+                stored: Some("3".into()),
+                presented: Some("2".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn bot_instance_mismatch_names_bot_and_instance() {
+        let signals = all(
+            "renewable cert generation mismatch for bot example/5cee949f-5203-4f3b-9805-dac35d798a16: stored=3, presented=2",
+        );
+        let Signal::GenerationMismatch { bot, instance, era, .. } = &signals[0] else {
+            panic!("expected a mismatch, got {signals:?}");
+        };
+        assert_eq!(bot.as_deref(), Some("example"));
+        assert_eq!(instance.as_deref(), Some("5cee949f-5203-4f3b-9805-dac35d798a16"));
+        assert_eq!(*era, MismatchEra::BotInstance);
+    }
+
+    #[test]
+    fn newest_mismatch_without_instance_record() {
+        let signals = all("cert generation mismatch for bot ci/abc: instance not found, presented=4");
+        let Signal::GenerationMismatch { era, presented, .. } = &signals[0] else {
+            panic!("expected a mismatch, got {signals:?}");
+        };
+        assert_eq!(*era, MismatchEra::NewestInstanceMissing);
+        assert_eq!(presented.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn lock_in_force_names_bot_from_user_target() {
+        let signals = all(
+            r#"[AUTH]      WARN lock targeting User:"bot-example" is in force: The bot user "bot-example" has been locked due to a certificate generation mismatch, possibly indicating a stolen certificate. auth/apiserver.go:224"#,
+        );
+        assert_eq!(
+            signals,
+            vec![Signal::Lock {
+                bot: Some("example".into()),
+                target: Some("user: bot-example".into()),
+                generation: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn instance_lock_names_bot_from_message() {
+        let signals = all(
+            r#"lock targeting BotInstanceID:\"0a1b\" is in force: The bot instance ci/0a1b has been locked due to a certificate generation mismatch"#,
+        );
+        assert_eq!(
+            signals,
+            vec![Signal::Lock {
+                bot: Some("ci".into()),
+                target: Some("bot_instance_id: 0a1b".into()),
+                generation: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn rbac_denial_names_verb_and_resource() {
+        let signals = all(r#"access denied to perform action "read" on "workload_identity""#);
+        assert_eq!(
+            signals,
+            vec![Signal::RbacDenied {
+                verb: "read".into(),
+                resource: "workload_identity".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn impersonated_renewal_lists_principals_without_internal_ones() {
+        let signals = all(
+            "INFO [TBOT]      Successfully renewed impersonated certificates for directory /opt/machine-id, valid: after=2022-07-21T21:49:26Z, before=2022-07-21T22:50:26Z, duration=1h1m0s | kind=tls, renewable=false, disallow-reissue=true, roles=[access], principals=[alice -teleport-internal-join], generation=0 tbot/renew.go:630",
+        );
+        assert_eq!(
+            signals,
+            vec![Signal::Impersonated {
+                destination: "/opt/machine-id".into(),
+                roles: vec!["access".into()],
+                principals: vec!["alice".into()],
+            }]
+        );
+    }
+
+    #[test]
+    fn ssh_command_gives_login() {
+        assert_eq!(
+            ssh_login("$ ssh -F /opt/machine-id/ssh_config bob@node.example.com").as_deref(),
+            Some("bob")
+        );
+        assert_eq!(ssh_login("tsh ssh -l carol node").as_deref(), Some("carol"));
+        assert_eq!(
+            ssh_login("debug1: Authenticating to node:22 as 'dave'").as_deref(),
+            Some("dave")
+        );
+    }
+
+    #[test]
+    fn database_name_in_plain_and_escaped_quotes() {
+        assert_eq!(
+            database_not_found(r#"ERROR: Failed to generate impersonated certs for directory /opt/machine-id: database "example" not found"#)
+                .as_deref(),
+            Some("example")
+        );
+        assert_eq!(
+            database_not_found(r#""\tdatabase \"pg-prod\" not found""#).as_deref(),
+            Some("pg-prod")
+        );
+        assert_eq!(database_not_found(r#"database "x" connected"#), None);
+    }
+
+    #[test]
+    fn webapi_find_refusal_keeps_the_url() {
+        let signals = all(
+            r#"Original Error: *url.Error Get "https://teleport.example.com:443/webapi/find": dial tcp 1.2.3.4:443: connect: connection refused"#,
+        );
+        assert_eq!(
+            signals,
+            vec![Signal::ProxyUnreachable {
+                url: Some("https://teleport.example.com:443/webapi/find".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn names_cannot_carry_shell_characters() {
+        assert_eq!(bot_from_user("bot-ex;rm -rf $HOME").as_deref(), Some("exrm-rfHOME"));
+    }
+}

@@ -1,0 +1,297 @@
+//! The tbot.yaml linter: schema checks (keys at every level, types, v1 and deprecated keys) and
+//! the rules behind incidents S1, S5, S6 and S7, with surgical in-place fixes that keep comments.
+//!
+//! Rules (id, severity):
+//!
+//! | rule | severity | what |
+//! |---|---|---|
+//! | `yaml-syntax` | error | the file is not YAML this linter can read |
+//! | `unknown-key` | error | a key tbot does not know at that level (tbot rejects v2 files with one) |
+//! | `wrong-type` | error | a value of the wrong type (a list where a mapping belongs, a quoted bool, ...) |
+//! | `invalid-value` | error | a value outside the allowed words, or not a duration |
+//! | `missing-key` | error | a required key (`type`, `kubernetes_cluster`, `service`, ...) is missing |
+//! | `duplicate-key` | error | a key given twice in one mapping |
+//! | `config-v1` | warning | a v1 config (or no `version:`), migrated by tbot in memory |
+//! | `deprecated-outputs` | warning | `outputs:` instead of `services:` (fixable when no `services:`) |
+//! | `deprecated-key` | warning | `certificate_ttl` instead of `credential_ttl` |
+//! | `kube-secret-exec-plugin` | error | S5: kubernetes output to `kubernetes_secret` without `disable_exec_plugin: true` (fixable) |
+//! | `auth-server-ssh-config` | warning | S7: `auth_server` only and an identity output whose `ssh_config` is not `off` (fixable) |
+//! | `auth-and-proxy` | error | `auth_server` and `proxy_server` both set |
+//! | `use-proxy-addr` | info, warning or error | S6: what `TBOT_USE_PROXY_ADDR` does with this config |
+//! | `memory-storage-join` | error (token), warning (bound_keypair) | the identity is lost at restart |
+//! | `shared-storage` | error | S1: one storage directory in several configs linted together |
+//! | `network-storage` | warning | S1: storage on a network file system (NFS, CIFS/SMB, ...) |
+//! | `ttl-below-interval` | warning | `renewal_interval` not shorter than `credential_ttl` |
+//! | `ttl-over-24h` | warning | `credential_ttl` over the 24h the auth service allows |
+//! | `token-path-missing` | error | `onboarding.token` is a path that does not exist |
+//! | `duplicate-destination` | error | two outputs (or an output and the storage) share one destination |
+//! | `onboarding-ca-conflict` | error | `ca_path`, `ca_pins` and `insecure` combined |
+//!
+//! The command exits 1 when any warning or error remains, 0 when only notes (info) or nothing,
+//! and 2 when a file cannot be read ([`LintError`]).
+
+mod check;
+mod fix;
+mod fs;
+mod render;
+mod schema;
+mod yaml;
+
+pub use fs::{network_fs_name, network_fs_of};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Errors that stop linting or fixing. Each renders as one line naming the file.
+#[derive(Debug, thiserror::Error)]
+pub enum LintError {
+    #[error("cannot read {path}: {error} (give a readable tbot.yaml)")]
+    Read {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("cannot write {path}: {error}; the file was left as it was")]
+    Write {
+        path: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("{path} changed since it was linted; run mwictl lint --fix again")]
+    Changed { path: PathBuf },
+    #[error("the fixes for {path} would not give valid YAML ({reason}); the file was left as it was, fix it by hand")]
+    FixInvalid { path: PathBuf, reason: String },
+}
+
+/// What the linter needs from outside the files.
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    /// The value of `TBOT_USE_PROXY_ADDR` in tbot's environment (None: unset).
+    pub use_proxy_addr: Option<String>,
+    /// Tells whether a path is on a network file system; [`network_fs_of`] by default.
+    pub network_fs: fn(&Path) -> Option<String>,
+}
+
+impl Default for LintOptions {
+    /// `TBOT_USE_PROXY_ADDR` from this process's environment, and the real file systems.
+    fn default() -> Self {
+        LintOptions {
+            use_proxy_addr: std::env::var("TBOT_USE_PROXY_ADDR").ok(),
+            network_fs: network_fs_of,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One problem in one file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LintFinding {
+    pub rule: String,
+    pub severity: Severity,
+    /// The product incident this rule prevents (`S1`, `S5`, `S6`, `S7`), if any.
+    pub incident: Option<String>,
+    pub file: String,
+    /// 1-based line and column (in characters).
+    pub line: usize,
+    pub column: usize,
+    /// The key the finding is about, as a path: `services[1].disable_exec_plugin`.
+    pub key: String,
+    pub message: String,
+    /// How to fix it, for a person.
+    pub fix: Option<String>,
+    /// `mwictl lint --fix` fixes it.
+    pub fixable: bool,
+}
+
+/// The findings of one file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileReport {
+    pub path: String,
+    pub findings: Vec<LintFinding>,
+    #[serde(skip)]
+    source: String,
+    #[serde(skip)]
+    edits: Vec<fix::Edit>,
+    #[serde(skip)]
+    storage: Option<check::StorageUse>,
+}
+
+impl FileReport {
+    /// The file's text after the safe fixes, or None when nothing is fixable.
+    pub fn fixed_text(&self) -> Option<String> {
+        (!self.edits.is_empty()).then(|| fix::apply(&self.source, &self.edits))
+    }
+}
+
+/// Counts over all files.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    pub fixable: usize,
+}
+
+/// The `schema` value of the JSON report.
+pub const REPORT_SCHEMA: &str = "mwictl.lint/v1";
+
+/// The findings of all files linted together.
+///
+/// JSON form (stable within one `schema` value):
+///
+/// ```json
+/// {
+///   "schema": "mwictl.lint/v1",
+///   "files": [{"path": "tbot.yaml", "findings": [{
+///       "rule": "kube-secret-exec-plugin", "severity": "error", "incident": "S5",
+///       "file": "tbot.yaml", "line": 12, "column": 5, "key": "services[1]",
+///       "message": "...", "fix": "...", "fixable": true}]}],
+///   "summary": {"errors": 1, "warnings": 0, "infos": 0, "fixable": 1},
+///   "fixes": [{"path": "tbot.yaml", "backup_path": "tbot.yaml.bak", "diff": "...", "rules": ["kube-secret-exec-plugin"]}]
+/// }
+/// ```
+/// `fixes` is filled by the caller after [`apply_fixes`]; it is empty otherwise.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LintReport {
+    pub schema: String,
+    pub files: Vec<FileReport>,
+    pub summary: Summary,
+    pub fixes: Vec<FixOutcome>,
+}
+
+impl LintReport {
+    /// 1 when any warning or error remains, else 0.
+    pub fn exit_code(&self) -> i32 {
+        i32::from(self.summary.errors + self.summary.warnings > 0)
+    }
+
+    /// The report for people, one line per finding (`file:line:col: severity[rule] message`)
+    /// with the fix under it, then a summary. `color` adds ANSI colors.
+    pub fn render_text(&self, w: &mut impl std::io::Write, color: bool) -> std::io::Result<()> {
+        render::render(self, w, color)
+    }
+
+    /// A report over files linted separately (e.g. with [`lint_source`]), sorted and counted.
+    pub fn new(mut files: Vec<FileReport>) -> LintReport {
+        let mut summary = Summary::default();
+        for file in &mut files {
+            file.findings.sort_by_key(|f| (f.line, f.column, std::cmp::Reverse(f.severity)));
+            for finding in &file.findings {
+                match finding.severity {
+                    Severity::Error => summary.errors += 1,
+                    Severity::Warning => summary.warnings += 1,
+                    Severity::Info => summary.infos += 1,
+                }
+                summary.fixable += usize::from(finding.fixable);
+            }
+        }
+        LintReport {
+            schema: REPORT_SCHEMA.to_string(),
+            files,
+            summary,
+            fixes: Vec::new(),
+        }
+    }
+}
+
+/// What `--fix` did to one file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixOutcome {
+    pub path: String,
+    /// A unified diff of the change.
+    pub diff: String,
+    /// The copy of the file as it was.
+    pub backup_path: String,
+    /// The rules whose findings were fixed.
+    pub rules: Vec<String>,
+}
+
+/// Lints one text (the file is not read; `name` labels findings and is the base for relative
+/// paths in it). Cross-file rules need [`lint_paths`].
+pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> FileReport {
+    let base = Path::new(name).parent().map(Path::to_path_buf);
+    check::lint(name, text, base.as_deref(), options)
+}
+
+/// Lints the files together: each alone, then the rules across files (a storage directory used
+/// by several configs).
+pub fn lint_paths(paths: &[impl AsRef<Path>], options: &LintOptions) -> Result<LintReport, LintError> {
+    let mut files = Vec::new();
+    for path in paths {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|error| LintError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        let name = path.display().to_string();
+        let report = match String::from_utf8(bytes) {
+            Ok(text) => lint_source(&name, &text, options),
+            Err(e) => check::not_utf8(&name, e.as_bytes(), e.utf8_error().valid_up_to()),
+        };
+        files.push(report);
+    }
+    check::shared_storage(&mut files);
+    Ok(LintReport::new(files))
+}
+
+/// Applies the safe fixes of every file in `report`: each file is checked to be unchanged since
+/// it was linted, rewritten atomically (temporary file in the same directory, fsync, same mode,
+/// rename) after a backup `PATH.bak` (or `PATH.bak.N`) is written. Lint again afterwards for the
+/// remaining findings and the exit status.
+pub fn apply_fixes(report: &LintReport) -> Result<Vec<FixOutcome>, LintError> {
+    let mut outcomes = Vec::new();
+    for file in &report.files {
+        let Some(fixed) = file.fixed_text() else {
+            continue;
+        };
+        let path = PathBuf::from(&file.path);
+        if let Err(e) = yaml::parse(&fixed) {
+            return Err(LintError::FixInvalid {
+                path,
+                reason: e.message,
+            });
+        }
+        let backup = fix::write_atomically(&path, file.source.as_bytes(), fixed.as_bytes())?;
+        let mut rules: Vec<String> = file
+            .findings
+            .iter()
+            .filter(|f| f.fixable)
+            .map(|f| f.rule.clone())
+            .collect();
+        rules.dedup();
+        outcomes.push(FixOutcome {
+            path: file.path.clone(),
+            diff: fix::diff(&file.path, &file.source, &fixed),
+            backup_path: backup.display().to_string(),
+            rules,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// Counts of findings per rule, for tests and summaries.
+pub fn rule_counts(report: &LintReport) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for finding in report.files.iter().flat_map(|f| &f.findings) {
+        *counts.entry(finding.rule.clone()).or_default() += 1;
+    }
+    counts
+}

@@ -1,0 +1,343 @@
+//! The log doctor over the corpus: each incident in each era's wording and each log format,
+//! related lines collapsed into one finding, text and JSON reports snapshotted.
+
+use mwi_diag::doctor::{Doctor, Finding, Incident, LineFormat, LiveCheck, Report};
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/logs/");
+
+fn read(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{CORPUS}{name}")).expect("corpus file")
+}
+
+fn diagnose(names: &[&str]) -> Report {
+    let mut doctor = Doctor::new();
+    for name in names {
+        doctor.feed_reader(name, read(name).as_slice()).expect("reading a slice");
+    }
+    doctor.finish()
+}
+
+fn text(report: &Report) -> String {
+    let mut out = Vec::new();
+    report.render_text(&mut out, false).expect("render");
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn only(report: &Report) -> &Finding {
+    assert_eq!(report.findings.len(), 1, "{}", text(report));
+    &report.findings[0]
+}
+
+fn lines(finding: &Finding) -> Vec<(String, u64)> {
+    finding.evidence.iter().map(|e| (e.source.clone(), e.line)).collect()
+}
+
+#[test]
+fn legacy_mismatch_access_denied_and_lock_are_one_finding() {
+    let report = diagnose(&["s1_legacy_seed.txt"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(finding.bot.as_deref(), Some("example"));
+    assert!(finding.variant.as_deref().is_some_and(|v| v.starts_with("v9–v15")));
+    assert_eq!(finding.facts.get("stored").map(String::as_str), Some("3"));
+    assert_eq!(finding.facts.get("lock_target").map(String::as_str), Some("user: bot-example"));
+    assert_eq!(finding.live_check, Some(LiveCheck::LockForBot { bot: Some("example".into()) }));
+    assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl recover generation-mismatch --bot example"));
+    assert!(finding.fix.tctl.contains(&"tctl bots rm example".to_string()), "legacy servers need the bot recreated");
+    assert_eq!(report.exit_code(), 1);
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn legacy_mismatch_json_report() {
+    let report = diagnose(&["s1_legacy_seed.txt"]);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&report).expect("json"));
+}
+
+#[test]
+fn v16_json_log_mismatch_names_bot_and_instance() {
+    let report = diagnose(&["s1_v16_json.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(finding.bot.as_deref(), Some("ci"));
+    assert_eq!(
+        finding.facts.get("instance").map(String::as_str),
+        Some("0b5e5f1c-3c1f-4a0b-9d5e-2f7c1a9e8b21")
+    );
+    assert!(finding.variant.as_deref().is_some_and(|v| v.starts_with("v16–v18")));
+    assert!(finding.evidence.iter().all(|e| e.format == LineFormat::Json));
+    assert!(finding.fix.tctl.contains(&"tctl bots instances add ci".to_string()));
+    // The access denied retries and tbot giving up belong to the same incident.
+    assert_eq!(lines(finding).iter().map(|(_, l)| *l).collect::<Vec<_>>(), vec![4, 5, 6, 7]);
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn newest_journal_mismatch_locks_the_instance() {
+    let report = diagnose(&["s1_newest_journal.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.bot.as_deref(), Some("deploy"));
+    assert_eq!(
+        finding.facts.get("lock_target").map(String::as_str),
+        Some("bot_instance_id: 7f7a2c1e-9d2b-4c55-8a0e-5b1f9c3d2e10")
+    );
+    assert!(finding.variant.as_deref().is_some_and(|v| v.starts_with("newest")));
+    assert!(finding.evidence.iter().all(|e| e.format == LineFormat::Journal));
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn auth_log_and_client_log_collapse_into_one_finding() {
+    let report = diagnose(&["s1_client_only.log", "s1_auth_only.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(finding.bot.as_deref(), Some("web"));
+    assert_eq!(
+        lines(finding),
+        vec![("s1_client_only.log".to_string(), 2), ("s1_auth_only.log".to_string(), 3)]
+    );
+}
+
+#[test]
+fn access_denied_alone_suggests_checking_locks() {
+    let report = diagnose(&["s1_client_only.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::AccessDenied);
+    assert_eq!(finding.live_check, Some(LiveCheck::LockForBot { bot: None }));
+    assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl unlock --bot BOT_NAME"));
+}
+
+#[test]
+fn expired_identity_and_bad_certificate_are_one_finding() {
+    let report = diagnose(&["s2_expired_seed.txt"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::IdentityExpired);
+    assert_eq!(finding.bot.as_deref(), Some("test"), "from roles=[bot-test]");
+    assert_eq!(finding.live_check, Some(LiveCheck::InstanceExpired { bot: Some("test".into()) }));
+    // The fallback dial's IP SANs error is part of it, not a finding of its own.
+    assert!(finding.evidence.iter().any(|e| e.text.contains("IP SANs")));
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn journal_json_output_is_read() {
+    let report = diagnose(&["s2_journal_json.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::IdentityExpired);
+    assert_eq!(finding.bot.as_deref(), Some("runner"));
+    assert!(finding.evidence.iter().all(|e| e.format == LineFormat::JournalJson));
+}
+
+#[test]
+fn ssh_failure_names_login_and_granted_principals() {
+    let report = diagnose(&["s3_ssh_seed.txt"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::SshLoginNotAllowed);
+    assert_eq!(finding.facts.get("login").map(String::as_str), Some("bob"));
+    assert_eq!(finding.facts.get("principals").map(String::as_str), Some("/opt/machine-id: alice"));
+    assert_eq!(
+        finding.live_check,
+        Some(LiveCheck::LoginMissing { bot: None, login: Some("bob".into()) })
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn ssh_failure_uses_the_latest_renewal() {
+    let report = diagnose(&["s3_ssh_text.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.bot.as_deref(), Some("ops"));
+    assert_eq!(finding.facts.get("login").map(String::as_str), Some("root"));
+    assert_eq!(
+        finding.facts.get("principals").map(String::as_str),
+        Some("/opt/machine-id: ubuntu ec2-user")
+    );
+    assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl recover ssh-login --bot ops --login root"));
+}
+
+#[test]
+fn database_not_found_names_the_database() {
+    let report = diagnose(&["s4_database_seed.txt"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::DatabaseNotFound);
+    assert_eq!(
+        finding.live_check,
+        Some(LiveCheck::RoleLacksDbAccess { bot: None, db: "example".into() })
+    );
+    let report = diagnose(&["s4_tsh_json.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.facts.get("db").map(String::as_str), Some("pg-prod"));
+    assert_eq!(finding.bot.as_deref(), Some("reporting"));
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn exec_plugin_error_points_to_lint_fix() {
+    for name in ["s5_kube_seed.txt", "s5_kube_json.log"] {
+        let report = diagnose(&[name]);
+        let finding = only(&report);
+        assert_eq!(finding.incident, Incident::ExecPluginNeedsDirectory);
+        assert_eq!(finding.facts.get("secret").map(String::as_str), Some("identity-output"));
+        assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl lint --fix /etc/tbot.yaml"));
+        assert_eq!(finding.live_check, None);
+    }
+}
+
+#[test]
+fn proxy_ping_failure_over_several_lines_is_one_finding() {
+    let report = diagnose(&["s7_proxy_seed.txt"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::ProxyUnreachable);
+    assert_eq!(
+        finding.facts.get("url").map(String::as_str),
+        Some("https://teleport.example.com:443/webapi/find")
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn named_incidents_are_recognised() {
+    let report = diagnose(&["others.log"]);
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            "renewal-gave-up",
+            "join-token-invalid",
+            "legacy-reissue",
+            "missing-identity-groups",
+            "rbac-denied",
+            "bot-locked",
+            "cert-ip-sans",
+        ]
+    );
+    let legacy = &report.findings[2];
+    assert_eq!(legacy.bot.as_deref(), Some("legacy"));
+    let rbac = &report.findings[4];
+    assert_eq!(
+        rbac.live_check,
+        Some(LiveCheck::RoleLacksRule {
+            // The nearest line naming a bot is the lock of bot-paused just below.
+            bot: Some("paused".into()),
+            verb: "read".into(),
+            resource: "workload_identity".into()
+        })
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn noise_alone_is_clean() {
+    let report = diagnose(&["noise.log"]);
+    assert!(report.findings.is_empty(), "{}", text(&report));
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.sources[0].lines, 6);
+    insta::assert_snapshot!(text(&report), @"No known incident found in 6 lines from 1 source.");
+}
+
+#[test]
+fn every_incident_in_one_run_keeps_sources_apart() {
+    let all = [
+        "noise.log",
+        "s1_v16_json.log",
+        "s2_journal_json.log",
+        "s5_kube_json.log",
+        "s7_proxy_seed.txt",
+    ];
+    let report = diagnose(&all);
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(ids, vec!["S1", "S2", "S5", "S7"]);
+}
+
+#[test]
+fn small_buffers_and_crlf_give_the_same_findings() {
+    let names = [
+        "s1_legacy_seed.txt",
+        "s1_v16_json.log",
+        "s2_expired_seed.txt",
+        "s2_journal_json.log",
+        "s3_ssh_seed.txt",
+        "s7_proxy_seed.txt",
+        "others.log",
+    ];
+    let summary = |r: &Report| r.findings.iter().map(|f| (f.incident, lines(f))).collect::<Vec<_>>();
+    for name in names {
+        let expected = diagnose(&[name]);
+        // Longer than any corpus line, so each refill ends inside some line.
+        let mut small = Doctor::with_buffer_capacity(400);
+        small.feed_reader(name, read(name).as_slice()).expect("read");
+        assert_eq!(
+            serde_json::to_value(small.finish()).expect("json"),
+            serde_json::to_value(&expected).expect("json"),
+            "{name}"
+        );
+        // Shorter than some lines: those are read in pieces, the findings stay.
+        let mut tiny = Doctor::with_buffer_capacity(64);
+        tiny.feed_reader(name, read(name).as_slice()).expect("read");
+        assert_eq!(summary(&tiny.finish()), summary(&expected), "{name}");
+
+        let crlf = String::from_utf8_lossy(&read(name)).replace('\n', "\r\n");
+        let mut doctor = Doctor::new();
+        doctor.feed_reader(name, crlf.as_bytes()).expect("read");
+        assert_eq!(summary(&doctor.finish()), summary(&expected), "{name}");
+    }
+}
+
+#[test]
+fn a_flood_of_one_error_keeps_memory_bounded_and_counts_all() {
+    let mut log = String::new();
+    for i in 0..200_000 {
+        log.push_str(&format!("2025-01-01T00:00:{:02}.{i:06}Z WARN renewal failed: auth API: access denied [{i}]\n", i % 60));
+    }
+    log.push_str("ERROR: renewable cert generation mismatch: stored=3, presented=2\n");
+    let mut doctor = Doctor::new();
+    doctor.feed_reader("flood.log", log.as_bytes()).expect("read");
+    let report = doctor.finish();
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(finding.occurrences, 200_001);
+    assert!(finding.evidence.len() <= 24);
+    assert_eq!(report.sources[0].matched_lines, 200_001);
+}
+
+#[test]
+fn a_line_longer_than_the_buffer_is_still_read() {
+    let mut log = "x".repeat(3 << 20);
+    log.push_str(" Identity has expired. ");
+    log.push_str(&"y".repeat(1 << 20));
+    log.push_str("\nnext\n");
+    let mut doctor = Doctor::new();
+    doctor.feed_reader("long.log", log.as_bytes()).expect("read");
+    let report = doctor.finish();
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::IdentityExpired);
+    assert_eq!(finding.evidence[0].line, 1);
+    assert!(finding.evidence[0].text.len() <= 1024 + 3);
+    assert_eq!(report.sources[0].lines, 2);
+}
+
+#[test]
+fn invalid_utf8_is_read_lossily() {
+    let mut log = b"\xff\xfe ERROR: database \"caf\xc3\xa9\" not found \xff\n".to_vec();
+    log.extend_from_slice(b"\x00\x01 tls: bad certificate\n");
+    let mut doctor = Doctor::new();
+    doctor.feed_reader("bin.log", log.as_slice()).expect("read");
+    let report = doctor.finish();
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(ids, vec!["S4", "S2"]);
+    assert_eq!(report.findings[0].facts.get("db").map(String::as_str), Some("café"));
+}
+
+#[test]
+fn live_answers_are_recorded_and_rendered() {
+    let mut report = diagnose(&["s1_legacy_seed.txt"]);
+    report.answer_live_checks(|check| {
+        assert_eq!(check, &LiveCheck::LockForBot { bot: Some("example".into()) });
+        mwi_diag::doctor::LiveAnswer {
+            current: Some(true),
+            detail: "lock 5cee949f-5203-4f3b-9805-dac35d798a16 targeting user: bot-example is in force".into(),
+        }
+    });
+    let rendered = text(&report);
+    assert!(rendered.contains("live:  still current: lock 5cee949f"), "{rendered}");
+}

@@ -1,0 +1,339 @@
+//! The tbot.yaml linter over the config corpus: one sample per rule, the text report
+//! snapshotted, and `--fix` checked to change only the needed bytes, atomically, with a backup.
+
+use mwi_diag::lint::{self, FileReport, LintOptions, LintReport, Severity};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/configs/");
+
+fn local(_: &Path) -> Option<String> {
+    None
+}
+
+fn nfs_under_mnt(path: &Path) -> Option<String> {
+    path.starts_with("/mnt/shared").then(|| "NFS".to_string())
+}
+
+fn options() -> LintOptions {
+    LintOptions {
+        use_proxy_addr: None,
+        network_fs: local,
+    }
+}
+
+fn source(name: &str) -> String {
+    std::fs::read_to_string(format!("{CORPUS}{name}")).expect("corpus file")
+}
+
+fn lint_one(name: &str, options: &LintOptions) -> FileReport {
+    lint::lint_source(name, &source(name), options)
+}
+
+fn report_of(files: Vec<FileReport>) -> LintReport {
+    LintReport::new(files)
+}
+
+fn text(report: &LintReport) -> String {
+    let mut out = Vec::new();
+    report.render_text(&mut out, false).expect("render");
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn rules(report: &FileReport) -> BTreeSet<String> {
+    report.findings.iter().map(|f| f.rule.clone()).collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+/// The corpus file copied into a fresh temp dir, for tests that write.
+fn copy_to_temp(names: &[&str]) -> (tempfile::TempDir, Vec<PathBuf>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = names
+        .iter()
+        .map(|name| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, source(name)).expect("copy");
+            path
+        })
+        .collect();
+    (dir, paths)
+}
+
+#[test]
+fn clean_config_has_only_a_note() {
+    let report = report_of(vec![lint_one("clean.yaml", &options())]);
+    assert_eq!(report.exit_code(), 0);
+    assert_eq!(rules(&report.files[0]), set(&["use-proxy-addr"]));
+    assert_eq!(report.files[0].findings[0].severity, Severity::Info);
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
+    let file = lint_one("s5_kube_secret.yaml", &options());
+    let s5: Vec<_> = file.findings.iter().filter(|f| f.rule == "kube-secret-exec-plugin").collect();
+    assert_eq!(s5.len(), 2);
+    assert!(s5.iter().all(|f| f.incident.as_deref() == Some("S5") && f.fixable));
+    assert_eq!((s5[0].line, s5[0].column), (9, 5));
+    assert_eq!(s5[1].key, "services[1].disable_exec_plugin");
+    insta::assert_snapshot!(text(&report_of(vec![file])));
+}
+
+#[test]
+fn auth_server_with_ssh_config_is_s7() {
+    let file = lint_one("s7_auth_server.yaml", &options());
+    let s7: Vec<_> = file.findings.iter().filter(|f| f.rule == "auth-server-ssh-config").collect();
+    assert_eq!(s7.len(), 2);
+    assert!(s7.iter().all(|f| f.severity == Severity::Warning && f.fixable));
+    insta::assert_snapshot!(text(&report_of(vec![file])));
+}
+
+#[test]
+fn schema_errors_name_the_key_and_suggest() {
+    let file = lint_one("schema_errors.yaml", &options());
+    let report = report_of(vec![file]);
+    let rendered = text(&report);
+    assert!(rendered.contains("unknown key `renewal_intervall` at the top level; did you mean `renewal_interval`?"), "{rendered}");
+    assert!(rendered.contains("`disable_exec_plugin` belongs in a `type: kubernetes` service"), "{rendered}");
+    assert!(rendered.contains("`onboarding.join_method: tokn` is not allowed (did you mean `token`?)"), "{rendered}");
+    assert!(rendered.contains("`services[0].type: identiy` is not a service type tbot knows (did you mean `identity`?)"), "{rendered}");
+    assert!(rendered.contains("quoted \"true\""), "{rendered}");
+    assert!(rendered.contains("nanoseconds"), "{rendered}");
+    assert_eq!(
+        rules(&report.files[0]),
+        set(&["invalid-value", "missing-key", "unknown-key", "wrong-type", "use-proxy-addr"])
+    );
+    insta::assert_snapshot!(rendered);
+}
+
+#[test]
+fn v1_config_is_flagged_and_not_checked_as_v2() {
+    let file = lint_one("v1.yaml", &options());
+    assert_eq!(rules(&file), set(&["config-v1"]));
+    assert_eq!(file.findings[0].severity, Severity::Warning);
+}
+
+#[test]
+fn missing_version_is_fixable() {
+    let file = lint_one("no_version.yaml", &options());
+    let finding = file.findings.iter().find(|f| f.rule == "config-v1").expect("config-v1");
+    assert!(finding.fixable);
+    let fixed = file.fixed_text().expect("fixable");
+    assert_eq!(fixed, format!("# no version line\nversion: v2\n{}", &source("no_version.yaml")[18..]));
+}
+
+#[test]
+fn semantic_rules_fire() {
+    let file = lint_one("semantic.yaml", &options());
+    assert_eq!(
+        rules(&file),
+        set(&[
+            "auth-and-proxy",
+            "duplicate-destination",
+            "memory-storage-join",
+            "onboarding-ca-conflict",
+            "token-path-missing",
+            "ttl-below-interval",
+            "ttl-over-24h",
+            "use-proxy-addr",
+        ])
+    );
+    let report = report_of(vec![file]);
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn token_path_that_exists_is_fine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "secret").expect("write");
+    let config = format!(
+        "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: token\n  token: {}\n",
+        token.display()
+    );
+    let file = lint::lint_source("tbot.yaml", &config, &options());
+    assert!(!rules(&file).contains("token-path-missing"));
+    assert!(file.findings.iter().all(|f| !f.message.contains("secret")));
+}
+
+#[test]
+fn shared_storage_across_configs_is_s1() {
+    let (dir, paths) = copy_to_temp(&["shared_a.yaml", "shared_b.yaml"]);
+    let report = lint::lint_paths(&paths, &options()).expect("lint");
+    for file in &report.files {
+        let shared: Vec<_> = file.findings.iter().filter(|f| f.rule == "shared-storage").collect();
+        assert_eq!(shared.len(), 1, "{}", text(&report));
+        assert_eq!(shared[0].incident.as_deref(), Some("S1"));
+    }
+    let tmp = dir.path().display().to_string();
+    insta::with_settings!({filters => vec![(tmp.as_str(), "[TMP]")]}, {
+        insta::assert_snapshot!(text(&report));
+    });
+}
+
+#[test]
+fn default_storage_in_two_configs_is_shared() {
+    let config = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: iam\n  token: t\n";
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths: Vec<PathBuf> = ["a.yaml", "b.yaml"].iter().map(|n| dir.path().join(n)).collect();
+    for path in &paths {
+        std::fs::write(path, config).expect("write");
+    }
+    let report = lint::lint_paths(&paths, &options()).expect("lint");
+    assert!(report.files.iter().all(|f| f.findings.iter().any(|x| x.rule == "shared-storage"
+        && x.message.starts_with("the default storage `/var/lib/teleport/bot`"))));
+}
+
+#[test]
+fn storage_on_a_network_file_system_is_flagged() {
+    let config = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: iam\n  token: t\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\n";
+    let options = LintOptions {
+        use_proxy_addr: None,
+        network_fs: nfs_under_mnt,
+    };
+    let file = lint::lint_source("tbot.yaml", config, &options);
+    let finding = file.findings.iter().find(|f| f.rule == "network-storage").expect("network-storage");
+    assert_eq!((finding.line, finding.column), (8, 9));
+    assert!(finding.message.contains("(NFS)"));
+    assert_eq!(finding.incident.as_deref(), Some("S1"));
+}
+
+#[test]
+fn use_proxy_addr_depends_on_the_servers() {
+    let with = |value: &str| LintOptions {
+        use_proxy_addr: Some(value.to_string()),
+        network_fs: local,
+    };
+    let proxy = "version: v2\nproxy_server: p.example.com:443\nonboarding: {join_method: iam, token: t}\n";
+    let auth = "version: v2\nauth_server: a.example.com:3025\nonboarding: {join_method: iam, token: t}\n";
+    let severity = |src: &str, options: &LintOptions| {
+        lint::lint_source("tbot.yaml", src, options)
+            .findings
+            .iter()
+            .find(|f| f.rule == "use-proxy-addr")
+            .map(|f| f.severity)
+    };
+    assert_eq!(severity(proxy, &with("yes")), Some(Severity::Info));
+    assert_eq!(severity(auth, &with("yes")), Some(Severity::Error));
+    assert_eq!(severity(proxy, &with("true")), Some(Severity::Warning));
+    assert_eq!(severity(proxy, &options()), Some(Severity::Info));
+    assert_eq!(severity(auth, &options()), None);
+}
+
+#[test]
+fn broken_yaml_is_one_syntax_error_with_position() {
+    let file = lint_one("yaml_syntax.yaml", &options());
+    assert_eq!(rules(&file), set(&["yaml-syntax"]));
+    assert_eq!((file.findings[0].line, file.findings[0].column), (3, 1));
+    let file = lint::lint_source("x.yaml", "version: v2\nservices:\n  - type: identity\n   destination: /x\n", &options());
+    assert_eq!(rules(&file), set(&["yaml-syntax"]));
+    assert_eq!(file.findings[0].line, 4);
+}
+
+#[test]
+fn duplicate_keys_are_errors() {
+    let file = lint::lint_source("x.yaml", "version: v2\nproxy_server: a:443\nproxy_server: b:443\n", &options());
+    let dup = file.findings.iter().find(|f| f.rule == "duplicate-key").expect("duplicate-key");
+    assert_eq!((dup.line, dup.column), (3, 1));
+}
+
+#[test]
+fn unreadable_file_is_an_error_naming_it() {
+    let err = lint::lint_paths(&["/nonexistent/tbot.yaml"], &options()).expect_err("missing file");
+    let message = err.to_string();
+    assert!(message.starts_with("cannot read /nonexistent/tbot.yaml:"), "{message}");
+    assert!(!message.contains('\n'));
+}
+
+#[test]
+fn not_utf8_is_a_syntax_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tbot.yaml");
+    std::fs::write(&path, b"version: v2\nproxy_server: \xff\n").expect("write");
+    let report = lint::lint_paths(&[&path], &options()).expect("lint");
+    let finding = &report.files[0].findings[0];
+    assert_eq!((finding.rule.as_str(), finding.line, finding.column), ("yaml-syntax", 2, 15));
+}
+
+#[test]
+fn json_report_is_stable() {
+    let report = report_of(vec![lint_one("s5_kube_secret.yaml", &options())]);
+    insta::assert_snapshot!(serde_json::to_string_pretty(&report).expect("json"));
+}
+
+fn fix_and_check(name: &str, fixed_rules: &[&str]) -> (String, String) {
+    let (dir, paths) = copy_to_temp(&[name]);
+    let before = source(name);
+    let report = lint::lint_paths(&paths, &options()).expect("lint");
+    let outcomes = lint::apply_fixes(&report).expect("fix");
+    assert_eq!(outcomes.len(), 1);
+    let outcome = &outcomes[0];
+    assert_eq!(outcome.rules, fixed_rules.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(PathBuf::from(&outcome.backup_path), dir.path().join(format!("{name}.bak")));
+    assert_eq!(std::fs::read_to_string(&outcome.backup_path).expect("backup"), before);
+    let after = std::fs::read_to_string(&paths[0]).expect("fixed file");
+    // Every original line is still there (comments included): fixes only add or change values.
+    let again = lint::lint_paths(&paths, &options()).expect("lint again");
+    for rule in fixed_rules {
+        assert!(again.files[0].findings.iter().all(|f| f.rule != *rule), "{rule} still fires:\n{after}");
+    }
+    let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
+    assert_eq!(leftovers, 2, "only the file and its backup");
+    let tmp = dir.path().display().to_string();
+    let diff = outcome.diff.replace(&tmp, "[TMP]");
+    (diff, after)
+}
+
+#[test]
+fn fix_adds_disable_exec_plugin_keeping_comments() {
+    let (diff, after) = fix_and_check("s5_kube_secret.yaml", &["kube-secret-exec-plugin"]);
+    for line in source("s5_kube_secret.yaml").lines() {
+        if !line.contains("disable_exec_plugin: false") {
+            assert!(after.contains(line), "lost line {line:?}");
+        }
+    }
+    assert!(after.contains("    disable_exec_plugin: true   # copied from an old example\n"));
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn fix_sets_ssh_config_off_on_identity_outputs() {
+    let (diff, after) = fix_and_check("s7_auth_server.yaml", &["auth-server-ssh-config"]);
+    assert_eq!(after.matches("ssh_config: \"off\"").count(), 2, "{after}");
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn fix_renames_outputs_to_services() {
+    let (diff, after) = fix_and_check("deprecated_outputs.yaml", &["deprecated-outputs"]);
+    assert!(after.contains("services: # old name\n"));
+    insta::assert_snapshot!(diff);
+}
+
+#[test]
+fn fix_keeps_crlf_line_endings() {
+    let config = "version: v2\r\nauth_server: a:3025\r\nonboarding: {join_method: iam, token: t}\r\nservices:\r\n  - type: identity\r\n    destination: /opt/x\r\n";
+    let file = lint::lint_source("tbot.yaml", config, &options());
+    let fixed = file.fixed_text().expect("fixable");
+    assert_eq!(fixed, format!("{config}    ssh_config: \"off\"\r\n"));
+}
+
+#[test]
+fn fix_in_flow_style_output() {
+    let config = "version: v2\nproxy_server: p:443\nonboarding: {join_method: kubernetes, token: k}\nservices:\n  - {type: kubernetes, kubernetes_cluster: c, destination: {type: kubernetes_secret, name: s}}\n";
+    let fixed = lint::lint_source("tbot.yaml", config, &options()).fixed_text().expect("fixable");
+    assert!(fixed.contains("name: s}, disable_exec_plugin: true}\n"), "{fixed}");
+    let again = lint::lint_source("tbot.yaml", &fixed, &options());
+    assert!(again.findings.iter().all(|f| f.rule != "kube-secret-exec-plugin"));
+}
+
+#[test]
+fn nothing_to_fix_writes_nothing() {
+    let (dir, paths) = copy_to_temp(&["clean.yaml"]);
+    let report = lint::lint_paths(&paths, &options()).expect("lint");
+    assert!(lint::apply_fixes(&report).expect("fix").is_empty());
+    assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+}

@@ -1,0 +1,170 @@
+//! No input makes the log reader or the YAML linter panic: random bytes and mutated corpus
+//! files, on the stable toolchain (the cargo-fuzz targets in /fuzz go further on nightly).
+
+use mwi_diag::doctor::Doctor;
+use mwi_diag::lint::{self, LintOptions};
+use std::path::Path;
+
+/// A small deterministic generator (xorshift64*), so failures reproduce from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bytes that matter to YAML and to log lines, so random input reaches deep paths.
+const ALPHABET: &[u8] = b"  \n\n\t-:#'\"[]{},&*!|>?%@`\\.=/abcdeftruoxyzABC0123456789\r\x00\xc3\xa9\xff";
+const WORDS: &[&str] = &[
+    "version: v2\n",
+    "services:\n",
+    "  - type: kubernetes\n",
+    "    destination:\n      type: kubernetes_secret\n",
+    "auth_server: a:3025\n",
+    "- type: identity\n",
+    "ssh_config:",
+    "disable_exec_plugin",
+    "outputs:",
+    "{a: [b, {c: d}]}",
+    "'it''s'",
+    "\"esc\\x41\\u00e9\"",
+    "|+\n  block\n",
+    "renewable cert generation mismatch for bot a/b: stored=1, presented=2\n",
+    "lock targeting User:\"bot-x\" is in force: ",
+    "auth API: access denied",
+    "Identity has expired",
+    "database \"x\" not found",
+    "Successfully renewed impersonated certificates for directory /d, principals=[a]",
+    "ssh -F cfg bob@host\n",
+    "{\"message\":\"tls: bad certificate\",\"MESSAGE\":",
+    "Jan 21 18:11:16 h tbot[1]: ",
+    "/webapi/find connection refused",
+];
+
+fn corpus() -> Vec<Vec<u8>> {
+    let mut files = Vec::new();
+    for dir in ["logs", "configs"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(dir);
+        let mut entries: Vec<_> = std::fs::read_dir(path).expect("corpus dir").flatten().collect();
+        entries.sort_by_key(|e| e.path());
+        for entry in entries {
+            files.push(std::fs::read(entry.path()).expect("corpus file"));
+        }
+    }
+    files
+}
+
+fn random_input(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = if rng.below(3) == 0 {
+        Vec::new()
+    } else {
+        corpus[rng.below(corpus.len())].clone()
+    };
+    for _ in 0..=rng.below(12) {
+        let at = rng.below(out.len() + 1);
+        match rng.below(6) {
+            0 => {
+                let n = rng.below(64);
+                let bytes: Vec<u8> = (0..n).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect();
+                out.splice(at..at, bytes);
+            }
+            1 => {
+                let word = WORDS[rng.below(WORDS.len())].as_bytes();
+                out.splice(at..at, word.iter().copied());
+            }
+            2 if !out.is_empty() => {
+                let end = (at + rng.below(32)).min(out.len());
+                out.drain(at.min(end)..end);
+            }
+            3 if !out.is_empty() => {
+                let i = rng.below(out.len());
+                out[i] ^= 1 << rng.below(8);
+            }
+            4 => {
+                let other = &corpus[rng.below(corpus.len())];
+                let start = rng.below(other.len() + 1);
+                let end = (start + rng.below(200)).min(other.len());
+                out.splice(at..at, other[start..end].iter().copied());
+            }
+            _ => {
+                let n = rng.below(8) * 2;
+                out.splice(at..at, std::iter::repeat_n(b' ', n));
+            }
+        }
+    }
+    out
+}
+
+fn local(_: &Path) -> Option<String> {
+    None
+}
+
+fn exercise(input: &[u8], rng: &mut Rng) {
+    let mut doctor = Doctor::with_buffer_capacity(64 + rng.below(1024));
+    doctor.feed_reader("fuzz.log", input).expect("reading a slice cannot fail");
+    let report = doctor.finish();
+    let mut sink = Vec::new();
+    report.render_text(&mut sink, rng.below(2) == 0).expect("render");
+    serde_json::to_string(&report).expect("json");
+
+    let options = LintOptions {
+        use_proxy_addr: [None, Some("yes".to_string()), Some("1".to_string())][rng.below(3)].clone(),
+        network_fs: local,
+    };
+    let text = String::from_utf8_lossy(input);
+    let file = lint::lint_source("fuzz.yaml", &text, &options);
+    if let Some(fixed) = file.fixed_text() {
+        lint::lint_source("fuzz.yaml", &fixed, &options);
+    }
+    let report = lint::LintReport::new(vec![file]);
+    report.render_text(&mut sink, false).expect("render");
+}
+
+#[test]
+fn random_and_mutated_inputs_never_panic() {
+    let corpus = corpus();
+    let seed = std::env::var("MWI_NO_PANIC_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_CAFE_u64);
+    let rounds: usize = std::env::var("MWI_NO_PANIC_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3000);
+    let mut rng = Rng(seed);
+    for round in 0..rounds {
+        let input = random_input(&mut rng, &corpus);
+        let outcome = std::panic::catch_unwind(|| exercise(&input, &mut Rng(seed ^ round as u64 | 1)));
+        assert!(
+            outcome.is_ok(),
+            "round {round} (seed {seed}) panicked on input {:?}",
+            String::from_utf8_lossy(&input)
+        );
+    }
+}
+
+#[test]
+fn deep_nesting_is_refused_not_overflowed() {
+    let options = LintOptions {
+        use_proxy_addr: None,
+        network_fs: local,
+    };
+    for input in [
+        "[".repeat(100_000),
+        "{a: ".repeat(50_000),
+        "- ".repeat(50_000),
+        (0..2000).map(|i| format!("{}k:\n", " ".repeat(i))).collect::<String>(),
+        "&a &b ".repeat(20_000),
+    ] {
+        let file = lint::lint_source("deep.yaml", &input, &options);
+        assert!(file.findings.iter().any(|f| f.rule == "yaml-syntax"), "{:?}", &input[..20]);
+    }
+}

@@ -1,0 +1,156 @@
+//! Long listings stream: 100,000 bot instances reach stdout page by page in bounded memory, and
+//! a `ListBotInstancesV2` the server lacks is asked once, then the older RPC carries on.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::Stdio;
+use std::time::Instant;
+
+use mwi_proto::method::{auth, bot_instance};
+
+use crate::fake_auth::{FakeAuth, Script};
+use crate::harness::{BIN, mwictl_cmd, run};
+
+/// Exit code and peak resident memory (KiB) of a child, reaped with wait4(2).
+fn wait_with_rusage(child: &std::process::Child) -> (i32, i64) {
+    let pid = i32::try_from(child.id()).expect("pid");
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 on our own child with valid pointers to locals.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4 failed");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage.ru_maxrss)
+}
+
+#[test]
+fn hundred_thousand_bot_instances_stream_in_bounded_memory() {
+    const COUNT: usize = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeAuth::start(
+        Script {
+            server_version: "19.0.0".into(),
+            bot_instances: COUNT,
+            hostname_len: 200,
+        },
+        dir.path(),
+    );
+    let started = Instant::now();
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped by wait4, which also reports peak memory"
+    )]
+    let mut child = std::process::Command::new(BIN)
+        .args(["--auth-server", &fake.addr, "-i"])
+        .arg(&fake.identity)
+        .args(["get", "bot_instances", "--format", "json"])
+        .env("MWICTL_HOME", dir.path().join("home"))
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn mwictl");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let (mut bytes, mut items) = (0usize, 0usize);
+        let (mut first, mut last) = (String::new(), String::new());
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("utf-8 line");
+            bytes += line.len() + 1;
+            if line.trim_start().starts_with("\"instance_id\":") {
+                items += 1;
+            }
+            if first.is_empty() {
+                first.clone_from(&line);
+            }
+            last = line;
+        }
+        (bytes, items, first, last)
+    });
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let (code, peak_kib) = wait_with_rusage(&child);
+    let (bytes, items, first, last) = reader.join().expect("reader");
+    let elapsed = started.elapsed();
+    eprintln!(
+        "streamed {items} bot instances, {} MiB of JSON, in {:.2?}; peak RSS {} MiB",
+        bytes / (1 << 20),
+        elapsed,
+        peak_kib / 1024
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(items, COUNT);
+    assert_eq!((first.as_str(), last.as_str()), ("[", "]"));
+    // Holding every instance (and its JSON) would take several hundred MiB; a page is a few.
+    assert!(
+        peak_kib < 96 * 1024,
+        "peak RSS {peak_kib} KiB: the listing is not streamed"
+    );
+    let calls = fake.calls();
+    assert_eq!(calls.get(auth::PING), Some(&1), "{calls:?}");
+    assert_eq!(
+        calls.get(bot_instance::LIST_BOT_INSTANCES_V2),
+        Some(&1),
+        "asked once, then remembered: {calls:?}"
+    );
+    assert_eq!(
+        calls.get(bot_instance::LIST_BOT_INSTANCES),
+        Some(&(COUNT / 500)),
+        "{calls:?}"
+    );
+}
+
+#[test]
+fn pages_join_under_one_table_header_and_one_yaml_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeAuth::start(
+        Script {
+            server_version: "16.4.2".into(),
+            bot_instances: 1_201,
+            hostname_len: 8,
+        },
+        dir.path(),
+    );
+    let home = dir.path().join("home");
+    let identity = fake.identity.display().to_string();
+    let flags = ["--auth-server", fake.addr.as_str(), "-i", identity.as_str()];
+    let text = run(&mut mwictl_cmd(
+        &home,
+        &[&flags[..], &["get", "bot_instances"]].concat(),
+    ));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    let lines: Vec<&str> = text.stdout.lines().collect();
+    assert_eq!(lines.len(), 2 + 1_201);
+    assert!(lines[0].starts_with("ID "), "{}", lines[0]);
+    assert_eq!(text.stdout.matches("Join Method").count(), 1);
+    let cells: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        cells[..3],
+        [
+            "bot-0/00000000-0000-4000-8000-000000000000",
+            "token",
+            "hhhhhhhh"
+        ]
+    );
+
+    let yaml = run(&mut mwictl_cmd(
+        &home,
+        &[&flags[..], &["get", "bot_instances", "--format", "yaml"]].concat(),
+    ));
+    assert_eq!(yaml.code, 0, "{}", yaml.stderr);
+    assert_eq!(yaml.stdout.matches("\n---\n").count(), 1_200);
+    // A 16.x server is not asked for ListBotInstancesV2 at all.
+    assert_eq!(fake.calls().get(bot_instance::LIST_BOT_INSTANCES_V2), None);
+}
