@@ -29,9 +29,18 @@ pub struct AgentArgs {
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
 
-    /// Auth service address.
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Auth service address; `mwictl lab bot` takes it from the global `--auth-server` flag.
+    #[arg(skip)]
     pub auth_server: Option<String>,
+
+    /// Used when neither a flag nor tbot.yaml names the auth server (the saved lab profile).
+    #[arg(skip)]
+    pub fallback_auth_server: Option<String>,
+
+    /// Used when neither flags nor tbot.yaml say how to trust the auth server on the first
+    /// join (the CA of the saved lab).
+    #[arg(skip)]
+    pub fallback_ca_path: Option<PathBuf>,
 
     /// How often to renew the bot identity (Go duration) [default: 20m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -151,15 +160,24 @@ impl Settings {
                     from_file("storage.path")
                 ))
             })?;
-        let auth_server = match (&args.auth_server, &file.auth_server, &file.proxy_server) {
-            (Some(addr), _, _) | (None, Some(addr), _) => addr.trim().to_string(),
-            (None, None, Some(_)) => {
+        let auth_server = match (
+            args.auth_server.as_ref().or(file.auth_server.as_ref()),
+            &file.proxy_server,
+        ) {
+            (Some(addr), _) => addr.trim().to_string(),
+            (None, None) if args.fallback_auth_server.is_some() => args
+                .fallback_auth_server
+                .clone()
+                .unwrap_or_default()
+                .trim()
+                .to_string(),
+            (None, Some(_)) => {
                 return Err(invalid(format!(
                     "{}: proxy_server: the lab agent talks to the auth service only; set auth_server or pass --auth-server HOST:PORT",
                     file.path.display()
                 )));
             }
-            (None, None, None) => {
+            (None, None) => {
                 return Err(invalid(format!(
                     "no auth server: pass --auth-server HOST:PORT{}",
                     from_file("auth_server")
@@ -276,7 +294,10 @@ fn join_trust(args: &AgentArgs, file: &FileConfig) -> Result<JoinTrust, Settings
         return Ok(JoinTrust::Insecure);
     }
     if pins.is_empty() {
-        return Ok(JoinTrust::Unset);
+        return Ok(match &args.fallback_ca_path {
+            Some(path) => JoinTrust::CaPath(path.clone()),
+            None => JoinTrust::Unset,
+        });
     }
     pins.iter()
         .map(|pin| parse_pin(pin).map_err(SettingsError::Invalid))
@@ -299,14 +320,19 @@ mod tests {
 
     #[derive(Parser)]
     struct Cli {
+        /// As mwictl's global flag, which `mwictl lab bot` hands to the agent.
+        #[arg(long)]
+        auth_server: Option<String>,
         #[command(flatten)]
         agent: AgentArgs,
     }
 
     fn args(list: &[&str]) -> AgentArgs {
-        Cli::try_parse_from(std::iter::once("bot").chain(list.iter().copied()))
-            .unwrap()
-            .agent
+        let cli = Cli::try_parse_from(std::iter::once("bot").chain(list.iter().copied())).unwrap();
+        AgentArgs {
+            auth_server: cli.auth_server,
+            ..cli.agent
+        }
     }
 
     fn resolve(list: &[&str]) -> Result<Settings, String> {

@@ -315,7 +315,8 @@ async fn channel(lab: &Lab) -> tonic::transport::Channel {
             let addr = addr.clone();
             async move {
                 let tcp = tokio::net::TcpStream::connect(addr).await?;
-                let name = rustls_pki_types::ServerName::try_from("teleport.cluster.local").unwrap();
+                let name =
+                    rustls_pki_types::ServerName::try_from("teleport.cluster.local").unwrap();
                 let tls = connector.connect(name, tcp).await?;
                 Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tls))
             }
@@ -345,8 +346,14 @@ fn lock(name: &str, target: LockTarget) -> Lock {
     Lock {
         kind: "lock".into(),
         version: "v2".into(),
-        metadata: Some(Metadata { name: name.into(), ..Default::default() }),
-        spec: Some(LockSpec { target: Some(target), message: format!("lock {name}") }),
+        metadata: Some(Metadata {
+            name: name.into(),
+            ..Default::default()
+        }),
+        spec: Some(LockSpec {
+            target: Some(target),
+            message: format!("lock {name}"),
+        }),
     }
 }
 
@@ -356,7 +363,9 @@ async fn a_client_built_from_the_wire_facts_alone_drives_the_lab() {
     let ch = channel(&lab).await;
 
     // Ping.
-    let ping: PingResponse = call(&ch, "/proto.AuthService/Ping", Empty {}).await.unwrap();
+    let ping: PingResponse = call(&ch, "/proto.AuthService/Ping", Empty {})
+        .await
+        .unwrap();
     assert_eq!(ping.cluster_name, lab.cluster);
     assert!(!ping.server_version.is_empty());
 
@@ -364,25 +373,44 @@ async fn a_client_built_from_the_wire_facts_alone_drives_the_lab() {
     let access = Role {
         kind: "role".into(),
         version: "v7".into(),
-        metadata: Some(Metadata { name: "access".into(), ..Default::default() }),
+        metadata: Some(Metadata {
+            name: "access".into(),
+            ..Default::default()
+        }),
         spec: Some(RoleSpec {
-            allow: Some(RoleConditions { logins: vec!["root".into()], ..Default::default() }),
+            allow: Some(RoleConditions {
+                logins: vec!["root".into()],
+                ..Default::default()
+            }),
             deny: None,
         }),
     };
-    let created: Role = call(&ch, "/proto.AuthService/CreateRole", RoleRequest { role: Some(access) })
-        .await
-        .unwrap();
+    let created: Role = call(
+        &ch,
+        "/proto.AuthService/CreateRole",
+        RoleRequest { role: Some(access) },
+    )
+    .await
+    .unwrap();
     let first_revision = created.metadata.clone().unwrap().revision;
-    assert!(!first_revision.is_empty(), "a created role carries a revision");
+    assert!(
+        !first_revision.is_empty(),
+        "a created role carries a revision"
+    );
 
     let bot = Bot {
         kind: "bot".into(),
         version: "v1".into(),
-        metadata: Some(HeaderMetadata { name: "example".into(), ..Default::default() }),
+        metadata: Some(HeaderMetadata {
+            name: "example".into(),
+            ..Default::default()
+        }),
         spec: Some(BotSpec {
             roles: vec!["access".into()],
-            traits: vec![Trait { name: "logins".into(), values: vec!["root".into()] }],
+            traits: vec![Trait {
+                name: "logins".into(),
+                values: vec!["root".into()],
+            }],
         }),
         status: None,
     };
@@ -398,9 +426,15 @@ async fn a_client_built_from_the_wire_facts_alone_drives_the_lab() {
     assert_eq!(status.role_name, "bot-example");
 
     // The bot's role, read back through the wire.
-    let bot_role: Role = call(&ch, "/proto.AuthService/GetRole", NameRequest { name: "bot-example".into() })
-        .await
-        .unwrap();
+    let bot_role: Role = call(
+        &ch,
+        "/proto.AuthService/GetRole",
+        NameRequest {
+            name: "bot-example".into(),
+        },
+    )
+    .await
+    .unwrap();
     let allow = bot_role.spec.unwrap().allow.unwrap();
     assert_eq!(allow.impersonate.unwrap().roles, vec!["access"]);
 
@@ -416,7 +450,10 @@ async fn a_client_built_from_the_wire_facts_alone_drives_the_lab() {
         version: "v2".into(),
         metadata: Some(Metadata {
             name: name.clone(),
-            expires: Some(Timestamp { seconds: expires, nanos: 0 }),
+            expires: Some(Timestamp {
+                seconds: expires,
+                nanos: 0,
+            }),
             ..Default::default()
         }),
         spec: Some(TokenSpec {
@@ -425,63 +462,133 @@ async fn a_client_built_from_the_wire_facts_alone_drives_the_lab() {
             bot_name: "example".into(),
         }),
     };
-    let _: Empty = call(&ch, "/proto.AuthService/CreateTokenV2", CreateTokenRequest { v2: Some(token) })
-        .await
-        .unwrap();
-    let got: Token = call(&ch, "/proto.AuthService/GetToken", NameRequest { name: name.clone() })
-        .await
-        .unwrap();
+    let _: Empty = call(
+        &ch,
+        "/proto.AuthService/CreateTokenV2",
+        CreateTokenRequest { v2: Some(token) },
+    )
+    .await
+    .unwrap();
+    let got: Token = call(
+        &ch,
+        "/proto.AuthService/GetToken",
+        NameRequest { name: name.clone() },
+    )
+    .await
+    .unwrap();
     assert_eq!(got.spec.unwrap().bot_name, "example");
     assert_eq!(got.metadata.unwrap().expires.unwrap().seconds, expires);
 
     // Locks with target filters.
-    let user = LockTarget { user: "bot-example".into(), ..Default::default() };
-    let role = LockTarget { role: "other".into(), ..Default::default() };
-    let inst = LockTarget { bot_instance_id: "1d2c".into(), ..Default::default() };
+    let user = LockTarget {
+        user: "bot-example".into(),
+        ..Default::default()
+    };
+    let role = LockTarget {
+        role: "other".into(),
+        ..Default::default()
+    };
+    let inst = LockTarget {
+        bot_instance_id: "1d2c".into(),
+        ..Default::default()
+    };
     for (n, t) in [("l-user", &user), ("l-role", &role), ("l-inst", &inst)] {
-        let _: Empty = call(&ch, "/proto.AuthService/UpsertLock", lock(n, t.clone())).await.unwrap();
+        let _: Empty = call(&ch, "/proto.AuthService/UpsertLock", lock(n, t.clone()))
+            .await
+            .unwrap();
     }
-    let all: GetLocksResponse = call(&ch, "/proto.AuthService/GetLocks", GetLocksRequest::default())
-        .await
-        .unwrap();
+    let all: GetLocksResponse = call(
+        &ch,
+        "/proto.AuthService/GetLocks",
+        GetLocksRequest::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(all.locks.len(), 3);
     let only_user: GetLocksResponse = call(
         &ch,
         "/proto.AuthService/GetLocks",
-        GetLocksRequest { targets: vec![user.clone()], in_force_only: true },
+        GetLocksRequest {
+            targets: vec![user.clone()],
+            in_force_only: true,
+        },
     )
     .await
     .unwrap();
-    let names: Vec<_> = only_user.locks.iter().map(|l| l.metadata.clone().unwrap().name).collect();
+    let names: Vec<_> = only_user
+        .locks
+        .iter()
+        .map(|l| l.metadata.clone().unwrap().name)
+        .collect();
     assert_eq!(names, vec!["l-user"]);
     let two: GetLocksResponse = call(
         &ch,
         "/proto.AuthService/GetLocks",
-        GetLocksRequest { targets: vec![role.clone(), inst.clone()], in_force_only: false },
+        GetLocksRequest {
+            targets: vec![role.clone(), inst.clone()],
+            in_force_only: false,
+        },
     )
     .await
     .unwrap();
     assert_eq!(two.locks.len(), 2);
-    let one: Lock = call(&ch, "/proto.AuthService/GetLock", NameRequest { name: "l-inst".into() })
-        .await
-        .unwrap();
+    let one: Lock = call(
+        &ch,
+        "/proto.AuthService/GetLock",
+        NameRequest {
+            name: "l-inst".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(one.spec.unwrap().target.unwrap().bot_instance_id, "1d2c");
-    let _: Empty = call(&ch, "/proto.AuthService/DeleteLock", NameRequest { name: "l-inst".into() })
-        .await
-        .unwrap();
-    let gone = call::<_, Lock>(&ch, "/proto.AuthService/GetLock", NameRequest { name: "l-inst".into() }).await;
+    let _: Empty = call(
+        &ch,
+        "/proto.AuthService/DeleteLock",
+        NameRequest {
+            name: "l-inst".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let gone = call::<_, Lock>(
+        &ch,
+        "/proto.AuthService/GetLock",
+        NameRequest {
+            name: "l-inst".into(),
+        },
+    )
+    .await;
     assert_eq!(gone.unwrap_err().code(), Code::NotFound);
 
     // Conditional role updates: the current revision wins, a stale one is refused.
     let mut edited = created.clone();
-    edited.spec.as_mut().unwrap().allow.as_mut().unwrap().logins.push("ubuntu".into());
-    let updated: Role = call(&ch, "/proto.AuthService/UpdateRole", RoleRequest { role: Some(edited.clone()) })
-        .await
-        .unwrap();
+    edited
+        .spec
+        .as_mut()
+        .unwrap()
+        .allow
+        .as_mut()
+        .unwrap()
+        .logins
+        .push("ubuntu".into());
+    let updated: Role = call(
+        &ch,
+        "/proto.AuthService/UpdateRole",
+        RoleRequest {
+            role: Some(edited.clone()),
+        },
+    )
+    .await
+    .unwrap();
     assert_ne!(updated.metadata.unwrap().revision, first_revision);
-    let stale = call::<_, Role>(&ch, "/proto.AuthService/UpdateRole", RoleRequest { role: Some(edited) })
-        .await
-        .unwrap_err();
+    let stale = call::<_, Role>(
+        &ch,
+        "/proto.AuthService/UpdateRole",
+        RoleRequest { role: Some(edited) },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
     assert!(stale.message().contains("revision"), "{}", stale.message());
     tokio::time::sleep(Duration::from_millis(1)).await;

@@ -11,14 +11,20 @@ use mwi_identity::CertIdentity;
 
 #[derive(Parser)]
 struct Cli {
+    /// As mwictl's global flag, which `mwictl lab bot` hands to the agent.
+    #[arg(long)]
+    auth_server: Option<String>,
     #[command(flatten)]
     agent: AgentArgs,
 }
 
 pub fn args(list: &[&str]) -> AgentArgs {
-    Cli::try_parse_from(std::iter::once("bot").chain(list.iter().copied()))
-        .expect("test arguments parse")
-        .agent
+    let cli = Cli::try_parse_from(std::iter::once("bot").chain(list.iter().copied()))
+        .expect("test arguments parse");
+    AgentArgs {
+        auth_server: cli.auth_server,
+        ..cli.agent
+    }
 }
 
 /// Runs the agent until it ends by itself (it must, within `limit`) and returns its log.

@@ -1,5 +1,6 @@
 //! `mwictl lab ...`: the lab auth service. This file only dispatches.
 
+pub mod bot;
 pub mod start;
 
 use crate::context::Context;
@@ -9,10 +10,12 @@ use crate::exit::ExitStatus;
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
     Start(start::StartArgs),
+    Bot(bot::BotArgs),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
     match command {
         LabCommand::Start(args) => start::run(ctx, args).await,
+        LabCommand::Bot(args) => bot::run(ctx, args).await,
     }
 }

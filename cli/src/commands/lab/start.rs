@@ -103,7 +103,7 @@ fn absolute(path: &std::path::Path) -> PathBuf {
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed here, before the lab
 /// starts, so a signal sent right after the ready line stops it gracefully instead of killing it.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -1,0 +1,34 @@
+//! `mwictl lab bot`: runs the lab bot agent, a tbot-like agent that joins, renews and writes
+//! outputs the way tbot does, so incidents can be reproduced and recovered for real.
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+
+/// Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service).
+///
+/// It joins with a one-time token, keeps its identity in DATA_DIR with tbot's file names, renews
+/// on an interval presenting its certificate generation, sends heartbeats and writes outputs; it
+/// logs in tbot's formats so `mwictl doctor` reads its logs like tbot's. SIGUSR1 or SIGHUP renew
+/// at once; SIGINT or SIGTERM stop it. Without --auth-server or an `auth_server` in the config it
+/// uses the saved lab profile, and trusts that lab's CA for the first join.
+#[derive(Debug, clap::Args)]
+pub struct BotArgs {
+    #[command(flatten)]
+    pub agent: mwi_agent::AgentArgs,
+}
+
+pub async fn run(ctx: &Context, args: BotArgs) -> Result<ExitStatus, CommandError> {
+    let mut agent = args.agent;
+    agent.auth_server = ctx.global().auth_server.clone();
+    if let Some(profile) = ctx.profile()? {
+        let ca = profile.identity.parent().map(|dir| dir.join("ca.crt"));
+        agent.fallback_ca_path = ca.filter(|path| path.is_file());
+        agent.fallback_auth_server = Some(profile.auth_server);
+    }
+    let exit = mwi_agent::run(agent, super::start::shutdown_signal()).await;
+    Ok(match exit.code() {
+        0 => ExitStatus::Success,
+        _ => ExitStatus::Failure,
+    })
+}
