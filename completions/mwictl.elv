@@ -34,7 +34,19 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
             cand lab 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
             cand ping 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
+            cand doctor 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
+            cand lint 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide''s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
             cand get 'Print resources: every one of a kind, or one by name'
+            cand rm 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
+            cand create 'Create resources from a file in tctl''s format (YAML documents or JSON), or from stdin'
+            cand edit 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
+            cand unlock 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
+            cand locks 'List and add locks (remove them with `mwictl unlock`)'
+            cand tokens 'List, add and remove bot join tokens'
+            cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
+            cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
+            cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand generate-docs 'Write shell completions to DIR/completions and man pages to DIR/man'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -55,6 +67,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+            cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+            cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -78,11 +92,69 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;lab;bot'= {
+            cand -c 'tbot.yaml (v2) to read; flags given here override it'
+            cand --config 'tbot.yaml (v2) to read; flags given here override it'
+            cand --data-dir 'Internal data directory (tbot''s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock'
+            cand --token 'One-time join token, or an absolute path to a file holding it'
+            cand --renewal-interval 'How often to renew the bot identity (Go duration) [default: 20m]'
+            cand --credential-ttl 'Lifetime to request for certificates (Go duration) [default: 1h]'
+            cand --log-format 'Log format'
+            cand --log-file 'Also append the log to this file'
+            cand --ca-path 'CA certificate (PEM) that verifies the auth server on the first join'
+            cand --ca-pin 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable'
+            cand --roles 'Roles to request for outputs that list none (the bot''s roles)'
+            cand --destination-dir 'Add an identity output to this directory'
+            cand --retry-base 'First wait between failed renewal attempts (doubles each time)'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --oneshot 'Join or renew once, write the outputs, and exit'
+            cand --no-data-dir-lock 'Do not lock the data directory, so that two agents can share it (reproduces a generation mismatch)'
+            cand --insecure 'Do not verify the auth server on the first join (lab use only)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lab;break'= {
+            cand --bot 'The bot to break (created if missing)'
+            cand --dir 'Working directory for tbot.yaml, tbot.log, data/ and out/ [default: $MWICTL_HOME/lab-bots/NAME]. It must be new, empty, or one lab break used before'
+            cand --login 'ssh-login: the SSH login the bot''s identity output asks for (its role allows only alice)'
+            cand --db 'db-access: the database registered in the lab that the bot''s output asks for'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+            cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+            cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
+        }
+        &'mwictl;lab;help;bot'= {
+        }
+        &'mwictl;lab;help;break'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -102,12 +174,932 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;doctor'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lint'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --fix 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;get'= {
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;rm'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;create'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand -f 'Overwrite resources that already exist'
+            cand --force 'Overwrite resources that already exist'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;edit'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --force 'Overwrite even when the resource changed on the server since the edit began'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;unlock'= {
+            cand --bot 'Remove the locks that block this bot'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --scan-all 'With --bot: download every lock and also match locks on expired instance records by their message (slower with many locks)'
+            cand --dry-run 'Show the locks that would be removed, and remove nothing'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;locks'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
+            cand add 'Add a lock: every API call matching its target is refused while it is in force'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;locks;ls'= {
+            cand --bot 'Only the locks that target this bot'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --in-force 'Only the locks in force now (not those whose end has passed)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;locks;add'= {
+            cand --user 'Lock this user (a bot''s user is `bot-NAME`)'
+            cand --role 'Lock everyone holding this role'
+            cand --login 'Lock this login (OS user) on SSH servers'
+            cand --bot-instance-id 'Lock one bot instance by its UUID'
+            cand --join-token 'Lock the bots joined with this token'
+            cand --message 'Why: shown to whoever the lock refuses'
+            cand --ttl 'End the lock after this long, e.g. 30m or 12h'
+            cand --expires 'End the lock at this time (RFC 3339, e.g. 2026-01-02T15:04:05Z)'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;locks;help'= {
+            cand ls 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
+            cand add 'Add a lock: every API call matching its target is refused while it is in force'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;locks;help;ls'= {
+        }
+        &'mwictl;locks;help;add'= {
+        }
+        &'mwictl;locks;help;help'= {
+        }
+        &'mwictl;tokens'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
+            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand rm 'Delete a join token, so nothing can join with it any more'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;tokens;ls'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --show-secrets 'Show the tokens'' full names'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;tokens;add'= {
+            cand --bot 'The bot the token joins as'
+            cand --ttl 'How long the token stays valid, e.g. 30m or 2h'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;tokens;rm'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;tokens;help'= {
+            cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
+            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand rm 'Delete a join token, so nothing can join with it any more'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;tokens;help;ls'= {
+        }
+        &'mwictl;tokens;help;add'= {
+        }
+        &'mwictl;tokens;help;rm'= {
+        }
+        &'mwictl;tokens;help;help'= {
+        }
+        &'mwictl;roles'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'
+            cand list 'List roles: name, allowed logins, node labels and access to resources (rules)'
+            cand show 'Show one role as YAML (the default, also for --format text) or JSON'
+            cand add-db-access 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
+            cand add-login 'Add SSH logins (principals) to a role''s allow.logins'
+            cand remove-login 'Remove SSH logins from a role''s allow.logins'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;roles;ls'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;roles;list'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;roles;show'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;roles;add-db-access'= {
+            cand --db-labels 'Database labels to match, KEY=VALUE; repeat the flag or separate with commas. `''*=*''` matches every database'
+            cand --db-names 'Database names (inside the database server) to allow; `*` for any'
+            cand --db-users 'Database users to allow; `*` for any'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --dry-run 'Show the diff only; write nothing (exit 0)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;roles;add-login'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --dry-run 'Show the diff only; write nothing (exit 0)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;roles;remove-login'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --dry-run 'Show the diff only; write nothing (exit 0)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;roles;help'= {
+            cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'
+            cand show 'Show one role as YAML (the default, also for --format text) or JSON'
+            cand add-db-access 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
+            cand add-login 'Add SSH logins (principals) to a role''s allow.logins'
+            cand remove-login 'Remove SSH logins from a role''s allow.logins'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;roles;help;ls'= {
+        }
+        &'mwictl;roles;help;show'= {
+        }
+        &'mwictl;roles;help;add-db-access'= {
+        }
+        &'mwictl;roles;help;add-login'= {
+        }
+        &'mwictl;roles;help;remove-login'= {
+        }
+        &'mwictl;roles;help;help'= {
+        }
+        &'mwictl;bots'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List bots with their lock state, live instances and join tokens'
+            cand show 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
+            cand add 'Create a bot and a one-time join token for it, like `tctl bots add`'
+            cand rm 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
+            cand update 'Change a bot''s roles, logins or max session TTL'
+            cand recreate 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
+            cand can 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
+            cand instances 'List, show and add bot instances (each tbot that joined is one)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;bots;ls'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;show'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;add'= {
+            cand --roles 'Roles the bot''s outputs may use (it impersonates them), comma-separated'
+            cand --logins 'SSH logins, kept in the bot''s `logins` trait, comma-separated'
+            cand --max-session-ttl 'The longest certificate the bot may get, like 12h (the server''s default is 12h)'
+            cand --token-ttl 'How long the join token stays valid'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --keep-locks 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;rm'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --keep-locks 'Keep the bot''s locks; a bot created again with this name stays blocked until `mwictl unlock --bot NAME`'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;update'= {
+            cand --add-roles 'Roles to add, comma-separated'
+            cand --remove-roles 'Roles to remove, comma-separated'
+            cand --set-roles 'Replace the roles with these, comma-separated'
+            cand --add-logins 'Logins to add to the `logins` trait, comma-separated'
+            cand --remove-logins 'Logins to remove, comma-separated'
+            cand --set-logins 'Replace the logins with these, comma-separated'
+            cand --set-max-session-ttl 'The longest certificate the bot may get, like 12h'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;recreate'= {
+            cand --roles 'Create it with these roles instead of its current ones, comma-separated'
+            cand --add-roles 'Roles to add to its current ones, comma-separated'
+            cand --remove-roles 'Roles to drop from its current ones, comma-separated'
+            cand --logins 'Create it with these logins instead of its current ones, comma-separated'
+            cand --add-logins 'Logins to add to its current ones, comma-separated'
+            cand --max-session-ttl 'Create it with this max session TTL, like 12h'
+            cand --token-ttl 'How long the join token stays valid'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;can'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ssh 'May the bot''s outputs log in over SSH as LOGIN (be issued it as a principal)?'
+            cand db 'May the bot''s outputs read database DB (get a database certificate for it)?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;bots;can;ssh'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;can;db'= {
+            cand --db-user 'The database user to connect as (tbot''s `username`), checked against db_users'
+            cand --db-name 'The database name inside the server (tbot''s `database`), checked against db_names'
+            cand --db-labels 'The database resource''s labels, KEY=VALUE (repeat or separate with commas), as `tsh db ls` shows them; without them label matching is not checked'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;can;help'= {
+            cand ssh 'May the bot''s outputs log in over SSH as LOGIN (be issued it as a principal)?'
+            cand db 'May the bot''s outputs read database DB (get a database certificate for it)?'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;bots;can;help;ssh'= {
+        }
+        &'mwictl;bots;can;help;db'= {
+        }
+        &'mwictl;bots;can;help;help'= {
+        }
+        &'mwictl;bots;instances'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand add 'Issue a one-time join token for a new instance of a bot'
+            cand join 'Issue a one-time join token for a new instance of a bot'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;bots;instances;ls'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;instances;show'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;instances;add'= {
+            cand --ttl 'How long the token stays valid'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;instances;join'= {
+            cand --ttl 'How long the token stays valid'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;bots;instances;help'= {
+            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand add 'Issue a one-time join token for a new instance of a bot'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;bots;instances;help;ls'= {
+        }
+        &'mwictl;bots;instances;help;show'= {
+        }
+        &'mwictl;bots;instances;help;add'= {
+        }
+        &'mwictl;bots;instances;help;help'= {
+        }
+        &'mwictl;bots;help'= {
+            cand ls 'List bots with their lock state, live instances and join tokens'
+            cand show 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
+            cand add 'Create a bot and a one-time join token for it, like `tctl bots add`'
+            cand rm 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
+            cand update 'Change a bot''s roles, logins or max session TTL'
+            cand recreate 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
+            cand can 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
+            cand instances 'List, show and add bot instances (each tbot that joined is one)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;bots;help;ls'= {
+        }
+        &'mwictl;bots;help;show'= {
+        }
+        &'mwictl;bots;help;add'= {
+        }
+        &'mwictl;bots;help;rm'= {
+        }
+        &'mwictl;bots;help;update'= {
+        }
+        &'mwictl;bots;help;recreate'= {
+        }
+        &'mwictl;bots;help;can'= {
+            cand ssh 'May the bot''s outputs log in over SSH as LOGIN (be issued it as a principal)?'
+            cand db 'May the bot''s outputs read database DB (get a database certificate for it)?'
+        }
+        &'mwictl;bots;help;can;ssh'= {
+        }
+        &'mwictl;bots;help;can;db'= {
+        }
+        &'mwictl;bots;help;instances'= {
+            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand add 'Issue a one-time join token for a new instance of a bot'
+        }
+        &'mwictl;bots;help;instances;ls'= {
+        }
+        &'mwictl;bots;help;instances;show'= {
+        }
+        &'mwictl;bots;help;instances;add'= {
+        }
+        &'mwictl;bots;help;help'= {
+        }
+        &'mwictl;recover'= {
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --resume 'Continue the last interrupted or failed recovery run (of any bot and flow)'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand generation-mismatch 'Recover a bot locked after a certificate generation mismatch (S1)'
+            cand expired 'Recover a bot whose identity expired (S2)'
+            cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
+            cand db-access 'Let a bot reach database DB (S4)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;recover;generation-mismatch'= {
+            cand --bot 'The bot to recover'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;expired'= {
+            cand --bot 'The bot to recover'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;ssh-login'= {
+            cand --bot 'The bot to fix'
+            cand --login 'The SSH login (Unix user) the bot must be allowed'
+            cand --role 'Add the login to this role (one the bot impersonates)'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --trait 'Add the login to the bot''s `logins` trait instead of a role'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;db-access'= {
+            cand --bot 'The bot to fix'
+            cand --db 'The Teleport database resource name (tbot''s database output `service`)'
+            cand --db-user 'The database user tbot connects as (its `username`), added to db_users'
+            cand --db-name 'The database name inside it (tbot''s `database`), added to db_names'
+            cand --db-labels 'Labels to add to the role''s db_labels, KEY=VALUE (repeatable or comma-separated); needed when no role of the bot has db_labels. `tsh db ls` shows the database''s labels'
+            cand --role 'Add the access to this role (one the bot impersonates) [default: the role the access check names, else the bot''s first role]'
+            cand --recreate 'Instead of editing a role, recreate the bot with ROLE (an existing role that grants the database) added to its roles, keeping everything else; a new join token is issued'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;help'= {
+            cand generation-mismatch 'Recover a bot locked after a certificate generation mismatch (S1)'
+            cand expired 'Recover a bot whose identity expired (S2)'
+            cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
+            cand db-access 'Let a bot reach database DB (S4)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;recover;help;generation-mismatch'= {
+        }
+        &'mwictl;recover;help;expired'= {
+        }
+        &'mwictl;recover;help;ssh-login'= {
+        }
+        &'mwictl;recover;help;db-access'= {
+        }
+        &'mwictl;recover;help;help'= {
+        }
+        &'mwictl;demo'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --keep 'Keep the temp dir (lab data, the bot''s tbot.yaml and log, the recovery journal and backups) to look at afterwards'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -153,19 +1145,142 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help'= {
             cand lab 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
             cand ping 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
+            cand doctor 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
+            cand lint 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide''s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
             cand get 'Print resources: every one of a kind, or one by name'
+            cand rm 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
+            cand create 'Create resources from a file in tctl''s format (YAML documents or JSON), or from stdin'
+            cand edit 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
+            cand unlock 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
+            cand locks 'List and add locks (remove them with `mwictl unlock`)'
+            cand tokens 'List, add and remove bot join tokens'
+            cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
+            cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
+            cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand generate-docs 'Write shell completions to DIR/completions and man pages to DIR/man'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;help;lab'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+            cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+            cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
         }
         &'mwictl;help;lab;start'= {
         }
+        &'mwictl;help;lab;bot'= {
+        }
+        &'mwictl;help;lab;break'= {
+        }
         &'mwictl;help;ping'= {
         }
+        &'mwictl;help;doctor'= {
+        }
+        &'mwictl;help;lint'= {
+        }
         &'mwictl;help;get'= {
+        }
+        &'mwictl;help;rm'= {
+        }
+        &'mwictl;help;create'= {
+        }
+        &'mwictl;help;edit'= {
+        }
+        &'mwictl;help;unlock'= {
+        }
+        &'mwictl;help;locks'= {
+            cand ls 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
+            cand add 'Add a lock: every API call matching its target is refused while it is in force'
+        }
+        &'mwictl;help;locks;ls'= {
+        }
+        &'mwictl;help;locks;add'= {
+        }
+        &'mwictl;help;tokens'= {
+            cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
+            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand rm 'Delete a join token, so nothing can join with it any more'
+        }
+        &'mwictl;help;tokens;ls'= {
+        }
+        &'mwictl;help;tokens;add'= {
+        }
+        &'mwictl;help;tokens;rm'= {
+        }
+        &'mwictl;help;roles'= {
+            cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'
+            cand show 'Show one role as YAML (the default, also for --format text) or JSON'
+            cand add-db-access 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
+            cand add-login 'Add SSH logins (principals) to a role''s allow.logins'
+            cand remove-login 'Remove SSH logins from a role''s allow.logins'
+        }
+        &'mwictl;help;roles;ls'= {
+        }
+        &'mwictl;help;roles;show'= {
+        }
+        &'mwictl;help;roles;add-db-access'= {
+        }
+        &'mwictl;help;roles;add-login'= {
+        }
+        &'mwictl;help;roles;remove-login'= {
+        }
+        &'mwictl;help;bots'= {
+            cand ls 'List bots with their lock state, live instances and join tokens'
+            cand show 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
+            cand add 'Create a bot and a one-time join token for it, like `tctl bots add`'
+            cand rm 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
+            cand update 'Change a bot''s roles, logins or max session TTL'
+            cand recreate 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
+            cand can 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
+            cand instances 'List, show and add bot instances (each tbot that joined is one)'
+        }
+        &'mwictl;help;bots;ls'= {
+        }
+        &'mwictl;help;bots;show'= {
+        }
+        &'mwictl;help;bots;add'= {
+        }
+        &'mwictl;help;bots;rm'= {
+        }
+        &'mwictl;help;bots;update'= {
+        }
+        &'mwictl;help;bots;recreate'= {
+        }
+        &'mwictl;help;bots;can'= {
+            cand ssh 'May the bot''s outputs log in over SSH as LOGIN (be issued it as a principal)?'
+            cand db 'May the bot''s outputs read database DB (get a database certificate for it)?'
+        }
+        &'mwictl;help;bots;can;ssh'= {
+        }
+        &'mwictl;help;bots;can;db'= {
+        }
+        &'mwictl;help;bots;instances'= {
+            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand add 'Issue a one-time join token for a new instance of a bot'
+        }
+        &'mwictl;help;bots;instances;ls'= {
+        }
+        &'mwictl;help;bots;instances;show'= {
+        }
+        &'mwictl;help;bots;instances;add'= {
+        }
+        &'mwictl;help;recover'= {
+            cand generation-mismatch 'Recover a bot locked after a certificate generation mismatch (S1)'
+            cand expired 'Recover a bot whose identity expired (S2)'
+            cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
+            cand db-access 'Let a bot reach database DB (S4)'
+        }
+        &'mwictl;help;recover;generation-mismatch'= {
+        }
+        &'mwictl;help;recover;expired'= {
+        }
+        &'mwictl;help;recover;ssh-login'= {
+        }
+        &'mwictl;help;recover;db-access'= {
+        }
+        &'mwictl;help;demo'= {
         }
         &'mwictl;help;completions'= {
         }

@@ -37,23 +37,37 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -s h -l help -d 'Print help 
 complete -c mwictl -n "__fish_mwictl_needs_command" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "doctor" -d 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "lint" -d 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide\'s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "rm" -d 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "create" -d 'Create resources from a file in tctl\'s format (YAML documents or JSON), or from stdin'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "edit" -d 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "unlock" -d 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "locks" -d 'List and add locks (remove them with `mwictl unlock`)'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "tokens" -d 'List, add and remove bot join tokens'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "generate-docs" -d 'Write shell completions to DIR/completions and man pages to DIR/man'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l data-dir -d 'Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab]' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l listen -d 'Address to listen on; port 0 picks a free port' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l cluster-name -d 'Cluster name, fixed on the first start [default: the stored name, else "lab"]' -r
@@ -71,7 +85,51 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s c -l config -d 'tbot.yaml (v2) to read; flags given here override it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l data-dir -d 'Internal data directory (tbot\'s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l token -d 'One-time join token, or an absolute path to a file holding it' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l renewal-interval -d 'How often to renew the bot identity (Go duration) [default: 20m]' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l credential-ttl -d 'Lifetime to request for certificates (Go duration) [default: 1h]' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l log-format -d 'Log format' -r -f -a "text\t'tbot\'s text lines'
+json\t'One JSON object per line, keys as Teleport\'s JSON logger writes them'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l log-file -d 'Also append the log to this file' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ca-path -d 'CA certificate (PEM) that verifies the auth server on the first join' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ca-pin -d 'SHA-256 of the CA\'s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l roles -d 'Roles to request for outputs that list none (the bot\'s roles)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l destination-dir -d 'Add an identity output to this directory' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l retry-base -d 'First wait between failed renewal attempts (doubles each time)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l oneshot -d 'Join or renew once, write the outputs, and exit'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l no-data-dir-lock -d 'Do not lock the data directory, so that two agents can share it (reproduces a generation mismatch)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l insecure -d 'Do not verify the auth server on the first join (lab use only)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l bot -d 'The bot to break (created if missing)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l dir -d 'Working directory for tbot.yaml, tbot.log, data/ and out/ [default: $MWICTL_HOME/lab-bots/NAME]. It must be new, empty, or one lab break used before' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l login -d 'ssh-login: the SSH login the bot\'s identity output asks for (its role allows only alice)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l db -d 'db-access: the database registered in the lab that the bot\'s output asks for' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -84,6 +142,30 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s v -l verbose -d '
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l fix -d 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
@@ -95,6 +177,521 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s v -l verbose -d 'L
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l force -d 'Overwrite even when the resource changed on the server since the edit began'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l bot -d 'Remove the locks that block this bot' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l scan-all -d 'With --bot: download every lock and also match locks on expired instance records by their message (slower with many locks)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l dry-run -d 'Show the locks that would be removed, and remove nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l bot -d 'Only the locks that target this bot' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l in-force -d 'Only the locks in force now (not those whose end has passed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l user -d 'Lock this user (a bot\'s user is `bot-NAME`)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l role -d 'Lock everyone holding this role' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l login -d 'Lock this login (OS user) on SSH servers' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l bot-instance-id -d 'Lock one bot instance by its UUID' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l join-token -d 'Lock the bots joined with this token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l message -d 'Why: shown to whoever the lock refuses' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l ttl -d 'End the lock after this long, e.g. 30m or 12h' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l expires -d 'End the lock at this time (RFC 3339, e.g. 2026-01-02T15:04:05Z)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "add" -d 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l show-secrets -d 'Show the tokens\' full names'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l bot -d 'The bot the token joins as' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l ttl -d 'How long the token stays valid, e.g. 30m or 2h' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "add" -d 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "ls" -d 'List roles: name, allowed logins, node labels and access to resources (rules)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "list" -d 'List roles: name, allowed logins, node labels and access to resources (rules)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "show" -d 'Show one role as YAML (the default, also for --format text) or JSON'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "add-db-access" -d 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "add-login" -d 'Add SSH logins (principals) to a role\'s allow.logins'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "remove-login" -d 'Remove SSH logins from a role\'s allow.logins'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l db-labels -d 'Database labels to match, KEY=VALUE; repeat the flag or separate with commas. `\'*=*\'` matches every database' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l db-names -d 'Database names (inside the database server) to allow; `*` for any' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l db-users -d 'Database users to allow; `*` for any' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List roles: name, allowed logins, node labels and access to resources (rules)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show one role as YAML (the default, also for --format text) or JSON'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "add-db-access" -d 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "add-login" -d 'Add SSH logins (principals) to a role\'s allow.logins'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "remove-login" -d 'Remove SSH logins from a role\'s allow.logins'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "ls" -d 'List bots with their lock state, live instances and join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "show" -d 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "add" -d 'Create a bot and a one-time join token for it, like `tctl bots add`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "rm" -d 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "update" -d 'Change a bot\'s roles, logins or max session TTL'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "recreate" -d 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "can" -d 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "instances" -d 'List, show and add bot instances (each tbot that joined is one)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l roles -d 'Roles the bot\'s outputs may use (it impersonates them), comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l logins -d 'SSH logins, kept in the bot\'s `logins` trait, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l max-session-ttl -d 'The longest certificate the bot may get, like 12h (the server\'s default is 12h)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l token-ttl -d 'How long the join token stays valid' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l keep-locks -d 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l keep-locks -d 'Keep the bot\'s locks; a bot created again with this name stays blocked until `mwictl unlock --bot NAME`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l add-roles -d 'Roles to add, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l remove-roles -d 'Roles to remove, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l set-roles -d 'Replace the roles with these, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l add-logins -d 'Logins to add to the `logins` trait, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l remove-logins -d 'Logins to remove, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l set-logins -d 'Replace the logins with these, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l set-max-session-ttl -d 'The longest certificate the bot may get, like 12h' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l roles -d 'Create it with these roles instead of its current ones, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l add-roles -d 'Roles to add to its current ones, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l remove-roles -d 'Roles to drop from its current ones, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l logins -d 'Create it with these logins instead of its current ones, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l add-logins -d 'Logins to add to its current ones, comma-separated' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l max-session-ttl -d 'Create it with this max session TTL, like 12h' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l token-ttl -d 'How long the join token stays valid' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -a "ssh" -d 'May the bot\'s outputs log in over SSH as LOGIN (be issued it as a principal)?'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -a "db" -d 'May the bot\'s outputs read database DB (get a database certificate for it)?'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "ls" -d 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "show" -d 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "add" -d 'Issue a one-time join token for a new instance of a bot'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "join" -d 'Issue a one-time join token for a new instance of a bot'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List bots with their lock state, live instances and join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a bot and a one-time join token for it, like `tctl bots add`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a bot\'s roles, logins or max session TTL'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "recreate" -d 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "can" -d 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "instances" -d 'List, show and add bot instances (each tbot that joined is one)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l resume -d 'Continue the last interrupted or failed recovery run (of any bot and flow)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -a "generation-mismatch" -d 'Recover a bot locked after a certificate generation mismatch (S1)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -a "expired" -d 'Recover a bot whose identity expired (S2)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -a "db-access" -d 'Let a bot reach database DB (S4)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l bot -d 'The bot to recover' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l bot -d 'The bot to recover' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l bot -d 'The bot to fix' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l login -d 'The SSH login (Unix user) the bot must be allowed' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l role -d 'Add the login to this role (one the bot impersonates)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l trait -d 'Add the login to the bot\'s `logins` trait instead of a role'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l bot -d 'The bot to fix' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l db -d 'The Teleport database resource name (tbot\'s database output `service`)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l db-user -d 'The database user tbot connects as (its `username`), added to db_users' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l db-name -d 'The database name inside it (tbot\'s `database`), added to db_names' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l db-labels -d 'Labels to add to the role\'s db_labels, KEY=VALUE (repeatable or comma-separated); needed when no role of the bot has db_labels. `tsh db ls` shows the database\'s labels' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l role -d 'Add the access to this role (one the bot impersonates) [default: the role the access check names, else the bot\'s first role]' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l recreate -d 'Instead of editing a role, recreate the bot with ROLE (an existing role that grants the database) added to its roles, keeping everything else; a new join token is issued' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "generation-mismatch" -d 'Recover a bot locked after a certificate generation mismatch (S1)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "expired" -d 'Recover a bot whose identity expired (S2)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "db-access" -d 'Let a bot reach database DB (S4)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l keep -d 'Keep the temp dir (lab data, the bot\'s tbot.yaml and log, the recovery journal and backups) to look at afterwards'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
@@ -117,10 +714,46 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand generate-docs" -s v -l ver
 complete -c mwictl -n "__fish_mwictl_using_subcommand generate-docs" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand generate-docs" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand generate-docs" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping get completions generate-docs help" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping get completions generate-docs help" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping get completions generate-docs help" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping get completions generate-docs help" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping get completions generate-docs help" -f -a "generate-docs" -d 'Write shell completions to DIR/completions and man pages to DIR/man'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping get completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "doctor" -d 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "lint" -d 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide\'s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "rm" -d 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "create" -d 'Create resources from a file in tctl\'s format (YAML documents or JSON), or from stdin'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "edit" -d 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "unlock" -d 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "locks" -d 'List and add locks (remove them with `mwictl unlock`)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "tokens" -d 'List, add and remove bot join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "generate-docs" -d 'Write shell completions to DIR/completions and man pages to DIR/man'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "add" -d 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "ls" -d 'List roles: name, allowed logins, node labels and access to resources (rules)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "show" -d 'Show one role as YAML (the default, also for --format text) or JSON'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "add-db-access" -d 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "add-login" -d 'Add SSH logins (principals) to a role\'s allow.logins'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "remove-login" -d 'Remove SSH logins from a role\'s allow.logins'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "ls" -d 'List bots with their lock state, live instances and join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "show" -d 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "add" -d 'Create a bot and a one-time join token for it, like `tctl bots add`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "rm" -d 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "update" -d 'Change a bot\'s roles, logins or max session TTL'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "recreate" -d 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "can" -d 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "instances" -d 'List, show and add bot instances (each tbot that joined is one)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "generation-mismatch" -d 'Recover a bot locked after a certificate generation mismatch (S1)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "expired" -d 'Recover a bot whose identity expired (S2)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "db-access" -d 'Let a bot reach database DB (S4)'

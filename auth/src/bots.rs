@@ -166,7 +166,10 @@ fn assemble(user: &UserRecord, user_revision: &str, role: &RoleV6) -> Bot {
 }
 
 /// The bot user of `bot`, if it exists and carries the bot label.
-pub(crate) fn read_user(row: Option<Row>, bot: &str) -> Result<Option<(UserRecord, Row)>, ApiError> {
+pub(crate) fn read_user(
+    row: Option<Row>,
+    bot: &str,
+) -> Result<Option<(UserRecord, Row)>, ApiError> {
     let Some(row) = row else { return Ok(None) };
     let user = UserRecord::from_bytes(&row.value)?;
     Ok((user.bot_name() == Some(bot)).then_some((user, row)))
@@ -242,14 +245,10 @@ fn role_of(row: &Row) -> Result<RoleV6, ApiError> {
 }
 
 /// Applies UpdateBot's field mask to the stored user and role.
-fn update(
-    tx: &mut Tx<'_>,
-    input: &BotInput,
-    paths: &[String],
-) -> Result<Bot, ApiError> {
+fn update(tx: &mut Tx<'_>, input: &BotInput, paths: &[String]) -> Result<Bot, ApiError> {
     let user_name = user_name(&input.name);
-    let (mut user, user_row) =
-        read_user(tx.get(Kind::User, &user_name)?, &input.name)?.ok_or_else(|| bot_not_found(&input.name))?;
+    let (mut user, user_row) = read_user(tx.get(Kind::User, &user_name)?, &input.name)?
+        .ok_or_else(|| bot_not_found(&input.name))?;
     let role_row = tx
         .get(Kind::Role, &user_name)?
         .ok_or_else(|| bot_not_found(&input.name))?;
@@ -268,8 +267,9 @@ fn update(
             "spec.traits" => user.traits = traits_of(&input.spec),
             "spec.max_session_ttl" => {
                 let ttl = input.spec.max_session_ttl.as_ref().map(nanos).transpose()?;
-                spec.options.get_or_insert_with(Default::default).max_session_ttl =
-                    ttl.unwrap_or_else(default_ttl_nanos);
+                spec.options
+                    .get_or_insert_with(Default::default)
+                    .max_session_ttl = ttl.unwrap_or_else(default_ttl_nanos);
             }
             other => {
                 return Err(ApiError::BadParameter(format!(
@@ -301,7 +301,9 @@ impl Auth {
             .policy
             .role(&user.name, crate::store::now_ms())
             .ok_or_else(|| bot_not_found(&bot))?;
-        Ok(assemble(&user, &row.revision, &role.role).encode_to_vec().into())
+        Ok(assemble(&user, &row.revision, &role.role)
+            .encode_to_vec()
+            .into())
     }
 
     pub(crate) async fn list_bots(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
@@ -333,7 +335,9 @@ impl Auth {
                 let user = UserRecord::from_bytes(&row.value)?;
                 let role = self.policy.role(&user.name, now);
                 if let (Some(_), Some(role)) = (user.bot_name(), role) {
-                    response.bots.push(assemble(&user, &row.revision, &role.role));
+                    response
+                        .bots
+                        .push(assemble(&user, &row.revision, &role.role));
                 }
             }
             match rows.last() {
@@ -382,7 +386,10 @@ impl Auth {
             ));
         }
         let input = bot_input(req.bot)?;
-        let bot = self.store.write(move |tx| update(tx, &input, &paths)).await?;
+        let bot = self
+            .store
+            .write(move |tx| update(tx, &input, &paths))
+            .await?;
         Ok(bot.encode_to_vec().into())
     }
 
@@ -469,7 +476,10 @@ mod tests {
         assert_eq!(allow.impersonate.unwrap().roles, ["access"]);
         assert_eq!(allow.rules[0].resources, ["cert_authority"]);
         assert_eq!(allow.rules[0].verbs, ["readnosecrets"]);
-        assert_eq!(spec.options.unwrap().max_session_ttl, 12 * 3600 * 1_000_000_000);
+        assert_eq!(
+            spec.options.unwrap().max_session_ttl,
+            12 * 3600 * 1_000_000_000
+        );
         let meta = role.metadata.unwrap();
         assert_eq!(meta.labels[BOT_LABEL], "b");
         assert_eq!(meta.description, "Automatically generated role for bot b");

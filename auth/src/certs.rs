@@ -73,7 +73,9 @@ impl Keys {
     /// The keys of a `UserCertsRequest`: fields 23/22, or the legacy field 1 (an SSH key used
     /// for both, as older clients send).
     fn of_request(req: &UserCertsRequest) -> Result<Keys, ApiError> {
-        if req.tls_public_key.is_empty() && req.ssh_public_key.is_empty() && !req.public_key.is_empty()
+        if req.tls_public_key.is_empty()
+            && req.ssh_public_key.is_empty()
+            && !req.public_key.is_empty()
         {
             let ssh = sshca::parse_authorized_key(&req.public_key)
                 .map_err(|e| ApiError::BadParameter(format!("PublicKey: {e}")))?;
@@ -161,7 +163,11 @@ fn logins(roles: &[Arc<RoleV6>], user: Option<&UserRecord>) -> Vec<String> {
             .iter()
             .filter_map(|r| {
                 let spec = r.spec.as_ref()?;
-                if allow { spec.allow.as_ref() } else { spec.deny.as_ref() }
+                if allow {
+                    spec.allow.as_ref()
+                } else {
+                    spec.deny.as_ref()
+                }
             })
             .flat_map(|c| c.logins.iter().flat_map(expand))
             .collect()
@@ -175,7 +181,10 @@ fn logins(roles: &[Arc<RoleV6>], user: Option<&UserRecord>) -> Vec<String> {
 
 /// Whether role `labels` match resource `labels` (every key of the role's map must match; a
 /// `*: *` entry matches everything; an empty map matches nothing).
-fn labels_match(role: Option<&LabelValues>, resource: &std::collections::BTreeMap<String, String>) -> bool {
+fn labels_match(
+    role: Option<&LabelValues>,
+    resource: &std::collections::BTreeMap<String, String>,
+) -> bool {
     let Some(role) = role.filter(|r| !r.values.is_empty()) else {
         return false;
     };
@@ -201,7 +210,11 @@ fn database_visible(roles: &[Arc<RoleV6>], db: &DatabaseRecord) -> bool {
     });
     let conditions = |r: &RoleV6, allow: bool| {
         let spec = r.spec.as_ref()?;
-        let cond = if allow { spec.allow.as_ref() } else { spec.deny.as_ref() }?;
+        let cond = if allow {
+            spec.allow.as_ref()
+        } else {
+            spec.deny.as_ref()
+        }?;
         cond.database_labels.clone()
     };
     let allowed = roles
@@ -214,7 +227,13 @@ fn database_visible(roles: &[Arc<RoleV6>], db: &DatabaseRecord) -> bool {
 }
 
 /// The lock Teleport creates on a generation mismatch, and the error the caller gets.
-fn mismatch(style: LockStyle, bot: &str, instance: &str, stored: i32, presented: i32) -> (LockV2, ApiError) {
+fn mismatch(
+    style: LockStyle,
+    bot: &str,
+    instance: &str,
+    stored: i32,
+    presented: i32,
+) -> (LockV2, ApiError) {
     let (target, message, error) = match style {
         LockStyle::User => {
             let user = user_name(bot);
@@ -248,7 +267,10 @@ fn mismatch(style: LockStyle, bot: &str, instance: &str, stored: i32, presented:
             ),
         ),
     };
-    (generation_lock(target, message), ApiError::AccessDenied(error))
+    (
+        generation_lock(target, message),
+        ApiError::AccessDenied(error),
+    )
 }
 
 fn generation_lock(target: LockTarget, message: String) -> LockV2 {
@@ -271,13 +293,20 @@ fn generation_lock(target: LockTarget, message: String) -> LockV2 {
 }
 
 fn put_lock(tx: &mut Tx<'_>, lock: &LockV2) -> Result<(), ApiError> {
-    let name = lock.metadata.as_ref().map(|m| m.name.clone()).unwrap_or_default();
+    let name = lock
+        .metadata
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
     tx.put_resource(Kind::Lock, &name, &lock.encode_to_vec(), None)?;
     Ok(())
 }
 
 /// A new authentication record of a bot instance.
-pub(crate) fn authentication(generation: i32, public_key: Vec<u8>) -> BotInstanceStatusAuthentication {
+pub(crate) fn authentication(
+    generation: i32,
+    public_key: Vec<u8>,
+) -> BotInstanceStatusAuthentication {
     BotInstanceStatusAuthentication {
         authenticated_at: Some(SystemTime::now().into()),
         join_method: TOKEN_METHOD.into(),
@@ -296,7 +325,11 @@ enum Renewal {
 }
 
 /// Raises the legacy generation label of a bot user to at least `generation` (max wins).
-fn raise_generation_label(tx: &mut Tx<'_>, bot: &str, generation: i32) -> Result<(), ApiError> {
+pub(crate) fn raise_generation_label(
+    tx: &mut Tx<'_>,
+    bot: &str,
+    generation: i32,
+) -> Result<(), ApiError> {
     let name = user_name(bot);
     if let Some((mut user, row)) = read_user(tx.get(Kind::User, &name)?, bot)?
         && user.generation() < generation
@@ -332,7 +365,15 @@ fn renew(
     let key = key(bot, instance_id);
     let margin = i64::try_from(INSTANCE_MARGIN.as_millis()).unwrap_or(0);
     let Some(row) = tx.get(Kind::BotInstance, &key)? else {
-        return renew_without_instance(tx, style, bot, instance_id, presented, public_key, expires_ms + margin);
+        return renew_without_instance(
+            tx,
+            style,
+            bot,
+            instance_id,
+            presented,
+            public_key,
+            expires_ms + margin,
+        );
     };
     let mut instance = decode_instance(&row.value)?;
     let status = instance.status.get_or_insert_with(Default::default);
@@ -393,8 +434,18 @@ fn renew_without_instance(
         ))));
     }
     let generation = presented + 1;
-    let instance = new_instance(bot, instance_id, authentication(generation, public_key), expires_ms);
-    tx.put_resource(Kind::BotInstance, &key(bot, instance_id), &instance.encode_to_vec(), Some(expires_ms))?;
+    let instance = new_instance(
+        bot,
+        instance_id,
+        authentication(generation, public_key),
+        expires_ms,
+    );
+    tx.put_resource(
+        Kind::BotInstance,
+        &key(bot, instance_id),
+        &instance.encode_to_vec(),
+        Some(expires_ms),
+    )?;
     raise_generation_label(tx, bot, generation)?;
     Ok(Renewal::Issued(generation))
 }
@@ -438,7 +489,8 @@ impl Auth {
         principals: &[String],
         not_after: SystemTime,
     ) -> Result<Certs, ApiError> {
-        let internal = |e: &dyn std::fmt::Display| ApiError::Internal(format!("issuing certificates: {e}"));
+        let internal =
+            |e: &dyn std::fmt::Display| ApiError::Internal(format!("issuing certificates: {e}"));
         let tls = match &keys.tls {
             Some(spki) => {
                 let der = self
@@ -470,10 +522,15 @@ impl Auth {
 
     /// Refuses when an in-force lock targets the identity about to be issued.
     pub(crate) fn check_issue_locks(&self, identity: &CertIdentity) -> Result<(), ApiError> {
-        self.policy.check_locks(&identity_targets(identity), now_ms())
+        self.policy
+            .check_locks(&identity_targets(identity), now_ms())
     }
 
-    pub(crate) async fn generate_user_certs(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn generate_user_certs(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         let req: UserCertsRequest = decode(body)?;
         let keys = Keys::of_request(&req)?;
         let own = req.username.is_empty() || req.username == caller.id.username;
@@ -491,7 +548,12 @@ impl Auth {
     }
 
     /// A token-joined bot renews its renewable identity: generation check, new generation.
-    async fn renew_bot(&self, caller: &Caller, req: &UserCertsRequest, keys: Keys) -> Result<Certs, ApiError> {
+    async fn renew_bot(
+        &self,
+        caller: &Caller,
+        req: &UserCertsRequest,
+        keys: Keys,
+    ) -> Result<Certs, ApiError> {
         let id = &caller.id;
         let bot = id.bot_name.clone().unwrap_or_default();
         let Some(instance_id) = id.bot_instance_id.clone() else {
@@ -545,7 +607,12 @@ impl Auth {
 
     /// Non-renewable certificates with the requested roles, each of which the caller's roles
     /// must allow it to impersonate.
-    async fn impersonate_roles(&self, caller: &Caller, req: &UserCertsRequest, keys: &Keys) -> Result<Certs, ApiError> {
+    async fn impersonate_roles(
+        &self,
+        caller: &Caller,
+        req: &UserCertsRequest,
+        keys: &Keys,
+    ) -> Result<Certs, ApiError> {
         let id = &caller.id;
         let now = now_ms();
         let own_roles = self.policy.role_set(&id.roles, now);
@@ -554,7 +621,11 @@ impl Auth {
                 .iter()
                 .filter_map(|r| {
                     let spec = r.spec.as_ref()?;
-                    let cond = if allow { spec.allow.as_ref() } else { spec.deny.as_ref() }?;
+                    let cond = if allow {
+                        spec.allow.as_ref()
+                    } else {
+                        spec.deny.as_ref()
+                    }?;
                     cond.impersonate.as_ref().map(|i| i.roles.clone())
                 })
                 .flatten()
@@ -624,9 +695,7 @@ impl Auth {
             identity.db_name = (!route.database.is_empty()).then_some(route.database);
         }
         self.check_issue_locks(&identity)?;
-        let remaining = Duration::from_secs(
-            u64::try_from(id.not_after - now / 1000).unwrap_or(0),
-        );
+        let remaining = Duration::from_secs(u64::try_from(id.not_after - now / 1000).unwrap_or(0));
         let mut ttl = requested_ttl(req.expires.as_ref())
             .unwrap_or(remaining)
             .min(remaining);
@@ -638,7 +707,12 @@ impl Auth {
     }
 
     /// The caller's own identity again (not renewable), never outliving the current one.
-    fn reissue(&self, caller: &Caller, req: &UserCertsRequest, keys: &Keys) -> Result<Certs, ApiError> {
+    fn reissue(
+        &self,
+        caller: &Caller,
+        req: &UserCertsRequest,
+        keys: &Keys,
+    ) -> Result<Certs, ApiError> {
         let id = &caller.id;
         let now = now_ms();
         let roles = self.policy.role_set(&id.roles, now);
@@ -661,12 +735,23 @@ impl Auth {
     }
 
     /// Certificates for another user, when the caller's roles allow impersonating it.
-    async fn certs_for_user(&self, caller: &Caller, req: &UserCertsRequest, keys: &Keys) -> Result<Certs, ApiError> {
+    async fn certs_for_user(
+        &self,
+        caller: &Caller,
+        req: &UserCertsRequest,
+        keys: &Keys,
+    ) -> Result<Certs, ApiError> {
         let now = now_ms();
         let own_roles = self.policy.role_set(&caller.id.roles, now);
         let matches = |allow: bool| {
             own_roles.iter().any(|r| {
-                let cond = r.spec.as_ref().and_then(|s| if allow { s.allow.as_ref() } else { s.deny.as_ref() });
+                let cond = r.spec.as_ref().and_then(|s| {
+                    if allow {
+                        s.allow.as_ref()
+                    } else {
+                        s.deny.as_ref()
+                    }
+                });
                 cond.and_then(|c| c.impersonate.as_ref())
                     .is_some_and(|i| i.users.iter().any(|u| u == "*" || *u == req.username))
             })
@@ -723,7 +808,8 @@ mod tests {
     #[test]
     fn login_templates_take_the_users_traits_and_deny_wins() {
         let mut user = UserRecord::default();
-        user.traits.insert("logins".into(), vec!["ubuntu".into(), "root".into()]);
+        user.traits
+            .insert("logins".into(), vec!["ubuntu".into(), "root".into()]);
         let roles = [role(&["{{internal.logins}}", "deploy"], &["root"])];
         assert_eq!(logins(&roles, Some(&user)), ["deploy", "ubuntu"]);
         assert_eq!(logins(&roles, None), ["deploy"]);
@@ -749,7 +835,10 @@ mod tests {
     fn label_matching_follows_teleports_rules() {
         let db = BTreeMap::from([("env".to_string(), "prod".to_string())]);
         assert!(labels_match(Some(&labels(&[("*", &["*"])])), &db));
-        assert!(labels_match(Some(&labels(&[("env", &["prod", "dev"])])), &db));
+        assert!(labels_match(
+            Some(&labels(&[("env", &["prod", "dev"])])),
+            &db
+        ));
         assert!(!labels_match(Some(&labels(&[("env", &["dev"])])), &db));
         assert!(!labels_match(Some(&labels(&[])), &db));
         assert!(!labels_match(None, &db));

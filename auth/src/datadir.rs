@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::lab::LabError;
 use crate::pki::{self, TlsCa};
+use crate::records::UserRecord;
 use crate::sshca::SshCa;
 use crate::store;
-use crate::records::UserRecord;
 
 /// The marker file; its presence makes a directory a lab data dir.
 pub(crate) const MARKER: &str = "lab.json";
@@ -151,6 +151,13 @@ fn server_cert(ca: &TlsCa, cluster: &str) -> Result<(String, String), LabError> 
     Ok((pem, key.pem))
 }
 
+fn write_identity(identity: &IdentityFile, path: &Path) -> Result<(), LabError> {
+    identity.write(path).map_err(|e| LabError::Io {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
 /// Issues the admin identity (CN admin, O admin) valid for a year.
 fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityFile, LabError> {
     let crypto = |e: &dyn std::fmt::Display| LabError::Crypto(e.to_string());
@@ -164,7 +171,9 @@ fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityF
     };
     let spki = x509_cert::spki::SubjectPublicKeyInfoOwned::from_key(*key.key.verifying_key())
         .map_err(|e| crypto(&e))?;
-    let tls = ca.issue_client(&id, spki, not_after).map_err(|e| crypto(&e))?;
+    let tls = ca
+        .issue_client(&id, spki, not_after)
+        .map_err(|e| crypto(&e))?;
     let ssh_public = ssh_key::PublicKey::from(ssh_key::public::EcdsaPublicKey::from(
         key.key.verifying_key(),
     ));
@@ -175,7 +184,11 @@ fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityF
         private_key_pem: key.pem,
         ssh_cert,
         tls_cert_pem: pki::cert_pem(&tls).map_err(|e| crypto(&e))?,
-        ssh_ca_lines: vec![ssh_ca.cert_authority_line(cluster).map_err(|e| crypto(&e))?],
+        ssh_ca_lines: vec![
+            ssh_ca
+                .cert_authority_line(cluster)
+                .map_err(|e| crypto(&e))?,
+        ],
         tls_ca_pems: vec![ca.cert_pem().to_string()],
     })
 }
@@ -228,9 +241,7 @@ fn init(dir: &Path, cluster: &str) -> Result<Material, LabError> {
     write_new(&dir.join(SERVER_KEY), &server_key_pem, true)?;
     write_new(&dir.join(SERVER_CERT), &server_cert_pem, false)?;
     let identity_path = dir.join(IDENTITY);
-    identity
-        .write(&identity_path)
-        .map_err(|e| LabError::Crypto(e.to_string()))?;
+    write_identity(&identity, &identity_path)?;
 
     let db_path = dir.join(DATABASE);
     let admin_user = UserRecord {
@@ -241,7 +252,11 @@ fn init(dir: &Path, cluster: &str) -> Result<Material, LabError> {
     store::create(
         &db_path,
         &[
-            (store::Kind::Role, ADMIN.into(), admin_role().encode_to_vec()),
+            (
+                store::Kind::Role,
+                ADMIN.into(),
+                admin_role().encode_to_vec(),
+            ),
             (store::Kind::User, ADMIN.into(), admin_user.to_bytes()),
         ],
     )
@@ -345,9 +360,7 @@ fn check_identity(
     cluster: &str,
 ) -> Result<(), LabError> {
     if !path.exists() {
-        return admin_identity(ca, ssh_ca, cluster)?
-            .write(path)
-            .map_err(|e| LabError::Crypto(e.to_string()));
+        return write_identity(&admin_identity(ca, ssh_ca, cluster)?, path);
     }
     let loaded = IdentityFile::read(path).map_err(|e| damaged(dir, IDENTITY, e))?;
     let ours = loaded
@@ -363,9 +376,7 @@ fn check_identity(
         .cert()
         .map_err(|e| damaged(dir, IDENTITY, e))?;
     if expires_soon(&loaded.identity.tls_cert_pem) {
-        admin_identity(ca, ssh_ca, cluster)?
-            .write(path)
-            .map_err(|e| LabError::Crypto(e.to_string()))?;
+        write_identity(&admin_identity(ca, ssh_ca, cluster)?, path)?;
     }
     Ok(())
 }

@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn teleport_kinds_map_to_teleports_grpc_codes() {
-        assert_eq!(ApiError::denied("list", "lock").code(), Code::PermissionDenied);
+        assert_eq!(
+            ApiError::denied("list", "lock").code(),
+            Code::PermissionDenied
+        );
         assert_eq!(ApiError::stale_revision().code(), Code::FailedPrecondition);
         assert_eq!(ApiError::NotFound(String::new()).code(), Code::NotFound);
     }
@@ -81,6 +84,9 @@ mod tests {
     #[test]
     fn rbac_refusal_names_the_verb_and_the_resource() {
         let status = Status::from(ApiError::denied("list", "lock"));
-        assert_eq!(status.message(), r#"access denied to perform action "list" on "lock""#);
+        assert_eq!(
+            status.message(),
+            r#"access denied to perform action "list" on "lock""#
+        );
     }
 }

@@ -53,7 +53,11 @@ fn page_size(asked: i32) -> usize {
 }
 
 impl Auth {
-    pub(crate) async fn get_bot_instance(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn get_bot_instance(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["read"], "bot_instance")?;
         let req: GetBotInstanceRequest = decode(body)?;
         let key = check_ids(&req.bot_name, &req.instance_id)?;
@@ -70,7 +74,10 @@ impl Auth {
         let size = page.limit;
         let mut page = page;
         page.limit = size + 1;
-        let mut rows = self.store.read(move |r| r.list(Kind::BotInstance, &page)).await?;
+        let mut rows = self
+            .store
+            .read(move |r| r.list(Kind::BotInstance, &page))
+            .await?;
         let next = if rows.len() > size {
             rows.pop().map(|r| r.name)
         } else {
@@ -84,7 +91,11 @@ impl Auth {
         Ok(out.into())
     }
 
-    pub(crate) async fn list_bot_instances(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn list_bot_instances(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["list", "read"], "bot_instance")?;
         let req: ListBotInstancesRequest = decode(body)?;
         self.list_instances(Page {
@@ -97,7 +108,11 @@ impl Auth {
         .await
     }
 
-    pub(crate) async fn list_bot_instances_v2(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn list_bot_instances_v2(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["list", "read"], "bot_instance")?;
         let req: ListBotInstancesV2Request = decode(body)?;
         if !matches!(req.sort_field.as_str(), "" | "bot_name") {
@@ -125,7 +140,11 @@ impl Auth {
         .await
     }
 
-    pub(crate) async fn delete_bot_instance(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn delete_bot_instance(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["delete"], "bot_instance")?;
         let req: DeleteBotInstanceRequest = decode(body)?;
         let key = check_ids(&req.bot_name, &req.instance_id)?;
@@ -142,16 +161,20 @@ impl Auth {
 
     /// Records a heartbeat on the caller's own instance (from its certificate); only bots send
     /// them, and only about themselves.
-    pub(crate) async fn submit_heartbeat(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn submit_heartbeat(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         let (Some(bot), Some(instance)) = (&caller.id.bot_name, &caller.id.bot_instance_id) else {
             return Err(ApiError::AccessDenied(
                 "only a bot identity with a bot instance may submit heartbeats".into(),
             ));
         };
         let req: SubmitHeartbeatRequest = decode(body)?;
-        let mut heartbeat = req.heartbeat.ok_or_else(|| {
-            ApiError::BadParameter("missing heartbeat (field heartbeat)".into())
-        })?;
+        let mut heartbeat = req
+            .heartbeat
+            .ok_or_else(|| ApiError::BadParameter("missing heartbeat (field heartbeat)".into()))?;
         heartbeat.recorded_at = Some(std::time::SystemTime::now().into());
         let key = key(bot, instance);
         self.store

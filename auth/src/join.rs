@@ -10,7 +10,9 @@ use mwi_proto::types::{ProvisionTokenV2, RegisterUsingTokenRequest};
 use prost::Message;
 
 use crate::bots::{read_user, user_name};
-use crate::certs::{INSTANCE_MARGIN, Keys, MAX_RENEWABLE_TTL, authentication, new_instance};
+use crate::certs::{
+    INSTANCE_MARGIN, Keys, MAX_RENEWABLE_TTL, authentication, new_instance, raise_generation_label,
+};
 use crate::error::ApiError;
 use crate::instances::key;
 use crate::policy::{Target, timestamp_ms};
@@ -91,7 +93,9 @@ impl Auth {
 
         let mut ttl = self.bot_ttl.min(MAX_RENEWABLE_TTL);
         if let Some(asked) = timestamp_ms(req.expires.as_ref()).filter(|t| *t > now) {
-            ttl = ttl.min(Duration::from_millis(u64::try_from(asked - now).unwrap_or(0)));
+            ttl = ttl.min(Duration::from_millis(
+                u64::try_from(asked - now).unwrap_or(0),
+            ));
         }
         if let Some(max) = roles
             .iter()
@@ -125,7 +129,8 @@ impl Auth {
                     &instance.encode_to_vec(),
                     Some(now + margin),
                 )?;
-                Ok(())
+                // The legacy label follows too, as v16–v18 keep it for downgrades.
+                raise_generation_label(tx, &bot, 1)
             })
             .await?;
         Ok(certs.encode_to_vec().into())

@@ -102,7 +102,9 @@ pub enum LabError {
     ClusterName { name: String },
     #[error("cannot write {path}: {reason}; check the permissions of the data dir")]
     Io { path: PathBuf, reason: String },
-    #[error("cannot listen on {addr}: {reason}; pick another address with --listen (port 0 picks a free one)")]
+    #[error(
+        "cannot listen on {addr}: {reason}; pick another address with --listen (port 0 picks a free one)"
+    )]
     Listen { addr: SocketAddr, reason: String },
     #[error("lab certificate material could not be made: {0}; this is a bug, please report it")]
     Crypto(String),
@@ -223,8 +225,11 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     };
-    let server = tonic::transport::Server::builder()
-        .serve_with_incoming_shutdown(LabService { auth: auth.clone() }, incoming, signal);
+    let server = tonic::transport::Server::builder().serve_with_incoming_shutdown(
+        LabService { auth: auth.clone() },
+        incoming,
+        signal,
+    );
     let mut stopped = stop_rx;
     let grace = async move {
         until_stopped(&mut stopped).await;
@@ -262,7 +267,8 @@ async fn sweep(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// A lab running in the background (see [`spawn`]).
+/// A lab running in the background (see [`spawn`]). Dropping the handle stops the lab too,
+/// without waiting for it.
 pub struct LabHandle {
     ready: Ready,
     stop: Option<oneshot::Sender<()>>,
@@ -276,6 +282,15 @@ impl LabHandle {
 
     pub fn addr(&self) -> SocketAddr {
         self.ready.addr
+    }
+
+    /// Registers a database server in this lab (see [`seed_database`]).
+    pub fn seed_database(
+        &self,
+        name: &str,
+        labels: BTreeMap<String, String>,
+    ) -> Result<(), LabError> {
+        seed_database(&self.ready.data_dir, name, labels)
     }
 
     /// Stops the lab gracefully and waits until its store is closed.

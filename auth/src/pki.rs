@@ -269,7 +269,10 @@ impl TlsCa {
         )
         .map_err(|e| invalid("certificate")(&e))?;
         builder
-            .add_extension(&ExtendedKeyUsage(vec![ID_KP_SERVER_AUTH, ID_KP_CLIENT_AUTH]))
+            .add_extension(&ExtendedKeyUsage(vec![
+                ID_KP_SERVER_AUTH,
+                ID_KP_CLIENT_AUTH,
+            ]))
             .map_err(|e| invalid("extended key usage")(&e))?;
         if let Some(san) = san {
             builder
@@ -314,7 +317,10 @@ impl TlsCa {
             names.push(GeneralName::from(ip));
         }
         let name = subject(&[
-            (mwi_identity::oid::COMMON_NAME, SERVER_DNS_NAMES[0].to_string()),
+            (
+                mwi_identity::oid::COMMON_NAME,
+                SERVER_DNS_NAMES[0].to_string(),
+            ),
             (mwi_identity::oid::ORGANIZATION, cluster.to_string()),
         ])?;
         let spki = SubjectPublicKeyInfoOwned::from_key(*key.verifying_key())
@@ -384,7 +390,9 @@ mod tests {
         let key = new_key().unwrap();
         let ca = TlsCa::generate("lab", key.key.clone(), 1).unwrap();
         assert!(TlsCa::load(ca.cert_pem(), key.key).is_ok());
-        let err = TlsCa::load(ca.cert_pem(), new_key().unwrap().key).err().unwrap();
+        let err = TlsCa::load(ca.cert_pem(), new_key().unwrap().key)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("does not belong"), "{err}");
     }
 
@@ -395,6 +403,9 @@ mod tests {
         let pem = public_key_pem(&spki).unwrap();
         assert_eq!(parse_public_key_pem(pem.as_bytes()).unwrap(), spki);
         assert!(parse_public_key_pem(b"hello").is_err());
-        assert!(parse_public_key_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n").is_err());
+        assert!(
+            parse_public_key_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")
+                .is_err()
+        );
     }
 }

@@ -230,7 +230,8 @@ impl Policy {
             };
             for name in names {
                 if let Some(lock) = state.locks.get(name).filter(|l| l.in_force(now)) {
-                    let mut text = format!("lock targeting {} is in force", render_target(&lock.target));
+                    let mut text =
+                        format!("lock targeting {} is in force", render_target(&lock.target));
                     if !lock.message.is_empty() {
                         text.push_str(": ");
                         text.push_str(&lock.message);
@@ -253,12 +254,23 @@ impl Policy {
     }
 
     /// Live locks matching at least one filter (all when `filters` is empty), by name.
-    pub(crate) fn locks(&self, filters: &[LockTarget], in_force_only: bool, now: i64) -> Vec<Bytes> {
+    pub(crate) fn locks(
+        &self,
+        filters: &[LockTarget],
+        in_force_only: bool,
+        now: i64,
+    ) -> Vec<Bytes> {
         let state = self.read();
         state
             .locks
             .values()
-            .filter(|l| if in_force_only { l.in_force(now) } else { l.live(now) })
+            .filter(|l| {
+                if in_force_only {
+                    l.in_force(now)
+                } else {
+                    l.live(now)
+                }
+            })
             .filter(|l| filters.is_empty() || filters.iter().any(|f| filter_matches(f, &l.target)))
             .map(|l| l.row.value.clone())
             .collect()
@@ -379,21 +391,33 @@ mod tests {
     #[test]
     fn an_in_force_lock_refuses_with_teleports_wording() {
         let policy = Policy::default();
-        policy.apply(&[Change::Put(Kind::Lock, lock_row("l1", user("bot-example"), "stolen", None))]);
+        policy.apply(&[Change::Put(
+            Kind::Lock,
+            lock_row("l1", user("bot-example"), "stolen", None),
+        )]);
         let err = policy
             .check_locks(&[(Target::User, "bot-example")], 0)
             .unwrap_err();
         assert_eq!(
             err,
-            ApiError::AccessDenied(r#"lock targeting User:"bot-example" is in force: stolen"#.into())
+            ApiError::AccessDenied(
+                r#"lock targeting User:"bot-example" is in force: stolen"#.into()
+            )
         );
-        assert!(policy.check_locks(&[(Target::User, "bot-other")], 0).is_ok());
+        assert!(
+            policy
+                .check_locks(&[(Target::User, "bot-other")], 0)
+                .is_ok()
+        );
     }
 
     #[test]
     fn an_expired_lock_no_longer_refuses_but_is_still_listed() {
         let policy = Policy::default();
-        policy.apply(&[Change::Put(Kind::Lock, lock_row("l1", user("u"), "", Some(1000)))]);
+        policy.apply(&[Change::Put(
+            Kind::Lock,
+            lock_row("l1", user("u"), "", Some(1000)),
+        )]);
         assert!(policy.check_locks(&[(Target::User, "u")], 2000).is_ok());
         assert_eq!(policy.locks(&[], false, 2000).len(), 1);
         assert!(policy.locks(&[], true, 2000).is_empty());
@@ -448,7 +472,7 @@ mod tests {
     #[test]
     fn wildcards_allow_and_deny_wins() {
         let admin = role(vec![rule(&["*"], &["*"])], vec![]);
-        assert!(rules_allow(&[admin.clone()], "list", "lock"));
+        assert!(rules_allow(std::slice::from_ref(&admin), "list", "lock"));
         let no_delete = role(vec![], vec![rule(&["lock"], &["delete"])]);
         assert!(!rules_allow(&[admin, no_delete], "delete", "lock"));
         let reader = role(vec![rule(&["lock"], &["read"])], vec![]);

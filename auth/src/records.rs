@@ -27,6 +27,7 @@ pub(crate) struct UserRecord {
 
 impl UserRecord {
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        // Serializing strings, lists and string-keyed maps to JSON cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
     }
 
@@ -59,6 +60,7 @@ pub(crate) struct DatabaseRecord {
 
 impl DatabaseRecord {
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        // As for users: nothing here can fail to serialize.
         serde_json::to_vec(self).unwrap_or_default()
     }
 

@@ -8,9 +8,10 @@ use mwi_proto::types::RoleV6;
 use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::policy::timestamp_ms;
+use crate::records::UserRecord;
 use crate::rpc::{decode, decode_empty, empty, not_found, repeated, require_name};
 use crate::server::Auth;
-use crate::store::{Kind, now_ms};
+use crate::store::{Kind, Page, Tx, now_ms};
 use crate::wire;
 
 /// Role versions Teleport accepts (v3 to v8 share one message).
@@ -66,6 +67,32 @@ pub(crate) fn complete_role(original: &[u8], mut role: RoleV6) -> Result<Vec<u8>
         role.version = DEFAULT_VERSION.into();
     }
     Ok(mwi_proto::unknown::keep_unknown(original, &role))
+}
+
+/// A user that holds `role`, if any (Teleport refuses to delete a role in use).
+fn user_of_role(tx: &Tx<'_>, role: &str) -> Result<Option<String>, ApiError> {
+    let mut from = None;
+    loop {
+        let page = Page {
+            from: from.take(),
+            limit: 500,
+            ..Default::default()
+        };
+        let rows = tx.list(Kind::User, &page)?;
+        for row in &rows {
+            if UserRecord::from_bytes(&row.value)?
+                .roles
+                .iter()
+                .any(|r| r == role)
+            {
+                return Ok(Some(row.name.clone()));
+            }
+        }
+        match rows.last() {
+            Some(last) if rows.len() == 500 => from = Some(format!("{}\0", last.name)),
+            _ => return Ok(None),
+        }
+    }
 }
 
 impl Auth {
@@ -150,37 +177,63 @@ impl Auth {
             .await
     }
 
-    pub(crate) async fn create_role(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn create_role(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["create"], "role")?;
         let role = role_field(body, "proto.CreateRoleRequest")?;
         self.write_role(role, Mode::Create).await
     }
 
-    pub(crate) async fn update_role(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn update_role(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["update"], "role")?;
         let role = role_field(body, "proto.UpdateRoleRequest")?;
         self.write_role(role, Mode::Update).await
     }
 
-    pub(crate) async fn upsert_role_v2(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn upsert_role_v2(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["create", "update"], "role")?;
         let role = role_field(body, "proto.UpsertRoleRequest")?;
         self.write_role(role, Mode::Upsert).await
     }
 
-    pub(crate) async fn upsert_role(&self, caller: &Caller, body: Bytes) -> Result<Bytes, ApiError> {
+    pub(crate) async fn upsert_role(
+        &self,
+        caller: &Caller,
+        body: Bytes,
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["create", "update"], "role")?;
         self.write_role(body, Mode::Upsert).await?;
         Ok(empty())
     }
 
-    pub(crate) async fn delete_role(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn delete_role(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["delete"], "role")?;
         let req: DeleteRoleRequest = decode(body)?;
         require_name("role", &req.name)?;
         let name = req.name;
         self.store
             .write(move |tx| {
+                if let Some(user) = user_of_role(tx, &name)? {
+                    return Err(ApiError::BadParameter(format!(
+                        "role {name:?} is still used by user {user:?}; take it away from the \
+                         user first (for a bot: delete or update the bot)"
+                    )));
+                }
                 if tx.delete(Kind::Role, &name)? {
                     Ok(empty())
                 } else {

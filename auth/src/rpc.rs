@@ -20,6 +20,7 @@ use tonic::server::{Grpc, UnaryService};
 use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::server::Auth;
+use crate::store::now_ms;
 use crate::tls::ConnInfo;
 use crate::wire;
 
@@ -86,9 +87,8 @@ methods! {
 
 /// Decodes a request, naming the message type when the bytes are not one.
 pub(crate) fn decode<M: Message + Default + prost::Name>(bytes: &[u8]) -> Result<M, ApiError> {
-    M::decode(bytes).map_err(|e| {
-        ApiError::BadParameter(format!("malformed {} request: {e}", M::full_name()))
-    })
+    M::decode(bytes)
+        .map_err(|e| ApiError::BadParameter(format!("malformed {} request: {e}", M::full_name())))
 }
 
 /// Checks that a `google.protobuf.Empty` request is well-formed (unknown fields are fine).
@@ -143,6 +143,14 @@ async fn dispatch(
             method.path()
         ))
     })?;
+    // TLS checks validity only at the handshake; a connection may outlive its certificate.
+    if id.expired_at(now_ms() / 1000) {
+        return Err(ApiError::Unauthenticated(format!(
+            "the client certificate of {:?} has expired; renew it (or join again with a new \
+             token) and reconnect",
+            id.username
+        )));
+    }
     let caller = Caller { id, remote };
     auth.check_caller_locks(&caller)?;
     match method {

@@ -33,7 +33,9 @@ pub(crate) fn parse_authorized_key(bytes: &[u8]) -> Result<PublicKey, SshError> 
 }
 
 fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl SshCa {
@@ -146,8 +148,11 @@ mod tests {
         assert_eq!(cert.valid_principals(), ["root"]);
         let ca_key = PublicKey::from_openssh(&ca.public_line().unwrap()).unwrap();
         assert!(
-            cert.validate_at(unix(SystemTime::now()), [&ca_key.fingerprint(Default::default())])
-                .is_ok()
+            cert.validate_at(
+                unix(SystemTime::now()),
+                [&ca_key.fingerprint(Default::default())]
+            )
+            .is_ok()
         );
     }
 

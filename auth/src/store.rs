@@ -289,6 +289,10 @@ impl Tx<'_> {
         get(self.conn, kind, name, self.now)
     }
 
+    pub(crate) fn list(&self, kind: Kind, page: &Page) -> Result<Vec<Row>, ApiError> {
+        list(self.conn, kind, page, self.now)
+    }
+
     /// Stores a protobuf resource with a new revision, written into its `metadata.revision`.
     pub(crate) fn put_resource(
         &mut self,
@@ -375,7 +379,9 @@ impl Tx<'_> {
             )
             .map_err(internal)?;
         let gone = stmt
-            .query_map([self.now], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .query_map([self.now], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(internal)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(internal)?;
@@ -431,7 +437,10 @@ fn checkpoint_loop(conn: Connection, stop: mpsc::Receiver<()>) {
     }
 }
 
-fn spawn_named<F: FnOnce() + Send + 'static>(name: &str, f: F) -> Result<JoinHandle<()>, OpenError> {
+fn spawn_named<F: FnOnce() + Send + 'static>(
+    name: &str,
+    f: F,
+) -> Result<JoinHandle<()>, OpenError> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(f)
@@ -653,10 +662,21 @@ mod tests {
         assert!(ok.is_ok());
         assert!(bad.is_err());
         let names = store
-            .read(|r| r.list(Kind::User, &Page { limit: 10, ..Default::default() }))
+            .read(|r| {
+                r.list(
+                    Kind::User,
+                    &Page {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
+            })
             .await
             .unwrap();
-        assert_eq!(names.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(
+            names.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+            ["a"]
+        );
         assert_eq!(seen.lock().unwrap().len(), 1);
         store.close().await;
     }
@@ -672,9 +692,17 @@ mod tests {
             })
             .await
             .unwrap();
-        assert!(store.read(|r| r.get(Kind::Token, "old")).await.unwrap().is_none());
+        assert!(
+            store
+                .read(|r| r.get(Kind::Token, "old"))
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(store.sweep().await.unwrap(), 1);
-        assert!(matches!(seen.lock().unwrap().last(), Some(Change::Delete(Kind::Token, n)) if n == "old"));
+        assert!(
+            matches!(seen.lock().unwrap().last(), Some(Change::Delete(Kind::Token, n)) if n == "old")
+        );
         store.close().await;
     }
 
@@ -699,11 +727,20 @@ mod tests {
             ..Default::default()
         };
         let names = |rows: Vec<Row>| rows.into_iter().map(|r| r.name).collect::<Vec<_>>();
-        let first = store.read(move |r| r.list(Kind::BotInstance, &page(None, false))).await.unwrap();
+        let first = store
+            .read(move |r| r.list(Kind::BotInstance, &page(None, false)))
+            .await
+            .unwrap();
         assert_eq!(names(first), ["a/1", "a/2"]);
-        let next = store.read(move |r| r.list(Kind::BotInstance, &page(Some("a/3"), false))).await.unwrap();
+        let next = store
+            .read(move |r| r.list(Kind::BotInstance, &page(Some("a/3"), false)))
+            .await
+            .unwrap();
         assert_eq!(names(next), ["a/3"]);
-        let back = store.read(move |r| r.list(Kind::BotInstance, &page(None, true))).await.unwrap();
+        let back = store
+            .read(move |r| r.list(Kind::BotInstance, &page(None, true)))
+            .await
+            .unwrap();
         assert_eq!(names(back), ["a/3", "a/2"]);
         store.close().await;
     }
@@ -713,7 +750,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (store, _) = open(dir.path());
         store.close().await;
-        let err = store.write(|tx| tx.put_record(Kind::User, "a", vec![], None)).await.unwrap_err();
+        let err = store
+            .write(|tx| tx.put_record(Kind::User, "a", vec![], None))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("shutting down"));
     }
 

@@ -53,7 +53,11 @@ fn complete_token(original: &[u8], mut token: ProvisionTokenV2) -> Result<Vec<u8
             "token has no roles; set spec.roles (e.g. [Bot])".into(),
         ));
     }
-    if let Some(bad) = spec.roles.iter().find(|r| !SYSTEM_ROLES.contains(&r.as_str())) {
+    if let Some(bad) = spec
+        .roles
+        .iter()
+        .find(|r| !SYSTEM_ROLES.contains(&r.as_str()))
+    {
         return Err(ApiError::BadParameter(format!(
             "token role {bad:?} is not a Teleport system role; use one of {}",
             SYSTEM_ROLES.join(", ")
@@ -132,7 +136,9 @@ impl Auth {
         self.authorize(caller, verbs, "token")?;
         let original = wire::message_field(body, 1)
             .map_err(|e| ApiError::BadParameter(format!("malformed {type_name} request: {e}")))?
-            .ok_or_else(|| ApiError::BadParameter(format!("{type_name}: missing token (field V2)")))?;
+            .ok_or_else(|| {
+                ApiError::BadParameter(format!("{type_name}: missing token (field V2)"))
+            })?;
         let token: ProvisionTokenV2 = decode(&original)?;
         let bytes = complete_token(&original, token.clone())?;
         let meta = token.metadata.unwrap_or_default();
@@ -151,7 +157,11 @@ impl Auth {
         Ok(empty())
     }
 
-    pub(crate) async fn delete_token(&self, caller: &Caller, body: &[u8]) -> Result<Bytes, ApiError> {
+    pub(crate) async fn delete_token(
+        &self,
+        caller: &Caller,
+        body: &[u8],
+    ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["delete"], "token")?;
         let req: ResourceRequest = decode(body)?;
         require_name("token", &req.name)?;

@@ -123,9 +123,10 @@ pub(crate) fn put_bytes(out: &mut Vec<u8>, number: u32, payload: &[u8]) {
     out.extend_from_slice(payload);
 }
 
-/// Replaces every occurrence of length-delimited field `number` with one holding `payload`, at
-/// the place of the first occurrence (or at the end); every other field stays as it was.
-fn replace_field(buf: &[u8], number: u32, payload: &[u8]) -> Result<Vec<u8>, Malformed> {
+/// Replaces every occurrence of length-delimited field `number` (a string, bytes or embedded
+/// message) with one holding `payload`, at the place of the first occurrence (or at the end);
+/// every other field stays as it was.
+pub(crate) fn replace_field(buf: &[u8], number: u32, payload: &[u8]) -> Result<Vec<u8>, Malformed> {
     let mut out = Vec::with_capacity(buf.len() + payload.len() + 8);
     let mut placed = false;
     for f in fields(buf)? {
@@ -219,10 +220,33 @@ mod tests {
     #[test]
     fn repeated_metadata_occurrences_merge() {
         let mut bytes = Vec::new();
-        put_bytes(&mut bytes, 4, &Metadata { name: "a".into(), ..Default::default() }.encode_to_vec());
-        put_bytes(&mut bytes, 4, &Metadata { description: "d".into(), ..Default::default() }.encode_to_vec());
+        put_bytes(
+            &mut bytes,
+            4,
+            &Metadata {
+                name: "a".into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+        put_bytes(
+            &mut bytes,
+            4,
+            &Metadata {
+                description: "d".into(),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
         let out = with_revision(&bytes, "r").unwrap();
         let meta = LockV2::decode(out.as_slice()).unwrap().metadata.unwrap();
-        assert_eq!((meta.name.as_str(), meta.description.as_str(), meta.revision.as_str()), ("a", "d", "r"));
+        assert_eq!(
+            (
+                meta.name.as_str(),
+                meta.description.as_str(),
+                meta.revision.as_str()
+            ),
+            ("a", "d", "r")
+        );
     }
 }

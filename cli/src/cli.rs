@@ -81,7 +81,27 @@ pub enum Command {
     #[command(subcommand)]
     Lab(commands::lab::LabCommand),
     Ping(commands::ping::PingArgs),
+    Doctor(commands::doctor::DoctorArgs),
+    Lint(commands::lint::LintArgs),
     Get(commands::get::GetArgs),
+    Rm(commands::rm::RmArgs),
+    Create(commands::create::CreateArgs),
+    Edit(commands::edit::EditArgs),
+    Unlock(commands::unlock::UnlockArgs),
+    /// List and add locks (remove them with `mwictl unlock`).
+    #[command(subcommand)]
+    Locks(commands::locks::LocksCommand),
+    /// List, add and remove bot join tokens.
+    #[command(subcommand)]
+    Tokens(commands::tokens::TokensCommand),
+    /// Inspect roles and fix them in one command: add or remove logins, add database access.
+    #[command(subcommand)]
+    Roles(commands::roles::RolesCommand),
+    /// Bots: list with their health, show, add, remove, update, recreate; their instances.
+    #[command(subcommand)]
+    Bots(commands::bots::BotsCommand),
+    Recover(commands::recover::RecoverArgs),
+    Demo(commands::demo::DemoArgs),
     Completions(commands::completions::CompletionsArgs),
     #[command(hide = true)]
     GenerateDocs(commands::generate_docs::GenerateDocsArgs),

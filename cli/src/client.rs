@@ -4,7 +4,7 @@
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::{Buf, Bytes};
 use mwi_proto::machineid::{
@@ -227,6 +227,8 @@ pub struct Client {
     no_list_roles: AtomicBool,
     no_upsert_role_v2: AtomicBool,
     no_list_bot_instances_v2: AtomicBool,
+    // Calls sent so far, for the RPC counts recover reports.
+    rpcs: AtomicUsize,
 }
 
 impl Client {
@@ -242,6 +244,7 @@ impl Client {
             no_list_roles: AtomicBool::new(false),
             no_upsert_role_v2: AtomicBool::new(false),
             no_list_bot_instances_v2: AtomicBool::new(false),
+            rpcs: AtomicUsize::new(0),
         }
     }
 
@@ -251,6 +254,11 @@ impl Client {
 
     pub fn peer(&self) -> &Peer {
         &self.peer
+    }
+
+    /// How many RPCs this client has sent (answered or not).
+    pub fn rpc_count(&self) -> usize {
+        self.rpcs.load(Ordering::Relaxed)
     }
 
     /// The server's cluster name and version, from the only Ping this process sends.
@@ -660,6 +668,7 @@ impl Client {
         body: Bytes,
     ) -> Result<Bytes, ClientError> {
         tracing::debug!(method, "call");
+        self.rpcs.fetch_add(1, Ordering::Relaxed);
         let mut grpc = tonic::client::Grpc::new(self.connection.channel.clone());
         let result = match grpc.ready().await {
             Ok(()) => {

@@ -1,6 +1,7 @@
 //! mwictl as a library: every command's work lives here so tests can call it directly; the
 //! binary (`main.rs`) only parses arguments and dispatches.
 
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -10,8 +11,13 @@ pub mod docs;
 pub mod error;
 pub mod exit;
 pub mod home;
+pub mod lab;
 pub mod listing;
 pub mod logging;
+pub mod ops;
 pub mod output;
 pub mod profile;
+pub mod recover;
+pub mod live;
 pub mod resource;
+pub mod tbot_config;

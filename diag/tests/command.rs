@@ -13,7 +13,11 @@ fn local(_: &Path) -> Option<String> {
     None
 }
 
-fn doctor(inputs: &[&str], stdin: &[u8], format: OutputFormat) -> (Result<ExitStatus, command::CommandError>, String) {
+fn doctor(
+    inputs: &[&str],
+    stdin: &[u8],
+    format: OutputFormat,
+) -> (Result<ExitStatus, command::CommandError>, String) {
     let args = DoctorArgs {
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         format,
@@ -26,7 +30,11 @@ fn doctor(inputs: &[&str], stdin: &[u8], format: OutputFormat) -> (Result<ExitSt
 
 #[test]
 fn doctor_exits_1_on_findings_and_0_when_clean() {
-    let (status, _) = doctor(&[&format!("{LOGS}s1_legacy_seed.txt")], b"", OutputFormat::Text);
+    let (status, _) = doctor(
+        &[&format!("{LOGS}s1_legacy_seed.txt")],
+        b"",
+        OutputFormat::Text,
+    );
     assert_eq!(status.expect("runs"), ExitStatus::Findings);
     let (status, out) = doctor(&[&format!("{LOGS}noise.log")], b"", OutputFormat::Text);
     assert_eq!(status.expect("runs").code(), 0);
@@ -48,11 +56,18 @@ fn doctor_reads_standard_input_by_default_and_for_dash() {
 
 #[test]
 fn doctor_unreadable_file_is_bad_input_naming_it() {
-    let (status, out) = doctor(&[&format!("{LOGS}noise.log"), "/nonexistent/tbot.log"], b"", OutputFormat::Text);
+    let (status, out) = doctor(
+        &[&format!("{LOGS}noise.log"), "/nonexistent/tbot.log"],
+        b"",
+        OutputFormat::Text,
+    );
     let err = status.expect_err("missing file");
     assert_eq!(err.exit_status().code(), 2);
     let message = err.to_string();
-    assert!(message.starts_with("cannot open /nonexistent/tbot.log:"), "{message}");
+    assert!(
+        message.starts_with("cannot open /nonexistent/tbot.log:"),
+        "{message}"
+    );
     assert!(!message.contains('\n'));
     assert!(out.is_empty(), "nothing is reported before all inputs open");
 }
@@ -74,7 +89,12 @@ fn doctor_live_answers_reach_the_report() {
     };
     let mut out = Vec::new();
     command::doctor(&args, &b""[..], &mut out, Some(&mut live)).expect("runs");
-    assert_eq!(asked, vec![LiveCheck::LockForBot { bot: Some("deploy".into()) }]);
+    assert_eq!(
+        asked,
+        vec![LiveCheck::LockForBot {
+            bot: Some("deploy".into())
+        }]
+    );
     let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(json["findings"][0]["live"]["current"], false);
 }
@@ -99,14 +119,29 @@ fn lint_fix_prints_the_diff_and_exits_by_what_remains() {
     std::fs::copy(format!("{CONFIGS}s7_auth_server.yaml"), &path).expect("copy");
 
     let mut out = Vec::new();
-    let status = command::lint(&lint_args(vec![path.clone()], false, OutputFormat::Text), &mut out).expect("lint");
+    let status = command::lint(
+        &lint_args(vec![path.clone()], false, OutputFormat::Text),
+        &mut out,
+    )
+    .expect("lint");
     assert_eq!(status, ExitStatus::Findings);
 
     let mut out = Vec::new();
-    let status = command::lint(&lint_args(vec![path.clone()], true, OutputFormat::Text), &mut out).expect("fix");
+    let status = command::lint(
+        &lint_args(vec![path.clone()], true, OutputFormat::Text),
+        &mut out,
+    )
+    .expect("fix");
     let out = String::from_utf8(out).expect("utf-8");
     assert!(out.contains("+    ssh_config: \"off\""), "{out}");
-    assert!(out.contains(&format!("fixed {} (backup: {}.bak)", path.display(), path.display())), "{out}");
+    assert!(
+        out.contains(&format!(
+            "fixed {} (backup: {}.bak)",
+            path.display(),
+            path.display()
+        )),
+        "{out}"
+    );
     assert_eq!(status, ExitStatus::Clean, "{out}");
 }
 
@@ -116,7 +151,8 @@ fn lint_json_lists_fixes() {
     let path = dir.path().join("tbot.yaml");
     std::fs::copy(format!("{CONFIGS}s5_kube_secret.yaml"), &path).expect("copy");
     let mut out = Vec::new();
-    let status = command::lint(&lint_args(vec![path], true, OutputFormat::Json), &mut out).expect("fix");
+    let status =
+        command::lint(&lint_args(vec![path], true, OutputFormat::Json), &mut out).expect("fix");
     assert_eq!(status, ExitStatus::Clean);
     let json: serde_json::Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(json["fixes"][0]["rules"][0], "kube-secret-exec-plugin");
@@ -126,8 +162,18 @@ fn lint_json_lists_fixes() {
 #[test]
 fn lint_unreadable_file_is_bad_input() {
     let mut out = Vec::new();
-    let err = command::lint(&lint_args(vec!["/nonexistent/x.yaml".into()], false, OutputFormat::Text), &mut out)
-        .expect_err("missing");
+    let err = command::lint(
+        &lint_args(
+            vec!["/nonexistent/x.yaml".into()],
+            false,
+            OutputFormat::Text,
+        ),
+        &mut out,
+    )
+    .expect_err("missing");
     assert_eq!(err.exit_status(), ExitStatus::BadInput);
-    assert!(err.to_string().starts_with("cannot read /nonexistent/x.yaml:"));
+    assert!(
+        err.to_string()
+            .starts_with("cannot read /nonexistent/x.yaml:")
+    );
 }

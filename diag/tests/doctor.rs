@@ -12,7 +12,9 @@ fn read(name: &str) -> Vec<u8> {
 fn diagnose(names: &[&str]) -> Report {
     let mut doctor = Doctor::new();
     for name in names {
-        doctor.feed_reader(name, read(name).as_slice()).expect("reading a slice");
+        doctor
+            .feed_reader(name, read(name).as_slice())
+            .expect("reading a slice");
     }
     doctor.finish()
 }
@@ -29,7 +31,11 @@ fn only(report: &Report) -> &Finding {
 }
 
 fn lines(finding: &Finding) -> Vec<(String, u64)> {
-    finding.evidence.iter().map(|e| (e.source.clone(), e.line)).collect()
+    finding
+        .evidence
+        .iter()
+        .map(|e| (e.source.clone(), e.line))
+        .collect()
 }
 
 #[test]
@@ -38,12 +44,34 @@ fn legacy_mismatch_access_denied_and_lock_are_one_finding() {
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::GenerationMismatch);
     assert_eq!(finding.bot.as_deref(), Some("example"));
-    assert!(finding.variant.as_deref().is_some_and(|v| v.starts_with("v9–v15")));
+    assert!(
+        finding
+            .variant
+            .as_deref()
+            .is_some_and(|v| v.starts_with("v9–v15"))
+    );
     assert_eq!(finding.facts.get("stored").map(String::as_str), Some("3"));
-    assert_eq!(finding.facts.get("lock_target").map(String::as_str), Some("user: bot-example"));
-    assert_eq!(finding.live_check, Some(LiveCheck::LockForBot { bot: Some("example".into()) }));
-    assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl recover generation-mismatch --bot example"));
-    assert!(finding.fix.tctl.contains(&"tctl bots rm example".to_string()), "legacy servers need the bot recreated");
+    assert_eq!(
+        finding.facts.get("lock_target").map(String::as_str),
+        Some("user: bot-example")
+    );
+    assert_eq!(
+        finding.live_check,
+        Some(LiveCheck::LockForBot {
+            bot: Some("example".into())
+        })
+    );
+    assert_eq!(
+        finding.fix.mwictl.as_deref(),
+        Some("mwictl recover generation-mismatch --bot example")
+    );
+    assert!(
+        finding
+            .fix
+            .tctl
+            .contains(&"tctl bots rm example".to_string()),
+        "legacy servers need the bot recreated"
+    );
     assert_eq!(report.exit_code(), 1);
     insta::assert_snapshot!(text(&report));
 }
@@ -64,11 +92,29 @@ fn v16_json_log_mismatch_names_bot_and_instance() {
         finding.facts.get("instance").map(String::as_str),
         Some("0b5e5f1c-3c1f-4a0b-9d5e-2f7c1a9e8b21")
     );
-    assert!(finding.variant.as_deref().is_some_and(|v| v.starts_with("v16–v18")));
-    assert!(finding.evidence.iter().all(|e| e.format == LineFormat::Json));
-    assert!(finding.fix.tctl.contains(&"tctl bots instances add ci".to_string()));
+    assert!(
+        finding
+            .variant
+            .as_deref()
+            .is_some_and(|v| v.starts_with("v16–v18"))
+    );
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .all(|e| e.format == LineFormat::Json)
+    );
+    assert!(
+        finding
+            .fix
+            .tctl
+            .contains(&"tctl bots instances add ci".to_string())
+    );
     // The access denied retries and tbot giving up belong to the same incident.
-    assert_eq!(lines(finding).iter().map(|(_, l)| *l).collect::<Vec<_>>(), vec![4, 5, 6, 7]);
+    assert_eq!(
+        lines(finding).iter().map(|(_, l)| *l).collect::<Vec<_>>(),
+        vec![4, 5, 6, 7]
+    );
     insta::assert_snapshot!(text(&report));
 }
 
@@ -81,8 +127,18 @@ fn newest_journal_mismatch_locks_the_instance() {
         finding.facts.get("lock_target").map(String::as_str),
         Some("bot_instance_id: 7f7a2c1e-9d2b-4c55-8a0e-5b1f9c3d2e10")
     );
-    assert!(finding.variant.as_deref().is_some_and(|v| v.starts_with("newest")));
-    assert!(finding.evidence.iter().all(|e| e.format == LineFormat::Journal));
+    assert!(
+        finding
+            .variant
+            .as_deref()
+            .is_some_and(|v| v.starts_with("newest"))
+    );
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .all(|e| e.format == LineFormat::Journal)
+    );
     insta::assert_snapshot!(text(&report));
 }
 
@@ -94,7 +150,10 @@ fn auth_log_and_client_log_collapse_into_one_finding() {
     assert_eq!(finding.bot.as_deref(), Some("web"));
     assert_eq!(
         lines(finding),
-        vec![("s1_client_only.log".to_string(), 2), ("s1_auth_only.log".to_string(), 3)]
+        vec![
+            ("s1_client_only.log".to_string(), 2),
+            ("s1_auth_only.log".to_string(), 3)
+        ]
     );
 }
 
@@ -103,8 +162,14 @@ fn access_denied_alone_suggests_checking_locks() {
     let report = diagnose(&["s1_client_only.log"]);
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::AccessDenied);
-    assert_eq!(finding.live_check, Some(LiveCheck::LockForBot { bot: None }));
-    assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl unlock --bot BOT_NAME"));
+    assert_eq!(
+        finding.live_check,
+        Some(LiveCheck::LockForBot { bot: None })
+    );
+    assert_eq!(
+        finding.fix.mwictl.as_deref(),
+        Some("mwictl unlock --bot BOT_NAME")
+    );
 }
 
 #[test]
@@ -112,8 +177,17 @@ fn expired_identity_and_bad_certificate_are_one_finding() {
     let report = diagnose(&["s2_expired_seed.txt"]);
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::IdentityExpired);
-    assert_eq!(finding.bot.as_deref(), Some("test"), "from roles=[bot-test]");
-    assert_eq!(finding.live_check, Some(LiveCheck::InstanceExpired { bot: Some("test".into()) }));
+    assert_eq!(
+        finding.bot.as_deref(),
+        Some("test"),
+        "from roles=[bot-test]"
+    );
+    assert_eq!(
+        finding.live_check,
+        Some(LiveCheck::InstanceExpired {
+            bot: Some("test".into())
+        })
+    );
     // The fallback dial's IP SANs error is part of it, not a finding of its own.
     assert!(finding.evidence.iter().any(|e| e.text.contains("IP SANs")));
     insta::assert_snapshot!(text(&report));
@@ -125,7 +199,12 @@ fn journal_json_output_is_read() {
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::IdentityExpired);
     assert_eq!(finding.bot.as_deref(), Some("runner"));
-    assert!(finding.evidence.iter().all(|e| e.format == LineFormat::JournalJson));
+    assert!(
+        finding
+            .evidence
+            .iter()
+            .all(|e| e.format == LineFormat::JournalJson)
+    );
 }
 
 #[test]
@@ -134,10 +213,16 @@ fn ssh_failure_names_login_and_granted_principals() {
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::SshLoginNotAllowed);
     assert_eq!(finding.facts.get("login").map(String::as_str), Some("bob"));
-    assert_eq!(finding.facts.get("principals").map(String::as_str), Some("/opt/machine-id: alice"));
+    assert_eq!(
+        finding.facts.get("principals").map(String::as_str),
+        Some("/opt/machine-id: alice")
+    );
     assert_eq!(
         finding.live_check,
-        Some(LiveCheck::LoginMissing { bot: None, login: Some("bob".into()) })
+        Some(LiveCheck::LoginMissing {
+            bot: None,
+            login: Some("bob".into())
+        })
     );
     insta::assert_snapshot!(text(&report));
 }
@@ -152,7 +237,10 @@ fn ssh_failure_uses_the_latest_renewal() {
         finding.facts.get("principals").map(String::as_str),
         Some("/opt/machine-id: ubuntu ec2-user")
     );
-    assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl recover ssh-login --bot ops --login root"));
+    assert_eq!(
+        finding.fix.mwictl.as_deref(),
+        Some("mwictl recover ssh-login --bot ops --login root")
+    );
 }
 
 #[test]
@@ -162,7 +250,10 @@ fn database_not_found_names_the_database() {
     assert_eq!(finding.incident, Incident::DatabaseNotFound);
     assert_eq!(
         finding.live_check,
-        Some(LiveCheck::RoleLacksDbAccess { bot: None, db: "example".into() })
+        Some(LiveCheck::RoleLacksDbAccess {
+            bot: None,
+            db: "example".into()
+        })
     );
     let report = diagnose(&["s4_tsh_json.log"]);
     let finding = only(&report);
@@ -177,8 +268,14 @@ fn exec_plugin_error_points_to_lint_fix() {
         let report = diagnose(&[name]);
         let finding = only(&report);
         assert_eq!(finding.incident, Incident::ExecPluginNeedsDirectory);
-        assert_eq!(finding.facts.get("secret").map(String::as_str), Some("identity-output"));
-        assert_eq!(finding.fix.mwictl.as_deref(), Some("mwictl lint --fix /etc/tbot.yaml"));
+        assert_eq!(
+            finding.facts.get("secret").map(String::as_str),
+            Some("identity-output")
+        );
+        assert_eq!(
+            finding.fix.mwictl.as_deref(),
+            Some("mwictl lint --fix /etc/tbot.yaml")
+        );
         assert_eq!(finding.live_check, None);
     }
 }
@@ -260,12 +357,19 @@ fn small_buffers_and_crlf_give_the_same_findings() {
         "s7_proxy_seed.txt",
         "others.log",
     ];
-    let summary = |r: &Report| r.findings.iter().map(|f| (f.incident, lines(f))).collect::<Vec<_>>();
+    let summary = |r: &Report| {
+        r.findings
+            .iter()
+            .map(|f| (f.incident, lines(f)))
+            .collect::<Vec<_>>()
+    };
     for name in names {
         let expected = diagnose(&[name]);
         // Longer than any corpus line, so each refill ends inside some line.
         let mut small = Doctor::with_buffer_capacity(400);
-        small.feed_reader(name, read(name).as_slice()).expect("read");
+        small
+            .feed_reader(name, read(name).as_slice())
+            .expect("read");
         assert_eq!(
             serde_json::to_value(small.finish()).expect("json"),
             serde_json::to_value(&expected).expect("json"),
@@ -287,11 +391,16 @@ fn small_buffers_and_crlf_give_the_same_findings() {
 fn a_flood_of_one_error_keeps_memory_bounded_and_counts_all() {
     let mut log = String::new();
     for i in 0..200_000 {
-        log.push_str(&format!("2025-01-01T00:00:{:02}.{i:06}Z WARN renewal failed: auth API: access denied [{i}]\n", i % 60));
+        log.push_str(&format!(
+            "2025-01-01T00:00:{:02}.{i:06}Z WARN renewal failed: auth API: access denied [{i}]\n",
+            i % 60
+        ));
     }
     log.push_str("ERROR: renewable cert generation mismatch: stored=3, presented=2\n");
     let mut doctor = Doctor::new();
-    doctor.feed_reader("flood.log", log.as_bytes()).expect("read");
+    doctor
+        .feed_reader("flood.log", log.as_bytes())
+        .expect("read");
     let report = doctor.finish();
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::GenerationMismatch);
@@ -307,7 +416,9 @@ fn a_line_longer_than_the_buffer_is_still_read() {
     log.push_str(&"y".repeat(1 << 20));
     log.push_str("\nnext\n");
     let mut doctor = Doctor::new();
-    doctor.feed_reader("long.log", log.as_bytes()).expect("read");
+    doctor
+        .feed_reader("long.log", log.as_bytes())
+        .expect("read");
     let report = doctor.finish();
     let finding = only(&report);
     assert_eq!(finding.incident, Incident::IdentityExpired);
@@ -325,19 +436,32 @@ fn invalid_utf8_is_read_lossily() {
     let report = doctor.finish();
     let ids: Vec<&str> = report.findings.iter().map(|f| f.incident.id()).collect();
     assert_eq!(ids, vec!["S4", "S2"]);
-    assert_eq!(report.findings[0].facts.get("db").map(String::as_str), Some("café"));
+    assert_eq!(
+        report.findings[0].facts.get("db").map(String::as_str),
+        Some("café")
+    );
 }
 
 #[test]
 fn live_answers_are_recorded_and_rendered() {
     let mut report = diagnose(&["s1_legacy_seed.txt"]);
     report.answer_live_checks(|check| {
-        assert_eq!(check, &LiveCheck::LockForBot { bot: Some("example".into()) });
+        assert_eq!(
+            check,
+            &LiveCheck::LockForBot {
+                bot: Some("example".into())
+            }
+        );
         mwi_diag::doctor::LiveAnswer {
             current: Some(true),
-            detail: "lock 5cee949f-5203-4f3b-9805-dac35d798a16 targeting user: bot-example is in force".into(),
+            detail:
+                "lock 5cee949f-5203-4f3b-9805-dac35d798a16 targeting user: bot-example is in force"
+                    .into(),
         }
     });
     let rendered = text(&report);
-    assert!(rendered.contains("live:  still current: lock 5cee949f"), "{rendered}");
+    assert!(
+        rendered.contains("live:  still current: lock 5cee949f"),
+        "{rendered}"
+    );
 }

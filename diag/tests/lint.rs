@@ -74,9 +74,16 @@ fn clean_config_has_only_a_note() {
 #[test]
 fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
     let file = lint_one("s5_kube_secret.yaml", &options());
-    let s5: Vec<_> = file.findings.iter().filter(|f| f.rule == "kube-secret-exec-plugin").collect();
+    let s5: Vec<_> = file
+        .findings
+        .iter()
+        .filter(|f| f.rule == "kube-secret-exec-plugin")
+        .collect();
     assert_eq!(s5.len(), 2);
-    assert!(s5.iter().all(|f| f.incident.as_deref() == Some("S5") && f.fixable));
+    assert!(
+        s5.iter()
+            .all(|f| f.incident.as_deref() == Some("S5") && f.fixable)
+    );
     assert_eq!((s5[0].line, s5[0].column), (9, 5));
     assert_eq!(s5[1].key, "services[1].disable_exec_plugin");
     insta::assert_snapshot!(text(&report_of(vec![file])));
@@ -85,9 +92,16 @@ fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
 #[test]
 fn auth_server_with_ssh_config_is_s7() {
     let file = lint_one("s7_auth_server.yaml", &options());
-    let s7: Vec<_> = file.findings.iter().filter(|f| f.rule == "auth-server-ssh-config").collect();
+    let s7: Vec<_> = file
+        .findings
+        .iter()
+        .filter(|f| f.rule == "auth-server-ssh-config")
+        .collect();
     assert_eq!(s7.len(), 2);
-    assert!(s7.iter().all(|f| f.severity == Severity::Warning && f.fixable));
+    assert!(
+        s7.iter()
+            .all(|f| f.severity == Severity::Warning && f.fixable)
+    );
     insta::assert_snapshot!(text(&report_of(vec![file])));
 }
 
@@ -96,15 +110,32 @@ fn schema_errors_name_the_key_and_suggest() {
     let file = lint_one("schema_errors.yaml", &options());
     let report = report_of(vec![file]);
     let rendered = text(&report);
-    assert!(rendered.contains("unknown key `renewal_intervall` at the top level; did you mean `renewal_interval`?"), "{rendered}");
-    assert!(rendered.contains("`disable_exec_plugin` belongs in a `type: kubernetes` service"), "{rendered}");
-    assert!(rendered.contains("`onboarding.join_method: tokn` is not allowed (did you mean `token`?)"), "{rendered}");
+    assert!(
+        rendered.contains(
+            "unknown key `renewal_intervall` at the top level; did you mean `renewal_interval`?"
+        ),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("`disable_exec_plugin` belongs in a `type: kubernetes` service"),
+        "{rendered}"
+    );
+    assert!(
+        rendered.contains("`onboarding.join_method: tokn` is not allowed (did you mean `token`?)"),
+        "{rendered}"
+    );
     assert!(rendered.contains("`services[0].type: identiy` is not a service type tbot knows (did you mean `identity`?)"), "{rendered}");
     assert!(rendered.contains("quoted \"true\""), "{rendered}");
     assert!(rendered.contains("nanoseconds"), "{rendered}");
     assert_eq!(
         rules(&report.files[0]),
-        set(&["invalid-value", "missing-key", "unknown-key", "wrong-type", "use-proxy-addr"])
+        set(&[
+            "invalid-value",
+            "missing-key",
+            "unknown-key",
+            "wrong-type",
+            "use-proxy-addr"
+        ])
     );
     insta::assert_snapshot!(rendered);
 }
@@ -119,10 +150,20 @@ fn v1_config_is_flagged_and_not_checked_as_v2() {
 #[test]
 fn missing_version_is_fixable() {
     let file = lint_one("no_version.yaml", &options());
-    let finding = file.findings.iter().find(|f| f.rule == "config-v1").expect("config-v1");
+    let finding = file
+        .findings
+        .iter()
+        .find(|f| f.rule == "config-v1")
+        .expect("config-v1");
     assert!(finding.fixable);
     let fixed = file.fixed_text().expect("fixable");
-    assert_eq!(fixed, format!("# no version line\nversion: v2\n{}", &source("no_version.yaml")[18..]));
+    assert_eq!(
+        fixed,
+        format!(
+            "# no version line\nversion: v2\n{}",
+            &source("no_version.yaml")[18..]
+        )
+    );
 }
 
 #[test]
@@ -164,7 +205,11 @@ fn shared_storage_across_configs_is_s1() {
     let (dir, paths) = copy_to_temp(&["shared_a.yaml", "shared_b.yaml"]);
     let report = lint::lint_paths(&paths, &options()).expect("lint");
     for file in &report.files {
-        let shared: Vec<_> = file.findings.iter().filter(|f| f.rule == "shared-storage").collect();
+        let shared: Vec<_> = file
+            .findings
+            .iter()
+            .filter(|f| f.rule == "shared-storage")
+            .collect();
         assert_eq!(shared.len(), 1, "{}", text(&report));
         assert_eq!(shared[0].incident.as_deref(), Some("S1"));
     }
@@ -178,13 +223,19 @@ fn shared_storage_across_configs_is_s1() {
 fn default_storage_in_two_configs_is_shared() {
     let config = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: iam\n  token: t\n";
     let dir = tempfile::tempdir().expect("temp dir");
-    let paths: Vec<PathBuf> = ["a.yaml", "b.yaml"].iter().map(|n| dir.path().join(n)).collect();
+    let paths: Vec<PathBuf> = ["a.yaml", "b.yaml"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
     for path in &paths {
         std::fs::write(path, config).expect("write");
     }
     let report = lint::lint_paths(&paths, &options()).expect("lint");
-    assert!(report.files.iter().all(|f| f.findings.iter().any(|x| x.rule == "shared-storage"
-        && x.message.starts_with("the default storage `/var/lib/teleport/bot`"))));
+    assert!(report.files.iter().all(|f| f.findings.iter().any(|x| {
+        x.rule == "shared-storage"
+            && x.message
+                .starts_with("the default storage `/var/lib/teleport/bot`")
+    })));
 }
 
 #[test]
@@ -195,7 +246,11 @@ fn storage_on_a_network_file_system_is_flagged() {
         network_fs: nfs_under_mnt,
     };
     let file = lint::lint_source("tbot.yaml", config, &options);
-    let finding = file.findings.iter().find(|f| f.rule == "network-storage").expect("network-storage");
+    let finding = file
+        .findings
+        .iter()
+        .find(|f| f.rule == "network-storage")
+        .expect("network-storage");
     assert_eq!((finding.line, finding.column), (8, 9));
     assert!(finding.message.contains("(NFS)"));
     assert_eq!(finding.incident.as_deref(), Some("S1"));
@@ -207,8 +262,10 @@ fn use_proxy_addr_depends_on_the_servers() {
         use_proxy_addr: Some(value.to_string()),
         network_fs: local,
     };
-    let proxy = "version: v2\nproxy_server: p.example.com:443\nonboarding: {join_method: iam, token: t}\n";
-    let auth = "version: v2\nauth_server: a.example.com:3025\nonboarding: {join_method: iam, token: t}\n";
+    let proxy =
+        "version: v2\nproxy_server: p.example.com:443\nonboarding: {join_method: iam, token: t}\n";
+    let auth =
+        "version: v2\nauth_server: a.example.com:3025\nonboarding: {join_method: iam, token: t}\n";
     let severity = |src: &str, options: &LintOptions| {
         lint::lint_source("tbot.yaml", src, options)
             .findings
@@ -228,15 +285,27 @@ fn broken_yaml_is_one_syntax_error_with_position() {
     let file = lint_one("yaml_syntax.yaml", &options());
     assert_eq!(rules(&file), set(&["yaml-syntax"]));
     assert_eq!((file.findings[0].line, file.findings[0].column), (3, 1));
-    let file = lint::lint_source("x.yaml", "version: v2\nservices:\n  - type: identity\n   destination: /x\n", &options());
+    let file = lint::lint_source(
+        "x.yaml",
+        "version: v2\nservices:\n  - type: identity\n   destination: /x\n",
+        &options(),
+    );
     assert_eq!(rules(&file), set(&["yaml-syntax"]));
     assert_eq!(file.findings[0].line, 4);
 }
 
 #[test]
 fn duplicate_keys_are_errors() {
-    let file = lint::lint_source("x.yaml", "version: v2\nproxy_server: a:443\nproxy_server: b:443\n", &options());
-    let dup = file.findings.iter().find(|f| f.rule == "duplicate-key").expect("duplicate-key");
+    let file = lint::lint_source(
+        "x.yaml",
+        "version: v2\nproxy_server: a:443\nproxy_server: b:443\n",
+        &options(),
+    );
+    let dup = file
+        .findings
+        .iter()
+        .find(|f| f.rule == "duplicate-key")
+        .expect("duplicate-key");
     assert_eq!((dup.line, dup.column), (3, 1));
 }
 
@@ -244,7 +313,10 @@ fn duplicate_keys_are_errors() {
 fn unreadable_file_is_an_error_naming_it() {
     let err = lint::lint_paths(&["/nonexistent/tbot.yaml"], &options()).expect_err("missing file");
     let message = err.to_string();
-    assert!(message.starts_with("cannot read /nonexistent/tbot.yaml:"), "{message}");
+    assert!(
+        message.starts_with("cannot read /nonexistent/tbot.yaml:"),
+        "{message}"
+    );
     assert!(!message.contains('\n'));
 }
 
@@ -255,7 +327,10 @@ fn not_utf8_is_a_syntax_error() {
     std::fs::write(&path, b"version: v2\nproxy_server: \xff\n").expect("write");
     let report = lint::lint_paths(&[&path], &options()).expect("lint");
     let finding = &report.files[0].findings[0];
-    assert_eq!((finding.rule.as_str(), finding.line, finding.column), ("yaml-syntax", 2, 15));
+    assert_eq!(
+        (finding.rule.as_str(), finding.line, finding.column),
+        ("yaml-syntax", 2, 15)
+    );
 }
 
 #[test]
@@ -271,14 +346,29 @@ fn fix_and_check(name: &str, fixed_rules: &[&str]) -> (String, String) {
     let outcomes = lint::apply_fixes(&report).expect("fix");
     assert_eq!(outcomes.len(), 1);
     let outcome = &outcomes[0];
-    assert_eq!(outcome.rules, fixed_rules.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    assert_eq!(PathBuf::from(&outcome.backup_path), dir.path().join(format!("{name}.bak")));
-    assert_eq!(std::fs::read_to_string(&outcome.backup_path).expect("backup"), before);
+    assert_eq!(
+        outcome.rules,
+        fixed_rules
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        PathBuf::from(&outcome.backup_path),
+        dir.path().join(format!("{name}.bak"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(&outcome.backup_path).expect("backup"),
+        before
+    );
     let after = std::fs::read_to_string(&paths[0]).expect("fixed file");
     // Every original line is still there (comments included): fixes only add or change values.
     let again = lint::lint_paths(&paths, &options()).expect("lint again");
     for rule in fixed_rules {
-        assert!(again.files[0].findings.iter().all(|f| f.rule != *rule), "{rule} still fires:\n{after}");
+        assert!(
+            again.files[0].findings.iter().all(|f| f.rule != *rule),
+            "{rule} still fires:\n{after}"
+        );
     }
     let leftovers = std::fs::read_dir(dir.path()).expect("dir").count();
     assert_eq!(leftovers, 2, "only the file and its backup");
@@ -324,10 +414,20 @@ fn fix_keeps_crlf_line_endings() {
 #[test]
 fn fix_in_flow_style_output() {
     let config = "version: v2\nproxy_server: p:443\nonboarding: {join_method: kubernetes, token: k}\nservices:\n  - {type: kubernetes, kubernetes_cluster: c, destination: {type: kubernetes_secret, name: s}}\n";
-    let fixed = lint::lint_source("tbot.yaml", config, &options()).fixed_text().expect("fixable");
-    assert!(fixed.contains("name: s}, disable_exec_plugin: true}\n"), "{fixed}");
+    let fixed = lint::lint_source("tbot.yaml", config, &options())
+        .fixed_text()
+        .expect("fixable");
+    assert!(
+        fixed.contains("name: s}, disable_exec_plugin: true}\n"),
+        "{fixed}"
+    );
     let again = lint::lint_source("tbot.yaml", &fixed, &options());
-    assert!(again.findings.iter().all(|f| f.rule != "kube-secret-exec-plugin"));
+    assert!(
+        again
+            .findings
+            .iter()
+            .all(|f| f.rule != "kube-secret-exec-plugin")
+    );
 }
 
 #[test]

@@ -22,7 +22,8 @@ impl Rng {
 }
 
 /// Bytes that matter to YAML and to log lines, so random input reaches deep paths.
-const ALPHABET: &[u8] = b"  \n\n\t-:#'\"[]{},&*!|>?%@`\\.=/abcdeftruoxyzABC0123456789\r\x00\xc3\xa9\xff";
+const ALPHABET: &[u8] =
+    b"  \n\n\t-:#'\"[]{},&*!|>?%@`\\.=/abcdeftruoxyzABC0123456789\r\x00\xc3\xa9\xff";
 const WORDS: &[&str] = &[
     "version: v2\n",
     "services:\n",
@@ -52,8 +53,13 @@ const WORDS: &[&str] = &[
 fn corpus() -> Vec<Vec<u8>> {
     let mut files = Vec::new();
     for dir in ["logs", "configs"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus").join(dir);
-        let mut entries: Vec<_> = std::fs::read_dir(path).expect("corpus dir").flatten().collect();
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/corpus")
+            .join(dir);
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .expect("corpus dir")
+            .flatten()
+            .collect();
         entries.sort_by_key(|e| e.path());
         for entry in entries {
             files.push(std::fs::read(entry.path()).expect("corpus file"));
@@ -73,7 +79,9 @@ fn random_input(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
         match rng.below(6) {
             0 => {
                 let n = rng.below(64);
-                let bytes: Vec<u8> = (0..n).map(|_| ALPHABET[rng.below(ALPHABET.len())]).collect();
+                let bytes: Vec<u8> = (0..n)
+                    .map(|_| ALPHABET[rng.below(ALPHABET.len())])
+                    .collect();
                 out.splice(at..at, bytes);
             }
             1 => {
@@ -109,14 +117,19 @@ fn local(_: &Path) -> Option<String> {
 
 fn exercise(input: &[u8], rng: &mut Rng) {
     let mut doctor = Doctor::with_buffer_capacity(64 + rng.below(1024));
-    doctor.feed_reader("fuzz.log", input).expect("reading a slice cannot fail");
+    doctor
+        .feed_reader("fuzz.log", input)
+        .expect("reading a slice cannot fail");
     let report = doctor.finish();
     let mut sink = Vec::new();
-    report.render_text(&mut sink, rng.below(2) == 0).expect("render");
+    report
+        .render_text(&mut sink, rng.below(2) == 0)
+        .expect("render");
     serde_json::to_string(&report).expect("json");
 
     let options = LintOptions {
-        use_proxy_addr: [None, Some("yes".to_string()), Some("1".to_string())][rng.below(3)].clone(),
+        use_proxy_addr: [None, Some("yes".to_string()), Some("1".to_string())][rng.below(3)]
+            .clone(),
         network_fs: local,
     };
     let text = String::from_utf8_lossy(input);
@@ -142,7 +155,8 @@ fn random_and_mutated_inputs_never_panic() {
     let mut rng = Rng(seed);
     for round in 0..rounds {
         let input = random_input(&mut rng, &corpus);
-        let outcome = std::panic::catch_unwind(|| exercise(&input, &mut Rng(seed ^ round as u64 | 1)));
+        let outcome =
+            std::panic::catch_unwind(|| exercise(&input, &mut Rng(seed ^ round as u64 | 1)));
         assert!(
             outcome.is_ok(),
             "round {round} (seed {seed}) panicked on input {:?}",
@@ -161,10 +175,16 @@ fn deep_nesting_is_refused_not_overflowed() {
         "[".repeat(100_000),
         "{a: ".repeat(50_000),
         "- ".repeat(50_000),
-        (0..2000).map(|i| format!("{}k:\n", " ".repeat(i))).collect::<String>(),
+        (0..2000)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect::<String>(),
         "&a &b ".repeat(20_000),
     ] {
         let file = lint::lint_source("deep.yaml", &input, &options);
-        assert!(file.findings.iter().any(|f| f.rule == "yaml-syntax"), "{:?}", &input[..20]);
+        assert!(
+            file.findings.iter().any(|f| f.rule == "yaml-syntax"),
+            "{:?}",
+            &input[..20]
+        );
     }
 }

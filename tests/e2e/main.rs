@@ -1,9 +1,23 @@
 //! End-to-end tests: start the lab on a free loopback port and run the real mwictl binary.
 
+mod diagnose;
+mod access;
+mod bots;
 mod client;
 mod connection;
+mod demo;
 mod fake_auth;
 mod get;
 mod harness;
+mod incidents;
+mod instances;
 mod lab;
+mod locks;
+mod recover;
+mod recover_pty;
+mod recover_resume;
+mod roles;
 mod stream;
+mod tokens;
+mod unlock;
+mod verbs;

@@ -32,7 +32,9 @@ impl Lab {
         let mut config = config(dir.path());
         edit(&mut config);
         let handle = mwi_auth::lab::spawn(config).await.unwrap();
-        let admin = IdentityFile::read(&handle.ready().identity_path).unwrap().identity;
+        let admin = IdentityFile::read(&handle.ready().identity_path)
+            .unwrap()
+            .identity;
         Lab { handle, dir, admin }
     }
 
@@ -51,18 +53,29 @@ impl Lab {
     }
 
     /// A channel authenticated as the given certificate and key.
-    pub async fn channel_as(&self, cert_pem: &str, key_pem: &str) -> Result<Channel, tonic::transport::Error> {
+    pub async fn channel_as(
+        &self,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> Result<Channel, tonic::transport::Error> {
         let tls = self.tls().identity(Identity::from_pem(cert_pem, key_pem));
         self.endpoint().tls_config(tls).unwrap().connect().await
     }
 
     /// A channel without a client certificate (only joining works over it).
     pub async fn anonymous(&self) -> Channel {
-        self.endpoint().tls_config(self.tls()).unwrap().connect().await.unwrap()
+        self.endpoint()
+            .tls_config(self.tls())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
     }
 
     pub async fn admin_channel(&self) -> Channel {
-        self.channel_as(&self.admin.tls_cert_pem, &self.admin.private_key_pem).await.unwrap()
+        self.channel_as(&self.admin.tls_cert_pem, &self.admin.private_key_pem)
+            .await
+            .unwrap()
     }
 
     pub async fn auth(&self) -> AuthServiceClient<Channel> {
@@ -126,7 +139,10 @@ pub fn client_key() -> ClientKey {
     let ssh = ssh_key::PublicKey::from(ssh_key::public::EcdsaPublicKey::from(key.verifying_key()));
     ClientKey {
         key_pem: key.to_pkcs8_pem(LineEnding::LF).unwrap().to_string(),
-        tls_public_pem: key.verifying_key().to_public_key_pem(LineEnding::LF).unwrap(),
+        tls_public_pem: key
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap(),
         ssh_public: ssh.to_openssh().unwrap(),
     }
 }
@@ -155,7 +171,12 @@ fn identity_of(certs: mwi_proto::proto::Certs, key: ClientKey) -> BotIdentity {
 
 impl Lab {
     /// Creates bot `name` with `roles` and the `logins` trait.
-    pub async fn create_bot(&self, name: &str, roles: &[&str], logins: &[&str]) -> mwi_proto::machineid::Bot {
+    pub async fn create_bot(
+        &self,
+        name: &str,
+        roles: &[&str],
+        logins: &[&str],
+    ) -> mwi_proto::machineid::Bot {
         use mwi_proto::machineid::{Bot, BotSpec, CreateBotRequest, Trait};
         let bot = Bot {
             kind: "bot".into(),
@@ -174,7 +195,12 @@ impl Lab {
             }),
             ..Default::default()
         };
-        self.bots().await.create_bot(CreateBotRequest { bot: Some(bot) }).await.unwrap().into_inner()
+        self.bots()
+            .await
+            .create_bot(CreateBotRequest { bot: Some(bot) })
+            .await
+            .unwrap()
+            .into_inner()
     }
 
     /// A one-time bot join token (32 hex characters, 1h), like `tctl bots instances add`.
@@ -197,7 +223,10 @@ impl Lab {
             version: "v2".into(),
             metadata: Some(Metadata {
                 name: name.into(),
-                expires: Some(prost_types::Timestamp { seconds: now + ttl_secs, nanos: 0 }),
+                expires: Some(prost_types::Timestamp {
+                    seconds: now + ttl_secs,
+                    nanos: 0,
+                }),
                 ..Default::default()
             }),
             spec: Some(ProvisionTokenSpecV2 {
@@ -209,7 +238,9 @@ impl Lab {
         };
         self.auth()
             .await
-            .upsert_token_v2(UpsertTokenV2Request { token: Some(Token::V2(token)) })
+            .upsert_token_v2(UpsertTokenV2Request {
+                token: Some(Token::V2(token)),
+            })
             .await
             .unwrap();
     }
@@ -224,13 +255,20 @@ impl Lab {
             public_ssh_key: key.ssh_public.clone().into_bytes(),
             ..Default::default()
         };
-        let certs = self.join().await.register_using_token(req).await?.into_inner();
+        let certs = self
+            .join()
+            .await
+            .register_using_token(req)
+            .await?
+            .into_inner();
         Ok(identity_of(certs, key))
     }
 
     /// A channel authenticated as `bot`.
     pub async fn channel_of(&self, bot: &BotIdentity) -> Channel {
-        self.channel_as(&bot.cert_pem, &bot.key.key_pem).await.unwrap()
+        self.channel_as(&bot.cert_pem, &bot.key.key_pem)
+            .await
+            .unwrap()
     }
 
     /// Renews `bot`'s identity with a fresh key, as tbot does every renewal.
@@ -256,5 +294,8 @@ pub fn in_secs(secs: i64) -> prost_types::Timestamp {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    prost_types::Timestamp { seconds: now + secs, nanos: 0 }
+    prost_types::Timestamp {
+        seconds: now + secs,
+        nanos: 0,
+    }
 }

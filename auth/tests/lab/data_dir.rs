@@ -15,7 +15,10 @@ async fn first_start_writes_a_private_admin_identity_signed_by_the_lab_ca() {
     assert_eq!(cert.roles, ["admin"]);
     assert_eq!(cert.issuer_cluster.as_deref(), Some("lab"));
     assert!(cert.not_after - cert.not_before > 300 * 24 * 3600);
-    assert!(loaded.identity.ssh_ca_lines[0].starts_with("@cert-authority lab,*.lab ecdsa-sha2-nistp256 "));
+    assert!(
+        loaded.identity.ssh_ca_lines[0]
+            .starts_with("@cert-authority lab,*.lab ecdsa-sha2-nistp256 ")
+    );
     assert!(loaded.identity.ssh_ca_lines[0].ends_with(" type=host"));
     assert!(lab.data_dir().join("lab.json").is_file());
     assert!(lab.data_dir().join("lab.db").is_file());
@@ -32,8 +35,18 @@ async fn a_restart_reuses_the_ca_and_the_identity() {
     assert_eq!(before, after);
     assert_eq!(again.ready().cluster_name, "lab");
     // The old identity still works: same CA.
-    let lab = Lab { admin: IdentityFile::parse(&before).unwrap(), handle: again, dir };
-    assert!(lab.auth().await.ping(mwi_proto::proto::PingRequest {}).await.is_ok());
+    let lab = Lab {
+        admin: IdentityFile::parse(&before).unwrap(),
+        handle: again,
+        dir,
+    };
+    assert!(
+        lab.auth()
+            .await
+            .ping(mwi_proto::proto::PingRequest {})
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -42,8 +55,15 @@ async fn a_foreign_non_empty_dir_is_refused_and_left_alone() {
     let cfg = config(dir.path());
     std::fs::create_dir_all(&cfg.data_dir).unwrap();
     std::fs::write(cfg.data_dir.join("notes.txt"), "mine").unwrap();
-    let err = mwi_auth::lab::spawn(cfg.clone()).await.err().unwrap().to_string();
-    assert!(err.contains("not a lab data dir") && err.contains("--data-dir"), "{err}");
+    let err = mwi_auth::lab::spawn(cfg.clone())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("not a lab data dir") && err.contains("--data-dir"),
+        "{err}"
+    );
     assert!(!err.contains('\n'));
     let entries: Vec<_> = std::fs::read_dir(&cfg.data_dir).unwrap().collect();
     assert_eq!(entries.len(), 1);
@@ -55,7 +75,11 @@ async fn damaged_after(edit: impl FnOnce(&std::path::Path)) -> String {
     let dir = lab.dir;
     lab.handle.shutdown().await.unwrap();
     edit(&data);
-    mwi_auth::lab::spawn(config(dir.path())).await.err().unwrap().to_string()
+    mwi_auth::lab::spawn(config(dir.path()))
+        .await
+        .err()
+        .unwrap()
+        .to_string()
 }
 
 #[tokio::test]
@@ -100,7 +124,10 @@ async fn a_busy_port_names_the_address_and_the_fix() {
     let mut cfg = config(dir.path());
     cfg.listen = taken.local_addr().unwrap();
     let err = mwi_auth::lab::spawn(cfg).await.err().unwrap().to_string();
-    assert!(err.contains("cannot listen on") && err.contains("--listen"), "{err}");
+    assert!(
+        err.contains("cannot listen on") && err.contains("--listen"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -14,11 +14,17 @@ use crate::roles::role;
 
 fn access_role(name: &str, logins: &[&str]) -> RoleV6 {
     let mut r = role(name, &[]);
-    r.spec.as_mut().unwrap().allow.as_mut().unwrap().logins = logins.iter().map(|l| l.to_string()).collect();
+    r.spec.as_mut().unwrap().allow.as_mut().unwrap().logins =
+        logins.iter().map(|l| l.to_string()).collect();
     r
 }
 
-async fn impersonate(lab: &Lab, bot: &BotIdentity, roles: &[&str], db: Option<&str>) -> Result<Certs, tonic::Status> {
+async fn impersonate(
+    lab: &Lab,
+    bot: &BotIdentity,
+    roles: &[&str],
+    db: Option<&str>,
+) -> Result<Certs, tonic::Status> {
     let key = client_key();
     let req = UserCertsRequest {
         username: "bot-example".into(),
@@ -50,17 +56,23 @@ async fn joined_bot(lab: &Lab, roles: &[&str]) -> BotIdentity {
 #[tokio::test]
 async fn a_bot_gets_non_renewable_certs_with_its_roles_and_expanded_logins() {
     let lab = Lab::start().await;
-    lab.auth().await.upsert_role(access_role("access", &["{{internal.logins}}", "deploy"])).await.unwrap();
+    lab.auth()
+        .await
+        .upsert_role(access_role("access", &["{{internal.logins}}", "deploy"]))
+        .await
+        .unwrap();
     let bot = joined_bot(&lab, &["access"]).await;
     let certs = impersonate(&lab, &bot, &["access"], None).await.unwrap();
-    let cert = mwi_identity::CertIdentity::from_pem(std::str::from_utf8(&certs.tls).unwrap()).unwrap();
+    let cert =
+        mwi_identity::CertIdentity::from_pem(std::str::from_utf8(&certs.tls).unwrap()).unwrap();
     assert_eq!(cert.roles, ["access"]);
     assert!(!cert.renewable);
     assert_eq!(cert.generation, 0);
     let mut logins = cert.logins.clone();
     logins.sort();
     assert_eq!(logins, ["deploy", "ubuntu"]);
-    let ssh = ssh_key::Certificate::from_openssh(std::str::from_utf8(&certs.ssh).unwrap().trim()).unwrap();
+    let ssh = ssh_key::Certificate::from_openssh(std::str::from_utf8(&certs.ssh).unwrap().trim())
+        .unwrap();
     let mut principals = ssh.valid_principals().to_vec();
     principals.sort();
     assert_eq!(principals, ["deploy", "ubuntu"]);
@@ -70,19 +82,40 @@ async fn a_bot_gets_non_renewable_certs_with_its_roles_and_expanded_logins() {
 #[tokio::test]
 async fn a_bot_may_not_impersonate_a_role_its_bot_role_does_not_list() {
     let lab = Lab::start().await;
-    lab.auth().await.upsert_role(access_role("access", &[])).await.unwrap();
-    lab.auth().await.upsert_role(access_role("editor", &[])).await.unwrap();
+    lab.auth()
+        .await
+        .upsert_role(access_role("access", &[]))
+        .await
+        .unwrap();
+    lab.auth()
+        .await
+        .upsert_role(access_role("editor", &[]))
+        .await
+        .unwrap();
     let bot = joined_bot(&lab, &["access"]).await;
-    let err = impersonate(&lab, &bot, &["editor"], None).await.unwrap_err();
+    let err = impersonate(&lab, &bot, &["editor"], None)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    assert!(err.message().contains(r#"role "editor""#), "{}", err.message());
+    assert!(
+        err.message().contains(r#"role "editor""#),
+        "{}",
+        err.message()
+    );
 }
 
 fn db_labels(pairs: &[(&str, &str)]) -> Option<LabelValues> {
     Some(LabelValues {
         values: pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), StringValues { values: vec![v.to_string()] }))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    StringValues {
+                        values: vec![v.to_string()],
+                    },
+                )
+            })
             .collect(),
     })
 }
@@ -98,19 +131,38 @@ async fn a_database_the_roles_cannot_see_is_not_found_until_the_rules_allow_it()
     )
     .unwrap();
     let mut db_role = access_role("db", &[]);
-    db_role.spec.as_mut().unwrap().allow.as_mut().unwrap().database_labels = db_labels(&[("env", "prod")]);
+    db_role
+        .spec
+        .as_mut()
+        .unwrap()
+        .allow
+        .as_mut()
+        .unwrap()
+        .database_labels = db_labels(&[("env", "prod")]);
     lab.auth().await.upsert_role(db_role.clone()).await.unwrap();
     let bot = joined_bot(&lab, &["db"]).await;
 
-    let err = impersonate(&lab, &bot, &["db"], Some("example")).await.unwrap_err();
+    let err = impersonate(&lab, &bot, &["db"], Some("example"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(err.message(), r#"database "example" not found"#);
 
     db_role = crate::roles::role("db", &[(&["db_server", "db"], &["read", "list"])]);
-    db_role.spec.as_mut().unwrap().allow.as_mut().unwrap().database_labels = db_labels(&[("env", "prod")]);
+    db_role
+        .spec
+        .as_mut()
+        .unwrap()
+        .allow
+        .as_mut()
+        .unwrap()
+        .database_labels = db_labels(&[("env", "prod")]);
     lab.auth().await.upsert_role(db_role).await.unwrap();
-    let certs = impersonate(&lab, &bot, &["db"], Some("example")).await.unwrap();
-    let cert = mwi_identity::CertIdentity::from_pem(std::str::from_utf8(&certs.tls).unwrap()).unwrap();
+    let certs = impersonate(&lab, &bot, &["db"], Some("example"))
+        .await
+        .unwrap();
+    let cert =
+        mwi_identity::CertIdentity::from_pem(std::str::from_utf8(&certs.tls).unwrap()).unwrap();
     assert_eq!(cert.db_service.as_deref(), Some("example"));
     assert_eq!(cert.db_user.as_deref(), Some("alice"));
 }
@@ -118,29 +170,55 @@ async fn a_database_the_roles_cannot_see_is_not_found_until_the_rules_allow_it()
 #[tokio::test]
 async fn a_database_whose_labels_the_roles_do_not_match_is_not_found() {
     let lab = Lab::start().await;
-    mwi_auth::lab::seed_database(lab.data_dir(), "example", BTreeMap::from([("env".into(), "prod".into())])).unwrap();
+    lab.handle
+        .seed_database("example", BTreeMap::from([("env".into(), "prod".into())]))
+        .unwrap();
     let mut db_role = crate::roles::role("db", &[(&["db_server", "db"], &["read", "list"])]);
-    db_role.spec.as_mut().unwrap().allow.as_mut().unwrap().database_labels = db_labels(&[("env", "dev")]);
+    db_role
+        .spec
+        .as_mut()
+        .unwrap()
+        .allow
+        .as_mut()
+        .unwrap()
+        .database_labels = db_labels(&[("env", "dev")]);
     lab.auth().await.upsert_role(db_role).await.unwrap();
     let bot = joined_bot(&lab, &["db"]).await;
-    let err = impersonate(&lab, &bot, &["db"], Some("example")).await.unwrap_err();
+    let err = impersonate(&lab, &bot, &["db"], Some("example"))
+        .await
+        .unwrap_err();
     assert_eq!(err.message(), r#"database "example" not found"#);
-    let err = impersonate(&lab, &bot, &["db"], Some("missing")).await.unwrap_err();
+    let err = impersonate(&lab, &bot, &["db"], Some("missing"))
+        .await
+        .unwrap_err();
     assert_eq!(err.message(), r#"database "missing" not found"#);
 }
 
 #[tokio::test]
 async fn impersonated_certs_are_refused_while_the_bot_is_locked() {
     let lab = Lab::start().await;
-    lab.auth().await.upsert_role(access_role("access", &[])).await.unwrap();
+    lab.auth()
+        .await
+        .upsert_role(access_role("access", &[]))
+        .await
+        .unwrap();
     let bot = joined_bot(&lab, &["access"]).await;
     lab.auth()
         .await
-        .upsert_lock(crate::locks::lock("l", crate::locks::user("bot-example"), "stop"))
+        .upsert_lock(crate::locks::lock(
+            "l",
+            crate::locks::user("bot-example"),
+            "stop",
+        ))
         .await
         .unwrap();
-    let err = impersonate(&lab, &bot, &["access"], None).await.unwrap_err();
-    assert_eq!(err.message(), r#"lock targeting User:"bot-example" is in force: stop"#);
+    let err = impersonate(&lab, &bot, &["access"], None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message(),
+        r#"lock targeting User:"bot-example" is in force: stop"#
+    );
 }
 
 #[tokio::test]
@@ -154,8 +232,15 @@ async fn the_admin_gets_certs_for_a_bot_user_it_may_impersonate() {
         expires: Some(in_secs(600)),
         ..Default::default()
     };
-    let certs = lab.auth().await.generate_user_certs(req).await.unwrap().into_inner();
-    let cert = mwi_identity::CertIdentity::from_pem(std::str::from_utf8(&certs.tls).unwrap()).unwrap();
+    let certs = lab
+        .auth()
+        .await
+        .generate_user_certs(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let cert =
+        mwi_identity::CertIdentity::from_pem(std::str::from_utf8(&certs.tls).unwrap()).unwrap();
     assert_eq!(cert.username, "bot-example");
     assert_eq!(cert.roles, ["bot-example"]);
     assert!(!cert.renewable);
@@ -172,7 +257,10 @@ async fn a_bot_may_not_get_certs_for_another_user() {
         tls_public_key: key.tls_public_pem.into_bytes(),
         ..Default::default()
     };
-    let err = AuthServiceClient::new(lab.channel_of(&bot).await).generate_user_certs(req).await.unwrap_err();
+    let err = AuthServiceClient::new(lab.channel_of(&bot).await)
+        .generate_user_certs(req)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 }
 
@@ -185,6 +273,12 @@ async fn an_older_clients_single_public_key_gets_both_certificates() {
         expires: Some(in_secs(600)),
         ..Default::default()
     };
-    let certs = lab.auth().await.generate_user_certs(req).await.unwrap().into_inner();
+    let certs = lab
+        .auth()
+        .await
+        .generate_user_certs(req)
+        .await
+        .unwrap()
+        .into_inner();
     assert!(!certs.tls.is_empty() && !certs.ssh.is_empty());
 }

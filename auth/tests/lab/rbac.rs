@@ -22,8 +22,16 @@ async fn as_roles(lab: &Lab, roles: &[&str]) -> Channel {
         expires: Some(in_secs(600)),
         ..Default::default()
     };
-    let certs = lab.auth().await.generate_user_certs(req).await.unwrap().into_inner();
-    lab.channel_as(std::str::from_utf8(&certs.tls).unwrap(), &key.key_pem).await.unwrap()
+    let certs = lab
+        .auth()
+        .await
+        .generate_user_certs(req)
+        .await
+        .unwrap()
+        .into_inner();
+    lab.channel_as(std::str::from_utf8(&certs.tls).unwrap(), &key.key_pem)
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -36,7 +44,10 @@ async fn a_bot_may_not_list_locks() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    assert_eq!(err.message(), r#"access denied to perform action "list" on "lock""#);
+    assert_eq!(
+        err.message(),
+        r#"access denied to perform action "list" on "lock""#
+    );
 }
 
 #[tokio::test]
@@ -44,23 +55,37 @@ async fn a_bot_may_not_create_bots() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
     let bot = lab.join_bot(&lab.bot_token("example").await).await.unwrap();
-    let mut client = mwi_proto::machineid::bot_service_client::BotServiceClient::new(lab.channel_of(&bot).await);
+    let mut client =
+        mwi_proto::machineid::bot_service_client::BotServiceClient::new(lab.channel_of(&bot).await);
     let err = client
         .create_bot(mwi_proto::machineid::CreateBotRequest::default())
         .await
         .unwrap_err();
-    assert_eq!(err.message(), r#"access denied to perform action "create" on "bot""#);
+    assert_eq!(
+        err.message(),
+        r#"access denied to perform action "create" on "bot""#
+    );
 }
 
 #[tokio::test]
 async fn a_read_only_role_reads_locks_but_may_not_write_them() {
     let lab = Lab::start().await;
-    lab.auth().await.upsert_role(role("lock-reader", &[(&["lock"], &["read", "list"])])).await.unwrap();
+    lab.auth()
+        .await
+        .upsert_role(role("lock-reader", &[(&["lock"], &["read", "list"])]))
+        .await
+        .unwrap();
     let mut reader = AuthServiceClient::new(as_roles(&lab, &["lock-reader"]).await);
     assert!(reader.get_locks(GetLocksRequest::default()).await.is_ok());
-    let err = reader.upsert_lock(lock("l", user("u"), "")).await.unwrap_err();
+    let err = reader
+        .upsert_lock(lock("l", user("u"), ""))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    assert_eq!(err.message(), r#"access denied to perform action "create" on "lock""#);
+    assert_eq!(
+        err.message(),
+        r#"access denied to perform action "create" on "lock""#
+    );
 }
 
 #[tokio::test]
@@ -68,30 +93,55 @@ async fn a_deny_rule_wins_over_a_wildcard_allow() {
     let lab = Lab::start().await;
     let mut r = role("no-unlock", &[(&["*"], &["*"])]);
     r.spec.as_mut().unwrap().deny = Some(RoleConditions {
-        rules: vec![Rule { resources: vec!["lock".into()], verbs: vec!["delete".into()], ..Default::default() }],
+        rules: vec![Rule {
+            resources: vec!["lock".into()],
+            verbs: vec!["delete".into()],
+            ..Default::default()
+        }],
         ..Default::default()
     });
     lab.auth().await.upsert_role(r).await.unwrap();
-    lab.auth().await.upsert_lock(lock("l", user("u"), "")).await.unwrap();
+    lab.auth()
+        .await
+        .upsert_lock(lock("l", user("u"), ""))
+        .await
+        .unwrap();
     let err = AuthServiceClient::new(as_roles(&lab, &["no-unlock"]).await)
         .delete_lock(DeleteLockRequest { name: "l".into() })
         .await
         .unwrap_err();
-    assert_eq!(err.message(), r#"access denied to perform action "delete" on "lock""#);
+    assert_eq!(
+        err.message(),
+        r#"access denied to perform action "delete" on "lock""#
+    );
 }
 
 #[tokio::test]
 async fn only_a_bot_submits_heartbeats_and_only_for_itself() {
-    use mwi_proto::machineid::{BotInstanceStatusHeartbeat, GetBotInstanceRequest, SubmitHeartbeatRequest};
     use mwi_proto::machineid::bot_instance_service_client::BotInstanceServiceClient;
+    use mwi_proto::machineid::{
+        BotInstanceStatusHeartbeat, GetBotInstanceRequest, SubmitHeartbeatRequest,
+    };
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
     let bot = lab.join_bot(&lab.bot_token("example").await).await.unwrap();
     let beat = || SubmitHeartbeatRequest {
-        heartbeat: Some(BotInstanceStatusHeartbeat { hostname: "host-1".into(), is_startup: true, ..Default::default() }),
+        heartbeat: Some(BotInstanceStatusHeartbeat {
+            hostname: "host-1".into(),
+            is_startup: true,
+            ..Default::default()
+        }),
     };
-    BotInstanceServiceClient::new(lab.channel_of(&bot).await).submit_heartbeat(beat()).await.unwrap();
-    let err = lab.instances().await.submit_heartbeat(beat()).await.unwrap_err();
+    BotInstanceServiceClient::new(lab.channel_of(&bot).await)
+        .submit_heartbeat(beat())
+        .await
+        .unwrap();
+    let err = lab
+        .instances()
+        .await
+        .submit_heartbeat(beat())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
     let instance = lab

@@ -12,8 +12,16 @@ fn token(name: &str, bot: &str) -> ProvisionTokenV2 {
     ProvisionTokenV2 {
         kind: "token".into(),
         version: "v2".into(),
-        metadata: Some(Metadata { name: name.into(), expires: Some(in_secs(3600)), ..Default::default() }),
-        spec: Some(ProvisionTokenSpecV2 { roles: vec!["Bot".into()], join_method: "token".into(), bot_name: bot.into() }),
+        metadata: Some(Metadata {
+            name: name.into(),
+            expires: Some(in_secs(3600)),
+            ..Default::default()
+        }),
+        spec: Some(ProvisionTokenSpecV2 {
+            roles: vec!["Bot".into()],
+            join_method: "token".into(),
+            bot_name: bot.into(),
+        }),
         ..Default::default()
     }
 }
@@ -23,8 +31,16 @@ async fn a_created_token_reads_back_with_its_expiry_and_bot() {
     let lab = Lab::start().await;
     let mut auth = lab.auth().await;
     let name = "0123456789abcdef0123456789abcdef";
-    auth.create_token_v2(CreateTokenV2Request { token: Some(Token::V2(token(name, "example"))) }).await.unwrap();
-    let got = auth.get_token(ResourceRequest { name: name.into() }).await.unwrap().into_inner();
+    auth.create_token_v2(CreateTokenV2Request {
+        token: Some(Token::V2(token(name, "example"))),
+    })
+    .await
+    .unwrap();
+    let got = auth
+        .get_token(ResourceRequest { name: name.into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.spec.unwrap().bot_name, "example");
     let meta = got.metadata.unwrap();
     assert!(meta.expires.is_some());
@@ -37,12 +53,18 @@ async fn a_created_token_reads_back_with_its_expiry_and_bot() {
 async fn creating_an_existing_token_is_already_exists_but_upsert_replaces_it() {
     let lab = Lab::start().await;
     let mut auth = lab.auth().await;
-    let req = || CreateTokenV2Request { token: Some(Token::V2(token("t", "example"))) };
+    let req = || CreateTokenV2Request {
+        token: Some(Token::V2(token("t", "example"))),
+    };
     auth.create_token_v2(req()).await.unwrap();
     let err = auth.create_token_v2(req()).await.unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
     lab.put_token("t", "other", 60).await;
-    let got = auth.get_token(ResourceRequest { name: "t".into() }).await.unwrap().into_inner();
+    let got = auth
+        .get_token(ResourceRequest { name: "t".into() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(got.spec.unwrap().bot_name, "other");
 }
 
@@ -50,9 +72,23 @@ async fn creating_an_existing_token_is_already_exists_but_upsert_replaces_it() {
 async fn an_expired_token_is_gone() {
     let lab = Lab::start().await;
     lab.put_token("old", "example", -1).await;
-    let err = lab.auth().await.get_token(ResourceRequest { name: "old".into() }).await.unwrap_err();
+    let err = lab
+        .auth()
+        .await
+        .get_token(ResourceRequest { name: "old".into() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    assert!(lab.auth().await.get_tokens(()).await.unwrap().into_inner().provision_tokens.is_empty());
+    assert!(
+        lab.auth()
+            .await
+            .get_tokens(())
+            .await
+            .unwrap()
+            .into_inner()
+            .provision_tokens
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -61,7 +97,9 @@ async fn a_bot_token_without_a_bot_name_is_invalid() {
     let err = lab
         .auth()
         .await
-        .create_token_v2(CreateTokenV2Request { token: Some(Token::V2(token("t", ""))) })
+        .create_token_v2(CreateTokenV2Request {
+            token: Some(Token::V2(token("t", ""))),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
@@ -73,8 +111,13 @@ async fn delete_token_removes_it_and_a_missing_one_is_not_found() {
     let lab = Lab::start().await;
     lab.put_token("t", "example", 60).await;
     let mut auth = lab.auth().await;
-    auth.delete_token(ResourceRequest { name: "t".into() }).await.unwrap();
-    let err = auth.delete_token(ResourceRequest { name: "t".into() }).await.unwrap_err();
+    auth.delete_token(ResourceRequest { name: "t".into() })
+        .await
+        .unwrap();
+    let err = auth
+        .delete_token(ResourceRequest { name: "t".into() })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 }
 
@@ -84,9 +127,19 @@ async fn unknown_fields_of_a_token_survive() {
     let channel = lab.admin_channel().await;
     let mut body = Vec::new();
     prost::encoding::bytes::encode(1, &with_unknown(token("t", "b").encode_to_vec()), &mut body);
-    raw_call(channel.clone(), mwi_proto::method::auth::UPSERT_TOKEN_V2, body).await.unwrap();
-    let got = raw_call(channel, mwi_proto::method::auth::GET_TOKEN, ResourceRequest { name: "t".into() }.encode_to_vec())
-        .await
-        .unwrap();
+    raw_call(
+        channel.clone(),
+        mwi_proto::method::auth::UPSERT_TOKEN_V2,
+        body,
+    )
+    .await
+    .unwrap();
+    let got = raw_call(
+        channel,
+        mwi_proto::method::auth::GET_TOKEN,
+        ResourceRequest { name: "t".into() }.encode_to_vec(),
+    )
+    .await
+    .unwrap();
     assert!(has_future_field(&got));
 }

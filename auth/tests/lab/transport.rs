@@ -8,16 +8,27 @@ use crate::common::{Lab, raw_call};
 #[tokio::test]
 async fn ping_reports_cluster_version_and_remote_addr() {
     let lab = Lab::start().await;
-    let ping = lab.auth().await.ping(PingRequest {}).await.unwrap().into_inner();
+    let ping = lab
+        .auth()
+        .await
+        .ping(PingRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(ping.cluster_name, "lab");
     assert_eq!(ping.server_version, "18.0.0+lab");
-    assert!(ping.remote_addr.starts_with("127.0.0.1:"), "{}", ping.remote_addr);
+    assert!(
+        ping.remote_addr.starts_with("127.0.0.1:"),
+        "{}",
+        ping.remote_addr
+    );
 }
 
 #[tokio::test]
 async fn a_call_without_a_client_certificate_is_unauthenticated() {
     let lab = Lab::start().await;
-    let mut client = mwi_proto::proto::auth_service_client::AuthServiceClient::new(lab.anonymous().await);
+    let mut client =
+        mwi_proto::proto::auth_service_client::AuthServiceClient::new(lab.anonymous().await);
     let err = client.ping(PingRequest {}).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err}");
 }
@@ -28,13 +39,19 @@ async fn a_client_certificate_from_a_foreign_ca_fails_the_handshake() {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(rcgen::DnType::OrganizationName, "lab");
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "lab");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, "admin");
-    params.distinguished_name.push(rcgen::DnType::OrganizationName, "admin");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "admin");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "admin");
     let cert = params.signed_by(&key, &issuer).unwrap();
     drop(ca);
     let result = match lab.channel_as(&cert.pem(), &key.serialize_pem()).await {
@@ -51,9 +68,13 @@ async fn a_client_certificate_from_a_foreign_ca_fails_the_handshake() {
 #[tokio::test]
 async fn an_unknown_method_is_unimplemented() {
     let lab = Lab::start().await;
-    let err = raw_call(lab.admin_channel().await, "/proto.AuthService/NoSuchThing", vec![])
-        .await
-        .unwrap_err();
+    let err = raw_call(
+        lab.admin_channel().await,
+        "/proto.AuthService/NoSuchThing",
+        vec![],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::Unimplemented);
 }
 
@@ -61,20 +82,32 @@ async fn an_unknown_method_is_unimplemented() {
 async fn an_oversized_request_is_resource_exhausted() {
     let lab = Lab::start().await;
     let big = vec![0u8; 5 * 1024 * 1024];
-    let err = raw_call(lab.admin_channel().await, mwi_proto::method::auth::UPSERT_LOCK, big)
-        .await
-        .unwrap_err();
+    let err = raw_call(
+        lab.admin_channel().await,
+        mwi_proto::method::auth::UPSERT_LOCK,
+        big,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
 }
 
 #[tokio::test]
 async fn malformed_bytes_name_the_message_type() {
     let lab = Lab::start().await;
-    let err = raw_call(lab.admin_channel().await, mwi_proto::method::auth::GET_LOCK, vec![0x0a, 0x05, 0x61])
-        .await
-        .unwrap_err();
+    let err = raw_call(
+        lab.admin_channel().await,
+        mwi_proto::method::auth::GET_LOCK,
+        vec![0x0a, 0x05, 0x61],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("proto.GetLockRequest"), "{}", err.message());
+    assert!(
+        err.message().contains("proto.GetLockRequest"),
+        "{}",
+        err.message()
+    );
 }
 
 #[tokio::test]
@@ -96,12 +129,32 @@ async fn random_bytes_to_every_method_get_an_error_or_answer_never_a_crash() {
             let body: Vec<u8> = (0..len).map(|_| rng.r#gen()).collect();
             if let Err(status) = raw_call(channel.clone(), path, body).await {
                 assert!(
-                    !matches!(status.code(), Code::Internal | Code::Unknown | Code::Unavailable),
+                    !matches!(
+                        status.code(),
+                        Code::Internal | Code::Unknown | Code::Unavailable
+                    ),
                     "{path}: {status}"
                 );
             }
         }
     }
     let ping = lab.auth().await.ping(PingRequest {}).await;
-    assert!(ping.is_ok(), "the lab stopped answering after random requests");
+    assert!(
+        ping.is_ok(),
+        "the lab stopped answering after random requests"
+    );
+}
+
+#[tokio::test]
+async fn a_connection_that_outlives_its_certificate_is_refused() {
+    let lab = Lab::start_with(|c| c.bot_ttl = std::time::Duration::from_secs(2)).await;
+    lab.create_bot("example", &[], &[]).await;
+    let bot = lab.join_bot(&lab.bot_token("example").await).await.unwrap();
+    let mut client =
+        mwi_proto::proto::auth_service_client::AuthServiceClient::new(lab.channel_of(&bot).await);
+    client.ping(PingRequest {}).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let err = client.ping(PingRequest {}).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err}");
+    assert!(err.message().contains("has expired"), "{}", err.message());
 }

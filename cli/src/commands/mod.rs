@@ -1,11 +1,23 @@
 //! One module per command (group); each subcommand is one file with its clap `Args` and `run`.
 //! This file only dispatches.
 
+pub mod bots;
 pub mod completions;
+pub mod doctor;
+pub mod lint;
+pub mod create;
+pub mod demo;
+pub mod edit;
 pub mod generate_docs;
 pub mod get;
 pub mod lab;
+pub mod locks;
 pub mod ping;
+pub mod recover;
+pub mod rm;
+pub mod roles;
+pub mod tokens;
+pub mod unlock;
 
 use crate::cli::{Cli, Command};
 use crate::context::Context;
@@ -18,7 +30,19 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
     match cli.command {
         Command::Lab(command) => lab::run(&ctx, command).await,
         Command::Ping(args) => ping::run(&ctx, args).await,
+        Command::Doctor(args) => doctor::run(&ctx, args).await,
+        Command::Lint(args) => lint::run(&ctx, args).await,
         Command::Get(args) => get::run(&ctx, args).await,
+        Command::Rm(args) => rm::run(&ctx, args).await,
+        Command::Create(args) => create::run(&ctx, args).await,
+        Command::Edit(args) => edit::run(&ctx, args).await,
+        Command::Unlock(args) => unlock::run(&ctx, args).await,
+        Command::Locks(command) => locks::run(&ctx, command).await,
+        Command::Tokens(command) => tokens::run(&ctx, command).await,
+        Command::Roles(command) => roles::run(&ctx, command).await,
+        Command::Bots(command) => bots::run(&ctx, command).await,
+        Command::Recover(args) => recover::run(&ctx, args).await,
+        Command::Demo(args) => demo::run(&ctx, args).await,
         Command::Completions(args) => completions::run(&ctx, args),
         Command::GenerateDocs(args) => generate_docs::run(&ctx, args),
     }

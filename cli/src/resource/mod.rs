@@ -7,7 +7,7 @@
 //! Only the fields the wire messages model are shown; fields a newer server sends beyond them
 //! are for the callers to keep (see `mwi_proto::unknown::keep_unknown`).
 
-mod base64;
+pub(crate) mod base64;
 mod bot;
 mod bot_instance;
 mod documents;

@@ -51,11 +51,10 @@ pub(crate) fn advise(
                         insert_once(&mut facts, "presented", presented);
                         insert_once(&mut facts, "instance", instance);
                     }
-                    Signal::Lock { target: t, .. } => {
-                        if target.is_none() {
+                    Signal::Lock { target: t, .. }
+                        if target.is_none() => {
                             target.clone_from(t);
                         }
-                    }
                     _ => {}
                 }
             }
@@ -387,7 +386,7 @@ pub(crate) fn advise(
                  the bot must be deleted and created again."
             ),
             Fix {
-                mwictl: Some(format!("mwictl recover recreate --bot {name}")),
+                mwictl: Some(format!("mwictl bots recreate {name}")),
                 tctl: vec![
                     format!("tctl bots rm {name}"),
                     format!("tctl bots add {name} --roles=ROLES"),
@@ -424,7 +423,7 @@ pub(crate) fn advise(
                  record hides them (Teleport issue #63920)."
             ),
             Fix {
-                mwictl: Some(format!("mwictl recover recreate --bot {name}")),
+                mwictl: Some(format!("mwictl bots recreate {name}")),
                 tctl: vec![
                     format!("tctl get bot/{name}"),
                     format!("tctl bots rm {name}"),
@@ -477,6 +476,8 @@ pub(crate) fn advise(
 
 fn insert_once(facts: &mut BTreeMap<String, String>, key: &str, value: &Option<String>) {
     if let Some(value) = value {
-        facts.entry(key.to_string()).or_insert_with(|| value.clone());
+        facts
+            .entry(key.to_string())
+            .or_insert_with(|| value.clone());
     }
 }

@@ -184,15 +184,17 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
             detail,
         };
         let primary = match &event.signal {
-            Signal::GenerationMismatch { .. } | Signal::Lock { generation: true, .. } => {
-                Some(key(Incident::GenerationMismatch, None))
-            }
+            Signal::GenerationMismatch { .. }
+            | Signal::Lock {
+                generation: true, ..
+            } => Some(key(Incident::GenerationMismatch, None)),
             Signal::Lock {
                 generation: false, ..
             } => Some(key(Incident::BotLocked, None)),
-            Signal::RbacDenied { verb, resource } => {
-                Some(key(Incident::RbacDenied, Some(format!("{verb} {resource}"))))
-            }
+            Signal::RbacDenied { verb, resource } => Some(key(
+                Incident::RbacDenied,
+                Some(format!("{verb} {resource}")),
+            )),
             Signal::IdentityExpired | Signal::BadCertificate => {
                 Some(key(Incident::IdentityExpired, None))
             }
@@ -235,10 +237,24 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
             move |group: &Group| incidents.contains(&group.key.incident)
         };
         let target = match &event.signal {
-            Signal::AccessDenied => nearest(&groups, &events, event, false, &bots[i], is(&[
-                Incident::GenerationMismatch,
-            ]))
-            .or_else(|| nearest(&groups, &events, event, false, &bots[i], is(&[Incident::BotLocked])))
+            Signal::AccessDenied => nearest(
+                &groups,
+                &events,
+                event,
+                false,
+                &bots[i],
+                is(&[Incident::GenerationMismatch]),
+            )
+            .or_else(|| {
+                nearest(
+                    &groups,
+                    &events,
+                    event,
+                    false,
+                    &bots[i],
+                    is(&[Incident::BotLocked]),
+                )
+            })
             .ok_or(Some((Incident::AccessDenied, None))),
             // Context lines only explain a finding from the same log.
             Signal::OnboardingIgnored | Signal::BotIdentityLoaded { .. } => nearest(
@@ -271,11 +287,13 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
             )
             .filter(|&g| shares_source(&groups[g], &events, event.source))
             .ok_or(Some((Incident::CertIpSans, host.clone()))),
-            Signal::RetriesExhausted => nearest(&groups, &events, event, true, &None, |g: &Group| {
-                g.key.incident != Incident::CertIpSans
-            })
-            .filter(|&g| g < primaries && shares_source(&groups[g], &events, event.source))
-            .ok_or(Some((Incident::RenewalGaveUp, None))),
+            Signal::RetriesExhausted => {
+                nearest(&groups, &events, event, true, &None, |g: &Group| {
+                    g.key.incident != Incident::CertIpSans
+                })
+                .filter(|&g| g < primaries && shares_source(&groups[g], &events, event.source))
+                .ok_or(Some((Incident::RenewalGaveUp, None)))
+            }
             _ => Err(None),
         };
         match target {
@@ -407,7 +425,13 @@ fn nearest(
         .filter_map(|g| distance(g).map(|d| (d, g)))
         .min()
         .map(|(_, g)| g)
-        .or_else(|| if preceding { None } else { pool.first().copied() })
+        .or_else(|| {
+            if preceding {
+                None
+            } else {
+                pool.first().copied()
+            }
+        })
 }
 
 /// The bot each event is about: the one its line names, else the nearest naming line in the same
@@ -417,7 +441,10 @@ fn resolve_bots(events: &[Event]) -> Vec<Option<String>> {
     let mut all: Vec<&str> = Vec::new();
     for event in events {
         if let Some(bot) = event.signal.bot() {
-            named.entry(event.source).or_default().push((event.line, bot));
+            named
+                .entry(event.source)
+                .or_default()
+                .push((event.line, bot));
             if !all.contains(&bot) {
                 all.push(bot);
             }

@@ -35,18 +35,19 @@ const MAX_JSON_LINE: usize = 1 << 20;
 
 pub(crate) fn read_line(raw: &str) -> LogLine<'_> {
     let trimmed = raw.trim();
-    if trimmed.starts_with('{') && trimmed.len() <= MAX_JSON_LINE {
-        if let Some(line) = json_line(trimmed, LineFormat::Json) {
-            return line;
-        }
+    if trimmed.starts_with('{')
+        && trimmed.len() <= MAX_JSON_LINE
+        && let Some(line) = json_line(trimmed, LineFormat::Json)
+    {
+        return line;
     }
     if let Some(rest) = strip_journal_prefix(trimmed) {
         let rest = rest.trim_start();
-        if rest.starts_with('{') {
-            if let Some(mut line) = json_line(rest, LineFormat::Journal) {
-                line.format = LineFormat::Journal;
-                return line;
-            }
+        if rest.starts_with('{')
+            && let Some(mut line) = json_line(rest, LineFormat::Journal)
+        {
+            line.format = LineFormat::Journal;
+            return line;
         }
         return LogLine {
             format: LineFormat::Journal,
@@ -107,7 +108,9 @@ fn json_line(raw: &str, format: LineFormat) -> Option<LogLine<'static>> {
                 "[{}]",
                 items
                     .iter()
-                    .map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string))
+                    .map(|item| item
+                        .as_str()
+                        .map_or_else(|| item.to_string(), str::to_string))
                     .collect::<Vec<_>>()
                     .join(" ")
             )),
@@ -226,21 +229,29 @@ mod tests {
 
     #[test]
     fn journal_short_prefix_is_removed() {
-        let line = read_line("Jan 21 18:11:16 host1 tbot[812]: ERROR: renewable cert generation mismatch: stored=3, presented=2");
+        let line = read_line(
+            "Jan 21 18:11:16 host1 tbot[812]: ERROR: renewable cert generation mismatch: stored=3, presented=2",
+        );
         assert_eq!(line.format, LineFormat::Journal);
-        assert_eq!(line.text, "ERROR: renewable cert generation mismatch: stored=3, presented=2");
+        assert_eq!(
+            line.text,
+            "ERROR: renewable cert generation mismatch: stored=3, presented=2"
+        );
     }
 
     #[test]
     fn journal_iso_prefix_is_removed() {
-        let line = read_line("2026-01-21T18:11:16-0700 host1 tbot[812]: ERRO [TBOT] Failed to ping proxy");
+        let line =
+            read_line("2026-01-21T18:11:16-0700 host1 tbot[812]: ERRO [TBOT] Failed to ping proxy");
         assert_eq!(line.format, LineFormat::Journal);
         assert_eq!(line.text, "ERRO [TBOT] Failed to ping proxy");
     }
 
     #[test]
     fn tbot_text_line_with_timestamp_is_not_journal() {
-        let line = read_line("2026-01-21T18:11:16.320-07:00 ERRO [TBOT:PROX] Failed to ping proxy error:[");
+        let line = read_line(
+            "2026-01-21T18:11:16.320-07:00 ERRO [TBOT:PROX] Failed to ping proxy error:[",
+        );
         assert_eq!(line.format, LineFormat::Text);
         assert_eq!(line.dedup, "ERRO [TBOT:PROX] Failed to ping proxy error:[");
     }
@@ -251,7 +262,10 @@ mod tests {
             r#"{"timestamp":"2026-01-21T18:11:16Z","level":"error","component":"TBOT","message":"Failed to renew","error":"renewable cert generation mismatch: stored=3, presented=2"}"#,
         );
         assert_eq!(line.format, LineFormat::Json);
-        assert!(line.text.contains("error=renewable cert generation mismatch"));
+        assert!(
+            line.text
+                .contains("error=renewable cert generation mismatch")
+        );
         assert!(!line.dedup.contains("2026"));
     }
 

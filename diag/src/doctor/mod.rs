@@ -21,17 +21,35 @@ mod signal;
 pub use line::LineFormat;
 pub use signal::SIGNATURES;
 
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::LazyLock;
 
 /// The buffer each source is read through; the scan holds nothing else that grows with input.
 const DEFAULT_BUFFER: usize = 1 << 20;
 
+/// Built once per process: building the automaton costs more than scanning a small log.
+static SEARCHER: LazyLock<AhoCorasick> = LazyLock::new(|| scan::build_searcher(&SIGNATURES));
+const LONGEST_SIGNATURE: usize = {
+    let mut longest = 0;
+    let mut i = 0;
+    while i < SIGNATURES.len() {
+        if SIGNATURES[i].len() > longest {
+            longest = SIGNATURES[i].len();
+        }
+        i += 1;
+    }
+    longest
+};
+
 /// Errors reading a log source. Each renders as one line naming the source.
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
-    #[error("cannot read {source_name}: {error} (give a readable log file, or - for standard input)")]
+    #[error(
+        "cannot read {source_name}: {error} (give a readable log file, or - for standard input)"
+    )]
     Read {
         source_name: String,
         #[source]
@@ -61,7 +79,7 @@ impl Doctor {
     /// Lines longer than the buffer are read in pieces; the default of 1 MiB suits any log.
     pub fn with_buffer_capacity(bytes: usize) -> Doctor {
         Doctor {
-            scanner: scan::Scanner::new(&SIGNATURES, bytes),
+            scanner: scan::Scanner::new(&SEARCHER, LONGEST_SIGNATURE, bytes),
             sources: Vec::new(),
             collector: correlate::Collector::default(),
         }

@@ -70,7 +70,9 @@ fn finding_block(finding: &Finding, w: &mut impl Write, style: &Style) -> io::Re
         let mut text = shorten(evidence.message.as_deref().unwrap_or(&evidence.text));
         if !evidence.also_at.is_empty() {
             let lines: Vec<String> = evidence.also_at.iter().map(u64::to_string).collect();
-            let more = evidence.repeats.saturating_sub(evidence.also_at.len() as u64);
+            let more = evidence
+                .repeats
+                .saturating_sub(evidence.also_at.len() as u64);
             let more = if more > 0 {
                 format!(" and {more} more")
             } else {
@@ -94,7 +96,12 @@ fn finding_block(finding: &Finding, w: &mut impl Write, style: &Style) -> io::Re
     }
     labelled(w, style, "cause", &finding.cause)?;
     if let Some(command) = &finding.fix.mwictl {
-        writeln!(w, "  {} {}", style.paint("36", "fix:  "), style.paint("32", command))?;
+        writeln!(
+            w,
+            "  {} {}",
+            style.paint("36", "fix:  "),
+            style.paint("32", command)
+        )?;
     }
     for (i, command) in finding.fix.tctl.iter().enumerate() {
         let label = if i == 0 { "tctl: " } else { "      " };
@@ -112,7 +119,12 @@ fn finding_block(finding: &Finding, w: &mut impl Write, style: &Style) -> io::Re
             };
             labelled(w, style, "live", &format!("{state}: {}", answer.detail))?;
         }
-        (None, Some(check)) => labelled(w, style, "live", &format!("--live checks {}", describe(check)))?,
+        (None, Some(check)) => labelled(
+            w,
+            style,
+            "live",
+            &format!("--live checks {}", describe(check)),
+        )?,
         (None, None) => {}
     }
     Ok(())
@@ -147,7 +159,10 @@ fn describe(check: &LiveCheck) -> String {
             login.as_deref().unwrap_or("LOGIN")
         ),
         LiveCheck::RoleLacksDbAccess { bot: b, db } => {
-            format!("whether bot {}'s roles still lack access to database {db}", bot(b))
+            format!(
+                "whether bot {}'s roles still lack access to database {db}",
+                bot(b)
+            )
         }
         LiveCheck::RoleLacksRule {
             bot: b,

@@ -19,15 +19,22 @@ pub(crate) struct Scanner {
     overlap: usize,
 }
 
+/// The multi-pattern searcher for `patterns`; leftmost-first, so each line is found at its first
+/// signature.
+pub(crate) fn build_searcher(patterns: &[&str]) -> AhoCorasick {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(patterns)
+        .expect("the built-in signature list is a valid pattern set")
+}
+
 impl Scanner {
-    pub(crate) fn new(patterns: &[&str], capacity: usize) -> Scanner {
-        let searcher = AhoCorasickBuilder::new()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(patterns)
-            .expect("the built-in signature list is a valid pattern set");
-        let overlap = patterns.iter().map(|p| p.len()).max().unwrap_or(1).saturating_sub(1);
+    /// A scanner for the patterns of `searcher` (see [`build_searcher`]), the longest being
+    /// `longest` bytes, reading through a buffer of `capacity` bytes (raised to a workable minimum).
+    pub(crate) fn new(searcher: &AhoCorasick, longest: usize, capacity: usize) -> Scanner {
+        let overlap = longest.saturating_sub(1);
         Scanner {
-            searcher,
+            searcher: searcher.clone(),
             capacity: capacity.max(overlap * 2 + 64),
             overlap,
         }
@@ -35,7 +42,9 @@ impl Scanner {
 
     /// The numbers of the patterns found in `line` (leftmost, not overlapping).
     pub(crate) fn patterns_in<'a>(&'a self, line: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
-        self.searcher.find_iter(line).map(|m| m.pattern().as_usize())
+        self.searcher
+            .find_iter(line)
+            .map(|m| m.pattern().as_usize())
     }
 
     /// Reads `reader` to its end, calling `on_line(number, bytes)` for every line holding a
@@ -136,7 +145,7 @@ mod tests {
     use super::*;
 
     fn matches(input: &[u8], capacity: usize) -> (Vec<(u64, String)>, ScanStats) {
-        let scanner = Scanner::new(&["needle", "pin"], capacity);
+        let scanner = Scanner::new(&build_searcher(&["needle", "pin"]), 6, capacity);
         let mut found = Vec::new();
         let stats = scanner
             .scan(input, |line, text| {

@@ -1,6 +1,9 @@
 //! What one log line says: the signals (generation mismatch, lock, expiry, ...) it carries and
 //! the names (bot, database, login, destination) it gives. Only lines holding a signature get here.
 
+use memchr::memmem;
+use std::sync::LazyLock;
+
 /// The signature strings the scanner looks for. A line holding none of them is never parsed.
 /// Each era's mismatch wording contains `cert generation mismatch`; the escaped `database \"`
 /// form is how Go's `%q` and JSON logs print the same message.
@@ -33,9 +36,29 @@ pub const SIGNATURES: [&str; 23] = [
 /// Which check of [`classify`] each signature enables, so a line runs only the checks its
 /// signatures call for (a bit per check).
 const CHECKS: [u32; 23] = [
-    MISMATCH, LOCK, LOCK, DENIED, EXPIRED, BAD_CERT, SSH_AUTH, IMPERSONATED, LOADED, ONBOARDING,
-    DATABASE, DATABASE, EXEC_PLUGIN, PING, WEBAPI, IP_SANS, TOKEN, ISSUED, RETRIES, GROUPS,
-    SSH_LOGIN, SSH_LOGIN, SSH_LOGIN,
+    MISMATCH,
+    LOCK,
+    LOCK,
+    DENIED,
+    EXPIRED,
+    BAD_CERT,
+    SSH_AUTH,
+    IMPERSONATED,
+    LOADED,
+    ONBOARDING,
+    DATABASE,
+    DATABASE,
+    EXEC_PLUGIN,
+    PING,
+    WEBAPI,
+    IP_SANS,
+    TOKEN,
+    ISSUED,
+    RETRIES,
+    GROUPS,
+    SSH_LOGIN,
+    SSH_LOGIN,
+    SSH_LOGIN,
 ];
 const MISMATCH: u32 = 1;
 const LOCK: u32 = 1 << 1;
@@ -210,7 +233,7 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
     }
     if on(LOADED) && text.contains("Successfully loaded bot identity") {
         out.push(Signal::BotIdentityLoaded {
-            bot: bracket_list(text, "roles=[")
+            bot: bracket_list(text, &ROLES)
                 .iter()
                 .find_map(|role| bot_from_user(role)),
         });
@@ -218,18 +241,18 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
     if on(SSH_AUTH) && text.contains("unable to authenticate") {
         out.push(Signal::SshUnableToAuthenticate);
     }
-    if on(SSH_LOGIN) {
-        if let Some(login) = ssh_login(text) {
-            out.push(Signal::SshLogin { login });
-        }
+    if on(SSH_LOGIN)
+        && let Some(login) = ssh_login(text)
+    {
+        out.push(Signal::SshLogin { login });
     }
     if on(IMPERSONATED) {
         out.extend(impersonated(text));
     }
-    if on(DATABASE) {
-        if let Some(db) = database_not_found(text) {
-            out.push(Signal::DatabaseNotFound { db });
-        }
+    if on(DATABASE)
+        && let Some(db) = database_not_found(text)
+    {
+        out.push(Signal::DatabaseNotFound { db });
     }
     if on(EXEC_PLUGIN) && text.contains("must be a directory in exec plugin mode") {
         out.push(Signal::ExecPluginNeedsDirectory {
@@ -273,7 +296,9 @@ fn mismatch(text: &str) -> Option<Signal> {
         Some(named) => {
             let id = named.split(": ").next().unwrap_or("").trim();
             match id.rsplit_once('/') {
-                Some((bot, instance)) => (non_empty(clean_name(bot)), non_empty(clean_name(instance))),
+                Some((bot, instance)) => {
+                    (non_empty(clean_name(bot)), non_empty(clean_name(instance)))
+                }
                 None => (non_empty(clean_name(id)), None),
             }
         }
@@ -313,9 +338,10 @@ fn lock(text: &str) -> Option<Signal> {
     if text.contains("has been locked due to a certificate generation mismatch") {
         let bot = bot_from_lock_message(text);
         return Some(Signal::Lock {
-            target: bot.as_ref().map(|bot| format!("user: bot-{bot}")).filter(|_| {
-                text.contains("The bot user")
-            }),
+            target: bot
+                .as_ref()
+                .map(|bot| format!("user: bot-{bot}"))
+                .filter(|_| text.contains("The bot user")),
             bot,
             generation: true,
         });
@@ -362,23 +388,28 @@ fn bot_from_lock_message(text: &str) -> Option<String> {
 fn access_denied(text: &str) -> Option<Signal> {
     let at = text.find("access denied")?;
     let rest = &text[at..];
-    if let Some(verb) = quoted_after(rest, "to perform action ") {
-        if let Some(resource) = quoted_after(rest, "\" on ") {
-            return Some(Signal::RbacDenied { verb, resource });
-        }
+    if let Some(verb) = quoted_after(rest, "to perform action ")
+        && let Some(resource) = quoted_after(rest, "\" on ")
+    {
+        return Some(Signal::RbacDenied { verb, resource });
     }
     Some(Signal::AccessDenied)
 }
 
 fn impersonated(text: &str) -> Option<Signal> {
+    // The most frequent signature line in a healthy log: its searcher is built once.
     const NEEDLE: &str = "Successfully renewed impersonated certificates for ";
-    let rest = &text[text.find(NEEDLE)? + NEEDLE.len()..];
+    static FINDER: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new(NEEDLE));
+    let rest = &text[FINDER.find(text.as_bytes())? + NEEDLE.len()..];
     let destination = rest.split(',').next().unwrap_or("").trim();
-    let destination = destination.strip_prefix("directory ").unwrap_or(destination);
+    let destination = destination
+        .strip_prefix("directory ")
+        .unwrap_or(destination);
     Some(Signal::Impersonated {
         destination: clean_name(destination),
-        roles: bracket_list(text, "roles=["),
-        principals: bracket_list(text, "principals=[")
+        roles: bracket_list(text, &ROLES),
+        principals: bracket_list(text, &PRINCIPALS)
             .into_iter()
             .filter(|p| !p.starts_with("-teleport-"))
             .collect(),
@@ -389,10 +420,12 @@ fn database_not_found(text: &str) -> Option<String> {
     let mut search = text;
     while let Some(at) = search.find("database ") {
         let rest = &search[at + "database ".len()..];
-        if let Some((name, after)) = quoted(rest, "") {
-            if after.trim_start_matches(['\\', '"']).starts_with(" not found") {
-                return non_empty(clean_name(&name));
-            }
+        if let Some((name, after)) = quoted(rest, "")
+            && after
+                .trim_start_matches(['\\', '"'])
+                .starts_with(" not found")
+        {
+            return non_empty(clean_name(&name));
         }
         search = rest;
     }
@@ -423,18 +456,37 @@ fn webapi_find(text: &str) -> Option<Signal> {
 /// The SSH login from a pasted command (`ssh -F cfg bob@host`, `tsh ssh -l bob host`) or from
 /// OpenSSH's verbose `Authenticating to host:22 as 'bob'`.
 fn ssh_login(text: &str) -> Option<String> {
-    if let Some(rest) = text.split("Authenticating to ").nth(1) {
-        if let Some(login) = rest.split(" as '").nth(1).and_then(|r| r.split('\'').next()) {
-            return non_empty(login.to_string());
-        }
+    if let Some(rest) = text.split("Authenticating to ").nth(1)
+        && let Some(login) = rest
+            .split(" as '")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+    {
+        return non_empty(login.to_string());
     }
     let start = text.find("ssh -F ").or_else(|| text.find("tsh ssh "))?;
     let words: Vec<&str> = text[start..].split_whitespace().skip(1).collect();
     let mut words = words.into_iter();
     // Options of ssh and tsh that take a value; their value is never the destination.
     const WITH_VALUE: &[&str] = &[
-        "-F", "-i", "-o", "-p", "-J", "-L", "-R", "-D", "-E", "-b", "-c", "-m", "-S", "-W", "-w",
-        "--proxy", "--user", "--cluster",
+        "-F",
+        "-i",
+        "-o",
+        "-p",
+        "-J",
+        "-L",
+        "-R",
+        "-D",
+        "-E",
+        "-b",
+        "-c",
+        "-m",
+        "-S",
+        "-W",
+        "-w",
+        "--proxy",
+        "--user",
+        "--cluster",
     ];
     let mut login = None;
     while let Some(word) = words.next() {
@@ -459,12 +511,16 @@ fn ssh_login(text: &str) -> Option<String> {
     login.as_deref().map(clean_name).and_then(non_empty)
 }
 
-/// `key=[a b c]` → `["a", "b", "c"]`.
-fn bracket_list(text: &str, open: &str) -> Vec<String> {
-    let Some(at) = text.find(open) else {
+static ROLES: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("roles=["));
+static PRINCIPALS: LazyLock<memmem::Finder<'static>> =
+    LazyLock::new(|| memmem::Finder::new("principals=["));
+
+/// `key=[a b c]` → `["a", "b", "c"]`, `open` finding `key=[`.
+fn bracket_list(text: &str, open: &memmem::Finder) -> Vec<String> {
+    let Some(at) = open.find(text.as_bytes()) else {
         return Vec::new();
     };
-    let rest = &text[at + open.len()..];
+    let rest = &text[at + open.needle().len()..];
     let inner = rest.split(']').next().unwrap_or("");
     inner
         .split([' ', ','])
@@ -502,7 +558,9 @@ fn number_after(text: &str, prefix: &str) -> Option<String> {
 
 /// `bot-example` → `example`; users that are not bots give `None`.
 pub(crate) fn bot_from_user(user: &str) -> Option<String> {
-    user.strip_prefix("bot-").map(clean_name).and_then(non_empty)
+    user.strip_prefix("bot-")
+        .map(clean_name)
+        .and_then(non_empty)
 }
 
 /// Names taken from logs are shown and put in commands: keep only what a name can hold, so a
@@ -554,17 +612,24 @@ mod tests {
         let signals = all(
             "renewable cert generation mismatch for bot example/5cee949f-5203-4f3b-9805-dac35d798a16: stored=3, presented=2",
         );
-        let Signal::GenerationMismatch { bot, instance, era, .. } = &signals[0] else {
+        let Signal::GenerationMismatch {
+            bot, instance, era, ..
+        } = &signals[0]
+        else {
             panic!("expected a mismatch, got {signals:?}");
         };
         assert_eq!(bot.as_deref(), Some("example"));
-        assert_eq!(instance.as_deref(), Some("5cee949f-5203-4f3b-9805-dac35d798a16"));
+        assert_eq!(
+            instance.as_deref(),
+            Some("5cee949f-5203-4f3b-9805-dac35d798a16")
+        );
         assert_eq!(*era, MismatchEra::BotInstance);
     }
 
     #[test]
     fn newest_mismatch_without_instance_record() {
-        let signals = all("cert generation mismatch for bot ci/abc: instance not found, presented=4");
+        let signals =
+            all("cert generation mismatch for bot ci/abc: instance not found, presented=4");
         let Signal::GenerationMismatch { era, presented, .. } = &signals[0] else {
             panic!("expected a mismatch, got {signals:?}");
         };
@@ -671,6 +736,9 @@ mod tests {
 
     #[test]
     fn names_cannot_carry_shell_characters() {
-        assert_eq!(bot_from_user("bot-ex;rm -rf $HOME").as_deref(), Some("exrm-rfHOME"));
+        assert_eq!(
+            bot_from_user("bot-ex;rm -rf $HOME").as_deref(),
+            Some("exrm-rfHOME")
+        );
     }
 }

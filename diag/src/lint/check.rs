@@ -41,7 +41,14 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn add(&mut self, rule: &'static str, severity: Severity, at: usize, key: &str, message: String) -> &mut Issue {
+    fn add(
+        &mut self,
+        rule: &'static str,
+        severity: Severity,
+        at: usize,
+        key: &str,
+        message: String,
+    ) -> &mut Issue {
         self.issues.push(Issue {
             rule,
             severity,
@@ -58,7 +65,13 @@ impl Checker<'_> {
 
     fn wrong_type(&mut self, node: &Node, path: &str, expected: &str) {
         let message = format!("`{path}` must be {expected}, not {}", describe(node));
-        self.add("wrong-type", Severity::Error, node.span.start, path, message);
+        self.add(
+            "wrong-type",
+            Severity::Error,
+            node.span.start,
+            path,
+            message,
+        );
     }
 
     fn walk(&mut self, node: &Node, shape: Shape, path: &str) {
@@ -75,8 +88,17 @@ impl Checker<'_> {
             Shape::Bool => match &node.value {
                 Value::Scalar(s) if s.style == Style::Plain && is_bool(&s.text) => {}
                 Value::Scalar(s) if is_bool(&s.text) => {
-                    let message = format!("`{path}` must be true or false without quotes; a quoted \"{}\" is text", s.text);
-                    self.add("wrong-type", Severity::Error, node.span.start, path, message);
+                    let message = format!(
+                        "`{path}` must be true or false without quotes; a quoted \"{}\" is text",
+                        s.text
+                    );
+                    self.add(
+                        "wrong-type",
+                        Severity::Error,
+                        node.span.start,
+                        path,
+                        message,
+                    );
                 }
                 _ => self.wrong_type(node, path, "true or false"),
             },
@@ -85,12 +107,26 @@ impl Checker<'_> {
                     if schema::parse_duration(&s.text).is_some() {
                         return;
                     }
-                    let message = if s.style == Style::Plain && s.text.bytes().all(|b| b.is_ascii_digit()) {
-                        format!("`{path}: {}` has no unit and would be read as nanoseconds; write it like 20m or 1h", s.text)
+                    let message = if s.style == Style::Plain
+                        && s.text.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        format!(
+                            "`{path}: {}` has no unit and would be read as nanoseconds; write it like 20m or 1h",
+                            s.text
+                        )
                     } else {
-                        format!("`{path}` is not a duration: `{}` (write it like 20m, 1h or 1h30m)", s.text)
+                        format!(
+                            "`{path}` is not a duration: `{}` (write it like 20m, 1h or 1h30m)",
+                            s.text
+                        )
                     };
-                    self.add("invalid-value", Severity::Error, node.span.start, path, message);
+                    self.add(
+                        "invalid-value",
+                        Severity::Error,
+                        node.span.start,
+                        path,
+                        message,
+                    );
                 }
                 _ => self.wrong_type(node, path, "a duration such as 20m"),
             },
@@ -99,13 +135,20 @@ impl Checker<'_> {
                 Value::Scalar(s) => {
                     let hint = schema::did_you_mean(&s.text, allowed.iter().copied())
                         .map_or(String::new(), |m| format!(" (did you mean `{m}`?)"));
-                    let words: Vec<&str> = allowed.iter().copied().filter(|w| !w.is_empty()).collect();
+                    let words: Vec<&str> =
+                        allowed.iter().copied().filter(|w| !w.is_empty()).collect();
                     let message = format!(
                         "`{path}: {}` is not allowed{hint}; use one of: {}",
                         s.text,
                         words.join(", ")
                     );
-                    self.add("invalid-value", Severity::Error, node.span.start, path, message);
+                    self.add(
+                        "invalid-value",
+                        Severity::Error,
+                        node.span.start,
+                        path,
+                        message,
+                    );
                 }
                 _ => self.wrong_type(node, path, "a single value"),
             },
@@ -123,7 +166,11 @@ impl Checker<'_> {
                 Value::Map(map) => {
                     for entry in &map.entries {
                         if matches!(entry.value.value, Value::Map(_) | Value::Seq(_)) {
-                            self.wrong_type(&entry.value, &format!("{path}.{}", entry.key), "a single value");
+                            self.wrong_type(
+                                &entry.value,
+                                &format!("{path}.{}", entry.key),
+                                "a single value",
+                            );
                         }
                     }
                 }
@@ -161,18 +208,29 @@ impl Checker<'_> {
     }
 
     fn unknown_key(&mut self, entry: &Entry, fields: &[Field], path: &str) {
-        let place = if path.is_empty() { "at the top level".to_string() } else { format!("in `{path}`") };
-        let mut message = format!("unknown key `{}` {place}", entry.key);
-        let fix = if let Some(near) = schema::did_you_mean(&entry.key, fields.iter().map(|f| f.name)) {
-            message.push_str(&format!("; did you mean `{near}`?"));
-            Some(format!("rename it to `{near}`"))
-        } else if let Some(home) = schema::home_of(&entry.key) {
-            message.push_str(&format!("; `{}` belongs in {home}", entry.key));
-            Some(format!("move it to {home}"))
+        let place = if path.is_empty() {
+            "at the top level".to_string()
         } else {
-            Some("remove it: tbot refuses a v2 config with an unknown key".to_string())
+            format!("in `{path}`")
         };
-        let issue = self.add("unknown-key", Severity::Error, entry.key_span.start, &join(path, &entry.key), message);
+        let mut message = format!("unknown key `{}` {place}", entry.key);
+        let fix =
+            if let Some(near) = schema::did_you_mean(&entry.key, fields.iter().map(|f| f.name)) {
+                message.push_str(&format!("; did you mean `{near}`?"));
+                Some(format!("rename it to `{near}`"))
+            } else if let Some(home) = schema::home_of(&entry.key) {
+                message.push_str(&format!("; `{}` belongs in {home}", entry.key));
+                Some(format!("move it to {home}"))
+            } else {
+                Some("remove it: tbot refuses a v2 config with an unknown key".to_string())
+            };
+        let issue = self.add(
+            "unknown-key",
+            Severity::Error,
+            entry.key_span.start,
+            &join(path, &entry.key),
+            message,
+        );
         issue.fix = fix;
     }
 
@@ -183,12 +241,22 @@ impl Checker<'_> {
             _ => return self.wrong_type(node, path, "a directory path or a mapping with `type:`"),
         };
         let Some(kind) = map.get("type") else {
-            let message = format!("`{path}` needs `type:` (directory, memory or kubernetes_secret)");
-            self.add("missing-key", Severity::Error, node.span.start, path, message);
+            let message =
+                format!("`{path}` needs `type:` (directory, memory or kubernetes_secret)");
+            self.add(
+                "missing-key",
+                Severity::Error,
+                node.span.start,
+                path,
+                message,
+            );
             return;
         };
         let kind_text = kind.value.as_str().unwrap_or("");
-        match schema::DESTINATION_TYPES.iter().find(|(name, _)| *name == kind_text) {
+        match schema::DESTINATION_TYPES
+            .iter()
+            .find(|(name, _)| *name == kind_text)
+        {
             Some((name, fields)) => {
                 self.walk_fields(map, fields, path);
                 let required = match *name {
@@ -198,7 +266,13 @@ impl Checker<'_> {
                 };
                 if let Some(required) = required.filter(|r| map.get(r).is_none()) {
                     let message = format!("`{path}` of type {name} needs `{required}:`");
-                    self.add("missing-key", Severity::Error, node.span.start, path, message);
+                    self.add(
+                        "missing-key",
+                        Severity::Error,
+                        node.span.start,
+                        path,
+                        message,
+                    );
                 }
             }
             None => {
@@ -209,7 +283,13 @@ impl Checker<'_> {
                     "`{path}.type: {kind_text}` is not a destination type{hint}; use one of: {}",
                     names.collect::<Vec<_>>().join(", ")
                 );
-                self.add("invalid-value", Severity::Error, kind.value.span.start, &join(path, "type"), message);
+                self.add(
+                    "invalid-value",
+                    Severity::Error,
+                    kind.value.span.start,
+                    &join(path, "type"),
+                    message,
+                );
             }
         }
     }
@@ -227,8 +307,15 @@ impl Checker<'_> {
                 continue;
             };
             let Some(kind) = map.get("type") else {
-                let message = format!("`{item_path}` needs `type:` (identity, kubernetes, database, ...)");
-                self.add("missing-key", Severity::Error, item.span.start, &item_path, message);
+                let message =
+                    format!("`{item_path}` needs `type:` (identity, kubernetes, database, ...)");
+                self.add(
+                    "missing-key",
+                    Severity::Error,
+                    item.span.start,
+                    &item_path,
+                    message,
+                );
                 continue;
             };
             let kind_text = kind.value.as_str().unwrap_or("");
@@ -236,15 +323,26 @@ impl Checker<'_> {
                 let names = schema::SERVICE_TYPES.iter().map(|t| t.name);
                 let hint = schema::did_you_mean(kind_text, names)
                     .map_or(String::new(), |m| format!(" (did you mean `{m}`?)"));
-                let message = format!("`{item_path}.type: {kind_text}` is not a service type tbot knows{hint}");
-                self.add("invalid-value", Severity::Error, kind.value.span.start, &join(&item_path, "type"), message);
+                let message = format!(
+                    "`{item_path}.type: {kind_text}` is not a service type tbot knows{hint}"
+                );
+                self.add(
+                    "invalid-value",
+                    Severity::Error,
+                    kind.value.span.start,
+                    &join(&item_path, "type"),
+                    message,
+                );
                 continue;
             };
             match service.fields {
                 Some(fields) => self.walk_fields(map, fields, &item_path),
                 None => {
                     for entry in &map.entries {
-                        if let Some(field) = schema::shared_service_fields().iter().find(|f| f.name == entry.key) {
+                        if let Some(field) = schema::shared_service_fields()
+                            .iter()
+                            .find(|f| f.name == entry.key)
+                        {
                             self.walk(&entry.value, field.shape, &join(&item_path, &entry.key));
                         }
                     }
@@ -252,8 +350,15 @@ impl Checker<'_> {
             }
             for required in service.required {
                 if map.get(required).is_none() {
-                    let message = format!("`{item_path}` (type {}) needs `{required}:`", service.name);
-                    self.add("missing-key", Severity::Error, item.span.start, &item_path, message);
+                    let message =
+                        format!("`{item_path}` (type {}) needs `{required}:`", service.name);
+                    self.add(
+                        "missing-key",
+                        Severity::Error,
+                        item.span.start,
+                        &item_path,
+                        message,
+                    );
                 }
             }
         }
@@ -278,11 +383,20 @@ fn describe(node: &Node) -> String {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// Lints one file's text.
-pub(crate) fn lint(name: &str, src: &str, base: Option<&Path>, options: &LintOptions) -> FileReport {
+pub(crate) fn lint(
+    name: &str,
+    src: &str,
+    base: Option<&Path>,
+    options: &LintOptions,
+) -> FileReport {
     let mut checker = Checker {
         src,
         issues: Vec::new(),
@@ -339,34 +453,56 @@ fn finish(name: &str, src: &str, issues: Vec<Issue>, storage: Option<StorageUse>
     }
 }
 
-fn check_document(checker: &mut Checker, base: Option<&Path>, options: &LintOptions) -> Option<StorageUse> {
+fn check_document(
+    checker: &mut Checker,
+    base: Option<&Path>,
+    options: &LintOptions,
+) -> Option<StorageUse> {
     let src = checker.src;
     let doc = match yaml::parse(src) {
         Ok(doc) => doc,
         Err(e) => {
-            checker.add("yaml-syntax", Severity::Error, e.offset, "", format!("not valid YAML: {}", e.message));
+            checker.add(
+                "yaml-syntax",
+                Severity::Error,
+                e.offset,
+                "",
+                format!("not valid YAML: {}", e.message),
+            );
             return None;
         }
     };
     // A full YAML parser has the last word on syntax, so nothing this reader tolerates slips by.
-    if doc.duplicates.is_empty() {
-        if let Err(e) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(src) {
-            let at = e
-                .location()
-                .map_or(0, |l| LineIndex::new(src).offset(l.line(), l.column()));
-            let message = e.to_string();
-            let message = message.split(" at line ").next().unwrap_or(&message).to_string();
-            checker.add("yaml-syntax", Severity::Error, at, "", format!("not valid YAML: {message}"));
-            return None;
-        }
+    if doc.duplicates.is_empty()
+        && let Err(e) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(src)
+    {
+        let at = e
+            .location()
+            .map_or(0, |l| LineIndex::new(src).offset(l.line(), l.column()));
+        let message = e.to_string();
+        let message = message
+            .split(" at line ")
+            .next()
+            .unwrap_or(&message)
+            .to_string();
+        checker.add(
+            "yaml-syntax",
+            Severity::Error,
+            at,
+            "",
+            format!("not valid YAML: {message}"),
+        );
+        return None;
     }
     for (key, span) in &doc.duplicates {
         let message = format!("`{key}` is given twice in one mapping; tbot rejects that");
-        checker.add("duplicate-key", Severity::Error, span.start, key, message).fix =
-            Some("keep one of them".to_string());
+        checker
+            .add("duplicate-key", Severity::Error, span.start, key, message)
+            .fix = Some("keep one of them".to_string());
     }
     let Some(root) = doc.root else {
-        let message = "the file holds no settings; a tbot config needs at least `version: v2`".to_string();
+        let message =
+            "the file holds no settings; a tbot config needs at least `version: v2`".to_string();
         checker.add("missing-key", Severity::Error, 0, "", message);
         return None;
     };
@@ -378,19 +514,37 @@ fn check_document(checker: &mut Checker, base: Option<&Path>, options: &LintOpti
     match map.get("version") {
         Some(version) if version.value.as_str() == Some("v1") => {
             let message = "`version: v1` is deprecated: tbot migrates it in memory; rewrite it as v2 (`services:` entries with `type:`, `storage:` with `type:`)".to_string();
-            checker.add("config-v1", Severity::Warning, version.value.span.start, "version", message);
+            checker.add(
+                "config-v1",
+                Severity::Warning,
+                version.value.span.start,
+                "version",
+                message,
+            );
             return None;
         }
         Some(_) => {}
         None if looks_v1(map) => {
             let message = "a v1 config (no `version:`, v1 keys): deprecated, tbot migrates it in memory; rewrite it as v2".to_string();
-            checker.add("config-v1", Severity::Warning, root.span.start, "version", message);
+            checker.add(
+                "config-v1",
+                Severity::Warning,
+                root.span.start,
+                "version",
+                message,
+            );
             return None;
         }
         None => {
             let message = "no `version:` key: tbot reads such a file as a v1 config, and v2 keys then fail; add `version: v2`".to_string();
             let edit = insert_first_line(src, map, "version: v2");
-            let issue = checker.add("config-v1", Severity::Warning, root.span.start, "version", message);
+            let issue = checker.add(
+                "config-v1",
+                Severity::Warning,
+                root.span.start,
+                "version",
+                message,
+            );
             issue.fix = Some("add `version: v2` as the first key".to_string());
             issue.edits.extend(edit);
         }
@@ -442,7 +596,10 @@ struct Service<'a> {
 
 impl<'a> Config<'a> {
     fn read(map: &'a Map) -> Config<'a> {
-        let set = |key: &str| map.get(key).filter(|e| e.value.as_str().is_some_and(|s| !s.is_empty()));
+        let set = |key: &str| {
+            map.get(key)
+                .filter(|e| e.value.as_str().is_some_and(|s| !s.is_empty()))
+        };
         let mut services = Vec::new();
         for list in ["services", "outputs"] {
             let Some(items) = map.get(list).and_then(|e| e.value.as_seq()) else {
@@ -454,7 +611,10 @@ impl<'a> Config<'a> {
                         path: format!("{list}[{i}]"),
                         node,
                         map: service_map,
-                        kind: service_map.get("type").and_then(|e| e.value.as_str()).unwrap_or(""),
+                        kind: service_map
+                            .get("type")
+                            .and_then(|e| e.value.as_str())
+                            .unwrap_or(""),
                     });
                 }
             }
@@ -474,7 +634,10 @@ impl<'a> Config<'a> {
     }
 
     fn join_method(&self) -> Option<&'a str> {
-        match self.onboarding_value("join_method").and_then(|e| e.value.as_str()) {
+        match self
+            .onboarding_value("join_method")
+            .and_then(|e| e.value.as_str())
+        {
             Some(method) if !method.is_empty() => Some(method),
             // tbot joins with `token` when a token is given and no method is.
             _ => self.onboarding_value("token").map(|_| "token"),
@@ -482,15 +645,28 @@ impl<'a> Config<'a> {
     }
 }
 
-fn rules(checker: &mut Checker, config: &Config, base: Option<&Path>, options: &LintOptions) -> Option<StorageUse> {
+fn rules(
+    checker: &mut Checker,
+    config: &Config,
+    base: Option<&Path>,
+    options: &LintOptions,
+) -> Option<StorageUse> {
     outputs_key(checker, config);
     if let Some(entry) = config.map.get("certificate_ttl") {
         let message = "`certificate_ttl` is the old name of `credential_ttl`".to_string();
-        checker.add("deprecated-key", Severity::Warning, entry.key_span.start, "certificate_ttl", message).fix =
-            Some("rename it to `credential_ttl`".to_string());
+        checker
+            .add(
+                "deprecated-key",
+                Severity::Warning,
+                entry.key_span.start,
+                "certificate_ttl",
+                message,
+            )
+            .fix = Some("rename it to `credential_ttl`".to_string());
     }
     if let (Some(_), Some(proxy)) = (config.auth_server, config.proxy_server) {
-        let message = "`auth_server` and `proxy_server` are both set; tbot accepts only one".to_string();
+        let message =
+            "`auth_server` and `proxy_server` are both set; tbot accepts only one".to_string();
         checker.add("auth-and-proxy", Severity::Error, proxy.key_span.start, "proxy_server", message).fix = Some(
             "keep `proxy_server` to go through the proxy (needed for ssh_config and TLS routing), or `auth_server` to reach the auth service directly".to_string(),
         );
@@ -511,14 +687,30 @@ fn outputs_key(checker: &mut Checker, config: &Config) {
         return;
     };
     if config.map.get("services").is_some() {
-        let message = "`outputs:` is deprecated and `services:` is also set; tbot merges them".to_string();
-        checker.add("deprecated-outputs", Severity::Warning, outputs.key_span.start, "outputs", message).fix =
-            Some("move the `outputs:` entries into `services:`".to_string());
+        let message =
+            "`outputs:` is deprecated and `services:` is also set; tbot merges them".to_string();
+        checker
+            .add(
+                "deprecated-outputs",
+                Severity::Warning,
+                outputs.key_span.start,
+                "outputs",
+                message,
+            )
+            .fix = Some("move the `outputs:` entries into `services:`".to_string());
     } else {
         let message = "`outputs:` is deprecated; it is now called `services:`".to_string();
-        let issue = checker.add("deprecated-outputs", Severity::Warning, outputs.key_span.start, "outputs", message);
+        let issue = checker.add(
+            "deprecated-outputs",
+            Severity::Warning,
+            outputs.key_span.start,
+            "outputs",
+            message,
+        );
         issue.fix = Some("rename `outputs:` to `services:`".to_string());
-        issue.edits.push(fix::rename_key(outputs.key_span, "services"));
+        issue
+            .edits
+            .push(fix::rename_key(outputs.key_span, "services"));
     }
 }
 
@@ -529,7 +721,11 @@ fn exec_plugin(checker: &mut Checker, config: &Config) {
         if service.kind != "kubernetes" && service.kind != "kubernetes/v2" {
             continue;
         }
-        let Some(destination) = service.map.get("destination").and_then(|e| e.value.as_map()) else {
+        let Some(destination) = service
+            .map
+            .get("destination")
+            .and_then(|e| e.value.as_map())
+        else {
             continue;
         };
         if destination.get("type").and_then(|e| e.value.as_str()) != Some("kubernetes_secret") {
@@ -539,9 +735,15 @@ fn exec_plugin(checker: &mut Checker, config: &Config) {
         if current.is_some_and(|e| matches!(&e.value.value, Value::Scalar(s) if s.style == Style::Plain && s.text.eq_ignore_ascii_case("true"))) {
             continue;
         }
-        let secret = destination.get("name").and_then(|e| e.value.as_str()).unwrap_or("");
+        let secret = destination
+            .get("name")
+            .and_then(|e| e.value.as_str())
+            .unwrap_or("");
         let (at, key) = match current {
-            Some(entry) => (entry.key_span.start, join(&service.path, "disable_exec_plugin")),
+            Some(entry) => (
+                entry.key_span.start,
+                join(&service.path, "disable_exec_plugin"),
+            ),
             None => (service.node.span.start, service.path.clone()),
         };
         let message = format!(
@@ -549,11 +751,25 @@ fn exec_plugin(checker: &mut Checker, config: &Config) {
             service.path
         );
         let edit = match current {
-            Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => Some(fix::set_value(&entry.value, "true")),
+            Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => {
+                Some(fix::set_value(&entry.value, "true"))
+            }
             Some(_) => None,
-            None => fix::insert_entry(src, service.node, "kubernetes_cluster", "disable_exec_plugin", "true"),
+            None => fix::insert_entry(
+                src,
+                service.node,
+                "kubernetes_cluster",
+                "disable_exec_plugin",
+                "true",
+            ),
         };
-        let issue = checker.add("kube-secret-exec-plugin", Severity::Error, at, &key, message);
+        let issue = checker.add(
+            "kube-secret-exec-plugin",
+            Severity::Error,
+            at,
+            &key,
+            message,
+        );
         issue.incident = Some("S5");
         issue.fix = Some("add `disable_exec_plugin: true` to this output".to_string());
         issue.edits.extend(edit);
@@ -580,11 +796,19 @@ fn ssh_config_without_proxy(checker: &mut Checker, config: &Config) {
             service.path
         );
         let edit = match current {
-            Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => Some(fix::set_value(&entry.value, "\"off\"")),
+            Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => {
+                Some(fix::set_value(&entry.value, "\"off\""))
+            }
             Some(_) => None,
             None => fix::insert_entry(src, service.node, "", "ssh_config", "\"off\""),
         };
-        let issue = checker.add("auth-server-ssh-config", Severity::Warning, at, &key, message);
+        let issue = checker.add(
+            "auth-server-ssh-config",
+            Severity::Warning,
+            at,
+            &key,
+            message,
+        );
         issue.incident = Some("S7");
         issue.fix = Some("set `ssh_config: \"off\"` on this output".to_string());
         issue.edits.extend(edit);
@@ -637,28 +861,57 @@ fn ca_conflict(checker: &mut Checker, config: &Config) {
     let ca_path = config.onboarding_value("ca_path");
     let ca_pins = config.onboarding_value("ca_pins");
     if let (Some(_), Some(pins)) = (ca_path, ca_pins) {
-        let message = "`onboarding.ca_path` and `onboarding.ca_pins` exclude each other".to_string();
-        checker.add("onboarding-ca-conflict", Severity::Error, pins.key_span.start, "onboarding.ca_pins", message).fix =
-            Some("keep one of them".to_string());
+        let message =
+            "`onboarding.ca_path` and `onboarding.ca_pins` exclude each other".to_string();
+        checker
+            .add(
+                "onboarding-ca-conflict",
+                Severity::Error,
+                pins.key_span.start,
+                "onboarding.ca_pins",
+                message,
+            )
+            .fix = Some("keep one of them".to_string());
     }
-    let insecure = config.map.get("insecure").filter(|e| e.value.as_str() == Some("true"));
+    let insecure = config
+        .map
+        .get("insecure")
+        .filter(|e| e.value.as_str() == Some("true"));
     if let (Some(insecure), true) = (insecure, ca_path.is_some() || ca_pins.is_some()) {
         let message = "`insecure: true` cannot be combined with `ca_path` or `ca_pins`".to_string();
-        checker.add("onboarding-ca-conflict", Severity::Error, insecure.key_span.start, "insecure", message).fix =
-            Some("remove `insecure`, or the CA settings".to_string());
+        checker
+            .add(
+                "onboarding-ca-conflict",
+                Severity::Error,
+                insecure.key_span.start,
+                "insecure",
+                message,
+            )
+            .fix = Some("remove `insecure`, or the CA settings".to_string());
     }
 }
 
 fn duration_of(entry: Option<&Entry>) -> Option<f64> {
-    entry.and_then(|e| e.value.as_str()).and_then(schema::parse_duration)
+    entry
+        .and_then(|e| e.value.as_str())
+        .and_then(schema::parse_duration)
 }
 
 fn ttl(checker: &mut Checker, config: &Config) {
-    let top_ttl_entry = config.map.get("credential_ttl").or_else(|| config.map.get("certificate_ttl"));
+    let top_ttl_entry = config
+        .map
+        .get("credential_ttl")
+        .or_else(|| config.map.get("certificate_ttl"));
     let top_interval_entry = config.map.get("renewal_interval");
     let top_ttl = duration_of(top_ttl_entry).unwrap_or(DEFAULT_TTL);
     let top_interval = duration_of(top_interval_entry).unwrap_or(DEFAULT_INTERVAL);
-    let mut scopes = vec![(String::new(), top_ttl_entry, top_interval_entry, top_ttl, top_interval)];
+    let mut scopes = vec![(
+        String::new(),
+        top_ttl_entry,
+        top_interval_entry,
+        top_ttl,
+        top_interval,
+    )];
     for service in &config.services {
         let ttl_entry = service.map.get("credential_ttl");
         let interval_entry = service.map.get("renewal_interval");
@@ -680,8 +933,15 @@ fn ttl(checker: &mut Checker, config: &Config) {
                 join(&path, &entry.key),
                 entry.value.as_str().unwrap_or("")
             );
-            checker.add("ttl-over-24h", Severity::Warning, entry.key_span.start, &join(&path, &entry.key), message).fix =
-                Some("use 24h or less".to_string());
+            checker
+                .add(
+                    "ttl-over-24h",
+                    Severity::Warning,
+                    entry.key_span.start,
+                    &join(&path, &entry.key),
+                    message,
+                )
+                .fix = Some("use 24h or less".to_string());
         }
         if interval >= ttl && (ttl_entry.is_some() || interval_entry.is_some()) {
             let Some(entry) = interval_entry.or(ttl_entry) else {
@@ -691,10 +951,24 @@ fn ttl(checker: &mut Checker, config: &Config) {
                 "`renewal_interval` ({}) is not shorter than `credential_ttl` ({}){}: certificates expire before tbot renews them",
                 seconds(interval),
                 seconds(ttl),
-                if path.is_empty() { String::new() } else { format!(" in `{path}`") }
+                if path.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in `{path}`")
+                }
             );
-            checker.add("ttl-below-interval", Severity::Warning, entry.key_span.start, &join(&path, &entry.key), message).fix =
-                Some("make renewal_interval about a third of credential_ttl (defaults: 20m and 1h)".to_string());
+            checker
+                .add(
+                    "ttl-below-interval",
+                    Severity::Warning,
+                    entry.key_span.start,
+                    &join(&path, &entry.key),
+                    message,
+                )
+                .fix = Some(
+                "make renewal_interval about a third of credential_ttl (defaults: 20m and 1h)"
+                    .to_string(),
+            );
         }
     }
 }
@@ -722,17 +996,34 @@ fn token_path(checker: &mut Checker, config: &Config) {
         let message = format!(
             "`onboarding.token` is a path, `{token}`, that does not exist: tbot reads the token from that file"
         );
-        checker.add("token-path-missing", Severity::Error, entry.value.span.start, "onboarding.token", message).fix =
-            Some("write the token to that file, or fix the path".to_string());
+        checker
+            .add(
+                "token-path-missing",
+                Severity::Error,
+                entry.value.span.start,
+                "onboarding.token",
+                message,
+            )
+            .fix = Some("write the token to that file, or fix the path".to_string());
     }
 }
 
-fn storage(checker: &mut Checker, config: &Config, base: Option<&Path>, options: &LintOptions) -> Option<StorageUse> {
+fn storage(
+    checker: &mut Checker,
+    config: &Config,
+    base: Option<&Path>,
+    options: &LintOptions,
+) -> Option<StorageUse> {
     let index = LineIndex::new(checker.src);
     let (path_text, at, key, explicit) = match config.storage {
         None => (DEFAULT_STORAGE.to_string(), 0, "storage".to_string(), false),
         Some(entry) => match &entry.value.value {
-            Value::Scalar(s) => (s.text.clone(), entry.value.span.start, "storage".to_string(), true),
+            Value::Scalar(s) => (
+                s.text.clone(),
+                entry.value.span.start,
+                "storage".to_string(),
+                true,
+            ),
             Value::Map(map) => {
                 let kind = map.get("type").and_then(|e| e.value.as_str()).unwrap_or("");
                 if kind == "memory" {
@@ -760,14 +1051,19 @@ fn storage(checker: &mut Checker, config: &Config, base: Option<&Path>, options:
     }
     let path = resolve(base, &path_text);
     if let Some(fs) = (options.network_fs)(&path) {
-        let what = if explicit { "storage" } else { "the default storage" };
+        let what = if explicit {
+            "storage"
+        } else {
+            "the default storage"
+        };
         let message = format!(
             "{what} `{}` is on a network file system ({fs}): tbot's internal data shared with or copied to another node makes the auth service see an old certificate and lock the bot (generation mismatch)",
             path.display()
         );
         let issue = checker.add("network-storage", Severity::Warning, at, &key, message);
         issue.incident = Some("S1");
-        issue.fix = Some("keep storage on a local disk; share only output destinations".to_string());
+        issue.fix =
+            Some("keep storage on a local disk; share only output destinations".to_string());
     }
     let (line, column) = index.position(at);
     Some(StorageUse {
@@ -782,17 +1078,34 @@ fn storage(checker: &mut Checker, config: &Config, base: Option<&Path>, options:
 fn memory_storage(checker: &mut Checker, config: &Config, entry: &Entry) {
     let (severity, what) = match config.join_method() {
         Some("token") => (Severity::Error, "a one-time token cannot join again"),
-        Some("bound_keypair") => (Severity::Warning, "the bound keypair is lost and each restart spends a recovery"),
+        Some("bound_keypair") => (
+            Severity::Warning,
+            "the bound keypair is lost and each restart spends a recovery",
+        ),
         _ => return,
     };
     let method = config.join_method().unwrap_or("");
-    let message = format!("`storage` is memory with `join_method: {method}`: the identity is lost when tbot restarts, and {what}");
-    checker.add("memory-storage-join", severity, entry.key_span.start, "storage", message).fix =
-        Some("use `storage: {type: directory, path: ...}`".to_string());
+    let message = format!(
+        "`storage` is memory with `join_method: {method}`: the identity is lost when tbot restarts, and {what}"
+    );
+    checker
+        .add(
+            "memory-storage-join",
+            severity,
+            entry.key_span.start,
+            "storage",
+            message,
+        )
+        .fix = Some("use `storage: {type: directory, path: ...}`".to_string());
 }
 
 /// Two outputs writing to one place (or to the storage directory) overwrite each other.
-fn duplicate_destinations(checker: &mut Checker, config: &Config, base: Option<&Path>, storage: Option<&StorageUse>) {
+fn duplicate_destinations(
+    checker: &mut Checker,
+    config: &Config,
+    base: Option<&Path>,
+    storage: Option<&StorageUse>,
+) {
     let index = LineIndex::new(checker.src);
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     if let Some(storage) = storage {
@@ -827,9 +1140,19 @@ fn duplicate_destinations(checker: &mut Checker, config: &Config, base: Option<&
         let here = format!("`{}` (line {line})", service.path);
         match seen.get(&place) {
             Some(first) => {
-                let message = format!("`{}` writes to the same destination as {first}; they overwrite each other", service.path);
-                checker.add("duplicate-destination", Severity::Error, destination.value.span.start, &join(&service.path, "destination"), message).fix =
-                    Some("give each output its own destination".to_string());
+                let message = format!(
+                    "`{}` writes to the same destination as {first}; they overwrite each other",
+                    service.path
+                );
+                checker
+                    .add(
+                        "duplicate-destination",
+                        Severity::Error,
+                        destination.value.span.start,
+                        &join(&service.path, "destination"),
+                        message,
+                    )
+                    .fix = Some("give each output its own destination".to_string());
             }
             None => {
                 seen.insert(place, here);
@@ -882,7 +1205,11 @@ pub(crate) fn shared_storage(files: &mut [FileReport]) {
             let Some(storage) = &file.storage else {
                 continue;
             };
-            let what = if storage.explicit { "storage" } else { "the default storage" };
+            let what = if storage.explicit {
+                "storage"
+            } else {
+                "the default storage"
+            };
             file.findings.push(LintFinding {
                 rule: "shared-storage".to_string(),
                 severity: Severity::Error,
@@ -912,7 +1239,12 @@ struct LineIndex<'a> {
 impl<'a> LineIndex<'a> {
     fn new(src: &'a str) -> LineIndex<'a> {
         let mut starts = vec![0];
-        starts.extend(src.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+        starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
         LineIndex { src, starts }
     }
 
@@ -955,8 +1287,14 @@ mod tests {
 
     #[test]
     fn resolve_folds_dots() {
-        assert_eq!(resolve(Some(Path::new("/etc/tbot")), "./storage/../data"), PathBuf::from("/etc/tbot/data"));
-        assert_eq!(resolve(Some(Path::new("/etc")), "/var/x"), PathBuf::from("/var/x"));
+        assert_eq!(
+            resolve(Some(Path::new("/etc/tbot")), "./storage/../data"),
+            PathBuf::from("/etc/tbot/data")
+        );
+        assert_eq!(
+            resolve(Some(Path::new("/etc")), "/var/x"),
+            PathBuf::from("/var/x")
+        );
         assert_eq!(resolve(None, "../x"), PathBuf::from("../x"));
     }
 }

@@ -23,7 +23,11 @@ pub(crate) fn apply(src: &str, edits: &[Edit]) -> String {
     let mut copied = 0;
     for edit in sorted {
         let end = edit.at + edit.remove;
-        if edit.at < copied || end > src.len() || !src.is_char_boundary(edit.at) || !src.is_char_boundary(end) {
+        if edit.at < copied
+            || end > src.len()
+            || !src.is_char_boundary(edit.at)
+            || !src.is_char_boundary(end)
+        {
             continue;
         }
         out.push_str(&src[copied..edit.at]);
@@ -39,13 +43,21 @@ fn line_ending(src: &str) -> &'static str {
 }
 
 fn line_start(src: &str, offset: usize) -> usize {
-    src[..offset.min(src.len())].rfind('\n').map_or(0, |i| i + 1)
+    src[..offset.min(src.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1)
 }
 
 /// Adds `key: value` to the mapping `node`: in a block mapping as a new line with the keys'
 /// indentation, after the entry `after` (when its value is on one line) or after the last entry;
 /// in a flow mapping before its `}`.
-pub(crate) fn insert_entry(src: &str, node: &Node, after: &str, key: &str, value: &str) -> Option<Edit> {
+pub(crate) fn insert_entry(
+    src: &str,
+    node: &Node,
+    after: &str,
+    key: &str,
+    value: &str,
+) -> Option<Edit> {
     let Value::Map(map) = &node.value else {
         return None;
     };
@@ -127,7 +139,11 @@ pub(crate) fn diff(path: &str, old: &str, new: &str) -> String {
 }
 
 /// Replaces `path`'s content `expected` with `new`, keeping a backup. Returns the backup's path.
-pub(crate) fn write_atomically(path: &Path, expected: &[u8], new: &[u8]) -> Result<PathBuf, LintError> {
+pub(crate) fn write_atomically(
+    path: &Path,
+    expected: &[u8],
+    new: &[u8],
+) -> Result<PathBuf, LintError> {
     let write_err = |error| LintError::Write {
         path: path.to_path_buf(),
         error,
@@ -173,7 +189,11 @@ fn write_backup(target: &Path, content: &[u8]) -> std::io::Result<PathBuf> {
             name.push(format!(".bak.{n}"));
         }
         let candidate = PathBuf::from(name);
-        match fs::OpenOptions::new().write(true).create_new(true).open(&candidate) {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
             Ok(mut file) => {
                 file.write_all(content)?;
                 file.sync_all()?;
@@ -212,8 +232,19 @@ mod tests {
     fn insert_goes_after_the_named_entry_with_its_indentation() {
         let src = "services:\n  - type: kubernetes # k8s\n    kubernetes_cluster: k\n    destination:\n      type: kubernetes_secret\n";
         let node = root(src);
-        let service = &node.as_map().and_then(|m| m.get("services")).and_then(|e| e.value.as_seq()).expect("seq")[0];
-        let edit = insert_entry(src, service, "kubernetes_cluster", "disable_exec_plugin", "true").expect("edit");
+        let service = &node
+            .as_map()
+            .and_then(|m| m.get("services"))
+            .and_then(|e| e.value.as_seq())
+            .expect("seq")[0];
+        let edit = insert_entry(
+            src,
+            service,
+            "kubernetes_cluster",
+            "disable_exec_plugin",
+            "true",
+        )
+        .expect("edit");
         assert_eq!(
             apply(src, &[edit]),
             "services:\n  - type: kubernetes # k8s\n    kubernetes_cluster: k\n    disable_exec_plugin: true\n    destination:\n      type: kubernetes_secret\n"
@@ -251,15 +282,30 @@ mod tests {
     fn set_value_fills_an_empty_value() {
         let src = "ssh_config: # later\n";
         let node = root(src);
-        let value = &node.as_map().and_then(|m| m.get("ssh_config")).expect("key").value;
-        assert_eq!(apply(src, &[set_value(value, "\"off\"")]), "ssh_config: \"off\" # later\n");
+        let value = &node
+            .as_map()
+            .and_then(|m| m.get("ssh_config"))
+            .expect("key")
+            .value;
+        assert_eq!(
+            apply(src, &[set_value(value, "\"off\"")]),
+            "ssh_config: \"off\" # later\n"
+        );
     }
 
     #[test]
     fn overlapping_edits_keep_the_first() {
         let edits = [
-            Edit { at: 0, remove: 3, insert: "x".into() },
-            Edit { at: 1, remove: 1, insert: "y".into() },
+            Edit {
+                at: 0,
+                remove: 3,
+                insert: "x".into(),
+            },
+            Edit {
+                at: 1,
+                remove: 1,
+                insert: "y".into(),
+            },
         ];
         assert_eq!(apply("abcd", &edits), "xd");
     }
@@ -273,7 +319,10 @@ mod tests {
         let backup = write_atomically(&path, b"a: 1\n", b"a: 2\n").expect("fix");
         assert_eq!(backup, dir.path().join("tbot.yaml.bak.1"));
         assert_eq!(fs::read_to_string(&backup).expect("read"), "a: 1\n");
-        assert_eq!(fs::read_to_string(dir.path().join("tbot.yaml.bak")).expect("read"), "older\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("tbot.yaml.bak")).expect("read"),
+            "older\n"
+        );
         assert_eq!(fs::read_to_string(&path).expect("read"), "a: 2\n");
     }
 

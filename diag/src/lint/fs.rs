@@ -9,14 +9,16 @@ pub fn network_fs_of(path: &Path) -> Option<String> {
     let mut probe = path;
     loop {
         if probe.exists() {
-            return fs_magic(probe).and_then(network_fs_name).map(str::to_string);
+            return fs_magic(probe)
+                .and_then(network_fs_name)
+                .map(str::to_string);
         }
         probe = probe.parent()?;
     }
 }
 
 /// Names of network (or possibly network-backed) file systems by their `statfs` magic number.
-pub fn network_fs_name(magic: u32) -> Option<&'static str> {
+fn network_fs_name(magic: u32) -> Option<&'static str> {
     Some(match magic {
         0x6969 => "NFS",
         0x517B => "SMB",

@@ -37,10 +37,9 @@ mod render;
 mod schema;
 mod yaml;
 
-pub use fs::{network_fs_name, network_fs_of};
+pub use fs::network_fs_of;
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Errors that stop linting or fixing. Each renders as one line naming the file.
@@ -60,7 +59,9 @@ pub enum LintError {
     },
     #[error("{path} changed since it was linted; run mwictl lint --fix again")]
     Changed { path: PathBuf },
-    #[error("the fixes for {path} would not give valid YAML ({reason}); the file was left as it was, fix it by hand")]
+    #[error(
+        "the fixes for {path} would not give valid YAML ({reason}); the file was left as it was, fix it by hand"
+    )]
     FixInvalid { path: PathBuf, reason: String },
 }
 
@@ -89,16 +90,6 @@ pub enum Severity {
     Info,
     Warning,
     Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
 }
 
 /// One problem in one file.
@@ -193,7 +184,8 @@ impl LintReport {
     pub fn new(mut files: Vec<FileReport>) -> LintReport {
         let mut summary = Summary::default();
         for file in &mut files {
-            file.findings.sort_by_key(|f| (f.line, f.column, std::cmp::Reverse(f.severity)));
+            file.findings
+                .sort_by_key(|f| (f.line, f.column, std::cmp::Reverse(f.severity)));
             for finding in &file.findings {
                 match finding.severity {
                     Severity::Error => summary.errors += 1,
@@ -233,7 +225,10 @@ pub fn lint_source(name: &str, text: &str, options: &LintOptions) -> FileReport 
 
 /// Lints the files together: each alone, then the rules across files (a storage directory used
 /// by several configs).
-pub fn lint_paths(paths: &[impl AsRef<Path>], options: &LintOptions) -> Result<LintReport, LintError> {
+pub fn lint_paths(
+    paths: &[impl AsRef<Path>],
+    options: &LintOptions,
+) -> Result<LintReport, LintError> {
     let mut files = Vec::new();
     for path in paths {
         let path = path.as_ref();
@@ -285,13 +280,4 @@ pub fn apply_fixes(report: &LintReport) -> Result<Vec<FixOutcome>, LintError> {
         });
     }
     Ok(outcomes)
-}
-
-/// Counts of findings per rule, for tests and summaries.
-pub fn rule_counts(report: &LintReport) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::new();
-    for finding in report.files.iter().flat_map(|f| &f.findings) {
-        *counts.entry(finding.rule.clone()).or_default() += 1;
-    }
-    counts
 }

@@ -42,7 +42,11 @@ pub(crate) fn render(report: &LintReport, w: &mut impl Write, color: bool) -> io
                 file.path, finding.line, finding.column, finding.rule, finding.message
             )?;
             if let Some(fix) = &finding.fix {
-                let how = if finding.fixable { "fix (--fix)" } else { "fix" };
+                let how = if finding.fixable {
+                    "fix (--fix)"
+                } else {
+                    "fix"
+                };
                 writeln!(w, "    {}: {fix}", paint("36", how))?;
             }
         }
@@ -51,12 +55,13 @@ pub(crate) fn render(report: &LintReport, w: &mut impl Write, color: bool) -> io
     let files = report.files.len();
     let files_word = if files == 1 { "file" } else { "files" };
     if s.errors + s.warnings + s.infos == 0 {
-        return writeln!(w, "{} in {files} {files_word}.", paint("32", "No problems found"));
+        return writeln!(
+            w,
+            "{} in {files} {files_word}.",
+            paint("32", "No problems found")
+        );
     }
-    let mut parts = vec![
-        plural(s.errors, "error"),
-        plural(s.warnings, "warning"),
-    ];
+    let mut parts = vec![plural(s.errors, "error"), plural(s.warnings, "warning")];
     if s.infos > 0 {
         parts.push(plural(s.infos, "note"));
     }

@@ -61,7 +61,10 @@ const ONBOARDING: &[Field] = &[
     f("ca_path", Shape::Str),
     f("ca_pins", Shape::StrList),
     f("azure", Shape::Struct(&[f("client_id", Shape::Str)])),
-    f("gitlab", Shape::Struct(&[f("token_env_var_name", Shape::Str)])),
+    f(
+        "gitlab",
+        Shape::Struct(&[f("token_env_var_name", Shape::Str)]),
+    ),
     f("terraform", Shape::Struct(&[f("audience_tag", Shape::Str)])),
     f("bound_keypair", Shape::Any),
 ];
@@ -98,7 +101,10 @@ pub(crate) const DESTINATION_TYPES: &[(&str, &[Field])] = &[
         &[
             f("type", Shape::Str),
             f("path", Shape::Str),
-            f("symlinks", Shape::Enum(&["secure", "try-secure", "insecure"])),
+            f(
+                "symlinks",
+                Shape::Enum(&["secure", "try-secure", "insecure"]),
+            ),
             f("acls", Shape::Enum(&["off", "try", "required"])),
             f("readers", Shape::ListOf(READERS)),
         ],
@@ -278,10 +284,10 @@ pub(crate) fn home_of(key: &str) -> Option<String> {
         return Some("`onboarding:`".to_string());
     }
     for t in SERVICE_TYPES {
-        if let Some(fields) = t.fields {
-            if fields.iter().any(|f| f.name == key) {
-                return Some(format!("a `type: {}` service", t.name));
-            }
+        if let Some(fields) = t.fields
+            && fields.iter().any(|f| f.name == key)
+        {
+            return Some(format!("a `type: {}` service", t.name));
         }
     }
     for (name, fields) in DESTINATION_TYPES {
@@ -293,7 +299,10 @@ pub(crate) fn home_of(key: &str) -> Option<String> {
 }
 
 /// The closest of `candidates` to `word` (edit distance at most 2, or a case-only difference).
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for candidate in candidates {
@@ -399,8 +408,14 @@ mod tests {
     #[test]
     fn suggestions_allow_typos_and_case() {
         let keys = TOP.iter().map(|f| f.name);
-        assert_eq!(did_you_mean("renewal_intervall", keys.clone()), Some("renewal_interval"));
-        assert_eq!(did_you_mean("Auth_Server", keys.clone()), Some("auth_server"));
+        assert_eq!(
+            did_you_mean("renewal_intervall", keys.clone()),
+            Some("renewal_interval")
+        );
+        assert_eq!(
+            did_you_mean("Auth_Server", keys.clone()),
+            Some("auth_server")
+        );
         assert_eq!(did_you_mean("servcies", keys.clone()), Some("services"));
         assert_eq!(did_you_mean("completely_else", keys), None);
     }
@@ -419,7 +434,10 @@ mod tests {
 
     #[test]
     fn misplaced_keys_have_a_home() {
-        assert_eq!(home_of("disable_exec_plugin").as_deref(), Some("a `type: kubernetes` service"));
+        assert_eq!(
+            home_of("disable_exec_plugin").as_deref(),
+            Some("a `type: kubernetes` service")
+        );
         assert_eq!(home_of("join_method").as_deref(), Some("`onboarding:`"));
     }
 }

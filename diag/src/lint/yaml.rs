@@ -227,7 +227,10 @@ impl<'a> Parser<'a> {
             if is_marker(self.text(self.i), "---") {
                 return err(offset, "a second YAML document: tbot reads only one");
             }
-            return err(offset, "unexpected text: check the indentation of this line");
+            return err(
+                offset,
+                "unexpected text: check the indentation of this line",
+            );
         }
         Ok(root)
     }
@@ -245,7 +248,13 @@ impl<'a> Parser<'a> {
 
     /// A node whose text starts on line `i` at byte column `col`, inside a collection indented at
     /// `parent` (-1 for the root).
-    fn block(&mut self, i: usize, col: usize, parent: isize, map_value: bool) -> Result<Node, YamlError> {
+    fn block(
+        &mut self,
+        i: usize,
+        col: usize,
+        parent: isize,
+        map_value: bool,
+    ) -> Result<Node, YamlError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return err(self.offset(i, col), "nesting is too deep");
@@ -285,7 +294,10 @@ impl<'a> Parser<'a> {
             }
             self.check_tabs(self.i)?;
             let line = &self.lines[self.i];
-            if line.indent < indent || is_marker(self.text(self.i), "---") || is_marker(self.text(self.i), "...") {
+            if line.indent < indent
+                || is_marker(self.text(self.i), "---")
+                || is_marker(self.text(self.i), "...")
+            {
                 break;
             }
             if line.indent > indent {
@@ -340,7 +352,10 @@ impl<'a> Parser<'a> {
             }
             self.check_tabs(self.i)?;
             let line = &self.lines[self.i];
-            if line.indent < indent || is_marker(self.text(self.i), "---") || is_marker(self.text(self.i), "...") {
+            if line.indent < indent
+                || is_marker(self.text(self.i), "---")
+                || is_marker(self.text(self.i), "...")
+            {
                 break;
             }
             if line.indent > indent {
@@ -362,16 +377,20 @@ impl<'a> Parser<'a> {
 
     /// The value of a key or list entry whose line ends after the indicator: a block on the next
     /// lines, indented more than `parent` (a list may sit at the key's own indentation), or null.
-    fn nested_or_null(&mut self, at: usize, parent: isize, map_value: bool) -> Result<Node, YamlError> {
+    fn nested_or_null(
+        &mut self,
+        at: usize,
+        parent: isize,
+        map_value: bool,
+    ) -> Result<Node, YamlError> {
         self.skip_blank();
         if self.i < self.lines.len() {
             self.check_tabs(self.i)?;
             let line = &self.lines[self.i];
             let text = self.text(self.i);
             let deeper = line.indent as isize > parent;
-            let same_level_list = map_value
-                && line.indent as isize == parent
-                && is_seq_entry(&text[line.indent..]);
+            let same_level_list =
+                map_value && line.indent as isize == parent && is_seq_entry(&text[line.indent..]);
             if (deeper || same_level_list) && !is_marker(text, "---") && !is_marker(text, "...") {
                 let (i, indent) = (self.i, line.indent);
                 return self.block(i, indent, parent, map_value);
@@ -384,7 +403,13 @@ impl<'a> Parser<'a> {
     }
 
     /// A value starting on line `i` at column `col` that is not a block collection.
-    fn inline(&mut self, i: usize, col: usize, parent: isize, map_value: bool) -> Result<Node, YamlError> {
+    fn inline(
+        &mut self,
+        i: usize,
+        col: usize,
+        parent: isize,
+        map_value: bool,
+    ) -> Result<Node, YamlError> {
         let text = self.text(i);
         let rest = text.get(col..).unwrap_or("");
         let start = self.offset(i, col);
@@ -453,7 +478,10 @@ impl<'a> Parser<'a> {
                 start,
                 "complex keys (`? `) are not supported in a tbot config",
             ),
-            '%' | '@' | '`' => err(start, format!("`{first}` cannot start a plain value: quote it")),
+            '%' | '@' | '`' => err(
+                start,
+                format!("`{first}` cannot start a plain value: quote it"),
+            ),
             '-' if is_seq_entry(rest) => err(
                 start,
                 "a list cannot start on the line of its key: put `- ` on the next line",
@@ -528,8 +556,14 @@ impl<'a> Parser<'a> {
     fn block_scalar(&mut self, i: usize, col: usize, parent: isize) -> Result<Node, YamlError> {
         let text = self.text(i);
         let header = strip_comment(text.get(col..).unwrap_or("")).trim_end();
-        if !header[1..].chars().all(|c| c == '+' || c == '-' || c.is_ascii_digit()) {
-            return err(self.offset(i, col), "a block scalar header is `|` or `>` with at most `+`, `-` and a digit");
+        if !header[1..]
+            .chars()
+            .all(|c| c == '+' || c == '-' || c.is_ascii_digit())
+        {
+            return err(
+                self.offset(i, col),
+                "a block scalar header is `|` or `>` with at most `+`, `-` and a digit",
+            );
         }
         let literal = header.starts_with('|');
         let start = self.offset(i, col);
@@ -603,7 +637,8 @@ impl<'a> Parser<'a> {
             if b == b'#' && j > 0 && (bytes[j - 1] == b' ' || bytes[j - 1] == b'\t') {
                 return Ok(None);
             }
-            if b == b':' && (j + 1 == bytes.len() || bytes[j + 1] == b' ' || bytes[j + 1] == b'\t') {
+            if b == b':' && (j + 1 == bytes.len() || bytes[j + 1] == b' ' || bytes[j + 1] == b'\t')
+            {
                 let key = rest[..j].trim_end();
                 if key.is_empty() {
                     return Ok(None);
@@ -690,11 +725,16 @@ impl<'a> Parser<'a> {
                             continue;
                         }
                         _ => {
-                            return err(start + at, format!("unknown escape `\\{escape}` in a double-quoted string"));
+                            return err(
+                                start + at,
+                                format!("unknown escape `\\{escape}` in a double-quoted string"),
+                            );
                         }
                     };
                     let hex: String = chars.by_ref().take(digits).map(|(_, c)| c).collect();
-                    let code = u32::from_str_radix(&hex, 16).ok().filter(|_| hex.len() == digits);
+                    let code = u32::from_str_radix(&hex, 16)
+                        .ok()
+                        .filter(|_| hex.len() == digits);
                     match code.and_then(char::from_u32) {
                         Some(c) => out.push(c),
                         None => return err(start + at, "invalid escape in a double-quoted string"),
@@ -755,7 +795,10 @@ impl<'a> Parser<'a> {
                 Ok((
                     Node {
                         value: Value::Seq(items),
-                        span: Span { start: pos, end: at + 1 },
+                        span: Span {
+                            start: pos,
+                            end: at + 1,
+                        },
                     },
                     at + 1,
                 ))
@@ -772,7 +815,10 @@ impl<'a> Parser<'a> {
                     }
                     let (entry, after) = self.flow_pair(at, depth, b'}')?;
                     if entries.iter().any(|e| e.key == entry.key) {
-                        return err(entry.key_span.start, format!("duplicate key `{}`", entry.key));
+                        return err(
+                            entry.key_span.start,
+                            format!("duplicate key `{}`", entry.key),
+                        );
                     }
                     entries.push(entry);
                     at = self.skip_flow_space(after);
@@ -788,7 +834,10 @@ impl<'a> Parser<'a> {
                             entries,
                             flow: true,
                         }),
-                        span: Span { start: pos, end: at + 1 },
+                        span: Span {
+                            start: pos,
+                            end: at + 1,
+                        },
                     },
                     at + 1,
                 ))
@@ -813,7 +862,10 @@ impl<'a> Parser<'a> {
                     return err(pos, "expected a value");
                 }
                 if text.starts_with(['&', '!', '*', '|', '>', '%', '@', '`']) {
-                    return err(pos, "anchors, tags, aliases and block scalars are not supported inside `[...]` or `{...}`");
+                    return err(
+                        pos,
+                        "anchors, tags, aliases and block scalars are not supported inside `[...]` or `{...}`",
+                    );
                 }
                 Ok((
                     Node {
@@ -903,10 +955,7 @@ impl<'a> Parser<'a> {
 
     fn is_flow_colon(&self, at: usize) -> bool {
         let bytes = self.src.as_bytes();
-        bytes.get(at) == Some(&b':')
-            && bytes
-                .get(at + 1)
-                .is_none_or(|b| b" \t\r\n,]}".contains(b))
+        bytes.get(at) == Some(&b':') && bytes.get(at + 1).is_none_or(|b| b" \t\r\n,]}".contains(b))
     }
 
     fn skip_inline_space(&self, mut at: usize) -> usize {
@@ -939,7 +988,9 @@ impl<'a> Parser<'a> {
             match b {
                 b',' | b'[' | b']' | b'{' | b'}' => break,
                 b':' if self.is_flow_colon(at) => break,
-                b'#' if at > start && matches!(bytes[at - 1], b' ' | b'\t' | b'\n' | b'\r') => break,
+                b'#' if at > start && matches!(bytes[at - 1], b' ' | b'\t' | b'\n' | b'\r') => {
+                    break;
+                }
                 _ => at += 1,
             }
         }
@@ -983,7 +1034,8 @@ fn fold(out: &mut String, breaks: &mut usize) {
 }
 
 fn is_marker(line: &str, marker: &str) -> bool {
-    line.starts_with(marker) && rest_is_blank(&line[marker.len()..]) || line.starts_with(&format!("{marker} "))
+    line.starts_with(marker) && rest_is_blank(&line[marker.len()..])
+        || line.starts_with(&format!("{marker} "))
 }
 
 /// `-`, `?` or `:` followed by a space, a tab or the end of the line.
@@ -996,7 +1048,9 @@ fn is_seq_entry(rest: &str) -> bool {
 }
 
 fn count_spaces(text: &str) -> usize {
-    text.bytes().take_while(|&b| b == b' ' || b == b'\t').count()
+    text.bytes()
+        .take_while(|&b| b == b' ' || b == b'\t')
+        .count()
 }
 
 /// Empty, spaces only, or a comment.
@@ -1047,21 +1101,46 @@ mod tests {
         assert_eq!(slice(src, auth.key_span), "auth_server");
         assert_eq!(slice(src, auth.value.span), "\"a:3025\"");
         assert_eq!(auth.value.as_str(), Some("a:3025"));
-        let storage = map.get("storage").expect("storage").value.as_map().expect("map");
-        assert_eq!(storage.get("type").and_then(|e| e.value.as_str()), Some("memory"));
+        let storage = map
+            .get("storage")
+            .expect("storage")
+            .value
+            .as_map()
+            .expect("map");
+        assert_eq!(
+            storage.get("type").and_then(|e| e.value.as_str()),
+            Some("memory")
+        );
     }
 
     #[test]
     fn sequence_of_compact_mappings() {
         let src = "services:\n  - type: identity\n    destination:\n      type: directory\n      path: /opt/x\n  - type: kubernetes\n    kubernetes_cluster: k8s\n";
         let node = root(src);
-        let services = node.as_map().and_then(|m| m.get("services")).expect("services");
+        let services = node
+            .as_map()
+            .and_then(|m| m.get("services"))
+            .expect("services");
         let items = services.value.as_seq().expect("seq");
         assert_eq!(items.len(), 2);
         let second = items[1].as_map().expect("map");
-        assert_eq!(second.get("kubernetes_cluster").and_then(|e| e.value.as_str()), Some("k8s"));
-        let dest = items[0].as_map().and_then(|m| m.get("destination")).expect("dest");
-        assert_eq!(dest.value.as_map().and_then(|m| m.get("path")).and_then(|e| e.value.as_str()), Some("/opt/x"));
+        assert_eq!(
+            second
+                .get("kubernetes_cluster")
+                .and_then(|e| e.value.as_str()),
+            Some("k8s")
+        );
+        let dest = items[0]
+            .as_map()
+            .and_then(|m| m.get("destination"))
+            .expect("dest");
+        assert_eq!(
+            dest.value
+                .as_map()
+                .and_then(|m| m.get("path"))
+                .and_then(|e| e.value.as_str()),
+            Some("/opt/x")
+        );
     }
 
     #[test]
@@ -1069,8 +1148,16 @@ mod tests {
         let src = "services:\n- type: identity\n- type: database\nversion: v2\n";
         let node = root(src);
         let map = node.as_map().expect("map");
-        assert_eq!(map.get("services").and_then(|e| e.value.as_seq()).map(<[Node]>::len), Some(2));
-        assert_eq!(map.get("version").and_then(|e| e.value.as_str()), Some("v2"));
+        assert_eq!(
+            map.get("services")
+                .and_then(|e| e.value.as_seq())
+                .map(<[Node]>::len),
+            Some(2)
+        );
+        assert_eq!(
+            map.get("version").and_then(|e| e.value.as_str()),
+            Some("v2")
+        );
     }
 
     #[test]
@@ -1083,14 +1170,20 @@ mod tests {
         assert_eq!(a[1].as_str(), Some("y"));
         let b = map.get("b").and_then(|e| e.value.as_map()).expect("map");
         assert!(b.flow);
-        assert_eq!(b.get("d").and_then(|e| e.value.as_seq()).map(<[Node]>::len), Some(2));
+        assert_eq!(
+            b.get("d").and_then(|e| e.value.as_seq()).map(<[Node]>::len),
+            Some(2)
+        );
     }
 
     #[test]
     fn null_value_has_an_empty_span_after_the_colon() {
         let src = "ssh_config:   # nothing\nnext: 1\n";
         let node = root(src);
-        let entry = node.as_map().and_then(|m| m.get("ssh_config")).expect("entry");
+        let entry = node
+            .as_map()
+            .and_then(|m| m.get("ssh_config"))
+            .expect("entry");
         assert!(matches!(entry.value.value, Value::Null));
         assert_eq!(entry.value.span.start, "ssh_config:".len());
     }
@@ -1119,8 +1212,14 @@ mod tests {
         let src = "token: |\n  abc\n  def\nnote: one\n  two\n";
         let node = root(src);
         let map = node.as_map().expect("map");
-        assert_eq!(map.get("token").and_then(|e| e.value.as_str()), Some("abc\ndef"));
-        assert_eq!(map.get("note").and_then(|e| e.value.as_str()), Some("one two"));
+        assert_eq!(
+            map.get("token").and_then(|e| e.value.as_str()),
+            Some("abc\ndef")
+        );
+        assert_eq!(
+            map.get("note").and_then(|e| e.value.as_str()),
+            Some("one two")
+        );
     }
 
     /// Whether this reader and a full YAML parser see the same structure (aliases match anything).
@@ -1133,11 +1232,14 @@ mod tests {
         match (&node.value, value) {
             (Value::Alias, _) => true,
             (Value::Null, V::Null) => true,
-            (Value::Scalar(s), V::Null) => matches!(s.text.as_str(), "null" | "Null" | "NULL" | "~" | ""),
+            (Value::Scalar(s), V::Null) => {
+                matches!(s.text.as_str(), "null" | "Null" | "NULL" | "~" | "")
+            }
             (Value::Scalar(s), V::String(t)) => s.text == *t || s.style == Style::Block,
             (Value::Scalar(_), V::Bool(_) | V::Number(_)) => true,
             (Value::Seq(items), V::Sequence(values)) => {
-                items.len() == values.len() && items.iter().zip(values).all(|(n, v)| same_shape(n, v))
+                items.len() == values.len()
+                    && items.iter().zip(values).all(|(n, v)| same_shape(n, v))
             }
             (Value::Map(map), V::Mapping(values)) => {
                 map.entries.len() == values.len()
@@ -1164,7 +1266,25 @@ mod tests {
             .map(|e| std::fs::read_to_string(e.path()).expect("read"))
             .collect();
         files.sort();
-        let pieces = [" ", "  ", "\n", "- ", ": ", "#", "'", "\"", "[", "]", "{", "}", ",", "a", "|", "\n  x: 1\n", "\n- y\n"];
+        let pieces = [
+            " ",
+            "  ",
+            "\n",
+            "- ",
+            ": ",
+            "#",
+            "'",
+            "\"",
+            "[",
+            "]",
+            "{",
+            "}",
+            ",",
+            "a",
+            "|",
+            "\n  x: 1\n",
+            "\n- y\n",
+        ];
         let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         let mut state = env("MWI_YAML_DIFF_SEED").unwrap_or(0x9E37_79B9_7F4A_7C15) | 1;
         let rounds = env("MWI_YAML_DIFF_ROUNDS").unwrap_or(20_000) as usize;
@@ -1192,7 +1312,10 @@ mod tests {
                     text.replace_range(at..end, "");
                 }
             }
-            let (Ok(doc), Ok(value)) = (parse(&text), serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text)) else {
+            let (Ok(doc), Ok(value)) = (
+                parse(&text),
+                serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text),
+            ) else {
                 continue;
             };
             if !doc.duplicates.is_empty() {
@@ -1205,12 +1328,20 @@ mod tests {
             assert!(agrees, "round {round}: the readers disagree on:\n{text}");
             compared += 1;
         }
-        assert!(compared > rounds / 4, "only {compared} inputs were valid YAML");
+        assert!(
+            compared > rounds / 4,
+            "only {compared} inputs were valid YAML"
+        );
     }
 
     #[test]
     fn empty_document_has_no_root() {
-        assert!(parse("# only a comment\n\n").expect("parses").root.is_none());
+        assert!(
+            parse("# only a comment\n\n")
+                .expect("parses")
+                .root
+                .is_none()
+        );
         assert!(parse("---\n...\n").expect("parses").root.is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! `mwictl lab ...`: the lab auth service. This file only dispatches.
 
 pub mod bot;
+pub mod break_cmd;
 pub mod start;
 
 use crate::context::Context;
@@ -11,11 +12,14 @@ use crate::exit::ExitStatus;
 pub enum LabCommand {
     Start(start::StartArgs),
     Bot(bot::BotArgs),
+    #[command(name = "break")]
+    Break(break_cmd::BreakArgs),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
     match command {
         LabCommand::Start(args) => start::run(ctx, args).await,
         LabCommand::Bot(args) => bot::run(ctx, args).await,
+        LabCommand::Break(args) => break_cmd::run(ctx, args).await,
     }
 }

@@ -1,0 +1,98 @@
+//! `mwictl bots instances add NAME`: a new one-time join token for an existing bot, with a
+//! warning when a lock would refuse the join.
+
+use std::time::Duration;
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::ops::bots::user_and_role;
+use crate::ops::instances::{Ticket, add};
+use crate::ops::locks::terminal_width;
+use crate::output::Output;
+
+use super::super::join::{JoinAddress, JoinToken, parse_duration};
+use super::super::leftover_locks::{count, lock_table};
+
+/// Issue a one-time join token for a new instance of a bot.
+///
+/// The way back for a bot whose identity expired or was locked: start tbot (restart, a signal is
+/// not enough) with the new token and it joins as a new instance with generation 1. A lock on
+/// the bot's user or role still refuses the join: you are warned, and `mwictl unlock --bot NAME`
+/// removes it.
+///
+/// JSON: `{user_name, role_name, token_id, token_ttl, expires, blocking_locks}` (token_ttl in
+/// nanoseconds, like tctl). Exit 3 when the bot does not exist.
+#[derive(Debug, clap::Args)]
+#[command(visible_alias = "join")]
+pub struct AddArgs {
+    /// The bot's name.
+    pub name: String,
+
+    /// How long the token stays valid.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
+    pub ttl: Duration,
+}
+
+/// The token and the locks that would refuse it.
+pub struct AddReport {
+    pub join: JoinToken,
+    pub blocking: Vec<String>,
+}
+
+impl Output for AddReport {
+    fn text(&self) -> String {
+        self.join.text()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let mut map = self.join.json();
+        map.insert("blocking_locks".into(), self.blocking.clone().into());
+        serde_json::Value::Object(map)
+    }
+}
+
+pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
+    let client = ctx.client().await?;
+    let Ticket {
+        bot,
+        token,
+        refusing,
+        other_locks,
+    } = add(client, &args.name, args.ttl).await?;
+    let printer = ctx.printer();
+    if !refusing.is_empty() {
+        printer.warn(format!(
+            "{} on bot {:?} refuse{} every join: the join will be refused until you run `mwictl unlock --bot {}`",
+            count(refusing.len()),
+            args.name,
+            if refusing.len() == 1 { "s" } else { "" },
+            args.name
+        ));
+        printer.status(
+            lock_table(&refusing, terminal_width(&console::Term::stderr()))
+                .render()
+                .trim_end(),
+        );
+    }
+    if !other_locks.is_empty() {
+        printer.status(format!(
+            "note: {} on older instances or tokens of bot {:?} do not stop this join",
+            count(other_locks.len()),
+            args.name
+        ));
+    }
+    let (user_name, role_name) = user_and_role(&bot.value);
+    let report = AddReport {
+        join: JoinToken {
+            token,
+            ttl: args.ttl,
+            address: JoinAddress::of(client),
+            user_name,
+            role_name,
+        },
+        blocking: refusing.iter().map(|l| l.name().to_owned()).collect(),
+    };
+    printer.print(&report)?;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,159 @@
+//! `mwictl bots show NAME`: one bot's roles, traits, logins and TTL, the locks that block it
+//! (and why), its instances and its join tokens (masked).
+
+use std::time::SystemTime;
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::ops::bots::{BotDetails, bot_name, details, logins, max_session_ttl, user_and_role};
+use crate::ops::instances::{HEADERS as INSTANCE_HEADERS, time_text};
+use crate::ops::locks::terminal_width;
+use crate::ops::tokens::mask_token;
+use crate::output::{Listed, Output, Table};
+use crate::resource::format_go_duration;
+
+use super::leftover_locks::{lock_json, lock_table};
+
+/// Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens.
+///
+/// Locks are the in-force ones that block the bot, each with why it matches (its user or role
+/// `bot-NAME`, one of its instances, one of its join tokens). Token names are secrets and are
+/// shown masked.
+///
+/// JSON: `{name, user_name, role_name, roles, logins, traits, max_session_ttl, status,
+/// live_instances, locks: [{id, target, reason, message, expires}], instances: [as `bots
+/// instances ls`], tokens: [{token, expires}]}`; `traits` maps names to value lists, `token` is
+/// masked. Exit 3 when the bot does not exist.
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The bot's name.
+    pub name: String,
+}
+
+/// The details, ready to print.
+pub struct BotView(pub BotDetails);
+
+impl BotView {
+    fn fields(&self) -> (String, String, String) {
+        let bot = &self.0.bot.value;
+        let (user, role) = user_and_role(bot);
+        (bot_name(bot).to_owned(), user, role)
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl Output for BotView {
+    fn text(&self) -> String {
+        let d = &self.0;
+        let (name, user, role) = self.fields();
+        let spec = d.bot.value.spec.clone().unwrap_or_default();
+        let traits: Vec<String> = spec
+            .traits
+            .iter()
+            .map(|t| format!("{}={}", t.name, t.values.join(",")))
+            .collect();
+        let ttl = max_session_ttl(&spec).map_or_else(
+            || "not set (the server's default, 12h)".into(),
+            format_go_duration,
+        );
+        let mut out = format!(
+            "Bot:             {name}\n\
+             User:            {user}\n\
+             Role:            {role}\n\
+             Roles:           {}\n\
+             Logins:          {}\n\
+             Traits:          {}\n\
+             Max session TTL: {ttl}\n\
+             Status:          {}\n",
+            list_or_none(&spec.roles),
+            list_or_none(&logins(&spec)),
+            if traits.is_empty() {
+                "none".into()
+            } else {
+                traits.join(" ")
+            },
+            d.health().text(),
+        );
+        let width = terminal_width(&console::Term::stdout());
+        if d.locks.is_empty() {
+            out.push_str("\nLocks in force: none\n");
+        } else {
+            out.push_str(&format!("\nLocks in force ({}):\n", d.locks.len()));
+            out.push_str(&lock_table(&d.locks, width).render());
+            out.push_str(&format!(
+                "Remove {} with `mwictl unlock --bot {name}`.\n",
+                if d.locks.len() == 1 { "it" } else { "them" }
+            ));
+        }
+        if d.instances.is_empty() {
+            out.push_str(&format!(
+                "\nInstances: none; add one with `mwictl bots instances add {name}`\n"
+            ));
+        } else {
+            out.push_str(&format!(
+                "\nInstances ({}, {} live):\n",
+                d.instances.len(),
+                d.live_instances
+            ));
+            let mut table = Table::new(INSTANCE_HEADERS);
+            for row in &d.instances {
+                table.push(row.row());
+            }
+            out.push_str(&table.render());
+        }
+        if d.tokens.is_empty() {
+            out.push_str("\nJoin tokens: none\n");
+        } else {
+            out.push_str(&format!("\nJoin tokens ({}):\n", d.tokens.len()));
+            let mut table = Table::new(&["Token", "Expires"]);
+            for t in &d.tokens {
+                table.push(vec![mask_token(&t.name), time_text(t.expires.as_ref())]);
+            }
+            out.push_str(&table.render());
+        }
+        out
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let d = &self.0;
+        let (name, user, role) = self.fields();
+        let spec = d.bot.value.spec.clone().unwrap_or_default();
+        let traits: serde_json::Map<String, serde_json::Value> = spec
+            .traits
+            .iter()
+            .map(|t| (t.name.clone(), serde_json::json!(t.values)))
+            .collect();
+        serde_json::json!({
+            "name": name,
+            "user_name": user,
+            "role_name": role,
+            "roles": spec.roles,
+            "logins": logins(&spec),
+            "traits": traits,
+            "max_session_ttl": max_session_ttl(&spec).map(format_go_duration),
+            "status": d.health().as_str(),
+            "live_instances": d.live_instances,
+            "locks": d.locks.iter().map(lock_json).collect::<Vec<_>>(),
+            "instances": d.instances.iter().map(Listed::json).collect::<Vec<_>>(),
+            "tokens": d.tokens.iter().map(|t| serde_json::json!({
+                "token": mask_token(&t.name),
+                "expires": t.expires.as_ref().map(crate::resource::format_timestamp),
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+pub async fn run(ctx: &Context, args: ShowArgs) -> Result<ExitStatus, CommandError> {
+    let client = ctx.client().await?;
+    let view = BotView(details(client, &args.name, SystemTime::now()).await?);
+    ctx.printer().print(&view)?;
+    Ok(ExitStatus::Success)
+}

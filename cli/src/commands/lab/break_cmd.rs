@@ -1,0 +1,72 @@
+//! `mwictl lab break SCENARIO --bot NAME`: puts a lab bot into an incident for real (S1–S4 by
+//! running lab agents into it, S5–S7 by writing the tbot.yaml mistake) and says what to run next.
+
+use std::path::PathBuf;
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::lab::scenarios::{self, BreakOptions, Scenario};
+use crate::lab::setup::LabTarget;
+
+/// Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it.
+///
+/// S1–S4 run lab bot agents inside mwictl against the lab from `mwictl lab start` until the
+/// incident has happened: the bot (with role `access`: login alice, nothing for databases),
+/// its join token and DIR/tbot.yaml are created as needed, and the agents log to DIR/tbot.log.
+/// S5–S7 only write DIR/tbot.yaml with the mistake `mwictl lint` finds; they need no lab.
+/// The summary names the log, the config and the commands that diagnose and fix the incident.
+#[derive(Debug, clap::Args)]
+pub struct BreakArgs {
+    /// The incident to cause.
+    #[arg(value_enum, value_name = "SCENARIO")]
+    pub scenario: Scenario,
+
+    /// The bot to break (created if missing).
+    #[arg(long, value_name = "NAME")]
+    pub bot: String,
+
+    /// Working directory for tbot.yaml, tbot.log, data/ and out/ [default:
+    /// $MWICTL_HOME/lab-bots/NAME]. It must be new, empty, or one lab break used before.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    /// ssh-login: the SSH login the bot's identity output asks for (its role allows only alice).
+    #[arg(long, value_name = "LOGIN", default_value = "bob")]
+    pub login: String,
+
+    /// db-access: the database registered in the lab that the bot's output asks for.
+    #[arg(long, value_name = "NAME", default_value = "example")]
+    pub db: String,
+}
+
+pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandError> {
+    let dir = match args.dir {
+        Some(dir) => std::path::absolute(&dir).unwrap_or(dir),
+        None => ctx.home()?.root().join("lab-bots").join(&args.bot),
+    };
+    let opts = BreakOptions {
+        scenario: args.scenario,
+        bot: args.bot,
+        dir,
+        login: args.login,
+        db: args.db,
+    };
+    let printer = ctx.printer();
+    let progress = |step: &str| printer.status(step);
+    let broken = if opts.scenario.runs_agents() {
+        let (client, resolved) = ctx.connected().await?;
+        if resolved.target.via_proxy {
+            return Err(CommandError::usage(
+                "lab break talks to a lab auth service directly, not through --proxy",
+            )
+            .hint("drop --proxy; start a lab with `mwictl lab start`"));
+        }
+        let lab = LabTarget::from_identity(&resolved.target.addr, &resolved.target.identity)?;
+        scenarios::break_bot(Some((client, &lab)), &opts, &progress).await?
+    } else {
+        scenarios::break_bot(None, &opts, &progress).await?
+    };
+    printer.print(&broken)?;
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,74 @@
+//! `mwictl recover ...`: the interactive wizard (`recover [BOT]`), the unattended flows (one
+//! subcommand each) and `recover --resume`. This file only dispatches.
+
+pub mod common;
+pub mod db_access;
+pub mod expired;
+pub mod generation_mismatch;
+pub mod interactive;
+pub mod resume;
+pub mod ssh_login;
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+
+/// Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify.
+///
+/// Without a subcommand this is an interactive wizard: pick the bot (or name it), see its locks,
+/// instances, tokens and identity expiry (and, if you point to them, what its tbot log and
+/// tbot.yaml say), get the matching incident and the plan as numbered steps, confirm, watch each
+/// step run, and read what changed, where the backups went and what is left to do on the bot's
+/// host. It needs a terminal; every question has a flag in the subcommands, which run unattended
+/// with --yes.
+///
+/// Every run keeps a journal in the state directory. A run that was interrupted or failed
+/// continues where it stopped when the same command runs again, or with `mwictl recover
+/// --resume`: it reuses an unused token instead of issuing a second one and keeps every backup.
+///
+/// With --format json a run prints one object: {schema: "mwictl.recover/v1", run_id, flow,
+/// incident, bot, state, resumed, steps: [{index, kind, title, state, output, error}], created:
+/// {token: {name, expires, written_to_config}, bot_instance}, backups, verification: {state,
+/// detail, instance, to_check}, after, journal, elapsed_ms, rpc_count, verify: {elapsed_ms,
+/// rpc_count}}; --plan prints {schema: "mwictl.recover.plan/v1", flow, incident, bot, steps, after}.
+/// The journal holds the token name, which is the token's secret: it is private (mode 0600).
+///
+/// Exit codes: 0 done (or pending a tbot restart), 1 a step failed or verification failed or
+/// timed out, 2 usage (e.g. no terminal and no --yes), 3 no such bot, 4 access denied, 5 conflict,
+/// 6 unreachable.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RecoverArgs {
+    #[command(subcommand)]
+    pub command: Option<RecoverCommand>,
+
+    /// The bot to recover; the wizard lists the bots to pick from when omitted.
+    #[arg(value_name = "BOT")]
+    pub bot: Option<String>,
+
+    /// Continue the last interrupted or failed recovery run (of any bot and flow).
+    #[arg(long, conflicts_with = "bot")]
+    pub resume: bool,
+
+    #[command(flatten)]
+    pub common: common::CommonArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum RecoverCommand {
+    GenerationMismatch(generation_mismatch::GenerationMismatchArgs),
+    Expired(expired::ExpiredArgs),
+    SshLogin(ssh_login::SshLoginArgs),
+    DbAccess(db_access::DbAccessArgs),
+}
+
+pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, CommandError> {
+    match args.command {
+        Some(RecoverCommand::GenerationMismatch(a)) => generation_mismatch::run(ctx, a).await,
+        Some(RecoverCommand::Expired(a)) => expired::run(ctx, a).await,
+        Some(RecoverCommand::SshLogin(a)) => ssh_login::run(ctx, a).await,
+        Some(RecoverCommand::DbAccess(a)) => db_access::run(ctx, a).await,
+        None if args.resume => resume::run(ctx, args.common).await,
+        None => interactive::run(ctx, args.bot, args.common).await,
+    }
+}

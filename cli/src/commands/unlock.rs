@@ -1,0 +1,345 @@
+//! `mwictl unlock --bot NAME` and `mwictl unlock LOCK_ID...`: shows the locks, asks once, backs
+//! them all up to one YAML file, deletes them and reports what is left.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::ArgGroup;
+
+use crate::context::Context;
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::ops::locks::{fitted_table, terminal_width};
+use crate::ops::unlock::{BlockingLock, BotTargets, Removal, remove_locks_reporting};
+use crate::output::{Output, Table};
+use crate::resource::{format_timestamp, lock_target_text};
+
+/// Remove every lock that blocks a bot, or the locks named by ID, with a backup.
+///
+/// `--bot NAME` finds the locks in force that block the bot, whatever they target: its user or
+/// role `bot-NAME`, any of its bot instances (`bot_instance_id`) or any of its join tokens
+/// (`join_token`). It asks the server with a target filter, so it stays fast however many locks
+/// there are. A lock on an instance whose record has already expired cannot be found that way:
+/// `--scan-all` downloads every lock and also matches `bot instance NAME/UUID` in lock messages.
+///
+/// The locks are shown (ID, target, why each matches, message, created) and removed after one
+/// confirmation. Before anything is deleted, all of them are written to one YAML file in
+/// $MWICTL_HOME/backups, which `mwictl create FILE` restores. Without a terminal, --yes is
+/// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist.
+#[derive(Debug, clap::Args)]
+#[command(group(ArgGroup::new("which").required(true).args(["bot", "lock_ids"])))]
+pub struct UnlockArgs {
+    /// Remove the locks that block this bot.
+    #[arg(long, value_name = "NAME", conflicts_with = "lock_ids")]
+    pub bot: Option<String>,
+
+    /// Remove these locks (names as `mwictl locks ls` shows them).
+    #[arg(value_name = "LOCK_ID")]
+    pub lock_ids: Vec<String>,
+
+    /// With --bot: download every lock and also match locks on expired instance records by their
+    /// message (slower with many locks).
+    #[arg(long, requires = "bot")]
+    pub scan_all: bool,
+
+    /// Show the locks that would be removed, and remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// One lock of the plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PlannedLock {
+    pub id: String,
+    /// The target in tctl's compact form, like `User:"bot-example"`.
+    pub target: String,
+    /// Why it blocks the bot (or that it was named).
+    pub reason: String,
+    pub message: String,
+    /// RFC 3339, empty when the server did not record it.
+    pub created: String,
+}
+
+impl PlannedLock {
+    fn of(found: &BlockingLock) -> PlannedLock {
+        let spec = found.lock.value.spec.clone().unwrap_or_default();
+        PlannedLock {
+            id: found.name().to_owned(),
+            target: lock_target_text(&spec.target.unwrap_or_default()),
+            reason: found.reason.clone(),
+            message: spec.message,
+            created: spec
+                .created_at
+                .as_ref()
+                .filter(|t| t.seconds > 0)
+                .map(format_timestamp)
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// What `unlock` did (or, with --dry-run, would do).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UnlockReport {
+    /// The bot of `--bot`, else null.
+    pub bot: Option<String>,
+    pub dry_run: bool,
+    /// The locks found (to be) removed.
+    pub locks: Vec<PlannedLock>,
+    /// IDs of the removed locks (empty on a dry run).
+    pub removed: Vec<String>,
+    /// The YAML file holding every removed lock.
+    pub backup: Option<PathBuf>,
+    /// With --bot: IDs of locks still blocking the bot after the removal.
+    pub remaining: Vec<String>,
+    /// Whether the search also matched lock messages (--scan-all).
+    pub scan_all: bool,
+}
+
+fn plan_table(locks: &[PlannedLock], width: Option<usize>) -> Table {
+    let rows = locks
+        .iter()
+        .map(|l| {
+            vec![
+                l.id.clone(),
+                l.target.clone(),
+                l.reason.clone(),
+                l.message.clone(),
+                l.created.clone(),
+            ]
+        })
+        .collect();
+    fitted_table(&["ID", "Target", "Why", "Message", "Created"], rows, 3, width)
+}
+
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 lock".to_owned()
+    } else {
+        format!("{n} locks")
+    }
+}
+
+impl Output for UnlockReport {
+    fn text(&self) -> String {
+        let subject = self.bot.as_ref().map(|b| format!("bot {b:?}"));
+        if self.locks.is_empty() {
+            let Some(subject) = subject else {
+                return String::new();
+            };
+            let mut text = format!(
+                "Nothing blocks {subject}: no lock in force targets its user, role, instances or join tokens.\n"
+            );
+            if !self.scan_all {
+                text.push_str(
+                    "A lock on an instance whose record has expired is found only with --scan-all.\n",
+                );
+            }
+            return text;
+        }
+        if self.dry_run {
+            let mut text = plan_table(&self.locks, terminal_width(&console::Term::stdout())).render();
+            text.push_str(&format!(
+                "Dry run: nothing was removed; run without --dry-run to remove {}.\n",
+                count(self.locks.len())
+            ));
+            return text;
+        }
+        let mut text = format!("Removed {}", count(self.removed.len()));
+        if let Some(backup) = &self.backup {
+            text.push_str(&format!("; backup: {}", backup.display()));
+        }
+        text.push_str(".\n");
+        if let Some(subject) = subject {
+            if self.remaining.is_empty() {
+                text.push_str(&format!("No lock in force blocks {subject} now.\n"));
+            } else {
+                text.push_str(&format!(
+                    "Still blocking {subject}: {} ({}); run `mwictl unlock --bot {}` again.\n",
+                    count(self.remaining.len()),
+                    self.remaining.join(", "),
+                    self.bot.as_deref().unwrap_or_default()
+                ));
+            }
+        }
+        text
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandError> {
+    let client = ctx.client().await?;
+    let targets = match &args.bot {
+        Some(bot) => Some(BotTargets::collect(client, bot).await?),
+        None => None,
+    };
+    let found = match &targets {
+        Some(t) if args.scan_all => t.scan_all(client, true).await?,
+        Some(t) => t.find_locks(client, true).await?,
+        None => named_locks(ctx, &args.lock_ids).await?,
+    };
+    let mut report = UnlockReport {
+        bot: args.bot.clone(),
+        dry_run: args.dry_run,
+        locks: found.iter().map(PlannedLock::of).collect(),
+        removed: Vec::new(),
+        backup: None,
+        remaining: Vec::new(),
+        scan_all: args.scan_all,
+    };
+    if found.is_empty() || args.dry_run {
+        ctx.printer().print(&report)?;
+        return Ok(ExitStatus::Success);
+    }
+    ctx.printer().status(
+        plan_table(&report.locks, terminal_width(&console::Term::stderr()))
+            .render()
+            .trim_end(),
+    );
+    let question = match &args.bot {
+        Some(bot) => format!("Remove these {} blocking bot {bot:?}?", count(found.len())),
+        None => format!("Remove these {}?", count(found.len())),
+    };
+    if !confirm(ctx, &question, found.len())? {
+        ctx.printer().status("Canceled: no lock was removed.");
+        return Ok(ExitStatus::Failure);
+    }
+    let stem = match &args.bot {
+        Some(bot) => format!("unlock-bot-{bot}"),
+        None => "unlock-locks".to_owned(),
+    };
+    let locks: Vec<_> = found.iter().map(|f| f.lock.clone()).collect();
+    let printer = ctx.printer();
+    let removed = remove_locks_reporting(
+        client,
+        &locks,
+        &ctx.home()?.backups_dir(),
+        &stem,
+        |removal| match removal {
+            Removal::Deleted(name) => printer.status(format!("lock {name:?} has been deleted")),
+            Removal::AlreadyGone(name) => {
+                printer.status(format!("lock {name:?} was already gone"))
+            }
+        },
+    )
+    .await?;
+    report.removed = removed.names;
+    report.backup = Some(removed.backup_path);
+    if let Some(t) = &targets {
+        let left = if args.scan_all {
+            t.scan_all(client, true).await?
+        } else {
+            t.find_locks(client, true).await?
+        };
+        report.remaining = left.iter().map(|l| l.name().to_owned()).collect();
+    }
+    ctx.printer().print(&report)?;
+    Ok(ExitStatus::Success)
+}
+
+/// The locks named on the command line, each read once (a missing one is exit 3).
+async fn named_locks(ctx: &Context, ids: &[String]) -> Result<Vec<BlockingLock>, CommandError> {
+    let client = ctx.client().await?;
+    let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
+    for id in ids {
+        if !seen.insert(id.as_str()) {
+            continue;
+        }
+        let lock = client.get_lock(id).await?;
+        found.push(BlockingLock {
+            lock,
+            reason: "named on the command line".to_owned(),
+        });
+    }
+    Ok(found)
+}
+
+/// Asks once on the terminal; `--yes` answers yes. Without a terminal and without `--yes` it
+/// refuses at once instead of waiting for input.
+fn confirm(ctx: &Context, question: &str, n: usize) -> Result<bool, CommandError> {
+    if ctx.assume_yes() {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::usage(format!(
+            "refusing to remove {} without confirmation: stdin is not a terminal",
+            count(n)
+        ))
+        .hint("pass --yes to remove them, or --dry-run to only list them"));
+    }
+    dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact_on(&console::Term::stderr())
+        .map_err(|e| {
+            CommandError::failure(format!("cannot ask for confirmation: {e}"))
+                .hint("pass --yes to remove the locks without asking")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(id: &str) -> PlannedLock {
+        PlannedLock {
+            id: id.into(),
+            target: "User:\"bot-example\"".into(),
+            reason: "targets the bot user bot-example".into(),
+            message: "locked".into(),
+            created: String::new(),
+        }
+    }
+
+    fn report() -> UnlockReport {
+        UnlockReport {
+            bot: Some("example".into()),
+            dry_run: false,
+            locks: vec![planned("a")],
+            removed: vec!["a".into()],
+            backup: Some("/b/unlock.yaml".into()),
+            remaining: Vec::new(),
+            scan_all: false,
+        }
+    }
+
+    #[test]
+    fn report_names_the_backup_and_says_the_bot_is_free() {
+        assert_eq!(
+            report().text(),
+            "Removed 1 lock; backup: /b/unlock.yaml.\nNo lock in force blocks bot \"example\" now.\n"
+        );
+    }
+
+    #[test]
+    fn report_names_locks_still_blocking() {
+        let mut r = report();
+        r.remaining = vec!["z".into()];
+        assert!(r.text().contains("Still blocking bot \"example\": 1 lock (z)"));
+    }
+
+    #[test]
+    fn nothing_to_remove_says_so_and_mentions_scan_all() {
+        let mut r = report();
+        r.locks.clear();
+        r.removed.clear();
+        assert!(r.text().starts_with("Nothing blocks bot \"example\""));
+        assert!(r.text().contains("--scan-all"));
+    }
+
+    #[test]
+    fn json_has_stable_field_names() {
+        let json = report().json();
+        for key in [
+            "bot", "dry_run", "locks", "removed", "backup", "remaining", "scan_all",
+        ] {
+            assert!(json.get(key).is_some(), "{key}");
+        }
+        assert_eq!(json["locks"][0]["reason"], "targets the bot user bot-example");
+    }
+}

@@ -1,0 +1,738 @@
+//! `mwictl lab break`'s work: the seven incident scenarios and how each is caused for real, by
+//! running lab agents into it (S1–S4) or by writing the tbot.yaml mistake lint finds (S5–S7).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::client::Client;
+use crate::error::CommandError;
+use crate::ops::tokens::{DEFAULT_TOKEN_TTL, issue_bot_token};
+use crate::ops::unlock::find_blocking_locks;
+use crate::output::Output;
+
+use super::agents::{
+    self, RunningAgent, agent_args, log_excerpt, matching_lines, stored_identity, wait_failed,
+    wait_for_lines,
+};
+use super::setup::{self, LabTarget, Need};
+use super::tbot_yaml::{self, Inputs};
+
+/// How long any one wait of a scenario may take; each normally takes well under a second.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(10);
+
+/// The credential TTL the S2 agent asks for: the lab issues min(this, its bot TTL).
+pub const SHORT_TTL: Duration = Duration::from_secs(2);
+
+/// How long S1 waits for an agent to log the lock after the lab created it.
+const LOCK_LINE_WAIT: Duration = Duration::from_secs(3);
+
+/// The label of the S4 database (the seed's `tsh db ls` shows `env=dev`).
+pub const DB_LABEL_KEY: &str = "env";
+pub const DB_LABEL_VALUE: &str = "dev";
+
+/// The log line tbot writes when the SSH login check fails.
+pub const SSH_REFUSED: &str = "ssh: unable to authenticate";
+
+/// An incident to cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Scenario {
+    /// S1: two agents share one data dir; a renewal presents a stale generation and the lab
+    /// locks the bot.
+    GenerationMismatch,
+    /// S2: the agent stops and its short-lived identity expires; its token is spent.
+    Expired,
+    /// S3: the bot's roles lack the SSH login its identity output needs.
+    SshLogin,
+    /// S4: the bot's role cannot read database servers, so its database output finds none.
+    DbAccess,
+    /// S5 (lint): kubernetes output to a kubernetes_secret without disable_exec_plugin.
+    K8sSecret,
+    /// S6 (lint): proxy_server behind split DNS, TBOT_USE_PROXY_ADDR unset.
+    SplitDns,
+    /// S7 (lint): auth_server with an identity output whose ssh_config is not off.
+    NoProxy,
+}
+
+impl Scenario {
+    pub const ALL: [Scenario; 7] = [
+        Scenario::GenerationMismatch,
+        Scenario::Expired,
+        Scenario::SshLogin,
+        Scenario::DbAccess,
+        Scenario::K8sSecret,
+        Scenario::SplitDns,
+        Scenario::NoProxy,
+    ];
+
+    /// As the command line spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::GenerationMismatch => "generation-mismatch",
+            Scenario::Expired => "expired",
+            Scenario::SshLogin => "ssh-login",
+            Scenario::DbAccess => "db-access",
+            Scenario::K8sSecret => "k8s-secret",
+            Scenario::SplitDns => "split-dns",
+            Scenario::NoProxy => "no-proxy",
+        }
+    }
+
+    /// The product's incident number.
+    pub fn incident(self) -> &'static str {
+        match self {
+            Scenario::GenerationMismatch => "S1",
+            Scenario::Expired => "S2",
+            Scenario::SshLogin => "S3",
+            Scenario::DbAccess => "S4",
+            Scenario::K8sSecret => "S5",
+            Scenario::SplitDns => "S6",
+            Scenario::NoProxy => "S7",
+        }
+    }
+
+    /// What goes wrong, in a few words.
+    pub fn title(self) -> &'static str {
+        match self {
+            Scenario::GenerationMismatch => "locked after a certificate generation mismatch",
+            Scenario::Expired => "identity expired, one-time token spent",
+            Scenario::SshLogin => "SSH login not allowed by the bot's roles",
+            Scenario::DbAccess => "database hidden by RBAC",
+            Scenario::K8sSecret => {
+                "kubernetes output to a kubernetes_secret without disable_exec_plugin"
+            }
+            Scenario::SplitDns => "proxy_server behind split DNS without TBOT_USE_PROXY_ADDR",
+            Scenario::NoProxy => "auth_server with an identity output that needs the proxy",
+        }
+    }
+
+    /// S1–S4 run agents against the lab; S5–S7 only write a file.
+    pub fn runs_agents(self) -> bool {
+        matches!(
+            self,
+            Scenario::GenerationMismatch
+                | Scenario::Expired
+                | Scenario::SshLogin
+                | Scenario::DbAccess
+        )
+    }
+}
+
+/// What to break and where.
+#[derive(Debug, Clone)]
+pub struct BreakOptions {
+    pub scenario: Scenario,
+    pub bot: String,
+    /// The working directory: tbot.yaml, tbot.log, data/ and out/.
+    pub dir: PathBuf,
+    /// The SSH login the S3 output asks for (the role allows only `alice`).
+    pub login: String,
+    /// The database the S4 output asks for (seeded into the lab).
+    pub db: String,
+}
+
+impl BreakOptions {
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("tbot.yaml")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("tbot.log")
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn out_dir(&self) -> PathBuf {
+        self.dir.join("out")
+    }
+}
+
+/// What a break did and what to run next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Broken {
+    pub scenario: Scenario,
+    pub bot: String,
+    /// The incident as it now stands, in one sentence.
+    pub headline: String,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    /// The agents' log (S1–S4).
+    pub log: Option<PathBuf>,
+    /// The steps taken, in order.
+    pub did: Vec<String>,
+    /// What shows the incident happened: log lines, locks.
+    pub seen: Vec<String>,
+    /// Commands to diagnose and fix it.
+    pub next: Vec<String>,
+    /// The ID of the lock the lab created (S1).
+    pub lock: Option<String>,
+    pub elapsed: Duration,
+}
+
+impl Output for Broken {
+    fn text(&self) -> String {
+        let mut out = format!(
+            "{} {}: {}\n",
+            self.scenario.incident(),
+            self.scenario.name(),
+            self.headline
+        );
+        out.push_str("did:\n");
+        for step in &self.did {
+            out.push_str(&format!("  - {step}\n"));
+        }
+        if !self.seen.is_empty() {
+            out.push_str("seen:\n");
+            for line in &self.seen {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        if let Some(log) = &self.log {
+            out.push_str(&format!("log:    {}\n", log.display()));
+        }
+        out.push_str(&format!("config: {}\n", self.config.display()));
+        out.push_str("next:\n");
+        for command in &self.next {
+            out.push_str(&format!("  {command}\n"));
+        }
+        out.push_str(&format!("took {:.1}s\n", self.elapsed.as_secs_f64()));
+        out
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "scenario": self.scenario.name(),
+            "incident": self.scenario.incident(),
+            "title": self.scenario.title(),
+            "bot": self.bot,
+            "headline": self.headline,
+            "dir": self.dir.display().to_string(),
+            "config": self.config.display().to_string(),
+            "log": self.log.as_ref().map(|l| l.display().to_string()),
+            "did": self.did,
+            "seen": self.seen,
+            "next": self.next,
+            "lock": self.lock,
+            "seconds": (self.elapsed.as_secs_f64() * 10.0).round() / 10.0,
+        })
+    }
+}
+
+/// Receives each step as it is taken (the command prints it as status).
+pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
+
+/// Records steps and reports them as they happen.
+struct Steps<'a> {
+    did: Vec<String>,
+    progress: Progress<'a>,
+}
+
+impl Steps<'_> {
+    fn add(&mut self, step: impl Into<String>) {
+        let step = step.into();
+        (self.progress)(&step);
+        self.did.push(step);
+    }
+}
+
+/// Causes the incident. S1–S4 need `lab` (a client as the lab's admin and the lab's files);
+/// S5–S7 only write a file.
+pub async fn break_bot(
+    lab: Option<(&Client, &LabTarget)>,
+    opts: &BreakOptions,
+    progress: Progress<'_>,
+) -> Result<Broken, CommandError> {
+    let started = Instant::now();
+    setup::check_bot_name(&opts.bot)?;
+    setup::prepare_dir(&opts.dir)?;
+    let mut steps = Steps {
+        did: Vec::new(),
+        progress,
+    };
+    let mut broken = Broken {
+        scenario: opts.scenario,
+        bot: opts.bot.clone(),
+        headline: String::new(),
+        dir: opts.dir.clone(),
+        config: opts.config_path(),
+        log: None,
+        did: Vec::new(),
+        seen: Vec::new(),
+        next: Vec::new(),
+        lock: None,
+        elapsed: Duration::ZERO,
+    };
+    match (opts.scenario.runs_agents(), lab) {
+        (true, Some((client, target))) => {
+            run_agents(client, target, opts, &mut steps, &mut broken).await?;
+        }
+        (true, None) => {
+            return Err(CommandError::usage(format!(
+                "lab break {} runs agents against a lab, and none is configured",
+                opts.scenario.name()
+            ))
+            .hint("start one with `mwictl lab start`"));
+        }
+        (false, _) => write_lint_config(opts, &mut steps, &mut broken)?,
+    }
+    broken.did = steps.did;
+    broken.next = next_commands(opts);
+    broken.elapsed = started.elapsed();
+    Ok(broken)
+}
+
+fn write_lint_config(
+    opts: &BreakOptions,
+    steps: &mut Steps,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let (data_dir, out_dir) = (opts.data_dir(), opts.out_dir());
+    let text = tbot_yaml::render(&Inputs {
+        scenario: opts.scenario,
+        bot: &opts.bot,
+        auth_server: tbot_yaml::EXAMPLE_AUTH,
+        token: tbot_yaml::PLACEHOLDER_TOKEN,
+        ca_path: None,
+        data_dir: &data_dir,
+        out_dir: &out_dir,
+        login: &opts.login,
+        db: &opts.db,
+    });
+    setup::write_private(&opts.config_path(), &text)?;
+    let config = opts.config_path().display().to_string();
+    let (step, headline) = match opts.scenario {
+        Scenario::K8sSecret => (
+            format!(
+                "wrote {config} with a kubernetes output to the kubernetes_secret identity-output, without disable_exec_plugin: true"
+            ),
+            "tbot would fail the output: the exec plugin needs a directory destination".to_string(),
+        ),
+        Scenario::SplitDns => (
+            format!(
+                "wrote {config} with proxy_server {}; TBOT_USE_PROXY_ADDR is unset, so tbot would use the address the proxy advertises",
+                tbot_yaml::EXAMPLE_PROXY
+            ),
+            "behind split DNS tbot would connect to the proxy's public address, not the name configured".to_string(),
+        ),
+        _ => (
+            format!(
+                "wrote {config} with auth_server {} and an identity output without ssh_config: \"off\"",
+                tbot_yaml::EXAMPLE_AUTH
+            ),
+            "tbot would ping a proxy for ssh_config and fail with `connection refused`".to_string(),
+        ),
+    };
+    steps.add(step);
+    steps.add("ran no agent: lint reads the file offline (the cluster in it is the example one)");
+    broken.headline = headline;
+    Ok(())
+}
+
+async fn run_agents(
+    client: &Client,
+    target: &LabTarget,
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let need = match opts.scenario {
+        Scenario::SshLogin => Need::WithoutLogin(&opts.login),
+        Scenario::DbAccess => Need::WithoutDatabases,
+        _ => Need::Any,
+    };
+    if let Some(step) = setup::ensure_access_role(client, need).await? {
+        steps.add(step);
+    }
+    if let Some(step) = setup::ensure_bot(client, &opts.bot).await? {
+        steps.add(step);
+    }
+    setup::refuse_if_locked(client, &opts.bot).await?;
+    let token = issue_bot_token(client, &opts.bot, DEFAULT_TOKEN_TTL).await?;
+    steps.add(format!(
+        "issued a one-time join token for bot {} (valid {})",
+        opts.bot,
+        humantime::format_duration(DEFAULT_TOKEN_TTL)
+    ));
+    let (data_dir, out_dir) = (opts.data_dir(), opts.out_dir());
+    let text = tbot_yaml::render(&Inputs {
+        scenario: opts.scenario,
+        bot: &opts.bot,
+        auth_server: &target.addr,
+        token: &token.name,
+        ca_path: Some(&target.ca_path),
+        data_dir: &data_dir,
+        out_dir: &out_dir,
+        login: &opts.login,
+        db: &opts.db,
+    });
+    setup::write_private(&opts.config_path(), &text)?;
+    let log = opts.log_path();
+    // A fresh log: the doctor should read this incident, not an earlier one.
+    std::fs::write(&log, "").map_err(|e| {
+        CommandError::failure(format!("cannot start the log {}: {e}", log.display()))
+    })?;
+    steps.add(format!(
+        "wrote {} (token in onboarding.token, storage {})",
+        opts.config_path().display(),
+        data_dir.display()
+    ));
+    broken.log = Some(log);
+    match opts.scenario {
+        Scenario::GenerationMismatch => generation_mismatch(client, opts, steps, broken).await,
+        Scenario::Expired => expired(opts, steps, broken).await,
+        Scenario::SshLogin => ssh_login(opts, steps, broken).await,
+        _ => db_access(target, opts, steps, broken).await,
+    }
+}
+
+/// S1: a second agent on the first one's data dir renews the shared identity; the first then
+/// presents the older generation and the lab locks the bot.
+async fn generation_mismatch(
+    client: &Client,
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let (config, log) = (opts.config_path(), opts.log_path());
+    let mut args = agent_args(&config, &log)?;
+    args.no_data_dir_lock = true;
+    let first = RunningAgent::start(args.clone());
+    wait_for_lines(&log, "Fetched new bot identity", 1, &[&first], WAIT_LIMIT)
+        .await
+        .map_err(|e| wait_failed(e, "the first agent did not join", &log, WAIT_LIMIT))?;
+    steps.add("started agent 1: it joined with the token (a new bot instance, generation 1)");
+    let second = RunningAgent::start(args);
+    steps.add(
+        "started agent 2 on the same data dir (--no-data-dir-lock): it renewed the shared identity",
+    );
+    let deadline = Instant::now() + WAIT_LIMIT;
+    let lock = loop {
+        let locks = find_blocking_locks(client, &opts.bot).await?;
+        if let Some(lock) = locks.into_iter().next() {
+            break lock;
+        }
+        let ended = first.is_finished() && second.is_finished();
+        if ended || Instant::now() >= deadline {
+            return Err(wait_failed(
+                if ended {
+                    agents::WaitError::AgentsEnded
+                } else {
+                    agents::WaitError::TimedOut
+                },
+                &format!("the lab did not lock bot {}", opts.bot),
+                &log,
+                WAIT_LIMIT,
+            ));
+        }
+        tokio::time::sleep(agents::POLL).await;
+    };
+    // The agent's next try is refused by the lock; its line completes the picture the doctor
+    // reads, but the incident has happened without it.
+    let _ = wait_for_lines(&log, "is in force", 1, &[&first, &second], LOCK_LINE_WAIT).await;
+    first.stop().await;
+    second.stop().await;
+    steps.add(format!(
+        "the next renewal presented a stale generation; the lab locked the bot (lock {}, {})",
+        lock.name(),
+        lock.reason
+    ));
+    steps.add("stopped both agents");
+    broken.lock = Some(lock.name().to_string());
+    broken.seen = first_lines(&log, &["generation mismatch", "is in force"]);
+    broken.headline = format!(
+        "bot {} is locked after a certificate generation mismatch",
+        opts.bot
+    );
+    Ok(())
+}
+
+/// S2: one run with a short credential TTL, a wait past its expiry, and a restart that finds
+/// the identity expired and is refused by the TLS handshake.
+async fn expired(
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let (config, log) = (opts.config_path(), opts.log_path());
+    let mut args = agent_args(&config, &log)?;
+    args.oneshot = true;
+    args.credential_ttl = Some(SHORT_TTL);
+    let exit = RunningAgent::start(args).wait(WAIT_LIMIT).await;
+    if exit != Some(mwi_agent::AgentExit::Done) {
+        return Err(
+            CommandError::failure(format!("the agent did not join (exit: {exit:?})"))
+                .hint(format!("read the agent's log {}", log.display())),
+        );
+    }
+    let identity = stored_identity(&opts.data_dir())?;
+    steps.add(format!(
+        "ran the agent once with --credential-ttl {}: it joined (spending the token) and stopped",
+        humantime::format_duration(SHORT_TTL)
+    ));
+    let expires = UNIX_EPOCH + Duration::from_secs(u64::try_from(identity.not_after).unwrap_or(0));
+    // Certificate times have whole seconds; one more makes sure the agent sees it expired.
+    let until = expires + Duration::from_secs(1);
+    let wait = until
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+        .min(WAIT_LIMIT);
+    tokio::time::sleep(wait).await;
+    steps.add(format!(
+        "waited {:.1}s for its identity to expire",
+        wait.as_secs_f64()
+    ));
+    let exit = RunningAgent::start(agent_args(&config, &log)?)
+        .wait(WAIT_LIMIT)
+        .await;
+    if matching_lines(&log, "Identity has expired").is_empty() {
+        return Err(CommandError::failure(format!(
+            "the restarted agent did not find its identity expired (exit: {exit:?})"
+        ))
+        .hint(format!("read the agent's log {}", log.display())));
+    }
+    steps.add("started it again: the identity had expired, the renewal was refused and it exited");
+    broken.seen = first_lines(
+        &log,
+        &["Identity has expired", "Failed to renew bot identity"],
+    );
+    broken.headline = format!(
+        "bot {}'s identity expired and its one-time token is spent",
+        opts.bot
+    );
+    Ok(())
+}
+
+/// S3: the identity output's certificate carries the role's logins only; the lab-only ssh_login
+/// check then fails as `ssh bob@node` would.
+async fn ssh_login(
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let log = opts.log_path();
+    let agent = RunningAgent::start(agent_args(&opts.config_path(), &log)?);
+    let found = wait_for_lines(&log, SSH_REFUSED, 1, &[&agent], WAIT_LIMIT).await;
+    agent.stop().await;
+    found.map_err(|e| {
+        wait_failed(
+            e,
+            &format!(
+                "the agent's SSH check for login {} did not fail",
+                opts.login
+            ),
+            &log,
+            WAIT_LIMIT,
+        )
+    })?;
+    steps.add(format!(
+        "ran the agent with an identity output for role access and ssh_login {}: its certificate allows only {}",
+        opts.login,
+        setup::ACCESS_LOGIN
+    ));
+    steps.add("the SSH check failed (`unable to authenticate`); stopped the agent");
+    broken.seen = first_lines(&log, &[SSH_REFUSED]);
+    broken.headline = format!(
+        "bot {}'s certificates do not allow SSH login {}",
+        opts.bot, opts.login
+    );
+    Ok(())
+}
+
+/// S4: the lab holds the database, but the role cannot read database servers, so the output's
+/// request for it fails with `not found`.
+async fn db_access(
+    target: &LabTarget,
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let (lab_dir, db) = (target.lab_dir.clone(), opts.db.clone());
+    let labels = BTreeMap::from([(DB_LABEL_KEY.to_string(), DB_LABEL_VALUE.to_string())]);
+    tokio::task::spawn_blocking(move || mwi_auth::lab::seed_database(&lab_dir, &db, labels))
+        .await
+        .map_err(|e| CommandError::failure(format!("seeding the database failed: {e}")))?
+        .map_err(|e| CommandError::failure(e.to_string()))?;
+    steps.add(format!(
+        "registered database {} ({DB_LABEL_KEY}={DB_LABEL_VALUE}) in the lab",
+        opts.db
+    ));
+    let log = opts.log_path();
+    let needle = format!("database \"{}\" not found", opts.db);
+    let agent = RunningAgent::start(agent_args(&opts.config_path(), &log)?);
+    let found = wait_for_lines(&log, &needle, 1, &[&agent], WAIT_LIMIT).await;
+    agent.stop().await;
+    found.map_err(|e| {
+        wait_failed(
+            e,
+            &format!("the agent's database output for {} did not fail", opts.db),
+            &log,
+            WAIT_LIMIT,
+        )
+    })?;
+    steps.add(format!(
+        "ran the agent with a database output for {} as role access, which has no db_server/db read or list rule",
+        opts.db
+    ));
+    steps.add(format!(
+        "the output failed: {needle} (RBAC hides it); stopped the agent"
+    ));
+    broken.seen = first_lines(&log, &["Failed to generate impersonated certs"]);
+    broken.headline = format!(
+        "bot {}'s roles hide database {}, so its output cannot find it",
+        opts.bot, opts.db
+    );
+    Ok(())
+}
+
+/// For each needle, the first log line holding it, shortened for the summary.
+fn first_lines(log: &Path, needles: &[&str]) -> Vec<String> {
+    needles
+        .iter()
+        .filter_map(|needle| matching_lines(log, needle).into_iter().next())
+        .map(|line| log_excerpt(&line))
+        .collect()
+}
+
+/// The commands that diagnose and fix the incident, then restart the agent.
+pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
+    let bot = shell_word(&opts.bot);
+    let config = shell_word(&opts.config_path().display().to_string());
+    let log = shell_word(&opts.log_path().display().to_string());
+    let doctor = format!("mwictl doctor {log}");
+    let restart = format!("mwictl lab bot -c {config}");
+    match opts.scenario {
+        Scenario::GenerationMismatch => vec![
+            doctor,
+            format!("mwictl recover generation-mismatch --bot {bot} --tbot-config {config} --yes"),
+            restart,
+        ],
+        Scenario::Expired => vec![
+            doctor,
+            format!("mwictl recover expired --bot {bot} --tbot-config {config} --yes"),
+            restart,
+        ],
+        Scenario::SshLogin => vec![
+            doctor,
+            format!(
+                "mwictl recover ssh-login --bot {bot} --login {} --role access --yes",
+                shell_word(&opts.login)
+            ),
+            restart,
+        ],
+        Scenario::DbAccess => vec![
+            doctor,
+            format!(
+                "mwictl recover db-access --bot {bot} --db {} --db-labels {DB_LABEL_KEY}={DB_LABEL_VALUE} --role access --yes",
+                shell_word(&opts.db)
+            ),
+            restart,
+        ],
+        Scenario::K8sSecret | Scenario::NoProxy => vec![
+            format!("mwictl lint {config}"),
+            format!("mwictl lint --fix {config}"),
+        ],
+        Scenario::SplitDns => vec![
+            format!("mwictl lint {config}"),
+            format!("TBOT_USE_PROXY_ADDR=yes mwictl lint {config}"),
+        ],
+    }
+}
+
+/// `text` as one shell word: unchanged when it has no special characters, else single-quoted.
+pub fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    fn opts(scenario: Scenario, dir: &Path) -> BreakOptions {
+        BreakOptions {
+            scenario,
+            bot: "example".into(),
+            dir: dir.to_path_buf(),
+            login: "bob".into(),
+            db: "example".into(),
+        }
+    }
+
+    #[test]
+    fn scenario_names_are_the_command_line_values() {
+        for scenario in Scenario::ALL {
+            let value = scenario.to_possible_value().unwrap();
+            assert_eq!(value.get_name(), scenario.name());
+        }
+        let incidents: Vec<&str> = Scenario::ALL.iter().map(|s| s.incident()).collect();
+        assert_eq!(incidents, ["S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+    }
+
+    #[test]
+    fn next_commands_quote_awkward_paths() {
+        let next = next_commands(&opts(Scenario::GenerationMismatch, Path::new("/a b/x")));
+        assert_eq!(
+            next,
+            [
+                "mwictl doctor '/a b/x/tbot.log'",
+                "mwictl recover generation-mismatch --bot example --tbot-config '/a b/x/tbot.yaml' --yes",
+                "mwictl lab bot -c '/a b/x/tbot.yaml'",
+            ]
+        );
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
+
+    #[test]
+    fn lint_scenarios_suggest_lint_and_its_fix() {
+        let next = next_commands(&opts(Scenario::K8sSecret, Path::new("/d")));
+        assert_eq!(
+            next,
+            ["mwictl lint /d/tbot.yaml", "mwictl lint --fix /d/tbot.yaml"]
+        );
+        let next = next_commands(&opts(Scenario::SshLogin, Path::new("/d")));
+        assert!(next[1].contains("--login bob --role access"), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn lint_scenarios_write_their_file_without_a_lab() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("bot");
+        let broken = break_bot(None, &opts(Scenario::NoProxy, &dir), &|_| {})
+            .await
+            .unwrap();
+        assert_eq!(broken.log, None);
+        assert_eq!(broken.config, dir.join("tbot.yaml"));
+        let text = std::fs::read_to_string(dir.join("tbot.yaml")).unwrap();
+        assert!(
+            text.contains("auth_server: teleport.example.com:3025"),
+            "{text}"
+        );
+        let json = broken.json();
+        assert_eq!(json["incident"], "S7");
+        assert_eq!(json["log"], serde_json::Value::Null);
+        assert!(
+            broken.text().contains("next:\n  mwictl lint "),
+            "{}",
+            broken.text()
+        );
+    }
+
+    #[tokio::test]
+    async fn agent_scenarios_without_a_lab_say_how_to_start_one() {
+        let root = tempfile::tempdir().unwrap();
+        let err = break_bot(None, &opts(Scenario::Expired, root.path()), &|_| {})
+            .await
+            .unwrap_err();
+        assert!(err.hints[0].contains("mwictl lab start"), "{err:?}");
+    }
+}

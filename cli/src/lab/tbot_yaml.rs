@@ -1,0 +1,289 @@
+//! The tbot.yaml files `mwictl lab break` writes: one per scenario, commented like an operator's
+//! file, each with exactly the mistake (or the setting) its incident needs.
+
+use std::path::Path;
+
+use super::scenarios::Scenario;
+
+/// The first line of every file `lab break` writes; a tbot.yaml without it is not ours to replace.
+pub const MARKER: &str = "# Written by mwictl lab break";
+
+/// Where the lint-only scenarios (S5–S7) point: the seed's example cluster, never contacted.
+pub const EXAMPLE_AUTH: &str = "teleport.example.com:3025";
+pub const EXAMPLE_PROXY: &str = "teleport.example.com:443";
+
+/// The token the lint-only scenarios write: they run no agent, so no join happens.
+pub const PLACEHOLDER_TOKEN: &str = "REPLACE-WITH-A-JOIN-TOKEN";
+
+/// What goes into a file.
+#[derive(Debug, Clone)]
+pub struct Inputs<'a> {
+    pub scenario: Scenario,
+    pub bot: &'a str,
+    /// `HOST:PORT` of the lab (S1–S4); the lint-only scenarios use the example cluster.
+    pub auth_server: &'a str,
+    /// The one-time join token (S1–S4), else [`PLACEHOLDER_TOKEN`].
+    pub token: &'a str,
+    /// The lab's CA certificate (S1–S4).
+    pub ca_path: Option<&'a Path>,
+    pub data_dir: &'a Path,
+    /// Destination of the output, for the scenarios with one.
+    pub out_dir: &'a Path,
+    /// The SSH login the S3 output checks.
+    pub login: &'a str,
+    /// The database the S4 output asks for.
+    pub db: &'a str,
+}
+
+/// The file's text.
+pub fn render(i: &Inputs) -> String {
+    let mut y = String::new();
+    let scenario = i.scenario.name();
+    y.push_str(&format!("{MARKER} {scenario} --bot {}\n", i.bot));
+    y.push_str(&format!(
+        "# tbot configuration of bot {:?}: {}.\n",
+        i.bot,
+        i.scenario.title()
+    ));
+    y.push_str("version: v2\n");
+    match i.scenario {
+        Scenario::SplitDns => {
+            y.push_str(
+                "# The proxy's public name. Inside this network it resolves (split DNS) to an\n\
+                 # internal address, while the proxy advertises its public one.\n\
+                 # TBOT_USE_PROXY_ADDR is not set in tbot's environment.\n",
+            );
+            y.push_str(&format!("proxy_server: {}\n", scalar(EXAMPLE_PROXY)));
+        }
+        _ if i.scenario.runs_agents() => {
+            y.push_str("# The lab auth service (`mwictl lab start`).\n");
+            y.push_str(&format!("auth_server: {}\n", scalar(i.auth_server)));
+        }
+        _ => {
+            y.push_str("# Straight to the auth service, no proxy in between.\n");
+            y.push_str(&format!("auth_server: {}\n", scalar(EXAMPLE_AUTH)));
+        }
+    }
+    y.push_str("onboarding:\n  join_method: token\n");
+    if i.scenario.runs_agents() {
+        y.push_str(
+            "  # One-time token: the first join spends it. `mwictl recover` writes a new one here.\n",
+        );
+    } else {
+        y.push_str("  # Put the token from `tctl bots add` here.\n");
+    }
+    y.push_str(&format!("  token: {}\n", scalar(i.token)));
+    if let Some(ca) = i.ca_path {
+        y.push_str("  # Trust the lab's CA on the first join.\n");
+        y.push_str(&format!(
+            "  ca_path: {}\n",
+            scalar(&ca.display().to_string())
+        ));
+    }
+    y.push_str(
+        "# The bot's own key and renewable certificate. Exactly one tbot may use this directory.\n",
+    );
+    y.push_str(&format!(
+        "storage:\n  type: directory\n  path: {}\n",
+        scalar(&i.data_dir.display().to_string())
+    ));
+    y.push_str("credential_ttl: 1h\nrenewal_interval: 20m\n");
+    y.push_str(&services(i));
+    y
+}
+
+fn services(i: &Inputs) -> String {
+    let out = scalar(&i.out_dir.display().to_string());
+    match i.scenario {
+        Scenario::GenerationMismatch | Scenario::Expired => "services: []\n".to_string(),
+        Scenario::SshLogin => format!(
+            "services:\n\
+             \x20 # SSH for the deploy job: an identity file for `ssh {login}@node`.\n\
+             \x20 - type: identity\n\
+             \x20   destination:\n\
+             \x20     type: directory\n\
+             \x20     path: {out}\n\
+             \x20   roles: [access]\n\
+             \x20   # The lab auth service has no proxy to ping for ssh_config.\n\
+             \x20   ssh_config: \"off\"\n\
+             \x20   # Lab-only: the agent checks that its certificate allows this login.\n\
+             \x20   ssh_login: {login}\n",
+            login = scalar(i.login)
+        ),
+        Scenario::DbAccess => format!(
+            "services:\n\
+             \x20 # Credentials for the reporting job's database.\n\
+             \x20 - type: database\n\
+             \x20   service: {db}\n\
+             \x20   database: {db}\n\
+             \x20   username: alice\n\
+             \x20   roles: [access]\n\
+             \x20   destination:\n\
+             \x20     type: directory\n\
+             \x20     path: {out}\n",
+            db = scalar(i.db)
+        ),
+        Scenario::K8sSecret => "services:\n\
+             \x20 # A kubeconfig for the CI job, kept in a Kubernetes secret.\n\
+             \x20 - type: kubernetes\n\
+             \x20   kubernetes_cluster: example-k8s-cluster\n\
+             \x20   destination:\n\
+             \x20     type: kubernetes_secret\n\
+             \x20     name: identity-output\n"
+            .to_string(),
+        Scenario::SplitDns => format!(
+            "services:\n\
+             \x20 - type: identity\n\
+             \x20   destination:\n\
+             \x20     type: directory\n\
+             \x20     path: {out}\n"
+        ),
+        Scenario::NoProxy => format!(
+            "services:\n\
+             \x20 # An identity file and ssh_config for the deploy job.\n\
+             \x20 - type: identity\n\
+             \x20   destination:\n\
+             \x20     type: directory\n\
+             \x20     path: {out}\n"
+        ),
+    }
+}
+
+/// A YAML scalar: plain when that is unambiguous, else double-quoted (JSON's quoting is valid
+/// YAML).
+pub fn scalar(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-:".contains(c))
+        && text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '/' || c == '.')
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        )
+        && !text.ends_with(':')
+        && !text.contains(": ");
+    if plain {
+        text.to_string()
+    } else {
+        serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_yaml_ng::Value;
+
+    fn inputs(scenario: Scenario) -> Inputs<'static> {
+        Inputs {
+            scenario,
+            bot: "example",
+            auth_server: "127.0.0.1:3025",
+            token: "0123abcd",
+            ca_path: scenario.runs_agents().then_some(Path::new("/lab/ca.crt")),
+            data_dir: Path::new("/bots/example/data"),
+            out_dir: Path::new("/bots/example/out"),
+            login: "bob",
+            db: "example",
+        }
+    }
+
+    fn parsed(scenario: Scenario) -> Value {
+        serde_yaml_ng::from_str(&render(&inputs(scenario))).unwrap()
+    }
+
+    #[test]
+    fn every_file_is_yaml_that_starts_with_the_marker() {
+        for scenario in Scenario::ALL {
+            let text = render(&inputs(scenario));
+            assert!(text.starts_with(MARKER), "{text}");
+            let value: Value = serde_yaml_ng::from_str(&text).unwrap();
+            assert_eq!(value["version"], "v2");
+            assert_eq!(value["storage"]["path"], "/bots/example/data");
+        }
+    }
+
+    #[test]
+    fn lab_scenarios_point_at_the_lab_with_its_ca_and_token() {
+        let v = parsed(Scenario::GenerationMismatch);
+        assert_eq!(v["auth_server"], "127.0.0.1:3025");
+        assert_eq!(v["onboarding"]["token"], "0123abcd");
+        assert_eq!(v["onboarding"]["ca_path"], "/lab/ca.crt");
+    }
+
+    #[test]
+    fn ssh_login_output_asks_for_the_login_with_ssh_config_off() {
+        let v = parsed(Scenario::SshLogin);
+        let output = &v["services"][0];
+        assert_eq!(output["type"], "identity");
+        assert_eq!(output["ssh_login"], "bob");
+        assert_eq!(output["ssh_config"], "off");
+        assert_eq!(output["roles"][0], "access");
+    }
+
+    #[test]
+    fn database_output_names_the_database() {
+        let output = &parsed(Scenario::DbAccess)["services"][0];
+        assert_eq!(output["type"], "database");
+        assert_eq!(output["service"], "example");
+        assert_eq!(output["destination"]["path"], "/bots/example/out");
+    }
+
+    #[test]
+    fn lint_scenarios_carry_their_mistake() {
+        let k8s = &parsed(Scenario::K8sSecret)["services"][0];
+        assert_eq!(k8s["destination"]["type"], "kubernetes_secret");
+        assert!(k8s.get("disable_exec_plugin").is_none());
+        let dns = parsed(Scenario::SplitDns);
+        assert_eq!(dns["proxy_server"], EXAMPLE_PROXY);
+        assert!(dns.get("auth_server").is_none());
+        let noproxy = parsed(Scenario::NoProxy);
+        assert_eq!(noproxy["auth_server"], EXAMPLE_AUTH);
+        assert!(noproxy["services"][0].get("ssh_config").is_none());
+    }
+
+    /// The rules `mwictl lint` reports for a scenario's file (no TBOT_USE_PROXY_ADDR).
+    fn lint_rules(scenario: Scenario) -> Vec<String> {
+        let options = mwi_diag::lint::LintOptions {
+            use_proxy_addr: None,
+            network_fs: |_| None,
+        };
+        let report = mwi_diag::lint::lint_source("tbot.yaml", &render(&inputs(scenario)), &options);
+        report.findings.into_iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn lint_finds_exactly_each_lint_scenarios_mistake() {
+        assert_eq!(lint_rules(Scenario::K8sSecret), ["kube-secret-exec-plugin"]);
+        assert_eq!(lint_rules(Scenario::SplitDns), ["use-proxy-addr"]);
+        assert_eq!(lint_rules(Scenario::NoProxy), ["auth-server-ssh-config"]);
+    }
+
+    #[test]
+    fn lab_scenario_files_are_clean_for_lint_except_the_lab_only_ssh_login() {
+        for scenario in [
+            Scenario::GenerationMismatch,
+            Scenario::Expired,
+            Scenario::DbAccess,
+        ] {
+            assert_eq!(lint_rules(scenario), Vec::<String>::new(), "{scenario:?}");
+        }
+        assert_eq!(lint_rules(Scenario::SshLogin), ["unknown-key"]);
+    }
+
+    #[test]
+    fn awkward_values_are_quoted() {
+        assert_eq!(scalar("/plain/path"), "/plain/path");
+        assert_eq!(scalar("has space"), "\"has space\"");
+        assert_eq!(scalar("off"), "\"off\"");
+        assert_eq!(scalar("#x"), "\"#x\"");
+        assert_eq!(scalar(""), "\"\"");
+        let text = format!("k: {}\n", scalar("a: b \"c\""));
+        let v: Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(v["k"], "a: b \"c\"");
+    }
+}

@@ -1,0 +1,149 @@
+//! Backups of resources mwictl is about to remove or overwrite: YAML files in the home's backups
+//! dir, each written atomically under a new name (a timestamp and a counter), never overwriting.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::CommandError;
+
+/// Writes `yaml` to a new file `STEM-YYYYMMDDTHHMMSSZ.yaml` (or `…-N.yaml` when that name is
+/// taken) in `dir`, creating `dir` (mode 0700) if needed, and returns its path. The file (mode
+/// 0600) appears complete or not at all: it is written to a temporary name, synced, then linked
+/// to its final name, which fails instead of replacing an existing backup.
+pub fn write_backup(dir: &Path, stem: &str, yaml: &str) -> Result<PathBuf, CommandError> {
+    let unwritable = |path: &Path, e: std::io::Error| {
+        CommandError::failure(format!("cannot write the backup {}: {e}", path.display())).hint(
+            format!(
+                "make {} writable, or point MWICTL_HOME at a writable directory",
+                dir.display()
+            ),
+        )
+    };
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| unwritable(dir, e))?;
+    let base = format!("{}-{}", safe_stem(stem), timestamp());
+    let temp = dir.join(format!(".{base}.{}.tmp", std::process::id()));
+    let written = write_synced(&temp, yaml.as_bytes());
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        return Err(unwritable(&temp, e));
+    }
+    let result = link_new_name(dir, &base, &temp);
+    let _ = fs::remove_file(&temp);
+    let path = result.map_err(|e| unwritable(dir, e))?;
+    // The new name is durable only once the directory entry is.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(path)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Hard-links `temp` to the first free name `BASE.yaml`, `BASE-2.yaml`, …; a link never replaces
+/// an existing file, so two runs in the same second cannot overwrite each other's backup.
+fn link_new_name(dir: &Path, base: &str, temp: &Path) -> std::io::Result<PathBuf> {
+    for n in 1u32.. {
+        let name = if n == 1 {
+            format!("{base}.yaml")
+        } else {
+            format!("{base}-{n}.yaml")
+        };
+        let path = dir.join(name);
+        match fs::hard_link(temp, &path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other("no free backup name"))
+}
+
+/// The stem with anything but letters, digits, `.`, `_` and `-` replaced, so a resource name
+/// cannot leave the backups dir or make an awkward file name.
+fn safe_stem(stem: &str) -> String {
+    let cleaned: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "backup".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+fn timestamp() -> String {
+    let format = time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(format)
+        .unwrap_or_else(|_| "unknown-time".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn backup_is_private_and_holds_the_text() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("backups");
+        let path = write_backup(&dir, "unlock-bot-example", "kind: lock\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "kind: lock\n");
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(name.starts_with("unlock-bot-example-"), "{name}");
+        assert!(name.ends_with(".yaml"), "{name}");
+    }
+
+    #[test]
+    fn backups_in_the_same_second_never_overwrite_each_other() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("backups");
+        let paths: Vec<PathBuf> = (0..3)
+            .map(|i| write_backup(&dir, "same", &format!("doc {i}\n")).unwrap())
+            .collect();
+        for (i, path) in paths.iter().enumerate() {
+            assert_eq!(fs::read_to_string(path).unwrap(), format!("doc {i}\n"));
+        }
+        let entries = fs::read_dir(&dir).unwrap().count();
+        assert_eq!(entries, 3, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn stem_cannot_escape_the_directory() {
+        assert_eq!(safe_stem("../../etc/passwd"), "------etc-passwd");
+        assert_eq!(safe_stem(""), "backup");
+        assert_eq!(safe_stem("lock-5cee949f"), "lock-5cee949f");
+    }
+
+    #[test]
+    fn unwritable_dir_is_a_one_line_error_with_a_hint() {
+        let err = write_backup(Path::new("/proc/mwictl-no"), "x", "y").unwrap_err();
+        assert!(err.message.starts_with("cannot write the backup"), "{}", err.message);
+        assert!(err.hints[0].contains("MWICTL_HOME"));
+    }
+}

@@ -1,0 +1,495 @@
+//! Bot instances: their table rows (with lock state), streamed page by page so any number can be
+//! listed in flat memory, one instance's details, and a new one-time join token for a bot.
+
+use std::collections::HashSet;
+use std::time::{Duration, SystemTime};
+
+use mwi_proto::machineid::{
+    Bot, BotInstance, BotInstanceStatusAuthentication, BotInstanceStatusHeartbeat,
+};
+use mwi_proto::types::{LockTarget, LockV2};
+
+use crate::client::{Client, Fetched};
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
+use crate::ops::tokens::{IssuedToken, issue_bot_token};
+use crate::ops::unlock::{BlockingLock, bot_resource_name, find_blocking_locks};
+use crate::output::Listed;
+use crate::resource::{format_go_duration, format_timestamp};
+
+/// How bot users and roles are named (`bot-NAME`): locks on such names are bot locks.
+const BOT_USER_PREFIX: &str = "bot-";
+
+/// The table columns of `bots instances ls`, in tctl's order plus `Locked`.
+pub const HEADERS: &[&str] = &[
+    "ID",
+    "Join Method",
+    "Hostname",
+    "Joined",
+    "Last Seen",
+    "Generation",
+    "Locked",
+];
+
+/// One bot instance as `bots instances ls` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRow {
+    /// The bot's name.
+    pub bot: String,
+    /// The instance's UUID (the table shows `bot/id`).
+    pub id: String,
+    /// Of the latest authentication (`token`, `iam`, ...).
+    pub join_method: String,
+    /// Of the latest heartbeat; empty before the first one.
+    pub hostname: String,
+    /// When the instance first authenticated.
+    pub joined: Option<prost_types::Timestamp>,
+    /// The latest heartbeat or authentication, whichever is newer.
+    pub last_seen: Option<prost_types::Timestamp>,
+    /// Of the last entry of `latest_authentications`; what the next renewal must present.
+    pub generation: Option<i32>,
+    /// A `bot_instance_id` lock on it, or a lock on the bot's user or role, is in force.
+    pub locked: bool,
+}
+
+impl InstanceRow {
+    /// `bot/uuid`, as references and tctl name an instance.
+    pub fn full_id(&self) -> String {
+        format!("{}/{}", self.bot, self.id)
+    }
+}
+
+/// The row of `instance`. `locked_ids` is what [`locked_ids`] returns: instance IDs under a
+/// `bot_instance_id` lock, and user names (`bot-NAME`) of bots under a user or role lock.
+pub fn instance_row(i: &BotInstance, locked_ids: &HashSet<String>) -> InstanceRow {
+    let spec = i.spec.clone().unwrap_or_default();
+    let status = i.status.clone().unwrap_or_default();
+    let latest_auth = latest_authentication(i);
+    let heartbeat = latest_heartbeat(i);
+    let joined = status
+        .initial_authentication
+        .as_ref()
+        .and_then(|a| a.authenticated_at);
+    let last_seen = [
+        heartbeat.and_then(|h| h.recorded_at),
+        latest_auth.and_then(|a| a.authenticated_at),
+    ]
+    .into_iter()
+    .flatten()
+    .max_by_key(|t| (t.seconds, t.nanos));
+    let locked = locked_ids.contains(&spec.instance_id)
+        || locked_ids.contains(&bot_resource_name(&spec.bot_name));
+    InstanceRow {
+        join_method: latest_auth
+            .map(|a| a.join_method.clone())
+            .unwrap_or_default(),
+        hostname: heartbeat.map(|h| h.hostname.clone()).unwrap_or_default(),
+        joined,
+        last_seen,
+        generation: status.latest_authentications.last().map(|a| a.generation),
+        locked,
+        bot: spec.bot_name,
+        id: spec.instance_id,
+    }
+}
+
+/// The newest authentication: the last of `latest_authentications`, else the initial one.
+pub fn latest_authentication(i: &BotInstance) -> Option<&BotInstanceStatusAuthentication> {
+    let status = i.status.as_ref()?;
+    status
+        .latest_authentications
+        .last()
+        .or(status.initial_authentication.as_ref())
+}
+
+/// The newest heartbeat: the last of `latest_heartbeats`, else the initial one.
+pub fn latest_heartbeat(i: &BotInstance) -> Option<&BotInstanceStatusHeartbeat> {
+    let status = i.status.as_ref()?;
+    status
+        .latest_heartbeats
+        .last()
+        .or(status.initial_heartbeat.as_ref())
+}
+
+/// Whether the instance still holds a usable identity: its record has not expired (the server
+/// sets `metadata.expires` to the certificate's expiry plus a margin at every authentication),
+/// or, when a server sets no expiry, it was seen within the longest certificate TTL.
+pub fn is_live(i: &BotInstance, now: SystemTime) -> bool {
+    let now = prost_types::Timestamp::from(now);
+    let later = |t: &prost_types::Timestamp| (t.seconds, t.nanos) > (now.seconds, now.nanos);
+    if let Some(expires) = i.metadata.as_ref().and_then(|m| m.expires.as_ref()) {
+        return later(expires);
+    }
+    let row = instance_row(i, &HashSet::new());
+    row.last_seen.is_some_and(|seen| {
+        let until = prost_types::Timestamp {
+            seconds: seen
+                .seconds
+                .saturating_add(LIVE_WITHOUT_EXPIRY.as_secs() as i64),
+            nanos: seen.nanos,
+        };
+        later(&until)
+    })
+}
+
+/// How long after its last sighting an instance without an expiry counts as live: Teleport's
+/// longest renewable certificate (24h) would be too generous, so the default TTL (1h) plus the
+/// 5 min margin Teleport adds to instance records.
+const LIVE_WITHOUT_EXPIRY: Duration = Duration::from_secs(65 * 60);
+
+/// The IDs [`instance_row`] checks, from locks: every in-force `bot_instance_id` target, and the
+/// user or role of every in-force lock on a bot (`bot-NAME`).
+pub fn locked_ids_of(locks: &[Fetched<LockV2>]) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    for lock in locks {
+        let Some(target) = lock.value.spec.as_ref().and_then(|s| s.target.as_ref()) else {
+            continue;
+        };
+        if !target.bot_instance_id.is_empty() {
+            ids.insert(target.bot_instance_id.clone());
+        }
+        for name in [&target.user, &target.role] {
+            if name.starts_with(BOT_USER_PREFIX) {
+                ids.insert(name.clone());
+            }
+        }
+    }
+    ids
+}
+
+/// Reads the in-force locks once (one `GetLocks`), so a listing of any length checks each
+/// instance against a set instead of asking the server per instance.
+pub async fn locked_ids(client: &Client) -> Result<HashSet<String>, CommandError> {
+    Ok(locked_ids_of(&client.get_locks(vec![], true).await?))
+}
+
+/// Streams the rows of `bot`'s instances (every bot's when `None`) to `page`, one server page at
+/// a time, and returns how many there were. Stops early when `page` returns `false` (the reader
+/// of stdout went away).
+pub async fn for_each_page(
+    client: &Client,
+    bot: Option<&str>,
+    locked_ids: &HashSet<String>,
+    mut page: impl FnMut(&[InstanceRow]) -> Result<bool, CommandError>,
+) -> Result<usize, CommandError> {
+    let mut pager = client.bot_instances(bot);
+    let mut count = 0;
+    while let Some(items) = pager.next_page().await? {
+        let rows: Vec<InstanceRow> = items
+            .iter()
+            .map(|i| instance_row(&i.value, locked_ids))
+            .collect();
+        count += rows.len();
+        if !page(&rows)? {
+            break;
+        }
+    }
+    Ok(count)
+}
+
+/// Splits `NAME/UUID` into the bot and the instance ID.
+pub fn parse_instance_ref(text: &str) -> Result<(&str, &str), CommandError> {
+    match text.split_once('/') {
+        Some((bot, id)) if !bot.is_empty() && !id.is_empty() && !id.contains('/') => Ok((bot, id)),
+        _ => Err(CommandError::usage(format!(
+            "{text:?} is not an instance ID; expected BOT/UUID, as `mwictl bots instances ls` prints it"
+        ))),
+    }
+}
+
+/// One instance, by `bot` and `id`; not found names both.
+pub async fn get(client: &Client, bot: &str, id: &str) -> Result<BotInstance, CommandError> {
+    match client.get_bot_instance(bot, id).await {
+        Ok(instance) => Ok(instance.value),
+        Err(e) => {
+            let err = CommandError::from(e);
+            if err.status != ExitStatus::NotFound {
+                return Err(err);
+            }
+            Err(CommandError::new(
+                ExitStatus::NotFound,
+                format!("bot instance \"{bot}/{id}\" not found"),
+            )
+            .hint(format!(
+                "list the bot's instances with `mwictl bots instances ls {bot}`"
+            )))
+        }
+    }
+}
+
+/// A new one-time join token for an existing bot, and the locks that bear on the join.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub bot: Fetched<Bot>,
+    pub token: IssuedToken,
+    /// Locks on the bot's user or role: the join is refused while any is in force.
+    pub refusing: Vec<BlockingLock>,
+    /// Other locks of the bot (older instances, join tokens): they do not stop this join.
+    pub other_locks: Vec<BlockingLock>,
+}
+
+/// Issues a one-time token for bot `bot` (which must exist) valid for `ttl`, after reading the
+/// locks that would refuse the join, so the caller can warn before anyone restarts tbot.
+pub async fn add(client: &Client, bot: &str, ttl: Duration) -> Result<Ticket, CommandError> {
+    let found = crate::ops::bots::get(client, bot).await?;
+    let (refusing, other_locks) = find_blocking_locks(client, bot)
+        .await?
+        .into_iter()
+        .partition(|l| refuses_join(&l.lock.value, bot));
+    let token = issue_bot_token(client, bot, ttl).await?;
+    Ok(Ticket {
+        bot: found,
+        token,
+        refusing,
+        other_locks,
+    })
+}
+
+/// Whether `lock` refuses any new join of `bot`: it targets the bot's user or role, which every
+/// certificate the join issues carries.
+pub fn refuses_join(lock: &LockV2, bot: &str) -> bool {
+    let user = bot_resource_name(bot);
+    let target: LockTarget = lock
+        .spec
+        .as_ref()
+        .and_then(|s| s.target.clone())
+        .unwrap_or_default();
+    target.user == user || target.role == user
+}
+
+impl Listed for InstanceRow {
+    fn row(&self) -> Vec<String> {
+        vec![
+            self.full_id(),
+            or_na(&self.join_method),
+            or_na(&self.hostname),
+            time_text(self.joined.as_ref()),
+            time_text(self.last_seen.as_ref()),
+            self.generation
+                .map_or_else(|| "n/a".into(), |g| g.to_string()),
+            if self.locked { "LOCKED" } else { "no" }.into(),
+        ]
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.full_id(),
+            "bot": self.bot,
+            "instance_id": self.id,
+            "join_method": self.join_method,
+            "hostname": self.hostname,
+            "joined": self.joined.as_ref().map(format_timestamp),
+            "last_seen": self.last_seen.as_ref().map(format_timestamp),
+            "generation": self.generation,
+            "locked": self.locked,
+        })
+    }
+}
+
+/// `n/a` for an unknown value, as tctl prints it.
+pub fn or_na(text: &str) -> String {
+    if text.is_empty() {
+        "n/a".into()
+    } else {
+        text.into()
+    }
+}
+
+/// A timestamp as tctl prints it, or `n/a`.
+pub fn time_text(ts: Option<&prost_types::Timestamp>) -> String {
+    ts.map_or_else(|| "n/a".into(), format_timestamp)
+}
+
+/// A protobuf duration as Go prints it (`1h2m3s`), or `n/a`.
+pub fn duration_text(d: Option<&prost_types::Duration>) -> String {
+    d.and_then(|d| Duration::try_from(*d).ok())
+        .map_or_else(|| "n/a".into(), format_go_duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mwi_proto::machineid::{BotInstanceSpec, BotInstanceStatus};
+    use mwi_proto::teleport::header::v1::Metadata;
+    use mwi_proto::types::LockSpecV2;
+
+    fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+
+    fn auth(generation: i32, at: i64) -> BotInstanceStatusAuthentication {
+        BotInstanceStatusAuthentication {
+            authenticated_at: ts(at),
+            join_method: "token".into(),
+            generation,
+            ..Default::default()
+        }
+    }
+
+    fn instance(bot: &str, id: &str, expires: Option<i64>) -> BotInstance {
+        BotInstance {
+            metadata: Some(Metadata {
+                name: id.into(),
+                expires: expires.and_then(ts),
+                ..Default::default()
+            }),
+            spec: Some(BotInstanceSpec {
+                bot_name: bot.into(),
+                instance_id: id.into(),
+                ..Default::default()
+            }),
+            status: Some(BotInstanceStatus {
+                initial_authentication: Some(auth(1, 100)),
+                latest_authentications: vec![auth(1, 100), auth(4, 500)],
+                latest_heartbeats: vec![BotInstanceStatusHeartbeat {
+                    recorded_at: ts(300),
+                    hostname: "host-a".into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn lock(target: LockTarget) -> Fetched<LockV2> {
+        Fetched {
+            value: LockV2 {
+                spec: Some(LockSpecV2 {
+                    target: Some(target),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            raw: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_row_takes_the_newest_generation_and_sighting() {
+        let row = instance_row(&instance("example", "u1", None), &HashSet::new());
+        assert_eq!(row.full_id(), "example/u1");
+        assert_eq!(row.generation, Some(4));
+        assert_eq!(row.joined, ts(100));
+        assert_eq!(
+            row.last_seen,
+            ts(500),
+            "the renewal is newer than the heartbeat"
+        );
+        assert_eq!(row.hostname, "host-a");
+        assert!(!row.locked);
+    }
+
+    #[test]
+    fn an_instance_is_locked_by_its_own_lock_or_its_bots() {
+        let by_instance = locked_ids_of(&[lock(LockTarget {
+            bot_instance_id: "u1".into(),
+            ..Default::default()
+        })]);
+        assert!(instance_row(&instance("example", "u1", None), &by_instance).locked);
+        assert!(!instance_row(&instance("example", "u2", None), &by_instance).locked);
+
+        let by_user = locked_ids_of(&[lock(LockTarget {
+            user: "bot-example".into(),
+            ..Default::default()
+        })]);
+        assert!(instance_row(&instance("example", "u2", None), &by_user).locked);
+        assert!(!instance_row(&instance("other", "u3", None), &by_user).locked);
+    }
+
+    #[test]
+    fn locks_on_people_do_not_mark_instances() {
+        let ids = locked_ids_of(&[lock(LockTarget {
+            user: "alice".into(),
+            ..Default::default()
+        })]);
+        assert!(ids.is_empty());
+    }
+
+    #[test]
+    fn an_instance_without_authentications_shows_na() {
+        let row = instance_row(&BotInstance::default(), &HashSet::new());
+        assert_eq!(row.generation, None);
+        let cells = row.row();
+        assert_eq!(cells[1..6], ["n/a", "n/a", "n/a", "n/a", "n/a"]);
+        assert_eq!(cells[6], "no");
+    }
+
+    #[test]
+    fn liveness_follows_the_record_expiry() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
+        assert!(is_live(&instance("b", "u", Some(2_000)), now));
+        assert!(!is_live(&instance("b", "u", Some(900)), now));
+    }
+
+    #[test]
+    fn without_expiry_a_recent_sighting_is_live() {
+        let seen_at_500 = instance("b", "u", None);
+        let soon = SystemTime::UNIX_EPOCH + Duration::from_secs(600);
+        let much_later = SystemTime::UNIX_EPOCH + Duration::from_secs(500 + 66 * 60);
+        assert!(is_live(&seen_at_500, soon));
+        assert!(!is_live(&seen_at_500, much_later));
+    }
+
+    #[test]
+    fn instance_refs_need_bot_and_uuid() {
+        assert_eq!(parse_instance_ref("example/u1").unwrap(), ("example", "u1"));
+        for bad in ["example", "/u1", "example/", "a/b/c"] {
+            let err = parse_instance_ref(bad).unwrap_err();
+            assert_eq!(err.status, ExitStatus::Usage, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_user_and_role_locks_refuse_a_join() {
+        let on = |target: LockTarget| lock(target).value;
+        assert!(refuses_join(
+            &on(LockTarget {
+                user: "bot-example".into(),
+                ..Default::default()
+            }),
+            "example"
+        ));
+        assert!(refuses_join(
+            &on(LockTarget {
+                role: "bot-example".into(),
+                ..Default::default()
+            }),
+            "example"
+        ));
+        assert!(!refuses_join(
+            &on(LockTarget {
+                bot_instance_id: "old".into(),
+                ..Default::default()
+            }),
+            "example"
+        ));
+    }
+
+    #[test]
+    fn json_fields_are_stable() {
+        let row = instance_row(&instance("example", "u1", None), &HashSet::new());
+        let json = Listed::json(&row);
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "bot",
+                "generation",
+                "hostname",
+                "id",
+                "instance_id",
+                "join_method",
+                "joined",
+                "last_seen",
+                "locked"
+            ]
+        );
+        assert_eq!(json["id"], "example/u1");
+    }
+}

@@ -1,0 +1,431 @@
+//! Diagnosis of one bot for recovery: its locks (and why each blocks it), instances with
+//! generation, last heartbeat and identity expiry, join tokens, plus an optional tbot log (read by
+//! the log doctor) and tbot.yaml; from these it names the matching incident.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use mwi_proto::machineid::{Bot, BotInstance};
+use mwi_proto::types::LockV2;
+
+use crate::client::{Client, ClientError, Fetched};
+use crate::error::CommandError;
+use crate::ops::instances::{instance_row, is_live, locked_ids_of};
+use crate::ops::unlock::{BlockingLock, BotTargets, bot_resource_name};
+use crate::recover::plan::Flow;
+use crate::recover::step::{InstanceSummary, LockSummary};
+use crate::resource::{format_timestamp, lock_target_text};
+
+/// What the server says about a bot.
+#[derive(Debug, Clone)]
+pub struct BotState {
+    pub bot: Fetched<Bot>,
+    /// In-force locks that block it, oldest first.
+    pub locks: Vec<BlockingLock>,
+    pub instances: Vec<BotInstance>,
+    /// Its join tokens: name and expiry.
+    pub tokens: Vec<(String, Option<prost_types::Timestamp>)>,
+}
+
+/// Reads the bot, its instances and tokens (concurrently), then the locks that block it with one
+/// filtered `GetLocks`.
+pub async fn gather(client: &Client, bot: &str) -> Result<BotState, CommandError> {
+    let get_bot = async { crate::ops::bots::get(client, bot).await };
+    let instances = async {
+        let all = client.bot_instances(Some(bot)).collect_all().await?;
+        Ok::<_, CommandError>(
+            all.into_iter()
+                .map(|f| f.value)
+                .filter(|i| i.spec.as_ref().is_some_and(|s| s.bot_name == bot))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let tokens = async {
+        let all = client.get_tokens().await?;
+        Ok::<_, CommandError>(
+            all.into_iter()
+                .filter(|t| t.value.spec.as_ref().is_some_and(|s| s.bot_name == bot))
+                .filter_map(|t| t.value.metadata)
+                .map(|m| (m.name, m.expires))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (fetched, instances, tokens) = tokio::try_join!(get_bot, instances, tokens)?;
+    let targets = BotTargets {
+        bot: bot.to_string(),
+        user: bot_resource_name(bot),
+        instance_ids: instances
+            .iter()
+            .filter_map(|i| i.spec.as_ref().map(|s| s.instance_id.clone()))
+            .filter(|id| !id.is_empty())
+            .collect(),
+        join_tokens: tokens.iter().map(|(name, _)| name.clone()).collect(),
+    };
+    let locks = targets.find_locks(client, true).await?;
+    Ok(BotState {
+        bot: fetched,
+        locks,
+        instances,
+        tokens,
+    })
+}
+
+impl BotState {
+    pub fn name(&self) -> &str {
+        crate::ops::bots::bot_name(&self.bot.value)
+    }
+
+    pub fn lock_summaries(&self) -> Vec<LockSummary> {
+        self.locks.iter().map(lock_summary).collect()
+    }
+
+    /// Instances whose identity is still valid.
+    pub fn live_instances(&self, now: SystemTime) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| match identity_expires(i) {
+                Some(expires) => expires > now,
+                None => is_live(i, now),
+            })
+            .count()
+    }
+
+    /// Every instance, newest authentication last.
+    pub fn instance_summaries(&self) -> Vec<InstanceSummary> {
+        let fetched: Vec<Fetched<LockV2>> = self.locks.iter().map(|l| l.lock.clone()).collect();
+        let locked = locked_ids_of(&fetched);
+        let mut out: Vec<InstanceSummary> = self
+            .instances
+            .iter()
+            .map(|i| {
+                let row = instance_row(i, &locked);
+                InstanceSummary {
+                    id: row.id,
+                    hostname: row.hostname,
+                    generation: row.generation,
+                    joined: row.joined.as_ref().map(format_timestamp),
+                    last_seen: row.last_seen.as_ref().map(format_timestamp),
+                    expires: identity_expires(i).map(|t| format_timestamp(&t.into())),
+                    locked: row.locked,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.last_seen.cmp(&b.last_seen));
+        out
+    }
+
+    /// The IDs of every instance the server knows now.
+    pub fn instance_ids(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .filter_map(|i| i.spec.as_ref().map(|s| s.instance_id.clone()))
+            .collect()
+    }
+
+    /// Locks made by a generation mismatch (Teleport's message says so).
+    pub fn mismatch_locks(&self) -> usize {
+        self.locks
+            .iter()
+            .filter(|l| {
+                l.lock
+                    .value
+                    .spec
+                    .as_ref()
+                    .is_some_and(|s| s.message.contains("generation mismatch"))
+            })
+            .count()
+    }
+
+    /// Unexpired join tokens.
+    pub fn usable_tokens(&self, now: SystemTime) -> usize {
+        let now = prost_types::Timestamp::from(now);
+        self.tokens
+            .iter()
+            .filter(|(_, e)| {
+                e.as_ref()
+                    .is_none_or(|e| (e.seconds, e.nanos) > (now.seconds, now.nanos))
+            })
+            .count()
+    }
+}
+
+/// Teleport keeps an instance record this long past its certificate's expiry.
+const RECORD_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// When the instance's certificate expires: its record's expiry less Teleport's margin.
+pub fn identity_expires(i: &BotInstance) -> Option<SystemTime> {
+    let record = i.metadata.as_ref()?.expires?;
+    SystemTime::try_from(record)
+        .ok()?
+        .checked_sub(RECORD_MARGIN)
+}
+
+/// A lock as plans show it.
+pub fn lock_summary(lock: &BlockingLock) -> LockSummary {
+    let spec = lock.lock.value.spec.clone().unwrap_or_default();
+    LockSummary {
+        name: lock.name().to_string(),
+        target: lock_target_text(&spec.target.unwrap_or_default()),
+        message: spec.message,
+        // Go's zero time means "not set".
+        created_at: spec
+            .created_at
+            .filter(|t| t.seconds > 0)
+            .as_ref()
+            .map(format_timestamp),
+        expires: spec.expires.as_ref().map(format_timestamp),
+        reason: lock.reason.clone(),
+    }
+}
+
+/// A finding of the log doctor, as the wizard uses it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFinding {
+    /// `S1`..`S7` or the doctor's other names.
+    pub incident: String,
+    pub title: String,
+    pub bot: Option<String>,
+    pub facts: BTreeMap<String, String>,
+    pub first_line: Option<String>,
+}
+
+/// Reads a tbot log with the log doctor.
+pub fn read_log(path: &Path) -> Result<Vec<LogFinding>, CommandError> {
+    let file = std::fs::File::open(path).map_err(|e| {
+        CommandError::usage(format!("cannot read the tbot log {}: {e}", path.display()))
+            .hint("give the path of tbot's log file (journalctl -u tbot > tbot.log)")
+    })?;
+    let mut doctor = mwi_diag::doctor::Doctor::new();
+    doctor
+        .feed_reader(&path.display().to_string(), file)
+        .map_err(|e| CommandError::usage(e.to_string()))?;
+    Ok(doctor
+        .finish()
+        .findings
+        .into_iter()
+        .map(|f| LogFinding {
+            incident: f.incident.id().to_string(),
+            title: f.title,
+            bot: f.bot,
+            facts: f.facts,
+            first_line: f
+                .evidence
+                .first()
+                .map(|e| format!("{}:{}: {}", e.source, e.line, e.text)),
+        })
+        .collect())
+}
+
+/// What a tbot.yaml says that matters for recovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFacts {
+    pub path: PathBuf,
+    pub join_method: Option<String>,
+    /// `set`, `a token file PATH`, or `not set`; never the token itself.
+    pub token: String,
+    /// Whether the configured token is one of the bot's unexpired tokens.
+    pub token_is_current: bool,
+    pub storage: Option<String>,
+    /// The network file system the storage is on, a cause of S1.
+    pub storage_fs: Option<String>,
+}
+
+/// Reads a tbot.yaml for the facts recovery needs; it is not changed.
+pub fn read_config(path: &Path, state: Option<&BotState>) -> Result<ConfigFacts, CommandError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        CommandError::usage(format!("cannot read {}: {e}", path.display()))
+            .hint("give the path of the tbot.yaml tbot runs with (tbot start -c PATH)")
+    })?;
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|e| {
+        CommandError::usage(format!("{} is not valid YAML: {e}", path.display()))
+            .hint("check it with `mwictl lint`")
+    })?;
+    let token = crate::tbot_config::current_token(&text).unwrap_or_default();
+    let token_is_current = match (&token, state) {
+        (Some(t), Some(s)) => s.tokens.iter().any(|(name, _)| name == t),
+        _ => false,
+    };
+    let storage = doc["storage"]["path"]
+        .as_str()
+        .or_else(|| doc["storage"]["directory"]["path"].as_str())
+        .map(str::to_string);
+    Ok(ConfigFacts {
+        path: path.to_path_buf(),
+        join_method: doc["onboarding"]["join_method"]
+            .as_str()
+            .map(str::to_string),
+        token: match &token {
+            Some(t) if t.starts_with('/') => format!("a token file {t}"),
+            Some(_) => "set".to_string(),
+            None => "not set".to_string(),
+        },
+        token_is_current,
+        storage_fs: storage
+            .as_deref()
+            .and_then(|p| mwi_diag::lint::network_fs_of(Path::new(p))),
+        storage,
+    })
+}
+
+/// The incident the evidence points at, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    pub flow: Flow,
+    pub reason: String,
+    /// From the log: the SSH login (S3) or database (S4) that failed.
+    pub login: Option<String>,
+    pub db: Option<String>,
+}
+
+/// Names the incident: a lock means S1; a log finding of S3 or S4 names those; no live instance
+/// means S2. `None` when nothing looks wrong.
+pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<Suggestion> {
+    let found = |id: &str| log.iter().find(|f| f.incident == id);
+    if !state.locks.is_empty() {
+        let reason = if state.mismatch_locks() > 0 {
+            format!(
+                "{} lock(s) from a certificate generation mismatch block the bot",
+                state.mismatch_locks()
+            )
+        } else {
+            format!("{} lock(s) block the bot", state.locks.len())
+        };
+        return Some(Suggestion {
+            flow: Flow::GenerationMismatch,
+            reason,
+            login: None,
+            db: None,
+        });
+    }
+    if let Some(f) = found("S1") {
+        return Some(Suggestion {
+            flow: Flow::GenerationMismatch,
+            reason: format!("the log shows {}", f.title),
+            login: None,
+            db: None,
+        });
+    }
+    if let Some(f) = found("S3") {
+        return Some(Suggestion {
+            flow: Flow::SshLogin,
+            reason: format!("the log shows {}", f.title),
+            login: f.facts.get("login").cloned(),
+            db: None,
+        });
+    }
+    if let Some(f) = found("S4") {
+        return Some(Suggestion {
+            flow: Flow::DbAccess,
+            reason: format!("the log shows {}", f.title),
+            login: None,
+            db: f.facts.get("db").cloned(),
+        });
+    }
+    if state.live_instances(now) == 0 {
+        let reason = match found("S2") {
+            Some(f) => format!(
+                "the log shows {}, and no instance holds a valid identity",
+                f.title
+            ),
+            None => "no instance of the bot holds a valid identity".to_string(),
+        };
+        return Some(Suggestion {
+            flow: Flow::Expired,
+            reason,
+            login: None,
+            db: None,
+        });
+    }
+    None
+}
+
+/// The diagnosis as the wizard prints it.
+pub fn render(
+    state: &BotState,
+    log: &[LogFinding],
+    config: Option<&ConfigFacts>,
+    now: SystemTime,
+) -> String {
+    let mut out = format!("Bot {:?}\n", state.name());
+    let spec = state.bot.value.spec.clone().unwrap_or_default();
+    out.push_str(&format!(
+        "  roles: {}\n",
+        if spec.roles.is_empty() {
+            "none".to_string()
+        } else {
+            spec.roles.join(", ")
+        }
+    ));
+    if state.locks.is_empty() {
+        out.push_str("  locks: none in force\n");
+    } else {
+        out.push_str(&format!("  locks in force: {}\n", state.locks.len()));
+        for lock in state.lock_summaries() {
+            out.push_str(&format!(
+                "    {} {} created {} ({}): {:?}\n",
+                lock.name,
+                lock.target,
+                lock.created_at.as_deref().unwrap_or("n/a"),
+                lock.reason,
+                lock.message
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "  instances: {} ({} with a valid identity)\n",
+        state.instances.len(),
+        state.live_instances(now)
+    ));
+    for i in state.instance_summaries() {
+        out.push_str(&format!(
+            "    {} host {} generation {} last seen {} identity expires {}{}\n",
+            i.id,
+            if i.hostname.is_empty() {
+                "n/a"
+            } else {
+                &i.hostname
+            },
+            i.generation.map_or("n/a".into(), |g| g.to_string()),
+            i.last_seen.as_deref().unwrap_or("n/a"),
+            i.expires.as_deref().unwrap_or("n/a"),
+            if i.locked { " LOCKED" } else { "" }
+        ));
+    }
+    out.push_str(&format!(
+        "  join tokens: {} ({} unexpired)\n",
+        state.tokens.len(),
+        state.usable_tokens(now)
+    ));
+    for f in log {
+        out.push_str(&format!("  log: {} {}\n", f.incident, f.title));
+        if let Some(line) = &f.first_line {
+            out.push_str(&format!("       {line}\n"));
+        }
+    }
+    if let Some(c) = config {
+        out.push_str(&format!(
+            "  tbot.yaml {}: join_method {}, token {}{}, storage {}\n",
+            c.path.display(),
+            c.join_method.as_deref().unwrap_or("n/a"),
+            c.token,
+            if c.token_is_current {
+                " (an unused token of this bot)"
+            } else {
+                ""
+            },
+            c.storage.as_deref().unwrap_or("default")
+        ));
+        if let Some(fs) = &c.storage_fs {
+            out.push_str(&format!(
+                "  WARNING: tbot's storage is on {fs}: a copy or a second node replaying its certificate causes generation mismatches\n"
+            ));
+        }
+    }
+    out
+}
+
+/// Whether a client error is a missing resource.
+pub fn is_not_found(e: &ClientError) -> bool {
+    matches!(e, ClientError::Rpc { status, .. } if status.code() == tonic::Code::NotFound)
+}

@@ -1,0 +1,54 @@
+//! The recovery flows: each reads what it needs and builds a plan; none executes anything. The
+//! token flows (S1, S2 and recreate) share their tail: tbot.yaml, restart, verify.
+
+pub mod db_access;
+pub mod expired;
+pub mod generation_mismatch;
+pub mod ssh_login;
+
+use crate::recover::plan::FlowInput;
+use crate::recover::step::{Expect, Step};
+
+/// What tbot needs after a new token: it reads the token only when it starts.
+pub const RESTART_NOTE: &str = "restart tbot (e.g. `systemctl restart tbot`): a signal (SIGHUP, SIGUSR1) does not reload the token";
+
+/// When tbot sees a role or trait change.
+pub const RENEWAL_NOTE: &str = "tbot gets the change with its next certificates: at its next renewal (every 20 minutes by default), at once when restarted, or when sent SIGUSR1 (which renews at once)";
+
+/// Appends the steps after a token was issued: write it into tbot.yaml, run the restart
+/// command, verify that a new instance joins; and says what is left for the user.
+fn token_tail(
+    steps: &mut Vec<Step>,
+    after: &mut Vec<String>,
+    bot: &str,
+    known: Vec<String>,
+    input: &FlowInput,
+) {
+    match &input.tbot_config {
+        Some(path) => steps.push(Step::UpdateTbotConfig { path: path.clone() }),
+        None => after.push(
+            "put the new join token into tbot.yaml's onboarding.token (or pass it with --token); it is printed below"
+                .to_string(),
+        ),
+    }
+    match &input.restart_cmd {
+        Some(command) => steps.push(Step::RunRestart {
+            command: command.clone(),
+        }),
+        None => after.push(RESTART_NOTE.to_string()),
+    }
+    steps.push(Step::Verify {
+        bot: bot.to_string(),
+        expect: Expect::NewInstance { known },
+    });
+}
+
+/// Appends the restart step (when asked for) and the note on renewal timing.
+fn access_tail(steps: &mut Vec<Step>, after: &mut Vec<String>, input: &FlowInput) {
+    if let Some(command) = &input.restart_cmd {
+        steps.push(Step::RunRestart {
+            command: command.clone(),
+        });
+    }
+    after.push(RENEWAL_NOTE.to_string());
+}

@@ -1,0 +1,411 @@
+//! The journal of one recovery run: a JSON file (mode 0600, in `STATE_DIR/recover/`) holding the
+//! plan, each step's state and output, the token issued and the backups, rewritten atomically.
+//!
+//! It is written before and after every step, so an interrupted run can continue where it
+//! stopped. It holds the join token's name, which is the token's secret: that is why the file is
+//! private to its owner, like an identity file.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CommandError;
+use crate::recover::plan::{Flow, FlowInput, Plan};
+use crate::recover::step::StepOutput;
+use crate::resource::format_timestamp;
+
+/// The `schema` of a journal file; it changes only when a field changes meaning.
+pub const JOURNAL_SCHEMA: &str = "mwictl.recover.journal/v1";
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Started and not finished (or interrupted): a rerun continues it.
+    Running,
+    /// A step failed: a rerun continues from that step.
+    Failed,
+    Finished,
+    /// Replaced by a new run (`--new-run`).
+    Abandoned,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    /// Begun; if the run stopped here the step runs again (every step can be redone safely).
+    Started,
+    Done,
+    Failed,
+}
+
+/// One step's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub state: StepState,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    pub output: Option<StepOutput>,
+    pub error: Option<String>,
+}
+
+/// The join token of the run. Its name is recorded before the token is created, so a run
+/// interrupted in between creates that same token instead of a second one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecord {
+    pub name: String,
+    pub expires: String,
+    /// False until the server accepted it.
+    pub created: bool,
+}
+
+/// The journal file's content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub schema: String,
+    pub run_id: String,
+    pub flow: Flow,
+    pub bot: String,
+    pub state: RunState,
+    pub started_at: String,
+    pub updated_at: String,
+    /// How many times the run was continued after an interruption or failure.
+    pub resumed: u32,
+    pub input: FlowInput,
+    /// Every backup of this run goes in here, so none is lost even if the run stops between
+    /// writing a backup and recording it.
+    pub backup_dir: PathBuf,
+    pub plan: Plan,
+    pub steps: Vec<StepRecord>,
+    pub token: Option<TokenRecord>,
+}
+
+/// A journal file and its content.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    pub record: Record,
+}
+
+fn now_text() -> String {
+    format_timestamp(&SystemTime::now().into())
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> CommandError {
+    CommandError::failure(format!(
+        "cannot {what} the recover journal {}: {e}",
+        path.display()
+    ))
+    .hint("make the state directory writable, or point MWICTL_HOME at a writable directory")
+}
+
+impl Journal {
+    /// Starts the journal of a new run of `plan` in `dir`, with its backups under `backups_root`.
+    pub fn create(
+        dir: &Path,
+        backups_root: &Path,
+        plan: Plan,
+        input: FlowInput,
+    ) -> Result<Journal, CommandError> {
+        let started = SystemTime::now();
+        let stamp = time::OffsetDateTime::from(started)
+            .format(time::macros::format_description!(
+                "[year][month][day]T[hour][minute][second]Z"
+            ))
+            .unwrap_or_else(|_| "run".into());
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let run_id = format!("{stamp}-{}", &suffix[..8]);
+        let steps = plan
+            .steps
+            .iter()
+            .map(|_| StepRecord {
+                state: StepState::Pending,
+                started_at: None,
+                finished_at: None,
+                output: None,
+                error: None,
+            })
+            .collect();
+        let mut journal = Journal {
+            path: dir.join(format!("{run_id}.json")),
+            record: Record {
+                schema: JOURNAL_SCHEMA.into(),
+                backup_dir: backups_root.join(format!("recover-{run_id}")),
+                run_id,
+                flow: plan.flow,
+                bot: plan.bot.clone(),
+                state: RunState::Running,
+                started_at: format_timestamp(&started.into()),
+                updated_at: String::new(),
+                resumed: 0,
+                input,
+                plan,
+                steps,
+                token: None,
+            },
+        };
+        journal.save()?;
+        Ok(journal)
+    }
+
+    /// Reads a journal file.
+    pub fn load(path: &Path) -> Result<Journal, CommandError> {
+        let bytes = fs::read(path).map_err(|e| io_error("read", path, e))?;
+        let record: Record = serde_json::from_slice(&bytes).map_err(|e| {
+            CommandError::failure(format!(
+                "the recover journal {} is not valid: {e}",
+                path.display()
+            ))
+            .hint("move it away and start the recovery again")
+        })?;
+        if record.schema != JOURNAL_SCHEMA {
+            return Err(CommandError::failure(format!(
+                "the recover journal {} has schema {:?}, this mwictl reads {JOURNAL_SCHEMA:?}",
+                path.display(),
+                record.schema
+            ))
+            .hint("finish it with the mwictl that wrote it, or move it away"));
+        }
+        if record.steps.len() != record.plan.steps.len() {
+            return Err(CommandError::failure(format!(
+                "the recover journal {} does not match its plan",
+                path.display()
+            ))
+            .hint("move it away and start the recovery again"));
+        }
+        Ok(Journal {
+            path: path.to_path_buf(),
+            record,
+        })
+    }
+
+    /// The newest run in `dir` that is not finished, of `flow` and `bot` when given. Files that
+    /// do not read as journals are skipped.
+    pub fn find_unfinished(
+        dir: &Path,
+        flow: Option<Flow>,
+        bot: Option<&str>,
+    ) -> Result<Option<Journal>, CommandError> {
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error("list", dir, e)),
+        };
+        let mut newest: Option<((i64, i32), Journal)> = None;
+        for entry in entries.filter_map(Result::ok) {
+            let path = entry.path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let journal = match Journal::load(&path) {
+                Ok(j) => j,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "skipping a journal");
+                    continue;
+                }
+            };
+            let r = &journal.record;
+            let open = matches!(r.state, RunState::Running | RunState::Failed);
+            if !open || flow.is_some_and(|f| f != r.flow) || bot.is_some_and(|b| b != r.bot) {
+                continue;
+            }
+            let started = crate::resource::parse_timestamp(&r.started_at)
+                .map(|t| (t.seconds, t.nanos))
+                .unwrap_or_default();
+            if newest.as_ref().is_none_or(|(t, _)| started > *t) {
+                newest = Some((started, journal));
+            }
+        }
+        Ok(newest.map(|(_, j)| j))
+    }
+
+    /// The token the newest earlier run for `bot` created, if any: a new run reuses it while
+    /// the server still holds it unused and unexpired, instead of issuing a second one.
+    pub fn last_token(dir: &Path, bot: &str) -> Option<TokenRecord> {
+        let entries = fs::read_dir(dir).ok()?;
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| Journal::load(&e.path()).ok())
+            .filter(|j| j.record.bot == bot)
+            .filter_map(|j| {
+                let started = crate::resource::parse_timestamp(&j.record.started_at).ok()?;
+                let token = j.record.token.filter(|t| t.created)?;
+                Some(((started.seconds, started.nanos), token))
+            })
+            .max_by_key(|(started, _)| *started)
+            .map(|(_, token)| token)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The index of the first step not done.
+    pub fn first_unfinished(&self) -> Option<usize> {
+        self.record
+            .steps
+            .iter()
+            .position(|s| s.state != StepState::Done)
+    }
+
+    pub fn mark_started(&mut self, index: usize) -> Result<(), CommandError> {
+        let step = &mut self.record.steps[index];
+        step.state = StepState::Started;
+        step.started_at = Some(now_text());
+        step.error = None;
+        self.record.state = RunState::Running;
+        self.save()
+    }
+
+    pub fn mark_done(&mut self, index: usize, output: StepOutput) -> Result<(), CommandError> {
+        let step = &mut self.record.steps[index];
+        step.state = StepState::Done;
+        step.finished_at = Some(now_text());
+        step.output = Some(output);
+        step.error = None;
+        if self.first_unfinished().is_none() {
+            self.record.state = RunState::Finished;
+        }
+        self.save()
+    }
+
+    pub fn mark_failed(&mut self, index: usize, error: &str) -> Result<(), CommandError> {
+        let step = &mut self.record.steps[index];
+        step.state = StepState::Failed;
+        step.finished_at = Some(now_text());
+        step.error = Some(error.to_string());
+        self.record.state = RunState::Failed;
+        self.save()
+    }
+
+    /// Marks the run as replaced by a new one.
+    pub fn abandon(&mut self) -> Result<(), CommandError> {
+        self.record.state = RunState::Abandoned;
+        self.save()
+    }
+
+    /// Writes the journal: a private temp file, fsync, rename over the old one.
+    pub fn save(&mut self) -> Result<(), CommandError> {
+        self.record.updated_at = now_text();
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| io_error("create the directory of", &self.path, e))?;
+        let text = serde_json::to_vec_pretty(&self.record).map_err(|e| {
+            CommandError::failure(format!("cannot encode the recover journal: {e}"))
+        })?;
+        let tmp = self
+            .path
+            .with_extension(format!("json.tmp.{}", std::process::id()));
+        let result = (|| {
+            let mut file = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            file.write_all(&text)?;
+            file.write_all(b"\n")?;
+            file.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            fs::File::open(dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(|e| io_error("write", &self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recover::step::Step;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn plan(bot: &str) -> Plan {
+        Plan {
+            flow: Flow::Expired,
+            bot: bot.into(),
+            steps: vec![
+                Step::IssueToken {
+                    bot: bot.into(),
+                    ttl_seconds: 60,
+                },
+                Step::RunRestart {
+                    command: "true".into(),
+                },
+            ],
+            after: vec![],
+        }
+    }
+
+    #[test]
+    fn journal_is_private_and_reloads_with_its_progress() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state/recover");
+        let mut j = Journal::create(&dir, root.path(), plan("a"), FlowInput::default()).unwrap();
+        let mode = fs::metadata(j.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        j.record.token = Some(TokenRecord {
+            name: "secret".into(),
+            expires: "x".into(),
+            created: false,
+        });
+        j.mark_started(0).unwrap();
+        j.mark_done(0, StepOutput::Shown).unwrap();
+        let back = Journal::load(j.path()).unwrap();
+        assert_eq!(back.record, j.record);
+        assert_eq!(back.first_unfinished(), Some(1));
+        assert!(back.record.backup_dir.starts_with(root.path()));
+    }
+
+    #[test]
+    fn the_newest_open_run_of_the_same_bot_and_flow_is_found() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("recover");
+        let mut done = Journal::create(&dir, root.path(), plan("a"), FlowInput::default()).unwrap();
+        for i in 0..2 {
+            done.mark_started(i).unwrap();
+            done.mark_done(i, StepOutput::Shown).unwrap();
+        }
+        assert_eq!(done.record.state, RunState::Finished);
+        let open = Journal::create(&dir, root.path(), plan("a"), FlowInput::default()).unwrap();
+        Journal::create(&dir, root.path(), plan("b"), FlowInput::default()).unwrap();
+        fs::write(dir.join("garbage.json"), "{").unwrap();
+        let found = Journal::find_unfinished(&dir, Some(Flow::Expired), Some("a"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.record.run_id, open.record.run_id);
+        assert!(
+            Journal::find_unfinished(&dir, Some(Flow::SshLogin), Some("a"))
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            Journal::find_unfinished(&root.path().join("none"), None, None)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_failed_step_leaves_the_run_open() {
+        let root = tempfile::tempdir().unwrap();
+        let mut j =
+            Journal::create(root.path(), root.path(), plan("a"), FlowInput::default()).unwrap();
+        j.mark_started(0).unwrap();
+        j.mark_failed(0, "boom").unwrap();
+        assert_eq!(j.record.state, RunState::Failed);
+        assert_eq!(j.first_unfinished(), Some(0));
+        let found = Journal::find_unfinished(root.path(), None, None).unwrap();
+        assert!(found.is_some());
+    }
+}

@@ -1,0 +1,411 @@
+//! The typed steps a recovery plan is made of, what each says about itself (text and JSON), and
+//! what each produced when it ran. Steps are data: the journal stores them and a resume replays them.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// One step of a plan. Executing it is the engine's job; a step only says what it will change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// What was found, shown before anything changes.
+    ShowEvidence { evidence: Evidence },
+    /// Delete these locks, each backed up first.
+    RemoveLocks { locks: Vec<LockSummary> },
+    /// Create a one-time join token for the bot (a new bot instance joins with it).
+    IssueToken { bot: String, ttl_seconds: u64 },
+    /// Write the token into this tbot.yaml's `onboarding.token` (or the file it names).
+    UpdateTbotConfig { path: PathBuf },
+    /// Run this shell command (e.g. restart tbot) after the update.
+    RunRestart { command: String },
+    /// Edit one role the bot impersonates; `diff` is the preview shown when planning.
+    UpdateRole {
+        role: String,
+        edit: RoleEdit,
+        diff: String,
+    },
+    /// Add logins to the bot's `logins` trait.
+    UpdateBotTraits {
+        bot: String,
+        add_logins: Vec<String>,
+    },
+    /// Delete and create the bot again with these roles added (a snapshot is saved first), remove
+    /// its locks and issue a join token.
+    RecreateBot { bot: String, add_roles: Vec<String> },
+    /// Check that the recovery took effect.
+    Verify { bot: String, expect: Expect },
+}
+
+/// A role edit, redone against the role as it is when the step runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "edit", rename_all = "snake_case")]
+pub enum RoleEdit {
+    AddLogins {
+        logins: Vec<String>,
+    },
+    AddDbAccess {
+        labels: Vec<(String, String)>,
+        names: Vec<String>,
+        users: Vec<String>,
+    },
+}
+
+/// What verification looks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "expect", rename_all = "snake_case")]
+pub enum Expect {
+    /// A bot instance that was not there before (`known` were), authenticated after the run
+    /// started: tbot joined with the new token.
+    NewInstance { known: Vec<String> },
+    /// The bot's roles now allow SSH as `login`; waiting looks for a renewal after the change.
+    SshLogin { login: String },
+    /// The bot's roles now allow the database; waiting looks for a renewal after the change.
+    Database {
+        db: String,
+        name: Option<String>,
+        user: Option<String>,
+    },
+}
+
+/// The evidence of an incident, as shown to the user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// One line naming what was found.
+    pub headline: String,
+    /// Said loudly before anything changes (e.g. a mismatch can mean a stolen certificate).
+    pub warnings: Vec<String>,
+    pub locks: Vec<LockSummary>,
+    pub instances: Vec<InstanceSummary>,
+    /// Further facts, one line each (roles and their logins, the access check, log findings).
+    pub facts: Vec<String>,
+}
+
+/// A lock as the plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockSummary {
+    pub name: String,
+    /// `user:"bot-example"`, as tctl prints targets.
+    pub target: String,
+    pub message: String,
+    pub created_at: Option<String>,
+    pub expires: Option<String>,
+    /// Why it blocks the bot.
+    pub reason: String,
+}
+
+/// A bot instance as the plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceSummary {
+    pub id: String,
+    pub hostname: String,
+    pub generation: Option<i32>,
+    pub joined: Option<String>,
+    pub last_seen: Option<String>,
+    /// When the instance's identity (certificate) expires.
+    pub expires: Option<String>,
+    pub locked: bool,
+}
+
+impl Step {
+    /// The step's kind as JSON names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::ShowEvidence { .. } => "show_evidence",
+            Step::RemoveLocks { .. } => "remove_locks",
+            Step::IssueToken { .. } => "issue_token",
+            Step::UpdateTbotConfig { .. } => "update_tbot_config",
+            Step::RunRestart { .. } => "run_restart",
+            Step::UpdateRole { .. } => "update_role",
+            Step::UpdateBotTraits { .. } => "update_bot_traits",
+            Step::RecreateBot { .. } => "recreate_bot",
+            Step::Verify { .. } => "verify",
+        }
+    }
+
+    /// True when the step changes something (on the server or on disk).
+    pub fn changes_anything(&self) -> bool {
+        !matches!(self, Step::ShowEvidence { .. } | Step::Verify { .. })
+    }
+
+    /// One line saying what the step does.
+    pub fn title(&self) -> String {
+        match self {
+            Step::ShowEvidence { evidence } => format!("Evidence: {}", evidence.headline),
+            Step::RemoveLocks { locks } => match locks.len() {
+                1 => format!("Remove lock {} (backed up first)", locks[0].name),
+                n => format!("Remove {n} locks (each backed up first)"),
+            },
+            Step::IssueToken { bot, ttl_seconds } => format!(
+                "Issue a one-time join token for bot {bot:?} (a new bot instance), valid {}",
+                crate::resource::format_go_duration(std::time::Duration::from_secs(*ttl_seconds))
+            ),
+            Step::UpdateTbotConfig { path } => format!(
+                "Write the token into onboarding.token of {} (only the token's bytes change; backup beside it)",
+                path.display()
+            ),
+            Step::RunRestart { command } => format!("Run `{command}`"),
+            Step::UpdateRole { role, edit, .. } => match edit {
+                RoleEdit::AddLogins { logins } => {
+                    format!("Add login {} to role {role:?}", logins.join(", "))
+                }
+                RoleEdit::AddDbAccess { .. } => {
+                    format!("Add database access to role {role:?}")
+                }
+            },
+            Step::UpdateBotTraits { bot, add_logins } => format!(
+                "Add {} to the logins trait of bot {bot:?}",
+                add_logins.join(", ")
+            ),
+            Step::RecreateBot { bot, add_roles } => format!(
+                "Recreate bot {bot:?} with role {} added, keeping its roles, traits, logins and TTL (snapshot saved first)",
+                add_roles.join(", ")
+            ),
+            Step::Verify { expect, .. } => match expect {
+                Expect::NewInstance { .. } => {
+                    "Verify: a new bot instance joins (generation 1 or more)".to_string()
+                }
+                Expect::SshLogin { login } => {
+                    format!("Verify: the bot's roles allow SSH login {login:?}")
+                }
+                Expect::Database { db, .. } => {
+                    format!("Verify: the bot's roles allow database {db:?}")
+                }
+            },
+        }
+    }
+
+    /// The exact changes, one line each, shown under the title.
+    pub fn details(&self) -> Vec<String> {
+        match self {
+            Step::ShowEvidence { evidence } => evidence_lines(evidence),
+            Step::RemoveLocks { locks } => locks.iter().map(lock_line).collect(),
+            Step::IssueToken { .. } => vec![
+                "roles: [Bot], join_method: token; the token name is the secret, kept in the journal (mode 0600)".into(),
+            ],
+            Step::UpdateTbotConfig { .. } => vec![
+                "if onboarding.token is an absolute path, the token goes into that file instead".into(),
+            ],
+            Step::RunRestart { .. } => Vec::new(),
+            Step::UpdateRole { diff, edit, .. } => {
+                let mut lines: Vec<String> = diff.lines().map(str::to_string).collect();
+                if let RoleEdit::AddDbAccess {
+                    labels,
+                    names,
+                    users,
+                } = edit
+                    && diff.is_empty()
+                {
+                    lines.push(format!(
+                        "rules db_server, db: read, list; db_labels {labels:?}; db_names {names:?}; db_users {users:?}"
+                    ));
+                }
+                lines
+            }
+            Step::UpdateBotTraits { .. } => vec![
+                "a role whose logins use {{internal.logins}} grants them".into(),
+            ],
+            Step::RecreateBot { .. } => vec![
+                "deletes the bot (user and role bot-NAME), removes its locks (backed up), creates it again and issues a join token".into(),
+            ],
+            Step::Verify { expect, .. } => match expect {
+                Expect::NewInstance { known } if !known.is_empty() => vec![format!(
+                    "instances known before: {}",
+                    known.join(", ")
+                )],
+                _ => Vec::new(),
+            },
+        }
+    }
+}
+
+fn evidence_lines(evidence: &Evidence) -> Vec<String> {
+    let mut lines = Vec::new();
+    for warning in &evidence.warnings {
+        lines.push(format!("WARNING: {warning}"));
+    }
+    for lock in &evidence.locks {
+        lines.push(format!("lock {}", lock_line(lock)));
+    }
+    for i in &evidence.instances {
+        lines.push(format!(
+            "instance {} host {} generation {} joined {} last seen {}{}{}",
+            i.id,
+            or_na(&i.hostname),
+            i.generation.map_or("n/a".to_string(), |g| g.to_string()),
+            i.joined.as_deref().unwrap_or("n/a"),
+            i.last_seen.as_deref().unwrap_or("n/a"),
+            i.expires
+                .as_deref()
+                .map(|e| format!(" expires {e}"))
+                .unwrap_or_default(),
+            if i.locked { " LOCKED" } else { "" },
+        ));
+    }
+    lines.extend(evidence.facts.iter().cloned());
+    lines
+}
+
+fn lock_line(lock: &LockSummary) -> String {
+    let mut line = format!("{} target {}", lock.name, lock.target);
+    if let Some(created) = &lock.created_at {
+        line.push_str(&format!(" created {created}"));
+    }
+    line.push_str(&format!(
+        " expires {}",
+        lock.expires.as_deref().unwrap_or("never")
+    ));
+    line.push_str(&format!(" ({})", lock.reason));
+    if !lock.message.is_empty() {
+        line.push_str(&format!(": {:?}", lock.message));
+    }
+    line
+}
+
+fn or_na(text: &str) -> &str {
+    if text.is_empty() { "n/a" } else { text }
+}
+
+/// What a step produced when it ran, kept in the journal and reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum StepOutput {
+    Shown,
+    LocksRemoved {
+        removed: Vec<String>,
+        /// Locks already gone when the step ran (removed by someone else or an earlier attempt).
+        already_gone: Vec<String>,
+        backup: Option<PathBuf>,
+    },
+    TokenIssued {
+        name: String,
+        expires: String,
+        /// True when a token from an interrupted run was still unused and valid, and kept.
+        reused: bool,
+    },
+    ConfigUpdated {
+        file: PathBuf,
+        backup: Option<PathBuf>,
+        changed: bool,
+        via_token_file: bool,
+    },
+    Restarted {
+        command: String,
+        /// The command's last lines of output.
+        log: String,
+    },
+    RoleUpdated {
+        role: String,
+        changed: bool,
+    },
+    TraitsUpdated {
+        bot: String,
+        logins: Vec<String>,
+        changed: bool,
+    },
+    BotRecreated {
+        snapshot: PathBuf,
+        restore: PathBuf,
+        removed_locks: Vec<String>,
+        locks_backup: Option<PathBuf>,
+        token: String,
+        token_expires: String,
+    },
+    Verified(Verification),
+}
+
+/// The outcome of verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub state: VerifyState,
+    /// One line saying what was seen.
+    pub detail: String,
+    /// The new instance (or the one that renewed), when one was seen.
+    pub instance: Option<SeenInstance>,
+    /// What to check when it is not verified yet.
+    pub to_check: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyState {
+    /// It worked: the new instance joined, or the access check passes.
+    Verified,
+    /// Nothing more can be checked until tbot restarts (no `--wait`).
+    Pending,
+    /// `--wait` ran out.
+    TimedOut,
+    /// The check says the recovery did not take effect (the access is still denied).
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenInstance {
+    pub id: String,
+    pub generation: Option<i32>,
+    pub authenticated_at: Option<String>,
+    pub hostname: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_round_trip_through_json_for_the_journal() {
+        let steps = vec![
+            Step::RemoveLocks {
+                locks: vec![LockSummary {
+                    name: "l1".into(),
+                    target: "user:\"bot-x\"".into(),
+                    message: "m".into(),
+                    created_at: None,
+                    expires: None,
+                    reason: "targets the bot user bot-x".into(),
+                }],
+            },
+            Step::UpdateRole {
+                role: "r".into(),
+                edit: RoleEdit::AddDbAccess {
+                    labels: vec![("env".into(), "dev".into())],
+                    names: vec![],
+                    users: vec!["alice".into()],
+                },
+                diff: "+x".into(),
+            },
+            Step::Verify {
+                bot: "x".into(),
+                expect: Expect::NewInstance {
+                    known: vec!["a".into()],
+                },
+            },
+        ];
+        let json = serde_json::to_value(&steps).unwrap();
+        assert_eq!(json[0]["kind"], "remove_locks");
+        assert_eq!(json[1]["edit"]["edit"], "add_db_access");
+        let back: Vec<Step> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, steps);
+    }
+
+    #[test]
+    fn a_lock_is_described_with_target_creation_and_reason() {
+        let step = Step::RemoveLocks {
+            locks: vec![LockSummary {
+                name: "5cee".into(),
+                target: "user:\"bot-example\"".into(),
+                message: "locked".into(),
+                created_at: Some("2025-01-01T00:00:00Z".into()),
+                expires: None,
+                reason: "targets the bot user bot-example".into(),
+            }],
+        };
+        assert_eq!(step.title(), "Remove lock 5cee (backed up first)");
+        assert_eq!(
+            step.details(),
+            vec![
+                "5cee target user:\"bot-example\" created 2025-01-01T00:00:00Z expires never (targets the bot user bot-example): \"locked\""
+            ]
+        );
+        assert!(step.changes_anything());
+    }
+}

@@ -1,0 +1,27 @@
+//! Fuzzes the tbot.yaml linter: any text must lint without a panic, and the text after the safe
+//! fixes must lint again without one.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mwi_diag::lint::{self, LintOptions, LintReport};
+use std::path::Path;
+
+fn local(_: &Path) -> Option<String> {
+    None
+}
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let options = LintOptions {
+        use_proxy_addr: data.first().map(|b| if b % 2 == 0 { "yes" } else { "no" }.to_string()),
+        network_fs: local,
+    };
+    let file = lint::lint_source("fuzz.yaml", &text, &options);
+    if let Some(fixed) = file.fixed_text() {
+        lint::lint_source("fuzz.yaml", &fixed, &options);
+    }
+    let mut sink = Vec::new();
+    LintReport::new(vec![file])
+        .render_text(&mut sink, false)
+        .expect("rendering to memory cannot fail");
+});

@@ -1,0 +1,154 @@
+//! `mwictl doctor` and `mwictl lint` as commands: exit codes, JSON, `--live` answered by the lab,
+//! and `lint --fix` changing only the needed bytes.
+
+use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata};
+
+use crate::harness::{Lab, run};
+
+const S1_AUTH_LOG: &str = "2026-11-26T10:00:00Z [AUTH]      WARN lock targeting User:\"bot-example\" is in force: The bot user \"bot-example\" has been locked due to a certificate generation mismatch, possibly indicating a stolen certificate. auth/apiserver.go:224\n";
+
+const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\nservices:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
+
+fn bot_user_lock() -> LockV2 {
+    LockV2 {
+        kind: "lock".into(),
+        version: "v2".into(),
+        metadata: Some(Metadata {
+            name: "mismatch-lock".into(),
+            ..Default::default()
+        }),
+        spec: Some(LockSpecV2 {
+            target: Some(LockTarget {
+                user: "bot-example".into(),
+                ..Default::default()
+            }),
+            message: "locked".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn doctor_names_the_incident_and_exits_1() {
+    let lab = Lab::start();
+    let log = lab.root().join("auth.log");
+    std::fs::write(&log, S1_AUTH_LOG).unwrap();
+    let out = run(&mut lab.bare_cmd(&["doctor", log.to_str().unwrap()]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("S1 generation mismatch"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("mwictl recover generation-mismatch --bot example"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn doctor_on_a_clean_log_exits_0() {
+    let lab = Lab::start();
+    let log = lab.root().join("quiet.log");
+    std::fs::write(&log, "2026-11-26T10:00:00Z INFO [TBOT]      Starting\n").unwrap();
+    let out = run(&mut lab.bare_cmd(&["doctor", log.to_str().unwrap()]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn doctor_reads_standard_input_and_writes_json() {
+    let lab = Lab::start();
+    let out = run(lab
+        .bare_cmd(&["doctor", "--format", "json"])
+        .write_stdin(S1_AUTH_LOG));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("json report");
+    assert_eq!(report["findings"][0]["incident"], "S1", "{report}");
+}
+
+#[test]
+fn doctor_unreadable_file_is_a_usage_error_naming_it() {
+    let lab = Lab::start();
+    let out = run(&mut lab.bare_cmd(&["doctor", "/nonexistent/tbot.log"]));
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("/nonexistent/tbot.log"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn doctor_live_says_whether_the_lock_is_still_in_force() {
+    let lab = Lab::start();
+    let log = lab.root().join("auth.log");
+    std::fs::write(&log, S1_AUTH_LOG).unwrap();
+    let args = ["doctor", "--live", log.to_str().unwrap()];
+
+    let before = run(&mut lab.cmd(&args));
+    assert!(
+        before.stdout.contains("resolved: no lock"),
+        "{}",
+        before.stdout
+    );
+
+    lab.admin(async |mut client| {
+        client
+            .upsert_lock(bot_user_lock())
+            .await
+            .expect("upsert lock");
+    });
+    let after = run(&mut lab.cmd(&args));
+    assert_eq!(after.code, 1);
+    assert!(after.stdout.contains("still current"), "{}", after.stdout);
+    assert!(after.stdout.contains("mismatch-lock"), "{}", after.stdout);
+}
+
+#[test]
+fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
+    let lab = Lab::start();
+    let path = lab.root().join("tbot.yaml");
+    std::fs::write(&path, S5_CONFIG).unwrap();
+    let p = path.to_str().unwrap();
+
+    let found = run(&mut lab.bare_cmd(&["lint", p]));
+    assert_eq!(found.code, 1);
+    assert!(
+        found.stdout.contains("kube-secret-exec-plugin"),
+        "{}",
+        found.stdout
+    );
+
+    let fixed = run(&mut lab.bare_cmd(&["lint", "--fix", p]));
+    assert!(
+        fixed.stdout.contains("+    disable_exec_plugin: true"),
+        "{}",
+        fixed.stdout
+    );
+    let after = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        after.replace("    disable_exec_plugin: true\n", ""),
+        S5_CONFIG,
+        "only the added line differs"
+    );
+    let backup = std::fs::read_to_string(lab.root().join("tbot.yaml.bak")).unwrap();
+    assert_eq!(backup, S5_CONFIG);
+
+    let clean = run(&mut lab.bare_cmd(&["lint", p]));
+    assert!(
+        !clean.stdout.contains("kube-secret-exec-plugin"),
+        "{}",
+        clean.stdout
+    );
+}
+
+#[test]
+fn doctor_and_lint_refuse_yaml_format() {
+    let lab = Lab::start();
+    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", "x.yaml"]));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("--format yaml"), "{}", out.stderr);
+}
