@@ -251,3 +251,27 @@ pub fn snapshot_settings() -> insta::Settings {
     settings.set_prepend_module_to_snapshot(false);
     settings
 }
+
+/// The child's peak resident memory (KiB), sampled from /proc until it exits. `ru_maxrss` from
+/// wait4 would not do: at exec the kernel records the spawning process's peak, and the test
+/// process is far bigger than mwictl.
+pub fn sample_peak_rss(pid: u32) -> i64 {
+    let path = format!("/proc/{pid}/status");
+    let mut peak = 0;
+    while let Ok(status) = std::fs::read_to_string(&path) {
+        if status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains("zombie"))
+        {
+            break;
+        }
+        let hwm = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0);
+        peak = peak.max(hwm);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    peak
+}

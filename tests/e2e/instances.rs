@@ -121,30 +121,6 @@ fn instances_ls_marks_every_instance_of_a_bot_whose_user_is_locked() {
     assert_eq!(locked, [true, true]);
 }
 
-/// The child's peak resident memory (KiB), sampled from /proc until it exits. `ru_maxrss` from
-/// wait4 would not do: at exec the kernel records the spawning process's peak, and the test
-/// process is far bigger than mwictl.
-fn sample_peak_rss(pid: u32) -> i64 {
-    let path = format!("/proc/{pid}/status");
-    let mut peak = 0;
-    while let Ok(status) = std::fs::read_to_string(&path) {
-        if status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains("zombie"))
-        {
-            break;
-        }
-        let hwm = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0);
-        peak = peak.max(hwm);
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    peak
-}
-
 /// Runs `bots instances ls` over `count` instances; returns (lines written, peak RSS KiB).
 fn list_scripted(count: usize) -> (usize, i64) {
     let dir = tempfile::tempdir().expect("dir");
@@ -180,7 +156,7 @@ fn list_scripted(count: usize) -> (usize, i64) {
         }
         lines
     });
-    let peak = sample_peak_rss(child.id());
+    let peak = crate::harness::sample_peak_rss(child.id());
     let status = child.wait().expect("wait");
     let lines = reader.join().expect("reader");
     assert!(status.success(), "mwictl bots instances ls failed");
