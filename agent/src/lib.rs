@@ -36,7 +36,7 @@ pub use settings::AgentArgs;
 /// ([`AgentExit::Done`]) or it gives up ([`AgentExit::Failed`]). Everything it has to say,
 /// including a bad flag or config, goes to its log (stderr and `--log-file`).
 pub async fn run(args: AgentArgs, shutdown: impl Future<Output = ()>) -> AgentExit {
-    let log = match log::Logger::new(args.log_format, args.log_file.as_deref()) {
+    let log = match log::Logger::new(args.log_format, args.log_file.as_deref(), args.quiet_stderr) {
         Ok(log) => log,
         Err(e) => {
             let path = args

@@ -62,11 +62,13 @@ pub struct Logger {
 
 struct Sinks {
     file: Option<File>,
+    stderr: bool,
 }
 
 impl Logger {
-    /// A log to stderr and, if `file` is given, appended to it (created with mode 0600).
-    pub fn new(format: LogFormat, file: Option<&Path>) -> std::io::Result<Logger> {
+    /// A log to stderr (unless `quiet`, which needs a file) and, if `file` is given, appended to
+    /// it (created with mode 0600).
+    pub fn new(format: LogFormat, file: Option<&Path>, quiet: bool) -> std::io::Result<Logger> {
         let file = match file {
             Some(path) => {
                 let mut options = std::fs::OpenOptions::new();
@@ -77,9 +79,10 @@ impl Logger {
             }
             None => None,
         };
+        let stderr = !quiet || file.is_none();
         Ok(Logger {
             format,
-            sinks: Arc::new(Mutex::new(Sinks { file })),
+            sinks: Arc::new(Mutex::new(Sinks { file, stderr })),
         })
     }
 
@@ -87,7 +90,10 @@ impl Logger {
     pub fn stderr(format: LogFormat) -> Logger {
         Logger {
             format,
-            sinks: Arc::new(Mutex::new(Sinks { file: None })),
+            sinks: Arc::new(Mutex::new(Sinks {
+                file: None,
+                stderr: true,
+            })),
         }
     }
 
@@ -114,7 +120,9 @@ impl Logger {
         );
         // A log that cannot be written must not stop the agent: it keeps renewing.
         if let Ok(mut sinks) = self.sinks.lock() {
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            if sinks.stderr {
+                let _ = std::io::stderr().write_all(line.as_bytes());
+            }
             if let Some(file) = sinks.file.as_mut() {
                 let _ = file.write_all(line.as_bytes());
             }
@@ -271,7 +279,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("agent.log");
         std::fs::write(&path, "earlier\n").unwrap();
-        let log = Logger::new(LogFormat::Text, Some(&path)).unwrap();
+        let log = Logger::new(LogFormat::Text, Some(&path), false).unwrap();
         log.info("c", "hello", &[]);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("earlier\n") && text.contains("INFO [TBOT]      hello c\n"));

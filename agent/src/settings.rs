@@ -33,6 +33,10 @@ pub struct AgentArgs {
     #[arg(skip)]
     pub auth_server: Option<String>,
 
+    /// Log only to --log-file, not to stderr (for agents run inside another command's output).
+    #[arg(skip)]
+    pub quiet_stderr: bool,
+
     /// Used when neither a flag nor tbot.yaml names the auth server (the saved lab profile).
     #[arg(skip)]
     pub fallback_auth_server: Option<String>,

@@ -91,6 +91,7 @@ fn bot_role(bot: &str, roles: &[String], max_session_ttl: Option<i64>) -> RoleV6
         spec: Some(RoleSpecV6 {
             options: Some(RoleOptions {
                 max_session_ttl: max_session_ttl.unwrap_or_else(default_ttl_nanos),
+                ..Default::default()
             }),
             allow: Some(RoleConditions {
                 rules: vec![Rule {

@@ -207,6 +207,7 @@ fn admin_role() -> RoleV6 {
         spec: Some(RoleSpecV6 {
             options: Some(RoleOptions {
                 max_session_ttl: i64::try_from(30 * DAY.as_nanos()).unwrap_or(i64::MAX),
+                ..Default::default()
             }),
             allow: Some(RoleConditions {
                 rules: vec![Rule {

@@ -105,10 +105,11 @@ pub(crate) fn server_config(
             .add(cert)
             .map_err(|e| format!("CA certificate: {e}"))?;
     }
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()
         .map_err(|e| format!("client verifier: {e}"))?;
+    let verifier = Arc::new(BadCertificateAlerts(webpki));
     let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
         .map_err(|e| format!("server key: {e}"))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -119,6 +120,65 @@ pub(crate) fn server_config(
         .map_err(|e| format!("server certificate: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Verifies client certificates like `WebPkiClientVerifier`, but refuses every bad one with the
+/// `bad_certificate` alert, as Teleport's Go TLS stack does: an expired bot identity then shows
+/// tbot's documented symptom `remote error: tls: bad certificate`, not `expired certificate`.
+#[derive(Debug)]
+struct BadCertificateAlerts(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+
+impl rustls::server::danger::ClientCertVerifier for BadCertificateAlerts {
+    fn offer_client_auth(&self) -> bool {
+        self.0.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.0.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.0.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        self.0
+            .verify_client_cert(end_entity, intermediates, now)
+            .map_err(|e| match e {
+                // BadEncoding is the certificate error rustls answers with bad_certificate.
+                rustls::Error::InvalidCertificate(_) => {
+                    rustls::Error::InvalidCertificate(rustls::CertificateError::BadEncoding)
+                }
+                other => other,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 fn caller_of(stream: &TlsStream<TcpStream>) -> Option<Arc<CertIdentity>> {
