@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 use mwi_auth::lab::{LabConfig, LabHandle, spawn};
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
 use mwi_proto::machineid::{Bot, BotSpec, CreateBotRequest};
+use mwi_proto::proto::UpsertTokenV2Request;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::proto::join_service_client::JoinServiceClient;
 use mwi_proto::proto::upsert_token_v2_request::Token;
-use mwi_proto::proto::UpsertTokenV2Request;
 use mwi_proto::types::{
     LockSpecV2, LockTarget, LockV2, Metadata, ProvisionTokenSpecV2, ProvisionTokenV2,
     RegisterUsingTokenRequest,
@@ -100,7 +100,7 @@ fn stats(samples: &[Duration]) -> (f64, f64) {
     ms.sort_by(f64::total_cmp);
     let mean = ms.iter().sum::<f64>() / ms.len() as f64;
     let mid = ms.len() / 2;
-    let median = if ms.len() % 2 == 0 {
+    let median = if ms.len().is_multiple_of(2) {
         (ms[mid - 1] + ms[mid]) / 2.0
     } else {
         ms[mid]
@@ -217,7 +217,11 @@ async fn lock_the_bot(setup: &Setup, instance: &str, round: usize) {
     ];
     for (i, target) in targets.into_iter().enumerate() {
         client
-            .upsert_lock(lock(format!("blocking-{round}-{i}"), target, "generation mismatch"))
+            .upsert_lock(lock(
+                format!("blocking-{round}-{i}"),
+                target,
+                "generation mismatch",
+            ))
             .await
             .expect("upsert blocking lock");
     }
@@ -225,10 +229,7 @@ async fn lock_the_bot(setup: &Setup, instance: &str, round: usize) {
 
 fn row(what: &str, samples: &[Duration]) {
     let (mean, median) = stats(samples);
-    println!(
-        "{what:<58} {:>5} {mean:>9.1} {median:>9.1}",
-        samples.len()
-    );
+    println!("{what:<58} {:>5} {mean:>9.1} {median:>9.1}", samples.len());
 }
 
 fn main() {
@@ -296,7 +297,10 @@ fn main() {
         "mwictl unlock --bot (10,000 unrelated + 3 matching)",
         &unlock,
     );
-    row("mwictl unlock --bot --scan-all (same, downloads all)", &scan);
+    row(
+        "mwictl unlock --bot --scan-all (same, downloads all)",
+        &scan,
+    );
     row("mwictl locks ls --bot (10,000 unrelated locks)", &ls_big);
 
     let (_, unlock_median) = stats(&unlock);
@@ -322,5 +326,8 @@ fn assert_removed_everything(setup: &Setup) {
         .expect("locks ls");
     let locks: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let count = locks.as_array().map_or(0, Vec::len);
-    assert_eq!(count, UNRELATED_LOCKS, "unlock removed exactly the bot's locks");
+    assert_eq!(
+        count, UNRELATED_LOCKS,
+        "unlock removed exactly the bot's locks"
+    );
 }

@@ -23,6 +23,7 @@
 //!   deny.db_labels match the given labels or are `*: *`.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use mwi_proto::types::{RoleConditions, RoleV6, Rule};
 use mwi_proto::wrappers::LabelValues;
@@ -705,38 +706,24 @@ fn role_name(role: &RoleV6) -> &str {
 }
 
 fn allow(role: &RoleV6) -> &RoleConditions {
-    static EMPTY: RoleConditions = empty_conditions();
     role.spec
         .as_ref()
         .and_then(|s| s.allow.as_ref())
-        .unwrap_or(&EMPTY)
+        .unwrap_or(empty_conditions())
 }
 
 fn deny(role: &RoleV6) -> &RoleConditions {
-    static EMPTY: RoleConditions = empty_conditions();
     role.spec
         .as_ref()
         .and_then(|s| s.deny.as_ref())
-        .unwrap_or(&EMPTY)
+        .unwrap_or(empty_conditions())
 }
 
-const fn empty_conditions() -> RoleConditions {
-    RoleConditions {
-        logins: Vec::new(),
-        namespaces: Vec::new(),
-        node_labels: None,
-        rules: Vec::new(),
-        kube_groups: Vec::new(),
-        kube_users: Vec::new(),
-        app_labels: None,
-        cluster_labels: None,
-        kubernetes_labels: None,
-        database_labels: None,
-        database_names: Vec::new(),
-        database_users: Vec::new(),
-        impersonate: None,
-        database_roles: Vec::new(),
-    }
+/// The conditions of a role that has none: every field empty. Built on first use rather than
+/// spelled out field by field, so new wire fields need no change here.
+fn empty_conditions() -> &'static RoleConditions {
+    static EMPTY: LazyLock<RoleConditions> = LazyLock::new(RoleConditions::default);
+    &EMPTY
 }
 
 /// Whether a role's allow.logins takes logins from the `logins` trait.

@@ -138,9 +138,15 @@ mod tests {
         let lock = LockV2 {
             kind: "lock".into(),
             version: "v2".into(),
-            metadata: Some(Metadata { name: "l1".into(), ..Default::default() }),
+            metadata: Some(Metadata {
+                name: "l1".into(),
+                ..Default::default()
+            }),
             spec: Some(LockSpecV2 {
-                target: Some(LockTarget { user: "bot-a".into(), ..Default::default() }),
+                target: Some(LockTarget {
+                    user: "bot-a".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             }),
             ..Default::default()
@@ -156,7 +162,11 @@ mod tests {
 
     #[test]
     fn nested_unknown_fields_survive_in_repeated_rules_after_an_append() {
-        let rule = Rule { resources: vec!["db".into()], verbs: vec!["read".into()], ..Default::default() };
+        let rule = Rule {
+            resources: vec!["db".into()],
+            verbs: vec!["read".into()],
+            ..Default::default()
+        };
         let rule_bytes = with_unknown(rule.encode_to_vec());
         let mut allow = Vec::new();
         prost::encoding::bytes::encode(4, &rule_bytes, &mut allow);
@@ -164,21 +174,50 @@ mod tests {
         assert_eq!(cond.rules.len(), 1);
         let mut spec = Vec::new();
         prost::encoding::bytes::encode(2, &allow, &mut spec);
-        let mut role = RoleV6 { kind: "role".into(), ..Default::default() }.encode_to_vec();
+        let mut role = RoleV6 {
+            kind: "role".into(),
+            ..Default::default()
+        }
+        .encode_to_vec();
         prost::encoding::bytes::encode(5, &spec, &mut role);
 
         let mut edited = RoleV6::decode(role.as_slice()).unwrap();
         let allow = edited.spec.as_mut().unwrap().allow.as_mut().unwrap();
-        allow.rules.insert(0, Rule { resources: vec!["node".into()], ..Default::default() });
+        allow.rules.insert(
+            0,
+            Rule {
+                resources: vec!["node".into()],
+                ..Default::default()
+            },
+        );
         let out = keep_unknown(&role, &edited);
         let pool = crate::descriptor_pool();
-        let dm = DynamicMessage::decode(pool.get_message_by_name("types.RoleV6").unwrap(), out.as_slice()).unwrap();
+        let dm = DynamicMessage::decode(
+            pool.get_message_by_name("types.RoleV6").unwrap(),
+            out.as_slice(),
+        )
+        .unwrap();
         let rules = dm.get_field_by_name("Spec").unwrap();
-        let rules = rules.as_message().unwrap().get_field_by_name("Allow").unwrap();
-        let rules = rules.as_message().unwrap().get_field_by_name("Rules").unwrap();
+        let rules = rules
+            .as_message()
+            .unwrap()
+            .get_field_by_name("Allow")
+            .unwrap();
+        let rules = rules
+            .as_message()
+            .unwrap()
+            .get_field_by_name("Rules")
+            .unwrap();
         let rules = rules.as_list().unwrap().to_vec();
         assert_eq!(rules.len(), 2);
-        assert!(rules[0].as_message().unwrap().unknown_fields().next().is_none());
+        assert!(
+            rules[0]
+                .as_message()
+                .unwrap()
+                .unknown_fields()
+                .next()
+                .is_none()
+        );
         assert_eq!(rules[1].as_message().unwrap().unknown_fields().count(), 2);
     }
 }

@@ -74,7 +74,11 @@ fn tokens_ls_masks_names_unless_asked_to_show_them() {
     put_token(&lab, "0123456789abcdef0123456789abcdef", "example");
     let out = run(&mut lab.cmd(&["tokens", "ls"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(!out.stdout.contains("0123456789abcdef0123"), "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("0123456789abcdef0123"),
+        "{}",
+        out.stdout
+    );
     snapshot_settings().bind(|| insta::assert_snapshot!("tokens_ls_text", out.stdout));
     let shown = run(&mut lab.cmd(&["tokens", "ls", "--show-secrets", "--format", "json"]));
     assert_eq!(

@@ -257,9 +257,7 @@ fn json(text: &str) -> serde_json::Value {
 #[test]
 fn unlock_bot_removes_only_the_bots_locks() {
     let Blocked { lab, .. } = blocked_bot();
-    let out = run(&mut lab.cmd(&[
-        "unlock", "--bot", "example", "--yes", "--format", "json",
-    ]));
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "example", "--yes", "--format", "json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(lock_names(&lab), vec!["lock-other"]);
     let report = json(&out.stdout);
@@ -281,11 +279,18 @@ fn unlock_bot_removes_only_the_bots_locks() {
         .iter()
         .filter_map(|l| l["reason"].as_str())
         .collect();
-    assert!(reasons.contains(&"targets the bot user bot-example"), "{reasons:?}");
-    assert!(reasons.contains(&"targets a join token of bot example"), "{reasons:?}");
+    assert!(
+        reasons.contains(&"targets the bot user bot-example"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"targets a join token of bot example"),
+        "{reasons:?}"
+    );
     for name in ["lock-user", "lock-role", "lock-instance", "lock-token"] {
         assert!(
-            out.stderr.contains(&format!("lock \"{name}\" has been deleted")),
+            out.stderr
+                .contains(&format!("lock \"{name}\" has been deleted")),
             "{}",
             out.stderr
         );
@@ -295,9 +300,7 @@ fn unlock_bot_removes_only_the_bots_locks() {
 #[test]
 fn unlock_backs_up_every_removed_lock_to_one_file_that_create_restores() {
     let Blocked { lab, .. } = blocked_bot();
-    let out = run(&mut lab.cmd(&[
-        "unlock", "--bot", "example", "--yes", "--format", "json",
-    ]));
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "example", "--yes", "--format", "json"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let backup = json(&out.stdout)["backup"].as_str().unwrap().to_owned();
     assert!(
@@ -331,10 +334,18 @@ fn unlock_without_a_terminal_or_yes_refuses_and_names_the_flag() {
     let Blocked { lab, .. } = blocked_bot();
     let out = run(&mut lab.cmd(&["unlock", "--bot", "example"]));
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("error: refusing to remove 4 locks without confirmation"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("error: refusing to remove 4 locks without confirmation"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("--yes"), "{}", out.stderr);
     assert_eq!(lock_names(&lab).len(), 5);
-    assert!(!lab.home().join("backups").exists(), "no backup without a removal");
+    assert!(
+        !lab.home().join("backups").exists(),
+        "no backup without a removal"
+    );
 }
 
 #[test]
@@ -388,17 +399,32 @@ fn unlock_scan_all_finds_a_lock_on_an_instance_whose_record_is_gone() {
         vec![lock(
             "lock-gone",
             target("bot_instance_id", gone),
-            &format!("The bot instance example/{gone} has been locked due to a certificate generation mismatch, possibly indicating a stolen certificate."),
+            &format!(
+                "The bot instance example/{gone} has been locked due to a certificate generation mismatch, possibly indicating a stolen certificate."
+            ),
         )],
     );
     let filtered = run(&mut lab.cmd(&["unlock", "--bot", "example", "--dry-run"]));
     assert_eq!(filtered.code, 0, "{}", filtered.stderr);
-    assert!(filtered.stdout.contains("--scan-all"), "{}", filtered.stdout);
+    assert!(
+        filtered.stdout.contains("--scan-all"),
+        "{}",
+        filtered.stdout
+    );
     let scanned = run(&mut lab.cmd(&[
-        "unlock", "--bot", "example", "--scan-all", "--yes", "--format", "json",
+        "unlock",
+        "--bot",
+        "example",
+        "--scan-all",
+        "--yes",
+        "--format",
+        "json",
     ]));
     assert_eq!(scanned.code, 0, "{}", scanned.stderr);
-    assert_eq!(json(&scanned.stdout)["removed"], serde_json::json!(["lock-gone"]));
+    assert_eq!(
+        json(&scanned.stdout)["removed"],
+        serde_json::json!(["lock-gone"])
+    );
     assert!(lock_names(&lab).is_empty());
 }
 
@@ -408,7 +434,11 @@ fn unlock_lets_a_locked_bot_join_again() {
     create_bot(&lab, "example", &[]);
     put_locks(
         &lab,
-        vec![lock("l", target("user", "bot-example"), "generation mismatch")],
+        vec![lock(
+            "l",
+            target("user", "bot-example"),
+            "generation mismatch",
+        )],
     );
     put_token(&lab, "first-try", "example");
     let refused = join(&lab, "first-try").expect_err("a lock on the bot user refuses the join");
@@ -426,7 +456,11 @@ fn unlock_named_locks_removes_exactly_those() {
     let Blocked { lab, .. } = blocked_bot();
     let out = run(&mut lab.cmd(&["unlock", "lock-other", "lock-role", "--yes"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.starts_with("Removed 2 locks; backup: "), "{}", out.stdout);
+    assert!(
+        out.stdout.starts_with("Removed 2 locks; backup: "),
+        "{}",
+        out.stdout
+    );
     assert_eq!(
         lock_names(&lab),
         vec!["lock-instance", "lock-token", "lock-user"]
@@ -439,7 +473,8 @@ fn unlock_of_a_missing_lock_is_exit_3_and_removes_nothing() {
     let out = run(&mut lab.cmd(&["unlock", "lock-role", "no-such-lock", "--yes"]));
     assert_eq!(out.code, 3, "{}", out.stderr);
     assert!(
-        out.stderr.starts_with("error: lock \"no-such-lock\" not found"),
+        out.stderr
+            .starts_with("error: lock \"no-such-lock\" not found"),
         "{}",
         out.stderr
     );

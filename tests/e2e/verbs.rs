@@ -7,10 +7,10 @@ use bytes::Bytes;
 use mwi_proto::machineid::GetBotRequest;
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
 use mwi_proto::method::auth;
-use mwi_proto::proto::{GetRoleRequest, GetLockRequest};
+use mwi_proto::proto::{GetLockRequest, GetRoleRequest};
 use mwi_proto::types::{
-    Metadata, ProvisionTokenSpecV2, ProvisionTokenV2, ResourceRequest, RoleConditions,
-    RoleOptions, RoleV6,
+    Metadata, ProvisionTokenSpecV2, ProvisionTokenV2, ResourceRequest, RoleConditions, RoleOptions,
+    RoleV6,
 };
 use prost::Message;
 
@@ -94,6 +94,7 @@ fn create_role_with_unknown_fields(lab: &Lab, name: &str) {
     };
     let mut options = RoleOptions {
         max_session_ttl: 3_600_000_000_000,
+        ..Default::default()
     }
     .encode_to_vec();
     prost::encoding::string::encode(950, &NESTED_FUTURE.to_string(), &mut options);
@@ -122,7 +123,10 @@ fn assert_role_keeps_unknown_fields(stored: &[u8]) {
     let options = field_bytes(stored, 5)
         .and_then(|spec| field_bytes(&spec, 1))
         .expect("spec.options");
-    assert!(contains(&options, NESTED_FUTURE), "nested unknown field lost");
+    assert!(
+        contains(&options, NESTED_FUTURE),
+        "nested unknown field lost"
+    );
     assert!(mwi_proto::unknown::has_unknown::<RoleV6>(stored));
 }
 
@@ -245,9 +249,17 @@ fn rm_role_and_token_print_tctls_messages() {
     assert_eq!(run(&mut lab.cmd(&["create", &file])).code, 0);
     put_token(&lab, "tok-1", "example");
     let role = run(&mut lab.cmd(&["rm", "role/ops"]));
-    assert_eq!(role.stdout, "role \"ops\" has been deleted\n", "{}", role.stderr);
+    assert_eq!(
+        role.stdout, "role \"ops\" has been deleted\n",
+        "{}",
+        role.stderr
+    );
     let token = run(&mut lab.cmd(&["rm", "token/tok-1"]));
-    assert_eq!(token.stdout, "token \"tok-1\" has been deleted\n", "{}", token.stderr);
+    assert_eq!(
+        token.stdout, "token \"tok-1\" has been deleted\n",
+        "{}",
+        token.stderr
+    );
     assert_eq!(run(&mut lab.cmd(&["rm", "role/ops"])).code, 3);
 }
 
@@ -260,11 +272,16 @@ fn rm_bot_warns_that_its_locks_stay() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "Bot \"example\" has been deleted\n");
     assert!(
-        out.stderr.contains("warning: 1 lock in force still target bot \"example\""),
+        out.stderr
+            .contains("warning: 1 lock in force still target bot \"example\""),
         "{}",
         out.stderr
     );
-    assert!(out.stderr.contains("mwictl unlock --bot example"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("mwictl unlock --bot example"),
+        "{}",
+        out.stderr
+    );
     assert!(lock_exists(&lab, "l"), "rm bot keeps the lock, like tctl");
     let gone = with_admin(&lab, async |channel| {
         BotServiceClient::new(channel)
@@ -345,7 +362,10 @@ spec:
         "role \"ops\" has been created\nlock \"from-stdin\" has been created\ntoken \"stdin-token\" has been created\n"
     );
     assert!(lock_exists(&lab, "from-stdin"));
-    assert!(join(&lab, "stdin-token").is_err(), "the lock on the bot user holds");
+    assert!(
+        join(&lab, "stdin-token").is_err(),
+        "the lock on the bot user holds"
+    );
 }
 
 #[test]
@@ -359,9 +379,17 @@ fn create_refuses_an_existing_lock_without_force() {
     );
     let out = run(&mut lab.cmd(&["create", &file]));
     assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(out.stderr.starts_with("error: lock \"l\" already exists"), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("error: lock \"l\" already exists"),
+        "{}",
+        out.stderr
+    );
     let forced = run(&mut lab.cmd(&["create", "--force", &file]));
-    assert_eq!(forced.stdout, "lock \"l\" has been updated\n", "{}", forced.stderr);
+    assert_eq!(
+        forced.stdout, "lock \"l\" has been updated\n",
+        "{}",
+        forced.stderr
+    );
     let message = lab.admin(async |mut c| {
         c.get_lock(GetLockRequest { name: "l".into() })
             .await
@@ -407,18 +435,27 @@ fn create_refuses_bot_instances_before_writing_anything() {
 #[test]
 fn create_names_the_file_in_parse_errors() {
     let lab = Lab::start();
-    let file = write(&lab, "bad.yaml", "kind: role\nversion: v7\nmetadata:\n  name: r\nspec:\n  alow: {}\n");
+    let file = write(
+        &lab,
+        "bad.yaml",
+        "kind: role\nversion: v7\nmetadata:\n  name: r\nspec:\n  alow: {}\n",
+    );
     let out = run(&mut lab.cmd(&["create", &file]));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.starts_with(&format!("error: {file}: `spec.alow`: unknown key")),
+        out.stderr
+            .starts_with(&format!("error: {file}: `spec.alow`: unknown key")),
         "{}",
         out.stderr
     );
     let empty = write(&lab, "empty.yaml", "\n");
     let out = run(&mut lab.cmd(&["create", &empty]));
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("no resources found, empty input?"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no resources found, empty input?"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -435,7 +472,10 @@ fn create_force_keeps_the_unknown_fields_of_the_role_it_overwrites() {
     let stored = stored_role(&lab, "ops");
     assert_role_keeps_unknown_fields(&stored);
     let role = RoleV6::decode(stored).expect("role");
-    assert_eq!(role.spec.unwrap().allow.unwrap().logins, vec!["alice", "bob"]);
+    assert_eq!(
+        role.spec.unwrap().allow.unwrap().logins,
+        vec!["alice", "bob"]
+    );
 }
 
 #[test]
@@ -468,7 +508,10 @@ fn edit_applies_the_editors_change_to_a_role() {
     assert_eq!(out.stdout, "role \"ops\" has been updated\n");
     let role = RoleV6::decode(stored_role(&lab, "ops")).expect("role");
     assert_eq!(role.spec.unwrap().allow.unwrap().logins, vec!["bob"]);
-    assert!(leftovers(&tmp_dir(&lab)).is_empty(), "the temp file is removed");
+    assert!(
+        leftovers(&tmp_dir(&lab)).is_empty(),
+        "the temp file is removed"
+    );
 }
 
 #[test]
@@ -490,7 +533,10 @@ fn edit_writes_a_private_teleport_resource_file() {
     let seen = std::fs::read_to_string(seen).expect("the editor ran");
     let mut lines = seen.lines();
     let name = lines.next().unwrap_or_default();
-    assert!(name.starts_with("teleport-resource") && name.ends_with(".yaml"), "{name}");
+    assert!(
+        name.starts_with("teleport-resource") && name.ends_with(".yaml"),
+        "{name}"
+    );
     assert_eq!(lines.next(), Some("600"));
 }
 
@@ -534,7 +580,11 @@ fn edit_refuses_a_rename_and_keeps_the_edit() {
     );
     let kept = leftovers(&tmp_dir(&lab));
     assert_eq!(kept.len(), 1, "the edit is kept");
-    assert!(out.stderr.contains(&kept[0].display().to_string()), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&kept[0].display().to_string()),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -545,7 +595,8 @@ fn edit_that_does_not_parse_keeps_the_file_and_says_where() {
     let out = edit(&lab, "sed -i s/logins:/loginz:/", &["role/ops"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
-        out.stderr.starts_with("error: the edited resource does not parse: "),
+        out.stderr
+            .starts_with("error: the edited resource does not parse: "),
         "{}",
         out.stderr
     );

@@ -15,7 +15,8 @@ use crate::resource::{Kind, Resource, parse_documents};
 /// Kinds: lock, role, token and bot (bot instances are read-only). A resource that already
 /// exists is refused (exit 5) unless -f is given; then it is overwritten, keeping any field of
 /// the stored copy that this version of mwictl does not know. Files from `mwictl get` or
-/// `tctl get` work as they are.
+/// `tctl get` work as they are. Prints `KIND "NAME" has been created|updated` per resource;
+/// JSON/YAML: `[{kind, name, action: created|updated}]`.
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
     /// Overwrite resources that already exist.
@@ -184,8 +185,8 @@ fn already(e: ClientError, exists: impl Fn() -> CommandError) -> CommandError {
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<ExitStatus, CommandError> {
     let (source, text) = read_input(args.file.as_deref())?;
-    let resources = parse_documents(&text)
-        .map_err(|e| CommandError::usage(format!("{source}: {e}")))?;
+    let resources =
+        parse_documents(&text).map_err(|e| CommandError::usage(format!("{source}: {e}")))?;
     // Refused before anything is written, so a file is never half applied for this reason.
     if let Some(instance) = resources.iter().find(|r| r.kind() == Kind::BotInstance) {
         return Err(read_only(&instance.name()));

@@ -17,7 +17,7 @@ use crate::resource::ResourceRef;
 /// meanwhile it is refused (exit 5) unless --force. Renaming is not supported. Fields this
 /// version of mwictl does not know are kept. For a bot only spec.roles, spec.traits and
 /// spec.max_session_ttl can change. When the edit cannot be applied, the temp file is kept and
-/// named, so nothing typed is lost.
+/// named, so nothing typed is lost. JSON/YAML: `{kind, name, updated}`.
 #[derive(Debug, clap::Args)]
 pub struct EditArgs {
     /// What to edit, e.g. `role/editor`.

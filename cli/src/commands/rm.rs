@@ -18,6 +18,7 @@ use crate::resource::{Kind, Resource, ResourceRef, render_yaml};
 /// restores it). Deleting a bot deletes its user and role `bot-NAME` but not its locks, which
 /// stay in force for a bot created again with the same name: mwictl warns when there are any
 /// (remove them with `mwictl unlock --bot NAME`). Exit 3 when the resource does not exist.
+/// JSON/YAML: `{kind, name, backup}`.
 #[derive(Debug, clap::Args)]
 pub struct RmArgs {
     /// What to delete, e.g. `lock/5cee949f-…`, `role/editor`, `bot/example`.

@@ -10,10 +10,10 @@ use clap::ArgGroup;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::locks::{fitted_table, terminal_width};
+use crate::ops::locks::{fitted_table, table_time, terminal_width};
 use crate::ops::unlock::{BlockingLock, BotTargets, Removal, remove_locks_reporting};
 use crate::output::{Output, Table};
-use crate::resource::{format_timestamp, lock_target_text};
+use crate::resource::lock_target_text;
 
 /// Remove every lock that blocks a bot, or the locks named by ID, with a backup.
 ///
@@ -27,6 +27,9 @@ use crate::resource::{format_timestamp, lock_target_text};
 /// confirmation. Before anything is deleted, all of them are written to one YAML file in
 /// $MWICTL_HOME/backups, which `mwictl create FILE` restores. Without a terminal, --yes is
 /// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist.
+///
+/// JSON/YAML: `{bot, dry_run, scan_all, locks: [{id, target, reason, message, created}],
+/// removed: [ID], backup: PATH, remaining: [ID]}`.
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["bot", "lock_ids"])))]
 pub struct UnlockArgs {
@@ -57,7 +60,7 @@ pub struct PlannedLock {
     /// Why it blocks the bot (or that it was named).
     pub reason: String,
     pub message: String,
-    /// RFC 3339, empty when the server did not record it.
+    /// RFC 3339 to the second, empty when the server did not record it.
     pub created: String,
 }
 
@@ -73,7 +76,7 @@ impl PlannedLock {
                 .created_at
                 .as_ref()
                 .filter(|t| t.seconds > 0)
-                .map(format_timestamp)
+                .map(table_time)
                 .unwrap_or_default(),
         }
     }
@@ -110,7 +113,12 @@ fn plan_table(locks: &[PlannedLock], width: Option<usize>) -> Table {
             ]
         })
         .collect();
-    fitted_table(&["ID", "Target", "Why", "Message", "Created"], rows, 3, width)
+    fitted_table(
+        &["ID", "Target", "Why", "Message", "Created"],
+        rows,
+        3,
+        width,
+    )
 }
 
 fn count(n: usize) -> String {
@@ -139,7 +147,8 @@ impl Output for UnlockReport {
             return text;
         }
         if self.dry_run {
-            let mut text = plan_table(&self.locks, terminal_width(&console::Term::stdout())).render();
+            let mut text =
+                plan_table(&self.locks, terminal_width(&console::Term::stdout())).render();
             text.push_str(&format!(
                 "Dry run: nothing was removed; run without --dry-run to remove {}.\n",
                 count(self.locks.len())
@@ -221,9 +230,7 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         &stem,
         |removal| match removal {
             Removal::Deleted(name) => printer.status(format!("lock {name:?} has been deleted")),
-            Removal::AlreadyGone(name) => {
-                printer.status(format!("lock {name:?} was already gone"))
-            }
+            Removal::AlreadyGone(name) => printer.status(format!("lock {name:?} was already gone")),
         },
     )
     .await?;
@@ -320,7 +327,10 @@ mod tests {
     fn report_names_locks_still_blocking() {
         let mut r = report();
         r.remaining = vec!["z".into()];
-        assert!(r.text().contains("Still blocking bot \"example\": 1 lock (z)"));
+        assert!(
+            r.text()
+                .contains("Still blocking bot \"example\": 1 lock (z)")
+        );
     }
 
     #[test]
@@ -336,10 +346,19 @@ mod tests {
     fn json_has_stable_field_names() {
         let json = report().json();
         for key in [
-            "bot", "dry_run", "locks", "removed", "backup", "remaining", "scan_all",
+            "bot",
+            "dry_run",
+            "locks",
+            "removed",
+            "backup",
+            "remaining",
+            "scan_all",
         ] {
             assert!(json.get(key).is_some(), "{key}");
         }
-        assert_eq!(json["locks"][0]["reason"], "targets the bot user bot-example");
+        assert_eq!(
+            json["locks"][0]["reason"],
+            "targets the bot user bot-example"
+        );
     }
 }

@@ -43,6 +43,7 @@ pub fn agent_args(config: &Path, log: &Path) -> Result<AgentArgs, CommandError> 
         .agent;
     args.config = Some(config.to_path_buf());
     args.log_file = Some(log.to_path_buf());
+    args.quiet_stderr = true;
     args.renewal_interval = Some(RENEWAL_INTERVAL);
     args.retry_base = RETRY_BASE;
     Ok(args)

@@ -2,7 +2,6 @@
 //! written to a sink (stderr in the command, a buffer in tests).
 
 use std::sync::Mutex;
-use std::time::Instant;
 
 /// Where narration lines go.
 pub type Sink = Box<dyn Fn(&str) + Send + Sync>;
@@ -17,7 +16,6 @@ pub struct Narrator {
 struct State {
     step: usize,
     title: String,
-    since: Instant,
 }
 
 impl Narrator {
@@ -28,7 +26,6 @@ impl Narrator {
             state: Mutex::new(State {
                 step: 0,
                 title: String::new(),
-                since: Instant::now(),
             }),
         }
     }
@@ -39,7 +36,6 @@ impl Narrator {
             Ok(mut state) => {
                 state.step += 1;
                 state.title = title.to_string();
-                state.since = Instant::now();
                 state.step
             }
             Err(_) => 0,
@@ -60,14 +56,6 @@ impl Narrator {
             Ok(state) => (state.step, state.title.clone()),
             Err(_) => (0, String::new()),
         }
-    }
-
-    /// Seconds the current step has taken so far.
-    pub fn step_seconds(&self) -> f64 {
-        self.state
-            .lock()
-            .map(|s| s.since.elapsed().as_secs_f64())
-            .unwrap_or(0.0)
     }
 }
 

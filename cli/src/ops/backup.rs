@@ -93,9 +93,7 @@ fn safe_stem(stem: &str) -> String {
 }
 
 fn timestamp() -> String {
-    let format = time::macros::format_description!(
-        "[year][month][day]T[hour][minute][second]Z"
-    );
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
     time::OffsetDateTime::now_utc()
         .format(format)
         .unwrap_or_else(|_| "unknown-time".to_owned())
@@ -143,7 +141,11 @@ mod tests {
     #[test]
     fn unwritable_dir_is_a_one_line_error_with_a_hint() {
         let err = write_backup(Path::new("/proc/mwictl-no"), "x", "y").unwrap_err();
-        assert!(err.message.starts_with("cannot write the backup"), "{}", err.message);
+        assert!(
+            err.message.starts_with("cannot write the backup"),
+            "{}",
+            err.message
+        );
         assert!(err.hints[0].contains("MWICTL_HOME"));
     }
 }

@@ -116,8 +116,9 @@ pub async fn run_editor(command: &[String], path: &Path) -> Result<(), CommandEr
         .status()
         .await
         .map_err(|e| {
-            CommandError::failure(format!("cannot start the editor `{program}`: {e}"))
-                .hint("set TELEPORT_EDITOR, VISUAL or EDITOR to an installed editor, e.g. `EDITOR=nano`")
+            CommandError::failure(format!("cannot start the editor `{program}`: {e}")).hint(
+                "set TELEPORT_EDITOR, VISUAL or EDITOR to an installed editor, e.g. `EDITOR=nano`",
+            )
         })?;
     if status.success() {
         Ok(())
@@ -238,12 +239,20 @@ async fn apply_edit(
             edit_bot(client, original, before, after, force).await?
         }
         (Resource::Lock(_), Resource::Lock(mut after)) => {
-            let current = recheck(client.get_lock(&original.resource.name()).await, original, force)?;
+            let current = recheck(
+                client.get_lock(&original.resource.name()).await,
+                original,
+                force,
+            )?;
             set_revision(&mut after.metadata, &current.value.metadata);
             client.upsert_lock(&with_raw(after, current.raw)).await?;
         }
         (Resource::Token(_), Resource::Token(mut after)) => {
-            let current = recheck(client.get_token(&original.resource.name()).await, original, force)?;
+            let current = recheck(
+                client.get_token(&original.resource.name()).await,
+                original,
+                force,
+            )?;
             set_revision(&mut after.metadata, &current.value.metadata);
             client.upsert_token(&with_raw(after, current.raw)).await?;
         }
@@ -277,7 +286,9 @@ fn parse_edited(text: &str, original: &Resource) -> Result<Resource, CommandErro
             original.name(),
             edited.name()
         ))
-        .hint("create the new one with `mwictl create FILE` and remove the old one with `mwictl rm`"));
+        .hint(
+            "create the new one with `mwictl create FILE` and remove the old one with `mwictl rm`",
+        ));
     }
     Ok(edited)
 }
@@ -289,7 +300,11 @@ fn recheck<T>(
     original: &Original,
     force: bool,
 ) -> Result<Fetched<T>, CommandError> {
-    let what = format!("{} {:?}", original.resource.kind(), original.resource.name());
+    let what = format!(
+        "{} {:?}",
+        original.resource.kind(),
+        original.resource.name()
+    );
     let current = match current {
         Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
             return Err(CommandError::new(
@@ -385,7 +400,10 @@ fn set_revision(
     target: &mut Option<mwi_proto::types::Metadata>,
     from: &Option<mwi_proto::types::Metadata>,
 ) {
-    let revision = from.as_ref().map(|m| m.revision.clone()).unwrap_or_default();
+    let revision = from
+        .as_ref()
+        .map(|m| m.revision.clone())
+        .unwrap_or_default();
     target.get_or_insert_with(Default::default).revision = revision;
 }
 
@@ -429,7 +447,10 @@ mod tests {
             editor_command(env(&[("VISUAL", "vim"), ("EDITOR", "nano")])),
             vec!["vim"]
         );
-        assert_eq!(editor_command(env(&[("EDITOR", "nano -w")])), vec!["nano", "-w"]);
+        assert_eq!(
+            editor_command(env(&[("EDITOR", "nano -w")])),
+            vec!["nano", "-w"]
+        );
         assert_eq!(editor_command(env(&[])), vec!["vi"]);
     }
 
@@ -447,7 +468,10 @@ mod tests {
         let temp = TempResource::create("kind: role\n").unwrap();
         let path = temp.path().to_path_buf();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        assert!(name.starts_with("teleport-resource") && name.ends_with(".yaml"), "{name}");
+        assert!(
+            name.starts_with("teleport-resource") && name.ends_with(".yaml"),
+            "{name}"
+        );
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         drop(temp);
@@ -477,7 +501,8 @@ mod tests {
         let text = render_yaml(&[role("new")]);
         let err = parse_edited(&text, &role("old")).unwrap_err();
         assert!(
-            err.message.starts_with("renaming resources is not supported"),
+            err.message
+                .starts_with("renaming resources is not supported"),
             "{}",
             err.message
         );
@@ -487,6 +512,9 @@ mod tests {
     fn an_unparsable_edit_names_the_problem() {
         let err = parse_edited("kind: role\nmetadata: [", &role("r")).unwrap_err();
         assert_eq!(err.status, ExitStatus::Usage);
-        assert!(err.message.starts_with("the edited resource does not parse"));
+        assert!(
+            err.message
+                .starts_with("the edited resource does not parse")
+        );
     }
 }

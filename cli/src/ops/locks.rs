@@ -72,12 +72,20 @@ pub fn lock_row(lock: &LockV2) -> Vec<String> {
         spec.created_at
             .as_ref()
             .filter(|t| t.seconds > 0)
-            .map(format_timestamp)
+            .map(table_time)
             .unwrap_or_default(),
         spec.expires
             .as_ref()
-            .map_or_else(|| "never".to_owned(), format_timestamp),
+            .map_or_else(|| "never".to_owned(), table_time),
     ]
+}
+
+/// A time as tables show it: RFC 3339 in UTC to the second (JSON and YAML keep the fraction).
+pub fn table_time(ts: &prost_types::Timestamp) -> String {
+    format_timestamp(&prost_types::Timestamp {
+        seconds: ts.seconds,
+        nanos: 0,
+    })
 }
 
 /// The width of the terminal `term` (stdout or stderr) writes to, or `None` when it is not a
@@ -194,6 +202,15 @@ mod tests {
         assert_eq!(row[1], "User:\"bot-x\"");
         assert_eq!(row[3], "");
         assert_eq!(row[4], "never");
+    }
+
+    #[test]
+    fn table_times_are_to_the_second() {
+        let ts = prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 123_456_789,
+        };
+        assert_eq!(table_time(&ts), "2023-11-14T22:13:20Z");
     }
 
     #[test]

@@ -70,7 +70,9 @@ pub fn new_token_name() -> Result<String, CommandError> {
     rustls::crypto::ring::default_provider()
         .secure_random
         .fill(&mut bytes)
-        .map_err(|_| CommandError::failure("cannot read the system's random source to make a token"))?;
+        .map_err(|_| {
+            CommandError::failure("cannot read the system's random source to make a token")
+        })?;
     Ok(hex::encode(bytes))
 }
 

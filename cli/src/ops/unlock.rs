@@ -381,7 +381,11 @@ mod tests {
         let found = t.explain(locks, true);
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name(), "a");
-        assert!(found[0].reason.contains("--scan-all"), "{}", found[0].reason);
+        assert!(
+            found[0].reason.contains("--scan-all"),
+            "{}",
+            found[0].reason
+        );
     }
 
     #[test]

@@ -201,6 +201,32 @@ pub(crate) fn as_i32(path: &str, value: Value) -> Result<i32> {
         .ok_or_else(|| wrong_type(path, "a whole number (32-bit)", &value))
 }
 
+pub(crate) fn as_i64(path: &str, value: Value) -> Result<i64> {
+    value
+        .as_i64()
+        .ok_or_else(|| wrong_type(path, "a whole number", &value))
+}
+
+pub(crate) fn as_u32(path: &str, value: Value) -> Result<u32> {
+    value
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| wrong_type(path, "a whole number from 0 (32-bit)", &value))
+}
+
+/// A reader for a nested mapping: `read` takes the keys it knows, then any key left over is an
+/// error. Use it with [`Fields::with`] for one mapping and [`Fields::list`] for a list of them.
+pub(crate) fn mapping<T>(
+    read: impl Fn(&mut Fields) -> Result<T>,
+) -> impl Fn(&str, Value) -> Result<T> {
+    move |path, value| {
+        let mut fields = Fields::new(path, value)?;
+        let out = read(&mut fields)?;
+        fields.finish()?;
+        Ok(out)
+    }
+}
+
 pub(crate) fn as_list<T>(
     path: &str,
     value: Value,
@@ -281,6 +307,19 @@ impl Obj {
             self
         } else {
             self.set(key, value)
+        }
+    }
+
+    /// A boolean that Go leaves out when false (`omitempty`).
+    pub(crate) fn flag(self, key: &str, value: bool) -> Obj {
+        if value { self.set(key, true) } else { self }
+    }
+
+    /// A number that Go leaves out when zero (`omitempty`).
+    pub(crate) fn int(self, key: &str, value: impl Into<i64>) -> Obj {
+        match value.into() {
+            0 => self,
+            n => self.set(key, n),
         }
     }
 
@@ -373,6 +412,31 @@ mod tests {
     }
 
     #[test]
+    fn mapping_rejects_keys_its_reader_did_not_take() {
+        let read = mapping(|f| f.string("kind"));
+        assert_eq!(read("spec.r", json!({"kind": "pod"})).unwrap(), "pod");
+        assert_eq!(
+            read("spec.r", json!({"kind": "pod", "knd": "x"}))
+                .unwrap_err()
+                .to_string(),
+            "`spec.r.knd`: unknown key; did you mean `kind`?"
+        );
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_the_expected_range() {
+        assert_eq!(as_u32("a", json!(7)).unwrap(), 7);
+        assert_eq!(
+            as_u32("a", json!(-1)).unwrap_err().to_string(),
+            "`a`: expected a whole number from 0 (32-bit), got a number (-1)"
+        );
+        assert_eq!(
+            as_i64("b", json!(1.5)).unwrap_err().to_string(),
+            "`b`: expected a whole number, got a number (1.5)"
+        );
+    }
+
+    #[test]
     fn long_strings_are_shortened_in_errors() {
         let long = "x".repeat(100);
         let err = as_bool("spec.one_shot", Value::String(long)).unwrap_err();
@@ -388,8 +452,12 @@ mod tests {
             .list("d", vec![])
             .option("e", None::<String>)
             .labels("f", &BTreeMap::new())
+            .flag("h", false)
+            .int("i", 0)
             .string("g", "x")
+            .flag("j", true)
+            .int("k", -3)
             .into();
-        assert_eq!(v, json!({"g": "x"}));
+        assert_eq!(v, json!({"g": "x", "j": true, "k": -3}));
     }
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::*;
 
-fn round_trip(value: Value) {
+pub(super) fn round_trip(value: Value) {
     let resource = Resource::from_value(value.clone()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resource.to_value(), value);
     // And through the wire: encoding and decoding the message changes nothing.
@@ -39,13 +39,13 @@ fn round_trip(value: Value) {
     assert_eq!(parse_one(&render_json(one)).to_value(), value);
 }
 
-fn parse_one(text: &str) -> Resource {
+pub(super) fn parse_one(text: &str) -> Resource {
     let mut resources = parse_documents(text).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(resources.len(), 1);
     resources.remove(0)
 }
 
-fn error_of(text: &str) -> String {
+pub(super) fn error_of(text: &str) -> String {
     parse_documents(text).unwrap_err().to_string()
 }
 
@@ -270,6 +270,7 @@ fn bot_role() -> RoleV6 {
         spec: Some(RoleSpecV6 {
             options: Some(RoleOptions {
                 max_session_ttl: 12 * 3600 * 1_000_000_000,
+                ..Default::default()
             }),
             allow: Some(RoleConditions {
                 rules: vec![Rule {
@@ -750,12 +751,12 @@ version: v7
 metadata: {name: r}
 spec:
   options:
-    cert_format: standard
+    record_session: {desktop: true, zzz: x}
 ",
     );
     assert_eq!(
         err,
-        "`spec.options.cert_format`: unknown key; expected one of: max_session_ttl"
+        "`spec.options.record_session.zzz`: unknown key; expected one of: default, desktop, ssh"
     );
 }
 

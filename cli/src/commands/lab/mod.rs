@@ -11,7 +11,8 @@ use crate::exit::ExitStatus;
 #[derive(Debug, clap::Subcommand)]
 pub enum LabCommand {
     Start(start::StartArgs),
-    Bot(bot::BotArgs),
+    // Boxed: the agent's flags make this variant several times larger than the others.
+    Bot(Box<bot::BotArgs>),
     #[command(name = "break")]
     Break(break_cmd::BreakArgs),
 }
@@ -19,7 +20,7 @@ pub enum LabCommand {
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
     match command {
         LabCommand::Start(args) => start::run(ctx, args).await,
-        LabCommand::Bot(args) => bot::run(ctx, args).await,
+        LabCommand::Bot(args) => bot::run(ctx, *args).await,
         LabCommand::Break(args) => break_cmd::run(ctx, args).await,
     }
 }

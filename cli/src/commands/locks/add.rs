@@ -72,7 +72,9 @@ fn parse_expires(text: &str) -> Result<SystemTime, String> {
     let ts = parse_timestamp(text).map_err(|e| e.to_string())?;
     let time = SystemTime::try_from(ts).map_err(|_| format!("{text} is out of range"))?;
     if time <= SystemTime::now() {
-        return Err(format!("{text} is in the past; the lock would never be in force"));
+        return Err(format!(
+            "{text} is in the past; the lock would never be in force"
+        ));
     }
     Ok(time)
 }

@@ -16,7 +16,8 @@ use crate::resource::{format_go_duration, format_timestamp, parse_go_duration};
 /// The token is 32 hex characters with roles [Bot] and join method `token`, like the ones
 /// `tctl bots add` makes; it is spent by the first successful join. Prints the token, when it
 /// expires and the `tbot start` line that uses it (with this connection's auth server address).
-/// Exit 3 when the bot does not exist.
+/// Exit 3 when the bot does not exist. JSON/YAML: `{token, bot, expires, ttl, join_method,
+/// tbot_start}`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The bot the token joins as.

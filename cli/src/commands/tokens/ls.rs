@@ -6,10 +6,10 @@ use mwi_proto::types::ProvisionTokenV2;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::locks::{fitted_table, terminal_width};
+use crate::ops::locks::{fitted_table, table_time, terminal_width};
 use crate::ops::tokens::mask_token;
 use crate::output::{Format, Output};
-use crate::resource::{Resource, format_timestamp, render_yaml};
+use crate::resource::{Resource, render_yaml};
 
 /// List join tokens: token, type (roles), join method, bot, expiry.
 ///
@@ -52,7 +52,7 @@ impl Output for TokenList {
                     spec.bot_name,
                     meta.expires
                         .as_ref()
-                        .map_or_else(|| "never".to_owned(), format_timestamp),
+                        .map_or_else(|| "never".to_owned(), table_time),
                 ]
             })
             .collect();
