@@ -68,12 +68,15 @@ pub fn tls_config(
         ServerTrust::Pins(pins) => builder
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(PinnedCa {
-                pins: pins.clone(),
+                pins: Some(pins.clone()),
                 provider,
             })),
         ServerTrust::Insecure => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification { provider })),
+            .with_custom_certificate_verifier(Arc::new(PinnedCa {
+                pins: None,
+                provider,
+            })),
     };
     let mut config = match client {
         Some(identity) => {
@@ -308,10 +311,12 @@ fn go_alert(alert: AlertDescription) -> String {
     }
 }
 
-/// Verifies the server against a CA from its own chain that matches a pin.
+/// Verifies the server against a CA from its own chain that matches a pin; with no pins
+/// (explicit --insecure only) accepts any server certificate. Handshake signatures are always
+/// checked.
 #[derive(Debug)]
 struct PinnedCa {
-    pins: Vec<[u8; 32]>,
+    pins: Option<Vec<[u8; 32]>>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -324,9 +329,12 @@ impl ServerCertVerifier for PinnedCa {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
+        let Some(pins) = &self.pins else {
+            return Ok(ServerCertVerified::assertion());
+        };
         let ca = intermediates
             .iter()
-            .find(|c| spki_sha256(c).is_some_and(|h| self.pins.contains(&h)))
+            .find(|c| spki_sha256(c).is_some_and(|h| pins.contains(&h)))
             .ok_or_else(|| {
                 rustls::Error::General(
                     "the auth server presented no CA matching --ca-pin (it may not send its CA; use --ca-path with the CA certificate)".into(),
@@ -339,59 +347,6 @@ impl ServerCertVerifier for PinnedCa {
                 .build()
                 .map_err(|e| rustls::Error::General(e.to_string()))?;
         verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
-/// Accepts any server certificate (explicit --insecure only); handshake signatures still checked.
-#[derive(Debug)]
-struct NoVerification {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -13,13 +13,10 @@ use crate::keys::KeyPair;
 use crate::rpc::{self, Failure};
 use crate::store::{StoreError, write_files_atomically};
 
-/// tbot's destination file names.
+/// tbot's destination file names (the key and certificates are named as in its internal data).
 pub mod name {
+    pub use crate::store::name::{KEY, KEY_PUB, SSH_CERT, TLS_CERT};
     pub const IDENTITY: &str = "identity";
-    pub const KEY: &str = "key";
-    pub const KEY_PUB: &str = "key.pub";
-    pub const TLS_CERT: &str = "tlscert";
-    pub const SSH_CERT: &str = "key-cert.pub";
     pub const HOST_CA: &str = "teleport-host-ca.crt";
 }
 

@@ -86,8 +86,8 @@ impl IdentityFile {
                 "no TLS CA certificate block (the cluster's CA)".into(),
             ));
         }
-        let ssh_cert = ssh_cert
-            .ok_or_else(|| IdentityError::Malformed("no SSH certificate line".into()))?;
+        let ssh_cert =
+            ssh_cert.ok_or_else(|| IdentityError::Malformed("no SSH certificate line".into()))?;
         Ok(IdentityFile {
             private_key_pem,
             ssh_cert,
@@ -199,11 +199,16 @@ mod tests {
 
     fn sample() -> IdentityFile {
         IdentityFile {
-            private_key_pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n".into(),
+            private_key_pem: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+                .into(),
             ssh_cert: "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAcert".into(),
             tls_cert_pem: "-----BEGIN CERTIFICATE-----\nBBBB\n-----END CERTIFICATE-----\n".into(),
-            ssh_ca_lines: vec!["@cert-authority lab,*.lab ecdsa-sha2-nistp256 AAAAca type=host".into()],
-            tls_ca_pems: vec!["-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----\n".into()],
+            ssh_ca_lines: vec![
+                "@cert-authority lab,*.lab ecdsa-sha2-nistp256 AAAAca type=host".into(),
+            ],
+            tls_ca_pems: vec![
+                "-----BEGIN CERTIFICATE-----\nCCCC\n-----END CERTIFICATE-----\n".into(),
+            ],
         }
     }
 
@@ -215,7 +220,9 @@ mod tests {
 
     #[test]
     fn missing_ssh_cert_is_refused() {
-        let text = sample().to_text().replace("ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAcert\n", "");
+        let text = sample()
+            .to_text()
+            .replace("ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAcert\n", "");
         let err = IdentityFile::parse(&text).unwrap_err().to_string();
         assert!(err.contains("no SSH certificate line"), "{err}");
     }
@@ -262,6 +269,9 @@ mod tests {
     fn missing_file_names_the_path_and_the_fix() {
         let err = IdentityFile::read(Path::new("/nonexistent/x.identity")).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("/nonexistent/x.identity") && msg.contains("tctl auth sign"), "{msg}");
+        assert!(
+            msg.contains("/nonexistent/x.identity") && msg.contains("tctl auth sign"),
+            "{msg}"
+        );
     }
 }

@@ -124,9 +124,14 @@ impl CertIdentity {
     /// The subject attributes to issue, in Teleport's order; an attribute type may repeat (one
     /// O per role, one L per login), as Teleport encodes them.
     pub fn subject_entries(&self) -> Vec<(&'static [u64], String)> {
-        let mut out: Vec<(&'static [u64], String)> = vec![(oid::COMMON_NAME, self.username.clone())];
+        let mut out: Vec<(&'static [u64], String)> =
+            vec![(oid::COMMON_NAME, self.username.clone())];
         out.extend(self.roles.iter().map(|r| (oid::ORGANIZATION, r.clone())));
-        out.extend(self.usage.iter().map(|u| (oid::ORGANIZATIONAL_UNIT, u.clone())));
+        out.extend(
+            self.usage
+                .iter()
+                .map(|u| (oid::ORGANIZATIONAL_UNIT, u.clone())),
+        );
         out.extend(self.logins.iter().map(|l| (oid::LOCALITY, l.clone())));
         let optional = [
             (oid::POSTAL_CODE, &self.traits_json),
@@ -138,14 +143,22 @@ impl CertIdentity {
             (oid::BOT_NAME, &self.bot_name),
             (oid::BOT_INSTANCE_ID, &self.bot_instance_id),
         ];
-        out.extend(optional.into_iter().filter_map(|(o, v)| v.clone().map(|v| (o, v))));
+        out.extend(
+            optional
+                .into_iter()
+                .filter_map(|(o, v)| v.clone().map(|v| (o, v))),
+        );
         if self.renewable {
             out.push((oid::RENEWABLE, "true".into()));
         }
         if self.generation > 0 {
             out.push((oid::GENERATION, self.generation.to_string()));
         }
-        out.extend(self.system_roles.iter().map(|r| (oid::SYSTEM_ROLES, r.clone())));
+        out.extend(
+            self.system_roles
+                .iter()
+                .map(|r| (oid::SYSTEM_ROLES, r.clone())),
+        );
         out
     }
 
@@ -199,6 +212,11 @@ mod tests {
     #[test]
     fn garbage_is_an_error_not_a_panic() {
         assert!(CertIdentity::from_der(b"not a cert").is_err());
-        assert!(CertIdentity::from_pem("-----BEGIN CERTIFICATE-----\nZm9v\n-----END CERTIFICATE-----\n").is_err());
+        assert!(
+            CertIdentity::from_pem(
+                "-----BEGIN CERTIFICATE-----\nZm9v\n-----END CERTIFICATE-----\n"
+            )
+            .is_err()
+        );
     }
 }

@@ -162,6 +162,11 @@ impl Lab {
 impl Lab {
     /// Stops the lab as an operator would (SIGTERM) and returns its exit code, or `None` if it
     /// had to be killed after 10 s.
+    /// The lab process's id (to signal it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(&mut self) -> Option<i32> {
         if let Ok(Some(status)) = self.child.try_wait() {
             return status.code();

@@ -1,11 +1,12 @@
 //! End-to-end tests: start the lab on a free loopback port and run the real mwictl binary.
 
-mod diagnose;
 mod access;
 mod bots;
 mod client;
 mod connection;
 mod demo;
+mod diagnose;
+mod durability;
 mod fake_auth;
 mod get;
 mod harness;

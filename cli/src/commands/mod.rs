@@ -3,14 +3,14 @@
 
 pub mod bots;
 pub mod completions;
-pub mod doctor;
-pub mod lint;
 pub mod create;
 pub mod demo;
+pub mod doctor;
 pub mod edit;
 pub mod generate_docs;
 pub mod get;
 pub mod lab;
+pub mod lint;
 pub mod locks;
 pub mod ping;
 pub mod recover;
