@@ -21,3 +21,5 @@ pub mod profile;
 pub mod recover;
 pub mod resource;
 pub mod tbot_config;
+#[cfg(test)]
+mod testing;

@@ -111,10 +111,18 @@ pub fn plan_token_edit(text: &str, token: &str) -> Result<TokenEdit, String> {
                 }
             }
             TokenSlot::Missing(insert) => match insert {
-                Insert::Line { at, indent } => Edit::insert(
-                    at,
-                    format!("{}token: {}{eol}", " ".repeat(indent), render(token)),
-                ),
+                Insert::Line { at, indent } => {
+                    // The block's last line may end the file without a newline.
+                    let sep = if at > 0 && !text[..at].ends_with('\n') {
+                        eol
+                    } else {
+                        ""
+                    };
+                    Edit::insert(
+                        at,
+                        format!("{sep}{}token: {}{eol}", " ".repeat(indent), render(token)),
+                    )
+                }
                 Insert::AfterNull { start, end, indent } => Edit {
                     start,
                     end,

@@ -1013,3 +1013,18 @@ fn output_keeps_tctl_key_order() {
         .collect();
     assert_eq!(top, ["kind", "metadata", "spec", "version"]);
 }
+
+#[test]
+fn mutated_documents_parse_or_fail_but_never_panic() {
+    let base = "kind: role\nversion: v7\nmetadata:\n  name: access\n  labels: {env: prod}\nspec:\n  options: {max_session_ttl: 12h0m0s, cert_format: standard}\n  allow:\n    logins: ['{{internal.logins}}', root]\n    db_labels: {'*': '*'}\n    rules:\n      - resources: [db_server, db]\n        verbs: [read, list]\n---\nkind: lock\nversion: v2\nmetadata: {name: l1}\nspec: {target: {user: bot-example}, message: locked}\n";
+    crate::testing::for_each_mutation(base, 3000, |text| {
+        if let Ok(items) = parse_documents(text) {
+            let yaml = render_yaml(&items);
+            assert_eq!(
+                parse_documents(&yaml).expect("rendered YAML parses"),
+                items,
+                "{text:?}"
+            );
+        }
+    });
+}

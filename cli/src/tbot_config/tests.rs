@@ -311,3 +311,27 @@ fn a_missing_config_is_an_error_naming_it() {
     let err = write_token(Path::new("/nonexistent/tbot.yaml"), NEW, "t").unwrap_err();
     assert!(err.to_string().contains("/nonexistent/tbot.yaml"), "{err}");
 }
+
+#[test]
+fn a_token_is_added_under_an_onboarding_key_that_ends_the_file() {
+    assert_eq!(
+        edited("version: v2\nonboarding:"),
+        format!("version: v2\nonboarding:\n  token: {NEW}\n")
+    );
+}
+
+#[test]
+fn mutated_configs_are_edited_or_refused_but_never_panic() {
+    let base = "version: v2\nauth_server: auth:3025\n# the one-time token\nonboarding:\n  join_method: token\n  token: \"abc\" # from tctl\nstorage: {type: directory, path: /var/lib/teleport/bot}\nservices:\n  - type: identity\n    destination: {type: directory, path: /opt/machine-id}\n";
+    let token = "0123456789abcdef0123456789abcdef";
+    crate::testing::for_each_mutation(base, 3000, |text| {
+        let _ = current_token(text);
+        if let Ok(TokenEdit::Config(edited)) = plan_token_edit(text, token) {
+            assert_eq!(
+                current_token(&edited),
+                Ok(Some(token.to_string())),
+                "input {text:?}\nedited {edited:?}"
+            );
+        }
+    });
+}
