@@ -93,6 +93,55 @@ fn s(path: &Path) -> &str {
 }
 
 #[tokio::test]
+async fn joins_with_only_a_ca_pin_of_the_lab() {
+    use sha2::Digest;
+    let lab = Lab::start().await;
+    lab.create_bot("example", &[], &[]).await;
+    let token = lab.create_token("example").await;
+    let ca_pem = std::fs::read_to_string(&lab.ca_path).unwrap();
+    let (_, block) = x509_parser::pem::parse_x509_pem(ca_pem.as_bytes()).unwrap();
+    let (_, ca) = x509_parser::parse_x509_certificate(&block.contents).unwrap();
+    let pin = format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(ca.tbs_certificate.subject_pki.raw))
+    );
+    let data = lab.path("bot");
+    let log = lab.path("agent.log");
+    let args = [
+        "--data-dir",
+        s(&data),
+        "--auth-server",
+        &lab.addr,
+        "--token",
+        &token,
+        "--ca-pin",
+        &pin,
+        "--oneshot",
+    ];
+    let (exit, text) = run_to_end(&args, &log, LIMIT).await;
+    assert_eq!(exit, AgentExit::Done, "{text}");
+    assert!(text.contains("Fetched new bot identity"), "{text}");
+
+    let wrong = format!("sha256:{}", "00".repeat(32));
+    let other = lab.path("other");
+    let token = lab.create_token("example").await;
+    let args = [
+        "--data-dir",
+        s(&other),
+        "--auth-server",
+        &lab.addr,
+        "--token",
+        &token,
+        "--ca-pin",
+        &wrong,
+        "--oneshot",
+    ];
+    let (exit, text) = run_to_end(&args, &lab.path("other.log"), LIMIT).await;
+    assert_eq!(exit, AgentExit::Failed, "{text}");
+    assert!(text.contains("no CA matching --ca-pin"), "{text}");
+}
+
+#[tokio::test]
 async fn joins_then_renews_and_the_generation_rises() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;

@@ -116,7 +116,9 @@ pub(crate) fn server_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS versions: {e}"))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(pem_certs(cert_pem)?, key)
+        // The CA rides in the chain so a joining client can check it against a CA pin
+        // (tbot's `ca_pins`) before it trusts anything.
+        .with_single_cert([pem_certs(cert_pem)?, pem_certs(ca_pem)?].concat(), key)
         .map_err(|e| format!("server certificate: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
