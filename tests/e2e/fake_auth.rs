@@ -39,7 +39,7 @@ pub struct FakeAuth {
 impl FakeAuth {
     /// Starts serving `script`; the client identity is written into `dir`.
     pub fn start(script: Script, dir: &Path) -> FakeAuth {
-        let pki = Pki::new();
+        let pki = Pki::new("fake");
         let identity = dir.join("fake.identity");
         pki.client_identity()
             .write(&identity)
@@ -209,8 +209,9 @@ fn instance(i: usize, hostname_len: usize) -> BotInstance {
     }
 }
 
-/// A CA, a server certificate for `teleport.cluster.local` and a client identity, all fresh.
-struct Pki {
+/// A CA, a server certificate for `teleport.cluster.local` and a client identity, all fresh;
+/// shared by the scripted servers of the e2e tests.
+pub(crate) struct Pki {
     ca_pem: String,
     server: (
         rustls::pki_types::CertificateDer<'static>,
@@ -218,15 +219,17 @@ struct Pki {
     ),
     client_key_pem: String,
     client_cert_pem: String,
+    name: String,
 }
 
 impl Pki {
-    fn new() -> Pki {
+    /// `name` goes into the CA's organization and the placeholder SSH certificate.
+    pub(crate) fn new(name: &str) -> Pki {
         let ca_key = rcgen::KeyPair::generate().expect("key");
         let mut ca = rcgen::CertificateParams::default();
         ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::OrganizationName, "fake");
+        dn.push(rcgen::DnType::OrganizationName, name);
         ca.distinguished_name = dn;
         let ca_cert = ca.self_signed(&ca_key).expect("ca");
         let issuer = rcgen::Issuer::new(ca, ca_key);
@@ -252,20 +255,21 @@ impl Pki {
             ),
             client_key_pem: client_key.serialize_pem(),
             client_cert_pem: client_cert.pem(),
+            name: name.to_string(),
         }
     }
 
-    fn client_identity(&self) -> mwi_identity::IdentityFile {
+    pub(crate) fn client_identity(&self) -> mwi_identity::IdentityFile {
         mwi_identity::IdentityFile {
             private_key_pem: self.client_key_pem.clone(),
-            ssh_cert: "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAfake".into(),
+            ssh_cert: format!("ecdsa-sha2-nistp256-cert-v01@openssh.com AAAA{}", self.name),
             tls_cert_pem: self.client_cert_pem.clone(),
             ssh_ca_lines: vec![],
             tls_ca_pems: vec![self.ca_pem.clone()],
         }
     }
 
-    fn server_config(&self) -> rustls::ServerConfig {
+    pub(crate) fn server_config(&self) -> rustls::ServerConfig {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()

@@ -18,6 +18,8 @@ use mwi_proto::teleport::header::v1::Metadata;
 use prost::Message;
 use tonic::Status;
 
+use crate::fake_auth::Pki;
+
 /// Appends a field number no Teleport message declares, as a newer server would send.
 pub fn with_unknown(mut bytes: Vec<u8>) -> Vec<u8> {
     prost::encoding::string::encode(901, &"from-the-future".to_string(), &mut bytes);
@@ -50,7 +52,7 @@ pub struct Scripted {
 impl Scripted {
     /// Serves `state`; the client identity file is written into `dir`.
     pub fn start(state: State, dir: &Path) -> Scripted {
-        let pki = Pki::new();
+        let pki = Pki::new("scripted");
         let identity = dir.join("scripted.identity");
         pki.client_identity().write(&identity).expect("identity");
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -247,72 +249,5 @@ impl tonic::server::UnaryService<Bytes> for Handler {
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
         let result = answer(&self.state, &self.path, request.into_inner());
         Box::pin(async move { result.map(tonic::Response::new) })
-    }
-}
-
-/// A CA, a server certificate for teleport.cluster.local and an admin client certificate.
-struct Pki {
-    ca_pem: String,
-    server: (
-        rustls::pki_types::CertificateDer<'static>,
-        rustls::pki_types::PrivateKeyDer<'static>,
-    ),
-    client_key_pem: String,
-    client_cert_pem: String,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca = rcgen::CertificateParams::default();
-        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::OrganizationName, "scripted");
-        ca.distinguished_name = dn;
-        let ca_cert = ca.self_signed(&ca_key).expect("ca");
-        let issuer = rcgen::Issuer::new(ca, ca_key);
-        let server_key = rcgen::KeyPair::generate().expect("key");
-        let server_cert = rcgen::CertificateParams::new(vec!["teleport.cluster.local".into()])
-            .expect("params")
-            .signed_by(&server_key, &issuer)
-            .expect("server cert");
-        let client_key = rcgen::KeyPair::generate().expect("key");
-        let mut client = rcgen::CertificateParams::default();
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(rcgen::DnType::CommonName, "admin");
-        client.distinguished_name = dn;
-        let client_cert = client.signed_by(&client_key, &issuer).expect("client cert");
-        Pki {
-            ca_pem: ca_cert.pem(),
-            server: (
-                server_cert.der().clone(),
-                rustls::pki_types::PrivateKeyDer::try_from(server_key.serialize_der())
-                    .expect("server key"),
-            ),
-            client_key_pem: client_key.serialize_pem(),
-            client_cert_pem: client_cert.pem(),
-        }
-    }
-
-    fn client_identity(&self) -> mwi_identity::IdentityFile {
-        mwi_identity::IdentityFile {
-            private_key_pem: self.client_key_pem.clone(),
-            ssh_cert: "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAscripted".into(),
-            tls_cert_pem: self.client_cert_pem.clone(),
-            ssh_ca_lines: vec![],
-            tls_ca_pems: vec![self.ca_pem.clone()],
-        }
-    }
-
-    fn server_config(&self) -> rustls::ServerConfig {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("versions")
-            .with_no_client_auth()
-            .with_single_cert(vec![self.server.0.clone()], self.server.1.clone_key())
-            .expect("server config");
-        config.alpn_protocols = vec![b"h2".to_vec()];
-        config
     }
 }
