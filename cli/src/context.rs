@@ -56,6 +56,30 @@ impl Context {
         self.global.yes
     }
 
+    /// Asks `question` once on the terminal (stderr); `--yes` answers yes. Without a terminal
+    /// and without `--yes` it fails at once with the caller's `refusal` (naming the flag)
+    /// instead of waiting for input.
+    pub fn confirm(
+        &self,
+        question: &str,
+        refusal: impl FnOnce() -> CommandError,
+    ) -> Result<bool, CommandError> {
+        if self.assume_yes() {
+            return Ok(true);
+        }
+        if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            return Err(refusal());
+        }
+        dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact_on(&console::Term::stderr())
+            .map_err(|e| {
+                CommandError::failure(format!("cannot ask for confirmation: {e}"))
+                    .hint("pass --yes to go ahead without asking")
+            })
+    }
+
     pub fn home(&self) -> Result<Home, CommandError> {
         Home::from_env().map_err(|e| CommandError::usage(e.to_string()))
     }

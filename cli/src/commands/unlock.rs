@@ -2,7 +2,6 @@
 //! them all up to one YAML file, deletes them and reports what is left.
 
 use std::collections::BTreeSet;
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::ArgGroup;
@@ -266,27 +265,15 @@ async fn named_locks(ctx: &Context, ids: &[String]) -> Result<Vec<BlockingLock>,
     Ok(found)
 }
 
-/// Asks once on the terminal; `--yes` answers yes. Without a terminal and without `--yes` it
-/// refuses at once instead of waiting for input.
+/// Asks once; without a terminal and without `--yes` refuses at once, naming the flags.
 fn confirm(ctx: &Context, question: &str, n: usize) -> Result<bool, CommandError> {
-    if ctx.assume_yes() {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CommandError::usage(format!(
+    ctx.confirm(question, || {
+        CommandError::usage(format!(
             "refusing to remove {} without confirmation: stdin is not a terminal",
             count(n)
         ))
-        .hint("pass --yes to remove them, or --dry-run to only list them"));
-    }
-    dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact_on(&console::Term::stderr())
-        .map_err(|e| {
-            CommandError::failure(format!("cannot ask for confirmation: {e}"))
-                .hint("pass --yes to remove the locks without asking")
-        })
+        .hint("pass --yes to remove them, or --dry-run to only list them")
+    })
 }
 
 #[cfg(test)]

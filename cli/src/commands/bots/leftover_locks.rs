@@ -2,8 +2,6 @@
 //! how `bots add` and `bots rm` show them and decide to remove or keep them, and the one
 //! confirmation question the bots commands ask.
 
-use std::io::IsTerminal;
-
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::ops::locks::{fitted_table, terminal_width};
@@ -92,45 +90,22 @@ pub fn decide(
     if keep_locks {
         return Ok(Choice::Keep);
     }
-    if ctx.assume_yes() {
-        return Ok(Choice::Remove);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CommandError::usage(format!(
+    let remove = ctx.confirm(question, || {
+        CommandError::usage(format!(
             "cannot ask whether to remove {} on bot {bot:?}: stdin is not a terminal; nothing was changed",
             count(locks.len())
         ))
-        .hint("pass --yes to remove them (backed up first), or --keep-locks to keep them"));
-    }
-    Ok(if ask(question)? {
-        Choice::Remove
-    } else {
-        Choice::Keep
-    })
+        .hint("pass --yes to remove them (backed up first), or --keep-locks to keep them")
+    })?;
+    Ok(if remove { Choice::Remove } else { Choice::Keep })
 }
 
-/// Asks once; `--yes` answers yes. Without a terminal and without `--yes` it refuses at once
-/// (exit 2) naming `--yes`, instead of waiting for input.
+/// Asks once; without a terminal and without `--yes` refuses at once (exit 2) naming `--yes`.
 pub fn confirm(ctx: &Context, question: &str, refusal: &str) -> Result<bool, CommandError> {
-    if ctx.assume_yes() {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CommandError::usage(format!(
+    ctx.confirm(question, || {
+        CommandError::usage(format!(
             "{refusal} without confirmation: stdin is not a terminal"
         ))
-        .hint("pass --yes to go ahead without asking"));
-    }
-    ask(question)
-}
-
-fn ask(question: &str) -> Result<bool, CommandError> {
-    dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact_on(&console::Term::stderr())
-        .map_err(|e| {
-            CommandError::failure(format!("cannot ask for confirmation: {e}"))
-                .hint("pass --yes to go ahead without asking")
-        })
+        .hint("pass --yes to go ahead without asking")
+    })
 }

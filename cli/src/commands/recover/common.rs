@@ -84,16 +84,13 @@ pub fn require_consent(ctx: &Context, common: &CommonArgs, bot: &str) -> Result<
     .hint("pass --yes to run unattended, or --plan to only see the plan"))
 }
 
-/// Asks on the terminal (stderr); --yes answers yes.
+/// Asks on the terminal (stderr); --yes answers yes. (Runs after `require_consent`, which has
+/// already refused an unattended run without --yes.)
 pub fn confirm(ctx: &Context, prompt: &str) -> Result<bool, CommandError> {
-    if ctx.assume_yes() {
-        return Ok(true);
-    }
-    dialoguer::Confirm::new()
-        .with_prompt(prompt)
-        .default(false)
-        .interact_on(&console::Term::stderr())
-        .map_err(|e| CommandError::failure(format!("cannot read the answer: {e}")))
+    ctx.confirm(prompt, || {
+        CommandError::usage("refusing to go on without confirmation: stdin is not a terminal")
+            .hint("pass --yes to run unattended, or --plan to only see the plan")
+    })
 }
 
 /// Runs one unattended flow: continues an unfinished run of the same flow and bot, or builds the

@@ -105,23 +105,14 @@ pub async fn finish(
     Ok(ExitStatus::Success)
 }
 
-/// Asks on the terminal; `--yes` answers for it, and without a terminal (and no `--yes`) the
-/// command refuses at once instead of waiting.
+/// Asks once; without a terminal and without `--yes` refuses at once, naming the flags.
 fn confirm(ctx: &Context, role: &str) -> Result<bool, CommandError> {
-    if ctx.assume_yes() {
-        return Ok(true);
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(CommandError::usage(format!(
+    ctx.confirm(&format!("Update role {role:?}?"), || {
+        CommandError::usage(format!(
             "refusing to update role {role:?} without confirmation: stdin is not a terminal"
         ))
-        .hint("pass --yes to update it, or --dry-run to only see the diff"));
-    }
-    dialoguer::Confirm::new()
-        .with_prompt(format!("Update role {role:?}?"))
-        .default(false)
-        .interact_on(&console::Term::stderr())
-        .map_err(|e| CommandError::failure(format!("cannot read the answer: {e}")))
+        .hint("pass --yes to update it, or --dry-run to only see the diff")
+    })
 }
 
 /// The diff, with removed lines red, added lines green and hunk headers cyan when `color`.
