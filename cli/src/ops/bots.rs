@@ -101,7 +101,9 @@ pub fn max_session_ttl(spec: &BotSpec) -> Option<Duration> {
 
 /// Changes to a bot's roles, logins and TTL. `set_*` replaces the list, then `remove_*` drops
 /// entries, then `add_*` appends the missing ones; `None`/empty leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Journaled with the plan of `bots recreate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct BotChanges {
     pub add_roles: Vec<String>,
     pub remove_roles: Vec<String>,
@@ -547,82 +549,6 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })();
     let _ = std::fs::remove_file(&temp);
     result
-}
-
-/// What `bots recreate` did.
-#[derive(Debug, Clone)]
-pub struct Recreated {
-    /// The whole snapshot (JSON, raw bytes included).
-    pub snapshot_path: PathBuf,
-    /// The YAML to restore the old bot from with `mwictl create -f`.
-    pub restore_path: PathBuf,
-    pub removed_locks: Vec<String>,
-    pub locks_backup: Option<PathBuf>,
-    pub bot: Fetched<Bot>,
-    pub token: IssuedToken,
-}
-
-/// Saves `snap` under `backup_dir`, deletes the bot, removes every lock that blocks it (backed up
-/// first), creates it again with its roles, traits, logins and TTL plus `changes` (keeping the
-/// fields of the old bot this version does not know), and issues a join token valid for
-/// `token_ttl`. If the creation fails after the delete, the error names the snapshot and the
-/// command that restores it.
-pub async fn recreate(
-    client: &Client,
-    snap: &BotSnapshot,
-    changes: &BotChanges,
-    backup_dir: &Path,
-    token_ttl: Duration,
-) -> Result<Recreated, CommandError> {
-    let name = snap.name().to_owned();
-    let new_bot = snap.recreated(changes);
-    check_roles_exist(
-        client,
-        &new_roles(
-            &snap.bot.value.spec.clone().unwrap_or_default(),
-            &new_bot.value.spec.clone().unwrap_or_default(),
-        ),
-    )
-    .await?;
-    let saved = save_snapshot(snap, backup_dir)?;
-    delete(client, &name).await?;
-    let restore_hint = || {
-        format!(
-            "the old bot is saved in {}; restore it with `mwictl create -f {}`",
-            saved.json.display(),
-            saved.yaml.display()
-        )
-    };
-    let locks = find_blocking_locks(client, &name)
-        .await
-        .map_err(|e| e.hint(restore_hint()))?;
-    let locks: Vec<Fetched<LockV2>> = locks.into_iter().map(|l| l.lock).collect();
-    let stem = format!("bots-recreate-{name}");
-    let removed = remove_locks_reporting(client, &locks, backup_dir, &stem, |_| {})
-        .await
-        .map_err(|e| e.hint(restore_hint()))?;
-    let bot = create(client, &name, &new_bot).await.map_err(|e| {
-        let mut err = CommandError::new(
-            e.status,
-            format!(
-                "bot {name:?} was deleted but could not be created again: {}",
-                e.message
-            ),
-        );
-        err.hints = vec![restore_hint()];
-        err
-    })?;
-    let token = issue_bot_token(client, &name, token_ttl)
-        .await
-        .map_err(|e| token_failed(e, &name, "recreated"))?;
-    Ok(Recreated {
-        snapshot_path: saved.json,
-        restore_path: saved.yaml,
-        locks_backup: (!removed.names.is_empty()).then_some(removed.backup_path),
-        removed_locks: removed.names,
-        bot,
-        token,
-    })
 }
 
 // ---- overview and details ----
