@@ -62,8 +62,9 @@ pub struct UnlockArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// With --bot: print the plan (text, or JSON with --format json) and change nothing.
-    #[arg(long, requires = "bot")]
+    /// With --bot or --resume: print the plan (text, or JSON with --format json) and change
+    /// nothing.
+    #[arg(long, conflicts_with = "lock_ids")]
     pub plan: bool,
 
     /// Continue the last interrupted or failed `unlock --bot` run (of any bot).
@@ -246,6 +247,10 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
             )
             .hint("start one with `mwictl unlock --bot NAME`"));
         };
+        if args.plan {
+            ctx.printer().print(&open.record.plan)?;
+            return Ok(ExitStatus::Success);
+        }
         return continue_run(ctx, &runner, open).await;
     }
     if let Some(bot) = &args.bot
@@ -295,7 +300,11 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         },
     });
     if let Some(planned) = planned.as_ref().filter(|_| args.plan) {
-        let text = if found.is_empty() { report.text() } else { table };
+        let text = if found.is_empty() {
+            report.text()
+        } else {
+            table
+        };
         ctx.printer().print(&PlanView {
             text,
             plan: &planned.plan,

@@ -360,8 +360,8 @@ impl<'a> Engine<'a> {
             None => ops::bots::snapshot(self.client, bot).await?,
         };
         let saved = ops::bots::save_snapshot(&snap, &journal.record.backup_dir)?;
+        // Written with the step's end, before the next step (the delete) can begin.
         journal.record.snapshot = Some(SnapshotRecord::of(&snap, &saved));
-        journal.save()?;
         Ok(StepOutput::SnapshotSaved {
             snapshot: saved.json,
             restore: saved.yaml,
@@ -392,9 +392,7 @@ impl<'a> Engine<'a> {
         let want = wanted.value.spec.clone().unwrap_or_default();
         let (created, existed) = match self.client.create_bot(&wanted).await {
             Ok(created) => (created, false),
-            Err(ClientError::Rpc { status, .. })
-                if status.code() == tonic::Code::AlreadyExists =>
-            {
+            Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::AlreadyExists => {
                 let current = ops::bots::get(self.client, bot).await?;
                 let have = current.value.spec.clone().unwrap_or_default();
                 let differs = ops::bots::changed_paths(&want, &have);
@@ -918,10 +916,12 @@ mod crash_hook {
 
     /// Aborts (as kill -9 or a power loss would stop it) at the point asked for.
     pub fn crash_if(point: Option<CrashPoint>, index: usize, journaled: bool) {
-        if point == Some(CrashPoint {
-            step: index + 1,
-            journaled,
-        }) {
+        if point
+            == Some(CrashPoint {
+                step: index + 1,
+                journaled,
+            })
+        {
             std::process::abort();
         }
     }

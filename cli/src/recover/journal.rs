@@ -98,7 +98,11 @@ impl SnapshotRecord {
             ))
             .hint("restore the bot from the snapshot backup with `mwictl create -f FILE`")
         };
-        let bytes = |text: &str| base64::decode(text).map(bytes::Bytes::from).ok_or_else(broken);
+        let bytes = |text: &str| {
+            base64::decode(text)
+                .map(bytes::Bytes::from)
+                .ok_or_else(broken)
+        };
         let bot = Fetched::decode(bytes(&self.bot)?).map_err(|_| broken())?;
         let role = match &self.role {
             Some(text) => Some(Fetched::decode(bytes(text)?).map_err(|_| broken())?),

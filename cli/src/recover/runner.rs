@@ -107,8 +107,9 @@ impl<'a> RunContext<'a> {
         )
     }
 
-    /// Opens the journal of a new run of `planned` and executes it. A recovery run that issues a
-    /// token takes over the unused one an earlier run of the bot left, instead of a second one.
+    /// Opens the journal of a new run of `planned` and executes it. A run that issues a token
+    /// takes over the unused one an earlier run of the bot left (one that stopped before it
+    /// could report it), instead of a second one.
     pub async fn start(
         &self,
         planned: Planned,
@@ -119,8 +120,8 @@ impl<'a> RunContext<'a> {
             .steps
             .iter()
             .any(|s| matches!(s, Step::IssueToken { .. }));
-        let earlier_token = Journal::last_token(&self.journal_dir, &plan.bot)
-            .filter(|_| issues_token && matches!(plan.operation, Operation::Recover(_)));
+        let earlier_token =
+            Journal::last_token(&self.journal_dir, &plan.bot).filter(|_| issues_token);
         let mut journal = Journal::create(&self.journal_dir, &self.backups_dir, plan, input)?;
         if earlier_token.is_some() {
             journal.record.token = earlier_token;

@@ -551,6 +551,10 @@ mod tests {
             bot: "b".into(),
             changes: BotChanges::default(),
         };
-        assert!(plain.title().ends_with("logins and TTL"), "{}", plain.title());
+        assert!(
+            plain.title().ends_with("logins and TTL"),
+            "{}",
+            plain.title()
+        );
     }
 }

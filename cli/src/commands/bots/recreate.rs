@@ -3,7 +3,7 @@
 //! token; run, journaled and resumable, by the recover engine.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use mwi_proto::machineid::BotSpec;
 
@@ -209,18 +209,28 @@ impl RecreateReport {
                 _ => None,
             })
             .ok_or_else(unfinished)?;
-        let (name, expires) = outputs()
+        let (name, expires, reused) = outputs()
             .find_map(|o| match o {
-                StepOutput::TokenIssued { name, expires, .. } => {
-                    Some((name.clone(), expires.clone()))
-                }
+                StepOutput::TokenIssued {
+                    name,
+                    expires,
+                    reused,
+                } => Some((name.clone(), expires.clone(), *reused)),
                 _ => None,
             })
             .ok_or_else(unfinished)?;
         let expires = parse_timestamp(&expires)
             .ok()
-            .and_then(|t| std::time::SystemTime::try_from(t).ok())
+            .and_then(|t| SystemTime::try_from(t).ok())
             .ok_or_else(unfinished)?;
+        // A token taken over from an earlier run has only what is left of its lifetime.
+        let ttl = if reused {
+            expires
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+        } else {
+            Duration::from_secs(r.input.token_ttl_seconds)
+        };
         let (user_name, role_name, roles, logins, max_session_ttl) = created;
         let join = JoinToken {
             token: IssuedToken {
@@ -228,7 +238,7 @@ impl RecreateReport {
                 bot: r.bot.clone(),
                 expires,
             },
-            ttl: Duration::from_secs(r.input.token_ttl_seconds),
+            ttl,
             address,
             user_name,
             role_name,
@@ -309,7 +319,14 @@ pub async fn run(ctx: &Context, args: RecreateArgs) -> Result<ExitStatus, Comman
         progress: Progress::Quiet,
     };
     let journals = Operation::BotsRecreate.journal_dir_name();
-    let runner = RunContext::new(client, ctx.printer(), &ctx.home()?, journals, options, started);
+    let runner = RunContext::new(
+        client,
+        ctx.printer(),
+        &ctx.home()?,
+        journals,
+        options,
+        started,
+    );
     let name = match (&args.name, args.resume) {
         (Some(name), false) => name.clone(),
         _ => {
