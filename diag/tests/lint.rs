@@ -437,3 +437,40 @@ fn nothing_to_fix_writes_nothing() {
     assert!(lint::apply_fixes(&report).expect("fix").is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
 }
+
+#[test]
+fn every_finding_matches_its_registered_rule() {
+    let mut seen = BTreeSet::new();
+    let dir = std::fs::read_dir(CORPUS).expect("corpus");
+    let mut paths: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for use_proxy_addr in [None, Some("yes"), Some("1")] {
+        let options = LintOptions {
+            use_proxy_addr: use_proxy_addr.map(str::to_string),
+            network_fs: nfs_under_mnt,
+        };
+        let mut report = lint::lint_paths(&paths, &options).expect("lint");
+        // Rules the corpus files do not show.
+        let extra = "version: v2\nversion: v2\nproxy_server: p:443\ncertificate_ttl: 1h\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\n";
+        report
+            .files
+            .push(lint::lint_source("extra.yaml", extra, &options));
+        for finding in report.files.iter().flat_map(|f| &f.findings) {
+            let rule = lint::rules::rule(&finding.rule).expect("a registered rule");
+            assert!(
+                rule.severities.contains(&finding.severity),
+                "{} at {:?}",
+                rule.id,
+                finding.severity
+            );
+            assert_eq!(finding.incident.as_deref(), rule.incident, "{}", rule.id);
+            seen.insert(rule.id);
+        }
+    }
+    let all: BTreeSet<&str> = lint::rules::RULES.iter().map(|r| r.id).collect();
+    let unseen: Vec<&&str> = all.difference(&seen).collect();
+    assert!(
+        unseen.is_empty(),
+        "rules with no sample in the corpus: {unseen:?}"
+    );
+}
