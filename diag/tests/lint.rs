@@ -1,6 +1,7 @@
 //! The tbot.yaml linter over the config corpus: one sample per rule, the text report
 //! snapshotted, and `--fix` checked to change only the needed bytes, atomically, with a backup.
 
+use mwi_diag::incident::Incident;
 use mwi_diag::lint::{self, FileReport, LintOptions, LintReport, Severity};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -82,7 +83,7 @@ fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
     assert_eq!(s5.len(), 2);
     assert!(
         s5.iter()
-            .all(|f| f.incident.as_deref() == Some("S5") && f.fixable)
+            .all(|f| f.incident == Some(Incident::K8sSecret) && f.fixable)
     );
     assert_eq!((s5[0].line, s5[0].column), (9, 5));
     assert_eq!(s5[1].key, "services[1].disable_exec_plugin");
@@ -211,7 +212,7 @@ fn shared_storage_across_configs_is_s1() {
             .filter(|f| f.rule == "shared-storage")
             .collect();
         assert_eq!(shared.len(), 1, "{}", text(&report));
-        assert_eq!(shared[0].incident.as_deref(), Some("S1"));
+        assert_eq!(shared[0].incident, Some(Incident::GenerationMismatch));
     }
     let tmp = dir.path().display().to_string();
     insta::with_settings!({filters => vec![(tmp.as_str(), "[TMP]")]}, {
@@ -253,7 +254,7 @@ fn storage_on_a_network_file_system_is_flagged() {
         .expect("network-storage");
     assert_eq!((finding.line, finding.column), (8, 9));
     assert!(finding.message.contains("(NFS)"));
-    assert_eq!(finding.incident.as_deref(), Some("S1"));
+    assert_eq!(finding.incident, Some(Incident::GenerationMismatch));
 }
 
 #[test]
@@ -463,7 +464,7 @@ fn every_finding_matches_its_registered_rule() {
                 rule.id,
                 finding.severity
             );
-            assert_eq!(finding.incident.as_deref(), rule.incident, "{}", rule.id);
+            assert_eq!(finding.incident, rule.incident, "{}", rule.id);
             seen.insert(rule.id);
         }
     }

@@ -159,7 +159,7 @@ fn finish(name: &str, src: &str, issues: Vec<Issue>, storage: Option<StorageUse>
             LintFinding {
                 rule: issue.rule.id.to_string(),
                 severity: issue.severity,
-                incident: issue.rule.incident.map(str::to_string),
+                incident: issue.rule.incident,
                 file: name.to_string(),
                 line,
                 column,

@@ -18,6 +18,7 @@ mod yaml;
 
 pub use fs::network_fs_of;
 
+use crate::incident::Incident;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -87,8 +88,8 @@ impl Severity {
 pub struct LintFinding {
     pub rule: String,
     pub severity: Severity,
-    /// The product incident this rule prevents (`S1`, `S5`, `S6`, `S7`), if any.
-    pub incident: Option<String>,
+    /// The product incident this rule prevents (`S1`, `S5`, `S6`, `S7` in JSON), if any.
+    pub incident: Option<Incident>,
     pub file: String,
     /// 1-based line and column (in characters).
     pub line: usize,

@@ -2,6 +2,7 @@
 //! needs the proxy anyway; `--fix` sets `ssh_config: "off"`.
 
 use super::{Check, Rule};
+use crate::incident::Incident;
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context, join};
 use crate::lint::fix;
@@ -10,7 +11,7 @@ use crate::lint::yaml::Value;
 pub(crate) const RULE: Rule = Rule {
     id: "auth-server-ssh-config",
     severities: &[Severity::Warning],
-    incident: Some("S7"),
+    incident: Some(Incident::NoProxy),
     doc: "`auth_server` only and an identity output whose `ssh_config` is not `off` (fixable)",
     check: Check::Config(check),
 };

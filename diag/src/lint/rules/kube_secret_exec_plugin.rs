@@ -2,6 +2,7 @@
 //! use the exec plugin; `--fix` sets `disable_exec_plugin: true` on it.
 
 use super::{Check, Rule};
+use crate::incident::Incident;
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context, join};
 use crate::lint::fix;
@@ -10,7 +11,7 @@ use crate::lint::yaml::{Style, Value};
 pub(crate) const RULE: Rule = Rule {
     id: "kube-secret-exec-plugin",
     severities: &[Severity::Error],
-    incident: Some("S5"),
+    incident: Some(Incident::K8sSecret),
     doc: "kubernetes output to `kubernetes_secret` without `disable_exec_plugin: true` (fixable)",
     check: Check::Config(check),
 };

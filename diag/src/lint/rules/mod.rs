@@ -26,6 +26,7 @@ pub(crate) mod yaml_syntax;
 
 use super::Severity;
 use super::check::{Checker, Context};
+use crate::incident::Incident;
 
 /// One lint rule.
 pub struct Rule {
@@ -33,8 +34,8 @@ pub struct Rule {
     pub id: &'static str,
     /// The severities its findings can have; the first is the usual one.
     pub severities: &'static [Severity],
-    /// The product incident the rule prevents (`S5`).
-    pub incident: Option<&'static str>,
+    /// The product incident the rule prevents.
+    pub incident: Option<Incident>,
     /// What it finds, in one line (Markdown code spans allowed).
     pub doc: &'static str,
     pub(crate) check: Check,
@@ -77,6 +78,14 @@ pub static RULES: &[&Rule] = &[
     &shared_storage::RULE,
 ];
 
+/// The rules that prevent `incident`: the catalogue's lint rules for it.
+pub fn for_incident(incident: Incident) -> impl Iterator<Item = &'static Rule> {
+    RULES
+        .iter()
+        .copied()
+        .filter(move |r| r.incident == Some(incident))
+}
+
 /// The rule with this id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     RULES.iter().copied().find(|r| r.id == id)
@@ -99,7 +108,7 @@ pub fn markdown_table() -> String {
             "| `{}` | {} | {} | {} |\n",
             rule.id,
             severities(rule),
-            rule.incident.unwrap_or(""),
+            rule.incident.map_or("", Incident::id),
             rule.doc
         ));
     }
@@ -113,7 +122,7 @@ pub fn help_text() -> String {
     for rule in RULES {
         let incident = rule
             .incident
-            .map_or(String::new(), |i| format!(", incident {i}"));
+            .map_or(String::new(), |i| format!(", incident {}", i.id()));
         out.push_str(&format!(
             "  {}: {}{incident}\n      {}\n",
             rule.id,
@@ -149,10 +158,21 @@ mod tests {
     }
 
     #[test]
+    fn incidents_that_lint_fixes_have_a_rule() {
+        for incident in Incident::ALL.into_iter().filter(|i| i.flow().is_none()) {
+            assert!(for_incident(incident).next().is_some(), "{incident:?}");
+        }
+        let s1: Vec<&str> = for_incident(Incident::GenerationMismatch)
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(s1, ["network-storage", "shared-storage"]);
+    }
+
+    #[test]
     fn lookup_by_id() {
         assert_eq!(
             rule("kube-secret-exec-plugin").map(|r| r.incident),
-            Some(Some("S5"))
+            Some(Some(Incident::K8sSecret))
         );
         assert!(rule("no-such-rule").is_none());
     }

@@ -2,13 +2,14 @@
 //! another node can present the same identity and get the bot locked.
 
 use super::{Check, Rule};
+use crate::incident::Incident;
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context};
 
 pub(crate) const RULE: Rule = Rule {
     id: "network-storage",
     severities: &[Severity::Warning],
-    incident: Some("S1"),
+    incident: Some(Incident::GenerationMismatch),
     doc: "storage on a network file system (NFS, CIFS/SMB, ...)",
     check: Check::Config(check),
 };

@@ -2,6 +2,7 @@
 //! tbot processes share it.
 
 use super::{Check, Rule};
+use crate::incident::Incident;
 use crate::lint::{FileReport, LintFinding, Severity};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 pub(crate) const RULE: Rule = Rule {
     id: "shared-storage",
     severities: &[Severity::Error],
-    incident: Some("S1"),
+    incident: Some(Incident::GenerationMismatch),
     doc: "one storage directory in several configs linted together",
     check: Check::AcrossFiles,
 };
@@ -44,7 +45,7 @@ pub(crate) fn check(files: &mut [FileReport]) {
             file.findings.push(LintFinding {
                 rule: RULE.id.to_string(),
                 severity: RULE.severities[0],
-                incident: RULE.incident.map(str::to_string),
+                incident: RULE.incident,
                 file: file.path.clone(),
                 line: storage.line,
                 column: storage.column,

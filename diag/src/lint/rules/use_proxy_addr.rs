@@ -2,13 +2,14 @@
 //! (a note with `proxy_server`, an error with only `auth_server`, a warning for a value tbot ignores).
 
 use super::{Check, Rule};
+use crate::incident::Incident;
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context};
 
 pub(crate) const RULE: Rule = Rule {
     id: "use-proxy-addr",
     severities: &[Severity::Info, Severity::Warning, Severity::Error],
-    incident: Some("S6"),
+    incident: Some(Incident::SplitDns),
     doc: "what `TBOT_USE_PROXY_ADDR` does with this config",
     check: Check::Config(check),
 };
