@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mwi_auth::lab::{LabConfig, LabHandle, LockStyle};
-use mwi_diag::doctor::{Doctor, Incident};
+use mwi_diag::doctor::{self, Doctor};
+use mwi_diag::incident::Incident;
 
 use crate::client::Client;
 use crate::connect::{self, ClientIdentity, Target};
@@ -356,7 +357,7 @@ fn diagnose_log(log: &Path, narrator: &Narrator) -> Result<(), CommandError> {
     let finding = report
         .findings
         .iter()
-        .find(|f| f.incident == Incident::GenerationMismatch)
+        .find(|f| f.incident == doctor::Incident::Product(Incident::GenerationMismatch))
         .ok_or_else(|| {
             CommandError::failure(format!(
                 "the doctor found no generation mismatch in {}",
