@@ -11,7 +11,6 @@ use mwi_proto::types::LockV2;
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::exit::ExitStatus;
 use crate::ops::unlock::bot_resource_name;
 use crate::output::Listed;
 use crate::resource::{format_go_duration, format_timestamp};
@@ -200,19 +199,13 @@ pub fn parse_instance_ref(text: &str) -> Result<(&str, &str), CommandError> {
 pub async fn get(client: &Client, bot: &str, id: &str) -> Result<BotInstance, CommandError> {
     match client.get_bot_instance(bot, id).await {
         Ok(instance) => Ok(instance.value),
-        Err(e) => {
-            let err = CommandError::from(e);
-            if err.status != ExitStatus::NotFound {
-                return Err(err);
-            }
-            Err(CommandError::new(
-                ExitStatus::NotFound,
-                format!("bot instance \"{bot}/{id}\" not found"),
-            )
-            .hint(format!(
-                "list the bot's instances with `mwictl bots instances ls {bot}`"
-            )))
-        }
+        Err(e) if e.is_not_found() => Err(CommandError::not_found(format!(
+            "bot instance \"{bot}/{id}\" not found"
+        ))
+        .hint(format!(
+            "list the bot's instances with `mwictl bots instances ls {bot}`"
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -268,6 +261,7 @@ pub fn duration_text(d: Option<&prost_types::Duration>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitStatus;
     use mwi_proto::machineid::{BotInstanceSpec, BotInstanceStatus};
     use mwi_proto::teleport::header::v1::Metadata;
     use mwi_proto::types::{LockSpecV2, LockTarget};

@@ -10,7 +10,6 @@ use mwi_proto::types::LockV2;
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::exit::ExitStatus;
 use crate::ops::tokens::{IssuedToken, issue_bot_token};
 use crate::ops::unlock::{BlockingLock, find_blocking_locks, remove_locks_reporting};
 
@@ -60,12 +59,8 @@ pub async fn preflight_add(
 ) -> Result<Vec<BlockingLock>, CommandError> {
     match client.get_bot(&new.name).await {
         Ok(_) => return Err(already_exists(&new.name)),
-        Err(e) => {
-            let err = bot_error(e, &new.name);
-            if err.status != ExitStatus::NotFound {
-                return Err(err);
-            }
-        }
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(bot_error(e, &new.name)),
     }
     check_roles_exist(client, &new.roles).await?;
     find_blocking_locks(client, &new.name).await

@@ -5,20 +5,19 @@ use mwi_proto::machineid::Bot;
 
 use crate::client::{Client, ClientError, Fetched, ToWire};
 use crate::error::CommandError;
-use crate::exit::ExitStatus;
 
 /// Bot `name`; a missing bot is exit 3 with a hint to list them.
 pub async fn get(client: &Client, name: &str) -> Result<Fetched<Bot>, CommandError> {
     client.get_bot(name).await.map_err(|e| bot_error(e, name))
 }
 
+/// The error of a call about bot `name`: a missing bot is named, with a hint to list them.
 pub(super) fn bot_error(e: ClientError, name: &str) -> CommandError {
-    let err = CommandError::from(e);
-    if err.status == ExitStatus::NotFound {
-        return CommandError::new(ExitStatus::NotFound, format!("bot {name:?} not found"))
+    if e.is_not_found() {
+        return CommandError::not_found(format!("bot {name:?} not found"))
             .hint("list bots with `mwictl bots ls`");
     }
-    err
+    e.into()
 }
 
 /// Deletes bot `name` (its user and role); its locks and instance records stay, as in Teleport.
@@ -33,14 +32,12 @@ pub async fn delete(client: &Client, name: &str) -> Result<(), CommandError> {
 pub async fn check_roles_exist(client: &Client, roles: &[String]) -> Result<(), CommandError> {
     for role in roles {
         if let Err(e) = client.get_role(role).await {
-            let err = CommandError::from(e);
-            if err.status != ExitStatus::NotFound {
-                return Err(err);
+            if !e.is_not_found() {
+                return Err(e.into());
             }
-            return Err(CommandError::new(
-                ExitStatus::NotFound,
-                format!("role {role:?} does not exist; nothing was changed"),
-            )
+            return Err(CommandError::not_found(format!(
+                "role {role:?} does not exist; nothing was changed"
+            ))
             .hint("list roles with `mwictl get roles`, or create it with `mwictl create -f ROLE.yaml`"));
         }
     }
@@ -48,7 +45,7 @@ pub async fn check_roles_exist(client: &Client, roles: &[String]) -> Result<(), 
 }
 
 pub(super) fn already_exists(name: &str) -> CommandError {
-    CommandError::new(ExitStatus::Conflict, format!("bot {name:?} already exists"))
+    CommandError::conflict(format!("bot {name:?} already exists"))
         .hint(format!(
             "change it with `mwictl bots update {name} --add-roles ROLE`"
         ))
@@ -64,11 +61,10 @@ pub async fn create(
     bot: &impl ToWire<Bot>,
 ) -> Result<Fetched<Bot>, CommandError> {
     client.create_bot(bot).await.map_err(|e| {
-        let err = CommandError::from(e);
-        if err.status == ExitStatus::Conflict {
+        if e.is_conflict() {
             already_exists(name)
         } else {
-            err
+            e.into()
         }
     })
 }

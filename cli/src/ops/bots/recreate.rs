@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use mwi_proto::machineid::Bot;
 use mwi_proto::types::{LockV2, RoleV6};
 
-use crate::client::{Client, ClientError, Fetched};
+use crate::client::{Client, Fetched};
 use crate::error::CommandError;
 use crate::ops::tokens::{IssuedToken, issue_bot_token};
 use crate::ops::unlock::{bot_resource_name, find_blocking_locks, remove_locks_reporting};
@@ -30,7 +30,7 @@ pub async fn snapshot(client: &Client, name: &str) -> Result<BotSnapshot, Comman
     let (_, role_name) = user_and_role(&bot.value);
     let role = match client.get_role(&role_name).await {
         Ok(role) => Some(role),
-        Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => None,
+        Err(e) if e.is_not_found() => None,
         Err(e) => return Err(e.into()),
     };
     Ok(BotSnapshot { bot, role })

@@ -5,7 +5,6 @@ use mwi_proto::machineid::Bot;
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::exit::ExitStatus;
 
 use super::calls::{bot_error, check_roles_exist, get};
 use super::spec::{BotChanges, bot_name, changed_paths, new_roles};
@@ -54,12 +53,10 @@ impl Update {
             .update_bot(&self.after, &self.paths)
             .await
             .map_err(|e| {
-                let err = bot_error(e, &name);
-                if err.status != ExitStatus::Conflict {
-                    return err;
+                if !e.is_conflict() {
+                    return bot_error(e, &name);
                 }
-                CommandError::new(
-                    ExitStatus::Conflict,
+                CommandError::conflict(
                     format!("bot {name:?} changed on the server since it was read (stale revision); nothing was changed"),
                 )
                 .hint(format!("run the command again to work from the latest state (`mwictl bots show {name}`)"))
