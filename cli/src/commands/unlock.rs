@@ -238,13 +238,10 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
     };
     if args.resume {
         let Some(open) = runner.unfinished(None, None)? else {
-            return Err(CommandError::new(
-                ExitStatus::NotFound,
-                format!(
-                    "no unfinished `unlock --bot` run in {}",
-                    runner.journal_dir.display()
-                ),
-            )
+            return Err(CommandError::not_found(format!(
+                "no unfinished `unlock --bot` run in {}",
+                runner.journal_dir.display()
+            ))
             .hint("start one with `mwictl unlock --bot NAME`"));
         };
         if args.plan {

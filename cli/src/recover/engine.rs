@@ -15,13 +15,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use mwi_proto::types::LockV2;
 
-use crate::client::{Client, ClientError, Fetched};
+use crate::client::{Client, Fetched};
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops;
 use crate::ops::unlock::Removal;
 use crate::output::{Output, Printer};
-use crate::recover::diagnose::is_not_found;
 use crate::recover::journal::{Journal, Record, RunState, SnapshotRecord, StepState, TokenRecord};
 use crate::recover::plan::Prefetched;
 use crate::recover::step::{RoleEdit, Step, StepOutput, Verification, VerifyState};
@@ -219,7 +218,7 @@ impl<'a> Engine<'a> {
                     }
                     match client.get_lock(&lock.name).await {
                         Ok(f) => fetched.push(f),
-                        Err(e) if is_not_found(&e) => {
+                        Err(e) if e.is_not_found() => {
                             self.lock_removed(Removal::AlreadyGone(&lock.name));
                             already_gone.push(lock.name.clone());
                         }
@@ -247,7 +246,7 @@ impl<'a> Engine<'a> {
                 }
                 let already_gone = match client.delete_bot(bot).await {
                     Ok(()) => false,
-                    Err(e) if is_not_found(&e) => true,
+                    Err(e) if e.is_not_found() => true,
                     Err(e) => return Err(e.into()),
                 };
                 Ok(StepOutput::BotDeleted {
@@ -392,14 +391,12 @@ impl<'a> Engine<'a> {
         let want = wanted.value.spec.clone().unwrap_or_default();
         let (created, existed) = match self.client.create_bot(&wanted).await {
             Ok(created) => (created, false),
-            Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::AlreadyExists => {
+            Err(e) if e.is_already_exists() => {
                 let current = ops::bots::get(self.client, bot).await?;
                 let have = current.value.spec.clone().unwrap_or_default();
                 let differs = ops::bots::changed_paths(&want, &have);
                 if !differs.is_empty() {
-                    return Err(CommandError::new(
-                        ExitStatus::Conflict,
-                        format!(
+                    return Err(CommandError::conflict(format!(
                             "bot {bot:?} exists again, but not as this run creates it ({} differ): someone else created it",
                             differs.join(", ")
                         ),
@@ -473,7 +470,7 @@ impl<'a> Engine<'a> {
                         });
                     }
                 }
-                Err(e) if is_not_found(&e) => {
+                Err(e) if e.is_not_found() => {
                     if !recorded.created {
                         return self.create_token(journal, bot, &recorded.name, ttl).await;
                     }

@@ -12,51 +12,7 @@ use crate::ops::roles::RoleChange;
 use crate::output::Output;
 use crate::recover::step::Step;
 
-/// The recovery flows, one per incident of the product's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Flow {
-    /// S1: certificate generation mismatch; the bot is locked.
-    GenerationMismatch,
-    /// S2: the bot's identity expired and its one-time token is spent.
-    Expired,
-    /// S3: an SSH login the bot's roles do not grant.
-    SshLogin,
-    /// S4: a database the bot's roles cannot see.
-    DbAccess,
-}
-
-impl Flow {
-    /// The subcommand name (`generation-mismatch`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Flow::GenerationMismatch => "generation-mismatch",
-            Flow::Expired => "expired",
-            Flow::SshLogin => "ssh-login",
-            Flow::DbAccess => "db-access",
-        }
-    }
-
-    /// The incident id of the product's table.
-    pub fn incident(self) -> &'static str {
-        match self {
-            Flow::GenerationMismatch => "S1",
-            Flow::Expired => "S2",
-            Flow::SshLogin => "S3",
-            Flow::DbAccess => "S4",
-        }
-    }
-
-    /// What the incident is called.
-    pub fn title(self) -> &'static str {
-        match self {
-            Flow::GenerationMismatch => "certificate generation mismatch: the bot is locked",
-            Flow::Expired => "the bot's identity expired and its one-time token is spent",
-            Flow::SshLogin => "the bot's roles do not grant the SSH login",
-            Flow::DbAccess => "the bot's roles cannot see the database",
-        }
-    }
-}
+pub use mwi_diag::incident::Flow;
 
 /// The journals' directory of every recovery flow, under the state directory.
 pub const RECOVER_JOURNALS: &str = "recover";
@@ -86,7 +42,7 @@ impl Operation {
     /// The incident it answers, for a recovery flow.
     pub fn incident(self) -> Option<&'static str> {
         match self {
-            Operation::Recover(flow) => Some(flow.incident()),
+            Operation::Recover(flow) => Some(flow.incident().id()),
             _ => None,
         }
     }
@@ -166,9 +122,11 @@ impl TryFrom<String> for Operation {
         match name.as_str() {
             "bots-recreate" => Ok(Operation::BotsRecreate),
             "unlock" => Ok(Operation::Unlock),
-            _ => <Flow as clap::ValueEnum>::from_str(&name, false)
+            _ => Flow::ALL
+                .into_iter()
+                .find(|flow| flow.name() == name)
                 .map(Operation::Recover)
-                .map_err(|_| format!("unknown operation {name:?}")),
+                .ok_or_else(|| format!("unknown operation {name:?}")),
         }
     }
 }

@@ -331,13 +331,10 @@ pub async fn run(ctx: &Context, args: RecreateArgs) -> Result<ExitStatus, Comman
         (Some(name), false) => name.clone(),
         _ => {
             let Some(open) = runner.unfinished(None, None)? else {
-                return Err(CommandError::new(
-                    ExitStatus::NotFound,
-                    format!(
-                        "no unfinished `bots recreate` run in {}",
-                        runner.journal_dir.display()
-                    ),
-                )
+                return Err(CommandError::not_found(format!(
+                    "no unfinished `bots recreate` run in {}",
+                    runner.journal_dir.display()
+                ))
                 .hint("start one with `mwictl bots recreate NAME`"));
             };
             return continue_run(ctx, &runner, open, args.plan).await;

@@ -8,6 +8,7 @@ use crate::commands::recover::common::{self, CommonArgs};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::recover::plan::Flow;
 use crate::recover::wizard::{self, Prompt, Start, Terminal};
 
 pub async fn run(
@@ -20,7 +21,10 @@ pub async fn run(
         return Err(CommandError::usage(
             "`mwictl recover` without a subcommand is an interactive wizard and needs a terminal",
         )
-        .hint("run a flow unattended instead: `mwictl recover generation-mismatch|expired|ssh-login|db-access --bot NAME --yes` (see `mwictl recover --help`)"));
+        .hint(format!(
+            "run a flow unattended instead: `mwictl recover {} --bot NAME --yes` (see `mwictl recover --help`)",
+            Flow::ALL.map(Flow::name).join("|")
+        )));
     }
     let client = ctx.client().await?;
     let mut prompt = Terminal;
