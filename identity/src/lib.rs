@@ -1,6 +1,7 @@
 //! Teleport identity files (the format `tctl auth sign`, tbot and `mwictl lab start` write) and
 //! the Teleport certificate subject: who a client certificate names, its roles, bot and generation.
 
+pub mod durable;
 mod file;
 mod subject;
 
