@@ -13,6 +13,7 @@ use lab_support::{Lab, generation};
 use mwi_agent::AgentExit;
 use mwi_auth::lab::LockStyle;
 use mwi_diag::doctor::{Doctor, Incident};
+use mwi_diag::incident::Incident as Product;
 use tokio::sync::oneshot;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -290,7 +291,10 @@ async fn two_agents_sharing_a_data_dir_collide_get_the_bot_locked_and_give_up() 
     );
     let found = doctor(&[&first_log, &second_log]);
     assert!(
-        found.contains(&(Incident::GenerationMismatch, Some("example".into()))),
+        found.contains(&(
+            Incident::Product(Product::GenerationMismatch),
+            Some("example".into())
+        )),
         "the doctor reads the agent's logs as tbot's: {found:?}"
     );
     let locks = lab.locks().await;
@@ -342,7 +346,10 @@ async fn newest_lock_style_locks_the_shared_instance_and_both_agents_give_up() {
     assert!(logs.contains("lock targeting BotInstanceID:"), "{logs}");
     let found = doctor(&[&first_log, &second_log]);
     assert!(
-        found.contains(&(Incident::GenerationMismatch, Some("example".into()))),
+        found.contains(&(
+            Incident::Product(Product::GenerationMismatch),
+            Some("example".into())
+        )),
         "{found:?}"
     );
 }
@@ -451,7 +458,7 @@ async fn identity_output_logs_roles_and_principals_and_checks_the_ssh_login() {
     assert!(
         found
             .iter()
-            .any(|(incident, _)| *incident == Incident::SshLoginNotAllowed),
+            .any(|(incident, _)| *incident == Incident::Product(Product::SshLogin)),
         "{found:?}"
     );
     let identity = mwi_identity::IdentityFile::read(&out.join("identity")).unwrap();
@@ -504,7 +511,7 @@ async fn database_output_hidden_by_rbac_fails_like_tbot_without_stopping_renewal
     assert!(
         found
             .iter()
-            .any(|(incident, _)| *incident == Incident::DatabaseNotFound),
+            .any(|(incident, _)| *incident == Incident::Product(Product::DbAccess)),
         "{found:?}"
     );
 }

@@ -82,7 +82,7 @@ pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError
     let exists = get(client, &args.name).await;
     let found = find_blocking_locks(client, &args.name).await?;
     if let Err(e) = exists {
-        if e.status == ExitStatus::NotFound && !found.is_empty() {
+        if e.is_not_found() && !found.is_empty() {
             return Err(e.hint(format!(
                 "an earlier bot's locks still target the name ({}): remove them with `mwictl unlock --bot {}`",
                 count(found.len()),

@@ -6,8 +6,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::bots::user_and_role;
-use crate::ops::instances::{Ticket, add};
+use crate::ops::bots::{Ticket, add_instance, user_and_role};
 use crate::ops::locks::terminal_width;
 use crate::output::Output;
 
@@ -59,7 +58,7 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
         token,
         refusing,
         other_locks,
-    } = add(client, &args.name, args.ttl).await?;
+    } = add_instance(client, &args.name, args.ttl).await?;
     let printer = ctx.printer();
     if !refusing.is_empty() {
         printer.warn(format!(
