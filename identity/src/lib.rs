@@ -1,8 +1,9 @@
-//! Teleport identity files (the format `tctl auth sign`, tbot and `mwictl lab start` write) and
-//! the Teleport certificate subject: who a client certificate names, its roles, bot and generation.
+//! Teleport identity files (the format `tctl auth sign`, tbot and `mwictl lab start` write), the
+//! Teleport certificate subject (who a client certificate names), and TLS with an auth service.
 
 mod file;
 mod subject;
+pub mod tls;
 
 pub use file::{IdentityFile, Loaded};
 pub use subject::{CertIdentity, oid};

@@ -105,6 +105,18 @@ fn anchor_entry(src: &str, map: &Map, after: &str) -> Option<usize> {
     map.entries.last().map(end_of)
 }
 
+/// A new first line for the block mapping `map`, with its indentation.
+pub(crate) fn insert_first_line(src: &str, map: &Map, line: &str) -> Option<Edit> {
+    let first = map.entries.first()?;
+    let start = line_start(src, first.key_span.start);
+    let indent = first.key_span.start - start;
+    Some(Edit {
+        at: start,
+        remove: 0,
+        insert: format!("{}{line}{}", " ".repeat(indent), line_ending(src)),
+    })
+}
+
 /// Sets a value: replaces it, or writes it after the `:` when the value is empty.
 pub(crate) fn set_value(node: &Node, value: &str) -> Edit {
     match node.value {
