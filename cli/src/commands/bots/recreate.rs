@@ -11,12 +11,12 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{
-    BotChanges, check_roles_exist, logins, max_session_ttl, snapshot, user_and_role,
+    BotChanges, JoinAddress, JoinToken, check_roles_exist, logins, max_session_ttl, snapshot,
+    user_and_role,
 };
-use crate::ops::locks::terminal_width;
 use crate::ops::tokens::IssuedToken;
 use crate::ops::unlock::find_blocking_locks;
-use crate::output::Output;
+use crate::output::{Output, lock_count, terminal_width};
 use crate::recover::diagnose::lock_summary;
 use crate::recover::engine::{Progress, RunOptions, RunReport};
 use crate::recover::journal::Journal;
@@ -25,8 +25,8 @@ use crate::recover::runner::RunContext;
 use crate::recover::step::{Step, StepOutput};
 use crate::resource::{format_go_duration, parse_timestamp};
 
-use super::join::{JoinAddress, JoinToken, parse_duration};
-use super::leftover_locks::{confirm, count, lock_table};
+use super::flags::parse_duration;
+use super::leftover_locks::{confirm, lock_table};
 
 /// Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token.
 ///
@@ -271,7 +271,7 @@ impl Output for RecreateReport {
         if let Some(backup) = &self.locks_backup {
             out.push_str(&format!(
                 "Removed {}; backup: {}.\n",
-                count(self.removed_locks.len()),
+                lock_count(self.removed_locks.len()),
                 backup.display()
             ));
         }
@@ -375,7 +375,7 @@ pub async fn run(ctx: &Context, args: RecreateArgs) -> Result<ExitStatus, Comman
     } else {
         text.push_str(&format!(
             "3. remove the locks that block it, backed up first ({}):\n",
-            count(locks.len())
+            lock_count(locks.len())
         ));
         text.push_str(&lock_table(&locks, terminal_width(&console::Term::stderr())).render());
     }
