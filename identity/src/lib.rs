@@ -1,6 +1,7 @@
 //! Teleport identity files (the format `tctl auth sign`, tbot and `mwictl lab start` write), the
 //! Teleport certificate subject (who a client certificate names), and TLS with an auth service.
 
+pub mod durable;
 mod file;
 mod subject;
 pub mod tls;
