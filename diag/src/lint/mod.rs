@@ -14,11 +14,11 @@ mod render;
 pub mod rules;
 mod schema;
 mod walk;
-mod yaml;
 
 pub use fs::network_fs_of;
 
 use crate::incident::Incident;
+use crate::yaml::{self, edit};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -111,7 +111,7 @@ pub struct FileReport {
     #[serde(skip)]
     source: String,
     #[serde(skip)]
-    edits: Vec<fix::Edit>,
+    edits: Vec<edit::Edit>,
     #[serde(skip)]
     storage: Option<check::StorageUse>,
 }
@@ -119,7 +119,7 @@ pub struct FileReport {
 impl FileReport {
     /// The file's text after the safe fixes, or None when nothing is fixable.
     pub fn fixed_text(&self) -> Option<String> {
-        (!self.edits.is_empty()).then(|| fix::apply(&self.source, &self.edits))
+        (!self.edits.is_empty()).then(|| edit::apply(&self.source, &self.edits))
     }
 }
 
