@@ -238,6 +238,34 @@ pub fn lint_paths(
     Ok(LintReport::new(files))
 }
 
+/// tbot's default config path, linted when no path is given.
+pub const DEFAULT_TBOT_CONFIG: &str = "/etc/tbot.yaml";
+
+/// What `mwictl lint` does: lints `paths` together (none means [`DEFAULT_TBOT_CONFIG`]); with
+/// `fix`, applies the safe fixes and lints again, so the report shows the fixes (diff and backup)
+/// and what remains.
+pub fn lint_and_fix(
+    paths: &[PathBuf],
+    fix: bool,
+    options: &LintOptions,
+) -> Result<LintReport, LintError> {
+    let default = [PathBuf::from(DEFAULT_TBOT_CONFIG)];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut report = lint_paths(paths, options)?;
+    if fix {
+        let fixes = apply_fixes(&report)?;
+        if !fixes.is_empty() {
+            report = lint_paths(paths, options)?;
+        }
+        report.fixes = fixes;
+    }
+    Ok(report)
+}
+
 /// Applies the safe fixes of every file in `report`: each file is checked to be unchanged since
 /// it was linted, rewritten atomically (temporary file in the same directory, fsync, same mode,
 /// rename) after a backup `PATH.bak` (or `PATH.bak.N`) is written. Lint again afterwards for the
