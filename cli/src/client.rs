@@ -742,8 +742,8 @@ impl Client {
         subject: Option<Subject>,
         status: tonic::Status,
     ) -> ClientError {
-        tracing::debug!(method, error = %crate::connect::error_chain(&status), "call failed");
-        if let Some(tls) = crate::connect::find_rustls_error(&status) {
+        tracing::debug!(method, error = %mwi_identity::tls::error_chain(&status), "call failed");
+        if let Some(tls) = mwi_identity::tls::find_rustls_error(&status) {
             return ClientError::Connect(crate::connect::tls_failure(
                 &self.peer.addr,
                 &self.peer.identity,

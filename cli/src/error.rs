@@ -90,7 +90,7 @@ impl From<ConnectError> for CommandError {
             ConnectError::Identity(_) | ConnectError::Credentials { .. } => {
                 CommandError::usage(message).hint(NEW_IDENTITY)
             }
-            ConnectError::BadAddress { .. } => CommandError::usage(message)
+            ConnectError::BadAddress(_) => CommandError::usage(message)
                 .hint("pass --auth-server HOST:PORT, e.g. --auth-server 127.0.0.1:3025"),
             ConnectError::NoClusterName { .. } => CommandError::usage(message)
                 .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),

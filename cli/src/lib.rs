@@ -12,8 +12,6 @@ pub mod error;
 pub mod exit;
 pub mod home;
 pub mod lab;
-pub mod listing;
-pub mod live;
 pub mod logging;
 pub mod ops;
 pub mod output;

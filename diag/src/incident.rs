@@ -58,8 +58,6 @@ pub struct LabScenario {
     pub title: &'static str,
     /// What the scenario does, as `lab break --help` lists it after the id.
     pub help: &'static str,
-    /// True when it runs lab agents against a lab; false when it only writes a tbot.yaml.
-    pub runs_agents: bool,
 }
 
 impl Incident {
@@ -92,7 +90,6 @@ impl Incident {
                     title: "locked after a certificate generation mismatch",
                     help: "two agents share one data dir; a renewal presents a stale \
                            generation and the lab locks the bot",
-                    runs_agents: true,
                 },
             },
             Incident::Expired => &Entry {
@@ -108,7 +105,6 @@ impl Incident {
                     title: "identity expired, one-time token spent",
                     help: "the agent stops and its short-lived identity expires; its token is \
                            spent",
-                    runs_agents: true,
                 },
             },
             Incident::SshLogin => &Entry {
@@ -124,7 +120,6 @@ impl Incident {
                     name: "ssh-login",
                     title: "SSH login not allowed by the bot's roles",
                     help: "the bot's roles lack the SSH login its identity output needs",
-                    runs_agents: true,
                 },
             },
             Incident::DbAccess => &Entry {
@@ -141,7 +136,6 @@ impl Incident {
                     title: "database hidden by RBAC",
                     help: "the bot's role cannot read database servers, so its database \
                            output finds none",
-                    runs_agents: true,
                 },
             },
             Incident::K8sSecret => &Entry {
@@ -158,7 +152,6 @@ impl Incident {
                     title: "kubernetes output to a kubernetes_secret without disable_exec_plugin",
                     help: "kubernetes output to a kubernetes_secret without \
                            disable_exec_plugin",
-                    runs_agents: false,
                 },
             },
             Incident::SplitDns => &Entry {
@@ -175,7 +168,6 @@ impl Incident {
                     name: "split-dns",
                     title: "proxy_server behind split DNS without TBOT_USE_PROXY_ADDR",
                     help: "proxy_server behind split DNS, TBOT_USE_PROXY_ADDR unset",
-                    runs_agents: false,
                 },
             },
             Incident::NoProxy => &Entry {
@@ -192,7 +184,6 @@ impl Incident {
                     title: "auth_server with an identity output that needs the proxy",
                     help: "auth_server with an identity output whose ssh_config is not \
                            off",
-                    runs_agents: false,
                 },
             },
         }

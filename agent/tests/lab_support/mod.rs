@@ -4,12 +4,11 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use hyper_util::rt::TokioIo;
 use mwi_auth::lab::{LabConfig, LabHandle, LockStyle};
 use mwi_identity::IdentityFile;
+use mwi_identity::tls;
 use mwi_proto::machineid::bot_instance_service_client::BotInstanceServiceClient;
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
 use mwi_proto::machineid::{
@@ -21,9 +20,7 @@ use mwi_proto::proto::{
 };
 use mwi_proto::teleport::header::v1::Metadata as HeaderMetadata;
 use mwi_proto::types::{LockV2, Metadata, ProvisionTokenSpecV2, ProvisionTokenV2, RoleV6};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 pub struct Lab {
     pub handle: Option<LabHandle>,
@@ -168,38 +165,15 @@ fn rand_bytes() -> [u8; 16] {
 }
 
 async fn admin_channel(addr: &str, identity: &IdentityFile) -> Channel {
-    let mut roots = rustls::RootCertStore::empty();
-    for pem in &identity.tls_ca_pems {
-        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-    }
-    let chain = CertificateDer::pem_slice_iter(identity.tls_cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let key = PrivateKeyDer::from_pem_slice(identity.private_key_pem.as_bytes()).unwrap();
-    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_client_auth_cert(chain, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let addr = addr.to_string();
-    Endpoint::from_static("http://teleport.cluster.local")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let connector = connector.clone();
-            let addr = addr.clone();
-            async move {
-                let tcp = tokio::net::TcpStream::connect(addr).await?;
-                let name = ServerName::try_from("teleport.cluster.local").unwrap();
-                let tls = connector.connect(name, tcp).await?;
-                Ok::<_, std::io::Error>(TokioIo::new(tls))
-            }
-        }))
+    let roots = tls::roots_from_pem(&identity.tls_ca_pems).unwrap();
+    let cert = tls::ClientCert {
+        cert_pem: &identity.tls_cert_pem,
+        key_pem: &identity.private_key_pem,
+    };
+    let config = tls::client_config(tls::ServerCheck::Roots(roots), Some(cert), None).unwrap();
+    tls::Dialer::new(addr, config)
+        .unwrap()
+        .channel()
         .await
         .expect("admin channel")
 }

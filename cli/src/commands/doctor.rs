@@ -38,7 +38,7 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandE
         if let Some(client) = client {
             let handle = tokio::runtime::Handle::current();
             report.answer_live_checks(|check: &LiveCheck| -> LiveAnswer {
-                handle.block_on(crate::live::answer(client, check))
+                handle.block_on(crate::ops::live::answer(client, check))
             });
         }
         Ok::<_, DoctorError>(report)

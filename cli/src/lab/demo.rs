@@ -28,7 +28,7 @@ use super::agents::{
     RunningAgent, agent_args, matching_lines, stored_identity, wait_failed, wait_for_lines,
 };
 use super::narrate::Narrator;
-use super::scenarios::{self, BreakOptions, Scenario, WAIT_LIMIT};
+use super::scenarios::{self, BreakOptions, WAIT_LIMIT};
 use super::setup::LabTarget;
 
 /// The bot the demo breaks and recovers.
@@ -254,7 +254,7 @@ async fn steps(
         "Create bot {BOT}, run its agent, and break it: a second agent on the same data dir"
     ));
     let opts = BreakOptions {
-        scenario: Scenario::GenerationMismatch,
+        scenario: Incident::GenerationMismatch,
         bot: BOT.into(),
         dir: root.join(format!("bot-{BOT}")),
         login: "bob".into(),

@@ -22,7 +22,7 @@ mod update;
 pub use add::{Added, NewBot, add, preflight_add};
 pub use calls::{check_roles_exist, create, delete, get};
 pub use details::{BotDetails, BotToken, details};
-pub use join::{Ticket, add_instance, refuses_join};
+pub use join::{JoinAddress, JoinToken, Ticket, add_instance, refuses_join};
 pub use overview::{BotSummary, Health, overview};
 pub use recreate::{BotSnapshot, Recreated, SavedSnapshot, recreate, save_snapshot, snapshot};
 pub use spec::{

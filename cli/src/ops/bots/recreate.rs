@@ -118,31 +118,13 @@ pub fn save_snapshot(snap: &BotSnapshot, backup_dir: &Path) -> Result<SavedSnaps
     )?;
     let json = yaml.with_extension("json");
     let text = crate::output::json_text(&snap.to_json(now));
-    write_new_file(&json, text.as_bytes()).map_err(|e| {
+    mwi_identity::durable::create_new(&json, text.as_bytes(), 0o600).map_err(|e| {
+        let e = e.into_io();
         CommandError::failure(format!("cannot write the snapshot {}: {e}", json.display())).hint(
             "make the backups directory writable, or point MWICTL_HOME at a writable directory",
         )
     })?;
     Ok(SavedSnapshot { json, yaml })
-}
-
-/// Writes a new file (mode 0600) that appears complete or not at all, never replacing one.
-fn write_new_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let temp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::hard_link(&temp, path)
-    })();
-    let _ = std::fs::remove_file(&temp);
-    result
 }
 
 /// What `bots recreate` did.
