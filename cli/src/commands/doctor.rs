@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandE
         command::doctor(
             &run,
             std::io::stdin().lock(),
-            &mut std::io::stdout().lock(),
+            &mut ctx.printer().stdout(),
             live,
         )
     });

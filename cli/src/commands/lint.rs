@@ -40,5 +40,5 @@ pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandErr
         color: std::io::stdout().is_terminal(),
         options: LintOptions::default(),
     };
-    super::doctor::finish(command::lint(&run, &mut std::io::stdout().lock()))
+    super::doctor::finish(command::lint(&run, &mut ctx.printer().stdout()))
 }
