@@ -19,6 +19,5 @@ pub mod profile;
 pub mod recover;
 pub mod resource;
 pub mod shell;
-pub mod tbot_config;
 #[cfg(test)]
 mod testing;

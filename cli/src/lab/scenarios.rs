@@ -1,5 +1,6 @@
-//! `mwictl lab break`'s work: the seven incident scenarios and how each is caused for real, by
-//! running lab agents into it (S1–S4) or by writing the tbot.yaml mistake lint finds (S5–S7).
+//! `mwictl lab break`'s work: how each incident of the catalogue ([`mwi_diag::incident`]) is caused
+//! for real, by running lab agents into it (S1–S4) or by writing the tbot.yaml mistake lint finds
+//! (S5–S7).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,7 @@ enum Cause {
     Config(Mistake),
 }
 
+/// The incidents lab agents are run into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Run {
     GenerationMismatch,
@@ -80,6 +82,7 @@ enum Run {
     DbAccess,
 }
 
+/// The tbot.yaml mistakes written for lint to find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mistake {
     KubeSecret,
