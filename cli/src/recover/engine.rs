@@ -269,7 +269,7 @@ impl<'a> Engine<'a> {
                         CommandError::failure("no join token was issued before updating tbot.yaml")
                     })?;
                 let tag = format!("mwictl-recover-{}", journal.record.run_id);
-                let written = crate::tbot_config::write_token(path, &token.name, &tag).map_err(
+                let written = mwi_diag::tbot_config::write_token(path, &token.name, &tag).map_err(
                     |e| {
                         CommandError::failure(e.to_string()).hint(
                             "fix the file (or pass another --tbot-config) and run the command again",
