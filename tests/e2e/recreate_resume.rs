@@ -147,6 +147,10 @@ fn points(steps: std::ops::RangeInclusive<usize>) -> Vec<String> {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the crash hook exists only in debug builds"
+)]
 fn bots_recreate_killed_after_each_step_converges_when_run_again() {
     let lab = Lab::start();
     put_roles(&lab, &["access", "db-reader"]);
@@ -181,6 +185,10 @@ fn bots_recreate_killed_after_each_step_converges_when_run_again() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the crash hook exists only in debug builds"
+)]
 fn bots_recreate_resume_continues_the_interrupted_run() {
     let lab = Lab::start();
     put_roles(&lab, &["access", "db-reader"]);
@@ -218,6 +226,10 @@ fn bots_recreate_resume_continues_the_interrupted_run() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the crash hook exists only in debug builds"
+)]
 fn recover_db_access_recreate_killed_after_each_step_converges_when_run_again() {
     let lab = Lab::start();
     put_roles(&lab, &["access", "db-reader"]);
@@ -273,6 +285,10 @@ fn recover_db_access_recreate_killed_after_each_step_converges_when_run_again() 
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the crash hook exists only in debug builds"
+)]
 fn unlock_bot_killed_while_removing_continues_when_run_again() {
     let lab = Lab::start();
     put_roles(&lab, &["access"]);
@@ -304,4 +320,29 @@ fn unlock_bot_killed_while_removing_continues_when_run_again() {
     assert_eq!(report["remaining"], serde_json::json!([]));
     let none = run(&mut lab.cmd(&["unlock", "--resume", "--yes"]));
     assert_eq!(none.code, 3, "{}", none.stderr);
+}
+
+/// A release build has no crash hook: the variable changes nothing. (Runs under `cargo test
+/// --release`, whose binary is a release build.)
+#[test]
+#[cfg(not(debug_assertions))]
+fn a_release_build_ignores_the_crash_hook() {
+    let lab = Lab::start();
+    put_roles(&lab, &["access", "db-reader"]);
+    locked_bot(&lab, "rel");
+    let mut cmd = lab.cmd(&[
+        "bots",
+        "recreate",
+        "rel",
+        "--add-roles",
+        "db-reader",
+        "--yes",
+    ]);
+    cmd.env(CRASH_ENV, "1");
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        roles_of(&stored_bot(&lab, "rel").expect("bot")),
+        ["access", "db-reader"]
+    );
 }
