@@ -34,16 +34,16 @@ pub fn with_lint_rules(readme: &str) -> Option<String> {
 /// Writes completions into `root/completions`, one man page per (visible) command into
 /// `root/man`, and the lint rule table into `root/README.md` when it has one; returns the
 /// directories written.
-pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
+pub fn generate(root: &Path, cli: clap::Command) -> std::io::Result<[PathBuf; 2]> {
     let completions = root.join("completions");
     let man = root.join("man");
     std::fs::create_dir_all(&completions)?;
     std::fs::create_dir_all(&man)?;
-    let mut cmd = completion_command();
+    let mut cmd = without_hidden(&cli);
     for shell in SHELLS {
         clap_complete::generate_to(shell, &mut cmd, "mwictl", &completions)?;
     }
-    clap_mangen::generate_to(crate::cli::command(), &man)?;
+    clap_mangen::generate_to(cli, &man)?;
     let readme = root.join("README.md");
     if let Ok(text) = std::fs::read_to_string(&readme)
         && let Some(fresh) = with_lint_rules(&text)
@@ -54,18 +54,17 @@ pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
     Ok([completions, man])
 }
 
-/// Prints the completion script for `shell`.
-pub fn completion_script(shell: Shell) -> Vec<u8> {
+/// Prints the completion script of `cli` for `shell`.
+pub fn completion_script(shell: Shell, cli: clap::Command) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut completion_command(), "mwictl", &mut out);
+    clap_complete::generate(shell, &mut without_hidden(&cli), "mwictl", &mut out);
     out
 }
 
-/// The interface as completions offer it: without hidden subcommands (`generate-docs`), which
+/// `full` as completions offer it: without hidden subcommands (`generate-docs`), which
 /// clap_complete would otherwise list. clap cannot remove a subcommand, so the root is rebuilt
 /// from its parts with only the visible ones.
-fn completion_command() -> clap::Command {
-    let full = crate::cli::command();
+fn without_hidden(full: &clap::Command) -> clap::Command {
     // clap_derive's `name` and `version` of `Cli`, as 'static strings.
     let mut root = clap::Command::new("mwictl")
         .version(env!("CARGO_PKG_VERSION"))
@@ -105,7 +104,7 @@ mod tests {
     fn checked_in_completions_and_man_pages_are_current() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let tmp = tempfile::tempdir().unwrap();
-        generate(tmp.path()).unwrap();
+        generate(tmp.path(), crate::cli::command()).unwrap();
         for sub in ["completions", "man"] {
             let fresh = files(&tmp.path().join(sub));
             let checked_in = files(&repo.join(sub));
@@ -154,7 +153,8 @@ mod tests {
         hidden_below(&crate::cli::command(), &mut hidden);
         assert!(hidden.contains(&"generate-docs".to_string()), "{hidden:?}");
         for shell in SHELLS {
-            let script = String::from_utf8(completion_script(shell)).unwrap();
+            let script =
+                String::from_utf8(completion_script(shell, crate::cli::command())).unwrap();
             for name in &hidden {
                 assert!(!script.contains(name.as_str()), "{shell} offers {name}");
             }
@@ -165,7 +165,10 @@ mod tests {
     #[test]
     fn every_shell_gets_a_script() {
         for shell in SHELLS {
-            assert!(!completion_script(shell).is_empty(), "{shell}");
+            assert!(
+                !completion_script(shell, crate::cli::command()).is_empty(),
+                "{shell}"
+            );
         }
     }
 }

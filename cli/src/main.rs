@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             return ExitStatus::Failure.into();
         }
     };
-    match runtime.block_on(mwictl::commands::run(cli)) {
+    match runtime.block_on(mwictl::cli::run(cli)) {
         Ok(status) => status.into(),
         Err(err) => {
             to_stderr(format_args!("{}", err.render()));

@@ -18,6 +18,7 @@ mod pipes;
 mod recover;
 mod recover_pty;
 mod recover_resume;
+mod recreate_resume;
 mod roles;
 mod stream;
 mod tokens;

@@ -72,20 +72,19 @@ impl Printer {
 
     /// Writes text to stdout as is.
     pub fn write(&self, text: &str) -> Result<(), CommandError> {
-        if text.is_empty() {
+        if self.closed.load(Ordering::Relaxed) || text.is_empty() {
             return Ok(());
         }
-        self.stdout()
-            .write_all(text.as_bytes())
-            .map_err(|e| CommandError::failure(format!("cannot write to stdout: {e}")))
-    }
-
-    /// stdout for a report written piece by piece (doctor, lint): like [`Printer::write`], it
-    /// drops what is written after the reader went away instead of failing.
-    pub fn stdout(&self) -> Stdout<'_> {
-        Stdout {
-            closed: &self.closed,
-            out: std::io::stdout().lock(),
+        let mut out = std::io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(CommandError::failure(format!(
+                "cannot write to stdout: {e}"
+            ))),
         }
     }
 
@@ -113,46 +112,6 @@ impl Printer {
 /// (`mwictl ... 2>&1 | head -1`): there is no one left to tell.
 pub fn to_stderr(text: std::fmt::Arguments) {
     let _ = std::io::stderr().lock().write_fmt(text);
-}
-
-/// The locked stdout of [`Printer::stdout`].
-pub struct Stdout<'p> {
-    closed: &'p AtomicBool,
-    out: std::io::StdoutLock<'static>,
-}
-
-impl Stdout<'_> {
-    /// Runs a write unless the reader is gone; a broken pipe marks it gone and counts as done.
-    fn unless_closed<T>(
-        &mut self,
-        done: T,
-        write: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<T>,
-    ) -> std::io::Result<T> {
-        if self.closed.load(Ordering::Relaxed) {
-            return Ok(done);
-        }
-        match write(&mut self.out) {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed.store(true, Ordering::Relaxed);
-                Ok(done)
-            }
-            other => other,
-        }
-    }
-}
-
-impl Write for Stdout<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.unless_closed(buf.len(), |out| out.write(buf))
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.unless_closed((), |out| out.write_all(buf).and_then(|()| out.flush()))
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.unless_closed((), |out| out.flush())
-    }
 }
 
 /// JSON as written: pretty, with a final newline.
