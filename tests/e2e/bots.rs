@@ -105,7 +105,7 @@ pub fn stored_bot(lab: &Lab, name: &str) -> Option<Bot> {
     })
 }
 
-fn logins_of(bot: &Bot) -> Vec<String> {
+pub fn logins_of(bot: &Bot) -> Vec<String> {
     bot.spec
         .as_ref()
         .map(|s| {
@@ -118,7 +118,7 @@ fn logins_of(bot: &Bot) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn roles_of(bot: &Bot) -> Vec<String> {
+pub fn roles_of(bot: &Bot) -> Vec<String> {
     bot.spec
         .as_ref()
         .map(|s| s.roles.clone())

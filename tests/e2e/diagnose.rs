@@ -146,9 +146,35 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
 }
 
 #[test]
-fn doctor_and_lint_refuse_yaml_format() {
+fn doctor_and_lint_write_yaml_like_every_command() {
     let lab = Lab::start();
-    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", "x.yaml"]));
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--format yaml"), "{}", out.stderr);
+    let out = run(lab
+        .bare_cmd(&["doctor", "--format", "yaml"])
+        .write_stdin(S1_AUTH_LOG));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.stdout).expect("yaml report");
+    assert_eq!(report["schema"], "mwictl.doctor/v1", "{}", out.stdout);
+    assert_eq!(report["findings"][0]["incident"], "S1", "{}", out.stdout);
+
+    let path = lab.root().join("tbot.yaml");
+    std::fs::write(&path, S5_CONFIG).unwrap();
+    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", path.to_str().unwrap()]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.stdout).expect("yaml report");
+    assert_eq!(report["schema"], "mwictl.lint/v1", "{}", out.stdout);
+    let rules: Vec<&str> = report["files"][0]["findings"]
+        .as_sequence()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"kube-secret-exec-plugin"), "{}", out.stdout);
+
+    let missing = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", "/nonexistent/x.yaml"]));
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("/nonexistent/x.yaml"),
+        "{}",
+        missing.stderr
+    );
 }
