@@ -467,6 +467,56 @@ fn unlock_named_locks_removes_exactly_those() {
     );
 }
 
+/// Two runs racing on the same locks: each lock is counted as removed by exactly one of them,
+/// the other says it was already gone (never both "Removed 2 locks").
+#[test]
+fn racing_unlock_runs_count_only_what_each_removed() {
+    let lab = Lab::start();
+    for round in 0..4 {
+        let names = [format!("race-a-{round}"), format!("race-b-{round}")];
+        put_locks(
+            &lab,
+            names
+                .iter()
+                .map(|n| lock(n, target("user", "alice"), "race"))
+                .collect(),
+        );
+        let args = [
+            "unlock",
+            names[0].as_str(),
+            names[1].as_str(),
+            "--yes",
+            "--format",
+            "json",
+        ];
+        let outs: Vec<_> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| run(&mut lab.cmd(&args))))
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("unlock ran"))
+                .collect()
+        });
+        let mut removed = 0;
+        for out in outs {
+            match out.code {
+                // Read after the other run had deleted a lock: nothing removed.
+                3 => assert!(out.stderr.contains("not found"), "{}", out.stderr),
+                0 => {
+                    let report = json(&out.stdout);
+                    let mine = report["removed"].as_array().unwrap().len();
+                    let gone = report["already_gone"].as_array().unwrap().len();
+                    assert_eq!(mine + gone, 2, "{report:#}");
+                    removed += mine;
+                }
+                other => panic!("unlock exited {other}: {}", out.stderr),
+            }
+        }
+        assert_eq!(removed, 2, "round {round}: each lock removed once");
+        assert!(!lock_exists(&lab, &names[0]) && !lock_exists(&lab, &names[1]));
+    }
+}
+
 #[test]
 fn unlock_of_a_missing_lock_is_exit_3_and_removes_nothing() {
     let Blocked { lab, .. } = blocked_bot();

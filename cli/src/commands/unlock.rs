@@ -39,7 +39,7 @@ use crate::resource::lock_target_text;
 /// the same command, or --resume, continues it.
 ///
 /// JSON/YAML: `{bot, dry_run, scan_all, locks: [{id, target, reason, message, created}],
-/// removed: [ID], backup: PATH, remaining: [ID]}`; --plan prints the plan as `mwictl recover
+/// removed: [ID], already_gone: [ID], backup: PATH, remaining: [ID]}`; --plan prints the plan as `mwictl recover
 /// --plan` does.
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["bot", "lock_ids", "resume"])))]
@@ -126,8 +126,10 @@ pub struct UnlockReport {
     pub dry_run: bool,
     /// The locks found (to be) removed.
     pub locks: Vec<PlannedLock>,
-    /// IDs of the removed locks (empty on a dry run).
+    /// IDs of the locks this run removed (empty on a dry run).
     pub removed: Vec<String>,
+    /// IDs of the locks someone else removed first (a racing run): not counted as removed.
+    pub already_gone: Vec<String>,
     /// The YAML file holding every removed lock.
     pub backup: Option<PathBuf>,
     /// With --bot: IDs of locks still blocking the bot after the removal.
@@ -192,6 +194,9 @@ impl Output for UnlockReport {
             return text;
         }
         let mut text = format!("Removed {}", count(self.removed.len()));
+        if !self.already_gone.is_empty() {
+            text.push_str(&format!(", {} already gone", self.already_gone.len()));
+        }
         if let Some(backup) = &self.backup {
             text.push_str(&format!("; backup: {}", backup.display()));
         }
@@ -270,6 +275,7 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         dry_run: args.dry_run,
         locks: found.iter().map(PlannedLock::of).collect(),
         removed: Vec::new(),
+        already_gone: Vec::new(),
         backup: None,
         remaining: Vec::new(),
         scan_all: args.scan_all,
@@ -336,8 +342,9 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
             },
         )
         .await?;
-        report.removed = removed.names;
-        report.backup = Some(removed.backup_path);
+        report.backup = removed.backup();
+        report.removed = removed.deleted;
+        report.already_gone = removed.already_gone;
         ctx.printer().print(&report)?;
         return Ok(ExitStatus::Success);
     };
@@ -366,6 +373,7 @@ async fn continue_run(
         dry_run: false,
         locks,
         removed: Vec::new(),
+        already_gone: Vec::new(),
         backup: None,
         remaining: Vec::new(),
         scan_all: r.input.scan_all,
@@ -395,8 +403,8 @@ async fn finish(
             backup,
         }) = &step.output
         {
-            report.removed.extend(already_gone.iter().cloned());
             report.removed.extend(removed.iter().cloned());
+            report.already_gone.extend(already_gone.iter().cloned());
             report.backup = backup.clone();
         }
     }
@@ -463,6 +471,7 @@ mod tests {
             dry_run: false,
             locks: vec![planned("a")],
             removed: vec!["a".into()],
+            already_gone: Vec::new(),
             backup: Some("/b/unlock.yaml".into()),
             remaining: Vec::new(),
             scan_all: false,
@@ -474,6 +483,19 @@ mod tests {
         assert_eq!(
             report().text(),
             "Removed 1 lock; backup: /b/unlock.yaml.\nNo lock in force blocks bot \"example\" now.\n"
+        );
+    }
+
+    #[test]
+    fn report_counts_only_what_this_run_removed() {
+        let mut r = report();
+        r.removed.clear();
+        r.already_gone = vec!["a".into(), "b".into()];
+        assert!(
+            r.text()
+                .starts_with("Removed 0 locks, 2 already gone; backup: /b/unlock.yaml.\n"),
+            "{}",
+            r.text()
         );
     }
 
@@ -504,6 +526,7 @@ mod tests {
             "dry_run",
             "locks",
             "removed",
+            "already_gone",
             "backup",
             "remaining",
             "scan_all",
