@@ -374,8 +374,43 @@ fn unlock_when_nothing_blocks_the_bot_says_so_and_succeeds() {
 }
 
 #[test]
+fn unlock_of_a_mistyped_bot_is_exit_3_with_the_nearest_names() {
+    let lab = Lab::start();
+    create_bot(&lab, "example", &[]);
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "exmaple", "--yes"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: bot \"exmaple\" not found, and no lock in force targets its name\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: did you mean \"example\"?"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--scan-all"), "{}", out.stderr);
+    let plan = run(&mut lab.cmd(&["unlock", "--bot", "exmaple", "--plan"]));
+    assert_eq!(plan.code, 3, "{}", plan.stderr);
+}
+
+#[test]
+fn unlock_of_a_deleted_bot_still_removes_the_locks_left_on_its_name() {
+    let lab = Lab::start();
+    put_locks(&lab, vec![lock("left", target("user", "bot-gone"), "")]);
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "gone", "--yes", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["removed"], serde_json::json!(["left"]));
+    assert!(lock_names(&lab).is_empty());
+}
+
+#[test]
 fn unlock_ignores_locks_whose_end_has_passed() {
     let lab = Lab::start();
+    create_bot(&lab, "old", &[]);
     let mut ended = lock("ended", target("user", "bot-old"), "over");
     if let Some(spec) = ended.spec.as_mut() {
         spec.expires = Some(prost_types::Timestamp {

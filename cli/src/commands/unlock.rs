@@ -12,6 +12,7 @@ use crate::client::Client;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::ops;
 use crate::ops::unlock::{BlockingLock, BotTargets, Removal, remove_locks_reporting};
 use crate::output::{Output, Table, fitted_table, table_time, terminal_width};
 use crate::recover::diagnose::lock_summary;
@@ -33,7 +34,9 @@ use crate::resource::lock_target_text;
 /// The locks are shown (ID, target, why each matches, message, created) and removed after one
 /// confirmation. Before anything is deleted, all of them are written to one YAML file in
 /// $MWICTL_HOME/backups, which `mwictl create FILE` restores. Without a terminal, --yes is
-/// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist.
+/// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist, or
+/// when the bot does not exist and no lock targets its name (a deleted bot keeps its locks:
+/// they are found and removed by its name as long as any is left).
 ///
 /// With --bot the removal is journaled (in $MWICTL_HOME/state/unlock): when it was interrupted,
 /// the same command, or --resume, continues it.
@@ -270,6 +273,9 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         Some(t) => t.find_locks(client, true).await?,
         None => named_locks(ctx, &args.lock_ids).await?,
     };
+    if let Some(bot) = &args.bot {
+        check_bot(ctx, client, bot, found.is_empty(), args.scan_all).await?;
+    }
     let mut report = UnlockReport {
         bot: args.bot.clone(),
         dry_run: args.dry_run,
@@ -420,6 +426,40 @@ async fn finish(
     report.remaining = left.iter().map(|l| l.name().to_owned()).collect();
     ctx.printer().print(&report)?;
     Ok(ExitStatus::Success)
+}
+
+/// A bot that does not exist is exit 3 (a typo, with the nearest names) unless locks are left on
+/// its name: a deleted bot keeps its locks, and this is how they are removed.
+async fn check_bot(
+    ctx: &Context,
+    client: &Client,
+    bot: &str,
+    nothing_found: bool,
+    scan_all: bool,
+) -> Result<(), CommandError> {
+    match client.get_bot(bot).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() && nothing_found => {
+            let err = ops::bots::not_found(client, bot).await;
+            let mut err = CommandError {
+                message: format!("{}, and no lock in force targets its name", err.message),
+                ..err
+            };
+            if !scan_all {
+                err = err.hint(format!(
+                    "for a deleted bot, locks on its expired instances are found only with `mwictl unlock --bot {bot} --scan-all`"
+                ));
+            }
+            Err(err)
+        }
+        Err(e) if e.is_not_found() => {
+            ctx.printer().status(format!(
+                "bot {bot:?} does not exist (deleted?): removing the locks left on its name"
+            ));
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The locks named on the command line, each read once (a missing one is exit 3).
