@@ -1,7 +1,6 @@
 //! `mwictl lab start`: runs the lab auth service in the foreground, prints one ready line, saves
 //! the profile so plain `mwictl` commands reach it, and stops cleanly on SIGINT or SIGTERM.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -83,11 +82,8 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
             ready.identity_path.display(),
             ready.cluster_name
         );
-        let mut stdout = std::io::stdout().lock();
         // Scripts wait for this line; without a reader there is no one to tell.
-        let _ = stdout
-            .write_all(line.as_bytes())
-            .and_then(|_| stdout.flush());
+        let _ = printer.write(&line);
     };
     mwi_auth::lab::serve(config, shutdown_signal(), on_ready)
         .await
