@@ -3,8 +3,8 @@
 
 use mwi_diag::doctor::{LiveAnswer, LiveCheck};
 
-use crate::access::{self, Decision};
 use crate::client::Client;
+use crate::ops::access::{self, Decision};
 use crate::ops::instances::is_live;
 use crate::ops::unlock;
 
