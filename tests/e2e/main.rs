@@ -15,6 +15,7 @@ mod instances;
 mod lab;
 mod locks;
 mod recover;
+mod recover_input;
 mod recover_pty;
 mod recover_resume;
 mod recreate_resume;
