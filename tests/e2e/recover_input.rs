@@ -11,7 +11,11 @@ fn a_file_that_is_not_a_tbot_config_is_refused_before_any_token_is_issued() {
     let dir = break_bot(&lab, "generation-mismatch", "example", &[]);
     let tokens_before = bot_tokens(&lab, "example");
     let cases = [
-        ("script.sh", "#!/bin/sh\nexec tbot start\n", "a YAML mapping"),
+        (
+            "script.sh",
+            "#!/bin/sh\nexec tbot start\n",
+            "a YAML mapping",
+        ),
         ("list.yaml", "- version\n- onboarding\n", "a YAML mapping"),
         (
             "passwd",
@@ -99,7 +103,11 @@ fn after_the_tbot_yaml_step_failed_a_rerun_may_name_another_tbot_config() {
     assert_eq!(config_token(&good), bot_tokens(&lab, "example")[0]);
     assert_eq!(std::fs::read_to_string(&odd_path).unwrap(), odd);
     // Not verified yet (no --wait): not ticked, and the restart is still to do.
-    assert!(again.stdout.contains("… 5. Verify: pending"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("… 5. Verify: pending"),
+        "{}",
+        again.stdout
+    );
     assert!(again.stdout.contains("restart tbot"), "{}", again.stdout);
 }
 
@@ -123,7 +131,11 @@ fn a_verified_run_ticks_the_verification_and_asks_no_restart() {
         "--yes",
     ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("✓ 5. Verify: verified"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("✓ 5. Verify: verified"),
+        "{}",
+        out.stdout
+    );
     assert!(!out.stdout.contains("restart tbot"), "{}", out.stdout);
     assert!(out.stdout.contains("ms executing)"), "{}", out.stdout);
 }

@@ -355,9 +355,13 @@ impl Journal {
         if !same_otherwise || self.record.input.tbot_config.as_ref() == Some(new) {
             return Ok(false);
         }
-        let Some(index) = self.record.plan.steps.iter().position(|s| {
-            matches!(s, crate::recover::step::Step::UpdateTbotConfig { .. })
-        }) else {
+        let Some(index) = self
+            .record
+            .plan
+            .steps
+            .iter()
+            .position(|s| matches!(s, crate::recover::step::Step::UpdateTbotConfig { .. }))
+        else {
             return Ok(false);
         };
         if self.record.steps[index].state == StepState::Done {

@@ -83,7 +83,11 @@ impl<'a> RunContext<'a> {
             self.printer.status(format!(
                 "run {} continues with --tbot-config {}",
                 open.record.run_id,
-                input.tbot_config.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                input
+                    .tbot_config
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
             ));
         }
         if open.record.input != *input {

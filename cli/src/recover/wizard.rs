@@ -221,7 +221,7 @@ pub async fn decide(
         prompt,
         "tbot log to read (Enter to skip)",
         log_default.as_deref(),
-        |p| diagnose::read_log(p),
+        diagnose::read_log,
     )?
     .map(|(_, log)| log)
     .unwrap_or_default();
@@ -336,10 +336,15 @@ fn ask_path<T>(
     default: Option<&str>,
     mut read: impl FnMut(&std::path::Path) -> Result<T, CommandError>,
 ) -> Result<Option<(PathBuf, T)>, CommandError> {
+    // With a default, Enter takes it, so skipping is `-`.
+    let question = match default {
+        Some(_) => question.replace("(Enter to skip)", "(- to skip)"),
+        None => question.to_string(),
+    };
     loop {
-        let answer = prompt.input(question, default)?;
+        let answer = prompt.input(&question, default)?;
         let answer = answer.trim();
-        if answer.is_empty() {
+        if answer.is_empty() || answer == "-" {
             return Ok(None);
         }
         let path = std::path::absolute(answer).unwrap_or_else(|_| PathBuf::from(answer));
