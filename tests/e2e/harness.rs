@@ -26,6 +26,8 @@ pub struct Lab {
     pub identity: PathBuf,
     pub cluster: String,
     child: Child,
+    /// mwictl's home (the saved profile): in `root`, or another lab's.
+    home: PathBuf,
     root: tempfile::TempDir,
 }
 
@@ -47,15 +49,26 @@ impl Lab {
         Lab::launch(tempfile::tempdir().expect("temp dir"), lab_dir, &[])
     }
 
+    /// Starts a second lab that shares `first`'s home (and so its saved profile).
+    pub fn start_sharing_home(first: &Lab, extra: &[&str]) -> Lab {
+        let root = tempfile::tempdir().expect("temp dir");
+        let lab_dir = root.path().join("lab");
+        Lab::launch_in(root, &lab_dir, &first.home, extra)
+    }
+
     fn launch(root: tempfile::TempDir, lab_dir: &Path, extra: &[&str]) -> Lab {
         let home = root.path().join("home");
+        Lab::launch_in(root, lab_dir, &home, extra)
+    }
+
+    fn launch_in(root: tempfile::TempDir, lab_dir: &Path, home: &Path, extra: &[&str]) -> Lab {
         let log = std::fs::File::create(root.path().join("lab.log")).expect("log file");
         let mut command = std::process::Command::new(BIN);
         command
             .args(["lab", "start", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(lab_dir)
             .args(extra)
-            .env("MWICTL_HOME", &home)
+            .env("MWICTL_HOME", home)
             .env_remove("TELEPORT_AUTH_SERVER")
             .env_remove("TELEPORT_IDENTITY_FILE")
             .stdin(Stdio::null())
@@ -77,6 +90,7 @@ impl Lab {
             identity: PathBuf::new(),
             cluster: String::new(),
             child,
+            home: home.to_path_buf(),
             root,
         };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
@@ -99,7 +113,7 @@ impl Lab {
 
     /// The `MWICTL_HOME` of this lab (holds the saved profile).
     pub fn home(&self) -> PathBuf {
-        self.root.path().join("home")
+        self.home.clone()
     }
 
     /// What the lab wrote to stderr so far.

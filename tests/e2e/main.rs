@@ -1,6 +1,7 @@
 //! End-to-end tests: start the lab on a free loopback port and run the real mwictl binary.
 
 mod access;
+mod bad_input;
 mod bots;
 mod client;
 mod connection;
@@ -14,6 +15,7 @@ mod incidents;
 mod instances;
 mod lab;
 mod locks;
+mod pipes;
 mod recover;
 mod recover_input;
 mod recover_pty;

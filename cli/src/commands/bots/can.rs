@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use crate::access::{self, Answer, DbQuery, Decision, Outcome};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::ops::access::{self, Answer, DbQuery, Decision, Outcome};
 use crate::ops::roles::parse_labels;
 use crate::output::Output;
 
@@ -171,8 +171,8 @@ impl CanOutput {
             {
                 Some(format!(
                     "mwictl recover db-access --bot {} --db {}",
-                    access::shell_word(&self.bot),
-                    access::shell_word(db)
+                    crate::shell::shell_word(&self.bot),
+                    crate::shell::shell_word(db)
                 ))
             }
             _ => None,
