@@ -3212,7 +3212,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__rm)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -183,6 +183,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l proxy -d 'Reach aut
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l force -d 'With role/NAME: delete it even when bots use it (they lose what it granted)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'

@@ -555,45 +555,125 @@ fn unknown_fields_survive_add_login_remove_login_and_add_db_access() {
     assert_eq!(allow.rules.len(), 1);
 }
 
-#[test]
-fn a_role_changed_between_plan_and_apply_is_a_conflict() {
-    let lab = Lab::start();
-    create_access_role(&lab);
+/// Plans `edit` on role "access", lets `meanwhile` change the role as a racing writer would,
+/// then applies the plan: the result and the role as stored.
+fn race(
+    lab: &Lab,
+    edit: impl AsyncFnOnce(&mwictl::client::Client) -> roles::RoleChange,
+    meanwhile: impl FnOnce(&mut RoleV6),
+) -> (Result<roles::Applied, mwictl::error::CommandError>, RoleV6) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let err = runtime.block_on(async {
+    let result = runtime.block_on(async {
         let client = lab.client().await;
-        let plan = roles::plan_add_db_access(
-            &client,
-            "access",
-            &DbGrant {
+        let plan = edit(&client).await;
+        assert!(plan.changed);
+        let mut other = client.get_role("access").await.expect("read");
+        meanwhile(&mut other.value);
+        client.update_role(&other).await.expect("concurrent update");
+        roles::apply(&client, &plan).await
+    });
+    (result, stored_role(lab, "access").0)
+}
+
+#[test]
+fn a_role_changed_between_plan_and_apply_is_read_again_and_both_edits_stand() {
+    let lab = Lab::start();
+    create_access_role(&lab);
+    let (applied, stored) = race(
+        &lab,
+        async |client| {
+            let grant = DbGrant {
                 labels: vec![("env".into(), "prod".into())],
                 ..Default::default()
-            },
-        )
-        .await
-        .expect("plan");
-        assert!(plan.changed);
-        // Someone else edits the role in between.
-        let mut other = client.get_role("access").await.expect("read");
-        other.value.metadata.get_or_insert_default().description = "edited meanwhile".into();
-        client.update_role(&other).await.expect("concurrent update");
-        roles::apply(&client, &plan).await.expect_err("stale")
-    });
-    assert_eq!(err.status, ExitStatus::Conflict);
-    assert_eq!(err.status.code(), 5);
-    assert!(err.message.contains("stale revision"), "{}", err.message);
-    assert_eq!(
-        err.hints,
-        ["run the command again to work from the latest state"]
+            };
+            roles::plan_add_db_access(client, "access", &grant)
+                .await
+                .expect("plan")
+        },
+        |role| role.metadata.get_or_insert_default().description = "edited meanwhile".into(),
     );
-    let (stored, _) = stored_role(&lab, "access");
+    assert!(
+        matches!(applied, Ok(roles::Applied::Written(_))),
+        "{applied:?}"
+    );
     assert_eq!(
         stored.metadata.as_ref().map(|m| m.description.as_str()),
         Some("edited meanwhile"),
         "the other edit stands"
     );
-    assert!(allow_of(&stored).database_labels.is_none());
+    assert!(
+        allow_of(&stored).database_labels.is_some(),
+        "and so does this one"
+    );
+}
+
+#[test]
+fn a_login_someone_else_added_meanwhile_is_not_a_conflict() {
+    let lab = Lab::start();
+    create_access_role(&lab);
+    let (applied, stored) = race(
+        &lab,
+        async |client| {
+            roles::plan_add_login(client, "access", &strings(&["deploy"]))
+                .await
+                .expect("plan")
+        },
+        |role| {
+            let allow = role
+                .spec
+                .get_or_insert_default()
+                .allow
+                .get_or_insert_default();
+            allow.logins.push("deploy".into());
+        },
+    );
+    assert!(
+        matches!(applied, Ok(roles::Applied::AlreadyThere)),
+        "{applied:?}"
+    );
+    let logins = allow_of(&stored).logins;
+    assert_eq!(
+        logins.iter().filter(|l| *l == "deploy").count(),
+        1,
+        "{logins:?}"
+    );
+}
+
+#[test]
+fn a_race_that_changes_what_the_edit_means_is_a_conflict_without_force_advice() {
+    let lab = Lab::start();
+    create_access_role(&lab);
+    let (applied, stored) = race(
+        &lab,
+        async |client| {
+            roles::plan_add_login(client, "access", &strings(&["deploy"]))
+                .await
+                .expect("plan")
+        },
+        |role| {
+            let deny = role
+                .spec
+                .get_or_insert_default()
+                .deny
+                .get_or_insert_default();
+            deny.logins.push("deploy".into());
+        },
+    );
+    let err = applied.expect_err("the new deny changes what the edit does");
+    assert_eq!(err.status, ExitStatus::Conflict);
+    assert!(
+        err.message.contains("no longer applies as shown"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("deny"), "{}", err.message);
+    assert!(
+        !err.render().contains("--force"),
+        "the role fixes have no --force: {}",
+        err.render()
+    );
+    assert!(!allow_of(&stored).logins.contains(&"deploy".to_string()));
 }

@@ -264,6 +264,41 @@ fn rm_role_and_token_print_tctls_messages() {
 }
 
 #[test]
+fn rm_of_a_role_bots_use_is_refused_naming_them_and_bots_show_marks_it_missing_after_force() {
+    let lab = Lab::start();
+    let file = write(&lab, "role.yaml", ROLE_YAML);
+    assert_eq!(run(&mut lab.cmd(&["create", &file])).code, 0);
+    create_bot(&lab, "b1", &["ops"]);
+    create_bot(&lab, "b2", &["ops"]);
+    let refused = run(&mut lab.cmd(&["rm", "role/ops"]));
+    assert_eq!(refused.code, 5, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .starts_with("error: role \"ops\" is used by bots \"b1\", \"b2\""),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("--remove-roles ops"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    let shown = run(&mut lab.cmd(&["bots", "show", "b1", "--format", "json"]));
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["missing_roles"], serde_json::json!([]));
+    let forced = run(&mut lab.cmd(&["rm", "role/ops", "--force"]));
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let shown = run(&mut lab.cmd(&["bots", "show", "b1", "--format", "json"]));
+    let shown: serde_json::Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert_eq!(shown["missing_roles"], serde_json::json!(["ops"]));
+    let text = run(&mut lab.cmd(&["bots", "show", "b1"]));
+    assert!(text.stdout.contains("ops (MISSING"), "{}", text.stdout);
+}
+
+#[test]
 fn rm_bot_warns_that_its_locks_stay() {
     let lab = Lab::start();
     create_bot(&lab, "example", &[]);

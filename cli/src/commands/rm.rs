@@ -15,13 +15,18 @@ use crate::resource::{Kind, ResourceRef, cut, shown};
 /// The resource is first written to a YAML file in $MWICTL_HOME/backups (`mwictl create FILE`
 /// restores it). Deleting a bot deletes its user and role `bot-NAME` but not its locks, which
 /// stay in force for a bot created again with the same name: mwictl warns when there are any
-/// (remove them with `mwictl unlock --bot NAME`). Exit 3 when the resource does not exist.
+/// (remove them with `mwictl unlock --bot NAME`). A role that bots use is refused, naming them,
+/// unless --force. Exit 3 when the resource does not exist; 5 when bots use the role.
 /// JSON/YAML: `{kind, name, backup}`.
 #[derive(Debug, clap::Args)]
 pub struct RmArgs {
     /// What to delete, e.g. `lock/5cee949f-…`, `role/editor`, `bot/example`.
     #[arg(value_name = "KIND/NAME")]
     pub reference: String,
+
+    /// With role/NAME: delete it even when bots use it (they lose what it granted).
+    #[arg(long)]
+    pub force: bool,
 }
 
 impl Output for Removed {
@@ -52,7 +57,8 @@ pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError
         )));
     };
     let client = ctx.client().await?;
-    let removed = remove(client, reference.kind, name, &ctx.home()?.backups_dir()).await?;
+    let backups = ctx.home()?.backups_dir();
+    let removed = remove(client, reference.kind, name, &backups, args.force).await?;
     ctx.printer().print(&removed)?;
     ctx.printer()
         .status(format!("backup: {}", removed.backup.display()));

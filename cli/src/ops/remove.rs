@@ -17,13 +17,32 @@ pub struct Removed {
     pub backup: PathBuf,
 }
 
-/// Reads the resource, backs it up in `backup_dir`, then deletes it.
+/// Reads the resource, backs it up in `backup_dir`, then deletes it. A role that bots use is
+/// refused (exit 5, naming them) unless `force`: Teleport's auth refuses to delete a role a user
+/// holds, but not one a bot only impersonates, which would silently take its access away.
 pub async fn remove(
     client: &Client,
     kind: Kind,
     name: &str,
     backup_dir: &Path,
+    force: bool,
 ) -> Result<Removed, CommandError> {
+    if kind == Kind::Role && !force {
+        let bots = bots_using_role(client, name).await?;
+        if !bots.is_empty() {
+            let quoted: Vec<String> = bots.iter().map(|b| format!("{b:?}")).collect();
+            return Err(CommandError::conflict(format!(
+                "role {name:?} is used by bot{} {}: deleting it takes away what it grants them; nothing was deleted",
+                if bots.len() == 1 { "" } else { "s" },
+                quoted.join(", ")
+            ))
+            .hint(format!(
+                "take it from them first with `mwictl bots update {} --remove-roles {name}`",
+                bots[0]
+            ))
+            .hint(format!("or delete it anyway with `mwictl rm role/{name} --force`")));
+        }
+    }
     let (bot, instance) = name.rsplit_once('/').unwrap_or((name, ""));
     let resource = match kind {
         Kind::Lock => Resource::Lock(client.get_lock(name).await?.value),
@@ -48,4 +67,23 @@ pub async fn remove(
         name: name.to_owned(),
         backup,
     })
+}
+
+/// The names of the bots whose roles include `role`, sorted.
+pub async fn bots_using_role(client: &Client, role: &str) -> Result<Vec<String>, CommandError> {
+    let mut names: Vec<String> = client
+        .bots()
+        .collect_all()
+        .await?
+        .into_iter()
+        .filter(|b| {
+            b.value
+                .spec
+                .as_ref()
+                .is_some_and(|s| s.roles.iter().any(|r| r == role))
+        })
+        .map(|b| crate::ops::bots::bot_name(&b.value).to_owned())
+        .collect();
+    names.sort();
+    Ok(names)
 }

@@ -2,7 +2,9 @@
 //! read, the edited role and the unified diff of their YAML; `apply` writes it conditionally.
 //!
 //! A plan keeps the bytes the role was read as, so the write carries every field this mwictl
-//! does not model, and the server refuses it if the role changed since (stale revision).
+//! does not model, and the server refuses it if the role changed since (stale revision). The
+//! edits are idempotent, so `apply` then reads the role again and redoes the edit on it (a few
+//! times), and reports a conflict only when the change no longer applies as shown.
 
 use mwi_proto::types::{RoleConditions, RoleV6, Rule};
 
@@ -28,7 +30,40 @@ pub struct RoleChange {
     pub edited: Fetched<RoleV6>,
     /// What the user should know before writing (the change may not have the effect wanted).
     pub warnings: Vec<String>,
+    /// The edit, to redo on a newer copy of the role when this one is stale.
+    pub edit: Edit,
 }
+
+/// An idempotent edit of a role: redone on a copy that already has it, it changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    AddLogins(Vec<String>),
+    RemoveLogins(Vec<String>),
+    AddDbAccess(DbGrant),
+}
+
+impl Edit {
+    /// The change this edit makes to `fetched`.
+    fn plan(&self, fetched: Fetched<RoleV6>) -> RoleChange {
+        match self {
+            Edit::AddLogins(logins) => add_login(fetched, logins),
+            Edit::RemoveLogins(logins) => remove_login(fetched, logins),
+            Edit::AddDbAccess(grant) => add_db_access(fetched, grant),
+        }
+    }
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// Written; the change as finally written (redone on a newer copy when the first was stale).
+    Written(RoleChange),
+    /// Nothing to write: the role already had the change (someone else made it meanwhile).
+    AlreadyThere,
+}
+
+/// How many times [`apply`] writes a role that keeps changing before it reports a conflict.
+pub const WRITE_ATTEMPTS: usize = 5;
 
 /// Database access to grant: label selectors, database names and users.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -73,14 +108,44 @@ pub async fn plan_add_db_access(
     Ok(add_db_access(fetched, grant))
 }
 
-/// Writes the edited role with UpdateRole, conditional on the revision it was read at; a role
-/// changed since is a conflict (exit 5). Nothing is sent when nothing changed.
-pub async fn apply(client: &Client, change: &RoleChange) -> Result<(), CommandError> {
+/// Writes the edited role with UpdateRole, conditional on the revision it was read at. When the
+/// role changed since, it reads it again and redoes the edit (up to [`WRITE_ATTEMPTS`] writes):
+/// a role that now already has the change is [`Applied::AlreadyThere`]; a conflict (exit 5) is
+/// reported only when the redone change brings a warning the user was not shown, or the role
+/// keeps changing. Nothing is sent when nothing changed.
+pub async fn apply(client: &Client, change: &RoleChange) -> Result<Applied, CommandError> {
     if !change.changed {
-        return Ok(());
+        return Ok(Applied::AlreadyThere);
     }
-    client.update_role(&change.edited).await?;
-    Ok(())
+    let mut attempt = change.clone();
+    for n in 1..=WRITE_ATTEMPTS {
+        match client.update_role(&attempt.edited).await {
+            Ok(_) => return Ok(Applied::Written(attempt)),
+            Err(e) if e.is_stale() => {}
+            Err(e) => return Err(e.into()),
+        }
+        tracing::debug!(role = %change.role, attempt = n, "stale revision: reading the role again");
+        attempt = change.edit.plan(client.get_role(&change.role).await?);
+        if !attempt.changed {
+            return Ok(Applied::AlreadyThere);
+        }
+        if let Some(new) = attempt
+            .warnings
+            .iter()
+            .find(|w| !change.warnings.contains(w))
+        {
+            return Err(CommandError::conflict(format!(
+                "role {:?} changed while it was being written, and the change no longer applies as shown: {new}; nothing was changed",
+                change.role
+            ))
+            .hint("run the command again to see the new diff"));
+        }
+    }
+    Err(CommandError::conflict(format!(
+        "role {:?} kept changing while it was being written ({WRITE_ATTEMPTS} attempts); nothing was changed",
+        change.role
+    ))
+    .hint("run the command again once nobody else is editing it"))
 }
 
 /// Parses `--db-labels` values: `KEY=VALUE`, each argument possibly a comma-separated list.
@@ -120,99 +185,116 @@ fn check_values(what: &str, values: &[String]) -> Result<(), CommandError> {
 }
 
 fn add_login(fetched: Fetched<RoleV6>, logins: &[String]) -> RoleChange {
-    plan(fetched, |role, warnings| {
-        let allow = allow_mut(role);
-        for login in logins {
-            push_unique(&mut allow.logins, login);
-        }
-        if let Some(d) = deny_of(role).filter(|d| !d.logins.is_empty()) {
-            for login in logins
-                .iter()
-                .filter(|l| d.logins.contains(l) || d.logins.iter().any(|d| d == "*"))
-            {
-                warnings.push(format!(
+    plan(
+        fetched,
+        Edit::AddLogins(logins.to_vec()),
+        |role, warnings| {
+            let allow = allow_mut(role);
+            for login in logins {
+                push_unique(&mut allow.logins, login);
+            }
+            if let Some(d) = deny_of(role).filter(|d| !d.logins.is_empty()) {
+                for login in logins
+                    .iter()
+                    .filter(|l| d.logins.contains(l) || d.logins.iter().any(|d| d == "*"))
+                {
+                    warnings.push(format!(
                     "the role also denies login {login:?} (deny.logins), and deny wins; remove it \
                      with `mwictl edit role/{}`",
                     name_of(role)
                 ));
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 fn remove_login(fetched: Fetched<RoleV6>, logins: &[String]) -> RoleChange {
-    plan(fetched, |role, warnings| {
-        let allow = allow_mut(role);
-        allow.logins.retain(|l| !logins.contains(l));
-        let templated: Vec<&String> = allow.logins.iter().filter(|l| l.contains("{{")).collect();
-        if !templated.is_empty() {
-            warnings.push(format!(
-                "the role also takes logins from traits ({}): a login the bot has as a trait \
+    plan(
+        fetched,
+        Edit::RemoveLogins(logins.to_vec()),
+        |role, warnings| {
+            let allow = allow_mut(role);
+            allow.logins.retain(|l| !logins.contains(l));
+            let templated: Vec<&String> =
+                allow.logins.iter().filter(|l| l.contains("{{")).collect();
+            if !templated.is_empty() {
+                warnings.push(format!(
+                    "the role also takes logins from traits ({}): a login the bot has as a trait \
                  stays allowed; remove it with `mwictl bots update BOT --remove-logins LOGIN`",
-                templated
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-    })
+                    templated
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        },
+    )
 }
 
 fn add_db_access(fetched: Fetched<RoleV6>, grant: &DbGrant) -> RoleChange {
-    plan(fetched, |role, warnings| {
-        let name = name_of(role).to_string();
-        let allow = allow_mut(role);
-        if !access::rules_grant_db_access(&allow.rules) {
-            allow.rules.push(Rule {
-                resources: vec!["db_server".into(), "db".into()],
-                verbs: vec!["read".into(), "list".into()],
-                ..Default::default()
-            });
-        }
-        if !grant.labels.is_empty() {
-            let labels = allow.database_labels.get_or_insert_default();
-            for (key, value) in &grant.labels {
-                let values = &mut labels.values.entry(key.clone()).or_default().values;
-                push_unique(values, value);
+    plan(
+        fetched,
+        Edit::AddDbAccess(grant.clone()),
+        |role, warnings| {
+            let name = name_of(role).to_string();
+            let allow = allow_mut(role);
+            if !access::rules_grant_db_access(&allow.rules) {
+                allow.rules.push(Rule {
+                    resources: vec!["db_server".into(), "db".into()],
+                    verbs: vec!["read".into(), "list".into()],
+                    ..Default::default()
+                });
             }
-        }
-        for db_name in &grant.names {
-            push_unique(&mut allow.database_names, db_name);
-        }
-        for user in &grant.users {
-            push_unique(&mut allow.database_users, user);
-        }
-        if allow
-            .database_labels
-            .as_ref()
-            .is_none_or(|l| l.values.is_empty())
-        {
-            warnings.push(format!(
-                "role {name:?} has no db_labels, so it matches no database; add the database's \
-                 labels with --db-labels KEY=VALUE (or --db-labels '*=*' for every database)"
-            ));
-        }
-        if let Some(d) = deny_of(role) {
-            let denied = ["db_server", "db"].iter().any(|resource| {
-                ["read", "list"].iter().any(|verb| {
-                    d.rules
-                        .iter()
-                        .any(|r| access::rule_covers(r, resource, verb))
-                })
-            });
-            if denied {
+            if !grant.labels.is_empty() {
+                let labels = allow.database_labels.get_or_insert_default();
+                for (key, value) in &grant.labels {
+                    let values = &mut labels.values.entry(key.clone()).or_default().values;
+                    push_unique(values, value);
+                }
+            }
+            for db_name in &grant.names {
+                push_unique(&mut allow.database_names, db_name);
+            }
+            for user in &grant.users {
+                push_unique(&mut allow.database_users, user);
+            }
+            if allow
+                .database_labels
+                .as_ref()
+                .is_none_or(|l| l.values.is_empty())
+            {
                 warnings.push(format!(
+                    "role {name:?} has no db_labels, so it matches no database; add the database's \
+                 labels with --db-labels KEY=VALUE (or --db-labels '*=*' for every database)"
+                ));
+            }
+            if let Some(d) = deny_of(role) {
+                let denied = ["db_server", "db"].iter().any(|resource| {
+                    ["read", "list"].iter().any(|verb| {
+                        d.rules
+                            .iter()
+                            .any(|r| access::rule_covers(r, resource, verb))
+                    })
+                });
+                if denied {
+                    warnings.push(format!(
                     "role {name:?} denies access to db_server or db in its deny rules, and deny \
                      wins; remove them with `mwictl edit role/{name}`"
                 ));
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 /// Applies `edit` to a copy of the role and describes the change.
-fn plan(fetched: Fetched<RoleV6>, edit: impl FnOnce(&mut RoleV6, &mut Vec<String>)) -> RoleChange {
+fn plan(
+    fetched: Fetched<RoleV6>,
+    what: Edit,
+    edit: impl FnOnce(&mut RoleV6, &mut Vec<String>),
+) -> RoleChange {
     let mut warnings = Vec::new();
     let mut value = fetched.value.clone();
     edit(&mut value, &mut warnings);
@@ -250,6 +332,7 @@ fn plan(fetched: Fetched<RoleV6>, edit: impl FnOnce(&mut RoleV6, &mut Vec<String
             raw: fetched.raw,
         },
         warnings,
+        edit: what,
     }
 }
 

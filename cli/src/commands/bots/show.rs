@@ -20,10 +20,11 @@ use super::leftover_locks::lock_table;
 /// `bot-NAME`, one of its instances, one of its join tokens). Token names are secrets and are
 /// shown masked.
 ///
-/// JSON: `{name, user_name, role_name, roles, logins, traits, max_session_ttl, status,
-/// live_instances, locks: [{id, target, reason, message, expires}], instances: [as `bots
+/// JSON: `{name, user_name, role_name, roles, missing_roles, logins, traits, max_session_ttl,
+/// status, live_instances, locks: [{id, target, reason, message, expires}], instances: [as `bots
 /// instances ls`], tokens: [{token, expires}]}`; `traits` maps names to value lists, `token` is
-/// masked. Exit 3 when the bot does not exist.
+/// masked; `missing_roles` are roles of the bot that do not exist (marked MISSING in text).
+/// Exit 3 when the bot does not exist.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The bot's name.
@@ -49,6 +50,20 @@ fn list_or_none(items: &[String]) -> String {
     }
 }
 
+/// The roles, each missing one marked: the bot cannot use a role that was deleted.
+fn roles_text(roles: &[String], missing: &[String]) -> String {
+    let marked: Vec<String> = roles
+        .iter()
+        .map(|r| match missing.contains(r) {
+            true => {
+                format!("{r} (MISSING: recreate it or `mwictl bots update BOT --remove-roles {r}`)")
+            }
+            false => r.clone(),
+        })
+        .collect();
+    list_or_none(&marked)
+}
+
 impl Output for BotView {
     fn text(&self) -> String {
         let d = &self.0;
@@ -72,7 +87,7 @@ impl Output for BotView {
              Traits:          {}\n\
              Max session TTL: {ttl}\n\
              Status:          {}\n",
-            list_or_none(&spec.roles),
+            roles_text(&spec.roles, &d.missing_roles),
             list_or_none(&logins(&spec)),
             if traits.is_empty() {
                 "none".into()
@@ -135,6 +150,7 @@ impl Output for BotView {
             "user_name": user,
             "role_name": role,
             "roles": spec.roles,
+            "missing_roles": d.missing_roles,
             "logins": logins(&spec),
             "traits": traits,
             "max_session_ttl": max_session_ttl(&spec).map(format_go_duration),

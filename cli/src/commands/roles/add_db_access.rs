@@ -16,11 +16,12 @@ use crate::ops::roles::{self, DbGrant};
 /// no database, and mwictl warns about it.
 ///
 /// Shows the unified diff of the role's YAML and asks before writing (--yes to skip; without a
-/// terminal and without --yes it refuses). The write fails if the role changed since it was
-/// read. Bots get the access on their next renewal, or at once on restart or SIGUSR1.
+/// terminal and without --yes it refuses). A role changed since it was read is read again and the
+/// edit redone (it is idempotent). Bots get the access on their next renewal, or at once on restart
+/// or SIGUSR1.
 ///
 /// Exit codes: 0 updated, nothing to change, or --dry-run; 1 declined; 2 no terminal and no
-/// --yes; 3 no such role; 5 the role changed meanwhile (run it again).
+/// --yes; 3 no such role; 5 the role kept changing, or changed so the diff no longer applies.
 #[derive(Debug, clap::Args)]
 pub struct AddDbAccessArgs {
     /// The role to change.

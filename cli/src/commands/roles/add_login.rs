@@ -10,13 +10,13 @@ use crate::ops::roles;
 /// Add SSH logins (principals) to a role's allow.logins.
 ///
 /// Shows the unified diff of the role's YAML and asks before writing (--yes to skip; without a
-/// terminal and without --yes it refuses). The write fails if the role changed since it was read.
-/// Bots with this role get the login on their next renewal, or at once on restart or SIGUSR1.
-/// To give one bot a login through its `logins` trait instead, use `mwictl bots update NAME
-/// --add-logins LOGIN` (when its role allows `{{internal.logins}}`).
+/// terminal and without --yes it refuses). A role changed since it was read is read again and the
+/// edit redone (it is idempotent). Bots with this role get the login on their next renewal, or at
+/// once on restart or SIGUSR1. To give one bot a login through its `logins` trait instead, use
+/// `mwictl bots update NAME --add-logins LOGIN` (when its role allows `{{internal.logins}}`).
 ///
 /// Exit codes: 0 updated, nothing to change, or --dry-run; 1 declined; 2 no terminal and no
-/// --yes; 3 no such role; 5 the role changed meanwhile (run it again).
+/// --yes; 3 no such role; 5 the role kept changing, or changed so the diff no longer applies.
 #[derive(Debug, clap::Args)]
 pub struct AddLoginArgs {
     /// The role to change.

@@ -94,9 +94,21 @@ pub async fn finish(
         printer.print(&out)?;
         return Ok(ExitStatus::Failure);
     }
-    roles::apply(client, &change).await?;
-    out.applied = true;
-    out.message = format!("role {:?} has been updated", change.role);
+    match roles::apply(client, &change).await? {
+        roles::Applied::Written(written) => {
+            out.applied = true;
+            out.diff = written.diff;
+            out.message = format!("role {:?} has been updated", change.role);
+        }
+        roles::Applied::AlreadyThere => {
+            out.message = format!(
+                "role {:?} was not changed: it already has the change (made meanwhile by someone else)",
+                change.role
+            );
+            printer.print(&out)?;
+            return Ok(ExitStatus::Success);
+        }
+    }
     printer.print(&out)?;
     printer.status(
         "bots using this role get the change on their next renewal (every 20 minutes by \

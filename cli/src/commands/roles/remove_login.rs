@@ -11,12 +11,12 @@ use crate::ops::roles;
 /// Remove SSH logins from a role's allow.logins.
 ///
 /// Shows the unified diff of the role's YAML and asks before writing (--yes to skip; without a
-/// terminal and without --yes it refuses). The write fails if the role changed since it was
-/// read. Certificates already issued keep the login until they expire; bots renew every 20
-/// minutes by default.
+/// terminal and without --yes it refuses). A role changed since it was read is read again and the
+/// edit redone (it is idempotent). Certificates already issued keep the login until they expire;
+/// bots renew every 20 minutes by default.
 ///
 /// Exit codes: 0 updated, nothing to change, or --dry-run; 1 declined; 2 no terminal and no
-/// --yes; 3 no such role; 5 the role changed meanwhile (run it again).
+/// --yes; 3 no such role; 5 the role kept changing, or changed so the diff no longer applies.
 #[derive(Debug, clap::Args)]
 pub struct RemoveLoginArgs {
     /// The role to change.

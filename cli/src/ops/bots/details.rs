@@ -31,6 +31,8 @@ pub struct BotDetails {
     pub instances: Vec<InstanceRow>,
     pub live_instances: usize,
     pub tokens: Vec<BotToken>,
+    /// Roles of the bot that do not exist (deleted since): the bot cannot use them.
+    pub missing_roles: Vec<String>,
 }
 
 impl BotDetails {
@@ -85,6 +87,20 @@ pub async fn details(
         join_tokens: tokens.iter().map(|t| t.name.clone()).collect(),
     };
     let locks = targets.find_locks(client, true).await?;
+    let mut missing_roles = Vec::new();
+    for role in bot
+        .value
+        .spec
+        .as_ref()
+        .map(|s| s.roles.as_slice())
+        .unwrap_or_default()
+    {
+        match client.get_role(role).await {
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => missing_roles.push(role.clone()),
+            Err(e) => return Err(e.into()),
+        }
+    }
     let fetched: Vec<Fetched<LockV2>> = locks.iter().map(|l| l.lock.clone()).collect();
     let locked = instances::locked_ids_of(&fetched);
     let instances = records
@@ -97,5 +113,6 @@ pub async fn details(
         instances,
         live_instances: live_ids.len(),
         tokens,
+        missing_roles,
     })
 }
