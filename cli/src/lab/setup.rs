@@ -257,7 +257,7 @@ pub async fn ensure_bot(client: &Client, name: &str) -> Result<Option<String>, C
     match client.get_bot(name).await {
         Ok(bot) => {
             let roles = bot.value.spec.map(|s| s.roles).unwrap_or_default();
-            if roles.iter().any(|r| *r == role) {
+            if roles.contains(&role) {
                 Ok(None)
             } else {
                 Err(CommandError::new(
