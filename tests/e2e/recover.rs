@@ -314,6 +314,39 @@ fn expired_issues_a_token_and_the_restarted_bot_joins() {
     assert_eq!(json["created"]["bot_instance"]["generation"], 1);
 }
 
+/// Right after the identity expired (its record lives five minutes longer), every view agrees:
+/// `bots ls` (the wizard's picker reads the same overview), `bots show` and `recover --plan`.
+#[test]
+fn an_expired_bot_is_not_live_in_bots_ls_show_or_recover() {
+    let lab = Lab::start();
+    break_bot(&lab, "expired", "exp", &[]);
+    let ls = run(&mut lab.cmd(&["bots", "ls", "--format", "json"]));
+    assert_eq!(ls.code, 0, "{}", ls.stderr);
+    let ls: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let exp = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "exp")
+        .expect("bot exp listed");
+    assert_eq!(exp["live_instances"], 0, "{exp:#}");
+    assert_eq!(exp["status"], "no_live_instance", "{exp:#}");
+    let show = run(&mut lab.cmd(&["bots", "show", "exp", "--format", "json"]));
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let show: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(show["live_instances"], 0, "{show:#}");
+    assert_eq!(show["status"], "no_live_instance", "{show:#}");
+    let text = run(&mut lab.cmd(&["bots", "ls"]));
+    assert!(text.stdout.contains("0/1"), "{}", text.stdout);
+    let plan = run(&mut lab.cmd(&["recover", "expired", "--bot", "exp", "--plan"]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("holds a valid identity"),
+        "{}",
+        plan.stdout
+    );
+}
+
 #[test]
 fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
     let lab = Lab::start();

@@ -193,7 +193,7 @@ impl<'a> Engine<'a> {
         &self,
         journal: &Journal,
         locks: &[Fetched<LockV2>],
-        already_gone: Vec<String>,
+        mut already_gone: Vec<String>,
     ) -> Result<StepOutput, CommandError> {
         let record = &journal.record;
         let stem = record.operation.locks_backup_stem(&record.bot);
@@ -205,9 +205,10 @@ impl<'a> Engine<'a> {
             |removal| self.lock_removed(removal),
         )
         .await?;
+        already_gone.extend(removed.already_gone.iter().cloned());
         Ok(StepOutput::LocksRemoved {
-            backup: (!removed.names.is_empty()).then_some(removed.backup_path),
-            removed: removed.names,
+            backup: removed.backup(),
+            removed: removed.deleted,
             already_gone,
         })
     }
