@@ -11,6 +11,7 @@ pub mod docs;
 pub mod error;
 pub mod exit;
 pub mod home;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod listing;
 pub mod live;
