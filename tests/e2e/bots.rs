@@ -2,19 +2,18 @@
 //! lock handling without a terminal, and the server state afterwards; against a scripted
 //! server, that a bot's fields unknown to mwictl survive update and recreate.
 
-pub mod scripted;
-
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
 use mwi_proto::machineid::{
     Bot, BotSpec, CreateBotRequest, GetBotRequest, Trait, UpdateBotRequest,
 };
 use mwi_proto::proto::{GetRoleRequest, UpsertRoleRequest};
 use mwi_proto::types::{Metadata, ResourceRequest, RoleSpecV6, RoleV6};
+use mwi_testkit::scripted::{Script, Scripted};
+use mwi_testkit::wire::{field_1, has_future_field, with_unknown};
 use prost::Message;
 
-use crate::harness::{Lab, run, snapshot_settings};
+use crate::harness::{Lab, run, scripted_cmd, snapshot_settings};
 use crate::unlock::{join, lock, lock_exists, put_locks, target, with_admin};
-use scripted::{Scripted, State, field_1, has_future_field, with_unknown};
 
 // ---- fixtures ----
 
@@ -837,7 +836,7 @@ fn newer_bot_bytes() -> Vec<u8> {
 /// A scripted server holding [`newer_bot_bytes`].
 fn newer_server(dir: &std::path::Path) -> Scripted {
     Scripted::start(
-        State {
+        Script {
             bot: Some(newer_bot_bytes().into()),
             ..Default::default()
         },
@@ -871,7 +870,8 @@ fn base64(bytes: &[u8]) -> String {
 fn bots_update_sends_back_fields_of_the_bot_mwictl_does_not_know() {
     let dir = tempfile::tempdir().expect("dir");
     let server = newer_server(dir.path());
-    let out = run(&mut server.cmd(
+    let out = run(&mut scripted_cmd(
+        &server,
         &dir.path().join("home"),
         &["bots", "update", "example", "--add-logins", "ubuntu"],
     ));
@@ -898,7 +898,8 @@ fn bots_recreate_sends_back_fields_of_the_bot_mwictl_does_not_know() {
     let dir = tempfile::tempdir().expect("dir");
     let server = newer_server(dir.path());
     let home = dir.path().join("home");
-    let out = run(&mut server.cmd(
+    let out = run(&mut scripted_cmd(
+        &server,
         &home,
         &["bots", "recreate", "example", "--yes", "--format", "json"],
     ));
