@@ -1,36 +1,22 @@
-//! The agent's connection to the auth service: TCP + rustls (ring) with ALPN h2 and server name
-//! `teleport.cluster.local`, as the bot (mTLS) or, for the first join, anonymously with a CA
-//! file, a CA pin or no verification; and failures rendered the way tbot prints them.
+//! The agent's connection to the auth service through the shared dialer (mwi_identity::tls), as
+//! the bot (mTLS) or, for the first join, anonymously with a CA file, a CA pin or no verification;
+//! and failures rendered the way tbot prints them.
 
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use hyper_util::rt::TokioIo;
+use mwi_identity::tls::{self, ClientCert, Dialer, SERVER_NAME, ServerCheck};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
     SignatureScheme,
 };
 use sha2::{Digest, Sha256};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tonic::transport::{Channel, Endpoint, Uri};
+use tonic::transport::Channel;
 
 use crate::identity::Identity;
-
-/// The name every Teleport auth server certificate carries.
-pub const SERVER_NAME: &str = "teleport.cluster.local";
-/// Teleport's default auth port, used when an address has none.
-pub const DEFAULT_AUTH_PORT: u16 = 3025;
-/// How long dialing (TCP and TLS handshake) may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one call may take once connected.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How the server is verified.
 #[derive(Debug, Clone)]
@@ -48,73 +34,29 @@ pub enum ServerTrust {
 #[error("{0}")]
 pub struct ConnectError(pub String);
 
-fn provider() -> Arc<CryptoProvider> {
-    // Chosen here, not taken from a process default, so another provider linked elsewhere in
-    // the binary cannot change what the agent speaks.
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
 /// A rustls client configuration trusting `trust` and, when given, presenting `client`.
 pub fn tls_config(
     trust: &ServerTrust,
     client: Option<&Identity>,
 ) -> Result<ClientConfig, ConnectError> {
-    let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ConnectError(format!("TLS setup failed: {e}")))?;
-    let builder = match trust {
-        ServerTrust::Roots(pems) => builder.with_root_certificates(roots(pems)?),
-        ServerTrust::Pins(pins) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedCa {
-                pins: Some(pins.clone()),
-                provider,
-            })),
-        ServerTrust::Insecure => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedCa {
-                pins: None,
-                provider,
-            })),
+    let pinned = |pins: Option<Vec<[u8; 32]>>| {
+        ServerCheck::Verifier(Arc::new(PinnedCa {
+            pins,
+            provider: tls::provider(),
+        }))
     };
-    let mut config = match client {
-        Some(identity) => {
-            let chain = CertificateDer::pem_slice_iter(identity.tls_cert_pem.as_bytes())
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| {
-                    ConnectError(format!("the stored TLS certificate is unreadable: {e}"))
-                })?;
-            let key = PrivateKeyDer::from_pem_slice(identity.private_key_pem.as_bytes())
-                .map_err(|e| ConnectError(format!("the stored private key is unreadable: {e}")))?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| {
-                ConnectError(format!("the stored key or certificate is unusable: {e}"))
-            })?
+    let check = match trust {
+        ServerTrust::Roots(pems) => {
+            ServerCheck::Roots(tls::roots_from_pem(pems).map_err(|e| ConnectError(e.to_string()))?)
         }
-        None => builder.with_no_client_auth(),
+        ServerTrust::Pins(pins) => pinned(Some(pins.clone())),
+        ServerTrust::Insecure => pinned(None),
     };
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    Ok(config)
-}
-
-/// A root store from PEM CA certificates.
-pub fn roots(pems: &[String]) -> Result<RootCertStore, ConnectError> {
-    let mut store = RootCertStore::empty();
-    for pem in pems {
-        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert =
-                cert.map_err(|e| ConnectError(format!("a CA block is not a certificate: {e}")))?;
-            store
-                .add(cert)
-                .map_err(|e| ConnectError(format!("a CA certificate is unusable: {e}")))?;
-        }
-    }
-    if store.is_empty() {
-        return Err(ConnectError(
-            "no CA certificate to verify the auth server with".into(),
-        ));
-    }
-    Ok(store)
+    let client = client.map(|identity| ClientCert {
+        cert_pem: &identity.tls_cert_pem,
+        key_pem: &identity.private_key_pem,
+    });
+    tls::client_config(check, client, None).map_err(|e| ConnectError(e.to_string()))
 }
 
 /// SHA-256 of a certificate's SubjectPublicKeyInfo, the digest of Teleport's `ca_pins`.
@@ -123,83 +65,14 @@ pub fn spki_sha256(der: &[u8]) -> Option<[u8; 32]> {
     Some(Sha256::digest(cert.tbs_certificate.subject_pki.raw).into())
 }
 
-/// Adds Teleport's default auth port to an address that has none.
-pub fn with_default_port(addr: &str) -> String {
-    let addr = addr.trim();
-    if addr.parse::<std::net::SocketAddr>().is_ok() {
-        return addr.to_string();
-    }
-    if addr.parse::<std::net::Ipv6Addr>().is_ok() {
-        return format!("[{addr}]:{DEFAULT_AUTH_PORT}");
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => addr.to_string(),
-        _ => format!("{addr}:{DEFAULT_AUTH_PORT}"),
-    }
-}
-
 /// Opens a gRPC channel to `addr`. The first dial happens here, so its failure is returned;
 /// reconnects dial the same way.
 pub async fn channel(addr: &str, config: ClientConfig) -> Result<Channel, ConnectError> {
-    let dialer = Dialer {
-        addr: with_default_port(addr),
-        tls: TlsConnector::from(Arc::new(config)),
-    };
-    let first = dialer
-        .dial()
-        .await
-        .map_err(|e| ConnectError(describe(&e)))?;
-    let slot = Arc::new(Mutex::new(Some(first)));
-    let connector = tower::service_fn(move |_: Uri| {
-        let dialer = dialer.clone();
-        let ready = slot.lock().ok().and_then(|mut s| s.take());
-        async move {
-            let stream = match ready {
-                Some(stream) => stream,
-                None => dialer.dial().await?,
-            };
-            Ok::<_, std::io::Error>(TokioIo::new(stream))
-        }
-    });
-    Endpoint::from_static("http://teleport.cluster.local")
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .connect_with_connector(connector)
+    let dialer = Dialer::new(addr, config).map_err(|e| ConnectError(e.to_string()))?;
+    dialer
+        .channel()
         .await
         .map_err(|e| ConnectError(describe(&e)))
-}
-
-#[derive(Clone)]
-struct Dialer {
-    addr: String,
-    tls: TlsConnector,
-}
-
-impl Dialer {
-    async fn dial(&self) -> std::io::Result<TlsStream<TcpStream>> {
-        let attempt = async {
-            let tcp = TcpStream::connect(self.addr.as_str()).await.map_err(|e| {
-                // Go's wording, which is what tbot's logs carry.
-                let cause = match e.kind() {
-                    std::io::ErrorKind::ConnectionRefused => "connect: connection refused".into(),
-                    _ => e.to_string(),
-                };
-                std::io::Error::new(e.kind(), format!("dial tcp {}: {cause}", self.addr))
-            })?;
-            let _ = tcp.set_nodelay(true);
-            let name = ServerName::try_from(SERVER_NAME)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            self.tls.connect(name, tcp).await
-        };
-        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
-            .await
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("dial tcp {}: i/o timeout", self.addr),
-                )
-            })?
-    }
 }
 
 /// A failed call's cause as tbot would print it: the server's message for an answer, the TLS or
@@ -221,19 +94,10 @@ pub fn status_text(status: &tonic::Status) -> String {
 
 /// The most telling line of an error chain: a TLS failure in Go's words, else the chain joined.
 pub fn describe(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut next = Some(err);
-    let mut parts: Vec<String> = Vec::new();
-    while let Some(e) = next {
-        if let Some(tls) = find_rustls(e) {
-            return rustls_text(tls);
-        }
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
+    if let Some(tls) = tls::find_rustls_error(err) {
+        return rustls_text(tls);
     }
-    let joined = parts.join(": ");
+    let joined = tls::error_chain(err);
     // h2 reports an I/O failure through the I/O error's own source, which skips the rustls
     // error it carries; its text still names the alert.
     match alert_named_in(&joined) {
@@ -266,14 +130,6 @@ fn alert_named_in(text: &str) -> Option<AlertDescription> {
         .iter()
         .copied()
         .find(|alert| format!("{alert:?}") == name)
-}
-
-fn find_rustls<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
-    e.downcast_ref::<rustls::Error>().or_else(|| {
-        e.downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    })
 }
 
 fn rustls_text(err: &rustls::Error) -> String {
@@ -388,15 +244,14 @@ impl ServerCertVerifier for PinnedCa {
 mod tests {
     use super::*;
 
-    #[test]
-    fn default_port_is_added_only_when_missing() {
+    #[tokio::test]
+    async fn bad_addresses_are_refused_before_dialing() {
+        let config = tls_config(&ServerTrust::Insecure, None).unwrap();
+        let err = channel("host:notaport", config).await.unwrap_err();
         assert_eq!(
-            with_default_port("auth.example.com"),
-            "auth.example.com:3025"
+            err.0,
+            "auth server address \"host:notaport\" is not HOST:PORT"
         );
-        assert_eq!(with_default_port("127.0.0.1:4000"), "127.0.0.1:4000");
-        assert_eq!(with_default_port("::1"), "[::1]:3025");
-        assert_eq!(with_default_port("[::1]:4000"), "[::1]:4000");
     }
 
     #[test]
@@ -451,8 +306,10 @@ mod tests {
 
     #[test]
     fn empty_or_bad_roots_are_refused() {
-        assert!(roots(&[]).is_err());
-        assert!(roots(&["not pem".into()]).is_err());
+        for pems in [vec![], vec!["not pem".to_string()]] {
+            let err = tls_config(&ServerTrust::Roots(pems), None).unwrap_err();
+            assert!(err.0.contains("no TLS CA certificate block"), "{err}");
+        }
     }
 
     #[test]
@@ -469,7 +326,7 @@ mod tests {
     }
 
     /// A TLS server for `teleport.cluster.local` signed by `ca` that sends the CA after its
-    /// leaf when `send_ca`; it only completes handshakes.
+    /// leaf when `send_ca`; it completes handshakes and speaks first, as a gRPC server does.
     async fn tls_server(ca: &crate::identity::tests::TestCa, send_ca: bool) -> String {
         let key = rcgen::KeyPair::generate().unwrap();
         let params = rcgen::CertificateParams::new(vec![SERVER_NAME.to_string()]).unwrap();
@@ -478,14 +335,9 @@ mod tests {
         if send_ca {
             chain.push(ca.cert.der().clone());
         }
-        let key = PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(chain, key)
-            .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec()];
+        let key = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+        let anyone = Arc::new(rustls::server::NoClientAuth);
+        let config = tls::server_config(anyone, chain, key).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap().to_string();
@@ -493,7 +345,11 @@ mod tests {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let _ = acceptor.accept(tcp).await;
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    if let Ok(mut stream) = acceptor.accept(tcp).await {
+                        let _ = stream.write_all(b"ready").await;
+                        let _ = stream.read(&mut [0u8; 1]).await;
+                    }
                 });
             }
         });
@@ -501,10 +357,7 @@ mod tests {
     }
 
     async fn dial(addr: &str, trust: ServerTrust) -> Result<(), String> {
-        let dialer = Dialer {
-            addr: addr.to_string(),
-            tls: TlsConnector::from(Arc::new(tls_config(&trust, None).unwrap())),
-        };
+        let dialer = Dialer::new(addr, tls_config(&trust, None).unwrap()).unwrap();
         dialer.dial().await.map(|_| ()).map_err(|e| describe(&e))
     }
 

@@ -1,8 +1,8 @@
 //! The agent's internal data directory, laid out with tbot's file names (`key`, `tlscert`,
 //! `tokenhash`, ...), its exclusive `lock` file, and atomic saves (temp file, fsync, rename).
 
+use mwi_identity::durable;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -223,44 +223,23 @@ pub fn pem_blocks(text: &str) -> Vec<String> {
     blocks
 }
 
-/// Writes `files` into `dir` so that a crash leaves each file whole: temp + fsync for all, then
-/// renames, then a directory fsync. Files are created with mode 0600.
+/// Writes `files` (mode 0600) into `dir` so that a crash leaves each file whole: all are staged
+/// (written and synced under temporary names) before the first is renamed into place.
 pub fn write_files_atomically(dir: &Path, files: &[(&str, String)]) -> Result<(), StoreError> {
-    let mut staged = Vec::with_capacity(files.len());
-    let result = (|| {
-        for (file, content) in files {
-            let tmp = dir.join(format!(".{file}.tmp{}", std::process::id()));
-            let write = |source| StoreError::Write {
-                path: tmp.clone(),
-                source,
-            };
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut handle = options.open(&tmp).map_err(write)?;
-            staged.push(tmp.clone());
-            handle.write_all(content.as_bytes()).map_err(write)?;
-            handle.sync_all().map_err(write)?;
-        }
-        for ((file, _), tmp) in files.iter().zip(&staged) {
-            let path = dir.join(file);
-            std::fs::rename(tmp, &path).map_err(|source| StoreError::Write { path, source })?;
-        }
-        // The renames are durable only once the directory entry is synced.
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|source| StoreError::Write {
-                path: dir.to_path_buf(),
-                source,
-            })
-    })();
-    if result.is_err() {
-        for tmp in &staged {
-            let _ = std::fs::remove_file(tmp);
-        }
+    let failed = |e: durable::DurableError| StoreError::Write {
+        path: e.path().to_path_buf(),
+        source: e.into_io(),
+    };
+    let options = durable::Options::mode(0o600);
+    let staged = files
+        .iter()
+        .map(|(file, content)| durable::stage(&dir.join(file), content.as_bytes(), &options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(failed)?;
+    for file in staged {
+        file.commit().map_err(failed)?;
     }
-    result
+    Ok(())
 }
 
 fn take_lock(dir: &Path) -> Result<File, StoreError> {

@@ -11,6 +11,7 @@ use common::{args, run_to_end};
 use mwi_agent::AgentExit;
 use mwi_auth::lab::LockStyle;
 use mwi_diag::doctor::{Doctor, Incident};
+use mwi_diag::incident::Incident as Product;
 use mwi_testkit::Lab;
 use mwi_testkit::fixtures::{access_role, sha256_hex};
 use mwi_testkit::lab::generation;
@@ -291,7 +292,10 @@ async fn two_agents_sharing_a_data_dir_collide_get_the_bot_locked_and_give_up() 
     );
     let found = doctor(&[&first_log, &second_log]);
     assert!(
-        found.contains(&(Incident::GenerationMismatch, Some("example".into()))),
+        found.contains(&(
+            Incident::Product(Product::GenerationMismatch),
+            Some("example".into())
+        )),
         "the doctor reads the agent's logs as tbot's: {found:?}"
     );
     let locks = lab.locks().await;
@@ -343,7 +347,10 @@ async fn newest_lock_style_locks_the_shared_instance_and_both_agents_give_up() {
     assert!(logs.contains("lock targeting BotInstanceID:"), "{logs}");
     let found = doctor(&[&first_log, &second_log]);
     assert!(
-        found.contains(&(Incident::GenerationMismatch, Some("example".into()))),
+        found.contains(&(
+            Incident::Product(Product::GenerationMismatch),
+            Some("example".into())
+        )),
         "{found:?}"
     );
 }
@@ -452,7 +459,7 @@ async fn identity_output_logs_roles_and_principals_and_checks_the_ssh_login() {
     assert!(
         found
             .iter()
-            .any(|(incident, _)| *incident == Incident::SshLoginNotAllowed),
+            .any(|(incident, _)| *incident == Incident::Product(Product::SshLogin)),
         "{found:?}"
     );
     let identity = mwi_identity::IdentityFile::read(&out.join("identity")).unwrap();
@@ -505,7 +512,7 @@ async fn database_output_hidden_by_rbac_fails_like_tbot_without_stopping_renewal
     assert!(
         found
             .iter()
-            .any(|(incident, _)| *incident == Incident::DatabaseNotFound),
+            .any(|(incident, _)| *incident == Incident::Product(Product::DbAccess)),
         "{found:?}"
     );
 }

@@ -2,11 +2,10 @@
 //! identity, database, and `lab.json` last), reused on later starts, refused when foreign or
 //! damaged — never overwritten.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use mwi_identity::{CertIdentity, IdentityFile};
+use mwi_identity::{CertIdentity, IdentityFile, durable};
 use mwi_proto::types::{
     ImpersonateConditions, Metadata, RoleConditions, RoleOptions, RoleSpecV6, RoleV6, Rule,
 };
@@ -122,24 +121,23 @@ fn create_dir(dir: &Path) -> Result<(), LabError> {
     builder.create(dir).map_err(|e| io_error(dir, e))
 }
 
-/// Writes a new file that must not exist yet; private files get mode 0600.
-fn write_new(path: &Path, text: &str, private: bool) -> Result<(), LabError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, if private { 0o600 } else { 0o644 });
-    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
-    file.write_all(text.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| io_error(path, e))
+/// Private files (keys, the admin identity) get mode 0600, the others 0644.
+fn file_mode(private: bool) -> u32 {
+    if private { 0o600 } else { 0o644 }
 }
 
-/// Replaces a file atomically (temp file, fsync, rename); for reissued certificates.
+/// Writes a new file that must not exist yet (see `durable::create_new`).
+fn write_new(path: &Path, text: &str, private: bool) -> Result<(), LabError> {
+    durable::create_new(path, text.as_bytes(), file_mode(private))
+        .map_err(|e| io_error(path, e.into_io()))
+}
+
+/// Replaces a file atomically; for reissued certificates.
 fn replace(path: &Path, text: &str, private: bool) -> Result<(), LabError> {
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    write_new(&tmp, text, private)?;
-    std::fs::rename(&tmp, path).map_err(|e| io_error(path, e))
+    let options = durable::Options::mode(file_mode(private));
+    durable::replace(path, text.as_bytes(), &options)
+        .map(|_| ())
+        .map_err(|e| io_error(path, e.into_io()))
 }
 
 fn server_cert(ca: &TlsCa, cluster: &str) -> Result<(String, String), LabError> {

@@ -180,10 +180,10 @@ pub async fn serve(
         &material.server_cert_pem,
         &material.server_key_pem,
     )
-    .map_err(|reason| LabError::Damaged {
+    .map_err(|e| LabError::Damaged {
         path: config.data_dir.clone(),
         file: "server.crt".into(),
-        reason,
+        reason: e.to_string(),
     })?;
     let listener = TcpListener::bind(config.listen)
         .await

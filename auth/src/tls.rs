@@ -1,6 +1,6 @@
-//! The lab's TLS listener: rustls with the ring provider, ALPN h2, client certificates verified
-//! against the lab CA when presented (optional, so that joining works without one). Each
-//! connection's caller is read from its certificate once, at the handshake.
+//! The lab's TLS listener: the shared server configuration (mwi_identity::tls) with client
+//! certificates optional (joining has none) and every bad one answered with `bad_certificate`.
+//! Each connection's caller is read from its certificate once, at the handshake.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,10 +10,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use mwi_identity::CertIdentity;
-use rustls::RootCertStore;
+use mwi_identity::tls::{self, TlsError};
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -86,41 +85,29 @@ impl AsyncWrite for LabConn {
     }
 }
 
-fn pem_certs(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    rustls_pemfile::certs(&mut pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("certificate PEM: {e}"))
-}
-
-/// The server's rustls configuration.
+/// The server's rustls configuration: the lab's certificate with its CA in the chain, client
+/// certificates optional (joining has none) and checked against the CA.
 pub(crate) fn server_config(
     ca_pem: &str,
     cert_pem: &str,
     key_pem: &str,
-) -> Result<Arc<rustls::ServerConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut roots = RootCertStore::empty();
-    for cert in pem_certs(ca_pem)? {
-        roots
-            .add(cert)
-            .map_err(|e| format!("CA certificate: {e}"))?;
-    }
-    let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| format!("client verifier: {e}"))?;
-    let verifier = Arc::new(BadCertificateAlerts(webpki));
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
-        .map_err(|e| format!("server key: {e}"))?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS versions: {e}"))?
-        .with_client_cert_verifier(verifier)
-        // The CA rides in the chain so a joining client can check it against a CA pin
-        // (tbot's `ca_pins`) before it trusts anything.
-        .with_single_cert([pem_certs(cert_pem)?, pem_certs(ca_pem)?].concat(), key)
-        .map_err(|e| format!("server certificate: {e}"))?;
-    config.alpn_protocols = vec![b"h2".to_vec()];
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let ca = tls::ca_certs(&[ca_pem])?;
+    let webpki = WebPkiClientVerifier::builder_with_provider(
+        Arc::new(tls::roots(ca.clone())?),
+        tls::provider(),
+    )
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| TlsError::Setup(format!("client verifier: {e}")))?;
+    // The CA rides in the chain so a joining client can check it against a CA pin
+    // (tbot's `ca_pins`) before it trusts anything.
+    let chain = [tls::cert_chain(cert_pem)?, ca].concat();
+    let config = tls::server_config(
+        Arc::new(BadCertificateAlerts(webpki)),
+        chain,
+        tls::private_key(key_pem)?,
+    )?;
     Ok(Arc::new(config))
 }
 

@@ -28,7 +28,7 @@ use std::sync::LazyLock;
 use mwi_proto::types::{RoleConditions, RoleV6, Rule};
 use mwi_proto::wrappers::LabelValues;
 
-use crate::client::{Client, ClientError};
+use crate::client::Client;
 use crate::error::CommandError;
 
 /// A bot's traits: `logins`, `db_users`, ... to their values.
@@ -150,11 +150,10 @@ pub async fn check_db(client: &Client, bot: &str, query: &DbQuery) -> Result<Ans
 /// Reads the bot and each of its roles; a role that does not exist is left out of `roles`.
 pub async fn load_bot(client: &Client, bot: &str) -> Result<BotRoles, CommandError> {
     let fetched = client.get_bot(bot).await.map_err(|e| {
-        let err = CommandError::from(e);
-        if err.status == crate::exit::ExitStatus::NotFound {
-            err.hint("list the bots with `mwictl get bots`")
+        if e.is_not_found() {
+            CommandError::from(e).hint("list the bots with `mwictl get bots`")
         } else {
-            err
+            e.into()
         }
     })?;
     let spec = fetched.value.spec.unwrap_or_default();
@@ -166,7 +165,7 @@ pub async fn load_bot(client: &Client, bot: &str) -> Result<BotRoles, CommandErr
     for name in &spec.roles {
         match client.get_role(name).await {
             Ok(role) => roles.push(role.value),
-            Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {}
+            Err(e) if e.is_not_found() => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -125,6 +125,54 @@ pub enum ClientError {
     Connect(#[from] ConnectError),
 }
 
+/// What a failure means to the code that called, whatever the binary later makes of it: ops
+/// decide with these, and only `CommandError` turns a failure into an exit status.
+impl ClientError {
+    /// The gRPC code of the server's refusal; `None` when no answer came or it did not decode.
+    pub fn code(&self) -> Option<tonic::Code> {
+        match self {
+            ClientError::Rpc { status, .. } => Some(status.code()),
+            ClientError::Decode { .. } | ClientError::Connect(_) => None,
+        }
+    }
+
+    /// Teleport's admin-action MFA refusals ("admin-level MFA", "MFA required"), which no
+    /// non-interactive client can answer, whatever code they come with.
+    pub fn is_admin_mfa(&self) -> bool {
+        let ClientError::Rpc { status, .. } = self else {
+            return false;
+        };
+        let m = status.message().to_ascii_lowercase();
+        m.contains("admin-level mfa")
+            || m.contains("mfa required")
+            || m.contains("admin action mfa")
+    }
+
+    /// The resource asked for does not exist.
+    pub fn is_not_found(&self) -> bool {
+        self.code() == Some(tonic::Code::NotFound) && !self.is_admin_mfa()
+    }
+
+    /// The write collides with the server's state: the resource already exists, or it changed
+    /// since it was read (stale revision).
+    pub fn is_conflict(&self) -> bool {
+        self.is_already_exists() || self.is_stale()
+    }
+
+    /// A create found the resource already there.
+    pub fn is_already_exists(&self) -> bool {
+        self.code() == Some(tonic::Code::AlreadyExists) && !self.is_admin_mfa()
+    }
+
+    /// A conditional write found a newer revision on the server.
+    pub fn is_stale(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(tonic::Code::FailedPrecondition | tonic::Code::Aborted)
+        ) && !self.is_admin_mfa()
+    }
+}
+
 /// The server's answer to the one Ping of this process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
@@ -694,8 +742,8 @@ impl Client {
         subject: Option<Subject>,
         status: tonic::Status,
     ) -> ClientError {
-        tracing::debug!(method, error = %crate::connect::error_chain(&status), "call failed");
-        if let Some(tls) = crate::connect::find_rustls_error(&status) {
+        tracing::debug!(method, error = %mwi_identity::tls::error_chain(&status), "call failed");
+        if let Some(tls) = mwi_identity::tls::find_rustls_error(&status) {
             return ClientError::Connect(crate::connect::tls_failure(
                 &self.peer.addr,
                 &self.peer.identity,

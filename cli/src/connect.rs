@@ -1,34 +1,14 @@
-//! The connection to a Teleport auth service: reads the identity file, checks its certificate,
-//! builds mutual TLS (rustls, ring) and opens a gRPC channel, directly or through a TLS-routing proxy.
+//! The CLI's connection to a Teleport auth service: reads the identity file, checks its
+//! certificate, dials through mwi_identity::tls (directly or through a TLS-routing proxy) and
+//! words every failure for the user, naming the address and the identity file.
 
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use mwi_identity::tls::{self, AddressError, ClientCert, DialError, Dialer, ServerCheck};
 use mwi_identity::{CertIdentity, IdentityError, IdentityFile};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{CertificateError, ClientConfig, RootCertStore};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tonic::transport::{Channel, Endpoint, Uri};
-
-/// The name every Teleport auth server certificate carries, whatever address it is reached at.
-pub const SERVER_NAME: &str = "teleport.cluster.local";
-
-/// Teleport's default auth port, used when an address has none.
-pub const DEFAULT_AUTH_PORT: u16 = 3025;
-
-/// How long dialing (resolve, TCP, TLS handshake) may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How long to wait for the server's first bytes after the TLS handshake.
-const VERDICT_WAIT: Duration = Duration::from_secs(1);
+use rustls::{CertificateError, ClientConfig};
+use tonic::transport::Channel;
 
 /// Where to connect and as whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,8 +62,8 @@ pub enum ConnectError {
         "identity file {path} does not name its cluster, which the proxy needs to route to auth"
     )]
     NoClusterName { path: PathBuf },
-    #[error("auth server address {addr:?} is not HOST:PORT")]
-    BadAddress { addr: String },
+    #[error(transparent)]
+    BadAddress(#[from] AddressError),
     #[error("cannot connect to the auth server at {addr}: connection refused")]
     Refused { addr: String },
     #[error("cannot connect to the auth server at {addr}: no answer within {}s", .after.as_secs())]
@@ -159,75 +139,19 @@ impl ClientIdentity {
             .or(self.cert.issuer_cluster.as_deref())
     }
 
-    /// A rustls client configuration presenting this identity and trusting only its CAs.
-    pub fn tls_config(&self, alpn: Vec<Vec<u8>>) -> Result<ClientConfig, ConnectError> {
-        let bad = |reason: String| ConnectError::Credentials {
+    /// A rustls client configuration presenting this identity and trusting only its CAs; through
+    /// a proxy it asks for `proxy_cluster`'s auth service first.
+    pub fn tls_config(&self, proxy_cluster: Option<&str>) -> Result<ClientConfig, ConnectError> {
+        let bad = |e: tls::TlsError| ConnectError::Credentials {
             path: self.path.clone(),
-            reason,
+            reason: e.to_string(),
         };
-        let mut roots = RootCertStore::empty();
-        for pem in &self.file.tls_ca_pems {
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                let cert =
-                    cert.map_err(|e| bad(format!("a TLS CA block is not a certificate: {e}")))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| bad(format!("a TLS CA certificate is unusable: {e}")))?;
-            }
-        }
-        if roots.is_empty() {
-            return Err(bad("no TLS CA certificate block (the cluster's CA)".into()));
-        }
-        let chain = CertificateDer::pem_slice_iter(self.file.tls_cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(format!("the TLS certificate block is unreadable: {e}")))?;
-        let key = PrivateKeyDer::from_pem_slice(self.file.private_key_pem.as_bytes())
-            .map_err(|e| bad(format!("the private key block is unreadable: {e}")))?;
-        // The provider is chosen here rather than taken from a process default, so linking
-        // another rustls provider elsewhere can never change what this client speaks.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| bad(format!("TLS setup failed: {e}")))?
-            .with_root_certificates(roots)
-            .with_client_auth_cert(chain, key)
-            .map_err(|e| match e {
-                rustls::Error::InconsistentKeys(_) => {
-                    bad("the private key does not match the TLS certificate".into())
-                }
-                other => bad(format!("the key or certificate is unusable: {other}")),
-            })?;
-        config.alpn_protocols = alpn;
-        Ok(config)
-    }
-}
-
-/// The ALPN protocol a Teleport proxy with TLS routing forwards, end to end, to the auth service of
-/// `cluster`.
-pub fn proxy_alpn(cluster: &str) -> String {
-    format!("teleport-auth@{}.{SERVER_NAME}", hex::encode(cluster))
-}
-
-/// Adds Teleport's default auth port to an address without one.
-pub fn with_default_port(addr: &str) -> Result<String, ConnectError> {
-    let addr = addr.trim();
-    let bad = || ConnectError::BadAddress { addr: addr.into() };
-    if addr.is_empty() {
-        return Err(bad());
-    }
-    if addr.parse::<std::net::SocketAddr>().is_ok() {
-        return Ok(addr.into());
-    }
-    if addr.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Ok(format!("[{addr}]:{DEFAULT_AUTH_PORT}"));
-    }
-    match addr.rsplit_once(':') {
-        Some((host, port)) if !host.is_empty() && !host.contains(':') => {
-            port.parse::<u16>().map_err(|_| bad())?;
-            Ok(addr.into())
-        }
-        Some(_) => Err(bad()),
-        None => Ok(format!("{addr}:{DEFAULT_AUTH_PORT}")),
+        let roots = tls::roots_from_pem(&self.file.tls_ca_pems).map_err(bad)?;
+        let cert = ClientCert {
+            cert_pem: &self.file.tls_cert_pem,
+            key_pem: &self.file.private_key_pem,
+        };
+        tls::client_config(ServerCheck::Roots(roots), Some(cert), proxy_cluster).map_err(bad)
     }
 }
 
@@ -237,29 +161,12 @@ pub async fn connect(
     target: &Target,
     identity: &ClientIdentity,
 ) -> Result<Connection, ConnectError> {
-    let dialer = Dialer::new(target, identity)?;
-    tracing::info!(addr = %dialer.addr, proxy = target.via_proxy, "dialing the auth service");
-    let first = dialer.dial().await?;
-    let slot = Arc::new(Mutex::new(Some(first)));
-    let connector = tower::service_fn(move |_: Uri| {
-        let dialer = dialer.clone();
-        let ready = slot.lock().ok().and_then(|mut s| s.take());
-        async move {
-            let stream = match ready {
-                Some(stream) => stream,
-                None => dialer.dial().await.map_err(std::io::Error::other)?,
-            };
-            Ok::<_, std::io::Error>(TokioIo::new(stream))
-        }
-    });
-    let channel = Endpoint::from_static("http://teleport.cluster.local")
-        .connect_timeout(CONNECT_TIMEOUT)
-        .connect_with_connector(connector)
+    let dialer = dialer(target, identity)?;
+    tracing::info!(addr = %dialer.addr(), proxy = target.via_proxy, "dialing the auth service");
+    let channel = dialer
+        .channel()
         .await
-        .map_err(|e| ConnectError::Unreachable {
-            addr: target.addr.clone(),
-            reason: error_chain(&e),
-        })?;
+        .map_err(|e| dial_failure(e, &identity.path))?;
     Ok(Connection {
         channel,
         target: target.clone(),
@@ -268,169 +175,50 @@ pub async fn connect(
     })
 }
 
-#[derive(Clone)]
-struct Dialer {
-    addr: String,
-    identity: PathBuf,
-    tls: TlsConnector,
-}
-
-impl Dialer {
-    /// TLS to `target` as `identity`: ALPN `h2`, or through a proxy Teleport's auth routing
-    /// protocol first, then `h2`.
-    fn new(target: &Target, identity: &ClientIdentity) -> Result<Dialer, ConnectError> {
-        let mut alpn = Vec::new();
-        if target.via_proxy {
-            let cluster = identity
+/// The dialer for `target` as `identity`: through a proxy, TLS routing to the identity's cluster.
+fn dialer(target: &Target, identity: &ClientIdentity) -> Result<Dialer, ConnectError> {
+    let proxy_cluster = match target.via_proxy {
+        true => Some(
+            identity
                 .cluster_name()
                 .ok_or_else(|| ConnectError::NoClusterName {
                     path: identity.path.clone(),
-                })?;
-            alpn.push(proxy_alpn(cluster).into_bytes());
-        }
-        alpn.push(b"h2".to_vec());
-        Ok(Dialer {
-            addr: with_default_port(&target.addr)?,
-            identity: identity.path.clone(),
-            tls: TlsConnector::from(Arc::new(identity.tls_config(alpn)?)),
-        })
-    }
+                })?,
+        ),
+        false => None,
+    };
+    let addr = tls::with_default_port(&target.addr)?;
+    Ok(Dialer::new(&addr, identity.tls_config(proxy_cluster)?)?)
+}
 
-    async fn dial(&self) -> Result<Primed<TlsStream<TcpStream>>, ConnectError> {
-        let attempt = async {
-            let tcp = TcpStream::connect(self.addr.as_str())
-                .await
-                .map_err(|e| self.tcp_error(e))?;
-            let _ = tcp.set_nodelay(true);
-            let name = ServerName::try_from(SERVER_NAME).expect("a valid DNS name");
-            let tls = self
-                .tls
-                .connect(name, tcp)
-                .await
-                .map_err(|e| self.tls_error(e))?;
-            self.await_verdict(tls).await
-        };
-        tokio::time::timeout(CONNECT_TIMEOUT, attempt)
-            .await
-            .map_err(|_| ConnectError::Timeout {
-                addr: self.addr.clone(),
-                after: CONNECT_TIMEOUT,
-            })?
-    }
-
-    /// Waits for the server's first bytes. In TLS 1.3 the client's handshake ends before the
-    /// server has checked the client certificate; a refusal only arrives as an alert on the first
-    /// read, which the HTTP/2 layer would report as a bare "connection closed". A gRPC server
-    /// speaks first (its SETTINGS frame), so this costs no round trip.
-    async fn await_verdict(
-        &self,
-        mut tls: TlsStream<TcpStream>,
-    ) -> Result<Primed<TlsStream<TcpStream>>, ConnectError> {
-        let mut first = vec![0u8; 16 * 1024];
-        match tokio::time::timeout(VERDICT_WAIT, tls.read(&mut first)).await {
-            Ok(Ok(0)) => Err(ConnectError::Rejected {
-                addr: self.addr.clone(),
-                identity: self.identity.clone(),
-                detail: "it closed the connection right after the TLS handshake".into(),
-            }),
-            Ok(Ok(n)) => {
-                first.truncate(n);
-                Ok(Primed::new(first, tls))
-            }
-            Ok(Err(e)) => Err(self.tls_error(e)),
-            // A server that waits for the client first: let HTTP/2 go ahead.
-            Err(_) => Ok(Primed::new(Vec::new(), tls)),
-        }
-    }
-
-    fn tcp_error(&self, e: std::io::Error) -> ConnectError {
-        match e.kind() {
-            std::io::ErrorKind::ConnectionRefused => ConnectError::Refused {
-                addr: self.addr.clone(),
-            },
-            _ => ConnectError::Unreachable {
-                addr: self.addr.clone(),
-                reason: e.to_string(),
-            },
-        }
-    }
-
-    fn tls_error(&self, e: std::io::Error) -> ConnectError {
-        match find_rustls_error(&e) {
-            Some(err) => tls_failure(&self.addr, &self.identity, err),
+/// A failed dial in the CLI's words, naming the address and, for certificate trouble, the
+/// identity file.
+fn dial_failure(err: DialError, identity: &Path) -> ConnectError {
+    match err {
+        DialError::Refused { addr } => ConnectError::Refused { addr },
+        DialError::Timeout { addr, after } => ConnectError::Timeout { addr, after },
+        DialError::Unreachable { addr, source } => ConnectError::Unreachable {
+            reason: source.to_string(),
+            addr,
+        },
+        DialError::Tls { addr, source } => match tls::find_rustls_error(&source) {
+            Some(err) => tls_failure(&addr, identity, err),
             None => ConnectError::Tls {
-                addr: self.addr.clone(),
                 detail: format!(
-                    "{e} (is {} a Teleport auth server or TLS-routing proxy?)",
-                    self.addr
+                    "{source} (is {addr} a Teleport auth server or TLS-routing proxy?)"
                 ),
+                addr,
             },
-        }
-    }
-}
-
-/// A stream whose first bytes were already read: it yields them before reading on.
-#[derive(Debug)]
-struct Primed<S> {
-    first: Vec<u8>,
-    pos: usize,
-    inner: S,
-}
-
-impl<S> Primed<S> {
-    fn new(first: Vec<u8>, inner: S) -> Primed<S> {
-        Primed {
-            first,
-            pos: 0,
-            inner,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Primed<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if self.pos < self.first.len() {
-            let n = buf.remaining().min(self.first.len() - self.pos);
-            let start = self.pos;
-            buf.put_slice(&self.first[start..start + n]);
-            self.pos += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Primed<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        },
+        DialError::Closed { addr } => ConnectError::Rejected {
+            addr,
+            identity: identity.into(),
+            detail: "it closed the connection right after the TLS handshake".into(),
+        },
+        DialError::Channel { addr, source } => ConnectError::Unreachable {
+            reason: tls::error_chain(&source),
+            addr,
+        },
     }
 }
 
@@ -460,41 +248,6 @@ pub fn tls_failure(addr: &str, identity: &Path, err: &rustls::Error) -> ConnectE
     }
 }
 
-/// The rustls error somewhere in an error's source chain (io errors wrap it).
-pub fn find_rustls_error<'e>(
-    err: &'e (dyn std::error::Error + 'static),
-) -> Option<&'e rustls::Error> {
-    let mut next = Some(err);
-    while let Some(e) = next {
-        if let Some(r) = e.downcast_ref::<rustls::Error>() {
-            return Some(r);
-        }
-        if let Some(inner) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|i| i.downcast_ref::<rustls::Error>())
-        {
-            return Some(inner);
-        }
-        next = e.source();
-    }
-    None
-}
-
-/// An error and its sources on one line, most specific last.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(err);
-    while let Some(e) = next {
-        let text = e.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = e.source();
-    }
-    parts.join(": ")
-}
-
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -514,7 +267,13 @@ fn rfc3339(unix: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use mwi_identity::tls::{Primed, SERVER_NAME};
+    use rustls::RootCertStore;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::AsyncReadExt;
 
     struct Issued {
         identity: ClientIdentity,
@@ -630,17 +389,31 @@ mod tests {
         }
     }
 
+    /// One dial of `target` as `identity`, failures in the CLI's words.
+    async fn dial(
+        target: &Target,
+        identity: &ClientIdentity,
+    ) -> Result<Primed<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>, ConnectError> {
+        let dialer = dialer(target, identity)?;
+        dialer
+            .dial()
+            .await
+            .map_err(|e| dial_failure(e, &identity.path))
+    }
+
     #[tokio::test]
     async fn proxy_dial_offers_teleport_auth_routing_first_then_h2() {
         let issued = issue(0, i64::from(i32::MAX));
         let (addr, server) = tls_server(&issued, None).await;
-        let dialer = Dialer::new(&target(&addr, true), &issued.identity).unwrap();
-        let stream = dialer.dial().await.unwrap();
-        assert_eq!(stream.inner.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let stream = dial(&target(&addr, true), &issued.identity).await.unwrap();
+        assert_eq!(
+            stream.get_ref().get_ref().1.alpn_protocol(),
+            Some(&b"h2"[..])
+        );
         drop(stream);
         assert_eq!(
             server.await.unwrap(),
-            vec![proxy_alpn("lab.example").into_bytes(), b"h2".to_vec()]
+            vec![tls::proxy_alpn("lab.example").into_bytes(), b"h2".to_vec()]
         );
     }
 
@@ -648,8 +421,7 @@ mod tests {
     async fn direct_dial_offers_only_h2() {
         let issued = issue(0, i64::from(i32::MAX));
         let (addr, server) = tls_server(&issued, None).await;
-        let dialer = Dialer::new(&target(&addr, false), &issued.identity).unwrap();
-        let mut stream = dialer.dial().await.unwrap();
+        let mut stream = dial(&target(&addr, false), &issued.identity).await.unwrap();
         let mut first = [0u8; 5];
         stream.read_exact(&mut first).await.unwrap();
         assert_eq!(
@@ -666,8 +438,9 @@ mod tests {
         let other = issue(0, i64::from(i32::MAX));
         // The server trusts only another CA's clients, but presents a certificate we trust.
         let (addr, _server) = tls_server(&ours, Some(&other.ca)).await;
-        let dialer = Dialer::new(&target(&addr, false), &ours.identity).unwrap();
-        let err = dialer.dial().await.unwrap_err();
+        let err = dial(&target(&addr, false), &ours.identity)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConnectError::Rejected { .. }), "{err}");
         assert!(
             err.to_string()
@@ -681,8 +454,9 @@ mod tests {
         let ours = issue(0, i64::from(i32::MAX));
         let theirs = issue(0, i64::from(i32::MAX));
         let (addr, _server) = tls_server(&theirs, None).await;
-        let dialer = Dialer::new(&target(&addr, false), &ours.identity).unwrap();
-        let err = dialer.dial().await.unwrap_err();
+        let err = dial(&target(&addr, false), &ours.identity)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConnectError::WrongCa { .. }), "{err}");
         assert!(
             err.to_string()
@@ -715,8 +489,13 @@ mod tests {
     fn valid_certificate_builds_a_tls_config_with_the_requested_alpn() {
         let issued = issue(NOW - DAY, NOW + DAY);
         issued.identity.check_validity(NOW).unwrap();
-        let config = issued.identity.tls_config(vec![b"h2".to_vec()]).unwrap();
+        let config = issued.identity.tls_config(None).unwrap();
         assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
+        let config = issued.identity.tls_config(Some("lab.example")).unwrap();
+        assert_eq!(
+            config.alpn_protocols,
+            vec![tls::proxy_alpn("lab.example").into_bytes(), b"h2".to_vec()]
+        );
         assert_eq!(issued.identity.cluster_name(), Some("lab.example"));
     }
 
@@ -724,29 +503,41 @@ mod tests {
     fn key_of_another_certificate_is_refused() {
         let mut issued = issue(NOW - DAY, NOW + DAY);
         issued.identity.file.private_key_pem = rcgen::KeyPair::generate().unwrap().serialize_pem();
-        let err = issued.identity.tls_config(vec![]).unwrap_err().to_string();
+        let err = issued.identity.tls_config(None).unwrap_err().to_string();
         assert!(err.contains("does not match"), "{err}");
     }
 
     #[test]
-    fn proxy_alpn_hex_encodes_the_cluster_name() {
-        assert_eq!(
-            proxy_alpn("lab"),
-            "teleport-auth@6c6162.teleport.cluster.local"
+    fn a_bad_address_is_a_usage_error_naming_it_before_any_credential_check() {
+        let mut issued = issue(NOW - DAY, NOW + DAY);
+        issued.identity.file.tls_ca_pems.clear();
+        for addr in ["host:notaport", "", "[::1"] {
+            let err = dialer(&target(addr, false), &issued.identity)
+                .err()
+                .unwrap();
+            assert!(matches!(err, ConnectError::BadAddress(_)), "{err}");
+            assert!(err.to_string().contains("is not HOST:PORT"), "{err}");
+        }
+        let err = dialer(&target("auth.example", false), &issued.identity)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("no TLS CA certificate block"),
+            "{err}"
         );
     }
 
     #[test]
-    fn addresses_get_the_default_port_and_garbage_is_refused() {
-        assert_eq!(
-            with_default_port("auth.example").unwrap(),
-            "auth.example:3025"
-        );
-        assert_eq!(with_default_port("10.0.0.1:443").unwrap(), "10.0.0.1:443");
-        assert_eq!(with_default_port("::1").unwrap(), "[::1]:3025");
-        assert_eq!(with_default_port("[::1]:3025").unwrap(), "[::1]:3025");
-        assert!(with_default_port("host:notaport").is_err());
-        assert!(with_default_port("").is_err());
+    fn proxy_dial_needs_the_cluster_name() {
+        let issued = issue(NOW - DAY, NOW + DAY);
+        let mut unnamed = issued.identity.clone();
+        unnamed.cert.teleport_cluster = None;
+        unnamed.cert.issuer_cluster = None;
+        let err = dialer(&target("auth.example", true), &unnamed)
+            .err()
+            .unwrap();
+        assert!(matches!(err, ConnectError::NoClusterName { .. }), "{err}");
+        assert!(dialer(&target("auth.example", true), &issued.identity).is_ok());
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Generated documentation: shell completions and man pages, both made from the clap definition
-//! so they cannot drift from `--help`. The checked-in copies live in `completions/` and `man/`.
+//! so they cannot drift from `--help`, and the README's lint rule table, made from the rule
+//! registry. The checked-in copies live in `completions/`, `man/` and `README.md`.
 
 use std::path::{Path, PathBuf};
 
@@ -14,8 +15,25 @@ pub const SHELLS: [Shell; 5] = [
     Shell::Elvish,
 ];
 
-/// Writes completions into `root/completions` and one man page per (visible) command into
-/// `root/man`; returns the directories written.
+/// The README lines that open and close the generated lint rule table.
+const RULES_START: &str =
+    "<!-- lint rules: generated from diag/src/lint/rules by `cargo run -- generate-docs .` -->\n";
+const RULES_END: &str = "<!-- end of lint rules -->\n";
+
+/// `readme` with the lint rule table between its markers regenerated; None without the markers.
+pub fn with_lint_rules(readme: &str) -> Option<String> {
+    let start = readme.find(RULES_START)? + RULES_START.len();
+    let end = start + readme[start..].find(RULES_END)?;
+    let mut out = String::with_capacity(readme.len());
+    out.push_str(&readme[..start]);
+    out.push_str(&mwi_diag::lint::rules::markdown_table());
+    out.push_str(&readme[end..]);
+    Some(out)
+}
+
+/// Writes completions into `root/completions`, one man page per (visible) command into
+/// `root/man`, and the lint rule table into `root/README.md` when it has one; returns the
+/// directories written.
 pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
     let completions = root.join("completions");
     let man = root.join("man");
@@ -26,6 +44,13 @@ pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
         clap_complete::generate_to(shell, &mut cmd, "mwictl", &completions)?;
     }
     clap_mangen::generate_to(crate::cli::command(), &man)?;
+    let readme = root.join("README.md");
+    if let Ok(text) = std::fs::read_to_string(&readme)
+        && let Some(fresh) = with_lint_rules(&text)
+        && fresh != text
+    {
+        std::fs::write(&readme, fresh)?;
+    }
     Ok([completions, man])
 }
 
@@ -70,6 +95,24 @@ mod tests {
             assert!(
                 stale.is_empty(),
                 "{sub}/ is stale ({stale:?}): run `cargo run -- generate-docs .` in the repository root"
+            );
+        }
+    }
+
+    #[test]
+    fn readme_lint_rule_table_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+        let readme = std::fs::read_to_string(path).unwrap();
+        let fresh = with_lint_rules(&readme).expect("README.md has the lint rule markers");
+        assert!(
+            fresh == readme,
+            "README.md's lint rule table is stale: run `cargo run -- generate-docs .` in the repository root"
+        );
+        for rule in mwi_diag::lint::rules::RULES {
+            assert!(
+                readme.contains(&format!("| `{}` |", rule.id)),
+                "{}",
+                rule.id
             );
         }
     }

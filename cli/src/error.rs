@@ -34,6 +34,21 @@ impl CommandError {
         CommandError::new(ExitStatus::Usage, message)
     }
 
+    /// A resource that does not exist (exit 3).
+    pub fn not_found(message: impl Into<String>) -> CommandError {
+        CommandError::new(ExitStatus::NotFound, message)
+    }
+
+    /// A write that collides with the server's state: it exists, or changed since read (exit 5).
+    pub fn conflict(message: impl Into<String>) -> CommandError {
+        CommandError::new(ExitStatus::Conflict, message)
+    }
+
+    /// Whether this is a missing resource (exit 3), for a caller that reports it differently.
+    pub fn is_not_found(&self) -> bool {
+        self.status == ExitStatus::NotFound
+    }
+
     /// Adds a line telling the user what to do next.
     pub fn hint(mut self, hint: impl Into<String>) -> CommandError {
         self.hints.push(one_line(hint.into()));
@@ -75,7 +90,7 @@ impl From<ConnectError> for CommandError {
             ConnectError::Identity(_) | ConnectError::Credentials { .. } => {
                 CommandError::usage(message).hint(NEW_IDENTITY)
             }
-            ConnectError::BadAddress { .. } => CommandError::usage(message)
+            ConnectError::BadAddress(_) => CommandError::usage(message)
                 .hint("pass --auth-server HOST:PORT, e.g. --auth-server 127.0.0.1:3025"),
             ConnectError::NoClusterName { .. } => CommandError::usage(message)
                 .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),
@@ -102,6 +117,7 @@ impl From<ConnectError> for CommandError {
 
 impl From<ClientError> for CommandError {
     fn from(e: ClientError) -> CommandError {
+        let admin_mfa = e.is_admin_mfa();
         match e {
             ClientError::Connect(c) => c.into(),
             ClientError::Decode { .. } => CommandError::failure(e.to_string())
@@ -111,7 +127,7 @@ impl From<ClientError> for CommandError {
                 subject,
                 peer,
                 status,
-            } => from_status(method, subject.as_ref(), &peer, &status),
+            } => from_status(method, subject.as_ref(), &peer, &status, admin_mfa),
         }
     }
 }
@@ -130,12 +146,13 @@ fn from_status(
     subject: Option<&Subject>,
     peer: &Peer,
     status: &tonic::Status,
+    admin_mfa: bool,
 ) -> CommandError {
     use tonic::Code;
     let msg = status.message();
     let rpc = short(method);
     let identity = peer.identity.display();
-    if is_admin_mfa(msg) {
+    if admin_mfa {
         return CommandError::new(
             ExitStatus::AccessDenied,
             format!("{rpc} needs admin-action MFA, which mwictl cannot perform: {msg}"),
@@ -198,19 +215,16 @@ fn from_status(
     }
 }
 
-/// Teleport's admin-action MFA refusals ("admin-level MFA", "MFA required"), which no
-/// non-interactive client can answer.
-fn is_admin_mfa(message: &str) -> bool {
-    let m = message.to_ascii_lowercase();
-    m.contains("admin-level mfa") || m.contains("mfa required") || m.contains("admin action mfa")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Arc;
 
     fn rpc(code: tonic::Code, msg: &str, subject: Option<Subject>) -> CommandError {
+        client_error(code, msg, subject).into()
+    }
+
+    fn client_error(code: tonic::Code, msg: &str, subject: Option<Subject>) -> ClientError {
         ClientError::Rpc {
             method: "/proto.AuthService/GetLock",
             subject,
@@ -220,7 +234,6 @@ mod tests {
             }),
             status: tonic::Status::new(code, msg),
         }
-        .into()
     }
 
     fn lock(name: &str) -> Option<Subject> {
@@ -228,6 +241,35 @@ mod tests {
             kind: "lock",
             name: Some(name.into()),
         })
+    }
+
+    #[test]
+    fn the_client_predicates_agree_with_the_exit_statuses() {
+        use tonic::Code;
+        for code in [
+            Code::NotFound,
+            Code::AlreadyExists,
+            Code::FailedPrecondition,
+            Code::Aborted,
+            Code::PermissionDenied,
+            Code::Unavailable,
+            Code::Internal,
+        ] {
+            for msg in ["plain", "admin-level MFA is required"] {
+                let e = client_error(code, msg, lock("x"));
+                let status = CommandError::from(client_error(code, msg, lock("x"))).status;
+                assert_eq!(
+                    e.is_not_found(),
+                    status == ExitStatus::NotFound,
+                    "{code:?} {msg}"
+                );
+                assert_eq!(
+                    e.is_conflict(),
+                    status == ExitStatus::Conflict,
+                    "{code:?} {msg}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -13,8 +13,6 @@ pub mod exit;
 pub mod home;
 #[cfg(feature = "lab")]
 pub mod lab;
-pub mod listing;
-pub mod live;
 pub mod logging;
 pub mod ops;
 pub mod output;

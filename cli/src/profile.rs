@@ -1,9 +1,9 @@
 //! The saved connection profile: which auth server and identity file plain `mwictl` commands use
 //! when no flags say otherwise. `mwictl lab start` writes it; every command may read it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use mwi_identity::durable;
 use serde::{Deserialize, Serialize};
 
 /// Where to connect by default.
@@ -59,7 +59,8 @@ impl Profile {
             })
     }
 
-    /// Writes the profile atomically (temp file, fsync, rename), creating its directory.
+    /// Writes the profile atomically (see `durable`), creating its directory. A new profile gets
+    /// mode 0644; a replaced one keeps its mode.
     pub fn save(&self, path: &Path) -> Result<(), ProfileError> {
         let err = |source| ProfileError::Write {
             path: path.to_path_buf(),
@@ -67,18 +68,13 @@ impl Profile {
         };
         let dir = path.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(err)?;
-        let tmp = dir.join(format!(".profile.json.tmp{}", std::process::id()));
         // Fails only for a non-UTF-8 identity path, which JSON cannot hold.
         let mut text =
             serde_json::to_string_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
         text.push('\n');
-        let result = std::fs::File::create(&tmp)
-            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|_| f.sync_all()))
-            .and_then(|_| std::fs::rename(&tmp, path));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+        durable::replace(path, text.as_bytes(), &durable::Options::keep_mode(0o644))
+            .map(|_| ())
+            .map_err(|e| err(e.into_io()))
     }
 }
 

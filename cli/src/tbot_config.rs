@@ -7,9 +7,9 @@
 //! or `token:` is missing, one line is inserted with the file's own indentation and line ending.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+
+use mwi_identity::durable;
 
 /// Why the token cannot be written.
 #[derive(Debug, thiserror::Error)]
@@ -177,10 +177,10 @@ pub fn write_token(
                     via_token_file: false,
                 });
             }
-            let backup = replace_file(&config, text.as_bytes(), new.as_bytes(), backup_tag)?;
+            let backup = replace_file(&config, new.as_bytes(), backup_tag)?;
             Ok(Written {
                 file: config,
-                backup: Some(backup),
+                backup,
                 changed: true,
                 via_token_file: false,
             })
@@ -207,32 +207,17 @@ fn write_token_file(
                     via_token_file: true,
                 });
             }
-            let backup = replace_file(&path, &old, new.as_bytes(), backup_tag)?;
+            let backup = replace_file(&path, new.as_bytes(), backup_tag)?;
             Ok(Written {
                 file: path,
-                backup: Some(backup),
+                backup,
                 changed: true,
                 via_token_file: true,
             })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let write_err = |source| TbotConfigError::Write {
-                path: path.to_path_buf(),
-                source,
-            };
-            let dir = path.parent().unwrap_or(Path::new("/"));
-            let tmp = temp_path(path);
-            let result = (|| {
-                let mut file = create_private(&tmp, 0o600)?;
-                file.write_all(new.as_bytes())?;
-                file.sync_all()?;
-                fs::rename(&tmp, path)?;
-                sync_dir(dir)
-            })();
-            if result.is_err() {
-                let _ = fs::remove_file(&tmp);
-            }
-            result.map_err(write_err)?;
+            durable::replace(path, new.as_bytes(), &durable::Options::keep_mode(0o600))
+                .map_err(write_error)?;
             Ok(Written {
                 file: path.to_path_buf(),
                 backup: None,
@@ -255,55 +240,24 @@ fn resolve(path: &Path) -> Result<PathBuf, TbotConfigError> {
     })
 }
 
-/// Backs `old` up beside `path` (unless that backup exists), then replaces `path` with `new`:
-/// temp file in the same directory, same mode and owner, fsync, rename, fsync of the directory.
+/// Backs the file up as [`backup_path`] (unless that backup exists), then replaces it with `new`
+/// keeping its mode and owner (see `durable`).
 fn replace_file(
     path: &Path,
-    old: &[u8],
     new: &[u8],
     backup_tag: &str,
-) -> Result<PathBuf, TbotConfigError> {
-    let write_err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| TbotConfigError::Write { path: p, source }
-    };
-    let meta = fs::metadata(path).map_err(|source| TbotConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mode = meta.permissions().mode() & 0o7777;
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let backup = backup_path(path, backup_tag);
-    if !backup.exists() {
-        let tmp = temp_path(&backup);
-        let result = (|| {
-            let mut file = create_private(&tmp, mode)?;
-            file.write_all(old)?;
-            file.sync_all()?;
-            keep_owner(&file, &meta)?;
-            fs::rename(&tmp, &backup)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(write_err(&backup))?;
+) -> Result<Option<PathBuf>, TbotConfigError> {
+    let options = durable::Options::keep_mode(0o600)
+        .backup(durable::Backup::KeepFirst(format!(".{backup_tag}.bak")));
+    let done = durable::replace(path, new, &options).map_err(write_error)?;
+    Ok(done.backup)
+}
+
+fn write_error(e: durable::DurableError) -> TbotConfigError {
+    TbotConfigError::Write {
+        path: e.path().to_path_buf(),
+        source: e.into_io(),
     }
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut file = create_private(&tmp, mode)?;
-        file.write_all(new)?;
-        file.sync_all()?;
-        keep_owner(&file, &meta)?;
-        // The mode is set again after writing: the umask may have narrowed it at creation.
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        fs::rename(&tmp, path)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map_err(write_err(path))?;
-    Ok(backup)
 }
 
 /// `<path>.<tag>.bak`.
@@ -311,46 +265,6 @@ pub fn backup_path(path: &Path, tag: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".{tag}.bak"));
     path.with_file_name(name)
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let mut name = std::ffi::OsString::from(".");
-    name.push(path.file_name().unwrap_or_default());
-    name.push(format!(".mwictl-tmp-{}", std::process::id()));
-    path.with_file_name(name)
-}
-
-fn create_private(path: &Path, mode: u32) -> std::io::Result<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-}
-
-/// Gives the new file the old one's owner; refuses (instead of changing the owner) when that is
-/// not allowed.
-fn keep_owner(file: &fs::File, old: &fs::Metadata) -> std::io::Result<()> {
-    let new = file.metadata()?;
-    if new.uid() == old.uid() && new.gid() == old.gid() {
-        return Ok(());
-    }
-    std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).map_err(|e| {
-        std::io::Error::new(
-            e.kind(),
-            format!(
-                "cannot keep its owner {}:{} ({e}); run as that user or root",
-                old.uid(),
-                old.gid()
-            ),
-        )
-    })
-}
-
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    fs::File::open(dir)?.sync_all()
 }
 
 // ---- the scanner ----

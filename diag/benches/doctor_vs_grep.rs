@@ -5,6 +5,7 @@
 //! Run by `cargo test` (no `--bench` argument) it does a 2 MB smoke run.
 
 use mwi_diag::doctor::{Doctor, Incident, SIGNATURES};
+use mwi_diag::incident::Incident as Product;
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
 use std::path::Path;
@@ -69,10 +70,10 @@ fn main() {
     }
 
     let expected = [
-        Incident::GenerationMismatch,
-        Incident::IdentityExpired,
-        Incident::DatabaseNotFound,
-        Incident::ProxyUnreachable,
+        Incident::Product(Product::GenerationMismatch),
+        Incident::Product(Product::Expired),
+        Incident::Product(Product::DbAccess),
+        Incident::Product(Product::NoProxy),
     ];
     assert_eq!(findings, expected, "the buried incidents are found");
     let mb = written as f64 / MB as f64;

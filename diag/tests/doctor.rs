@@ -1,7 +1,8 @@
 //! The log doctor over the corpus: each incident in each era's wording and each log format,
 //! related lines collapsed into one finding, text and JSON reports snapshotted.
 
-use mwi_diag::doctor::{Doctor, Finding, Incident, LineFormat, LiveCheck, Report};
+use mwi_diag::doctor::{Doctor, Finding, Incident, LineFormat, LiveCheck, Other, Report};
+use mwi_diag::incident::Incident as Product;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/logs/");
 
@@ -42,7 +43,10 @@ fn lines(finding: &Finding) -> Vec<(String, u64)> {
 fn legacy_mismatch_access_denied_and_lock_are_one_finding() {
     let report = diagnose(&["s1_legacy_seed.txt"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(
+        finding.incident,
+        Incident::Product(Product::GenerationMismatch)
+    );
     assert_eq!(finding.bot.as_deref(), Some("example"));
     assert!(
         finding
@@ -86,7 +90,10 @@ fn legacy_mismatch_json_report() {
 fn v16_json_log_mismatch_names_bot_and_instance() {
     let report = diagnose(&["s1_v16_json.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(
+        finding.incident,
+        Incident::Product(Product::GenerationMismatch)
+    );
     assert_eq!(finding.bot.as_deref(), Some("ci"));
     assert_eq!(
         finding.facts.get("instance").map(String::as_str),
@@ -146,7 +153,10 @@ fn newest_journal_mismatch_locks_the_instance() {
 fn auth_log_and_client_log_collapse_into_one_finding() {
     let report = diagnose(&["s1_client_only.log", "s1_auth_only.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(
+        finding.incident,
+        Incident::Product(Product::GenerationMismatch)
+    );
     assert_eq!(finding.bot.as_deref(), Some("web"));
     assert_eq!(
         lines(finding),
@@ -161,7 +171,7 @@ fn auth_log_and_client_log_collapse_into_one_finding() {
 fn access_denied_alone_suggests_checking_locks() {
     let report = diagnose(&["s1_client_only.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::AccessDenied);
+    assert_eq!(finding.incident, Incident::Other(Other::AccessDenied));
     assert_eq!(
         finding.live_check,
         Some(LiveCheck::LockForBot { bot: None })
@@ -176,7 +186,7 @@ fn access_denied_alone_suggests_checking_locks() {
 fn expired_identity_and_bad_certificate_are_one_finding() {
     let report = diagnose(&["s2_expired_seed.txt"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::IdentityExpired);
+    assert_eq!(finding.incident, Incident::Product(Product::Expired));
     assert_eq!(
         finding.bot.as_deref(),
         Some("test"),
@@ -197,7 +207,7 @@ fn expired_identity_and_bad_certificate_are_one_finding() {
 fn journal_json_output_is_read() {
     let report = diagnose(&["s2_journal_json.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::IdentityExpired);
+    assert_eq!(finding.incident, Incident::Product(Product::Expired));
     assert_eq!(finding.bot.as_deref(), Some("runner"));
     assert!(
         finding
@@ -211,7 +221,7 @@ fn journal_json_output_is_read() {
 fn ssh_failure_names_login_and_granted_principals() {
     let report = diagnose(&["s3_ssh_seed.txt"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::SshLoginNotAllowed);
+    assert_eq!(finding.incident, Incident::Product(Product::SshLogin));
     assert_eq!(finding.facts.get("login").map(String::as_str), Some("bob"));
     assert_eq!(
         finding.facts.get("principals").map(String::as_str),
@@ -247,7 +257,7 @@ fn ssh_failure_uses_the_latest_renewal() {
 fn database_not_found_names_the_database() {
     let report = diagnose(&["s4_database_seed.txt"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::DatabaseNotFound);
+    assert_eq!(finding.incident, Incident::Product(Product::DbAccess));
     assert_eq!(
         finding.live_check,
         Some(LiveCheck::RoleLacksDbAccess {
@@ -267,7 +277,7 @@ fn exec_plugin_error_points_to_lint_fix() {
     for name in ["s5_kube_seed.txt", "s5_kube_json.log"] {
         let report = diagnose(&[name]);
         let finding = only(&report);
-        assert_eq!(finding.incident, Incident::ExecPluginNeedsDirectory);
+        assert_eq!(finding.incident, Incident::Product(Product::K8sSecret));
         assert_eq!(
             finding.facts.get("secret").map(String::as_str),
             Some("identity-output")
@@ -284,7 +294,7 @@ fn exec_plugin_error_points_to_lint_fix() {
 fn proxy_ping_failure_over_several_lines_is_one_finding() {
     let report = diagnose(&["s7_proxy_seed.txt"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::ProxyUnreachable);
+    assert_eq!(finding.incident, Incident::Product(Product::NoProxy));
     assert_eq!(
         finding.facts.get("url").map(String::as_str),
         Some("https://teleport.example.com:443/webapi/find")
@@ -403,7 +413,10 @@ fn a_flood_of_one_error_keeps_memory_bounded_and_counts_all() {
         .expect("read");
     let report = doctor.finish();
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::GenerationMismatch);
+    assert_eq!(
+        finding.incident,
+        Incident::Product(Product::GenerationMismatch)
+    );
     assert_eq!(finding.occurrences, 200_001);
     assert!(finding.evidence.len() <= 24);
     assert_eq!(report.sources[0].matched_lines, 200_001);
@@ -421,7 +434,7 @@ fn a_line_longer_than_the_buffer_is_still_read() {
         .expect("read");
     let report = doctor.finish();
     let finding = only(&report);
-    assert_eq!(finding.incident, Incident::IdentityExpired);
+    assert_eq!(finding.incident, Incident::Product(Product::Expired));
     assert_eq!(finding.evidence[0].line, 1);
     assert!(finding.evidence[0].text.len() <= 1024 + 3);
     assert_eq!(report.sources[0].lines, 2);
@@ -464,4 +477,20 @@ fn live_answers_are_recorded_and_rendered() {
         rendered.contains("live:  still current: lock 5cee949f"),
         "{rendered}"
     );
+}
+
+#[test]
+fn incidents_serialize_as_their_ids_and_parse_back() {
+    for incident in Product::ALL.map(Incident::Product).into_iter().chain([
+        Incident::Other(Other::BotLocked),
+        Incident::Other(Other::JoinTokenInvalid),
+        Incident::Other(Other::MissingIdentityGroups),
+        Incident::Other(Other::CertIpSans),
+    ]) {
+        let json = serde_json::to_string(&incident).unwrap();
+        assert_eq!(json, format!("\"{}\"", incident.id()));
+        assert_eq!(serde_json::from_str::<Incident>(&json).unwrap(), incident);
+    }
+    assert_eq!(Incident::Product(Product::SshLogin).id(), "S3");
+    assert_eq!(Incident::Other(Other::RbacDenied).id(), "rbac-denied");
 }

@@ -1,6 +1,7 @@
 //! The tbot.yaml linter over the config corpus: one sample per rule, the text report
 //! snapshotted, and `--fix` checked to change only the needed bytes, atomically, with a backup.
 
+use mwi_diag::incident::Incident;
 use mwi_diag::lint::{self, FileReport, LintOptions, LintReport, Severity};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -82,7 +83,7 @@ fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
     assert_eq!(s5.len(), 2);
     assert!(
         s5.iter()
-            .all(|f| f.incident.as_deref() == Some("S5") && f.fixable)
+            .all(|f| f.incident == Some(Incident::K8sSecret) && f.fixable)
     );
     assert_eq!((s5[0].line, s5[0].column), (9, 5));
     assert_eq!(s5[1].key, "services[1].disable_exec_plugin");
@@ -211,7 +212,7 @@ fn shared_storage_across_configs_is_s1() {
             .filter(|f| f.rule == "shared-storage")
             .collect();
         assert_eq!(shared.len(), 1, "{}", text(&report));
-        assert_eq!(shared[0].incident.as_deref(), Some("S1"));
+        assert_eq!(shared[0].incident, Some(Incident::GenerationMismatch));
     }
     let tmp = dir.path().display().to_string();
     insta::with_settings!({filters => vec![(tmp.as_str(), "[TMP]")]}, {
@@ -253,7 +254,7 @@ fn storage_on_a_network_file_system_is_flagged() {
         .expect("network-storage");
     assert_eq!((finding.line, finding.column), (8, 9));
     assert!(finding.message.contains("(NFS)"));
-    assert_eq!(finding.incident.as_deref(), Some("S1"));
+    assert_eq!(finding.incident, Some(Incident::GenerationMismatch));
 }
 
 #[test]
@@ -436,4 +437,41 @@ fn nothing_to_fix_writes_nothing() {
     let report = lint::lint_paths(&paths, &options()).expect("lint");
     assert!(lint::apply_fixes(&report).expect("fix").is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
+}
+
+#[test]
+fn every_finding_matches_its_registered_rule() {
+    let mut seen = BTreeSet::new();
+    let dir = std::fs::read_dir(CORPUS).expect("corpus");
+    let mut paths: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for use_proxy_addr in [None, Some("yes"), Some("1")] {
+        let options = LintOptions {
+            use_proxy_addr: use_proxy_addr.map(str::to_string),
+            network_fs: nfs_under_mnt,
+        };
+        let mut report = lint::lint_paths(&paths, &options).expect("lint");
+        // Rules the corpus files do not show.
+        let extra = "version: v2\nversion: v2\nproxy_server: p:443\ncertificate_ttl: 1h\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\n";
+        report
+            .files
+            .push(lint::lint_source("extra.yaml", extra, &options));
+        for finding in report.files.iter().flat_map(|f| &f.findings) {
+            let rule = lint::rules::rule(&finding.rule).expect("a registered rule");
+            assert!(
+                rule.severities.contains(&finding.severity),
+                "{} at {:?}",
+                rule.id,
+                finding.severity
+            );
+            assert_eq!(finding.incident, rule.incident, "{}", rule.id);
+            seen.insert(rule.id);
+        }
+    }
+    let all: BTreeSet<&str> = lint::rules::RULES.iter().map(|r| r.id).collect();
+    let unseen: Vec<&&str> = all.difference(&seen).collect();
+    assert!(
+        unseen.is_empty(),
+        "rules with no sample in the corpus: {unseen:?}"
+    );
 }

@@ -1,7 +1,6 @@
 //! Reads and writes Teleport identity files: private key PEM, SSH certificate line, TLS
 //! certificate PEM, `@cert-authority` lines and TLS CA PEMs, in that order.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::{CertIdentity, IdentityError};
@@ -147,33 +146,15 @@ impl IdentityFile {
         })
     }
 
-    /// Writes the file atomically (temp file, fsync, rename) with mode 0600.
+    /// Writes the file atomically with mode 0600 (see `durable`).
     pub fn write(&self, path: &Path) -> Result<(), IdentityError> {
-        let err = |e: std::io::Error| IdentityError::File {
-            path: path.to_path_buf(),
-            reason: format!("cannot write it: {e}"),
-        };
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        let dir = dir.unwrap_or(Path::new("."));
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            name.unwrap_or_else(|| "identity".into()),
-            std::process::id()
-        ));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp).map_err(err)?;
-        let result = file
-            .write_all(self.to_text().as_bytes())
-            .and_then(|_| file.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, path));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+        let options = crate::durable::Options::mode(0o600);
+        crate::durable::replace(path, self.to_text().as_bytes(), &options)
+            .map(|_| ())
+            .map_err(|e| IdentityError::File {
+                path: path.to_path_buf(),
+                reason: format!("cannot write it: {}", e.into_io()),
+            })
     }
 
     /// The identity that the TLS certificate names.

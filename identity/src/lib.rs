@@ -1,8 +1,10 @@
-//! Teleport identity files (the format `tctl auth sign`, tbot and `mwictl lab start` write) and
-//! the Teleport certificate subject: who a client certificate names, its roles, bot and generation.
+//! Teleport identity files (the format `tctl auth sign`, tbot and `mwictl lab start` write), the
+//! Teleport certificate subject (who a client certificate names), and TLS with an auth service.
 
+pub mod durable;
 mod file;
 mod subject;
+pub mod tls;
 
 pub use file::{IdentityFile, Loaded};
 pub use subject::{CertIdentity, oid};

@@ -43,7 +43,7 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandE
         let handle = tokio::runtime::Handle::current();
         let mut answer = |check: &LiveCheck| -> LiveAnswer {
             let client = client.expect("live checks are asked only with --live");
-            handle.block_on(crate::live::answer(client, check))
+            handle.block_on(crate::ops::live::answer(client, check))
         };
         let live: Option<&mut dyn FnMut(&LiveCheck) -> LiveAnswer> = match client {
             Some(_) => Some(&mut answer),

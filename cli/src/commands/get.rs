@@ -26,7 +26,7 @@ pub async fn run(ctx: &Context, args: GetArgs) -> Result<ExitStatus, CommandErro
             .hint("kinds are lock, role, token, bot and bot_instance, e.g. `mwictl get locks`")
     })?;
     let client = ctx.client().await?;
-    let count = crate::listing::write(client, &reference, ctx.printer()).await?;
+    let count = crate::ops::listing::write(client, &reference, ctx.printer()).await?;
     if count == 0 && ctx.printer().format() == Format::Text {
         let kind = reference.kind.name().replace('_', " ");
         ctx.printer().status(format!("no {kind}s found"));

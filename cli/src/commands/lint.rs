@@ -20,6 +20,7 @@ use crate::exit::ExitStatus;
 /// Configs given together are checked together (a storage path shared between them is S1's
 /// root cause).
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = mwi_diag::lint::rules::help_text())]
 pub struct LintArgs {
     /// tbot.yaml files; none means /etc/tbot.yaml.
     #[arg(value_name = "PATH")]

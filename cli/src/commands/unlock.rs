@@ -9,9 +9,8 @@ use clap::ArgGroup;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::locks::{fitted_table, table_time, terminal_width};
 use crate::ops::unlock::{BlockingLock, BotTargets, Removal, remove_locks_reporting};
-use crate::output::{Output, Table};
+use crate::output::{Output, Table, fitted_table, table_time, terminal_width};
 use crate::resource::lock_target_text;
 
 /// Remove every lock that blocks a bot, or the locks named by ID, with a backup.

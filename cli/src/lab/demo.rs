@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mwi_auth::lab::{LabConfig, LabHandle, LockStyle};
-use mwi_diag::doctor::{Doctor, Incident};
+use mwi_diag::doctor::{self, Doctor};
+use mwi_diag::incident::Incident;
 
 use crate::client::Client;
 use crate::connect::{self, ClientIdentity, Target};
@@ -27,7 +28,7 @@ use super::agents::{
     RunningAgent, agent_args, matching_lines, stored_identity, wait_failed, wait_for_lines,
 };
 use super::narrate::Narrator;
-use super::scenarios::{self, BreakOptions, Scenario, WAIT_LIMIT};
+use super::scenarios::{self, BreakOptions, WAIT_LIMIT};
 use super::setup::LabTarget;
 
 /// The bot the demo breaks and recovers.
@@ -253,7 +254,7 @@ async fn steps(
         "Create bot {BOT}, run its agent, and break it: a second agent on the same data dir"
     ));
     let opts = BreakOptions {
-        scenario: Scenario::GenerationMismatch,
+        scenario: Incident::GenerationMismatch,
         bot: BOT.into(),
         dir: root.join(format!("bot-{BOT}")),
         login: "bob".into(),
@@ -356,7 +357,7 @@ fn diagnose_log(log: &Path, narrator: &Narrator) -> Result<(), CommandError> {
     let finding = report
         .findings
         .iter()
-        .find(|f| f.incident == Incident::GenerationMismatch)
+        .find(|f| f.incident == doctor::Incident::Product(Incident::GenerationMismatch))
         .ok_or_else(|| {
             CommandError::failure(format!(
                 "the doctor found no generation mismatch in {}",

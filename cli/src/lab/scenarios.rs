@@ -1,9 +1,13 @@
-//! `mwictl lab break`'s work: the seven incident scenarios and how each is caused for real, by
-//! running lab agents into it (S1–S4) or by writing the tbot.yaml mistake lint finds (S5–S7).
+//! `mwictl lab break`'s work: how each incident of the catalogue ([`mwi_diag::incident`]) is caused
+//! for real, by running lab agents into it (S1–S4) or by writing the tbot.yaml mistake lint finds
+//! (S5–S7).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mwi_diag::incident::Incident;
 
 use crate::client::Client;
 use crate::error::CommandError;
@@ -34,94 +38,80 @@ pub const DB_LABEL_VALUE: &str = "dev";
 /// The log line tbot writes when the SSH login check fails.
 pub const SSH_REFUSED: &str = "ssh: unable to authenticate";
 
-/// An incident to cause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
-pub enum Scenario {
-    /// S1: two agents share one data dir; a renewal presents a stale generation and the lab
-    /// locks the bot.
+/// The SCENARIO argument of `lab break`: an incident, named by its lab scenario in the
+/// catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scenario(pub Incident);
+
+static SCENARIOS: LazyLock<Vec<Scenario>> = LazyLock::new(|| Incident::ALL.map(Scenario).to_vec());
+
+impl clap::ValueEnum for Scenario {
+    fn value_variants<'a>() -> &'a [Self] {
+        &SCENARIOS
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        let lab = self.0.lab();
+        let kind = match cause(self.0) {
+            Cause::Agents(_) => "",
+            Cause::Config(_) => " (lint)",
+        };
+        Some(clap::builder::PossibleValue::new(lab.name).help(format!(
+            "{}{kind}: {}",
+            self.0.id(),
+            lab.help
+        )))
+    }
+}
+
+/// How `lab break` causes an incident: by running lab agents into it, or by writing the tbot.yaml
+/// mistake lint finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Agents(Run),
+    Config(Mistake),
+}
+
+/// The incidents lab agents are run into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
     GenerationMismatch,
-    /// S2: the agent stops and its short-lived identity expires; its token is spent.
     Expired,
-    /// S3: the bot's roles lack the SSH login its identity output needs.
     SshLogin,
-    /// S4: the bot's role cannot read database servers, so its database output finds none.
     DbAccess,
-    /// S5 (lint): kubernetes output to a kubernetes_secret without disable_exec_plugin.
-    K8sSecret,
-    /// S6 (lint): proxy_server behind split DNS, TBOT_USE_PROXY_ADDR unset.
+}
+
+/// The tbot.yaml mistakes written for lint to find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mistake {
+    KubeSecret,
     SplitDns,
-    /// S7 (lint): auth_server with an identity output whose ssh_config is not off.
     NoProxy,
 }
 
-impl Scenario {
-    pub const ALL: [Scenario; 7] = [
-        Scenario::GenerationMismatch,
-        Scenario::Expired,
-        Scenario::SshLogin,
-        Scenario::DbAccess,
-        Scenario::K8sSecret,
-        Scenario::SplitDns,
-        Scenario::NoProxy,
-    ];
-
-    /// As the command line spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::GenerationMismatch => "generation-mismatch",
-            Scenario::Expired => "expired",
-            Scenario::SshLogin => "ssh-login",
-            Scenario::DbAccess => "db-access",
-            Scenario::K8sSecret => "k8s-secret",
-            Scenario::SplitDns => "split-dns",
-            Scenario::NoProxy => "no-proxy",
-        }
+/// The one place that says how each incident is caused; a new incident gets its arm here.
+fn cause(incident: Incident) -> Cause {
+    match incident {
+        Incident::GenerationMismatch => Cause::Agents(Run::GenerationMismatch),
+        Incident::Expired => Cause::Agents(Run::Expired),
+        Incident::SshLogin => Cause::Agents(Run::SshLogin),
+        Incident::DbAccess => Cause::Agents(Run::DbAccess),
+        Incident::K8sSecret => Cause::Config(Mistake::KubeSecret),
+        Incident::SplitDns => Cause::Config(Mistake::SplitDns),
+        Incident::NoProxy => Cause::Config(Mistake::NoProxy),
     }
+}
 
-    /// The product's incident number.
-    pub fn incident(self) -> &'static str {
-        match self {
-            Scenario::GenerationMismatch => "S1",
-            Scenario::Expired => "S2",
-            Scenario::SshLogin => "S3",
-            Scenario::DbAccess => "S4",
-            Scenario::K8sSecret => "S5",
-            Scenario::SplitDns => "S6",
-            Scenario::NoProxy => "S7",
-        }
-    }
-
-    /// What goes wrong, in a few words.
-    pub fn title(self) -> &'static str {
-        match self {
-            Scenario::GenerationMismatch => "locked after a certificate generation mismatch",
-            Scenario::Expired => "identity expired, one-time token spent",
-            Scenario::SshLogin => "SSH login not allowed by the bot's roles",
-            Scenario::DbAccess => "database hidden by RBAC",
-            Scenario::K8sSecret => {
-                "kubernetes output to a kubernetes_secret without disable_exec_plugin"
-            }
-            Scenario::SplitDns => "proxy_server behind split DNS without TBOT_USE_PROXY_ADDR",
-            Scenario::NoProxy => "auth_server with an identity output that needs the proxy",
-        }
-    }
-
-    /// S1–S4 run agents against the lab; S5–S7 only write a file.
-    pub fn runs_agents(self) -> bool {
-        matches!(
-            self,
-            Scenario::GenerationMismatch
-                | Scenario::Expired
-                | Scenario::SshLogin
-                | Scenario::DbAccess
-        )
-    }
+/// True when `lab break` runs agents against a lab for the incident (S1–S4); the others only
+/// write a file.
+pub fn runs_agents(incident: Incident) -> bool {
+    matches!(cause(incident), Cause::Agents(_))
 }
 
 /// What to break and where.
 #[derive(Debug, Clone)]
 pub struct BreakOptions {
-    pub scenario: Scenario,
+    pub scenario: Incident,
     pub bot: String,
     /// The working directory: tbot.yaml, tbot.log, data/ and out/.
     pub dir: PathBuf,
@@ -152,7 +142,7 @@ impl BreakOptions {
 /// What a break did and what to run next.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Broken {
-    pub scenario: Scenario,
+    pub scenario: Incident,
     pub bot: String,
     /// The incident as it now stands, in one sentence.
     pub headline: String,
@@ -175,8 +165,8 @@ impl Output for Broken {
     fn text(&self) -> String {
         let mut out = format!(
             "{} {}: {}\n",
-            self.scenario.incident(),
-            self.scenario.name(),
+            self.scenario.id(),
+            self.scenario.lab().name,
             self.headline
         );
         out.push_str("did:\n");
@@ -203,9 +193,9 @@ impl Output for Broken {
 
     fn json(&self) -> serde_json::Value {
         serde_json::json!({
-            "scenario": self.scenario.name(),
-            "incident": self.scenario.incident(),
-            "title": self.scenario.title(),
+            "scenario": self.scenario.lab().name,
+            "incident": self.scenario.id(),
+            "title": self.scenario.lab().title,
             "bot": self.bot,
             "headline": self.headline,
             "dir": self.dir.display().to_string(),
@@ -264,18 +254,18 @@ pub async fn break_bot(
         lock: None,
         elapsed: Duration::ZERO,
     };
-    match (opts.scenario.runs_agents(), lab) {
-        (true, Some((client, target))) => {
-            run_agents(client, target, opts, &mut steps, &mut broken).await?;
+    match (cause(opts.scenario), lab) {
+        (Cause::Agents(run), Some((client, target))) => {
+            run_agents(client, target, run, opts, &mut steps, &mut broken).await?;
         }
-        (true, None) => {
+        (Cause::Agents(_), None) => {
             return Err(CommandError::usage(format!(
                 "lab break {} runs agents against a lab, and none is configured",
-                opts.scenario.name()
+                opts.scenario.lab().name
             ))
             .hint("start one with `mwictl lab start`"));
         }
-        (false, _) => write_lint_config(opts, &mut steps, &mut broken)?,
+        (Cause::Config(mistake), _) => write_lint_config(mistake, opts, &mut steps, &mut broken)?,
     }
     broken.did = steps.did;
     broken.next = next_commands(opts);
@@ -284,6 +274,7 @@ pub async fn break_bot(
 }
 
 fn write_lint_config(
+    mistake: Mistake,
     opts: &BreakOptions,
     steps: &mut Steps,
     broken: &mut Broken,
@@ -302,21 +293,21 @@ fn write_lint_config(
     });
     setup::write_private(&opts.config_path(), &text)?;
     let config = opts.config_path().display().to_string();
-    let (step, headline) = match opts.scenario {
-        Scenario::K8sSecret => (
+    let (step, headline) = match mistake {
+        Mistake::KubeSecret => (
             format!(
                 "wrote {config} with a kubernetes output to the kubernetes_secret identity-output, without disable_exec_plugin: true"
             ),
             "tbot would fail the output: the exec plugin needs a directory destination".to_string(),
         ),
-        Scenario::SplitDns => (
+        Mistake::SplitDns => (
             format!(
                 "wrote {config} with proxy_server {}; TBOT_USE_PROXY_ADDR is unset, so tbot would use the address the proxy advertises",
                 tbot_yaml::EXAMPLE_PROXY
             ),
             "behind split DNS tbot would connect to the proxy's public address, not the name configured".to_string(),
         ),
-        _ => (
+        Mistake::NoProxy => (
             format!(
                 "wrote {config} with auth_server {} and an identity output without ssh_config: \"off\"",
                 tbot_yaml::EXAMPLE_AUTH
@@ -333,14 +324,15 @@ fn write_lint_config(
 async fn run_agents(
     client: &Client,
     target: &LabTarget,
+    run: Run,
     opts: &BreakOptions,
     steps: &mut Steps<'_>,
     broken: &mut Broken,
 ) -> Result<(), CommandError> {
-    let need = match opts.scenario {
-        Scenario::SshLogin => Need::WithoutLogin(&opts.login),
-        Scenario::DbAccess => Need::WithoutDatabases,
-        _ => Need::Any,
+    let need = match run {
+        Run::GenerationMismatch | Run::Expired => Need::Any,
+        Run::SshLogin => Need::WithoutLogin(&opts.login),
+        Run::DbAccess => Need::WithoutDatabases,
     };
     if let Some(step) = setup::ensure_access_role(client, need).await? {
         steps.add(step);
@@ -379,11 +371,11 @@ async fn run_agents(
         data_dir.display()
     ));
     broken.log = Some(log);
-    match opts.scenario {
-        Scenario::GenerationMismatch => generation_mismatch(client, opts, steps, broken).await,
-        Scenario::Expired => expired(opts, steps, broken).await,
-        Scenario::SshLogin => ssh_login(opts, steps, broken).await,
-        _ => db_access(target, opts, steps, broken).await,
+    match run {
+        Run::GenerationMismatch => generation_mismatch(client, opts, steps, broken).await,
+        Run::Expired => expired(opts, steps, broken).await,
+        Run::SshLogin => ssh_login(opts, steps, broken).await,
+        Run::DbAccess => db_access(target, opts, steps, broken).await,
     }
 }
 
@@ -603,17 +595,17 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
     let doctor = format!("mwictl doctor {log}");
     let restart = format!("mwictl lab bot -c {config}");
     match opts.scenario {
-        Scenario::GenerationMismatch => vec![
+        Incident::GenerationMismatch => vec![
             doctor,
             format!("mwictl recover generation-mismatch --bot {bot} --tbot-config {config} --yes"),
             restart,
         ],
-        Scenario::Expired => vec![
+        Incident::Expired => vec![
             doctor,
             format!("mwictl recover expired --bot {bot} --tbot-config {config} --yes"),
             restart,
         ],
-        Scenario::SshLogin => vec![
+        Incident::SshLogin => vec![
             doctor,
             format!(
                 "mwictl recover ssh-login --bot {bot} --login {} --role access --yes",
@@ -621,7 +613,7 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             ),
             restart,
         ],
-        Scenario::DbAccess => vec![
+        Incident::DbAccess => vec![
             doctor,
             format!(
                 "mwictl recover db-access --bot {bot} --db {} --db-labels {DB_LABEL_KEY}={DB_LABEL_VALUE} --role access --yes",
@@ -629,11 +621,11 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             ),
             restart,
         ],
-        Scenario::K8sSecret | Scenario::NoProxy => vec![
+        Incident::K8sSecret | Incident::NoProxy => vec![
             format!("mwictl lint {config}"),
             format!("mwictl lint --fix {config}"),
         ],
-        Scenario::SplitDns => vec![
+        Incident::SplitDns => vec![
             format!("mwictl lint {config}"),
             format!("TBOT_USE_PROXY_ADDR=yes mwictl lint {config}"),
         ],
@@ -658,7 +650,7 @@ mod tests {
     use super::*;
     use clap::ValueEnum;
 
-    fn opts(scenario: Scenario, dir: &Path) -> BreakOptions {
+    fn opts(scenario: Incident, dir: &Path) -> BreakOptions {
         BreakOptions {
             scenario,
             bot: "example".into(),
@@ -669,18 +661,26 @@ mod tests {
     }
 
     #[test]
-    fn scenario_names_are_the_command_line_values() {
-        for scenario in Scenario::ALL {
+    fn scenario_names_are_the_command_line_values_and_parse_back() {
+        for scenario in Scenario::value_variants() {
             let value = scenario.to_possible_value().unwrap();
-            assert_eq!(value.get_name(), scenario.name());
+            let name = scenario.0.lab().name;
+            assert_eq!(value.get_name(), name);
+            assert_eq!(Scenario::from_str(name, false), Ok(*scenario));
+            let help = value.get_help().unwrap().to_string();
+            assert!(help.starts_with(scenario.0.id()), "{help}");
+            assert_eq!(help.contains("(lint)"), !runs_agents(scenario.0), "{help}");
         }
-        let incidents: Vec<&str> = Scenario::ALL.iter().map(|s| s.incident()).collect();
+        let incidents: Vec<&str> = Scenario::value_variants()
+            .iter()
+            .map(|s| s.0.id())
+            .collect();
         assert_eq!(incidents, ["S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
     }
 
     #[test]
     fn next_commands_quote_awkward_paths() {
-        let next = next_commands(&opts(Scenario::GenerationMismatch, Path::new("/a b/x")));
+        let next = next_commands(&opts(Incident::GenerationMismatch, Path::new("/a b/x")));
         assert_eq!(
             next,
             [
@@ -694,12 +694,12 @@ mod tests {
 
     #[test]
     fn lint_scenarios_suggest_lint_and_its_fix() {
-        let next = next_commands(&opts(Scenario::K8sSecret, Path::new("/d")));
+        let next = next_commands(&opts(Incident::K8sSecret, Path::new("/d")));
         assert_eq!(
             next,
             ["mwictl lint /d/tbot.yaml", "mwictl lint --fix /d/tbot.yaml"]
         );
-        let next = next_commands(&opts(Scenario::SshLogin, Path::new("/d")));
+        let next = next_commands(&opts(Incident::SshLogin, Path::new("/d")));
         assert!(next[1].contains("--login bob --role access"), "{next:?}");
     }
 
@@ -707,7 +707,7 @@ mod tests {
     async fn lint_scenarios_write_their_file_without_a_lab() {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("bot");
-        let broken = break_bot(None, &opts(Scenario::NoProxy, &dir), &|_| {})
+        let broken = break_bot(None, &opts(Incident::NoProxy, &dir), &|_| {})
             .await
             .unwrap();
         assert_eq!(broken.log, None);
@@ -730,7 +730,7 @@ mod tests {
     #[tokio::test]
     async fn agent_scenarios_without_a_lab_say_how_to_start_one() {
         let root = tempfile::tempdir().unwrap();
-        let err = break_bot(None, &opts(Scenario::Expired, root.path()), &|_| {})
+        let err = break_bot(None, &opts(Incident::Expired, root.path()), &|_| {})
             .await
             .unwrap_err();
         assert!(err.hints[0].contains("mwictl lab start"), "{err:?}");

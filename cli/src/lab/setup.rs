@@ -106,25 +106,13 @@ pub fn prepare_dir(dir: &Path) -> Result<(), CommandError> {
 
 /// Writes `text` to `path` with mode 0600 (it holds a join token), replacing the file atomically.
 pub fn write_private(path: &Path, text: &str) -> Result<(), CommandError> {
-    let failed = |e: std::io::Error| {
-        CommandError::failure(format!("cannot write {}: {e}", path.display()))
-            .hint("check the permissions of --dir")
-    };
-    let tmp = path.with_extension("yaml.tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let result = options.open(&tmp).and_then(|mut file| {
-        use std::io::Write;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()
-    });
-    if let Err(e) = result.and_then(|()| std::fs::rename(&tmp, path)) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(failed(e));
-    }
-    Ok(())
+    let options = mwi_identity::durable::Options::mode(0o600);
+    mwi_identity::durable::replace(path, text.as_bytes(), &options)
+        .map(|_| ())
+        .map_err(|e| {
+            CommandError::failure(format!("cannot write {}: {}", path.display(), e.into_io()))
+                .hint("check the permissions of --dir")
+        })
 }
 
 /// What a scenario needs of the role `access`.

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::scenarios::Scenario;
+use mwi_diag::incident::Incident;
 
 /// The first line of every file `lab break` writes; a tbot.yaml without it is not ours to replace.
 pub const MARKER: &str = "# Written by mwictl lab break";
@@ -18,7 +18,7 @@ pub const PLACEHOLDER_TOKEN: &str = "REPLACE-WITH-A-JOIN-TOKEN";
 /// What goes into a file.
 #[derive(Debug, Clone)]
 pub struct Inputs<'a> {
-    pub scenario: Scenario,
+    pub scenario: Incident,
     pub bot: &'a str,
     /// `HOST:PORT` of the lab (S1–S4); the lint-only scenarios use the example cluster.
     pub auth_server: &'a str,
@@ -35,19 +35,41 @@ pub struct Inputs<'a> {
     pub db: &'a str,
 }
 
+/// Which server a scenario's file names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// The lab auth service, which the agents join (S1–S4).
+    Lab,
+    /// The example cluster's auth service, never contacted.
+    ExampleAuth,
+    /// The example cluster's proxy, never contacted.
+    ExampleProxy,
+}
+
+fn server(scenario: Incident) -> Server {
+    match scenario {
+        Incident::GenerationMismatch
+        | Incident::Expired
+        | Incident::SshLogin
+        | Incident::DbAccess => Server::Lab,
+        Incident::K8sSecret | Incident::NoProxy => Server::ExampleAuth,
+        Incident::SplitDns => Server::ExampleProxy,
+    }
+}
+
 /// The file's text.
 pub fn render(i: &Inputs) -> String {
     let mut y = String::new();
-    let scenario = i.scenario.name();
-    y.push_str(&format!("{MARKER} {scenario} --bot {}\n", i.bot));
+    let lab = i.scenario.lab();
+    y.push_str(&format!("{MARKER} {} --bot {}\n", lab.name, i.bot));
     y.push_str(&format!(
         "# tbot configuration of bot {:?}: {}.\n",
-        i.bot,
-        i.scenario.title()
+        i.bot, lab.title
     ));
     y.push_str("version: v2\n");
-    match i.scenario {
-        Scenario::SplitDns => {
+    let server = server(i.scenario);
+    match server {
+        Server::ExampleProxy => {
             y.push_str(
                 "# The proxy's public name. Inside this network it resolves (split DNS) to an\n\
                  # internal address, while the proxy advertises its public one.\n\
@@ -55,17 +77,17 @@ pub fn render(i: &Inputs) -> String {
             );
             y.push_str(&format!("proxy_server: {}\n", scalar(EXAMPLE_PROXY)));
         }
-        _ if i.scenario.runs_agents() => {
+        Server::Lab => {
             y.push_str("# The lab auth service (`mwictl lab start`).\n");
             y.push_str(&format!("auth_server: {}\n", scalar(i.auth_server)));
         }
-        _ => {
+        Server::ExampleAuth => {
             y.push_str("# Straight to the auth service, no proxy in between.\n");
             y.push_str(&format!("auth_server: {}\n", scalar(EXAMPLE_AUTH)));
         }
     }
     y.push_str("onboarding:\n  join_method: token\n");
-    if i.scenario.runs_agents() {
+    if server == Server::Lab {
         y.push_str(
             "  # One-time token: the first join spends it. `mwictl recover` writes a new one here.\n",
         );
@@ -95,8 +117,8 @@ pub fn render(i: &Inputs) -> String {
 fn services(i: &Inputs) -> String {
     let out = scalar(&i.out_dir.display().to_string());
     match i.scenario {
-        Scenario::GenerationMismatch | Scenario::Expired => "services: []\n".to_string(),
-        Scenario::SshLogin => format!(
+        Incident::GenerationMismatch | Incident::Expired => "services: []\n".to_string(),
+        Incident::SshLogin => format!(
             "services:\n\
              \x20 # SSH for the deploy job: an identity file for `ssh {login}@node`.\n\
              \x20 - type: identity\n\
@@ -110,7 +132,7 @@ fn services(i: &Inputs) -> String {
              \x20   ssh_login: {login}\n",
             login = scalar(i.login)
         ),
-        Scenario::DbAccess => format!(
+        Incident::DbAccess => format!(
             "services:\n\
              \x20 # Credentials for the reporting job's database.\n\
              \x20 - type: database\n\
@@ -123,7 +145,7 @@ fn services(i: &Inputs) -> String {
              \x20     path: {out}\n",
             db = scalar(i.db)
         ),
-        Scenario::K8sSecret => "services:\n\
+        Incident::K8sSecret => "services:\n\
              \x20 # A kubeconfig for the CI job, kept in a Kubernetes secret.\n\
              \x20 - type: kubernetes\n\
              \x20   kubernetes_cluster: example-k8s-cluster\n\
@@ -131,14 +153,14 @@ fn services(i: &Inputs) -> String {
              \x20     type: kubernetes_secret\n\
              \x20     name: identity-output\n"
             .to_string(),
-        Scenario::SplitDns => format!(
+        Incident::SplitDns => format!(
             "services:\n\
              \x20 - type: identity\n\
              \x20   destination:\n\
              \x20     type: directory\n\
              \x20     path: {out}\n"
         ),
-        Scenario::NoProxy => format!(
+        Incident::NoProxy => format!(
             "services:\n\
              \x20 # An identity file and ssh_config for the deploy job.\n\
              \x20 - type: identity\n\
@@ -178,13 +200,13 @@ mod tests {
     use super::*;
     use serde_yaml_ng::Value;
 
-    fn inputs(scenario: Scenario) -> Inputs<'static> {
+    fn inputs(scenario: Incident) -> Inputs<'static> {
         Inputs {
             scenario,
             bot: "example",
             auth_server: "127.0.0.1:3025",
             token: "0123abcd",
-            ca_path: scenario.runs_agents().then_some(Path::new("/lab/ca.crt")),
+            ca_path: (server(scenario) == Server::Lab).then_some(Path::new("/lab/ca.crt")),
             data_dir: Path::new("/bots/example/data"),
             out_dir: Path::new("/bots/example/out"),
             login: "bob",
@@ -192,13 +214,13 @@ mod tests {
         }
     }
 
-    fn parsed(scenario: Scenario) -> Value {
+    fn parsed(scenario: Incident) -> Value {
         serde_yaml_ng::from_str(&render(&inputs(scenario))).unwrap()
     }
 
     #[test]
     fn every_file_is_yaml_that_starts_with_the_marker() {
-        for scenario in Scenario::ALL {
+        for scenario in Incident::ALL {
             let text = render(&inputs(scenario));
             assert!(text.starts_with(MARKER), "{text}");
             let value: Value = serde_yaml_ng::from_str(&text).unwrap();
@@ -209,7 +231,7 @@ mod tests {
 
     #[test]
     fn lab_scenarios_point_at_the_lab_with_its_ca_and_token() {
-        let v = parsed(Scenario::GenerationMismatch);
+        let v = parsed(Incident::GenerationMismatch);
         assert_eq!(v["auth_server"], "127.0.0.1:3025");
         assert_eq!(v["onboarding"]["token"], "0123abcd");
         assert_eq!(v["onboarding"]["ca_path"], "/lab/ca.crt");
@@ -217,7 +239,7 @@ mod tests {
 
     #[test]
     fn ssh_login_output_asks_for_the_login_with_ssh_config_off() {
-        let v = parsed(Scenario::SshLogin);
+        let v = parsed(Incident::SshLogin);
         let output = &v["services"][0];
         assert_eq!(output["type"], "identity");
         assert_eq!(output["ssh_login"], "bob");
@@ -227,7 +249,7 @@ mod tests {
 
     #[test]
     fn database_output_names_the_database() {
-        let output = &parsed(Scenario::DbAccess)["services"][0];
+        let output = &parsed(Incident::DbAccess)["services"][0];
         assert_eq!(output["type"], "database");
         assert_eq!(output["service"], "example");
         assert_eq!(output["destination"]["path"], "/bots/example/out");
@@ -235,19 +257,19 @@ mod tests {
 
     #[test]
     fn lint_scenarios_carry_their_mistake() {
-        let k8s = &parsed(Scenario::K8sSecret)["services"][0];
+        let k8s = &parsed(Incident::K8sSecret)["services"][0];
         assert_eq!(k8s["destination"]["type"], "kubernetes_secret");
         assert!(k8s.get("disable_exec_plugin").is_none());
-        let dns = parsed(Scenario::SplitDns);
+        let dns = parsed(Incident::SplitDns);
         assert_eq!(dns["proxy_server"], EXAMPLE_PROXY);
         assert!(dns.get("auth_server").is_none());
-        let noproxy = parsed(Scenario::NoProxy);
+        let noproxy = parsed(Incident::NoProxy);
         assert_eq!(noproxy["auth_server"], EXAMPLE_AUTH);
         assert!(noproxy["services"][0].get("ssh_config").is_none());
     }
 
     /// The rules `mwictl lint` reports for a scenario's file (no TBOT_USE_PROXY_ADDR).
-    fn lint_rules(scenario: Scenario) -> Vec<String> {
+    fn lint_rules(scenario: Incident) -> Vec<String> {
         let options = mwi_diag::lint::LintOptions {
             use_proxy_addr: None,
             network_fs: |_| None,
@@ -258,21 +280,21 @@ mod tests {
 
     #[test]
     fn lint_finds_exactly_each_lint_scenarios_mistake() {
-        assert_eq!(lint_rules(Scenario::K8sSecret), ["kube-secret-exec-plugin"]);
-        assert_eq!(lint_rules(Scenario::SplitDns), ["use-proxy-addr"]);
-        assert_eq!(lint_rules(Scenario::NoProxy), ["auth-server-ssh-config"]);
+        assert_eq!(lint_rules(Incident::K8sSecret), ["kube-secret-exec-plugin"]);
+        assert_eq!(lint_rules(Incident::SplitDns), ["use-proxy-addr"]);
+        assert_eq!(lint_rules(Incident::NoProxy), ["auth-server-ssh-config"]);
     }
 
     #[test]
     fn lab_scenario_files_are_clean_for_lint_except_the_lab_only_ssh_login() {
         for scenario in [
-            Scenario::GenerationMismatch,
-            Scenario::Expired,
-            Scenario::DbAccess,
+            Incident::GenerationMismatch,
+            Incident::Expired,
+            Incident::DbAccess,
         ] {
             assert_eq!(lint_rules(scenario), Vec::<String>::new(), "{scenario:?}");
         }
-        assert_eq!(lint_rules(Scenario::SshLogin), ["unknown-key"]);
+        assert_eq!(lint_rules(Incident::SshLogin), ["unknown-key"]);
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! Backups of resources mwictl is about to remove or overwrite: YAML files in the home's backups
 //! dir, each written atomically under a new name (a timestamp and a counter), never overwriting.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
+
+use mwi_identity::durable;
 
 use crate::error::CommandError;
 
 /// Writes `yaml` to a new file `STEM-YYYYMMDDTHHMMSSZ.yaml` (or `…-N.yaml` when that name is
 /// taken) in `dir`, creating `dir` (mode 0700) if needed, and returns its path. The file (mode
-/// 0600) appears complete or not at all: it is written to a temporary name, synced, then linked
-/// to its final name, which fails instead of replacing an existing backup.
+/// 0600) appears complete or not at all and never replaces an existing backup
+/// (`durable::create_unique`).
 pub fn write_backup(dir: &Path, stem: &str, yaml: &str) -> Result<PathBuf, CommandError> {
     let unwritable = |path: &Path, e: std::io::Error| {
         CommandError::failure(format!("cannot write the backup {}: {e}", path.display())).hint(
@@ -27,49 +29,17 @@ pub fn write_backup(dir: &Path, stem: &str, yaml: &str) -> Result<PathBuf, Comma
         .create(dir)
         .map_err(|e| unwritable(dir, e))?;
     let base = format!("{}-{}", safe_stem(stem), timestamp());
-    let temp = dir.join(format!(".{base}.{}.tmp", std::process::id()));
-    let written = write_synced(&temp, yaml.as_bytes());
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        return Err(unwritable(&temp, e));
-    }
-    let result = link_new_name(dir, &base, &temp);
-    let _ = fs::remove_file(&temp);
-    let path = result.map_err(|e| unwritable(dir, e))?;
-    // The new name is durable only once the directory entry is.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(path)
-}
-
-fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
-}
-
-/// Hard-links `temp` to the first free name `BASE.yaml`, `BASE-2.yaml`, …; a link never replaces
-/// an existing file, so two runs in the same second cannot overwrite each other's backup.
-fn link_new_name(dir: &Path, base: &str, temp: &Path) -> std::io::Result<PathBuf> {
-    for n in 1u32.. {
-        let name = if n == 1 {
+    let name = |n: u32| {
+        Some(OsString::from(if n == 0 {
             format!("{base}.yaml")
         } else {
-            format!("{base}-{n}.yaml")
-        };
-        let path = dir.join(name);
-        match fs::hard_link(temp, &path) {
-            Ok(()) => return Ok(path),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other("no free backup name"))
+            format!("{base}-{}.yaml", n + 1)
+        }))
+    };
+    durable::create_unique(dir, yaml.as_bytes(), 0o600, name).map_err(|e| {
+        let path = e.path().to_path_buf();
+        unwritable(&path, e.into_io())
+    })
 }
 
 /// The stem with anything but letters, digits, `.`, `_` and `-` replaced, so a resource name

@@ -12,7 +12,6 @@ use mwi_proto::types::{LockV2, ProvisionTokenV2};
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
-use crate::exit::ExitStatus;
 use crate::resource::{Kind, Resource, ResourceRef, parse_documents, render_yaml};
 
 /// The variables naming the editor, in the order tctl reads them.
@@ -306,11 +305,10 @@ fn recheck<T>(
         original.resource.name()
     );
     let current = match current {
-        Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
-            return Err(CommandError::new(
-                ExitStatus::Conflict,
-                format!("{what} was deleted while it was being edited"),
-            ));
+        Err(e) if e.is_not_found() => {
+            return Err(CommandError::conflict(format!(
+                "{what} was deleted while it was being edited"
+            )));
         }
         other => other?,
     };
@@ -324,10 +322,9 @@ fn recheck<T>(
         _ => current.raw != original.raw,
     };
     if changed {
-        return Err(CommandError::new(
-            ExitStatus::Conflict,
-            format!("{what} changed on the server while it was being edited (stale revision)"),
-        )
+        return Err(CommandError::conflict(format!(
+            "{what} changed on the server while it was being edited (stale revision)"
+        ))
         .hint("use --force to overwrite the newer copy"));
     }
     Ok(current)
@@ -409,17 +406,17 @@ fn set_revision(
 
 /// A stale-revision refusal also says how to overwrite.
 fn stale_hint(e: ClientError) -> CommandError {
-    let err = CommandError::from(e);
-    if err.status == ExitStatus::Conflict {
-        err.hint("use --force to overwrite the newer copy")
+    if e.is_conflict() {
+        CommandError::from(e).hint("use --force to overwrite the newer copy")
     } else {
-        err
+        e.into()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitStatus;
     use mwi_proto::types::RoleV6;
 
     fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

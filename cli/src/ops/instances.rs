@@ -1,19 +1,17 @@
 //! Bot instances: their table rows (with lock state), streamed page by page so any number can be
-//! listed in flat memory, one instance's details, and a new one-time join token for a bot.
+//! listed in flat memory, whether one still holds an identity, and one instance's details.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use mwi_proto::machineid::{
-    Bot, BotInstance, BotInstanceStatusAuthentication, BotInstanceStatusHeartbeat,
+    BotInstance, BotInstanceStatusAuthentication, BotInstanceStatusHeartbeat,
 };
-use mwi_proto::types::{LockTarget, LockV2};
+use mwi_proto::types::LockV2;
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::exit::ExitStatus;
-use crate::ops::tokens::{IssuedToken, issue_bot_token};
-use crate::ops::unlock::{BlockingLock, bot_resource_name, find_blocking_locks};
+use crate::ops::unlock::bot_resource_name;
 use crate::output::Listed;
 use crate::resource::{format_go_duration, format_timestamp};
 
@@ -201,60 +199,14 @@ pub fn parse_instance_ref(text: &str) -> Result<(&str, &str), CommandError> {
 pub async fn get(client: &Client, bot: &str, id: &str) -> Result<BotInstance, CommandError> {
     match client.get_bot_instance(bot, id).await {
         Ok(instance) => Ok(instance.value),
-        Err(e) => {
-            let err = CommandError::from(e);
-            if err.status != ExitStatus::NotFound {
-                return Err(err);
-            }
-            Err(CommandError::new(
-                ExitStatus::NotFound,
-                format!("bot instance \"{bot}/{id}\" not found"),
-            )
-            .hint(format!(
-                "list the bot's instances with `mwictl bots instances ls {bot}`"
-            )))
-        }
+        Err(e) if e.is_not_found() => Err(CommandError::not_found(format!(
+            "bot instance \"{bot}/{id}\" not found"
+        ))
+        .hint(format!(
+            "list the bot's instances with `mwictl bots instances ls {bot}`"
+        ))),
+        Err(e) => Err(e.into()),
     }
-}
-
-/// A new one-time join token for an existing bot, and the locks that bear on the join.
-#[derive(Debug, Clone)]
-pub struct Ticket {
-    pub bot: Fetched<Bot>,
-    pub token: IssuedToken,
-    /// Locks on the bot's user or role: the join is refused while any is in force.
-    pub refusing: Vec<BlockingLock>,
-    /// Other locks of the bot (older instances, join tokens): they do not stop this join.
-    pub other_locks: Vec<BlockingLock>,
-}
-
-/// Issues a one-time token for bot `bot` (which must exist) valid for `ttl`, after reading the
-/// locks that would refuse the join, so the caller can warn before anyone restarts tbot.
-pub async fn add(client: &Client, bot: &str, ttl: Duration) -> Result<Ticket, CommandError> {
-    let found = crate::ops::bots::get(client, bot).await?;
-    let (refusing, other_locks) = find_blocking_locks(client, bot)
-        .await?
-        .into_iter()
-        .partition(|l| refuses_join(&l.lock.value, bot));
-    let token = issue_bot_token(client, bot, ttl).await?;
-    Ok(Ticket {
-        bot: found,
-        token,
-        refusing,
-        other_locks,
-    })
-}
-
-/// Whether `lock` refuses any new join of `bot`: it targets the bot's user or role, which every
-/// certificate the join issues carries.
-pub fn refuses_join(lock: &LockV2, bot: &str) -> bool {
-    let user = bot_resource_name(bot);
-    let target: LockTarget = lock
-        .spec
-        .as_ref()
-        .and_then(|s| s.target.clone())
-        .unwrap_or_default();
-    target.user == user || target.role == user
 }
 
 impl Listed for InstanceRow {
@@ -309,9 +261,10 @@ pub fn duration_text(d: Option<&prost_types::Duration>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exit::ExitStatus;
     use mwi_proto::machineid::{BotInstanceSpec, BotInstanceStatus};
     use mwi_proto::teleport::header::v1::Metadata;
-    use mwi_proto::types::LockSpecV2;
+    use mwi_proto::types::{LockSpecV2, LockTarget};
 
     fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
         Some(prost_types::Timestamp { seconds, nanos: 0 })
@@ -438,32 +391,6 @@ mod tests {
             let err = parse_instance_ref(bad).unwrap_err();
             assert_eq!(err.status, ExitStatus::Usage, "{bad}");
         }
-    }
-
-    #[test]
-    fn only_user_and_role_locks_refuse_a_join() {
-        let on = |target: LockTarget| lock(target).value;
-        assert!(refuses_join(
-            &on(LockTarget {
-                user: "bot-example".into(),
-                ..Default::default()
-            }),
-            "example"
-        ));
-        assert!(refuses_join(
-            &on(LockTarget {
-                role: "bot-example".into(),
-                ..Default::default()
-            }),
-            "example"
-        ));
-        assert!(!refuses_join(
-            &on(LockTarget {
-                bot_instance_id: "old".into(),
-                ..Default::default()
-            }),
-            "example"
-        ));
     }
 
     #[test]

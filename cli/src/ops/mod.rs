@@ -1,11 +1,15 @@
 //! The work behind the commands: library functions with typed inputs and outputs that tests
 //! call directly; command files only parse arguments, confirm and render.
 
+pub mod apply;
 pub mod backup;
 pub mod bots;
 pub mod editor;
 pub mod instances;
+pub mod listing;
+pub mod live;
 pub mod locks;
+pub mod remove;
 pub mod roles;
 pub mod tokens;
 pub mod unlock;

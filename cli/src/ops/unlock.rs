@@ -245,9 +245,7 @@ pub async fn remove_locks_reporting(
         let name = lock_name(&lock.value);
         match client.delete_lock(name).await {
             Ok(()) => on_each(Removal::Deleted(name)),
-            Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
-                on_each(Removal::AlreadyGone(name))
-            }
+            Err(e) if e.is_not_found() => on_each(Removal::AlreadyGone(name)),
             Err(e) => {
                 let cause = CommandError::from(e);
                 let mut err = CommandError::new(

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use mwi_diag::doctor;
+use mwi_diag::incident::Incident;
 use mwi_proto::machineid::{Bot, BotInstance};
 use mwi_proto::types::LockV2;
 
@@ -182,8 +184,7 @@ pub fn lock_summary(lock: &BlockingLock) -> LockSummary {
 /// A finding of the log doctor, as the wizard uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFinding {
-    /// `S1`..`S7` or the doctor's other names.
-    pub incident: String,
+    pub incident: doctor::Incident,
     pub title: String,
     pub bot: Option<String>,
     pub facts: BTreeMap<String, String>,
@@ -196,7 +197,7 @@ pub fn read_log(path: &Path) -> Result<Vec<LogFinding>, CommandError> {
         CommandError::usage(format!("cannot read the tbot log {}: {e}", path.display()))
             .hint("give the path of tbot's log file (journalctl -u tbot > tbot.log)")
     })?;
-    let mut doctor = mwi_diag::doctor::Doctor::new();
+    let mut doctor = doctor::Doctor::new();
     doctor
         .feed_reader(&path.display().to_string(), file)
         .map_err(|e| CommandError::usage(e.to_string()))?;
@@ -205,7 +206,7 @@ pub fn read_log(path: &Path) -> Result<Vec<LogFinding>, CommandError> {
         .findings
         .into_iter()
         .map(|f| LogFinding {
-            incident: f.incident.id().to_string(),
+            incident: f.incident,
             title: f.title,
             bot: f.bot,
             facts: f.facts,
@@ -281,7 +282,10 @@ pub struct Suggestion {
 /// Names the incident: a lock means S1; a log finding of S3 or S4 names those; no live instance
 /// means S2. `None` when nothing looks wrong.
 pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<Suggestion> {
-    let found = |id: &str| log.iter().find(|f| f.incident == id);
+    let found = |incident: Incident| {
+        log.iter()
+            .find(|f| f.incident == doctor::Incident::Product(incident))
+    };
     if !state.locks.is_empty() {
         let reason = if state.mismatch_locks() > 0 {
             format!(
@@ -298,7 +302,7 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
             db: None,
         });
     }
-    if let Some(f) = found("S1") {
+    if let Some(f) = found(Incident::GenerationMismatch) {
         return Some(Suggestion {
             flow: Flow::GenerationMismatch,
             reason: format!("the log shows {}", f.title),
@@ -306,7 +310,7 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
             db: None,
         });
     }
-    if let Some(f) = found("S3") {
+    if let Some(f) = found(Incident::SshLogin) {
         return Some(Suggestion {
             flow: Flow::SshLogin,
             reason: format!("the log shows {}", f.title),
@@ -314,7 +318,7 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
             db: None,
         });
     }
-    if let Some(f) = found("S4") {
+    if let Some(f) = found(Incident::DbAccess) {
         return Some(Suggestion {
             flow: Flow::DbAccess,
             reason: format!("the log shows {}", f.title),
@@ -323,7 +327,7 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
         });
     }
     if state.live_instances(now) == 0 {
-        let reason = match found("S2") {
+        let reason = match found(Incident::Expired) {
             Some(f) => format!(
                 "the log shows {}, and no instance holds a valid identity",
                 f.title
@@ -398,7 +402,7 @@ pub fn render(
         state.usable_tokens(now)
     ));
     for f in log {
-        out.push_str(&format!("  log: {} {}\n", f.incident, f.title));
+        out.push_str(&format!("  log: {} {}\n", f.incident.id(), f.title));
         if let Some(line) = &f.first_line {
             out.push_str(&format!("       {line}\n"));
         }
@@ -428,4 +432,63 @@ pub fn render(
 /// Whether a client error is a missing resource.
 pub fn is_not_found(e: &ClientError) -> bool {
     matches!(e, ClientError::Rpc { status, .. } if status.code() == tonic::Code::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mwi_diag::doctor::Other;
+
+    fn state() -> BotState {
+        BotState {
+            bot: Fetched {
+                value: Bot::default(),
+                raw: Default::default(),
+            },
+            locks: Vec::new(),
+            instances: Vec::new(),
+            tokens: Vec::new(),
+        }
+    }
+
+    fn finding(incident: doctor::Incident, facts: &[(&str, &str)]) -> LogFinding {
+        LogFinding {
+            incident,
+            title: incident.id().to_string(),
+            bot: None,
+            facts: facts
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            first_line: None,
+        }
+    }
+
+    #[test]
+    fn log_findings_name_the_flow_with_its_facts() {
+        let now = SystemTime::now();
+        let ssh = finding(
+            doctor::Incident::Product(Incident::SshLogin),
+            &[("login", "root")],
+        );
+        let locked = finding(doctor::Incident::Other(Other::BotLocked), &[]);
+        let s = suggest(&state(), &[locked.clone(), ssh.clone()], now).unwrap();
+        assert_eq!(s.flow, Flow::SshLogin);
+        assert_eq!(s.login.as_deref(), Some("root"));
+        let mismatch = finding(doctor::Incident::Product(Incident::GenerationMismatch), &[]);
+        let s = suggest(&state(), &[ssh, mismatch], now).unwrap();
+        assert_eq!(s.flow, Flow::GenerationMismatch);
+        let db = finding(
+            doctor::Incident::Product(Incident::DbAccess),
+            &[("db", "pg")],
+        );
+        let s = suggest(&state(), &[db], now).unwrap();
+        assert_eq!((s.flow, s.db.as_deref()), (Flow::DbAccess, Some("pg")));
+        let s = suggest(&state(), &[locked], now).unwrap();
+        assert_eq!(
+            s.flow,
+            Flow::Expired,
+            "no live instance and no other finding"
+        );
+    }
 }

@@ -6,11 +6,11 @@
 //! private to its owner, like an identity file.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use mwi_identity::durable;
 use serde::{Deserialize, Serialize};
 
 use crate::error::CommandError;
@@ -289,7 +289,7 @@ impl Journal {
         self.save()
     }
 
-    /// Writes the journal: a private temp file, fsync, rename over the old one.
+    /// Writes the journal atomically with mode 0600 (see `durable`).
     pub fn save(&mut self) -> Result<(), CommandError> {
         self.record.updated_at = now_text();
         let dir = self.path.parent().unwrap_or(Path::new("."));
@@ -298,29 +298,13 @@ impl Journal {
             .mode(0o700)
             .create(dir)
             .map_err(|e| io_error("create the directory of", &self.path, e))?;
-        let text = serde_json::to_vec_pretty(&self.record).map_err(|e| {
+        let mut text = serde_json::to_vec_pretty(&self.record).map_err(|e| {
             CommandError::failure(format!("cannot encode the recover journal: {e}"))
         })?;
-        let tmp = self
-            .path
-            .with_extension(format!("json.tmp.{}", std::process::id()));
-        let result = (|| {
-            let mut file = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            file.write_all(&text)?;
-            file.write_all(b"\n")?;
-            file.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(|e| io_error("write", &self.path, e))
+        text.push(b'\n');
+        durable::replace(&self.path, &text, &durable::Options::mode(0o600))
+            .map(|_| ())
+            .map_err(|e| io_error("write", &self.path, e.into_io()))
     }
 }
 

@@ -11,51 +11,7 @@ use crate::ops::roles::RoleChange;
 use crate::output::Output;
 use crate::recover::step::Step;
 
-/// The recovery flows, one per incident of the product's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Flow {
-    /// S1: certificate generation mismatch; the bot is locked.
-    GenerationMismatch,
-    /// S2: the bot's identity expired and its one-time token is spent.
-    Expired,
-    /// S3: an SSH login the bot's roles do not grant.
-    SshLogin,
-    /// S4: a database the bot's roles cannot see.
-    DbAccess,
-}
-
-impl Flow {
-    /// The subcommand name (`generation-mismatch`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Flow::GenerationMismatch => "generation-mismatch",
-            Flow::Expired => "expired",
-            Flow::SshLogin => "ssh-login",
-            Flow::DbAccess => "db-access",
-        }
-    }
-
-    /// The incident id of the product's table.
-    pub fn incident(self) -> &'static str {
-        match self {
-            Flow::GenerationMismatch => "S1",
-            Flow::Expired => "S2",
-            Flow::SshLogin => "S3",
-            Flow::DbAccess => "S4",
-        }
-    }
-
-    /// What the incident is called.
-    pub fn title(self) -> &'static str {
-        match self {
-            Flow::GenerationMismatch => "certificate generation mismatch: the bot is locked",
-            Flow::Expired => "the bot's identity expired and its one-time token is spent",
-            Flow::SshLogin => "the bot's roles do not grant the SSH login",
-            Flow::DbAccess => "the bot's roles cannot see the database",
-        }
-    }
-}
+pub use mwi_diag::incident::Flow;
 
 /// Everything that decides a plan's steps, kept in the journal so a rerun can tell whether it
 /// continues the same run.
@@ -155,7 +111,7 @@ impl Output for Plan {
         serde_json::json!({
             "schema": "mwictl.recover.plan/v1",
             "flow": self.flow.name(),
-            "incident": self.flow.incident(),
+            "incident": self.flow.incident().id(),
             "title": self.flow.title(),
             "bot": self.bot,
             "steps": steps,

@@ -189,12 +189,7 @@ pub async fn decide(
     let now = SystemTime::now();
     printer.status(diagnose::render(&state, &log, config.as_ref(), now));
     let suggestion = diagnose::suggest(&state, &log, now);
-    let flows_offered = [
-        Flow::GenerationMismatch,
-        Flow::Expired,
-        Flow::SshLogin,
-        Flow::DbAccess,
-    ];
+    let flows_offered = Flow::ALL;
     let default = match &suggestion {
         Some(s) => {
             printer.status(format!(

@@ -1,6 +1,7 @@
 //! The token writer changes the token's bytes and nothing else, whatever the file's style.
 
 use super::*;
+use std::os::unix::fs::PermissionsExt;
 
 const NEW: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 

@@ -4,7 +4,8 @@
 use super::advice;
 use super::line::{self, LineFormat};
 use super::signal::{self, Signal};
-use super::{Evidence, Finding, Incident, Source};
+use super::{Evidence, Finding, Incident, Other, Source};
+use crate::incident::Incident as Product;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
@@ -187,34 +188,38 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
             Signal::GenerationMismatch { .. }
             | Signal::Lock {
                 generation: true, ..
-            } => Some(key(Incident::GenerationMismatch, None)),
+            } => Some(key(Incident::Product(Product::GenerationMismatch), None)),
             Signal::Lock {
                 generation: false, ..
-            } => Some(key(Incident::BotLocked, None)),
+            } => Some(key(Incident::Other(Other::BotLocked), None)),
             Signal::RbacDenied { verb, resource } => Some(key(
-                Incident::RbacDenied,
+                Incident::Other(Other::RbacDenied),
                 Some(format!("{verb} {resource}")),
             )),
             Signal::IdentityExpired | Signal::BadCertificate => {
-                Some(key(Incident::IdentityExpired, None))
+                Some(key(Incident::Product(Product::Expired), None))
             }
-            Signal::SshUnableToAuthenticate => Some(key(Incident::SshLoginNotAllowed, None)),
+            Signal::SshUnableToAuthenticate => {
+                Some(key(Incident::Product(Product::SshLogin), None))
+            }
             Signal::DatabaseNotFound { db } => {
-                Some(key(Incident::DatabaseNotFound, Some(db.clone())))
+                Some(key(Incident::Product(Product::DbAccess), Some(db.clone())))
             }
             Signal::ExecPluginNeedsDirectory { secret } => Some(GroupKey {
-                incident: Incident::ExecPluginNeedsDirectory,
+                incident: Incident::Product(Product::K8sSecret),
                 bot: None,
                 detail: secret.clone(),
             }),
             Signal::ProxyPingFailed | Signal::ProxyUnreachable { .. } => Some(GroupKey {
-                incident: Incident::ProxyUnreachable,
+                incident: Incident::Product(Product::NoProxy),
                 bot: None,
                 detail: None,
             }),
-            Signal::TokenInvalid => Some(key(Incident::JoinTokenInvalid, None)),
-            Signal::AlreadyIssued { .. } => Some(key(Incident::LegacyReissue, None)),
-            Signal::MissingIdentityGroups => Some(key(Incident::MissingIdentityGroups, None)),
+            Signal::TokenInvalid => Some(key(Incident::Other(Other::JoinTokenInvalid), None)),
+            Signal::AlreadyIssued { .. } => Some(key(Incident::Other(Other::LegacyReissue), None)),
+            Signal::MissingIdentityGroups => {
+                Some(key(Incident::Other(Other::MissingIdentityGroups), None))
+            }
             Signal::AccessDenied
             | Signal::OnboardingIgnored
             | Signal::BotIdentityLoaded { .. }
@@ -243,7 +248,7 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                 event,
                 false,
                 &bots[i],
-                is(&[Incident::GenerationMismatch]),
+                is(&[Incident::Product(Product::GenerationMismatch)]),
             )
             .or_else(|| {
                 nearest(
@@ -252,10 +257,10 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                     event,
                     false,
                     &bots[i],
-                    is(&[Incident::BotLocked]),
+                    is(&[Incident::Other(Other::BotLocked)]),
                 )
             })
-            .ok_or(Some((Incident::AccessDenied, None))),
+            .ok_or(Some((Incident::Other(Other::AccessDenied), None))),
             // Context lines only explain a finding from the same log.
             Signal::OnboardingIgnored | Signal::BotIdentityLoaded { .. } => nearest(
                 &groups,
@@ -263,7 +268,7 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                 event,
                 false,
                 &bots[i],
-                is(&[Incident::IdentityExpired]),
+                is(&[Incident::Product(Product::Expired)]),
             )
             .filter(|&g| shares_source(&groups[g], &events, event.source))
             .ok_or(None),
@@ -273,7 +278,7 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                 event,
                 false,
                 &bots[i],
-                is(&[Incident::SshLoginNotAllowed]),
+                is(&[Incident::Product(Product::SshLogin)]),
             )
             .filter(|&g| shares_source(&groups[g], &events, event.source))
             .ok_or(None),
@@ -283,16 +288,19 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                 event,
                 false,
                 &None,
-                is(&[Incident::GenerationMismatch, Incident::IdentityExpired]),
+                is(&[
+                    Incident::Product(Product::GenerationMismatch),
+                    Incident::Product(Product::Expired),
+                ]),
             )
             .filter(|&g| shares_source(&groups[g], &events, event.source))
-            .ok_or(Some((Incident::CertIpSans, host.clone()))),
+            .ok_or(Some((Incident::Other(Other::CertIpSans), host.clone()))),
             Signal::RetriesExhausted => {
                 nearest(&groups, &events, event, true, &None, |g: &Group| {
-                    g.key.incident != Incident::CertIpSans
+                    g.key.incident != Incident::Other(Other::CertIpSans)
                 })
                 .filter(|&g| g < primaries && shares_source(&groups[g], &events, event.source))
-                .ok_or(Some((Incident::RenewalGaveUp, None)))
+                .ok_or(Some((Incident::Other(Other::RenewalGaveUp), None)))
             }
             _ => Err(None),
         };
@@ -302,7 +310,7 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                 &mut groups,
                 GroupKey {
                     incident,
-                    bot: if incident == Incident::CertIpSans {
+                    bot: if incident == Incident::Other(Other::CertIpSans) {
                         None
                     } else {
                         bot
@@ -325,7 +333,7 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
                 .map_or((usize::MAX, 0), |&m| (events[m].source, events[m].line));
             let signals: Vec<&Signal> = members.iter().map(|&m| &events[m].signal).collect();
             let mut context: Vec<&Event> = Vec::new();
-            if group.key.incident == Incident::SshLoginNotAllowed {
+            if group.key.incident == Incident::Product(Product::SshLogin) {
                 context.extend(collector.impersonated.values().take(4));
             }
             let advice = advice::advise(

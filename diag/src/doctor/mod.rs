@@ -233,37 +233,27 @@ pub struct Fix {
     pub then: Option<String>,
 }
 
-/// The incidents the doctor knows. S1–S7 are the product's incidents (S6, split DNS, leaves no
-/// log signature and is covered by `mwictl lint`); the others are named.
+/// What a finding is about: one of the product's incidents (see [`crate::incident`]; S6, split
+/// DNS, leaves no log signature and is covered by `mwictl lint`), or another problem the doctor
+/// knows by name. Text and JSON show the product incident's id (`S1`) or the other's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
 pub enum Incident {
-    #[serde(rename = "S1")]
-    GenerationMismatch,
-    #[serde(rename = "S2")]
-    IdentityExpired,
-    #[serde(rename = "S3")]
-    SshLoginNotAllowed,
-    #[serde(rename = "S4")]
-    DatabaseNotFound,
-    #[serde(rename = "S5")]
-    ExecPluginNeedsDirectory,
-    #[serde(rename = "S7")]
-    ProxyUnreachable,
-    #[serde(rename = "bot-locked")]
+    Product(crate::incident::Incident),
+    Other(Other),
+}
+
+/// The problems the doctor knows besides the product's incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Other {
     BotLocked,
-    #[serde(rename = "access-denied")]
     AccessDenied,
-    #[serde(rename = "rbac-denied")]
     RbacDenied,
-    #[serde(rename = "join-token-invalid")]
     JoinTokenInvalid,
-    #[serde(rename = "legacy-reissue")]
     LegacyReissue,
-    #[serde(rename = "renewal-gave-up")]
     RenewalGaveUp,
-    #[serde(rename = "missing-identity-groups")]
     MissingIdentityGroups,
-    #[serde(rename = "cert-ip-sans")]
     CertIpSans,
 }
 
@@ -271,20 +261,24 @@ impl Incident {
     /// The id used in text and JSON output: `S1`..`S7` or the named other's name.
     pub fn id(self) -> &'static str {
         match self {
-            Incident::GenerationMismatch => "S1",
-            Incident::IdentityExpired => "S2",
-            Incident::SshLoginNotAllowed => "S3",
-            Incident::DatabaseNotFound => "S4",
-            Incident::ExecPluginNeedsDirectory => "S5",
-            Incident::ProxyUnreachable => "S7",
-            Incident::BotLocked => "bot-locked",
-            Incident::AccessDenied => "access-denied",
-            Incident::RbacDenied => "rbac-denied",
-            Incident::JoinTokenInvalid => "join-token-invalid",
-            Incident::LegacyReissue => "legacy-reissue",
-            Incident::RenewalGaveUp => "renewal-gave-up",
-            Incident::MissingIdentityGroups => "missing-identity-groups",
-            Incident::CertIpSans => "cert-ip-sans",
+            Incident::Product(incident) => incident.id(),
+            Incident::Other(other) => other.name(),
+        }
+    }
+}
+
+impl Other {
+    /// The name used in text and JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Other::BotLocked => "bot-locked",
+            Other::AccessDenied => "access-denied",
+            Other::RbacDenied => "rbac-denied",
+            Other::JoinTokenInvalid => "join-token-invalid",
+            Other::LegacyReissue => "legacy-reissue",
+            Other::RenewalGaveUp => "renewal-gave-up",
+            Other::MissingIdentityGroups => "missing-identity-groups",
+            Other::CertIpSans => "cert-ip-sans",
         }
     }
 }

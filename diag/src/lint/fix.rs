@@ -3,8 +3,8 @@
 
 use super::LintError;
 use super::yaml::{Map, Node, Value};
+use mwi_identity::durable;
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Replace `remove` bytes at `at` with `insert`.
@@ -105,6 +105,18 @@ fn anchor_entry(src: &str, map: &Map, after: &str) -> Option<usize> {
     map.entries.last().map(end_of)
 }
 
+/// A new first line for the block mapping `map`, with its indentation.
+pub(crate) fn insert_first_line(src: &str, map: &Map, line: &str) -> Option<Edit> {
+    let first = map.entries.first()?;
+    let start = line_start(src, first.key_span.start);
+    let indent = first.key_span.start - start;
+    Some(Edit {
+        at: start,
+        remove: 0,
+        insert: format!("{}{line}{}", " ".repeat(indent), line_ending(src)),
+    })
+}
+
 /// Sets a value: replaces it, or writes it after the `:` when the value is empty.
 pub(crate) fn set_value(node: &Node, value: &str) -> Edit {
     match node.value {
@@ -138,7 +150,8 @@ pub(crate) fn diff(path: &str, old: &str, new: &str) -> String {
         .to_string()
 }
 
-/// Replaces `path`'s content `expected` with `new`, keeping a backup. Returns the backup's path.
+/// Replaces `path`'s content `expected` with `new`, keeping its mode, owner and symlink, after a
+/// backup `PATH.bak` (or `PATH.bak.N`). Returns the backup's path.
 pub(crate) fn write_atomically(
     path: &Path,
     expected: &[u8],
@@ -148,76 +161,22 @@ pub(crate) fn write_atomically(
         path: path.to_path_buf(),
         error,
     };
-    // Write through a symlink to its target, so the link stays a link.
-    let target = fs::canonicalize(path).map_err(write_err)?;
-    let current = fs::read(&target).map_err(write_err)?;
+    let current = fs::read(path).map_err(write_err)?;
     if current != expected {
         return Err(LintError::Changed {
             path: path.to_path_buf(),
         });
     }
-    let metadata = fs::metadata(&target).map_err(write_err)?;
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let backup = write_backup(&target, &current).map_err(write_err)?;
-
-    let mut temp = tempfile::Builder::new()
-        .prefix(".mwictl-lint-")
-        .tempfile_in(dir)
-        .map_err(write_err)?;
-    temp.write_all(new).map_err(write_err)?;
-    temp.as_file()
-        .set_permissions(metadata.permissions())
-        .map_err(write_err)?;
-    keep_owner(temp.as_file(), &metadata);
-    temp.as_file().sync_all().map_err(write_err)?;
-    temp.persist(&target).map_err(|e| write_err(e.error))?;
-    if let Ok(dir) = fs::File::open(dir) {
-        // The rename is durable only once the directory is synced; the new content already is.
-        let _ = dir.sync_all();
-    }
-    Ok(backup)
+    let options =
+        durable::Options::keep_mode(0o600).backup(durable::Backup::Numbered(".bak".into()));
+    let done = durable::replace(path, new, &options).map_err(|e| write_err(e.into_io()))?;
+    done.backup.ok_or_else(|| {
+        write_err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "it was removed while being fixed",
+        ))
+    })
 }
-
-/// Writes `content` to `PATH.bak`, or `PATH.bak.N` for the first N not taken; never overwrites.
-fn write_backup(target: &Path, content: &[u8]) -> std::io::Result<PathBuf> {
-    let base = target.as_os_str().to_os_string();
-    for n in 0..1000u32 {
-        let mut name = base.clone();
-        if n == 0 {
-            name.push(".bak");
-        } else {
-            name.push(format!(".bak.{n}"));
-        }
-        let candidate = PathBuf::from(name);
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&candidate)
-        {
-            Ok(mut file) => {
-                file.write_all(content)?;
-                file.sync_all()?;
-                return Ok(candidate);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::new(
-        std::io::ErrorKind::AlreadyExists,
-        "1000 backups already exist; remove old PATH.bak.N files",
-    ))
-}
-
-#[cfg(unix)]
-fn keep_owner(file: &fs::File, metadata: &fs::Metadata) {
-    use std::os::unix::fs::MetadataExt;
-    // Only root can give a file away; for others the file already has their ownership.
-    let _ = std::os::unix::fs::fchown(file, Some(metadata.uid()), Some(metadata.gid()));
-}
-
-#[cfg(not(unix))]
-fn keep_owner(_file: &fs::File, _metadata: &fs::Metadata) {}
 
 #[cfg(test)]
 mod tests {

@@ -1,31 +1,8 @@
 //! The tbot.yaml linter: schema checks (keys at every level, types, v1 and deprecated keys) and
 //! the rules behind incidents S1, S5, S6 and S7, with surgical in-place fixes that keep comments.
 //!
-//! Rules (id, severity):
-//!
-//! | rule | severity | what |
-//! |---|---|---|
-//! | `yaml-syntax` | error | the file is not YAML this linter can read |
-//! | `unknown-key` | error | a key tbot does not know at that level (tbot rejects v2 files with one) |
-//! | `wrong-type` | error | a value of the wrong type (a list where a mapping belongs, a quoted bool, ...) |
-//! | `invalid-value` | error | a value outside the allowed words, or not a duration |
-//! | `missing-key` | error | a required key (`type`, `kubernetes_cluster`, `service`, ...) is missing |
-//! | `duplicate-key` | error | a key given twice in one mapping |
-//! | `config-v1` | warning | a v1 config (or no `version:`), migrated by tbot in memory |
-//! | `deprecated-outputs` | warning | `outputs:` instead of `services:` (fixable when no `services:`) |
-//! | `deprecated-key` | warning | `certificate_ttl` instead of `credential_ttl` |
-//! | `kube-secret-exec-plugin` | error | S5: kubernetes output to `kubernetes_secret` without `disable_exec_plugin: true` (fixable) |
-//! | `auth-server-ssh-config` | warning | S7: `auth_server` only and an identity output whose `ssh_config` is not `off` (fixable) |
-//! | `auth-and-proxy` | error | `auth_server` and `proxy_server` both set |
-//! | `use-proxy-addr` | info, warning or error | S6: what `TBOT_USE_PROXY_ADDR` does with this config |
-//! | `memory-storage-join` | error (token), warning (bound_keypair) | the identity is lost at restart |
-//! | `shared-storage` | error | S1: one storage directory in several configs linted together |
-//! | `network-storage` | warning | S1: storage on a network file system (NFS, CIFS/SMB, ...) |
-//! | `ttl-below-interval` | warning | `renewal_interval` not shorter than `credential_ttl` |
-//! | `ttl-over-24h` | warning | `credential_ttl` over the 24h the auth service allows |
-//! | `token-path-missing` | error | `onboarding.token` is a path that does not exist |
-//! | `duplicate-destination` | error | two outputs (or an output and the storage) share one destination |
-//! | `onboarding-ca-conflict` | error | `ca_path`, `ca_pins` and `insecure` combined |
+//! Each rule is one file under `rules/`, registered in [`rules::RULES`] with its id, severities,
+//! incident and doc; `mwictl lint --help` and the README list them from there.
 //!
 //! The command exits 1 when any warning or error remains, 0 when only notes (info) or nothing,
 //! and 2 when a file cannot be read ([`LintError`]).
@@ -34,11 +11,14 @@ mod check;
 mod fix;
 mod fs;
 mod render;
+pub mod rules;
 mod schema;
+mod walk;
 mod yaml;
 
 pub use fs::network_fs_of;
 
+use crate::incident::Incident;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -92,13 +72,24 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The lowercase word, as in the JSON report.
+    pub fn word(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
 /// One problem in one file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LintFinding {
     pub rule: String,
     pub severity: Severity,
-    /// The product incident this rule prevents (`S1`, `S5`, `S6`, `S7`), if any.
-    pub incident: Option<String>,
+    /// The product incident this rule prevents (`S1`, `S5`, `S6`, `S7` in JSON), if any.
+    pub incident: Option<Incident>,
     pub file: String,
     /// 1-based line and column (in characters).
     pub line: usize,
@@ -243,7 +234,7 @@ pub fn lint_paths(
         };
         files.push(report);
     }
-    check::shared_storage(&mut files);
+    rules::shared_storage::check(&mut files);
     Ok(LintReport::new(files))
 }
 

@@ -34,8 +34,7 @@ pub(crate) fn render(report: &LintReport, w: &mut impl Write, color: bool) -> io
             };
             let incident = finding
                 .incident
-                .as_deref()
-                .map_or(String::new(), |i| format!(" ({i})"));
+                .map_or(String::new(), |i| format!(" ({})", i.id()));
             writeln!(
                 w,
                 "{}:{}:{}: {severity}[{}]{incident}: {}",

@@ -6,11 +6,11 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::bots::{Added, NewBot, add, preflight_add, user_and_role};
-use crate::output::Output;
+use crate::ops::bots::{Added, JoinAddress, JoinToken, NewBot, add, preflight_add, user_and_role};
+use crate::output::{Output, lock_count};
 
-use super::join::{JoinAddress, JoinToken, parse_duration};
-use super::leftover_locks::{Choice, count, decide};
+use super::flags::parse_duration;
+use super::leftover_locks::{Choice, decide};
 
 /// Create a bot and a one-time join token for it, like `tctl bots add`.
 ///
@@ -67,14 +67,14 @@ impl Output for AddReport {
         if let Some(backup) = &self.added.locks_backup {
             out.push_str(&format!(
                 "Removed {} left from an earlier bot of this name; backup: {}.\n",
-                count(self.added.removed_locks.len()),
+                lock_count(self.added.removed_locks.len()),
                 backup.display()
             ));
         }
         if !self.kept_locks.is_empty() {
             out.push_str(&format!(
                 "KEPT {} that block{} this bot ({}): it cannot join or renew until you run `mwictl unlock --bot {name}`.\n",
-                count(self.kept_locks.len()),
+                lock_count(self.kept_locks.len()),
                 if self.kept_locks.len() == 1 { "s" } else { "" },
                 self.kept_locks.join(", ")
             ));
@@ -123,7 +123,7 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
     } else {
         let question = format!(
             "Remove the {} above before creating bot {:?}?",
-            count(found.len()),
+            lock_count(found.len()),
             args.name
         );
         match decide(ctx, &args.name, &found, args.keep_locks, &question)? {
@@ -137,7 +137,7 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
     if !kept.is_empty() {
         ctx.printer().warn(format!(
             "keeping {}: bot {:?} will be refused until you run `mwictl unlock --bot {}`",
-            count(kept.len()),
+            lock_count(kept.len()),
             args.name,
             args.name
         ));

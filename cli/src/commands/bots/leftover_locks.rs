@@ -1,62 +1,28 @@
 //! Locks left on a bot's name (a deleted bot keeps them, and they block a new bot of that name):
-//! how `bots add` and `bots rm` show them and decide to remove or keep them, and the one
-//! confirmation question the bots commands ask.
+//! the columns the bots commands show them in, the question `bots add` and `bots rm` ask to
+//! remove or keep them, and the one confirmation question the bots commands ask.
 
 use crate::context::Context;
 use crate::error::CommandError;
-use crate::ops::locks::{fitted_table, terminal_width};
 use crate::ops::unlock::BlockingLock;
-use crate::output::Table;
-use crate::resource::{format_timestamp, lock_target_text};
+use crate::output::{self, LockColumn, Table, lock_count, terminal_width};
 
 /// The columns of a table of locks that block a bot.
-const HEADERS: &[&str] = &["ID", "Target", "Why", "Message", "Expires"];
-/// The message column is the one cut short to fit the terminal.
-const SQUEEZE: usize = 3;
+const COLUMNS: &[LockColumn] = &[
+    LockColumn::Id,
+    LockColumn::Target,
+    LockColumn::Why,
+    LockColumn::Message,
+    LockColumn::ExpiresExact,
+];
 
-/// One lock as a table row.
-pub fn lock_row(lock: &BlockingLock) -> Vec<String> {
-    let spec = lock.lock.value.spec.clone().unwrap_or_default();
-    vec![
-        lock.name().to_owned(),
-        lock_target_text(&spec.target.unwrap_or_default()),
-        lock.reason.clone(),
-        spec.message,
-        spec.expires
-            .as_ref()
-            .map_or_else(|| "never".into(), format_timestamp),
-    ]
-}
-
-/// The locks as a table fitted to `width` columns.
+/// The locks that block a bot as a table fitted to `width` columns.
 pub fn lock_table(locks: &[BlockingLock], width: Option<usize>) -> Table {
-    fitted_table(
-        HEADERS,
-        locks.iter().map(lock_row).collect(),
-        SQUEEZE,
+    output::lock_table(
+        locks.iter().map(|l| (&l.lock.value, l.reason.as_str())),
+        COLUMNS,
         width,
     )
-}
-
-/// A lock as JSON: `{id, target, reason, message, expires}`.
-pub fn lock_json(lock: &BlockingLock) -> serde_json::Value {
-    let spec = lock.lock.value.spec.clone().unwrap_or_default();
-    serde_json::json!({
-        "id": lock.name(),
-        "target": lock_target_text(&spec.target.unwrap_or_default()),
-        "reason": lock.reason,
-        "message": spec.message,
-        "expires": spec.expires.as_ref().map(format_timestamp),
-    })
-}
-
-/// `1 lock`, `2 locks`.
-pub fn count(n: usize) -> String {
-    if n == 1 {
-        "1 lock".to_owned()
-    } else {
-        format!("{n} locks")
-    }
 }
 
 /// What to do with locks left on a bot's name.
@@ -79,7 +45,7 @@ pub fn decide(
     let printer = ctx.printer();
     printer.warn(format!(
         "{} in force target{} bot {bot:?} (Teleport keeps a deleted bot's locks, and they block a new bot of the same name):",
-        count(locks.len()),
+        lock_count(locks.len()),
         if locks.len() == 1 { "s" } else { "" },
     ));
     printer.status(
@@ -93,7 +59,7 @@ pub fn decide(
     let remove = ctx.confirm(question, || {
         CommandError::usage(format!(
             "cannot ask whether to remove {} on bot {bot:?}: stdin is not a terminal; nothing was changed",
-            count(locks.len())
+            lock_count(locks.len())
         ))
         .hint("pass --yes to remove them (backed up first), or --keep-locks to keep them")
     })?;

@@ -7,8 +7,7 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{BotSummary, Health, overview};
-use crate::ops::locks::{fitted_table, terminal_width};
-use crate::output::Output;
+use crate::output::{Output, fitted_table, terminal_width};
 use crate::resource::format_go_duration;
 
 /// List bots with their lock state, live instances and join tokens.

@@ -3,8 +3,8 @@
 
 pub mod add;
 pub mod can;
+mod flags;
 pub mod instances;
-mod join;
 mod leftover_locks;
 pub mod ls;
 pub mod recreate;

@@ -9,16 +9,15 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{
-    BotChanges, Recreated, check_roles_exist, logins, max_session_ttl, recreate, snapshot,
-    user_and_role,
+    BotChanges, JoinAddress, JoinToken, Recreated, check_roles_exist, logins, max_session_ttl,
+    recreate, snapshot, user_and_role,
 };
-use crate::ops::locks::terminal_width;
 use crate::ops::unlock::find_blocking_locks;
-use crate::output::Output;
+use crate::output::{Output, lock_count, terminal_width};
 use crate::resource::format_go_duration;
 
-use super::join::{JoinAddress, JoinToken, parse_duration};
-use super::leftover_locks::{confirm, count, lock_table};
+use super::flags::parse_duration;
+use super::leftover_locks::{confirm, lock_table};
 
 /// Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token.
 ///
@@ -124,7 +123,7 @@ impl Output for RecreateReport {
         if let Some(backup) = &self.done.locks_backup {
             out.push_str(&format!(
                 "Removed {}; backup: {}.\n",
-                count(self.done.removed_locks.len()),
+                lock_count(self.done.removed_locks.len()),
                 backup.display()
             ));
         }
@@ -191,7 +190,7 @@ pub async fn run(ctx: &Context, args: RecreateArgs) -> Result<ExitStatus, Comman
     } else {
         plan.push_str(&format!(
             "3. remove the locks that block it, backed up first ({}):\n",
-            count(locks.len())
+            lock_count(locks.len())
         ));
         plan.push_str(&lock_table(&locks, terminal_width(&console::Term::stderr())).render());
     }

@@ -8,9 +8,9 @@ use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{delete, get};
 use crate::ops::unlock::{find_blocking_locks, remove_locks_reporting};
-use crate::output::Output;
+use crate::output::{Output, lock_count};
 
-use super::leftover_locks::{Choice, count, decide};
+use super::leftover_locks::{Choice, decide};
 
 /// Delete a bot (its user and role `bot-NAME`), and remove or keep its locks.
 ///
@@ -48,14 +48,14 @@ impl Output for RmReport {
         if let Some(backup) = &self.locks_backup {
             out.push_str(&format!(
                 "Removed {} that targeted it; backup: {}.\n",
-                count(self.removed_locks.len()),
+                lock_count(self.removed_locks.len()),
                 backup.display()
             ));
         }
         if !self.kept_locks.is_empty() {
             out.push_str(&format!(
                 "Kept {} that target{} it: {}.\nA bot created again as {:?} stays blocked until you run `mwictl unlock --bot {}`.\n",
-                count(self.kept_locks.len()),
+                lock_count(self.kept_locks.len()),
                 if self.kept_locks.len() == 1 { "s" } else { "" },
                 self.kept_locks.join(", "),
                 self.bot,
@@ -82,10 +82,10 @@ pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError
     let exists = get(client, &args.name).await;
     let found = find_blocking_locks(client, &args.name).await?;
     if let Err(e) = exists {
-        if e.status == ExitStatus::NotFound && !found.is_empty() {
+        if e.is_not_found() && !found.is_empty() {
             return Err(e.hint(format!(
                 "an earlier bot's locks still target the name ({}): remove them with `mwictl unlock --bot {}`",
-                count(found.len()),
+                lock_count(found.len()),
                 args.name
             )));
         }
@@ -97,7 +97,7 @@ pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError
     } else {
         let question = format!(
             "Remove the {} above together with bot {:?}?",
-            count(found.len()),
+            lock_count(found.len()),
             args.name
         );
         decide(ctx, &args.name, &found, args.keep_locks, &question)?
@@ -132,7 +132,7 @@ pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError
     if !report.kept_locks.is_empty() {
         ctx.printer().warn(format!(
             "kept {} on {:?}: remove them with `mwictl unlock --bot {}`",
-            count(report.kept_locks.len()),
+            lock_count(report.kept_locks.len()),
             args.name,
             args.name
         ));

@@ -8,12 +8,11 @@ use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{BotDetails, bot_name, details, logins, max_session_ttl, user_and_role};
 use crate::ops::instances::{HEADERS as INSTANCE_HEADERS, time_text};
-use crate::ops::locks::terminal_width;
 use crate::ops::tokens::mask_token;
-use crate::output::{Listed, Output, Table};
+use crate::output::{Listed, Output, Table, lock_json, terminal_width};
 use crate::resource::format_go_duration;
 
-use super::leftover_locks::{lock_json, lock_table};
+use super::leftover_locks::lock_table;
 
 /// Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens.
 ///
@@ -141,7 +140,7 @@ impl Output for BotView {
             "max_session_ttl": max_session_ttl(&spec).map(format_go_duration),
             "status": d.health().as_str(),
             "live_instances": d.live_instances,
-            "locks": d.locks.iter().map(lock_json).collect::<Vec<_>>(),
+            "locks": d.locks.iter().map(|l| lock_json(&l.lock.value, &l.reason)).collect::<Vec<_>>(),
             "instances": d.instances.iter().map(Listed::json).collect::<Vec<_>>(),
             "tokens": d.tokens.iter().map(|t| serde_json::json!({
                 "token": mask_token(&t.name),

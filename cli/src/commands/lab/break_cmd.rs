@@ -46,7 +46,7 @@ pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandEr
         None => ctx.home()?.root().join("lab-bots").join(&args.bot),
     };
     let opts = BreakOptions {
-        scenario: args.scenario,
+        scenario: args.scenario.0,
         bot: args.bot,
         dir,
         login: args.login,
@@ -54,7 +54,7 @@ pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandEr
     };
     let printer = ctx.printer();
     let progress = |step: &str| printer.status(step);
-    let broken = if opts.scenario.runs_agents() {
+    let broken = if scenarios::runs_agents(opts.scenario) {
         let (client, resolved) = ctx.connected().await?;
         if resolved.target.via_proxy {
             return Err(CommandError::usage(

@@ -6,9 +6,9 @@ use mwi_proto::types::LockV2;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::locks::{HEADERS, fitted_table, list_locks, lock_row, terminal_width};
+use crate::ops::locks::list_locks;
 use crate::ops::unlock::BotTargets;
-use crate::output::{Format, Output};
+use crate::output::{Format, LockColumn, Output, lock_table, terminal_width};
 use crate::resource::{Resource, render_yaml};
 
 /// List locks: ID, target, message, created, expires (`never` when a lock does not end).
@@ -28,6 +28,15 @@ pub struct LsArgs {
     pub in_force: bool,
 }
 
+/// The columns of the locks table.
+const COLUMNS: &[LockColumn] = &[
+    LockColumn::Id,
+    LockColumn::Target,
+    LockColumn::Message,
+    LockColumn::Created,
+    LockColumn::Expires,
+];
+
 /// The listed locks.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LockList {
@@ -45,8 +54,12 @@ impl Output for LockList {
         if self.locks.is_empty() {
             return String::new();
         }
-        let rows = self.locks.iter().map(lock_row).collect();
-        fitted_table(&HEADERS, rows, 2, terminal_width(&console::Term::stdout())).render()
+        lock_table(
+            self.locks.iter().map(|l| (l, "")),
+            COLUMNS,
+            terminal_width(&console::Term::stdout()),
+        )
+        .render()
     }
 
     fn json(&self) -> serde_json::Value {

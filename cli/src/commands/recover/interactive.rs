@@ -9,6 +9,7 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::recover::journal::Journal;
+use crate::recover::plan::Flow;
 use crate::recover::wizard::{self, Prompt, Start, Terminal};
 
 pub async fn run(
@@ -21,7 +22,10 @@ pub async fn run(
         return Err(CommandError::usage(
             "`mwictl recover` without a subcommand is an interactive wizard and needs a terminal",
         )
-        .hint("run a flow unattended instead: `mwictl recover generation-mismatch|expired|ssh-login|db-access --bot NAME --yes` (see `mwictl recover --help`)"));
+        .hint(format!(
+            "run a flow unattended instead: `mwictl recover {} --bot NAME --yes` (see `mwictl recover --help`)",
+            Flow::ALL.map(Flow::name).join("|")
+        )));
     }
     let home = ctx.home()?;
     let (client, resolved) = ctx.connected().await?;

@@ -72,3 +72,25 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         None => interactive::run(ctx, args.bot, args.common).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::recover::plan::Flow;
+
+    #[test]
+    fn each_flow_is_a_recover_subcommand_that_names_its_incident() {
+        let cli = crate::cli::command();
+        let recover = cli.find_subcommand("recover").unwrap();
+        let names: Vec<&str> = recover.get_subcommands().map(|c| c.get_name()).collect();
+        assert_eq!(names, Flow::ALL.map(Flow::name));
+        for flow in Flow::ALL {
+            let about = recover
+                .find_subcommand(flow.name())
+                .and_then(|c| c.get_about())
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let id = flow.incident().id();
+            assert!(about.contains(&format!("({id})")), "{about}");
+        }
+    }
+}

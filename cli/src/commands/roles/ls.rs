@@ -8,8 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::listing;
-use crate::output::{Format, ListWriter, Listed};
+use crate::output::{Format, ListWriter, Listed, headers};
 use crate::resource::{Kind, Resource};
 
 /// List roles: name, allowed logins, node labels and access to resources (rules).
@@ -79,7 +78,7 @@ fn labels(labels: Option<&LabelValues>) -> Value {
 pub async fn run(ctx: &Context, _args: LsArgs) -> Result<ExitStatus, CommandError> {
     let client = ctx.client().await?;
     let printer = ctx.printer();
-    let mut out = ListWriter::new(printer, listing::headers(Kind::Role));
+    let mut out = ListWriter::new(printer, headers(Kind::Role));
     let mut pager = client.roles();
     while let Some(page) = pager.next_page().await? {
         let items: Vec<RoleSummary> = page.into_iter().map(|r| RoleSummary(r.value)).collect();

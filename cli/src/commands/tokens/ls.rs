@@ -6,9 +6,8 @@ use mwi_proto::types::ProvisionTokenV2;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::locks::{fitted_table, table_time, terminal_width};
 use crate::ops::tokens::mask_token;
-use crate::output::{Format, Output};
+use crate::output::{Format, Output, fitted_table, table_time, terminal_width};
 use crate::resource::{Resource, render_yaml};
 
 /// List join tokens: token, type (roles), join method, bot, expiry.

@@ -19,7 +19,7 @@ pub struct RmArgs {
 pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError> {
     let client = ctx.client().await?;
     let backups = ctx.home()?.backups_dir();
-    let removed = crate::commands::rm::remove(client, Kind::Token, &args.name, &backups).await?;
+    let removed = crate::ops::remove::remove(client, Kind::Token, &args.name, &backups).await?;
     ctx.printer().print(&removed)?;
     ctx.printer()
         .status(format!("backup: {}", removed.backup.display()));

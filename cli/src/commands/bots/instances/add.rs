@@ -6,13 +6,11 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::bots::user_and_role;
-use crate::ops::instances::{Ticket, add};
-use crate::ops::locks::terminal_width;
-use crate::output::Output;
+use crate::ops::bots::{JoinAddress, JoinToken, Ticket, add_instance, user_and_role};
+use crate::output::{Output, lock_count, terminal_width};
 
-use super::super::join::{JoinAddress, JoinToken, parse_duration};
-use super::super::leftover_locks::{count, lock_table};
+use super::super::flags::parse_duration;
+use super::super::leftover_locks::lock_table;
 
 /// Issue a one-time join token for a new instance of a bot.
 ///
@@ -59,12 +57,12 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
         token,
         refusing,
         other_locks,
-    } = add(client, &args.name, args.ttl).await?;
+    } = add_instance(client, &args.name, args.ttl).await?;
     let printer = ctx.printer();
     if !refusing.is_empty() {
         printer.warn(format!(
             "{} on bot {:?} refuse{} every join: the join will be refused until you run `mwictl unlock --bot {}`",
-            count(refusing.len()),
+            lock_count(refusing.len()),
             args.name,
             if refusing.len() == 1 { "s" } else { "" },
             args.name
@@ -78,7 +76,7 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
     if !other_locks.is_empty() {
         printer.status(format!(
             "note: {} on older instances or tokens of bot {:?} do not stop this join",
-            count(other_locks.len()),
+            lock_count(other_locks.len()),
             args.name
         ));
     }

@@ -1,19 +1,62 @@
-//! What the bots commands print about a new join token: the token, its expiry and the tbot start
-//! line (as `tctl bots add` prints them), its JSON fields, and the duration flags they take.
+//! Joining a bot: a new one-time join token for an existing bot (`bots instances add`) and the
+//! locks that bear on the join, and what the bots commands print about a new token: the token,
+//! its expiry and the tbot start line (as `tctl bots add` prints them), and its JSON fields.
 
 use std::time::Duration;
 
-use crate::client::Client;
-use crate::ops::tokens::{IssuedToken, TBOT_DATA_DIR, tbot_start_command};
-use crate::resource::{format_go_duration, format_timestamp, parse_go_duration};
+use mwi_proto::machineid::Bot;
+use mwi_proto::types::{LockTarget, LockV2};
 
-/// Parses a positive duration flag in Go's syntax (`1h`, `30m`, `12h0m0s`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    match parse_go_duration(text) {
-        Ok(d) if d.is_zero() => Err("must be longer than zero, like 30m or 1h".into()),
-        Ok(d) => Ok(d),
-        Err(e) => Err(e.to_string()),
-    }
+use crate::client::{Client, Fetched};
+use crate::error::CommandError;
+use crate::ops::tokens::{IssuedToken, TBOT_DATA_DIR, issue_bot_token, tbot_start_command};
+use crate::ops::unlock::{BlockingLock, bot_resource_name, find_blocking_locks};
+use crate::resource::{format_go_duration, format_timestamp};
+
+use super::calls::get;
+
+/// A new one-time join token for an existing bot, and the locks that bear on the join.
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub bot: Fetched<Bot>,
+    pub token: IssuedToken,
+    /// Locks on the bot's user or role: the join is refused while any is in force.
+    pub refusing: Vec<BlockingLock>,
+    /// Other locks of the bot (older instances, join tokens): they do not stop this join.
+    pub other_locks: Vec<BlockingLock>,
+}
+
+/// Issues a one-time token for bot `bot` (which must exist) valid for `ttl`, after reading the
+/// locks that would refuse the join, so the caller can warn before anyone restarts tbot.
+pub async fn add_instance(
+    client: &Client,
+    bot: &str,
+    ttl: Duration,
+) -> Result<Ticket, CommandError> {
+    let found = get(client, bot).await?;
+    let (refusing, other_locks) = find_blocking_locks(client, bot)
+        .await?
+        .into_iter()
+        .partition(|l| refuses_join(&l.lock.value, bot));
+    let token = issue_bot_token(client, bot, ttl).await?;
+    Ok(Ticket {
+        bot: found,
+        token,
+        refusing,
+        other_locks,
+    })
+}
+
+/// Whether `lock` refuses any new join of `bot`: it targets the bot's user or role, which every
+/// certificate the join issues carries.
+pub fn refuses_join(lock: &LockV2, bot: &str) -> bool {
+    let user = bot_resource_name(bot);
+    let target: LockTarget = lock
+        .spec
+        .as_ref()
+        .and_then(|s| s.target.clone())
+        .unwrap_or_default();
+    target.user == user || target.role == user
 }
 
 /// Where tbot should connect, as the client reached the cluster.
@@ -96,7 +139,40 @@ fn lifetime(ttl: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mwi_proto::types::LockSpecV2;
     use std::time::SystemTime;
+
+    #[test]
+    fn only_user_and_role_locks_refuse_a_join() {
+        let on = |target: LockTarget| LockV2 {
+            spec: Some(LockSpecV2 {
+                target: Some(target),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert!(refuses_join(
+            &on(LockTarget {
+                user: "bot-example".into(),
+                ..Default::default()
+            }),
+            "example"
+        ));
+        assert!(refuses_join(
+            &on(LockTarget {
+                role: "bot-example".into(),
+                ..Default::default()
+            }),
+            "example"
+        ));
+        assert!(!refuses_join(
+            &on(LockTarget {
+                bot_instance_id: "old".into(),
+                ..Default::default()
+            }),
+            "example"
+        ));
+    }
 
     fn token() -> JoinToken {
         JoinToken {
@@ -138,12 +214,5 @@ mod tests {
         assert_eq!(lifetime(Duration::from_secs(90)), "1 minute");
         assert_eq!(lifetime(Duration::from_secs(30)), "30s");
         assert_eq!(lifetime(Duration::from_secs(7200)), "120 minutes");
-    }
-
-    #[test]
-    fn zero_and_garbage_durations_are_refused() {
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("soon").is_err());
-        assert_eq!(parse_duration("90m"), Ok(Duration::from_secs(5400)));
     }
 }

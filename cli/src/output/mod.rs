@@ -1,11 +1,19 @@
 //! Rendering: every command's result goes to stdout as a text table, JSON or YAML (`--format`);
 //! status and warnings go to stderr and `--quiet` silences them. Long lists stream page by page.
+//! Below it: `table` (tables fitted to the terminal) and `resources` (one row per resource kind,
+//! one lock row for every lock table). It depends on no command and no op.
 
 use std::fmt::Display;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::CommandError;
+
+mod resources;
+mod table;
+
+pub use resources::{LockColumn, headers, lock_count, lock_json, lock_row, lock_table};
+pub use table::{Table, fitted_table, table_time, terminal_width};
 
 /// The `--format` of data written to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -112,92 +120,6 @@ pub fn yaml_document(value: &serde_json::Value) -> String {
     serde_yaml_ng::to_string(value).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
 }
 
-/// A text table like tctl's: a header row, a dashed rule, then one row per item; columns are
-/// left-aligned and separated by one space.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Table {
-    headers: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    pub fn new(headers: &[&str]) -> Table {
-        Table {
-            headers: headers.iter().map(|h| h.to_string()).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    pub fn push(&mut self, row: Vec<String>) {
-        self.rows.push(row);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// Column widths that fit the headers and every row.
-    pub fn widths(&self) -> Vec<usize> {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
-        for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                if let Some(w) = widths.get_mut(i) {
-                    *w = (*w).max(width(cell));
-                }
-            }
-        }
-        widths
-    }
-
-    /// The header and rule lines for `widths`.
-    pub fn render_header(&self, widths: &[usize]) -> String {
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        let mut out = line(&self.headers, widths);
-        out.push_str(&line(&rule, widths));
-        out
-    }
-
-    /// The rows only, padded to `widths` (a cell wider than its column pushes the rest right).
-    pub fn render_rows(&self, widths: &[usize]) -> String {
-        self.rows.iter().map(|r| line(r, widths)).collect()
-    }
-
-    /// The whole table.
-    pub fn render(&self) -> String {
-        let widths = self.widths();
-        let mut out = self.render_header(&widths);
-        out.push_str(&self.render_rows(&widths));
-        out
-    }
-}
-
-fn width(text: &str) -> usize {
-    text.chars().count()
-}
-
-fn line(cells: &[String], widths: &[usize]) -> String {
-    let mut out = String::new();
-    for (i, cell) in cells.iter().enumerate() {
-        // Cells are one line each: a newline inside would break the table.
-        let cell = cell.replace(['\n', '\r'], " ");
-        let last = i + 1 == cells.len();
-        if last {
-            out.push_str(&cell);
-        } else {
-            let pad = widths
-                .get(i)
-                .copied()
-                .unwrap_or(0)
-                .saturating_sub(width(&cell));
-            out.push_str(&cell);
-            out.push_str(&" ".repeat(pad + 1));
-        }
-    }
-    out.truncate(out.trim_end().len());
-    out.push('\n');
-    out
-}
-
 /// An item of a streamed list: its table row and its machine forms.
 pub trait Listed {
     fn row(&self) -> Vec<String>;
@@ -293,27 +215,6 @@ impl<'p> ListWriter<'p> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn table_aligns_columns_like_tctl() {
-        let mut t = Table::new(&["ID", "Target", "Message"]);
-        t.push(vec!["a1".into(), "User:\"bot-x\"".into(), "locked".into()]);
-        t.push(vec!["b".into(), "Role:\"r\"".into(), String::new()]);
-        assert_eq!(
-            t.render(),
-            "ID Target       Message\n\
-             -- ------------ -------\n\
-             a1 User:\"bot-x\" locked\n\
-             b  Role:\"r\"\n"
-        );
-    }
-
-    #[test]
-    fn newlines_in_cells_do_not_break_rows() {
-        let mut t = Table::new(&["A", "B"]);
-        t.push(vec!["x\ny".into(), "z".into()]);
-        assert_eq!(t.render().lines().count(), 3);
-    }
 
     fn stream(format: Format, pages: &[Vec<Item>]) -> String {
         let printer = Printer::new(format, true);

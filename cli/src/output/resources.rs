@@ -1,16 +1,14 @@
-//! Reading resources by reference (`lock`, `role/NAME`, `bot_instance/BOT/UUID`) and writing them
-//! out page by page, with each kind's tctl-like table row; `mwictl get` is built on it.
+//! One table row per resource kind (the rows of `mwictl get`), and the one lock row every lock
+//! table picks its columns from: `get`, `locks ls`, and the locks that block a bot.
 
 use mwi_proto::machineid::{Bot, BotInstance, BotInstanceStatusAuthentication};
 use mwi_proto::types::{LockV2, ProvisionTokenV2, RoleV6};
 use mwi_proto::wrappers::LabelValues;
 
-use crate::client::{Client, Fetched, Pager};
-use crate::error::CommandError;
-use crate::output::{ListWriter, Listed, Printer};
-use crate::resource::{
-    Kind, Resource, ResourceRef, format_timestamp, lock_target_text, render_yaml,
-};
+use crate::resource::{Kind, Resource, format_timestamp, lock_target_text, render_yaml};
+
+use super::Listed;
+use super::table::{Table, fitted_table, table_time};
 
 /// The table columns of each kind.
 pub fn headers(kind: Kind) -> &'static [&'static str] {
@@ -38,7 +36,7 @@ pub fn headers(kind: Kind) -> &'static [&'static str] {
 impl Listed for Resource {
     fn row(&self) -> Vec<String> {
         match self {
-            Resource::Lock(lock) => lock_row(lock),
+            Resource::Lock(lock) => lock_row(lock, "", GET_LOCK_COLUMNS),
             Resource::Role(role) => role_row(role),
             Resource::Token(token) => token_row(token),
             Resource::Bot(bot) => bot_row(bot),
@@ -55,86 +53,118 @@ impl Listed for Resource {
     }
 }
 
-/// Writes the resources `reference` names to stdout in the printer's format, a page at a time
-/// (bot instances and roles are never all held in memory); returns how many there were. A named
-/// resource that does not exist is a not-found error.
-pub async fn write(
-    client: &Client,
-    reference: &ResourceRef,
-    printer: &Printer,
-) -> Result<usize, CommandError> {
-    let mut out = ListWriter::new(printer, headers(reference.kind));
-    match (&reference.kind, reference.name.as_deref()) {
-        (Kind::Lock, Some(name)) => {
-            out.page(&[Resource::Lock(client.get_lock(name).await?.value)])?
-        }
-        (Kind::Lock, None) => out.page(&resources(
-            client.get_locks(vec![], false).await?,
-            Resource::Lock,
-        ))?,
-        (Kind::Role, Some(name)) => {
-            out.page(&[Resource::Role(client.get_role(name).await?.value)])?
-        }
-        (Kind::Role, None) => stream(client.roles(), Resource::Role, &mut out, printer).await?,
-        (Kind::Token, Some(name)) => {
-            out.page(&[Resource::Token(client.get_token(name).await?.value)])?
-        }
-        (Kind::Token, None) => out.page(&resources(client.get_tokens().await?, Resource::Token))?,
-        (Kind::Bot, Some(name)) => out.page(&[Resource::Bot(client.get_bot(name).await?.value)])?,
-        (Kind::Bot, None) => stream(client.bots(), Resource::Bot, &mut out, printer).await?,
-        (Kind::BotInstance, Some(name)) => {
-            let (bot, id) = name.split_once('/').unwrap_or((name, ""));
-            let instance = client.get_bot_instance(bot, id).await?.value;
-            out.page(&[Resource::BotInstance(instance)])?
-        }
-        (Kind::BotInstance, None) => {
-            stream(
-                client.bot_instances(None),
-                Resource::BotInstance,
-                &mut out,
-                printer,
-            )
-            .await?
+/// A column of a lock table; each table shows the ones it needs, in its order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockColumn {
+    Id,
+    Target,
+    /// Why the lock blocks a bot (which of its names it targets).
+    Why,
+    /// The free-text column, cut short to fit the terminal.
+    Message,
+    /// When the server recorded it, to the second; empty when it did not.
+    Created,
+    /// The end, to the second, or `never`.
+    Expires,
+    /// The end as stored (fractions kept, like `tctl get`), or `never`.
+    ExpiresExact,
+}
+
+impl LockColumn {
+    pub fn header(self) -> &'static str {
+        match self {
+            LockColumn::Id => "ID",
+            LockColumn::Target => "Target",
+            LockColumn::Why => "Why",
+            LockColumn::Message => "Message",
+            LockColumn::Created => "Created",
+            LockColumn::Expires | LockColumn::ExpiresExact => "Expires",
         }
     }
-    out.finish()
 }
 
-fn resources<T>(items: Vec<Fetched<T>>, wrap: fn(T) -> Resource) -> Vec<Resource> {
-    items.into_iter().map(|f| wrap(f.value)).collect()
-}
+/// The columns of `mwictl get lock`, like `tctl get`.
+const GET_LOCK_COLUMNS: &[LockColumn] = &[
+    LockColumn::Id,
+    LockColumn::Target,
+    LockColumn::Message,
+    LockColumn::ExpiresExact,
+];
 
-async fn stream<T: prost::Message + Default>(
-    mut pager: Pager<'_, T>,
-    wrap: fn(T) -> Resource,
-    out: &mut ListWriter<'_>,
-    printer: &Printer,
-) -> Result<(), CommandError> {
-    while let Some(page) = pager.next_page().await? {
-        out.page(&resources(page, wrap))?;
-        if printer.is_closed() {
-            break;
-        }
-    }
-    Ok(())
-}
-
-fn lock_row(lock: &LockV2) -> Vec<String> {
+/// The cells of `lock` for `columns`; `why` fills the Why column.
+pub fn lock_row(lock: &LockV2, why: &str, columns: &[LockColumn]) -> Vec<String> {
     let spec = lock.spec.clone().unwrap_or_default();
-    vec![
-        lock.metadata
-            .as_ref()
-            .map(|m| m.name.clone())
-            .unwrap_or_default(),
-        spec.target
-            .as_ref()
-            .map(lock_target_text)
-            .unwrap_or_default(),
-        spec.message,
-        spec.expires
-            .as_ref()
-            .map_or_else(|| "never".into(), format_timestamp),
-    ]
+    columns
+        .iter()
+        .map(|column| match column {
+            LockColumn::Id => lock
+                .metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+            LockColumn::Target => spec
+                .target
+                .as_ref()
+                .map(lock_target_text)
+                .unwrap_or_default(),
+            LockColumn::Why => why.to_owned(),
+            LockColumn::Message => spec.message.clone(),
+            LockColumn::Created => spec
+                .created_at
+                .as_ref()
+                .filter(|t| t.seconds > 0)
+                .map(table_time)
+                .unwrap_or_default(),
+            LockColumn::Expires => spec
+                .expires
+                .as_ref()
+                .map_or_else(|| "never".to_owned(), table_time),
+            LockColumn::ExpiresExact => spec
+                .expires
+                .as_ref()
+                .map_or_else(|| "never".to_owned(), format_timestamp),
+        })
+        .collect()
+}
+
+/// A table of `locks`, each with why it is listed, under `columns`; the message is cut short
+/// so that each line fits in `width`, when given.
+pub fn lock_table<'a>(
+    locks: impl IntoIterator<Item = (&'a LockV2, &'a str)>,
+    columns: &[LockColumn],
+    width: Option<usize>,
+) -> Table {
+    let headers: Vec<&str> = columns.iter().map(|c| c.header()).collect();
+    let rows = locks
+        .into_iter()
+        .map(|(lock, why)| lock_row(lock, why, columns))
+        .collect();
+    let squeeze = columns
+        .iter()
+        .position(|c| *c == LockColumn::Message)
+        .unwrap_or(usize::MAX);
+    fitted_table(&headers, rows, squeeze, width)
+}
+
+/// A lock and why it is listed, as JSON: `{id, target, reason, message, expires}`.
+pub fn lock_json(lock: &LockV2, why: &str) -> serde_json::Value {
+    let spec = lock.spec.clone().unwrap_or_default();
+    serde_json::json!({
+        "id": lock.metadata.as_ref().map(|m| m.name.as_str()).unwrap_or_default(),
+        "target": lock_target_text(&spec.target.unwrap_or_default()),
+        "reason": why,
+        "message": spec.message,
+        "expires": spec.expires.as_ref().map(format_timestamp),
+    })
+}
+
+/// `1 lock`, `2 locks`.
+pub fn lock_count(n: usize) -> String {
+    if n == 1 {
+        "1 lock".to_owned()
+    } else {
+        format!("{n} locks")
+    }
 }
 
 fn role_row(role: &RoleV6) -> Vec<String> {
@@ -241,8 +271,17 @@ fn bot_instance_row(instance: &BotInstance) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mwi_proto::machineid::BotInstanceStatusAuthentication;
     use mwi_proto::machineid::{BotInstanceSpec, BotInstanceStatus, BotInstanceStatusHeartbeat};
     use mwi_proto::types::{LockSpecV2, LockTarget, Metadata};
+
+    const LOCKS_LS: &[LockColumn] = &[
+        LockColumn::Id,
+        LockColumn::Target,
+        LockColumn::Message,
+        LockColumn::Created,
+        LockColumn::Expires,
+    ];
 
     fn ts(seconds: i64) -> Option<prost_types::Timestamp> {
         Some(prost_types::Timestamp { seconds, nanos: 0 })
@@ -311,5 +350,34 @@ mod tests {
         let row = Resource::BotInstance(BotInstance::default()).row();
         assert_eq!(row[5], "n/a");
         assert_eq!(row.len(), headers(Kind::BotInstance).len());
+    }
+
+    #[test]
+    fn a_lock_without_an_end_expires_never() {
+        let lock = LockV2 {
+            spec: Some(LockSpecV2 {
+                target: Some(LockTarget {
+                    user: "bot-x".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let row = lock_row(&lock, "", LOCKS_LS);
+        assert_eq!(row[1], "User:\"bot-x\"");
+        assert_eq!(row[3], "");
+        assert_eq!(row[4], "never");
+    }
+
+    #[test]
+    fn every_lock_table_takes_its_header_from_its_columns() {
+        let table = lock_table(std::iter::empty(), LOCKS_LS, None).render();
+        assert!(
+            table.starts_with("ID Target Message Created Expires\n"),
+            "{table}"
+        );
+        let lock = LockV2::default();
+        assert_eq!(lock_row(&lock, "why", &[LockColumn::Why]), ["why"]);
     }
 }

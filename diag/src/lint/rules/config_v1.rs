@@ -1,0 +1,52 @@
+//! `config-v1`: a v1 config (or no `version:`), which tbot migrates in memory; v2 files without
+//! `version:` get it added by `--fix`. A v1 file is not checked further.
+
+use super::{Check, Rule};
+use crate::lint::Severity;
+use crate::lint::check::Checker;
+use crate::lint::fix;
+use crate::lint::yaml::{Map, Node};
+
+pub(crate) const RULE: Rule = Rule {
+    id: "config-v1",
+    severities: &[Severity::Warning],
+    incident: None,
+    doc: "a v1 config (or no `version:`), migrated by tbot in memory",
+    check: Check::Document,
+};
+
+/// Checks the version of the top-level mapping `map` of `root`; false when the file is v1 and
+/// the v2 rules do not apply.
+pub(crate) fn check(checker: &mut Checker, root: &Node, map: &Map) -> bool {
+    let src = checker.src;
+    match map.get("version") {
+        Some(version) if version.value.as_str() == Some("v1") => {
+            let message = "`version: v1` is deprecated: tbot migrates it in memory; rewrite it as v2 (`services:` entries with `type:`, `storage:` with `type:`)".to_string();
+            checker.add(&RULE, version.value.span.start, "version", message);
+            return false;
+        }
+        Some(_) => {}
+        None if looks_v1(map) => {
+            let message = "a v1 config (no `version:`, v1 keys): deprecated, tbot migrates it in memory; rewrite it as v2".to_string();
+            checker.add(&RULE, root.span.start, "version", message);
+            return false;
+        }
+        None => {
+            let message = "no `version:` key: tbot reads such a file as a v1 config, and v2 keys then fail; add `version: v2`".to_string();
+            let edit = fix::insert_first_line(src, map, "version: v2");
+            let issue = checker.add(&RULE, root.span.start, "version", message);
+            issue.fix = Some("add `version: v2` as the first key".to_string());
+            issue.edits.extend(edit);
+        }
+    }
+    true
+}
+
+/// v1 files name outputs under `destinations:` and storage as `storage: {directory: ...}`.
+fn looks_v1(map: &Map) -> bool {
+    map.get("destinations").is_some()
+        || map
+            .get("storage")
+            .and_then(|e| e.value.as_map())
+            .is_some_and(|s| s.get("directory").is_some() || s.get("memory").is_some())
+}

@@ -1,0 +1,72 @@
+//! `kube-secret-exec-plugin` (S5): a kubernetes output writing to a kubernetes_secret must not
+//! use the exec plugin; `--fix` sets `disable_exec_plugin: true` on it.
+
+use super::{Check, Rule};
+use crate::incident::Incident;
+use crate::lint::Severity;
+use crate::lint::check::{Checker, Context, join};
+use crate::lint::fix;
+use crate::lint::yaml::{Style, Value};
+
+pub(crate) const RULE: Rule = Rule {
+    id: "kube-secret-exec-plugin",
+    severities: &[Severity::Error],
+    incident: Some(Incident::K8sSecret),
+    doc: "kubernetes output to `kubernetes_secret` without `disable_exec_plugin: true` (fixable)",
+    check: Check::Config(check),
+};
+
+fn check(checker: &mut Checker, context: &Context) {
+    let config = &context.config;
+    let src = checker.src;
+    for service in &config.services {
+        if service.kind != "kubernetes" && service.kind != "kubernetes/v2" {
+            continue;
+        }
+        let Some(destination) = service
+            .map
+            .get("destination")
+            .and_then(|e| e.value.as_map())
+        else {
+            continue;
+        };
+        if destination.get("type").and_then(|e| e.value.as_str()) != Some("kubernetes_secret") {
+            continue;
+        }
+        let current = service.map.get("disable_exec_plugin");
+        if current.is_some_and(|e| matches!(&e.value.value, Value::Scalar(s) if s.style == Style::Plain && s.text.eq_ignore_ascii_case("true"))) {
+            continue;
+        }
+        let secret = destination
+            .get("name")
+            .and_then(|e| e.value.as_str())
+            .unwrap_or("");
+        let (at, key) = match current {
+            Some(entry) => (
+                entry.key_span.start,
+                join(&service.path, "disable_exec_plugin"),
+            ),
+            None => (service.node.span.start, service.path.clone()),
+        };
+        let message = format!(
+            "kubernetes output `{}` writes to the kubernetes_secret `{secret}` but `disable_exec_plugin` is not true: tbot fails the output with \"must be a directory in exec plugin mode\" (newer releases turn the plugin off and log it)",
+            service.path
+        );
+        let edit = match current {
+            Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => {
+                Some(fix::set_value(&entry.value, "true"))
+            }
+            Some(_) => None,
+            None => fix::insert_entry(
+                src,
+                service.node,
+                "kubernetes_cluster",
+                "disable_exec_plugin",
+                "true",
+            ),
+        };
+        let issue = checker.add(&RULE, at, &key, message);
+        issue.fix = Some("add `disable_exec_plugin: true` to this output".to_string());
+        issue.edits.extend(edit);
+    }
+}

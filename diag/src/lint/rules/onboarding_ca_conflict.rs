@@ -1,0 +1,37 @@
+//! `onboarding-ca-conflict`: `onboarding.ca_path`, `onboarding.ca_pins` and `insecure` exclude
+//! each other.
+
+use super::{Check, Rule};
+use crate::lint::Severity;
+use crate::lint::check::{Checker, Context};
+
+pub(crate) const RULE: Rule = Rule {
+    id: "onboarding-ca-conflict",
+    severities: &[Severity::Error],
+    incident: None,
+    doc: "`ca_path`, `ca_pins` and `insecure` combined",
+    check: Check::Config(check),
+};
+
+fn check(checker: &mut Checker, context: &Context) {
+    let config = &context.config;
+    let ca_path = config.onboarding_value("ca_path");
+    let ca_pins = config.onboarding_value("ca_pins");
+    if let (Some(_), Some(pins)) = (ca_path, ca_pins) {
+        let message =
+            "`onboarding.ca_path` and `onboarding.ca_pins` exclude each other".to_string();
+        checker
+            .add(&RULE, pins.key_span.start, "onboarding.ca_pins", message)
+            .fix = Some("keep one of them".to_string());
+    }
+    let insecure = config
+        .map
+        .get("insecure")
+        .filter(|e| e.value.as_str() == Some("true"));
+    if let (Some(insecure), true) = (insecure, ca_path.is_some() || ca_pins.is_some()) {
+        let message = "`insecure: true` cannot be combined with `ca_path` or `ca_pins`".to_string();
+        checker
+            .add(&RULE, insecure.key_span.start, "insecure", message)
+            .fix = Some("remove `insecure`, or the CA settings".to_string());
+    }
+}
