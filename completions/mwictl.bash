@@ -1212,7 +1212,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__recreate)
-            opts="-i -v -q -h -V --roles --add-roles --remove-roles --logins --add-logins --max-session-ttl --token-ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --roles --add-roles --remove-roles --logins --add-logins --max-session-ttl --token-ttl --plan --resume --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3828,7 +3828,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__unlock)
-            opts="-i -v -q -h -V --bot --scan-all --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --scan-all --dry-run --plan --resume --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -1,12 +1,12 @@
-//! The clap definition of the whole interface: global flags and the subcommand tree. The same
-//! `Command` generates `--help`, the man pages and the shell completions.
+//! The clap definition of the whole interface (the global flags are `context::GlobalArgs`) and
+//! the dispatch to each command; the same `Command` generates `--help`, man pages, completions.
 
-use std::path::PathBuf;
-
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 use crate::commands;
-use crate::output::Format;
+use crate::context::{Context, GlobalArgs};
+use crate::error::CommandError;
+use crate::exit::ExitStatus;
 
 /// Admin CLI for Teleport Machine & Workload Identity: unlock, recover and diagnose tbot bots.
 ///
@@ -25,54 +25,6 @@ pub struct Cli {
     pub global: GlobalArgs,
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Flags every command accepts.
-#[derive(Debug, Clone, Default, Args)]
-pub struct GlobalArgs {
-    /// Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved
-    /// profile.
-    #[arg(
-        long,
-        global = true,
-        env = "TELEPORT_AUTH_SERVER",
-        hide_env_values = true,
-        value_name = "HOST:PORT"
-    )]
-    pub auth_server: Option<String>,
-
-    /// Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved
-    /// profile.
-    #[arg(
-        short = 'i',
-        long,
-        global = true,
-        env = "TELEPORT_IDENTITY_FILE",
-        hide_env_values = true,
-        value_name = "FILE"
-    )]
-    pub identity: Option<PathBuf>,
-
-    /// Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over
-    /// --auth-server).
-    #[arg(long, global = true, value_name = "HOST:PORT")]
-    pub proxy: Option<String>,
-
-    /// Output format of the data written to stdout.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-
-    /// Answer yes to every confirmation (for scripts; no TTY needed).
-    #[arg(long, global = true)]
-    pub yes: bool,
-
-    /// Log what mwictl does to stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, global = true, action = ArgAction::Count)]
-    pub verbose: u8,
-
-    /// Print only data and errors: no status lines or warnings on stderr.
-    #[arg(short, long, global = true)]
-    pub quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +65,30 @@ pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
 }
 
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
+    let ctx = Context::new(cli.global);
+    match cli.command {
+        Command::Lab(command) => commands::lab::run(&ctx, command).await,
+        Command::Ping(args) => commands::ping::run(&ctx, args).await,
+        Command::Doctor(args) => commands::doctor::run(&ctx, args).await,
+        Command::Lint(args) => commands::lint::run(&ctx, args).await,
+        Command::Get(args) => commands::get::run(&ctx, args).await,
+        Command::Rm(args) => commands::rm::run(&ctx, args).await,
+        Command::Create(args) => commands::create::run(&ctx, args).await,
+        Command::Edit(args) => commands::edit::run(&ctx, args).await,
+        Command::Unlock(args) => commands::unlock::run(&ctx, args).await,
+        Command::Locks(command) => commands::locks::run(&ctx, command).await,
+        Command::Tokens(command) => commands::tokens::run(&ctx, command).await,
+        Command::Roles(command) => commands::roles::run(&ctx, command).await,
+        Command::Bots(command) => commands::bots::run(&ctx, command).await,
+        Command::Recover(args) => commands::recover::run(&ctx, args).await,
+        Command::Demo(args) => commands::demo::run(&ctx, args).await,
+        Command::Completions(args) => commands::completions::run(&ctx, args, command()),
+        Command::GenerateDocs(args) => commands::generate_docs::run(&ctx, args, command()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,7 +113,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.global.auth_server.as_deref(), Some("a:1"));
-        assert_eq!(cli.global.format, Format::Json);
+        assert_eq!(cli.global.format, crate::output::Format::Json);
         assert_eq!(cli.global.verbose, 2);
     }
 }

@@ -1,14 +1,65 @@
 //! What every command gets: the global flags, the printer, the home directory, and a client
 //! connected on first use to the auth service the flags or the saved profile name.
 
-use crate::cli::GlobalArgs;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args};
+
 use crate::client::Client;
 use crate::connect::{self, ClientIdentity, Target};
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::home::Home;
-use crate::output::Printer;
+use crate::output::{Format, Printer};
 use crate::profile::Profile;
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved
+    /// profile.
+    #[arg(
+        long,
+        global = true,
+        env = "TELEPORT_AUTH_SERVER",
+        hide_env_values = true,
+        value_name = "HOST:PORT"
+    )]
+    pub auth_server: Option<String>,
+
+    /// Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved
+    /// profile.
+    #[arg(
+        short = 'i',
+        long,
+        global = true,
+        env = "TELEPORT_IDENTITY_FILE",
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub identity: Option<PathBuf>,
+
+    /// Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over
+    /// --auth-server).
+    #[arg(long, global = true, value_name = "HOST:PORT")]
+    pub proxy: Option<String>,
+
+    /// Output format of the data written to stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Answer yes to every confirmation (for scripts; no TTY needed).
+    #[arg(long, global = true)]
+    pub yes: bool,
+
+    /// Log what mwictl does to stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print only data and errors: no status lines or warnings on stderr.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
 
 /// Where the connection settings came from, for `mwictl ping` and messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

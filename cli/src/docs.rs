@@ -34,16 +34,16 @@ pub fn with_lint_rules(readme: &str) -> Option<String> {
 /// Writes completions into `root/completions`, one man page per (visible) command into
 /// `root/man`, and the lint rule table into `root/README.md` when it has one; returns the
 /// directories written.
-pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
+pub fn generate(root: &Path, cli: clap::Command) -> std::io::Result<[PathBuf; 2]> {
     let completions = root.join("completions");
     let man = root.join("man");
     std::fs::create_dir_all(&completions)?;
     std::fs::create_dir_all(&man)?;
-    let mut cmd = crate::cli::command();
+    let mut cmd = cli.clone();
     for shell in SHELLS {
         clap_complete::generate_to(shell, &mut cmd, "mwictl", &completions)?;
     }
-    clap_mangen::generate_to(crate::cli::command(), &man)?;
+    clap_mangen::generate_to(cli, &man)?;
     let readme = root.join("README.md");
     if let Ok(text) = std::fs::read_to_string(&readme)
         && let Some(fresh) = with_lint_rules(&text)
@@ -54,10 +54,10 @@ pub fn generate(root: &Path) -> std::io::Result<[PathBuf; 2]> {
     Ok([completions, man])
 }
 
-/// Prints the completion script for `shell`.
-pub fn completion_script(shell: Shell) -> Vec<u8> {
+/// Prints the completion script of `cli` for `shell`.
+pub fn completion_script(shell: Shell, mut cli: clap::Command) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut crate::cli::command(), "mwictl", &mut out);
+    clap_complete::generate(shell, &mut cli, "mwictl", &mut out);
     out
 }
 
@@ -82,7 +82,7 @@ mod tests {
     fn checked_in_completions_and_man_pages_are_current() {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let tmp = tempfile::tempdir().unwrap();
-        generate(tmp.path()).unwrap();
+        generate(tmp.path(), crate::cli::command()).unwrap();
         for sub in ["completions", "man"] {
             let fresh = files(&tmp.path().join(sub));
             let checked_in = files(&repo.join(sub));
@@ -120,7 +120,10 @@ mod tests {
     #[test]
     fn every_shell_gets_a_script() {
         for shell in SHELLS {
-            assert!(!completion_script(shell).is_empty(), "{shell}");
+            assert!(
+                !completion_script(shell, crate::cli::command()).is_empty(),
+                "{shell}"
+            );
         }
     }
 }

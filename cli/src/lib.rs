@@ -19,6 +19,5 @@ pub mod output;
 pub mod profile;
 pub mod recover;
 pub mod resource;
-pub mod tbot_config;
 #[cfg(test)]
 mod testing;

@@ -30,7 +30,7 @@ fn main() -> ExitCode {
             return ExitStatus::Failure.into();
         }
     };
-    match runtime.block_on(mwictl::commands::run(cli)) {
+    match runtime.block_on(mwictl::cli::run(cli)) {
         Ok(status) => status.into(),
         Err(err) => {
             eprint!("{}", err.render());

@@ -1,8 +1,11 @@
 //! Offline diagnosis for mwictl: the tbot log doctor (`mwictl doctor`), the tbot.yaml linter and
-//! fixer (`mwictl lint`), the incident catalogue they share with recover and the lab, plus the
-//! thin command functions the CLI calls.
+//! fixer (`mwictl lint`), the one tbot.yaml reader and editor (also behind recover's token
+//! rewrite), and the incident catalogue they share with recover and the lab. It returns reports
+//! and never prints: the CLI renders them.
 
-pub mod command;
 pub mod doctor;
 pub mod incident;
 pub mod lint;
+pub mod tbot_config;
+pub mod testing;
+mod yaml;

@@ -1,7 +1,9 @@
 //! The log doctor over the corpus: each incident in each era's wording and each log format,
 //! related lines collapsed into one finding, text and JSON reports snapshotted.
 
-use mwi_diag::doctor::{Doctor, Finding, Incident, LineFormat, LiveCheck, Other, Report};
+use mwi_diag::doctor::{
+    Doctor, DoctorError, Finding, Incident, LineFormat, LiveCheck, Other, Report,
+};
 use mwi_diag::incident::Incident as Product;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/logs/");
@@ -493,4 +495,74 @@ fn incidents_serialize_as_their_ids_and_parse_back() {
     }
     assert_eq!(Incident::Product(Product::SshLogin).id(), "S3");
     assert_eq!(Incident::Other(Other::RbacDenied).id(), "rbac-denied");
+}
+
+/// What `mwictl doctor` reads: sources by name, `-` (or none) for standard input.
+fn read_sources(inputs: &[&str], stdin: &[u8]) -> Result<Report, DoctorError> {
+    let names: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+    Doctor::read_sources(&names, stdin)
+}
+
+#[test]
+fn sources_with_findings_exit_1_and_clean_ones_0() {
+    let report = read_sources(&[&format!("{CORPUS}s1_legacy_seed.txt")], b"").expect("reads");
+    assert_eq!(report.exit_code(), 1);
+    let report = read_sources(&[&format!("{CORPUS}noise.log")], b"").expect("reads");
+    assert_eq!(report.exit_code(), 0);
+    let out = text(&report);
+    assert!(out.starts_with("No known incident found"), "{out}");
+}
+
+#[test]
+fn standard_input_is_read_by_default_and_for_dash() {
+    let log = b"ERRO [TBOT] Identity has expired. The renewal is likely to fail.\n";
+    for inputs in [&[][..], &["-"][..]] {
+        let report = read_sources(inputs, log).expect("reads");
+        assert_eq!(report.exit_code(), 1);
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["findings"][0]["incident"], "S2");
+        assert_eq!(json["findings"][0]["evidence"][0]["source"], "-");
+        assert_eq!(json["schema"], "mwictl.doctor/v1");
+    }
+}
+
+#[test]
+fn an_unreadable_source_fails_before_any_is_read_naming_it() {
+    let err = read_sources(
+        &[&format!("{CORPUS}noise.log"), "/nonexistent/tbot.log"],
+        b"",
+    )
+    .expect_err("missing file");
+    assert!(
+        matches!(err, DoctorError::Open { .. }),
+        "fails while opening, before reading: {err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("cannot open /nonexistent/tbot.log:"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'));
+}
+
+#[test]
+fn live_answers_of_read_sources_reach_the_json_report() {
+    let mut report =
+        read_sources(&[&format!("{CORPUS}s1_newest_journal.log")], b"").expect("reads");
+    let mut asked = Vec::new();
+    report.answer_live_checks(|check: &LiveCheck| {
+        asked.push(check.clone());
+        mwi_diag::doctor::LiveAnswer {
+            current: Some(false),
+            detail: "no lock targets bot deploy".to_string(),
+        }
+    });
+    assert_eq!(
+        asked,
+        vec![LiveCheck::LockForBot {
+            bot: Some("deploy".into())
+        }]
+    );
+    let json = serde_json::to_value(&report).expect("json");
+    assert_eq!(json["findings"][0]["live"]["current"], false);
 }

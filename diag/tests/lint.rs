@@ -475,3 +475,44 @@ fn every_finding_matches_its_registered_rule() {
         "rules with no sample in the corpus: {unseen:?}"
     );
 }
+
+#[test]
+fn lint_and_fix_prints_the_diff_and_exits_by_what_remains() {
+    let (_dir, paths) = copy_to_temp(&["s7_auth_server.yaml"]);
+    let path = &paths[0];
+    let report = lint::lint_and_fix(&paths, false, &options()).expect("lint");
+    assert_eq!(report.exit_code(), 1);
+
+    let report = lint::lint_and_fix(&paths, true, &options()).expect("fix");
+    let out = text(&report);
+    assert!(out.contains("+    ssh_config: \"off\""), "{out}");
+    assert!(
+        out.contains(&format!(
+            "fixed {} (backup: {}.bak)",
+            path.display(),
+            path.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(report.exit_code(), 0, "{out}");
+}
+
+#[test]
+fn lint_and_fix_json_lists_fixes() {
+    let (_dir, paths) = copy_to_temp(&["s5_kube_secret.yaml"]);
+    let report = lint::lint_and_fix(&paths, true, &options()).expect("fix");
+    assert_eq!(report.exit_code(), 0);
+    let json = serde_json::to_value(&report).expect("json");
+    assert_eq!(json["fixes"][0]["rules"][0], "kube-secret-exec-plugin");
+    assert_eq!(json["summary"]["errors"], 0);
+}
+
+#[test]
+fn lint_and_fix_of_an_unreadable_file_is_an_error_naming_it() {
+    let err = lint::lint_and_fix(&[PathBuf::from("/nonexistent/x.yaml")], false, &options())
+        .expect_err("missing");
+    assert!(
+        err.to_string()
+            .starts_with("cannot read /nonexistent/x.yaml:")
+    );
+}

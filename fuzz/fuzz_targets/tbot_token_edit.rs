@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mwictl::tbot_config::{TokenEdit, current_token, plan_token_edit};
+use mwi_diag::tbot_config::{TokenEdit, current_token, plan_token_edit};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

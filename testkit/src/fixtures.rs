@@ -12,6 +12,21 @@ use mwi_proto::types::{
 
 /// Bot `name` that may impersonate `roles`, with a `logins` trait when `logins` is not empty.
 pub fn bot(name: &str, roles: &[&str], logins: &[&str]) -> Bot {
+    if logins.is_empty() {
+        bot_with(name, roles, &[], None)
+    } else {
+        bot_with(name, roles, &[("logins", logins)], None)
+    }
+}
+
+/// Bot `name` with exactly these `traits` (name, values) and an optional max session TTL in
+/// seconds.
+pub fn bot_with(
+    name: &str,
+    roles: &[&str],
+    traits: &[(&str, &[&str])],
+    max_session_ttl: Option<i64>,
+) -> Bot {
     Bot {
         kind: "bot".into(),
         version: "v1".into(),
@@ -21,15 +36,15 @@ pub fn bot(name: &str, roles: &[&str], logins: &[&str]) -> Bot {
         }),
         spec: Some(BotSpec {
             roles: strings(roles),
-            traits: if logins.is_empty() {
-                Vec::new()
-            } else {
-                vec![Trait {
-                    name: "logins".into(),
-                    values: strings(logins),
-                }]
-            },
-            max_session_ttl: None,
+            traits: traits
+                .iter()
+                .map(|(name, values)| Trait {
+                    name: name.to_string(),
+                    values: strings(values),
+                })
+                .collect(),
+            max_session_ttl: max_session_ttl
+                .map(|seconds| prost_types::Duration { seconds, nanos: 0 }),
         }),
         ..Default::default()
     }
@@ -37,6 +52,24 @@ pub fn bot(name: &str, roles: &[&str], logins: &[&str]) -> Bot {
 
 /// Role `name` (v7) allowing `rules`, each a list of resources and a list of verbs.
 pub fn role(name: &str, rules: &[(&[&str], &[&str])]) -> RoleV6 {
+    role_allowing(
+        name,
+        RoleConditions {
+            rules: rules
+                .iter()
+                .map(|(res, verbs)| Rule {
+                    resources: strings(res),
+                    verbs: strings(verbs),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        },
+    )
+}
+
+/// Role `name` (v7) with these `allow` conditions.
+pub fn role_allowing(name: &str, allow: RoleConditions) -> RoleV6 {
     RoleV6 {
         kind: "role".into(),
         version: "v7".into(),
@@ -45,17 +78,7 @@ pub fn role(name: &str, rules: &[(&[&str], &[&str])]) -> RoleV6 {
             ..Default::default()
         }),
         spec: Some(RoleSpecV6 {
-            allow: Some(RoleConditions {
-                rules: rules
-                    .iter()
-                    .map(|(res, verbs)| Rule {
-                        resources: strings(res),
-                        verbs: strings(verbs),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }),
+            allow: Some(allow),
             ..Default::default()
         }),
         ..Default::default()
@@ -64,21 +87,28 @@ pub fn role(name: &str, rules: &[(&[&str], &[&str])]) -> RoleV6 {
 
 /// Role `name` (v7) allowing SSH as `logins` and nothing else.
 pub fn access_role(name: &str, logins: &[&str]) -> RoleV6 {
-    let mut role = role(name, &[]);
-    if let Some(allow) = role.spec.as_mut().and_then(|s| s.allow.as_mut()) {
-        allow.logins = strings(logins);
-    }
-    role
+    role_allowing(
+        name,
+        RoleConditions {
+            logins: strings(logins),
+            ..Default::default()
+        },
+    )
 }
 
 /// Bot join token `name` (method `token`) for `bot`, expiring `ttl_secs` from now.
 pub fn token(name: &str, bot: &str, ttl_secs: i64) -> ProvisionTokenV2 {
+    token_until(name, bot, crate::in_secs(ttl_secs))
+}
+
+/// Bot join token `name` (method `token`) for `bot`, expiring at `expires`.
+pub fn token_until(name: &str, bot: &str, expires: prost_types::Timestamp) -> ProvisionTokenV2 {
     ProvisionTokenV2 {
         kind: "token".into(),
         version: "v2".into(),
         metadata: Some(Metadata {
             name: name.into(),
-            expires: Some(crate::in_secs(ttl_secs)),
+            expires: Some(expires),
             ..Default::default()
         }),
         spec: Some(ProvisionTokenSpecV2 {
@@ -115,10 +145,23 @@ pub fn lock(name: &str, target: LockTarget, message: &str) -> LockV2 {
 
 /// A lock target naming user `name`.
 pub fn user(name: &str) -> LockTarget {
-    LockTarget {
-        user: name.into(),
-        ..Default::default()
-    }
+    target("user", name)
+}
+
+/// A lock target with one field set: `user`, `role`, `login`, `bot_instance_id` or
+/// `join_token`.
+pub fn target(field: &str, value: &str) -> LockTarget {
+    let mut target = LockTarget::default();
+    let slot = match field {
+        "user" => &mut target.user,
+        "role" => &mut target.role,
+        "login" => &mut target.login,
+        "bot_instance_id" => &mut target.bot_instance_id,
+        "join_token" => &mut target.join_token,
+        other => panic!("no lock target field {other}"),
+    };
+    *slot = value.to_owned();
+    target
 }
 
 /// A client key pair, in the forms requests carry.

@@ -1,7 +1,8 @@
 //! `mwictl doctor` and `mwictl lint` as commands: exit codes, JSON, `--live` answered by the lab,
 //! and `lint --fix` changing only the needed bytes.
 
-use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata};
+use mwi_proto::types::LockV2;
+use mwi_testkit::fixtures::{lock, user};
 
 use crate::harness::{Lab, run};
 
@@ -10,23 +11,7 @@ const S1_AUTH_LOG: &str = "2026-11-26T10:00:00Z [AUTH]      WARN lock targeting 
 const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\nservices:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
 
 fn bot_user_lock() -> LockV2 {
-    LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: "mismatch-lock".into(),
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(LockTarget {
-                user: "bot-example".into(),
-                ..Default::default()
-            }),
-            message: "locked".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    lock("mismatch-lock", user("bot-example"), "locked")
 }
 
 #[test]
@@ -146,9 +131,35 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
 }
 
 #[test]
-fn doctor_and_lint_refuse_yaml_format() {
+fn doctor_and_lint_write_yaml_like_every_command() {
     let lab = Lab::start();
-    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", "x.yaml"]));
-    assert_eq!(out.code, 2);
-    assert!(out.stderr.contains("--format yaml"), "{}", out.stderr);
+    let out = run(lab
+        .bare_cmd(&["doctor", "--format", "yaml"])
+        .write_stdin(S1_AUTH_LOG));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.stdout).expect("yaml report");
+    assert_eq!(report["schema"], "mwictl.doctor/v1", "{}", out.stdout);
+    assert_eq!(report["findings"][0]["incident"], "S1", "{}", out.stdout);
+
+    let path = lab.root().join("tbot.yaml");
+    std::fs::write(&path, S5_CONFIG).unwrap();
+    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", path.to_str().unwrap()]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.stdout).expect("yaml report");
+    assert_eq!(report["schema"], "mwictl.lint/v1", "{}", out.stdout);
+    let rules: Vec<&str> = report["files"][0]["findings"]
+        .as_sequence()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(rules.contains(&"kube-secret-exec-plugin"), "{}", out.stdout);
+
+    let missing = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", "/nonexistent/x.yaml"]));
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("/nonexistent/x.yaml"),
+        "{}",
+        missing.stderr
+    );
 }

@@ -4,6 +4,7 @@
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
 
+use bytes::Bytes;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 pub use mwi_testkit::closed_port;
 use mwi_testkit::process::LabProcess;
@@ -59,36 +60,14 @@ impl Lab {
 
     /// mwictl's own client, connected as the lab's admin (call inside a tokio runtime).
     pub async fn client(&self) -> mwictl::client::Client {
-        let identity = ClientIdentity::load(&self.identity).expect("admin identity");
-        let target = Target {
-            addr: self.addr.clone(),
-            identity: self.identity.clone(),
-            via_proxy: false,
-        };
-        let connection = connect::connect(&target, &identity)
-            .await
-            .expect("connect as admin");
-        mwictl::client::Client::new(connection)
+        mwictl::client::Client::new(admin_connection(self).await)
     }
 
     /// Runs `f` with a generated tonic client connected as the lab's admin, through mwictl's
     /// connect module: for setting up server state without the commands under test.
     pub fn admin<T>(&self, f: impl AsyncFnOnce(AuthServiceClient<Channel>) -> T) -> T {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let identity = ClientIdentity::load(&self.identity).expect("admin identity");
-            let target = Target {
-                addr: self.addr.clone(),
-                identity: self.identity.clone(),
-                via_proxy: false,
-            };
-            let connection = connect::connect(&target, &identity)
-                .await
-                .expect("connect as admin");
-            f(AuthServiceClient::new(connection.channel)).await
+        with_admin(self, async |channel| {
+            f(AuthServiceClient::new(channel)).await
         })
     }
 
@@ -97,6 +76,36 @@ impl Lab {
         text.replace(&self.root().display().to_string(), "[ROOT]")
             .replace(&self.addr, "[ADDR]")
     }
+}
+
+async fn admin_connection(lab: &Lab) -> connect::Connection {
+    let identity = ClientIdentity::load(&lab.identity).expect("admin identity");
+    let target = Target {
+        addr: lab.addr.clone(),
+        identity: lab.identity.clone(),
+        via_proxy: false,
+    };
+    connect::connect(&target, &identity)
+        .await
+        .expect("connect as admin")
+}
+
+/// Runs `f` on a channel connected as the lab's admin through mwictl's connect module (for any
+/// generated client), on a runtime of its own.
+pub fn with_admin<T>(lab: &Lab, f: impl AsyncFnOnce(Channel) -> T) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async { f(admin_connection(lab).await.channel).await })
+}
+
+/// One unary call as the lab's admin with raw bytes both ways, so requests can carry fields no
+/// message declares.
+pub fn raw_call(lab: &Lab, method: &'static str, body: Vec<u8>) -> Result<Bytes, tonic::Status> {
+    with_admin(lab, async |channel| {
+        mwi_testkit::wire::raw_call(channel, method, body).await
+    })
 }
 
 /// `mwictl ARGS` with `MWICTL_HOME=home`, no Teleport env vars and no stdin.

@@ -13,8 +13,7 @@ use mwi_proto::proto::GetLocksRequest;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::types::LockTarget;
 
-use crate::harness::{BIN, Lab, Run, run, snapshot_settings};
-use crate::unlock::with_admin;
+use crate::harness::{BIN, Lab, Run, run, snapshot_settings, with_admin};
 
 /// How long a restarted agent gets to renew twice (it renews every 300ms).
 const RENEW_LIMIT: Duration = Duration::from_secs(15);

@@ -16,6 +16,7 @@ mod locks;
 mod recover;
 mod recover_pty;
 mod recover_resume;
+mod recreate_resume;
 mod roles;
 mod stream;
 mod tokens;

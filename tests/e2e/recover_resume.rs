@@ -31,6 +31,10 @@ fn lock_backup_of(lab: &Lab, bot: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the crash hook exists only in debug builds"
+)]
 fn a_run_killed_after_each_step_converges_when_run_again() {
     let lab = Lab::start();
     // Six steps: evidence, remove locks, issue token, update tbot.yaml, restart, verify.
@@ -125,6 +129,10 @@ fn a_run_killed_after_each_step_converges_when_run_again() {
 }
 
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the crash hook exists only in debug builds"
+)]
 fn resume_continues_the_last_interrupted_run() {
     let lab = Lab::start();
     let dir = break_bot(&lab, "expired", "exp", &[]);

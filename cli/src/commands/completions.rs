@@ -14,8 +14,13 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
-pub fn run(ctx: &Context, args: CompletionsArgs) -> Result<ExitStatus, CommandError> {
-    let script = crate::docs::completion_script(args.shell);
+/// `cli` is the whole interface, which the caller (above every command) knows.
+pub fn run(
+    ctx: &Context,
+    args: CompletionsArgs,
+    cli: clap::Command,
+) -> Result<ExitStatus, CommandError> {
+    let script = crate::docs::completion_script(args.shell, cli);
     ctx.printer().write(&String::from_utf8_lossy(&script))?;
     Ok(ExitStatus::Success)
 }

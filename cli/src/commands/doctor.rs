@@ -3,13 +3,12 @@
 
 use std::io::IsTerminal;
 
-use mwi_diag::command::{self, DoctorArgs as Run, OutputFormat};
-use mwi_diag::doctor::{LiveAnswer, LiveCheck};
+use mwi_diag::doctor::{Doctor, DoctorError, LiveAnswer, LiveCheck};
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::output::Format;
+use crate::output::Output;
 
 /// Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines,
 /// explain the cause and print the exact fix (the mwictl command and the tctl equivalent).
@@ -30,54 +29,52 @@ pub struct DoctorArgs {
 }
 
 pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandError> {
-    let run = Run {
-        inputs: args.inputs,
-        format: format(ctx)?,
-        color: std::io::stdout().is_terminal(),
-    };
     let client = match args.live {
         true => Some(ctx.client().await?),
         false => None,
     };
-    let status = tokio::task::block_in_place(|| {
-        let handle = tokio::runtime::Handle::current();
-        let mut answer = |check: &LiveCheck| -> LiveAnswer {
-            let client = client.expect("live checks are asked only with --live");
-            handle.block_on(crate::ops::live::answer(client, check))
-        };
-        let live: Option<&mut dyn FnMut(&LiveCheck) -> LiveAnswer> = match client {
-            Some(_) => Some(&mut answer),
-            None => None,
-        };
-        command::doctor(
-            &run,
-            std::io::stdin().lock(),
-            &mut std::io::stdout().lock(),
-            live,
-        )
-    });
-    finish(status)
+    let report = tokio::task::block_in_place(|| {
+        let mut report = Doctor::read_sources(&args.inputs, std::io::stdin().lock())?;
+        if let Some(client) = client {
+            let handle = tokio::runtime::Handle::current();
+            report.answer_live_checks(|check: &LiveCheck| -> LiveAnswer {
+                handle.block_on(crate::ops::live::answer(client, check))
+            });
+        }
+        Ok::<_, DoctorError>(report)
+    })
+    .map_err(|e| CommandError::usage(e.to_string()))?;
+    ctx.printer().print(&Report {
+        report: &report,
+        render: |r, w, color| r.render_text(w, color),
+    })?;
+    Ok(status(report.exit_code()))
 }
 
-/// Text or JSON; YAML is not offered by the diagnosis reports.
-pub(crate) fn format(ctx: &Context) -> Result<OutputFormat, CommandError> {
-    match ctx.printer().format() {
-        Format::Text => Ok(OutputFormat::Text),
-        Format::Json => Ok(OutputFormat::Json),
-        Format::Yaml => Err(CommandError::usage(
-            "--format yaml is not available for doctor and lint reports; use text or json",
-        )),
+/// A diag report for the Printer: its own text (colored when stdout is a terminal) and its
+/// serialized form for JSON and YAML.
+pub(crate) struct Report<'a, R> {
+    pub report: &'a R,
+    pub render: fn(&R, &mut Vec<u8>, bool) -> std::io::Result<()>,
+}
+
+impl<R: serde::Serialize> Output for Report<'_, R> {
+    fn text(&self) -> String {
+        let mut out = Vec::new();
+        // Writing into memory cannot fail.
+        let _ = (self.render)(self.report, &mut out, std::io::stdout().is_terminal());
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self.report).unwrap_or_default()
     }
 }
 
-/// Maps the report's status (0 clean, 1 findings, 2 bad input) to mwictl's exit codes.
-pub(crate) fn finish(
-    status: Result<command::ExitStatus, command::CommandError>,
-) -> Result<ExitStatus, CommandError> {
-    match status {
-        Ok(command::ExitStatus::Clean) => Ok(ExitStatus::Success),
-        Ok(command::ExitStatus::Findings) => Ok(ExitStatus::Failure),
-        Ok(command::ExitStatus::BadInput) => Err(CommandError::usage("bad input")),
-        Err(e) => Err(CommandError::usage(e.to_string())),
+/// The report's exit code (0 clean, 1 findings) as mwictl's status.
+pub(crate) fn status(code: i32) -> ExitStatus {
+    match code {
+        0 => ExitStatus::Success,
+        _ => ExitStatus::Failure,
     }
 }

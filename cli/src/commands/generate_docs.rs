@@ -13,8 +13,13 @@ pub struct GenerateDocsArgs {
     pub dir: PathBuf,
 }
 
-pub fn run(ctx: &Context, args: GenerateDocsArgs) -> Result<ExitStatus, CommandError> {
-    let written = crate::docs::generate(&args.dir).map_err(|e| {
+/// `cli` is the whole interface, which the caller (above every command) knows.
+pub fn run(
+    ctx: &Context,
+    args: GenerateDocsArgs,
+    cli: clap::Command,
+) -> Result<ExitStatus, CommandError> {
+    let written = crate::docs::generate(&args.dir, cli).map_err(|e| {
         CommandError::failure(format!(
             "cannot write docs under {}: {e}",
             args.dir.display()

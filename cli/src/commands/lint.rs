@@ -1,12 +1,11 @@
 //! `mwictl lint PATH... [--fix]`: checks tbot.yaml files offline and applies the safe fixes in
 //! place, changing only the bytes that need to change.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use mwi_diag::command::{self, LintArgs as Run};
-use mwi_diag::lint::LintOptions;
+use mwi_diag::lint::{self, LintOptions};
 
+use super::doctor::{Report, status};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
@@ -20,7 +19,7 @@ use crate::exit::ExitStatus;
 /// Configs given together are checked together (a storage path shared between them is S1's
 /// root cause).
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = mwi_diag::lint::rules::help_text())]
+#[command(after_long_help = lint::rules::help_text())]
 pub struct LintArgs {
     /// tbot.yaml files; none means /etc/tbot.yaml.
     #[arg(value_name = "PATH")]
@@ -33,12 +32,11 @@ pub struct LintArgs {
 }
 
 pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandError> {
-    let run = Run {
-        paths: args.paths,
-        fix: args.fix,
-        format: super::doctor::format(ctx)?,
-        color: std::io::stdout().is_terminal(),
-        options: LintOptions::default(),
-    };
-    super::doctor::finish(command::lint(&run, &mut std::io::stdout().lock()))
+    let report = lint::lint_and_fix(&args.paths, args.fix, &LintOptions::default())
+        .map_err(|e| CommandError::usage(e.to_string()))?;
+    ctx.printer().print(&Report {
+        report: &report,
+        render: |r, w, color| r.render_text(w, color),
+    })?;
+    Ok(status(report.exit_code()))
 }

@@ -1,16 +1,25 @@
 //! `mwictl unlock --bot NAME` and `mwictl unlock LOCK_ID...`: shows the locks, asks once, backs
-//! them all up to one YAML file, deletes them and reports what is left.
+//! them all up to one YAML file, deletes them and reports what is left. With --bot the removal is
+//! a plan run by the recover engine: journaled, and continued when interrupted.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Instant;
 
 use clap::ArgGroup;
 
+use crate::client::Client;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::unlock::{BlockingLock, BotTargets, Removal, remove_locks_reporting};
 use crate::output::{Output, Table, fitted_table, table_time, terminal_width};
+use crate::recover::diagnose::lock_summary;
+use crate::recover::engine::{Progress, RunOptions, RunReport};
+use crate::recover::journal::Journal;
+use crate::recover::plan::{FlowInput, Operation, Plan, PlanView, Planned, Prefetched};
+use crate::recover::runner::RunContext;
+use crate::recover::step::{LockSummary, Step, StepOutput};
 use crate::resource::lock_target_text;
 
 /// Remove every lock that blocks a bot, or the locks named by ID, with a backup.
@@ -26,10 +35,14 @@ use crate::resource::lock_target_text;
 /// $MWICTL_HOME/backups, which `mwictl create FILE` restores. Without a terminal, --yes is
 /// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist.
 ///
+/// With --bot the removal is journaled (in $MWICTL_HOME/state/unlock): when it was interrupted,
+/// the same command, or --resume, continues it.
+///
 /// JSON/YAML: `{bot, dry_run, scan_all, locks: [{id, target, reason, message, created}],
-/// removed: [ID], backup: PATH, remaining: [ID]}`.
+/// removed: [ID], backup: PATH, remaining: [ID]}`; --plan prints the plan as `mwictl recover
+/// --plan` does.
 #[derive(Debug, clap::Args)]
-#[command(group(ArgGroup::new("which").required(true).args(["bot", "lock_ids"])))]
+#[command(group(ArgGroup::new("which").required(true).args(["bot", "lock_ids", "resume"])))]
 pub struct UnlockArgs {
     /// Remove the locks that block this bot.
     #[arg(long, value_name = "NAME", conflicts_with = "lock_ids")]
@@ -47,6 +60,20 @@ pub struct UnlockArgs {
     /// Show the locks that would be removed, and remove nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// With --bot or --resume: print the plan (text, or JSON with --format json) and change
+    /// nothing.
+    #[arg(long, conflicts_with = "lock_ids")]
+    pub plan: bool,
+
+    /// Continue the last interrupted or failed `unlock --bot` run (of any bot).
+    #[arg(long, conflicts_with_all = ["bot", "lock_ids"])]
+    pub resume: bool,
+
+    /// With --bot: start a new run even if an unfinished one exists for the bot (that one is
+    /// marked abandoned; its backup stays).
+    #[arg(long, requires = "bot")]
+    pub new_run: bool,
 }
 
 /// One lock of the plan.
@@ -63,6 +90,17 @@ pub struct PlannedLock {
 }
 
 impl PlannedLock {
+    /// A lock of a journaled plan (a continued run).
+    fn of_summary(lock: &LockSummary) -> PlannedLock {
+        PlannedLock {
+            id: lock.name.clone(),
+            target: lock.target.clone(),
+            reason: lock.reason.clone(),
+            message: lock.message.clone(),
+            created: lock.created_at.clone().unwrap_or_default(),
+        }
+    }
+
     fn of(found: &BlockingLock) -> PlannedLock {
         let spec = found.lock.value.spec.clone().unwrap_or_default();
         PlannedLock {
@@ -180,6 +218,44 @@ impl Output for UnlockReport {
 
 pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandError> {
     let client = ctx.client().await?;
+    let options = RunOptions {
+        wait: None,
+        progress: Progress::Locks,
+    };
+    let journals = Operation::Unlock.journal_dir_name();
+    let runner = RunContext::new(
+        client,
+        ctx.printer(),
+        &ctx.home()?,
+        journals,
+        options,
+        Instant::now(),
+    );
+    let input = FlowInput {
+        scan_all: args.scan_all,
+        ..Default::default()
+    };
+    if args.resume {
+        let Some(open) = runner.unfinished(None, None)? else {
+            return Err(CommandError::not_found(format!(
+                "no unfinished `unlock --bot` run in {}",
+                runner.journal_dir.display()
+            ))
+            .hint("start one with `mwictl unlock --bot NAME`"));
+        };
+        if args.plan {
+            ctx.printer().print(&open.record.plan)?;
+            return Ok(ExitStatus::Success);
+        }
+        return continue_run(ctx, &runner, open).await;
+    }
+    if let Some(bot) = &args.bot
+        && !args.plan
+        && !args.dry_run
+        && let Some(open) = runner.to_continue(Operation::Unlock, bot, &input, args.new_run)?
+    {
+        return continue_run(ctx, &runner, open).await;
+    }
     let targets = match &args.bot {
         Some(bot) => Some(BotTargets::collect(client, bot).await?),
         None => None,
@@ -198,15 +274,44 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         remaining: Vec::new(),
         scan_all: args.scan_all,
     };
+    let table = plan_table(&report.locks, terminal_width(&console::Term::stderr()))
+        .render()
+        .trim_end()
+        .to_owned();
+    let planned = args.bot.as_ref().map(|bot| Planned {
+        plan: Plan {
+            operation: Operation::Unlock,
+            bot: bot.clone(),
+            steps: vec![Step::RemoveLocks {
+                locks: found.iter().map(lock_summary).collect(),
+            }],
+            after: Vec::new(),
+        },
+        prefetched: Prefetched {
+            locks: found
+                .iter()
+                .map(|f| (f.name().to_owned(), f.lock.clone()))
+                .collect(),
+            ..Default::default()
+        },
+    });
+    if let Some(planned) = planned.as_ref().filter(|_| args.plan) {
+        let text = if found.is_empty() {
+            report.text()
+        } else {
+            table
+        };
+        ctx.printer().print(&PlanView {
+            text,
+            plan: &planned.plan,
+        })?;
+        return Ok(ExitStatus::Success);
+    }
     if found.is_empty() || args.dry_run {
         ctx.printer().print(&report)?;
         return Ok(ExitStatus::Success);
     }
-    ctx.printer().status(
-        plan_table(&report.locks, terminal_width(&console::Term::stderr()))
-            .render()
-            .trim_end(),
-    );
+    ctx.printer().status(table);
     let question = match &args.bot {
         Some(bot) => format!("Remove these {} blocking bot {bot:?}?", count(found.len())),
         None => format!("Remove these {}?", count(found.len())),
@@ -215,33 +320,96 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         ctx.printer().status("Canceled: no lock was removed.");
         return Ok(ExitStatus::Failure);
     }
-    let stem = match &args.bot {
-        Some(bot) => format!("unlock-bot-{bot}"),
-        None => "unlock-locks".to_owned(),
+    let Some(planned) = planned else {
+        let locks: Vec<_> = found.iter().map(|f| f.lock.clone()).collect();
+        let printer = ctx.printer();
+        let removed = remove_locks_reporting(
+            client,
+            &locks,
+            &ctx.home()?.backups_dir(),
+            "unlock-locks",
+            |removal| match removal {
+                Removal::Deleted(name) => printer.status(format!("lock {name:?} has been deleted")),
+                Removal::AlreadyGone(name) => {
+                    printer.status(format!("lock {name:?} was already gone"))
+                }
+            },
+        )
+        .await?;
+        report.removed = removed.names;
+        report.backup = Some(removed.backup_path);
+        ctx.printer().print(&report)?;
+        return Ok(ExitStatus::Success);
     };
-    let locks: Vec<_> = found.iter().map(|f| f.lock.clone()).collect();
-    let printer = ctx.printer();
-    let removed = remove_locks_reporting(
-        client,
-        &locks,
-        &ctx.home()?.backups_dir(),
-        &stem,
-        |removal| match removal {
-            Removal::Deleted(name) => printer.status(format!("lock {name:?} has been deleted")),
-            Removal::AlreadyGone(name) => printer.status(format!("lock {name:?} was already gone")),
-        },
-    )
-    .await?;
-    report.removed = removed.names;
-    report.backup = Some(removed.backup_path);
-    if let Some(t) = &targets {
-        let left = if args.scan_all {
-            t.scan_all(client, true).await?
-        } else {
-            t.find_locks(client, true).await?
-        };
-        report.remaining = left.iter().map(|l| l.name().to_owned()).collect();
+    let run = runner.start(planned, input).await?;
+    finish(ctx, client, report, targets, &run).await
+}
+
+/// Continues an unfinished run, asking first.
+async fn continue_run(
+    ctx: &Context,
+    runner: &RunContext<'_>,
+    journal: Journal,
+) -> Result<ExitStatus, CommandError> {
+    let r = &journal.record;
+    let locks: Vec<PlannedLock> = r
+        .plan
+        .steps
+        .iter()
+        .flat_map(|s| match s {
+            Step::RemoveLocks { locks } => locks.iter().map(PlannedLock::of_summary).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let report = UnlockReport {
+        bot: Some(r.bot.clone()),
+        dry_run: false,
+        locks,
+        removed: Vec::new(),
+        backup: None,
+        remaining: Vec::new(),
+        scan_all: r.input.scan_all,
+    };
+    ctx.printer().status(RunContext::continuation(&journal));
+    if !confirm(ctx, "Continue this run?", report.locks.len())? {
+        ctx.printer().status("Canceled: the run stays unfinished.");
+        return Ok(ExitStatus::Failure);
     }
+    let run = runner.resume(journal).await?;
+    finish(ctx, runner.client, report, None, &run).await
+}
+
+/// Fills in what the run removed and what still blocks the bot (whose lock targets are read
+/// again unless given), and prints the report.
+async fn finish(
+    ctx: &Context,
+    client: &Client,
+    mut report: UnlockReport,
+    targets: Option<BotTargets>,
+    run: &RunReport,
+) -> Result<ExitStatus, CommandError> {
+    for step in &run.record.steps {
+        if let Some(StepOutput::LocksRemoved {
+            removed,
+            already_gone,
+            backup,
+        }) = &step.output
+        {
+            report.removed.extend(already_gone.iter().cloned());
+            report.removed.extend(removed.iter().cloned());
+            report.backup = backup.clone();
+        }
+    }
+    let targets = match targets {
+        Some(targets) => targets,
+        None => BotTargets::collect(client, &run.record.bot).await?,
+    };
+    let left = if report.scan_all {
+        targets.scan_all(client, true).await?
+    } else {
+        targets.find_locks(client, true).await?
+    };
+    report.remaining = left.iter().map(|l| l.name().to_owned()).collect();
     ctx.printer().print(&report)?;
     Ok(ExitStatus::Success)
 }

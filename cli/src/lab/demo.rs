@@ -18,10 +18,10 @@ use crate::ops::instances::latest_authentication;
 use crate::ops::unlock::find_blocking_locks;
 use crate::output::{Format, Output, Printer};
 use crate::recover::diagnose;
-use crate::recover::engine::{Engine, RunOptions, summary};
+use crate::recover::engine::{Progress, RunOptions, summary};
 use crate::recover::flows;
-use crate::recover::journal::Journal;
-use crate::recover::plan::FlowInput;
+use crate::recover::plan::{FlowInput, RECOVER_JOURNALS};
+use crate::recover::runner::RunContext;
 use crate::resource::format_timestamp;
 
 use super::agents::{
@@ -410,18 +410,22 @@ async fn recover(
             return Err(CommandError::failure("the recovery plan was declined"));
         }
     }
-    let dir = home.state_dir().join("recover");
-    let mut journal = Journal::create(&dir, &home.backups_dir(), planned.plan, input)?;
     // The narration says what each step did; the engine's own lines would repeat it.
     let quiet = Printer::new(Format::Text, true);
     let options = RunOptions {
         wait: None,
-        spinners: false,
+        progress: Progress::Quiet,
     };
-    Engine::new(client, &quiet, options)
-        .run(&mut journal, planned.prefetched)
-        .await?;
-    let record = &journal.record;
+    let runner = RunContext::new(
+        client,
+        &quiet,
+        &home,
+        RECOVER_JOURNALS,
+        options,
+        Instant::now(),
+    );
+    let report = runner.start(planned, input).await?;
+    let record = &report.record;
     for (step, done) in record.plan.steps.iter().zip(&record.steps) {
         if let Some(output) = &done.output {
             narrator.detail(&summary(step, output));

@@ -242,7 +242,7 @@ pub fn read_config(path: &Path, state: Option<&BotState>) -> Result<ConfigFacts,
         CommandError::usage(format!("{} is not valid YAML: {e}", path.display()))
             .hint("check it with `mwictl lint`")
     })?;
-    let token = crate::tbot_config::current_token(&text).unwrap_or_default();
+    let token = mwi_diag::tbot_config::current_token(&text).unwrap_or_default();
     let token_is_current = match (&token, state) {
         (Some(t), Some(s)) => s.tokens.iter().any(|(name, _)| name == t),
         _ => false,

@@ -1,41 +1,55 @@
-//! The one engine that executes every recovery plan: it journals each step before and after it
-//! runs, shows a spinner per step on stderr, and turns the journal into the run's result.
+//! The one engine that executes every plan (recovery flows, `bots recreate`, `unlock --bot`): it
+//! journals each step before and after it runs, shows progress on stderr as the command asks,
+//! and turns the journal into the run's result.
 //!
 //! Every step can be redone safely, so a run that stopped anywhere continues from its first
 //! unfinished step: a lock already gone counts as removed, an issued token that is still unused
-//! is reused, a config already holding the token is left alone, a role edit is planned again.
+//! is reused, a config already holding the token is left alone, a role edit is planned again, a
+//! journaled snapshot is kept, a bot already deleted counts as deleted, and a bot that already
+//! exists with the snapshot's content counts as created.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::client::Client;
+use mwi_proto::types::LockV2;
+
+use crate::client::{Client, Fetched};
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops;
+use crate::ops::unlock::Removal;
 use crate::output::{Output, Printer};
-use crate::recover::diagnose::is_not_found;
-use crate::recover::journal::{Journal, Record, RunState, StepState, TokenRecord};
+use crate::recover::journal::{Journal, Record, RunState, SnapshotRecord, StepState, TokenRecord};
 use crate::recover::plan::Prefetched;
 use crate::recover::step::{RoleEdit, Step, StepOutput, Verification, VerifyState};
 use crate::recover::verify::{self, VerifyInput};
-use crate::resource::{format_timestamp, parse_timestamp};
-
-/// Test hook: `MWICTL_TEST_CRASH_AFTER_STEP=N` aborts the process right after step N (1-based)
-/// is journaled, so tests can check that a rerun converges from every point.
-pub const CRASH_AFTER_STEP_ENV: &str = "MWICTL_TEST_CRASH_AFTER_STEP";
+use crate::resource::{format_go_duration, format_timestamp, parse_timestamp};
 
 /// How long `--restart-cmd` may run.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What a run shows on stderr while it works.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Progress {
+    /// One status line per step (recovery flows without a terminal).
+    #[default]
+    Steps,
+    /// A spinner per step, on a terminal.
+    Spinners,
+    /// One line per removed lock, as `unlock` always printed them.
+    Locks,
+    /// Nothing: the command prints its report at the end (`bots recreate`).
+    Quiet,
+}
 
 /// How options of the invocation shape execution (not the plan).
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// `--wait`: how long verification polls.
     pub wait: Option<Duration>,
-    /// Spinners on stderr (a terminal, not `--quiet`); otherwise one status line per step.
-    pub spinners: bool,
+    pub progress: Progress,
 }
 
 /// Executes plans against one auth service.
@@ -67,9 +81,8 @@ impl<'a> Engine<'a> {
         journal: &mut Journal,
         mut prefetched: Prefetched,
     ) -> Result<VerifyCost, CommandError> {
-        let crash_after: Option<usize> = std::env::var(CRASH_AFTER_STEP_ENV)
-            .ok()
-            .and_then(|v| v.parse().ok());
+        #[cfg(debug_assertions)]
+        let crash = crash_hook::CrashPoint::from_env();
         let total = journal.record.plan.steps.len();
         let mut cost = VerifyCost::default();
         for index in 0..total {
@@ -91,6 +104,8 @@ impl<'a> Engine<'a> {
                     rpcs: self.client.rpc_count() - rpcs,
                 };
             }
+            #[cfg(debug_assertions)]
+            crash_hook::crash_if(crash, index, false);
             match result {
                 Ok(output) => {
                     let line = format!("{}. {}", index + 1, summary(&step, &output));
@@ -102,22 +117,21 @@ impl<'a> Engine<'a> {
                     let line = format!("{}. {}: failed", index + 1, step.title());
                     self.finish(progress, index, total, false, &line);
                     return Err(e.hint(format!(
-                        "fix the cause and run the same command again, or `mwictl recover --resume`: it continues at step {} (journal {})",
+                        "fix the cause and run the same command again, or `{}`: it continues at step {} (journal {})",
+                        journal.record.operation.resume_command(),
                         index + 1,
                         journal.path().display()
                     )));
                 }
             }
-            if crash_after == Some(index + 1) {
-                // Simulates a crash (kill -9, power loss) for the resume tests.
-                std::process::abort();
-            }
+            #[cfg(debug_assertions)]
+            crash_hook::crash_if(crash, index, true);
         }
         Ok(cost)
     }
 
     fn progress(&self, index: usize, total: usize, step: &Step) -> Option<ProgressBar> {
-        if !self.options.spinners {
+        if self.options.progress != Progress::Spinners {
             return None;
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -139,10 +153,50 @@ impl<'a> Engine<'a> {
                 );
                 bar.finish_with_message(format!("{mark} {line}"));
             }
-            None => self
+            None if self.options.progress == Progress::Steps => self
                 .printer
                 .status(format!("[{}/{total}] {mark} {line}", index + 1)),
+            None => {}
         }
+    }
+
+    /// Says what happened to one lock, when the command shows locks as they go.
+    fn lock_removed(&self, removal: Removal<'_>) {
+        if self.options.progress != Progress::Locks {
+            return;
+        }
+        match removal {
+            Removal::Deleted(name) => self
+                .printer
+                .status(format!("lock {name:?} has been deleted")),
+            Removal::AlreadyGone(name) => self
+                .printer
+                .status(format!("lock {name:?} was already gone")),
+        }
+    }
+
+    /// Backs up `locks` into the run's backup directory, then deletes them.
+    async fn remove_locks(
+        &self,
+        journal: &Journal,
+        locks: &[Fetched<LockV2>],
+        already_gone: Vec<String>,
+    ) -> Result<StepOutput, CommandError> {
+        let record = &journal.record;
+        let stem = record.operation.locks_backup_stem(&record.bot);
+        let removed = ops::unlock::remove_locks_reporting(
+            self.client,
+            locks,
+            &record.backup_dir,
+            &stem,
+            |removal| self.lock_removed(removal),
+        )
+        .await?;
+        Ok(StepOutput::LocksRemoved {
+            backup: (!removed.names.is_empty()).then_some(removed.backup_path),
+            removed: removed.names,
+            already_gone,
+        })
     }
 
     async fn execute(
@@ -164,18 +218,43 @@ impl<'a> Engine<'a> {
                     }
                     match client.get_lock(&lock.name).await {
                         Ok(f) => fetched.push(f),
-                        Err(e) if is_not_found(&e) => already_gone.push(lock.name.clone()),
+                        Err(e) if e.is_not_found() => {
+                            self.lock_removed(Removal::AlreadyGone(&lock.name));
+                            already_gone.push(lock.name.clone());
+                        }
                         Err(e) => return Err(e.into()),
                     }
                 }
-                let removed =
-                    ops::unlock::remove_locks(client, &fetched, &journal.record.backup_dir).await?;
-                Ok(StepOutput::LocksRemoved {
-                    backup: (!removed.names.is_empty()).then_some(removed.backup_path),
-                    removed: removed.names,
+                self.remove_locks(journal, &fetched, already_gone).await
+            }
+            Step::RemoveBotLocks { bot, .. } => {
+                let found = ops::unlock::find_blocking_locks(client, bot).await?;
+                let locks: Vec<Fetched<LockV2>> = found.into_iter().map(|l| l.lock).collect();
+                self.remove_locks(journal, &locks, Vec::new()).await
+            }
+            Step::SnapshotBot { bot } => {
+                self.snapshot_bot(journal, bot, prefetched.snapshot.take())
+                    .await
+            }
+            Step::DeleteBot { bot } => {
+                if journal.record.snapshot.is_none() {
+                    return Err(CommandError::failure(format!(
+                        "refusing to delete bot {bot:?}: the journal {} holds no snapshot of it",
+                        journal.path().display()
+                    ))
+                    .hint("start a new run (`--new-run`): it saves the bot first"));
+                }
+                let already_gone = match client.delete_bot(bot).await {
+                    Ok(()) => false,
+                    Err(e) if e.is_not_found() => true,
+                    Err(e) => return Err(e.into()),
+                };
+                Ok(StepOutput::BotDeleted {
+                    bot: bot.clone(),
                     already_gone,
                 })
             }
+            Step::CreateBot { bot, changes } => self.create_bot(journal, bot, changes).await,
             Step::IssueToken { bot, ttl_seconds } => {
                 self.issue_token(journal, bot, Duration::from_secs(*ttl_seconds))
                     .await
@@ -190,7 +269,7 @@ impl<'a> Engine<'a> {
                         CommandError::failure("no join token was issued before updating tbot.yaml")
                     })?;
                 let tag = format!("mwictl-recover-{}", journal.record.run_id);
-                let written = crate::tbot_config::write_token(path, &token.name, &tag).map_err(
+                let written = mwi_diag::tbot_config::write_token(path, &token.name, &tag).map_err(
                     |e| {
                         CommandError::failure(e.to_string()).hint(
                             "fix the file (or pass another --tbot-config) and run the command again",
@@ -245,32 +324,6 @@ impl<'a> Engine<'a> {
                     changed: sent.is_some(),
                 })
             }
-            Step::RecreateBot { bot, add_roles } => {
-                let snap = ops::bots::snapshot(client, bot).await?;
-                let changes = ops::bots::BotChanges {
-                    add_roles: add_roles.clone(),
-                    ..Default::default()
-                };
-                let ttl = Duration::from_secs(journal.record.input.token_ttl_seconds);
-                let done =
-                    ops::bots::recreate(client, &snap, &changes, &journal.record.backup_dir, ttl)
-                        .await?;
-                let expires = format_timestamp(&done.token.expires.into());
-                journal.record.token = Some(TokenRecord {
-                    name: done.token.name.clone(),
-                    expires: expires.clone(),
-                    created: true,
-                });
-                journal.save()?;
-                Ok(StepOutput::BotRecreated {
-                    snapshot: done.snapshot_path,
-                    restore: done.restore_path,
-                    removed_locks: done.removed_locks,
-                    locks_backup: done.locks_backup,
-                    token: done.token.name,
-                    token_expires: expires,
-                })
-            }
             Step::Verify { bot, expect } => {
                 let since = time_of(&journal.record.started_at).unwrap_or_else(SystemTime::now);
                 let changed_at = last_change_at(&journal.record).unwrap_or(since);
@@ -285,6 +338,100 @@ impl<'a> Engine<'a> {
                 Ok(StepOutput::Verified(verify::verify(client, &input).await?))
             }
         }
+    }
+
+    /// Saves the bot (the one read when planning, if any) into the backups and its bytes into the
+    /// journal, before any later step deletes it. A snapshot already journaled is kept.
+    async fn snapshot_bot(
+        &self,
+        journal: &mut Journal,
+        bot: &str,
+        prefetched: Option<ops::bots::BotSnapshot>,
+    ) -> Result<StepOutput, CommandError> {
+        if let Some(saved) = &journal.record.snapshot {
+            return Ok(StepOutput::SnapshotSaved {
+                snapshot: saved.snapshot.clone(),
+                restore: saved.restore.clone(),
+            });
+        }
+        let snap = match prefetched.filter(|s| s.name() == bot) {
+            Some(snap) => snap,
+            None => ops::bots::snapshot(self.client, bot).await?,
+        };
+        let saved = ops::bots::save_snapshot(&snap, &journal.record.backup_dir)?;
+        // Written with the step's end, before the next step (the delete) can begin.
+        journal.record.snapshot = Some(SnapshotRecord::of(&snap, &saved));
+        Ok(StepOutput::SnapshotSaved {
+            snapshot: saved.json,
+            restore: saved.yaml,
+        })
+    }
+
+    /// Creates the bot from the journaled snapshot with `changes`. A bot that exists already is
+    /// the one an interrupted attempt created when its roles, traits and TTL are the snapshot's;
+    /// otherwise someone else made it, and it is left alone.
+    async fn create_bot(
+        &self,
+        journal: &Journal,
+        bot: &str,
+        changes: &ops::bots::BotChanges,
+    ) -> Result<StepOutput, CommandError> {
+        let saved = journal.record.snapshot.as_ref().ok_or_else(|| {
+            CommandError::failure(format!(
+                "the journal {} holds no snapshot of bot {bot:?} to create it from",
+                journal.path().display()
+            ))
+        })?;
+        let restore_hint = format!(
+            "the old bot is saved in {}; restore it with `mwictl create -f {}`",
+            saved.snapshot.display(),
+            saved.restore.display()
+        );
+        let wanted = saved.snapshot(journal.path())?.recreated(changes);
+        let want = wanted.value.spec.clone().unwrap_or_default();
+        let (created, existed) = match self.client.create_bot(&wanted).await {
+            Ok(created) => (created, false),
+            Err(e) if e.is_already_exists() => {
+                let current = ops::bots::get(self.client, bot).await?;
+                let have = current.value.spec.clone().unwrap_or_default();
+                let differs = ops::bots::changed_paths(&want, &have);
+                if !differs.is_empty() {
+                    return Err(CommandError::conflict(format!(
+                            "bot {bot:?} exists again, but not as this run creates it ({} differ): someone else created it",
+                            differs.join(", ")
+                        ),
+                    )
+                    .hint(format!(
+                        "see it with `mwictl bots show {bot}`; delete it to let this run create it, or abandon the run with --new-run"
+                    ))
+                    .hint(restore_hint));
+                }
+                (current, true)
+            }
+            Err(e) => {
+                let e = CommandError::from(e);
+                let mut err = CommandError::new(
+                    e.status,
+                    format!(
+                        "bot {bot:?} was deleted but could not be created again: {}",
+                        e.message
+                    ),
+                );
+                err.hints = e.hints;
+                return Err(err.hint(restore_hint));
+            }
+        };
+        let (user_name, role_name) = ops::bots::user_and_role(&created.value);
+        let spec = created.value.spec.unwrap_or_default();
+        Ok(StepOutput::BotCreated {
+            bot: bot.to_string(),
+            user_name,
+            role_name,
+            logins: ops::bots::logins(&spec),
+            max_session_ttl: ops::bots::max_session_ttl(&spec).map(format_go_duration),
+            roles: spec.roles,
+            existed,
+        })
     }
 
     /// The run's token: the one recorded by an interrupted attempt if the server still holds it
@@ -323,7 +470,7 @@ impl<'a> Engine<'a> {
                         });
                     }
                 }
-                Err(e) if is_not_found(&e) => {
+                Err(e) if e.is_not_found() => {
                     if !recorded.created {
                         return self.create_token(journal, bot, &recorded.name, ttl).await;
                     }
@@ -491,14 +638,31 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
             if *changed { "Updated the" } else { "Unchanged" },
             logins.join(", ")
         ),
-        StepOutput::BotRecreated {
-            snapshot,
-            removed_locks,
+        StepOutput::SnapshotSaved { snapshot, restore } => format!(
+            "Saved the bot to {} (restore with `mwictl create -f {}`)",
+            snapshot.display(),
+            restore.display()
+        ),
+        StepOutput::BotDeleted { bot, already_gone } => {
+            if *already_gone {
+                format!("Bot {bot:?} was already deleted")
+            } else {
+                format!("Deleted bot {bot:?}")
+            }
+        }
+        StepOutput::BotCreated {
+            bot,
+            roles,
+            existed,
             ..
         } => format!(
-            "Recreated the bot (snapshot {}; {} lock(s) removed)",
-            snapshot.display(),
-            removed_locks.len()
+            "{} bot {bot:?} with roles {}",
+            if *existed {
+                "Found the already created"
+            } else {
+                "Created"
+            },
+            roles.join(", ")
         ),
         StepOutput::Verified(v) => format!("Verify: {}: {}", state_text(v.state), v.detail),
     }
@@ -553,15 +717,9 @@ impl RunReport {
                 StepOutput::ConfigUpdated {
                     backup: Some(b), ..
                 } => out.push(b.clone()),
-                StepOutput::BotRecreated {
-                    snapshot,
-                    restore,
-                    locks_backup,
-                    ..
-                } => {
+                StepOutput::SnapshotSaved { snapshot, restore } => {
                     out.push(restore.clone());
                     out.push(snapshot.clone());
-                    out.extend(locks_backup.clone());
                 }
                 _ => {}
             }
@@ -609,10 +767,13 @@ impl Output for RunReport {
             Some(_) => "NOT recovered yet",
         };
         let mut out = format!(
-            "{verdict}: bot {:?}, {} ({}){}\n",
+            "{verdict}: bot {:?}, {}{}{}\n",
             r.bot,
-            r.flow.title(),
-            r.flow.incident(),
+            r.operation.title(),
+            r.operation
+                .incident()
+                .map(|i| format!(" ({i})"))
+                .unwrap_or_default(),
             if self.resumed { ", resumed run" } else { "" }
         );
         for (i, (step, rec)) in r.plan.steps.iter().zip(&r.steps).enumerate() {
@@ -692,8 +853,8 @@ impl Output for RunReport {
         serde_json::json!({
             "schema": "mwictl.recover/v1",
             "run_id": r.run_id,
-            "flow": r.flow.name(),
-            "incident": r.flow.incident(),
+            "flow": r.operation.name(),
+            "incident": r.operation.incident(),
             "bot": r.bot,
             "state": r.state,
             "resumed": self.resumed,
@@ -713,5 +874,76 @@ impl Output for RunReport {
                 "rpc_count": self.verify.rpcs,
             },
         })
+    }
+}
+
+/// Test hook, compiled into debug builds only (the e2e tests run the debug binary; a release
+/// build has no such variable): `MWICTL_TEST_CRASH_AFTER_STEP=N` aborts the process right after
+/// step N (1-based) is journaled, and `N:unjournaled` right after it ran but before its end is
+/// journaled, so tests can check that a rerun converges from every point.
+#[cfg(debug_assertions)]
+mod crash_hook {
+    pub const CRASH_AFTER_STEP_ENV: &str = "MWICTL_TEST_CRASH_AFTER_STEP";
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct CrashPoint {
+        /// 1-based.
+        pub step: usize,
+        pub journaled: bool,
+    }
+
+    impl CrashPoint {
+        pub fn from_env() -> Option<CrashPoint> {
+            std::env::var(CRASH_AFTER_STEP_ENV)
+                .ok()
+                .and_then(|v| CrashPoint::parse(&v))
+        }
+
+        pub fn parse(text: &str) -> Option<CrashPoint> {
+            let (step, journaled) = match text.strip_suffix(":unjournaled") {
+                Some(step) => (step, false),
+                None => (text, true),
+            };
+            Some(CrashPoint {
+                step: step.parse().ok()?,
+                journaled,
+            })
+        }
+    }
+
+    /// Aborts (as kill -9 or a power loss would stop it) at the point asked for.
+    pub fn crash_if(point: Option<CrashPoint>, index: usize, journaled: bool) {
+        if point
+            == Some(CrashPoint {
+                step: index + 1,
+                journaled,
+            })
+        {
+            std::process::abort();
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn crash_points_name_a_step_and_whether_its_end_was_journaled() {
+            assert_eq!(
+                CrashPoint::parse("3"),
+                Some(CrashPoint {
+                    step: 3,
+                    journaled: true
+                })
+            );
+            assert_eq!(
+                CrashPoint::parse("2:unjournaled"),
+                Some(CrashPoint {
+                    step: 2,
+                    journaled: false
+                })
+            );
+            assert_eq!(CrashPoint::parse("x"), None);
+        }
     }
 }

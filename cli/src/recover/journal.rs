@@ -1,5 +1,6 @@
-//! The journal of one recovery run: a JSON file (mode 0600, in `STATE_DIR/recover/`) holding the
-//! plan, each step's state and output, the token issued and the backups, rewritten atomically.
+//! The journal of one run of a plan: a JSON file (mode 0600, in `STATE_DIR/recover/` for recovery
+//! flows) holding the plan, each step's state and output, the token issued, the snapshot of a bot
+//! it deletes, and the backups, rewritten atomically.
 //!
 //! It is written before and after every step, so an interrupted run can continue where it
 //! stopped. It holds the join token's name, which is the token's secret: that is why the file is
@@ -13,10 +14,12 @@ use std::time::SystemTime;
 use mwi_identity::durable;
 use serde::{Deserialize, Serialize};
 
+use crate::client::Fetched;
 use crate::error::CommandError;
-use crate::recover::plan::{Flow, FlowInput, Plan};
+use crate::ops::bots::{BotSnapshot, SavedSnapshot};
+use crate::recover::plan::{FlowInput, Operation, Plan};
 use crate::recover::step::StepOutput;
-use crate::resource::format_timestamp;
+use crate::resource::{base64, format_timestamp};
 
 /// The `schema` of a journal file; it changes only when a field changes meaning.
 pub const JOURNAL_SCHEMA: &str = "mwictl.recover.journal/v1";
@@ -64,12 +67,59 @@ pub struct TokenRecord {
     pub created: bool,
 }
 
+/// A bot as it was before the run deleted it: the server's bytes (base64), so it is created again
+/// with every field, those this mwictl does not know included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub bot: String,
+    /// Its role `bot-NAME`, when the server had one.
+    pub role: Option<String>,
+    /// The backups written from it.
+    pub snapshot: PathBuf,
+    pub restore: PathBuf,
+}
+
+impl SnapshotRecord {
+    pub fn of(snap: &BotSnapshot, saved: &SavedSnapshot) -> SnapshotRecord {
+        SnapshotRecord {
+            bot: base64::encode(&snap.bot.raw),
+            role: snap.role.as_ref().map(|r| base64::encode(&r.raw)),
+            snapshot: saved.json.clone(),
+            restore: saved.yaml.clone(),
+        }
+    }
+
+    /// The bot and role decoded from the journaled bytes.
+    pub fn snapshot(&self, journal: &Path) -> Result<BotSnapshot, CommandError> {
+        let broken = || {
+            CommandError::failure(format!(
+                "the bot snapshot in the journal {} is not valid",
+                journal.display()
+            ))
+            .hint("restore the bot from the snapshot backup with `mwictl create -f FILE`")
+        };
+        let bytes = |text: &str| {
+            base64::decode(text)
+                .map(bytes::Bytes::from)
+                .ok_or_else(broken)
+        };
+        let bot = Fetched::decode(bytes(&self.bot)?).map_err(|_| broken())?;
+        let role = match &self.role {
+            Some(text) => Some(Fetched::decode(bytes(text)?).map_err(|_| broken())?),
+            None => None,
+        };
+        Ok(BotSnapshot { bot, role })
+    }
+}
+
 /// The journal file's content.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub schema: String,
     pub run_id: String,
-    pub flow: Flow,
+    /// Named `flow` in journals written before plans ran commands too.
+    #[serde(alias = "flow")]
+    pub operation: Operation,
     pub bot: String,
     pub state: RunState,
     pub started_at: String,
@@ -83,6 +133,9 @@ pub struct Record {
     pub plan: Plan,
     pub steps: Vec<StepRecord>,
     pub token: Option<TokenRecord>,
+    /// Saved by the snapshot step, read by the step that creates the bot again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotRecord>,
 }
 
 /// A journal file and its content.
@@ -105,7 +158,8 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> CommandError {
 }
 
 impl Journal {
-    /// Starts the journal of a new run of `plan` in `dir`, with its backups under `backups_root`.
+    /// Starts the journal of a new run of `plan` in `dir`, with its backups under `backups_root`
+    /// (in a directory of their own for a recovery flow).
     pub fn create(
         dir: &Path,
         backups_root: &Path,
@@ -135,9 +189,9 @@ impl Journal {
             path: dir.join(format!("{run_id}.json")),
             record: Record {
                 schema: JOURNAL_SCHEMA.into(),
-                backup_dir: backups_root.join(format!("recover-{run_id}")),
+                backup_dir: plan.operation.backup_dir(backups_root, &run_id),
                 run_id,
-                flow: plan.flow,
+                operation: plan.operation,
                 bot: plan.bot.clone(),
                 state: RunState::Running,
                 started_at: format_timestamp(&started.into()),
@@ -147,6 +201,7 @@ impl Journal {
                 plan,
                 steps,
                 token: None,
+                snapshot: None,
             },
         };
         journal.save()?;
@@ -184,11 +239,11 @@ impl Journal {
         })
     }
 
-    /// The newest run in `dir` that is not finished, of `flow` and `bot` when given. Files that
-    /// do not read as journals are skipped.
+    /// The newest run in `dir` that is not finished, of `operation` and `bot` when given. Files
+    /// that do not read as journals are skipped.
     pub fn find_unfinished(
         dir: &Path,
-        flow: Option<Flow>,
+        operation: Option<Operation>,
         bot: Option<&str>,
     ) -> Result<Option<Journal>, CommandError> {
         let entries = match fs::read_dir(dir) {
@@ -211,7 +266,10 @@ impl Journal {
             };
             let r = &journal.record;
             let open = matches!(r.state, RunState::Running | RunState::Failed);
-            if !open || flow.is_some_and(|f| f != r.flow) || bot.is_some_and(|b| b != r.bot) {
+            if !open
+                || operation.is_some_and(|o| o != r.operation)
+                || bot.is_some_and(|b| b != r.bot)
+            {
                 continue;
             }
             let started = crate::resource::parse_timestamp(&r.started_at)
@@ -311,12 +369,13 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::recover::plan::Flow;
     use crate::recover::step::Step;
     use std::os::unix::fs::PermissionsExt;
 
     fn plan(bot: &str) -> Plan {
         Plan {
-            flow: Flow::Expired,
+            operation: Flow::Expired.into(),
             bot: bot.into(),
             steps: vec![
                 Step::IssueToken {
@@ -364,12 +423,12 @@ mod tests {
         let open = Journal::create(&dir, root.path(), plan("a"), FlowInput::default()).unwrap();
         Journal::create(&dir, root.path(), plan("b"), FlowInput::default()).unwrap();
         fs::write(dir.join("garbage.json"), "{").unwrap();
-        let found = Journal::find_unfinished(&dir, Some(Flow::Expired), Some("a"))
+        let found = Journal::find_unfinished(&dir, Some(Flow::Expired.into()), Some("a"))
             .unwrap()
             .unwrap();
         assert_eq!(found.record.run_id, open.record.run_id);
         assert!(
-            Journal::find_unfinished(&dir, Some(Flow::SshLogin), Some("a"))
+            Journal::find_unfinished(&dir, Some(Flow::SshLogin.into()), Some("a"))
                 .unwrap()
                 .is_none()
         );

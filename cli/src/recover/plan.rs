@@ -1,5 +1,5 @@
-//! A recovery plan: the incident it answers, the numbered steps with their exact changes, and
-//! what the user must still do on the bot's host; printable as text or JSON (`--plan`).
+//! A plan: what it is for (a recovery flow, `bots recreate`, `unlock --bot`), the numbered steps
+//! with their exact changes, and what the user must still do; printable as text or JSON (`--plan`).
 
 use std::collections::HashMap;
 
@@ -7,11 +7,129 @@ use mwi_proto::types::LockV2;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Fetched;
+use crate::ops::bots::{BotChanges, BotSnapshot};
 use crate::ops::roles::RoleChange;
 use crate::output::Output;
 use crate::recover::step::Step;
 
 pub use mwi_diag::incident::Flow;
+
+/// The journals' directory of every recovery flow, under the state directory.
+pub const RECOVER_JOURNALS: &str = "recover";
+
+/// What a plan does: a recovery flow, or a command whose change takes several steps. It names
+/// the journal's directory, the backups' place and the command that continues a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Operation {
+    Recover(Flow),
+    /// `mwictl bots recreate NAME`.
+    BotsRecreate,
+    /// `mwictl unlock --bot NAME`.
+    Unlock,
+}
+
+impl Operation {
+    /// As journals and JSON name it: the flow's name, `bots-recreate` or `unlock`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Operation::Recover(flow) => flow.name(),
+            Operation::BotsRecreate => "bots-recreate",
+            Operation::Unlock => "unlock",
+        }
+    }
+
+    /// The incident it answers, for a recovery flow.
+    pub fn incident(self) -> Option<&'static str> {
+        match self {
+            Operation::Recover(flow) => Some(flow.incident().id()),
+            _ => None,
+        }
+    }
+
+    /// What it is for, in a few words.
+    pub fn title(self) -> &'static str {
+        match self {
+            Operation::Recover(flow) => flow.title(),
+            Operation::BotsRecreate => "start the bot over with its roles, traits and TTL",
+            Operation::Unlock => "remove the locks that block the bot",
+        }
+    }
+
+    /// The command that starts (and, run again, continues) a run for `bot`.
+    pub fn command(self, bot: &str) -> String {
+        match self {
+            Operation::Recover(flow) => format!("mwictl recover {} --bot {bot}", flow.name()),
+            Operation::BotsRecreate => format!("mwictl bots recreate {bot}"),
+            Operation::Unlock => format!("mwictl unlock --bot {bot}"),
+        }
+    }
+
+    /// The command that continues the newest unfinished run.
+    pub fn resume_command(self) -> &'static str {
+        match self {
+            Operation::Recover(_) => "mwictl recover --resume",
+            Operation::BotsRecreate => "mwictl bots recreate --resume",
+            Operation::Unlock => "mwictl unlock --resume",
+        }
+    }
+
+    /// The journals' directory under the state directory: recover flows share one, so
+    /// `recover --resume` finds them all and none of the other commands' runs.
+    pub fn journal_dir_name(self) -> &'static str {
+        match self {
+            Operation::Recover(_) => RECOVER_JOURNALS,
+            Operation::BotsRecreate => "bots-recreate",
+            Operation::Unlock => "unlock",
+        }
+    }
+
+    /// Where run `run_id` writes its backups: a recovery run gets its own directory; the commands
+    /// write into the backups directory itself, as they always did, each file named by the bot.
+    pub fn backup_dir(self, backups_root: &std::path::Path, run_id: &str) -> std::path::PathBuf {
+        match self {
+            Operation::Recover(_) => backups_root.join(format!("recover-{run_id}")),
+            _ => backups_root.to_path_buf(),
+        }
+    }
+
+    /// The name of the lock backup file, before its timestamp.
+    pub fn locks_backup_stem(self, bot: &str) -> String {
+        match self {
+            Operation::Recover(_) => "locks".into(),
+            Operation::BotsRecreate => format!("bots-recreate-{bot}"),
+            Operation::Unlock => format!("unlock-bot-{bot}"),
+        }
+    }
+}
+
+impl From<Flow> for Operation {
+    fn from(flow: Flow) -> Operation {
+        Operation::Recover(flow)
+    }
+}
+
+impl From<Operation> for String {
+    fn from(operation: Operation) -> String {
+        operation.name().to_string()
+    }
+}
+
+impl TryFrom<String> for Operation {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Operation, String> {
+        match name.as_str() {
+            "bots-recreate" => Ok(Operation::BotsRecreate),
+            "unlock" => Ok(Operation::Unlock),
+            _ => Flow::ALL
+                .into_iter()
+                .find(|flow| flow.name() == name)
+                .map(Operation::Recover)
+                .ok_or_else(|| format!("unknown operation {name:?}")),
+        }
+    }
+}
 
 /// Everything that decides a plan's steps, kept in the journal so a rerun can tell whether it
 /// continues the same run.
@@ -28,12 +146,20 @@ pub struct FlowInput {
     pub db_name: Option<String>,
     pub db_labels: Vec<(String, String)>,
     pub recreate_with: Option<String>,
+    /// `bots recreate`: the changes to its roles, logins and TTL.
+    #[serde(default)]
+    pub changes: BotChanges,
+    /// `unlock --bot --scan-all`.
+    #[serde(default)]
+    pub scan_all: bool,
 }
 
 /// A plan of steps for one bot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
-    pub flow: Flow,
+    /// Named `flow` in journals written before plans ran commands too.
+    #[serde(alias = "flow")]
+    pub operation: Operation,
     pub bot: String,
     pub steps: Vec<Step>,
     /// What the user must still do on the bot's host (restart tbot, ...).
@@ -46,6 +172,8 @@ pub struct Plan {
 pub struct Prefetched {
     pub locks: HashMap<String, Fetched<LockV2>>,
     pub role_change: Option<RoleChange>,
+    /// The bot as read when planning: a snapshot step saves this one, which the user saw.
+    pub snapshot: Option<BotSnapshot>,
 }
 
 /// A plan and what was read to make it.
@@ -76,13 +204,15 @@ impl Plan {
 
 impl Output for Plan {
     fn text(&self) -> String {
-        let mut out = format!(
-            "Incident {} on bot {:?}: {}\n\nPlan ({} steps):\n",
-            self.flow.incident(),
-            self.bot,
-            self.flow.title(),
+        let mut out = match self.operation.incident() {
+            Some(incident) => format!("Incident {incident} on bot {:?}: ", self.bot),
+            None => format!("Bot {:?}: ", self.bot),
+        };
+        out.push_str(&format!(
+            "{}\n\nPlan ({} steps):\n",
+            self.operation.title(),
             self.steps.len()
-        );
+        ));
         out.push_str(&self.render_steps());
         if !self.after.is_empty() {
             out.push_str("\nAfterwards, on the bot's host:\n");
@@ -110,13 +240,34 @@ impl Output for Plan {
             .collect();
         serde_json::json!({
             "schema": "mwictl.recover.plan/v1",
-            "flow": self.flow.name(),
-            "incident": self.flow.incident().id(),
-            "title": self.flow.title(),
+            "flow": self.operation.name(),
+            "incident": self.operation.incident(),
+            "title": self.operation.title(),
             "bot": self.bot,
             "steps": steps,
             "after": self.after,
         })
+    }
+}
+
+/// A plan as a command shows it before confirming (`bots recreate`, `unlock`: their own text),
+/// printed by `--plan`; JSON is the plan's.
+pub struct PlanView<'a> {
+    pub text: String,
+    pub plan: &'a Plan,
+}
+
+impl Output for PlanView<'_> {
+    fn text(&self) -> String {
+        let mut text = self.text.clone();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text
+    }
+
+    fn json(&self) -> serde_json::Value {
+        self.plan.json()
     }
 }
 
@@ -127,7 +278,7 @@ mod tests {
 
     fn plan() -> Plan {
         Plan {
-            flow: Flow::Expired,
+            operation: Flow::Expired.into(),
             bot: "example".into(),
             steps: vec![
                 Step::ShowEvidence {
@@ -167,6 +318,25 @@ mod tests {
         assert_eq!(json["steps"][1]["index"], 2);
         assert_eq!(json["steps"][1]["kind"], "issue_token");
         assert_eq!(json["steps"][2]["expect"]["expect"], "new_instance");
+    }
+
+    #[test]
+    fn operations_are_named_by_a_string_that_journals_of_flows_already_hold() {
+        for op in [
+            Operation::Recover(Flow::DbAccess),
+            Operation::BotsRecreate,
+            Operation::Unlock,
+        ] {
+            let json = serde_json::to_value(op).unwrap();
+            assert_eq!(json, op.name());
+            assert_eq!(serde_json::from_value::<Operation>(json).unwrap(), op);
+        }
+        let old: Plan = serde_json::from_value(serde_json::json!({
+            "flow": "expired", "bot": "b", "steps": [], "after": []
+        }))
+        .unwrap();
+        assert_eq!(old.operation, Operation::Recover(Flow::Expired));
+        assert!(serde_json::from_value::<Operation>("nope".into()).is_err());
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The typed steps a recovery plan is made of, what each says about itself (text and JSON), and
-//! what each produced when it ran. Steps are data: the journal stores them and a resume replays them.
+//! The typed steps a plan is made of, what each says about itself (text and JSON), and what each
+//! produced when it ran. Steps are data: the journal stores them and a resume replays them.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+use crate::ops::bots::BotChanges;
 
 /// One step of a plan. Executing it is the engine's job; a step only says what it will change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,9 +32,21 @@ pub enum Step {
         bot: String,
         add_logins: Vec<String>,
     },
-    /// Delete and create the bot again with these roles added (a snapshot is saved first), remove
-    /// its locks and issue a join token.
-    RecreateBot { bot: String, add_roles: Vec<String> },
+    /// Save the bot and its role: their bytes go into the journal (fields this mwictl does not
+    /// know included), and a restorable copy into the backups.
+    SnapshotBot { bot: String },
+    /// Delete the bot (its user and role); a bot already gone counts as deleted. Runs only after
+    /// a snapshot was journaled.
+    DeleteBot { bot: String },
+    /// Delete every lock that blocks the bot when the step runs, each backed up first; `known`
+    /// are those found when planning.
+    RemoveBotLocks {
+        bot: String,
+        known: Vec<LockSummary>,
+    },
+    /// Create the bot from the journaled snapshot with `changes` applied; a bot that already
+    /// exists with that content counts as created.
+    CreateBot { bot: String, changes: BotChanges },
     /// Check that the recovery took effect.
     Verify { bot: String, expect: Expect },
 }
@@ -108,6 +122,31 @@ pub struct InstanceSummary {
 }
 
 impl Step {
+    /// The steps that start a bot over, each redoable on its own: save it (into the journal),
+    /// delete it, remove the locks that block it (`known` were found when planning), create it
+    /// again from the snapshot with `changes`, and issue a join token valid `ttl_seconds`.
+    pub fn recreate_bot(
+        bot: &str,
+        changes: BotChanges,
+        known: Vec<LockSummary>,
+        ttl_seconds: u64,
+    ) -> Vec<Step> {
+        let bot = bot.to_string();
+        vec![
+            Step::SnapshotBot { bot: bot.clone() },
+            Step::DeleteBot { bot: bot.clone() },
+            Step::RemoveBotLocks {
+                bot: bot.clone(),
+                known,
+            },
+            Step::CreateBot {
+                bot: bot.clone(),
+                changes,
+            },
+            Step::IssueToken { bot, ttl_seconds },
+        ]
+    }
+
     /// The step's kind as JSON names it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -118,7 +157,10 @@ impl Step {
             Step::RunRestart { .. } => "run_restart",
             Step::UpdateRole { .. } => "update_role",
             Step::UpdateBotTraits { .. } => "update_bot_traits",
-            Step::RecreateBot { .. } => "recreate_bot",
+            Step::SnapshotBot { .. } => "snapshot_bot",
+            Step::DeleteBot { .. } => "delete_bot",
+            Step::RemoveBotLocks { .. } => "remove_bot_locks",
+            Step::CreateBot { .. } => "create_bot",
             Step::Verify { .. } => "verify",
         }
     }
@@ -157,10 +199,24 @@ impl Step {
                 "Add {} to the logins trait of bot {bot:?}",
                 add_logins.join(", ")
             ),
-            Step::RecreateBot { bot, add_roles } => format!(
-                "Recreate bot {bot:?} with role {} added, keeping its roles, traits, logins and TTL (snapshot saved first)",
-                add_roles.join(", ")
-            ),
+            Step::SnapshotBot { bot } => {
+                format!("Save bot {bot:?} and its role (into the journal and a backup)")
+            }
+            Step::DeleteBot { bot } => format!("Delete bot {bot:?} (its user and role)"),
+            Step::RemoveBotLocks { bot, .. } => {
+                format!("Remove the locks that block bot {bot:?} (each backed up first)")
+            }
+            Step::CreateBot { bot, changes } => {
+                let changed = change_text(changes);
+                format!(
+                    "Create bot {bot:?} again from the snapshot, keeping its roles, traits, logins and TTL{}",
+                    if changed.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", with {changed}")
+                    }
+                )
+            }
             Step::Verify { expect, .. } => match expect {
                 Expect::NewInstance { .. } => {
                     "Verify: a new bot instance joins (generation 1 or more)".to_string()
@@ -205,8 +261,21 @@ impl Step {
             Step::UpdateBotTraits { .. } => vec![
                 "a role whose logins use {{internal.logins}} grants them".into(),
             ],
-            Step::RecreateBot { .. } => vec![
-                "deletes the bot (user and role bot-NAME), removes its locks (backed up), creates it again and issues a join token".into(),
+            Step::SnapshotBot { .. } => vec![
+                "`mwictl create -f` restores the bot from the backup".into(),
+            ],
+            Step::DeleteBot { .. } => vec![
+                "its locks and instance records stay, as in Teleport".into(),
+            ],
+            Step::RemoveBotLocks { known, .. } => {
+                let mut lines: Vec<String> = known.iter().map(lock_line).collect();
+                lines.push(
+                    "and any other lock on its user, role, instances or join tokens in force when the step runs".into(),
+                );
+                lines
+            }
+            Step::CreateBot { .. } => vec![
+                "fields of the old bot this mwictl does not know are sent back unchanged".into(),
             ],
             Step::Verify { expect, .. } => match expect {
                 Expect::NewInstance { known } if !known.is_empty() => vec![format!(
@@ -262,6 +331,37 @@ fn lock_line(lock: &LockSummary) -> String {
     line
 }
 
+/// `role db added; logins root, ubuntu` from the changes asked for.
+fn change_text(changes: &BotChanges) -> String {
+    let list = |items: &[String]| items.join(", ");
+    let mut parts = Vec::new();
+    if let Some(roles) = &changes.set_roles {
+        parts.push(format!("roles {}", list(roles)));
+    }
+    if !changes.add_roles.is_empty() {
+        parts.push(format!("role {} added", list(&changes.add_roles)));
+    }
+    if !changes.remove_roles.is_empty() {
+        parts.push(format!("role {} removed", list(&changes.remove_roles)));
+    }
+    if let Some(logins) = &changes.set_logins {
+        parts.push(format!("logins {}", list(logins)));
+    }
+    if !changes.add_logins.is_empty() {
+        parts.push(format!("login {} added", list(&changes.add_logins)));
+    }
+    if !changes.remove_logins.is_empty() {
+        parts.push(format!("login {} removed", list(&changes.remove_logins)));
+    }
+    if let Some(ttl) = changes.max_session_ttl {
+        parts.push(format!(
+            "max session TTL {}",
+            crate::resource::format_go_duration(ttl)
+        ));
+    }
+    parts.join("; ")
+}
+
 fn or_na(text: &str) -> &str {
     if text.is_empty() { "n/a" } else { text }
 }
@@ -303,13 +403,28 @@ pub enum StepOutput {
         logins: Vec<String>,
         changed: bool,
     },
-    BotRecreated {
+    SnapshotSaved {
+        /// The whole snapshot as JSON, the server's bytes included.
         snapshot: PathBuf,
+        /// The documents `mwictl create -f` restores the bot from.
         restore: PathBuf,
-        removed_locks: Vec<String>,
-        locks_backup: Option<PathBuf>,
-        token: String,
-        token_expires: String,
+    },
+    BotDeleted {
+        bot: String,
+        /// True when it was gone already (an interrupted attempt deleted it).
+        already_gone: bool,
+    },
+    BotCreated {
+        bot: String,
+        user_name: String,
+        role_name: String,
+        roles: Vec<String>,
+        logins: Vec<String>,
+        /// Go's duration syntax, when the bot sets one.
+        max_session_ttl: Option<String>,
+        /// True when it existed already with the snapshot's content (an interrupted attempt
+        /// created it).
+        existed: bool,
     },
     Verified(Verification),
 }
@@ -379,10 +494,19 @@ mod tests {
                     known: vec!["a".into()],
                 },
             },
+            Step::CreateBot {
+                bot: "x".into(),
+                changes: BotChanges {
+                    add_roles: vec!["db".into()],
+                    max_session_ttl: Some(std::time::Duration::from_secs(60)),
+                    ..Default::default()
+                },
+            },
         ];
         let json = serde_json::to_value(&steps).unwrap();
         assert_eq!(json[0]["kind"], "remove_locks");
         assert_eq!(json[1]["edit"]["edit"], "add_db_access");
+        assert_eq!(json[3]["changes"]["add_roles"][0], "db");
         let back: Vec<Step> = serde_json::from_value(json).unwrap();
         assert_eq!(back, steps);
     }
@@ -407,5 +531,30 @@ mod tests {
             ]
         );
         assert!(step.changes_anything());
+    }
+
+    #[test]
+    fn creating_the_bot_again_names_the_changes() {
+        let step = Step::CreateBot {
+            bot: "b".into(),
+            changes: BotChanges {
+                add_roles: vec!["db".into()],
+                set_logins: Some(vec!["root".into(), "ubuntu".into()]),
+                ..Default::default()
+            },
+        };
+        assert_eq!(
+            step.title(),
+            "Create bot \"b\" again from the snapshot, keeping its roles, traits, logins and TTL, with role db added; logins root, ubuntu"
+        );
+        let plain = Step::CreateBot {
+            bot: "b".into(),
+            changes: BotChanges::default(),
+        };
+        assert!(
+            plain.title().ends_with("logins and TTL"),
+            "{}",
+            plain.title()
+        );
     }
 }

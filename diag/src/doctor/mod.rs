@@ -47,6 +47,12 @@ const LONGEST_SIGNATURE: usize = {
 /// Errors reading a log source. Each renders as one line naming the source.
 #[derive(Debug, thiserror::Error)]
 pub enum DoctorError {
+    #[error("cannot open {path}: {error} (give a readable log file, or - for standard input)")]
+    Open {
+        path: String,
+        #[source]
+        error: std::io::Error,
+    },
     #[error(
         "cannot read {source_name}: {error} (give a readable log file, or - for standard input)"
     )]
@@ -109,6 +115,43 @@ impl Doctor {
             matched_lines: matched,
         });
         Ok(())
+    }
+
+    /// Reads the log sources `names` (`-`, or no name at all, is `stdin`) into a report. Every
+    /// file is opened before any is read, so a wrong path fails before minutes of reading.
+    pub fn read_sources(names: &[String], stdin: impl Read) -> Result<Report, DoctorError> {
+        let stdin_only = ["-".to_string()];
+        let names = if names.is_empty() {
+            &stdin_only[..]
+        } else {
+            names
+        };
+        let mut files = Vec::new();
+        for name in names {
+            let file = match name.as_str() {
+                "-" => None,
+                path => Some(
+                    std::fs::File::open(path).map_err(|error| DoctorError::Open {
+                        path: path.to_string(),
+                        error,
+                    })?,
+                ),
+            };
+            files.push(file);
+        }
+        let mut doctor = Doctor::new();
+        let mut stdin = Some(stdin);
+        for (name, file) in names.iter().zip(files) {
+            match file {
+                Some(file) => doctor.feed_reader(name, file)?,
+                None => {
+                    if let Some(stdin) = stdin.take() {
+                        doctor.feed_reader("-", stdin)?;
+                    }
+                }
+            }
+        }
+        Ok(doctor.finish())
     }
 
     /// Groups everything seen into findings.

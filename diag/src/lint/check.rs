@@ -1,11 +1,11 @@
 //! Checking one tbot.yaml: reads the document, runs the schema walk and every rule of
 //! [`rules::RULES`] over it, and turns their issues into positioned findings with fix edits.
 
-use super::fix::Edit;
 use super::rules::{self, Check, Rule};
 use super::schema;
-use super::yaml::{self, Entry, Map, Node, Value};
 use super::{FileReport, LintFinding, LintOptions, Severity};
+use crate::yaml::edit::Edit;
+use crate::yaml::{self, Entry, Map, Node, Value};
 use std::path::{Component, Path, PathBuf};
 
 /// tbot's storage when the config names none.

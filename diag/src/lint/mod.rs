@@ -14,11 +14,11 @@ mod render;
 pub mod rules;
 mod schema;
 mod walk;
-mod yaml;
 
 pub use fs::network_fs_of;
 
 use crate::incident::Incident;
+use crate::yaml::{self, edit};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -111,7 +111,7 @@ pub struct FileReport {
     #[serde(skip)]
     source: String,
     #[serde(skip)]
-    edits: Vec<fix::Edit>,
+    edits: Vec<edit::Edit>,
     #[serde(skip)]
     storage: Option<check::StorageUse>,
 }
@@ -119,7 +119,7 @@ pub struct FileReport {
 impl FileReport {
     /// The file's text after the safe fixes, or None when nothing is fixable.
     pub fn fixed_text(&self) -> Option<String> {
-        (!self.edits.is_empty()).then(|| fix::apply(&self.source, &self.edits))
+        (!self.edits.is_empty()).then(|| edit::apply(&self.source, &self.edits))
     }
 }
 
@@ -236,6 +236,34 @@ pub fn lint_paths(
     }
     rules::shared_storage::check(&mut files);
     Ok(LintReport::new(files))
+}
+
+/// tbot's default config path, linted when no path is given.
+pub const DEFAULT_TBOT_CONFIG: &str = "/etc/tbot.yaml";
+
+/// What `mwictl lint` does: lints `paths` together (none means [`DEFAULT_TBOT_CONFIG`]); with
+/// `fix`, applies the safe fixes and lints again, so the report shows the fixes (diff and backup)
+/// and what remains.
+pub fn lint_and_fix(
+    paths: &[PathBuf],
+    fix: bool,
+    options: &LintOptions,
+) -> Result<LintReport, LintError> {
+    let default = [PathBuf::from(DEFAULT_TBOT_CONFIG)];
+    let paths = if paths.is_empty() {
+        &default[..]
+    } else {
+        paths
+    };
+    let mut report = lint_paths(paths, options)?;
+    if fix {
+        let fixes = apply_fixes(&report)?;
+        if !fixes.is_empty() {
+            report = lint_paths(paths, options)?;
+        }
+        report.fixes = fixes;
+    }
+    Ok(report)
 }
 
 /// Applies the safe fixes of every file in `report`: each file is checked to be unchanged since

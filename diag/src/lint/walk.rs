@@ -4,7 +4,7 @@
 use super::check::{Checker, join};
 use super::rules::{invalid_value, missing_key, unknown_key, wrong_type};
 use super::schema::{self, Field, Shape};
-use super::yaml::{Map, Node, Style, Value};
+use crate::yaml::{Map, Node, Style, Value};
 
 impl Checker<'_> {
     fn walk(&mut self, node: &Node, shape: Shape, path: &str) {

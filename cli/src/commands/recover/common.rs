@@ -1,19 +1,18 @@
 //! What every recover flow shares on the command line: the common flags, the refusal without a
-//! terminal, the confirmation, continuing an unfinished run, and running the plan to its report.
+//! terminal, the confirmation, and handing the plan (or the unfinished run) to the runner.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
-use crate::context::{Context, Resolved};
+use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::home::Home;
-use crate::recover::engine::{Engine, RunOptions, RunReport};
+use crate::recover::engine::{Progress, RunOptions};
 use crate::recover::journal::Journal;
-use crate::recover::plan::{Flow, FlowInput, Planned, Prefetched};
-use crate::recover::step::Step;
+use crate::recover::plan::{Flow, FlowInput, Planned, RECOVER_JOURNALS};
+use crate::recover::runner::RunContext;
 
 /// Flags of every recover flow.
 #[derive(Debug, Clone, clap::Args)]
@@ -67,9 +66,26 @@ impl CommonArgs {
     }
 }
 
-/// Where recover journals live.
-pub fn journal_dir(home: &Home) -> PathBuf {
-    home.state_dir().join("recover")
+/// The runner of recovery runs, verification waiting `wait`.
+pub fn runner<'a>(
+    ctx: &'a Context,
+    client: &'a Client,
+    wait: Option<Duration>,
+    started: Instant,
+) -> Result<RunContext<'a>, CommandError> {
+    let progress = if std::io::stderr().is_terminal() && !ctx.global().quiet {
+        Progress::Spinners
+    } else {
+        Progress::Steps
+    };
+    Ok(RunContext::new(
+        client,
+        ctx.printer(),
+        &ctx.home()?,
+        RECOVER_JOURNALS,
+        RunOptions { wait, progress },
+        started,
+    ))
 }
 
 /// Refuses at once when there is no terminal to confirm on and no --yes (--plan changes nothing
@@ -105,55 +121,27 @@ pub async fn run_flow(
 ) -> Result<ExitStatus, CommandError> {
     let started = Instant::now();
     require_consent(ctx, common, bot)?;
-    let home = ctx.home()?;
-    let dir = journal_dir(&home);
-    let (client, resolved) = ctx.connected().await?;
+    let client = ctx.client().await?;
+    let runner = runner(ctx, client, common.wait, started)?;
     if !common.plan
-        && let Some(mut open) = Journal::find_unfinished(&dir, Some(flow), Some(bot))?
+        && let Some(open) = runner.to_continue(flow.into(), bot, &input, common.new_run)?
     {
-        if common.new_run {
-            open.abandon()?;
-            ctx.printer().status(format!(
-                "abandoned the unfinished run {} (its backups stay in {})",
-                open.record.run_id,
-                open.record.backup_dir.display()
-            ));
-        } else {
-            if open.record.input != input {
-                return Err(CommandError::usage(format!(
-                    "an unfinished run {} of `mwictl recover {} --bot {bot}` used other options",
-                    open.record.run_id,
-                    flow.name()
-                ))
-                .hint(format!(
-                    "rerun with the same options, continue it with `mwictl recover --resume`, or pass --new-run (journal {})",
-                    open.path().display()
-                )));
-            }
-            return continue_run(ctx, client, resolved, open, common.wait, started, true).await;
-        }
+        return continue_run(ctx, &runner, open, true).await;
     }
     let planned = build(client).await?;
-    start_run(
-        ctx, client, resolved, &home, planned, input, common, started,
-    )
-    .await
+    start_run(ctx, &runner, planned, input, common.plan).await
 }
 
-/// Prints the plan; unless `--plan`, confirms it, opens its journal and executes it.
-#[allow(clippy::too_many_arguments)]
+/// Prints the plan; unless `plan_only`, confirms it and has the runner execute it.
 pub async fn start_run(
     ctx: &Context,
-    client: &Client,
-    resolved: &Resolved,
-    home: &Home,
+    runner: &RunContext<'_>,
     planned: Planned,
     input: FlowInput,
-    common: &CommonArgs,
-    started: Instant,
+    plan_only: bool,
 ) -> Result<ExitStatus, CommandError> {
     let printer = ctx.printer();
-    if common.plan {
+    if plan_only {
         printer.print(&planned.plan)?;
         return Ok(ExitStatus::Success);
     }
@@ -162,98 +150,24 @@ pub async fn start_run(
         printer.status("canceled; nothing was changed");
         return Ok(ExitStatus::Failure);
     }
-    let dir = journal_dir(home);
-    let issues_token = planned
-        .plan
-        .steps
-        .iter()
-        .any(|s| matches!(s, Step::IssueToken { .. }));
-    let earlier_token = Journal::last_token(&dir, &planned.plan.bot).filter(|_| issues_token);
-    let mut journal = Journal::create(&dir, &home.backups_dir(), planned.plan, input)?;
-    if earlier_token.is_some() {
-        journal.record.token = earlier_token;
-        journal.save()?;
-    }
-    execute(
-        ctx,
-        client,
-        resolved,
-        journal,
-        planned.prefetched,
-        false,
-        common.wait,
-        started,
-    )
-    .await
+    let report = runner.start(planned, input).await?;
+    printer.print(&report)?;
+    Ok(report.status())
 }
 
 /// Continues an unfinished run from its first unfinished step, asking first when `ask`.
 pub async fn continue_run(
     ctx: &Context,
-    client: &Client,
-    resolved: &Resolved,
-    mut journal: Journal,
-    wait: Option<Duration>,
-    started: Instant,
+    runner: &RunContext<'_>,
+    journal: Journal,
     ask: bool,
 ) -> Result<ExitStatus, CommandError> {
-    let r = &journal.record;
-    let next = journal.first_unfinished().map_or(r.steps.len(), |i| i + 1);
-    ctx.printer().status(format!(
-        "continuing run {} of `mwictl recover {} --bot {}` (started {}) at step {next} of {}",
-        r.run_id,
-        r.flow.name(),
-        r.bot,
-        r.started_at,
-        r.steps.len()
-    ));
-    ctx.printer().status(journal.record.plan.render_steps());
+    ctx.printer().status(RunContext::continuation(&journal));
     if ask && !confirm(ctx, "Continue this run?")? {
         ctx.printer().status("canceled; the run stays unfinished");
         return Ok(ExitStatus::Failure);
     }
-    journal.record.resumed += 1;
-    journal.save()?;
-    execute(
-        ctx,
-        client,
-        resolved,
-        journal,
-        Prefetched::default(),
-        true,
-        wait,
-        started,
-    )
-    .await
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn execute(
-    ctx: &Context,
-    client: &Client,
-    resolved: &Resolved,
-    mut journal: Journal,
-    prefetched: Prefetched,
-    resumed: bool,
-    wait: Option<Duration>,
-    started: Instant,
-) -> Result<ExitStatus, CommandError> {
-    let options = RunOptions {
-        wait,
-        spinners: std::io::stderr().is_terminal() && !ctx.global().quiet,
-    };
-    let engine = Engine::new(client, ctx.printer(), options);
-    let verify = engine.run(&mut journal, prefetched).await?;
-    let report = RunReport {
-        record: journal.record.clone(),
-        journal: journal.path().to_path_buf(),
-        resumed,
-        elapsed: started.elapsed(),
-        rpc_count: client.rpc_count(),
-        verify,
-        auth_addr: resolved.target.addr.clone(),
-        via_proxy: resolved.target.via_proxy,
-    };
+    let report = runner.resume(journal).await?;
     ctx.printer().print(&report)?;
     Ok(report.status())
 }

@@ -8,7 +8,6 @@ use crate::commands::recover::common::{self, CommonArgs};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::recover::journal::Journal;
 use crate::recover::plan::Flow;
 use crate::recover::wizard::{self, Prompt, Start, Terminal};
 
@@ -27,19 +26,18 @@ pub async fn run(
             Flow::ALL.map(Flow::name).join("|")
         )));
     }
-    let home = ctx.home()?;
-    let (client, resolved) = ctx.connected().await?;
+    let client = ctx.client().await?;
     let mut prompt = Terminal;
     let bot = wizard::pick_bot(client, &mut prompt, bot).await?;
-    if let Some(open) = Journal::find_unfinished(&common::journal_dir(&home), None, Some(&bot))? {
+    let runner = common::runner(ctx, client, common.wait, started)?;
+    if let Some(open) = runner.unfinished(None, Some(&bot))? {
         let question = format!(
             "An unfinished run {} of `recover {}` exists for bot {bot:?}; continue it?",
             open.record.run_id,
-            open.record.flow.name()
+            open.record.operation.name()
         );
         if prompt.confirm(&question, true)? {
-            return common::continue_run(ctx, client, resolved, open, common.wait, started, false)
-                .await;
+            return common::continue_run(ctx, &runner, open, false).await;
         }
     }
     let start = Start {
@@ -51,19 +49,6 @@ pub async fn run(
         ctx.printer().status("nothing was changed");
         return Ok(ExitStatus::Success);
     };
-    let common = CommonArgs {
-        wait: decided.wait,
-        ..common
-    };
-    common::start_run(
-        ctx,
-        client,
-        resolved,
-        &home,
-        decided.planned,
-        decided.input,
-        &common,
-        started,
-    )
-    .await
+    let runner = common::runner(ctx, client, decided.wait, started)?;
+    common::start_run(ctx, &runner, decided.planned, decided.input, common.plan).await
 }

@@ -8,11 +8,11 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::recover::journal::Journal;
+use crate::recover::plan::RECOVER_JOURNALS;
 
 pub async fn run(ctx: &Context, common: CommonArgs) -> Result<ExitStatus, CommandError> {
     let started = Instant::now();
-    let home = ctx.home()?;
-    let dir = common::journal_dir(&home);
+    let dir = ctx.home()?.state_dir().join(RECOVER_JOURNALS);
     let Some(journal) = Journal::find_unfinished(&dir, None, None)? else {
         return Err(CommandError::new(
             ExitStatus::NotFound,
@@ -25,6 +25,7 @@ pub async fn run(ctx: &Context, common: CommonArgs) -> Result<ExitStatus, Comman
         return Ok(ExitStatus::Success);
     }
     common::require_consent(ctx, &common, &journal.record.bot)?;
-    let (client, resolved) = ctx.connected().await?;
-    common::continue_run(ctx, client, resolved, journal, common.wait, started, true).await
+    let client = ctx.client().await?;
+    let runner = common::runner(ctx, client, common.wait, started)?;
+    common::continue_run(ctx, &runner, journal, true).await
 }

@@ -3,11 +3,10 @@
 
 use std::time::Duration;
 
-use crate::client::ClientError;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::tokens::{issue_bot_token, tbot_start_command};
+use crate::ops::tokens::{issue_for_existing_bot, tbot_start_command};
 use crate::output::Output;
 use crate::resource::{format_go_duration, format_timestamp, parse_go_duration};
 
@@ -69,21 +68,7 @@ impl Output for TokenIssued {
 
 pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
     let (client, resolved) = ctx.connected().await?;
-    match client.get_bot(&args.bot).await {
-        Ok(_) => {}
-        Err(ClientError::Rpc { status, .. }) if status.code() == tonic::Code::NotFound => {
-            return Err(CommandError::new(
-                ExitStatus::NotFound,
-                format!("bot {:?} not found", args.bot),
-            )
-            .hint(format!(
-                "create it with `mwictl bots add {} --roles ROLE,...`, or list bots with `mwictl get bots`",
-                args.bot
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let issued = issue_bot_token(client, &args.bot, args.ttl).await?;
+    let issued = issue_for_existing_bot(client, &args.bot, args.ttl).await?;
     let out = TokenIssued {
         tbot_start: tbot_start_command(
             &issued.name,

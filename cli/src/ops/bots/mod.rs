@@ -24,7 +24,7 @@ pub use calls::{check_roles_exist, create, delete, get};
 pub use details::{BotDetails, BotToken, details};
 pub use join::{JoinAddress, JoinToken, Ticket, add_instance, refuses_join};
 pub use overview::{BotSummary, Health, overview};
-pub use recreate::{BotSnapshot, Recreated, SavedSnapshot, recreate, save_snapshot, snapshot};
+pub use recreate::{BotSnapshot, SavedSnapshot, save_snapshot, snapshot};
 pub use spec::{
     BotChanges, LOGINS_TRAIT, PATH_MAX_SESSION_TTL, PATH_ROLES, PATH_TRAITS, bot_name,
     changed_paths, logins, max_session_ttl, user_and_role,

@@ -1,20 +1,19 @@
-//! `bots recreate`: a snapshot of the bot and its role (saved first, raw bytes included), then
-//! delete, remove the locks that block it, create it again and issue a join token.
+//! `bots recreate`'s snapshot of the bot and its role (saved first, raw bytes included), and the
+//! bot to create again from it; the recover engine runs the steps (delete, unlock, create, token).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use mwi_proto::machineid::Bot;
-use mwi_proto::types::{LockV2, RoleV6};
+use mwi_proto::types::RoleV6;
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::ops::tokens::{IssuedToken, issue_bot_token};
-use crate::ops::unlock::{bot_resource_name, find_blocking_locks, remove_locks_reporting};
+use crate::ops::unlock::bot_resource_name;
 use crate::resource::{Resource, format_timestamp, render_yaml};
 
-use super::calls::{check_roles_exist, create, delete, get, token_failed};
-use super::spec::{BotChanges, bot_name, new_roles, user_and_role};
+use super::calls::get;
+use super::spec::{BotChanges, bot_name, user_and_role};
 
 /// A bot as read before recreating it: the bot and its `bot-NAME` role, with their bytes.
 #[derive(Debug, Clone)]
@@ -125,82 +124,6 @@ pub fn save_snapshot(snap: &BotSnapshot, backup_dir: &Path) -> Result<SavedSnaps
         )
     })?;
     Ok(SavedSnapshot { json, yaml })
-}
-
-/// What `bots recreate` did.
-#[derive(Debug, Clone)]
-pub struct Recreated {
-    /// The whole snapshot (JSON, raw bytes included).
-    pub snapshot_path: PathBuf,
-    /// The YAML to restore the old bot from with `mwictl create -f`.
-    pub restore_path: PathBuf,
-    pub removed_locks: Vec<String>,
-    pub locks_backup: Option<PathBuf>,
-    pub bot: Fetched<Bot>,
-    pub token: IssuedToken,
-}
-
-/// Saves `snap` under `backup_dir`, deletes the bot, removes every lock that blocks it (backed up
-/// first), creates it again with its roles, traits, logins and TTL plus `changes` (keeping the
-/// fields of the old bot this version does not know), and issues a join token valid for
-/// `token_ttl`. If the creation fails after the delete, the error names the snapshot and the
-/// command that restores it.
-pub async fn recreate(
-    client: &Client,
-    snap: &BotSnapshot,
-    changes: &BotChanges,
-    backup_dir: &Path,
-    token_ttl: Duration,
-) -> Result<Recreated, CommandError> {
-    let name = snap.name().to_owned();
-    let new_bot = snap.recreated(changes);
-    check_roles_exist(
-        client,
-        &new_roles(
-            &snap.bot.value.spec.clone().unwrap_or_default(),
-            &new_bot.value.spec.clone().unwrap_or_default(),
-        ),
-    )
-    .await?;
-    let saved = save_snapshot(snap, backup_dir)?;
-    delete(client, &name).await?;
-    let restore_hint = || {
-        format!(
-            "the old bot is saved in {}; restore it with `mwictl create -f {}`",
-            saved.json.display(),
-            saved.yaml.display()
-        )
-    };
-    let locks = find_blocking_locks(client, &name)
-        .await
-        .map_err(|e| e.hint(restore_hint()))?;
-    let locks: Vec<Fetched<LockV2>> = locks.into_iter().map(|l| l.lock).collect();
-    let stem = format!("bots-recreate-{name}");
-    let removed = remove_locks_reporting(client, &locks, backup_dir, &stem, |_| {})
-        .await
-        .map_err(|e| e.hint(restore_hint()))?;
-    let bot = create(client, &name, &new_bot).await.map_err(|e| {
-        let mut err = CommandError::new(
-            e.status,
-            format!(
-                "bot {name:?} was deleted but could not be created again: {}",
-                e.message
-            ),
-        );
-        err.hints = vec![restore_hint()];
-        err
-    })?;
-    let token = issue_bot_token(client, &name, token_ttl)
-        .await
-        .map_err(|e| token_failed(e, &name, "recreated"))?;
-    Ok(Recreated {
-        snapshot_path: saved.json,
-        restore_path: saved.yaml,
-        locks_backup: (!removed.names.is_empty()).then_some(removed.backup_path),
-        removed_locks: removed.names,
-        bot,
-        token,
-    })
 }
 
 #[cfg(test)]

@@ -69,7 +69,9 @@ pub fn max_session_ttl(spec: &BotSpec) -> Option<Duration> {
 
 /// Changes to a bot's roles, logins and TTL. `set_*` replaces the list, then `remove_*` drops
 /// entries, then `add_*` appends the missing ones; `None`/empty leaves a field as it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Journaled with the plan of `bots recreate`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct BotChanges {
     pub add_roles: Vec<String>,
     pub remove_roles: Vec<String>,

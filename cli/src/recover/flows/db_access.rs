@@ -5,6 +5,7 @@
 use crate::access::{self, Answer, BotRoles, DbQuery, Decision, Outcome};
 use crate::client::Client;
 use crate::error::CommandError;
+use crate::ops::bots::BotChanges;
 use crate::recover::flows::{access_tail, token_tail};
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
 use crate::recover::step::{Evidence, Expect, RoleEdit, Step};
@@ -56,10 +57,16 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
     if let Some(new_role) = &input.recreate_with {
         facts.extend(with_role(client, &roles, new_role, &query).await?);
         steps.push(evidence(headline, facts));
-        steps.push(Step::RecreateBot {
-            bot: bot.to_string(),
+        let changes = BotChanges {
             add_roles: vec![new_role.clone()],
-        });
+            ..Default::default()
+        };
+        steps.extend(Step::recreate_bot(
+            bot,
+            changes,
+            Vec::new(),
+            input.token_ttl_seconds,
+        ));
         let known = client
             .bot_instances(Some(bot))
             .collect_all()
@@ -132,7 +139,7 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
 fn planned(bot: &str, steps: Vec<Step>, after: Vec<String>, prefetched: Prefetched) -> Planned {
     Planned {
         plan: Plan {
-            flow: Flow::DbAccess,
+            operation: Flow::DbAccess.into(),
             bot: bot.to_string(),
             steps,
             after,

@@ -55,7 +55,7 @@ pub fn plan(state: &BotState, input: &FlowInput) -> Planned {
     token_tail(&mut steps, &mut after, &bot, state.instance_ids(), input);
     Planned {
         plan: Plan {
-            flow: Flow::Expired,
+            operation: Flow::Expired.into(),
             bot,
             steps,
             after,

@@ -82,11 +82,11 @@ pub fn plan(state: &BotState, input: &FlowInput) -> Planned {
             .iter()
             .map(|l| (l.name().to_string(), l.lock.clone()))
             .collect(),
-        role_change: None,
+        ..Default::default()
     };
     Planned {
         plan: Plan {
-            flow: Flow::GenerationMismatch,
+            operation: Flow::GenerationMismatch.into(),
             bot,
             steps,
             after,

@@ -116,7 +116,7 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
     });
     Ok(Planned {
         plan: Plan {
-            flow: Flow::SshLogin,
+            operation: Flow::SshLogin.into(),
             bot: bot.to_string(),
             steps,
             after,

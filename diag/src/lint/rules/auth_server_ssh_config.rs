@@ -5,8 +5,8 @@ use super::{Check, Rule};
 use crate::incident::Incident;
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context, join};
-use crate::lint::fix;
-use crate::lint::yaml::Value;
+use crate::yaml::Value;
+use crate::yaml::edit;
 
 pub(crate) const RULE: Rule = Rule {
     id: "auth-server-ssh-config",
@@ -37,10 +37,10 @@ fn check(checker: &mut Checker, context: &Context) {
         );
         let edit = match current {
             Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => {
-                Some(fix::set_value(&entry.value, "\"off\""))
+                Some(edit::set_value(src, &entry.value, "\"off\""))
             }
             Some(_) => None,
-            None => fix::insert_entry(src, service.node, "", "ssh_config", "\"off\""),
+            None => edit::insert_entry(src, service.node, "", "ssh_config", "\"off\""),
         };
         let issue = checker.add(&RULE, at, &key, message);
         issue.fix = Some("set `ssh_config: \"off\"` on this output".to_string());

@@ -4,8 +4,8 @@
 use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::Checker;
-use crate::lint::fix;
-use crate::lint::yaml::{Map, Node};
+use crate::yaml::edit;
+use crate::yaml::{Map, Node};
 
 pub(crate) const RULE: Rule = Rule {
     id: "config-v1",
@@ -33,7 +33,7 @@ pub(crate) fn check(checker: &mut Checker, root: &Node, map: &Map) -> bool {
         }
         None => {
             let message = "no `version:` key: tbot reads such a file as a v1 config, and v2 keys then fail; add `version: v2`".to_string();
-            let edit = fix::insert_first_line(src, map, "version: v2");
+            let edit = edit::insert_first_line(src, map, "version: v2");
             let issue = checker.add(&RULE, root.span.start, "version", message);
             issue.fix = Some("add `version: v2` as the first key".to_string());
             issue.edits.extend(edit);

@@ -4,7 +4,7 @@
 use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context};
-use crate::lint::fix;
+use crate::yaml::edit;
 
 pub(crate) const RULE: Rule = Rule {
     id: "deprecated-outputs",
@@ -31,6 +31,6 @@ fn check(checker: &mut Checker, context: &Context) {
         issue.fix = Some("rename `outputs:` to `services:`".to_string());
         issue
             .edits
-            .push(fix::rename_key(outputs.key_span, "services"));
+            .push(edit::rename_key(outputs.key_span, "services"));
     }
 }

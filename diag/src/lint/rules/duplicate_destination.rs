@@ -4,7 +4,7 @@
 use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context, LineIndex, join, resolve};
-use crate::lint::yaml::Value;
+use crate::yaml::Value;
 use std::collections::BTreeMap;
 
 pub(crate) const RULE: Rule = Rule {

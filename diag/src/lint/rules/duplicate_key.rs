@@ -3,7 +3,7 @@
 use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::Checker;
-use crate::lint::yaml::Span;
+use crate::yaml::Span;
 
 pub(crate) const RULE: Rule = Rule {
     id: "duplicate-key",

@@ -5,8 +5,8 @@ use super::{Check, Rule};
 use crate::incident::Incident;
 use crate::lint::Severity;
 use crate::lint::check::{Checker, Context, join};
-use crate::lint::fix;
-use crate::lint::yaml::{Style, Value};
+use crate::yaml::edit;
+use crate::yaml::{Style, Value};
 
 pub(crate) const RULE: Rule = Rule {
     id: "kube-secret-exec-plugin",
@@ -54,10 +54,10 @@ fn check(checker: &mut Checker, context: &Context) {
         );
         let edit = match current {
             Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => {
-                Some(fix::set_value(&entry.value, "true"))
+                Some(edit::set_value(src, &entry.value, "true"))
             }
             Some(_) => None,
-            None => fix::insert_entry(
+            None => edit::insert_entry(
                 src,
                 service.node,
                 "kubernetes_cluster",

@@ -5,7 +5,7 @@ use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::{Checker, join};
 use crate::lint::schema::{self, Field};
-use crate::lint::yaml::Entry;
+use crate::yaml::Entry;
 
 pub(crate) const RULE: Rule = Rule {
     id: "unknown-key",

@@ -4,7 +4,7 @@
 use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::Checker;
-use crate::lint::yaml::{Node, Value};
+use crate::yaml::{Node, Value};
 
 pub(crate) const RULE: Rule = Rule {
     id: "wrong-type",

@@ -1,6 +1,9 @@
-//! A YAML reader that keeps the byte span of every key and value, for the subset tbot configs
-//! use: block mappings and sequences, one-line or multi-line flow collections, plain and quoted
-//! scalars, block scalars, comments. Anything else is a clear error, never a panic.
+//! The one tbot.yaml reader: it keeps the byte span of every key and value, for the subset tbot
+//! configs use: block mappings and sequences, one-line or multi-line flow collections, plain and
+//! quoted scalars, block scalars, comments. Anything else is a clear error, never a panic. The
+//! linter and the token writer read with it and change files through [`edit`].
+
+pub(crate) mod edit;
 
 use std::fmt;
 
@@ -1060,7 +1063,7 @@ fn rest_is_blank(text: &str) -> bool {
 }
 
 /// The text before a ` #` comment.
-fn strip_comment(text: &str) -> &str {
+pub(crate) fn strip_comment(text: &str) -> &str {
     let bytes = text.as_bytes();
     for (i, &b) in bytes.iter().enumerate() {
         if b == b'#' && (i == 0 || bytes[i - 1] == b' ' || bytes[i - 1] == b'\t') {

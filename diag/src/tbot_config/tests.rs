@@ -336,3 +336,20 @@ fn mutated_configs_are_edited_or_refused_but_never_panic() {
         }
     });
 }
+
+#[test]
+fn anchors_tags_and_values_over_lines_are_refused() {
+    for (old, why) in [
+        ("onboarding:\n  token: &t abc\n", "anchor, alias or tag"),
+        ("onboarding:\n  token: !!str abc\n", "anchor, alias or tag"),
+        ("onboarding: &o\n  token: abc\n", "anchor, alias or tag"),
+        ("onboarding:\n  token: abc\n    def\n", "spans lines"),
+        ("- onboarding\n", "not a mapping"),
+        ("onboarding:\n\t token: a\n", "not valid YAML at line 2"),
+    ] {
+        let err = plan_token_edit(old, NEW).unwrap_err();
+        assert!(err.contains(why), "{old:?}: {err}");
+    }
+    let old = "onboarding:\n  token: # A&B!\n    old\n";
+    assert_eq!(edited(old), old.replace("old", NEW));
+}

@@ -1,0 +1,172 @@
+//! Writes a new join token into a tbot.yaml (`onboarding.token`) by changing only the token's bytes,
+//! or into the token file that value names; the rewrite is atomic, backed up, mode and owner kept.
+//!
+//! tbot.yaml is never round-tripped through a YAML serializer: that would drop comments and
+//! reorder keys. The edit is planned by [`token`] on the linter's span-preserving reader, so the
+//! token writer and `mwictl lint --fix` read and edit tbot.yaml the same way.
+
+mod token;
+
+pub use token::{TokenEdit, current_token, plan_token_edit};
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use mwi_identity::durable;
+
+/// Why the token cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum TbotConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not UTF-8 text; is it a tbot.yaml?", path.display())]
+    NotUtf8 { path: PathBuf },
+    #[error("{}: {detail}; put the token in by hand", path.display())]
+    Unsupported { path: PathBuf, detail: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What [`write_token`] did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Written {
+    /// The file that now holds the token: the tbot.yaml, or the token file it names.
+    pub file: PathBuf,
+    /// A copy of that file as it was, beside it; `None` when nothing changed or it did not exist.
+    pub backup: Option<PathBuf>,
+    /// False when the file already held this token.
+    pub changed: bool,
+    /// True when `onboarding.token` is an absolute path and the token went into that file.
+    pub via_token_file: bool,
+}
+
+/// Puts `token` into the tbot.yaml at `config` (or into the token file its `onboarding.token`
+/// names), atomically, with a backup named `<file>.<backup_tag>.bak` beside the changed file. An
+/// existing backup of that name is kept: it holds the file as it was before this run.
+pub fn write_token(
+    config: &Path,
+    token: &str,
+    backup_tag: &str,
+) -> Result<Written, TbotConfigError> {
+    let config = resolve(config)?;
+    let bytes = fs::read(&config).map_err(|source| TbotConfigError::Read {
+        path: config.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| TbotConfigError::NotUtf8 {
+        path: config.clone(),
+    })?;
+    let edit = plan_token_edit(&text, token).map_err(|detail| TbotConfigError::Unsupported {
+        path: config.clone(),
+        detail,
+    })?;
+    match edit {
+        TokenEdit::Config(new) => {
+            if new == text {
+                return Ok(Written {
+                    file: config,
+                    backup: None,
+                    changed: false,
+                    via_token_file: false,
+                });
+            }
+            let backup = replace_file(&config, new.as_bytes(), backup_tag)?;
+            Ok(Written {
+                file: config,
+                backup,
+                changed: true,
+                via_token_file: false,
+            })
+        }
+        TokenEdit::TokenFile(path) => write_token_file(&path, token, backup_tag),
+    }
+}
+
+/// tbot reads a token file trimmed; the file gets the token and a newline.
+fn write_token_file(
+    path: &Path,
+    token: &str,
+    backup_tag: &str,
+) -> Result<Written, TbotConfigError> {
+    let new = format!("{token}\n");
+    match fs::read(path) {
+        Ok(old) => {
+            let path = resolve(path)?;
+            if String::from_utf8_lossy(&old).trim() == token {
+                return Ok(Written {
+                    file: path,
+                    backup: None,
+                    changed: false,
+                    via_token_file: true,
+                });
+            }
+            let backup = replace_file(&path, new.as_bytes(), backup_tag)?;
+            Ok(Written {
+                file: path,
+                backup,
+                changed: true,
+                via_token_file: true,
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            durable::replace(path, new.as_bytes(), &durable::Options::keep_mode(0o600))
+                .map_err(write_error)?;
+            Ok(Written {
+                file: path.to_path_buf(),
+                backup: None,
+                changed: true,
+                via_token_file: true,
+            })
+        }
+        Err(source) => Err(TbotConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The file a symlink points to, so the link itself stays a link.
+fn resolve(path: &Path) -> Result<PathBuf, TbotConfigError> {
+    fs::canonicalize(path).map_err(|source| TbotConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Backs the file up as [`backup_path`] (unless that backup exists), then replaces it with `new`
+/// keeping its mode and owner (see `durable`).
+fn replace_file(
+    path: &Path,
+    new: &[u8],
+    backup_tag: &str,
+) -> Result<Option<PathBuf>, TbotConfigError> {
+    let options = durable::Options::keep_mode(0o600)
+        .backup(durable::Backup::KeepFirst(format!(".{backup_tag}.bak")));
+    let done = durable::replace(path, new, &options).map_err(write_error)?;
+    Ok(done.backup)
+}
+
+fn write_error(e: durable::DurableError) -> TbotConfigError {
+    TbotConfigError::Write {
+        path: e.path().to_path_buf(),
+        source: e.into_io(),
+    }
+}
+
+/// `<path>.<tag>.bak`.
+pub fn backup_path(path: &Path, tag: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{tag}.bak"));
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests;
