@@ -105,8 +105,8 @@ impl Agent {
                 caller::INIT,
                 "Credential TTL is shorter than the renewal interval. This is likely an invalid configuration. Increase the credential TTL or decrease the renewal interval",
                 &[
-                    ("ttl", crate::duration::format(settings.credential_ttl)),
-                    ("interval", crate::duration::format(settings.renewal_interval)),
+                    ("ttl", mwi_identity::duration::format(settings.credential_ttl)),
+                    ("interval", mwi_identity::duration::format(settings.renewal_interval)),
                 ],
             );
         }
@@ -115,8 +115,8 @@ impl Agent {
                 caller::INIT,
                 "Requested certificate TTL exceeds the maximum TTL allowed and will likely be reduced by the Teleport server",
                 &[
-                    ("requested_ttl", crate::duration::format(settings.credential_ttl)),
-                    ("maximum_ttl", crate::duration::format(MAX_RENEWABLE_TTL)),
+                    ("requested_ttl", mwi_identity::duration::format(settings.credential_ttl)),
+                    ("maximum_ttl", mwi_identity::duration::format(MAX_RENEWABLE_TTL)),
                 ],
             );
         }
@@ -158,7 +158,7 @@ impl Agent {
             "Beginning bot identity renewal loop",
             &[(
                 "interval",
-                crate::duration::format(self.settings.renewal_interval),
+                mwi_identity::duration::format(self.settings.renewal_interval),
             )],
         );
         loop {
@@ -388,7 +388,7 @@ impl Agent {
                 "Bot identity renewal failed. Retrying after backoff",
                 &[
                     ("attempt", progress),
-                    ("backoff", crate::duration::format(delay)),
+                    ("backoff", mwi_identity::duration::format(delay)),
                 ],
             );
             tokio::select! {

@@ -291,9 +291,7 @@ impl Doc<'_> {
     ) -> Result<Option<Duration>, ConfigError> {
         match map.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => crate::duration::parse(s)
-                .map(Some)
-                .map_err(|e| self.bad(key, &e.to_string())),
+            Some(Value::String(s)) => parse_duration(s).map(Some).map_err(|e| self.bad(key, &e)),
             Some(_) => Err(self.bad(key, "expected a duration with a unit, like 20m or 1h")),
         }
     }
@@ -347,6 +345,18 @@ impl Doc<'_> {
             .map(PathBuf::from)
             .ok_or_else(|| self.bad(&format!("{key}.path"), "missing; name the directory"))
     }
+}
+
+/// A Go duration as tbot reads it (surrounding spaces ignored), with the agent's wording for
+/// one that is not.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    mwi_identity::duration::parse(text.trim()).map_err(|e| {
+        format!(
+            "{:?} is not a duration like 20m, 1h or 1h30m ({})",
+            e.text(),
+            e.reason()
+        )
+    })
 }
 
 #[cfg(test)]

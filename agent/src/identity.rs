@@ -141,7 +141,7 @@ impl Identity {
             "valid: after={}, before={}, duration={} | kind=tls, renewable={}, disallow-reissue={}, roles=[{}], principals=[{}], generation={}",
             unix_rfc3339(self.cert.not_before),
             unix_rfc3339(self.cert.not_after),
-            crate::duration::format(span),
+            mwi_identity::duration::format(span),
             self.cert.renewable,
             self.disallow_reissue,
             self.cert.roles.join(" "),

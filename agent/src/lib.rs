@@ -17,7 +17,6 @@ mod agent;
 mod backoff;
 mod config;
 mod connect;
-mod duration;
 mod identity;
 mod keys;
 mod log;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{ConfigError, FileConfig, Output, OutputKind, token_value};
+use crate::config::{ConfigError, FileConfig, Output, OutputKind, parse_duration, token_value};
 use crate::log::LogFormat;
 
 /// tbot's default credential lifetime.
@@ -95,10 +95,6 @@ pub struct AgentArgs {
     /// First wait between failed renewal attempts (doubles each time).
     #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     pub retry_base: Duration,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::duration::parse(text).map_err(|e| e.to_string())
 }
 
 /// How the auth server is verified before the agent has the cluster's CAs (first join only).

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
+use mwi_identity::{BOT_PREFIX, bot_resource_name};
 use mwi_proto::machineid::{
     Bot, BotSpec, BotStatus, CreateBotRequest, DeleteBotRequest, GetBotRequest, ListBotsRequest,
     ListBotsResponse, Trait, UpdateBotRequest, UpsertBotRequest,
@@ -30,11 +31,6 @@ const PAGE_DEFAULT: usize = 100;
 const PAGE_MAX: usize = 1000;
 /// Labels Teleport reserves; they are not part of a bot's own metadata.
 const INTERNAL_PREFIX: &str = "teleport.internal/";
-
-/// The user and role name of bot `bot`: `bot-` + name, spaces replaced by `-`.
-pub(crate) fn user_name(bot: &str) -> String {
-    format!("bot-{}", bot.replace(' ', "-"))
-}
 
 fn bot_not_found(name: &str) -> ApiError {
     ApiError::NotFound(format!("bot {name:?} not found"))
@@ -83,7 +79,7 @@ fn bot_role(bot: &str, roles: &[String], max_session_ttl: Option<i64>) -> RoleV6
         kind: "role".into(),
         version: crate::roles::DEFAULT_VERSION.into(),
         metadata: Some(Metadata {
-            name: user_name(bot),
+            name: bot_resource_name(bot),
             description: format!("Automatically generated role for bot {bot}"),
             labels: BTreeMap::from([(BOT_LABEL.to_string(), bot.to_string())]),
             ..Default::default()
@@ -217,7 +213,7 @@ fn put_bot(
     generation: i32,
     existing_role: Option<&Row>,
 ) -> Result<Bot, ApiError> {
-    let user_name = user_name(&input.name);
+    let user_name = bot_resource_name(&input.name);
     let ttl = input.spec.max_session_ttl.as_ref().map(nanos).transpose()?;
     let fresh = bot_role(&input.name, &input.spec.roles, ttl);
     let role_bytes = match existing_role {
@@ -247,7 +243,7 @@ fn role_of(row: &Row) -> Result<RoleV6, ApiError> {
 
 /// Applies UpdateBot's field mask to the stored user and role.
 fn update(tx: &mut Tx<'_>, input: &BotInput, paths: &[String]) -> Result<Bot, ApiError> {
-    let user_name = user_name(&input.name);
+    let user_name = bot_resource_name(&input.name);
     let (mut user, user_row) = read_user(tx.get(Kind::User, &user_name)?, &input.name)?
         .ok_or_else(|| bot_not_found(&input.name))?;
     let role_row = tx
@@ -292,7 +288,7 @@ impl Auth {
         let req: GetBotRequest = decode(body)?;
         check_bot_name(&req.bot_name)?;
         let bot = req.bot_name;
-        let user_name = user_name(&bot);
+        let user_name = bot_resource_name(&bot);
         let user = self
             .store
             .read(move |r| r.get(Kind::User, &user_name))
@@ -318,10 +314,10 @@ impl Auth {
         let mut from = (!req.page_token.is_empty()).then_some(req.page_token);
         let mut response = ListBotsResponse::default();
         let now = crate::store::now_ms();
-        // Bot users all start with "bot-"; users without the bot label are skipped.
+        // Bot users all start with `bot-`; users without the bot label are skipped.
         'pages: loop {
             let page = Page {
-                prefix: Some("bot-".into()),
+                prefix: Some(BOT_PREFIX.into()),
                 from: from.clone(),
                 limit: size + 1,
                 ..Default::default()
@@ -358,7 +354,7 @@ impl Auth {
         let bot = self
             .store
             .write(move |tx| {
-                let user_name = user_name(&input.name);
+                let user_name = bot_resource_name(&input.name);
                 if tx.get(Kind::User, &user_name)?.is_some() {
                     return Err(ApiError::AlreadyExists(format!(
                         "user {user_name:?} already exists"
@@ -402,7 +398,7 @@ impl Auth {
         let bot = self
             .store
             .write(move |tx| {
-                let user_name = user_name(&input.name);
+                let user_name = bot_resource_name(&input.name);
                 let user_row = tx.get(Kind::User, &user_name)?;
                 if let Some(row) = &user_row
                     && read_user(Some(row.clone()), &input.name)?.is_none()
@@ -433,7 +429,7 @@ impl Auth {
         let bot = req.bot_name;
         self.store
             .write(move |tx| {
-                let user_name = user_name(&bot);
+                let user_name = bot_resource_name(&bot);
                 let user = read_user(tx.get(Kind::User, &user_name)?, &bot)?;
                 let role = tx.get(Kind::Role, &user_name)?;
                 let role_is_bots = match &role {
@@ -465,8 +461,8 @@ mod tests {
 
     #[test]
     fn bot_names_map_to_user_names_like_teleport() {
-        assert_eq!(user_name("example"), "bot-example");
-        assert_eq!(user_name("my bot"), "bot-my-bot");
+        assert_eq!(bot_resource_name("example"), "bot-example");
+        assert_eq!(bot_resource_name("my bot"), "bot-my-bot");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use mwi_identity::CertIdentity;
+use mwi_identity::{CertIdentity, bot_resource_name};
 use mwi_proto::machineid::{BotInstance, BotInstanceStatusAuthentication};
 use mwi_proto::proto::{Certs, UserCertsRequest};
 use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata, RoleV6};
@@ -18,7 +18,7 @@ use ssh_key::PublicKey;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
 use crate::authz::{Caller, identity_targets};
-use crate::bots::{read_user, user_name};
+use crate::bots::read_user;
 use crate::error::ApiError;
 use crate::instances::{HISTORY, decode_instance, key};
 use crate::lab::LockStyle;
@@ -179,23 +179,20 @@ fn logins(roles: &[Arc<RoleV6>], user: Option<&UserRecord>) -> Vec<String> {
         .collect()
 }
 
-/// Whether role `labels` match resource `labels` (every key of the role's map must match; a
-/// `*: *` entry matches everything; an empty map matches nothing).
+/// Whether role `labels` match resource `labels`, with Teleport's semantics (see
+/// `mwi_identity::labels`). Trait templates in the values are not expanded: see
+/// `templated_labels_are_matched_literally`.
 fn labels_match(
     role: Option<&LabelValues>,
     resource: &std::collections::BTreeMap<String, String>,
 ) -> bool {
-    let Some(role) = role.filter(|r| !r.values.is_empty()) else {
-        return false;
-    };
-    role.values.iter().all(|(key, values)| {
-        let values = &values.values;
-        if key == "*" {
-            return values.iter().any(|v| v == "*");
-        }
-        resource
-            .get(key)
-            .is_some_and(|v| values.iter().any(|want| want == "*" || want == v))
+    role.is_some_and(|role| {
+        mwi_identity::labels::labels_match(
+            role.values
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.values.as_slice())),
+            |key| resource.get(key).map(String::as_str),
+        )
     })
 }
 
@@ -236,7 +233,7 @@ fn mismatch(
 ) -> (LockV2, ApiError) {
     let (target, message, error) = match style {
         LockStyle::User => {
-            let user = user_name(bot);
+            let user = bot_resource_name(bot);
             (
                 LockTarget {
                     user: user.clone(),
@@ -330,7 +327,7 @@ pub(crate) fn raise_generation_label(
     bot: &str,
     generation: i32,
 ) -> Result<(), ApiError> {
-    let name = user_name(bot);
+    let name = bot_resource_name(bot);
     if let Some((mut user, row)) = read_user(tx.get(Kind::User, &name)?, bot)?
         && user.generation() < generation
     {
@@ -356,10 +353,10 @@ fn renew(
             "a current identity generation must be provided".into(),
         )));
     }
-    if read_user(tx.get(Kind::User, &user_name(bot))?, bot)?.is_none() {
+    if read_user(tx.get(Kind::User, &bot_resource_name(bot))?, bot)?.is_none() {
         return Ok(Renewal::Refused(ApiError::NotFound(format!(
             "user {:?} not found (bot {bot:?} was deleted)",
-            user_name(bot)
+            bot_resource_name(bot)
         ))));
     }
     let key = key(bot, instance_id);
@@ -423,7 +420,7 @@ fn renew_without_instance(
              presented={presented}"
         ))));
     }
-    let stored = read_user(tx.get(Kind::User, &user_name(bot))?, bot)?
+    let stored = read_user(tx.get(Kind::User, &bot_resource_name(bot))?, bot)?
         .map(|(u, _)| u.generation())
         .unwrap_or(0);
     if stored != presented {
@@ -842,6 +839,24 @@ mod tests {
         assert!(!labels_match(Some(&labels(&[("env", &["dev"])])), &db));
         assert!(!labels_match(Some(&labels(&[])), &db));
         assert!(!labels_match(None, &db));
+        assert!(labels_match(Some(&labels(&[("env", &["pr*"])])), &db));
+        assert!(labels_match(
+            Some(&labels(&[("env", &["^(prod|staging)$"])])),
+            &db
+        ));
+    }
+
+    /// The lab and the client differ here on purpose: Teleport expands `{{internal.x}}` in label
+    /// values, and so does the client's access check (its template layer, `cli/src/access.rs`),
+    /// but the lab links no template layer and no lab scenario puts templates in db_labels, so
+    /// the lab matches the value as literal text.
+    #[test]
+    fn templated_labels_are_matched_literally() {
+        let db = BTreeMap::from([("env".to_string(), "prod".to_string())]);
+        let templated = labels(&[("env", &["{{internal.env}}"])]);
+        assert!(!labels_match(Some(&templated), &db));
+        let literal = BTreeMap::from([("env".to_string(), "{{internal.env}}".to_string())]);
+        assert!(labels_match(Some(&templated), &literal));
     }
 
     #[test]

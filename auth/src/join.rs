@@ -5,11 +5,11 @@
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use mwi_identity::CertIdentity;
+use mwi_identity::{CertIdentity, bot_resource_name};
 use mwi_proto::types::{ProvisionTokenV2, RegisterUsingTokenRequest};
 use prost::Message;
 
-use crate::bots::{read_user, user_name};
+use crate::bots::read_user;
 use crate::certs::{
     INSTANCE_MARGIN, Keys, MAX_RENEWABLE_TTL, authentication, new_instance, raise_generation_label,
 };
@@ -64,7 +64,7 @@ impl Auth {
         }
         let bot = spec.bot_name;
         let user_row = {
-            let name = user_name(&bot);
+            let name = bot_resource_name(&bot);
             self.store.read(move |r| r.get(Kind::User, &name)).await?
         };
         let (user, _) = read_user(user_row, &bot)?.ok_or_else(|| {

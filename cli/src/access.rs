@@ -30,6 +30,7 @@ use mwi_proto::wrappers::LabelValues;
 
 use crate::client::Client;
 use crate::error::CommandError;
+use crate::shell::shell_word;
 
 /// A bot's traits: `logins`, `db_users`, ... to their values.
 pub type Traits = BTreeMap<String, Vec<String>>;
@@ -848,27 +849,33 @@ fn list_matches(list: &[String], want: &str) -> bool {
     list.iter().any(|v| v == want || v == "*")
 }
 
-/// Whether a role's label selector matches a resource with `labels`: every key of the selector
-/// must match (a `*` key with a `*` value matches any resource); an empty selector matches
-/// nothing.
+/// Whether a role's label selector matches a resource with `labels`, with Teleport's semantics
+/// (`mwi_identity::labels`: globs, `^...$` regular expressions, `*: *`) after the selector's
+/// values are expanded with the bot's traits.
 fn labels_match(
     selector: Option<&LabelValues>,
     labels: &[(String, String)],
     traits: &Traits,
 ) -> bool {
-    let Some(selector) = selector.filter(|s| !s.values.is_empty()) else {
+    let Some(selector) = selector else {
         return false;
     };
-    selector.values.iter().all(|(key, wanted)| {
-        let wanted = expand_all(&wanted.values, traits).values;
-        if key == "*" {
-            return wanted.iter().any(|w| w == "*");
-        }
-        labels
+    let expanded: Vec<(&str, Vec<String>)> = selector
+        .values
+        .iter()
+        .map(|(key, wanted)| (key.as_str(), expand_all(&wanted.values, traits).values))
+        .collect();
+    mwi_identity::labels::labels_match(
+        expanded
             .iter()
-            .filter(|(k, _)| k == key)
-            .any(|(_, v)| wanted.iter().any(|w| glob_match(w, v)))
-    })
+            .map(|(key, values)| (*key, values.as_slice())),
+        |key| {
+            labels
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        },
+    )
 }
 
 /// Whether a selector is `*: *`, which matches every resource.
@@ -878,27 +885,6 @@ fn labels_match_everything(selector: Option<&LabelValues>) -> bool {
             .get("*")
             .is_some_and(|v| v.values.iter().any(|w| w == "*"))
     })
-}
-
-/// `*` in `pattern` matches any run of characters; everything else is literal.
-fn glob_match(pattern: &str, value: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == value;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !value.starts_with(first) || value.len() < first.len() + last.len() || !value.ends_with(last)
-    {
-        return false;
-    }
-    let mut rest = &value[first.len()..value.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
 }
 
 /// Labels as `k=v k2=v2|v3`, for messages.
@@ -928,19 +914,6 @@ fn pairs_arg(labels: &[(String, String)]) -> String {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// `word` quoted for a POSIX shell when it has characters the shell would interpret.
-pub fn shell_word(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.,=/:@+%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
@@ -1476,6 +1449,9 @@ mod tests {
             &none
         ));
         assert!(!labels_match(None, &db(&[("env", "prod")]), &none));
+        let regex = labels(&[("env", &["^(prod|staging)$"])]);
+        assert!(labels_match(regex.as_ref(), &db(&[("env", "prod")]), &none));
+        assert!(!labels_match(regex.as_ref(), &db(&[("env", "dev")]), &none));
         let traits: Traits = [("env".to_string(), strings(&["prod"]))].into();
         let templated = labels(&[("env", &["{{internal.env}}"])]);
         assert!(labels_match(
@@ -1483,16 +1459,6 @@ mod tests {
             &db(&[("env", "prod")]),
             &traits
         ));
-    }
-
-    #[test]
-    fn globs_match_any_run_of_characters() {
-        assert!(glob_match("*", ""));
-        assert!(glob_match("prod-*", "prod-eu"));
-        assert!(glob_match("*-eu-*", "db-eu-1"));
-        assert!(!glob_match("prod-*", "dev-eu"));
-        assert!(!glob_match("a*a", "a"));
-        assert!(glob_match("exact", "exact"));
     }
 
     #[test]

@@ -91,7 +91,7 @@ impl Subject {
 impl std::fmt::Display for Subject {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.name {
-            Some(name) => write!(f, "{} {name:?}", self.kind),
+            Some(name) => write!(f, "{} {}", self.kind, crate::resource::shown(name)),
             None => write!(f, "{}s", self.kind),
         }
     }
@@ -121,9 +121,23 @@ pub enum ClientError {
         method: &'static str,
         detail: String,
     },
+    /// A request larger than a server accepts, refused before sending.
+    #[error(
+        "{method}: the request is {bytes} bytes, more than the {MAX_REQUEST_BYTES} a server accepts"
+    )]
+    TooLarge {
+        method: &'static str,
+        subject: Option<Subject>,
+        bytes: usize,
+    },
     #[error(transparent)]
     Connect(#[from] ConnectError),
 }
+
+/// The largest request sent: what Teleport's auth service (grpc-go's default receive limit) and
+/// the lab (`MAX_REQUEST` in mwi-auth's rpc module) accept. Larger ones are refused here, before
+/// sending, instead of by the transport's "decoded message length too large".
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
 /// What a failure means to the code that called, whatever the binary later makes of it: ops
 /// decide with these, and only `CommandError` turns a failure into an exit status.
@@ -132,7 +146,9 @@ impl ClientError {
     pub fn code(&self) -> Option<tonic::Code> {
         match self {
             ClientError::Rpc { status, .. } => Some(status.code()),
-            ClientError::Decode { .. } | ClientError::Connect(_) => None,
+            ClientError::Decode { .. } | ClientError::TooLarge { .. } | ClientError::Connect(_) => {
+                None
+            }
         }
     }
 
@@ -716,6 +732,13 @@ impl Client {
         body: Bytes,
     ) -> Result<Bytes, ClientError> {
         tracing::debug!(method, "call");
+        if body.len() > MAX_REQUEST_BYTES {
+            return Err(ClientError::TooLarge {
+                method,
+                subject,
+                bytes: body.len(),
+            });
+        }
         self.rpcs.fetch_add(1, Ordering::Relaxed);
         let mut grpc = tonic::client::Grpc::new(self.connection.channel.clone());
         let result = match grpc.ready().await {

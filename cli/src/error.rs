@@ -120,6 +120,17 @@ impl From<ClientError> for CommandError {
         let admin_mfa = e.is_admin_mfa();
         match e {
             ClientError::Connect(c) => c.into(),
+            ClientError::TooLarge {
+                method,
+                subject,
+                bytes,
+            } => CommandError::usage(format!(
+                "{} is {} encoded, more than the {} a Teleport auth service accepts in one request",
+                what(subject.as_ref(), method),
+                mebibytes(bytes),
+                mebibytes(crate::client::MAX_REQUEST_BYTES)
+            ))
+            .hint("make it smaller (fewer rules, labels or logins), or split it into several resources"),
             ClientError::Decode { .. } => CommandError::failure(e.to_string())
                 .hint("the server may be a newer Teleport than this mwictl understands; report it"),
             ClientError::Rpc {
@@ -130,6 +141,14 @@ impl From<ClientError> for CommandError {
             } => from_status(method, subject.as_ref(), &peer, &status, admin_mfa),
         }
     }
+}
+
+/// A size in MiB with one decimal, like `5.0 MiB`.
+fn mebibytes(bytes: usize) -> String {
+    // Precision loss is irrelevant at one decimal place.
+    #[allow(clippy::cast_precision_loss)]
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    format!("{mib:.1} MiB")
 }
 
 /// The short name of a full method path (`/proto.AuthService/GetLock` → `GetLock`).

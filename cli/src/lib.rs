@@ -19,5 +19,6 @@ pub mod output;
 pub mod profile;
 pub mod recover;
 pub mod resource;
+pub mod shell;
 #[cfg(test)]
 mod testing;

@@ -2,12 +2,14 @@
 //! Teleport certificate subject (who a client certificate names), and TLS with an auth service.
 
 pub mod durable;
+pub mod duration;
 mod file;
+pub mod labels;
 mod subject;
 pub mod tls;
 
 pub use file::{IdentityFile, Loaded};
-pub use subject::{CertIdentity, oid};
+pub use subject::{BOT_PREFIX, CertIdentity, bot_resource_name, oid};
 
 use std::path::PathBuf;
 

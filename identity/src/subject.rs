@@ -7,6 +7,15 @@ use x509_parser::prelude::*;
 
 use crate::IdentityError;
 
+/// How every bot's user and role name starts.
+pub const BOT_PREFIX: &str = "bot-";
+
+/// The user and role Teleport makes for bot `bot` (its certificates' CN): `bot-` + the name,
+/// spaces made dashes. The lab creates bots by it and the client finds them by it.
+pub fn bot_resource_name(bot: &str) -> String {
+    format!("{BOT_PREFIX}{}", bot.replace(' ', "-"))
+}
+
 /// Attribute OIDs of the subject, as arcs.
 pub mod oid {
     pub const COMMON_NAME: &[u64] = &[2, 5, 4, 3];
@@ -176,6 +185,12 @@ impl CertIdentity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bot_resource_name_is_prefixed_with_spaces_made_dashes() {
+        assert_eq!(bot_resource_name("example"), "bot-example");
+        assert_eq!(bot_resource_name("my bot"), "bot-my-bot");
+    }
 
     fn issue(entries: &[(&'static [u64], String)]) -> Vec<u8> {
         let mut params = rcgen::CertificateParams::default();

@@ -8,14 +8,16 @@ use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::apply::{Action, Applied, apply, read_only};
 use crate::output::Output;
-use crate::resource::{Kind, parse_documents};
+use crate::resource::{Kind, check_name, parse_documents, shown};
 
 /// Create resources from a file in tctl's format (YAML documents or JSON), or from stdin.
 ///
 /// Kinds: lock, role, token and bot (bot instances are read-only). A resource that already
 /// exists is refused (exit 5) unless -f is given; then it is overwritten, keeping any field of
-/// the stored copy that this version of mwictl does not know. Files from `mwictl get` or
-/// `tctl get` work as they are. Prints `KIND "NAME" has been created|updated` per resource;
+/// the stored copy that this version of mwictl does not know. Files from `mwictl get --format
+/// yaml` (or json) or `tctl get` work as they are; the table `mwictl get` prints by default does
+/// not. Names are at most 253 bytes, without `/`, control characters or spaces at either end;
+/// one resource is at most 4 MiB (what the auth service accepts in one request). Prints `KIND "NAME" has been created|updated` per resource;
 /// JSON/YAML: `[{kind, name, action: created|updated}]`.
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
@@ -43,7 +45,7 @@ impl Output for CreateOutput {
                     Action::Created => "created",
                     Action::Updated => "updated",
                 };
-                format!("{} {:?} has been {action}\n", a.kind, a.name)
+                format!("{} {} has been {action}\n", a.kind, shown(&a.name))
             })
             .collect()
     }
@@ -55,8 +57,14 @@ impl Output for CreateOutput {
 
 pub async fn run(ctx: &Context, args: CreateArgs) -> Result<ExitStatus, CommandError> {
     let (source, text) = read_input(args.file.as_deref())?;
-    let resources =
-        parse_documents(&text).map_err(|e| CommandError::usage(format!("{source}: {e}")))?;
+    let resources = parse_documents(&text).map_err(|e| {
+        let err = CommandError::usage(format!("{source}: {e}"));
+        if looks_like_table(&text) {
+            err.hint("this is the table `mwictl get` prints; write the file with `mwictl get --format yaml KIND/NAME > FILE`")
+        } else {
+            err
+        }
+    })?;
     // Refused before anything is written, so a file is never half applied for this reason.
     if let Some(instance) = resources.iter().find(|r| r.kind() == Kind::BotInstance) {
         return Err(read_only(&instance.name()));
@@ -66,6 +74,18 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<ExitStatus, CommandE
             "{source}: a {} has no metadata.name",
             nameless.kind()
         )));
+    }
+    // The name rule is checked before connecting, so no bad name reaches a server.
+    for resource in resources.iter().filter(|r| r.kind() != Kind::BotInstance) {
+        let name = resource.name();
+        check_name(&name).map_err(|e| {
+            CommandError::usage(format!(
+                "{source}: {} {}: {e}",
+                resource.kind(),
+                shown(&name)
+            ))
+            .hint("choose a name of letters, digits, `-`, `_` and `.`")
+        })?;
     }
     let client = ctx.client().await?;
     let total = resources.len();
@@ -90,6 +110,20 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<ExitStatus, CommandE
     Ok(ExitStatus::Success)
 }
 
+/// Whether `text` is the table `mwictl get` prints: a header line, then a line of dashes under
+/// each column (unlike YAML's `---`, the first line is not a separator).
+fn looks_like_table(text: &str) -> bool {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let (Some(header), Some(rule)) = (lines.next(), lines.next()) else {
+        return false;
+    };
+    let rule = rule.trim_end();
+    header.trim() != "---"
+        && rule.len() > 3
+        && rule.starts_with('-')
+        && rule.bytes().all(|b| b == b'-' || b == b' ')
+}
+
 /// The text to read and how to name it in errors.
 fn read_input(file: Option<&str>) -> Result<(String, String), CommandError> {
     match file {
@@ -109,5 +143,20 @@ fn read_input(file: Option<&str>) -> Result<(String, String), CommandError> {
                 .map_err(|e| CommandError::usage(format!("cannot read {path}: {e}")))?;
             Ok((path.to_owned(), text))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_get_prints_is_recognised() {
+        let table = "Role  Allowed to login as\n----- -------------------\nops   alice\n";
+        assert!(looks_like_table(table));
+        assert!(looks_like_table("Name\n----\nx\n"));
+        assert!(!looks_like_table("---\nkind: role\n"));
+        assert!(!looks_like_table("kind: role\n---\nkind: lock\n"));
+        assert!(!looks_like_table("kind: role\nmetadata:\n  name: ops\n"));
     }
 }

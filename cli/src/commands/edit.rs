@@ -41,7 +41,11 @@ pub struct Edited {
 impl Output for Edited {
     fn text(&self) -> String {
         if self.updated {
-            format!("{} {:?} has been updated\n", self.kind, self.name)
+            format!(
+                "{} {} has been updated\n",
+                self.kind,
+                crate::resource::shown(&self.name)
+            )
         } else {
             "edit canceled, no changes made\n".to_owned()
         }

@@ -8,7 +8,7 @@ use crate::exit::ExitStatus;
 use crate::ops::remove::{Removed, remove};
 use crate::ops::unlock::find_blocking_locks;
 use crate::output::{Output, lock_count};
-use crate::resource::{Kind, ResourceRef};
+use crate::resource::{Kind, ResourceRef, cut, shown};
 
 /// Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID.
 ///
@@ -32,7 +32,7 @@ impl Output for Removed {
         } else {
             &self.kind
         };
-        format!("{kind} {:?} has been deleted\n", self.name)
+        format!("{kind} {} has been deleted\n", shown(&self.name))
     }
 
     fn json(&self) -> serde_json::Value {
@@ -67,12 +67,16 @@ async fn warn_left_locks(ctx: &Context, client: &Client, bot: &str) {
     match find_blocking_locks(client, bot).await {
         Ok(locks) if locks.is_empty() => {}
         Ok(locks) => ctx.printer().warn(format!(
-            "{} in force still target bot {bot:?} (deleting a bot keeps its locks, and they block a bot created again with this name); remove them with `mwictl unlock --bot {bot}`",
-            lock_count(locks.len())
+            "{} in force still target bot {} (deleting a bot keeps its locks, and they block a bot created again with this name); remove them with `mwictl unlock --bot {}`",
+            lock_count(locks.len()),
+            shown(bot),
+            cut(bot)
         )),
         Err(e) => ctx.printer().warn(format!(
-            "could not check for locks left on bot {bot:?} ({}); check with `mwictl locks ls --bot {bot}`",
-            e.message
+            "could not check for locks left on bot {} ({}); check with `mwictl locks ls --bot {}`",
+            shown(bot),
+            e.message,
+            cut(bot)
         )),
     }
 }

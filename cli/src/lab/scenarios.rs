@@ -14,6 +14,7 @@ use crate::error::CommandError;
 use crate::ops::tokens::{DEFAULT_TOKEN_TTL, issue_bot_token};
 use crate::ops::unlock::find_blocking_locks;
 use crate::output::Output;
+use crate::shell::shell_word;
 
 use super::agents::{
     self, RunningAgent, agent_args, log_excerpt, matching_lines, stored_identity, wait_failed,
@@ -629,19 +630,6 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             format!("mwictl lint {config}"),
             format!("TBOT_USE_PROXY_ADDR=yes mwictl lint {config}"),
         ],
-    }
-}
-
-/// `text` as one shell word: unchanged when it has no special characters, else single-quoted.
-pub fn shell_word(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:=@,+".contains(c));
-    if plain {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
-use crate::resource::Resource;
+use crate::resource::{Resource, shown};
 
 /// Whether a resource was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -31,7 +31,7 @@ pub async fn apply(
     let kind = resource.kind();
     let name = resource.name();
     let exists = || {
-        CommandError::conflict(format!("{kind} {name:?} already exists"))
+        CommandError::conflict(format!("{kind} {} already exists", shown(&name)))
             .hint("use -f or --force to overwrite")
     };
     let action = match resource {
@@ -95,7 +95,8 @@ pub async fn apply(
 
 pub fn read_only(name: &str) -> CommandError {
     CommandError::usage(format!(
-        "bot_instance {name:?}: bot instances are read-only, the server records them when a bot joins"
+        "bot_instance {}: bot instances are read-only, the server records them when a bot joins",
+        shown(name)
     ))
     .hint("issue a join token with `mwictl tokens add --bot NAME` instead")
 }

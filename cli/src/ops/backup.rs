@@ -1,5 +1,6 @@
 //! Backups of resources mwictl is about to remove or overwrite: YAML files in the home's backups
 //! dir, each written atomically under a new name (a timestamp and a counter), never overwriting.
+//! Names are bounded: a long resource name is cut and a short hash of it keeps it apart.
 
 use std::ffi::OsString;
 use std::fs;
@@ -16,12 +17,23 @@ use crate::error::CommandError;
 /// (`durable::create_unique`).
 pub fn write_backup(dir: &Path, stem: &str, yaml: &str) -> Result<PathBuf, CommandError> {
     let unwritable = |path: &Path, e: std::io::Error| {
-        CommandError::failure(format!("cannot write the backup {}: {e}", path.display())).hint(
-            format!(
-                "make {} writable, or point MWICTL_HOME at a writable directory",
+        let hint = match e.kind() {
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                format!(
+                    "make {} writable, or point MWICTL_HOME at a writable directory",
+                    dir.display()
+                )
+            }
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => format!(
+                "free some space on the file system of {}, or point MWICTL_HOME elsewhere",
                 dir.display()
             ),
-        )
+            _ => format!(
+                "nothing was removed or changed; fix the cause above, or point MWICTL_HOME at another directory (now {})",
+                dir.display()
+            ),
+        };
+        CommandError::failure(format!("cannot write the backup {}: {e}", path.display())).hint(hint)
     };
     fs::DirBuilder::new()
         .recursive(true)
@@ -42,8 +54,13 @@ pub fn write_backup(dir: &Path, stem: &str, yaml: &str) -> Result<PathBuf, Comma
     })
 }
 
-/// The stem with anything but letters, digits, `.`, `_` and `-` replaced, so a resource name
-/// cannot leave the backups dir or make an awkward file name.
+/// The most bytes of a stem kept in a file name: with the timestamp, counter and `.yaml` the
+/// name stays far below the 255 bytes file systems allow.
+const MAX_STEM: usize = 100;
+
+/// The stem with anything but letters, digits, `_` and `-` replaced, so a resource name cannot
+/// leave the backups dir or make an awkward file name; a longer one than [`MAX_STEM`] is cut and
+/// ends in a hash of the whole stem, so two long names still get different files.
 fn safe_stem(stem: &str) -> String {
     let cleaned: String = stem
         .chars()
@@ -57,9 +74,21 @@ fn safe_stem(stem: &str) -> String {
         .collect();
     if cleaned.is_empty() {
         "backup".to_owned()
+    } else if cleaned.len() > MAX_STEM {
+        // All ASCII after cleaning, so any byte index is a character boundary.
+        format!("{}-{:08x}", &cleaned[..MAX_STEM - 9], short_hash(stem))
     } else {
         cleaned
     }
+}
+
+/// 32 bits of FNV-1a: enough to tell cut names apart, and the same in every mwictl version.
+fn short_hash(text: &str) -> u32 {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    // The upper and lower halves folded together.
+    (hash ^ (hash >> 32)) as u32
 }
 
 fn timestamp() -> String {
@@ -106,6 +135,22 @@ mod tests {
         assert_eq!(safe_stem("../../etc/passwd"), "------etc-passwd");
         assert_eq!(safe_stem(""), "backup");
         assert_eq!(safe_stem("lock-5cee949f"), "lock-5cee949f");
+    }
+
+    #[test]
+    fn long_names_make_bounded_distinct_file_names() {
+        let a = safe_stem(&format!("rm-role-{}", "a".repeat(10_000)));
+        let b = safe_stem(&format!("rm-role-{}b", "a".repeat(10_000)));
+        assert_eq!(a.len(), MAX_STEM);
+        assert!(a.starts_with("rm-role-aaaa"), "{a}");
+        assert_ne!(a, b);
+        let root = tempfile::tempdir().unwrap();
+        let path = write_backup(
+            root.path(),
+            &format!("rm-role-{}", "a".repeat(10_000)),
+            "x\n",
+        );
+        assert!(path.unwrap().file_name().unwrap().len() < 255);
     }
 
     #[test]

@@ -280,10 +280,10 @@ fn parse_edited(text: &str, original: &Resource) -> Result<Resource, CommandErro
     }
     if edited.name() != original.name() {
         return Err(CommandError::usage(format!(
-            "renaming resources is not supported: {} {:?} became {:?}",
+            "renaming resources is not supported: {} {} became {}",
             original.kind(),
-            original.name(),
-            edited.name()
+            crate::resource::shown(&original.name()),
+            crate::resource::shown(&edited.name())
         ))
         .hint(
             "create the new one with `mwictl create FILE` and remove the old one with `mwictl rm`",
@@ -300,9 +300,9 @@ fn recheck<T>(
     force: bool,
 ) -> Result<Fetched<T>, CommandError> {
     let what = format!(
-        "{} {:?}",
+        "{} {}",
         original.resource.kind(),
-        original.resource.name()
+        crate::resource::shown(&original.resource.name())
     );
     let current = match current {
         Err(e) if e.is_not_found() => {
@@ -371,7 +371,8 @@ async fn edit_bot(
     }
     if paths.is_empty() {
         return Err(CommandError::usage(format!(
-            "bot {name:?}: only spec.roles, spec.traits and spec.max_session_ttl can be edited"
+            "bot {}: only spec.roles, spec.traits and spec.max_session_ttl can be edited",
+            crate::resource::shown(&name)
         )));
     }
     // UpdateBot is conditional on the revision it carries; an empty one overwrites.

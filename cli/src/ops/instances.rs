@@ -15,9 +15,6 @@ use crate::ops::unlock::bot_resource_name;
 use crate::output::Listed;
 use crate::resource::{format_go_duration, format_timestamp};
 
-/// How bot users and roles are named (`bot-NAME`): locks on such names are bot locks.
-const BOT_USER_PREFIX: &str = "bot-";
-
 /// The table columns of `bots instances ls`, in tctl's order plus `Locked`.
 pub const HEADERS: &[&str] = &[
     "ID",
@@ -147,7 +144,7 @@ pub fn locked_ids_of(locks: &[Fetched<LockV2>]) -> HashSet<String> {
             ids.insert(target.bot_instance_id.clone());
         }
         for name in [&target.user, &target.role] {
-            if name.starts_with(BOT_USER_PREFIX) {
+            if name.starts_with(mwi_identity::BOT_PREFIX) {
                 ids.insert(name.clone());
             }
         }

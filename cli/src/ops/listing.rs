@@ -34,7 +34,7 @@ pub async fn write(
         (Kind::Bot, Some(name)) => out.page(&[Resource::Bot(client.get_bot(name).await?.value)])?,
         (Kind::Bot, None) => stream(client.bots(), Resource::Bot, &mut out, printer).await?,
         (Kind::BotInstance, Some(name)) => {
-            let (bot, id) = name.split_once('/').unwrap_or((name, ""));
+            let (bot, id) = name.rsplit_once('/').unwrap_or((name, ""));
             let instance = client.get_bot_instance(bot, id).await?.value;
             out.page(&[Resource::BotInstance(instance)])?
         }

@@ -24,7 +24,7 @@ pub async fn remove(
     name: &str,
     backup_dir: &Path,
 ) -> Result<Removed, CommandError> {
-    let (bot, instance) = name.split_once('/').unwrap_or((name, ""));
+    let (bot, instance) = name.rsplit_once('/').unwrap_or((name, ""));
     let resource = match kind {
         Kind::Lock => Resource::Lock(client.get_lock(name).await?.value),
         Kind::Role => Resource::Role(client.get_role(name).await?.value),

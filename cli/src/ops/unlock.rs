@@ -34,10 +34,7 @@ pub struct BotTargets {
     pub join_tokens: BTreeSet<String>,
 }
 
-/// The user and role Teleport makes for bot `bot`: `bot-` + the name, spaces made dashes.
-pub fn bot_resource_name(bot: &str) -> String {
-    format!("bot-{}", bot.replace(' ', "-"))
-}
+pub use mwi_identity::bot_resource_name;
 
 impl BotTargets {
     /// Reads the bot's instances and join tokens (concurrently). Works for a deleted bot too:

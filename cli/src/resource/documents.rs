@@ -61,11 +61,20 @@ pub fn render_json(items: &[Resource]) -> String {
 fn label(document: &Value) -> Option<String> {
     let kind = document.get("kind")?.as_str()?;
     let name = document.get("metadata")?.get("name")?.as_str()?;
-    Some(format!("{kind}/{name}"))
+    Some(super::cut(&format!("{kind}/{name}")))
 }
+
+/// The most text [`parse_documents`] reads: each resource is at most the 4 MiB one request may
+/// carry, and no real file holds more than a few of the largest.
+pub const MAX_INPUT_BYTES: usize = 16 * 1024 * 1024;
+
+/// The deepest `[`/`{` nesting read. A role is six levels deep; the YAML parser's time grows
+/// with the square of the nesting, so 200 KB of `[[[…` would take seconds to refuse.
+pub const MAX_DEPTH: usize = 64;
 
 /// The documents of `text`, blank ones dropped and top-level lists spread out.
 fn read_documents(text: &str) -> Result<Vec<Value>, ResourceError> {
+    check_shape(text)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start();
     // tctl reads input starting with `{` as JSON; flow-style YAML also starts that way, so it
@@ -87,6 +96,58 @@ fn read_documents(text: &str) -> Result<Vec<Value>, ResourceError> {
         }
     }
     Ok(documents)
+}
+
+/// Refuses, before any parser sees it, text larger than [`MAX_INPUT_BYTES`] or nested deeper
+/// than [`MAX_DEPTH`], so every input fails or passes in linear time. Brackets inside quoted
+/// strings and comments do not count.
+fn check_shape(text: &str) -> Result<(), ResourceError> {
+    if text.len() > MAX_INPUT_BYTES {
+        return Err(ResourceError::TooLarge {
+            bytes: text.len(),
+            limit: MAX_INPUT_BYTES,
+        });
+    }
+    let mut depth = 0usize;
+    let mut line = 1;
+    let mut quote: Option<u8> = None;
+    let mut comment = false;
+    let mut previous = b'\n';
+    let mut escaped = false;
+    for &byte in text.as_bytes() {
+        if byte == b'\n' {
+            line += 1;
+            comment = false;
+        }
+        match quote {
+            Some(_) if escaped => escaped = false,
+            Some(b'"') if byte == b'\\' => escaped = true,
+            Some(q) if byte == q => quote = None,
+            Some(_) => {}
+            None if comment => {}
+            None => match byte {
+                b'#' if previous.is_ascii_whitespace() => comment = true,
+                b'"' | b'\''
+                    if matches!(previous, b' ' | b'\t' | b'\n' | b'[' | b'{' | b',' | b':') =>
+                {
+                    quote = Some(byte);
+                }
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > MAX_DEPTH {
+                        return Err(ResourceError::TooDeep {
+                            line,
+                            limit: MAX_DEPTH,
+                        });
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+        previous = byte;
+    }
+    Ok(())
 }
 
 fn json_documents(text: &str) -> Result<Vec<Value>, ResourceError> {

@@ -15,6 +15,14 @@ pub enum ResourceError {
         message: String,
     },
 
+    /// Input larger than any set of resources a server would take.
+    #[error("the input is {bytes} bytes, more than the {limit} read")]
+    TooLarge { bytes: usize, limit: usize },
+
+    /// Input nested deeper than any resource is.
+    #[error("line {line}: nesting deeper than {limit} levels; resources are a few levels deep")]
+    TooDeep { line: usize, limit: usize },
+
     /// A kind name mwictl does not handle.
     #[error(
         "unknown resource kind `{given}`; valid kinds: lock, role, token, bot, bot_instance{}",

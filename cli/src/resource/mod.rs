@@ -15,6 +15,7 @@ mod error;
 mod fields;
 mod header;
 mod lock;
+mod name;
 mod role;
 mod token;
 mod units;
@@ -30,6 +31,7 @@ use serde_json::Value;
 pub use documents::{parse_documents, render_json, render_yaml};
 pub use error::ResourceError;
 pub use lock::lock_target_text;
+pub use name::{MAX_NAME_BYTES, NameError, check_name, cut, shown};
 pub use units::{format_go_duration, format_timestamp, parse_go_duration, parse_timestamp};
 
 use error::closest;
@@ -55,7 +57,7 @@ impl Kind {
         Kind::from_name(singular)
             .or_else(|| Kind::from_name(&lower))
             .ok_or_else(|| ResourceError::UnknownKind {
-                given: s.to_owned(),
+                given: cut(s),
                 suggestion: closest(&lower, KIND_NAMES),
             })
     }
@@ -101,6 +103,10 @@ pub struct ResourceRef {
 
 impl ResourceRef {
     /// Parses `lock`, `lock/NAME`, `role/NAME`, `bot_instance/BOT/UUID` (name `BOT/UUID`).
+    ///
+    /// NAME is everything after the first `/` and may be anything but empty, so a resource that
+    /// another tool made with a name mwictl would not write (`a/b`, 10,000 bytes) can still be
+    /// read and removed; [`check_name`] is the rule for names being written.
     pub fn parse(s: &str) -> Result<ResourceRef, ResourceError> {
         let (kind_text, name) = match s.split_once('/') {
             Some((kind, name)) => (kind, Some(name)),
@@ -108,15 +114,13 @@ impl ResourceRef {
         };
         let kind = Kind::parse(kind_text)?;
         let invalid = |reason: String| ResourceError::InvalidRef {
-            given: s.to_owned(),
+            given: cut(s),
             reason,
         };
         let name = match name {
             None => None,
-            Some(name) if kind == Kind::BotInstance => match name.split_once('/') {
-                Some((bot, id)) if !bot.is_empty() && !id.is_empty() && !id.contains('/') => {
-                    Some(name.to_owned())
-                }
+            Some(name) if kind == Kind::BotInstance => match name.rsplit_once('/') {
+                Some((bot, id)) if !bot.is_empty() && !id.is_empty() => Some(name.to_owned()),
                 _ => {
                     return Err(invalid(
                         "expected bot_instance/BOT/UUID, like bot_instance/example/5cee949f-…"
@@ -125,11 +129,6 @@ impl ResourceRef {
                 }
             },
             Some("") => return Err(invalid(format!("expected a name after `{kind_text}/`"))),
-            Some(name) if name.contains('/') => {
-                return Err(invalid(format!(
-                    "expected {kind}/NAME, and names have no `/`"
-                )));
-            }
             Some(name) => Some(name.to_owned()),
         };
         Ok(ResourceRef { kind, name })
@@ -217,7 +216,7 @@ impl Resource {
                 Kind::from_name(text).ok_or_else(|| ResourceError::InvalidValue {
                     path: "kind".to_owned(),
                     message: ResourceError::UnknownKind {
-                        given: text.clone(),
+                        given: cut(text),
                         suggestion: closest(text, KIND_NAMES),
                     }
                     .to_string(),

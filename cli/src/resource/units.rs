@@ -9,42 +9,7 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::ResourceError;
 
-const NANOS_PER_SEC: u128 = 1_000_000_000;
-
-/// Renders a duration as Go's `time.Duration.String()` does: `12h0m0s`, `1h0m0s`, `30m0s`,
-/// `1.5s`, `1m30s`, `1.5ms`, `100µs`, `0s`.
-pub fn format_go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    if nanos < NANOS_PER_SEC {
-        let (unit, digits) = match nanos {
-            0..1_000 => ("ns", 0),
-            1_000..1_000_000 => ("µs", 3),
-            _ => ("ms", 6),
-        };
-        let scale = 10u128.pow(digits);
-        return format!(
-            "{}{}{unit}",
-            nanos / scale,
-            go_fraction(nanos % scale, digits)
-        );
-    }
-    let seconds = nanos / NANOS_PER_SEC;
-    let fraction = go_fraction(nanos % NANOS_PER_SEC, 9);
-    let minutes = seconds / 60;
-    let mut out = String::new();
-    if minutes > 0 {
-        let hours = minutes / 60;
-        if hours > 0 {
-            out.push_str(&format!("{hours}h"));
-        }
-        out.push_str(&format!("{}m", minutes % 60));
-    }
-    out.push_str(&format!("{}{fraction}s", seconds % 60));
-    out
-}
+pub use mwi_identity::duration::format as format_go_duration;
 
 /// Go's duration text for a signed nanosecond count (the wire form of role TTLs).
 pub(crate) fn format_go_nanos(nanos: i64) -> String {
@@ -65,84 +30,10 @@ fn go_fraction(value: u128, digits: u32) -> String {
 /// protojson durations (`43200s`, `1.5s`). Negative durations and ones beyond Go's limit
 /// (about 292 years) are refused.
 pub fn parse_go_duration(text: &str) -> Result<Duration, ResourceError> {
-    let fail = |reason: &str| ResourceError::InvalidDuration {
-        given: text.to_owned(),
-        reason: reason.to_owned(),
-    };
-    const EXAMPLE: &str = "expected a number and a unit, like 90s, 30m or 1h30m";
-    const UNITS: &str = "use ns, us, ms, s, m or h";
-
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if rest.is_empty() {
-        return Err(fail(EXAMPLE));
-    }
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let whole_len = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let (whole, after) = rest.split_at(whole_len);
-        let (fraction, after) = match after.strip_prefix('.') {
-            Some(after) => {
-                let len = after.bytes().take_while(u8::is_ascii_digit).count();
-                after.split_at(len)
-            }
-            None => ("", after),
-        };
-        if whole.is_empty() && fraction.is_empty() {
-            return Err(fail(EXAMPLE));
-        }
-        let unit_len = after
-            .find(|c: char| c == '.' || c.is_ascii_digit())
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_len);
-        let unit_nanos: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => NANOS_PER_SEC,
-            "m" => 60 * NANOS_PER_SEC,
-            "h" => 3600 * NANOS_PER_SEC,
-            "" => return Err(fail(&format!("missing unit after `{whole}`; {UNITS}"))),
-            other => return Err(fail(&format!("unknown unit `{other}`; {UNITS}"))),
-        };
-        // Digits beyond what u128 holds are beyond Go's limit anyway.
-        let whole: u128 = if whole.is_empty() {
-            0
-        } else {
-            whole.parse().map_err(|_| fail("too large"))?
-        };
-        // Digits past the 20th are worth less than a nanosecond even in hours, so they are
-        // dropped (as Go drops them) to keep the arithmetic in range.
-        let fraction = &fraction[..fraction.len().min(20)];
-        let fraction_nanos = if fraction.is_empty() {
-            0
-        } else {
-            let digits: u128 = fraction.parse().map_err(|_| fail(EXAMPLE))?;
-            digits * unit_nanos / 10u128.pow(fraction.len() as u32)
-        };
-        total = whole
-            .checked_mul(unit_nanos)
-            .and_then(|n| n.checked_add(fraction_nanos))
-            .and_then(|n| n.checked_add(total))
-            .ok_or_else(|| fail("too large"))?;
-        rest = after;
-    }
-    if total > i64::MAX as u128 {
-        return Err(fail(
-            "too large; the longest duration is 2562047h47m16.854775807s",
-        ));
-    }
-    if negative && total > 0 {
-        return Err(fail("negative durations are not allowed"));
-    }
-    // Checked against i64::MAX above, so it fits u64.
-    Ok(Duration::from_nanos(total as u64))
+    mwi_identity::duration::parse(text).map_err(|e| ResourceError::InvalidDuration {
+        given: e.text().to_owned(),
+        reason: e.reason().to_owned(),
+    })
 }
 
 /// A protojson Duration: seconds with 0, 3, 6 or 9 fractional digits and an `s`.

@@ -558,7 +558,7 @@ fn number_after(text: &str, prefix: &str) -> Option<String> {
 
 /// `bot-example` → `example`; users that are not bots give `None`.
 pub(crate) fn bot_from_user(user: &str) -> Option<String> {
-    user.strip_prefix("bot-")
+    user.strip_prefix(mwi_identity::BOT_PREFIX)
         .map(clean_name)
         .and_then(non_empty)
 }

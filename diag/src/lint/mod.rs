@@ -267,9 +267,9 @@ pub fn lint_and_fix(
 }
 
 /// Applies the safe fixes of every file in `report`: each file is checked to be unchanged since
-/// it was linted, rewritten atomically (temporary file in the same directory, fsync, same mode,
-/// rename) after a backup `PATH.bak` (or `PATH.bak.N`) is written. Lint again afterwards for the
-/// remaining findings and the exit status.
+/// it was linted, then rewritten by the durable writer (atomic, same mode and owner) after a
+/// backup `PATH.bak` (or `PATH.bak.N`) is written. Lint again afterwards for the remaining
+/// findings and the exit status; [`lint_and_fix`] does both.
 pub fn apply_fixes(report: &LintReport) -> Result<Vec<FixOutcome>, LintError> {
     let mut outcomes = Vec::new();
     for file in &report.files {

@@ -349,45 +349,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len() * width + b.len()]
 }
 
-/// Seconds in a Go duration string (`1h30m`, `90s`, `0`), or None if it is not one.
+/// Seconds in a Go duration string (`1h30m`, `90s`, `0`, `-5m`), or None if it is not one.
 pub(crate) fn parse_duration(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if number_len == 0 {
-            return None;
-        }
-        let number: f64 = rest[..number_len].parse().ok()?;
-        rest = &rest[number_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += number * scale;
-    }
-    Some(if negative { -total } else { total })
+    let (negative, d) = mwi_identity::duration::parse_signed(text.trim()).ok()?;
+    let seconds = d.as_secs_f64();
+    Some(if negative { -seconds } else { seconds })
 }
 
 #[cfg(test)]

@@ -171,8 +171,8 @@ impl CanOutput {
             {
                 Some(format!(
                     "mwictl recover db-access --bot {} --db {}",
-                    access::shell_word(&self.bot),
-                    access::shell_word(db)
+                    crate::shell::shell_word(&self.bot),
+                    crate::shell::shell_word(db)
                 ))
             }
             _ => None,
