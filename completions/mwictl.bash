@@ -34,9 +34,6 @@ _mwictl() {
             mwictl,edit)
                 cmd="mwictl__subcmd__edit"
                 ;;
-            mwictl,generate-docs)
-                cmd="mwictl__subcmd__generate__subcmd__docs"
-                ;;
             mwictl,get)
                 cmd="mwictl__subcmd__get"
                 ;;
@@ -201,9 +198,6 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,edit)
                 cmd="mwictl__subcmd__help__subcmd__edit"
-                ;;
-            mwictl__subcmd__help,generate-docs)
-                cmd="mwictl__subcmd__help__subcmd__generate__subcmd__docs"
                 ;;
             mwictl__subcmd__help,get)
                 cmd="mwictl__subcmd__help__subcmd__get"
@@ -470,7 +464,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1573,40 +1567,6 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        mwictl__subcmd__generate__subcmd__docs)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --auth-server)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --identity)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -i)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --proxy)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
         mwictl__subcmd__get)
             opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1642,7 +1602,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help)
-            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions generate-docs help"
+            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1908,20 +1868,6 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__edit)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        mwictl__subcmd__help__subcmd__generate__subcmd__docs)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2568,7 +2514,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__start)
-            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --bot-ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --bot-ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

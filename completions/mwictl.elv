@@ -48,7 +48,6 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
-            cand generate-docs 'Write shell completions to DIR/completions and man pages to DIR/man'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab'= {
@@ -82,6 +81,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --no-profile 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -1132,22 +1132,6 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'mwictl;generate-docs'= {
-            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
-            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
-            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
-            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
-            cand --format 'Output format of the data written to stdout'
-            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
-            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-            cand -q 'Print only data and errors: no status lines or warnings on stderr'
-            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
         &'mwictl;help'= {
             cand lab 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
             cand ping 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
@@ -1165,7 +1149,6 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
-            cand generate-docs 'Write shell completions to DIR/completions and man pages to DIR/man'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;help;lab'= {
@@ -1289,8 +1272,6 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;demo'= {
         }
         &'mwictl;help;completions'= {
-        }
-        &'mwictl;help;generate-docs'= {
         }
         &'mwictl;help;help'= {
         }

@@ -769,6 +769,7 @@ impl Client {
         if let Some(tls) = mwi_identity::tls::find_rustls_error(&status) {
             return ClientError::Connect(crate::connect::tls_failure(
                 &self.peer.addr,
+                self.connection.target.via_proxy,
                 &self.peer.identity,
                 tls,
             ));

@@ -64,29 +64,43 @@ pub enum ConnectError {
     NoClusterName { path: PathBuf },
     #[error(transparent)]
     BadAddress(#[from] AddressError),
-    #[error("cannot connect to the auth server at {addr}: connection refused")]
-    Refused { addr: String },
-    #[error("cannot connect to the auth server at {addr}: no answer within {}s", .after.as_secs())]
-    Timeout { addr: String, after: Duration },
-    #[error("cannot connect to the auth server at {addr}: {reason}")]
-    Unreachable { addr: String, reason: String },
+    #[error("cannot connect to {} at {addr}: connection refused", server(*.via_proxy))]
+    Refused { addr: String, via_proxy: bool },
+    #[error("cannot connect to {} at {addr}: no answer within {}s", server(*.via_proxy), .after.as_secs())]
+    Timeout {
+        addr: String,
+        via_proxy: bool,
+        after: Duration,
+    },
+    #[error("cannot connect to {} at {addr}: {reason}", server(*.via_proxy))]
+    Unreachable {
+        addr: String,
+        via_proxy: bool,
+        reason: String,
+    },
     #[error(
         "the server's certificate at {addr} is not signed by the CA in {}: wrong cluster or stale identity ({detail})",
         .identity.display()
     )]
     WrongCa {
         addr: String,
+        via_proxy: bool,
         identity: PathBuf,
         detail: String,
     },
     #[error("the server at {addr} refused the client certificate in {} ({detail})", .identity.display())]
     Rejected {
         addr: String,
+        via_proxy: bool,
         identity: PathBuf,
         detail: String,
     },
     #[error("TLS with the server at {addr} failed: {detail}")]
-    Tls { addr: String, detail: String },
+    Tls {
+        addr: String,
+        via_proxy: bool,
+        detail: String,
+    },
 }
 
 impl ClientIdentity {
@@ -166,7 +180,7 @@ pub async fn connect(
     let channel = dialer
         .channel()
         .await
-        .map_err(|e| dial_failure(e, &identity.path))?;
+        .map_err(|e| dial_failure(e, target.via_proxy, &identity.path))?;
     Ok(Connection {
         channel,
         target: target.clone(),
@@ -191,60 +205,85 @@ fn dialer(target: &Target, identity: &ClientIdentity) -> Result<Dialer, ConnectE
     Ok(Dialer::new(&addr, identity.tls_config(proxy_cluster)?)?)
 }
 
-/// A failed dial in the CLI's words, naming the address and, for certificate trouble, the
-/// identity file.
-fn dial_failure(err: DialError, identity: &Path) -> ConnectError {
+/// A failed dial in the CLI's words, naming what was dialed (the auth server or the proxy), its
+/// address and, for certificate trouble, the identity file.
+fn dial_failure(err: DialError, via_proxy: bool, identity: &Path) -> ConnectError {
     match err {
-        DialError::Refused { addr } => ConnectError::Refused { addr },
-        DialError::Timeout { addr, after } => ConnectError::Timeout { addr, after },
+        DialError::Refused { addr } => ConnectError::Refused { addr, via_proxy },
+        DialError::Timeout { addr, after } => ConnectError::Timeout {
+            addr,
+            via_proxy,
+            after,
+        },
         DialError::Unreachable { addr, source } => ConnectError::Unreachable {
             reason: source.to_string(),
             addr,
+            via_proxy,
         },
         DialError::Tls { addr, source } => match tls::find_rustls_error(&source) {
-            Some(err) => tls_failure(&addr, identity, err),
+            Some(err) => tls_failure(&addr, via_proxy, identity, err),
             None => ConnectError::Tls {
                 detail: format!(
                     "{source} (is {addr} a Teleport auth server or TLS-routing proxy?)"
                 ),
                 addr,
+                via_proxy,
             },
         },
         DialError::Closed { addr } => ConnectError::Rejected {
             addr,
+            via_proxy,
             identity: identity.into(),
             detail: "it closed the connection right after the TLS handshake".into(),
         },
         DialError::Channel { addr, source } => ConnectError::Unreachable {
             reason: tls::error_chain(&source),
             addr,
+            via_proxy,
         },
     }
 }
 
 /// Classifies a rustls failure: our check of the server, or the server's check of us.
-pub fn tls_failure(addr: &str, identity: &Path, err: &rustls::Error) -> ConnectError {
+pub fn tls_failure(
+    addr: &str,
+    via_proxy: bool,
+    identity: &Path,
+    err: &rustls::Error,
+) -> ConnectError {
     match err {
         rustls::Error::InvalidCertificate(
             CertificateError::UnknownIssuer | CertificateError::BadSignature,
         ) => ConnectError::WrongCa {
             addr: addr.into(),
+            via_proxy,
             identity: identity.into(),
             detail: err.to_string(),
         },
         rustls::Error::AlertReceived(alert) => ConnectError::Rejected {
             addr: addr.into(),
+            via_proxy,
             identity: identity.into(),
             detail: format!("TLS alert {alert:?}"),
         },
         rustls::Error::NoApplicationProtocol => ConnectError::Tls {
             addr: addr.into(),
+            via_proxy,
             detail: "the server speaks neither gRPC (h2) nor Teleport's auth routing".into(),
         },
         other => ConnectError::Tls {
             addr: addr.into(),
+            via_proxy,
             detail: other.to_string(),
         },
+    }
+}
+
+/// What a dialed address is, as messages name it.
+fn server(via_proxy: bool) -> &'static str {
+    match via_proxy {
+        true => "the proxy",
+        false => "the auth server",
     }
 }
 
@@ -398,7 +437,7 @@ mod tests {
         dialer
             .dial()
             .await
-            .map_err(|e| dial_failure(e, &identity.path))
+            .map_err(|e| dial_failure(e, target.via_proxy, &identity.path))
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 
 use crate::client::Client;
-use crate::connect::{self, ClientIdentity, Target};
+use crate::connect::{self, ClientIdentity, ConnectError, Target};
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::home::Home;
@@ -164,10 +164,38 @@ impl Context {
                 for warning in &identity.warnings {
                     self.printer.warn(warning);
                 }
-                let connection = connect::connect(&resolved.target, &identity).await?;
+                let connection = connect::connect(&resolved.target, &identity)
+                    .await
+                    .map_err(|e| self.connect_error(e, &resolved))?;
                 Ok::<_, CommandError>((Client::new(connection), resolved))
             })
             .await
+    }
+}
+
+impl Context {
+    /// A failed connection in the user's words. When nothing answers at an address from the saved
+    /// profile, the likely cause is that the lab which wrote it is gone: say so, and where the
+    /// address came from.
+    fn connect_error(&self, e: ConnectError, resolved: &Resolved) -> CommandError {
+        let gone = matches!(
+            e,
+            ConnectError::Refused { .. }
+                | ConnectError::Timeout { .. }
+                | ConnectError::Unreachable { .. }
+        );
+        let mut err = CommandError::from(e);
+        if gone && resolved.source == Source::Profile {
+            let profile = self
+                .home()
+                .map(|h| h.profile().display().to_string())
+                .unwrap_or_else(|_| "profile.json".into());
+            err.hints = vec![format!(
+                "{} is the address in the saved profile {profile}, written by the last `mwictl lab start`; that lab is not running: start it again, or pass --auth-server HOST:PORT -i FILE",
+                resolved.target.addr
+            )];
+        }
+        err
     }
 }
 

@@ -39,7 +39,7 @@ pub fn generate(root: &Path, cli: clap::Command) -> std::io::Result<[PathBuf; 2]
     let man = root.join("man");
     std::fs::create_dir_all(&completions)?;
     std::fs::create_dir_all(&man)?;
-    let mut cmd = cli.clone();
+    let mut cmd = without_hidden(&cli);
     for shell in SHELLS {
         clap_complete::generate_to(shell, &mut cmd, "mwictl", &completions)?;
     }
@@ -55,10 +55,32 @@ pub fn generate(root: &Path, cli: clap::Command) -> std::io::Result<[PathBuf; 2]
 }
 
 /// Prints the completion script of `cli` for `shell`.
-pub fn completion_script(shell: Shell, mut cli: clap::Command) -> Vec<u8> {
+pub fn completion_script(shell: Shell, cli: clap::Command) -> Vec<u8> {
     let mut out = Vec::new();
-    clap_complete::generate(shell, &mut cli, "mwictl", &mut out);
+    clap_complete::generate(shell, &mut without_hidden(&cli), "mwictl", &mut out);
     out
+}
+
+/// `full` as completions offer it: without hidden subcommands (`generate-docs`), which
+/// clap_complete would otherwise list. clap cannot remove a subcommand, so the root is rebuilt
+/// from its parts with only the visible ones.
+fn without_hidden(full: &clap::Command) -> clap::Command {
+    // clap_derive's `name` and `version` of `Cli`, as 'static strings.
+    let mut root = clap::Command::new("mwictl")
+        .version(env!("CARGO_PKG_VERSION"))
+        .args(full.get_arguments().cloned())
+        .groups(full.get_groups().cloned())
+        .subcommands(full.get_subcommands().filter(|s| !s.is_hide_set()).cloned())
+        .subcommand_required(full.is_subcommand_required_set())
+        .arg_required_else_help(full.is_arg_required_else_help_set())
+        .propagate_version(full.is_propagate_version_set());
+    if let Some(about) = full.get_about() {
+        root = root.about(about.clone());
+    }
+    if let Some(about) = full.get_long_about() {
+        root = root.long_about(about.clone());
+    }
+    root
 }
 
 #[cfg(test)]
@@ -114,6 +136,29 @@ mod tests {
                 "{}",
                 rule.id
             );
+        }
+    }
+
+    #[test]
+    fn completions_offer_no_hidden_subcommand() {
+        fn hidden_below(cmd: &clap::Command, out: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                if sub.is_hide_set() {
+                    out.push(sub.get_name().to_string());
+                }
+                hidden_below(sub, out);
+            }
+        }
+        let mut hidden = Vec::new();
+        hidden_below(&crate::cli::command(), &mut hidden);
+        assert!(hidden.contains(&"generate-docs".to_string()), "{hidden:?}");
+        for shell in SHELLS {
+            let script =
+                String::from_utf8(completion_script(shell, crate::cli::command())).unwrap();
+            for name in &hidden {
+                assert!(!script.contains(name.as_str()), "{shell} offers {name}");
+            }
+            assert!(script.contains("completions"), "{shell}");
         }
     }
 

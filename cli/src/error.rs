@@ -90,27 +90,44 @@ impl From<ConnectError> for CommandError {
             ConnectError::Identity(_) | ConnectError::Credentials { .. } => {
                 CommandError::usage(message).hint(NEW_IDENTITY)
             }
-            ConnectError::BadAddress(_) => CommandError::usage(message)
-                .hint("pass --auth-server HOST:PORT, e.g. --auth-server 127.0.0.1:3025"),
+            ConnectError::BadAddress(_) => CommandError::usage(message).hint(
+                "pass HOST:PORT, e.g. --auth-server 127.0.0.1:3025 or --proxy proxy.example.com:443",
+            ),
             ConnectError::NoClusterName { .. } => CommandError::usage(message)
                 .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),
             ConnectError::Expired { .. } | ConnectError::NotYetValid { .. } => {
                 CommandError::new(ExitStatus::AccessDenied, message).hint(NEW_IDENTITY)
             }
-            ConnectError::Refused { .. } | ConnectError::Timeout { .. } => {
-                CommandError::new(ExitStatus::Unreachable, message).hint(
-                    "is it running? start one with `mwictl lab start`, or pass --auth-server HOST:PORT",
-                )
+            ConnectError::Refused { via_proxy, .. } | ConnectError::Timeout { via_proxy, .. } => {
+                let hint = match via_proxy {
+                    true => "is the proxy running and the address right? pass --proxy HOST:PORT (its TLS-routing port, often 443)",
+                    false => "is it running? start one with `mwictl lab start`, or pass --auth-server HOST:PORT",
+                };
+                CommandError::new(ExitStatus::Unreachable, message).hint(hint)
             }
-            ConnectError::Unreachable { .. } => CommandError::new(ExitStatus::Unreachable, message)
-                .hint("check the address and your network, or start a lab with `mwictl lab start`"),
-            ConnectError::WrongCa { .. } | ConnectError::Rejected { .. } => {
-                CommandError::new(ExitStatus::Unreachable, message).hint(
-                    "use the identity file issued by this cluster (-i), or the auth server it belongs to (--auth-server)",
-                )
+            ConnectError::Unreachable { via_proxy, .. } => {
+                let hint = match via_proxy {
+                    true => "check the --proxy address and your network",
+                    false => "check the address and your network, or start a lab with `mwictl lab start`",
+                };
+                CommandError::new(ExitStatus::Unreachable, message).hint(hint)
             }
-            ConnectError::Tls { .. } => CommandError::new(ExitStatus::Unreachable, message)
-                .hint("check that --auth-server points at a Teleport auth service (port 3025), or use --proxy"),
+            ConnectError::WrongCa { via_proxy, .. } | ConnectError::Rejected { via_proxy, .. } => {
+                let (server, flag) = match via_proxy {
+                    true => ("the proxy of its cluster", "--proxy"),
+                    false => ("the auth server it belongs to", "--auth-server"),
+                };
+                CommandError::new(ExitStatus::Unreachable, message).hint(format!(
+                    "use the identity file issued by this cluster (-i), or {server} ({flag})"
+                ))
+            }
+            ConnectError::Tls { via_proxy, .. } => {
+                let hint = match via_proxy {
+                    true => "check that --proxy points at a Teleport proxy with TLS routing (often port 443), or connect to auth directly with --auth-server",
+                    false => "check that --auth-server points at a Teleport auth service (port 3025), or use --proxy",
+                };
+                CommandError::new(ExitStatus::Unreachable, message).hint(hint)
+            }
         }
     }
 }
@@ -349,6 +366,7 @@ mod tests {
     fn refused_connection_is_unreachable_with_a_lab_hint() {
         let e: CommandError = ConnectError::Refused {
             addr: "127.0.0.1:1".into(),
+            via_proxy: false,
         }
         .into();
         assert_eq!(e.status, ExitStatus::Unreachable);

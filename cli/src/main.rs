@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use mwictl::cli::Cli;
 use mwictl::exit::ExitStatus;
+use mwictl::output::to_stderr;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -26,14 +27,14 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            to_stderr(format_args!("error: cannot start the async runtime: {e}\n"));
             return ExitStatus::Failure.into();
         }
     };
     match runtime.block_on(mwictl::cli::run(cli)) {
         Ok(status) => status.into(),
         Err(err) => {
-            eprint!("{}", err.render());
+            to_stderr(format_args!("{}", err.render()));
             err.status.into()
         }
     }

@@ -21,6 +21,8 @@ pub struct LabProcess {
     pub identity: PathBuf,
     pub cluster: String,
     child: Child,
+    /// mwictl's home (the saved profile): in `root`, or another lab's.
+    home: PathBuf,
     root: tempfile::TempDir,
 }
 
@@ -37,15 +39,32 @@ impl LabProcess {
         LabProcess::launch(bin, tempfile::tempdir().expect("temp dir"), lab_dir, &[])
     }
 
+    /// Starts a second lab (data in a new temp dir) whose mwictl home is `home`, another lab's.
+    pub fn start_sharing_home(bin: &Path, home: &Path, extra: &[&str]) -> LabProcess {
+        let root = tempfile::tempdir().expect("temp dir");
+        let lab_dir = root.path().join("lab");
+        LabProcess::launch_in(bin, root, &lab_dir, home, extra)
+    }
+
     fn launch(bin: &Path, root: tempfile::TempDir, lab_dir: &Path, extra: &[&str]) -> LabProcess {
         let home = root.path().join("home");
+        LabProcess::launch_in(bin, root, lab_dir, &home, extra)
+    }
+
+    fn launch_in(
+        bin: &Path,
+        root: tempfile::TempDir,
+        lab_dir: &Path,
+        home: &Path,
+        extra: &[&str],
+    ) -> LabProcess {
         let log = std::fs::File::create(root.path().join("lab.log")).expect("log file");
         let mut command = std::process::Command::new(bin);
         command
             .args(["lab", "start", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(lab_dir)
             .args(extra)
-            .env("MWICTL_HOME", &home)
+            .env("MWICTL_HOME", home)
             .env_remove("TELEPORT_AUTH_SERVER")
             .env_remove("TELEPORT_IDENTITY_FILE")
             .stdin(Stdio::null())
@@ -67,6 +86,7 @@ impl LabProcess {
             identity: PathBuf::new(),
             cluster: String::new(),
             child,
+            home: home.to_path_buf(),
             root,
         };
         let line = match rx.recv_timeout(READY_TIMEOUT) {
@@ -89,7 +109,7 @@ impl LabProcess {
 
     /// The `MWICTL_HOME` of this lab (holds the saved profile).
     pub fn home(&self) -> PathBuf {
-        self.root.path().join("home")
+        self.home.clone()
     }
 
     /// What the lab wrote to stderr so far.

@@ -60,6 +60,17 @@ fn create_refuses_names_mwictl_would_not_write_before_sending() {
     }
 }
 
+/// Issue 10 item 5: `bots add` follows the same rule, before it connects.
+#[test]
+fn bots_add_refuses_names_mwictl_would_not_write() {
+    let lab = Lab::start();
+    let out = run(&mut lab.cmd(&["bots", "add", "../x", "--roles", "access"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("names have no `/`"), "{}", out.stderr);
+    let bots = run(&mut lab.cmd(&["get", "bots", "--format", "json"]));
+    assert!(!bots.stdout.contains("../x"), "{}", bots.stdout);
+}
+
 /// Issue 10 item 5: what another tool made with such a name can still be read and removed.
 #[test]
 fn names_made_elsewhere_can_still_be_read_and_removed() {

@@ -248,3 +248,24 @@ fn client_certificate_of_another_cluster_is_refused_with_exit_6() {
         out.stderr
     );
 }
+
+#[test]
+fn unreachable_proxy_is_named_as_the_proxy_with_a_proxy_hint() {
+    let home = tempfile::tempdir().unwrap();
+    let lab = Lab::start();
+    let addr = closed_port();
+    let identity = lab.identity.display().to_string();
+    let out = run(&mut mwictl_cmd(
+        home.path(),
+        &["--proxy", &addr, "-i", &identity, "ping"],
+    ));
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: cannot connect to the proxy at {addr}: connection refused\n\
+             hint: is the proxy running and the address right? pass --proxy HOST:PORT (its TLS-routing port, often 443)\n"
+        )
+    );
+    assert!(!out.stderr.contains("--auth-server"), "{}", out.stderr);
+}

@@ -48,6 +48,15 @@ impl Lab {
         Lab(LabProcess::start_on(Path::new(BIN), lab_dir))
     }
 
+    /// Starts a second lab that shares `first`'s home (and so its saved profile).
+    pub fn start_sharing_home(first: &Lab, extra: &[&str]) -> Lab {
+        Lab(LabProcess::start_sharing_home(
+            Path::new(BIN),
+            &first.home(),
+            extra,
+        ))
+    }
+
     /// `mwictl ARGS` using this lab's profile, without a TTY.
     pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
         mwictl_cmd(&self.home(), args)

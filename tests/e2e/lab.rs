@@ -1,6 +1,6 @@
 //! `mwictl lab start`: the ready line and the saved profile.
 
-use crate::harness::{Lab, parse_ready_line};
+use crate::harness::{Lab, parse_ready_line, run};
 
 #[test]
 fn ready_line_names_the_address_identity_and_cluster() {
@@ -55,4 +55,62 @@ fn restarted_lab_reuses_its_identity() {
     let second = Lab::start_on(&first.root().join("lab"));
     assert_eq!(std::fs::read_to_string(&second.identity).unwrap(), identity);
     second.cmd(&["ping"]).assert().success();
+}
+
+/// The address the saved profile in `lab`'s home points at.
+fn profile_addr(lab: &Lab) -> String {
+    let text = std::fs::read_to_string(lab.home().join("profile.json")).expect("profile");
+    let profile: serde_json::Value = serde_json::from_str(&text).expect("json");
+    profile["auth_server"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn a_second_lab_says_it_repoints_the_profile_unless_told_not_to() {
+    let first = Lab::start();
+    let profile = first.home().join("profile.json").display().to_string();
+
+    let kept = Lab::start_sharing_home(&first, &["--no-profile"]);
+    assert_eq!(profile_addr(&first), first.addr, "--no-profile leaves it");
+    assert!(
+        kept.log().contains(&format!(
+            "left the profile {profile} as it is (--no-profile); reach this lab with --auth-server {} -i ",
+            kept.addr
+        )),
+        "{}",
+        kept.log()
+    );
+    let ping = run(&mut first.cmd(&["ping", "--format", "json"]));
+    assert_eq!(ping.code, 0, "{}", ping.stderr);
+    assert!(ping.stdout.contains(&first.addr), "{}", ping.stdout);
+
+    let mut second = Lab::start_sharing_home(&first, &[]);
+    assert_eq!(profile_addr(&first), second.addr);
+    assert!(
+        second.log().contains(&format!(
+            "the profile {profile} now points at this lab: {} (was {}, identity {});",
+            second.addr,
+            first.addr,
+            first.identity.display()
+        )),
+        "{}",
+        second.log()
+    );
+    assert!(second.log().contains("--no-profile"), "{}", second.log());
+
+    // The profile's lab is gone while the first still runs: the error names the address and
+    // that it came from the saved profile.
+    assert_eq!(second.stop(), Some(0));
+    let out = run(&mut first.cmd(&["ping"]));
+    assert_eq!(out.code, 6, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "error: cannot connect to the auth server at {addr}: connection refused\n\
+             hint: {addr} is the address in the saved profile {profile}, written by the last `mwictl lab start`; that lab is not running: start it again, or pass --auth-server HOST:PORT -i FILE\n",
+            addr = second.addr
+        )
+    );
 }

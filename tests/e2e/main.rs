@@ -14,6 +14,7 @@ mod incidents;
 mod instances;
 mod lab;
 mod locks;
+mod pipes;
 mod recover;
 mod recover_pty;
 mod recover_resume;

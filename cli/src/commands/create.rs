@@ -8,7 +8,7 @@ use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::apply::{Action, Applied, apply, read_only};
 use crate::output::Output;
-use crate::resource::{Kind, check_name, parse_documents, shown};
+use crate::resource::{Kind, MAX_INPUT_BYTES, check_name, parse_documents, shown};
 
 /// Create resources from a file in tctl's format (YAML documents or JSON), or from stdin.
 ///
@@ -132,18 +132,27 @@ fn read_input(file: Option<&str>) -> Result<(String, String), CommandError> {
                 return Err(CommandError::usage("no FILE given and stdin is a terminal")
                     .hint("pass a file, e.g. `mwictl create role.yaml`, or pipe one in with `-`"));
             }
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
+            let text = read_capped(std::io::stdin())
                 .map_err(|e| CommandError::usage(format!("cannot read stdin: {e}")))?;
             Ok(("stdin".to_owned(), text))
         }
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = std::fs::File::open(path)
+                .and_then(read_capped)
                 .map_err(|e| CommandError::usage(format!("cannot read {path}: {e}")))?;
             Ok((path.to_owned(), text))
         }
     }
+}
+
+/// All of `input`, but never more than one byte past [`MAX_INPUT_BYTES`]: enough for
+/// `parse_documents` to refuse it as too large without holding a huge file in memory.
+fn read_capped(input: impl Read) -> std::io::Result<String> {
+    let mut text = String::new();
+    input
+        .take(MAX_INPUT_BYTES as u64 + 1)
+        .read_to_string(&mut text)?;
+    Ok(text)
 }
 
 #[cfg(test)]

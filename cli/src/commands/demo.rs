@@ -35,7 +35,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> Result<ExitStatus, CommandErr
         STEPS,
         Box::new(move |line: &str| {
             if !quiet {
-                eprintln!("{line}");
+                crate::output::to_stderr(format_args!("{line}\n"));
             }
         }),
     );

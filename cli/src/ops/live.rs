@@ -3,8 +3,8 @@
 
 use mwi_diag::doctor::{LiveAnswer, LiveCheck};
 
-use crate::access::{self, Decision};
 use crate::client::Client;
+use crate::ops::access::{self, Decision};
 use crate::ops::unlock;
 
 /// Answers one check; any error becomes an "unknown" answer naming it, never a failure of the

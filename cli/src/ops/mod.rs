@@ -1,6 +1,7 @@
 //! The work behind the commands: library functions with typed inputs and outputs that tests
 //! call directly; command files only parse arguments, confirm and render.
 
+pub mod access;
 pub mod apply;
 pub mod backup;
 pub mod bots;

@@ -6,9 +6,9 @@
 
 use mwi_proto::types::{RoleConditions, RoleV6, Rule};
 
-use crate::access;
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
+use crate::ops::access;
 use crate::resource::{Resource, render_yaml};
 
 /// The label that marks a role `bot-NAME` made by CreateBot.

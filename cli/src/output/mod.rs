@@ -96,16 +96,22 @@ impl Printer {
     /// A status line on stderr (progress, "no locks found"); silenced by `--quiet`.
     pub fn status(&self, message: impl Display) {
         if !self.quiet {
-            eprintln!("{message}");
+            to_stderr(format_args!("{message}\n"));
         }
     }
 
     /// A `warning: ...` line on stderr; silenced by `--quiet`.
     pub fn warn(&self, message: impl Display) {
         if !self.quiet {
-            eprintln!("warning: {message}");
+            to_stderr(format_args!("warning: {message}\n"));
         }
     }
+}
+
+/// Writes to stderr. Unlike `eprintln!` it does not panic when stderr is a closed pipe
+/// (`mwictl ... 2>&1 | head -1`): there is no one left to tell.
+pub fn to_stderr(text: std::fmt::Arguments) {
+    let _ = std::io::stderr().lock().write_fmt(text);
 }
 
 /// JSON as written: pretty, with a final newline.

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mwi_proto::machineid::BotInstance;
 
-use crate::access::{self, DbQuery, Decision};
 use crate::client::Client;
 use crate::error::CommandError;
+use crate::ops::access::{self, DbQuery, Decision};
 use crate::ops::instances::latest_authentication;
 use crate::recover::step::{Expect, SeenInstance, Verification, VerifyState};
 use crate::resource::format_timestamp;

@@ -104,7 +104,6 @@ fn read_documents(text: &str) -> Result<Vec<Value>, ResourceError> {
 fn check_shape(text: &str) -> Result<(), ResourceError> {
     if text.len() > MAX_INPUT_BYTES {
         return Err(ResourceError::TooLarge {
-            bytes: text.len(),
             limit: MAX_INPUT_BYTES,
         });
     }

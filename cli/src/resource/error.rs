@@ -16,8 +16,8 @@ pub enum ResourceError {
     },
 
     /// Input larger than any set of resources a server would take.
-    #[error("the input is {bytes} bytes, more than the {limit} read")]
-    TooLarge { bytes: usize, limit: usize },
+    #[error("the input is more than {limit} bytes; resources are far smaller")]
+    TooLarge { limit: usize },
 
     /// Input nested deeper than any resource is.
     #[error("line {line}: nesting deeper than {limit} levels; resources are a few levels deep")]

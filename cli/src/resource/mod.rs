@@ -28,7 +28,7 @@ use mwi_proto::machineid::{Bot, BotInstance};
 use mwi_proto::types::{LockV2, ProvisionTokenV2, RoleV6};
 use serde_json::Value;
 
-pub use documents::{parse_documents, render_json, render_yaml};
+pub use documents::{MAX_INPUT_BYTES, parse_documents, render_json, render_yaml};
 pub use error::ResourceError;
 pub use lock::lock_target_text;
 pub use name::{MAX_NAME_BYTES, NameError, check_name, cut, shown};

@@ -1037,3 +1037,31 @@ fn mutated_documents_parse_or_fail_but_never_panic() {
         }
     });
 }
+
+#[test]
+fn deep_nesting_and_huge_input_are_refused_before_parsing() {
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(
+        parse_documents(&deep).unwrap_err(),
+        ResourceError::TooDeep { line: 1, limit: 64 }
+    );
+    let deep_map = format!("kind: role\nspec: {}{}", "{a: ".repeat(65), "}".repeat(65));
+    assert_eq!(
+        parse_documents(&deep_map).unwrap_err(),
+        ResourceError::TooDeep { line: 2, limit: 64 }
+    );
+    let huge = " ".repeat(super::MAX_INPUT_BYTES + 1);
+    assert!(matches!(
+        parse_documents(&huge).unwrap_err(),
+        ResourceError::TooLarge { .. }
+    ));
+}
+
+#[test]
+fn brackets_in_strings_and_comments_do_not_count_as_nesting() {
+    let brackets = "[".repeat(100);
+    let text = format!(
+        "kind: role # {brackets}\nversion: v7\nmetadata:\n  name: r\n  description: \"{brackets}\"\n  labels: {{a: '{brackets}'}}\nspec:\n  allow:\n    logins: [alice]\n"
+    );
+    parse_documents(&text).unwrap();
+}

@@ -9,7 +9,7 @@ use crate::exit::ExitStatus;
 use crate::ops::bots::{Added, JoinAddress, JoinToken, NewBot, add, preflight_add, user_and_role};
 use crate::output::{Output, lock_count};
 
-use super::flags::parse_duration;
+use super::flags::{parse_duration, parse_new_name};
 use super::leftover_locks::{Choice, decide};
 
 /// Create a bot and a one-time join token for it, like `tctl bots add`.
@@ -26,6 +26,7 @@ use super::leftover_locks::{Choice, decide};
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The bot's name; its user and role are `bot-NAME`.
+    #[arg(value_parser = parse_new_name)]
     pub name: String,
 
     /// Roles the bot's outputs may use (it impersonates them), comma-separated.

@@ -3,10 +3,10 @@
 
 use serde_json::json;
 
-use crate::access::{self, Answer, DbQuery, Decision, Outcome};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::ops::access::{self, Answer, DbQuery, Decision, Outcome};
 use crate::ops::roles::parse_labels;
 use crate::output::Output;
 

@@ -1,9 +1,15 @@
 //! Flag values the bots commands share: a positive duration in Go's syntax, for token TTLs and
-//! session TTLs.
+//! session TTLs, and the name of a bot to be created.
 
 use std::time::Duration;
 
-use crate::resource::parse_go_duration;
+use crate::resource::{check_name, parse_go_duration};
+
+/// A name for a new bot, by the rule every name mwictl writes follows (`check_name`).
+pub fn parse_new_name(text: &str) -> Result<String, String> {
+    check_name(text).map_err(|e| e.to_string())?;
+    Ok(text.to_owned())
+}
 
 /// Parses a positive duration flag in Go's syntax (`1h`, `30m`, `12h0m0s`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

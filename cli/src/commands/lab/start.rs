@@ -1,9 +1,8 @@
 //! `mwictl lab start`: runs the lab auth service in the foreground, prints one ready line, saves
 //! the profile so plain `mwictl` commands reach it, and stops cleanly on SIGINT or SIGTERM.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mwi_auth::lab::{LabConfig, LockStyle, Ready};
@@ -11,6 +10,7 @@ use mwi_auth::lab::{LabConfig, LockStyle, Ready};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::output::Printer;
 use crate::profile::Profile;
 
 /// Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests.
@@ -37,6 +37,11 @@ pub struct StartArgs {
     /// or only the bot instance (newer Teleport).
     #[arg(long, value_enum, default_value_t = LockStyleArg::User)]
     pub lock_style: LockStyleArg,
+
+    /// Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names);
+    /// reach this lab with --auth-server and -i.
+    #[arg(long)]
+    pub no_profile: bool,
 
     /// Lifetime of the certificates bots get, e.g. 1h or 20m.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
@@ -72,28 +77,53 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
             identity: absolute(&ready.identity_path),
             cluster_name: Some(ready.cluster_name.clone()),
         };
-        if let Err(e) = profile.save(&home.profile()) {
-            printer.warn(format_args!(
-                "{e}; pass --auth-server and -i to other commands"
-            ));
-        }
+        save_profile(printer, &home.profile(), &profile, args.no_profile);
         let line = format!(
             "lab auth service ready: addr={} identity={} cluster={}\n",
             ready.addr,
             ready.identity_path.display(),
             ready.cluster_name
         );
-        let mut stdout = std::io::stdout().lock();
         // Scripts wait for this line; without a reader there is no one to tell.
-        let _ = stdout
-            .write_all(line.as_bytes())
-            .and_then(|_| stdout.flush());
+        let _ = printer.write(&line);
     };
     mwi_auth::lab::serve(config, shutdown_signal(), on_ready)
         .await
         .map_err(|e| CommandError::failure(e.to_string()))?;
     printer.status("lab auth service stopped");
     Ok(ExitStatus::Success)
+}
+
+/// Saves `profile` (unless `--no-profile`), saying so when it replaces one naming another lab:
+/// plain commands then reach this lab, not the one they reached before.
+fn save_profile(printer: &Printer, path: &Path, profile: &Profile, keep: bool) {
+    let old = Profile::load(path).ok().flatten();
+    if keep {
+        printer.status(format_args!(
+            "left the profile {} as it is (--no-profile); reach this lab with --auth-server {} -i {}",
+            path.display(),
+            profile.auth_server,
+            profile.identity.display()
+        ));
+        return;
+    }
+    if let Err(e) = profile.save(path) {
+        printer.warn(format_args!(
+            "{e}; pass --auth-server and -i to other commands"
+        ));
+        return;
+    }
+    if let Some(old) = old
+        && (old.auth_server != profile.auth_server || old.identity != profile.identity)
+    {
+        printer.status(format_args!(
+            "the profile {} now points at this lab: {} (was {}, identity {}); plain `mwictl` commands use this lab (start with --no-profile to leave the profile as it is)",
+            path.display(),
+            profile.auth_server,
+            old.auth_server,
+            old.identity.display()
+        ));
+    }
 }
 
 /// The profile outlives the working directory it was started from.

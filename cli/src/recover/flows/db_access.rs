@@ -2,9 +2,9 @@
 //! grants; add them to a role the bot impersonates (diff preview), or recreate the bot with an
 //! added role, keeping everything else.
 
-use crate::access::{self, Answer, BotRoles, DbQuery, Decision, Outcome};
 use crate::client::Client;
 use crate::error::CommandError;
+use crate::ops::access::{self, Answer, BotRoles, DbQuery, Decision, Outcome};
 use crate::ops::bots::BotChanges;
 use crate::recover::flows::{access_tail, token_tail};
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};

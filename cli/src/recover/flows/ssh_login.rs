@@ -3,9 +3,9 @@
 
 use mwi_proto::types::RoleV6;
 
-use crate::access::{self, Decision, Outcome};
 use crate::client::Client;
 use crate::error::CommandError;
+use crate::ops::access::{self, Decision, Outcome};
 use crate::recover::flows::access_tail;
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
 use crate::recover::step::{Evidence, Expect, RoleEdit, Step};
