@@ -27,6 +27,8 @@ pub enum TbotConfigError {
     NotUtf8 { path: PathBuf },
     #[error("{}: {detail}; put the token in by hand", path.display())]
     Unsupported { path: PathBuf, detail: String },
+    #[error("{} is not a tbot configuration: {detail}", path.display())]
+    NotTbotConfig { path: PathBuf, detail: String },
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -159,6 +161,49 @@ fn write_error(e: durable::DurableError) -> TbotConfigError {
         path: e.path().to_path_buf(),
         source: e.into_io(),
     }
+}
+
+/// The top-level keys every tbot configuration has; an alternative is separated by `/`.
+const TBOT_KEYS: [&[&str]; 5] = [
+    &["version"],
+    &["onboarding"],
+    &["storage"],
+    &["services", "outputs"],
+    &["proxy_server", "auth_server"],
+];
+
+/// Refuses, before any token is issued for it, a file that is not a tbot configuration: not
+/// UTF-8, not YAML, not a mapping, or a mapping without tbot's keys (the missing ones are named).
+pub fn check_config(path: &Path) -> Result<(), TbotConfigError> {
+    let bytes = fs::read(path).map_err(|source| TbotConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| TbotConfigError::NotUtf8 {
+        path: path.to_path_buf(),
+    })?;
+    check_config_text(&text).map_err(|detail| TbotConfigError::NotTbotConfig {
+        path: path.to_path_buf(),
+        detail,
+    })
+}
+
+/// [`check_config`] on the file's text: why it is not a tbot configuration.
+pub fn check_config_text(text: &str) -> Result<(), String> {
+    let doc: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).map_err(|e| format!("not YAML ({e})"))?;
+    let serde_yaml_ng::Value::Mapping(map) = doc else {
+        return Err("a tbot.yaml is a YAML mapping (version, onboarding, storage, ...)".into());
+    };
+    let missing: Vec<String> = TBOT_KEYS
+        .iter()
+        .filter(|alternatives| !alternatives.iter().any(|k| map.contains_key(*k)))
+        .map(|alternatives| alternatives.join(" or "))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!("it has no {}", missing.join(", no ")))
 }
 
 /// `<path>.<tag>.bak`.

@@ -336,7 +336,7 @@ fn s3_missing_ssh_login_is_diagnosed_granted_and_the_output_succeeds() {
             "--login",
             "bob",
             "--role",
-            "access",
+            "access-s3",
         ],
     );
     let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s3");
@@ -378,7 +378,7 @@ fn s4_database_hidden_by_rbac_is_diagnosed_granted_and_the_output_succeeds() {
             "--db-labels",
             "env=dev",
             "--role",
-            "access",
+            "access-s4",
         ],
     );
     let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s4");

@@ -16,6 +16,7 @@ mod lab;
 mod locks;
 mod pipes;
 mod recover;
+mod recover_input;
 mod recover_pty;
 mod recover_resume;
 mod recreate_resume;

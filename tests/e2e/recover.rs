@@ -314,6 +314,39 @@ fn expired_issues_a_token_and_the_restarted_bot_joins() {
     assert_eq!(json["created"]["bot_instance"]["generation"], 1);
 }
 
+/// Right after the identity expired (its record lives five minutes longer), every view agrees:
+/// `bots ls` (the wizard's picker reads the same overview), `bots show` and `recover --plan`.
+#[test]
+fn an_expired_bot_is_not_live_in_bots_ls_show_or_recover() {
+    let lab = Lab::start();
+    break_bot(&lab, "expired", "exp", &[]);
+    let ls = run(&mut lab.cmd(&["bots", "ls", "--format", "json"]));
+    assert_eq!(ls.code, 0, "{}", ls.stderr);
+    let ls: serde_json::Value = serde_json::from_str(&ls.stdout).unwrap();
+    let exp = ls
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "exp")
+        .expect("bot exp listed");
+    assert_eq!(exp["live_instances"], 0, "{exp:#}");
+    assert_eq!(exp["status"], "no_live_instance", "{exp:#}");
+    let show = run(&mut lab.cmd(&["bots", "show", "exp", "--format", "json"]));
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let show: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(show["live_instances"], 0, "{show:#}");
+    assert_eq!(show["status"], "no_live_instance", "{show:#}");
+    let text = run(&mut lab.cmd(&["bots", "ls"]));
+    assert!(text.stdout.contains("0/1"), "{}", text.stdout);
+    let plan = run(&mut lab.cmd(&["recover", "expired", "--bot", "exp", "--plan"]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains("holds a valid identity"),
+        "{}",
+        plan.stdout
+    );
+}
+
 #[test]
 fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
     let lab = Lab::start();
@@ -327,7 +360,7 @@ fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
             "--login",
             "bob",
             "--role",
-            "access",
+            "access-sshbot",
             "--yes",
         ],
     );
@@ -336,7 +369,7 @@ fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
     assert_eq!(json["verification"]["state"], "verified");
     let logins = lab.admin(async |mut c| {
         c.get_role(mwi_proto::proto::GetRoleRequest {
-            name: "access".into(),
+            name: "access-sshbot".into(),
         })
         .await
         .unwrap()
@@ -348,9 +381,29 @@ fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
         .logins
     });
     assert_eq!(logins, ["alice", "bob"]);
-    assert!(stderr.contains("role \"access\" grants alice"), "{stderr}");
+    assert!(
+        stderr.contains("role \"access-sshbot\" grants alice"),
+        "{stderr}"
+    );
     let can = run(&mut lab.cmd(&["bots", "can", "sshbot", "ssh", "bob"]));
     assert_eq!(can.code, 0, "{}", can.stdout);
+}
+
+#[test]
+fn breaking_one_lab_bot_leaves_a_recovered_one_fixed() {
+    let lab = Lab::start();
+    break_bot(&lab, "ssh-login", "first", &["--login", "bob"]);
+    let (code, _, stderr) = recover_json(
+        &lab,
+        &["ssh-login", "--bot", "first", "--login", "bob", "--yes"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // Each lab bot has its own role, so this break resets only the second bot's.
+    break_bot(&lab, "ssh-login", "second", &["--login", "bob"]);
+    let first = run(&mut lab.cmd(&["bots", "can", "first", "ssh", "bob"]));
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let second = run(&mut lab.cmd(&["bots", "can", "second", "ssh", "bob"]));
+    assert_eq!(second.code, 1, "{}{}", second.stdout, second.stderr);
 }
 
 #[test]
@@ -377,7 +430,7 @@ fn db_access_adds_the_rule_and_grants_and_the_bot_sees_the_database() {
         "--db",
         "example",
         "--role",
-        "access",
+        "access-dbbot",
         "--yes",
     ]));
     assert_eq!(missing_labels.code, 2, "{}", missing_labels.stderr);
@@ -399,7 +452,7 @@ fn db_access_adds_the_rule_and_grants_and_the_bot_sees_the_database() {
             "--db-labels",
             "env=dev",
             "--role",
-            "access",
+            "access-dbbot",
             "--yes",
         ],
     );
@@ -408,7 +461,7 @@ fn db_access_adds_the_rule_and_grants_and_the_bot_sees_the_database() {
     assert_eq!(json["verification"]["state"], "verified", "{json:#}");
     let allow = lab.admin(async |mut c| {
         c.get_role(mwi_proto::proto::GetRoleRequest {
-            name: "access".into(),
+            name: "access-dbbot".into(),
         })
         .await
         .unwrap()

@@ -1,12 +1,13 @@
 //! The interactive wizard `mwictl recover` driven under a pseudo-terminal: pick the locked bot,
-//! point it at the tbot log and tbot.yaml, accept the S1 suggestion and the plan, read the result.
+//! point it at the tbot log and tbot.yaml (mistyped first: it asks again; the lab bot's files are
+//! the defaults), accept the S1 suggestion and the plan, read the result; Esc cancels.
 
 use std::process::Command;
 use std::time::Duration;
 
 use expectrl::{Eof, Session};
 
-use crate::harness::{BIN, Lab};
+use crate::harness::{BIN, Lab, run};
 use crate::recover::{bot_user_locks, break_bot, config_token};
 
 /// Waits for `needle` on the terminal, failing with what was on screen.
@@ -17,10 +18,18 @@ fn expect(session: &mut Session, needle: &str) -> String {
     }
 }
 
+/// The terminal's text without colours and cursor movement.
+fn plain(text: &str) -> String {
+    console::strip_ansi_codes(text).into_owned()
+}
+
 #[test]
 fn wizard_recovers_a_locked_bot_under_a_terminal() {
     let lab = Lab::start();
-    let dir = break_bot(&lab, "generation-mismatch", "example", &[]);
+    // In lab break's default directory, whose files the wizard offers.
+    let broke = run(&mut lab.cmd(&["lab", "break", "generation-mismatch", "--bot", "example"]));
+    assert_eq!(broke.code, 0, "{}", broke.stderr);
+    let dir = lab.home().join("lab-bots/example");
     // A healthy second bot, so the wizard has a choice to make.
     break_bot(&lab, "ssh-login", "other", &[]);
     let config = dir.join("tbot.yaml");
@@ -36,17 +45,59 @@ fn wizard_recovers_a_locked_bot_under_a_terminal() {
     let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
     s.set_expect_timeout(Some(Duration::from_secs(30)));
 
-    let picker = expect(&mut s, "Which bot?");
-    let _ = picker;
-    let list = expect(&mut s, "other");
-    assert!(list.contains("example"), "{list}");
+    expect(&mut s, "Bot to recover");
+    let mut list = expect(&mut s, "other");
+    list.push_str("other");
+    list.push_str(&expect(&mut s, " ago"));
+    list.push_str(" ago");
+    let list = plain(&list);
+    assert!(!list.contains("?:"), "{list}");
+    // One line per bot, columns aligned, last seen in relative time (no nanoseconds).
+    let rows: Vec<&str> = list
+        .lines()
+        .map(|l| l.trim_start_matches(['>', ' ', '❯']))
+        .filter(|l| l.contains("live instances"))
+        .collect();
+    let example = rows
+        .iter()
+        .rev()
+        .find(|r| r.starts_with("example"))
+        .expect(&list);
+    let other = rows
+        .iter()
+        .rev()
+        .find(|r| r.starts_with("other"))
+        .expect(&list);
+    for column in ["[", "locks", "live instances", "last seen"] {
+        assert_eq!(example.find(column), other.find(column), "{column}: {list}");
+    }
+    assert!(!list.contains("Z  ") && !list.contains("T00"), "{list}");
     // The locked bot is the default choice.
     s.send("\r").unwrap();
+    // The lab bot's log is offered; a mistyped path asks again.
     expect(&mut s, "tbot log to read");
-    s.send_line(log.display().to_string()).unwrap();
+    let offered = plain(&expect(&mut s, "]"));
+    assert!(offered.contains(&log.display().to_string()), "{offered}");
+    s.send_line("/no/such/tbot.log").unwrap();
+    let again = plain(&expect(&mut s, "try again"));
+    assert!(
+        again.contains("cannot read the tbot log /no/such/tbot.log"),
+        "{again}"
+    );
+    expect(&mut s, "tbot log to read");
+    expect(&mut s, "]");
+    s.send_line("").unwrap();
+    // The lab bot's tbot.yaml is offered; a file that is not a tbot configuration is refused.
     expect(&mut s, "tbot.yaml of this bot");
-    s.send_line(config.display().to_string()).unwrap();
-    let diagnosis = expect(&mut s, "Which recovery?");
+    let offered = plain(&expect(&mut s, "]"));
+    assert!(offered.contains(&config.display().to_string()), "{offered}");
+    s.send_line(log.display().to_string()).unwrap();
+    let refused = plain(&expect(&mut s, "try again"));
+    assert!(refused.contains("is not a tbot configuration"), "{refused}");
+    expect(&mut s, "tbot.yaml of this bot");
+    expect(&mut s, "]");
+    s.send_line("").unwrap();
+    let diagnosis = expect(&mut s, "Recovery to run");
     assert!(diagnosis.contains("locks in force: 1"), "{diagnosis}");
     assert!(diagnosis.contains("log: S1"), "{diagnosis}");
     assert!(diagnosis.contains("This looks like S1"), "{diagnosis}");
@@ -62,8 +113,19 @@ fn wizard_recovers_a_locked_bot_under_a_terminal() {
         plan.contains("Write the token into onboarding.token"),
         "{plan}"
     );
+    // The time spent answering is not the run's.
+    std::thread::sleep(Duration::from_millis(2500));
     s.send("y").unwrap();
     let result = expect(&mut s, "Journal:");
+    let took = plain(&expect(&mut s, " ms executing"));
+    let ms: u64 = took.rsplit(' ').next().unwrap().parse().expect(&took);
+    assert!(ms < 2500, "{took}");
+    // Each step once: the progress lines go away, the summary stays.
+    assert_eq!(
+        plain(&result).matches("Removed lock").count(),
+        1,
+        "{result}"
+    );
     assert!(
         result.contains("Fixed on the server: bot \"example\""),
         "{result}"
@@ -94,7 +156,7 @@ fn wizard_quits_without_changing_anything() {
     s.send_line("").unwrap();
     expect(&mut s, "tbot.yaml of this bot");
     s.send_line("").unwrap();
-    expect(&mut s, "Which recovery?");
+    expect(&mut s, "Recovery to run");
     // Down four times to "Quit".
     for _ in 0..4 {
         s.send("\x1b[B").unwrap();
@@ -103,4 +165,56 @@ fn wizard_quits_without_changing_anything() {
     expect(&mut s, "nothing was changed");
     s.expect(Eof).expect("the wizard ends");
     assert_eq!(bot_user_locks(&lab, "example"), 1);
+}
+
+#[test]
+fn esc_cancels_the_wizard_without_changes() {
+    let lab = Lab::start();
+    break_bot(&lab, "generation-mismatch", "example", &[]);
+    let mut command = Command::new(BIN);
+    command
+        .args(["recover", "example"])
+        .env("MWICTL_HOME", lab.home())
+        .env("TERM", "xterm")
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE");
+    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    expect(&mut s, "tbot log to read");
+    s.send_line("").unwrap();
+    expect(&mut s, "tbot.yaml of this bot");
+    s.send_line("").unwrap();
+    expect(&mut s, "Recovery to run");
+    s.send("\x1b").unwrap();
+    expect(&mut s, "canceled, no changes made");
+    s.expect(Eof).expect("the wizard ends");
+    let status = format!("{:?}", s.get_process().wait().expect("exit status"));
+    assert!(
+        status.starts_with("Exited(") && !status.ends_with(", 0)"),
+        "{status}"
+    );
+    assert_eq!(bot_user_locks(&lab, "example"), 1);
+}
+
+#[test]
+fn lab_break_on_a_terminal_shows_progress_on_one_transient_line() {
+    let lab = Lab::start();
+    let mut command = Command::new(BIN);
+    command
+        .args(["lab", "break", "generation-mismatch", "--bot", "example"])
+        .env("MWICTL_HOME", lab.home())
+        .env("TERM", "xterm")
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE");
+    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(60)));
+    // Before the summary, the steps were redrawn on one line, never printed one per line.
+    let progress = expect(&mut s, "did:");
+    assert!(progress.matches('\n').count() <= 1, "{progress:?}");
+    let summary = plain(&expect(&mut s, "took "));
+    assert!(
+        summary.lines().filter(|l| l.starts_with("  - ")).count() >= 2,
+        "{summary}"
+    );
+    s.expect(Eof).expect("lab break ends");
 }

@@ -310,15 +310,17 @@ fn unlock_bot_killed_while_removing_continues_when_run_again() {
         "{}",
         rerun.stderr
     );
+    // The killed process deleted them: this one counts them as already gone, not removed.
     let report = json(&rerun.stdout);
-    let mut removed: Vec<&str> = report["removed"]
+    assert_eq!(report["removed"], serde_json::json!([]), "{report:#}");
+    let mut gone: Vec<&str> = report["already_gone"]
         .as_array()
-        .expect("removed")
+        .expect("already_gone")
         .iter()
         .filter_map(|v| v.as_str())
         .collect();
-    removed.sort();
-    assert_eq!(removed, ["ul-role", "ul-user"], "{report:#}");
+    gone.sort();
+    assert_eq!(gone, ["ul-role", "ul-user"], "{report:#}");
     assert_eq!(report["remaining"], serde_json::json!([]));
     let none = run(&mut lab.cmd(&["unlock", "--resume", "--yes"]));
     assert_eq!(none.code, 3, "{}", none.stderr);

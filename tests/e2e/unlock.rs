@@ -298,8 +298,43 @@ fn unlock_when_nothing_blocks_the_bot_says_so_and_succeeds() {
 }
 
 #[test]
+fn unlock_of_a_mistyped_bot_is_exit_3_with_the_nearest_names() {
+    let lab = Lab::start();
+    create_bot(&lab, "example", &[]);
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "exmaple", "--yes"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "error: bot \"exmaple\" not found, and no lock in force targets its name\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("hint: did you mean \"example\"?"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("--scan-all"), "{}", out.stderr);
+    let plan = run(&mut lab.cmd(&["unlock", "--bot", "exmaple", "--plan"]));
+    assert_eq!(plan.code, 3, "{}", plan.stderr);
+}
+
+#[test]
+fn unlock_of_a_deleted_bot_still_removes_the_locks_left_on_its_name() {
+    let lab = Lab::start();
+    put_locks(&lab, vec![lock("left", target("user", "bot-gone"), "")]);
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "gone", "--yes", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+    assert_eq!(json(&out.stdout)["removed"], serde_json::json!(["left"]));
+    assert!(lock_names(&lab).is_empty());
+}
+
+#[test]
 fn unlock_ignores_locks_whose_end_has_passed() {
     let lab = Lab::start();
+    create_bot(&lab, "old", &[]);
     let mut ended = lock("ended", target("user", "bot-old"), "over");
     if let Some(spec) = ended.spec.as_mut() {
         spec.expires = Some(prost_types::Timestamp {
@@ -389,6 +424,56 @@ fn unlock_named_locks_removes_exactly_those() {
         lock_names(&lab),
         vec!["lock-instance", "lock-token", "lock-user"]
     );
+}
+
+/// Two runs racing on the same locks: each lock is counted as removed by exactly one of them,
+/// the other says it was already gone (never both "Removed 2 locks").
+#[test]
+fn racing_unlock_runs_count_only_what_each_removed() {
+    let lab = Lab::start();
+    for round in 0..4 {
+        let names = [format!("race-a-{round}"), format!("race-b-{round}")];
+        put_locks(
+            &lab,
+            names
+                .iter()
+                .map(|n| lock(n, target("user", "alice"), "race"))
+                .collect(),
+        );
+        let args = [
+            "unlock",
+            names[0].as_str(),
+            names[1].as_str(),
+            "--yes",
+            "--format",
+            "json",
+        ];
+        let outs: Vec<_> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| scope.spawn(|| run(&mut lab.cmd(&args))))
+                .collect();
+            runs.into_iter()
+                .map(|r| r.join().expect("unlock ran"))
+                .collect()
+        });
+        let mut removed = 0;
+        for out in outs {
+            match out.code {
+                // Read after the other run had deleted a lock: nothing removed.
+                3 => assert!(out.stderr.contains("not found"), "{}", out.stderr),
+                0 => {
+                    let report = json(&out.stdout);
+                    let mine = report["removed"].as_array().unwrap().len();
+                    let gone = report["already_gone"].as_array().unwrap().len();
+                    assert_eq!(mine + gone, 2, "{report:#}");
+                    removed += mine;
+                }
+                other => panic!("unlock exited {other}: {}", out.stderr),
+            }
+        }
+        assert_eq!(removed, 2, "round {round}: each lock removed once");
+        assert!(!lock_exists(&lab, &names[0]) && !lock_exists(&lab, &names[1]));
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ use crate::client::Client;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::ops;
 use crate::ops::unlock::{BlockingLock, BotTargets, Removal, remove_locks_reporting};
 use crate::output::{Output, Table, fitted_table, table_time, terminal_width};
 use crate::recover::diagnose::lock_summary;
@@ -33,13 +34,15 @@ use crate::resource::lock_target_text;
 /// The locks are shown (ID, target, why each matches, message, created) and removed after one
 /// confirmation. Before anything is deleted, all of them are written to one YAML file in
 /// $MWICTL_HOME/backups, which `mwictl create FILE` restores. Without a terminal, --yes is
-/// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist.
+/// required. Exit 0 also when nothing blocks the bot; 3 when a named lock does not exist, or
+/// when the bot does not exist and no lock targets its name (a deleted bot keeps its locks:
+/// they are found and removed by its name as long as any is left).
 ///
 /// With --bot the removal is journaled (in $MWICTL_HOME/state/unlock): when it was interrupted,
 /// the same command, or --resume, continues it.
 ///
 /// JSON/YAML: `{bot, dry_run, scan_all, locks: [{id, target, reason, message, created}],
-/// removed: [ID], backup: PATH, remaining: [ID]}`; --plan prints the plan as `mwictl recover
+/// removed: [ID], already_gone: [ID], backup: PATH, remaining: [ID]}`; --plan prints the plan as `mwictl recover
 /// --plan` does.
 #[derive(Debug, clap::Args)]
 #[command(group(ArgGroup::new("which").required(true).args(["bot", "lock_ids", "resume"])))]
@@ -126,8 +129,10 @@ pub struct UnlockReport {
     pub dry_run: bool,
     /// The locks found (to be) removed.
     pub locks: Vec<PlannedLock>,
-    /// IDs of the removed locks (empty on a dry run).
+    /// IDs of the locks this run removed (empty on a dry run).
     pub removed: Vec<String>,
+    /// IDs of the locks someone else removed first (a racing run): not counted as removed.
+    pub already_gone: Vec<String>,
     /// The YAML file holding every removed lock.
     pub backup: Option<PathBuf>,
     /// With --bot: IDs of locks still blocking the bot after the removal.
@@ -192,6 +197,9 @@ impl Output for UnlockReport {
             return text;
         }
         let mut text = format!("Removed {}", count(self.removed.len()));
+        if !self.already_gone.is_empty() {
+            text.push_str(&format!(", {} already gone", self.already_gone.len()));
+        }
         if let Some(backup) = &self.backup {
             text.push_str(&format!("; backup: {}", backup.display()));
         }
@@ -265,11 +273,15 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
         Some(t) => t.find_locks(client, true).await?,
         None => named_locks(ctx, &args.lock_ids).await?,
     };
+    if let Some(bot) = &args.bot {
+        check_bot(ctx, client, bot, found.is_empty(), args.scan_all).await?;
+    }
     let mut report = UnlockReport {
         bot: args.bot.clone(),
         dry_run: args.dry_run,
         locks: found.iter().map(PlannedLock::of).collect(),
         removed: Vec::new(),
+        already_gone: Vec::new(),
         backup: None,
         remaining: Vec::new(),
         scan_all: args.scan_all,
@@ -336,8 +348,9 @@ pub async fn run(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus, CommandE
             },
         )
         .await?;
-        report.removed = removed.names;
-        report.backup = Some(removed.backup_path);
+        report.backup = removed.backup();
+        report.removed = removed.deleted;
+        report.already_gone = removed.already_gone;
         ctx.printer().print(&report)?;
         return Ok(ExitStatus::Success);
     };
@@ -366,6 +379,7 @@ async fn continue_run(
         dry_run: false,
         locks,
         removed: Vec::new(),
+        already_gone: Vec::new(),
         backup: None,
         remaining: Vec::new(),
         scan_all: r.input.scan_all,
@@ -395,8 +409,8 @@ async fn finish(
             backup,
         }) = &step.output
         {
-            report.removed.extend(already_gone.iter().cloned());
             report.removed.extend(removed.iter().cloned());
+            report.already_gone.extend(already_gone.iter().cloned());
             report.backup = backup.clone();
         }
     }
@@ -412,6 +426,40 @@ async fn finish(
     report.remaining = left.iter().map(|l| l.name().to_owned()).collect();
     ctx.printer().print(&report)?;
     Ok(ExitStatus::Success)
+}
+
+/// A bot that does not exist is exit 3 (a typo, with the nearest names) unless locks are left on
+/// its name: a deleted bot keeps its locks, and this is how they are removed.
+async fn check_bot(
+    ctx: &Context,
+    client: &Client,
+    bot: &str,
+    nothing_found: bool,
+    scan_all: bool,
+) -> Result<(), CommandError> {
+    match client.get_bot(bot).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() && nothing_found => {
+            let err = ops::bots::not_found(client, bot).await;
+            let mut err = CommandError {
+                message: format!("{}, and no lock in force targets its name", err.message),
+                ..err
+            };
+            if !scan_all {
+                err = err.hint(format!(
+                    "for a deleted bot, locks on its expired instances are found only with `mwictl unlock --bot {bot} --scan-all`"
+                ));
+            }
+            Err(err)
+        }
+        Err(e) if e.is_not_found() => {
+            ctx.printer().status(format!(
+                "bot {bot:?} does not exist (deleted?): removing the locks left on its name"
+            ));
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The locks named on the command line, each read once (a missing one is exit 3).
@@ -463,6 +511,7 @@ mod tests {
             dry_run: false,
             locks: vec![planned("a")],
             removed: vec!["a".into()],
+            already_gone: Vec::new(),
             backup: Some("/b/unlock.yaml".into()),
             remaining: Vec::new(),
             scan_all: false,
@@ -474,6 +523,19 @@ mod tests {
         assert_eq!(
             report().text(),
             "Removed 1 lock; backup: /b/unlock.yaml.\nNo lock in force blocks bot \"example\" now.\n"
+        );
+    }
+
+    #[test]
+    fn report_counts_only_what_this_run_removed() {
+        let mut r = report();
+        r.removed.clear();
+        r.already_gone = vec!["a".into(), "b".into()];
+        assert!(
+            r.text()
+                .starts_with("Removed 0 locks, 2 already gone; backup: /b/unlock.yaml.\n"),
+            "{}",
+            r.text()
         );
     }
 
@@ -504,6 +566,7 @@ mod tests {
             "dry_run",
             "locks",
             "removed",
+            "already_gone",
             "backup",
             "remaining",
             "scan_all",

@@ -106,25 +106,36 @@ pub fn latest_heartbeat(i: &BotInstance) -> Option<&BotInstanceStatusHeartbeat> 
         .or(status.initial_heartbeat.as_ref())
 }
 
-/// Whether the instance still holds a usable identity: its record has not expired (the server
-/// sets `metadata.expires` to the certificate's expiry plus a margin at every authentication),
-/// or, when a server sets no expiry, it was seen within the longest certificate TTL.
+/// Whether the instance still holds a usable identity: its certificate has not expired (see
+/// [`identity_expires`]), or, when a server sets no expiry, it was seen within the longest
+/// certificate TTL. The one definition of "live" for `bots ls`, `bots show`, recover and doctor.
 pub fn is_live(i: &BotInstance, now: SystemTime) -> bool {
-    let now = prost_types::Timestamp::from(now);
-    let later = |t: &prost_types::Timestamp| (t.seconds, t.nanos) > (now.seconds, now.nanos);
-    if let Some(expires) = i.metadata.as_ref().and_then(|m| m.expires.as_ref()) {
-        return later(expires);
+    if i.metadata.as_ref().is_some_and(|m| m.expires.is_some()) {
+        return identity_expires(i).is_some_and(|expires| expires > now);
     }
+    let now = prost_types::Timestamp::from(now);
     let row = instance_row(i, &HashSet::new());
     row.last_seen.is_some_and(|seen| {
-        let until = prost_types::Timestamp {
-            seconds: seen
-                .seconds
+        let until = (
+            seen.seconds
                 .saturating_add(LIVE_WITHOUT_EXPIRY.as_secs() as i64),
-            nanos: seen.nanos,
-        };
-        later(&until)
+            seen.nanos,
+        );
+        until > (now.seconds, now.nanos)
     })
+}
+
+/// Teleport keeps an instance record this long past its certificate's expiry.
+const RECORD_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// When the instance's certificate expires: its record's `metadata.expires` (which the server
+/// sets to the certificate's expiry plus [`RECORD_MARGIN`] at every authentication) less the
+/// margin.
+pub fn identity_expires(i: &BotInstance) -> Option<SystemTime> {
+    let record = i.metadata.as_ref()?.expires?;
+    SystemTime::try_from(record)
+        .ok()?
+        .checked_sub(RECORD_MARGIN)
 }
 
 /// How long after its last sighting an instance without an expiry counts as live: Teleport's
@@ -370,6 +381,17 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000);
         assert!(is_live(&instance("b", "u", Some(2_000)), now));
         assert!(!is_live(&instance("b", "u", Some(900)), now));
+    }
+
+    #[test]
+    fn an_identity_in_the_records_margin_has_expired() {
+        // The record outlives the certificate by five minutes: the identity expired at 1_000.
+        let record_until_1300 = instance("b", "u", Some(1_300));
+        let at = |s| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        assert_eq!(identity_expires(&record_until_1300), Some(at(1_000)));
+        assert!(is_live(&record_until_1300, at(999)));
+        assert!(!is_live(&record_until_1300, at(1_000)));
+        assert!(!is_live(&record_until_1300, at(1_200)));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use mwi_diag::doctor::{LiveAnswer, LiveCheck};
 
 use crate::client::Client;
 use crate::ops::access::{self, Decision};
+use crate::ops::instances::is_live;
 use crate::ops::unlock;
 
 /// Answers one check; any error becomes an "unknown" answer naming it, never a failure of the
@@ -53,20 +54,11 @@ async fn ask(client: &Client, check: &LiveCheck) -> Result<LiveAnswer, crate::er
             }
         }
         LiveCheck::InstanceExpired { bot: Some(bot) } => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_secs() as i64)
-                .unwrap_or(0);
+            let now = std::time::SystemTime::now();
             let mut live = 0usize;
             let mut pager = client.bot_instances(Some(bot));
             while let Some(page) = pager.next_page().await? {
-                live += page
-                    .iter()
-                    .filter(|i| {
-                        let expires = i.value.metadata.as_ref().and_then(|m| m.expires.as_ref());
-                        expires.is_none_or(|t| t.seconds > now)
-                    })
-                    .count();
+                live += page.iter().filter(|i| is_live(&i.value, now)).count();
             }
             LiveAnswer {
                 current: Some(live == 0),

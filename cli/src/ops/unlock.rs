@@ -194,15 +194,24 @@ pub async fn find_blocking_locks(
 pub struct RemovedLocks {
     /// The one YAML file holding every lock that was to be removed (empty when there were none).
     pub backup_path: PathBuf,
-    /// The names of the removed locks, in order.
-    pub names: Vec<String>,
+    /// The names of the locks this call deleted, in order.
+    pub deleted: Vec<String>,
+    /// The names of the locks someone else removed after they were read (a racing run).
+    pub already_gone: Vec<String>,
+}
+
+impl RemovedLocks {
+    /// The backup, when there was a lock to remove.
+    pub fn backup(&self) -> Option<PathBuf> {
+        (!self.backup_path.as_os_str().is_empty()).then(|| self.backup_path.clone())
+    }
 }
 
 /// What happened to one lock during [`remove_locks_reporting`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Removal<'a> {
     Deleted(&'a str),
-    /// Someone else removed it after it was read; it counts as removed.
+    /// Someone else removed it after it was read: not counted as removed by this run.
     AlreadyGone(&'a str),
 }
 
@@ -229,7 +238,8 @@ pub async fn remove_locks_reporting(
     if locks.is_empty() {
         return Ok(RemovedLocks {
             backup_path: PathBuf::new(),
-            names: Vec::new(),
+            deleted: Vec::new(),
+            already_gone: Vec::new(),
         });
     }
     let resources: Vec<Resource> = locks
@@ -237,19 +247,26 @@ pub async fn remove_locks_reporting(
         .map(|l| Resource::Lock(l.value.clone()))
         .collect();
     let backup_path = super::backup::write_backup(backup_dir, stem, &render_yaml(&resources))?;
-    let mut names = Vec::with_capacity(locks.len());
+    let mut deleted = Vec::with_capacity(locks.len());
+    let mut already_gone = Vec::new();
     for lock in locks {
         let name = lock_name(&lock.value);
         match client.delete_lock(name).await {
-            Ok(()) => on_each(Removal::Deleted(name)),
-            Err(e) if e.is_not_found() => on_each(Removal::AlreadyGone(name)),
+            Ok(()) => {
+                on_each(Removal::Deleted(name));
+                deleted.push(name.to_owned());
+            }
+            Err(e) if e.is_not_found() => {
+                on_each(Removal::AlreadyGone(name));
+                already_gone.push(name.to_owned());
+            }
             Err(e) => {
                 let cause = CommandError::from(e);
                 let mut err = CommandError::new(
                     cause.status,
                     format!(
                         "removed {} of {} locks, then: {}",
-                        names.len(),
+                        deleted.len(),
                         locks.len(),
                         cause.message
                     ),
@@ -261,9 +278,12 @@ pub async fn remove_locks_reporting(
                 )));
             }
         }
-        names.push(name.to_owned());
     }
-    Ok(RemovedLocks { backup_path, names })
+    Ok(RemovedLocks {
+        backup_path,
+        deleted,
+        already_gone,
+    })
 }
 
 pub(crate) fn lock_name(lock: &LockV2) -> &str {

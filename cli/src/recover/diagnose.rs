@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use mwi_diag::doctor;
 use mwi_diag::incident::Incident;
@@ -13,7 +13,7 @@ use mwi_proto::types::LockV2;
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
-use crate::ops::instances::{instance_row, is_live, locked_ids_of};
+use crate::ops::instances::{identity_expires, instance_row, is_live, locked_ids_of};
 use crate::ops::unlock::{BlockingLock, BotTargets, bot_resource_name};
 use crate::recover::plan::Flow;
 use crate::recover::step::{InstanceSummary, LockSummary};
@@ -84,13 +84,7 @@ impl BotState {
 
     /// Instances whose identity is still valid.
     pub fn live_instances(&self, now: SystemTime) -> usize {
-        self.instances
-            .iter()
-            .filter(|i| match identity_expires(i) {
-                Some(expires) => expires > now,
-                None => is_live(i, now),
-            })
-            .count()
+        self.instances.iter().filter(|i| is_live(i, now)).count()
     }
 
     /// Every instance, newest authentication last.
@@ -150,17 +144,6 @@ impl BotState {
             })
             .count()
     }
-}
-
-/// Teleport keeps an instance record this long past its certificate's expiry.
-const RECORD_MARGIN: Duration = Duration::from_secs(5 * 60);
-
-/// When the instance's certificate expires: its record's expiry less Teleport's margin.
-pub fn identity_expires(i: &BotInstance) -> Option<SystemTime> {
-    let record = i.metadata.as_ref()?.expires?;
-    SystemTime::try_from(record)
-        .ok()?
-        .checked_sub(RECORD_MARGIN)
 }
 
 /// A lock as plans show it.

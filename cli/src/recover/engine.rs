@@ -36,7 +36,7 @@ pub enum Progress {
     /// One status line per step (recovery flows without a terminal).
     #[default]
     Steps,
-    /// A spinner per step, on a terminal.
+    /// A spinner per step, on a terminal, gone when the step is done (the report lists them).
     Spinners,
     /// One line per removed lock, as `unlock` always printed them.
     Locks,
@@ -84,6 +84,14 @@ impl<'a> Engine<'a> {
         #[cfg(debug_assertions)]
         let crash = crash_hook::CrashPoint::from_env();
         let total = journal.record.plan.steps.len();
+        // The tbot.yaml a later step writes into is checked before any step issues a token.
+        for (step, record) in journal.record.plan.steps.iter().zip(&journal.record.steps) {
+            if let Step::UpdateTbotConfig { path } = step
+                && record.state != StepState::Done
+            {
+                crate::recover::flows::check_tbot_config(path)?;
+            }
+        }
         let mut cost = VerifyCost::default();
         for index in 0..total {
             if journal.record.steps[index].state == StepState::Done {
@@ -108,13 +116,15 @@ impl<'a> Engine<'a> {
             crash_hook::crash_if(crash, index, false);
             match result {
                 Ok(output) => {
-                    let line = format!("{}. {}", index + 1, summary(&step, &output));
+                    let mark = mark(StepState::Done, Some(&output));
+                    let line = format!("{mark} {}. {}", index + 1, summary(&step, &output));
                     journal.mark_done(index, output)?;
                     self.finish(progress, index, total, true, &line);
                 }
                 Err(e) => {
                     journal.mark_failed(index, &e.message)?;
-                    let line = format!("{}. {}: failed", index + 1, step.title());
+                    let mark = mark(StepState::Failed, None);
+                    let line = format!("{mark} {}. {}: failed", index + 1, step.title());
                     self.finish(progress, index, total, false, &line);
                     return Err(e.hint(format!(
                         "fix the cause and run the same command again, or `{}`: it continues at step {} (journal {})",
@@ -143,19 +153,22 @@ impl<'a> Engine<'a> {
         Some(bar)
     }
 
+    /// Ends a step's progress; `line` is its marked one-line summary.
     fn finish(&self, bar: Option<ProgressBar>, index: usize, total: usize, ok: bool, line: &str) {
-        let mark = if ok { "✓" } else { "✗" };
         match bar {
+            // On a terminal a finished step's line goes away: the report lists every step once.
+            // A failed one stays, as nothing follows it but the error.
+            Some(bar) if ok => bar.finish_and_clear(),
             Some(bar) => {
                 bar.set_style(
                     ProgressStyle::with_template("{msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.finish_with_message(format!("{mark} {line}"));
+                bar.finish_with_message(line.to_string());
             }
             None if self.options.progress == Progress::Steps => self
                 .printer
-                .status(format!("[{}/{total}] {mark} {line}", index + 1)),
+                .status(format!("[{}/{total}] {line}", index + 1)),
             None => {}
         }
     }
@@ -180,7 +193,7 @@ impl<'a> Engine<'a> {
         &self,
         journal: &Journal,
         locks: &[Fetched<LockV2>],
-        already_gone: Vec<String>,
+        mut already_gone: Vec<String>,
     ) -> Result<StepOutput, CommandError> {
         let record = &journal.record;
         let stem = record.operation.locks_backup_stem(&record.bot);
@@ -192,9 +205,10 @@ impl<'a> Engine<'a> {
             |removal| self.lock_removed(removal),
         )
         .await?;
+        already_gone.extend(removed.already_gone.iter().cloned());
         Ok(StepOutput::LocksRemoved {
-            backup: (!removed.names.is_empty()).then_some(removed.backup_path),
-            removed: removed.names,
+            backup: removed.backup(),
+            removed: removed.deleted,
             already_gone,
         })
     }
@@ -272,7 +286,7 @@ impl<'a> Engine<'a> {
                 let written = mwi_diag::tbot_config::write_token(path, &token.name, &tag).map_err(
                     |e| {
                         CommandError::failure(e.to_string()).hint(
-                            "fix the file (or pass another --tbot-config) and run the command again",
+                            "fix the file, or run the same command again with another --tbot-config: the run continues with it",
                         )
                     },
                 )?;
@@ -668,6 +682,21 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
     }
 }
 
+/// How a step's line is marked: done, failed, not run, or (a verification still pending) open.
+fn mark(state: StepState, output: Option<&StepOutput>) -> &'static str {
+    let verify_state = match output {
+        Some(StepOutput::Verified(v)) => Some(v.state),
+        _ => None,
+    };
+    match (state, verify_state) {
+        (StepState::Done, Some(VerifyState::Pending)) => "…",
+        (StepState::Done, Some(VerifyState::TimedOut | VerifyState::Failed)) => "✗",
+        (StepState::Done, _) => "✓",
+        (StepState::Failed, _) => "✗",
+        _ => "-",
+    }
+}
+
 fn state_text(state: VerifyState) -> &'static str {
     match state {
         VerifyState::Verified => "verified",
@@ -685,8 +714,10 @@ pub struct RunReport {
     pub journal: PathBuf,
     /// True when this invocation continued an earlier run.
     pub resumed: bool,
-    /// Of this invocation, from the start of the command.
+    /// Executing the steps, in this invocation (not the time spent answering questions).
     pub elapsed: Duration,
+    /// Of this invocation, from the start of the command (questions and confirmation included).
+    pub command_elapsed: Duration,
     pub rpc_count: usize,
     pub verify: VerifyCost,
     /// How the auth service was reached, for the tbot start line.
@@ -735,9 +766,17 @@ impl RunReport {
 
     /// What the user must still do.
     pub fn after(&self) -> Vec<String> {
-        let mut out = self.record.plan.after.clone();
+        let verified = self.verification().map(|v| v.state) == Some(VerifyState::Verified);
+        let mut out: Vec<String> = self
+            .record
+            .plan
+            .after
+            .iter()
+            .filter(|line| !(verified && crate::recover::flows::done_once_verified(line)))
+            .cloned()
+            .collect();
         if let Some(v) = self.verification()
-            && v.state != VerifyState::Verified
+            && !verified
         {
             for line in &v.to_check {
                 if !out.contains(line) {
@@ -781,11 +820,7 @@ impl Output for RunReport {
                 Some(o) => summary(step, o),
                 None => format!("{} (not run)", step.title()),
             };
-            let mark = match rec.state {
-                StepState::Done => "✓",
-                StepState::Failed => "✗",
-                _ => "-",
-            };
+            let mark = mark(rec.state, rec.output.as_ref());
             out.push_str(&format!("  {mark} {}. {line}\n", i + 1));
         }
         let backups = self.backups();
@@ -813,7 +848,7 @@ impl Output for RunReport {
             }
         }
         out.push_str(&format!(
-            "Journal: {} ({} RPCs, {} ms)\n",
+            "Journal: {} ({} RPCs, {} ms executing)\n",
             self.journal.display(),
             self.rpc_count,
             self.elapsed.as_millis()
@@ -868,6 +903,7 @@ impl Output for RunReport {
             "after": self.after(),
             "journal": self.journal,
             "elapsed_ms": self.elapsed.as_millis() as u64,
+            "command_elapsed_ms": self.command_elapsed.as_millis() as u64,
             "rpc_count": self.rpc_count,
             "verify": {
                 "elapsed_ms": self.verify.elapsed.as_millis() as u64,

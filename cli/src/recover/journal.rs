@@ -341,6 +341,39 @@ impl Journal {
         self.save()
     }
 
+    /// Points the run's unwritten tbot.yaml step at `input`'s `--tbot-config` when that is the
+    /// only option that differs (a rerun after the file was refused may name another file).
+    /// True when it changed the journal.
+    pub fn retarget_tbot_config(&mut self, input: &FlowInput) -> Result<bool, CommandError> {
+        let Some(new) = &input.tbot_config else {
+            return Ok(false);
+        };
+        let same_otherwise = FlowInput {
+            tbot_config: self.record.input.tbot_config.clone(),
+            ..input.clone()
+        } == self.record.input;
+        if !same_otherwise || self.record.input.tbot_config.as_ref() == Some(new) {
+            return Ok(false);
+        }
+        let Some(index) = self
+            .record
+            .plan
+            .steps
+            .iter()
+            .position(|s| matches!(s, crate::recover::step::Step::UpdateTbotConfig { .. }))
+        else {
+            return Ok(false);
+        };
+        if self.record.steps[index].state == StepState::Done {
+            return Ok(false);
+        }
+        self.record.plan.steps[index] =
+            crate::recover::step::Step::UpdateTbotConfig { path: new.clone() };
+        self.record.input.tbot_config = Some(new.clone());
+        self.save()?;
+        Ok(true)
+    }
+
     /// Marks the run as replaced by a new one.
     pub fn abandon(&mut self) -> Result<(), CommandError> {
         self.record.state = RunState::Abandoned;

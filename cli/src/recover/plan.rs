@@ -204,15 +204,24 @@ impl Plan {
 
 impl Output for Plan {
     fn text(&self) -> String {
-        let mut out = match self.operation.incident() {
-            Some(incident) => format!("Incident {incident} on bot {:?}: ", self.bot),
-            None => format!("Bot {:?}: ", self.bot),
+        let not_shown = self.steps.iter().find_map(|s| match s {
+            Step::ShowEvidence { evidence } if evidence.not_shown => Some(&evidence.headline),
+            _ => None,
+        });
+        let mut out = match (self.operation.incident(), not_shown) {
+            (Some(incident), Some(found)) => format!(
+                "Bot {:?} does not show incident {incident} ({}): {found}",
+                self.bot,
+                self.operation.title()
+            ),
+            (Some(incident), None) => format!(
+                "Incident {incident} on bot {:?}: {}",
+                self.bot,
+                self.operation.title()
+            ),
+            (None, _) => format!("Bot {:?}: {}", self.bot, self.operation.title()),
         };
-        out.push_str(&format!(
-            "{}\n\nPlan ({} steps):\n",
-            self.operation.title(),
-            self.steps.len()
-        ));
+        out.push_str(&format!("\n\nPlan ({} steps):\n", self.steps.len()));
         out.push_str(&self.render_steps());
         if !self.after.is_empty() {
             out.push_str("\nAfterwards, on the bot's host:\n");

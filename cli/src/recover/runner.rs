@@ -57,8 +57,9 @@ impl<'a> RunContext<'a> {
     }
 
     /// The unfinished run of `operation` for `bot` that running the same command again
-    /// continues. With `new_run` it is marked abandoned instead (its backups stay); one started
-    /// with other options is refused, naming the ways on.
+    /// continues. With `new_run` it is marked abandoned instead (its backups stay). A rerun may
+    /// name another `--tbot-config` while the token is not written yet; one started with other
+    /// options is refused, naming the ways on.
     pub fn to_continue(
         &self,
         operation: Operation,
@@ -77,6 +78,17 @@ impl<'a> RunContext<'a> {
                 open.record.backup_dir.display()
             ));
             return Ok(None);
+        }
+        if open.retarget_tbot_config(input)? {
+            self.printer.status(format!(
+                "run {} continues with --tbot-config {}",
+                open.record.run_id,
+                input
+                    .tbot_config
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ));
         }
         if open.record.input != *input {
             return Err(CommandError::usage(format!(
@@ -143,6 +155,7 @@ impl<'a> RunContext<'a> {
         prefetched: Prefetched,
         resumed: bool,
     ) -> Result<RunReport, CommandError> {
+        let executing = Instant::now();
         let engine = Engine::new(self.client, self.printer, self.options.clone());
         let verify = engine.run(&mut journal, prefetched).await?;
         let target = &self.client.connection().target;
@@ -150,7 +163,8 @@ impl<'a> RunContext<'a> {
             journal: journal.path().to_path_buf(),
             record: journal.record,
             resumed,
-            elapsed: self.started.elapsed(),
+            elapsed: executing.elapsed(),
+            command_elapsed: self.started.elapsed(),
             rpc_count: self.client.rpc_count(),
             verify,
             auth_addr: target.addr.clone(),

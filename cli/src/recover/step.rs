@@ -93,6 +93,10 @@ pub struct Evidence {
     pub instances: Vec<InstanceSummary>,
     /// Further facts, one line each (roles and their logins, the access check, log findings).
     pub facts: Vec<String>,
+    /// True when what was found does not show the incident the flow recovers from (the plan's
+    /// headline then says what was found, not the incident).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_shown: bool,
 }
 
 /// A lock as the plan shows it.

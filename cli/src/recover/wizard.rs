@@ -13,7 +13,7 @@ use crate::output::Printer;
 use crate::recover::diagnose::{self, BotState, LogFinding};
 use crate::recover::flows;
 use crate::recover::plan::{Flow, FlowInput, Planned};
-use crate::resource::{format_timestamp, parse_go_duration};
+use crate::resource::parse_go_duration;
 
 /// The questions a wizard asks.
 pub trait Prompt {
@@ -36,6 +36,11 @@ fn answer_error(e: dialoguer::Error) -> CommandError {
     CommandError::failure(format!("cannot read the answer: {e}"))
 }
 
+/// Esc (or q) on a question: the wizard stops before it changed anything.
+pub fn canceled() -> CommandError {
+    CommandError::failure("canceled, no changes made")
+}
+
 impl Prompt for Terminal {
     fn select(
         &mut self,
@@ -47,16 +52,18 @@ impl Prompt for Terminal {
             .with_prompt(prompt)
             .items(items)
             .default(default)
-            .interact_on(&console::Term::stderr())
-            .map_err(answer_error)
+            .interact_on_opt(&console::Term::stderr())
+            .map_err(answer_error)?
+            .ok_or_else(canceled)
     }
 
     fn confirm(&mut self, prompt: &str, default: bool) -> Result<bool, CommandError> {
         dialoguer::Confirm::new()
             .with_prompt(prompt)
             .default(default)
-            .interact_on(&console::Term::stderr())
-            .map_err(answer_error)
+            .interact_on_opt(&console::Term::stderr())
+            .map_err(answer_error)?
+            .ok_or_else(canceled)
     }
 
     fn input(&mut self, prompt: &str, default: Option<&str>) -> Result<String, CommandError> {
@@ -83,6 +90,9 @@ pub struct Decided {
 pub struct Start {
     pub input: FlowInput,
     pub wait: Option<Duration>,
+    /// The directory `lab break` wrote this bot's tbot.yaml and tbot.log into, if any: its
+    /// files are the defaults of the path questions.
+    pub lab_dir: Option<PathBuf>,
 }
 
 /// Picks the bot: the one given, else one from the fleet overview.
@@ -104,35 +114,69 @@ pub async fn pick_bot(
         .hint("create one with `mwictl bots add NAME --roles ROLE`"));
     }
     let last_seen = last_seen_by_bot(client).await?;
-    let items: Vec<String> = summaries
-        .iter()
-        .map(|s| bot_line(s, last_seen.get(&s.name).map(String::as_str)))
-        .collect();
+    let items = bot_lines(&summaries, &last_seen, now);
     // The first bot that needs help is the default.
     let default = summaries
         .iter()
         .position(|s| s.health() != bots::Health::Ok)
         .unwrap_or(0);
-    let i = prompt.select("Which bot?", &items, default)?;
+    let i = prompt.select("Bot to recover", &items, default)?;
     Ok(summaries[i].name.clone())
 }
 
-fn bot_line(s: &BotSummary, last_seen: Option<&str>) -> String {
-    format!(
-        "{}  [{}]  locks {}  live instances {}/{}  last seen {}",
-        s.name,
-        s.health().text(),
-        s.locks.len(),
-        s.live_instances,
-        s.instances,
-        last_seen.unwrap_or("never")
-    )
+/// One line per bot, in aligned columns: name, health, locks, live instances, last seen.
+fn bot_lines(
+    summaries: &[BotSummary],
+    last_seen: &std::collections::HashMap<String, SystemTime>,
+    now: SystemTime,
+) -> Vec<String> {
+    let rows: Vec<[String; 5]> = summaries
+        .iter()
+        .map(|s| {
+            [
+                s.name.clone(),
+                format!("[{}]", s.health().text()),
+                format!("locks {}", s.locks.len()),
+                format!("live instances {}/{}", s.live_instances, s.instances),
+                format!(
+                    "last seen {}",
+                    last_seen
+                        .get(&s.name)
+                        .map_or("never".to_string(), |t| ago(now, *t))
+                ),
+            ]
+        })
+        .collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    rows.iter()
+        .map(|r| {
+            let cells: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(cell, w)| format!("{cell:<w$}"))
+                .collect();
+            cells.join("  ").trim_end().to_string()
+        })
+        .collect()
+}
+
+/// How long before `now` `then` was, in whole seconds, minutes, hours or days ("3m ago").
+fn ago(now: SystemTime, then: SystemTime) -> String {
+    let secs = now.duration_since(then).map_or(0, |d| d.as_secs());
+    match secs {
+        0..60 => format!("{secs}s ago"),
+        60..3600 => format!("{}m ago", secs / 60),
+        3600..86400 => format!("{}h ago", secs / 3600),
+        _ => format!("{}d ago", secs / 86400),
+    }
 }
 
 /// The newest sighting (heartbeat or authentication) of each bot's instances.
 async fn last_seen_by_bot(
     client: &Client,
-) -> Result<std::collections::HashMap<String, String>, CommandError> {
+) -> Result<std::collections::HashMap<String, SystemTime>, CommandError> {
     let mut newest: std::collections::HashMap<String, prost_types::Timestamp> = Default::default();
     let mut pager = client.bot_instances(None);
     let none = std::collections::HashSet::new();
@@ -149,7 +193,7 @@ async fn last_seen_by_bot(
     }
     Ok(newest
         .into_iter()
-        .map(|(bot, t)| (bot, format_timestamp(&t)))
+        .filter_map(|(bot, t)| Some((bot, SystemTime::try_from(t).ok()?)))
         .collect())
 }
 
@@ -164,28 +208,40 @@ pub async fn decide(
 ) -> Result<Option<Decided>, CommandError> {
     printer.status(format!("Diagnosing bot {bot:?}..."));
     let state = diagnose::gather(client, bot).await?;
-    let log_path = prompt.input("tbot log to read (Enter to skip)", None)?;
-    let log: Vec<LogFinding> = if log_path.trim().is_empty() {
-        Vec::new()
-    } else {
-        diagnose::read_log(&PathBuf::from(log_path.trim()))?
+    let lab_file = |name: &str| {
+        start
+            .lab_dir
+            .as_ref()
+            .map(|d| d.join(name))
+            .filter(|p| p.is_file())
     };
+    let log_default = lab_file("tbot.log").map(|p| p.display().to_string());
+    let log: Vec<LogFinding> = ask_path(
+        printer,
+        prompt,
+        "tbot log to read (Enter to skip)",
+        log_default.as_deref(),
+        diagnose::read_log,
+    )?
+    .map(|(_, log)| log)
+    .unwrap_or_default();
     let config_default = start
         .input
         .tbot_config
-        .as_ref()
+        .clone()
+        .or_else(|| lab_file("tbot.yaml"))
         .map(|p| p.display().to_string());
-    let config_path = prompt.input(
+    let (config_path, config) = ask_path(
+        printer,
+        prompt,
         "tbot.yaml of this bot (Enter to skip)",
         config_default.as_deref(),
-    )?;
-    let config_path = Some(config_path.trim())
-        .filter(|p| !p.is_empty())
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p)));
-    let config = match &config_path {
-        Some(p) => Some(diagnose::read_config(p, Some(&state))?),
-        None => None,
-    };
+        |p| {
+            flows::check_tbot_config(p)?;
+            diagnose::read_config(p, Some(&state))
+        },
+    )?
+    .unzip();
     let now = SystemTime::now();
     printer.status(diagnose::render(&state, &log, config.as_ref(), now));
     let suggestion = diagnose::suggest(&state, &log, now);
@@ -210,7 +266,7 @@ pub async fn decide(
         .map(|f| format!("{} {}: {}", f.incident(), f.name(), f.title()))
         .collect();
     items.push("Quit: change nothing".to_string());
-    let choice = prompt.select("Which recovery?", &items, default)?;
+    let choice = prompt.select("Recovery to run", &items, default)?;
     let Some(flow) = flows_offered.get(choice).copied() else {
         return Ok(None);
     };
@@ -272,6 +328,33 @@ pub async fn decide(
     }))
 }
 
+/// Asks for a file until `read` accepts it (saying why it did not), or the answer is empty.
+fn ask_path<T>(
+    printer: &Printer,
+    prompt: &mut dyn Prompt,
+    question: &str,
+    default: Option<&str>,
+    mut read: impl FnMut(&std::path::Path) -> Result<T, CommandError>,
+) -> Result<Option<(PathBuf, T)>, CommandError> {
+    // With a default, Enter takes it, so skipping is `-`.
+    let question = match default {
+        Some(_) => question.replace("(Enter to skip)", "(- to skip)"),
+        None => question.to_string(),
+    };
+    loop {
+        let answer = prompt.input(&question, default)?;
+        let answer = answer.trim();
+        if answer.is_empty() || answer == "-" {
+            return Ok(None);
+        }
+        let path = std::path::absolute(answer).unwrap_or_else(|_| PathBuf::from(answer));
+        match read(&path) {
+            Ok(value) => return Ok(Some((path, value))),
+            Err(e) => printer.status(format!("{e}; try again, or press Enter to skip")),
+        }
+    }
+}
+
 fn required(answer: String, what: &str) -> Result<String, CommandError> {
     let answer = answer.trim().to_string();
     if answer.is_empty() {
@@ -296,7 +379,7 @@ fn ask_target(
     }
     let first_role = items.len();
     items.extend(roles.iter().map(|r| format!("role {r}")));
-    let i = prompt.select("Where should the change go?", &items, 0)?;
+    let i = prompt.select("Where the change goes", &items, 0)?;
     match i {
         0 => {}
         1 if offer_trait => input.use_trait = true,
@@ -320,7 +403,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_bot_line_shows_health_locks_instances_and_last_seen() {
+    fn bot_lines_are_aligned_and_say_how_long_ago() {
         let s = BotSummary {
             name: "example".into(),
             user_name: "bot-example".into(),
@@ -333,10 +416,25 @@ mod tests {
             live_instances: 0,
             tokens: 0,
         };
+        let long = BotSummary {
+            name: "a-longer-name".into(),
+            locks: vec![],
+            instances: 10,
+            live_instances: 10,
+            ..s.clone()
+        };
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let seen = [("example".to_string(), now - Duration::from_secs(200))].into();
         assert_eq!(
-            bot_line(&s, Some("2025-01-01T00:00:00Z")),
-            "example  [LOCKED]  locks 1  live instances 0/2  last seen 2025-01-01T00:00:00Z"
+            bot_lines(&[s, long], &seen, now),
+            [
+                "example        [LOCKED]  locks 1  live instances 0/2    last seen 3m ago",
+                "a-longer-name  [ok]      locks 0  live instances 10/10  last seen never",
+            ]
         );
+        assert_eq!(ago(now, now - Duration::from_secs(59)), "59s ago");
+        assert_eq!(ago(now, now - Duration::from_secs(7200)), "2h ago");
+        assert_eq!(ago(now, now + Duration::from_secs(5)), "0s ago");
     }
 
     struct Scripted(Vec<&'static str>);

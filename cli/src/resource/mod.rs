@@ -30,6 +30,7 @@ use serde_json::Value;
 
 pub use documents::{MAX_INPUT_BYTES, parse_documents, render_json, render_yaml};
 pub use error::ResourceError;
+pub(crate) use error::edit_distance;
 pub use lock::lock_target_text;
 pub use name::{MAX_NAME_BYTES, NameError, check_name, cut, shown};
 pub use units::{format_go_duration, format_timestamp, parse_go_duration, parse_timestamp};

@@ -353,3 +353,26 @@ fn anchors_tags_and_values_over_lines_are_refused() {
     let old = "onboarding:\n  token: # A&B!\n    old\n";
     assert_eq!(edited(old), old.replace("old", NEW));
 }
+
+#[test]
+fn only_a_mapping_with_tbots_keys_is_a_tbot_config() {
+    let good = "version: v2\nauth_server: a:3025\nonboarding:\n  token: x\nstorage:\n  type: memory\nservices: []\n";
+    assert_eq!(super::check_config_text(good), Ok(()));
+    let outputs = good
+        .replace("services", "outputs")
+        .replace("auth_server", "proxy_server");
+    assert_eq!(super::check_config_text(&outputs), Ok(()));
+    for (text, named) in [
+        ("#!/bin/sh\necho hi\n", "mapping"),
+        ("- a\n- b\n", "mapping"),
+        ("root:x:0:0:root:/root:/bin/bash\n", "mapping"),
+        (
+            "version: v2\nstorage: {}\n",
+            "no onboarding, no services or outputs, no proxy_server or auth_server",
+        ),
+        ("a: [\n", "not YAML"),
+    ] {
+        let err = super::check_config_text(text).unwrap_err();
+        assert!(err.contains(named), "{text:?}: {err}");
+    }
+}

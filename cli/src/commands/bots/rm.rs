@@ -122,7 +122,7 @@ pub async fn run(ctx: &Context, args: RmArgs) -> Result<ExitStatus, CommandError
                     ))
                 })?;
             report.locks_backup = Some(removed.backup_path);
-            report.removed_locks = removed.names;
+            report.removed_locks = removed.deleted;
         }
         Choice::Keep => {
             report.kept_locks = found.iter().map(|l| l.name().to_owned()).collect();

@@ -1,19 +1,23 @@
 //! `mwictl lab break SCENARIO --bot NAME`: puts a lab bot into an incident for real (S1–S4 by
 //! running lab agents into it, S5–S7 by writing the tbot.yaml mistake) and says what to run next.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::lab::scenarios::{self, BreakOptions, Scenario};
+use crate::lab::scenarios::{self, BreakOptions, Broken, Scenario};
 use crate::lab::setup::LabTarget;
 
 /// Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it.
 ///
 /// S1–S4 run lab bot agents inside mwictl against the lab from `mwictl lab start` until the
-/// incident has happened: the bot (with role `access`: login alice, nothing for databases),
-/// its join token and DIR/tbot.yaml are created as needed, and the agents log to DIR/tbot.log.
+/// incident has happened: the bot (with its own role `access-BOT`: login alice, nothing for
+/// databases), its join token and DIR/tbot.yaml are created as needed, and the agents log to
+/// DIR/tbot.log.
 /// S5–S7 only write DIR/tbot.yaml with the mistake `mwictl lint` finds; they need no lab.
 /// The summary names the log, the config and the commands that diagnose and fix the incident.
 #[derive(Debug, clap::Args)]
@@ -53,7 +57,34 @@ pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandEr
         db: args.db,
     };
     let printer = ctx.printer();
-    let progress = |step: &str| printer.status(step);
+    // On a terminal each step shows on one transient line: the summary lists them all after.
+    let spinner = (std::io::stderr().is_terminal() && !ctx.global().quiet).then(|| {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    });
+    let progress = |step: &str| match &spinner {
+        Some(bar) => bar.set_message(step.to_string()),
+        None => printer.status(step),
+    };
+    let broken = break_with(ctx, &opts, &progress).await;
+    if let Some(bar) = &spinner {
+        bar.finish_and_clear();
+    }
+    printer.print(&broken?)?;
+    Ok(ExitStatus::Success)
+}
+
+/// Breaks the bot, with lab bot agents against the lab when the incident needs them.
+async fn break_with(
+    ctx: &Context,
+    opts: &BreakOptions,
+    progress: scenarios::Progress<'_>,
+) -> Result<Broken, CommandError> {
     let broken = if scenarios::runs_agents(opts.scenario) {
         let (client, resolved) = ctx.connected().await?;
         if resolved.target.via_proxy {
@@ -63,10 +94,9 @@ pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandEr
             .hint("drop --proxy; start a lab with `mwictl lab start`"));
         }
         let lab = LabTarget::from_identity(&resolved.target.addr, &resolved.target.identity)?;
-        scenarios::break_bot(Some((client, &lab)), &opts, &progress).await?
+        scenarios::break_bot(Some((client, &lab)), opts, progress).await?
     } else {
-        scenarios::break_bot(None, &opts, &progress).await?
+        scenarios::break_bot(None, opts, progress).await?
     };
-    printer.print(&broken)?;
-    Ok(ExitStatus::Success)
+    Ok(broken)
 }

@@ -121,6 +121,9 @@ pub async fn run_flow(
 ) -> Result<ExitStatus, CommandError> {
     let started = Instant::now();
     require_consent(ctx, common, bot)?;
+    if let Some(path) = &input.tbot_config {
+        crate::recover::flows::check_tbot_config(path)?;
+    }
     let client = ctx.client().await?;
     let runner = runner(ctx, client, common.wait, started)?;
     if !common.plan

@@ -94,8 +94,8 @@ pub async fn add(
     Ok(Added {
         bot,
         token,
-        locks_backup: (!removed.names.is_empty()).then_some(removed.backup_path),
-        removed_locks: removed.names,
+        locks_backup: removed.backup(),
+        removed_locks: removed.deleted,
     })
 }
 

@@ -5,10 +5,42 @@ use mwi_proto::machineid::Bot;
 
 use crate::client::{Client, ClientError, Fetched, ToWire};
 use crate::error::CommandError;
+use crate::resource::edit_distance;
 
-/// Bot `name`; a missing bot is exit 3 with a hint to list them.
+/// Bot `name`; a missing bot is exit 3 naming the nearest existing bots (see [`not_found`]).
 pub async fn get(client: &Client, name: &str) -> Result<Fetched<Bot>, CommandError> {
-    client.get_bot(name).await.map_err(|e| bot_error(e, name))
+    match client.get_bot(name).await {
+        Err(e) if e.is_not_found() => Err(not_found(client, name).await),
+        other => other.map_err(|e| bot_error(e, name)),
+    }
+}
+
+/// Exit 3 for bot `name`, which does not exist: names the existing bots nearest to it (a
+/// typo), and hints to list them.
+pub async fn not_found(client: &Client, name: &str) -> CommandError {
+    let mut err = CommandError::not_found(format!("bot {name:?} not found"));
+    // The list is only a suggestion: when it cannot be read, the error stays as it is.
+    if let Ok(bots) = client.bots().collect_all().await {
+        let near = nearest(name, bots.iter().map(|b| super::bot_name(&b.value)));
+        if !near.is_empty() {
+            let quoted: Vec<String> = near.iter().map(|n| format!("{n:?}")).collect();
+            err = err.hint(format!("did you mean {}?", quoted.join(" or ")));
+        }
+    }
+    err.hint("list bots with `mwictl bots ls`")
+}
+
+/// The (at most three) names within edit distance 2 of `given`, nearest first.
+fn nearest<'a>(given: &str, names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut near: Vec<(usize, &str)> = names
+        .map(|n| (edit_distance(given, n), n))
+        .filter(|(d, _)| *d <= 2)
+        .collect();
+    near.sort();
+    near.into_iter()
+        .take(3)
+        .map(|(_, n)| n.to_owned())
+        .collect()
 }
 
 /// The error of a call about bot `name`: a missing bot is named, with a hint to list them.
@@ -81,4 +113,20 @@ pub(super) fn token_failed(e: CommandError, name: &str, done: &str) -> CommandEr
     );
     err.hints = e.hints;
     err.hint(format!("issue one with `mwictl bots instances add {name}`"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_names_are_typos_of_the_given_one() {
+        let names = ["example", "examples", "other"];
+        assert_eq!(nearest("exmaple", names.into_iter()), ["example"]);
+        assert_eq!(
+            nearest("exampl", names.into_iter()),
+            ["example", "examples"]
+        );
+        assert!(nearest("ghost", names.into_iter()).is_empty());
+    }
 }

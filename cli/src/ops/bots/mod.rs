@@ -20,7 +20,7 @@ mod spec;
 mod update;
 
 pub use add::{Added, NewBot, add, preflight_add};
-pub use calls::{check_roles_exist, create, delete, get};
+pub use calls::{check_roles_exist, create, delete, get, not_found};
 pub use details::{BotDetails, BotToken, details};
 pub use join::{JoinAddress, JoinToken, Ticket, add_instance, refuses_join};
 pub use overview::{BotSummary, Health, overview};

@@ -44,6 +44,7 @@ pub fn plan(state: &BotState, input: &FlowInput) -> Planned {
                 locks: state.lock_summaries(),
                 instances: state.instance_summaries(),
                 facts,
+                not_shown: live > 0,
             },
         },
         Step::IssueToken {

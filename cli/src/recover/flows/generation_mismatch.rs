@@ -59,6 +59,7 @@ pub fn plan(state: &BotState, input: &FlowInput) -> Planned {
             locks: locks.clone(),
             instances,
             facts,
+            not_shown: locks.is_empty(),
         },
     }];
     if !locks.is_empty() {

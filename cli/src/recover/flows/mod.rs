@@ -15,6 +15,24 @@ pub const RESTART_NOTE: &str = "restart tbot (e.g. `systemctl restart tbot`): a 
 /// When tbot sees a role or trait change.
 pub const RENEWAL_NOTE: &str = "tbot gets the change with its next certificates: at its next renewal (every 20 minutes by default), at once when restarted, or when sent SIGUSR1 (which renews at once)";
 
+/// What the user does with a token no `--tbot-config` step wrote.
+pub const TOKEN_NOTE: &str = "put the new join token into tbot.yaml's onboarding.token (or pass it with --token); it is printed below";
+
+/// True for a note on bringing tbot back (token, restart, renewal), which a verified run has
+/// seen done.
+pub fn done_once_verified(note: &str) -> bool {
+    [TOKEN_NOTE, RESTART_NOTE, RENEWAL_NOTE].contains(&note)
+}
+
+/// Refuses a `--tbot-config` (or the wizard's answer) that is not a tbot configuration, so no
+/// token is issued for a file it cannot go into.
+pub fn check_tbot_config(path: &std::path::Path) -> Result<(), crate::error::CommandError> {
+    mwi_diag::tbot_config::check_config(path).map_err(|e| {
+        crate::error::CommandError::usage(e.to_string())
+            .hint("give the tbot.yaml tbot runs with (`tbot start -c PATH`); nothing was changed")
+    })
+}
+
 /// Appends the steps after a token was issued: write it into tbot.yaml, run the restart
 /// command, verify that a new instance joins; and says what is left for the user.
 fn token_tail(
@@ -26,10 +44,7 @@ fn token_tail(
 ) {
     match &input.tbot_config {
         Some(path) => steps.push(Step::UpdateTbotConfig { path: path.clone() }),
-        None => after.push(
-            "put the new join token into tbot.yaml's onboarding.token (or pass it with --token); it is printed below"
-                .to_string(),
-        ),
+        None => after.push(TOKEN_NOTE.to_string()),
     }
     match &input.restart_cmd {
         Some(command) => steps.push(Step::RunRestart {
