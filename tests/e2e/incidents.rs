@@ -13,8 +13,7 @@ use mwi_proto::proto::GetLocksRequest;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::types::LockTarget;
 
-use crate::harness::{BIN, Lab, Run, run, snapshot_settings};
-use crate::unlock::with_admin;
+use crate::harness::{BIN, Lab, Run, run, snapshot_settings, with_admin};
 
 /// How long a restarted agent gets to renew twice (it renews every 300ms).
 const RENEW_LIMIT: Duration = Duration::from_secs(15);
@@ -154,22 +153,7 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own, not yet reaped child has no memory-safety
-            // preconditions.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        mwi_testkit::process::terminate(&mut self.child, Duration::from_secs(5));
     }
 }
 
