@@ -3,17 +3,18 @@
 //! start, outputs, and an expired identity.
 
 mod common;
-mod lab_support;
 
 use std::path::Path;
 use std::time::Duration;
 
-use common::{args, run_to_end, sha256_hex};
-use lab_support::{Lab, generation};
+use common::{args, run_to_end};
 use mwi_agent::AgentExit;
 use mwi_auth::lab::LockStyle;
 use mwi_diag::doctor::{Doctor, Incident};
 use mwi_diag::incident::Incident as Product;
+use mwi_testkit::Lab;
+use mwi_testkit::fixtures::{access_role, sha256_hex};
+use mwi_testkit::lab::generation;
 use tokio::sync::oneshot;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -98,7 +99,7 @@ async fn joins_with_only_a_ca_pin_of_the_lab() {
     use sha2::Digest;
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let ca_pem = std::fs::read_to_string(&lab.ca_path).unwrap();
     let (_, block) = x509_parser::pem::parse_x509_pem(ca_pem.as_bytes()).unwrap();
     let (_, ca) = x509_parser::parse_x509_certificate(&block.contents).unwrap();
@@ -125,7 +126,7 @@ async fn joins_with_only_a_ca_pin_of_the_lab() {
 
     let wrong = format!("sha256:{}", "00".repeat(32));
     let other = lab.path("other");
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let args = [
         "--data-dir",
         s(&other),
@@ -146,7 +147,7 @@ async fn joins_with_only_a_ca_pin_of_the_lab() {
 async fn joins_then_renews_and_the_generation_rises() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let data = lab.path("bot");
     let log = lab.path("agent.log");
     let agent = Running::start(
@@ -188,7 +189,7 @@ async fn joins_then_renews_and_the_generation_rises() {
         renewed[1]
     );
 
-    let instances = lab.instances("example").await;
+    let instances = lab.bot_instances("example").await;
     assert_eq!(instances.len(), 1, "{instances:?}");
     assert!(generation(&instances[0]) >= 3, "{instances:?}");
     let status = instances[0].status.clone().unwrap_or_default();
@@ -221,7 +222,7 @@ async fn joins_then_renews_and_the_generation_rises() {
 async fn a_second_agent_on_a_running_agents_data_dir_is_refused() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let data = lab.path("bot");
     let common = [
         "--data-dir",
@@ -246,7 +247,7 @@ async fn a_second_agent_on_a_running_agents_data_dir_is_refused() {
 async fn two_agents_sharing_a_data_dir_collide_get_the_bot_locked_and_give_up() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let data = lab.path("bot");
     let common = [
         "--data-dir",
@@ -312,7 +313,7 @@ async fn two_agents_sharing_a_data_dir_collide_get_the_bot_locked_and_give_up() 
 async fn newest_lock_style_locks_the_shared_instance_and_both_agents_give_up() {
     let lab = Lab::start_with(|config| config.lock_style = LockStyle::Instance).await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let data = lab.path("bot");
     let common = [
         "--data-dir",
@@ -360,7 +361,7 @@ async fn a_new_token_makes_the_agent_rejoin_at_start_as_a_new_instance() {
     lab.create_bot("example", &[], &[]).await;
     let data = lab.path("bot");
     let log = lab.path("agent.log");
-    let first_token = lab.create_token("example").await;
+    let first_token = lab.bot_token("example").await;
     let run = |token: String| {
         let data = data.clone();
         let log = log.clone();
@@ -387,9 +388,9 @@ async fn a_new_token_makes_the_agent_rejoin_at_start_as_a_new_instance() {
         }
     };
     assert_eq!(run(first_token.clone()).await.0, AgentExit::Done);
-    assert_eq!(lab.instances("example").await.len(), 1);
+    assert_eq!(lab.bot_instances("example").await.len(), 1);
 
-    let second_token = lab.create_token("example").await;
+    let second_token = lab.bot_token("example").await;
     let (exit, text) = run(second_token.clone()).await;
     assert_eq!(exit, AgentExit::Done, "{text}");
     let messages: Vec<String> = text
@@ -403,7 +404,7 @@ async fn a_new_token_makes_the_agent_rejoin_at_start_as_a_new_instance() {
         ),
         "{messages:?}"
     );
-    let instances = lab.instances("example").await;
+    let instances = lab.bot_instances("example").await;
     assert_eq!(instances.len(), 2, "a new instance: {instances:?}");
     assert_eq!(
         std::fs::read_to_string(data.join("tokenhash")).unwrap(),
@@ -413,7 +414,7 @@ async fn a_new_token_makes_the_agent_rejoin_at_start_as_a_new_instance() {
     // Same token again: the stored identity is loaded and renewed, no join.
     let (exit, text) = run(second_token).await;
     assert_eq!(exit, AgentExit::Done, "{text}");
-    assert_eq!(lab.instances("example").await.len(), 2);
+    assert_eq!(lab.bot_instances("example").await.len(), 2);
     assert!(text.contains("onboarding config ignored"), "{text}");
 }
 
@@ -422,7 +423,7 @@ async fn identity_output_logs_roles_and_principals_and_checks_the_ssh_login() {
     let lab = Lab::start().await;
     lab.upsert_role(access_role("access", &["alice"])).await;
     lab.create_bot("example", &["access"], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let out = lab.path("machine-id");
     let config = lab.path("tbot.yaml");
     std::fs::write(
@@ -477,10 +478,10 @@ async fn identity_output_logs_roles_and_principals_and_checks_the_ssh_login() {
 #[tokio::test]
 async fn database_output_hidden_by_rbac_fails_like_tbot_without_stopping_renewal() {
     let lab = Lab::start().await;
-    mwi_auth::lab::seed_database(&lab.path("lab"), "example", Default::default()).unwrap();
+    mwi_auth::lab::seed_database(lab.data_dir(), "example", Default::default()).unwrap();
     lab.upsert_role(access_role("access", &["alice"])).await;
     lab.create_bot("example", &["access"], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let out = lab.path("db-out");
     let config = lab.path("tbot.yaml");
     std::fs::write(
@@ -520,7 +521,7 @@ async fn database_output_hidden_by_rbac_fails_like_tbot_without_stopping_renewal
 async fn an_expired_identity_is_reported_and_the_tls_handshake_refuses_it() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let data = lab.path("bot");
     let log = lab.path("agent.log");
     let common = [
@@ -547,24 +548,4 @@ async fn an_expired_identity_is_reported_and_the_tls_handshake_refuses_it() {
         text.contains("Failed to renew bot identity: remote error: tls: bad certificate"),
         "{text}"
     );
-}
-
-fn access_role(name: &str, logins: &[&str]) -> mwi_proto::types::RoleV6 {
-    use mwi_proto::types::{Metadata, RoleConditions, RoleSpecV6, RoleV6};
-    RoleV6 {
-        kind: "role".into(),
-        version: "v7".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(RoleSpecV6 {
-            allow: Some(RoleConditions {
-                logins: logins.iter().map(|l| l.to_string()).collect(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }

@@ -2,14 +2,13 @@
 //! test binary, because a signal reaches every agent in the process.
 
 mod common;
-mod lab_support;
 
 use std::path::Path;
 use std::time::Duration;
 
 use common::args;
-use lab_support::Lab;
 use mwi_agent::AgentExit;
+use mwi_testkit::Lab;
 
 async fn wait_for(log: &Path, needle: &str, count: usize) -> String {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -30,7 +29,7 @@ async fn wait_for(log: &Path, needle: &str, count: usize) -> String {
 async fn sigusr1_and_sighup_renew_at_once() {
     let lab = Lab::start().await;
     lab.create_bot("example", &[], &[]).await;
-    let token = lab.create_token("example").await;
+    let token = lab.bot_token("example").await;
     let data = lab.path("bot");
     let log = lab.path("agent.log");
     let list = [

@@ -5,8 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use common::{closed_port, run_to_end, store_identity, unix_now};
+use common::run_to_end;
 use mwi_agent::AgentExit;
+use mwi_testkit::fixtures::store_identity;
+use mwi_testkit::{closed_port, unix_now};
 
 const LIMIT: Duration = Duration::from_secs(30);
 

@@ -31,6 +31,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests.
     #[command(subcommand)]
+    #[cfg_attr(not(feature = "lab"), command(about = crate::commands::lab::ABOUT))]
     Lab(commands::lab::LabCommand),
     Ping(commands::ping::PingArgs),
     Doctor(commands::doctor::DoctorArgs),

@@ -124,7 +124,8 @@ impl Context {
         dialoguer::Confirm::new()
             .with_prompt(question)
             .default(false)
-            .interact_on(&console::Term::stderr())
+            .interact_on_opt(&console::Term::stderr())
+            .map(|answer| answer.unwrap_or(false)) // Esc (or q) declines
             .map_err(|e| {
                 CommandError::failure(format!("cannot ask for confirmation: {e}"))
                     .hint("pass --yes to go ahead without asking")

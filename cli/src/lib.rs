@@ -10,6 +10,7 @@ pub mod docs;
 pub mod error;
 pub mod exit;
 pub mod home;
+#[cfg(feature = "lab")]
 pub mod lab;
 pub mod logging;
 pub mod ops;

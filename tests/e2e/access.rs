@@ -6,16 +6,17 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use mwi_proto::types::{RoleConditions, Rule};
+use mwi_testkit::fixtures::role_allowing;
 
 use crate::harness::{Lab, Run, run, snapshot_settings};
-use crate::roles::{create_bot, create_token, labels, role, strings, upsert_role};
+use crate::roles::{create_bot, create_token, labels, strings, upsert_role};
 
 /// Role `access` (logins ubuntu and the bot's `logins` trait, nodes env=prod) and bot `example`
 /// with the trait logins=deploy.
 fn ssh_setup(lab: &Lab) {
     upsert_role(
         lab,
-        role(
+        role_allowing(
             "access",
             RoleConditions {
                 logins: strings(&["ubuntu", "{{internal.logins}}"]),
@@ -82,7 +83,7 @@ fn the_suggested_role_fix_turns_an_ssh_no_into_a_yes() {
     let lab = Lab::start();
     upsert_role(
         &lab,
-        role(
+        role_allowing(
             "ops",
             RoleConditions {
                 logins: strings(&["ubuntu"]),
@@ -177,7 +178,7 @@ fn database_answers_match_what_the_lab_issues_before_and_after_the_fix() {
     // S4: the role names the database user but has neither the rule nor db_labels.
     upsert_role(
         &lab,
-        role(
+        role_allowing(
             "db-reader",
             RoleConditions {
                 database_users: strings(&["reader"]),
@@ -234,7 +235,7 @@ fn database_labels_not_given_are_reported_as_not_checked() {
     let lab = Lab::start();
     upsert_role(
         &lab,
-        role(
+        role_allowing(
             "db-all",
             RoleConditions {
                 rules: vec![Rule {
@@ -276,7 +277,7 @@ fn database_labels_not_given_are_reported_as_not_checked() {
 #[test]
 fn a_deny_on_the_database_user_wins_and_points_at_the_role() {
     let lab = Lab::start();
-    let mut r = role(
+    let mut r = role_allowing(
         "db-all",
         RoleConditions {
             rules: vec![Rule {

@@ -3,15 +3,16 @@
 //! and resources larger than a request may be.
 
 use mwi_proto::types::RoleConditions;
+use mwi_testkit::fixtures::role_allowing;
 
 use crate::harness::{Lab, run};
-use crate::roles::{role, upsert_role};
+use crate::roles::upsert_role;
 
 /// A role as another tool would make it, with any name the server keeps.
 fn made_elsewhere(lab: &Lab, name: &str) {
     upsert_role(
         lab,
-        role(
+        role_allowing(
             name,
             RoleConditions {
                 logins: vec!["alice".into()],

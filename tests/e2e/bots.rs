@@ -2,19 +2,19 @@
 //! lock handling without a terminal, and the server state afterwards; against a scripted
 //! server, that a bot's fields unknown to mwictl survive update and recreate.
 
-pub mod scripted;
-
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
 use mwi_proto::machineid::{
     Bot, BotSpec, CreateBotRequest, GetBotRequest, Trait, UpdateBotRequest,
 };
 use mwi_proto::proto::{GetRoleRequest, UpsertRoleRequest};
 use mwi_proto::types::{Metadata, ResourceRequest, RoleSpecV6, RoleV6};
+use mwi_testkit::fixtures::{self, lock, target};
+use mwi_testkit::scripted::{Script, Scripted};
+use mwi_testkit::wire::{field_1, has_future_field, raw_call, with_unknown};
 use prost::Message;
 
-use crate::harness::{Lab, run, snapshot_settings};
-use crate::unlock::{join, lock, lock_exists, put_locks, target, with_admin};
-use scripted::{Scripted, State, field_1, has_future_field, with_unknown};
+use crate::harness::{Lab, run, scripted_cmd, snapshot_settings, with_admin};
+use crate::unlock::{join, lock_exists, put_locks};
 
 // ---- fixtures ----
 
@@ -65,26 +65,11 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
-/// Creates bot `name` over gRPC with roles, logins and a max session TTL in seconds.
+/// Creates bot `name` over gRPC with roles, a `logins` trait (also when empty) and a max
+/// session TTL in seconds.
 pub fn put_bot(lab: &Lab, name: &str, roles: &[&str], logins: &[&str], ttl: Option<i64>) {
+    let bot = fixtures::bot_with(name, roles, &[("logins", logins)], ttl);
     with_admin(lab, async |channel| {
-        let bot = Bot {
-            kind: "bot".into(),
-            version: "v1".into(),
-            metadata: Some(mwi_proto::teleport::header::v1::Metadata {
-                name: name.into(),
-                ..Default::default()
-            }),
-            spec: Some(BotSpec {
-                roles: strings(roles),
-                traits: vec![Trait {
-                    name: "logins".into(),
-                    values: strings(logins),
-                }],
-                max_session_ttl: ttl.map(|seconds| prost_types::Duration { seconds, nanos: 0 }),
-            }),
-            ..Default::default()
-        };
         BotServiceClient::new(channel)
             .create_bot(CreateBotRequest { bot: Some(bot) })
             .await
@@ -775,7 +760,9 @@ fn bots_update_keeps_fields_of_the_bot_role_mwictl_does_not_know() {
             .into_inner();
         let mut body = Vec::new();
         prost::encoding::bytes::encode(1, &with_unknown(role.encode_to_vec()), &mut body);
-        raw_call(channel, mwi_proto::method::auth::UPSERT_ROLE_V2, body).await;
+        raw_call(channel, mwi_proto::method::auth::UPSERT_ROLE_V2, body)
+            .await
+            .expect("UpsertRoleV2");
     });
     let out = run(&mut lab.cmd(&["bots", "update", "example", "--add-roles", "access"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -784,27 +771,12 @@ fn bots_update_keeps_fields_of_the_bot_role_mwictl_does_not_know() {
             name: "bot-example".into(),
         }
         .encode_to_vec();
-        raw_call(channel, mwi_proto::method::auth::GET_ROLE, body).await
+        raw_call(channel, mwi_proto::method::auth::GET_ROLE, body)
+            .await
+            .expect("GetRole")
     });
     assert!(has_future_field(&raw), "the role lost a field");
     assert_eq!(impersonated(&lab, "example"), ["access"]);
-}
-
-async fn raw_call(
-    channel: tonic::transport::Channel,
-    path: &'static str,
-    body: Vec<u8>,
-) -> bytes::Bytes {
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.expect("ready");
-    grpc.unary(
-        tonic::Request::new(bytes::Bytes::from(body)),
-        http::uri::PathAndQuery::from_static(path),
-        mwi_proto::raw::RawCodec,
-    )
-    .await
-    .expect("raw call")
-    .into_inner()
 }
 
 /// Bot `example` as a newer Teleport stores it: with a field mwictl does not know.
@@ -837,7 +809,7 @@ fn newer_bot_bytes() -> Vec<u8> {
 /// A scripted server holding [`newer_bot_bytes`].
 fn newer_server(dir: &std::path::Path) -> Scripted {
     Scripted::start(
-        State {
+        Script {
             bot: Some(newer_bot_bytes().into()),
             ..Default::default()
         },
@@ -871,7 +843,8 @@ fn base64(bytes: &[u8]) -> String {
 fn bots_update_sends_back_fields_of_the_bot_mwictl_does_not_know() {
     let dir = tempfile::tempdir().expect("dir");
     let server = newer_server(dir.path());
-    let out = run(&mut server.cmd(
+    let out = run(&mut scripted_cmd(
+        &server,
         &dir.path().join("home"),
         &["bots", "update", "example", "--add-logins", "ubuntu"],
     ));
@@ -898,7 +871,8 @@ fn bots_recreate_sends_back_fields_of_the_bot_mwictl_does_not_know() {
     let dir = tempfile::tempdir().expect("dir");
     let server = newer_server(dir.path());
     let home = dir.path().join("home");
-    let out = run(&mut server.cmd(
+    let out = run(&mut scripted_cmd(
+        &server,
         &home,
         &["bots", "recreate", "example", "--yes", "--format", "json"],
     ));

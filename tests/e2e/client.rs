@@ -2,9 +2,8 @@
 //! keep fields this mwictl does not know, and a stale revision is refused as a conflict.
 
 use bytes::Bytes;
-use mwi_proto::types::{
-    LockSpecV2, LockTarget, LockV2, Metadata, RoleConditions, RoleSpecV6, RoleV6,
-};
+use mwi_proto::types::{RoleConditions, RoleV6};
+use mwi_testkit::fixtures::{lock, role_allowing, user};
 use mwictl::client::{ClientError, Fetched};
 use mwictl::error::CommandError;
 use mwictl::exit::ExitStatus;
@@ -13,22 +12,13 @@ use prost::Message;
 use crate::harness::Lab;
 
 fn role(name: &str) -> RoleV6 {
-    RoleV6 {
-        kind: "role".into(),
-        version: "v7".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
+    role_allowing(
+        name,
+        RoleConditions {
+            logins: vec!["ubuntu".into()],
             ..Default::default()
-        }),
-        spec: Some(RoleSpecV6 {
-            allow: Some(RoleConditions {
-                logins: vec!["ubuntu".into()],
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+        },
+    )
 }
 
 /// `message` encoded with an extra field number 900 no version of Teleport uses, as a newer
@@ -43,23 +33,7 @@ fn with_future_field(message: &impl Message) -> Bytes {
 async fn locks_written_by_the_client_read_back_and_delete() {
     let lab = Lab::start();
     let client = lab.client().await;
-    let lock = LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: "l1".into(),
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(LockTarget {
-                user: "bot-example".into(),
-                ..Default::default()
-            }),
-            message: "test".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
+    let lock = lock("l1", user("bot-example"), "test");
     client.upsert_lock(&lock).await.expect("upsert");
     let read = client.get_lock("l1").await.expect("get");
     assert_eq!(

@@ -1,7 +1,8 @@
 //! `mwictl doctor` and `mwictl lint` as commands: exit codes, JSON, `--live` answered by the lab,
 //! and `lint --fix` changing only the needed bytes.
 
-use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata};
+use mwi_proto::types::LockV2;
+use mwi_testkit::fixtures::{lock, user};
 
 use crate::harness::{Lab, run};
 
@@ -10,23 +11,7 @@ const S1_AUTH_LOG: &str = "2026-11-26T10:00:00Z [AUTH]      WARN lock targeting 
 const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\nservices:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
 
 fn bot_user_lock() -> LockV2 {
-    LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: "mismatch-lock".into(),
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(LockTarget {
-                user: "bot-example".into(),
-                ..Default::default()
-            }),
-            message: "locked".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    lock("mismatch-lock", user("bot-example"), "locked")
 }
 
 #[test]

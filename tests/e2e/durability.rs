@@ -6,28 +6,13 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use mwi_proto::proto::GetLocksRequest;
-use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata};
+use mwi_proto::types::LockV2;
+use mwi_testkit::fixtures;
 
 use crate::harness::Lab;
 
 fn lock(name: String) -> LockV2 {
-    LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name,
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(LockTarget {
-                user: "bot-durable".into(),
-                ..Default::default()
-            }),
-            message: "durability".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    fixtures::lock(&name, fixtures::user("bot-durable"), "durability")
 }
 
 #[test]

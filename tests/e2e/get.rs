@@ -1,26 +1,17 @@
 //! `mwictl get`: tables, JSON arrays and YAML documents of what is on the server, and not-found
 //! and usage errors.
 
-use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata};
+use mwi_proto::types::{LockTarget, LockV2};
+use mwi_testkit::fixtures;
 
 use crate::harness::{Lab, run, snapshot_settings};
 
 fn lock(name: &str, target: LockTarget, message: &str, expires: Option<i64>) -> LockV2 {
-    LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(target),
-            message: message.into(),
-            expires: expires.map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
-            ..Default::default()
-        }),
-        ..Default::default()
+    let mut lock = fixtures::lock(name, target, message);
+    if let Some(spec) = lock.spec.as_mut() {
+        spec.expires = expires.map(|seconds| prost_types::Timestamp { seconds, nanos: 0 });
     }
+    lock
 }
 
 /// Two locks as the seed incident has them: the bot user, and one bot instance.

@@ -1,34 +1,35 @@
-//! Starts the real `mwictl lab start` on a free loopback port in a temp dir and hands tests
-//! commands that reach it; the lab is stopped (SIGTERM, then kill) when the `Lab` is dropped.
+//! The e2e side of the test kit: the real `mwictl lab start` (`mwi_testkit::process`) with the
+//! commands and clients that reach it, and helpers to run the binary and read its output.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 
+use bytes::Bytes;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
+pub use mwi_testkit::closed_port;
+use mwi_testkit::process::LabProcess;
+pub use mwi_testkit::process::parse_ready_line;
+use mwi_testkit::scripted::Scripted;
 use mwictl::connect::{self, ClientIdentity, Target};
 use tonic::transport::Channel;
 
-/// How long a lab may take to print its ready line.
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
-
 pub const BIN: &str = env!("CARGO_BIN_EXE_mwictl");
 
-/// A running lab auth service and the temp dir holding its data and mwictl's home.
-pub struct Lab {
-    /// The ready line as printed, without the newline.
-    pub ready_line: String,
-    /// `127.0.0.1:PORT`.
-    pub addr: String,
-    /// The admin identity file.
-    pub identity: PathBuf,
-    pub cluster: String,
-    child: Child,
-    /// mwictl's home (the saved profile): in `root`, or another lab's.
-    home: PathBuf,
-    root: tempfile::TempDir,
+/// A running lab auth service (this build's `mwictl lab start`) and the temp dir holding its
+/// data and mwictl's home; stopped when dropped.
+pub struct Lab(LabProcess);
+
+impl Deref for Lab {
+    type Target = LabProcess;
+    fn deref(&self) -> &LabProcess {
+        &self.0
+    }
+}
+
+impl DerefMut for Lab {
+    fn deref_mut(&mut self) -> &mut LabProcess {
+        &mut self.0
+    }
 }
 
 impl Lab {
@@ -39,86 +40,21 @@ impl Lab {
 
     /// Starts a lab with extra `lab start` arguments.
     pub fn start_with(extra: &[&str]) -> Lab {
-        let root = tempfile::tempdir().expect("temp dir");
-        let lab_dir = root.path().join("lab");
-        Lab::launch(root, &lab_dir, extra)
+        Lab(LabProcess::start(Path::new(BIN), extra))
     }
 
     /// Starts a lab on an existing data dir (of a stopped lab), with a fresh home.
     pub fn start_on(lab_dir: &Path) -> Lab {
-        Lab::launch(tempfile::tempdir().expect("temp dir"), lab_dir, &[])
+        Lab(LabProcess::start_on(Path::new(BIN), lab_dir))
     }
 
     /// Starts a second lab that shares `first`'s home (and so its saved profile).
     pub fn start_sharing_home(first: &Lab, extra: &[&str]) -> Lab {
-        let root = tempfile::tempdir().expect("temp dir");
-        let lab_dir = root.path().join("lab");
-        Lab::launch_in(root, &lab_dir, &first.home, extra)
-    }
-
-    fn launch(root: tempfile::TempDir, lab_dir: &Path, extra: &[&str]) -> Lab {
-        let home = root.path().join("home");
-        Lab::launch_in(root, lab_dir, &home, extra)
-    }
-
-    fn launch_in(root: tempfile::TempDir, lab_dir: &Path, home: &Path, extra: &[&str]) -> Lab {
-        let log = std::fs::File::create(root.path().join("lab.log")).expect("log file");
-        let mut command = std::process::Command::new(BIN);
-        command
-            .args(["lab", "start", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(lab_dir)
-            .args(extra)
-            .env("MWICTL_HOME", home)
-            .env_remove("TELEPORT_AUTH_SERVER")
-            .env_remove("TELEPORT_IDENTITY_FILE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log);
-        let mut child = command.spawn().expect("spawn mwictl lab start");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keep reading after the ready line so the lab never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let mut lab = Lab {
-            ready_line: String::new(),
-            addr: String::new(),
-            identity: PathBuf::new(),
-            cluster: String::new(),
-            child,
-            home: home.to_path_buf(),
-            root,
-        };
-        let line = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
-            Err(e) => panic!("no ready line from the lab ({e}); its log:\n{}", lab.log()),
-        };
-        let fields = parse_ready_line(&line)
-            .unwrap_or_else(|| panic!("unexpected ready line {line:?}; log:\n{}", lab.log()));
-        lab.addr = fields.0;
-        lab.identity = fields.1;
-        lab.cluster = fields.2;
-        lab.ready_line = line;
-        lab
-    }
-
-    /// The temp dir holding everything of this lab.
-    pub fn root(&self) -> &Path {
-        self.root.path()
-    }
-
-    /// The `MWICTL_HOME` of this lab (holds the saved profile).
-    pub fn home(&self) -> PathBuf {
-        self.home.clone()
-    }
-
-    /// What the lab wrote to stderr so far.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.root.path().join("lab.log")).unwrap_or_default()
+        Lab(LabProcess::start_sharing_home(
+            Path::new(BIN),
+            &first.home(),
+            extra,
+        ))
     }
 
     /// `mwictl ARGS` using this lab's profile, without a TTY.
@@ -128,87 +64,57 @@ impl Lab {
 
     /// `mwictl ARGS` with an empty home (no profile): only flags say where to connect.
     pub fn bare_cmd(&self, args: &[&str]) -> assert_cmd::Command {
-        mwictl_cmd(&self.root.path().join("bare-home"), args)
+        mwictl_cmd(&self.root().join("bare-home"), args)
     }
 
     /// mwictl's own client, connected as the lab's admin (call inside a tokio runtime).
     pub async fn client(&self) -> mwictl::client::Client {
-        let identity = ClientIdentity::load(&self.identity).expect("admin identity");
-        let target = Target {
-            addr: self.addr.clone(),
-            identity: self.identity.clone(),
-            via_proxy: false,
-        };
-        let connection = connect::connect(&target, &identity)
-            .await
-            .expect("connect as admin");
-        mwictl::client::Client::new(connection)
+        mwictl::client::Client::new(admin_connection(self).await)
     }
 
     /// Runs `f` with a generated tonic client connected as the lab's admin, through mwictl's
     /// connect module: for setting up server state without the commands under test.
     pub fn admin<T>(&self, f: impl AsyncFnOnce(AuthServiceClient<Channel>) -> T) -> T {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            let identity = ClientIdentity::load(&self.identity).expect("admin identity");
-            let target = Target {
-                addr: self.addr.clone(),
-                identity: self.identity.clone(),
-                via_proxy: false,
-            };
-            let connection = connect::connect(&target, &identity)
-                .await
-                .expect("connect as admin");
-            f(AuthServiceClient::new(connection.channel)).await
+        with_admin(self, async |channel| {
+            f(AuthServiceClient::new(channel)).await
         })
     }
 
     /// Replaces this run's variable parts (temp paths, port, cluster) with stable markers.
     pub fn redact(&self, text: &str) -> String {
-        text.replace(&self.root.path().display().to_string(), "[ROOT]")
+        text.replace(&self.root().display().to_string(), "[ROOT]")
             .replace(&self.addr, "[ADDR]")
     }
 }
 
-impl Lab {
-    /// Stops the lab as an operator would (SIGTERM) and returns its exit code, or `None` if it
-    /// had to be killed after 10 s.
-    /// The lab process's id (to signal it).
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn stop(&mut self) -> Option<i32> {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            return status.code();
-        }
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own, not yet reaped child has no memory-safety
-            // preconditions.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        None
-    }
+async fn admin_connection(lab: &Lab) -> connect::Connection {
+    let identity = ClientIdentity::load(&lab.identity).expect("admin identity");
+    let target = Target {
+        addr: lab.addr.clone(),
+        identity: lab.identity.clone(),
+        via_proxy: false,
+    };
+    connect::connect(&target, &identity)
+        .await
+        .expect("connect as admin")
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Runs `f` on a channel connected as the lab's admin through mwictl's connect module (for any
+/// generated client), on a runtime of its own.
+pub fn with_admin<T>(lab: &Lab, f: impl AsyncFnOnce(Channel) -> T) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(async { f(admin_connection(lab).await.channel).await })
+}
+
+/// One unary call as the lab's admin with raw bytes both ways, so requests can carry fields no
+/// message declares.
+pub fn raw_call(lab: &Lab, method: &'static str, body: Vec<u8>) -> Result<Bytes, tonic::Status> {
+    with_admin(lab, async |channel| {
+        mwi_testkit::wire::raw_call(channel, method, body).await
+    })
 }
 
 /// `mwictl ARGS` with `MWICTL_HOME=home`, no Teleport env vars and no stdin.
@@ -223,12 +129,11 @@ pub fn mwictl_cmd(home: &Path, args: &[&str]) -> assert_cmd::Command {
     cmd
 }
 
-/// `(addr, identity, cluster)` of `lab auth service ready: addr=A identity=P cluster=C`.
-pub fn parse_ready_line(line: &str) -> Option<(String, PathBuf, String)> {
-    let rest = line.strip_prefix("lab auth service ready: addr=")?;
-    let (addr, rest) = rest.split_once(" identity=")?;
-    let (identity, cluster) = rest.rsplit_once(" cluster=")?;
-    Some((addr.into(), identity.into(), cluster.into()))
+/// `mwictl ARGS` connected to the scripted server, with `MWICTL_HOME=home`.
+pub fn scripted_cmd(server: &Scripted, home: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = mwictl_cmd(home, &[]);
+    cmd.args(server.flags()).args(args);
+    cmd
 }
 
 /// The output of a finished command, as text.
@@ -246,14 +151,6 @@ pub fn run(cmd: &mut assert_cmd::Command) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// A free loopback address nothing listens on.
-pub fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    drop(listener);
-    addr
 }
 
 /// insta settings that hide UUIDs and timestamps.

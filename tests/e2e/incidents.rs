@@ -13,8 +13,7 @@ use mwi_proto::proto::GetLocksRequest;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::types::LockTarget;
 
-use crate::harness::{BIN, Lab, Run, run, snapshot_settings};
-use crate::unlock::with_admin;
+use crate::harness::{BIN, Lab, Run, run, snapshot_settings, with_admin};
 
 /// How long a restarted agent gets to renew twice (it renews every 300ms).
 const RENEW_LIMIT: Duration = Duration::from_secs(15);
@@ -154,22 +153,7 @@ impl Agent {
 
 impl Drop for Agent {
     fn drop(&mut self) {
-        if let Ok(pid) = i32::try_from(self.child.id()) {
-            // SAFETY: kill(2) on our own, not yet reaped child has no memory-safety
-            // preconditions.
-            unsafe {
-                libc::kill(pid, libc::SIGTERM);
-            }
-        }
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        mwi_testkit::process::terminate(&mut self.child, Duration::from_secs(5));
     }
 }
 
@@ -352,7 +336,7 @@ fn s3_missing_ssh_login_is_diagnosed_granted_and_the_output_succeeds() {
             "--login",
             "bob",
             "--role",
-            "access",
+            "access-s3",
         ],
     );
     let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s3");
@@ -394,7 +378,7 @@ fn s4_database_hidden_by_rbac_is_diagnosed_granted_and_the_output_succeeds() {
             "--db-labels",
             "env=dev",
             "--role",
-            "access",
+            "access-s4",
         ],
     );
     let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s4");

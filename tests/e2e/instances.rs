@@ -6,11 +6,12 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use mwi_proto::types::ResourceRequest;
+use mwi_testkit::fixtures::{lock, target};
+use mwi_testkit::scripted::{Script, Scripted};
 
-use crate::bots::scripted::{Scripted, State};
 use crate::bots::{json, put_bot, settings, table_settings};
 use crate::harness::{BIN, Lab, run};
-use crate::unlock::{instance_ids, join, lock, put_locks, target};
+use crate::unlock::{instance_ids, join, put_locks};
 
 /// A new one-time token for `bot`, from `mwictl bots instances add`.
 fn new_token(lab: &Lab, bot: &str) -> String {
@@ -125,7 +126,7 @@ fn instances_ls_marks_every_instance_of_a_bot_whose_user_is_locked() {
 fn list_scripted(count: usize) -> (usize, i64) {
     let dir = tempfile::tempdir().expect("dir");
     let server = Scripted::start(
-        State {
+        Script {
             instances: count,
             ..Default::default()
         },

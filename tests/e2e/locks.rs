@@ -2,9 +2,10 @@
 //! and locks created like `tctl lock`.
 
 use mwi_proto::proto::GetLockRequest;
+use mwi_testkit::fixtures::{lock, target};
 
 use crate::harness::{Lab, run, snapshot_settings};
-use crate::unlock::{Blocked, blocked_bot, lock, put_locks, target};
+use crate::unlock::{Blocked, blocked_bot, put_locks};
 
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))

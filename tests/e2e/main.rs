@@ -8,7 +8,6 @@ mod connection;
 mod demo;
 mod diagnose;
 mod durability;
-mod fake_auth;
 mod get;
 mod harness;
 mod incidents;

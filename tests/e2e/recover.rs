@@ -360,7 +360,7 @@ fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
             "--login",
             "bob",
             "--role",
-            "access",
+            "access-sshbot",
             "--yes",
         ],
     );
@@ -369,7 +369,7 @@ fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
     assert_eq!(json["verification"]["state"], "verified");
     let logins = lab.admin(async |mut c| {
         c.get_role(mwi_proto::proto::GetRoleRequest {
-            name: "access".into(),
+            name: "access-sshbot".into(),
         })
         .await
         .unwrap()
@@ -381,9 +381,29 @@ fn ssh_login_adds_the_login_to_the_role_and_the_bot_may_log_in() {
         .logins
     });
     assert_eq!(logins, ["alice", "bob"]);
-    assert!(stderr.contains("role \"access\" grants alice"), "{stderr}");
+    assert!(
+        stderr.contains("role \"access-sshbot\" grants alice"),
+        "{stderr}"
+    );
     let can = run(&mut lab.cmd(&["bots", "can", "sshbot", "ssh", "bob"]));
     assert_eq!(can.code, 0, "{}", can.stdout);
+}
+
+#[test]
+fn breaking_one_lab_bot_leaves_a_recovered_one_fixed() {
+    let lab = Lab::start();
+    break_bot(&lab, "ssh-login", "first", &["--login", "bob"]);
+    let (code, _, stderr) = recover_json(
+        &lab,
+        &["ssh-login", "--bot", "first", "--login", "bob", "--yes"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    // Each lab bot has its own role, so this break resets only the second bot's.
+    break_bot(&lab, "ssh-login", "second", &["--login", "bob"]);
+    let first = run(&mut lab.cmd(&["bots", "can", "first", "ssh", "bob"]));
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let second = run(&mut lab.cmd(&["bots", "can", "second", "ssh", "bob"]));
+    assert_eq!(second.code, 1, "{}{}", second.stdout, second.stderr);
 }
 
 #[test]
@@ -410,7 +430,7 @@ fn db_access_adds_the_rule_and_grants_and_the_bot_sees_the_database() {
         "--db",
         "example",
         "--role",
-        "access",
+        "access-dbbot",
         "--yes",
     ]));
     assert_eq!(missing_labels.code, 2, "{}", missing_labels.stderr);
@@ -432,7 +452,7 @@ fn db_access_adds_the_rule_and_grants_and_the_bot_sees_the_database() {
             "--db-labels",
             "env=dev",
             "--role",
-            "access",
+            "access-dbbot",
             "--yes",
         ],
     );
@@ -441,7 +461,7 @@ fn db_access_adds_the_rule_and_grants_and_the_bot_sees_the_database() {
     assert_eq!(json["verification"]["state"], "verified", "{json:#}");
     let allow = lab.admin(async |mut c| {
         c.get_role(mwi_proto::proto::GetRoleRequest {
-            name: "access".into(),
+            name: "access-dbbot".into(),
         })
         .await
         .unwrap()

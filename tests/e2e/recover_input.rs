@@ -109,6 +109,11 @@ fn after_the_tbot_yaml_step_failed_a_rerun_may_name_another_tbot_config() {
         again.stdout
     );
     assert!(again.stdout.contains("restart tbot"), "{}", again.stdout);
+    assert!(
+        again.stderr.contains("[5/5] … 5. Verify: pending"),
+        "{}",
+        again.stderr
+    );
 }
 
 #[test]

@@ -218,3 +218,28 @@ fn lab_break_on_a_terminal_shows_progress_on_one_transient_line() {
     );
     s.expect(Eof).expect("lab break ends");
 }
+
+#[test]
+fn esc_at_the_confirmation_declines_the_plan() {
+    let lab = Lab::start();
+    break_bot(&lab, "generation-mismatch", "example", &[]);
+    let mut command = Command::new(BIN);
+    command
+        .args(["recover", "generation-mismatch", "--bot", "example"])
+        .env("MWICTL_HOME", lab.home())
+        .env("TERM", "xterm")
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE");
+    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    expect(&mut s, "Apply this plan?");
+    s.send("\x1b").unwrap();
+    expect(&mut s, "nothing was changed");
+    s.expect(Eof).expect("recover ends");
+    let status = format!("{:?}", s.get_process().wait().expect("exit status"));
+    assert!(
+        status.starts_with("Exited(") && !status.ends_with(", 0)"),
+        "{status}"
+    );
+    assert_eq!(bot_user_locks(&lab, "example"), 1);
+}

@@ -5,11 +5,13 @@
 
 use std::path::{Path, PathBuf};
 
+use mwi_testkit::fixtures::{lock, target};
+
 use crate::bots::{json, logins_of, put_bot, put_roles, roles_of, stored_bot};
 use crate::harness::{Lab, run};
 use crate::recover::bot_tokens;
 use crate::recover_resume::CRASH_ENV;
-use crate::unlock::{lock, lock_exists, put_locks, target};
+use crate::unlock::{lock_exists, put_locks};
 
 /// Bot `bot` with role access, login root and a 2h TTL, locked on its user and its role.
 fn locked_bot(lab: &Lab, bot: &str) {

@@ -2,46 +2,24 @@
 //! diffs, confirmation, conditional writes, and fields mwictl does not know surviving each fix.
 
 use bytes::Bytes;
+use mwi_proto::machineid::CreateBotRequest;
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
-use mwi_proto::machineid::{Bot, BotSpec, CreateBotRequest, Trait};
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::proto::{
     GetRoleRequest, UpsertRoleRequest, UpsertTokenV2Request, upsert_token_v2_request,
 };
-use mwi_proto::raw::RawCodec;
-use mwi_proto::teleport::header::v1::Metadata as HeaderMetadata;
-use mwi_proto::types::{
-    Metadata, ProvisionTokenSpecV2, ProvisionTokenV2, RoleConditions, RoleSpecV6, RoleV6, Rule,
-};
+use mwi_proto::types::{RoleConditions, RoleV6, Rule};
 use mwi_proto::wrappers::{LabelValues, StringValues};
-use mwictl::connect::{self, ClientIdentity, Target};
+use mwi_testkit::fixtures::{self, role_allowing};
 use mwictl::exit::ExitStatus;
 use mwictl::ops::roles::{self, DbGrant};
 use prost::Message;
-use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::Channel;
 
-use crate::harness::{Lab, run, snapshot_settings};
+use crate::harness::{Lab, raw_call, run, snapshot_settings, with_admin};
 
 pub fn strings(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
-}
-
-/// A v7 role with `allow` conditions.
-pub fn role(name: &str, allow: RoleConditions) -> RoleV6 {
-    RoleV6 {
-        kind: "role".into(),
-        version: "v7".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(RoleSpecV6 {
-            allow: Some(allow),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 pub fn labels(pairs: &[(&str, &str)]) -> Option<LabelValues> {
@@ -58,27 +36,6 @@ pub fn labels(pairs: &[(&str, &str)]) -> Option<LabelValues> {
     })
 }
 
-/// Runs `f` with a channel to the lab, authenticated as its admin, through mwictl's connect
-/// module: for the services `Lab::admin` does not cover (bots, raw calls).
-pub fn with_channel<T>(lab: &Lab, f: impl AsyncFnOnce(Channel) -> T) -> T {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let identity = ClientIdentity::load(&lab.identity).expect("admin identity");
-        let target = Target {
-            addr: lab.addr.clone(),
-            identity: lab.identity.clone(),
-            via_proxy: false,
-        };
-        let connection = connect::connect(&target, &identity)
-            .await
-            .expect("connect as admin");
-        f(connection.channel).await
-    })
-}
-
 pub fn upsert_role(lab: &Lab, role: RoleV6) {
     lab.admin(async |mut c| {
         c.upsert_role_v2(UpsertRoleRequest { role: Some(role) })
@@ -92,8 +49,9 @@ pub fn stored_role(lab: &Lab, name: &str) -> (RoleV6, Bytes) {
     let raw = raw_call(
         lab,
         mwi_proto::method::auth::GET_ROLE,
-        GetRoleRequest { name: name.into() }.encode_to_vec().into(),
-    );
+        GetRoleRequest { name: name.into() }.encode_to_vec(),
+    )
+    .expect("GetRole");
     (RoleV6::decode(raw.clone()).expect("a role"), raw)
 }
 
@@ -103,27 +61,8 @@ pub fn allow_of(role: &RoleV6) -> RoleConditions {
 
 /// Creates bot `name` (its user and role `bot-NAME`) with `roles` and `traits`.
 pub fn create_bot(lab: &Lab, name: &str, roles: &[&str], traits: &[(&str, &[&str])]) {
-    let bot = Bot {
-        kind: "bot".into(),
-        version: "v1".into(),
-        metadata: Some(HeaderMetadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(BotSpec {
-            roles: strings(roles),
-            traits: traits
-                .iter()
-                .map(|(name, values)| Trait {
-                    name: name.to_string(),
-                    values: strings(values),
-                })
-                .collect(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    with_channel(lab, async |channel| {
+    let bot = fixtures::bot_with(name, roles, traits, None);
+    with_admin(lab, async |channel| {
         BotServiceClient::new(channel)
             .create_bot(CreateBotRequest { bot: Some(bot) })
             .await
@@ -131,26 +70,13 @@ pub fn create_bot(lab: &Lab, name: &str, roles: &[&str], traits: &[(&str, &[&str
     });
 }
 
-/// A new one-time join token for `bot`.
+/// A new one-time join token for `bot` (expiring in 2100, for stable output).
 pub fn create_token(lab: &Lab, bot: &str, name: &str) {
-    let token = ProvisionTokenV2 {
-        kind: "token".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            expires: Some(prost_types::Timestamp {
-                seconds: 4_102_444_800,
-                nanos: 0,
-            }),
-            ..Default::default()
-        }),
-        spec: Some(ProvisionTokenSpecV2 {
-            roles: strings(&["Bot"]),
-            join_method: "token".into(),
-            bot_name: bot.into(),
-        }),
-        ..Default::default()
+    let expires = prost_types::Timestamp {
+        seconds: 4_102_444_800,
+        nanos: 0,
     };
+    let token = fixtures::token_until(name, bot, expires);
     lab.admin(async |mut c: AuthServiceClient<Channel>| {
         c.upsert_token_v2(UpsertTokenV2Request {
             token: Some(upsert_token_v2_request::Token::V2(token)),
@@ -160,27 +86,11 @@ pub fn create_token(lab: &Lab, bot: &str, name: &str) {
     });
 }
 
-/// One unary call with `body` sent and the answer returned as bytes, untouched.
-fn raw_call(lab: &Lab, method: &'static str, body: Bytes) -> Bytes {
-    with_channel(lab, async |channel| {
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready().await.expect("ready");
-        grpc.unary(
-            tonic::Request::new(body),
-            PathAndQuery::from_static(method),
-            RawCodec,
-        )
-        .await
-        .expect("raw call")
-        .into_inner()
-    })
-}
-
 /// `access`: logins ubuntu, node labels env=prod, no database access.
 fn create_access_role(lab: &Lab) {
     upsert_role(
         lab,
-        role(
+        role_allowing(
             "access",
             RoleConditions {
                 logins: strings(&["ubuntu"]),
@@ -380,7 +290,7 @@ fn remove_login_takes_only_the_named_logins_out() {
     let lab = Lab::start();
     upsert_role(
         &lab,
-        role(
+        role_allowing(
             "access",
             RoleConditions {
                 logins: strings(&["ubuntu", "root", "deploy"]),
@@ -501,7 +411,7 @@ fn unknown_fields_survive_add_login_remove_login_and_add_db_access() {
     let lab = Lab::start();
     // A role as a newer Teleport would store it: an unknown field in spec.allow and one at the
     // top level.
-    let known = role(
+    let known = role_allowing(
         "future",
         RoleConditions {
             logins: strings(&["ubuntu"]),
@@ -518,7 +428,7 @@ fn unknown_fields_survive_add_login_remove_login_and_add_db_access() {
     prost::encoding::message::encode(4, known.metadata.as_ref().expect("metadata"), &mut body);
     prost::encoding::bytes::encode(5, &spec_bytes, &mut body);
     let (body, top) = with_unknown(body, 900, "top-level future");
-    raw_call(&lab, mwi_proto::method::auth::UPSERT_ROLE, body.into());
+    raw_call(&lab, mwi_proto::method::auth::UPSERT_ROLE, body).expect("UpsertRole");
     let (_, stored) = stored_role(&lab, "future");
     assert!(
         contains(&stored, &nested) && contains(&stored, &top),

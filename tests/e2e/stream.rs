@@ -5,27 +5,70 @@ use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
 use std::time::Instant;
 
-use mwi_proto::method::{auth, bot_instance};
+use std::sync::Arc;
 
-use crate::fake_auth::{FakeAuth, Script};
+use mwi_proto::machineid::{
+    BotInstance, BotInstanceSpec, BotInstanceStatus, BotInstanceStatusAuthentication,
+    BotInstanceStatusHeartbeat,
+};
+use mwi_proto::method::{auth, bot_instance};
+use mwi_testkit::scripted::{Script, Scripted};
+
 use crate::harness::{BIN, mwictl_cmd, run};
+
+/// A server of version `version` with `count` instances of 100 bots (`bot-0` …), each with a
+/// heartbeat from a host named with `hostname_len` letters.
+fn fleet_of_bots(version: &str, count: usize, hostname_len: usize) -> Script {
+    Script {
+        server_version: version.into(),
+        instances: count,
+        instance: Arc::new(move |i| instance(i, hostname_len)),
+        ..Default::default()
+    }
+}
+
+fn instance(i: usize, hostname_len: usize) -> BotInstance {
+    let at = Some(prost_types::Timestamp {
+        seconds: 1_750_000_000 + i as i64,
+        nanos: 0,
+    });
+    let auth = BotInstanceStatusAuthentication {
+        authenticated_at: at,
+        join_method: "token".into(),
+        generation: 1 + (i % 7) as i32,
+        ..Default::default()
+    };
+    BotInstance {
+        kind: "bot_instance".into(),
+        version: "v1".into(),
+        spec: Some(BotInstanceSpec {
+            bot_name: format!("bot-{}", i % 100),
+            instance_id: format!("00000000-0000-4000-8000-{i:012}"),
+            ..Default::default()
+        }),
+        status: Some(BotInstanceStatus {
+            initial_authentication: Some(auth.clone()),
+            latest_authentications: vec![auth],
+            latest_heartbeats: vec![BotInstanceStatusHeartbeat {
+                recorded_at: at,
+                hostname: "h".repeat(hostname_len),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
 
 #[test]
 fn hundred_thousand_bot_instances_stream_in_bounded_memory() {
     const COUNT: usize = 100_000;
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeAuth::start(
-        Script {
-            server_version: "19.0.0".into(),
-            bot_instances: COUNT,
-            hostname_len: 200,
-        },
-        dir.path(),
-    );
+    let server = Scripted::start(fleet_of_bots("19.0.0", COUNT, 200), dir.path());
     let started = Instant::now();
     let mut child = std::process::Command::new(BIN)
-        .args(["--auth-server", &fake.addr, "-i"])
-        .arg(&fake.identity)
+        .args(["--auth-server", &server.addr, "-i"])
+        .arg(&server.identity)
         .args(["get", "bot_instances", "--format", "json"])
         .env("MWICTL_HOME", dir.path().join("home"))
         .env_remove("TELEPORT_AUTH_SERVER")
@@ -82,7 +125,7 @@ fn hundred_thousand_bot_instances_stream_in_bounded_memory() {
         peak_kib < 50 * 1000,
         "peak RSS {peak_kib} KiB: the listing is not streamed"
     );
-    let calls = fake.calls();
+    let calls = server.calls();
     assert_eq!(calls.get(auth::PING), Some(&1), "{calls:?}");
     assert_eq!(
         calls.get(bot_instance::LIST_BOT_INSTANCES_V2),
@@ -99,17 +142,15 @@ fn hundred_thousand_bot_instances_stream_in_bounded_memory() {
 #[test]
 fn pages_join_under_one_table_header_and_one_yaml_stream() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeAuth::start(
-        Script {
-            server_version: "16.4.2".into(),
-            bot_instances: 1_201,
-            hostname_len: 8,
-        },
-        dir.path(),
-    );
+    let server = Scripted::start(fleet_of_bots("16.4.2", 1_201, 8), dir.path());
     let home = dir.path().join("home");
-    let identity = fake.identity.display().to_string();
-    let flags = ["--auth-server", fake.addr.as_str(), "-i", identity.as_str()];
+    let identity = server.identity.display().to_string();
+    let flags = [
+        "--auth-server",
+        server.addr.as_str(),
+        "-i",
+        identity.as_str(),
+    ];
     let text = run(&mut mwictl_cmd(
         &home,
         &[&flags[..], &["get", "bot_instances"]].concat(),
@@ -136,5 +177,8 @@ fn pages_join_under_one_table_header_and_one_yaml_stream() {
     assert_eq!(yaml.code, 0, "{}", yaml.stderr);
     assert_eq!(yaml.stdout.matches("\n---\n").count(), 1_200);
     // A 16.x server is not asked for ListBotInstancesV2 at all.
-    assert_eq!(fake.calls().get(bot_instance::LIST_BOT_INSTANCES_V2), None);
+    assert_eq!(
+        server.calls().get(bot_instance::LIST_BOT_INSTANCES_V2),
+        None
+    );
 }

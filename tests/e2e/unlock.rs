@@ -1,76 +1,27 @@
 //! `mwictl unlock`: finds every lock that blocks a bot (user, role, instance, join token),
 //! confirms, backs up, deletes and reports; explicit lock IDs; dry runs and refusals. The
-//! server-state fixtures at the top are shared by the locks, tokens and verbs tests.
+//! server-state helpers at the top (on mwi_testkit's fixtures) are shared by the locks, tokens
+//! and verbs tests.
 
 use mwi_proto::machineid::bot_instance_service_client::BotInstanceServiceClient;
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
-use mwi_proto::machineid::{Bot, BotSpec, CreateBotRequest, ListBotInstancesRequest};
+use mwi_proto::machineid::{CreateBotRequest, ListBotInstancesRequest};
 use mwi_proto::proto::join_service_client::JoinServiceClient;
 use mwi_proto::proto::upsert_token_v2_request::Token;
 use mwi_proto::proto::{GetLockRequest, UpsertTokenV2Request};
-use mwi_proto::types::{
-    LockSpecV2, LockTarget, LockV2, Metadata, ProvisionTokenSpecV2, ProvisionTokenV2,
-    RegisterUsingTokenRequest,
-};
-use mwictl::connect::{self, ClientIdentity, Target};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+use mwi_proto::types::{LockV2, RegisterUsingTokenRequest};
+use mwi_testkit::fixtures::{self, lock, target};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
-use crate::harness::{Lab, run, snapshot_settings};
+use crate::harness::{Lab, run, snapshot_settings, with_admin};
 
 // ---- fixtures ----
-
-/// Runs `f` on a channel connected as the lab's admin (for any generated client).
-pub fn with_admin<T>(lab: &Lab, f: impl AsyncFnOnce(Channel) -> T) -> T {
-    runtime().block_on(async {
-        let identity = ClientIdentity::load(&lab.identity).expect("admin identity");
-        let target = Target {
-            addr: lab.addr.clone(),
-            identity: lab.identity.clone(),
-            via_proxy: false,
-        };
-        let connection = connect::connect(&target, &identity)
-            .await
-            .expect("connect as admin");
-        f(connection.channel).await
-    })
-}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime")
-}
-
-pub fn target(field: &str, value: &str) -> LockTarget {
-    let mut t = LockTarget::default();
-    let slot = match field {
-        "user" => &mut t.user,
-        "role" => &mut t.role,
-        "login" => &mut t.login,
-        "bot_instance_id" => &mut t.bot_instance_id,
-        "join_token" => &mut t.join_token,
-        other => panic!("no target field {other}"),
-    };
-    *slot = value.to_owned();
-    t
-}
-
-pub fn lock(name: &str, target: LockTarget, message: &str) -> LockV2 {
-    LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(target),
-            message: message.into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 pub fn put_locks(lab: &Lab, locks: Vec<LockV2>) {
@@ -105,22 +56,10 @@ pub fn lock_exists(lab: &Lab, name: &str) -> bool {
     })
 }
 
-/// Creates bot `name` (and its user and role `bot-NAME`) with no roles.
+/// Creates bot `name` (and its user and role `bot-NAME`) with `roles` and no traits.
 pub fn create_bot(lab: &Lab, name: &str, roles: &[&str]) {
+    let bot = fixtures::bot_with(name, roles, &[], None);
     with_admin(lab, async |channel| {
-        let bot = Bot {
-            kind: "bot".into(),
-            version: "v1".into(),
-            metadata: Some(mwi_proto::teleport::header::v1::Metadata {
-                name: name.into(),
-                ..Default::default()
-            }),
-            spec: Some(BotSpec {
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
         BotServiceClient::new(channel)
             .create_bot(CreateBotRequest { bot: Some(bot) })
             .await
@@ -130,22 +69,7 @@ pub fn create_bot(lab: &Lab, name: &str, roles: &[&str]) {
 
 /// A one-time join token for `bot`, valid for an hour.
 pub fn put_token(lab: &Lab, name: &str, bot: &str) {
-    let expires = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
-    let token = ProvisionTokenV2 {
-        kind: "token".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            expires: Some(expires.into()),
-            ..Default::default()
-        }),
-        spec: Some(ProvisionTokenSpecV2 {
-            roles: vec!["Bot".into()],
-            join_method: "token".into(),
-            bot_name: bot.into(),
-        }),
-        ..Default::default()
-    };
+    let token = fixtures::token(name, bot, 3600);
     lab.admin(async |mut c| {
         c.upsert_token_v2(UpsertTokenV2Request {
             token: Some(Token::V2(token)),

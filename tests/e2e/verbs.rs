@@ -12,34 +12,16 @@ use mwi_proto::types::{
     Metadata, ProvisionTokenSpecV2, ProvisionTokenV2, ResourceRequest, RoleConditions, RoleOptions,
     RoleV6,
 };
+use mwi_testkit::fixtures::{lock, target};
 use prost::Message;
 
-use crate::harness::{BIN, Lab, run};
-use crate::unlock::{
-    create_bot, instance_ids, join, lock, lock_exists, put_locks, put_token, target, with_admin,
-};
+use crate::harness::{BIN, Lab, raw_call, run, with_admin};
+use crate::unlock::{create_bot, instance_ids, join, lock_exists, put_locks, put_token};
 
 // ---- fixtures ----
 
 const FUTURE: &str = "from-the-future";
 const NESTED_FUTURE: &str = "nested-future";
-
-/// One unary call with raw bytes both ways, so requests can carry fields no message declares.
-fn raw(lab: &Lab, method: &'static str, body: Vec<u8>) -> Result<Bytes, tonic::Status> {
-    with_admin(lab, async |channel| {
-        let mut grpc = tonic::client::Grpc::new(channel);
-        grpc.ready()
-            .await
-            .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-        grpc.unary(
-            tonic::Request::new(Bytes::from(body)),
-            tonic::codegen::http::uri::PathAndQuery::from_static(method),
-            mwi_proto::raw::RawCodec,
-        )
-        .await
-        .map(tonic::Response::into_inner)
-    })
-}
 
 /// `inner` as field 1 of a request message.
 fn wrap(inner: &[u8]) -> Vec<u8> {
@@ -109,12 +91,12 @@ fn create_role_with_unknown_fields(lab: &Lab, name: &str) {
     let mut role = head.encode_to_vec();
     prost::encoding::bytes::encode(5, &spec, &mut role);
     prost::encoding::string::encode(901, &FUTURE.to_string(), &mut role);
-    raw(lab, auth::CREATE_ROLE, wrap(&role)).expect("create role with unknown fields");
+    raw_call(lab, auth::CREATE_ROLE, wrap(&role)).expect("create role with unknown fields");
 }
 
 fn stored_role(lab: &Lab, name: &str) -> Bytes {
     let req = GetRoleRequest { name: name.into() }.encode_to_vec();
-    raw(lab, auth::GET_ROLE, req).expect("get role")
+    raw_call(lab, auth::GET_ROLE, req).expect("get role")
 }
 
 /// Checks both unknown fields survived, the nested one still inside `spec.options`.
@@ -148,12 +130,12 @@ fn create_token_with_unknown_field(lab: &Lab, name: &str) {
     };
     let mut bytes = token.encode_to_vec();
     prost::encoding::string::encode(901, &FUTURE.to_string(), &mut bytes);
-    raw(lab, auth::UPSERT_TOKEN_V2, wrap(&bytes)).expect("upsert token with unknown field");
+    raw_call(lab, auth::UPSERT_TOKEN_V2, wrap(&bytes)).expect("upsert token with unknown field");
 }
 
 fn stored_token(lab: &Lab, name: &str) -> Bytes {
     let req = ResourceRequest { name: name.into() }.encode_to_vec();
-    raw(lab, auth::GET_TOKEN, req).expect("get token")
+    raw_call(lab, auth::GET_TOKEN, req).expect("get token")
 }
 
 fn write(lab: &Lab, file: &str, text: &str) -> String {

@@ -1,13 +1,13 @@
 //! An independent gRPC client for the lab, written from Teleport's wire facts alone: its messages
 //! are declared here by hand with Teleport's field numbers, its TLS setup reads the identity file
-//! itself, and it shares no code with mwictl's client, proto crate or identity parser. It proves
-//! that the lab speaks Teleport's wire protocol, not merely mwictl's.
+//! itself, and it shares no code with mwictl's client, proto crate or identity parser (only the
+//! lab process comes from mwi_testkit). It proves that the lab speaks Teleport's wire protocol,
+//! not merely mwictl's.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mwi_testkit::process::LabProcess;
 use prost::Message;
 use tonic::Code;
 
@@ -235,52 +235,12 @@ struct CreateBotRequest {
 
 // --- Transport: mTLS with the identity file, server name teleport.cluster.local, ALPN h2. ---
 
-struct Lab {
-    child: Child,
-    addr: String,
-    identity: std::path::PathBuf,
-    cluster: String,
-    _dir: tempfile::TempDir,
+/// The real `mwictl lab start`, on a free loopback port in a temp dir.
+fn start_lab() -> LabProcess {
+    LabProcess::start(std::path::Path::new(env!("CARGO_BIN_EXE_mwictl")), &[])
 }
 
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_lab() -> Lab {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mwictl"))
-        .args(["lab", "start", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("lab"))
-        .env("MWICTL_HOME", dir.path().join("home"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let field = |key: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(key))
-            .unwrap_or_else(|| panic!("ready line lacks {key}: {line:?}"))
-            .to_string()
-    };
-    assert!(line.starts_with("lab auth service ready: "), "{line:?}");
-    Lab {
-        addr: field("addr="),
-        identity: field("identity=").into(),
-        cluster: field("cluster="),
-        child,
-        _dir: dir,
-    }
-}
-
-async fn channel(lab: &Lab) -> tonic::transport::Channel {
+async fn channel(lab: &LabProcess) -> tonic::transport::Channel {
     let text = std::fs::read(&lab.identity).unwrap();
     let mut key = None;
     let mut certs = Vec::new();

@@ -8,8 +8,8 @@ use mwi_proto::machineid::{
 use mwi_proto::proto::{GetLocksRequest, GetRoleRequest};
 use tonic::Code;
 
-use crate::common::Lab;
-use crate::locks::{lock, user};
+use mwi_testkit::Lab;
+use mwi_testkit::fixtures::{lock, user};
 
 #[tokio::test]
 async fn create_bot_makes_the_bot_role_like_teleport() {
@@ -101,7 +101,7 @@ async fn creating_a_bot_twice_is_already_exists() {
 #[tokio::test]
 async fn a_bot_whose_role_name_is_taken_is_already_exists() {
     let lab = Lab::start().await;
-    let role = crate::roles::role("bot-taken", &[]);
+    let role = mwi_testkit::fixtures::role("bot-taken", &[]);
     lab.auth().await.upsert_role(role).await.unwrap();
     let bot = Bot {
         metadata: Some(mwi_proto::teleport::header::v1::Metadata {
@@ -402,7 +402,7 @@ async fn update_bot_keeps_fields_of_the_bot_role_the_lab_does_not_model() {
     let lab = Lab::start().await;
     lab.create_bot("example", &["access"], &[]).await;
     let channel = lab.admin_channel().await;
-    let stored = crate::common::raw_call(
+    let stored = mwi_testkit::wire::raw_call(
         channel.clone(),
         mwi_proto::method::auth::GET_ROLE,
         GetRoleRequest {
@@ -413,8 +413,12 @@ async fn update_bot_keeps_fields_of_the_bot_role_the_lab_does_not_model() {
     .await
     .unwrap();
     let mut body = Vec::new();
-    prost::encoding::bytes::encode(1, &crate::common::with_unknown(stored.to_vec()), &mut body);
-    crate::common::raw_call(
+    prost::encoding::bytes::encode(
+        1,
+        &mwi_testkit::wire::with_unknown(stored.to_vec()),
+        &mut body,
+    );
+    mwi_testkit::wire::raw_call(
         channel.clone(),
         mwi_proto::method::auth::UPSERT_ROLE_V2,
         body,
@@ -431,7 +435,7 @@ async fn update_bot_keeps_fields_of_the_bot_role_the_lab_does_not_model() {
         .update_bot(update("example", spec, "", &["spec.roles"]))
         .await
         .unwrap();
-    let after = crate::common::raw_call(
+    let after = mwi_testkit::wire::raw_call(
         channel,
         mwi_proto::method::auth::GET_ROLE,
         GetRoleRequest {
@@ -442,7 +446,7 @@ async fn update_bot_keeps_fields_of_the_bot_role_the_lab_does_not_model() {
     .await
     .unwrap();
     assert!(
-        crate::common::has_future_field(&after),
+        mwi_testkit::wire::has_future_field(&after),
         "UpdateBot dropped an unknown role field"
     );
     let role = mwi_proto::types::RoleV6::decode(after).unwrap();

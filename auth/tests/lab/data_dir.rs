@@ -2,7 +2,8 @@
 
 use mwi_identity::IdentityFile;
 
-use crate::common::{Lab, config};
+use mwi_testkit::Lab;
+use mwi_testkit::lab::config;
 
 #[tokio::test]
 async fn first_start_writes_a_private_admin_identity_signed_by_the_lab_ca() {
@@ -28,18 +29,12 @@ async fn first_start_writes_a_private_admin_identity_signed_by_the_lab_ca() {
 async fn a_restart_reuses_the_ca_and_the_identity() {
     let lab = Lab::start().await;
     let before = std::fs::read_to_string(&lab.handle.ready().identity_path).unwrap();
-    let dir = lab.dir;
-    lab.handle.shutdown().await.unwrap();
-    let again = mwi_auth::lab::spawn(config(dir.path())).await.unwrap();
-    let after = std::fs::read_to_string(&again.ready().identity_path).unwrap();
+    let mut lab = lab.restart().await;
+    let after = std::fs::read_to_string(&lab.handle.ready().identity_path).unwrap();
     assert_eq!(before, after);
-    assert_eq!(again.ready().cluster_name, "lab");
+    assert_eq!(lab.handle.ready().cluster_name, "lab");
     // The old identity still works: same CA.
-    let lab = Lab {
-        admin: IdentityFile::parse(&before).unwrap(),
-        handle: again,
-        dir,
-    };
+    lab.admin = IdentityFile::parse(&before).unwrap();
     assert!(
         lab.auth()
             .await

@@ -5,19 +5,12 @@ use std::collections::BTreeMap;
 
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::proto::{Certs, RouteToDatabase, UserCertsRequest};
-use mwi_proto::types::RoleV6;
 use mwi_proto::wrappers::{LabelValues, StringValues};
 use tonic::Code;
 
-use crate::common::{BotIdentity, Lab, client_key, in_secs};
-use crate::roles::role;
-
-fn access_role(name: &str, logins: &[&str]) -> RoleV6 {
-    let mut r = role(name, &[]);
-    r.spec.as_mut().unwrap().allow.as_mut().unwrap().logins =
-        logins.iter().map(|l| l.to_string()).collect();
-    r
-}
+use mwi_testkit::fixtures::{access_role, client_key, role};
+use mwi_testkit::lab::BotIdentity;
+use mwi_testkit::{Lab, in_secs};
 
 async fn impersonate(
     lab: &Lab,
@@ -148,7 +141,7 @@ async fn a_database_the_roles_cannot_see_is_not_found_until_the_rules_allow_it()
     assert_eq!(err.code(), Code::NotFound);
     assert_eq!(err.message(), r#"database "example" not found"#);
 
-    db_role = crate::roles::role("db", &[(&["db_server", "db"], &["read", "list"])]);
+    db_role = role("db", &[(&["db_server", "db"], &["read", "list"])]);
     db_role
         .spec
         .as_mut()
@@ -173,7 +166,7 @@ async fn a_database_whose_labels_the_roles_do_not_match_is_not_found() {
     lab.handle
         .seed_database("example", BTreeMap::from([("env".into(), "prod".into())]))
         .unwrap();
-    let mut db_role = crate::roles::role("db", &[(&["db_server", "db"], &["read", "list"])]);
+    let mut db_role = role("db", &[(&["db_server", "db"], &["read", "list"])]);
     db_role
         .spec
         .as_mut()
@@ -205,9 +198,9 @@ async fn impersonated_certs_are_refused_while_the_bot_is_locked() {
     let bot = joined_bot(&lab, &["access"]).await;
     lab.auth()
         .await
-        .upsert_lock(crate::locks::lock(
+        .upsert_lock(mwi_testkit::fixtures::lock(
             "l",
-            crate::locks::user("bot-example"),
+            mwi_testkit::fixtures::user("bot-example"),
             "stop",
         ))
         .await

@@ -6,7 +6,7 @@ use mwi_proto::machineid::{
 };
 use tonic::Code;
 
-use crate::common::Lab;
+use mwi_testkit::Lab;
 
 async fn lab_with_instances(per_bot: &[(&str, usize)]) -> Lab {
     let lab = Lab::start().await;

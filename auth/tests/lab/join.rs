@@ -8,7 +8,7 @@ use mwi_proto::proto::{GetLocksRequest, PingRequest};
 use mwi_proto::types::{LockTarget, ResourceRequest};
 use tonic::Code;
 
-use crate::common::Lab;
+use mwi_testkit::Lab;
 
 async fn lab_with_bot(style: LockStyle) -> Lab {
     let lab = Lab::start_with(|c| c.lock_style = style).await;
@@ -298,7 +298,7 @@ async fn a_join_without_a_public_key_is_invalid() {
     assert_eq!(err.code(), Code::InvalidArgument);
 }
 
-async fn delete_instance(lab: &Lab, bot: &crate::common::BotIdentity) {
+async fn delete_instance(lab: &Lab, bot: &mwi_testkit::lab::BotIdentity) {
     lab.instances()
         .await
         .delete_bot_instance(mwi_proto::machineid::DeleteBotInstanceRequest {

@@ -1,35 +1,13 @@
 //! Locks: stored as sent, filtered like Teleport, validated, and enforced on every call.
 
 use mwi_proto::proto::{DeleteLockRequest, GetLockRequest, GetLocksRequest, PingRequest};
-use mwi_proto::types::{LockSpecV2, LockTarget, LockV2, Metadata};
+use mwi_proto::types::{LockTarget, LockV2};
 use prost::Message;
 use tonic::Code;
 
-use crate::common::{Lab, has_future_field, raw_call, with_unknown};
-
-pub fn lock(name: &str, target: LockTarget, message: &str) -> LockV2 {
-    LockV2 {
-        kind: "lock".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(LockSpecV2 {
-            target: Some(target),
-            message: message.into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-pub fn user(name: &str) -> LockTarget {
-    LockTarget {
-        user: name.into(),
-        ..Default::default()
-    }
-}
+use mwi_testkit::Lab;
+use mwi_testkit::fixtures::{lock, user};
+use mwi_testkit::wire::{has_future_field, raw_call, with_unknown};
 
 #[tokio::test]
 async fn an_upserted_lock_reads_back_with_revision_creation_time_and_unknown_fields() {
@@ -220,16 +198,7 @@ async fn locks_survive_a_restart() {
         .upsert_lock(lock("keep", user("u"), ""))
         .await
         .unwrap();
-    let dir = lab.dir;
-    lab.handle.shutdown().await.unwrap();
-    let again = mwi_auth::lab::spawn(crate::common::config(dir.path()))
-        .await
-        .unwrap();
-    let lab = Lab {
-        admin: lab.admin,
-        handle: again,
-        dir,
-    };
+    let lab = lab.restart().await;
     let got = lab
         .auth()
         .await

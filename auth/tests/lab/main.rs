@@ -1,7 +1,6 @@
 //! Integration tests of the lab auth service: each starts a lab in a temp dir on a free
-//! loopback port and talks to it over mTLS with the generated Teleport clients.
-
-mod common;
+//! loopback port (`mwi_testkit::Lab`) and talks to it over mTLS with the generated Teleport
+//! clients.
 
 mod bots;
 mod data_dir;

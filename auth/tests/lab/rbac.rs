@@ -7,9 +7,8 @@ use mwi_proto::types::{RoleConditions, Rule};
 use tonic::Code;
 use tonic::transport::Channel;
 
-use crate::common::{Lab, client_key, in_secs};
-use crate::locks::{lock, user};
-use crate::roles::role;
+use mwi_testkit::fixtures::{client_key, lock, role, user};
+use mwi_testkit::{Lab, in_secs};
 
 /// A channel whose certificate carries only `roles` (the admin impersonates them).
 async fn as_roles(lab: &Lab, roles: &[&str]) -> Channel {

@@ -5,37 +5,13 @@ use mwi_proto::proto::{
     CreateRoleRequest, DeleteRoleRequest, GetRoleRequest, ListRolesRequest, UpdateRoleRequest,
     UpsertRoleRequest,
 };
-use mwi_proto::types::{Metadata, RoleConditions, RoleSpecV6, RoleV6, Rule};
+use mwi_proto::types::RoleV6;
 use prost::Message;
 use tonic::Code;
 
-use crate::common::{Lab, has_future_field, raw_call, with_unknown};
-
-pub fn role(name: &str, rules: &[(&[&str], &[&str])]) -> RoleV6 {
-    RoleV6 {
-        kind: "role".into(),
-        version: "v7".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            ..Default::default()
-        }),
-        spec: Some(RoleSpecV6 {
-            allow: Some(RoleConditions {
-                rules: rules
-                    .iter()
-                    .map(|(res, verbs)| Rule {
-                        resources: res.iter().map(|s| s.to_string()).collect(),
-                        verbs: verbs.iter().map(|s| s.to_string()).collect(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
+use mwi_testkit::Lab;
+use mwi_testkit::fixtures::role;
+use mwi_testkit::wire::{has_future_field, raw_call, with_unknown};
 
 #[tokio::test]
 async fn create_role_returns_the_stored_role_with_a_revision() {

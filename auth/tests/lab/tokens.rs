@@ -2,29 +2,13 @@
 
 use mwi_proto::proto::CreateTokenV2Request;
 use mwi_proto::proto::create_token_v2_request::Token;
-use mwi_proto::types::{Metadata, ProvisionTokenSpecV2, ProvisionTokenV2, ResourceRequest};
+use mwi_proto::types::ResourceRequest;
 use prost::Message;
 use tonic::Code;
 
-use crate::common::{Lab, has_future_field, in_secs, raw_call, with_unknown};
-
-fn token(name: &str, bot: &str) -> ProvisionTokenV2 {
-    ProvisionTokenV2 {
-        kind: "token".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: name.into(),
-            expires: Some(in_secs(3600)),
-            ..Default::default()
-        }),
-        spec: Some(ProvisionTokenSpecV2 {
-            roles: vec!["Bot".into()],
-            join_method: "token".into(),
-            bot_name: bot.into(),
-        }),
-        ..Default::default()
-    }
-}
+use mwi_testkit::Lab;
+use mwi_testkit::fixtures::token;
+use mwi_testkit::wire::{has_future_field, raw_call, with_unknown};
 
 #[tokio::test]
 async fn a_created_token_reads_back_with_its_expiry_and_bot() {
@@ -32,7 +16,7 @@ async fn a_created_token_reads_back_with_its_expiry_and_bot() {
     let mut auth = lab.auth().await;
     let name = "0123456789abcdef0123456789abcdef";
     auth.create_token_v2(CreateTokenV2Request {
-        token: Some(Token::V2(token(name, "example"))),
+        token: Some(Token::V2(token(name, "example", 3600))),
     })
     .await
     .unwrap();
@@ -54,7 +38,7 @@ async fn creating_an_existing_token_is_already_exists_but_upsert_replaces_it() {
     let lab = Lab::start().await;
     let mut auth = lab.auth().await;
     let req = || CreateTokenV2Request {
-        token: Some(Token::V2(token("t", "example"))),
+        token: Some(Token::V2(token("t", "example", 3600))),
     };
     auth.create_token_v2(req()).await.unwrap();
     let err = auth.create_token_v2(req()).await.unwrap_err();
@@ -98,7 +82,7 @@ async fn a_bot_token_without_a_bot_name_is_invalid() {
         .auth()
         .await
         .create_token_v2(CreateTokenV2Request {
-            token: Some(Token::V2(token("t", ""))),
+            token: Some(Token::V2(token("t", "", 3600))),
         })
         .await
         .unwrap_err();
@@ -126,7 +110,11 @@ async fn unknown_fields_of_a_token_survive() {
     let lab = Lab::start().await;
     let channel = lab.admin_channel().await;
     let mut body = Vec::new();
-    prost::encoding::bytes::encode(1, &with_unknown(token("t", "b").encode_to_vec()), &mut body);
+    prost::encoding::bytes::encode(
+        1,
+        &with_unknown(token("t", "b", 3600).encode_to_vec()),
+        &mut body,
+    );
     raw_call(
         channel.clone(),
         mwi_proto::method::auth::UPSERT_TOKEN_V2,

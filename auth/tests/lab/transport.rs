@@ -3,7 +3,8 @@
 use mwi_proto::proto::PingRequest;
 use tonic::Code;
 
-use crate::common::{Lab, raw_call};
+use mwi_testkit::Lab;
+use mwi_testkit::wire::raw_call;
 
 #[tokio::test]
 async fn ping_reports_cluster_version_and_remote_addr() {

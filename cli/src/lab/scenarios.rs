@@ -335,7 +335,7 @@ async fn run_agents(
         Run::SshLogin => Need::WithoutLogin(&opts.login),
         Run::DbAccess => Need::WithoutDatabases,
     };
-    if let Some(step) = setup::ensure_access_role(client, need).await? {
+    if let Some(step) = setup::ensure_access_role(client, &opts.bot, need).await? {
         steps.add(step);
     }
     if let Some(step) = setup::ensure_bot(client, &opts.bot).await? {
@@ -520,7 +520,8 @@ async fn ssh_login(
         )
     })?;
     steps.add(format!(
-        "ran the agent with an identity output for role access and ssh_login {}: its certificate allows only {}",
+        "ran the agent with an identity output for role {} and ssh_login {}: its certificate allows only {}",
+        setup::access_role_name(&opts.bot),
         opts.login,
         setup::ACCESS_LOGIN
     ));
@@ -565,8 +566,9 @@ async fn db_access(
         )
     })?;
     steps.add(format!(
-        "ran the agent with a database output for {} as role access, which has no db_server/db read or list rule",
-        opts.db
+        "ran the agent with a database output for {} as role {}, which has no db_server/db read or list rule",
+        opts.db,
+        setup::access_role_name(&opts.bot)
     ));
     steps.add(format!(
         "the output failed: {needle} (RBAC hides it); stopped the agent"
@@ -609,16 +611,18 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
         Incident::SshLogin => vec![
             doctor,
             format!(
-                "mwictl recover ssh-login --bot {bot} --login {} --role access --yes",
-                shell_word(&opts.login)
+                "mwictl recover ssh-login --bot {bot} --login {} --role {} --yes",
+                shell_word(&opts.login),
+                shell_word(&setup::access_role_name(&opts.bot))
             ),
             restart,
         ],
         Incident::DbAccess => vec![
             doctor,
             format!(
-                "mwictl recover db-access --bot {bot} --db {} --db-labels {DB_LABEL_KEY}={DB_LABEL_VALUE} --role access --yes",
-                shell_word(&opts.db)
+                "mwictl recover db-access --bot {bot} --db {} --db-labels {DB_LABEL_KEY}={DB_LABEL_VALUE} --role {} --yes",
+                shell_word(&opts.db),
+                shell_word(&setup::access_role_name(&opts.bot))
             ),
             restart,
         ],
@@ -688,7 +692,10 @@ mod tests {
             ["mwictl lint /d/tbot.yaml", "mwictl lint --fix /d/tbot.yaml"]
         );
         let next = next_commands(&opts(Incident::SshLogin, Path::new("/d")));
-        assert!(next[1].contains("--login bob --role access"), "{next:?}");
+        assert!(
+            next[1].contains("--login bob --role access-example"),
+            "{next:?}"
+        );
     }
 
     #[tokio::test]

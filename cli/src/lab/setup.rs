@@ -1,5 +1,5 @@
 //! Getting a lab ready for an incident: where the lab's files are, the working directory of a
-//! lab bot, and the role `access`, the bot and its one-time join token on the server.
+//! lab bot, and the bot's own role `access-BOT`, the bot and its one-time join token on the server.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,10 +15,13 @@ use crate::exit::ExitStatus;
 
 use super::tbot_yaml::MARKER;
 
-/// The role lab bots get: SSH as `alice` on every node, nothing for databases.
-pub const ACCESS_ROLE: &str = "access";
+/// The role lab bot `bot` gets: SSH as `alice` on every node, nothing for databases. Each bot has
+/// its own, so breaking (or recovering) one bot leaves the others as they are.
+pub fn access_role_name(bot: &str) -> String {
+    format!("access-{bot}")
+}
 
-/// The login [`ACCESS_ROLE`] allows.
+/// The login a lab bot's role allows.
 pub const ACCESS_LOGIN: &str = "alice";
 
 /// The label that marks a role as made by `lab break`, which may therefore reset it.
@@ -115,7 +118,7 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), CommandError> {
         })
 }
 
-/// What a scenario needs of the role `access`.
+/// What a scenario needs of the bot's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need<'a> {
     /// Nothing particular.
@@ -126,8 +129,8 @@ pub enum Need<'a> {
     WithoutDatabases,
 }
 
-/// The role `access` as lab break makes it: logins [alice] on every node, nothing else.
-pub fn access_role() -> RoleV6 {
+/// Bot `bot`'s role as lab break makes it: logins [alice] on every node, nothing else.
+pub fn access_role(bot: &str) -> RoleV6 {
     let mut node_labels = BTreeMap::new();
     node_labels.insert(
         "*".to_string(),
@@ -139,7 +142,7 @@ pub fn access_role() -> RoleV6 {
         kind: "role".into(),
         version: "v7".into(),
         metadata: Some(Metadata {
-            name: ACCESS_ROLE.into(),
+            name: access_role_name(bot),
             description: "SSH as alice on every node (made by mwictl lab break)".into(),
             labels: BTreeMap::from([(OWNER_LABEL.to_string(), OWNER_VALUE.to_string())]),
             ..Default::default()
@@ -201,19 +204,21 @@ fn is_owned(role: &RoleV6) -> bool {
         .is_some_and(|v| v == OWNER_VALUE)
 }
 
-/// Makes sure the role `access` exists in the shape the scenario needs: creates it, or resets one
+/// Makes sure bot `bot`'s role exists in the shape the scenario needs: creates it, or resets one
 /// lab break made earlier (a recovery may have fixed it since). A role someone else made is only
 /// used when it fits. Returns what was done, if anything.
 pub async fn ensure_access_role(
     client: &Client,
+    bot: &str,
     need: Need<'_>,
 ) -> Result<Option<String>, CommandError> {
-    let existing: Fetched<RoleV6> = match client.get_role(ACCESS_ROLE).await {
+    let name = access_role_name(bot);
+    let existing: Fetched<RoleV6> = match client.get_role(&name).await {
         Ok(role) => role,
         Err(e) if is_not_found(&e) => {
-            client.create_role(&access_role()).await?;
+            client.create_role(&access_role(bot)).await?;
             return Ok(Some(format!(
-                "created role {ACCESS_ROLE} (logins: {ACCESS_LOGIN}; nothing for databases)"
+                "created role {name} (logins: {ACCESS_LOGIN}; nothing for databases)"
             )));
         }
         Err(e) => return Err(e.into()),
@@ -224,7 +229,9 @@ pub async fn ensure_access_role(
     if !is_owned(&existing.value) {
         return Err(CommandError::new(
             ExitStatus::Conflict,
-            format!("role {ACCESS_ROLE} was not made by lab break and {why}, so the incident cannot happen"),
+            format!(
+                "role {name} was not made by lab break and {why}, so the incident cannot happen"
+            ),
         )
         .hint("rehearse on a fresh lab (`mwictl lab start --data-dir NEW_DIR`)"));
     }
@@ -240,26 +247,27 @@ pub async fn ensure_access_role(
     role.value.spec = Some(access_spec(node_labels));
     client.update_role(&role).await?;
     Ok(Some(format!(
-        "reset role {ACCESS_ROLE} to logins [{ACCESS_LOGIN}] and nothing for databases ({why}, probably from an earlier recovery)"
+        "reset role {name} to logins [{ACCESS_LOGIN}] and nothing for databases ({why}, probably from an earlier recovery)"
     )))
 }
 
-/// Makes sure bot `name` exists with the role `access`. Returns what was done, if anything.
+/// Makes sure bot `name` exists with its role `access-NAME`. Returns what was done, if anything.
 pub async fn ensure_bot(client: &Client, name: &str) -> Result<Option<String>, CommandError> {
+    let role = access_role_name(name);
     match client.get_bot(name).await {
         Ok(bot) => {
             let roles = bot.value.spec.map(|s| s.roles).unwrap_or_default();
-            if roles.iter().any(|r| r == ACCESS_ROLE) {
+            if roles.contains(&role) {
                 Ok(None)
             } else {
                 Err(CommandError::new(
                     ExitStatus::Conflict,
                     format!(
-                        "bot {name} exists without the role {ACCESS_ROLE} (roles: [{}]); its outputs could not ask for it",
+                        "bot {name} exists without the role {role} (roles: [{}]); its outputs could not ask for it",
                         roles.join(", ")
                     ),
                 )
-                .hint("choose another bot name with --bot"))
+                .hint(format!("choose another bot name with --bot, or remove this one with `mwictl bots rm {name}`")))
             }
         }
         Err(e) if is_not_found(&e) => {
@@ -271,14 +279,14 @@ pub async fn ensure_bot(client: &Client, name: &str) -> Result<Option<String>, C
                     ..Default::default()
                 }),
                 spec: Some(BotSpec {
-                    roles: vec![ACCESS_ROLE.into()],
+                    roles: vec![role.clone()],
                     ..Default::default()
                 }),
                 ..Default::default()
             };
             client.create_bot(&bot).await?;
             Ok(Some(format!(
-                "created bot {name} with role {ACCESS_ROLE} (user and role bot-{name})"
+                "created bot {name} with role {role} (user and role bot-{name})"
             )))
         }
         Err(e) => Err(e.into()),
@@ -359,7 +367,8 @@ mod tests {
 
     #[test]
     fn the_access_role_fits_every_scenario_until_a_recovery_changes_it() {
-        let mut role = access_role();
+        let mut role = access_role("example");
+        assert_eq!(role.metadata.as_ref().unwrap().name, "access-example");
         assert!(is_owned(&role));
         assert_eq!(conflict(&role, Need::WithoutLogin("bob")), None);
         assert_eq!(conflict(&role, Need::WithoutDatabases), None);

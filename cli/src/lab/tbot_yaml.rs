@@ -5,6 +5,8 @@ use std::path::Path;
 
 use mwi_diag::incident::Incident;
 
+use super::setup::access_role_name;
+
 /// The first line of every file `lab break` writes; a tbot.yaml without it is not ours to replace.
 pub const MARKER: &str = "# Written by mwictl lab break";
 
@@ -125,12 +127,13 @@ fn services(i: &Inputs) -> String {
              \x20   destination:\n\
              \x20     type: directory\n\
              \x20     path: {out}\n\
-             \x20   roles: [access]\n\
+             \x20   roles: [{role}]\n\
              \x20   # The lab auth service has no proxy to ping for ssh_config.\n\
              \x20   ssh_config: \"off\"\n\
              \x20   # Lab-only: the agent checks that its certificate allows this login.\n\
              \x20   ssh_login: {login}\n",
-            login = scalar(i.login)
+            login = scalar(i.login),
+            role = scalar(&access_role_name(i.bot))
         ),
         Incident::DbAccess => format!(
             "services:\n\
@@ -139,11 +142,12 @@ fn services(i: &Inputs) -> String {
              \x20   service: {db}\n\
              \x20   database: {db}\n\
              \x20   username: alice\n\
-             \x20   roles: [access]\n\
+             \x20   roles: [{role}]\n\
              \x20   destination:\n\
              \x20     type: directory\n\
              \x20     path: {out}\n",
-            db = scalar(i.db)
+            db = scalar(i.db),
+            role = scalar(&access_role_name(i.bot))
         ),
         Incident::K8sSecret => "services:\n\
              \x20 # A kubeconfig for the CI job, kept in a Kubernetes secret.\n\
@@ -244,7 +248,7 @@ mod tests {
         assert_eq!(output["type"], "identity");
         assert_eq!(output["ssh_login"], "bob");
         assert_eq!(output["ssh_config"], "off");
-        assert_eq!(output["roles"][0], "access");
+        assert_eq!(output["roles"][0], "access-example");
     }
 
     #[test]

@@ -116,13 +116,15 @@ impl<'a> Engine<'a> {
             crash_hook::crash_if(crash, index, false);
             match result {
                 Ok(output) => {
-                    let line = format!("{}. {}", index + 1, summary(&step, &output));
+                    let mark = mark(StepState::Done, Some(&output));
+                    let line = format!("{mark} {}. {}", index + 1, summary(&step, &output));
                     journal.mark_done(index, output)?;
                     self.finish(progress, index, total, true, &line);
                 }
                 Err(e) => {
                     journal.mark_failed(index, &e.message)?;
-                    let line = format!("{}. {}: failed", index + 1, step.title());
+                    let mark = mark(StepState::Failed, None);
+                    let line = format!("{mark} {}. {}: failed", index + 1, step.title());
                     self.finish(progress, index, total, false, &line);
                     return Err(e.hint(format!(
                         "fix the cause and run the same command again, or `{}`: it continues at step {} (journal {})",
@@ -151,8 +153,8 @@ impl<'a> Engine<'a> {
         Some(bar)
     }
 
+    /// Ends a step's progress; `line` is its marked one-line summary.
     fn finish(&self, bar: Option<ProgressBar>, index: usize, total: usize, ok: bool, line: &str) {
-        let mark = if ok { "✓" } else { "✗" };
         match bar {
             // On a terminal a finished step's line goes away: the report lists every step once.
             // A failed one stays, as nothing follows it but the error.
@@ -162,11 +164,11 @@ impl<'a> Engine<'a> {
                     ProgressStyle::with_template("{msg}")
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
-                bar.finish_with_message(format!("{mark} {line}"));
+                bar.finish_with_message(line.to_string());
             }
             None if self.options.progress == Progress::Steps => self
                 .printer
-                .status(format!("[{}/{total}] {mark} {line}", index + 1)),
+                .status(format!("[{}/{total}] {line}", index + 1)),
             None => {}
         }
     }
@@ -680,6 +682,21 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
     }
 }
 
+/// How a step's line is marked: done, failed, not run, or (a verification still pending) open.
+fn mark(state: StepState, output: Option<&StepOutput>) -> &'static str {
+    let verify_state = match output {
+        Some(StepOutput::Verified(v)) => Some(v.state),
+        _ => None,
+    };
+    match (state, verify_state) {
+        (StepState::Done, Some(VerifyState::Pending)) => "…",
+        (StepState::Done, Some(VerifyState::TimedOut | VerifyState::Failed)) => "✗",
+        (StepState::Done, _) => "✓",
+        (StepState::Failed, _) => "✗",
+        _ => "-",
+    }
+}
+
 fn state_text(state: VerifyState) -> &'static str {
     match state {
         VerifyState::Verified => "verified",
@@ -803,17 +820,7 @@ impl Output for RunReport {
                 Some(o) => summary(step, o),
                 None => format!("{} (not run)", step.title()),
             };
-            let verify_state = match &rec.output {
-                Some(StepOutput::Verified(v)) => Some(v.state),
-                _ => None,
-            };
-            let mark = match (rec.state, verify_state) {
-                (StepState::Done, Some(VerifyState::Pending)) => "…",
-                (StepState::Done, Some(VerifyState::TimedOut | VerifyState::Failed)) => "✗",
-                (StepState::Done, _) => "✓",
-                (StepState::Failed, _) => "✗",
-                _ => "-",
-            };
+            let mark = mark(rec.state, rec.output.as_ref());
             out.push_str(&format!("  {mark} {}. {line}\n", i + 1));
         }
         let backups = self.backups();

@@ -15,8 +15,9 @@ use crate::lab::setup::LabTarget;
 /// Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it.
 ///
 /// S1–S4 run lab bot agents inside mwictl against the lab from `mwictl lab start` until the
-/// incident has happened: the bot (with role `access`: login alice, nothing for databases),
-/// its join token and DIR/tbot.yaml are created as needed, and the agents log to DIR/tbot.log.
+/// incident has happened: the bot (with its own role `access-BOT`: login alice, nothing for
+/// databases), its join token and DIR/tbot.yaml are created as needed, and the agents log to
+/// DIR/tbot.log.
 /// S5–S7 only write DIR/tbot.yaml with the mistake `mwictl lint` finds; they need no lab.
 /// The summary names the log, the config and the commands that diagnose and fix the incident.
 #[derive(Debug, clap::Args)]

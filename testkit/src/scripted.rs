@@ -1,7 +1,9 @@
-//! A scripted auth service for the bots commands where the lab cannot help: a stored bot whose
-//! bytes carry fields no Teleport message declares (a newer server's), and any number of bot
-//! instances served in pages. mTLS gRPC on a loopback port; it records every request body.
+//! The scripted auth service, for what the lab cannot stage: a stored bot whose bytes carry
+//! fields no Teleport message declares (a newer server's), any number of bot instances served
+//! in pages, an older server that lacks `ListBotInstancesV2`. It speaks mTLS gRPC on a loopback
+//! port with its own CA, writes a matching identity file and records every request.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -18,140 +20,41 @@ use mwi_proto::teleport::header::v1::Metadata;
 use prost::Message;
 use tonic::Status;
 
-use crate::fake_auth::Pki;
+use crate::pki::Pki;
+use crate::wire::field_1;
 
-/// Appends a field number no Teleport message declares, as a newer server would send.
-pub fn with_unknown(mut bytes: Vec<u8>) -> Vec<u8> {
-    prost::encoding::string::encode(901, &"from-the-future".to_string(), &mut bytes);
-    bytes
-}
+/// Instance `i` of a listing.
+pub type InstanceFn = Arc<dyn Fn(usize) -> BotInstance + Send + Sync>;
 
-pub fn has_future_field(bytes: &[u8]) -> bool {
-    bytes.windows(15).any(|w| w == b"from-the-future")
-}
-
-/// What the service holds.
-#[derive(Debug, Default)]
-pub struct State {
-    /// The stored bot, as bytes (GetBot answers them as they are).
+/// What the service answers. Any method it has no answer for is `Unimplemented`, as on a
+/// server that lacks it.
+#[derive(Clone)]
+pub struct Script {
+    pub cluster_name: String,
+    pub server_version: String,
+    /// The stored bot, as bytes (GetBot answers them as they are; Create/UpdateBot store the
+    /// bot they carry, DeleteBot removes it).
     pub bot: Option<Bytes>,
     /// How many instances `ListBotInstances` pages through.
     pub instances: usize,
-    /// Every request: method path and body.
-    pub requests: Vec<(String, Bytes)>,
+    /// What instance `i` looks like.
+    pub instance: InstanceFn,
 }
 
-/// A running service; it stops with its runtime when dropped.
-pub struct Scripted {
-    pub addr: String,
-    pub identity: PathBuf,
-    pub state: Arc<Mutex<State>>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-impl Scripted {
-    /// Serves `state`; the client identity file is written into `dir`.
-    pub fn start(state: State, dir: &Path) -> Scripted {
-        let pki = Pki::new("scripted");
-        let identity = dir.join("scripted.identity");
-        pki.client_identity().write(&identity).expect("identity");
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let state = Arc::new(Mutex::new(state));
-        let addr = runtime.block_on(serve(state.clone(), pki.server_config()));
-        Scripted {
-            addr,
-            identity,
-            state,
-            _runtime: runtime,
-        }
-    }
-
-    /// `mwictl ARGS` connected to this service.
-    pub fn cmd(&self, home: &Path, args: &[&str]) -> assert_cmd::Command {
-        let mut cmd = crate::harness::mwictl_cmd(home, &["--auth-server", &self.addr, "-i"]);
-        cmd.arg(&self.identity).args(args);
-        cmd
-    }
-
-    /// The bodies of every request to `method`, in order.
-    pub fn bodies(&self, method: &str) -> Vec<Bytes> {
-        let state = self.state.lock().expect("state");
-        state
-            .requests
-            .iter()
-            .filter(|(m, _)| m == method)
-            .map(|(_, b)| b.clone())
-            .collect()
-    }
-}
-
-/// The bytes of field 1 of `body` (the bot inside CreateBot/UpdateBot requests), untouched.
-pub fn field_1(body: &Bytes) -> Bytes {
-    let mut buf = body.clone();
-    while !buf.is_empty() {
-        let (field, wire) = prost::encoding::decode_key(&mut buf).expect("key");
-        if field == 1 && wire == prost::encoding::WireType::LengthDelimited {
-            let len = prost::encoding::decode_varint(&mut buf).expect("len");
-            return buf.split_to(usize::try_from(len).expect("len"));
-        }
-        prost::encoding::skip_field(wire, field, &mut buf, Default::default()).expect("skip");
-    }
-    Bytes::new()
-}
-
-fn answer(state: &Mutex<State>, path: &str, body: Bytes) -> Result<Bytes, Status> {
-    let mut state = state.lock().map_err(|_| Status::internal("poisoned"))?;
-    state.requests.push((path.to_owned(), body.clone()));
-    let empty = Ok(Bytes::new());
-    match path {
-        auth::PING => Ok(PingResponse {
+impl Default for Script {
+    fn default() -> Script {
+        Script {
             cluster_name: "scripted".into(),
             server_version: "17.0.0".into(),
-            ..Default::default()
+            bot: None,
+            instances: 0,
+            instance: Arc::new(fleet_instance),
         }
-        .encode_to_vec()
-        .into()),
-        bot::GET_BOT => state
-            .bot
-            .clone()
-            .ok_or_else(|| Status::not_found("bot not found")),
-        bot::UPDATE_BOT | bot::CREATE_BOT => {
-            let inner = field_1(&body);
-            state.bot = Some(inner.clone());
-            Ok(inner)
-        }
-        bot::DELETE_BOT => {
-            state.bot = None;
-            empty
-        }
-        auth::GET_ROLE => Err(Status::not_found("role not found")),
-        auth::GET_LOCKS | auth::GET_TOKENS | auth::CREATE_TOKEN_V2 => empty,
-        bot_instance::LIST_BOT_INSTANCES => {
-            let req = ListBotInstancesRequest::decode(body)
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            let start: usize = req.page_token.parse().unwrap_or(0);
-            let size = usize::try_from(req.page_size.clamp(1, 1000)).unwrap_or(1);
-            let end = (start + size).min(state.instances);
-            let page = ListBotInstancesResponse {
-                bot_instances: (start..end).map(instance).collect(),
-                next_page_token: if end < state.instances {
-                    end.to_string()
-                } else {
-                    String::new()
-                },
-            };
-            Ok(page.encode_to_vec().into())
-        }
-        other => Err(Status::unimplemented(format!("{other} is not scripted"))),
     }
 }
 
-/// Instance `i` of bot `fleet`, with a long hostname-free record like a real one's.
-fn instance(i: usize) -> BotInstance {
+/// Instance `i` of bot `fleet`, with a public key and two authentications like a real one's.
+pub fn fleet_instance(i: usize) -> BotInstance {
     let at = Some(prost_types::Timestamp {
         seconds: 1_700_000_000 + i64::try_from(i).unwrap_or(0),
         nanos: 0,
@@ -181,6 +84,131 @@ fn instance(i: usize) -> BotInstance {
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+struct State {
+    script: Script,
+    /// Every request: method path and body.
+    requests: Vec<(String, Bytes)>,
+}
+
+/// A running service; it stops with its runtime when dropped.
+pub struct Scripted {
+    pub addr: String,
+    /// The client identity file, in the temp dir given to `start`.
+    pub identity: PathBuf,
+    state: Arc<Mutex<State>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Scripted {
+    /// Serves `script`; the client identity file is written into `dir`.
+    pub fn start(script: Script, dir: &Path) -> Scripted {
+        let pki = Pki::new(&script.cluster_name);
+        let identity = dir.join(format!("{}.identity", script.cluster_name));
+        pki.client_identity().write(&identity).expect("identity");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let state = Arc::new(Mutex::new(State {
+            script,
+            requests: Vec::new(),
+        }));
+        let addr = runtime.block_on(serve(state.clone(), pki.server_config()));
+        Scripted {
+            addr,
+            identity,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    /// The global flags that point mwictl at this service.
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--auth-server".into(),
+            self.addr.clone(),
+            "-i".into(),
+            self.identity.display().to_string(),
+        ]
+    }
+
+    /// The bodies of every request to `method`, in order.
+    pub fn bodies(&self, method: &str) -> Vec<Bytes> {
+        let state = self.state.lock().expect("state");
+        state
+            .requests
+            .iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// How many times each method was called.
+    pub fn calls(&self) -> BTreeMap<String, usize> {
+        let state = self.state.lock().expect("state");
+        let mut calls = BTreeMap::new();
+        for (method, _) in &state.requests {
+            *calls.entry(method.clone()).or_default() += 1;
+        }
+        calls
+    }
+}
+
+fn answer(state: &Mutex<State>, path: &str, body: Bytes) -> Result<Bytes, Status> {
+    let mut state = state.lock().map_err(|_| Status::internal("poisoned"))?;
+    state.requests.push((path.to_owned(), body.clone()));
+    let script = &mut state.script;
+    let empty = Ok(Bytes::new());
+    match path {
+        auth::PING => Ok(PingResponse {
+            cluster_name: script.cluster_name.clone(),
+            server_version: script.server_version.clone(),
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into()),
+        bot::GET_BOT => script
+            .bot
+            .clone()
+            .ok_or_else(|| Status::not_found("bot not found")),
+        bot::UPDATE_BOT | bot::CREATE_BOT => {
+            let inner = field_1(&body);
+            script.bot = Some(inner.clone());
+            Ok(inner)
+        }
+        bot::DELETE_BOT => {
+            script.bot = None;
+            empty
+        }
+        auth::GET_ROLE => Err(Status::not_found("role not found")),
+        auth::GET_LOCKS | auth::GET_TOKENS | auth::CREATE_TOKEN_V2 => empty,
+        bot_instance::LIST_BOT_INSTANCES => {
+            let req = ListBotInstancesRequest::decode(body)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            let start: usize = if req.page_token.is_empty() {
+                0
+            } else {
+                req.page_token
+                    .parse()
+                    .map_err(|_| Status::invalid_argument("bad page token"))?
+            };
+            let size = usize::try_from(req.page_size.clamp(1, 1000)).unwrap_or(1);
+            let end = (start + size).min(script.instances);
+            let page = ListBotInstancesResponse {
+                bot_instances: (start..end).map(|i| (script.instance)(i)).collect(),
+                next_page_token: if end < script.instances {
+                    end.to_string()
+                } else {
+                    String::new()
+                },
+            };
+            Ok(page.encode_to_vec().into())
+        }
+        other => Err(Status::unimplemented(format!("{other} is not scripted"))),
     }
 }
 
