@@ -57,7 +57,7 @@ impl Edit {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Applied {
     /// Written; the change as finally written (redone on a newer copy when the first was stale).
-    Written(RoleChange),
+    Written(Box<RoleChange>),
     /// Nothing to write: the role already had the change (someone else made it meanwhile).
     AlreadyThere,
 }
@@ -120,7 +120,7 @@ pub async fn apply(client: &Client, change: &RoleChange) -> Result<Applied, Comm
     let mut attempt = change.clone();
     for n in 1..=WRITE_ATTEMPTS {
         match client.update_role(&attempt.edited).await {
-            Ok(_) => return Ok(Applied::Written(attempt)),
+            Ok(_) => return Ok(Applied::Written(Box::new(attempt))),
             Err(e) if e.is_stale() => {}
             Err(e) => return Err(e.into()),
         }
