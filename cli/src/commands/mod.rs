@@ -8,6 +8,7 @@ pub mod create;
 pub mod demo;
 pub mod doctor;
 pub mod edit;
+pub mod flags;
 pub mod generate_docs;
 pub mod get;
 #[cfg(feature = "lab")]

@@ -9,8 +9,8 @@ use crate::exit::ExitStatus;
 use crate::ops::bots::{Added, JoinAddress, JoinToken, NewBot, add, preflight_add, user_and_role};
 use crate::output::{Output, lock_count};
 
-use super::flags::{parse_duration, parse_new_name};
 use super::leftover_locks::{Choice, decide};
+use crate::commands::flags::{parse_duration, parse_new_name};
 
 /// Create a bot and a one-time join token for it, like `tctl bots add`.
 ///

@@ -3,7 +3,6 @@
 
 pub mod add;
 pub mod can;
-mod flags;
 pub mod instances;
 mod leftover_locks;
 pub mod ls;

@@ -25,8 +25,8 @@ use crate::recover::runner::RunContext;
 use crate::recover::step::{Step, StepOutput};
 use crate::resource::{format_go_duration, parse_timestamp};
 
-use super::flags::parse_duration;
 use super::leftover_locks::{confirm, lock_table};
+use crate::commands::flags::parse_duration;
 
 /// Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token.
 ///

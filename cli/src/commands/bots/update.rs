@@ -13,7 +13,7 @@ use crate::ops::bots::{BotChanges, Update, logins, max_session_ttl, update};
 use crate::output::Output;
 use crate::resource::format_go_duration;
 
-use super::flags::parse_duration;
+use crate::commands::flags::parse_duration;
 
 /// Change a bot's roles, logins or max session TTL.
 ///

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mwi_auth::lab::{LabConfig, LockStyle, Ready};
 
+use crate::commands::flags::parse_duration;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
@@ -44,7 +45,7 @@ pub struct StartArgs {
     pub no_profile: bool,
 
     /// Lifetime of the certificates bots get, e.g. 1h or 20m.
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub bot_ttl: Duration,
 }
 

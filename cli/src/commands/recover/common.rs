@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::client::Client;
+use crate::commands::flags::parse_duration;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
@@ -45,10 +46,6 @@ pub struct CommonArgs {
     /// marked abandoned; its backups stay).
     #[arg(long)]
     pub new_run: bool,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    crate::resource::parse_go_duration(text).map_err(|e| e.to_string())
 }
 
 impl CommonArgs {

@@ -9,8 +9,8 @@ use crate::exit::ExitStatus;
 use crate::ops::bots::{JoinAddress, JoinToken, Ticket, add_instance, user_and_role};
 use crate::output::{Output, lock_count, terminal_width};
 
-use super::super::flags::parse_duration;
 use super::super::leftover_locks::lock_table;
+use crate::commands::flags::parse_duration;
 
 /// Issue a one-time join token for a new instance of a bot.
 ///

@@ -1,5 +1,5 @@
-//! Flag values the bots commands share: a positive duration in Go's syntax, for token TTLs and
-//! session TTLs, and the name of a bot to be created.
+//! Flag values commands share: a positive duration in Go's syntax (token, session, bot and wait
+//! lifetimes), and the name of a resource to be created.
 
 use std::time::Duration;
 
