@@ -29,7 +29,8 @@ pub enum ConfigError {
 pub enum OutputKind {
     /// `type: identity`: an identity file plus key and certificates.
     Identity {
-        /// Lab-only extension: the SSH login the output's certificate must allow.
+        /// Lab-only check, from the agent's `--ssh-login` flag (never from tbot.yaml, whose
+        /// keys stay tbot's): the SSH login the output's certificate must allow.
         ssh_login: Option<String>,
     },
     /// `type: database`: a certificate routed to one database.
@@ -198,9 +199,7 @@ impl FileConfig {
                         &format!("unrecognized value {value:?}; use \"on\" or \"off\""),
                     ));
                 }
-                OutputKind::Identity {
-                    ssh_login: doc.string(item, "ssh_login", &format!("{at}.ssh_login"))?,
-                }
+                OutputKind::Identity { ssh_login: None }
             }
             "database" => OutputKind::Database {
                 service: doc
@@ -387,7 +386,6 @@ services:
       path: /opt/machine-id
     ssh_config: "off"
     roles: [access]
-    ssh_login: bob
   - type: kubernetes
     kubernetes_cluster: k8s
     destination: {type: kubernetes_secret, name: identity-output}
@@ -411,9 +409,7 @@ outputs:
         assert_eq!(
             config.outputs[0],
             Output {
-                kind: OutputKind::Identity {
-                    ssh_login: Some("bob".into())
-                },
+                kind: OutputKind::Identity { ssh_login: None },
                 destination: "/opt/machine-id".into(),
                 roles: vec!["access".into()],
                 origin: "services[0]".into(),

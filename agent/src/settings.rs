@@ -92,6 +92,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DIR")]
     pub destination_dir: Option<PathBuf>,
 
+    /// Lab only: after writing each identity output, check that its certificate allows this
+    /// SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`).
+    #[arg(long, value_name = "LOGIN")]
+    pub ssh_login: Option<String>,
+
     /// First wait between failed renewal attempts (doubles each time).
     #[arg(long, hide = true, value_name = "DURATION", value_parser = parse_duration, default_value = "1s")]
     pub retry_base: Duration,
@@ -230,6 +235,9 @@ impl Settings {
             });
         }
         for output in &mut outputs {
+            if let OutputKind::Identity { ssh_login } = &mut output.kind {
+                ssh_login.clone_from(&args.ssh_login);
+            }
             if output.roles.is_empty() {
                 output.roles = args.roles.clone();
             }

@@ -429,12 +429,17 @@ async fn identity_output_logs_roles_and_principals_and_checks_the_ssh_login() {
     std::fs::write(
         &config,
         format!(
-            "version: v2\nauth_server: {}\nonboarding:\n  token: {token}\n  join_method: token\n  ca_path: {}\nstorage:\n  type: directory\n  path: {}\noneshot: true\nservices:\n  - type: identity\n    destination:\n      type: directory\n      path: {}\n    roles: [access]\n    ssh_login: bob\n",
+            "version: v2\nauth_server: {}\nonboarding:\n  token: {token}\n  join_method: token\n  ca_path: {}\nstorage:\n  type: directory\n  path: {}\noneshot: true\nservices:\n  - type: identity\n    destination:\n      type: directory\n      path: {}\n    roles: [access]\n",
             lab.addr, lab.ca_path.display(), lab.path("bot").display(), out.display()
         ),
     )
     .unwrap();
-    let (exit, text) = run_to_end(&["-c", s(&config)], &lab.path("agent.log"), LIMIT).await;
+    let (exit, text) = run_to_end(
+        &["-c", s(&config), "--ssh-login", "bob"],
+        &lab.path("agent.log"),
+        LIMIT,
+    )
+    .await;
     assert_eq!(exit, AgentExit::Done, "{text}");
     let line = text
         .lines()

@@ -112,10 +112,11 @@ struct Agent {
 }
 
 impl Agent {
-    fn start(lab: &Lab, config: &str, log: PathBuf) -> Agent {
+    fn start(lab: &Lab, config: &str, log: PathBuf, extra: &[&str]) -> Agent {
         let file = std::fs::File::create(&log).expect("agent log");
         let child = std::process::Command::new(BIN)
             .args(["lab", "bot", "-c", config, "--renewal-interval", "300ms"])
+            .args(extra)
             .env("MWICTL_HOME", lab.home())
             .env_remove("TELEPORT_AUTH_SERVER")
             .env_remove("TELEPORT_IDENTITY_FILE")
@@ -200,8 +201,13 @@ fn user_locks(lab: &Lab, bot: &str) -> Vec<String> {
 
 /// Restarts the agent on `bot`'s tbot.yaml and checks it renews twice and the server's record of
 /// its instance rises with it; returns the restarted agent and the instance ID.
-fn restart_and_renew_twice(lab: &Lab, bot: &BotDir, name: &str) -> (Agent, String) {
-    let mut agent = Agent::start(lab, &bot.config(), bot.dir.join("restart.log"));
+fn restart_and_renew_twice(
+    lab: &Lab,
+    bot: &BotDir,
+    name: &str,
+    extra: &[&str],
+) -> (Agent, String) {
+    let mut agent = Agent::start(lab, &bot.config(), bot.dir.join("restart.log"), extra);
     let text = agent.wait_for("Successfully renewed bot identity", 2);
     assert!(
         !text.contains("Failed to renew bot identity"),
@@ -280,7 +286,7 @@ fn s1_generation_mismatch_is_diagnosed_recovered_and_renews_again() {
         "comments kept:\n{after}"
     );
 
-    let (agent, instance) = restart_and_renew_twice(&lab, &bot, "s1");
+    let (agent, instance) = restart_and_renew_twice(&lab, &bot, "s1", &[]);
     assert_ne!(instance, old_instance, "the agent joined as a new instance");
     assert!(
         agent.text().contains("Fetched new bot identity"),
@@ -306,7 +312,7 @@ fn s2_expired_identity_is_diagnosed_recovered_and_renews_again() {
         &lab,
         &["expired", "--bot", "s2", "--tbot-config", &bot.config()],
     );
-    let (_agent, instance) = restart_and_renew_twice(&lab, &bot, "s2");
+    let (_agent, instance) = restart_and_renew_twice(&lab, &bot, "s2", &[]);
     assert_ne!(
         instance, old_instance,
         "the agent joined with the new token"
@@ -324,6 +330,13 @@ fn s3_missing_ssh_login_is_diagnosed_granted_and_the_output_succeeds() {
         broke.stdout
     );
 
+    let lint = lab.cmd(&["lint", &bot.config()]).output().unwrap();
+    assert!(
+        lint.status.success(),
+        "the tbot.yaml lab break writes holds only tbot's keys:\n{}",
+        String::from_utf8_lossy(&lint.stdout)
+    );
+
     let found = doctor_incidents(&lab, &bot.log());
     assert!(found.iter().any(|(id, _)| id == "S3"), "{found:?}");
 
@@ -339,7 +352,7 @@ fn s3_missing_ssh_login_is_diagnosed_granted_and_the_output_succeeds() {
             "access-s3",
         ],
     );
-    let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s3");
+    let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s3", &["--ssh-login", "bob"]);
     let text = agent.wait_for("Successfully renewed impersonated certificates", 2);
     assert!(
         !text.contains("unable to authenticate"),
@@ -381,7 +394,7 @@ fn s4_database_hidden_by_rbac_is_diagnosed_granted_and_the_output_succeeds() {
             "access-s4",
         ],
     );
-    let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s4");
+    let (mut agent, _) = restart_and_renew_twice(&lab, &bot, "s4", &[]);
     let text = agent.wait_for("Successfully renewed impersonated certificates", 2);
     assert!(
         !text.contains("not found"),

@@ -497,15 +497,17 @@ async fn expired(
     Ok(())
 }
 
-/// S3: the identity output's certificate carries the role's logins only; the lab-only ssh_login
-/// check then fails as `ssh bob@node` would.
+/// S3: the identity output's certificate carries the role's logins only; the agent's lab-only
+/// `--ssh-login` check (a flag, so tbot.yaml keeps only tbot's keys) then fails as `ssh bob@node` would.
 async fn ssh_login(
     opts: &BreakOptions,
     steps: &mut Steps<'_>,
     broken: &mut Broken,
 ) -> Result<(), CommandError> {
     let log = opts.log_path();
-    let agent = RunningAgent::start(agent_args(&opts.config_path(), &log)?);
+    let mut args = agent_args(&opts.config_path(), &log)?;
+    args.ssh_login = Some(opts.login.clone());
+    let agent = RunningAgent::start(args);
     let found = wait_for_lines(&log, SSH_REFUSED, 1, &[&agent], WAIT_LIMIT).await;
     agent.stop().await;
     found.map_err(|e| {
@@ -520,7 +522,7 @@ async fn ssh_login(
         )
     })?;
     steps.add(format!(
-        "ran the agent with an identity output for role {} and ssh_login {}: its certificate allows only {}",
+        "ran the agent with an identity output for role {} and --ssh-login {}: its certificate allows only {}",
         setup::access_role_name(&opts.bot),
         opts.login,
         setup::ACCESS_LOGIN
@@ -615,7 +617,7 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
                 shell_word(&opts.login),
                 shell_word(&setup::access_role_name(&opts.bot))
             ),
-            restart,
+            format!("{restart} --ssh-login {}", shell_word(&opts.login)),
         ],
         Incident::DbAccess => vec![
             doctor,
