@@ -500,7 +500,7 @@ fn incidents_serialize_as_their_ids_and_parse_back() {
 /// What `mwictl doctor` reads: sources by name, `-` (or none) for standard input.
 fn read_sources(inputs: &[&str], stdin: &[u8]) -> Result<Report, DoctorError> {
     let names: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
-    Doctor::read_sources(&names, stdin)
+    Doctor::read_sources(&names, stdin, None)
 }
 
 #[test]

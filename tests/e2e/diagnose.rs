@@ -163,3 +163,84 @@ fn doctor_and_lint_write_yaml_like_every_command() {
         missing.stderr
     );
 }
+
+/// tbot lines that name no bot: S4's failed database output and S2's expired identity.
+const UNNAMED_LOG: &str = "2026-11-26T10:00:00Z ERROR [TBOT]      Failed to generate impersonated certs for directory /opt/db: database \"example\" not found tbot/renew.go:1\n2026-11-26T10:00:01Z ERROR [TBOT]      Identity has expired. tbot/renew.go:2\n";
+
+#[test]
+fn doctor_bot_names_the_bot_in_fixes_and_live_checks_when_the_log_does_not() {
+    let lab = Lab::start();
+    let log = lab.root().join("tbot.log");
+    std::fs::write(&log, UNNAMED_LOG).unwrap();
+    let log = log.to_str().unwrap();
+
+    let unnamed = run(&mut lab.cmd(&["doctor", "--live", log]));
+    assert_eq!(unnamed.code, 1, "{}", unnamed.stderr);
+    assert!(
+        unnamed.stdout.contains("--bot BOT_NAME"),
+        "{}",
+        unnamed.stdout
+    );
+    assert!(
+        unnamed.stdout.contains("the log does not name the bot"),
+        "{}",
+        unnamed.stdout
+    );
+
+    let named = run(&mut lab.cmd(&["doctor", "--live", "--bot", "example", log]));
+    assert_eq!(named.code, 1, "{}", named.stderr);
+    assert!(!named.stdout.contains("BOT_NAME"), "{}", named.stdout);
+    assert!(
+        named
+            .stdout
+            .contains("mwictl recover db-access --bot example --db example"),
+        "{}",
+        named.stdout
+    );
+    assert!(
+        named
+            .stdout
+            .contains("mwictl recover expired --bot example"),
+        "{}",
+        named.stdout
+    );
+    assert!(
+        named
+            .stdout
+            .contains("bot example has no unexpired instance"),
+        "--live checks the bot --bot named:\n{}",
+        named.stdout
+    );
+    let json = run(&mut lab.cmd(&["doctor", "--format", "json", "--bot", "example", log]));
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["bot"] == "example" && f.get("note").is_none()),
+        "{}",
+        json.stdout
+    );
+}
+
+#[test]
+fn doctor_bot_says_when_the_log_names_another_bot() {
+    let lab = Lab::start();
+    let log = lab.root().join("auth.log");
+    std::fs::write(&log, S1_AUTH_LOG).unwrap();
+    let out = run(&mut lab.bare_cmd(&["doctor", "--bot", "other", log.to_str().unwrap()]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("these lines name bot example, not other (--bot)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("mwictl recover generation-mismatch --bot example"),
+        "the evidence's bot keeps the fix:\n{}",
+        out.stdout
+    );
+}

@@ -26,6 +26,11 @@ pub struct DoctorArgs {
     /// force, the role still lacking the rule).
     #[arg(long)]
     pub live: bool,
+
+    /// The bot the logs belong to: named in the fix commands and checked by --live when the
+    /// lines do not name it (a finding whose lines name another bot says so).
+    #[arg(long, value_name = "NAME")]
+    pub bot: Option<String>,
 }
 
 pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandError> {
@@ -34,7 +39,8 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandE
         false => None,
     };
     let report = tokio::task::block_in_place(|| {
-        let mut report = Doctor::read_sources(&args.inputs, std::io::stdin().lock())?;
+        let mut report =
+            Doctor::read_sources(&args.inputs, std::io::stdin().lock(), args.bot.as_deref())?;
         if let Some(client) = client {
             let handle = tokio::runtime::Handle::current();
             report.answer_live_checks(|check: &LiveCheck| -> LiveAnswer {

@@ -160,7 +160,12 @@ struct Group {
 }
 
 /// Groups the collected signals into findings, ordered by their first evidence line.
-pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding> {
+/// `assumed_bot` names the bot of findings whose lines name none (`doctor --bot`).
+pub(crate) fn findings(
+    collector: Collector,
+    sources: &[Source],
+    assumed_bot: Option<&str>,
+) -> Vec<Finding> {
     let events = collector.events;
     let bots = resolve_bots(&events);
     let mut groups: Vec<Group> = Vec::new();
@@ -336,9 +341,19 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
             if group.key.incident == Incident::Product(Product::SshLogin) {
                 context.extend(collector.impersonated.values().take(4));
             }
+            let (bot, note) = match (group.key.bot, assumed_bot) {
+                (None, Some(assumed)) => (Some(assumed.to_string()), None),
+                (Some(named), Some(assumed)) if named != assumed => {
+                    let note = format!(
+                        "these lines name bot {named}, not {assumed} (--bot); the fix is for {named}"
+                    );
+                    (Some(named), Some(note))
+                }
+                (named, _) => (named, None),
+            };
             let advice = advice::advise(
                 group.key.incident,
-                group.key.bot.as_deref(),
+                bot.as_deref(),
                 group.key.detail.as_deref(),
                 &signals,
                 &context.iter().map(|e| &e.signal).collect::<Vec<_>>(),
@@ -371,7 +386,8 @@ pub(crate) fn findings(collector: Collector, sources: &[Source]) -> Vec<Finding>
             let finding = Finding {
                 incident: group.key.incident,
                 title: advice.title,
-                bot: group.key.bot,
+                bot,
+                note,
                 variant: advice.variant,
                 facts: advice.facts,
                 evidence,

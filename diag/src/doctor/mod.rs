@@ -68,6 +68,8 @@ pub struct Doctor {
     scanner: scan::Scanner,
     sources: Vec<Source>,
     collector: correlate::Collector,
+    /// The bot the logs belong to, as the user said (`doctor --bot`).
+    bot: Option<String>,
 }
 
 impl Default for Doctor {
@@ -88,7 +90,15 @@ impl Doctor {
             scanner: scan::Scanner::new(&SEARCHER, LONGEST_SIGNATURE, bytes),
             sources: Vec::new(),
             collector: correlate::Collector::default(),
+            bot: None,
         }
+    }
+
+    /// Says which bot the logs belong to: findings whose lines name no bot are about `bot` (its
+    /// name goes into the fix commands and live checks); a finding whose lines name another bot
+    /// keeps that name and says so in its `note`.
+    pub fn assume_bot(&mut self, bot: Option<&str>) {
+        self.bot = bot.map(str::to_string);
     }
 
     /// Reads one source to its end. `name` is how evidence refers to it (a path, or `-`).
@@ -119,7 +129,12 @@ impl Doctor {
 
     /// Reads the log sources `names` (`-`, or no name at all, is `stdin`) into a report. Every
     /// file is opened before any is read, so a wrong path fails before minutes of reading.
-    pub fn read_sources(names: &[String], stdin: impl Read) -> Result<Report, DoctorError> {
+    /// `bot` is the bot the logs belong to, if the user said (see [`Doctor::assume_bot`]).
+    pub fn read_sources(
+        names: &[String],
+        stdin: impl Read,
+        bot: Option<&str>,
+    ) -> Result<Report, DoctorError> {
         let stdin_only = ["-".to_string()];
         let names = if names.is_empty() {
             &stdin_only[..]
@@ -140,6 +155,7 @@ impl Doctor {
             files.push(file);
         }
         let mut doctor = Doctor::new();
+        doctor.assume_bot(bot);
         let mut stdin = Some(stdin);
         for (name, file) in names.iter().zip(files) {
             match file {
@@ -156,7 +172,7 @@ impl Doctor {
 
     /// Groups everything seen into findings.
     pub fn finish(self) -> Report {
-        let findings = correlate::findings(self.collector, &self.sources);
+        let findings = correlate::findings(self.collector, &self.sources, self.bot.as_deref());
         Report {
             schema: REPORT_SCHEMA.to_string(),
             sources: self.sources,
@@ -181,7 +197,8 @@ pub const REPORT_SCHEMA: &str = "mwictl.doctor/v1";
 ///                                     // rbac-denied, join-token-invalid, legacy-reissue,
 ///                                     // renewal-gave-up, missing-identity-groups, cert-ip-sans
 ///     "title": "...",
-///     "bot": "example",               // or null when no line names the bot
+///     "bot": "example",               // or null when no line (and no --bot) names the bot
+///     "note": "...",                  // only when the lines name another bot than --bot
 ///     "variant": "...",               // which Teleport release family wrote it, or null
 ///     "facts": {"stored": "3", "presented": "2"},   // incident-specific names and values
 ///     "evidence": [{"source": "tbot.log", "line": 17, "text": "...", "message": null,
@@ -241,6 +258,9 @@ pub struct Finding {
     pub incident: Incident,
     pub title: String,
     pub bot: Option<String>,
+    /// Set when the lines name a bot other than the one `--bot` gave.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub variant: Option<String>,
     pub facts: BTreeMap<String, String>,
     pub evidence: Vec<Evidence>,

@@ -62,6 +62,9 @@ fn finding_block(finding: &Finding, w: &mut impl Write, style: &Style) -> io::Re
         style.paint("1;31", finding.incident.id()),
         style.paint("1", &finding.title)
     )?;
+    if let Some(note) = &finding.note {
+        labelled(w, style, "note", note)?;
+    }
     if let Some(variant) = &finding.variant {
         labelled(w, style, "seen", variant)?;
     }
