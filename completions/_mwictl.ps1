@@ -111,6 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--ca-pin', '--ca-pin', [CompletionResultType]::ParameterName, 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable')
             [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles to request for outputs that list none (the bot''s roles)')
             [CompletionResult]::new('--destination-dir', '--destination-dir', [CompletionResultType]::ParameterName, 'Add an identity output to this directory')
+            [CompletionResult]::new('--ssh-login', '--ssh-login', [CompletionResultType]::ParameterName, 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)')
             [CompletionResult]::new('--retry-base', '--retry-base', [CompletionResultType]::ParameterName, 'First wait between failed renewal attempts (doubles each time)')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -189,6 +190,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;doctor' {
+            [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot the logs belong to: named in the fix commands and checked by --live when the lines do not name it (a finding whose lines name another bot says so)')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -207,6 +209,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;lint' {
+            [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them')
+            [CompletionResult]::new('--unit', '--unit', [CompletionResultType]::ParameterName, 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')

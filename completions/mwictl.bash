@@ -1500,12 +1500,16 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__doctor)
-            opts="-i -v -q -h -V --live --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --live --bot --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --auth-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2308,7 +2312,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__bot)
-            opts="-c -i -v -q -h -V --config --data-dir --token --renewal-interval --credential-ttl --oneshot --log-format --log-file --no-data-dir-lock --ca-path --ca-pin --insecure --roles --destination-dir --retry-base --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-c -i -v -q -h -V --config --data-dir --token --renewal-interval --credential-ttl --oneshot --log-format --log-file --no-data-dir-lock --ca-path --ca-pin --insecure --roles --destination-dir --ssh-login --retry-base --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2359,6 +2363,10 @@ _mwictl() {
                     return 0
                     ;;
                 --destination-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ssh-login)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2568,12 +2576,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lint)
-            opts="-i -v -q -h -V --fix --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --fix --env --unit --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --auth-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

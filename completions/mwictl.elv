@@ -105,6 +105,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --ca-pin 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable'
             cand --roles 'Roles to request for outputs that list none (the bot''s roles)'
             cand --destination-dir 'Add an identity output to this directory'
+            cand --ssh-login 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)'
             cand --retry-base 'First wait between failed renewal attempts (doubles each time)'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -175,6 +176,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
         }
         &'mwictl;doctor'= {
+            cand --bot 'The bot the logs belong to: named in the fix commands and checked by --live when the lines do not name it (a finding whose lines name another bot says so)'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -192,6 +194,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
         }
         &'mwictl;lint'= {
+            cand --env 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them'
+            cand --unit 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'

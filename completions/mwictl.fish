@@ -97,6 +97,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ca-pin -d 'SHA-256 of the CA\'s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l roles -d 'Roles to request for outputs that list none (the bot\'s roles)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l destination-dir -d 'Add an identity output to this directory' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ssh-login -d 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l retry-base -d 'First wait between failed renewal attempts (doubles each time)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -142,6 +143,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s v -l verbose -d '
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l bot -d 'The bot the logs belong to: named in the fix commands and checked by --live when the lines do not name it (a finding whose lines name another bot says so)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
@@ -154,6 +156,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s v -l verbose -d
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l env -d 'A variable of tbot\'s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit\'s, so it overrides them' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l unit -d 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot\'s environment' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r

@@ -18,7 +18,7 @@ fn nfs_under_mnt(path: &Path) -> Option<String> {
 
 fn options() -> LintOptions {
     LintOptions {
-        use_proxy_addr: None,
+        tbot_env: None,
         network_fs: local,
     }
 }
@@ -243,7 +243,7 @@ fn default_storage_in_two_configs_is_shared() {
 fn storage_on_a_network_file_system_is_flagged() {
     let config = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: iam\n  token: t\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\n";
     let options = LintOptions {
-        use_proxy_addr: None,
+        tbot_env: None,
         network_fs: nfs_under_mnt,
     };
     let file = lint::lint_source("tbot.yaml", config, &options);
@@ -260,7 +260,7 @@ fn storage_on_a_network_file_system_is_flagged() {
 #[test]
 fn use_proxy_addr_depends_on_the_servers() {
     let with = |value: &str| LintOptions {
-        use_proxy_addr: Some(value.to_string()),
+        tbot_env: Some(env(&[("TBOT_USE_PROXY_ADDR", value)])),
         network_fs: local,
     };
     let proxy =
@@ -279,6 +279,39 @@ fn use_proxy_addr_depends_on_the_servers() {
     assert_eq!(severity(proxy, &with("true")), Some(Severity::Warning));
     assert_eq!(severity(proxy, &options()), Some(Severity::Info));
     assert_eq!(severity(auth, &options()), None);
+    // Known and unset: still a note, as DNS cannot be checked offline, but a plain one.
+    let unset = LintOptions {
+        tbot_env: Some(env(&[("OTHER", "1")])),
+        network_fs: local,
+    };
+    assert_eq!(severity(proxy, &unset), Some(Severity::Info));
+    assert_eq!(severity(auth, &unset), None);
+    let message = |options: &LintOptions| {
+        lint::lint_source("tbot.yaml", proxy, options)
+            .findings
+            .into_iter()
+            .find(|f| f.rule == "use-proxy-addr")
+            .map(|f| f.message)
+            .unwrap_or_default()
+    };
+    assert!(
+        message(&options()).contains("tbot's environment was not given"),
+        "{}",
+        message(&options())
+    );
+    assert!(
+        message(&unset).contains("TBOT_USE_PROXY_ADDR is not set in tbot's environment"),
+        "{}",
+        message(&unset)
+    );
+    assert!(message(&unset).contains("cannot be checked offline"));
+}
+
+fn env(pairs: &[(&str, &str)]) -> lint::tbot_env::TbotEnv {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 #[test]
@@ -445,9 +478,9 @@ fn every_finding_matches_its_registered_rule() {
     let dir = std::fs::read_dir(CORPUS).expect("corpus");
     let mut paths: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
     paths.sort();
-    for use_proxy_addr in [None, Some("yes"), Some("1")] {
+    for use_proxy_addr in [None, Some(""), Some("yes"), Some("1")] {
         let options = LintOptions {
-            use_proxy_addr: use_proxy_addr.map(str::to_string),
+            tbot_env: use_proxy_addr.map(|v| env(&[("TBOT_USE_PROXY_ADDR", v)])),
             network_fs: nfs_under_mnt,
         };
         let mut report = lint::lint_paths(&paths, &options).expect("lint");

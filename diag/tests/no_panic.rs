@@ -128,8 +128,8 @@ fn exercise(input: &[u8], rng: &mut Rng) {
     serde_json::to_string(&report).expect("json");
 
     let options = LintOptions {
-        use_proxy_addr: [None, Some("yes".to_string()), Some("1".to_string())][rng.below(3)]
-            .clone(),
+        tbot_env: [None, Some("yes"), Some("1")][rng.below(3)]
+            .map(|v| [("TBOT_USE_PROXY_ADDR".to_string(), v.to_string())].into()),
         network_fs: local,
     };
     let text = String::from_utf8_lossy(input);
@@ -168,7 +168,7 @@ fn random_and_mutated_inputs_never_panic() {
 #[test]
 fn deep_nesting_is_refused_not_overflowed() {
     let options = LintOptions {
-        use_proxy_addr: None,
+        tbot_env: None,
         network_fs: local,
     };
     for input in [

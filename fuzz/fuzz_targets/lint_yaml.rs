@@ -13,7 +13,10 @@ fn local(_: &Path) -> Option<String> {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let options = LintOptions {
-        use_proxy_addr: data.first().map(|b| if b % 2 == 0 { "yes" } else { "no" }.to_string()),
+        tbot_env: data.first().map(|b| {
+            let value = if b % 2 == 0 { "yes" } else { "no" };
+            [("TBOT_USE_PROXY_ADDR".to_string(), value.to_string())].into()
+        }),
         network_fs: local,
     };
     let file = lint::lint_source("fuzz.yaml", &text, &options);

@@ -201,12 +201,7 @@ fn user_locks(lab: &Lab, bot: &str) -> Vec<String> {
 
 /// Restarts the agent on `bot`'s tbot.yaml and checks it renews twice and the server's record of
 /// its instance rises with it; returns the restarted agent and the instance ID.
-fn restart_and_renew_twice(
-    lab: &Lab,
-    bot: &BotDir,
-    name: &str,
-    extra: &[&str],
-) -> (Agent, String) {
+fn restart_and_renew_twice(lab: &Lab, bot: &BotDir, name: &str, extra: &[&str]) -> (Agent, String) {
     let mut agent = Agent::start(lab, &bot.config(), bot.dir.join("restart.log"), extra);
     let text = agent.wait_for("Successfully renewed bot identity", 2);
     assert!(
@@ -402,29 +397,41 @@ fn s4_database_hidden_by_rbac_is_diagnosed_granted_and_the_output_succeeds() {
     );
 }
 
-/// `mwictl lint --format json CONFIG` (with `env`): exit code and the rules found.
+/// `mwictl lint --format json CONFIG` (with `--env TBOT_USE_PROXY_ADDR=env`): exit code and the
+/// rules found.
 fn lint(lab: &Lab, config: &str, fix: bool, env: Option<&str>) -> (i32, Vec<String>) {
+    let pair = env.map(|value| format!("TBOT_USE_PROXY_ADDR={value}"));
     let mut args = vec!["lint", "--format", "json"];
     if fix {
         args.push("--fix");
     }
+    if let Some(pair) = &pair {
+        args.extend(["--env", pair]);
+    }
     args.push(config);
-    let mut cmd = lab.cmd(&args);
-    match env {
-        Some(value) => cmd.env("TBOT_USE_PROXY_ADDR", value),
-        None => cmd.env_remove("TBOT_USE_PROXY_ADDR"),
-    };
+    let (code, findings) = lint_json(lab, &args);
+    let rules = findings
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
+        .collect();
+    (code, rules)
+}
+
+/// `mwictl ARGS` (a `lint --format json`) without TBOT_USE_PROXY_ADDR in its own environment:
+/// exit code and the findings.
+fn lint_json(lab: &Lab, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
+    let mut cmd = lab.cmd(args);
+    cmd.env_remove("TBOT_USE_PROXY_ADDR");
     let out = run(&mut cmd);
     let report: serde_json::Value = serde_json::from_str(&out.stdout)
         .unwrap_or_else(|e| panic!("lint JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
-    let rules = report["files"]
+    let findings = report["files"]
         .as_array()
         .into_iter()
         .flatten()
         .flat_map(|f| f["findings"].as_array().cloned().unwrap_or_default())
-        .map(|f| f["rule"].as_str().unwrap_or_default().to_string())
         .collect();
-    (out.code, rules)
+    (out.code, findings)
 }
 
 /// Breaks `scenario` (no lab agent runs), checks lint finds `rule`, fixes it and checks it is gone.
@@ -484,6 +491,104 @@ fn s6_split_dns_config_gets_lints_tbot_use_proxy_addr_advice() {
         lint(&lab, &config, false, Some("yes")),
         (0, vec!["use-proxy-addr".to_string()])
     );
+}
+
+#[test]
+fn s6_lint_takes_tbots_environment_from_env_or_a_systemd_unit_not_its_own() {
+    let lab = Lab::start();
+    let bot = BotDir::new(&lab, "split");
+    break_bot(&lab, "split-dns", &bot, "split");
+    let config = bot.config();
+    let message = |findings: &[serde_json::Value]| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == "use-proxy-addr")
+            .and_then(|f| f["message"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+
+    // Not given: a note that says what could not be checked offline.
+    let (code, findings) = lint_json(&lab, &["lint", "--format", "json", &config]);
+    assert_eq!(code, 0);
+    assert!(
+        message(&findings).contains("tbot's environment was not given"),
+        "{findings:?}"
+    );
+    // mwictl's own environment is not tbot's: a bad value there changes nothing.
+    let mut own = lab.cmd(&["lint", "--format", "json", &config]);
+    own.env("TBOT_USE_PROXY_ADDR", "true");
+    assert_eq!(run(&mut own).code, 0);
+    // Given and unset: still a note (DNS is not visible offline), saying so plainly.
+    let (code, findings) = lint_json(
+        &lab,
+        &["lint", "--format", "json", "--env", "OTHER=1", &config],
+    );
+    assert_eq!(code, 0);
+    assert!(
+        message(&findings).contains("TBOT_USE_PROXY_ADDR is not set in tbot's environment"),
+        "{findings:?}"
+    );
+
+    // A unit whose Environment= sets a value tbot ignores: the warning, exit 1.
+    let unit = bot.dir.join("tbot.service");
+    let env_file = bot.dir.join("tbot.env");
+    std::fs::write(
+        &unit,
+        "[Unit]\nDescription=tbot\n[Service]\nEnvironment=\"TBOT_USE_PROXY_ADDR=true\" OTHER=1\nExecStart=/usr/local/bin/tbot start -c /etc/tbot.yaml\n",
+    )
+    .unwrap();
+    let unit_arg = unit.to_str().unwrap();
+    let (code, findings) = lint_json(
+        &lab,
+        &["lint", "--format", "json", "--unit", unit_arg, &config],
+    );
+    assert_eq!(code, 1, "{findings:?}");
+    assert!(message(&findings).contains("`true`"), "{findings:?}");
+    // --env overrides the unit.
+    let (code, _) = lint_json(
+        &lab,
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--unit",
+            unit_arg,
+            "--env",
+            "TBOT_USE_PROXY_ADDR=yes",
+            &config,
+        ],
+    );
+    assert_eq!(code, 0);
+
+    // EnvironmentFile= overrides Environment=; `-` marks a file that may be missing.
+    std::fs::write(&env_file, "# tbot\nTBOT_USE_PROXY_ADDR=\"yes\"\n").unwrap();
+    std::fs::write(
+        &unit,
+        format!(
+            "[Service]\nEnvironment=TBOT_USE_PROXY_ADDR=true\nEnvironmentFile=-{}/absent.env\nEnvironmentFile={}\n",
+            bot.dir.display(),
+            env_file.display()
+        ),
+    )
+    .unwrap();
+    let (code, findings) = lint_json(
+        &lab,
+        &["lint", "--format", "json", "--unit", unit_arg, &config],
+    );
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(
+        message(&findings).starts_with("TBOT_USE_PROXY_ADDR=yes"),
+        "{findings:?}"
+    );
+
+    // A required EnvironmentFile= that is missing, or a missing unit: exit 2, naming it.
+    std::fs::remove_file(&env_file).unwrap();
+    let out = run(&mut lab.cmd(&["lint", "--unit", unit_arg, &config]));
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("tbot.env"), "{}", out.stderr);
+    let out = run(&mut lab.cmd(&["lint", "--env", "novalue", &config]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use mwi_diag::lint::tbot_env::{self, TbotEnv};
 use mwi_diag::lint::{self, LintOptions};
 
 use super::doctor::{Report, status};
@@ -14,6 +15,10 @@ use crate::exit::ExitStatus;
 /// deprecated `outputs:`), and the rules behind the troubleshooting guide's incidents
 /// (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS
 /// proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations).
+///
+/// tbot's environment (`TBOT_USE_PROXY_ADDR`) matters for split DNS (S6): give it with --env or
+/// --unit. mwictl's own environment is never read for this (tbot runs elsewhere, as a service);
+/// without them, lint says what it could not check. Whether DNS is split cannot be seen offline.
 ///
 /// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read.
 /// Configs given together are checked together (a storage path shared between them is S1's
@@ -29,10 +34,41 @@ pub struct LintArgs {
     /// kept), atomically, with a PATH.bak backup; prints the diff.
     #[arg(long)]
     pub fix: bool,
+
+    /// A variable of tbot's environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after
+    /// --unit's, so it overrides them.
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
+    pub env: Vec<(String, String)>,
+
+    /// The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=`
+    /// files it names (`-` before a path: may be missing) are tbot's environment.
+    #[arg(long, value_name = "FILE")]
+    pub unit: Option<PathBuf>,
+}
+
+fn parse_env_pair(given: &str) -> Result<(String, String), String> {
+    tbot_env::parse_pair(given).map_err(|e| e.to_string())
+}
+
+/// tbot's environment from --unit then --env; None when neither was given.
+fn tbot_environment(args: &LintArgs) -> Result<Option<TbotEnv>, CommandError> {
+    if args.unit.is_none() && args.env.is_empty() {
+        return Ok(None);
+    }
+    let mut env = match &args.unit {
+        Some(unit) => tbot_env::read_unit(unit).map_err(|e| CommandError::usage(e.to_string()))?,
+        None => TbotEnv::new(),
+    };
+    env.extend(args.env.iter().cloned());
+    Ok(Some(env))
 }
 
 pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandError> {
-    let report = lint::lint_and_fix(&args.paths, args.fix, &LintOptions::default())
+    let options = LintOptions {
+        tbot_env: tbot_environment(&args)?,
+        ..LintOptions::default()
+    };
+    let report = lint::lint_and_fix(&args.paths, args.fix, &options)
         .map_err(|e| CommandError::usage(e.to_string()))?;
     ctx.printer().print(&Report {
         report: &report,

@@ -273,7 +273,7 @@ mod tests {
     /// The rules `mwictl lint` reports for a scenario's file (no TBOT_USE_PROXY_ADDR).
     fn lint_rules(scenario: Incident) -> Vec<String> {
         let options = mwi_diag::lint::LintOptions {
-            use_proxy_addr: None,
+            tbot_env: None,
             network_fs: |_| None,
         };
         let report = mwi_diag::lint::lint_source("tbot.yaml", &render(&inputs(scenario)), &options);

@@ -13,6 +13,7 @@ mod fs;
 mod render;
 pub mod rules;
 mod schema;
+pub mod tbot_env;
 mod walk;
 
 pub use fs::network_fs_of;
@@ -48,17 +49,18 @@ pub enum LintError {
 /// What the linter needs from outside the files.
 #[derive(Debug, Clone)]
 pub struct LintOptions {
-    /// The value of `TBOT_USE_PROXY_ADDR` in tbot's environment (None: unset).
-    pub use_proxy_addr: Option<String>,
+    /// tbot's environment, when the user gave it (`--env`, `--unit`); None: unknown, so what
+    /// depends on it is said to be unchecked. mwictl's own environment is not tbot's.
+    pub tbot_env: Option<tbot_env::TbotEnv>,
     /// Tells whether a path is on a network file system; [`network_fs_of`] by default.
     pub network_fs: fn(&Path) -> Option<String>,
 }
 
 impl Default for LintOptions {
-    /// `TBOT_USE_PROXY_ADDR` from this process's environment, and the real file systems.
+    /// tbot's environment unknown, and the real file systems.
     fn default() -> Self {
         LintOptions {
-            use_proxy_addr: std::env::var("TBOT_USE_PROXY_ADDR").ok(),
+            tbot_env: None,
             network_fs: network_fs_of,
         }
     }
