@@ -2,9 +2,10 @@
 //! related lines collapsed into one finding, text and JSON reports snapshotted.
 
 use mwi_diag::doctor::{
-    Doctor, DoctorError, Finding, Incident, LineFormat, LiveCheck, Other, Report,
+    Doctor, DoctorError, Finding, Incident, LineFormat, LiveCheck, Other, Report, Sources,
 };
 use mwi_diag::incident::Incident as Product;
+use std::io::Write;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus/logs/");
 
@@ -445,7 +446,8 @@ fn a_line_longer_than_the_buffer_is_still_read() {
 #[test]
 fn invalid_utf8_is_read_lossily() {
     let mut log = b"\xff\xfe ERROR: database \"caf\xc3\xa9\" not found \xff\n".to_vec();
-    log.extend_from_slice(b"\x00\x01 tls: bad certificate\n");
+    // Control bytes other than NUL (which marks a binary file, refused) are read as they are.
+    log.extend_from_slice(b"\x01\x02 tls: bad certificate\n");
     let mut doctor = Doctor::new();
     doctor.feed_reader("bin.log", log.as_slice()).expect("read");
     let report = doctor.finish();
@@ -497,8 +499,17 @@ fn incidents_serialize_as_their_ids_and_parse_back() {
     assert_eq!(Incident::Other(Other::RbacDenied).id(), "rbac-denied");
 }
 
-/// What `mwictl doctor` reads: sources by name, `-` (or none) for standard input.
+/// What `mwictl doctor` reads: sources by name, `-` (or none) for standard input. Ok when every
+/// source was read.
 fn read_sources(inputs: &[&str], stdin: &[u8]) -> Result<Report, DoctorError> {
+    let mut sources = read_all_sources(inputs, stdin);
+    match sources.errors.pop() {
+        Some(error) => Err(error),
+        None => Ok(sources.report),
+    }
+}
+
+fn read_all_sources(inputs: &[&str], stdin: &[u8]) -> Sources {
     let names: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
     Doctor::read_sources(&names, stdin, None)
 }
@@ -527,22 +538,105 @@ fn standard_input_is_read_by_default_and_for_dash() {
 }
 
 #[test]
-fn an_unreadable_source_fails_before_any_is_read_naming_it() {
-    let err = read_sources(
-        &[&format!("{CORPUS}noise.log"), "/nonexistent/tbot.log"],
+fn an_unreadable_source_is_named_and_the_readable_ones_are_still_reported() {
+    let sources = read_all_sources(
+        &[
+            "/nonexistent/tbot.log",
+            &format!("{CORPUS}s1_legacy_seed.txt"),
+        ],
         b"",
-    )
-    .expect_err("missing file");
-    assert!(
-        matches!(err, DoctorError::Open { .. }),
-        "fails while opening, before reading: {err:?}"
     );
+    assert_eq!(sources.errors.len(), 1);
+    let err = &sources.errors[0];
+    assert!(matches!(err, DoctorError::Open { .. }), "{err:?}");
     let message = err.to_string();
     assert!(
         message.starts_with("cannot open /nonexistent/tbot.log:"),
         "{message}"
     );
     assert!(!message.contains('\n'));
+    assert_eq!(sources.report.sources.len(), 1, "the good file was read");
+    assert_eq!(sources.report.findings[0].incident.id(), "S1");
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
+fn findings_json(report: &Report) -> serde_json::Value {
+    serde_json::to_value(report).expect("json")["findings"].clone()
+}
+
+#[test]
+fn a_gzip_compressed_log_gives_the_same_findings_as_the_plain_one() {
+    for name in [
+        "s1_newest_journal.log",
+        "s1_v16_json.log",
+        "s2_journal_json.log",
+    ] {
+        let plain = diagnose(&[name]);
+        let mut doctor = Doctor::new();
+        doctor
+            .feed_reader(name, gzip(&read(name)).as_slice())
+            .expect("gzip is read");
+        let unzipped = doctor.finish();
+        assert!(!plain.findings.is_empty(), "{name}");
+        assert_eq!(findings_json(&unzipped), findings_json(&plain), "{name}");
+    }
+}
+
+#[test]
+fn concatenated_gzip_members_are_read_as_one_log_from_files_and_stdin() {
+    let log = read("s1_legacy_seed.txt");
+    let (head, tail) = log.split_at(log.len() / 2);
+    let mut rotated = gzip(head);
+    rotated.extend(gzip(tail));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tbot.log.1");
+    std::fs::write(&path, &rotated).expect("write");
+    let from_file = read_sources(&[path.to_str().expect("utf-8")], b"").expect("reads");
+    let from_stdin = read_sources(&["-"], &rotated).expect("reads");
+    let plain = read_sources(&["-"], &log).expect("reads");
+    assert_eq!(from_file.sources[0].lines, plain.sources[0].lines);
+    assert_eq!(findings_json(&from_stdin), findings_json(&plain));
+    assert_eq!(from_file.findings.len(), plain.findings.len());
+}
+
+#[test]
+fn binary_input_is_refused_with_no_findings() {
+    // Noise with NUL bytes, as a core dump or an image would be.
+    let noise: Vec<u8> = (0u32..200_000)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let sources = read_all_sources(&["-"], &noise);
+    assert!(sources.report.findings.is_empty());
+    let message = sources.errors[0].to_string();
+    assert!(
+        matches!(sources.errors[0], DoctorError::Binary { .. }),
+        "{message}"
+    );
+    assert!(
+        message.starts_with("cannot read -: it is binary"),
+        "{message}"
+    );
+}
+
+#[test]
+fn other_compression_is_refused_naming_the_tool_that_reads_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("tbot.log.zst");
+    std::fs::write(&path, [0x28, 0xB5, 0x2F, 0xFD, 0x04, 0x58, 0x01, 0x00]).expect("write");
+    let path = path.to_str().expect("utf-8");
+    let sources = read_all_sources(&[path], b"");
+    assert!(sources.report.findings.is_empty());
+    assert_eq!(
+        sources.errors[0].to_string(),
+        format!(
+            "cannot read {path}: it is zstd-compressed; decompress it first: zstdcat {path} | mwictl doctor -"
+        )
+    );
 }
 
 #[test]

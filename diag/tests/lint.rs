@@ -355,6 +355,52 @@ fn unreadable_file_is_an_error_naming_it() {
 }
 
 #[test]
+fn a_directory_asks_for_the_files_in_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = lint::lint_paths(&[dir.path()], &options()).expect_err("directory");
+    assert!(matches!(err, lint::LintError::Directory { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("is a directory; give the tbot.yaml files"),
+        "{message}"
+    );
+    assert!(!message.contains('\n'));
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_quickly_naming_it_and_the_limit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("huge.yaml");
+    let file = std::fs::File::create(&path).expect("create");
+    // Sparse: 50 MB without writing 50 MB.
+    file.set_len(50 * 1024 * 1024).expect("size");
+    let started = std::time::Instant::now();
+    let err = lint::lint_paths(&[&path], &options()).expect_err("too large");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    let message = err.to_string();
+    assert_eq!(
+        message,
+        format!(
+            "{} is larger than 1048576 bytes (1 MiB), the most a tbot.yaml is read at; give the tbot configuration file",
+            path.display()
+        )
+    );
+    // Exactly at the limit is still read.
+    std::fs::write(&path, vec![b'#'; lint::MAX_CONFIG_BYTES as usize]).expect("write");
+    lint::lint_paths(&[&path], &options()).expect("at the limit");
+}
+
+#[test]
+fn fix_refuses_standard_input() {
+    let err = lint::lint_and_fix(&[PathBuf::from("-")], true, &options()).expect_err("stdin");
+    assert!(
+        err.to_string()
+            .starts_with("--fix cannot change standard input"),
+        "{err}"
+    );
+}
+
+#[test]
 fn not_utf8_is_a_syntax_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("tbot.yaml");

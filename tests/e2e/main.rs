@@ -7,6 +7,7 @@ mod client;
 mod connection;
 mod demo;
 mod diagnose;
+mod diagnose_input;
 mod durability;
 mod get;
 mod harness;

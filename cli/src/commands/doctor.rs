@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use mwi_diag::doctor::{Doctor, DoctorError, LiveAnswer, LiveCheck};
+use mwi_diag::doctor::{Doctor, LiveAnswer, LiveCheck, Sources};
 
 use crate::context::Context;
 use crate::error::CommandError;
@@ -38,23 +38,40 @@ pub async fn run(ctx: &Context, args: DoctorArgs) -> Result<ExitStatus, CommandE
         true => Some(ctx.client().await?),
         false => None,
     };
-    let report = tokio::task::block_in_place(|| {
-        let mut report =
-            Doctor::read_sources(&args.inputs, std::io::stdin().lock(), args.bot.as_deref())?;
+    let reads_stdin = args.inputs.is_empty() || args.inputs.iter().any(|i| i == "-");
+    if reads_stdin && std::io::stdin().is_terminal() {
+        eprintln!("reading from stdin (Ctrl-D to end)");
+    }
+    let Sources { report, errors } = tokio::task::block_in_place(|| {
+        let mut sources =
+            Doctor::read_sources(&args.inputs, std::io::stdin().lock(), args.bot.as_deref());
         if let Some(client) = client {
             let handle = tokio::runtime::Handle::current();
-            report.answer_live_checks(|check: &LiveCheck| -> LiveAnswer {
-                handle.block_on(crate::ops::live::answer(client, check))
-            });
+            sources
+                .report
+                .answer_live_checks(|check: &LiveCheck| -> LiveAnswer {
+                    handle.block_on(crate::ops::live::answer(client, check))
+                });
         }
-        Ok::<_, DoctorError>(report)
-    })
-    .map_err(|e| CommandError::usage(e.to_string()))?;
-    ctx.printer().print(&Report {
-        report: &report,
-        render: |r, w, color| r.render_text(w, color),
-    })?;
-    Ok(status(report.exit_code()))
+        sources
+    });
+    // Like grep: the report on what could be read, then what could not, and exit 2.
+    let inputs = args.inputs.len().max(1);
+    if errors.len() < inputs || !report.findings.is_empty() {
+        ctx.printer().print(&Report {
+            report: &report,
+            render: |r, w, color| r.render_text(w, color),
+        })?;
+    }
+    match errors.split_last() {
+        None => Ok(status(report.exit_code())),
+        Some((last, others)) => {
+            for error in others {
+                eprintln!("error: {error}");
+            }
+            Err(CommandError::usage(last.to_string()))
+        }
+    }
 }
 
 /// A diag report for the Printer: its own text (colored when stdout is a terminal) and its

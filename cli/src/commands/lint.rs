@@ -1,6 +1,7 @@
 //! `mwictl lint PATH... [--fix]`: checks tbot.yaml files offline and applies the safe fixes in
 //! place, changing only the bytes that need to change.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use mwi_diag::lint::tbot_env::{self, TbotEnv};
@@ -26,7 +27,7 @@ use crate::exit::ExitStatus;
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = lint::rules::help_text())]
 pub struct LintArgs {
-    /// tbot.yaml files; none means /etc/tbot.yaml.
+    /// tbot.yaml files (`-` reads standard input); none means /etc/tbot.yaml.
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
 
@@ -64,6 +65,9 @@ fn tbot_environment(args: &LintArgs) -> Result<Option<TbotEnv>, CommandError> {
 }
 
 pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandError> {
+    if args.paths.iter().any(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
+        eprintln!("reading from stdin (Ctrl-D to end)");
+    }
     let options = LintOptions {
         tbot_env: tbot_environment(&args)?,
         ..LintOptions::default()

@@ -13,6 +13,7 @@
 
 mod advice;
 mod correlate;
+mod input;
 mod line;
 mod render;
 mod scan;
@@ -61,6 +62,44 @@ pub enum DoctorError {
         #[source]
         error: std::io::Error,
     },
+    #[error(
+        "cannot read {source_name}: it is {format}-compressed; decompress it first: {tool} {source_name} | mwictl doctor -"
+    )]
+    Compressed {
+        source_name: String,
+        format: &'static str,
+        tool: &'static str,
+    },
+    #[error(
+        "cannot read {source_name}: it is binary, not a log (a NUL byte at offset {offset}); give a text log (gzip-compressed logs are read as they are)"
+    )]
+    Binary { source_name: String, offset: u64 },
+}
+
+impl DoctorError {
+    fn reading(source_name: &str, error: std::io::Error) -> DoctorError {
+        let source_name = source_name.to_string();
+        match input::binary_cause(&error) {
+            Some(&input::Binary::Compressed { format, tool }) => DoctorError::Compressed {
+                source_name,
+                format,
+                tool,
+            },
+            Some(&input::Binary::Nul { offset }) => DoctorError::Binary {
+                source_name,
+                offset,
+            },
+            None => DoctorError::Read { source_name, error },
+        }
+    }
+}
+
+/// A report on the sources that could be read, and the errors of those that could not (opened
+/// or read in part): like grep, the doctor reports what it read and then says what it could not.
+#[derive(Debug)]
+pub struct Sources {
+    pub report: Report,
+    pub errors: Vec<DoctorError>,
 }
 
 /// Reads log sources one after the other and keeps what it needs to explain them.
@@ -102,72 +141,75 @@ impl Doctor {
     }
 
     /// Reads one source to its end. `name` is how evidence refers to it (a path, or `-`).
-    /// Any `BufRead` works; the doctor reads through its own large buffer.
+    /// Any `Read` works; gzip-compressed input is decompressed as it is read, and other binary
+    /// input (other compression, NUL bytes) is refused. A source that fails part way is still
+    /// listed, so what was read of it keeps its name.
     pub fn feed_reader(&mut self, name: &str, reader: impl Read) -> Result<(), DoctorError> {
         let index = self.sources.len();
         let collector = &mut self.collector;
         let scanner = &self.scanner;
         let mut matched = 0u64;
-        let stats = scanner
-            .scan(reader, |line, bytes| {
+        let scanned = input::text_of(reader).and_then(|text| {
+            scanner.scan(text, |line, bytes| {
                 matched += 1;
                 let checks = signal::checks_for(scanner.patterns_in(bytes));
                 collector.observe(index, line, bytes, checks);
             })
-            .map_err(|error| DoctorError::Read {
-                source_name: name.to_string(),
-                error,
-            })?;
+        });
+        let stats = scanned.as_ref().copied().unwrap_or_default();
         self.sources.push(Source {
             name: name.to_string(),
             lines: stats.lines,
             bytes: stats.bytes,
             matched_lines: matched,
         });
-        Ok(())
+        scanned
+            .map(|_| ())
+            .map_err(|error| DoctorError::reading(name, error))
     }
 
     /// Reads the log sources `names` (`-`, or no name at all, is `stdin`) into a report. Every
-    /// file is opened before any is read, so a wrong path fails before minutes of reading.
+    /// file is opened before any is read, so a wrong path shows at once; the sources that open
+    /// are read all the same, and the report covers them (see [`Sources`]).
     /// `bot` is the bot the logs belong to, if the user said (see [`Doctor::assume_bot`]).
-    pub fn read_sources(
-        names: &[String],
-        stdin: impl Read,
-        bot: Option<&str>,
-    ) -> Result<Report, DoctorError> {
+    pub fn read_sources(names: &[String], stdin: impl Read, bot: Option<&str>) -> Sources {
         let stdin_only = ["-".to_string()];
         let names = if names.is_empty() {
             &stdin_only[..]
         } else {
             names
         };
+        let mut errors = Vec::new();
         let mut files = Vec::new();
         for name in names {
-            let file = match name.as_str() {
-                "-" => None,
-                path => Some(
-                    std::fs::File::open(path).map_err(|error| DoctorError::Open {
+            match name.as_str() {
+                "-" => files.push((name, None)),
+                path => match std::fs::File::open(path) {
+                    Ok(file) => files.push((name, Some(file))),
+                    Err(error) => errors.push(DoctorError::Open {
                         path: path.to_string(),
                         error,
-                    })?,
-                ),
-            };
-            files.push(file);
+                    }),
+                },
+            }
         }
         let mut doctor = Doctor::new();
         doctor.assume_bot(bot);
         let mut stdin = Some(stdin);
-        for (name, file) in names.iter().zip(files) {
-            match file {
-                Some(file) => doctor.feed_reader(name, file)?,
-                None => {
-                    if let Some(stdin) = stdin.take() {
-                        doctor.feed_reader("-", stdin)?;
-                    }
-                }
-            }
+        for (name, file) in files {
+            let read = match file {
+                Some(file) => doctor.feed_reader(name, file),
+                None => match stdin.take() {
+                    Some(stdin) => doctor.feed_reader("-", stdin),
+                    None => Ok(()),
+                },
+            };
+            errors.extend(read.err());
         }
-        Ok(doctor.finish())
+        Sources {
+            report: doctor.finish(),
+            errors,
+        }
     }
 
     /// Groups everything seen into findings.

@@ -32,6 +32,14 @@ pub enum LintError {
         #[source]
         error: std::io::Error,
     },
+    #[error("{path} is a directory; give the tbot.yaml files to check, e.g. {path}/tbot.yaml")]
+    Directory { path: PathBuf },
+    #[error(
+        "{path} is larger than {limit} bytes (1 MiB), the most a tbot.yaml is read at; give the tbot configuration file"
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("--fix cannot change standard input; give the file's path instead of -")]
+    FixStdin,
     #[error("cannot write {path}: {error}; the file was left as it was")]
     Write {
         path: PathBuf,
@@ -225,10 +233,7 @@ pub fn lint_paths(
     let mut files = Vec::new();
     for path in paths {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|error| LintError::Read {
-            path: path.to_path_buf(),
-            error,
-        })?;
+        let bytes = read_config(path)?;
         let name = path.display().to_string();
         let report = match String::from_utf8(bytes) {
             Ok(text) => lint_source(&name, &text, options),
@@ -238,6 +243,49 @@ pub fn lint_paths(
     }
     rules::shared_storage::check(&mut files);
     Ok(LintReport::new(files))
+}
+
+/// The most of one tbot.yaml that is read: real ones are a few KiB, and a file far larger is not
+/// a tbot configuration (checking it would take seconds and gigabytes).
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The bytes of the config at `path` (`-`: standard input), refusing directories and anything
+/// over [`MAX_CONFIG_BYTES`] before reading it whole.
+fn read_config(path: &Path) -> Result<Vec<u8>, LintError> {
+    use std::io::Read;
+    let read_error = |error| LintError::Read {
+        path: path.to_path_buf(),
+        error,
+    };
+    let too_large = || LintError::TooLarge {
+        path: path.to_path_buf(),
+        limit: MAX_CONFIG_BYTES,
+    };
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin()
+            .lock()
+            .take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let metadata = file.metadata().map_err(read_error)?;
+        if metadata.is_dir() {
+            return Err(LintError::Directory {
+                path: path.to_path_buf(),
+            });
+        }
+        if metadata.len() > MAX_CONFIG_BYTES {
+            return Err(too_large());
+        }
+        // A file that grows while it is read (or a device) stops at the limit too.
+        file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes)
+    };
+    read.map_err(read_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large());
+    }
+    Ok(bytes)
 }
 
 /// tbot's default config path, linted when no path is given.
@@ -257,6 +305,9 @@ pub fn lint_and_fix(
     } else {
         paths
     };
+    if fix && paths.iter().any(|p| p == Path::new("-")) {
+        return Err(LintError::FixStdin);
+    }
     let mut report = lint_paths(paths, options)?;
     if fix {
         let fixes = apply_fixes(&report)?;

@@ -1,0 +1,195 @@
+//! What `mwictl doctor` and `mwictl lint` accept as input: gzip-compressed logs read as they are,
+//! other binary input refused (exit 2, with the command that reads it), partly unreadable input
+//! reported like grep does, standard input, directories and oversized configs. No lab needed.
+
+use std::io::Write;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use expectrl::{Eof, Session};
+
+use crate::harness::{BIN, Run, mwictl_cmd, run};
+
+const S1_LOG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../diag/tests/corpus/logs/s1_newest_journal.log"
+);
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
+}
+
+fn doctor_json(home: &std::path::Path, args: &[&str], stdin: Vec<u8>) -> Run {
+    let mut cmd = mwictl_cmd(home, &["doctor", "--format", "json"]);
+    cmd.args(args).write_stdin(stdin);
+    run(&mut cmd)
+}
+
+fn incidents(out: &Run) -> Vec<String> {
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("doctor JSON");
+    report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| f["incident"].as_str().expect("id").to_string())
+        .collect()
+}
+
+#[test]
+fn doctor_reads_a_gzip_compressed_s1_log_like_the_plain_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = std::fs::read(S1_LOG).unwrap();
+    // Named without .gz: the content tells, not the name. Two members, as logrotate + cat make.
+    let (head, tail) = plain.split_at(plain.len() / 2);
+    let mut zipped = gzip(head);
+    zipped.extend(gzip(tail));
+    let path = dir.path().join("tbot.log.1");
+    std::fs::write(&path, &zipped).unwrap();
+    let expected = doctor_json(dir.path(), &[S1_LOG], Vec::new());
+    assert_eq!(expected.code, 1, "{}", expected.stderr);
+    assert_eq!(incidents(&expected), ["S1"]);
+    let from_file = doctor_json(dir.path(), &[path.to_str().unwrap()], Vec::new());
+    assert_eq!(from_file.code, 1, "{}", from_file.stderr);
+    assert_eq!(incidents(&from_file), incidents(&expected));
+    let from_stdin = doctor_json(dir.path(), &["-"], zipped);
+    assert_eq!(from_stdin.code, 1, "{}", from_stdin.stderr);
+    assert_eq!(incidents(&from_stdin), incidents(&expected));
+}
+
+#[test]
+fn doctor_refuses_a_binary_file_with_exit_2_and_no_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("core");
+    let noise: Vec<u8> = (0u32..300_000)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    std::fs::write(&path, noise).unwrap();
+    let out = run(&mut mwictl_cmd(
+        dir.path(),
+        &["doctor", path.to_str().unwrap()],
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "", "no report, no findings");
+    assert!(
+        out.stderr.contains("it is binary, not a log"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+}
+
+#[test]
+fn doctor_names_zstdcat_for_a_zstd_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tbot.log.zst");
+    std::fs::write(&path, [0x28, 0xB5, 0x2F, 0xFD, 0x24, 0x05, 0x29, 0x00]).unwrap();
+    let path = path.to_str().unwrap();
+    let out = run(&mut mwictl_cmd(dir.path(), &["doctor", path]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr
+            .contains(&format!("zstdcat {path} | mwictl doctor -")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn doctor_reports_the_readable_file_then_the_missing_one_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut mwictl_cmd(
+        dir.path(),
+        &["doctor", S1_LOG, "/nonexistent/missing.log"],
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("S1 generation mismatch"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains("cannot open /nonexistent/missing.log"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn doctor_on_a_terminal_says_it_reads_stdin() {
+    let home = tempfile::tempdir().unwrap();
+    let mut command = Command::new(BIN);
+    command
+        .arg("doctor")
+        .env("MWICTL_HOME", home.path())
+        .env_remove("RUST_LOG");
+    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    s.expect("reading from stdin (Ctrl-D to end)")
+        .expect("the prompt");
+    s.send("\x04").unwrap();
+    s.expect("No known incident found").expect("the report");
+    s.expect(Eof).expect("exits");
+}
+
+#[test]
+fn lint_reads_standard_input_for_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = mwictl_cmd(dir.path(), &["lint", "--format", "json", "-"]);
+    cmd.write_stdin("version: v2\nproxy_sever: example.teleport.sh:443\n");
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("lint JSON");
+    assert_eq!(report["files"][0]["path"], "-", "{}", out.stdout);
+}
+
+#[test]
+fn lint_of_a_directory_asks_for_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&mut mwictl_cmd(
+        dir.path(),
+        &["lint", dir.path().to_str().unwrap()],
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("is a directory; give the tbot.yaml files"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn lint_refuses_a_50_mb_file_or_stdin_at_once_naming_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.yaml");
+    let line = b"key: value\n";
+    let big: Vec<u8> = line.iter().copied().cycle().take(50 << 20).collect();
+    std::fs::write(&path, &big).unwrap();
+    let started = Instant::now();
+    let out = run(&mut mwictl_cmd(
+        dir.path(),
+        &["lint", path.to_str().unwrap()],
+    ));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{} is larger than 1048576 bytes (1 MiB)",
+            path.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    let mut cmd = mwictl_cmd(dir.path(), &["lint", "-"]);
+    cmd.write_stdin(big);
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("- is larger than 1048576 bytes"),
+        "{}",
+        out.stderr
+    );
+}
