@@ -16,7 +16,8 @@ use crate::exit::ExitStatus;
 /// (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS
 /// proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations).
 ///
-/// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read.
+/// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read (or is
+/// a directory, or larger than 1 MiB).
 /// Configs given together are checked together (a storage path shared between them is S1's
 /// root cause).
 #[derive(Debug, clap::Args)]
