@@ -11,14 +11,15 @@ use crate::exit::ExitStatus;
 /// Admin CLI for Teleport Machine & Workload Identity: unlock, recover and diagnose tbot bots.
 ///
 /// mwictl talks to a Teleport auth service (or the lab one from `mwictl lab start`) over mutual
-/// TLS with an identity file, like tctl. Exit codes: 0 ok, 1 failure or findings, 2 usage,
-/// 3 not found, 4 access denied, 5 conflict (stale revision or already exists), 6 unreachable.
+/// TLS with an identity file, like tctl. `--help` ends with the environment variables, files and
+/// exit codes.
 #[derive(Debug, Parser)]
 #[command(
     name = "mwictl",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = crate::docs::HELP_WIDTH,
+    after_long_help = crate::docs::after_long_help()
 )]
 pub struct Cli {
     #[command(flatten)]

@@ -7,6 +7,7 @@ use clap::{ArgAction, Args};
 
 use crate::client::Client;
 use crate::connect::{self, ClientIdentity, ConnectError, Target};
+use crate::environment;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::home::Home;
@@ -21,7 +22,7 @@ pub struct GlobalArgs {
     #[arg(
         long,
         global = true,
-        env = "TELEPORT_AUTH_SERVER",
+        env = environment::TELEPORT_AUTH_SERVER.name(),
         hide_env_values = true,
         value_name = "HOST:PORT"
     )]
@@ -33,7 +34,7 @@ pub struct GlobalArgs {
         short = 'i',
         long,
         global = true,
-        env = "TELEPORT_IDENTITY_FILE",
+        env = environment::TELEPORT_IDENTITY_FILE.name(),
         hide_env_values = true,
         value_name = "FILE"
     )]

@@ -1,10 +1,13 @@
 //! Generated documentation: shell completions and man pages, both made from the clap definition
-//! so they cannot drift from `--help`, and the README's lint rule table, made from the rule
-//! registry. The checked-in copies live in `completions/`, `man/` and `README.md`.
+//! so they cannot drift from `--help`, the ENVIRONMENT, FILES and EXIT STATUS sections both end
+//! with, and the README's lint rule table, made from the rule registry. The checked-in copies
+//! live in `completions/`, `man/` and `README.md`.
 
 use std::path::{Path, PathBuf};
 
 use clap_complete::Shell;
+
+use crate::exit::ExitStatus;
 
 /// The shells mwictl ships completions for.
 pub const SHELLS: [Shell; 5] = [
@@ -43,7 +46,7 @@ pub fn generate(root: &Path, cli: clap::Command) -> std::io::Result<[PathBuf; 2]
     for shell in SHELLS {
         clap_complete::generate_to(shell, &mut cmd, "mwictl", &completions)?;
     }
-    clap_mangen::generate_to(cli, &man)?;
+    man_pages(cli, &man)?;
     let readme = root.join("README.md");
     if let Ok(text) = std::fs::read_to_string(&readme)
         && let Some(fresh) = with_lint_rules(&text)
@@ -52,6 +55,138 @@ pub fn generate(root: &Path, cli: clap::Command) -> std::io::Result<[PathBuf; 2]
         std::fs::write(&readme, fresh)?;
     }
     Ok([completions, man])
+}
+
+/// One of the sections the top-level `--help` and man page end with: terms and what they mean.
+struct Section {
+    title: &'static str,
+    entries: Vec<(String, &'static str)>,
+}
+
+/// ENVIRONMENT, FILES and EXIT STATUS, from the lists the code itself uses.
+fn sections() -> [Section; 3] {
+    [
+        Section {
+            title: "ENVIRONMENT",
+            entries: crate::environment::ALL
+                .iter()
+                .map(|v| (v.name().to_owned(), v.about()))
+                .collect(),
+        },
+        Section {
+            title: "FILES",
+            entries: crate::home::files()
+                .into_iter()
+                .map(|f| (format!("$MWICTL_HOME/{}", f.path), f.about))
+                .collect(),
+        },
+        Section {
+            title: "EXIT STATUS",
+            entries: ExitStatus::ALL
+                .iter()
+                .map(|s| (s.code().to_string(), s.meaning()))
+                .collect(),
+        },
+    ]
+}
+
+/// The width `--help` is laid out for (the root's `max_term_width`), and the indent of the
+/// text under each term, as clap indents long option help.
+pub const HELP_WIDTH: usize = 100;
+const HELP_INDENT: usize = 10;
+
+/// The top-level `--help` after the subcommands and options: the [`sections`], laid out like
+/// clap's own (`Options:`), wrapped to [`HELP_WIDTH`].
+pub fn after_long_help() -> String {
+    let mut out = String::new();
+    for (i, section) in sections().iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut title = section.title.to_lowercase();
+        title[..1].make_ascii_uppercase();
+        out.push_str(&format!("{title}:\n"));
+        // Short terms (exit codes) share their line with the text, as `-h` lays out flags.
+        let inline = (section.entries.iter()).all(|(term, _)| 2 + term.len() + 2 <= HELP_INDENT);
+        for (term, about) in &section.entries {
+            let first = match inline {
+                true => format!("  {term:width$}", width = HELP_INDENT - 2),
+                false => format!("  {term}\n{:HELP_INDENT$}", ""),
+            };
+            out.push_str(&first);
+            let lines = wrap(about, HELP_WIDTH - HELP_INDENT - 1);
+            out.push_str(&lines.join(&format!("\n{:HELP_INDENT$}", "")));
+            out.push('\n');
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    lines
+}
+
+/// The [`sections`] in roff, for the top-level man page.
+fn roff_sections() -> String {
+    let mut out = String::new();
+    for section in sections() {
+        out.push_str(&format!(".SH \"{}\"\n", section.title));
+        for (term, about) in &section.entries {
+            out.push_str(&format!(
+                ".TP\n\\fB{}\\fR\n{}\n",
+                roff_escape(term),
+                roff_escape(about)
+            ));
+        }
+    }
+    out
+}
+
+/// `text` as roff prints it literally: backslashes, dashes and quotes escaped as clap_mangen
+/// escapes them, and no line starting a request.
+fn roff_escape(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('-', "\\-")
+        .replace('\'', "\\*(Aq");
+    match escaped.starts_with('.') {
+        true => format!("\\&{escaped}"),
+        false => escaped,
+    }
+}
+
+/// One man page per visible command, as `clap_mangen::generate_to` writes them, except that the
+/// top-level page has the [`sections`] (before VERSION) instead of clap_mangen's EXTRA section
+/// with the `--help` text of them.
+fn man_pages(cli: clap::Command, dir: &Path) -> std::io::Result<()> {
+    fn generate(cmd: clap::Command, dir: &Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            generate(sub.clone(), dir)?;
+            clap_mangen::Man::new(sub).generate_to(dir)?;
+        }
+        Ok(())
+    }
+    let mut cli = cli.disable_help_subcommand(true);
+    cli.build();
+    generate(cli.clone(), dir)?;
+    let root = clap_mangen::Man::new(cli.after_long_help(None::<&str>));
+    let mut page = Vec::new();
+    root.render(&mut page)?;
+    let page = String::from_utf8_lossy(&page);
+    let at = page.find("\n.SH VERSION\n").map_or(page.len(), |i| i + 1);
+    let page = format!("{}{}{}", &page[..at], roff_sections(), &page[at..]);
+    std::fs::write(dir.join(root.get_filename()), page)
 }
 
 /// Prints the completion script of `cli` for `shell`.
@@ -119,6 +254,63 @@ mod tests {
                 "{sub}/ is stale ({stale:?}): run `cargo run -- generate-docs .` in the repository root"
             );
         }
+    }
+
+    #[test]
+    fn help_and_man_page_end_with_environment_files_and_exit_status() {
+        let help = crate::cli::command().render_long_help().to_string();
+        let tail = &help[help.find("\nEnvironment:\n").expect(&help)..];
+        assert!(
+            tail.contains("\nFiles:\n") && tail.contains("\nExit status:\n"),
+            "{tail}"
+        );
+        for var in crate::environment::ALL {
+            assert!(
+                tail.contains(&format!("\n  {}\n", var.name())),
+                "{}",
+                var.name()
+            );
+        }
+        for file in crate::home::files() {
+            assert!(
+                tail.contains(&format!("  $MWICTL_HOME/{}\n", file.path)),
+                "{}",
+                file.path
+            );
+        }
+        for status in ExitStatus::ALL {
+            let words: Vec<&str> = status.meaning().split_whitespace().collect();
+            let first = format!(
+                "  {:<8}{}",
+                status.code(),
+                words[..words.len().min(2)].join(" ")
+            );
+            assert!(tail.contains(&first), "{first:?} in {tail}");
+        }
+        assert!(
+            tail.lines().all(|l| l.chars().count() < HELP_WIDTH),
+            "{tail}"
+        );
+        let tmp = tempfile::tempdir().unwrap();
+        man_pages(crate::cli::command(), tmp.path()).unwrap();
+        let page = std::fs::read_to_string(tmp.path().join("mwictl.1")).unwrap();
+        for title in [
+            ".SH \"ENVIRONMENT\"",
+            ".SH \"FILES\"",
+            ".SH \"EXIT STATUS\"",
+        ] {
+            assert!(page.contains(title), "{title}");
+        }
+        assert!(
+            !page.contains(".SH EXTRA"),
+            "the help text is not repeated as EXTRA"
+        );
+        assert!(page.contains("\\fBMWICTL_HOME\\fR"));
+        let sub = std::fs::read_to_string(tmp.path().join("mwictl-ping.1")).unwrap();
+        assert!(
+            !sub.contains("ENVIRONMENT"),
+            "only the top-level page has them"
+        );
     }
 
     #[test]

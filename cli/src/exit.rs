@@ -1,17 +1,8 @@
 //! The process exit codes: a typed, documented part of mwictl's interface that runbooks and
 //! scripts may rely on. Every command ends in exactly one of these.
 
-/// How `mwictl` ended. The numbers are stable; scripts may test them.
-///
-/// | code | meaning |
-/// |---|---|
-/// | 0 | success |
-/// | 1 | failure, or a check that produced findings (doctor, lint) |
-/// | 2 | usage: bad arguments, flags or input files (identity, profile) |
-/// | 3 | not found: the named resource does not exist |
-/// | 4 | access denied: the identity may not do this, or its certificate is not valid (expired) |
-/// | 5 | conflict: the resource changed since it was read (stale revision), or already exists |
-/// | 6 | unreachable: cannot connect to the auth server, TLS or CA mismatch |
+/// How `mwictl` ended. The numbers are stable; scripts may test them. What each means is
+/// [`ExitStatus::meaning`], which `--help` and the man page print (EXIT STATUS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ExitStatus {
     Success,
@@ -24,6 +15,48 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// Every status, by code.
+    pub const ALL: [ExitStatus; 7] = [
+        ExitStatus::Success,
+        ExitStatus::Failure,
+        ExitStatus::Usage,
+        ExitStatus::NotFound,
+        ExitStatus::AccessDenied,
+        ExitStatus::Conflict,
+        ExitStatus::Unreachable,
+    ];
+
+    /// When a command ends with this status. The line between 2, 3 and 6: 3 is for resources on
+    /// the server only; a local file that is missing or unreadable is an input error (2); a
+    /// server that cannot be trusted (wrong CA) is as good as unreachable (6), with a hint.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => "success",
+            ExitStatus::Failure => "failure, or a check that produced findings (doctor, lint)",
+            ExitStatus::Usage => {
+                "usage: bad arguments or flags, or a local input file (identity, profile, log, \
+                 config, resource file) that is missing, unreadable or invalid"
+            }
+            ExitStatus::NotFound => {
+                "not found: the named resource (bot, token, role, lock, instance) does not exist \
+                 on the auth server"
+            }
+            ExitStatus::AccessDenied => {
+                "access denied: the auth server refused the action, or the identity's certificate \
+                 has expired or is not yet valid"
+            }
+            ExitStatus::Conflict => {
+                "conflict: the resource changed since it was read (stale revision), or already \
+                 exists"
+            }
+            ExitStatus::Unreachable => {
+                "unreachable: no trusted connection to the auth server: refused, timed out, not \
+                 TLS, or another cluster's (its certificate is not signed by the identity's CA, \
+                 or it refuses the identity's certificate)"
+            }
+        }
+    }
+
     /// The numeric process exit code.
     pub fn code(self) -> u8 {
         match self {
@@ -50,16 +83,7 @@ mod tests {
 
     #[test]
     fn codes_are_the_documented_numbers() {
-        let all = [
-            ExitStatus::Success,
-            ExitStatus::Failure,
-            ExitStatus::Usage,
-            ExitStatus::NotFound,
-            ExitStatus::AccessDenied,
-            ExitStatus::Conflict,
-            ExitStatus::Unreachable,
-        ];
-        let codes: Vec<u8> = all.iter().map(|s| s.code()).collect();
+        let codes: Vec<u8> = ExitStatus::ALL.iter().map(|s| s.code()).collect();
         assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6]);
     }
 }

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod connect;
 pub mod context;
 pub mod docs;
+pub mod environment;
 pub mod error;
 pub mod exit;
 pub mod home;

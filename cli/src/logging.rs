@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+use crate::environment;
+
 /// Starts logging at the level `-v` counts ask for: 0 warnings only, 1 info, 2 debug, 3+ trace.
 pub fn init(verbose: u8) {
     let level = match verbose {
@@ -19,7 +21,8 @@ pub fn init(verbose: u8) {
     } else {
         format!("warn,mwictl={level},mwi_auth={level},mwi_identity={level}")
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::try_from_env(environment::RUST_LOG.name())
+        .unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

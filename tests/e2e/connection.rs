@@ -269,3 +269,52 @@ fn unreachable_proxy_is_named_as_the_proxy_with_a_proxy_hint() {
     );
     assert!(!out.stderr.contains("--auth-server"), "{}", out.stderr);
 }
+
+/// The rule `--help` (EXIT STATUS), the man page and the README state: a local input file that
+/// is missing is a usage error (2), not "not found" (3, for resources on the server); a server
+/// of another cluster (wrong CA) is "unreachable" (6), with a hint naming the identity.
+#[test]
+fn exit_codes_follow_the_documented_rule_for_missing_files_and_a_wrong_ca() {
+    let lab_a = Lab::start();
+    let lab_b = Lab::start();
+    let help = run(&mut lab_a.bare_cmd(&["--help"]));
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    for line in [
+        "  2       usage: bad arguments or flags, or a local input file",
+        "  3       not found: the named resource",
+        "  6       unreachable: no trusted connection to the auth server",
+    ] {
+        assert!(help.stdout.contains(line), "{line:?} in {}", help.stdout);
+    }
+
+    let missing = lab_a.root().join("missing");
+    let missing = missing.to_str().unwrap();
+    let addr = lab_a.addr.as_str();
+    for args in [
+        vec!["--auth-server", addr, "-i", missing, "ping"],
+        vec!["doctor", missing],
+        vec!["lint", missing],
+    ] {
+        let out = run(&mut lab_a.bare_cmd(&args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(missing), "{args:?}: {}", out.stderr);
+    }
+
+    let identity_a = lab_a.identity.to_str().unwrap();
+    let wrong_ca =
+        run(&mut lab_b.bare_cmd(&["--auth-server", &lab_b.addr, "-i", identity_a, "ping"]));
+    assert_eq!(wrong_ca.code, 6, "{}", wrong_ca.stderr);
+    assert!(
+        wrong_ca.stderr.contains("is not signed by the CA in")
+            && wrong_ca
+                .stderr
+                .contains("\nhint: use the identity file issued by this cluster (-i)"),
+        "{}",
+        wrong_ca.stderr
+    );
+}

@@ -2,6 +2,7 @@
 //! writes the change back, conditional on the revision it started from.
 
 use crate::context::Context;
+use crate::environment::EnvVar;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::editor::{EditOutcome, edit_resource, editor_command};
@@ -60,7 +61,7 @@ pub async fn run(ctx: &Context, args: EditArgs) -> Result<ExitStatus, CommandErr
     let reference = ResourceRef::parse(&args.reference).map_err(|e| {
         CommandError::usage(e.to_string()).hint("name one resource, e.g. `mwictl edit role/NAME`")
     })?;
-    let editor = editor_command(|name| std::env::var(name).ok());
+    let editor = editor_command(EnvVar::get);
     let client = ctx.client().await?;
     let outcome = edit_resource(client, &reference, args.force, &editor).await?;
     let out = match outcome {

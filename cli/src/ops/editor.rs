@@ -11,18 +11,23 @@ use mwi_proto::machineid::Bot;
 use mwi_proto::types::{LockV2, ProvisionTokenV2};
 
 use crate::client::{Client, ClientError, Fetched};
+use crate::environment::{self, EnvVar};
 use crate::error::CommandError;
 use crate::resource::{Kind, Resource, ResourceRef, parse_documents, render_yaml};
 
 /// The variables naming the editor, in the order tctl reads them.
-pub const EDITOR_VARS: [&str; 3] = ["TELEPORT_EDITOR", "VISUAL", "EDITOR"];
+pub const EDITOR_VARS: [EnvVar; 3] = [
+    environment::TELEPORT_EDITOR,
+    environment::VISUAL,
+    environment::EDITOR,
+];
 
 /// The editor to run, as program and arguments: the first of `$TELEPORT_EDITOR`, `$VISUAL`,
 /// `$EDITOR` that is set and not blank, split on whitespace; else `vi`.
-pub fn editor_command(var: impl Fn(&str) -> Option<String>) -> Vec<String> {
+pub fn editor_command(var: impl Fn(EnvVar) -> Option<String>) -> Vec<String> {
     EDITOR_VARS
-        .iter()
-        .filter_map(|name| var(name))
+        .into_iter()
+        .filter_map(var)
         .map(|value| {
             value
                 .split_whitespace()
@@ -420,15 +425,15 @@ mod tests {
     use crate::exit::ExitStatus;
     use mwi_proto::types::RoleV6;
 
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(EnvVar) -> Option<String> {
         let pairs: Vec<(String, String)> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |name| {
+        move |var| {
             pairs
                 .iter()
-                .find(|(k, _)| k == name)
+                .find(|(k, _)| k == var.name())
                 .map(|(_, v)| v.clone())
         }
     }

@@ -16,6 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use mwi_proto::types::LockV2;
 
 use crate::client::{Client, Fetched};
+use crate::environment;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops;
@@ -532,11 +533,11 @@ async fn run_restart(command: &str, journal: &Journal) -> Result<StepOutput, Com
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(command)
-        .env("MWICTL_RECOVER_BOT", &journal.record.bot)
+        .env(environment::MWICTL_RECOVER_BOT.name(), &journal.record.bot)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     if let Some(token) = journal.record.token.as_ref().filter(|t| t.created) {
-        cmd.env("MWICTL_RECOVER_TOKEN", &token.name);
+        cmd.env(environment::MWICTL_RECOVER_TOKEN.name(), &token.name);
     }
     let failed = |detail: String| {
         CommandError::failure(format!("--restart-cmd `{command}` {detail}"))
@@ -919,8 +920,6 @@ impl Output for RunReport {
 /// journaled, so tests can check that a rerun converges from every point.
 #[cfg(debug_assertions)]
 mod crash_hook {
-    pub const CRASH_AFTER_STEP_ENV: &str = "MWICTL_TEST_CRASH_AFTER_STEP";
-
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
     pub struct CrashPoint {
         /// 1-based.
@@ -930,7 +929,7 @@ mod crash_hook {
 
     impl CrashPoint {
         pub fn from_env() -> Option<CrashPoint> {
-            std::env::var(CRASH_AFTER_STEP_ENV)
+            std::env::var("MWICTL_TEST_CRASH_AFTER_STEP")
                 .ok()
                 .and_then(|v| CrashPoint::parse(&v))
         }

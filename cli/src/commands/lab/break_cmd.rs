@@ -47,7 +47,7 @@ pub struct BreakArgs {
 pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandError> {
     let dir = match args.dir {
         Some(dir) => std::path::absolute(&dir).unwrap_or(dir),
-        None => ctx.home()?.root().join("lab-bots").join(&args.bot),
+        None => ctx.home()?.lab_bot_dir(&args.bot),
     };
     let opts = BreakOptions {
         scenario: args.scenario.0,

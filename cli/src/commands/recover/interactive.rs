@@ -43,7 +43,7 @@ pub async fn run(
     let start = Start {
         input: common.input(),
         wait: common.wait,
-        lab_dir: Some(ctx.home()?.root().join("lab-bots").join(&bot)),
+        lab_dir: Some(ctx.home()?.lab_bot_dir(&bot)),
     };
     let Some(decided) = wizard::decide(client, ctx.printer(), &mut prompt, &bot, start).await?
     else {

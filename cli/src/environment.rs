@@ -1,0 +1,216 @@
+//! Every environment variable mwictl reads or sets, with what it does: the code takes the names
+//! from here, and `--help` and the man page print this list as their ENVIRONMENT section.
+
+use std::ffi::OsString;
+
+/// One environment variable. Only this module builds them, so a name read through one is
+/// documented in [`ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvVar {
+    name: &'static str,
+    about: &'static str,
+}
+
+impl EnvVar {
+    pub const fn name(self) -> &'static str {
+        self.name
+    }
+
+    /// What the variable does, one sentence.
+    pub const fn about(self) -> &'static str {
+        self.about
+    }
+
+    /// The value; None when unset or not UTF-8.
+    pub fn get(self) -> Option<String> {
+        std::env::var(self.name).ok()
+    }
+
+    /// The value as the OS gave it; None when unset.
+    pub fn get_os(self) -> Option<OsString> {
+        std::env::var_os(self.name)
+    }
+}
+
+pub const MWICTL_HOME: EnvVar = EnvVar {
+    name: "MWICTL_HOME",
+    about: "Directory of every file mwictl writes (see FILES); default: the user's data dir plus \
+            `mwictl`, e.g. ~/.local/share/mwictl on Linux.",
+};
+
+pub const XDG_DATA_HOME: EnvVar = EnvVar {
+    name: "XDG_DATA_HOME",
+    about: "On Linux, without MWICTL_HOME, the files go to $XDG_DATA_HOME/mwictl (default \
+            ~/.local/share).",
+};
+
+pub const TELEPORT_AUTH_SERVER: EnvVar = EnvVar {
+    name: "TELEPORT_AUTH_SERVER",
+    about: "Address of the auth service when --auth-server is not given, as for tctl.",
+};
+
+pub const TELEPORT_IDENTITY_FILE: EnvVar = EnvVar {
+    name: "TELEPORT_IDENTITY_FILE",
+    about: "Identity file when -i is not given, as for tctl.",
+};
+
+pub const TELEPORT_EDITOR: EnvVar = EnvVar {
+    name: "TELEPORT_EDITOR",
+    about: "Editor of `mwictl edit` (with arguments, e.g. `code --wait`); first of this, VISUAL, \
+            EDITOR that is set, else vi.",
+};
+
+pub const VISUAL: EnvVar = EnvVar {
+    name: "VISUAL",
+    about: "Editor of `mwictl edit` when TELEPORT_EDITOR is not set.",
+};
+
+pub const EDITOR: EnvVar = EnvVar {
+    name: "EDITOR",
+    about: "Editor of `mwictl edit` when neither TELEPORT_EDITOR nor VISUAL is set.",
+};
+
+pub const TBOT_USE_PROXY_ADDR: EnvVar = EnvVar {
+    name: "TBOT_USE_PROXY_ADDR",
+    about: "`mwictl lint` takes it as tbot's value of this variable (it changes which address \
+            tbot dials).",
+};
+
+pub const RUST_LOG: EnvVar = EnvVar {
+    name: "RUST_LOG",
+    about: "Log filter for -v logging on stderr (tracing syntax, e.g. `debug`); overrides -v.",
+};
+
+pub const MWICTL_RECOVER_BOT: EnvVar = EnvVar {
+    name: "MWICTL_RECOVER_BOT",
+    about: "Set (not read) for the command of `recover --restart-cmd`: the bot's name.",
+};
+
+pub const MWICTL_RECOVER_TOKEN: EnvVar = EnvVar {
+    name: "MWICTL_RECOVER_TOKEN",
+    about: "Set (not read) for the command of `recover --restart-cmd` once a token is issued: \
+            its name.",
+};
+
+/// Every variable, in the order `--help` lists them.
+pub const ALL: [EnvVar; 11] = [
+    MWICTL_HOME,
+    XDG_DATA_HOME,
+    TELEPORT_AUTH_SERVER,
+    TELEPORT_IDENTITY_FILE,
+    TELEPORT_EDITOR,
+    VISUAL,
+    EDITOR,
+    TBOT_USE_PROXY_ADDR,
+    RUST_LOG,
+    MWICTL_RECOVER_BOT,
+    MWICTL_RECOVER_TOKEN,
+];
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    /// Read by the code but not documented, each with why.
+    const UNDOCUMENTED: [&str; 1] = [
+        // A test hook compiled into debug builds only (recover/engine.rs).
+        "MWICTL_TEST_CRASH_AFTER_STEP",
+    ];
+
+    /// How code reads the environment, or names a variable clap reads.
+    const READS: [&str; 6] = [
+        "env::var(",
+        "env::var_os(",
+        "env::vars",
+        "from_default_env",
+        "try_from_env(",
+        "env = ",
+    ];
+
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.ends_with("tests") {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("tests.rs")
+                && !path.ends_with("testing.rs")
+            {
+                out.push(path);
+            }
+        }
+    }
+
+    /// `text` without its unit-test module (by convention the last item of a file).
+    fn without_tests(text: &str) -> &str {
+        match text.find("#[cfg(test)]\nmod ") {
+            Some(at) => &text[..at],
+            None => text,
+        }
+    }
+
+    fn documented(name: &str) -> bool {
+        ALL.iter().any(|v| v.name == name)
+    }
+
+    #[test]
+    fn every_variable_the_code_reads_is_documented() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for krate in ["cli", "diag", "identity", "auth", "agent", "proto"] {
+            sources(&root.join(krate).join("src"), &mut files);
+        }
+        assert!(files.len() > 50, "{files:?}");
+        let this = Path::new(file!()).file_name().unwrap();
+        let mut bad = Vec::new();
+        let mut reads = 0;
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            let ours = file.file_name() == Some(this) && file.parent().unwrap().ends_with("src");
+            for (at, read) in READS
+                .iter()
+                .flat_map(|r| without_tests(&text).match_indices(r))
+            {
+                let arg = text[at + read.len()..]
+                    .split([')', ',', '\n'])
+                    .next()
+                    .unwrap_or_default()
+                    .trim();
+                let ok = match arg.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+                    Some(name) => documented(name) || UNDOCUMENTED.contains(&name),
+                    // A name from this module (`environment::RUST_LOG.name()`), or its own reads.
+                    None => {
+                        (arg.contains("environment::") && arg.ends_with(".name("))
+                            || (ours && arg == "self.name")
+                    }
+                };
+                reads += 1;
+                if !ok {
+                    bad.push(format!("{}: {read}{arg}", file.display()));
+                }
+            }
+        }
+        assert!(reads >= 5, "the scan found only {reads} reads");
+        assert!(
+            bad.is_empty(),
+            "read these through crate::environment (and document them in ALL): {bad:#?}"
+        );
+    }
+
+    #[test]
+    fn every_variable_of_this_module_is_listed_once() {
+        let text = include_str!("environment.rs");
+        let defined = text.matches(concat!(": EnvVar", " = EnvVar {")).count();
+        assert_eq!(defined, ALL.len());
+        for (i, var) in ALL.iter().enumerate() {
+            assert!(!ALL[..i].contains(var), "{} twice", var.name);
+            assert!(
+                text.contains(&format!("name: \"{}\"", var.name)),
+                "{}",
+                var.name
+            );
+        }
+    }
+}
