@@ -14,8 +14,9 @@ use crate::output::Output;
 /// explain the cause and print the exact fix (the mwictl command and the tctl equivalent).
 ///
 /// Reads tbot's text and JSON logs, journalctl output, auth service logs and ssh/tsh output, in
-/// any mix and any size (streamed). Related lines collapse into one finding. Exit 0 when nothing
-/// is found, 1 when there are findings, 2 when an input cannot be read.
+/// any mix and any size (streamed), plain or gzip-compressed (rotated logs); other binary input
+/// is refused. Related lines collapse into one finding. Exit 0 when nothing is found, 1 when
+/// there are findings, 2 when an input cannot be read (the report covers the others).
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
     /// Log files to read; `-` or none reads standard input.

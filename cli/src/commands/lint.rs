@@ -21,7 +21,8 @@ use crate::exit::ExitStatus;
 /// --unit. mwictl's own environment is never read for this (tbot runs elsewhere, as a service);
 /// without them, lint says what it could not check. Whether DNS is split cannot be seen offline.
 ///
-/// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read.
+/// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read (or is
+/// a directory, or larger than 1 MiB).
 /// Configs given together are checked together (a storage path shared between them is S1's
 /// root cause).
 #[derive(Debug, clap::Args)]
