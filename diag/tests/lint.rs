@@ -595,3 +595,36 @@ fn lint_and_fix_of_an_unreadable_file_is_an_error_naming_it() {
             .starts_with("cannot read /nonexistent/x.yaml:")
     );
 }
+
+/// The findings of one rule in an inline config.
+fn findings_of(rule: &str, yaml: &str) -> Vec<lint::LintFinding> {
+    lint::lint_source("inline.yaml", yaml, &options())
+        .findings
+        .into_iter()
+        .filter(|f| f.rule == rule)
+        .collect()
+}
+
+#[test]
+fn s7_needs_auth_server_alone() {
+    let identity = "services:\n  - type: identity\n    destination: {type: directory, path: ./d}\n";
+    let both = format!(
+        "version: v2\nauth_server: a.example.com:3025\nproxy_server: p.example.com:443\n{identity}"
+    );
+    let neither = format!("version: v2\n{identity}");
+    assert!(findings_of("auth-server-ssh-config", &both).is_empty());
+    assert!(findings_of("auth-server-ssh-config", &neither).is_empty());
+}
+
+#[test]
+fn a_non_scalar_value_is_reported_but_not_fixed_in_place() {
+    let s7 = "version: v2\nauth_server: a.example.com:3025\nservices:\n  - type: identity\n    ssh_config: {mode: on}\n    destination: {type: directory, path: ./d}\n";
+    let found = findings_of("auth-server-ssh-config", s7);
+    assert_eq!(found.len(), 1);
+    assert!(!found[0].fixable, "a mapping is not overwritten by --fix");
+
+    let s5 = "version: v2\nproxy_server: p.example.com:443\nservices:\n  - type: kubernetes/v2\n    selectors: [{name: staging}]\n    disable_exec_plugin: [false]\n    destination: {type: kubernetes_secret, name: out}\n";
+    let found = findings_of("kube-secret-exec-plugin", s5);
+    assert_eq!(found.len(), 1);
+    assert!(!found[0].fixable, "a list is not overwritten by --fix");
+}
