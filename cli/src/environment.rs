@@ -120,6 +120,8 @@ mod tests {
     ];
 
     /// How code reads the environment, or names a variable clap reads.
+    /// How the code reads a variable (clap's `env = …` counts only as an attribute argument: see
+    /// `is_read`).
     const READS: [&str; 6] = [
         "env::var(",
         "env::var_os(",
@@ -128,6 +130,11 @@ mod tests {
         "try_from_env(",
         "env = ",
     ];
+
+    /// `env = ` is clap's attribute argument only after `(` or `,`; a local named `env` is no read.
+    fn is_read(text: &str, at: usize, read: &str) -> bool {
+        read != "env = " || text[..at].trim_end().ends_with(|c| c == '(' || c == ',')
+    }
 
     fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
@@ -172,6 +179,7 @@ mod tests {
             for (at, read) in READS
                 .iter()
                 .flat_map(|r| without_tests(&text).match_indices(r))
+                .filter(|(at, read)| is_read(&text, *at, read))
             {
                 let arg = text[at + read.len()..]
                     .split([')', ',', '\n'])
