@@ -338,6 +338,17 @@ mod tests {
         }
         let with_flow: Vec<Flow> = Incident::ALL.iter().filter_map(|i| i.flow()).collect();
         assert_eq!(with_flow, Flow::ALL);
+        let titles: HashSet<&str> = Flow::ALL.iter().map(|f| f.title()).collect();
+        assert_eq!(titles.len(), Flow::ALL.len(), "each flow has its own title");
+        assert!(titles.iter().all(|t| t.contains("bot")), "{titles:?}");
+    }
+
+    #[test]
+    fn an_incident_displays_as_its_id() {
+        for incident in Incident::ALL {
+            assert_eq!(incident.to_string(), incident.id());
+        }
+        assert_eq!(Incident::GenerationMismatch.to_string(), "S1");
     }
 
     #[test]

@@ -286,6 +286,9 @@ fn use_proxy_addr_depends_on_the_servers() {
     };
     assert_eq!(severity(proxy, &unset), Some(Severity::Info));
     assert_eq!(severity(auth, &unset), None);
+    // `yes` with neither server set is no complaint about the value.
+    let neither = "version: v2\nonboarding: {join_method: iam, token: t}\n";
+    assert_eq!(severity(neither, &with("yes")), None);
     let message = |options: &LintOptions| {
         lint::lint_source("tbot.yaml", proxy, options)
             .findings
