@@ -133,7 +133,7 @@ mod tests {
 
     /// `env = ` is clap's attribute argument only after `(` or `,`; a local named `env` is no read.
     fn is_read(text: &str, at: usize, read: &str) -> bool {
-        read != "env = " || text[..at].trim_end().ends_with(|c| c == '(' || c == ',')
+        read != "env = " || text[..at].trim_end().ends_with(['(', ','])
     }
 
     fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
