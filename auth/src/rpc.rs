@@ -23,9 +23,8 @@ use crate::server::Auth;
 use crate::store::now_ms;
 use crate::tls::ConnInfo;
 use crate::wire;
+use mwi_proto::raw::MAX_REQUEST_BYTES;
 
-/// Largest request accepted; larger ones get ResourceExhausted.
-pub(crate) const MAX_REQUEST: usize = 4 * 1024 * 1024;
 const GRPC_STATUS: &str = "grpc-status";
 
 macro_rules! methods {
@@ -261,7 +260,7 @@ impl tower::Service<http::Request<Body>> for LabService {
                 ));
                 return Ok(status.into_http());
             };
-            let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST);
+            let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST_BYTES);
             let mut response = grpc.unary(Unary { auth, method }, request).await;
             // tonic refuses an oversized request with OutOfRange; grpc-go, which Teleport and
             // its clients use, says ResourceExhausted. No handler returns OutOfRange.

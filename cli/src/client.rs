@@ -134,10 +134,9 @@ pub enum ClientError {
     Connect(#[from] ConnectError),
 }
 
-/// The largest request sent: what Teleport's auth service (grpc-go's default receive limit) and
-/// the lab (`MAX_REQUEST` in mwi-auth's rpc module) accept. Larger ones are refused here, before
+/// The largest request sent (the one limit the lab shares): larger ones are refused here, before
 /// sending, instead of by the transport's "decoded message length too large".
-pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+pub use mwi_proto::raw::MAX_REQUEST_BYTES;
 
 /// What a failure means to the code that called, whatever the binary later makes of it: ops
 /// decide with these, and only `CommandError` turns a failure into an exit status.

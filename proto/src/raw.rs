@@ -5,6 +5,10 @@ use bytes::{Buf, BufMut, Bytes};
 use tonic::Status;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 
+/// The largest request a Teleport auth service accepts (grpc-go's default receive limit); the lab
+/// enforces it and the client refuses larger requests before sending.
+pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
+
 /// Encodes and decodes `Bytes` as-is.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RawCodec;
