@@ -272,6 +272,23 @@ fn database_not_found_names_the_database() {
     let report = diagnose(&["s4_tsh_json.log"]);
     let finding = only(&report);
     assert_eq!(finding.facts.get("db").map(String::as_str), Some("pg-prod"));
+    // Both causes of this one error, and how to tell them apart.
+    for needle in [
+        "roles cannot see it",
+        "renamed",
+        "teleport.internal/discovered-name=pg-prod",
+        "`tctl get db` tells them apart",
+    ] {
+        assert!(
+            finding.cause.contains(needle),
+            "{needle}: {}",
+            finding.cause
+        );
+    }
+    assert_eq!(
+        finding.fix.tctl.first().map(String::as_str),
+        Some("tctl get db")
+    );
     assert_eq!(finding.bot.as_deref(), Some("reporting"));
     insta::assert_snapshot!(text(&report));
 }

@@ -19,6 +19,7 @@ mod render;
 mod scan;
 mod signal;
 
+pub use advice::DISCOVERED_NAME_LABEL;
 pub use line::LineFormat;
 pub use signal::SIGNATURES;
 

@@ -184,7 +184,8 @@ fn describe(check: &LiveCheck) -> String {
         ),
         LiveCheck::RoleLacksDbAccess { bot: b, db } => {
             format!(
-                "whether bot {}'s roles still lack access to database {db}",
+                "whether database {db} exists or was renamed, and whether bot {}'s roles still \
+                 lack access to it",
                 bot(b)
             )
         }
