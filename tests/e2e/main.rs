@@ -22,6 +22,7 @@ mod recover_pty;
 mod recover_resume;
 mod recreate_resume;
 mod roles;
+mod servers;
 mod stream;
 mod tokens;
 mod unlock;
