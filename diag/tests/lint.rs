@@ -20,6 +20,7 @@ fn options() -> LintOptions {
     LintOptions {
         tbot_env: None,
         network_fs: local,
+        ..LintOptions::default()
     }
 }
 
@@ -245,6 +246,7 @@ fn storage_on_a_network_file_system_is_flagged() {
     let options = LintOptions {
         tbot_env: None,
         network_fs: nfs_under_mnt,
+        ..LintOptions::default()
     };
     let file = lint::lint_source("tbot.yaml", config, &options);
     let finding = file
@@ -262,6 +264,7 @@ fn use_proxy_addr_depends_on_the_servers() {
     let with = |value: &str| LintOptions {
         tbot_env: Some(env(&[("TBOT_USE_PROXY_ADDR", value)])),
         network_fs: local,
+        ..LintOptions::default()
     };
     let proxy =
         "version: v2\nproxy_server: p.example.com:443\nonboarding: {join_method: iam, token: t}\n";
@@ -283,6 +286,7 @@ fn use_proxy_addr_depends_on_the_servers() {
     let unset = LintOptions {
         tbot_env: Some(env(&[("OTHER", "1")])),
         network_fs: local,
+        ..LintOptions::default()
     };
     assert_eq!(severity(proxy, &unset), Some(Severity::Info));
     assert_eq!(severity(auth, &unset), None);
@@ -531,6 +535,7 @@ fn every_finding_matches_its_registered_rule() {
         let options = LintOptions {
             tbot_env: use_proxy_addr.map(|v| env(&[("TBOT_USE_PROXY_ADDR", v)])),
             network_fs: nfs_under_mnt,
+            ..LintOptions::default()
         };
         let mut report = lint::lint_paths(&paths, &options).expect("lint");
         // Rules the corpus files do not show.

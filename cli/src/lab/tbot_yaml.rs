@@ -275,6 +275,7 @@ mod tests {
         let options = mwi_diag::lint::LintOptions {
             tbot_env: None,
             network_fs: |_| None,
+            ..mwi_diag::lint::LintOptions::default()
         };
         let report = mwi_diag::lint::lint_source("tbot.yaml", &render(&inputs(scenario)), &options);
         report.findings.into_iter().map(|f| f.rule).collect()
