@@ -13,10 +13,12 @@ mod fs;
 mod render;
 pub mod rules;
 mod schema;
+pub mod target;
 pub mod tbot_env;
 mod walk;
 
 pub use fs::network_fs_of;
+pub use target::{Target, TargetSource};
 
 use crate::incident::Incident;
 use crate::yaml::{self, edit};
@@ -62,17 +64,57 @@ pub struct LintOptions {
     pub tbot_env: Option<tbot_env::TbotEnv>,
     /// Tells whether a path is on a network file system; [`network_fs_of`] by default.
     pub network_fs: fn(&Path) -> Option<String>,
+    /// Lint runs on the bot's host (`--on-host`): the checks that read this machine (see
+    /// [`HOST_CHECKS`]) run; otherwise each says, as a note, that it was not checked here.
+    pub on_host: bool,
+    /// Asks an address whether a Teleport proxy answers there (`/webapi/find`); used only
+    /// `on_host`. None: no probe (the address is then taken as unknown).
+    pub proxy_probe: Option<fn(&str) -> ProxyProbe>,
+    /// The Teleport release the configs are judged against, and where it came from.
+    pub target: Target,
 }
 
 impl Default for LintOptions {
-    /// tbot's environment unknown, and the real file systems.
+    /// tbot's environment unknown, not on the bot's host, the real file systems, no probe, and
+    /// the default target release.
     fn default() -> Self {
         LintOptions {
             tbot_env: None,
             network_fs: network_fs_of,
+            on_host: false,
+            proxy_probe: None,
+            target: Target::default(),
         }
     }
 }
+
+/// What answered at `https://ADDRESS/webapi/find`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyProbe {
+    /// A Teleport proxy: what it said about itself (`cluster example.com, Teleport 17.4.2`).
+    Proxy(String),
+    /// Something answered that is not a Teleport proxy (what it was, e.g. `HTTP 404`).
+    NotProxy(String),
+    /// Nothing usable answered (the error: refused, timed out, not TLS, ...).
+    NoAnswer(String),
+}
+
+/// The checks that read the machine lint runs on, with what they read; they run only with
+/// `--on-host`, and `mwictl lint --help` lists them.
+pub const HOST_CHECKS: &[(&str, &str)] = &[
+    (
+        "token-path-missing",
+        "whether the file `onboarding.token` names exists",
+    ),
+    (
+        "network-storage",
+        "the file system type of the storage directory",
+    ),
+    (
+        "auth-server-ssh-config",
+        "whether a Teleport proxy answers at `auth_server` (`https://ADDRESS/webapi/find`)",
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -152,6 +194,7 @@ pub const REPORT_SCHEMA: &str = "mwictl.lint/v1";
 /// ```json
 /// {
 ///   "schema": "mwictl.lint/v1",
+///   "target": {"version": "18.0.0", "source": "default", "from": ""},
 ///   "files": [{"path": "tbot.yaml", "findings": [{
 ///       "rule": "kube-secret-exec-plugin", "severity": "error", "incident": "S5",
 ///       "file": "tbot.yaml", "line": 12, "column": 5, "key": "services[1]",
@@ -160,10 +203,17 @@ pub const REPORT_SCHEMA: &str = "mwictl.lint/v1";
 ///   "fixes": [{"path": "tbot.yaml", "backup_path": "tbot.yaml.bak", "diff": "...", "rules": ["kube-secret-exec-plugin"]}]
 /// }
 /// ```
+/// `target` is the Teleport release the files were judged against: `source` is one of `flag`
+/// (`--teleport-version`), `cluster` (`--live`), `tbot` (`--tbot`), `tbotonpath` (a `tbot`
+/// found on PATH) or `default` (the oldest supported release); `from` names the flag's value,
+/// the cluster or the binary; an optional `note` says why a higher source was not used. Reports
+/// written before it was added read as the default target.
 /// `fixes` is filled by the caller after [`apply_fixes`]; it is empty otherwise.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LintReport {
     pub schema: String,
+    #[serde(default)]
+    pub target: Target,
     pub files: Vec<FileReport>,
     pub summary: Summary,
     pub fixes: Vec<FixOutcome>,
@@ -181,7 +231,8 @@ impl LintReport {
         render::render(self, w, color)
     }
 
-    /// A report over files linted separately (e.g. with [`lint_source`]), sorted and counted.
+    /// A report over files linted separately (e.g. with [`lint_source`]), sorted and counted,
+    /// for the default target (set `target` when they were linted for another).
     pub fn new(mut files: Vec<FileReport>) -> LintReport {
         let mut summary = Summary::default();
         for file in &mut files {
@@ -198,6 +249,7 @@ impl LintReport {
         }
         LintReport {
             schema: REPORT_SCHEMA.to_string(),
+            target: Target::default(),
             files,
             summary,
             fixes: Vec::new(),
@@ -242,7 +294,9 @@ pub fn lint_paths(
         files.push(report);
     }
     rules::shared_storage::check(&mut files);
-    Ok(LintReport::new(files))
+    let mut report = LintReport::new(files);
+    report.target = options.target.clone();
+    Ok(report)
 }
 
 /// The most of one tbot.yaml that is read: real ones are a few KiB, and a file far larger is not
