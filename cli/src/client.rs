@@ -564,9 +564,10 @@ impl Client {
                 .call(method, Subject::all("db_server"), encode(&req))
                 .await?;
             let page = page.value;
-            servers.extend(page.resources.into_iter().filter_map(|r| match r.resource {
-                Some(paginated_resource::Resource::DatabaseServer(server)) => Some(server),
-                None => None,
+            // The one kind modelled; a resource of another kind arrives empty and is skipped.
+            servers.extend(page.resources.into_iter().filter_map(|r| {
+                r.resource
+                    .map(|paginated_resource::Resource::DatabaseServer(server)| server)
             }));
             if page.next_key.is_empty() {
                 return Ok(servers);
