@@ -8,7 +8,11 @@ use crate::harness::{Lab, run};
 
 const S1_AUTH_LOG: &str = "2026-11-26T10:00:00Z [AUTH]      WARN lock targeting User:\"bot-example\" is in force: The bot user \"bot-example\" has been locked due to a certificate generation mismatch, possibly indicating a stolen certificate. auth/apiserver.go:224\n";
 
-const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\nservices:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
+/// S5 as the releases that fail the output read it (`outputs:`; checked with [`S5_RELEASE`]).
+const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\noutputs:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
+
+/// A release whose tbot fails a kubernetes output to a kubernetes_secret in exec plugin mode.
+const S5_RELEASE: &str = "16.0.3";
 
 fn bot_user_lock() -> LockV2 {
     lock("mismatch-lock", user("bot-example"), "locked")
@@ -99,7 +103,7 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
     std::fs::write(&path, S5_CONFIG).unwrap();
     let p = path.to_str().unwrap();
 
-    let found = run(&mut lab.bare_cmd(&["lint", p]));
+    let found = run(&mut lab.bare_cmd(&["lint", "--teleport-version", S5_RELEASE, p]));
     assert_eq!(found.code, 1);
     assert!(
         found.stdout.contains("kube-secret-exec-plugin"),
@@ -107,7 +111,7 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
         found.stdout
     );
 
-    let fixed = run(&mut lab.bare_cmd(&["lint", "--fix", p]));
+    let fixed = run(&mut lab.bare_cmd(&["lint", "--teleport-version", S5_RELEASE, "--fix", p]));
     assert!(
         fixed.stdout.contains("+    disable_exec_plugin: true"),
         "{}",
@@ -122,7 +126,7 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
     let backup = std::fs::read_to_string(lab.root().join("tbot.yaml.bak")).unwrap();
     assert_eq!(backup, S5_CONFIG);
 
-    let clean = run(&mut lab.bare_cmd(&["lint", p]));
+    let clean = run(&mut lab.bare_cmd(&["lint", "--teleport-version", S5_RELEASE, p]));
     assert!(
         !clean.stdout.contains("kube-secret-exec-plugin"),
         "{}",
@@ -143,7 +147,14 @@ fn doctor_and_lint_write_yaml_like_every_command() {
 
     let path = lab.root().join("tbot.yaml");
     std::fs::write(&path, S5_CONFIG).unwrap();
-    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", path.to_str().unwrap()]));
+    let out = run(&mut lab.bare_cmd(&[
+        "lint",
+        "--format",
+        "yaml",
+        "--teleport-version",
+        S5_RELEASE,
+        path.to_str().unwrap(),
+    ]));
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.stdout).expect("yaml report");
     assert_eq!(report["schema"], "mwictl.lint/v1", "{}", out.stdout);

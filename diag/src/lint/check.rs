@@ -3,7 +3,9 @@
 
 use super::rules::{self, Check, Rule};
 use super::schema;
+use super::target::Release;
 use super::{FileReport, LintFinding, LintOptions, Severity};
+use crate::tbot_release::OLDEST_SUPPORTED;
 use crate::yaml::edit::Edit;
 use crate::yaml::{self, Entry, Map, Node, Value};
 use std::path::{Component, Path, PathBuf};
@@ -38,6 +40,8 @@ pub(crate) struct Issue {
 /// Collects the issues of one file.
 pub(crate) struct Checker<'a> {
     pub src: &'a str,
+    /// The release the file is judged against (what its schema is).
+    pub release: Release,
     issues: Vec<Issue>,
 }
 
@@ -144,6 +148,7 @@ pub(crate) fn lint(
 ) -> FileReport {
     let mut checker = Checker {
         src,
+        release: options.target.release,
         issues: Vec::new(),
     };
     let storage = check_document(&mut checker, base, options);
@@ -155,6 +160,7 @@ pub(crate) fn not_utf8(name: &str, bytes: &[u8], valid_up_to: usize) -> FileRepo
     let valid = String::from_utf8_lossy(&bytes[..valid_up_to.min(bytes.len())]).into_owned();
     let mut checker = Checker {
         src: &valid,
+        release: OLDEST_SUPPORTED,
         issues: Vec::new(),
     };
     checker
