@@ -1,5 +1,6 @@
 //! `config-v1`: a v1 config (or no `version:`), which tbot migrates in memory; v2 files without
-//! `version:` get it added by `--fix`. A v1 file is not checked further.
+//! `version:` get it added by `--fix`. A v1 file is then checked against the v1 schema
+//! (`lint/v1.rs`), not the v2 one.
 
 use super::{Check, Rule};
 use crate::lint::Severity;
