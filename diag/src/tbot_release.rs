@@ -60,6 +60,12 @@ pub const KUBE_SECRET_PLUGIN_OFF: &[Version] = &[v(15, 4, 7), v(16, 0, 4), v(17,
 /// field to give a specific error), issue #68344, v19 upgrade guide.
 pub const SERVICE_ROLES_REMOVED: &[Version] = &[v(19, 0, 0)];
 
+/// Removals of the deprecated forms: none in any release read (see the module doc); a form
+/// listed here becomes an error on the releases that removed it.
+pub const OUTPUTS_REMOVED: &[Version] = &[];
+pub const CERTIFICATE_TTL_REMOVED: &[Version] = &[];
+pub const CONFIG_V1_REMOVED: &[Version] = &[];
+
 /// The `application-tunnel` service: #44446 in 15.4.10, #44443 in 16.1.1 (CHANGELOG).
 pub const APPLICATION_TUNNEL: &[Version] = &[v(15, 4, 10), v(16, 1, 1), v(17, 0, 0)];
 

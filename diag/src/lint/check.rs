@@ -3,7 +3,9 @@
 
 use super::rules::{self, Check, Rule};
 use super::schema;
+use super::target::Release;
 use super::{FileReport, LintFinding, LintOptions, Severity};
+use crate::tbot_release::OLDEST_SUPPORTED;
 use crate::yaml::edit::Edit;
 use crate::yaml::{self, Entry, Map, Node, Value};
 use std::path::{Component, Path, PathBuf};
@@ -41,6 +43,8 @@ pub(crate) struct Checker<'a> {
     /// A v1 file: tbot reads it without strict decoding, so an unknown key is ignored (a
     /// warning) rather than refused (an error).
     pub v1: bool,
+    /// The release the file is judged against (what its schema is).
+    pub release: Release,
     issues: Vec<Issue>,
 }
 
@@ -148,6 +152,7 @@ pub(crate) fn lint(
     let mut checker = Checker {
         src,
         v1: false,
+        release: options.target.release,
         issues: Vec::new(),
     };
     let storage = check_document(&mut checker, base, options);
@@ -160,6 +165,7 @@ pub(crate) fn not_utf8(name: &str, bytes: &[u8], valid_up_to: usize) -> FileRepo
     let mut checker = Checker {
         src: &valid,
         v1: false,
+        release: OLDEST_SUPPORTED,
         issues: Vec::new(),
     };
     checker

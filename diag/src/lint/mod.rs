@@ -10,6 +10,7 @@
 mod check;
 mod fix;
 mod fs;
+mod release;
 mod render;
 pub mod rules;
 mod schema;

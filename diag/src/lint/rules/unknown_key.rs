@@ -6,7 +6,7 @@ use super::{Check, Rule};
 use crate::lint::Severity;
 use crate::lint::check::{Checker, join};
 use crate::lint::schema::{self, Field};
-use crate::yaml::Entry;
+use crate::yaml::{Entry, Map, edit};
 
 pub(crate) const RULE: Rule = Rule {
     id: "unknown-key",
@@ -52,4 +52,33 @@ pub(crate) fn report(checker: &mut Checker, entry: &Entry, fields: &[Field], pat
         message,
     );
     issue.fix = fix;
+}
+
+/// `entry` is in the schema but not in the target release (`why` says since when). At the top
+/// level, `credential_ttl` goes back to `certificate_ttl` (fixable when that is not set too).
+pub(crate) fn report_not_in_release(
+    checker: &mut Checker,
+    map: &Map,
+    entry: &Entry,
+    path: &str,
+    why: String,
+) {
+    let older_name = (path.is_empty() && entry.key == "credential_ttl")
+        .then_some("certificate_ttl")
+        .filter(|old| map.get(old).is_none());
+    let issue = checker.add(
+        &RULE,
+        entry.key_span.start,
+        &join(path, &entry.key),
+        format!("{why}; give a newer --teleport-version if tbot is newer"),
+    );
+    match older_name {
+        Some(old) => {
+            issue.fix = Some(format!("rename it to `{old}`, its name in that release"));
+            issue.edits.push(edit::rename_key(entry.key_span, old));
+        }
+        None => {
+            issue.fix = Some("remove it: that release has no such setting here".to_string());
+        }
+    }
 }
