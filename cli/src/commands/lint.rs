@@ -209,7 +209,8 @@ async fn tbot_version(path: &Path) -> Result<Version, String> {
         Ok(Ok(output)) => output,
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
-    match target::parse_tbot_version(&stdout) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match target::parse_tbot_version(&stdout).or_else(|| target::parse_tbot_version(&stderr)) {
         Some(version) => Ok(version),
         None if !output.status.success() => Err(format!("`version` failed ({})", output.status)),
         None => {
