@@ -28,7 +28,8 @@ const fn v(major: u64, minor: u64, patch: u64) -> Version {
 /// supported, at its newest patch. Teleport supports the current major and the two before it.
 /// At 2026-12 the current major is 19: tbot's per-service `roles:` was removed "from V19.0.0"
 /// on master on 2026-07-30 (#69181, v19 upgrade guide), and issue #68344 still speaks of v20 as
-/// a future release. So 19, 18 and 17 are supported, and 17 is the oldest.
+/// a future release (the docs' `ver/20.x` is the development branch, as `ver/19.x` was
+/// "unreleased" in 2025-09). So 19, 18 and 17 are supported, and 17 is the oldest.
 pub const OLDEST_SUPPORTED: Release = Release::line(17);
 
 /// tbot reads v2 configs (`services:`/`outputs:` with `type:`, `storage:` with `type:`); v1

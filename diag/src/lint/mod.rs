@@ -16,6 +16,7 @@ pub mod rules;
 mod schema;
 pub mod target;
 pub mod tbot_env;
+mod v1;
 mod walk;
 
 pub use fs::network_fs_of;

@@ -121,6 +121,11 @@ impl Checker<'_> {
                 _ => wrong_type::report(self, node, path, "a list"),
             },
             Shape::Destination => self.walk_destination(node, path),
+            Shape::PathOr(fields) => match &node.value {
+                Value::Scalar(_) => {}
+                Value::Map(map) => self.walk_fields(map, fields, path),
+                _ => wrong_type::report(self, node, path, "a path or a mapping of keys"),
+            },
             Shape::Services => self.walk_services(node, path),
         }
     }

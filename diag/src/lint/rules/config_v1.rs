@@ -1,6 +1,7 @@
 //! `config-v1`: a v1 config (or no `version:`), which tbot migrates in memory: a note while the
 //! target does so (an error once a release removes it); v2 files without `version:` are read
-//! as v1, a warning, and get it added by `--fix`. A v1 file is not checked further.
+//! as v1, a warning, and get it added by `--fix`. A v1 file is then checked against the v1
+//! schema (`lint/v1.rs`), not the v2 one.
 
 use super::{Check, Rule};
 use crate::lint::Severity;
