@@ -268,7 +268,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lint' {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them')
             [CompletionResult]::new('--unit', '--unit', [CompletionResultType]::ParameterName, 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment')
-            [CompletionResult]::new('--teleport-version', '--teleport-version', [CompletionResultType]::ParameterName, 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it')
+            [CompletionResult]::new('--teleport-version', '--teleport-version', [CompletionResultType]::ParameterName, 'The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or `17.4` stand for the newest release of that line')
             [CompletionResult]::new('--tbot', '--tbot', [CompletionResultType]::ParameterName, 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')

@@ -246,7 +246,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lint'= {
             cand --env 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them'
             cand --unit 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment'
-            cand --teleport-version 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it'
+            cand --teleport-version 'The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or `17.4` stand for the newest release of that line'
             cand --tbot 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'

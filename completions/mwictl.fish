@@ -173,7 +173,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s h -l help -d 'P
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l env -d 'A variable of tbot\'s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit\'s, so it overrides them' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l unit -d 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot\'s environment' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l teleport-version -d 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l teleport-version -d 'The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or `17.4` stand for the newest release of that line' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l tbot -d 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F

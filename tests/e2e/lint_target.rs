@@ -160,6 +160,18 @@ fn a_tbot_on_path_is_used_and_named() {
         "{}",
         out.stdout
     );
+    // A file named tbot that is not executable is no tbot.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::write(plain.join("tbot"), "not a program").unwrap();
+    let out = lint(dir.path(), &plain, &[config.to_str().unwrap()]);
+    assert!(
+        first_line(&out)
+            .starts_with("Checked for Teleport 17.x (the oldest supported major, by default")
+            && !first_line(&out).contains("PATH ("),
+        "{}",
+        out.stdout
+    );
     // One that prints no release leaves the default, saying why.
     script(&bin, "tbot", "echo 'tbot: not today'");
     let out = lint(dir.path(), &bin, &[config.to_str().unwrap()]);

@@ -67,7 +67,8 @@ pub struct LintArgs {
     #[arg(long, value_name = "FILE")]
     pub unit: Option<PathBuf>,
 
-    /// The Teleport release tbot runs (e.g. 17.4); judges the configs against it.
+    /// The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or
+    /// `17.4` stand for the newest release of that line.
     #[arg(long, value_name = "X.Y[.Z]", value_parser = parse_release)]
     pub teleport_version: Option<(Release, String)>,
 
