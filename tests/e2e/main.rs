@@ -16,6 +16,7 @@ mod instances;
 mod lab;
 mod locks;
 mod pipes;
+mod real_configs;
 mod recover;
 mod recover_input;
 mod recover_pty;

@@ -172,7 +172,8 @@ const DATABASE: [Field; 11] = with_common([
 ]);
 const APPLICATION: [Field; 8] = with_common([
     f("app_name", Shape::Str),
-    f("specific_tls_extensions", Shape::Bool),
+    // The YAML key of tbot's `SpecificTLSExtensions` (lib/tbot ApplicationOutput, v14 on).
+    f("specific_tls_naming", Shape::Bool),
 ]);
 const SSH_HOST: [Field; 7] = with_common([f("principals", Shape::StrList)]);
 
