@@ -116,6 +116,10 @@ pub(crate) const DESTINATION_TYPES: &[(&str, &[Field])] = &[
             f("type", Shape::Str),
             f("name", Shape::Str),
             f("labels", Shape::StrMap),
+            // Added in 17.x (teleport#58106) and 18.x (teleport#62908).
+            f("namespace", Shape::Str),
+            f("kubeconfig_path", Shape::Str),
+            f("kubeconfig_context", Shape::Str),
         ],
     ),
 ];
@@ -243,6 +247,12 @@ pub(crate) const SERVICE_TYPES: &[ServiceType] = &[
     },
     ServiceType {
         name: "workload-identity-aws-roles-anywhere",
+        fields: None,
+        required: &[],
+    },
+    // The chart's Argo CD output (lib/tbot/services/k8s ArgoCDOutputServiceType).
+    ServiceType {
+        name: "kubernetes/argo-cd",
         fields: None,
         required: &[],
     },
