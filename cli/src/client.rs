@@ -211,38 +211,6 @@ impl ServerInfo {
             remote_addr: ping.remote_addr,
         }
     }
-
-    /// Which RPC variants to try first. An unknown version tries the newest; every variant still
-    /// falls back on `Unimplemented`.
-    pub fn features(&self) -> Features {
-        match self.version {
-            Some(v) => Features {
-                list_roles: v.major >= 16,
-                upsert_role_v2: v.major >= 16,
-                list_bot_instances_v2: v.major >= 19,
-            },
-            None => Features::NEWEST,
-        }
-    }
-}
-
-/// RPC variants a server is expected to have.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Features {
-    /// Paged `ListRoles` (else `GetRoles`).
-    pub list_roles: bool,
-    /// `UpsertRoleV2` returning the role (else `UpsertRole` + `GetRole`).
-    pub upsert_role_v2: bool,
-    /// `ListBotInstancesV2` (else `ListBotInstances`).
-    pub list_bot_instances_v2: bool,
-}
-
-impl Features {
-    pub const NEWEST: Features = Features {
-        list_roles: true,
-        upsert_role_v2: true,
-        list_bot_instances_v2: true,
-    };
 }
 
 /// A server version `MAJOR.MINOR.PATCH`, with an optional leading `v` and any pre-release or
@@ -423,10 +391,7 @@ impl Client {
         let body = role.to_wire();
         let name = role_name(&body);
         let subject = Subject::named("role", name.clone());
-        let v2 = self
-            .prefer(&self.no_upsert_role_v2, |f| f.upsert_role_v2)
-            .await?;
-        if v2 {
+        if prefer(&self.no_upsert_role_v2) {
             match self
                 .call(auth::UPSERT_ROLE_V2, subject.clone(), wrap(1, &body))
                 .await
@@ -613,19 +578,6 @@ impl Client {
 
     // ---- plumbing ----
 
-    /// Whether to try the newer of two variants: not if the server already refused it, nor if its
-    /// version says it predates it.
-    async fn prefer(
-        &self,
-        refused: &AtomicBool,
-        feature: impl Fn(Features) -> bool,
-    ) -> Result<bool, ClientError> {
-        if refused.load(Ordering::Relaxed) {
-            return Ok(false);
-        }
-        Ok(feature(self.server().await?.features()))
-    }
-
     async fn list_page(
         &self,
         listing: &Listing,
@@ -633,7 +585,7 @@ impl Client {
     ) -> Result<(Bytes, &'static str), ClientError> {
         match listing {
             Listing::Roles => {
-                if self.prefer(&self.no_list_roles, |f| f.list_roles).await? {
+                if prefer(&self.no_list_roles) {
                     let req = ListRolesRequest {
                         limit: PAGE_SIZE,
                         start_key: token.into(),
@@ -671,10 +623,7 @@ impl Client {
             }
             Listing::BotInstances { bot_name } => {
                 let subject = Subject::all("bot_instance");
-                let v2 = self
-                    .prefer(&self.no_list_bot_instances_v2, |f| f.list_bot_instances_v2)
-                    .await?;
-                if v2 {
+                if prefer(&self.no_list_bot_instances_v2) {
                     let req = ListBotInstancesV2Request {
                         page_size: PAGE_SIZE,
                         page_token: token.into(),
@@ -780,6 +729,13 @@ impl Client {
             status,
         }
     }
+}
+
+/// Whether to try the newer of two RPC variants: yes until this server answered it with
+/// `Unimplemented`. The server's version is not consulted: dev builds and forks report
+/// placeholders such as `0.0.0-dev`, and a version says nothing about which RPCs a fork kept.
+fn prefer(refused: &AtomicBool) -> bool {
+    !refused.load(Ordering::Relaxed)
 }
 
 fn is_unimplemented(e: &ClientError) -> bool {
@@ -934,21 +890,6 @@ mod tests {
         assert_eq!(Version::parse("18.1"), v(18, 1, 0));
         assert_eq!(Version::parse("lab"), None);
         assert_eq!(Version::parse("1.2.3.4"), None);
-    }
-
-    #[test]
-    fn old_servers_get_old_variants_first() {
-        let info = |v: &str| ServerInfo {
-            cluster_name: "c".into(),
-            version: Version::parse(v),
-            server_version: v.into(),
-            proxy_public_addr: String::new(),
-            remote_addr: String::new(),
-        };
-        assert!(!info("15.4.0").features().list_roles);
-        assert!(info("16.0.0").features().list_roles);
-        assert!(!info("18.2.0").features().list_bot_instances_v2);
-        assert_eq!(info("weird").features(), Features::NEWEST);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! related lines collapsed into one finding, text and JSON reports snapshotted.
 
 use mwi_diag::doctor::{
-    Doctor, DoctorError, Finding, Incident, LineFormat, LiveCheck, Other, Report, Sources,
+    Confidence, Doctor, DoctorError, Finding, Incident, LineFormat, LiveCheck, Other, Report,
+    Sources,
 };
 use mwi_diag::incident::Incident as Product;
 use std::io::Write;
@@ -271,6 +272,23 @@ fn database_not_found_names_the_database() {
     let report = diagnose(&["s4_tsh_json.log"]);
     let finding = only(&report);
     assert_eq!(finding.facts.get("db").map(String::as_str), Some("pg-prod"));
+    // Both causes of this one error, and how to tell them apart.
+    for needle in [
+        "roles cannot see it",
+        "renamed",
+        "teleport.internal/discovered-name=pg-prod",
+        "`tctl get db` tells them apart",
+    ] {
+        assert!(
+            finding.cause.contains(needle),
+            "{needle}: {}",
+            finding.cause
+        );
+    }
+    assert_eq!(
+        finding.fix.tctl.first().map(String::as_str),
+        Some("tctl get db")
+    );
     assert_eq!(finding.bot.as_deref(), Some("reporting"));
     insta::assert_snapshot!(text(&report));
 }
@@ -659,4 +677,111 @@ fn live_answers_of_read_sources_reach_the_json_report() {
     );
     let json = serde_json::to_value(&report).expect("json");
     assert_eq!(json["findings"][0]["live"]["current"], false);
+}
+
+fn diagnose_text(sources: &[(&str, &str)], bot: Option<&str>) -> Report {
+    let mut doctor = Doctor::new();
+    doctor.assume_bot(bot);
+    for (name, text) in sources {
+        doctor
+            .feed_reader(name, text.as_bytes())
+            .expect("reading a slice");
+    }
+    doctor.finish()
+}
+
+/// A person's `tsh ssh` refused (pasted in a public issue of another project's style): nothing
+/// in it is tbot's.
+const TSH_REFUSED: &str = "$ tsh ssh root@db-1\nERROR: ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain\n";
+
+#[test]
+fn s3_without_any_tbot_in_the_input_is_a_low_confidence_note() {
+    let report = diagnose_text(&[("tsh.txt", TSH_REFUSED)], None);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::Product(Product::SshLogin));
+    assert_eq!(finding.confidence, Confidence::Low);
+    let note = finding.note.as_deref().unwrap_or_default();
+    assert!(note.contains("Nothing in the input shows tbot"), "{note}");
+    assert!(note.contains("--bot NAME"), "{note}");
+    assert_eq!(report.exit_code(), 0, "a note does not fail the run");
+    let json = findings_json(&report);
+    assert_eq!(json[0]["confidence"], "low", "{json}");
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn s3_with_tbot_anywhere_in_the_input_or_a_named_bot_is_high_confidence() {
+    let tbot = "2025-03-02T10:40:02Z INFO [TBOT:IDENTITY] Renewed bot identity identity:[kind=tls] service_bot_identity.go:217\n";
+    for report in [
+        diagnose_text(&[("tsh.txt", TSH_REFUSED), ("tbot.log", tbot)], None),
+        diagnose_text(&[("tsh.txt", TSH_REFUSED)], Some("ci")),
+        diagnose(&["s3_ssh_seed.txt"]),
+    ] {
+        let finding = only(&report);
+        assert_eq!(finding.incident, Incident::Product(Product::SshLogin));
+        assert_eq!(finding.confidence, Confidence::High, "{}", text(&report));
+        assert_eq!(report.exit_code(), 1);
+    }
+}
+
+#[test]
+fn a_low_confidence_note_beside_a_finding_is_counted_apart() {
+    let report = diagnose_text(
+        &[
+            ("tsh.txt", TSH_REFUSED),
+            (
+                "auth.log",
+                "WARN lock targeting Role:\"ops\" is in force: maintenance\n",
+            ),
+        ],
+        None,
+    );
+    assert_eq!(report.findings.len(), 2, "{}", text(&report));
+    assert_eq!(report.exit_code(), 1);
+    let out = text(&report);
+    assert!(
+        out.ends_with("2 findings (1 of low confidence) in 3 lines from 2 sources.\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn html_escaped_quotes_are_matched_like_plain_ones() {
+    let escaped = "ERRO [TBOT:OUTP] Failed to generate impersonated certs error:[\nERROR REPORT:\nOriginal Error: *trace.NotFoundError database &#34;pg-prod&#34; not found\n";
+    let report = diagnose_text(&[("tbot.log", escaped)], None);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::Product(Product::DbAccess));
+    assert_eq!(finding.facts.get("db").map(String::as_str), Some("pg-prod"));
+    assert!(
+        finding.evidence[0].text.contains("&#34;pg-prod&#34;"),
+        "evidence keeps the line as written"
+    );
+
+    let lock = "[AUTH] WARN lock targeting User:&quot;bot-example&quot; is in force: The bot user &#34;bot-example&#34; has been locked due to a certificate generation mismatch\n";
+    let report = diagnose_text(&[("auth.log", lock)], None);
+    let finding = only(&report);
+    assert_eq!(
+        finding.incident,
+        Incident::Product(Product::GenerationMismatch)
+    );
+    assert_eq!(finding.bot.as_deref(), Some("example"));
+    assert_eq!(
+        finding.facts.get("lock_target").map(String::as_str),
+        Some("user: bot-example")
+    );
+}
+
+#[test]
+fn the_older_kubernetes_secret_wording_is_s5() {
+    // teleport issue #45078: tbot before the exec plugin was turned off by itself.
+    let older = "WARN [TBOT:OUTP] Failed to render output kubernetes (kubernetes_secret: my-cluster-secret) error:[\nERROR REPORT:\nOriginal Error: *trace.BadParameterError Destination kubernetes_secret: my-cluster-secret must be a directory\n";
+    let report = diagnose_text(&[("tbot.log", older)], None);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::Product(Product::K8sSecret));
+    assert_eq!(
+        finding.facts.get("secret").map(String::as_str),
+        Some("my-cluster-secret")
+    );
+    let other = "mkdir: output_path must be a directory\n";
+    assert!(diagnose_text(&[("x.log", other)], None).findings.is_empty());
 }

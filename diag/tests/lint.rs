@@ -16,10 +16,13 @@ fn nfs_under_mnt(path: &Path) -> Option<String> {
     path.starts_with("/mnt/shared").then(|| "NFS".to_string())
 }
 
+/// On the host (the corpus checks include the host checks), local file systems, no probe.
 fn options() -> LintOptions {
     LintOptions {
         tbot_env: None,
         network_fs: local,
+        on_host: true,
+        ..LintOptions::default()
     }
 }
 
@@ -243,8 +246,8 @@ fn default_storage_in_two_configs_is_shared() {
 fn storage_on_a_network_file_system_is_flagged() {
     let config = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: iam\n  token: t\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\n";
     let options = LintOptions {
-        tbot_env: None,
         network_fs: nfs_under_mnt,
+        ..options()
     };
     let file = lint::lint_source("tbot.yaml", config, &options);
     let finding = file
@@ -261,7 +264,7 @@ fn storage_on_a_network_file_system_is_flagged() {
 fn use_proxy_addr_depends_on_the_servers() {
     let with = |value: &str| LintOptions {
         tbot_env: Some(env(&[("TBOT_USE_PROXY_ADDR", value)])),
-        network_fs: local,
+        ..options()
     };
     let proxy =
         "version: v2\nproxy_server: p.example.com:443\nonboarding: {join_method: iam, token: t}\n";
@@ -282,7 +285,7 @@ fn use_proxy_addr_depends_on_the_servers() {
     // Known and unset: still a note, as DNS cannot be checked offline, but a plain one.
     let unset = LintOptions {
         tbot_env: Some(env(&[("OTHER", "1")])),
-        network_fs: local,
+        ..options()
     };
     assert_eq!(severity(proxy, &unset), Some(Severity::Info));
     assert_eq!(severity(auth, &unset), None);
@@ -527,10 +530,17 @@ fn every_finding_matches_its_registered_rule() {
     let dir = std::fs::read_dir(CORPUS).expect("corpus");
     let mut paths: Vec<PathBuf> = dir.flatten().map(|e| e.path()).collect();
     paths.sort();
-    for use_proxy_addr in [None, Some(""), Some("yes"), Some("1")] {
+    for (use_proxy_addr, on_host) in [
+        (None, true),
+        (Some(""), false),
+        (Some("yes"), true),
+        (Some("1"), false),
+    ] {
         let options = LintOptions {
             tbot_env: use_proxy_addr.map(|v| env(&[("TBOT_USE_PROXY_ADDR", v)])),
             network_fs: nfs_under_mnt,
+            on_host,
+            ..LintOptions::default()
         };
         let mut report = lint::lint_paths(&paths, &options).expect("lint");
         // Rules the corpus files do not show.

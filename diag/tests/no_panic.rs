@@ -134,6 +134,14 @@ fn exercise(input: &[u8], rng: &mut Rng) {
         tbot_env: [None, Some("yes"), Some("1")][rng.below(3)]
             .map(|v| [("TBOT_USE_PROXY_ADDR".to_string(), v.to_string())].into()),
         network_fs: local,
+        on_host: rng.below(2) == 0,
+        proxy_probe: Some(|address| {
+            if address.len() % 2 == 0 {
+                lint::ProxyProbe::Proxy(format!("cluster {address}"))
+            } else {
+                lint::ProxyProbe::NoAnswer("not asked in tests".to_string())
+            }
+        }),
     };
     let text = String::from_utf8_lossy(input);
     let file = lint::lint_source("fuzz.yaml", &text, &options);
@@ -173,6 +181,7 @@ fn deep_nesting_is_refused_not_overflowed() {
     let options = LintOptions {
         tbot_env: None,
         network_fs: local,
+        ..LintOptions::default()
     };
     for input in [
         "[".repeat(100_000),

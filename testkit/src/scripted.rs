@@ -1,7 +1,8 @@
 //! The scripted auth service, for what the lab cannot stage: a stored bot whose bytes carry
 //! fields no Teleport message declares (a newer server's), any number of bot instances served
-//! in pages, an older server that lacks `ListBotInstancesV2`. It speaks mTLS gRPC on a loopback
-//! port with its own CA, writes a matching identity file and records every request.
+//! in pages, a server that lacks `ListBotInstancesV2` or either role upsert, or reports a
+//! placeholder version. It speaks mTLS gRPC on a loopback port with its own CA, writes a
+//! matching identity file and records every request.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -14,9 +15,10 @@ use mwi_proto::machineid::{
     ListBotInstancesRequest, ListBotInstancesResponse,
 };
 use mwi_proto::method::{auth, bot, bot_instance};
-use mwi_proto::proto::PingResponse;
+use mwi_proto::proto::{GetRoleRequest, GetRolesResponse, ListRolesResponse, PingResponse};
 use mwi_proto::raw::RawCodec;
 use mwi_proto::teleport::header::v1::Metadata;
+use mwi_proto::types::RoleV6;
 use prost::Message;
 use tonic::Status;
 
@@ -39,6 +41,8 @@ pub struct Script {
     pub instances: usize,
     /// What instance `i` looks like.
     pub instance: InstanceFn,
+    /// Methods answered `Unimplemented` although scripted, as on a server that dropped them.
+    pub lacks: Vec<&'static str>,
 }
 
 impl Default for Script {
@@ -49,6 +53,7 @@ impl Default for Script {
             bot: None,
             instances: 0,
             instance: Arc::new(fleet_instance),
+            lacks: Vec::new(),
         }
     }
 }
@@ -89,6 +94,8 @@ pub fn fleet_instance(i: usize) -> BotInstance {
 
 struct State {
     script: Script,
+    /// Roles by name, as the bytes they were upserted with.
+    roles: BTreeMap<String, Bytes>,
     /// Every request: method path and body.
     requests: Vec<(String, Bytes)>,
 }
@@ -115,6 +122,7 @@ impl Scripted {
             .expect("runtime");
         let state = Arc::new(Mutex::new(State {
             script,
+            roles: BTreeMap::new(),
             requests: Vec::new(),
         }));
         let addr = runtime.block_on(serve(state.clone(), pki.server_config()));
@@ -161,7 +169,10 @@ impl Scripted {
 fn answer(state: &Mutex<State>, path: &str, body: Bytes) -> Result<Bytes, Status> {
     let mut state = state.lock().map_err(|_| Status::internal("poisoned"))?;
     state.requests.push((path.to_owned(), body.clone()));
-    let script = &mut state.script;
+    if state.script.lacks.contains(&path) {
+        return Err(Status::unimplemented(format!("{path} is not implemented")));
+    }
+    let State { script, roles, .. } = &mut *state;
     let empty = Ok(Bytes::new());
     match path {
         auth::PING => Ok(PingResponse {
@@ -184,7 +195,35 @@ fn answer(state: &Mutex<State>, path: &str, body: Bytes) -> Result<Bytes, Status
             script.bot = None;
             empty
         }
-        auth::GET_ROLE => Err(Status::not_found("role not found")),
+        auth::GET_ROLE => {
+            let req = GetRoleRequest::decode(body)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            roles
+                .get(&req.name)
+                .cloned()
+                .ok_or_else(|| Status::not_found(format!("role {:?} not found", req.name)))
+        }
+        // UpsertRoleV2 wraps the role in its request and answers it; UpsertRole takes it bare.
+        auth::UPSERT_ROLE_V2 => {
+            let role = field_1(&body);
+            roles.insert(role_name(&role)?, role.clone());
+            Ok(role)
+        }
+        auth::UPSERT_ROLE => {
+            roles.insert(role_name(&body)?, body);
+            empty
+        }
+        auth::LIST_ROLES => Ok(ListRolesResponse {
+            roles: decode_roles(roles)?,
+            next_key: String::new(),
+        }
+        .encode_to_vec()
+        .into()),
+        auth::GET_ROLES => Ok(GetRolesResponse {
+            roles: decode_roles(roles)?,
+        }
+        .encode_to_vec()
+        .into()),
         auth::GET_LOCKS | auth::GET_TOKENS | auth::CREATE_TOKEN_V2 => empty,
         bot_instance::LIST_BOT_INSTANCES => {
             let req = ListBotInstancesRequest::decode(body)
@@ -210,6 +249,19 @@ fn answer(state: &Mutex<State>, path: &str, body: Bytes) -> Result<Bytes, Status
         }
         other => Err(Status::unimplemented(format!("{other} is not scripted"))),
     }
+}
+
+fn role_name(role: &Bytes) -> Result<String, Status> {
+    RoleV6::decode(role.clone())
+        .map(|r| r.metadata.map(|m| m.name).unwrap_or_default())
+        .map_err(|e| Status::invalid_argument(e.to_string()))
+}
+
+fn decode_roles(roles: &BTreeMap<String, Bytes>) -> Result<Vec<RoleV6>, Status> {
+    roles
+        .values()
+        .map(|r| RoleV6::decode(r.clone()).map_err(|e| Status::internal(e.to_string())))
+        .collect()
 }
 
 async fn serve(state: Arc<Mutex<State>>, config: rustls::ServerConfig) -> String {

@@ -193,3 +193,125 @@ fn lint_refuses_a_50_mb_file_or_stdin_at_once_naming_the_limit() {
         out.stderr
     );
 }
+
+/// `lint --format json` of `config` (written to a temp file) with `extra` flags: exit code and
+/// each finding as `rule:severity`.
+fn lint_findings(home: &std::path::Path, config: &str, extra: &[&str]) -> (i32, Vec<String>) {
+    let path = home.join("tbot.yaml");
+    std::fs::write(&path, config).unwrap();
+    let mut args = vec!["lint", "--format", "json"];
+    args.extend(extra);
+    args.push(path.to_str().unwrap());
+    let out = run(&mut mwictl_cmd(home, &args));
+    let report: serde_json::Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("lint JSON ({e}):\n{}\n{}", out.stdout, out.stderr));
+    let findings = report["files"][0]["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["rule"].as_str().unwrap(),
+                f["severity"].as_str().unwrap()
+            )
+        })
+        .collect();
+    (out.code, findings)
+}
+
+#[test]
+fn lint_checks_this_machine_only_with_on_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = dir.path().join("data");
+    let config = format!(
+        "version: v2\nproxy_server: teleport.example.com:443\nonboarding:\n  join_method: token\n  token: /nonexistent/tbot/token\nstorage:\n  type: directory\n  path: {}\n",
+        storage.display()
+    );
+    // Elsewhere: the host checks are notes that they were not made; exit 0.
+    let (code, findings) = lint_findings(dir.path(), &config, &[]);
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(
+        findings.contains(&"token-path-missing:info".to_string()),
+        "{findings:?}"
+    );
+    assert!(
+        findings.contains(&"network-storage:info".to_string()),
+        "{findings:?}"
+    );
+    // On the bot's host: the token file is looked for (missing: an error), the file system read
+    // (a local temp dir: nothing to say).
+    let (code, findings) = lint_findings(dir.path(), &config, &["--on-host"]);
+    assert_eq!(code, 1, "{findings:?}");
+    assert!(
+        findings.contains(&"token-path-missing:error".to_string()),
+        "{findings:?}"
+    );
+    assert!(
+        !findings.iter().any(|f| f.starts_with("network-storage")),
+        "{findings:?}"
+    );
+    // A token file that exists is fine.
+    std::fs::write(dir.path().join("token"), "secret").unwrap();
+    let config = config.replace(
+        "/nonexistent/tbot/token",
+        dir.path().join("token").to_str().unwrap(),
+    );
+    let (code, findings) = lint_findings(dir.path(), &config, &["--on-host"]);
+    assert_eq!(code, 0, "{findings:?}");
+    assert!(
+        !findings.iter().any(|f| f.starts_with("token-path-missing")),
+        "{findings:?}"
+    );
+}
+
+#[test]
+fn lint_on_host_asks_auth_server_whether_a_proxy_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens there: the probe gets no answer, so S7 stays and says what it saw.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let config = format!(
+        "version: v2\nauth_server: 127.0.0.1:{port}\nservices:\n  - type: identity\n    destination: {{type: directory, path: {}}}\n",
+        dir.path().join("out").display()
+    );
+    let path = dir.path().join("tbot.yaml");
+    std::fs::write(&path, &config).unwrap();
+    let p = path.to_str().unwrap();
+    let out = run(&mut mwictl_cmd(dir.path(), &["lint", "--on-host", p]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("warning[auth-server-ssh-config]"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains(&format!(
+            "No Teleport proxy answered at https://127.0.0.1:{port}/webapi/find"
+        )),
+        "{}",
+        out.stdout
+    );
+    // Offline, the warning says how to ask.
+    let out = run(&mut mwictl_cmd(dir.path(), &["lint", p]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("run lint with --on-host"),
+        "{}",
+        out.stdout
+    );
+    // A proxy port needs no probe: a note, exit 0.
+    std::fs::write(
+        &path,
+        config.replace(&format!("127.0.0.1:{port}"), "teleport.example.com:443"),
+    )
+    .unwrap();
+    let out = run(&mut mwictl_cmd(dir.path(), &["lint", p]));
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("info[auth-server-ssh-config]"),
+        "{}",
+        out.stdout
+    );
+}

@@ -397,11 +397,11 @@ fn s4_database_hidden_by_rbac_is_diagnosed_granted_and_the_output_succeeds() {
     );
 }
 
-/// `mwictl lint --format json CONFIG` (with `--env TBOT_USE_PROXY_ADDR=env`): exit code and the
-/// rules found.
+/// `mwictl lint --format json --on-host CONFIG` (with `--env TBOT_USE_PROXY_ADDR=env`): exit
+/// code and the rules found. The lab's bot directory is on this host.
 fn lint(lab: &Lab, config: &str, fix: bool, env: Option<&str>) -> (i32, Vec<String>) {
     let pair = env.map(|value| format!("TBOT_USE_PROXY_ADDR={value}"));
-    let mut args = vec!["lint", "--format", "json"];
+    let mut args = vec!["lint", "--format", "json", "--on-host"];
     if fix {
         args.push("--fix");
     }

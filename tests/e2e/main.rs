@@ -23,6 +23,7 @@ mod recover_pty;
 mod recover_resume;
 mod recreate_resume;
 mod roles;
+mod servers;
 mod stream;
 mod tokens;
 mod unlock;

@@ -1,6 +1,8 @@
 //! `mwictl lint PATH... [--fix]`: checks tbot.yaml files offline and applies the safe fixes in
 //! place, changing only the bytes that need to change.
 
+mod probe;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -20,6 +22,10 @@ use crate::exit::ExitStatus;
 /// tbot's environment (`TBOT_USE_PROXY_ADDR`) matters for split DNS (S6): give it with --env or
 /// --unit. mwictl's own environment is never read for this (tbot runs elsewhere, as a service);
 /// without them, lint says what it could not check. Whether DNS is split cannot be seen offline.
+///
+/// Checks that read the machine lint runs on (token files, the storage's file system, asking
+/// `auth_server` whether it is a proxy) run only with --on-host, on the bot's host; elsewhere
+/// each is a note that it was not checked. Everything decidable from the text is checked anyway.
 ///
 /// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read (or is
 /// a directory, or larger than 1 MiB).
@@ -41,6 +47,12 @@ pub struct LintArgs {
     /// --unit's, so it overrides them.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env_pair)]
     pub env: Vec<(String, String)>,
+
+    /// Lint runs on the bot's host: check paths and file systems here, and ask `auth_server`
+    /// whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the
+    /// certificate not verified). Without it those checks are notes, not checked here.
+    #[arg(long)]
+    pub on_host: bool,
 
     /// The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=`
     /// files it names (`-` before a path: may be missing) are tbot's environment.
@@ -71,6 +83,8 @@ pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandErr
     }
     let options = LintOptions {
         tbot_env: tbot_environment(&args)?,
+        on_host: args.on_host,
+        proxy_probe: Some(probe::webapi_find),
         ..LintOptions::default()
     };
     let report = lint::lint_and_fix(&args.paths, args.fix, &options)

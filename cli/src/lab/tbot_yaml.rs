@@ -272,9 +272,12 @@ mod tests {
 
     /// The rules `mwictl lint` reports for a scenario's file (no TBOT_USE_PROXY_ADDR).
     fn lint_rules(scenario: Incident) -> Vec<String> {
+        // The lab's bot runs on this host, so the host checks apply.
         let options = mwi_diag::lint::LintOptions {
             tbot_env: None,
             network_fs: |_| None,
+            on_host: true,
+            ..mwi_diag::lint::LintOptions::default()
         };
         let report = mwi_diag::lint::lint_source("tbot.yaml", &render(&inputs(scenario)), &options);
         report.findings.into_iter().map(|f| f.rule).collect()

@@ -11,6 +11,9 @@ const CONFIG: &str = "/etc/tbot.yaml";
 /// Stands for the bot name in a command when no line named the bot; upper case so a pasted
 /// command fails loudly instead of acting on a wrong name.
 const BOT: &str = "BOT_NAME";
+/// The label in which Teleport's discovery service keeps a discovered resource's name before it
+/// added a suffix (`DiscoveredNameLabel` in teleport's api/types/constants.go, RFD 129).
+pub const DISCOVERED_NAME_LABEL: &str = "teleport.internal/discovered-name";
 
 pub(crate) struct Advice {
     pub title: String,
@@ -232,19 +235,32 @@ pub(crate) fn advise(
             (
                 Product::DbAccess.title(),
                 format!(
-                    "The bot's roles do not let it see database \"{db}\": bots get no read access \
-                     by default, so the database looks missing although `tsh db ls` shows it. A \
-                     role needs rules [{{resources: [db_server, db], verbs: [read, list]}}] and a \
-                     grant for it (db_labels, db_names, db_users)."
+                    "tbot asked for database \"{db}\" and the auth service showed it none by that \
+                     name. Two causes give this error: the bot's roles cannot see it (bots get no \
+                     read access by default, so the database looks missing although `tsh db ls` \
+                     shows it: a role needs rules [{{resources: [db_server, db], verbs: [read, \
+                     list]}}] and a grant for it: db_labels, db_names, db_users); or it was \
+                     renamed: Teleport's discovery service adds a suffix to the names of the \
+                     databases it finds and keeps the old name in the label \
+                     {DISCOVERED_NAME_LABEL}, and older tbots look a database up by its exact name \
+                     only. `tctl get db` tells them apart: \"{db}\" listed means RBAC, a database \
+                     labelled {DISCOVERED_NAME_LABEL}={db} means renamed, neither means it is not \
+                     registered; `mwictl doctor --live` checks it."
                 ),
                 Fix {
                     mwictl: Some(format!("mwictl recover db-access --bot {name} --db {db}")),
-                    tctl: vec!["tctl get role/ROLE".to_string(), "tctl edit role/ROLE".to_string()],
+                    tctl: vec![
+                        "tctl get db".to_string(),
+                        "tctl get role/ROLE".to_string(),
+                        "tctl edit role/ROLE".to_string(),
+                    ],
                     then: Some(format!(
-                        "In the role's spec.allow add rules: [{{resources: [db_server, db], verbs: \
-                         [read, list]}}] and db_labels/db_names/db_users covering {db}, or recreate \
-                         the bot with that role (tctl bots rm {name}; tctl bots add {name} \
-                         --roles=...,ROLE). Then restart tbot or send it SIGUSR1."
+                        "For RBAC: in the role's spec.allow add rules: [{{resources: [db_server, \
+                         db], verbs: [read, list]}}] and db_labels/db_names/db_users covering {db}, \
+                         or recreate the bot with that role (tctl bots rm {name}; tctl bots add \
+                         {name} --roles=...,ROLE). If it was renamed: set the output's `service:` \
+                         in {CONFIG} to the new name, or pin the name in the discovery config. \
+                         Then restart tbot or send it SIGUSR1."
                     )),
                 },
                 Some(LiveCheck::RoleLacksDbAccess { bot: owned_bot, db }),

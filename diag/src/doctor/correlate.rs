@@ -4,11 +4,14 @@
 use super::advice;
 use super::line::{self, LineFormat};
 use super::signal::{self, Signal};
-use super::{Evidence, Finding, Incident, Other, Source};
+use super::{Confidence, Evidence, Finding, Incident, Other, Source};
 use crate::incident::Incident as Product;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
+use memchr::memmem;
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
+use std::sync::LazyLock;
 
 /// Distinct lines kept per signal kind and key (bot, database, ...); further ones are counted.
 const MAX_LINES_PER_KEY: u32 = 8;
@@ -36,6 +39,51 @@ pub(crate) struct Event {
     pub unlisted: u64,
     /// The latest line before this one, in the same source, that named a bot.
     context: Option<(u64, String)>,
+}
+
+/// Whether the input shows tbot at work anywhere, for incidents only a bot has (S3): a person's
+/// `ssh` or `tsh` refused with `unable to authenticate` looks the same as a bot's output.
+/// Looked for in the raw bytes as they stream past, until found once: tbot's components and
+/// callers (`[TBOT]`, `tbot/renew.go`, `tbot[PID]:`, any `tbot`), its impersonated certificates,
+/// its ssh-multiplexer, the `ssh_config` of its identity output, and bot users (`"bot-NAME"`,
+/// `[bot-NAME]`, `=bot-NAME`).
+#[derive(Debug, Default)]
+pub(crate) struct TbotContext {
+    seen: bool,
+}
+
+static TBOT_MARKERS: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build([
+            "tbot",
+            "impersonated cert",
+            "ssh-multiplexer",
+            "/ssh_config",
+        ])
+        .expect("the tbot markers are a valid pattern set")
+});
+static BOT_USER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("bot-"));
+
+impl TbotContext {
+    /// Looks at one piece of the input (until tbot has been seen).
+    pub(crate) fn look(&mut self, bytes: &[u8]) {
+        if self.seen {
+            return;
+        }
+        self.seen = TBOT_MARKERS.is_match(bytes)
+            || BOT_USER.find_iter(bytes).any(|at| {
+                let before = at.checked_sub(1).map(|i| bytes[i]);
+                let after = bytes.get(at + 4);
+                matches!(before, Some(b'"' | b'[' | b'=' | b';' | b'\''))
+                    && after.is_some_and(u8::is_ascii_alphanumeric)
+            });
+    }
+
+    /// Whether tbot was seen in what was looked at.
+    pub(crate) fn seen(&self) -> bool {
+        self.seen
+    }
 }
 
 #[derive(Default)]
@@ -160,14 +208,21 @@ struct Group {
 }
 
 /// Groups the collected signals into findings, ordered by their first evidence line.
-/// `assumed_bot` names the bot of findings whose lines name none (`doctor --bot`).
+/// `assumed_bot` names the bot of findings whose lines name none (`doctor --bot`); `tbot_seen`
+/// says whether the raw input showed tbot (see [`TbotContext`]).
 pub(crate) fn findings(
     collector: Collector,
     sources: &[Source],
     assumed_bot: Option<&str>,
+    tbot_seen: bool,
 ) -> Vec<Finding> {
     let events = collector.events;
     let bots = resolve_bots(&events);
+    // A bot incident needs a bot: tbot in the input, a line only tbot writes, or the user's word.
+    let bot_context = tbot_seen
+        || assumed_bot.is_some()
+        || !collector.impersonated.is_empty()
+        || events.iter().any(|e| e.signal.is_tbots());
     let mut groups: Vec<Group> = Vec::new();
     let mut index: HashMap<GroupKey, usize> = HashMap::new();
     let mut add = |groups: &mut Vec<Group>, key: GroupKey, member: usize| {
@@ -341,6 +396,7 @@ pub(crate) fn findings(
             if group.key.incident == Incident::Product(Product::SshLogin) {
                 context.extend(collector.impersonated.values().take(4));
             }
+            let named = group.key.bot.is_some();
             let (bot, note) = match (group.key.bot, assumed_bot) {
                 (None, Some(assumed)) => (Some(assumed.to_string()), None),
                 (Some(named), Some(assumed)) if named != assumed => {
@@ -383,9 +439,16 @@ pub(crate) fn findings(
                     });
                 }
             }
+            let (confidence, note) = match group.key.incident {
+                Incident::Product(Product::SshLogin) if !bot_context && !named => {
+                    (Confidence::Low, Some(NO_TBOT_CONTEXT.to_string()))
+                }
+                _ => (Confidence::High, note),
+            };
             let finding = Finding {
                 incident: group.key.incident,
                 title: advice.title,
+                confidence,
                 bot,
                 note,
                 variant: advice.variant,
@@ -403,6 +466,13 @@ pub(crate) fn findings(
     out.sort_by_key(|(source, line, finding)| (*source, *line, finding.incident));
     out.into_iter().map(|(_, _, finding)| finding).collect()
 }
+
+/// The note of an S3 finding in input without tbot in it.
+const NO_TBOT_CONTEXT: &str = "Nothing in the input shows tbot (no tbot log line \
+     such as [TBOT] or tbot/..., no bot user bot-NAME, no impersonated certificates, no \
+     ssh-multiplexer or ssh_config of tbot's identity output). S3 is about a bot: if a person's \
+     ssh or tsh was refused, their own roles lack the login (see `tsh status`). If it is a bot's, \
+     add tbot's log or pass --bot NAME.";
 
 fn sources_name(sources: &[Source], index: usize) -> String {
     sources
@@ -499,4 +569,52 @@ fn resolve_bots(events: &[Event]) -> Vec<Option<String>> {
             nearest.or_else(|| only.clone())
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TbotContext;
+
+    fn seen(text: &str) -> bool {
+        let mut context = TbotContext::default();
+        context.look(text.as_bytes());
+        context.seen()
+    }
+
+    #[test]
+    fn tbot_shows_in_its_components_users_and_outputs() {
+        for text in [
+            "INFO [TBOT]      Starting tbot/renew.go:446",
+            "2025-01-01T00:00:00Z INFO [TBOT:IDENTITY] Renewed",
+            "Jan 21 18:11:16 host1 tbot[812]: started",
+            r#"{"component":"tbot:ssh-multiplexer","msg":"x"}"#,
+            r#"lock targeting User:"bot-example" is in force"#,
+            "roles=[bot-infra-edge]",
+            "User:&#34;bot-example&#34;",
+            "$ ssh -F /opt/machine-id/ssh_config bob@node",
+            "Successfully renewed impersonated certificates for directory /out",
+        ] {
+            assert!(seen(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_persons_ssh_or_tsh_shows_no_tbot() {
+        for text in [
+            "$ tsh ssh root@node\nERROR: ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain",
+            "2021/09/15 03:33:35 ssh: handshake failed: ssh: unable to authenticate",
+            "a robot-arm and a bot-like script, user bot- and x=bot-",
+            "ssh -F ~/.ssh/config alice@host",
+        ] {
+            assert!(!seen(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn once_seen_it_stays_seen() {
+        let mut context = TbotContext::default();
+        context.look(b"INFO [TBOT] x");
+        context.look(b"plain");
+        assert!(context.seen());
+    }
 }

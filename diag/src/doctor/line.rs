@@ -1,5 +1,6 @@
 //! Reading one log line whatever wrote it: tbot's text and JSON formats, journalctl's short,
-//! short-iso and JSON output, auth service logs, ssh/tsh output. Gives the message text to classify.
+//! short-iso and JSON output, auth service logs, ssh/tsh output. Gives the message text to classify,
+//! with HTML character references decoded (the one place they are).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -33,7 +34,18 @@ pub(crate) struct LogLine<'a> {
 /// JSON lines longer than this are classified as text: parsing them would cost more than it tells.
 const MAX_JSON_LINE: usize = 1 << 20;
 
+/// Reads one line; the text to classify and the dedup key have HTML character references
+/// decoded. tbot's multi-line error reports went through Go's `html/template` in some releases,
+/// so a quote arrives as `&#34;` (teleport PR #65258 shows `desc = &#34;transport: ...&#34;`);
+/// evidence keeps the line as written.
 pub(crate) fn read_line(raw: &str) -> LogLine<'_> {
+    let mut line = read_raw(raw);
+    line.text = decode_entities(line.text);
+    line.dedup = decode_entities(line.dedup);
+    line
+}
+
+fn read_raw(raw: &str) -> LogLine<'_> {
     let trimmed = raw.trim();
     if trimmed.starts_with('{')
         && trimmed.len() <= MAX_JSON_LINE
@@ -70,7 +82,7 @@ fn json_line(raw: &str, format: LineFormat) -> Option<LogLine<'static>> {
     };
     // journalctl -o json: the log line is MESSAGE, itself possibly tbot's JSON.
     if let Some(Value::String(message)) = object.get("MESSAGE") {
-        let inner = read_line(message);
+        let inner = read_raw(message);
         let display = inner.display.unwrap_or_else(|| inner.text.to_string());
         return Some(LogLine {
             format: LineFormat::JournalJson,
@@ -214,6 +226,59 @@ fn is_iso_time(word: &str) -> bool {
         && word.get(11..).is_some_and(is_clock)
 }
 
+/// `text` with HTML character references decoded: the named ones Go's `html/template` and
+/// `html.EscapeString` write (`&quot;`, `&#39;`, `&amp;`, `&lt;`, `&gt;`, and `&apos;`) and numeric
+/// ones (`&#34;`, `&#x22;`). Anything else, a bare `&` included, stays as it is; one pass, so
+/// `&amp;#34;` becomes `&#34;`, not a quote.
+pub(crate) fn decode_entities(text: Cow<'_, str>) -> Cow<'_, str> {
+    if !text.contains('&') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = &*text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        match entity(rest) {
+            Some((decoded, len)) => {
+                out.push(decoded);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// The character a reference at the start of `text` (which starts with `&`) stands for, and the
+/// reference's length.
+fn entity(text: &str) -> Option<(char, usize)> {
+    // The longest reference decoded is `&#x10FFFF;` or `&#1114111;`.
+    let end = text.bytes().take(12).position(|b| b == b';')?;
+    let name = &text[1..end];
+    let decoded = match name {
+        "quot" => '"',
+        "apos" => '\'',
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        _ => {
+            let number = name.strip_prefix('#')?;
+            let code = match number.strip_prefix(['x', 'X']) {
+                Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+                None => number.parse().ok()?,
+            };
+            // NUL and other control characters would only hide the line's words.
+            char::from_u32(code).filter(|c| !c.is_control() || *c == '\t')?
+        }
+    };
+    Some((decoded, end + 1))
+}
+
 /// A text log line without its leading RFC 3339 time stamp, if it starts with one.
 fn strip_leading_timestamp(line: &str) -> &str {
     let mut rest = line;
@@ -276,6 +341,48 @@ mod tests {
         );
         assert_eq!(line.format, LineFormat::JournalJson);
         assert!(line.text.starts_with("ERRO [TBOT] Identity has expired"));
+    }
+
+    #[test]
+    fn html_escaped_quotes_are_decoded_for_matching_only() {
+        let line = read_line(
+            "Original Error: *trace.NotFoundError database &#34;pg-prod&#34; not found, user &quot;bot-ci&quot; &lt;x&gt; &#x27;a&#39; &amp;",
+        );
+        assert_eq!(
+            line.text,
+            "Original Error: *trace.NotFoundError database \"pg-prod\" not found, user \"bot-ci\" <x> 'a' &"
+        );
+        assert_eq!(line.dedup, line.text);
+    }
+
+    #[test]
+    fn what_is_not_a_reference_stays() {
+        for text in [
+            "a & b",
+            "&#; &#x; &bogus; &#99999999999; &#0; &amp",
+            "R&D &#3",
+            "no ampersand",
+        ] {
+            assert_eq!(decode_entities(Cow::Borrowed(text)), text, "{text}");
+        }
+        assert_eq!(decode_entities(Cow::Borrowed("&amp;#34;")), "&#34;");
+        assert_eq!(decode_entities(Cow::Borrowed("é&#233;&#x1F600;")), "éé😀");
+    }
+
+    #[test]
+    fn json_and_journal_lines_are_decoded_once() {
+        let line = read_line(
+            r#"{"level":"error","message":"Failed","error":"database &#34;db&#34; not found"}"#,
+        );
+        assert!(
+            line.text.contains(r#"error=database "db" not found"#),
+            "{}",
+            line.text
+        );
+        let line = read_line(
+            r#"{"MESSAGE":"ERRO [TBOT] user &amp;#34;x&amp;#34;","_SYSTEMD_UNIT":"tbot.service"}"#,
+        );
+        assert!(line.text.contains("user &#34;x&#34;"), "{}", line.text);
     }
 
     #[test]

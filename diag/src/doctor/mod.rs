@@ -19,6 +19,7 @@ mod render;
 mod scan;
 mod signal;
 
+pub use advice::DISCOVERED_NAME_LABEL;
 pub use line::LineFormat;
 pub use signal::SIGNATURES;
 
@@ -107,6 +108,7 @@ pub struct Doctor {
     scanner: scan::Scanner,
     sources: Vec<Source>,
     collector: correlate::Collector,
+    tbot: correlate::TbotContext,
     /// The bot the logs belong to, as the user said (`doctor --bot`).
     bot: Option<String>,
 }
@@ -129,6 +131,7 @@ impl Doctor {
             scanner: scan::Scanner::new(&SEARCHER, LONGEST_SIGNATURE, bytes),
             sources: Vec::new(),
             collector: correlate::Collector::default(),
+            tbot: correlate::TbotContext::default(),
             bot: None,
         }
     }
@@ -147,14 +150,19 @@ impl Doctor {
     pub fn feed_reader(&mut self, name: &str, reader: impl Read) -> Result<(), DoctorError> {
         let index = self.sources.len();
         let collector = &mut self.collector;
+        let tbot = &mut self.tbot;
         let scanner = &self.scanner;
         let mut matched = 0u64;
         let scanned = input::text_of(reader).and_then(|text| {
-            scanner.scan(text, |line, bytes| {
-                matched += 1;
-                let checks = signal::checks_for(scanner.patterns_in(bytes));
-                collector.observe(index, line, bytes, checks);
-            })
+            scanner.scan(
+                text,
+                |chunk| tbot.look(chunk),
+                |line, bytes| {
+                    matched += 1;
+                    let checks = signal::checks_for(scanner.patterns_in(bytes));
+                    collector.observe(index, line, bytes, checks);
+                },
+            )
         });
         let stats = scanned.as_ref().copied().unwrap_or_default();
         self.sources.push(Source {
@@ -214,7 +222,12 @@ impl Doctor {
 
     /// Groups everything seen into findings.
     pub fn finish(self) -> Report {
-        let findings = correlate::findings(self.collector, &self.sources, self.bot.as_deref());
+        let findings = correlate::findings(
+            self.collector,
+            &self.sources,
+            self.bot.as_deref(),
+            self.tbot.seen(),
+        );
         Report {
             schema: REPORT_SCHEMA.to_string(),
             sources: self.sources,
@@ -239,8 +252,12 @@ pub const REPORT_SCHEMA: &str = "mwictl.doctor/v1";
 ///                                     // rbac-denied, join-token-invalid, legacy-reissue,
 ///                                     // renewal-gave-up, missing-identity-groups, cert-ip-sans
 ///     "title": "...",
+///     "confidence": "high",           // or "low": the lines look like the incident but the
+///                                     // input lacks what proves it (S3 without any tbot in
+///                                     // the input); `note` names what is missing
 ///     "bot": "example",               // or null when no line (and no --bot) names the bot
-///     "note": "...",                  // only when the lines name another bot than --bot
+///     "note": "...",                  // when the lines name another bot than --bot, or why
+///                                     // the confidence is low
 ///     "variant": "...",               // which Teleport release family wrote it, or null
 ///     "facts": {"stored": "3", "presented": "2"},   // incident-specific names and values
 ///     "evidence": [{"source": "tbot.log", "line": 17, "text": "...", "message": null,
@@ -254,8 +271,10 @@ pub const REPORT_SCHEMA: &str = "mwictl.doctor/v1";
 /// }
 /// ```
 ///
-/// The command exits 1 when `findings` is not empty, 0 when it is, and 2 when a source could not
-/// be read (see [`Report::exit_code`] and [`DoctorError`]).
+/// The command exits 1 when `findings` holds a finding of high confidence, 0 when it holds none
+/// (no finding, or only low-confidence notes), and 2 when a source could not be read (see
+/// [`Report::exit_code`] and [`DoctorError`]). Text shows a low-confidence finding with
+/// `(low confidence)` after its title and the missing context as its `note:`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub schema: String,
@@ -264,9 +283,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// 1 when there is a finding, 0 when there is none.
+    /// 1 when there is a finding of high confidence, 0 when there is none (low-confidence
+    /// findings are notes: shown, but they do not fail the run).
     pub fn exit_code(&self) -> i32 {
-        i32::from(!self.findings.is_empty())
+        i32::from(
+            self.findings
+                .iter()
+                .any(|f| f.confidence == Confidence::High),
+        )
     }
 
     /// Asks `answer` about every finding that has a live check, and records the answers.
@@ -299,8 +323,12 @@ pub struct Source {
 pub struct Finding {
     pub incident: Incident,
     pub title: String,
+    /// How sure the doctor is that this is the incident (reports before this field read as high).
+    #[serde(default)]
+    pub confidence: Confidence,
     pub bot: Option<String>,
-    /// Set when the lines name a bot other than the one `--bot` gave.
+    /// Set when the lines name a bot other than the one `--bot` gave, or, for a low-confidence
+    /// finding, to say what the input lacks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub variant: Option<String>,
@@ -311,6 +339,18 @@ pub struct Finding {
     pub fix: Fix,
     pub live_check: Option<LiveCheck>,
     pub live: Option<LiveAnswer>,
+}
+
+/// How sure the doctor is that a finding is its incident.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    /// The lines and their context show the incident.
+    #[default]
+    High,
+    /// The lines look like the incident, but what would prove it is missing from the input
+    /// (the finding's `note` says what); such a finding does not fail the run.
+    Low,
 }
 
 /// A log line that shows an incident.

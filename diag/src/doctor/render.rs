@@ -1,7 +1,7 @@
 //! The doctor's text report: one block per finding (evidence, cause, fix, live status) and a
 //! closing summary line.
 
-use super::{Finding, LiveCheck, Report};
+use super::{Confidence, Finding, LiveCheck, Report};
 use std::io::{self, Write};
 
 const WIDTH: usize = 100;
@@ -33,18 +33,35 @@ pub(crate) fn render(report: &Report, w: &mut impl Write, color: bool) -> io::Re
     let lines: u64 = report.sources.iter().map(|s| s.lines).sum();
     let sources = report.sources.len();
     let sources_word = if sources == 1 { "source" } else { "sources" };
-    if report.findings.is_empty() {
-        writeln!(
+    let low = report
+        .findings
+        .iter()
+        .filter(|f| f.confidence == Confidence::Low)
+        .count();
+    let n = report.findings.len();
+    if n == 0 {
+        return writeln!(
             w,
             "{} in {lines} lines from {sources} {sources_word}.",
             style.paint("32", "No known incident found")
-        )
-    } else {
-        let n = report.findings.len();
-        writeln!(w)?;
+        );
+    }
+    writeln!(w)?;
+    if low == n {
         writeln!(
             w,
-            "{} {} in {lines} lines from {sources} {sources_word}.",
+            "{}; {low} low-confidence {} in {lines} lines from {sources} {sources_word}.",
+            style.paint("32", "No known incident found"),
+            if low == 1 { "note" } else { "notes" }
+        )
+    } else {
+        let of_low = match low {
+            0 => String::new(),
+            low => format!(" ({low} of low confidence)"),
+        };
+        writeln!(
+            w,
+            "{} {}{of_low} in {lines} lines from {sources} {sources_word}.",
             n,
             if n == 1 { "finding" } else { "findings" }
         )
@@ -56,10 +73,14 @@ fn finding_block(finding: &Finding, w: &mut impl Write, style: &Style) -> io::Re
         .bot
         .as_deref()
         .map_or(String::new(), |b| format!(" (bot {b})"));
+    let (id_color, confidence) = match finding.confidence {
+        Confidence::High => ("1;31", ""),
+        Confidence::Low => ("1;33", " (low confidence)"),
+    };
     writeln!(
         w,
-        "{} {}{bot}",
-        style.paint("1;31", finding.incident.id()),
+        "{} {}{bot}{confidence}",
+        style.paint(id_color, finding.incident.id()),
         style.paint("1", &finding.title)
     )?;
     if let Some(note) = &finding.note {
@@ -163,7 +184,8 @@ fn describe(check: &LiveCheck) -> String {
         ),
         LiveCheck::RoleLacksDbAccess { bot: b, db } => {
             format!(
-                "whether bot {}'s roles still lack access to database {db}",
+                "whether database {db} exists or was renamed, and whether bot {}'s roles still \
+                 lack access to it",
                 bot(b)
             )
         }

@@ -47,12 +47,14 @@ impl Scanner {
             .map(|m| m.pattern().as_usize())
     }
 
-    /// Reads `reader` to its end, calling `on_line(number, bytes)` for every line holding a
-    /// signature (numbers start at 1). A line longer than the buffer is handed on in pieces,
-    /// each piece with the line's number. Memory use is the buffer, whatever the input size.
+    /// Reads `reader` to its end, calling `on_chunk(bytes)` for every buffer of whole lines (or
+    /// piece of a long line) before it is searched, and `on_line(number, bytes)` for every line
+    /// holding a signature (numbers start at 1). A line longer than the buffer is handed on in
+    /// pieces, each piece with the line's number. Memory use is the buffer, whatever the input size.
     pub(crate) fn scan(
         &self,
         mut reader: impl Read,
+        mut on_chunk: impl FnMut(&[u8]),
         mut on_line: impl FnMut(u64, &[u8]),
     ) -> io::Result<ScanStats> {
         let mut buf = vec![0u8; self.capacity];
@@ -78,6 +80,7 @@ impl Scanner {
             }
             if eof {
                 let chunk = &buf[..filled];
+                on_chunk(&chunk[seen..]);
                 line += self.search(chunk, line, seen, &mut on_line);
                 let ends_open = chunk.last().is_some_and(|&b| b != b'\n');
                 stats.lines = line - 1 + u64::from(ends_open);
@@ -86,12 +89,14 @@ impl Scanner {
             match memchr::memrchr(b'\n', &buf[..filled]) {
                 Some(last) => {
                     let end = last + 1;
+                    on_chunk(&buf[seen..end]);
                     line += self.search(&buf[..end], line, seen, &mut on_line);
                     buf.copy_within(end..filled, 0);
                     filled -= end;
                     seen = 0;
                 }
                 None => {
+                    on_chunk(&buf[seen..filled]);
                     self.search(&buf[..filled], line, seen, &mut on_line);
                     let keep = self.overlap.min(filled);
                     buf.copy_within(filled - keep..filled, 0);
@@ -147,11 +152,17 @@ mod tests {
     fn matches(input: &[u8], capacity: usize) -> (Vec<(u64, String)>, ScanStats) {
         let scanner = Scanner::new(&build_searcher(&["needle", "pin"]), 6, capacity);
         let mut found = Vec::new();
+        let mut chunks = Vec::new();
         let stats = scanner
-            .scan(input, |line, text| {
-                found.push((line, String::from_utf8_lossy(text).into_owned()));
-            })
+            .scan(
+                input,
+                |chunk| chunks.extend_from_slice(chunk),
+                |line, text| {
+                    found.push((line, String::from_utf8_lossy(text).into_owned()));
+                },
+            )
             .expect("reading a slice cannot fail");
+        assert_eq!(chunks, input, "the chunks are the input, each byte once");
         (found, stats)
     }
 

@@ -6,8 +6,10 @@ use std::sync::LazyLock;
 
 /// The signature strings the scanner looks for. A line holding none of them is never parsed.
 /// Each era's mismatch wording contains `cert generation mismatch`; the escaped `database \"`
-/// form is how Go's `%q` and JSON logs print the same message.
-pub const SIGNATURES: [&str; 23] = [
+/// form is how Go's `%q` and JSON logs print the same message, and `database &#34;` how tbot's
+/// HTML-escaped error reports do (lines are decoded before they are classified, but the scan
+/// runs on the bytes as written).
+pub const SIGNATURES: [&str; 25] = [
     "cert generation mismatch",
     "lock targeting",
     "has been locked due to",
@@ -20,7 +22,9 @@ pub const SIGNATURES: [&str; 23] = [
     "onboarding config ignored",
     "database \"",
     "database \\\"",
-    "exec plugin mode",
+    "database &#34;",
+    "database &quot;",
+    "must be a directory",
     "Failed to ping proxy",
     "/webapi/find",
     "IP SANs",
@@ -35,7 +39,7 @@ pub const SIGNATURES: [&str; 23] = [
 
 /// Which check of [`classify`] each signature enables, so a line runs only the checks its
 /// signatures call for (a bit per check).
-const CHECKS: [u32; 23] = [
+const CHECKS: [u32; 25] = [
     MISMATCH,
     LOCK,
     LOCK,
@@ -46,6 +50,8 @@ const CHECKS: [u32; 23] = [
     IMPERSONATED,
     LOADED,
     ONBOARDING,
+    DATABASE,
+    DATABASE,
     DATABASE,
     DATABASE,
     EXEC_PLUGIN,
@@ -192,6 +198,21 @@ impl Signal {
         }
     }
 
+    /// Whether only tbot (or the auth service about a bot) writes this line: it shows that the
+    /// input is a bot's.
+    pub(crate) fn is_tbots(&self) -> bool {
+        match self {
+            Signal::GenerationMismatch { .. }
+            | Signal::Impersonated { .. }
+            | Signal::BotIdentityLoaded { .. }
+            | Signal::OnboardingIgnored
+            | Signal::IdentityExpired
+            | Signal::RetriesExhausted
+            | Signal::ExecPluginNeedsDirectory { .. } => true,
+            other => other.bot().is_some(),
+        }
+    }
+
     /// What distinguishes two signals of one kind for grouping (a bot, a database, ...).
     pub(crate) fn key(&self) -> String {
         match self {
@@ -254,10 +275,8 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
     {
         out.push(Signal::DatabaseNotFound { db });
     }
-    if on(EXEC_PLUGIN) && text.contains("must be a directory in exec plugin mode") {
-        out.push(Signal::ExecPluginNeedsDirectory {
-            secret: between(text, "kubernetes_secret: ", " must be").map(clean_name),
-        });
+    if on(EXEC_PLUGIN) {
+        out.extend(exec_plugin_needs_directory(text));
     }
     if on(PING) && text.contains("Failed to ping proxy") {
         out.push(Signal::ProxyPingFailed);
@@ -430,6 +449,24 @@ fn database_not_found(text: &str) -> Option<String> {
         search = rest;
     }
     None
+}
+
+/// tbot's kubernetes output refusing a destination that is not a directory. Two wordings:
+/// `Destination kubernetes_secret: NAME must be a directory` (tbot's template_kubernetes.go as
+/// quoted in teleport issue #45078, 2024) and `... must be a directory in exec plugin mode`.
+/// Newer tbots (service_kubernetes_output.go) turn the exec plugin off themselves and only log an
+/// INFO line, which is no incident. Without the exec-plugin words only a kubernetes_secret
+/// destination counts: "must be a directory" alone is said by many programs.
+fn exec_plugin_needs_directory(text: &str) -> Option<Signal> {
+    let at = text.find(" must be a directory")?;
+    let head = &text[..at];
+    let secret = head
+        .rfind("kubernetes_secret: ")
+        .map(|start| &head[start + "kubernetes_secret: ".len()..])
+        .map(clean_name)
+        .filter(|name| !name.is_empty());
+    let exec_plugin = text[at..].starts_with(" must be a directory in exec plugin mode");
+    (exec_plugin || secret.is_some()).then_some(Signal::ExecPluginNeedsDirectory { secret })
 }
 
 fn webapi_find(text: &str) -> Option<Signal> {
@@ -719,6 +756,38 @@ mod tests {
             Some("pg-prod")
         );
         assert_eq!(database_not_found(r#"database "x" connected"#), None);
+    }
+
+    #[test]
+    fn both_wordings_of_the_kubernetes_secret_refusal_are_s5() {
+        let exec = "ERROR: Destination kubernetes_secret: identity-output must be a directory in exec plugin mode";
+        // teleport issue #45078 (template_kubernetes.go:145).
+        let older = "Original Error: *trace.BadParameterError Destination kubernetes_secret: my-cluster-secret must be a directory";
+        let memory = "ERROR: Destination memory must be a directory in exec plugin mode";
+        for (text, secret) in [
+            (exec, Some("identity-output")),
+            (older, Some("my-cluster-secret")),
+            (memory, None),
+        ] {
+            assert_eq!(
+                all(text),
+                vec![Signal::ExecPluginNeedsDirectory {
+                    secret: secret.map(str::to_string)
+                }],
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_directory_complaints_are_not_s5() {
+        for text in [
+            "error: output_path must be a directory",
+            "Destination memory must be a directory",
+            "INFO Kubernetes template will be rendered without exec plugin because destination is not a directory. Explicitly set `disable_exec_plugin: true` in the output to suppress this message destination:kubernetes_secret: out",
+        ] {
+            assert_eq!(all(text), vec![], "{text}");
+        }
     }
 
     #[test]

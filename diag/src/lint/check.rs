@@ -105,6 +105,28 @@ impl Context<'_> {
     }
 }
 
+/// Whether a value counts as set. tbot decodes YAML into Go structs and then tests each field
+/// against its zero value, so a missing key, `~`/`null`, `""`, `[]` and `{}` all mean "not set"
+/// (`tbot configure` writes `ca_path: ""` for an unset CA path). Every rule asks this one question.
+pub(crate) fn is_set(node: &Node) -> bool {
+    match &node.value {
+        Value::Null => false,
+        Value::Scalar(s) => {
+            !(s.text.is_empty()
+                || (s.style == yaml::Style::Plain
+                    && matches!(s.text.as_str(), "~" | "null" | "Null" | "NULL")))
+        }
+        Value::Seq(items) => !items.is_empty(),
+        Value::Map(map) => !map.entries.is_empty(),
+        Value::Alias => true,
+    }
+}
+
+/// The entry of `key` in `map` when its value is set ([`is_set`]).
+pub(crate) fn set_entry<'a>(map: &'a Map, key: &str) -> Option<&'a Entry> {
+    map.get(key).filter(|e| is_set(&e.value))
+}
+
 pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
@@ -341,10 +363,7 @@ fn duration_of(entry: Option<&Entry>) -> Option<f64> {
 
 impl<'a> Config<'a> {
     fn read(map: &'a Map) -> Config<'a> {
-        let set = |key: &str| {
-            map.get(key)
-                .filter(|e| e.value.as_str().is_some_and(|s| !s.is_empty()))
-        };
+        let set = |key: &str| set_entry(map, key).filter(|e| e.value.as_str().is_some());
         let mut services = Vec::new();
         for list in ["services", "outputs"] {
             let Some(items) = map.get(list).and_then(|e| e.value.as_seq()) else {
@@ -374,8 +393,9 @@ impl<'a> Config<'a> {
         }
     }
 
+    /// `onboarding.KEY` when it is set ([`is_set`]).
     pub fn onboarding_value(&self, key: &str) -> Option<&'a Entry> {
-        self.onboarding.and_then(|o| o.get(key))
+        self.onboarding.and_then(|o| set_entry(o, key))
     }
 
     pub fn join_method(&self) -> Option<&'a str> {
@@ -383,9 +403,9 @@ impl<'a> Config<'a> {
             .onboarding_value("join_method")
             .and_then(|e| e.value.as_str())
         {
-            Some(method) if !method.is_empty() => Some(method),
+            Some(method) => Some(method),
             // tbot joins with `token` when a token is given and no method is.
-            _ => self.onboarding_value("token").map(|_| "token"),
+            None => self.onboarding_value("token").map(|_| "token"),
         }
     }
 

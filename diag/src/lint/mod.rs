@@ -62,17 +62,53 @@ pub struct LintOptions {
     pub tbot_env: Option<tbot_env::TbotEnv>,
     /// Tells whether a path is on a network file system; [`network_fs_of`] by default.
     pub network_fs: fn(&Path) -> Option<String>,
+    /// Lint runs on the bot's host (`--on-host`): the checks that read this machine (see
+    /// [`HOST_CHECKS`]) run; otherwise each says, as a note, that it was not checked here.
+    pub on_host: bool,
+    /// Asks an address whether a Teleport proxy answers there (`/webapi/find`); used only
+    /// `on_host`. None: no probe (the address is then taken as unknown).
+    pub proxy_probe: Option<fn(&str) -> ProxyProbe>,
 }
 
 impl Default for LintOptions {
-    /// tbot's environment unknown, and the real file systems.
+    /// tbot's environment unknown, not on the bot's host, the real file systems, no probe.
     fn default() -> Self {
         LintOptions {
             tbot_env: None,
             network_fs: network_fs_of,
+            on_host: false,
+            proxy_probe: None,
         }
     }
 }
+
+/// What answered at `https://ADDRESS/webapi/find`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyProbe {
+    /// A Teleport proxy: what it said about itself (`cluster example.com, Teleport 17.4.2`).
+    Proxy(String),
+    /// Something answered that is not a Teleport proxy (what it was, e.g. `HTTP 404`).
+    NotProxy(String),
+    /// Nothing usable answered (the error: refused, timed out, not TLS, ...).
+    NoAnswer(String),
+}
+
+/// The checks that read the machine lint runs on, with what they read; they run only with
+/// `--on-host`, and `mwictl lint --help` lists them.
+pub const HOST_CHECKS: &[(&str, &str)] = &[
+    (
+        "token-path-missing",
+        "whether the file `onboarding.token` names exists",
+    ),
+    (
+        "network-storage",
+        "the file system type of the storage directory",
+    ),
+    (
+        "auth-server-ssh-config",
+        "whether a Teleport proxy answers at `auth_server` (`https://ADDRESS/webapi/find`)",
+    ),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

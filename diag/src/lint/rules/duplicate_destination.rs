@@ -3,7 +3,7 @@
 
 use super::{Check, Rule};
 use crate::lint::Severity;
-use crate::lint::check::{Checker, Context, LineIndex, join, resolve};
+use crate::lint::check::{Checker, Context, LineIndex, join, resolve, set_entry};
 use crate::yaml::Value;
 use std::collections::BTreeMap;
 
@@ -26,18 +26,16 @@ fn check(checker: &mut Checker, context: &Context) {
         );
     }
     for service in &config.services {
-        let Some(destination) = service.map.get("destination") else {
+        let Some(destination) = set_entry(service.map, "destination") else {
             continue;
         };
         let place = match &destination.value.value {
             Value::Scalar(s) => Some(format!("dir:{}", resolve(base, &s.text).display())),
             Value::Map(map) => match map.get("type").and_then(|e| e.value.as_str()) {
-                Some("directory") => map
-                    .get("path")
+                Some("directory") => set_entry(map, "path")
                     .and_then(|e| e.value.as_str())
                     .map(|p| format!("dir:{}", resolve(base, p).display())),
-                Some("kubernetes_secret") => map
-                    .get("name")
+                Some("kubernetes_secret") => set_entry(map, "name")
                     .and_then(|e| e.value.as_str())
                     .map(|n| format!("secret:{n}")),
                 _ => None,
@@ -68,5 +66,39 @@ fn check(checker: &mut Checker, context: &Context) {
                 seen.insert(place, here);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::LintOptions;
+    use crate::lint::rules::test_findings;
+
+    fn found(destinations: [&str; 2]) -> usize {
+        let config = format!(
+            "version: v2\nproxy_server: p:443\nservices:\n  - type: identity\n    destination: {}\n  - type: identity\n    destination: {}\n",
+            destinations[0], destinations[1]
+        );
+        test_findings(&config, &LintOptions::default(), "duplicate-destination").len()
+    }
+
+    #[test]
+    fn unset_paths_are_no_shared_destination() {
+        assert_eq!(found(["\"\"", "\"\""]), 0);
+        assert_eq!(
+            found([
+                "{type: kubernetes_secret, name: \"\"}",
+                "{type: kubernetes_secret, name: \"\"}"
+            ]),
+            0
+        );
+    }
+
+    #[test]
+    fn one_place_twice_is_an_error() {
+        assert_eq!(
+            found(["/opt/out", "{type: directory, path: /opt/out/.}"]),
+            1
+        );
     }
 }

@@ -130,7 +130,27 @@ pub fn help_text() -> String {
             rule.doc.replace('`', "")
         ));
     }
+    out.push_str(
+        "\nChecks that read this machine (run only with --on-host, on the bot's host; else each is a note, not checked here):\n",
+    );
+    for (rule, what) in super::HOST_CHECKS {
+        out.push_str(&format!("  {rule}: {}\n", what.replace('`', "")));
+    }
     out
+}
+
+/// The findings of `rule` in `yaml` linted with `options`, for the rules' unit tests.
+#[cfg(test)]
+pub(crate) fn test_findings(
+    yaml: &str,
+    options: &super::LintOptions,
+    rule: &str,
+) -> Vec<super::LintFinding> {
+    super::lint_source("tbot.yaml", yaml, options)
+        .findings
+        .into_iter()
+        .filter(|f| f.rule == rule)
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! `onboarding-ca-conflict`: `onboarding.ca_path`, `onboarding.ca_pins` and `insecure` exclude
-//! each other.
+//! each other. Each counts only when set: `tbot configure` writes `ca_path: ""` for no CA path.
 
 use super::{Check, Rule};
 use crate::lint::Severity;
@@ -33,5 +33,41 @@ fn check(checker: &mut Checker, context: &Context) {
         checker
             .add(&RULE, insecure.key_span.start, "insecure", message)
             .fix = Some("remove `insecure`, or the CA settings".to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::LintOptions;
+    use crate::lint::rules::test_findings;
+
+    fn findings(onboarding: &str) -> Vec<String> {
+        let config = format!("version: v2\nproxy_server: p:443\n{onboarding}");
+        test_findings(&config, &LintOptions::default(), "onboarding-ca-conflict")
+            .into_iter()
+            .map(|f| f.key)
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_ca_path_as_tbot_configure_writes_it_is_unset() {
+        let configure = "onboarding:\n  token: t\n  ca_path: \"\"\n  ca_pins:\n    - sha256:abc\n  join_method: token\n";
+        assert!(findings(configure).is_empty());
+        assert!(
+            findings("insecure: true\nonboarding:\n  ca_path: \"\"\n  ca_pins: []\n").is_empty()
+        );
+        assert!(findings("onboarding:\n  ca_path: ~\n  ca_pins: [sha256:abc]\n").is_empty());
+    }
+
+    #[test]
+    fn a_real_conflict_is_still_an_error() {
+        assert_eq!(
+            findings("onboarding:\n  ca_path: /etc/ca.pem\n  ca_pins: [sha256:abc]\n"),
+            ["onboarding.ca_pins"]
+        );
+        assert_eq!(
+            findings("insecure: true\nonboarding:\n  ca_pins: [sha256:abc]\n"),
+            ["insecure"]
+        );
     }
 }
