@@ -211,6 +211,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lint' {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them')
             [CompletionResult]::new('--unit', '--unit', [CompletionResultType]::ParameterName, 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment')
+            [CompletionResult]::new('--teleport-version', '--teleport-version', [CompletionResultType]::ParameterName, 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it')
+            [CompletionResult]::new('--tbot', '--tbot', [CompletionResultType]::ParameterName, 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -218,6 +220,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('--fix', '--fix', [CompletionResultType]::ParameterName, 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff')
             [CompletionResult]::new('--on-host', '--on-host', [CompletionResultType]::ParameterName, 'Lint runs on the bot''s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here')
+            [CompletionResult]::new('--live', '--live', [CompletionResultType]::ParameterName, 'Judge against the cluster''s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')

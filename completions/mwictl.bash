@@ -2576,7 +2576,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lint)
-            opts="-i -v -q -h -V --fix --env --on-host --unit --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --fix --env --on-host --unit --teleport-version --tbot --live --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2587,6 +2587,14 @@ _mwictl() {
                     return 0
                     ;;
                 --unit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --teleport-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

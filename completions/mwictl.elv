@@ -196,6 +196,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lint'= {
             cand --env 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them'
             cand --unit 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment'
+            cand --teleport-version 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it'
+            cand --tbot 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -203,6 +205,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --format 'Output format of the data written to stdout'
             cand --fix 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
             cand --on-host 'Lint runs on the bot''s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
+            cand --live 'Judge against the cluster''s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'

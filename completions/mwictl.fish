@@ -158,6 +158,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s h -l help -d 'P
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l env -d 'A variable of tbot\'s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit\'s, so it overrides them' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l unit -d 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot\'s environment' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l teleport-version -d 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l tbot -d 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
@@ -166,6 +168,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l fix -d 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l on-host -d 'Lint runs on the bot\'s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l live -d 'Judge against the cluster\'s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::{Buf, Bytes};
+pub use mwi_identity::Version;
 use mwi_proto::machineid::{
     Bot, BotInstance, DeleteBotInstanceRequest, DeleteBotRequest, GetBotInstanceRequest,
     GetBotRequest, ListBotInstancesRequest, ListBotInstancesV2Request, ListBotsRequest,
@@ -210,41 +211,6 @@ impl ServerInfo {
             proxy_public_addr: ping.proxy_public_addr,
             remote_addr: ping.remote_addr,
         }
-    }
-}
-
-/// A server version `MAJOR.MINOR.PATCH`, with an optional leading `v` and any pre-release or
-/// build suffix ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Version {
-    pub major: u64,
-    pub minor: u64,
-    pub patch: u64,
-}
-
-impl Version {
-    pub fn parse(text: &str) -> Option<Version> {
-        let text = text.trim();
-        let text = text.strip_prefix('v').unwrap_or(text);
-        let core = text.split(['-', '+']).next()?;
-        let mut parts = core.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-        let patch = parts.next().map_or(Some(0), |p| p.parse().ok())?;
-        if parts.next().is_some() {
-            return None;
-        }
-        Some(Version {
-            major,
-            minor,
-            patch,
-        })
-    }
-}
-
-impl std::fmt::Display for Version {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
     }
 }
 
@@ -874,22 +840,6 @@ mod tests {
             }),
             ..Default::default()
         }
-    }
-
-    #[test]
-    fn versions_parse_with_prefix_and_suffix() {
-        let v = |major, minor, patch| {
-            Some(Version {
-                major,
-                minor,
-                patch,
-            })
-        };
-        assert_eq!(Version::parse("17.4.2"), v(17, 4, 2));
-        assert_eq!(Version::parse("v16.0.0-dev.3"), v(16, 0, 0));
-        assert_eq!(Version::parse("18.1"), v(18, 1, 0));
-        assert_eq!(Version::parse("lab"), None);
-        assert_eq!(Version::parse("1.2.3.4"), None);
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub const TBOT_USE_PROXY_ADDR: EnvVar = EnvVar {
             tbot dials).",
 };
 
+pub const PATH: EnvVar = EnvVar {
+    name: "PATH",
+    about: "`mwictl lint` without --teleport-version, --live or --tbot runs the `tbot` found here \
+            (`tbot version`) and judges configs against its release.",
+};
+
 pub const RUST_LOG: EnvVar = EnvVar {
     name: "RUST_LOG",
     about: "Log filter for -v logging on stderr (tracing syntax, e.g. `debug`); overrides -v.",
@@ -93,7 +99,7 @@ pub const MWICTL_RECOVER_TOKEN: EnvVar = EnvVar {
 };
 
 /// Every variable, in the order `--help` lists them.
-pub const ALL: [EnvVar; 11] = [
+pub const ALL: [EnvVar; 12] = [
     MWICTL_HOME,
     XDG_DATA_HOME,
     TELEPORT_AUTH_SERVER,
@@ -102,6 +108,7 @@ pub const ALL: [EnvVar; 11] = [
     VISUAL,
     EDITOR,
     TBOT_USE_PROXY_ADDR,
+    PATH,
     RUST_LOG,
     MWICTL_RECOVER_BOT,
     MWICTL_RECOVER_TOKEN,

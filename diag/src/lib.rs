@@ -7,5 +7,6 @@ pub mod doctor;
 pub mod incident;
 pub mod lint;
 pub mod tbot_config;
+pub mod tbot_release;
 pub mod testing;
 mod yaml;

@@ -142,6 +142,7 @@ fn exercise(input: &[u8], rng: &mut Rng) {
                 lint::ProxyProbe::NoAnswer("not asked in tests".to_string())
             }
         }),
+        ..LintOptions::default()
     };
     let text = String::from_utf8_lossy(input);
     let file = lint::lint_source("fuzz.yaml", &text, &options);

@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
             [("TBOT_USE_PROXY_ADDR".to_string(), value.to_string())].into()
         }),
         network_fs: local,
+        ..LintOptions::default()
     };
     let file = lint::lint_source("fuzz.yaml", &text, &options);
     if let Some(fixed) = file.fixed_text() {

@@ -7,9 +7,11 @@ mod file;
 pub mod labels;
 mod subject;
 pub mod tls;
+mod version;
 
 pub use file::{IdentityFile, Loaded};
 pub use subject::{BOT_PREFIX, CertIdentity, bot_resource_name, oid};
+pub use version::Version;
 
 use std::path::PathBuf;
 

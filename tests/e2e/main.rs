@@ -14,6 +14,7 @@ mod harness;
 mod incidents;
 mod instances;
 mod lab;
+mod lint_target;
 mod locks;
 mod pipes;
 mod real_configs;

@@ -4,10 +4,13 @@
 mod probe;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use mwi_diag::lint::target::{self, Release, Target, TargetSource};
 use mwi_diag::lint::tbot_env::{self, TbotEnv};
 use mwi_diag::lint::{self, LintOptions};
+use mwi_identity::Version;
 
 use super::doctor::{Report, status};
 use crate::context::Context;
@@ -26,6 +29,11 @@ use crate::exit::ExitStatus;
 /// Checks that read the machine lint runs on (token files, the storage's file system, asking
 /// `auth_server` whether it is a proxy) run only with --on-host, on the bot's host; elsewhere
 /// each is a note that it was not checked. Everything decidable from the text is checked anyway.
+///
+/// Configs are judged against a Teleport release: a deprecated form is a note unless that release
+/// removed it, and `--fix` never rewrites into a form it rejects. The release is, in this order:
+/// --teleport-version, the cluster's (--live), the tbot binary's (--tbot, else a `tbot` on PATH),
+/// else the oldest supported release. The report's first line names it and why.
 ///
 /// Exit 1 when there is any warning or error, 0 when clean, 2 when a file cannot be read (or is
 /// a directory, or larger than 1 MiB).
@@ -58,6 +66,28 @@ pub struct LintArgs {
     /// files it names (`-` before a path: may be missing) are tbot's environment.
     #[arg(long, value_name = "FILE")]
     pub unit: Option<PathBuf>,
+
+    /// The Teleport release tbot runs (e.g. 17.4); judges the configs against it.
+    #[arg(long, value_name = "X.Y[.Z]", value_parser = parse_release)]
+    pub teleport_version: Option<(Release, String)>,
+
+    /// A tbot binary: its `tbot version` is the release to judge against (without this, a
+    /// `tbot` on PATH is used when there is one).
+    #[arg(long, value_name = "PATH")]
+    pub tbot: Option<PathBuf>,
+
+    /// Judge against the cluster's release, asked with a Ping (connects like every command:
+    /// --auth-server/--identity or the profile).
+    #[arg(long)]
+    pub live: bool,
+}
+
+fn parse_release(given: &str) -> Result<(Release, String), String> {
+    target::parse_release(given)
+        .map(|v| (v, given.to_string()))
+        .ok_or_else(|| {
+            "not a Teleport release; write it as X.Y[.Z], e.g. 17.4 or 17.4.2".to_string()
+        })
 }
 
 fn parse_env_pair(given: &str) -> Result<(String, String), String> {
@@ -85,6 +115,7 @@ pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandErr
         tbot_env: tbot_environment(&args)?,
         on_host: args.on_host,
         proxy_probe: Some(probe::webapi_find),
+        target: lint_target(ctx, &args).await?,
         ..LintOptions::default()
     };
     let report = lint::lint_and_fix(&args.paths, args.fix, &options)
@@ -94,4 +125,112 @@ pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandErr
         render: |r, w, color| r.render_text(w, color),
     })?;
     Ok(status(report.exit_code()))
+}
+
+/// The release to judge against: --teleport-version, else the cluster's (--live), else the given
+/// tbot's, else the tbot on PATH, else the default; a source that gives no release is named in
+/// the target's note.
+async fn lint_target(ctx: &Context, args: &LintArgs) -> Result<Target, CommandError> {
+    if let Some((release, given)) = &args.teleport_version {
+        return Ok(Target::new(*release, TargetSource::Flag, given.clone()));
+    }
+    let mut notes = Vec::new();
+    if args.live {
+        let client = ctx.client().await?;
+        let server = client.server().await?;
+        match target::cluster_release(&server.server_version) {
+            Some(version) => {
+                return Ok(Target::new(
+                    Release::exact(version),
+                    TargetSource::Cluster,
+                    server.cluster_name.clone(),
+                ));
+            }
+            None => notes.push(format!(
+                "cluster {} reported version `{}`, which is not a release",
+                server.cluster_name, server.server_version
+            )),
+        }
+    }
+    if let Some(path) = &args.tbot {
+        let version = tbot_version(path).await.map_err(|why| {
+            CommandError::usage(format!(
+                "--tbot {}: {why}; give the path of a tbot binary, or the release with --teleport-version",
+                path.display()
+            ))
+        })?;
+        return Ok(with_notes(
+            Target::new(
+                Release::exact(version),
+                TargetSource::Tbot,
+                path.display().to_string(),
+            ),
+            notes,
+        ));
+    }
+    if let Some(path) = tbot_on_path() {
+        match tbot_version(&path).await {
+            Ok(version) => {
+                return Ok(with_notes(
+                    Target::new(
+                        Release::exact(version),
+                        TargetSource::TbotOnPath,
+                        path.display().to_string(),
+                    ),
+                    notes,
+                ));
+            }
+            Err(why) => notes.push(format!("the tbot on PATH ({}): {why}", path.display())),
+        }
+    }
+    Ok(with_notes(Target::default(), notes))
+}
+
+fn with_notes(mut target: Target, notes: Vec<String>) -> Target {
+    if !notes.is_empty() {
+        target.note = Some(notes.join("; "));
+    }
+    target
+}
+
+/// How long `tbot version` may take before it is given up on.
+const TBOT_VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The release `PATH version` prints, or why there is none (one line).
+async fn tbot_version(path: &Path) -> Result<Version, String> {
+    let run = tokio::process::Command::new(path)
+        .arg("version")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = match tokio::time::timeout(TBOT_VERSION_TIMEOUT, run).await {
+        Err(_) => return Err("`version` did not answer within 10 s".to_string()),
+        Ok(Err(e)) => return Err(format!("cannot run it: {e}")),
+        Ok(Ok(output)) => output,
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    match target::parse_tbot_version(&stdout) {
+        Some(version) => Ok(version),
+        None if !output.status.success() => Err(format!("`version` failed ({})", output.status)),
+        None => {
+            let first = stdout.lines().next().unwrap_or("").trim();
+            Err(format!(
+                "`version` printed no release (expected `Teleport vX.Y.Z ...`, got `{}`)",
+                first.chars().take(80).collect::<String>()
+            ))
+        }
+    }
+}
+
+/// An executable file named `tbot` in a directory of PATH.
+fn tbot_on_path() -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = crate::environment::PATH.get_os()?;
+    std::env::split_paths(&path)
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .map(|dir| dir.join("tbot"))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }

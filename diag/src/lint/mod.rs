@@ -13,10 +13,12 @@ mod fs;
 mod render;
 pub mod rules;
 mod schema;
+pub mod target;
 pub mod tbot_env;
 mod walk;
 
 pub use fs::network_fs_of;
+pub use target::{Target, TargetSource};
 
 use crate::incident::Incident;
 use crate::yaml::{self, edit};
@@ -68,16 +70,20 @@ pub struct LintOptions {
     /// Asks an address whether a Teleport proxy answers there (`/webapi/find`); used only
     /// `on_host`. None: no probe (the address is then taken as unknown).
     pub proxy_probe: Option<fn(&str) -> ProxyProbe>,
+    /// The Teleport release the configs are judged against, and where it came from.
+    pub target: Target,
 }
 
 impl Default for LintOptions {
-    /// tbot's environment unknown, not on the bot's host, the real file systems, no probe.
+    /// tbot's environment unknown, not on the bot's host, the real file systems, no probe, and
+    /// the default target release.
     fn default() -> Self {
         LintOptions {
             tbot_env: None,
             network_fs: network_fs_of,
             on_host: false,
             proxy_probe: None,
+            target: Target::default(),
         }
     }
 }
@@ -188,6 +194,7 @@ pub const REPORT_SCHEMA: &str = "mwictl.lint/v1";
 /// ```json
 /// {
 ///   "schema": "mwictl.lint/v1",
+///   "target": {"version": "18.0.0", "source": "default", "from": ""},
 ///   "files": [{"path": "tbot.yaml", "findings": [{
 ///       "rule": "kube-secret-exec-plugin", "severity": "error", "incident": "S5",
 ///       "file": "tbot.yaml", "line": 12, "column": 5, "key": "services[1]",
@@ -196,10 +203,17 @@ pub const REPORT_SCHEMA: &str = "mwictl.lint/v1";
 ///   "fixes": [{"path": "tbot.yaml", "backup_path": "tbot.yaml.bak", "diff": "...", "rules": ["kube-secret-exec-plugin"]}]
 /// }
 /// ```
+/// `target` is the Teleport release the files were judged against: `source` is one of `flag`
+/// (`--teleport-version`), `cluster` (`--live`), `tbot` (`--tbot`), `tbotonpath` (a `tbot`
+/// found on PATH) or `default` (the oldest supported release); `from` names the flag's value,
+/// the cluster or the binary; an optional `note` says why a higher source was not used. Reports
+/// written before it was added read as the default target.
 /// `fixes` is filled by the caller after [`apply_fixes`]; it is empty otherwise.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LintReport {
     pub schema: String,
+    #[serde(default)]
+    pub target: Target,
     pub files: Vec<FileReport>,
     pub summary: Summary,
     pub fixes: Vec<FixOutcome>,
@@ -217,7 +231,8 @@ impl LintReport {
         render::render(self, w, color)
     }
 
-    /// A report over files linted separately (e.g. with [`lint_source`]), sorted and counted.
+    /// A report over files linted separately (e.g. with [`lint_source`]), sorted and counted,
+    /// for the default target (set `target` when they were linted for another).
     pub fn new(mut files: Vec<FileReport>) -> LintReport {
         let mut summary = Summary::default();
         for file in &mut files {
@@ -234,6 +249,7 @@ impl LintReport {
         }
         LintReport {
             schema: REPORT_SCHEMA.to_string(),
+            target: Target::default(),
             files,
             summary,
             fixes: Vec::new(),
@@ -278,7 +294,9 @@ pub fn lint_paths(
         files.push(report);
     }
     rules::shared_storage::check(&mut files);
-    Ok(LintReport::new(files))
+    let mut report = LintReport::new(files);
+    report.target = options.target.clone();
+    Ok(report)
 }
 
 /// The most of one tbot.yaml that is read: real ones are a few KiB, and a file far larger is not

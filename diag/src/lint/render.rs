@@ -1,5 +1,5 @@
-//! The linter's text report: one `file:line:col: severity[rule]` line per finding with its fix
-//! under it, the diffs of applied fixes, and a summary line.
+//! The linter's text report: the release it judged against, one `file:line:col: severity[rule]`
+//! line per finding with its fix under it, the diffs of applied fixes, and a summary line.
 
 use super::{LintReport, Severity};
 use std::io::{self, Write};
@@ -12,6 +12,7 @@ pub(crate) fn render(report: &LintReport, w: &mut impl Write, color: bool) -> io
             text.to_string()
         }
     };
+    writeln!(w, "{}", report.target.describe())?;
     for fix in &report.fixes {
         for line in fix.diff.lines() {
             let code = match line.chars().next() {
