@@ -133,6 +133,10 @@ fn alert_named_in(text: &str) -> Option<AlertDescription> {
 }
 
 fn rustls_text(err: &rustls::Error) -> String {
+    // A refused web certificate carries webpki's cause, which is what tbot words.
+    if let Some(web) = tls::WebCertificate::find(err) {
+        return rustls_text(&rustls::Error::InvalidCertificate(web.cause.clone()));
+    }
     match err {
         rustls::Error::AlertReceived(alert) => format!("remote error: tls: {}", go_alert(*alert)),
         rustls::Error::InvalidCertificate(
@@ -261,6 +265,19 @@ mod tests {
         ));
         assert_eq!(describe(&err), "remote error: tls: bad certificate");
         let err = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        assert_eq!(
+            describe(&err),
+            "x509: certificate signed by unknown authority"
+        );
+        let key = rcgen::KeyPair::generate().unwrap();
+        let web = rcgen::CertificateParams::new(vec!["proxy.example.com".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let web = tls::WebCertificate::of(web.der(), CertificateError::UnknownIssuer).unwrap();
+        let err = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            Arc::new(web),
+        )));
         assert_eq!(
             describe(&err),
             "x509: certificate signed by unknown authority"

@@ -325,7 +325,8 @@ fn load(dir: &Path, cluster: Option<&str>) -> Result<Material, LabError> {
     let mut server_key_pem = read(dir, SERVER_KEY)?;
     pki::read_key(&server_key_pem).map_err(|e| damaged(dir, SERVER_KEY, e))?;
     pki::not_after_of_pem(&server_cert_pem).map_err(|e| damaged(dir, SERVER_CERT, e))?;
-    if expires_soon(&server_cert_pem) {
+    // A certificate from an older lab lacks names clients now dial: reissued like an old one.
+    if expires_soon(&server_cert_pem) || !pki::has_server_names(&server_cert_pem) {
         (server_cert_pem, server_key_pem) = server_cert(&tls_ca, &cluster)?;
         replace(&dir.join(SERVER_KEY), &server_key_pem, true)?;
         replace(&dir.join(SERVER_CERT), &server_cert_pem, false)?;

@@ -176,6 +176,7 @@ pub async fn serve(
     load_policy(&store, &policy).await?;
 
     let tls_config = tls::server_config(
+        &material.cluster,
         material.tls_ca.cert_pem(),
         &material.server_cert_pem,
         &material.server_key_pem,

@@ -36,8 +36,27 @@ fn invalid(what: &str) -> impl Fn(&dyn std::fmt::Display) -> PkiError + '_ {
 /// behind accepts it at once (Teleport backdates by a minute too).
 const BACKDATE: Duration = Duration::from_secs(60);
 
-/// The names the auth server answers to: Teleport's API domain and loopback.
-pub(crate) const SERVER_DNS_NAMES: &[&str] = &["teleport.cluster.local", "localhost"];
+/// The names the auth server answers to: Teleport's API domain and every name under it, as
+/// Teleport's auth certificates carry them (lib/auth `DefaultDNSNamesForRole`), so a client that
+/// dials `<hex(cluster)>.teleport.cluster.local` (tctl from a tsh profile) matches; and loopback.
+pub(crate) const SERVER_DNS_NAMES: &[&str] = &[
+    mwi_identity::tls::SERVER_NAME,
+    "*.teleport.cluster.local",
+    "localhost",
+];
+
+/// Whether a server certificate (PEM) carries every name of [`SERVER_DNS_NAMES`]; one issued by
+/// an older lab lacks the wildcard.
+pub(crate) fn has_server_names(pem: &str) -> bool {
+    let Ok((_, der)) = x509_cert::der::pem::decode_vec(pem.trim().as_bytes()) else {
+        return false;
+    };
+    mwi_identity::tls::dns_names(&der).is_some_and(|names| {
+        SERVER_DNS_NAMES
+            .iter()
+            .all(|want| names.iter().any(|n| n == want))
+    })
+}
 
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
@@ -383,6 +402,27 @@ mod tests {
         assert_eq!((read.renewable, read.generation), (true, 2));
         assert_eq!(read.bot_instance_id.as_deref(), Some("i-1"));
         assert_eq!(read.issuer_cluster.as_deref(), Some("lab"));
+    }
+
+    #[test]
+    fn the_server_certificate_answers_to_every_cluster_name_under_the_api_domain() {
+        let ca = ca();
+        let key = new_key().unwrap().key;
+        let der = ca
+            .issue_server("lab", &key, SystemTime::now() + Duration::from_secs(600))
+            .unwrap();
+        let names = mwi_identity::tls::dns_names(&der).unwrap();
+        assert_eq!(
+            names,
+            [
+                "teleport.cluster.local",
+                "*.teleport.cluster.local",
+                "localhost"
+            ]
+        );
+        assert!(has_server_names(&cert_pem(&der).unwrap()));
+        assert!(!has_server_names(ca.cert_pem()));
+        assert!(!has_server_names("junk"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The lab's TLS listener: the shared server configuration (mwi_identity::tls) with client
-//! certificates optional (joining has none) and every bad one answered with `bad_certificate`.
-//! Each connection's caller is read from its certificate once, at the handshake.
+//! certificates optional (joining has none) and every bad one answered with `bad_certificate`,
+//! chosen per connection by the cluster its server name asks for. Each connection's caller is
+//! read from its certificate once, at the handshake.
 
 use std::io;
 use std::net::SocketAddr;
@@ -16,7 +17,7 @@ use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio_rustls::TlsAcceptor;
+use tokio_rustls::LazyConfigAcceptor;
 use tokio_rustls::server::TlsStream;
 use tonic::transport::server::Connected;
 
@@ -85,49 +86,89 @@ impl AsyncWrite for LabConn {
     }
 }
 
-/// The server's rustls configuration: the lab's certificate with its CA in the chain, client
-/// certificates optional (joining has none) and checked against the CA.
+/// The server's rustls configurations: the lab's certificate with its CA in the chain, client
+/// certificates optional (joining has none) and checked against the CA; and the same for a
+/// client that names another cluster, which has no CA here to check with.
+pub(crate) struct ServerConfigs {
+    cluster: String,
+    own: Arc<rustls::ServerConfig>,
+    other_cluster: Arc<rustls::ServerConfig>,
+}
+
+impl ServerConfigs {
+    /// The configuration for a client hello naming `server_name`. Like Teleport's auth server
+    /// (lib/auth `WithClusterCAs`), a `<hex(cluster)>.teleport.cluster.local` name picks that
+    /// cluster's CA for client certificates; any other name, the lab's own. A cluster the lab is
+    /// not gets no CA: its client certificates are refused.
+    pub(crate) fn for_server_name(&self, server_name: Option<&str>) -> Arc<rustls::ServerConfig> {
+        match server_name.and_then(tls::cluster_of_server_name) {
+            Some(named) if named != self.cluster => self.other_cluster.clone(),
+            _ => self.own.clone(),
+        }
+    }
+}
+
 pub(crate) fn server_config(
+    cluster: &str,
     ca_pem: &str,
     cert_pem: &str,
     key_pem: &str,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+) -> Result<ServerConfigs, TlsError> {
     let ca = tls::ca_certs(&[ca_pem])?;
-    let webpki = WebPkiClientVerifier::builder_with_provider(
-        Arc::new(tls::roots(ca.clone())?),
-        tls::provider(),
-    )
-    .allow_unauthenticated()
-    .build()
-    .map_err(|e| TlsError::Setup(format!("client verifier: {e}")))?;
+    let webpki: Arc<dyn rustls::server::danger::ClientCertVerifier> =
+        WebPkiClientVerifier::builder_with_provider(
+            Arc::new(tls::roots(ca.clone())?),
+            tls::provider(),
+        )
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TlsError::Setup(format!("client verifier: {e}")))?;
     // The CA rides in the chain so a joining client can check it against a CA pin
     // (tbot's `ca_pins`) before it trusts anything.
     let chain = [tls::cert_chain(cert_pem)?, ca].concat();
-    let config = tls::server_config(
-        Arc::new(BadCertificateAlerts(webpki)),
-        chain,
-        tls::private_key(key_pem)?,
-    )?;
-    Ok(Arc::new(config))
+    let config = |refuse_all: bool| {
+        let verifier = BadCertificateAlerts {
+            inner: webpki.clone(),
+            refuse_all,
+        };
+        tls::server_config(
+            Arc::new(verifier),
+            chain.clone(),
+            tls::private_key(key_pem)?,
+        )
+        .map(Arc::new)
+    };
+    Ok(ServerConfigs {
+        cluster: cluster.to_string(),
+        own: config(false)?,
+        other_cluster: config(true)?,
+    })
 }
 
 /// Verifies client certificates like `WebPkiClientVerifier`, but refuses every bad one with the
 /// `bad_certificate` alert, as Teleport's Go TLS stack does: an expired bot identity then shows
 /// tbot's documented symptom `remote error: tls: bad certificate`, not `expired certificate`.
+/// With `refuse_all` every client certificate is bad (no CA of the cluster asked for).
 #[derive(Debug)]
-struct BadCertificateAlerts(Arc<dyn rustls::server::danger::ClientCertVerifier>);
+struct BadCertificateAlerts {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    refuse_all: bool,
+}
 
 impl rustls::server::danger::ClientCertVerifier for BadCertificateAlerts {
     fn offer_client_auth(&self) -> bool {
-        self.0.offer_client_auth()
+        self.inner.offer_client_auth()
     }
 
     fn client_auth_mandatory(&self) -> bool {
-        self.0.client_auth_mandatory()
+        self.inner.client_auth_mandatory()
     }
 
     fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
-        self.0.root_hint_subjects()
+        match self.refuse_all {
+            true => &[],
+            false => self.inner.root_hint_subjects(),
+        }
     }
 
     fn verify_client_cert(
@@ -136,7 +177,12 @@ impl rustls::server::danger::ClientCertVerifier for BadCertificateAlerts {
         intermediates: &[CertificateDer<'_>],
         now: rustls_pki_types::UnixTime,
     ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
-        self.0
+        if self.refuse_all {
+            return Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::BadEncoding,
+            ));
+        }
+        self.inner
             .verify_client_cert(end_entity, intermediates, now)
             .map_err(|e| match e {
                 // BadEncoding is the certificate error rustls answers with bad_certificate.
@@ -153,7 +199,7 @@ impl rustls::server::danger::ClientCertVerifier for BadCertificateAlerts {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        self.inner.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -162,11 +208,11 @@ impl rustls::server::danger::ClientCertVerifier for BadCertificateAlerts {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        self.inner.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.inner.supported_verify_schemes()
     }
 }
 
@@ -180,11 +226,11 @@ fn caller_of(stream: &TlsStream<TcpStream>) -> Option<Arc<CertIdentity>> {
 /// connections that completed the handshake. A failed handshake only ends that connection.
 pub(crate) fn incoming(
     listener: TcpListener,
-    config: Arc<rustls::ServerConfig>,
+    configs: ServerConfigs,
     mut stop: watch::Receiver<bool>,
 ) -> mpsc::Receiver<io::Result<LabConn>> {
     let (tx, rx) = mpsc::channel(64);
-    let acceptor = TlsAcceptor::from(config);
+    let configs = Arc::new(configs);
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -201,10 +247,16 @@ pub(crate) fn incoming(
                 }
             };
             let _ = tcp.set_nodelay(true);
-            let acceptor = acceptor.clone();
+            let configs = configs.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                let handshake = async {
+                    let start =
+                        LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+                    let config = configs.for_server_name(start.client_hello().server_name());
+                    start.into_stream(config).await
+                };
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
                     Ok(Ok(stream)) => {
                         let info = ConnInfo {
                             remote: Some(remote),

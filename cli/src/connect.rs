@@ -88,6 +88,15 @@ pub enum ConnectError {
         identity: PathBuf,
         detail: String,
     },
+    /// A web server answered (a Teleport proxy's web listener, or a load balancer that ends TLS),
+    /// not a Teleport auth service nor a proxy routing to one.
+    #[error("{}", web_answered(.addr, *.via_proxy, .described))]
+    WebCertificate {
+        addr: String,
+        via_proxy: bool,
+        /// Its certificate's subject, issuer and DNS names.
+        described: String,
+    },
     #[error("the server at {addr} refused the client certificate in {} ({detail})", .identity.display())]
     Rejected {
         addr: String,
@@ -251,6 +260,13 @@ pub fn tls_failure(
     identity: &Path,
     err: &rustls::Error,
 ) -> ConnectError {
+    if let Some(web) = tls::WebCertificate::find(err) {
+        return ConnectError::WebCertificate {
+            addr: addr.into(),
+            via_proxy,
+            described: web.describe(),
+        };
+    }
     match err {
         rustls::Error::InvalidCertificate(
             CertificateError::UnknownIssuer | CertificateError::BadSignature,
@@ -276,6 +292,23 @@ pub fn tls_failure(
             via_proxy,
             detail: other.to_string(),
         },
+    }
+}
+
+/// The line for a web certificate where a Teleport one was expected. Dialed as an auth server,
+/// the address is most likely a proxy's; dialed as a proxy, the proxy (or what is in front of
+/// it) ended TLS instead of routing it to auth.
+fn web_answered(addr: &str, via_proxy: bool, described: &str) -> String {
+    match via_proxy {
+        false => format!(
+            "{addr} answered with a web certificate ({described}), not a Teleport auth server's: \
+             a proxy or a load balancer answered; reach auth through it with --proxy {addr}"
+        ),
+        true => format!(
+            "the proxy at {addr} answered with a web certificate ({described}) instead of \
+             routing to the auth service: TLS routing is off, or a load balancer in front of it \
+             ends TLS"
+        ),
     }
 }
 
@@ -500,6 +533,52 @@ mod tests {
         assert!(
             err.to_string()
                 .contains("not signed by the CA in /tmp/test.identity")
+        );
+    }
+
+    /// Issue 11 item 10: a web certificate (a proxy's, a load balancer's) is named and points to
+    /// --proxy; a Teleport certificate of another cluster keeps the wrong-cluster message.
+    #[test]
+    fn a_web_certificate_is_named_apart_from_another_clusters_certificate() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["proxy.example.com".into()]).unwrap();
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(rcgen::DnType::CommonName, "proxy.example.com");
+        params.distinguished_name = dn;
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        let web = tls::WebCertificate::of(&der, CertificateError::UnknownIssuer).unwrap();
+        let err = rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(
+            Arc::new(web),
+        )));
+        let identity = Path::new("/tmp/test.identity");
+        let direct = tls_failure("proxy.example.com:443", false, identity, &err);
+        assert!(
+            matches!(direct, ConnectError::WebCertificate { .. }),
+            "{direct}"
+        );
+        assert_eq!(
+            direct.to_string(),
+            "proxy.example.com:443 answered with a web certificate (subject \"CN=proxy.example.com\", \
+             self-signed, DNS names proxy.example.com), not a Teleport auth server's: a proxy or a \
+             load balancer answered; reach auth through it with --proxy proxy.example.com:443"
+        );
+        let routed = tls_failure("proxy.example.com:443", true, identity, &err).to_string();
+        assert!(
+            routed
+                .starts_with("the proxy at proxy.example.com:443 answered with a web certificate")
+                && routed.contains("TLS routing is off"),
+            "{routed}"
+        );
+        let teleport = rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer);
+        let other_cluster = tls_failure("auth:3025", false, identity, &teleport);
+        assert!(
+            matches!(other_cluster, ConnectError::WrongCa { .. }),
+            "{other_cluster}"
+        );
+        assert!(
+            other_cluster
+                .to_string()
+                .contains("wrong cluster or stale identity")
         );
     }
 

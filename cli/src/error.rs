@@ -121,6 +121,13 @@ impl From<ConnectError> for CommandError {
                     "use the identity file issued by this cluster (-i), or {server} ({flag})"
                 ))
             }
+            ConnectError::WebCertificate { via_proxy, .. } => {
+                let hint = match via_proxy {
+                    false => "behind an L7 load balancer, --proxy needs TLS routing with the load balancer passing TLS through (TCP/L4) to the proxy; or pass --auth-server HOST:3025 of the auth service itself",
+                    true => "turn on TLS routing (auth_service.proxy_listener_mode: multiplex) and have a load balancer in front of the proxy pass TLS through (TCP/L4); or pass --auth-server HOST:3025 of the auth service itself",
+                };
+                CommandError::new(ExitStatus::Unreachable, message).hint(hint)
+            }
             ConnectError::Tls { via_proxy, .. } => {
                 let hint = match via_proxy {
                     true => "check that --proxy points at a Teleport proxy with TLS routing (often port 443), or connect to auth directly with --auth-server",

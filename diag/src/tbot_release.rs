@@ -72,6 +72,12 @@ pub const SSH_MULTIPLEXER: &[Version] = &[v(15, 4, 3), v(16, 0, 0)];
 /// #59999); the 17.x number is not verified against a CHANGELOG.
 pub const BOUND_KEYPAIR: &[Version] = &[v(17, 7, 5), v(18, 0, 0)];
 
+/// tbot dials `auth_server` only as an auth service; before, when a direct dial failed it tried
+/// the address as a proxy and warned ("Support for providing a proxy address via the
+/// 'auth_server' configuration option ... will be removed in v19"). lib/tbot/client (2025):
+/// "in major versions earlier than v19, client.New will test the connection" and fall back.
+pub const AUTH_SERVER_ONLY_AUTH: &[Version] = &[v(19, 0, 0)];
+
 /// The first release of `since` as people say it: `15.4.9, 16.1.0 or 17.0.0`, `19.0.0`.
 pub fn first_releases(since: &[Version]) -> String {
     let names: Vec<String> = since.iter().map(Version::to_string).collect();
@@ -93,6 +99,7 @@ mod tests {
             CREDENTIAL_TTL,
             KUBE_SECRET_PLUGIN_OFF,
             SERVICE_ROLES_REMOVED,
+            AUTH_SERVER_ONLY_AUTH,
             APPLICATION_TUNNEL,
             SSH_MULTIPLEXER,
             BOUND_KEYPAIR,

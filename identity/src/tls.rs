@@ -3,6 +3,7 @@
 
 mod address;
 mod dial;
+mod verify;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub use address::{AddressError, with_default_port};
 pub use dial::{CONNECT_TIMEOUT, DialError, Dialer, Primed, REQUEST_TIMEOUT};
+pub use verify::{WebCertificate, dns_names, is_teleport_name};
 
 /// The name every Teleport auth server certificate carries, whatever address it is reached at.
 pub const SERVER_NAME: &str = "teleport.cluster.local";
@@ -48,7 +50,8 @@ pub enum TlsError {
 /// How a client checks the server's certificate.
 #[derive(Debug)]
 pub enum ServerCheck {
-    /// Against these CAs, for [`SERVER_NAME`].
+    /// Against these CAs, for the dialed server name ([`SERVER_NAME`] unless set); a refused web
+    /// certificate comes back as a [`WebCertificate`].
     Roots(RootCertStore),
     /// With a verifier of the caller's (a CA pin, say).
     Verifier(Arc<dyn ServerCertVerifier>),
@@ -127,7 +130,29 @@ pub fn alpn_protocols(proxy_cluster: Option<&str>) -> Vec<Vec<u8>> {
 /// The ALPN protocol a Teleport proxy with TLS routing forwards, end to end, to the auth service
 /// of `cluster`.
 pub fn proxy_alpn(cluster: &str) -> String {
-    format!("teleport-auth@{}.{SERVER_NAME}", hex::encode(cluster))
+    format!("teleport-auth@{}", cluster_server_name(cluster))
+}
+
+/// The server name that routes to `cluster`: `<hex(cluster)>.teleport.cluster.local`, as tctl
+/// dials with a tsh profile (api/utils `EncodeClusterName`). Teleport's auth certificates carry
+/// `*.teleport.cluster.local`, so it matches any cluster's; the auth server picks the client CAs
+/// by the cluster it names.
+pub fn cluster_server_name(cluster: &str) -> String {
+    format!("{}.{SERVER_NAME}", hex::encode(cluster))
+}
+
+/// The cluster a [`cluster_server_name`] names; `None` for any other server name (the bare
+/// [`SERVER_NAME`], an address, a label that is not hex of UTF-8).
+pub fn cluster_of_server_name(name: &str) -> Option<String> {
+    let label = name
+        .len()
+        .checked_sub(SERVER_NAME.len() + 1)
+        .and_then(|at| name.get(..at).zip(name.get(at..)))
+        .filter(|(label, tail)| {
+            !label.is_empty() && tail.eq_ignore_ascii_case(&format!(".{SERVER_NAME}"))
+        })?
+        .0;
+    String::from_utf8(hex::decode(label).ok()?).ok()
 }
 
 /// A client configuration checking the server with `check`, presenting `client` when given, and
@@ -140,12 +165,13 @@ pub fn client_config(
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Setup(e.to_string()))?;
-    let builder = match check {
-        ServerCheck::Roots(roots) => builder.with_root_certificates(roots),
-        ServerCheck::Verifier(verifier) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(verifier),
+    let verifier = match check {
+        ServerCheck::Roots(roots) => verify::verifier(roots)?,
+        ServerCheck::Verifier(verifier) => verifier,
     };
+    let builder = builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let mut config = match client {
         Some(client) => {
             let chain = cert_chain(client.cert_pem)?;
@@ -347,6 +373,30 @@ pub(crate) mod tests {
             alpn_protocols(Some("lab"))
         );
         assert_eq!(pki.server_config(&pki).alpn_protocols, vec![b"h2".to_vec()]);
+    }
+
+    #[test]
+    fn a_cluster_server_name_is_hex_under_the_api_domain_and_reads_back() {
+        assert_eq!(
+            cluster_server_name("example.com"),
+            "6578616d706c652e636f6d.teleport.cluster.local"
+        );
+        assert_eq!(
+            cluster_of_server_name(&cluster_server_name("lab")).as_deref(),
+            Some("lab")
+        );
+        for other in [
+            SERVER_NAME,
+            "localhost",
+            "127.0.0.1",
+            "zz.teleport.cluster.local",
+            "6c6162.teleport.cluster.local.example.com",
+            "ff.teleport.cluster.local",
+            ".teleport.cluster.local",
+            "",
+        ] {
+            assert_eq!(cluster_of_server_name(other), None, "{other}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The one test kit of the workspace: a lab on a free loopback port in a temp dir (in-process,
-//! or the real `mwictl lab start` process), fixture builders and one scripted auth server.
+//! or the real `mwictl lab start` process), fixture builders, one scripted auth server and a web
+//! TLS server (what answers when a proxy or load balancer does).
 //!
 //! Used as a dev-dependency only (by mwi-auth, mwi-agent and mwictl); it panics on any setup
 //! failure, which is what a test wants. Everything it creates lives in a temp dir of its own and
@@ -10,6 +11,7 @@ pub mod lab;
 pub mod pki;
 pub mod process;
 pub mod scripted;
+pub mod web;
 pub mod wire;
 
 pub use lab::Lab;

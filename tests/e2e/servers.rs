@@ -99,3 +99,57 @@ fn a_missing_newer_rpc_is_asked_once_per_process() {
     assert_eq!(calls.get(auth::UPSERT_ROLE_V2), Some(&2), "{calls:?}");
     assert_eq!(calls.get(auth::UPSERT_ROLE), Some(&4), "{calls:?}");
 }
+
+/// Item 10: a web server answers where auth was expected (a proxy's web listener, an L7 load
+/// balancer): the error names what answered and points to --proxy, with the connection exit code.
+#[test]
+fn a_web_certificate_is_named_and_points_to_the_proxy_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = mwi_testkit::web::WebServer::start(&["proxy.example.com", "localhost"]);
+    let identity = dir.path().join("lab.identity");
+    mwi_testkit::pki::Pki::new("lab")
+        .client_identity()
+        .write(&identity)
+        .unwrap();
+    let identity = identity.to_str().unwrap();
+    let home = dir.path().join("home");
+    let addr = web.addr.as_str();
+    let direct = run(&mut crate::harness::mwictl_cmd(
+        &home,
+        &["ping", "--auth-server", addr, "-i", identity],
+    ));
+    assert_eq!(direct.code, 6, "{}", direct.stderr);
+    let described =
+        "subject \"CN=proxy.example.com\", self-signed, DNS names proxy.example.com, localhost";
+    assert_eq!(
+        direct.stderr.lines().next().unwrap(),
+        format!(
+            "error: {addr} answered with a web certificate ({described}), not a Teleport auth \
+             server's: a proxy or a load balancer answered; reach auth through it with --proxy {addr}"
+        )
+    );
+    assert!(
+        direct.stderr.contains("L7 load balancer"),
+        "{}",
+        direct.stderr
+    );
+    assert!(
+        !direct.stderr.contains("wrong cluster"),
+        "{}",
+        direct.stderr
+    );
+
+    let routed = run(&mut crate::harness::mwictl_cmd(
+        &home,
+        &["ping", "--proxy", addr, "-i", identity],
+    ));
+    assert_eq!(routed.code, 6, "{}", routed.stderr);
+    assert!(
+        routed.stderr.starts_with(&format!(
+            "error: the proxy at {addr} answered with a web certificate ({described}) instead of \
+             routing to the auth service"
+        )),
+        "{}",
+        routed.stderr
+    );
+}

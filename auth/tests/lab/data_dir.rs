@@ -131,3 +131,46 @@ async fn seeding_a_database_into_a_non_lab_dir_is_refused() {
     let err = mwi_auth::lab::seed_database(dir.path(), "db", Default::default()).unwrap_err();
     assert!(err.to_string().contains("not a lab data dir"), "{err}");
 }
+
+/// Issue 11 item 9: a server certificate an older lab issued (without `*.teleport.cluster.local`)
+/// is reissued at start, so clients that dial `<hex(cluster)>.teleport.cluster.local` match it.
+#[tokio::test]
+async fn an_older_labs_server_certificate_is_reissued_with_the_wildcard() {
+    use mwi_identity::tls;
+    let lab = Lab::start().await;
+    let data = lab.data_dir().to_path_buf();
+    let dir = lab.dir;
+    lab.handle.shutdown().await.unwrap();
+    // What an older lab wrote: the same CA, the API domain and loopback, no wildcard.
+    let ca_key =
+        rcgen::KeyPair::from_pem(&std::fs::read_to_string(data.join("ca.key")).unwrap()).unwrap();
+    let ca_pem = std::fs::read_to_string(data.join("ca.crt")).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(&ca_pem, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let old = rcgen::CertificateParams::new(vec![tls::SERVER_NAME.into(), "localhost".into()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    std::fs::write(data.join("server.crt"), old.pem()).unwrap();
+    std::fs::write(data.join("server.key"), key.serialize_pem()).unwrap();
+
+    let handle = mwi_auth::lab::spawn(config(dir.path())).await.unwrap();
+    let reissued = std::fs::read_to_string(data.join("server.crt")).unwrap();
+    assert_ne!(reissued, old.pem(), "the old certificate was kept");
+    let admin = IdentityFile::read(&handle.ready().identity_path)
+        .unwrap()
+        .identity;
+    let roots = tls::roots_from_pem(&admin.tls_ca_pems).unwrap();
+    let cert = tls::ClientCert {
+        cert_pem: &admin.tls_cert_pem,
+        key_pem: &admin.private_key_pem,
+    };
+    let config = tls::client_config(tls::ServerCheck::Roots(roots), Some(cert), None).unwrap();
+    tls::Dialer::new(&handle.addr().to_string(), config)
+        .unwrap()
+        .with_server_name(&tls::cluster_server_name("lab"))
+        .unwrap()
+        .dial()
+        .await
+        .expect("the reissued certificate matches the cluster's server name");
+}

@@ -1,5 +1,6 @@
 //! mTLS, routing and request hygiene: who may connect, and what odd requests get back.
 
+use mwi_identity::tls;
 use mwi_proto::proto::PingRequest;
 use tonic::Code;
 
@@ -158,4 +159,62 @@ async fn a_connection_that_outlives_its_certificate_is_refused() {
     let err = client.ping(PingRequest {}).await.unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated, "{err}");
     assert!(err.message().contains("has expired"), "{}", err.message());
+}
+
+/// A channel to `addr` as `identity`, naming `server_name` in the handshake.
+async fn dial_naming(
+    addr: &str,
+    identity: &mwi_identity::IdentityFile,
+    server_name: &str,
+) -> Result<tonic::transport::Channel, tls::DialError> {
+    let roots = tls::roots_from_pem(&identity.tls_ca_pems).unwrap();
+    let cert = tls::ClientCert {
+        cert_pem: &identity.tls_cert_pem,
+        key_pem: &identity.private_key_pem,
+    };
+    let config = tls::client_config(tls::ServerCheck::Roots(roots), Some(cert), None).unwrap();
+    tls::Dialer::new(addr, config)
+        .unwrap()
+        .with_server_name(server_name)
+        .unwrap()
+        .channel()
+        .await
+}
+
+async fn cluster_of(channel: tonic::transport::Channel) -> String {
+    mwi_proto::proto::auth_service_client::AuthServiceClient::new(channel)
+        .ping(PingRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .cluster_name
+}
+
+/// Issue 11 item 9: tctl, from a tsh profile, dials `<hex(cluster)>.teleport.cluster.local`. The
+/// lab's certificate answers to it (`*.teleport.cluster.local`, as Teleport's), and a name of
+/// another cluster gets its client certificate refused: the lab has no CA of that cluster, as
+/// Teleport's auth server picks the client CAs by the cluster the name encodes.
+#[tokio::test]
+async fn a_cluster_server_name_is_answered_for_the_labs_cluster_only() {
+    let lab = Lab::start().await;
+    let own = tls::cluster_server_name("lab");
+    assert_eq!(own, "6c6162.teleport.cluster.local");
+    let channel = dial_naming(&lab.addr, &lab.admin, &own).await.unwrap();
+    assert_eq!(cluster_of(channel).await, "lab");
+    // Names that encode no cluster keep the lab's own CA, as Teleport's do.
+    for name in [tls::SERVER_NAME, "not-hex.teleport.cluster.local"] {
+        let channel = dial_naming(&lab.addr, &lab.admin, name).await.unwrap();
+        assert_eq!(cluster_of(channel).await, "lab", "{name}");
+    }
+    let other = tls::cluster_server_name("other.example.com");
+    let err = dial_naming(&lab.addr, &lab.admin, &other)
+        .await
+        .expect_err("another cluster's name is refused");
+    assert_eq!(
+        tls::find_rustls_error(&err),
+        Some(&rustls::Error::AlertReceived(
+            rustls::AlertDescription::BadCertificate
+        )),
+        "{err}"
+    );
 }

@@ -149,23 +149,29 @@ const fn with_common<const N: usize, const M: usize>(extra: [Field; N]) -> [Fiel
     out
 }
 
-const IDENTITY: [Field; 10] = with_common([
+const IDENTITY: [Field; 11] = with_common([
     f("cluster", Shape::Str),
     f("ssh_config", Shape::Enum(&["on", "off"])),
     f("allow_reissue", Shape::Bool),
     f("access_request", Shape::Any),
+    f("delegation_session_id", Shape::Str),
 ]);
 const KUBERNETES: [Field; 8] = with_common([
     f("kubernetes_cluster", Shape::Str),
     f("disable_exec_plugin", Shape::Bool),
 ]);
-const KUBERNETES_V2: [Field; 9] = with_common([
+const KUBERNETES_V2: [Field; 10] = with_common([
     f(
         "selectors",
-        Shape::ListOf(&[f("name", Shape::Str), f("labels", Shape::StrMap)]),
+        Shape::ListOf(&[
+            f("name", Shape::Str),
+            f("labels", Shape::StrMap),
+            f("default_namespace", Shape::Str),
+        ]),
     ),
     f("disable_exec_plugin", Shape::Bool),
     f("context_name_template", Shape::Str),
+    f("relay_server", Shape::Str),
 ]);
 const DATABASE: [Field; 11] = with_common([
     f("service", Shape::Str),
@@ -174,108 +180,270 @@ const DATABASE: [Field; 11] = with_common([
     f("format", Shape::Enum(&["", "tls", "mongo", "cockroach"])),
     f("subtype", Shape::Enum(&["", "tls", "mongo", "cockroach"])),
 ]);
-const APPLICATION: [Field; 8] = with_common([
+// lib/tbot/services/application/output_config.go (v18): the YAML key is `specific_tls_naming`.
+const APPLICATION: [Field; 9] = with_common([
     f("app_name", Shape::Str),
-    // The YAML key of tbot's `SpecificTLSExtensions` (lib/tbot ApplicationOutput, v14 on).
     f("specific_tls_naming", Shape::Bool),
+    f("delegation_session_id", Shape::Str),
 ]);
 const SSH_HOST: [Field; 7] = with_common([f("principals", Shape::StrList)]);
 
-/// A service type, its fields (None: the type's keys are not checked) and its required keys.
+/// How long credentials last and how often they are renewed (tbot's inline CredentialLifetime).
+const TTL: Field = f("credential_ttl", Shape::Duration);
+const INTERVAL: Field = f("renewal_interval", Shape::Duration);
+
+// The tunnels listen rather than write: no `destination`. Fields from tbot's TunnelConfig
+// (lib/tbot/services/{database,application}/tunnel_config.go, v18) and, before, from
+// lib/tbot/config/service_{database,application}_tunnel.go (v15–v17).
+const DATABASE_TUNNEL: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("listen", Shape::Str),
+    f("roles", Shape::StrList),
+    f("service", Shape::Str),
+    f("database", Shape::Str),
+    f("username", Shape::Str),
+    TTL,
+    INTERVAL,
+];
+const APPLICATION_TUNNEL: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("listen", Shape::Str),
+    f("roles", Shape::StrList),
+    f("app_name", Shape::Str),
+    f("delegation_session_id", Shape::Str),
+    TTL,
+    INTERVAL,
+];
+
+/// A WorkloadIdentity selector: a name or labels (each label a list of values).
+const WORKLOAD_SELECTOR: Shape = Shape::Struct(&[f("name", Shape::Str), f("labels", Shape::Any)]);
+
+// Workload identity services (lib/tbot/services/workloadidentity/*_config.go and
+// lib/tbot/services/awsra/config.go, v18): no `roles`, the selector picks the identity.
+const WORKLOAD_IDENTITY_X509: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("selector", WORKLOAD_SELECTOR),
+    f("destination", Shape::Destination),
+    f("include_federated_trust_bundles", Shape::Bool),
+    TTL,
+    INTERVAL,
+];
+const WORKLOAD_IDENTITY_JWT: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("selector", WORKLOAD_SELECTOR),
+    f("destination", Shape::Destination),
+    f("audiences", Shape::StrList),
+    TTL,
+    INTERVAL,
+];
+const WORKLOAD_IDENTITY_API: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("listen", Shape::Str),
+    f("attestors", Shape::Any),
+    f("selector", WORKLOAD_SELECTOR),
+    f("trust_domains", Shape::Any),
+    TTL,
+    INTERVAL,
+];
+const WORKLOAD_IDENTITY_AWS_RA: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("selector", WORKLOAD_SELECTOR),
+    f("destination", Shape::Destination),
+    f("role_arn", Shape::Str),
+    f("profile_arn", Shape::Str),
+    f("trust_anchor_arn", Shape::Str),
+    f("region", Shape::Str),
+    f("session_duration", Shape::Duration),
+    f("session_renewal_interval", Shape::Duration),
+    f("credential_profile_name", Shape::Str),
+    f("artifact_name", Shape::Str),
+    f("overwrite_credential_file", Shape::Bool),
+];
+// lib/tbot/config/service_spiffe_svid.go (v16–v17).
+const SPIFFE_SVID: &[Field] = &[
+    f("type", Shape::Str),
+    f("name", Shape::Str),
+    f("destination", Shape::Destination),
+    f(
+        "svid",
+        Shape::Struct(&[
+            f("path", Shape::Str),
+            f("hint", Shape::Str),
+            f(
+                "sans",
+                Shape::Struct(&[f("dns", Shape::StrList), f("ip", Shape::StrList)]),
+            ),
+        ]),
+    ),
+    f("include_federated_trust_bundles", Shape::Bool),
+    f(
+        "jwts",
+        Shape::ListOf(&[f("file_name", Shape::Str), f("audience", Shape::Str)]),
+    ),
+    TTL,
+    INTERVAL,
+];
+
+/// A key a service must set (a dotted path for a nested one), with tbot's words when it is not.
+pub(crate) struct Required {
+    pub key: &'static str,
+    pub tbot_says: &'static str,
+}
+
+const fn req(key: &'static str, tbot_says: &'static str) -> Required {
+    Required { key, tbot_says }
+}
+
+/// An output writes somewhere: tbot refuses an output without a destination.
+const DESTINATION: Required = req("destination", "no destination configured for output");
+
+/// A selector rule beyond required keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Selector {
+    None,
+    /// `selector:` with exactly one of `name` and `labels` (tbot: "one of ['name', 'labels']
+    /// must be set", "at most one of ['name', 'labels'] can be set").
+    WorkloadIdentity,
+    /// `selectors:`, at least one, each with exactly one of `name` and `labels`.
+    Kubernetes,
+}
+
+/// A service type, its fields (None: the type's keys are not checked), its required keys and its
+/// selector rule, from the `CheckAndSetDefaults` of tbot's config for it.
 pub(crate) struct ServiceType {
     pub name: &'static str,
     pub fields: Option<&'static [Field]>,
-    pub required: &'static [&'static str],
+    pub required: &'static [Required],
+    pub selector: Selector,
+}
+
+const fn service(
+    name: &'static str,
+    fields: Option<&'static [Field]>,
+    required: &'static [Required],
+    selector: Selector,
+) -> ServiceType {
+    ServiceType {
+        name,
+        fields,
+        required,
+        selector,
+    }
 }
 
 pub(crate) const SERVICE_TYPES: &[ServiceType] = &[
-    ServiceType {
-        name: "identity",
-        fields: Some(&IDENTITY),
-        required: &[],
-    },
-    ServiceType {
-        name: "kubernetes",
-        fields: Some(&KUBERNETES),
-        required: &["kubernetes_cluster"],
-    },
-    ServiceType {
-        name: "kubernetes/v2",
-        fields: Some(&KUBERNETES_V2),
-        required: &[],
-    },
-    ServiceType {
-        name: "database",
-        fields: Some(&DATABASE),
-        required: &["service"],
-    },
-    ServiceType {
-        name: "application",
-        fields: Some(&APPLICATION),
-        required: &["app_name"],
-    },
-    ServiceType {
-        name: "ssh_host",
-        fields: Some(&SSH_HOST),
-        required: &[],
-    },
-    // Newer service kinds whose options change between releases: only the shared keys are checked.
-    ServiceType {
-        name: "spiffe-svid",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "spiffe-workload-api",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "workload-identity-x509",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "workload-identity-jwt",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "workload-identity-api",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "workload-identity-aws-roles-anywhere",
-        fields: None,
-        required: &[],
-    },
-    // The chart's Argo CD output (lib/tbot/services/k8s ArgoCDOutputServiceType).
-    ServiceType {
-        name: "kubernetes/argo-cd",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "database-tunnel",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "application-tunnel",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "ssh-multiplexer",
-        fields: None,
-        required: &[],
-    },
-    ServiceType {
-        name: "example",
-        fields: None,
-        required: &[],
-    },
+    service("identity", Some(&IDENTITY), &[DESTINATION], Selector::None),
+    service(
+        "kubernetes",
+        Some(&KUBERNETES),
+        &[
+            DESTINATION,
+            req("kubernetes_cluster", "kubernetes_cluster must not be empty"),
+        ],
+        Selector::None,
+    ),
+    service(
+        "kubernetes/v2",
+        Some(&KUBERNETES_V2),
+        &[DESTINATION],
+        Selector::Kubernetes,
+    ),
+    service(
+        "database",
+        Some(&DATABASE),
+        &[DESTINATION, req("service", "service must not be empty")],
+        Selector::None,
+    ),
+    service(
+        "application",
+        Some(&APPLICATION),
+        &[DESTINATION, req("app_name", "app_name must not be empty")],
+        Selector::None,
+    ),
+    service(
+        "ssh_host",
+        Some(&SSH_HOST),
+        &[
+            DESTINATION,
+            req("principals", "at least one principal must be specified"),
+        ],
+        Selector::None,
+    ),
+    service(
+        "spiffe-svid",
+        Some(SPIFFE_SVID),
+        &[
+            DESTINATION,
+            req("svid.path", "svid.path: should not be empty"),
+        ],
+        Selector::None,
+    ),
+    // Options that change between releases and were not checked against tbot's code: only the
+    // shared keys are checked.
+    service("spiffe-workload-api", None, &[], Selector::None),
+    service(
+        "workload-identity-x509",
+        Some(WORKLOAD_IDENTITY_X509),
+        &[DESTINATION],
+        Selector::WorkloadIdentity,
+    ),
+    service(
+        "workload-identity-jwt",
+        Some(WORKLOAD_IDENTITY_JWT),
+        &[
+            DESTINATION,
+            req("audiences", "audiences: must have at least one value"),
+        ],
+        Selector::WorkloadIdentity,
+    ),
+    service(
+        "workload-identity-api",
+        Some(WORKLOAD_IDENTITY_API),
+        &[req("listen", "listen: should not be empty")],
+        Selector::WorkloadIdentity,
+    ),
+    service(
+        "workload-identity-aws-roles-anywhere",
+        Some(WORKLOAD_IDENTITY_AWS_RA),
+        &[
+            DESTINATION,
+            req("role_arn", "role_arn: must be set"),
+            req("profile_arn", "profile_arn: must be set"),
+            req("trust_anchor_arn", "trust_anchor_arn: must be set"),
+        ],
+        Selector::WorkloadIdentity,
+    ),
+    service(
+        "database-tunnel",
+        Some(DATABASE_TUNNEL),
+        &[
+            req("listen", "listen: should not be empty"),
+            req("service", "service: should not be empty"),
+            req("database", "database: should not be empty"),
+            req("username", "username: should not be empty"),
+        ],
+        Selector::None,
+    ),
+    service(
+        "application-tunnel",
+        Some(APPLICATION_TUNNEL),
+        &[
+            req("listen", "listen: should not be empty"),
+            req("app_name", "app_name: should not be empty"),
+        ],
+        Selector::None,
+    ),
+    // The Argo CD output the tbot chart renders (lib/tbot/services/k8s ArgoCDOutputServiceType):
+    // it writes Argo CD cluster secrets itself, so it has no destination.
+    service("kubernetes/argo-cd", None, &[], Selector::None),
+    service("ssh-multiplexer", None, &[], Selector::None),
+    service("example", None, &[], Selector::None),
 ];
 
 pub(crate) fn service_type(name: &str) -> Option<&'static ServiceType> {
@@ -398,13 +566,22 @@ mod tests {
     }
 
     #[test]
-    fn every_service_has_the_shared_fields() {
+    fn every_service_has_type_name_and_the_destination_it_needs() {
         for t in SERVICE_TYPES {
             if let Some(fields) = t.fields {
-                for shared in shared_service_fields() {
-                    assert!(fields.iter().any(|f| f.name == shared.name), "{}", t.name);
+                for shared in ["type", "name"] {
+                    assert!(fields.iter().any(|f| f.name == shared), "{}", t.name);
                 }
                 assert!(fields.iter().all(|f| !f.name.is_empty()), "{}", t.name);
+                let writes = fields.iter().any(|f| f.name == "destination");
+                let needs = t.required.iter().any(|r| r.key == "destination");
+                assert_eq!(writes, needs, "{}", t.name);
+            }
+            for required in t.required {
+                let top = required.key.split('.').next().unwrap_or("");
+                if let Some(fields) = t.fields {
+                    assert!(fields.iter().any(|f| f.name == top), "{}.{top}", t.name);
+                }
             }
         }
     }

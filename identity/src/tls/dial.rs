@@ -1,5 +1,6 @@
-//! The dialer tonic connects through: TCP then TLS for [`SERVER_NAME`], a wait for the server's
-//! first bytes (so a refused client certificate shows at the dial), and one timeout policy.
+//! The dialer tonic connects through: TCP then TLS for [`SERVER_NAME`] (or a cluster's
+//! `<hex>.teleport.cluster.local`), a wait for the server's first bytes (so a refused client
+//! certificate shows at the dial), and one timeout policy.
 
 use std::io;
 use std::pin::Pin;
@@ -16,7 +17,7 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use super::{AddressError, SERVER_NAME, with_default_port};
+use super::{AddressError, SERVER_NAME, TlsError, with_default_port};
 
 /// How long dialing (resolve, TCP, TLS handshake, the server's first bytes) may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -57,15 +58,29 @@ pub enum DialError {
 pub struct Dialer {
     addr: String,
     tls: TlsConnector,
+    /// What the handshake names (SNI) and the server's certificate must match.
+    server_name: ServerName<'static>,
 }
 
 impl Dialer {
-    /// A dialer for `addr` (the default auth port added when it has none).
+    /// A dialer for `addr` (the default auth port added when it has none), naming
+    /// [`SERVER_NAME`].
     pub fn new(addr: &str, config: ClientConfig) -> Result<Dialer, AddressError> {
         Ok(Dialer {
             addr: with_default_port(addr)?,
             tls: TlsConnector::from(Arc::new(config)),
+            // A constant that the tests parse: this cannot fail.
+            server_name: ServerName::try_from(SERVER_NAME).expect("SERVER_NAME is a DNS name"),
         })
+    }
+
+    /// The same dialer naming `name` instead, e.g. [`super::cluster_server_name`] as tctl does
+    /// from a tsh profile. A name that is no DNS name (a label over 63 bytes: the hex of a
+    /// cluster name over 31) is refused.
+    pub fn with_server_name(mut self, name: &str) -> Result<Dialer, TlsError> {
+        self.server_name = ServerName::try_from(name.to_string())
+            .map_err(|e| TlsError::Setup(format!("server name {name:?}: {e}")))?;
+        Ok(self)
     }
 
     /// The `HOST:PORT` dialed.
@@ -113,11 +128,9 @@ impl Dialer {
                     },
                 })?;
             let _ = tcp.set_nodelay(true);
-            // A constant that the tests parse: this cannot fail.
-            let name = ServerName::try_from(SERVER_NAME).expect("SERVER_NAME is a DNS name");
             let tls = self
                 .tls
-                .connect(name, tcp)
+                .connect(self.server_name.clone(), tcp)
                 .await
                 .map_err(|source| self.tls_error(source))?;
             self.await_verdict(tls).await
@@ -345,6 +358,35 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_certificate_must_match_the_server_name_dialed() {
+        let pki = Pki::new("lab");
+        let (addr, _server) = tls_server(pki.server_config(&pki)).await;
+        // This server's certificate names only `teleport.cluster.local`, no wildcard.
+        let dialer = Dialer::new(&addr, pki.client_config(None))
+            .unwrap()
+            .with_server_name(&crate::tls::cluster_server_name("lab"))
+            .unwrap();
+        let err = dialer.dial().await.unwrap_err();
+        assert!(
+            matches!(
+                find_rustls_error(&err),
+                Some(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                        | rustls::CertificateError::NotValidForNameContext { .. }
+                ))
+            ),
+            "{err}"
+        );
+        let long = crate::tls::cluster_server_name(&"c".repeat(32));
+        let refused = Dialer::new(&addr, pki.client_config(None))
+            .unwrap()
+            .with_server_name(&long)
+            .err()
+            .unwrap();
+        assert!(refused.to_string().contains(&long), "{refused}");
     }
 
     #[tokio::test]

@@ -1,9 +1,10 @@
 //! `auth-server-ssh-config` (S7): with only `auth_server`, an identity output writing ssh_config
 //! needs the proxy anyway; `--fix` sets `ssh_config: "off"`.
 //!
-//! tbot before v19 dials an `auth_server` directly and, when that fails, as a proxy (Teleport
-//! lib/tbot/client, "Support for providing a proxy address via the 'auth_server' ... will be
-//! removed in v19"), so `auth_server` naming a proxy is no S7 there. A proxy is known by its port
+//! tbot before v19 dials an `auth_server` directly and, when that fails, as a proxy
+//! ([`tbot_release::AUTH_SERVER_ONLY_AUTH`]), so `auth_server` naming a proxy is no S7 there
+//! (a note says `proxy_server` is the key for it); for a target from v19 on, a proxy address in
+//! `auth_server` is the defect itself, and the warning says to rename the key. A proxy is known by its port
 //! (443 or 3080) or, with `--on-host`, by a Teleport proxy answering `/webapi/find` at the
 //! address. A probe that gets no answer proves nothing (a firewall, a proxy down, this host not
 //! the bot's), so the warning then stays, saying what the probe saw.
@@ -12,6 +13,7 @@ use super::{Check, Rule};
 use crate::incident::Incident;
 use crate::lint::check::{Checker, Context, join};
 use crate::lint::{ProxyProbe, Severity};
+use crate::tbot_release;
 use crate::yaml::Value;
 use crate::yaml::edit;
 
@@ -99,6 +101,23 @@ fn check(checker: &mut Checker, context: &Context) {
     }
     let address = auth.value.as_str().unwrap_or("");
     let unknown = match classify(address, context) {
+        Address::Proxy(why)
+            if context
+                .options
+                .target
+                .has(tbot_release::AUTH_SERVER_ONLY_AUTH) =>
+        {
+            let message = format!(
+                "`auth_server: {address}` is a proxy address ({why}), but tbot {} and later dial `auth_server` only as an auth service, so tbot cannot connect (and ssh_config cannot reach the proxy); a proxy belongs in `proxy_server`",
+                tbot_release::first_releases(tbot_release::AUTH_SERVER_ONLY_AUTH)
+            );
+            checker
+                .add(&RULE, auth.key_span.start, "auth_server", message)
+                .fix = Some(format!(
+                "rename `auth_server` to `proxy_server`: `proxy_server: {address}`"
+            ));
+            return;
+        }
         Address::Proxy(why) => {
             let message = format!(
                 "`auth_server: {address}` is a proxy address ({why}): tbot before v19 connects to it as a proxy, so ssh_config can reach the proxy; `proxy_server` is the key for a proxy (tbot 19 and later dial `auth_server` only as an auth service)"
@@ -198,6 +217,32 @@ mod tests {
             severities("teleport.example.com:3080", &options),
             [Severity::Info]
         );
+    }
+
+    #[test]
+    fn from_v19_a_proxy_in_auth_server_is_a_warning_to_rename_it() {
+        let options = LintOptions {
+            target: crate::lint::Target::new(
+                crate::lint::target::Release::line(19),
+                crate::lint::TargetSource::Flag,
+                "19",
+            ),
+            ..LintOptions::default()
+        };
+        let found = test_findings(
+            &config("teleport.example.com:443"),
+            &options,
+            "auth-server-ssh-config",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert_eq!(found[0].key, "auth_server");
+        assert!(
+            found[0].message.contains("19.0.0 and later"),
+            "{}",
+            found[0].message
+        );
+        assert!(!found[0].fixable, "renaming is no ssh_config edit");
     }
 
     #[test]
