@@ -72,6 +72,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -153,10 +154,59 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;lab;db' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a database in the lab (or replace the labels of one registered before)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mwictl;lab;db;add' {
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'A label of the database, KEY=VALUE (repeatable or comma-separated)')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;lab;db;help' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a database in the lab (or replace the labels of one registered before)')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mwictl;lab;db;help;add' {
+            break
+        }
+        'mwictl;lab;db;help;help' {
+            break
+        }
         'mwictl;lab;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -167,6 +217,13 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;lab;help;break' {
+            break
+        }
+        'mwictl;lab;help;db' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a database in the lab (or replace the labels of one registered before)')
+            break
+        }
+        'mwictl;lab;help;db;add' {
             break
         }
         'mwictl;lab;help;help' {
@@ -211,7 +268,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lint' {
             [CompletionResult]::new('--env', '--env', [CompletionResultType]::ParameterName, 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them')
             [CompletionResult]::new('--unit', '--unit', [CompletionResultType]::ParameterName, 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment')
-            [CompletionResult]::new('--teleport-version', '--teleport-version', [CompletionResultType]::ParameterName, 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it')
+            [CompletionResult]::new('--teleport-version', '--teleport-version', [CompletionResultType]::ParameterName, 'The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or `17.4` stand for the newest release of that line')
             [CompletionResult]::new('--tbot', '--tbot', [CompletionResultType]::ParameterName, 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -1268,6 +1325,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
+            [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             break
         }
         'mwictl;help;lab;start' {
@@ -1277,6 +1335,13 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;lab;break' {
+            break
+        }
+        'mwictl;help;lab;db' {
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Register a database in the lab (or replace the labels of one registered before)')
+            break
+        }
+        'mwictl;help;lab;db;add' {
             break
         }
         'mwictl;help;ping' {

@@ -277,8 +277,14 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__lab,break)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__break"
                 ;;
+            mwictl__subcmd__help__subcmd__lab,db)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__db"
+                ;;
             mwictl__subcmd__help__subcmd__lab,start)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__start"
+                ;;
+            mwictl__subcmd__help__subcmd__lab__subcmd__db,add)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__db__subcmd__add"
                 ;;
             mwictl__subcmd__help__subcmd__locks,add)
                 cmd="mwictl__subcmd__help__subcmd__locks__subcmd__add"
@@ -328,11 +334,26 @@ _mwictl() {
             mwictl__subcmd__lab,break)
                 cmd="mwictl__subcmd__lab__subcmd__break"
                 ;;
+            mwictl__subcmd__lab,db)
+                cmd="mwictl__subcmd__lab__subcmd__db"
+                ;;
             mwictl__subcmd__lab,help)
                 cmd="mwictl__subcmd__lab__subcmd__help"
                 ;;
             mwictl__subcmd__lab,start)
                 cmd="mwictl__subcmd__lab__subcmd__start"
+                ;;
+            mwictl__subcmd__lab__subcmd__db,add)
+                cmd="mwictl__subcmd__lab__subcmd__db__subcmd__add"
+                ;;
+            mwictl__subcmd__lab__subcmd__db,help)
+                cmd="mwictl__subcmd__lab__subcmd__db__subcmd__help"
+                ;;
+            mwictl__subcmd__lab__subcmd__db__subcmd__help,add)
+                cmd="mwictl__subcmd__lab__subcmd__db__subcmd__help__subcmd__add"
+                ;;
+            mwictl__subcmd__lab__subcmd__db__subcmd__help,help)
+                cmd="mwictl__subcmd__lab__subcmd__db__subcmd__help__subcmd__help"
                 ;;
             mwictl__subcmd__lab__subcmd__help,bot)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__bot"
@@ -340,11 +361,17 @@ _mwictl() {
             mwictl__subcmd__lab__subcmd__help,break)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__break"
                 ;;
+            mwictl__subcmd__lab__subcmd__help,db)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__db"
+                ;;
             mwictl__subcmd__lab__subcmd__help,help)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__help"
                 ;;
             mwictl__subcmd__lab__subcmd__help,start)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__start"
+                ;;
+            mwictl__subcmd__lab__subcmd__help__subcmd__db,add)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__db__subcmd__add"
                 ;;
             mwictl__subcmd__locks,add)
                 cmd="mwictl__subcmd__locks__subcmd__add"
@@ -1914,7 +1941,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break"
+            opts="start bot break db"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1944,6 +1971,34 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__lab__subcmd__break)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__db)
+            opts="add"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__db__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2278,7 +2333,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version start bot break help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version start bot break db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2451,8 +2506,122 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__lab__subcmd__db)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version add help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__db__subcmd__add)
+            opts="-i -v -q -h -V --label --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__db__subcmd__help)
+            opts="add help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__db__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__db__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break help"
+            opts="start bot break db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2482,6 +2651,34 @@ _mwictl() {
         mwictl__subcmd__lab__subcmd__help__subcmd__break)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__db)
+            opts="add"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__db__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -68,6 +68,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+            cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -145,10 +146,54 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;lab;db'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand add 'Register a database in the lab (or replace the labels of one registered before)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;lab;db;add'= {
+            cand --label 'A label of the database, KEY=VALUE (repeatable or comma-separated)'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lab;db;help'= {
+            cand add 'Register a database in the lab (or replace the labels of one registered before)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;lab;db;help;add'= {
+        }
+        &'mwictl;lab;db;help;help'= {
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+            cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
@@ -156,6 +201,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lab;help;bot'= {
         }
         &'mwictl;lab;help;break'= {
+        }
+        &'mwictl;lab;help;db'= {
+            cand add 'Register a database in the lab (or replace the labels of one registered before)'
+        }
+        &'mwictl;lab;help;db;add'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -196,7 +246,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lint'= {
             cand --env 'A variable of tbot''s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit''s, so it overrides them'
             cand --unit 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot''s environment'
-            cand --teleport-version 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it'
+            cand --teleport-version 'The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or `17.4` stand for the newest release of that line'
             cand --tbot 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -1164,12 +1214,18 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+            cand db 'Register databases in the lab, as database agents or auto-discovery would'
         }
         &'mwictl;help;lab;start'= {
         }
         &'mwictl;help;lab;bot'= {
         }
         &'mwictl;help;lab;break'= {
+        }
+        &'mwictl;help;lab;db'= {
+            cand add 'Register a database in the lab (or replace the labels of one registered before)'
+        }
+        &'mwictl;help;lab;db;add'= {
         }
         &'mwictl;help;ping'= {
         }

@@ -52,21 +52,22 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "recover" -d 'Recover 
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l data-dir -d 'Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab]' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l listen -d 'Address to listen on; port 0 picks a free port' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l cluster-name -d 'Cluster name, fixed on the first start [default: the stored name, else "lab"]' -r
@@ -128,9 +129,23 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -f -a "add" -d 'Register a database in the lab (or replace the labels of one registered before)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -158,7 +173,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s h -l help -d 'P
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l env -d 'A variable of tbot\'s environment, e.g. TBOT_USE_PROXY_ADDR=yes; repeatable. Set after --unit\'s, so it overrides them' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l unit -d 'The systemd unit tbot runs from: its `Environment=` lines and the `EnvironmentFile=` files it names (`-` before a path: may be missing) are tbot\'s environment' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l teleport-version -d 'The Teleport release tbot runs (e.g. 17.4); judges the configs against it' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l teleport-version -d 'The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or `17.4` stand for the newest release of that line' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l tbot -d 'A tbot binary: its `tbot version` is the release to judge against (without this, a `tbot` on PATH is used when there is one)' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -738,6 +753,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'

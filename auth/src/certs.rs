@@ -199,7 +199,7 @@ fn labels_match(
 /// Whether `roles` see database `db`: rules allow read and list on `db_server` and `db`, some
 /// role's allow.db_labels match it, and no role's deny.db_labels do. Teleport answers a
 /// database the roles cannot see exactly as one that does not exist.
-fn database_visible(roles: &[Arc<RoleV6>], db: &DatabaseRecord) -> bool {
+pub(crate) fn database_visible(roles: &[Arc<RoleV6>], db: &DatabaseRecord) -> bool {
     let rules = ["db_server", "db"].iter().all(|resource| {
         ["read", "list"]
             .iter()

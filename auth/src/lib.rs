@@ -23,7 +23,8 @@
 //!   build metadata marks the lab without lowering semver precedence.
 //!
 //! Lab-only: [`lab::seed_database`] registers a database server (Teleport learns them from its
-//! database agents), so that database access of bots can be rehearsed. Locks on a `join_token`
+//! database agents), so that database access of bots can be rehearsed; ListResources lists them
+//! (`db_server` only). Locks on a `join_token`
 //! are checked when joining; certificates do not carry the join token.
 
 pub mod lab;
@@ -31,6 +32,7 @@ pub mod lab;
 mod authz;
 mod bots;
 mod certs;
+mod databases;
 mod datadir;
 mod error;
 mod instances;

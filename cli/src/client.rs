@@ -16,10 +16,13 @@ use mwi_proto::machineid::{
 use mwi_proto::method::{auth, bot, bot_instance};
 use mwi_proto::proto::{
     DeleteLockRequest, DeleteRoleRequest, GetLockRequest, GetLocksRequest, GetRoleRequest,
-    ListRolesRequest, PingResponse,
+    ListResourcesRequest, ListResourcesResponse, ListRolesRequest, PingResponse,
+    paginated_resource,
 };
 use mwi_proto::raw::RawCodec;
-use mwi_proto::types::{LockTarget, LockV2, ProvisionTokenV2, ResourceRequest, RoleV6};
+use mwi_proto::types::{
+    DatabaseServerV3, LockTarget, LockV2, ProvisionTokenV2, ResourceRequest, RoleV6,
+};
 use prost::Message;
 use tonic::codegen::http::uri::PathAndQuery;
 
@@ -540,6 +543,43 @@ impl Client {
         self.call_raw(bot_instance::DELETE_BOT_INSTANCE, subject, encode(&req))
             .await
             .map(drop)
+    }
+
+    // ---- databases ----
+
+    /// Every database server the caller may see: `ListResources` with `db_server`, paged, as
+    /// tctl and tbot find databases (read only, so the resources' bytes are not kept).
+    pub async fn database_servers(&self) -> Result<Vec<DatabaseServerV3>, ClientError> {
+        let method = auth::LIST_RESOURCES;
+        let mut servers = Vec::new();
+        let mut start_key = String::new();
+        loop {
+            let req = ListResourcesRequest {
+                resource_type: "db_server".into(),
+                limit: PAGE_SIZE,
+                start_key: start_key.clone(),
+                ..Default::default()
+            };
+            let page: Fetched<ListResourcesResponse> = self
+                .call(method, Subject::all("db_server"), encode(&req))
+                .await?;
+            let page = page.value;
+            // The one kind modelled; a resource of another kind arrives empty and is skipped.
+            servers.extend(page.resources.into_iter().filter_map(|r| {
+                r.resource
+                    .map(|paginated_resource::Resource::DatabaseServer(server)| server)
+            }));
+            if page.next_key.is_empty() {
+                return Ok(servers);
+            }
+            if page.next_key == start_key {
+                return Err(ClientError::Decode {
+                    method,
+                    detail: "the server returned the same page token again".into(),
+                });
+            }
+            start_key = page.next_key;
+        }
     }
 
     // ---- plumbing ----

@@ -28,7 +28,8 @@ const fn v(major: u64, minor: u64, patch: u64) -> Version {
 /// supported, at its newest patch. Teleport supports the current major and the two before it.
 /// At 2026-12 the current major is 19: tbot's per-service `roles:` was removed "from V19.0.0"
 /// on master on 2026-07-30 (#69181, v19 upgrade guide), and issue #68344 still speaks of v20 as
-/// a future release. So 19, 18 and 17 are supported, and 17 is the oldest.
+/// a future release (the docs' `ver/20.x` is the development branch, as `ver/19.x` was
+/// "unreleased" in 2025-09). So 19, 18 and 17 are supported, and 17 is the oldest.
 pub const OLDEST_SUPPORTED: Release = Release::line(17);
 
 /// tbot reads v2 configs (`services:`/`outputs:` with `type:`, `storage:` with `type:`); v1
@@ -59,6 +60,12 @@ pub const KUBE_SECRET_PLUGIN_OFF: &[Version] = &[v(15, 4, 7), v(16, 0, 4), v(17,
 /// possible to configure per-service role impersonation"): PR #69181 (2026-07-30, keeps the
 /// field to give a specific error), issue #68344, v19 upgrade guide.
 pub const SERVICE_ROLES_REMOVED: &[Version] = &[v(19, 0, 0)];
+
+/// Removals of the deprecated forms: none in any release read (see the module doc); a form
+/// listed here becomes an error on the releases that removed it.
+pub const OUTPUTS_REMOVED: &[Version] = &[];
+pub const CERTIFICATE_TTL_REMOVED: &[Version] = &[];
+pub const CONFIG_V1_REMOVED: &[Version] = &[];
 
 /// The `application-tunnel` service: #44446 in 15.4.10, #44443 in 16.1.1 (CHANGELOG).
 pub const APPLICATION_TUNNEL: &[Version] = &[v(15, 4, 10), v(16, 1, 1), v(17, 0, 0)];

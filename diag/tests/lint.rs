@@ -2,7 +2,9 @@
 //! snapshotted, and `--fix` checked to change only the needed bytes, atomically, with a backup.
 
 use mwi_diag::incident::Incident;
-use mwi_diag::lint::{self, FileReport, LintOptions, LintReport, Severity};
+use mwi_diag::lint::{
+    self, FileReport, LintOptions, LintReport, Severity, Target, TargetSource, target,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -75,9 +77,24 @@ fn clean_config_has_only_a_note() {
     insta::assert_snapshot!(text(&report));
 }
 
+/// [`options`] for the given release (`--teleport-version`).
+fn at(release: &str) -> LintOptions {
+    LintOptions {
+        target: Target::new(
+            target::parse_release(release).expect("release"),
+            TargetSource::Flag,
+            release,
+        ),
+        ..options()
+    }
+}
+
 #[test]
 fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
-    let file = lint_one("s5_kube_secret.yaml", &options());
+    // 16.0.3 still fails the output (the exec plugin is turned off from 16.0.4); its tbot reads
+    // kubernetes outputs under `outputs:` only.
+    let outputs = source("s5_kube_secret.yaml").replace("services:", "outputs:");
+    let file = lint::lint_source("s5_kube_secret.yaml", &outputs, &at("16.0.3"));
     let s5: Vec<_> = file
         .findings
         .iter()
@@ -89,8 +106,40 @@ fn kubernetes_secret_without_disable_exec_plugin_is_s5() {
             .all(|f| f.incident == Some(Incident::K8sSecret) && f.fixable)
     );
     assert_eq!((s5[0].line, s5[0].column), (9, 5));
-    assert_eq!(s5[1].key, "services[1].disable_exec_plugin");
-    insta::assert_snapshot!(text(&report_of(vec![file])));
+    assert_eq!(s5[1].key, "outputs[1].disable_exec_plugin");
+    assert!(s5.iter().all(|f| f.severity == Severity::Error));
+    let mut report = report_of(vec![file]);
+    report.target = at("16.0.3").target;
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn s5_is_a_fixable_note_where_tbot_turns_the_plugin_off() {
+    for release in ["15.4.7", "16.0.4", "17"] {
+        let file = lint_one("s5_kube_secret.yaml", &at(release));
+        let s5: Vec<_> = file
+            .findings
+            .iter()
+            .filter(|f| f.rule == "kube-secret-exec-plugin")
+            .collect();
+        assert_eq!(s5.len(), 2, "{release}");
+        assert!(
+            s5.iter().all(|f| f.severity == Severity::Info && f.fixable),
+            "{release}"
+        );
+        assert!(
+            s5[0].message.contains("logs that it did"),
+            "{}",
+            s5[0].message
+        );
+    }
+    let old = lint_one("s5_kube_secret.yaml", &at("15.4.6"));
+    assert!(
+        old.findings
+            .iter()
+            .filter(|f| f.rule == "kube-secret-exec-plugin")
+            .all(|f| f.severity == Severity::Error)
+    );
 }
 
 #[test]
@@ -148,7 +197,8 @@ fn schema_errors_name_the_key_and_suggest() {
 fn v1_config_is_flagged_and_not_checked_as_v2() {
     let file = lint_one("v1.yaml", &options());
     assert_eq!(rules(&file), set(&["config-v1"]));
-    assert_eq!(file.findings[0].severity, Severity::Warning);
+    // Every release read still migrates v1 in memory: a note, not a warning.
+    assert_eq!(file.findings[0].severity, Severity::Info);
 }
 
 #[test]
@@ -421,7 +471,11 @@ fn not_utf8_is_a_syntax_error() {
 
 #[test]
 fn json_report_is_stable() {
-    let report = report_of(vec![lint_one("s5_kube_secret.yaml", &options())]);
+    let options = at("16.0.3");
+    let outputs = source("s5_kube_secret.yaml").replace("services:", "outputs:");
+    let file = lint::lint_source("s5_kube_secret.yaml", &outputs, &options);
+    let mut report = report_of(vec![file]);
+    report.target = options.target;
     insta::assert_snapshot!(serde_json::to_string_pretty(&report).expect("json"));
 }
 
@@ -544,7 +598,7 @@ fn every_finding_matches_its_registered_rule() {
         };
         let mut report = lint::lint_paths(&paths, &options).expect("lint");
         // Rules the corpus files do not show.
-        let extra = "version: v2\nversion: v2\nproxy_server: p:443\ncertificate_ttl: 1h\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\n";
+        let extra = "version: v2\nversion: v2\nproxy_server: p:443\ncertificate_ttl: 1h\nstorage:\n  type: directory\n  path: /mnt/shared/tbot\nservices:\n  - type: identity\n    roles: [access]\n    destination: /opt/id\n";
         report
             .files
             .push(lint::lint_source("extra.yaml", extra, &options));

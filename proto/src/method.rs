@@ -31,6 +31,7 @@ pub mod auth {
         UPSERT_TOKEN_V2 = "UpsertTokenV2",
         DELETE_TOKEN = "DeleteToken",
         GENERATE_USER_CERTS = "GenerateUserCerts",
+        LIST_RESOURCES = "ListResources",
     });
 }
 

@@ -8,7 +8,11 @@ use crate::harness::{Lab, run};
 
 const S1_AUTH_LOG: &str = "2026-11-26T10:00:00Z [AUTH]      WARN lock targeting User:\"bot-example\" is in force: The bot user \"bot-example\" has been locked due to a certificate generation mismatch, possibly indicating a stolen certificate. auth/apiserver.go:224\n";
 
-const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\nservices:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
+/// S5 as the releases that fail the output read it (`outputs:`; checked with [`S5_RELEASE`]).
+const S5_CONFIG: &str = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: kubernetes\n  token: kube-token\nstorage:\n  type: memory\noutputs:\n  # the cluster's credentials\n  - type: kubernetes\n    kubernetes_cluster: prod\n    destination:\n      type: kubernetes_secret\n      name: identity-output\n";
+
+/// A release whose tbot fails a kubernetes output to a kubernetes_secret in exec plugin mode.
+const S5_RELEASE: &str = "16.0.3";
 
 fn bot_user_lock() -> LockV2 {
     lock("mismatch-lock", user("bot-example"), "locked")
@@ -99,7 +103,7 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
     std::fs::write(&path, S5_CONFIG).unwrap();
     let p = path.to_str().unwrap();
 
-    let found = run(&mut lab.bare_cmd(&["lint", p]));
+    let found = run(&mut lab.bare_cmd(&["lint", "--teleport-version", S5_RELEASE, p]));
     assert_eq!(found.code, 1);
     assert!(
         found.stdout.contains("kube-secret-exec-plugin"),
@@ -107,7 +111,7 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
         found.stdout
     );
 
-    let fixed = run(&mut lab.bare_cmd(&["lint", "--fix", p]));
+    let fixed = run(&mut lab.bare_cmd(&["lint", "--teleport-version", S5_RELEASE, "--fix", p]));
     assert!(
         fixed.stdout.contains("+    disable_exec_plugin: true"),
         "{}",
@@ -122,7 +126,7 @@ fn lint_finds_s5_and_fix_changes_only_the_needed_bytes() {
     let backup = std::fs::read_to_string(lab.root().join("tbot.yaml.bak")).unwrap();
     assert_eq!(backup, S5_CONFIG);
 
-    let clean = run(&mut lab.bare_cmd(&["lint", p]));
+    let clean = run(&mut lab.bare_cmd(&["lint", "--teleport-version", S5_RELEASE, p]));
     assert!(
         !clean.stdout.contains("kube-secret-exec-plugin"),
         "{}",
@@ -143,7 +147,14 @@ fn doctor_and_lint_write_yaml_like_every_command() {
 
     let path = lab.root().join("tbot.yaml");
     std::fs::write(&path, S5_CONFIG).unwrap();
-    let out = run(&mut lab.bare_cmd(&["lint", "--format", "yaml", path.to_str().unwrap()]));
+    let out = run(&mut lab.bare_cmd(&[
+        "lint",
+        "--format",
+        "yaml",
+        "--teleport-version",
+        S5_RELEASE,
+        path.to_str().unwrap(),
+    ]));
     assert_eq!(out.code, 1, "{}", out.stderr);
     let report: serde_yaml_ng::Value = serde_yaml_ng::from_str(&out.stdout).expect("yaml report");
     assert_eq!(report["schema"], "mwictl.lint/v1", "{}", out.stdout);
@@ -242,5 +253,165 @@ fn doctor_bot_says_when_the_log_names_another_bot() {
             .contains("mwictl recover generation-mismatch --bot example"),
         "the evidence's bot keeps the fix:\n{}",
         out.stdout
+    );
+}
+
+/// tbot's error report with HTML-escaped quotes (as some releases print it): S4 for `pg-prod`.
+const S4_ESCAPED_LOG: &str = "2026-11-26T10:00:00Z ERRO [TBOT:OUTP] Failed to generate impersonated certs for directory /opt/machine-id error:[\nERROR REPORT:\nOriginal Error: *trace.NotFoundError database &#34;pg-prod&#34; not found\n]\n";
+
+/// A person's `tsh ssh` refused: nothing in it is tbot's.
+const TSH_ONLY_LOG: &str = "$ tsh ssh root@db-1\nERROR: ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain\n";
+
+#[test]
+fn doctor_reads_html_escaped_quotes_in_tbot_error_reports() {
+    let lab = Lab::start();
+    let log = lab.root().join("tbot.log");
+    std::fs::write(&log, S4_ESCAPED_LOG).unwrap();
+    let log = log.to_str().unwrap();
+    let out = run(&mut lab.bare_cmd(&["doctor", log]));
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("mwictl recover db-access --bot BOT_NAME --db pg-prod"),
+        "{}",
+        out.stdout
+    );
+    let json = run(&mut lab.bare_cmd(&["doctor", "--format", "json", log]));
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(finding["incident"], "S4", "{report}");
+    assert_eq!(finding["facts"]["db"], "pg-prod", "{report}");
+    assert!(
+        finding["evidence"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("&#34;pg-prod&#34;"),
+        "evidence shows the line as written: {report}"
+    );
+}
+
+#[test]
+fn doctor_on_a_persons_tsh_output_gives_a_low_confidence_s3_note() {
+    let lab = Lab::start();
+    let log = lab.root().join("tsh.txt");
+    std::fs::write(&log, TSH_ONLY_LOG).unwrap();
+    let log = log.to_str().unwrap();
+    let out = run(&mut lab.bare_cmd(&["doctor", log]));
+    assert_eq!(out.code, 0, "a note alone does not fail: {}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("S3 SSH login not allowed by the bot's certificate (low confidence)"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("Nothing in the input shows tbot"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("No known incident found; 1 low-confidence note"),
+        "{}",
+        out.stdout
+    );
+    let json = run(&mut lab.bare_cmd(&["doctor", "--format", "json", log]));
+    assert_eq!(json.code, 0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["findings"][0]["incident"], "S3", "{report}");
+    assert_eq!(report["findings"][0]["confidence"], "low", "{report}");
+
+    // The user saying whose it is makes it the bot's incident.
+    let named = run(&mut lab.bare_cmd(&["doctor", "--format", "json", "--bot", "ci", log]));
+    assert_eq!(named.code, 1, "{}", named.stdout);
+    let report: serde_json::Value = serde_json::from_str(&named.stdout).unwrap();
+    assert_eq!(report["findings"][0]["confidence"], "high", "{report}");
+}
+
+#[test]
+fn doctor_live_tells_a_hidden_database_from_a_renamed_and_an_unregistered_one() {
+    let lab = Lab::start();
+    let log = lab.root().join("tbot.log");
+    std::fs::write(&log, S4_ESCAPED_LOG).unwrap();
+    let log = log.to_str().unwrap();
+    // The live answer of the one finding, as JSON says it: (current, detail).
+    let live = |extra: &[&str]| {
+        let mut args = vec!["doctor", "--live", "--format", "json"];
+        args.extend_from_slice(extra);
+        args.push(log);
+        let out = run(&mut lab.cmd(&args));
+        assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+        let report: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let answer = &report["findings"][0]["live"];
+        (
+            answer["current"].clone(),
+            answer["detail"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+
+    // (c) Nothing registered by that name or discovered as it.
+    let (current, detail) = live(&[]);
+    assert_eq!(current, true);
+    assert!(
+        detail.starts_with(
+            "no database named pg-prod is registered and none was discovered as pg-prod"
+        ),
+        "{detail}"
+    );
+
+    // (b) Auto-discovery renamed it: the old name lives on in the discovered-name label.
+    let added = run(&mut lab.cmd(&[
+        "lab",
+        "db",
+        "add",
+        "pg-prod-rds-us-east-1-123456789012",
+        "--label",
+        "teleport.internal/discovered-name=pg-prod,env=prod",
+    ]));
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    assert!(
+        added
+            .stdout
+            .contains("registered database pg-prod-rds-us-east-1-123456789012"),
+        "{}",
+        added.stdout
+    );
+    let (current, detail) = live(&[]);
+    assert_eq!(current, true);
+    assert!(
+        detail.starts_with(
+            "no database is named pg-prod, but auto-discovery renamed it: \
+             pg-prod-rds-us-east-1-123456789012 (its teleport.internal/discovered-name label is \
+             pg-prod)"
+        ),
+        "{detail}"
+    );
+    assert!(
+        detail.contains("`service:` in tbot.yaml at pg-prod-rds-us-east-1-123456789012"),
+        "{detail}"
+    );
+    let text = run(&mut lab.cmd(&["doctor", "--live", log]));
+    assert!(
+        text.stdout
+            .contains("live:  still current: no database is named pg-prod"),
+        "{}",
+        text.stdout
+    );
+
+    // (a) A database of that name exists: the bot's roles hide it.
+    let added = run(&mut lab.cmd(&["lab", "db", "add", "pg-prod", "--label", "env=prod"]));
+    assert_eq!(added.code, 0, "{}", added.stderr);
+    let (current, detail) = live(&[]);
+    assert_eq!(current, serde_json::Value::Null, "unknown without the bot");
+    assert!(
+        detail.starts_with("database pg-prod is registered, so the cause is RBAC"),
+        "{detail}"
+    );
+    crate::roles::create_bot(&lab, "reporting", &["access"], &[]);
+    let (current, detail) = live(&["--bot", "reporting"]);
+    assert_eq!(current, true);
+    assert!(
+        detail.starts_with("database pg-prod is registered, so the cause is RBAC: still missing"),
+        "{detail}"
     );
 }

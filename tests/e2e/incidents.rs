@@ -434,8 +434,9 @@ fn lint_json(lab: &Lab, args: &[&str]) -> (i32, Vec<serde_json::Value>) {
     (out.code, findings)
 }
 
-/// Breaks `scenario` (no lab agent runs), checks lint finds `rule`, fixes it and checks it is gone.
-fn lint_finds_and_fixes(scenario: &str, rule: &str) {
+/// Breaks `scenario` (no lab agent runs), checks lint finds `rule` (exiting `code`: 0 when it is
+/// a note for the default release), fixes it and checks it is gone.
+fn lint_finds_and_fixes(scenario: &str, rule: &str, code: i32) {
     let lab = Lab::start();
     let bot = BotDir::new(&lab, "linted");
     let broke = break_bot(&lab, scenario, &bot, "linted");
@@ -448,7 +449,7 @@ fn lint_finds_and_fixes(scenario: &str, rule: &str) {
     );
     assert_eq!(
         lint(&lab, &bot.config(), false, None),
-        (1, vec![rule.to_string()])
+        (code, vec![rule.to_string()])
     );
     let (_, after_fix) = lint(&lab, &bot.config(), true, None);
     assert!(!after_fix.contains(&rule.to_string()), "{after_fix:?}");
@@ -457,12 +458,34 @@ fn lint_finds_and_fixes(scenario: &str, rule: &str) {
 
 #[test]
 fn s5_kubernetes_secret_without_disable_exec_plugin_is_found_and_fixed_by_lint() {
-    lint_finds_and_fixes("k8s-secret", "kube-secret-exec-plugin");
+    // Current releases turn the exec plugin off themselves and log it: a note.
+    let lab = Lab::start();
+    let bot = BotDir::new(&lab, "old-tbot");
+    break_bot(&lab, "k8s-secret", &bot, "old-tbot");
+    // A release that fails the output instead: an error there.
+    let (code, findings) = lint_json(
+        &lab,
+        &[
+            "lint",
+            "--format",
+            "json",
+            "--teleport-version",
+            "15.4.6",
+            &bot.config(),
+        ],
+    );
+    assert_eq!(code, 1);
+    let s5 = findings
+        .iter()
+        .find(|f| f["rule"] == "kube-secret-exec-plugin")
+        .expect("S5 on 15.4.6");
+    assert_eq!(s5["severity"], "error", "{s5}");
+    lint_finds_and_fixes("k8s-secret", "kube-secret-exec-plugin", 0);
 }
 
 #[test]
 fn s7_auth_server_with_ssh_config_on_is_found_and_fixed_by_lint() {
-    lint_finds_and_fixes("no-proxy", "auth-server-ssh-config");
+    lint_finds_and_fixes("no-proxy", "auth-server-ssh-config", 1);
 }
 
 #[test]

@@ -160,6 +160,18 @@ fn a_tbot_on_path_is_used_and_named() {
         "{}",
         out.stdout
     );
+    // A file named tbot that is not executable is no tbot.
+    let plain = dir.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::write(plain.join("tbot"), "not a program").unwrap();
+    let out = lint(dir.path(), &plain, &[config.to_str().unwrap()]);
+    assert!(
+        first_line(&out)
+            .starts_with("Checked for Teleport 17.x (the oldest supported major, by default")
+            && !first_line(&out).contains("PATH ("),
+        "{}",
+        out.stdout
+    );
     // One that prints no release leaves the default, saying why.
     script(&bin, "tbot", "echo 'tbot: not today'");
     let out = lint(dir.path(), &bin, &[config.to_str().unwrap()]);
@@ -240,4 +252,128 @@ fn live_against_a_placeholder_version_falls_back_with_a_note() {
         first.contains("cluster scripted reported version `0.0.0-dev`, which is not a release"),
         "{first}"
     );
+}
+
+/// [`S5_CONFIG`] as the releases before `services:` held the output kinds read it.
+fn s5_outputs() -> String {
+    S5_CONFIG.replace("services:", "outputs:")
+}
+
+/// Exit code and `(rule, severity)` of each finding of `lint --format json ARGS`.
+fn rules_of(out: &Run) -> (i32, Vec<(String, String)>) {
+    let report = json(out);
+    let findings = report["files"][0]["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap_or("").to_string(),
+                f["severity"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    (out.code, findings)
+}
+
+fn has(findings: &[(String, String)], rule: &str, severity: &str) -> bool {
+    findings.iter().any(|(r, s)| r == rule && s == severity)
+}
+
+#[test]
+fn s5_is_an_error_where_tbot_fails_the_output_and_a_note_where_it_does_not() {
+    let (dir, config) = config_dir(&s5_outputs());
+    let config = config.to_str().unwrap();
+    let at = |release: &str| {
+        rules_of(&lint(
+            dir.path(),
+            dir.path(),
+            &["--format", "json", "--teleport-version", release, config],
+        ))
+    };
+    let (code, old) = at("16.0.3");
+    assert_eq!(code, 1, "{old:?}");
+    assert!(has(&old, "kube-secret-exec-plugin", "error"), "{old:?}");
+    assert!(
+        !old.iter().any(|(r, _)| r == "deprecated-outputs"),
+        "{old:?}"
+    );
+
+    let (code, new) = at("16.1.0");
+    assert_eq!(code, 0, "{new:?}");
+    assert!(has(&new, "kube-secret-exec-plugin", "info"), "{new:?}");
+    assert!(has(&new, "deprecated-outputs", "info"), "{new:?}");
+
+    // The same boundary through a tbot binary's version.
+    let tbot = script(
+        dir.path(),
+        "tbot-15",
+        r#"echo "Teleport v15.4.7 git: go1.22""#,
+    );
+    let (code, via_tbot) = rules_of(&lint(
+        dir.path(),
+        dir.path(),
+        &["--format", "json", "--tbot", tbot.to_str().unwrap(), config],
+    ));
+    assert_eq!(code, 0, "{via_tbot:?}");
+    assert!(
+        has(&via_tbot, "kube-secret-exec-plugin", "info"),
+        "{via_tbot:?}"
+    );
+}
+
+#[test]
+fn fix_keeps_outputs_and_certificate_ttl_where_the_target_needs_them() {
+    let config = format!("{}certificate_ttl: 2h\n", s5_outputs());
+    let (dir, path) = config_dir(&config);
+    let p = path.to_str().unwrap();
+    let out = lint(
+        dir.path(),
+        dir.path(),
+        &["--teleport-version", "16.0.3", "--fix", p],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let fixed = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(
+        fixed,
+        config.replace(
+            "  - type: kubernetes\n    kubernetes_cluster: prod\n",
+            "  - type: kubernetes\n    kubernetes_cluster: prod\n    disable_exec_plugin: true\n"
+        ),
+        "only S5 is fixed on 16.0.3"
+    );
+    // On a release with both new forms, --fix moves to them.
+    let out = lint(
+        dir.path(),
+        dir.path(),
+        &["--teleport-version", "18", "--fix", p],
+    );
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let fixed = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        fixed.contains("\nservices:\n") && fixed.contains("\ncredential_ttl: 2h\n"),
+        "{fixed}"
+    );
+}
+
+#[test]
+fn per_service_roles_are_an_error_from_19() {
+    let config = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: iam\n  token: iam-bot\nservices:\n  - type: identity\n    roles: [access]\n    destination:\n      type: directory\n      path: /opt/machine-id\n";
+    let (dir, path) = config_dir(config);
+    let p = path.to_str().unwrap();
+    let (code, v18) = rules_of(&lint(
+        dir.path(),
+        dir.path(),
+        &["--format", "json", "--teleport-version", "18", p],
+    ));
+    assert_eq!(code, 0, "{v18:?}");
+    assert!(has(&v18, "service-roles", "info"), "{v18:?}");
+    let (code, v19) = rules_of(&lint(
+        dir.path(),
+        dir.path(),
+        &["--format", "json", "--teleport-version", "19.0.0", p],
+    ));
+    assert_eq!(code, 1, "{v19:?}");
+    assert!(has(&v19, "service-roles", "error"), "{v19:?}");
 }

@@ -18,6 +18,7 @@ mod lint_target;
 mod locks;
 mod pipes;
 mod real_configs;
+mod real_logs;
 mod recover;
 mod recover_input;
 mod recover_pty;

@@ -4,6 +4,7 @@
 
 mod bots;
 mod data_dir;
+mod databases;
 mod impersonation;
 mod instances;
 mod join;

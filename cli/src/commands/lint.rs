@@ -67,7 +67,8 @@ pub struct LintArgs {
     #[arg(long, value_name = "FILE")]
     pub unit: Option<PathBuf>,
 
-    /// The Teleport release tbot runs (e.g. 17.4); judges the configs against it.
+    /// The Teleport release tbot runs (e.g. 17.4.2); judges the configs against it. `17` or
+    /// `17.4` stand for the newest release of that line.
     #[arg(long, value_name = "X.Y[.Z]", value_parser = parse_release)]
     pub teleport_version: Option<(Release, String)>,
 
@@ -209,7 +210,8 @@ async fn tbot_version(path: &Path) -> Result<Version, String> {
         Ok(Ok(output)) => output,
     };
     let stdout = String::from_utf8_lossy(&output.stdout);
-    match target::parse_tbot_version(&stdout) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    match target::parse_tbot_version(&stdout).or_else(|| target::parse_tbot_version(&stderr)) {
         Some(version) => Ok(version),
         None if !output.status.success() => Err(format!("`version` failed ({})", output.status)),
         None => {

@@ -292,13 +292,12 @@ mod tests {
 
     #[test]
     fn lab_scenario_files_are_clean_for_lint() {
-        for scenario in [
-            Incident::GenerationMismatch,
-            Incident::Expired,
-            Incident::SshLogin,
-            Incident::DbAccess,
-        ] {
+        for scenario in [Incident::GenerationMismatch, Incident::Expired] {
             assert_eq!(lint_rules(scenario), Vec::<String>::new(), "{scenario:?}");
+        }
+        // The per-output roles of these two are a note before Teleport 19 (which refuses them).
+        for scenario in [Incident::SshLogin, Incident::DbAccess] {
+            assert_eq!(lint_rules(scenario), ["service-roles"], "{scenario:?}");
         }
     }
 

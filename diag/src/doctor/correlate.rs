@@ -44,7 +44,7 @@ pub(crate) struct Event {
 /// Whether the input shows tbot at work anywhere, for incidents only a bot has (S3): a person's
 /// `ssh` or `tsh` refused with `unable to authenticate` looks the same as a bot's output.
 /// Looked for in the raw bytes as they stream past, until found once: tbot's components and
-/// callers (`[TBOT]`, `tbot/renew.go`, `tbot[PID]:`, any `tbot`), its impersonated certificates,
+/// callers (`[TBOT]`, `tbot/renew.go`, `tbot[PID]:`, the word tbot), its impersonated certificates,
 /// its ssh-multiplexer, the `ssh_config` of its identity output, and bot users (`"bot-NAME"`,
 /// `[bot-NAME]`, `=bot-NAME`).
 #[derive(Debug, Default)]
@@ -71,13 +71,18 @@ impl TbotContext {
         if self.seen {
             return;
         }
-        self.seen = TBOT_MARKERS.is_match(bytes)
-            || BOT_USER.find_iter(bytes).any(|at| {
-                let before = at.checked_sub(1).map(|i| bytes[i]);
-                let after = bytes.get(at + 4);
-                matches!(before, Some(b'"' | b'[' | b'=' | b';' | b'\''))
-                    && after.is_some_and(u8::is_ascii_alphanumeric)
-            });
+        // `tbot` as a word of its own: `certbot` and `gotbot` are not tbot.
+        self.seen = TBOT_MARKERS.find_iter(bytes).any(|m| {
+            m.pattern().as_usize() != 0
+                || m.start()
+                    .checked_sub(1)
+                    .is_none_or(|i| !bytes[i].is_ascii_alphanumeric())
+        }) || BOT_USER.find_iter(bytes).any(|at| {
+            let before = at.checked_sub(1).map(|i| bytes[i]);
+            let after = bytes.get(at + 4);
+            matches!(before, Some(b'"' | b'[' | b'=' | b';' | b'\''))
+                && after.is_some_and(u8::is_ascii_alphanumeric)
+        });
     }
 
     /// Whether tbot was seen in what was looked at.
@@ -605,6 +610,7 @@ mod tests {
             "2021/09/15 03:33:35 ssh: handshake failed: ssh: unable to authenticate",
             "a robot-arm and a bot-like script, user bot- and x=bot-",
             "ssh -F ~/.ssh/config alice@host",
+            "certbot renew: ssh: unable to authenticate",
         ] {
             assert!(!seen(text), "{text}");
         }

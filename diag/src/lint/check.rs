@@ -3,7 +3,9 @@
 
 use super::rules::{self, Check, Rule};
 use super::schema;
+use super::target::Release;
 use super::{FileReport, LintFinding, LintOptions, Severity};
+use crate::tbot_release::OLDEST_SUPPORTED;
 use crate::yaml::edit::Edit;
 use crate::yaml::{self, Entry, Map, Node, Value};
 use std::path::{Component, Path, PathBuf};
@@ -38,6 +40,11 @@ pub(crate) struct Issue {
 /// Collects the issues of one file.
 pub(crate) struct Checker<'a> {
     pub src: &'a str,
+    /// A v1 file: tbot reads it without strict decoding, so an unknown key is ignored (a
+    /// warning) rather than refused (an error).
+    pub v1: bool,
+    /// The release the file is judged against (what its schema is).
+    pub release: Release,
     issues: Vec<Issue>,
 }
 
@@ -144,6 +151,8 @@ pub(crate) fn lint(
 ) -> FileReport {
     let mut checker = Checker {
         src,
+        v1: false,
+        release: options.target.release,
         issues: Vec::new(),
     };
     let storage = check_document(&mut checker, base, options);
@@ -155,6 +164,8 @@ pub(crate) fn not_utf8(name: &str, bytes: &[u8], valid_up_to: usize) -> FileRepo
     let valid = String::from_utf8_lossy(&bytes[..valid_up_to.min(bytes.len())]).into_owned();
     let mut checker = Checker {
         src: &valid,
+        v1: false,
+        release: OLDEST_SUPPORTED,
         issues: Vec::new(),
     };
     checker
@@ -254,6 +265,19 @@ fn check_document(
         return None;
     };
     if !rules::config_v1::check(checker, &root, map) {
+        checker.v1 = true;
+        super::v1::check(checker, map);
+        let context = Context {
+            config: Config::read(map),
+            base,
+            options,
+            storage: Storage::Unknown,
+        };
+        for rule in super::v1::CONFIG_RULES {
+            if let Check::Config(check) = rule.check {
+                check(checker, &context);
+            }
+        }
         return None;
     }
 

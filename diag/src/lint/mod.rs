@@ -10,11 +10,13 @@
 mod check;
 mod fix;
 mod fs;
+mod release;
 mod render;
 pub mod rules;
 mod schema;
 pub mod target;
 pub mod tbot_env;
+mod v1;
 mod walk;
 
 pub use fs::network_fs_of;

@@ -22,6 +22,8 @@ pub(crate) enum Shape {
     ListOf(&'static [Field]),
     /// A destination: a directory path, or a mapping whose `type` picks its fields.
     Destination,
+    /// A path, or a mapping with these fields (a v1 `directory:`).
+    PathOr(&'static [Field]),
     /// A list of services (or deprecated outputs); each entry's `type` picks its fields.
     Services,
 }
@@ -55,7 +57,7 @@ pub(crate) const JOIN_METHODS: &[&str] = &[
     "tpm",
 ];
 
-const ONBOARDING: &[Field] = &[
+pub(crate) const ONBOARDING: &[Field] = &[
     f("token", Shape::Str),
     f("join_method", Shape::Enum(JOIN_METHODS)),
     f("ca_path", Shape::Str),

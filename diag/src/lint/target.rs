@@ -162,16 +162,19 @@ pub fn parse_release(text: &str) -> Option<Release> {
     })
 }
 
-/// The release in `tbot version` output (`Teleport v17.4.2 git:v17.4.2-0-g1234abc go1.23.4`),
-/// or None when no line names one. Development builds report `v0.0.0-dev`-like versions, which
-/// are no release and give None too.
+/// The release in `tbot version` output (`Teleport v17.4.2 git:v17.4.2-0-g1234abc go1.23.4`,
+/// or `Teleport Enterprise v17.4.2 ...`), or None when no line names one. Development builds
+/// report `v0.0.0-dev`-like versions, which are no release and give None too.
 pub fn parse_tbot_version(output: &str) -> Option<Version> {
     output.lines().find_map(|line| {
         let mut words = line.split_whitespace();
         if words.next() != Some("Teleport") {
             return None;
         }
-        let version = Version::parse(words.next()?)?;
+        let version = words
+            .take(2)
+            .find(|w| w.starts_with('v'))
+            .and_then(Version::parse)?;
         (version.major > 0).then_some(version)
     })
 }
@@ -261,7 +264,12 @@ mod tests {
         assert_eq!(parse_tbot_version(out), Some(v(17, 4, 2)));
         let with_banner = "some warning\nTeleport v18.1.0 git: go1.24\n";
         assert_eq!(parse_tbot_version(with_banner), Some(v(18, 1, 0)));
+        assert_eq!(
+            parse_tbot_version("Teleport Enterprise v17.7.5 git:v17.7.5-0-g1 go1.24"),
+            Some(v(17, 7, 5))
+        );
         assert_eq!(parse_tbot_version("Teleport v0.0.0-dev git: go1.24"), None);
+        assert_eq!(parse_tbot_version("Teleport is great"), None);
         assert_eq!(parse_tbot_version("tbot: command not found"), None);
         assert_eq!(parse_tbot_version(""), None);
     }

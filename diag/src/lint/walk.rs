@@ -2,9 +2,10 @@
 //! as the `unknown-key`, `wrong-type`, `invalid-value` and `missing-key` rules.
 
 use super::check::{Checker, is_set, join};
+use super::release;
 use super::rules::{invalid_value, missing_key, unknown_key, wrong_type};
 use super::schema::{self, Field, Shape};
-use crate::yaml::{Map, Node, Style, Value};
+use crate::yaml::{Entry, Map, Node, Style, Value};
 
 impl Checker<'_> {
     fn walk(&mut self, node: &Node, shape: Shape, path: &str) {
@@ -52,7 +53,13 @@ impl Checker<'_> {
                 _ => wrong_type::report(self, node, path, "a duration such as 20m"),
             },
             Shape::Enum(allowed) => match &node.value {
-                Value::Scalar(s) if allowed.contains(&s.text.as_str()) => {}
+                Value::Scalar(s) if allowed.contains(&s.text.as_str()) => {
+                    if let Some(why) = release::join_method_not_in(self.release, &s.text) {
+                        let message = format!("`{path}: {}`: {why}", s.text);
+                        self.add(&invalid_value::RULE, node.span.start, path, message)
+                            .fix = Some("use another join method, or give a newer --teleport-version if tbot is newer".to_string());
+                    }
+                }
                 Value::Scalar(s) => {
                     let hint = schema::did_you_mean(&s.text, allowed.iter().copied())
                         .map_or(String::new(), |m| format!(" (did you mean `{m}`?)"));
@@ -114,6 +121,11 @@ impl Checker<'_> {
                 _ => wrong_type::report(self, node, path, "a list"),
             },
             Shape::Destination => self.walk_destination(node, path),
+            Shape::PathOr(fields) => match &node.value {
+                Value::Scalar(_) => {}
+                Value::Map(map) => self.walk_fields(map, fields, path),
+                _ => wrong_type::report(self, node, path, "a path or a mapping of keys"),
+            },
             Shape::Services => self.walk_services(node, path),
         }
     }
@@ -122,10 +134,20 @@ impl Checker<'_> {
         for entry in &map.entries {
             let key_path = join(path, &entry.key);
             match fields.iter().find(|f| f.name == entry.key) {
+                Some(_) if self.refused_by_release(map, entry, path) => {}
                 Some(field) => self.walk(&entry.value, field.shape, &key_path),
                 None => unknown_key::report(self, entry, fields, path),
             }
         }
+    }
+
+    /// Reports a key of the schema that the target release does not have yet; true if it did.
+    fn refused_by_release(&mut self, map: &Map, entry: &Entry, path: &str) -> bool {
+        let Some(why) = release::key_not_in(self.release, &entry.key) else {
+            return false;
+        };
+        unknown_key::report_not_in_release(self, map, entry, path, why);
+        true
     }
 
     fn walk_destination(&mut self, node: &Node, path: &str) {
@@ -216,6 +238,20 @@ impl Checker<'_> {
                 );
                 continue;
             };
+            if let Some(why) = release::kind_not_in(self.release, path, kind_text) {
+                let message = format!("`{item_path}.type: {kind_text}`: {why}");
+                self.add(
+                    &invalid_value::RULE,
+                    kind.value.span.start,
+                    &join(&item_path, "type"),
+                    message,
+                )
+                .fix = Some(
+                    "move the entry, or give a newer --teleport-version if tbot is newer"
+                        .to_string(),
+                );
+                continue;
+            }
             match service.fields {
                 Some(fields) => self.walk_fields(map, fields, &item_path),
                 None => {
@@ -223,6 +259,7 @@ impl Checker<'_> {
                         if let Some(field) = schema::shared_service_fields()
                             .iter()
                             .find(|f| f.name == entry.key)
+                            && !self.refused_by_release(map, entry, &item_path)
                         {
                             self.walk(&entry.value, field.shape, &join(&item_path, &entry.key));
                         }

@@ -2,6 +2,7 @@
 
 pub mod bot;
 pub mod break_cmd;
+pub mod db;
 pub mod start;
 
 use crate::context::Context;
@@ -15,6 +16,9 @@ pub enum LabCommand {
     Bot(Box<bot::BotArgs>),
     #[command(name = "break")]
     Break(break_cmd::BreakArgs),
+    /// Register databases in the lab, as database agents or auto-discovery would.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
@@ -22,5 +26,6 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::Start(args) => start::run(ctx, args).await,
         LabCommand::Bot(args) => bot::run(ctx, *args).await,
         LabCommand::Break(args) => break_cmd::run(ctx, args).await,
+        LabCommand::Db(command) => db::run(ctx, command).await,
     }
 }

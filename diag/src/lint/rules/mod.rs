@@ -15,6 +15,7 @@ pub(crate) mod memory_storage_join;
 pub(crate) mod missing_key;
 pub(crate) mod network_storage;
 pub(crate) mod onboarding_ca_conflict;
+pub(crate) mod service_roles;
 pub(crate) mod shared_storage;
 pub(crate) mod token_path_missing;
 pub(crate) mod ttl_below_interval;
@@ -64,6 +65,7 @@ pub static RULES: &[&Rule] = &[
     &missing_key::RULE,
     &deprecated_outputs::RULE,
     &deprecated_key::RULE,
+    &service_roles::RULE,
     &auth_and_proxy::RULE,
     &kube_secret_exec_plugin::RULE,
     &auth_server_ssh_config::RULE,
