@@ -445,6 +445,13 @@ pub(crate) const SERVICE_TYPES: &[ServiceType] = &[
     // it writes Argo CD cluster secrets itself, so it has no destination.
     service("kubernetes/argo-cd", None, &[], Selector::None),
     service("ssh-multiplexer", None, &[], Selector::None),
+    // Newer kinds, named as in tbot's source (lib/tbot/services/k8s/argocd_output_config.go,
+    // application/proxy_service_config.go, identity/key_agent_config.go,
+    // lib/tbot/config/service_ssh_proxy.go): known, their keys not checked.
+    service("kubernetes/argo-cd", None, &[], Selector::None),
+    service("application-proxy", None, &[], Selector::None),
+    service("identity/key-agent", None, &[], Selector::None),
+    service("ssh-proxy", None, &[], Selector::None),
     service("example", None, &[], Selector::None),
 ];
 
@@ -585,6 +592,20 @@ mod tests {
                     assert!(fields.iter().any(|f| f.name == top), "{}.{top}", t.name);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn newer_kinds_are_known() {
+        for kind in [
+            "kubernetes/argo-cd",
+            "application-proxy",
+            "identity/key-agent",
+        ] {
+            assert!(
+                service_type(kind).is_some_and(|t| t.fields.is_none()),
+                "{kind}"
+            );
         }
     }
 
