@@ -15,8 +15,10 @@ use crate::output::Output;
 ///
 /// Reads tbot's text and JSON logs, journalctl output, auth service logs and ssh/tsh output, in
 /// any mix and any size (streamed), plain or gzip-compressed (rotated logs); other binary input
-/// is refused. Related lines collapse into one finding. Exit 0 when nothing is found, 1 when
-/// there are findings, 2 when an input cannot be read (the report covers the others).
+/// is refused. Related lines collapse into one finding. A finding the input cannot prove (an SSH
+/// refusal with no tbot in the input: S3 is a bot's incident) is a low-confidence note. Exit 0
+/// when nothing is found (or only notes), 1 when there are findings, 2 when an input cannot be
+/// read (the report covers the others).
 #[derive(Debug, clap::Args)]
 pub struct DoctorArgs {
     /// Log files to read; `-` or none reads standard input.
@@ -24,7 +26,8 @@ pub struct DoctorArgs {
     pub inputs: Vec<String>,
 
     /// Also ask the auth service whether each incident is still current (the lock still in
-    /// force, the role still lacking the rule).
+    /// force, the role still lacking the rule; for `database "x" not found`, whether x is
+    /// registered, was renamed by auto-discovery, or is not registered at all).
     #[arg(long)]
     pub live: bool,
 
