@@ -118,6 +118,10 @@ pub(crate) const DESTINATION_TYPES: &[(&str, &[Field])] = &[
             f("type", Shape::Str),
             f("name", Shape::Str),
             f("labels", Shape::StrMap),
+            // Added in 17.x (teleport#58106) and 18.x (teleport#62908).
+            f("namespace", Shape::Str),
+            f("kubeconfig_path", Shape::Str),
+            f("kubeconfig_context", Shape::Str),
         ],
     ),
 ];
@@ -437,6 +441,9 @@ pub(crate) const SERVICE_TYPES: &[ServiceType] = &[
         ],
         Selector::None,
     ),
+    // The Argo CD output the tbot chart renders (lib/tbot/services/k8s ArgoCDOutputServiceType):
+    // it writes Argo CD cluster secrets itself, so it has no destination.
+    service("kubernetes/argo-cd", None, &[], Selector::None),
     service("ssh-multiplexer", None, &[], Selector::None),
     // Newer kinds, named as in tbot's source (lib/tbot/services/k8s/argocd_output_config.go,
     // application/proxy_service_config.go, identity/key_agent_config.go,
