@@ -1,6 +1,7 @@
 //! A plain HTTPS-style TLS server with a self-signed web certificate on a loopback port: what a
 //! client meets when a Teleport proxy's web listener or an L7 load balancer answers instead of
-//! the auth service. It completes handshakes (offering `h2` and `http/1.1`) and says nothing.
+//! the auth service. It completes handshakes (offering `h2` and `http/1.1`) and says nothing, or
+//! (`answering`) answers each request with one canned HTTP response.
 
 use std::sync::Arc;
 
@@ -15,6 +16,16 @@ pub struct WebServer {
 impl WebServer {
     /// Serves a self-signed certificate with subject CN `names[0]` for `names`.
     pub fn start(names: &[&str]) -> WebServer {
+        WebServer::serving(names, None)
+    }
+
+    /// As [`WebServer::start`], and answers each request with `response` (a whole HTTP
+    /// response, e.g. a Teleport proxy's `/webapi/find` JSON).
+    pub fn answering(names: &[&str], response: &str) -> WebServer {
+        WebServer::serving(names, Some(response.to_string()))
+    }
+
+    fn serving(names: &[&str], response: Option<String>) -> WebServer {
         let key = rcgen::KeyPair::generate().expect("key");
         let mut params =
             rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
@@ -42,7 +53,7 @@ impl WebServer {
             .enable_all()
             .build()
             .expect("runtime");
-        let addr = runtime.block_on(serve(config));
+        let addr = runtime.block_on(serve(config, response.map(Arc::from)));
         WebServer {
             addr,
             _runtime: runtime,
@@ -50,7 +61,7 @@ impl WebServer {
     }
 }
 
-async fn serve(config: rustls::ServerConfig) -> String {
+async fn serve(config: rustls::ServerConfig, response: Option<Arc<str>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -59,8 +70,27 @@ async fn serve(config: rustls::ServerConfig) -> String {
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
-            // The client refuses the certificate; the handshake's outcome is all there is.
-            tokio::spawn(async move { acceptor.accept(tcp).await.map(drop) });
+            let response = response.clone();
+            tokio::spawn(async move {
+                // Without a response: the client refuses the certificate, and the handshake's
+                // outcome is all there is.
+                let mut tls = acceptor.accept(tcp).await?;
+                if let Some(response) = response {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 16384 {
+                        let n = tls.read(&mut buf).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        request.extend_from_slice(&buf[..n]);
+                    }
+                    tls.write_all(response.as_bytes()).await?;
+                    tls.shutdown().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            });
         }
     });
     addr

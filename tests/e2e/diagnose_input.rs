@@ -315,3 +315,48 @@ fn lint_on_host_asks_auth_server_whether_a_proxy_answers() {
         out.stdout
     );
 }
+
+#[test]
+fn lint_on_host_takes_auth_server_for_a_proxy_when_one_answers_webapi_find() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = r#"{"auth":{"type":"local"},"proxy":{"tls_routing_enabled":true},"server_version":"17.4.2","cluster_name":"example.com"}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let proxy = mwi_testkit::web::WebServer::answering(&["localhost"], &response);
+    let config = format!(
+        "version: v2\nauth_server: {}\nservices:\n  - type: identity\n    destination: {{type: directory, path: {}}}\n",
+        proxy.addr,
+        dir.path().join("out").display()
+    );
+    let path = dir.path().join("tbot.yaml");
+    std::fs::write(&path, &config).unwrap();
+    let p = path.to_str().unwrap();
+    let out = run(&mut mwictl_cmd(dir.path(), &["lint", "--on-host", p]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("info[auth-server-ssh-config]")
+            && out.stdout.contains("a Teleport proxy answered")
+            && out.stdout.contains("cluster example.com, Teleport 17.4.2"),
+        "{}",
+        out.stdout
+    );
+    // Not on the host: nothing is asked, and S7 stays a warning.
+    let out = run(&mut mwictl_cmd(dir.path(), &["lint", p]));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    // Something else answering is not a proxy: S7 stays, naming what answered.
+    let other = mwi_testkit::web::WebServer::answering(
+        &["localhost"],
+        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    std::fs::write(&path, config.replace(&proxy.addr, &other.addr)).unwrap();
+    let out = run(&mut mwictl_cmd(dir.path(), &["lint", "--on-host", p]));
+    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("answered, but not as a Teleport proxy (HTTP/1.1 404 Not Found)"),
+        "{}",
+        out.stdout
+    );
+}
