@@ -21,7 +21,7 @@ pub(crate) const RULE: Rule = Rule {
     id: "auth-server-ssh-config",
     severities: &[Severity::Warning, Severity::Info],
     incident: Some(Incident::NoProxy),
-    doc: "`auth_server` only (not a proxy address) and an identity output whose `ssh_config` is not `off` (fixable)",
+    doc: "`auth_server` only and an identity output whose `ssh_config` is not `off` (fixable); a proxy address in `auth_server` is a note before v19, a warning from v19",
     check: Check::Config(check),
 };
 
