@@ -293,11 +293,12 @@ fn lint_on_host_asks_auth_server_whether_a_proxy_answers() {
         "{}",
         out.stdout
     );
-    // Offline, the warning says how to ask.
+    // Off the bot's host, whether tbot reaches the proxy is unknown: a note saying how to ask.
     let out = run(&mut mwictl_cmd(dir.path(), &["lint", p]));
-    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("run lint with --on-host"),
+        out.stdout.contains("info[auth-server-ssh-config]")
+            && out.stdout.contains("run lint with --on-host"),
         "{}",
         out.stdout
     );
@@ -342,9 +343,15 @@ fn lint_on_host_takes_auth_server_for_a_proxy_when_one_answers_webapi_find() {
         "{}",
         out.stdout
     );
-    // Not on the host: nothing is asked, and S7 stays a warning.
+    // Not on the host: nothing is asked, and S7 is the note that says so.
     let out = run(&mut mwictl_cmd(dir.path(), &["lint", p]));
-    assert_eq!(out.code, 1, "{}", out.stdout);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    assert!(
+        !out.stdout.contains("a Teleport proxy answered")
+            && out.stdout.contains("not checked here"),
+        "{}",
+        out.stdout
+    );
     // Something else answering is not a proxy: S7 stays, naming what answered.
     let other = mwi_testkit::web::WebServer::answering(
         &["localhost"],

@@ -8,6 +8,11 @@
 //! (443 or 3080) or, with `--on-host`, by a Teleport proxy answering `/webapi/find` at the
 //! address. A probe that gets no answer proves nothing (a firewall, a proxy down, this host not
 //! the bot's), so the warning then stays, saying what the probe saw.
+//!
+//! Whether tbot reaches the proxy is a fact of the bot's network, not of the file: off the bot's
+//! host (no `--on-host`) S7 for an address not known to be a proxy is a note saying so, with the
+//! advice but no `--fix` edit (turning ssh_config off would break a config whose bot does reach
+//! the proxy); on the host it is the warning, fixable.
 
 use super::{Check, Rule};
 use crate::incident::Incident;
@@ -21,7 +26,7 @@ pub(crate) const RULE: Rule = Rule {
     id: "auth-server-ssh-config",
     severities: &[Severity::Warning, Severity::Info],
     incident: Some(Incident::NoProxy),
-    doc: "`auth_server` only and an identity output whose `ssh_config` is not `off` (fixable); a proxy address in `auth_server` is a note before v19, a warning from v19",
+    doc: "`auth_server` only and an identity output whose `ssh_config` is not `off` (a warning, fixable, with `--on-host`; a note off the bot's host); a proxy address in `auth_server` is a note before v19, a warning from v19",
     check: Check::Config(check),
 };
 
@@ -138,6 +143,7 @@ fn check(checker: &mut Checker, context: &Context) {
         Address::Unknown(tried) => tried,
     };
     let src = checker.src;
+    let on_host = context.options.on_host;
     for service in writing {
         let current = service.map.get("ssh_config");
         let (at, key) = match current {
@@ -148,6 +154,16 @@ fn check(checker: &mut Checker, context: &Context) {
             "identity output `{}` writes ssh_config, which needs the proxy, but only `auth_server` is set: when tbot cannot reach the proxy it logs \"Failed to ping proxy\" and the output fails. Set `ssh_config: \"off\"` if nothing needs ssh_config; otherwise give tbot network access to the proxy{unknown}",
             service.path
         );
+        if !on_host {
+            let message = format!(
+                "{message}. Whether tbot reaches the proxy from its host is not checked here: run lint with --on-host on the bot's host"
+            );
+            checker.add_as(&RULE, Severity::Info, at, &key, message).fix = Some(
+                "if the bot cannot reach the proxy, set `ssh_config: \"off\"` on this output"
+                    .to_string(),
+            );
+            continue;
+        }
         let edit = match current {
             Some(entry) if matches!(entry.value.value, Value::Scalar(_) | Value::Null) => {
                 Some(edit::set_value(src, &entry.value, "\"off\""))
@@ -246,6 +262,32 @@ mod tests {
     }
 
     #[test]
+    fn off_the_host_s7_is_a_note_without_a_fix_and_on_it_a_fixable_warning() {
+        let offline = test_findings(
+            &config("auth.example.com:3025"),
+            &LintOptions::default(),
+            "auth-server-ssh-config",
+        );
+        assert_eq!(offline.len(), 1);
+        assert_eq!(offline[0].severity, Severity::Info);
+        assert!(!offline[0].fixable);
+        assert!(
+            offline[0].message.contains("not checked here")
+                && offline[0].message.contains("--on-host"),
+            "{}",
+            offline[0].message
+        );
+        let on = test_findings(
+            &config("auth.example.com:3025"),
+            &on_host(does_not_answer),
+            "auth-server-ssh-config",
+        );
+        assert_eq!(on.len(), 1);
+        assert_eq!(on[0].severity, Severity::Warning);
+        assert!(on[0].fixable);
+    }
+
+    #[test]
     fn the_auth_port_is_still_s7() {
         assert_eq!(
             severities("auth.example.com:3025", &on_host(answers_as_proxy)),
@@ -262,7 +304,11 @@ mod tests {
             "auth-server-ssh-config",
         );
         assert_eq!(offline.len(), 1);
-        assert_eq!(offline[0].severity, Severity::Warning);
+        assert_eq!(offline[0].severity, Severity::Info);
+        assert!(
+            !offline[0].fixable,
+            "off the host, --fix leaves ssh_config alone"
+        );
         assert!(
             offline[0].message.contains("--on-host"),
             "{}",
@@ -275,7 +321,7 @@ mod tests {
         };
         assert_eq!(
             severities("teleport.example.com:8443", &not_on_host),
-            [Severity::Warning]
+            [Severity::Info]
         );
 
         let answered = test_findings(
