@@ -2,7 +2,7 @@
 //! files, on the stable toolchain (the cargo-fuzz targets in /fuzz go further on nightly).
 
 use mwi_diag::doctor::{Doctor, DoctorError};
-use mwi_diag::lint::{self, LintOptions};
+use mwi_diag::lint::{self, LintOptions, Target, TargetSource, target};
 use std::path::Path;
 
 /// A small deterministic generator (xorshift64*), so failures reproduce from the printed seed.
@@ -48,14 +48,37 @@ const WORDS: &[&str] = &[
     "{\"message\":\"tls: bad certificate\",\"MESSAGE\":",
     "Jan 21 18:11:16 h tbot[1]: ",
     "/webapi/find connection refused",
+    // v1 files (a schema of their own) and the forms that depend on the target release.
+    "destinations:\n  - directory:\n      path: /d\n",
+    "storage:\n  memory: {}\n  directory: /s\n",
+    "configs: [ssh_client, {mongo: {}}]\n",
+    "certificate_ttl: 30m\n",
+    "credential_ttl: 1h\n",
+    "    roles: [a]\n",
+    "  - type: database-tunnel\n    listen: tcp://127.0.0.1:0\n",
+    "  - type: kubernetes/v2\n    selectors: [{labels: {a: b}}]\n",
+    "  - type: workload-identity-x509\n    selector: {name: w}\n",
+    // tbot's HTML-escaped error reports and older wordings.
+    "error=&#34;database &quot;x&quot; not found&#34; &#x27;&amp;&lt;&gt;&#99999999;&#",
+    "Destination kubernetes_secret: out must be a directory",
+    "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey]",
+];
+
+/// Releases lint is asked to judge against, either side of the facts in `tbot_release`.
+const RELEASES: &[&str] = &[
+    "14", "15.4.6", "15.4.9", "16.0.3", "17", "17.3.0", "18", "19", "25.1.2",
 ];
 
 fn corpus() -> Vec<Vec<u8>> {
     let mut files = Vec::new();
-    for dir in ["logs", "configs"] {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/corpus")
-            .join(dir);
+    // Ours, then the real-world corpora the e2e tests label (other people's configs and logs).
+    for dir in [
+        "tests/corpus/logs",
+        "tests/corpus/configs",
+        "../tests/fixtures/real-tbot-configs",
+        "../tests/fixtures/real-logs",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
         let mut entries: Vec<_> = std::fs::read_dir(path)
             .expect("corpus dir")
             .flatten()
@@ -142,9 +165,16 @@ fn exercise(input: &[u8], rng: &mut Rng) {
                 lint::ProxyProbe::NoAnswer("not asked in tests".to_string())
             }
         }),
-        ..LintOptions::default()
+        target: Target::new(
+            target::parse_release(RELEASES[rng.below(RELEASES.len())]).expect("a release"),
+            TargetSource::Flag,
+            "fuzz",
+        ),
     };
     let text = String::from_utf8_lossy(input);
+    target::parse_release(&text);
+    target::parse_tbot_version(&text);
+    target::cluster_release(&text);
     let file = lint::lint_source("fuzz.yaml", &text, &options);
     if let Some(fixed) = file.fixed_text() {
         lint::lint_source("fuzz.yaml", &fixed, &options);

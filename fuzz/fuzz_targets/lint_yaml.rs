@@ -1,10 +1,15 @@
-//! Fuzzes the tbot.yaml linter: any text must lint without a panic, and the text after the safe
-//! fixes must lint again without one.
+//! Fuzzes the tbot.yaml linter: any text, judged against any target release, on or off the bot's
+//! host, must lint without a panic, and the text after the safe fixes must lint again without one.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mwi_diag::lint::{self, LintOptions, LintReport};
+use mwi_diag::lint::{self, LintOptions, LintReport, Target, TargetSource, target};
 use std::path::Path;
+
+/// Releases either side of the facts in `mwi_diag::tbot_release`.
+const RELEASES: &[&str] = &[
+    "14", "15.4.6", "15.4.9", "16.0.3", "17", "17.3.0", "18", "19",
+];
 
 fn local(_: &Path) -> Option<String> {
     None
@@ -18,6 +23,15 @@ fuzz_target!(|data: &[u8]| {
             [("TBOT_USE_PROXY_ADDR".to_string(), value.to_string())].into()
         }),
         network_fs: local,
+        on_host: data.get(1).is_some_and(|b| b % 2 == 0),
+        target: Target::new(
+            target::parse_release(
+                RELEASES[usize::from(data.get(2).copied().unwrap_or(0)) % RELEASES.len()],
+            )
+            .expect("a release"),
+            TargetSource::Flag,
+            "fuzz",
+        ),
         ..LintOptions::default()
     };
     let file = lint::lint_source("fuzz.yaml", &text, &options);

@@ -110,8 +110,9 @@ fn names_of(cert: &X509Certificate<'_>) -> Vec<String> {
         .collect()
 }
 
-/// Text from a certificate the server chose, safe to print: control characters escaped.
-fn printable(text: &str) -> String {
+/// Text a server chose (a certificate's names, an HTTP answer), safe to print: control
+/// characters escaped, so it cannot move the cursor or recolour the terminal.
+pub fn printable(text: &str) -> String {
     text.chars()
         .flat_map(|c| match c.is_control() {
             true => c.escape_default().collect::<Vec<_>>(),

@@ -104,10 +104,20 @@ fn get(address: &str) -> Result<Vec<u8>, String> {
     Ok(answer)
 }
 
+/// The most of a server's words (status line, cluster name, version) a report repeats.
+const MAX_SHOWN: usize = 120;
+
+/// A server's words as the report shows them: control characters escaped, at most
+/// [`MAX_SHOWN`] characters.
+fn shown(text: &str) -> String {
+    let text: String = text.chars().take(MAX_SHOWN).collect();
+    mwi_identity::tls::printable(&text)
+}
+
 /// A Teleport proxy answers 200 with JSON holding `proxy` and `server_version`.
 fn read_answer(answer: &[u8]) -> ProxyProbe {
     let text = String::from_utf8_lossy(answer);
-    let status = text.lines().next().unwrap_or("").trim().to_string();
+    let status = shown(text.lines().next().unwrap_or("").trim());
     if !status.starts_with("HTTP/") {
         return ProxyProbe::NotProxy("not an HTTP server".to_string());
     }
@@ -127,7 +137,7 @@ fn read_answer(answer: &[u8]) -> ProxyProbe {
         };
         return ProxyProbe::NotProxy(what);
     }
-    let field = |key: &str| value.get(key).and_then(|v| v.as_str()).unwrap_or("");
+    let field = |key: &str| shown(value.get(key).and_then(|v| v.as_str()).unwrap_or(""));
     let mut what = Vec::new();
     if !field("cluster_name").is_empty() {
         what.push(format!("cluster {}", field("cluster_name")));
@@ -237,6 +247,34 @@ mod tests {
             read_answer(b"\x15\x03\x01"),
             ProxyProbe::NotProxy("not an HTTP server".into())
         );
+    }
+
+    #[test]
+    fn a_servers_words_are_shown_short_and_without_control_characters() {
+        let long = "x".repeat(5000);
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\n\r\n{{\"proxy\":{{}},\"cluster_name\":\"evil\\u001b[31m\",\"server_version\":\"{long}\"}}"
+        );
+        let ProxyProbe::Proxy(what) = read_answer(answer.as_bytes()) else {
+            panic!("a proxy answered");
+        };
+        assert!(!what.chars().any(char::is_control), "{what:?}");
+        assert!(what.contains("evil\\u{1b}[31m"), "{what:?}");
+        assert!(what.len() < 300, "{}", what.len());
+    }
+
+    #[test]
+    fn mutated_answers_never_panic_and_never_print_control_characters() {
+        let base = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5a\r\n{\"auth\":{\"type\":\"local\"},\"proxy\":{\"tls_routing_enabled\":true},\"server_version\":\"17.4.2\",\"cluster_name\":\"a\"}\r\n0\r\n\r\n";
+        crate::testing::for_each_mutation(base, 3000, |text| {
+            let words = match read_answer(text.as_bytes()) {
+                ProxyProbe::Proxy(w) | ProxyProbe::NotProxy(w) | ProxyProbe::NoAnswer(w) => w,
+            };
+            assert!(
+                !words.chars().any(char::is_control),
+                "{text:?} -> {words:?}"
+            );
+        });
     }
 
     #[test]
