@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use mwi_identity::tls::{self, ClientCert, Dialer, SERVER_NAME, ServerCheck};
+use mwi_identity::tls::{self, AnyCertificate, ClientCert, Dialer, SERVER_NAME, ServerCheck};
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{
     AlertDescription, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore,
@@ -39,18 +38,15 @@ pub fn tls_config(
     trust: &ServerTrust,
     client: Option<&Identity>,
 ) -> Result<ClientConfig, ConnectError> {
-    let pinned = |pins: Option<Vec<[u8; 32]>>| {
-        ServerCheck::Verifier(Arc::new(PinnedCa {
-            pins,
-            provider: tls::provider(),
-        }))
-    };
     let check = match trust {
         ServerTrust::Roots(pems) => {
             ServerCheck::Roots(tls::roots_from_pem(pems).map_err(|e| ConnectError(e.to_string()))?)
         }
-        ServerTrust::Pins(pins) => pinned(Some(pins.clone())),
-        ServerTrust::Insecure => pinned(None),
+        ServerTrust::Pins(pins) => ServerCheck::Verifier(Arc::new(PinnedCa {
+            pins: pins.clone(),
+            signatures: AnyCertificate::new(),
+        })),
+        ServerTrust::Insecure => ServerCheck::Verifier(AnyCertificate::new()),
     };
     let client = client.map(|identity| ClientCert {
         cert_pem: &identity.tls_cert_pem,
@@ -171,13 +167,12 @@ fn go_alert(alert: AlertDescription) -> String {
     }
 }
 
-/// Verifies the server against a CA from its own chain that matches a pin; with no pins
-/// (explicit --insecure only) accepts any server certificate. Handshake signatures are always
-/// checked.
+/// Verifies the server against a CA from its own chain that matches a pin. Handshake signatures
+/// are checked as for any certificate.
 #[derive(Debug)]
 struct PinnedCa {
-    pins: Option<Vec<[u8; 32]>>,
-    provider: Arc<CryptoProvider>,
+    pins: Vec<[u8; 32]>,
+    signatures: Arc<AnyCertificate>,
 }
 
 impl ServerCertVerifier for PinnedCa {
@@ -189,12 +184,9 @@ impl ServerCertVerifier for PinnedCa {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let Some(pins) = &self.pins else {
-            return Ok(ServerCertVerified::assertion());
-        };
         let ca = intermediates
             .iter()
-            .find(|c| spki_sha256(c).is_some_and(|h| pins.contains(&h)))
+            .find(|c| spki_sha256(c).is_some_and(|h| self.pins.contains(&h)))
             .ok_or_else(|| {
                 rustls::Error::General(
                     "the auth server presented no CA matching --ca-pin (it may not send its CA; use --ca-path with the CA certificate)".into(),
@@ -203,7 +195,7 @@ impl ServerCertVerifier for PinnedCa {
         let mut roots = RootCertStore::empty();
         roots.add(ca.clone().into_owned())?;
         let verifier =
-            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), tls::provider())
                 .build()
                 .map_err(|e| rustls::Error::General(e.to_string()))?;
         verifier.verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
@@ -215,12 +207,7 @@ impl ServerCertVerifier for PinnedCa {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls12_signature(message, cert, dss)
     }
 
     fn verify_tls13_signature(
@@ -229,18 +216,11 @@ impl ServerCertVerifier for PinnedCa {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        self.signatures.verify_tls13_signature(message, cert, dss)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.signatures.supported_verify_schemes()
     }
 }
 

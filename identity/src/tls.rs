@@ -16,7 +16,7 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub use address::{AddressError, with_default_port};
 pub use dial::{CONNECT_TIMEOUT, DialError, Dialer, Primed, REQUEST_TIMEOUT};
-pub use verify::{WebCertificate, dns_names, is_teleport_name, printable};
+pub use verify::{AnyCertificate, WebCertificate, dns_names, is_teleport_name, printable};
 
 /// The name every Teleport auth server certificate carries, whatever address it is reached at.
 pub const SERVER_NAME: &str = "teleport.cluster.local";

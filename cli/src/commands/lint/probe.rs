@@ -11,10 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mwi_diag::lint::ProxyProbe;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use mwi_identity::tls::{self, AnyCertificate};
+use rustls::pki_types::ServerName;
 
 /// How long connecting, and then each read or write, may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
@@ -76,12 +74,11 @@ fn get(address: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     tcp.set_write_timeout(Some(TIMEOUT))
         .map_err(|e| e.to_string())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+    let mut config = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+        .with_custom_certificate_verifier(AnyCertificate::new())
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = ServerName::try_from(host.clone()).map_err(|e| format!("{host}: {e}"))?;
@@ -111,7 +108,7 @@ const MAX_SHOWN: usize = 120;
 /// [`MAX_SHOWN`] characters.
 fn shown(text: &str) -> String {
     let text: String = text.chars().take(MAX_SHOWN).collect();
-    mwi_identity::tls::printable(&text)
+    tls::printable(&text)
 }
 
 /// A Teleport proxy answers 200 with JSON holding `proxy` and `server_version`.
@@ -149,55 +146,6 @@ fn read_answer(answer: &[u8]) -> ProxyProbe {
         what.push("a Teleport proxy".to_string());
     }
     ProxyProbe::Proxy(what.join(", "))
-}
-
-/// Accepts any server certificate (see the module doc); handshake signatures are still checked.
-#[derive(Debug)]
-struct AnyCertificate(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 #[cfg(test)]
