@@ -388,6 +388,16 @@ mod tests {
     }
 
     #[test]
+    fn a_kind_set_to_null_is_not_named() {
+        // Go reads `memory: ~` as a nil pointer: only the directory is named.
+        for storage in ["memory: ~", "memory: null", "memory:"] {
+            let config =
+                format!("{HEAD}storage:\n  directory: /var/lib/teleport/bot\n  {storage}\n");
+            assert_eq!(findings(&config), Vec::<String>::new(), "{config}");
+        }
+    }
+
+    #[test]
     fn two_storage_kinds_or_none_are_refused() {
         let found = findings(&format!(
             "{HEAD}storage:\n  directory: /var/lib/teleport/bot\n  memory: {{}}\n"

@@ -319,9 +319,18 @@ mod tests {
             proxy_probe: Some(answers_as_proxy),
             ..LintOptions::default()
         };
-        assert_eq!(
-            severities("teleport.example.com:8443", &not_on_host),
-            [Severity::Info]
+        let unasked = test_findings(
+            &config("teleport.example.com:8443"),
+            &not_on_host,
+            "auth-server-ssh-config",
+        );
+        assert_eq!(unasked.len(), 1);
+        assert_eq!(unasked[0].severity, Severity::Info);
+        assert!(
+            !unasked[0].message.contains("a Teleport proxy answered")
+                && unasked[0].message.contains("not checked here"),
+            "{}",
+            unasked[0].message
         );
 
         let answered = test_findings(

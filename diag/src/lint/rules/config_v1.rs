@@ -61,3 +61,24 @@ fn looks_v1(map: &Map) -> bool {
             .and_then(|e| e.value.as_map())
             .is_some_and(|s| s.get("directory").is_some() || s.get("memory").is_some())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::LintOptions;
+    use crate::lint::rules::test_findings;
+
+    fn read_as_v1(config: &str) -> bool {
+        test_findings(config, &LintOptions::default(), "config-v1")
+            .iter()
+            .any(|f| f.message.starts_with("a v1 config"))
+    }
+
+    #[test]
+    fn either_v1_key_alone_marks_an_unversioned_file_as_v1() {
+        assert!(read_as_v1("destinations:\n  - directory: /opt/out\n"));
+        assert!(read_as_v1("storage:\n  directory: /var/lib/teleport/bot\n"));
+        assert!(read_as_v1("storage:\n  memory: {}\n"));
+        assert!(!read_as_v1("storage:\n  type: memory\n"));
+        assert!(!read_as_v1("auth_server: a:3025\n"));
+    }
+}
