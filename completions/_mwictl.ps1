@@ -36,7 +36,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests')
-            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)')
+            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide''s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print resources: every one of a kind, or one by name')
@@ -81,6 +81,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on; port 0 picks a free port')
             [CompletionResult]::new('--cluster-name', '--cluster-name', [CompletionResultType]::ParameterName, 'Cluster name, fixed on the first start [default: the stored name, else "lab"]')
             [CompletionResult]::new('--lock-style', '--lock-style', [CompletionResultType]::ParameterName, 'What a bot''s certificate generation mismatch locks: the bot''s user (Teleport up to v18) or only the bot instance (newer Teleport)')
+            [CompletionResult]::new('--tsh-home', '--tsh-home', [CompletionResultType]::ParameterName, 'Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal user''s certificate (role admin, 12h) into DIR and make it DIR''s current profile. Use it with `TELEPORT_HOME=DIR` (plus --auth-server ADDR while the lab has no proxy)')
             [CompletionResult]::new('--bot-ttl', '--bot-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the certificates bots get, e.g. 1h or 20m')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -1303,7 +1304,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         }
         'mwictl;help' {
             [CompletionResult]::new('lab', 'lab', [CompletionResultType]::ParameterValue, 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests')
-            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)')
+            [CompletionResult]::new('ping', 'ping', [CompletionResultType]::ParameterValue, 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)')
             [CompletionResult]::new('lint', 'lint', [CompletionResultType]::ParameterValue, 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide''s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)')
             [CompletionResult]::new('get', 'get', [CompletionResultType]::ParameterValue, 'Print resources: every one of a kind, or one by name')

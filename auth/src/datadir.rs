@@ -158,11 +158,22 @@ fn write_identity(identity: &IdentityFile, path: &Path) -> Result<(), LabError> 
 
 /// Issues the admin identity (CN admin, O admin) valid for a year.
 fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityFile, LabError> {
+    user_identity(ca, ssh_ca, cluster, ADMIN, LEAF_LIFETIME)
+}
+
+/// Issues an identity for `user` with the admin role, valid for `lifetime`.
+fn user_identity(
+    ca: &TlsCa,
+    ssh_ca: &SshCa,
+    cluster: &str,
+    user: &str,
+    lifetime: Duration,
+) -> Result<IdentityFile, LabError> {
     let crypto = |e: &dyn std::fmt::Display| LabError::Crypto(e.to_string());
     let key = pki::new_key().map_err(|e| crypto(&e))?;
-    let not_after = SystemTime::now() + LEAF_LIFETIME;
+    let not_after = SystemTime::now() + lifetime;
     let id = CertIdentity {
-        username: ADMIN.into(),
+        username: user.into(),
         roles: vec![ADMIN.into()],
         teleport_cluster: Some(cluster.into()),
         ..Default::default()
@@ -176,7 +187,7 @@ fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityF
         key.key.verifying_key(),
     ));
     let ssh_cert = ssh_ca
-        .issue_user(&ssh_public, ADMIN, &[], not_after)
+        .issue_user(&ssh_public, user, &[], not_after)
         .map_err(|e| crypto(&e))?;
     Ok(IdentityFile {
         private_key_pem: key.pem,
@@ -292,6 +303,17 @@ fn expires_soon(pem: &str) -> bool {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     pki::not_after_of_pem(pem).is_ok_and(|t| t <= i64::try_from(soon).unwrap_or(i64::MAX))
+}
+
+/// What a `tsh login` of `user` to the lab in `dir` would get: a user certificate with the admin
+/// role, valid for `lifetime` (no system role, so not the Admin identity of an auth host).
+pub(crate) fn login(dir: &Path, user: &str, lifetime: Duration) -> Result<IdentityFile, LabError> {
+    let marker: Marker =
+        serde_json::from_str(&read(dir, MARKER)?).map_err(|e| damaged(dir, MARKER, e))?;
+    let ca_key = pki::read_key(&read(dir, CA_KEY)?).map_err(|e| damaged(dir, CA_KEY, e))?;
+    let tls_ca = TlsCa::load(&read(dir, CA_CERT)?, ca_key).map_err(|e| damaged(dir, CA_CERT, e))?;
+    let ssh_ca = SshCa::load(&read(dir, SSH_CA_KEY)?).map_err(|e| damaged(dir, SSH_CA_KEY, e))?;
+    user_identity(&tls_ca, &ssh_ca, &marker.cluster_name, user, lifetime)
 }
 
 fn load(dir: &Path, cluster: Option<&str>) -> Result<Material, LabError> {

@@ -268,6 +268,16 @@ async fn sweep(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// Issues what `tsh login` as `user` would get from the lab in `data_dir` (a started one): a
+/// normal user's certificate with the admin role, valid for `lifetime`.
+pub fn login(
+    data_dir: &Path,
+    user: &str,
+    lifetime: Duration,
+) -> Result<mwi_identity::IdentityFile, LabError> {
+    datadir::login(data_dir, user, lifetime)
+}
+
 /// A lab running in the background (see [`spawn`]). Dropping the handle stops the lab too,
 /// without waiting for it.
 pub struct LabHandle {

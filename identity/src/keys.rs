@@ -1,10 +1,10 @@
 //! Private keys in every software format Teleport writes (PKCS#1, PKCS#8, SEC1, OpenSSH), turned
 //! into a PEM rustls signs with; a hardware-key (PIV) reference is refused with the way around it.
 
-use rustls::pki_types::PrivateKeyDer;
-use rustls::pki_types::pem::PemObject;
 use p256::pkcs8::der::pem;
 use p256::pkcs8::{EncodePrivateKey, LineEnding};
+use rustls::pki_types::PrivateKeyDer;
+use rustls::pki_types::pem::PemObject;
 use ssh_key::private::KeypairData;
 
 /// Why a private key cannot be used. Each renders as one line; the caller names the file.
@@ -72,10 +72,12 @@ fn openssh_to_pkcs8(pem: &str) -> Result<String, KeyError> {
         return Err(KeyError::Encrypted);
     }
     match key.key_data() {
-        KeypairData::Ed25519(pair) => {
-            pem::encode_string("PRIVATE KEY", LineEnding::LF, &ed25519_pkcs8(pair.private.as_ref()))
-                .map_err(|e| malformed(e.to_string()))
-        }
+        KeypairData::Ed25519(pair) => pem::encode_string(
+            "PRIVATE KEY",
+            LineEnding::LF,
+            &ed25519_pkcs8(pair.private.as_ref()),
+        )
+        .map_err(|e| malformed(e.to_string())),
         KeypairData::Ecdsa(ssh_key::private::EcdsaKeypair::NistP256 { private, .. }) => {
             p256::SecretKey::from_slice(private.as_slice())
                 .map_err(|e| malformed(e.to_string()))?
@@ -83,14 +85,12 @@ fn openssh_to_pkcs8(pem: &str) -> Result<String, KeyError> {
                 .map(|pem| pem.to_string())
                 .map_err(|e| malformed(e.to_string()))
         }
-        other => {
-            return Err(KeyError::Unsupported(
-                other
-                    .algorithm()
-                    .map(|a| a.to_string())
-                    .unwrap_or_else(|_| "these".into()),
-            ))
-        }
+        other => Err(KeyError::Unsupported(
+            other
+                .algorithm()
+                .map(|a| a.to_string())
+                .unwrap_or_else(|_| "these".into()),
+        )),
     }
 }
 
@@ -179,8 +179,7 @@ mod tests {
             .to_openssh(SshLineEnding::LF)
             .unwrap();
         let out = software_key_pem(&pem).unwrap();
-        let back: p256::SecretKey =
-            p256::pkcs8::DecodePrivateKey::from_pkcs8_pem(&out).unwrap();
+        let back: p256::SecretKey = p256::pkcs8::DecodePrivateKey::from_pkcs8_pem(&out).unwrap();
         assert_eq!(back, p256_secret());
         assert_usable(&pem);
     }
@@ -212,16 +211,18 @@ mod tests {
             KeyError::Malformed { .. }
         ));
         assert_eq!(software_key_pem("").unwrap_err(), KeyError::NoKey);
-        let openssh = ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[1; 32]))
-            .to_openssh(SshLineEnding::LF)
-            .unwrap();
+        let openssh =
+            ssh_key::PrivateKey::from(ssh_key::private::Ed25519Keypair::from_seed(&[1; 32]))
+                .to_openssh(SshLineEnding::LF)
+                .unwrap();
         let err = software_key_pem(&openssh[..openssh.len() - 60]).unwrap_err();
         assert!(err.to_string().contains("OPENSSH PRIVATE KEY"), "{err}");
     }
 
     #[test]
     fn an_encrypted_key_is_refused() {
-        let pem = "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+        let pem =
+            "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
         assert_eq!(software_key_pem(pem).unwrap_err(), KeyError::Encrypted);
     }
 }

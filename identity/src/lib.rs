@@ -2,9 +2,9 @@
 //! Teleport certificate subject (who a client certificate names), and TLS with an auth service.
 
 pub mod durable;
-pub mod keys;
 pub mod duration;
 mod file;
+pub mod keys;
 pub mod labels;
 mod subject;
 pub mod tls;

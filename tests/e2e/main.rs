@@ -28,5 +28,6 @@ mod roles;
 mod servers;
 mod stream;
 mod tokens;
+mod tsh_profile;
 mod unlock;
 mod verbs;
