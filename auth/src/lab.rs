@@ -42,6 +42,9 @@ pub struct LabConfig {
     pub lock_style: LockStyle,
     /// Lifetime of a bot's renewable identity (Teleport's default: 1h; capped at 24h).
     pub bot_ttl: Duration,
+    /// Refuse admin-level requests (writes and deletes) of identities that are not exempt, as
+    /// a cluster whose only second factor is WebAuthn does (see `authz::admin_mfa_exempt`).
+    pub admin_mfa: bool,
 }
 
 impl LabConfig {
@@ -53,6 +56,7 @@ impl LabConfig {
             cluster_name: None,
             lock_style: LockStyle::User,
             bot_ttl: Duration::from_secs(3600),
+            admin_mfa: false,
         }
     }
 }
@@ -100,6 +104,8 @@ pub enum LabError {
          (e.g. --cluster-name lab)"
     )]
     ClusterName { name: String },
+    #[error("user name {name:?} cannot be given a lab identity: {reason}")]
+    UserName { name: String, reason: String },
     #[error("cannot write {path}: {reason}; check the permissions of the data dir")]
     Io { path: PathBuf, reason: String },
     #[error(
@@ -211,6 +217,7 @@ pub async fn serve(
         cluster: material.cluster,
         lock_style: config.lock_style,
         bot_ttl: config.bot_ttl,
+        admin_mfa: config.admin_mfa,
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -329,6 +336,18 @@ pub async fn spawn(config: LabConfig) -> Result<LabHandle, LabError> {
             Err(e) => Err(serve_error(e)),
         },
     }
+}
+
+/// Issues an identity file for a normal user `name` with `roles`, valid for `ttl`, signed by the
+/// lab at `data_dir`: what `tsh login` would give a person, so not exempt from admin MFA. Works
+/// whether or not the lab is running.
+pub fn issue_user_identity(
+    data_dir: &Path,
+    name: &str,
+    roles: &[String],
+    ttl: Duration,
+) -> Result<mwi_identity::IdentityFile, LabError> {
+    datadir::issue_user(data_dir, name, roles, ttl)
 }
 
 /// Registers (or replaces) a database server named `name` with `labels` in the lab at

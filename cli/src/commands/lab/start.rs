@@ -47,6 +47,12 @@ pub struct StartArgs {
     /// Lifetime of the certificates bots get, e.g. 1h or 20m.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub bot_ttl: Duration,
+
+    /// Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only
+    /// second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab's
+    /// admin, not normal users (`mwictl lab user`).
+    #[arg(long)]
+    pub admin_mfa: bool,
 }
 
 /// `--lock-style` values.
@@ -65,6 +71,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
     config.listen = args.listen;
     config.cluster_name = args.cluster_name;
     config.bot_ttl = args.bot_ttl;
+    config.admin_mfa = args.admin_mfa;
     config.lock_style = match args.lock_style {
         LockStyleArg::User => LockStyle::User,
         LockStyleArg::Instance => LockStyle::Instance,
