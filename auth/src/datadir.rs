@@ -158,12 +158,24 @@ fn write_identity(identity: &IdentityFile, path: &Path) -> Result<(), LabError> 
 
 /// Issues the admin identity (CN admin, O admin) valid for a year.
 fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityFile, LabError> {
+    let not_after = SystemTime::now() + LEAF_LIFETIME;
+    user_identity(ca, ssh_ca, cluster, ADMIN, &[ADMIN.into()], not_after)
+}
+
+/// Issues an identity file for `username` with `roles` (CN and O), valid until `not_after`.
+fn user_identity(
+    ca: &TlsCa,
+    ssh_ca: &SshCa,
+    cluster: &str,
+    username: &str,
+    roles: &[String],
+    not_after: SystemTime,
+) -> Result<IdentityFile, LabError> {
     let crypto = |e: &dyn std::fmt::Display| LabError::Crypto(e.to_string());
     let key = pki::new_key().map_err(|e| crypto(&e))?;
-    let not_after = SystemTime::now() + LEAF_LIFETIME;
     let id = CertIdentity {
-        username: ADMIN.into(),
-        roles: vec![ADMIN.into()],
+        username: username.into(),
+        roles: roles.to_vec(),
         teleport_cluster: Some(cluster.into()),
         ..Default::default()
     };
@@ -176,7 +188,7 @@ fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityF
         key.key.verifying_key(),
     ));
     let ssh_cert = ssh_ca
-        .issue_user(&ssh_public, ADMIN, &[], not_after)
+        .issue_user(&ssh_public, username, &[], not_after)
         .map_err(|e| crypto(&e))?;
     Ok(IdentityFile {
         private_key_pem: key.pem,
@@ -224,6 +236,59 @@ fn admin_role() -> RoleV6 {
         }),
         ..Default::default()
     }
+}
+
+/// Issues an identity for the normal (non-bot, non-admin) user `name` with `roles`, valid for
+/// `ttl`, and records the user, so a lab has identities that are not exempt from admin MFA.
+/// Works whether or not the lab is running.
+pub(crate) fn issue_user(
+    dir: &Path,
+    name: &str,
+    roles: &[String],
+    ttl: Duration,
+) -> Result<IdentityFile, LabError> {
+    let refuse = |reason: &str| LabError::UserName {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    if name == ADMIN {
+        return Err(refuse(
+            "it is the lab's local admin, whose identity is admin.identity",
+        ));
+    }
+    if name.starts_with("bot-") {
+        return Err(refuse("bot users are made with `mwictl bots add`"));
+    }
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err(refuse("use letters, digits, '.', '-', '_' or '@'"));
+    }
+    if !dir.join(MARKER).is_file() {
+        return Err(LabError::Foreign {
+            path: dir.to_path_buf(),
+        });
+    }
+    let material = load(dir, None)?;
+    let identity = user_identity(
+        &material.tls_ca,
+        &material.ssh_ca,
+        &material.cluster,
+        name,
+        roles,
+        SystemTime::now() + ttl,
+    )?;
+    let user = UserRecord {
+        name: name.into(),
+        roles: roles.to_vec(),
+        created_by: ADMIN.into(),
+        ..Default::default()
+    };
+    store::upsert_record(&material.db_path, store::Kind::User, name, &user.to_bytes())
+        .map_err(|e| damaged(dir, DATABASE, e))?;
+    Ok(identity)
 }
 
 fn init(dir: &Path, cluster: &str) -> Result<Material, LabError> {

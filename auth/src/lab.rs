@@ -46,6 +46,9 @@ pub struct LabConfig {
     pub bot_ttl: Duration,
     /// A proxy with TLS routing in front of the lab auth, when set.
     pub proxy: Option<ProxyConfig>,
+    /// Refuse admin-level requests (writes and deletes) of identities that are not exempt, as
+    /// a cluster whose only second factor is WebAuthn does (see `authz::admin_mfa_exempt`).
+    pub admin_mfa: bool,
 }
 
 impl LabConfig {
@@ -58,6 +61,7 @@ impl LabConfig {
             lock_style: LockStyle::User,
             bot_ttl: Duration::from_secs(3600),
             proxy: None,
+            admin_mfa: false,
         }
     }
 }
@@ -107,6 +111,8 @@ pub enum LabError {
          (e.g. --cluster-name lab)"
     )]
     ClusterName { name: String },
+    #[error("user name {name:?} cannot be given a lab identity: {reason}")]
+    UserName { name: String, reason: String },
     #[error("cannot write {path}: {reason}; check the permissions of the data dir")]
     Io { path: PathBuf, reason: String },
     #[error(
@@ -238,6 +244,7 @@ pub async fn serve(
         cluster: material.cluster,
         lock_style: config.lock_style,
         bot_ttl: config.bot_ttl,
+        admin_mfa: config.admin_mfa,
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -410,6 +417,18 @@ pub async fn spawn(config: LabConfig) -> Result<LabHandle, LabError> {
             Err(e) => Err(serve_error(e)),
         },
     }
+}
+
+/// Issues an identity file for a normal user `name` with `roles`, valid for `ttl`, signed by the
+/// lab at `data_dir`: what `tsh login` would give a person, so not exempt from admin MFA. Works
+/// whether or not the lab is running.
+pub fn issue_user_identity(
+    data_dir: &Path,
+    name: &str,
+    roles: &[String],
+    ttl: Duration,
+) -> Result<mwi_identity::IdentityFile, LabError> {
+    datadir::issue_user(data_dir, name, roles, ttl)
 }
 
 /// Registers (or replaces) a database server named `name` with `labels` in the lab at

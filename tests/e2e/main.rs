@@ -26,6 +26,7 @@ mod recover_pty;
 mod recover_resume;
 mod recreate_resume;
 mod roles;
+mod runbook;
 mod servers;
 mod stream;
 mod tokens;

@@ -59,6 +59,11 @@ pub struct StartArgs {
     /// some networks resolve, to reproduce split DNS) [default: the --proxy-listen address].
     #[arg(long, value_name = "NAME:PORT", requires = "proxy_listen")]
     pub proxy_public_addr: Option<String>,
+    /// Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only
+    /// second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab's
+    /// admin, not normal users (`mwictl lab user`).
+    #[arg(long)]
+    pub admin_mfa: bool,
 }
 
 /// `--lock-style` values.
@@ -81,6 +86,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
         listen,
         public_addr: args.proxy_public_addr.clone(),
     });
+    config.admin_mfa = args.admin_mfa;
     config.lock_style = match args.lock_style {
         LockStyleArg::User => LockStyle::User,
         LockStyleArg::Instance => LockStyle::Instance,
