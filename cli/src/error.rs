@@ -99,6 +99,15 @@ impl From<ConnectError> for CommandError {
             ),
             ConnectError::NoClusterName { .. } => CommandError::usage(message)
                 .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),
+            ConnectError::Expired {
+                bot: Some(bot),
+                path,
+                ..
+            } => CommandError::new(ExitStatus::AccessDenied, message).hint(format!(
+                // tbot's default renewal_interval (lib/tbot/config; teleport-reach.md §6).
+                "{} is bot {bot}'s identity output, which tbot renews every 20 minutes (its default renewal_interval) while it runs; mwictl reads it again on every run: check that tbot is running and can reach the cluster, or write it once now with `tbot start --oneshot` (in the lab: `mwictl lab bot -c FILE --oneshot`)",
+                path.display()
+            )),
             ConnectError::Expired { .. } | ConnectError::NotYetValid { .. } => {
                 CommandError::new(ExitStatus::AccessDenied, message).hint(NEW_IDENTITY)
             }

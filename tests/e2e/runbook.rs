@@ -66,6 +66,19 @@ fn user_identity(lab: &Lab, name: &str, ttl: &str) -> PathBuf {
 /// The runbook: bot `ops` with the runbook role, its tbot.yaml with an identity output, one
 /// `lab bot --oneshot` run; returns the identity output's file.
 fn ops_bot_identity(lab: &Lab) -> PathBuf {
+    ops_bot_identity_with(lab)
+}
+
+/// Runs the `ops` bot once more (`lab bot -c tbot.yaml --oneshot EXTRA`): renews and rewrites its
+/// outputs.
+fn rerun_ops_bot(lab: &Lab, extra: &[&str]) {
+    let config = path_str(&lab.root().join("ops").join("tbot.yaml"));
+    let mut args = vec!["lab", "bot", "-c", &config, "--oneshot"];
+    args.extend_from_slice(extra);
+    ok(run(&mut lab.cmd(&args)));
+}
+
+fn ops_bot_identity_with(lab: &Lab) -> PathBuf {
     let added = ok(run(&mut lab.cmd(&[
         "bots",
         "add",
@@ -195,4 +208,93 @@ fn lock_other_again(lab: &Lab) {
             "generation mismatch",
         )],
     );
+}
+
+#[test]
+fn runbook_an_ops_bots_identity_unlocks_and_recovers_with_admin_mfa_on() {
+    let lab = Lab::start_with(&["--admin-mfa"]);
+    create_runbook_role(&lab);
+    let ops = path_str(&ops_bot_identity(&lab));
+
+    lock_other(&lab);
+    ok(run(
+        &mut lab.cmd(&["-i", &ops, "unlock", "--bot", "other", "--yes"])
+    ));
+    assert!(!lock_exists(&lab, "other-lock"), "unlock removed the lock");
+
+    lock_other_again(&lab);
+    let out = ok(run(&mut lab.cmd(&[
+        "-i",
+        &ops,
+        "recover",
+        "generation-mismatch",
+        "--bot",
+        "other",
+        "--yes",
+        "--format",
+        "json",
+    ])));
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("recover JSON");
+    assert_eq!(report["schema"], "mwictl.recover/v1", "{report}");
+    assert_eq!(report["bot"], "other", "{report}");
+    assert!(report["created"]["token"]["name"].is_string(), "{report}");
+    assert!(!lock_exists(&lab, "other-lock"), "recover removed the lock");
+}
+
+#[test]
+fn an_expired_bot_identity_is_named_with_tbots_renewal_and_read_again_on_every_run() {
+    let lab = Lab::start();
+    create_runbook_role(&lab);
+    let ops = ops_bot_identity(&lab);
+    let ops_flag = path_str(&ops);
+    ok(run(&mut lab.cmd(&["-i", &ops_flag, "locks", "ls"])));
+
+    // A second instance of the bot (its own storage, a new token) rewrites the output with a
+    // short-lived certificate; the next run reads the new file.
+    let added = ok(run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        "ops",
+        "--format",
+        "json",
+    ])));
+    let added: serde_json::Value = serde_json::from_str(&added.stdout).expect("instances add JSON");
+    let token = added["token_id"].as_str().expect("a token");
+    let storage = path_str(&lab.root().join("ops").join("short"));
+    rerun_ops_bot(
+        &lab,
+        &[
+            "--credential-ttl",
+            "2s",
+            "--data-dir",
+            &storage,
+            "--token",
+            token,
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let out = run(&mut lab.cmd(&["-i", &ops_flag, "locks", "ls"]));
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    let mut lines = out.stderr.lines();
+    let error = lines.next().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!(
+            "error: the client certificate in {ops_flag} expired at "
+        )),
+        "{error}"
+    );
+    let hint = lines.next().unwrap_or_default();
+    let named = format!("hint: {ops_flag} is bot ops's identity output");
+    for words in [
+        named.as_str(),
+        "tbot renews every 20 minutes",
+        "mwictl lab bot -c FILE --oneshot",
+    ] {
+        assert!(hint.contains(words), "{words:?} in {hint}");
+    }
+
+    // The first instance renews and rewrites it: the same command works again.
+    rerun_ops_bot(&lab, &[]);
+    ok(run(&mut lab.cmd(&["-i", &ops_flag, "locks", "ls"])));
 }
