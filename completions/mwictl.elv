@@ -78,6 +78,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --cluster-name 'Cluster name, fixed on the first start [default: the stored name, else "lab"]'
             cand --lock-style 'What a bot''s certificate generation mismatch locks: the bot''s user (Teleport up to v18) or only the bot instance (newer Teleport)'
             cand --bot-ttl 'Lifetime of the certificates bots get, e.g. 1h or 20m'
+            cand --proxy-listen 'Also run a proxy with TLS routing here (HTTPS with a lab web certificate, whose CA is DATA_DIR/web-ca.crt): it answers /webapi/find and /webapi/ping and passes `teleport-auth@…` connections to the lab auth untouched. Reach it with --proxy'
+            cand --proxy-public-addr 'The address the proxy advertises as its public address in /webapi/find (a name only some networks resolve, to reproduce split DNS) [default: the --proxy-listen address]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'

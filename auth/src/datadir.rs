@@ -445,3 +445,41 @@ fn check_identity(
     }
     Ok(())
 }
+
+/// The lab proxy's web CA (its own, never the cluster's: a client that trusts the cluster CA must
+/// not take the web certificate for auth's) and web certificate, in the data dir.
+pub(crate) const WEB_CA_CERT: &str = "web-ca.crt";
+const WEB_CA_KEY: &str = "web-ca.key";
+const WEB_CERT: &str = "web.crt";
+const WEB_KEY: &str = "web.key";
+
+/// The web certificate chain (leaf, then the web CA) and key for `hosts`, PEM. The web CA is
+/// created on first use and kept; the leaf is issued at every start, so a changed
+/// `--proxy-public-addr` gets its name.
+pub(crate) fn web_material(
+    dir: &Path,
+    cluster: &str,
+    hosts: &[&str],
+) -> Result<(String, String), LabError> {
+    let crypto = |e: &dyn std::fmt::Display| LabError::Crypto(e.to_string());
+    let ca = if dir.join(WEB_CA_CERT).exists() {
+        let key =
+            pki::read_key(&read(dir, WEB_CA_KEY)?).map_err(|e| damaged(dir, WEB_CA_KEY, e))?;
+        TlsCa::load(&read(dir, WEB_CA_CERT)?, key).map_err(|e| damaged(dir, WEB_CA_CERT, e))?
+    } else {
+        let key = pki::new_key().map_err(|e| crypto(&e))?;
+        let ca = TlsCa::generate(&format!("{cluster} web CA"), key.key, CA_YEARS)
+            .map_err(|e| crypto(&e))?;
+        write_new(&dir.join(WEB_CA_KEY), &key.pem, true)?;
+        write_new(&dir.join(WEB_CA_CERT), ca.cert_pem(), false)?;
+        ca
+    };
+    let key = pki::new_key().map_err(|e| crypto(&e))?;
+    let der = ca
+        .issue_for_hosts(hosts, cluster, &key.key, SystemTime::now() + LEAF_LIFETIME)
+        .map_err(|e| crypto(&e))?;
+    let chain = pki::cert_pem(&der).map_err(|e| crypto(&e))? + ca.cert_pem();
+    replace(&dir.join(WEB_KEY), &key.pem, true)?;
+    replace(&dir.join(WEB_CERT), &chain, false)?;
+    Ok((chain, key.pem))
+}

@@ -13,6 +13,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::datadir;
 use crate::policy::Policy;
+pub use crate::proxy::ProxyConfig;
+use crate::proxy::{self, Proxy};
 use crate::records::DatabaseRecord;
 use crate::rpc::LabService;
 use crate::server::Auth;
@@ -42,6 +44,8 @@ pub struct LabConfig {
     pub lock_style: LockStyle,
     /// Lifetime of a bot's renewable identity (Teleport's default: 1h; capped at 24h).
     pub bot_ttl: Duration,
+    /// A proxy with TLS routing in front of the lab auth, when set.
+    pub proxy: Option<ProxyConfig>,
     /// Refuse admin-level requests (writes and deletes) of identities that are not exempt, as
     /// a cluster whose only second factor is WebAuthn does (see `authz::admin_mfa_exempt`).
     pub admin_mfa: bool,
@@ -56,6 +60,7 @@ impl LabConfig {
             cluster_name: None,
             lock_style: LockStyle::User,
             bot_ttl: Duration::from_secs(3600),
+            proxy: None,
             admin_mfa: false,
         }
     }
@@ -70,6 +75,8 @@ pub struct Ready {
     pub identity_path: PathBuf,
     pub cluster_name: String,
     pub data_dir: PathBuf,
+    /// The lab proxy's address, when it runs one.
+    pub proxy: Option<SocketAddr>,
 }
 
 /// Why the lab cannot start or stopped; each is one line naming the input and the fix.
@@ -112,6 +119,11 @@ pub enum LabError {
         "cannot listen on {addr}: {reason}; pick another address with --listen (port 0 picks a free one)"
     )]
     Listen { addr: SocketAddr, reason: String },
+    #[error(
+        "cannot listen on {addr} for the lab proxy: {reason}; pick another address with \
+         --proxy-listen (port 0 picks a free one)"
+    )]
+    ProxyListen { addr: SocketAddr, reason: String },
     #[error("lab certificate material could not be made: {0}; this is a bug, please report it")]
     Crypto(String),
     #[error("lab auth service failed: {0}; restart it (the data dir is safe)")]
@@ -203,11 +215,26 @@ pub async fn serve(
         reason: e.to_string(),
     })?;
 
+    let proxy = match &config.proxy {
+        Some(proxy_config) => Some(
+            start_proxy(
+                proxy_config,
+                &config.data_dir,
+                &material.cluster,
+                config.lock_style,
+                addr,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+
     let ready = Ready {
         addr,
         identity_path: material.identity_path.clone(),
         cluster_name: material.cluster.clone(),
         data_dir: config.data_dir.clone(),
+        proxy: proxy.as_ref().map(|(_, _, addr)| *addr),
     };
     let auth = Arc::new(Auth {
         store,
@@ -227,6 +254,9 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     let sweeper = tokio::spawn(sweep(auth.clone(), stop_rx.clone()));
+    let proxy_task = proxy.map(|(listener, proxy, _)| {
+        tokio::spawn(proxy::serve(listener, Arc::new(proxy), stop_rx.clone()))
+    });
 
     on_ready(&ready);
     let signal = async move {
@@ -248,8 +278,59 @@ pub async fn serve(
         _ = grace => Ok(()),
     };
     sweeper.abort();
+    if let Some(task) = proxy_task {
+        task.abort();
+    }
     auth.store.close().await;
     result
+}
+
+/// Binds the lab proxy and gets its web certificate (for the listen and public hosts).
+async fn start_proxy(
+    config: &ProxyConfig,
+    data_dir: &Path,
+    cluster: &str,
+    style: LockStyle,
+    auth: SocketAddr,
+) -> Result<(TcpListener, Proxy, SocketAddr), LabError> {
+    let (listener, local) = proxy::bind(config.listen).await?;
+    let public_addr = config
+        .public_addr
+        .clone()
+        .unwrap_or_else(|| proxy::reachable(local).to_string());
+    let public_host = mwi_identity::tls::with_default_port(&public_addr)
+        .ok()
+        .and_then(|a| {
+            a.rsplit_once(':')
+                .map(|(h, _)| h.trim_matches(['[', ']']).to_string())
+        });
+    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if !local.ip().is_unspecified() {
+        hosts.push(local.ip().to_string());
+    }
+    hosts.extend(public_host);
+    hosts.dedup();
+    let dir = data_dir.to_path_buf();
+    let cluster_name = cluster.to_string();
+    let (chain, key) = tokio::task::spawn_blocking(move || {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        datadir::web_material(&dir, &cluster_name, &hosts)
+    })
+    .await
+    .map_err(serve_error)??;
+    let web = proxy::web_config(&chain, &key).map_err(LabError::Crypto)?;
+    let proxy = Proxy {
+        cluster: cluster.to_string(),
+        auth_addr: proxy::reachable(auth),
+        web: Arc::new(web),
+        info: proxy::Info {
+            cluster: cluster.to_string(),
+            server_version: crate::server::server_version(style).to_string(),
+            web_listen_addr: local.to_string(),
+            public_addr,
+        },
+    };
+    Ok((listener, proxy, local))
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

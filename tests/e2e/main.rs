@@ -17,6 +17,7 @@ mod lab;
 mod lint_target;
 mod locks;
 mod pipes;
+mod proxy;
 mod real_configs;
 mod real_logs;
 mod recover;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mwi_auth::lab::{LabConfig, LockStyle, Ready};
+use mwi_auth::lab::{LabConfig, LockStyle, ProxyConfig, Ready};
 
 use crate::commands::flags::parse_duration;
 use crate::context::Context;
@@ -18,7 +18,8 @@ use crate::profile::Profile;
 ///
 /// The first start creates a CA, an admin identity file and the database in the data dir; later
 /// starts reuse them. When it accepts connections it prints one line to stdout,
-/// `lab auth service ready: addr=ADDR identity=PATH cluster=NAME`, and saves the profile, so
+/// `lab auth service ready: addr=ADDR identity=PATH cluster=NAME` (and ` proxy=ADDR` with
+/// --proxy-listen), and saves the profile, so
 /// `mwictl ping` and the other commands reach it without flags. It runs until SIGINT or SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
@@ -48,6 +49,16 @@ pub struct StartArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub bot_ttl: Duration,
 
+    /// Also run a proxy with TLS routing here (HTTPS with a lab web certificate, whose CA is
+    /// DATA_DIR/web-ca.crt): it answers /webapi/find and /webapi/ping and passes
+    /// `teleport-auth@…` connections to the lab auth untouched. Reach it with --proxy.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub proxy_listen: Option<SocketAddr>,
+
+    /// The address the proxy advertises as its public address in /webapi/find (a name only
+    /// some networks resolve, to reproduce split DNS) [default: the --proxy-listen address].
+    #[arg(long, value_name = "NAME:PORT", requires = "proxy_listen")]
+    pub proxy_public_addr: Option<String>,
     /// Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only
     /// second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab's
     /// admin, not normal users (`mwictl lab user`).
@@ -71,6 +82,10 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
     config.listen = args.listen;
     config.cluster_name = args.cluster_name;
     config.bot_ttl = args.bot_ttl;
+    config.proxy = args.proxy_listen.map(|listen| ProxyConfig {
+        listen,
+        public_addr: args.proxy_public_addr.clone(),
+    });
     config.admin_mfa = args.admin_mfa;
     config.lock_style = match args.lock_style {
         LockStyleArg::User => LockStyle::User,
@@ -86,8 +101,12 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
             cluster_name: Some(ready.cluster_name.clone()),
         };
         save_profile(printer, &home.profile(), &profile, args.no_profile);
+        let proxy = ready
+            .proxy
+            .map(|addr| format!(" proxy={addr}"))
+            .unwrap_or_default();
         let line = format!(
-            "lab auth service ready: addr={} identity={} cluster={}\n",
+            "lab auth service ready: addr={} identity={} cluster={}{proxy}\n",
             ready.addr,
             ready.identity_path.display(),
             ready.cluster_name
