@@ -73,6 +73,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
+            [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -81,14 +82,17 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on; port 0 picks a free port')
             [CompletionResult]::new('--cluster-name', '--cluster-name', [CompletionResultType]::ParameterName, 'Cluster name, fixed on the first start [default: the stored name, else "lab"]')
             [CompletionResult]::new('--lock-style', '--lock-style', [CompletionResultType]::ParameterName, 'What a bot''s certificate generation mismatch locks: the bot''s user (Teleport up to v18) or only the bot instance (newer Teleport)')
-            [CompletionResult]::new('--tsh-home', '--tsh-home', [CompletionResultType]::ParameterName, 'Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal user''s certificate (role admin, 12h) into DIR and make it DIR''s current profile. Use it with `TELEPORT_HOME=DIR` (plus --auth-server ADDR while the lab has no proxy)')
+            [CompletionResult]::new('--tsh-home', '--tsh-home', [CompletionResultType]::ParameterName, 'Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal user''s certificate (role admin, 12h) into DIR and make it DIR''s current profile. Use it with `TELEPORT_HOME=DIR`; its proxy is --proxy-listen''s (without one, add --auth-server)')
             [CompletionResult]::new('--bot-ttl', '--bot-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the certificates bots get, e.g. 1h or 20m')
+            [CompletionResult]::new('--proxy-listen', '--proxy-listen', [CompletionResultType]::ParameterName, 'Also run a proxy with TLS routing here (HTTPS with a lab web certificate, whose CA is DATA_DIR/web-ca.crt): it answers /webapi/find and /webapi/ping and passes `teleport-auth@…` connections to the lab auth untouched. Reach it with --proxy')
+            [CompletionResult]::new('--proxy-public-addr', '--proxy-public-addr', [CompletionResultType]::ParameterName, 'The address the proxy advertises as its public address in /webapi/find (a name only some networks resolve, to reproduce split DNS) [default: the --proxy-listen address]')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('--no-profile', '--no-profile', [CompletionResultType]::ParameterName, 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i')
+            [CompletionResult]::new('--admin-mfa', '--admin-mfa', [CompletionResultType]::ParameterName, 'Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab''s admin, not normal users (`mwictl lab user`)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
@@ -203,11 +207,34 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lab;db;help;help' {
             break
         }
+        'mwictl;lab;user' {
+            [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles of the user (repeatable or comma-separated)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Where to write the identity file (mode 0600, replaced atomically)')
+            [CompletionResult]::new('--out', '--out', [CompletionResultType]::ParameterName, 'Where to write the identity file (mode 0600, replaced atomically)')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the identity is valid, e.g. 12h or 30s')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'The lab''s data dir [default: the saved profile''s lab, else $MWICTL_HOME/lab]')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;lab;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
+            [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -225,6 +252,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;lab;help;db;add' {
+            break
+        }
+        'mwictl;lab;help;user' {
             break
         }
         'mwictl;lab;help;help' {
@@ -1327,6 +1357,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
+            [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
             break
         }
         'mwictl;help;lab;start' {
@@ -1343,6 +1374,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;lab;db;add' {
+            break
+        }
+        'mwictl;help;lab;user' {
             break
         }
         'mwictl;help;ping' {

@@ -69,6 +69,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
+            cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -76,14 +77,17 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --listen 'Address to listen on; port 0 picks a free port'
             cand --cluster-name 'Cluster name, fixed on the first start [default: the stored name, else "lab"]'
             cand --lock-style 'What a bot''s certificate generation mismatch locks: the bot''s user (Teleport up to v18) or only the bot instance (newer Teleport)'
-            cand --tsh-home 'Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal user''s certificate (role admin, 12h) into DIR and make it DIR''s current profile. Use it with `TELEPORT_HOME=DIR` (plus --auth-server ADDR while the lab has no proxy)'
+            cand --tsh-home 'Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal user''s certificate (role admin, 12h) into DIR and make it DIR''s current profile. Use it with `TELEPORT_HOME=DIR`; its proxy is --proxy-listen''s (without one, add --auth-server)'
             cand --bot-ttl 'Lifetime of the certificates bots get, e.g. 1h or 20m'
+            cand --proxy-listen 'Also run a proxy with TLS routing here (HTTPS with a lab web certificate, whose CA is DATA_DIR/web-ca.crt): it answers /webapi/find and /webapi/ping and passes `teleport-auth@…` connections to the lab auth untouched. Reach it with --proxy'
+            cand --proxy-public-addr 'The address the proxy advertises as its public address in /webapi/find (a name only some networks resolve, to reproduce split DNS) [default: the --proxy-listen address]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
             cand --no-profile 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i'
+            cand --admin-mfa 'Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab''s admin, not normal users (`mwictl lab user`)'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -190,11 +194,33 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;lab;db;help;help'= {
         }
+        &'mwictl;lab;user'= {
+            cand --roles 'Roles of the user (repeatable or comma-separated)'
+            cand -o 'Where to write the identity file (mode 0600, replaced atomically)'
+            cand --out 'Where to write the identity file (mode 0600, replaced atomically)'
+            cand --ttl 'How long the identity is valid, e.g. 12h or 30s'
+            cand --data-dir 'The lab''s data dir [default: the saved profile''s lab, else $MWICTL_HOME/lab]'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
+            cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
@@ -207,6 +233,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand add 'Register a database in the lab (or replace the labels of one registered before)'
         }
         &'mwictl;lab;help;db;add'= {
+        }
+        &'mwictl;lab;help;user'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -1216,6 +1244,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
+            cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
         }
         &'mwictl;help;lab;start'= {
         }
@@ -1227,6 +1256,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand add 'Register a database in the lab (or replace the labels of one registered before)'
         }
         &'mwictl;help;lab;db;add'= {
+        }
+        &'mwictl;help;lab;user'= {
         }
         &'mwictl;help;ping'= {
         }

@@ -158,23 +158,24 @@ fn write_identity(identity: &IdentityFile, path: &Path) -> Result<(), LabError> 
 
 /// Issues the admin identity (CN admin, O admin) valid for a year.
 fn admin_identity(ca: &TlsCa, ssh_ca: &SshCa, cluster: &str) -> Result<IdentityFile, LabError> {
-    user_identity(ca, ssh_ca, cluster, ADMIN, LEAF_LIFETIME)
+    let not_after = SystemTime::now() + LEAF_LIFETIME;
+    user_identity(ca, ssh_ca, cluster, ADMIN, &[ADMIN.into()], not_after)
 }
 
-/// Issues an identity for `user` with the admin role, valid for `lifetime`.
+/// Issues an identity file for `username` with `roles` (CN and O), valid until `not_after`.
 fn user_identity(
     ca: &TlsCa,
     ssh_ca: &SshCa,
     cluster: &str,
-    user: &str,
-    lifetime: Duration,
+    username: &str,
+    roles: &[String],
+    not_after: SystemTime,
 ) -> Result<IdentityFile, LabError> {
     let crypto = |e: &dyn std::fmt::Display| LabError::Crypto(e.to_string());
     let key = pki::new_key().map_err(|e| crypto(&e))?;
-    let not_after = SystemTime::now() + lifetime;
     let id = CertIdentity {
-        username: user.into(),
-        roles: vec![ADMIN.into()],
+        username: username.into(),
+        roles: roles.to_vec(),
         teleport_cluster: Some(cluster.into()),
         ..Default::default()
     };
@@ -187,7 +188,7 @@ fn user_identity(
         key.key.verifying_key(),
     ));
     let ssh_cert = ssh_ca
-        .issue_user(&ssh_public, user, &[], not_after)
+        .issue_user(&ssh_public, username, &[], not_after)
         .map_err(|e| crypto(&e))?;
     Ok(IdentityFile {
         private_key_pem: key.pem,
@@ -235,6 +236,59 @@ fn admin_role() -> RoleV6 {
         }),
         ..Default::default()
     }
+}
+
+/// Issues an identity for the normal (non-bot, non-admin) user `name` with `roles`, valid for
+/// `ttl`, and records the user, so a lab has identities that are not exempt from admin MFA.
+/// Works whether or not the lab is running.
+pub(crate) fn issue_user(
+    dir: &Path,
+    name: &str,
+    roles: &[String],
+    ttl: Duration,
+) -> Result<IdentityFile, LabError> {
+    let refuse = |reason: &str| LabError::UserName {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    if name == ADMIN {
+        return Err(refuse(
+            "it is the lab's local admin, whose identity is admin.identity",
+        ));
+    }
+    if name.starts_with("bot-") {
+        return Err(refuse("bot users are made with `mwictl bots add`"));
+    }
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err(refuse("use letters, digits, '.', '-', '_' or '@'"));
+    }
+    if !dir.join(MARKER).is_file() {
+        return Err(LabError::Foreign {
+            path: dir.to_path_buf(),
+        });
+    }
+    let material = load(dir, None)?;
+    let identity = user_identity(
+        &material.tls_ca,
+        &material.ssh_ca,
+        &material.cluster,
+        name,
+        roles,
+        SystemTime::now() + ttl,
+    )?;
+    let user = UserRecord {
+        name: name.into(),
+        roles: roles.to_vec(),
+        created_by: ADMIN.into(),
+        ..Default::default()
+    };
+    store::upsert_record(&material.db_path, store::Kind::User, name, &user.to_bytes())
+        .map_err(|e| damaged(dir, DATABASE, e))?;
+    Ok(identity)
 }
 
 fn init(dir: &Path, cluster: &str) -> Result<Material, LabError> {
@@ -303,17 +357,6 @@ fn expires_soon(pem: &str) -> bool {
         .map(|d| d.as_secs())
         .unwrap_or(0);
     pki::not_after_of_pem(pem).is_ok_and(|t| t <= i64::try_from(soon).unwrap_or(i64::MAX))
-}
-
-/// What a `tsh login` of `user` to the lab in `dir` would get: a user certificate with the admin
-/// role, valid for `lifetime` (no system role, so not the Admin identity of an auth host).
-pub(crate) fn login(dir: &Path, user: &str, lifetime: Duration) -> Result<IdentityFile, LabError> {
-    let marker: Marker =
-        serde_json::from_str(&read(dir, MARKER)?).map_err(|e| damaged(dir, MARKER, e))?;
-    let ca_key = pki::read_key(&read(dir, CA_KEY)?).map_err(|e| damaged(dir, CA_KEY, e))?;
-    let tls_ca = TlsCa::load(&read(dir, CA_CERT)?, ca_key).map_err(|e| damaged(dir, CA_CERT, e))?;
-    let ssh_ca = SshCa::load(&read(dir, SSH_CA_KEY)?).map_err(|e| damaged(dir, SSH_CA_KEY, e))?;
-    user_identity(&tls_ca, &ssh_ca, &marker.cluster_name, user, lifetime)
 }
 
 fn load(dir: &Path, cluster: Option<&str>) -> Result<Material, LabError> {
@@ -401,4 +444,42 @@ fn check_identity(
         write_identity(&admin_identity(ca, ssh_ca, cluster)?, path)?;
     }
     Ok(())
+}
+
+/// The lab proxy's web CA (its own, never the cluster's: a client that trusts the cluster CA must
+/// not take the web certificate for auth's) and web certificate, in the data dir.
+pub(crate) const WEB_CA_CERT: &str = "web-ca.crt";
+const WEB_CA_KEY: &str = "web-ca.key";
+const WEB_CERT: &str = "web.crt";
+const WEB_KEY: &str = "web.key";
+
+/// The web certificate chain (leaf, then the web CA) and key for `hosts`, PEM. The web CA is
+/// created on first use and kept; the leaf is issued at every start, so a changed
+/// `--proxy-public-addr` gets its name.
+pub(crate) fn web_material(
+    dir: &Path,
+    cluster: &str,
+    hosts: &[&str],
+) -> Result<(String, String), LabError> {
+    let crypto = |e: &dyn std::fmt::Display| LabError::Crypto(e.to_string());
+    let ca = if dir.join(WEB_CA_CERT).exists() {
+        let key =
+            pki::read_key(&read(dir, WEB_CA_KEY)?).map_err(|e| damaged(dir, WEB_CA_KEY, e))?;
+        TlsCa::load(&read(dir, WEB_CA_CERT)?, key).map_err(|e| damaged(dir, WEB_CA_CERT, e))?
+    } else {
+        let key = pki::new_key().map_err(|e| crypto(&e))?;
+        let ca = TlsCa::generate(&format!("{cluster} web CA"), key.key, CA_YEARS)
+            .map_err(|e| crypto(&e))?;
+        write_new(&dir.join(WEB_CA_KEY), &key.pem, true)?;
+        write_new(&dir.join(WEB_CA_CERT), ca.cert_pem(), false)?;
+        ca
+    };
+    let key = pki::new_key().map_err(|e| crypto(&e))?;
+    let der = ca
+        .issue_for_hosts(hosts, cluster, &key.key, SystemTime::now() + LEAF_LIFETIME)
+        .map_err(|e| crypto(&e))?;
+    let chain = pki::cert_pem(&der).map_err(|e| crypto(&e))? + ca.cert_pem();
+    replace(&dir.join(WEB_KEY), &key.pem, true)?;
+    replace(&dir.join(WEB_CERT), &chain, false)?;
+    Ok((chain, key.pem))
 }

@@ -13,6 +13,8 @@ use tokio::sync::{oneshot, watch};
 
 use crate::datadir;
 use crate::policy::Policy;
+pub use crate::proxy::ProxyConfig;
+use crate::proxy::{self, Proxy};
 use crate::records::DatabaseRecord;
 use crate::rpc::LabService;
 use crate::server::Auth;
@@ -42,6 +44,11 @@ pub struct LabConfig {
     pub lock_style: LockStyle,
     /// Lifetime of a bot's renewable identity (Teleport's default: 1h; capped at 24h).
     pub bot_ttl: Duration,
+    /// A proxy with TLS routing in front of the lab auth, when set.
+    pub proxy: Option<ProxyConfig>,
+    /// Refuse admin-level requests (writes and deletes) of identities that are not exempt, as
+    /// a cluster whose only second factor is WebAuthn does (see `authz::admin_mfa_exempt`).
+    pub admin_mfa: bool,
 }
 
 impl LabConfig {
@@ -53,6 +60,8 @@ impl LabConfig {
             cluster_name: None,
             lock_style: LockStyle::User,
             bot_ttl: Duration::from_secs(3600),
+            proxy: None,
+            admin_mfa: false,
         }
     }
 }
@@ -66,6 +75,8 @@ pub struct Ready {
     pub identity_path: PathBuf,
     pub cluster_name: String,
     pub data_dir: PathBuf,
+    /// The lab proxy's address, when it runs one.
+    pub proxy: Option<SocketAddr>,
 }
 
 /// Why the lab cannot start or stopped; each is one line naming the input and the fix.
@@ -100,12 +111,19 @@ pub enum LabError {
          (e.g. --cluster-name lab)"
     )]
     ClusterName { name: String },
+    #[error("user name {name:?} cannot be given a lab identity: {reason}")]
+    UserName { name: String, reason: String },
     #[error("cannot write {path}: {reason}; check the permissions of the data dir")]
     Io { path: PathBuf, reason: String },
     #[error(
         "cannot listen on {addr}: {reason}; pick another address with --listen (port 0 picks a free one)"
     )]
     Listen { addr: SocketAddr, reason: String },
+    #[error(
+        "cannot listen on {addr} for the lab proxy: {reason}; pick another address with \
+         --proxy-listen (port 0 picks a free one)"
+    )]
+    ProxyListen { addr: SocketAddr, reason: String },
     #[error("lab certificate material could not be made: {0}; this is a bug, please report it")]
     Crypto(String),
     #[error("lab auth service failed: {0}; restart it (the data dir is safe)")]
@@ -197,11 +215,26 @@ pub async fn serve(
         reason: e.to_string(),
     })?;
 
+    let proxy = match &config.proxy {
+        Some(proxy_config) => Some(
+            start_proxy(
+                proxy_config,
+                &config.data_dir,
+                &material.cluster,
+                config.lock_style,
+                addr,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+
     let ready = Ready {
         addr,
         identity_path: material.identity_path.clone(),
         cluster_name: material.cluster.clone(),
         data_dir: config.data_dir.clone(),
+        proxy: proxy.as_ref().map(|(_, _, addr)| *addr),
     };
     let auth = Arc::new(Auth {
         store,
@@ -211,6 +244,7 @@ pub async fn serve(
         cluster: material.cluster,
         lock_style: config.lock_style,
         bot_ttl: config.bot_ttl,
+        admin_mfa: config.admin_mfa,
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -220,6 +254,9 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     let sweeper = tokio::spawn(sweep(auth.clone(), stop_rx.clone()));
+    let proxy_task = proxy.map(|(listener, proxy, _)| {
+        tokio::spawn(proxy::serve(listener, Arc::new(proxy), stop_rx.clone()))
+    });
 
     on_ready(&ready);
     let signal = async move {
@@ -241,8 +278,59 @@ pub async fn serve(
         _ = grace => Ok(()),
     };
     sweeper.abort();
+    if let Some(task) = proxy_task {
+        task.abort();
+    }
     auth.store.close().await;
     result
+}
+
+/// Binds the lab proxy and gets its web certificate (for the listen and public hosts).
+async fn start_proxy(
+    config: &ProxyConfig,
+    data_dir: &Path,
+    cluster: &str,
+    style: LockStyle,
+    auth: SocketAddr,
+) -> Result<(TcpListener, Proxy, SocketAddr), LabError> {
+    let (listener, local) = proxy::bind(config.listen).await?;
+    let public_addr = config
+        .public_addr
+        .clone()
+        .unwrap_or_else(|| proxy::reachable(local).to_string());
+    let public_host = mwi_identity::tls::with_default_port(&public_addr)
+        .ok()
+        .and_then(|a| {
+            a.rsplit_once(':')
+                .map(|(h, _)| h.trim_matches(['[', ']']).to_string())
+        });
+    let mut hosts = vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()];
+    if !local.ip().is_unspecified() {
+        hosts.push(local.ip().to_string());
+    }
+    hosts.extend(public_host);
+    hosts.dedup();
+    let dir = data_dir.to_path_buf();
+    let cluster_name = cluster.to_string();
+    let (chain, key) = tokio::task::spawn_blocking(move || {
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        datadir::web_material(&dir, &cluster_name, &hosts)
+    })
+    .await
+    .map_err(serve_error)??;
+    let web = proxy::web_config(&chain, &key).map_err(LabError::Crypto)?;
+    let proxy = Proxy {
+        cluster: cluster.to_string(),
+        auth_addr: proxy::reachable(auth),
+        web: Arc::new(web),
+        info: proxy::Info {
+            cluster: cluster.to_string(),
+            server_version: crate::server::server_version(style).to_string(),
+            web_listen_addr: local.to_string(),
+            public_addr,
+        },
+    };
+    Ok((listener, proxy, local))
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
@@ -266,16 +354,6 @@ async fn sweep(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
             _ = until_stopped(&mut stop) => return,
         }
     }
-}
-
-/// Issues what `tsh login` as `user` would get from the lab in `data_dir` (a started one): a
-/// normal user's certificate with the admin role, valid for `lifetime`.
-pub fn login(
-    data_dir: &Path,
-    user: &str,
-    lifetime: Duration,
-) -> Result<mwi_identity::IdentityFile, LabError> {
-    datadir::login(data_dir, user, lifetime)
 }
 
 /// A lab running in the background (see [`spawn`]). Dropping the handle stops the lab too,
@@ -339,6 +417,18 @@ pub async fn spawn(config: LabConfig) -> Result<LabHandle, LabError> {
             Err(e) => Err(serve_error(e)),
         },
     }
+}
+
+/// Issues an identity file for a normal user `name` with `roles`, valid for `ttl`, signed by the
+/// lab at `data_dir`: what `tsh login` would give a person, so not exempt from admin MFA. Works
+/// whether or not the lab is running.
+pub fn issue_user_identity(
+    data_dir: &Path,
+    name: &str,
+    roles: &[String],
+    ttl: Duration,
+) -> Result<mwi_identity::IdentityFile, LabError> {
+    datadir::issue_user(data_dir, name, roles, ttl)
 }
 
 /// Registers (or replaces) a database server named `name` with `labels` in the lab at

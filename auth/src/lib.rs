@@ -40,6 +40,7 @@ mod join;
 mod locks;
 mod pki;
 mod policy;
+mod proxy;
 mod records;
 mod roles;
 mod rpc;

@@ -326,21 +326,34 @@ impl TlsCa {
         key: &SigningKey,
         not_after: SystemTime,
     ) -> Result<Vec<u8>, PkiError> {
+        let mut hosts: Vec<&str> = SERVER_DNS_NAMES.to_vec();
+        hosts.extend(["127.0.0.1", "::1"]);
+        self.issue_for_hosts(&hosts, cluster, key, not_after)
+    }
+
+    /// A server certificate for `hosts` (DNS names or IP addresses; the first is the CN),
+    /// organization `org`; DER. The lab proxy's web certificate is one.
+    pub(crate) fn issue_for_hosts(
+        &self,
+        hosts: &[&str],
+        org: &str,
+        key: &SigningKey,
+        not_after: SystemTime,
+    ) -> Result<Vec<u8>, PkiError> {
         let mut names = Vec::new();
-        for dns in SERVER_DNS_NAMES {
-            let dns = Ia5String::new(dns).map_err(|e| invalid("DNS name")(&e))?;
-            names.push(GeneralName::DnsName(dns));
+        for host in hosts {
+            match IpAddr::from_str(host) {
+                Ok(ip) => names.push(GeneralName::from(ip)),
+                Err(_) => {
+                    let dns = Ia5String::new(host).map_err(|e| invalid("DNS name")(&e))?;
+                    names.push(GeneralName::DnsName(dns));
+                }
+            }
         }
-        for ip in ["127.0.0.1", "::1"] {
-            let ip = IpAddr::from_str(ip).map_err(|e| invalid("IP address")(&e))?;
-            names.push(GeneralName::from(ip));
-        }
+        let first = hosts.first().copied().unwrap_or("localhost");
         let name = subject(&[
-            (
-                mwi_identity::oid::COMMON_NAME,
-                SERVER_DNS_NAMES[0].to_string(),
-            ),
-            (mwi_identity::oid::ORGANIZATION, cluster.to_string()),
+            (mwi_identity::oid::COMMON_NAME, first.to_string()),
+            (mwi_identity::oid::ORGANIZATION, org.to_string()),
         ])?;
         let spki = SubjectPublicKeyInfoOwned::from_key(*key.verifying_key())
             .map_err(|e| invalid("server public key")(&e))?;

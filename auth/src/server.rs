@@ -34,6 +34,7 @@ pub(crate) struct Auth {
     pub cluster: String,
     pub lock_style: LockStyle,
     pub bot_ttl: Duration,
+    pub admin_mfa: bool,
 }
 
 impl Auth {

@@ -155,14 +155,16 @@ impl ClientError {
         }
     }
 
-    /// Teleport's admin-action MFA refusals ("admin-level MFA", "MFA required"), which no
-    /// non-interactive client can answer, whatever code they come with.
+    /// Teleport's admin-action MFA refusal (`admin-level API request requires MFA verification`,
+    /// api/mfa `ErrAdminActionMFARequired`; older wordings too), which no non-interactive client
+    /// can answer, whatever code it comes with.
     pub fn is_admin_mfa(&self) -> bool {
         let ClientError::Rpc { status, .. } = self else {
             return false;
         };
         let m = status.message().to_ascii_lowercase();
-        m.contains("admin-level mfa")
+        m.contains("admin-level api request requires mfa")
+            || m.contains("admin-level mfa")
             || m.contains("mfa required")
             || m.contains("admin action mfa")
     }

@@ -53,6 +53,8 @@ pub enum ConnectError {
         path: PathBuf,
         at: String,
         ago: String,
+        /// The bot whose identity output this is (tbot renews those), when the certificate says.
+        bot: Option<String>,
     },
     #[error("the client certificate in {path} is not valid until {at}")]
     NotYetValid { path: PathBuf, at: String },
@@ -133,6 +135,23 @@ impl ClientIdentity {
         Ok(identity)
     }
 
+    /// The bot that issued this identity (its own certificate or one it impersonated, as every
+    /// tbot output is), if any.
+    fn bot_output(&self) -> Option<String> {
+        let by_bot = self
+            .cert
+            .impersonator
+            .as_deref()
+            .and_then(|who| who.strip_prefix("bot-"));
+        let own = self.cert.username.strip_prefix("bot-");
+        self.cert
+            .bot_name
+            .as_deref()
+            .or(by_bot)
+            .or(own)
+            .map(str::to_string)
+    }
+
     /// Refuses a certificate outside its validity window at `now` (Unix seconds), before any
     /// connection: a server would only answer with a bare "bad certificate".
     pub fn check_validity(&self, now: i64) -> Result<(), ConnectError> {
@@ -142,6 +161,7 @@ impl ClientIdentity {
                 path: self.path.clone(),
                 at: rfc3339(self.cert.not_after),
                 ago: humantime::format_duration(ago).to_string(),
+                bot: self.bot_output(),
             });
         }
         if now < self.cert.not_before {

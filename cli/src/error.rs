@@ -81,6 +81,10 @@ fn one_line(text: String) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// The two ways an admin-level request works without a security key: both kinds of identity
+/// are exempt from admin MFA (docs: mfa-for-admin-actions; teleport-reach.md §5).
+const ADMIN_MFA_WAYS: &str = "use a bot's identity output whose bot has the needed role (-i /opt/machine-id/identity; see the runbook in the README), or run mwictl on the auth host with its local admin identity (-c /etc/teleport.yaml)";
+
 const NEW_IDENTITY: &str = "get a new identity with `tctl auth sign --user=USER --out=FILE`, or restart `mwictl lab start`";
 
 impl From<ConnectError> for CommandError {
@@ -95,6 +99,15 @@ impl From<ConnectError> for CommandError {
             ),
             ConnectError::NoClusterName { .. } => CommandError::usage(message)
                 .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),
+            ConnectError::Expired {
+                bot: Some(bot),
+                path,
+                ..
+            } => CommandError::new(ExitStatus::AccessDenied, message).hint(format!(
+                // tbot's default renewal_interval (lib/tbot/config; teleport-reach.md §6).
+                "{} is bot {bot}'s identity output, which tbot renews every 20 minutes (its default renewal_interval) while it runs; mwictl reads it again on every run: check that tbot is running and can reach the cluster, or write it once now with `tbot start --oneshot` (in the lab: `mwictl lab bot -c FILE --oneshot`)",
+                path.display()
+            )),
             ConnectError::Expired { .. } | ConnectError::NotYetValid { .. } => {
                 CommandError::new(ExitStatus::AccessDenied, message).hint(NEW_IDENTITY)
             }
@@ -197,10 +210,13 @@ fn from_status(
     let identity = peer.identity.display();
     if admin_mfa {
         return CommandError::new(
-            ExitStatus::AccessDenied,
-            format!("{rpc} needs admin-action MFA, which mwictl cannot perform: {msg}"),
+            ExitStatus::MfaRequired,
+            format!(
+                "the auth server at {} refused {rpc} by {identity}: {msg} (where WebAuthn is the only second factor, a tsh user's admin-level requests need a security key tap, which mwictl cannot give)",
+                peer.addr
+            ),
         )
-        .hint("use a bot's identity or one from `tctl auth sign --user=USER --out=FILE` (-i FILE): they are exempt");
+        .hint(ADMIN_MFA_WAYS);
     }
     match status.code() {
         Code::NotFound => {
@@ -335,14 +351,26 @@ mod tests {
     }
 
     #[test]
-    fn admin_mfa_says_to_use_a_bot_or_signed_identity() {
-        let e = rpc(
-            tonic::Code::PermissionDenied,
+    fn admin_mfa_says_what_happened_and_the_two_ways_without_a_security_key() {
+        for msg in [
+            "admin-level API request requires MFA verification",
             "admin-level MFA is required",
-            None,
-        );
-        assert_eq!(e.status, ExitStatus::AccessDenied);
-        assert!(e.hints[0].contains("tctl auth sign"));
+        ] {
+            for code in [tonic::Code::PermissionDenied, tonic::Code::Unknown] {
+                let e = rpc(code, msg, None);
+                assert_eq!(e.status, ExitStatus::MfaRequired, "{code:?} {msg}");
+                assert!(
+                    e.message.contains("refused GetLock by /id"),
+                    "{}",
+                    e.message
+                );
+                assert!(e.message.contains("WebAuthn"), "{}", e.message);
+                assert!(e.message.contains(msg), "{}", e.message);
+                assert_eq!(e.hints.len(), 1);
+                assert!(e.hints[0].contains("bot's identity"), "{}", e.hints[0]);
+                assert!(e.hints[0].contains("auth host"), "{}", e.hints[0]);
+            }
+        }
     }
 
     #[test]

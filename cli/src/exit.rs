@@ -12,11 +12,12 @@ pub enum ExitStatus {
     AccessDenied,
     Conflict,
     Unreachable,
+    MfaRequired,
 }
 
 impl ExitStatus {
     /// Every status, by code.
-    pub const ALL: [ExitStatus; 7] = [
+    pub const ALL: [ExitStatus; 8] = [
         ExitStatus::Success,
         ExitStatus::Failure,
         ExitStatus::Usage,
@@ -24,6 +25,7 @@ impl ExitStatus {
         ExitStatus::AccessDenied,
         ExitStatus::Conflict,
         ExitStatus::Unreachable,
+        ExitStatus::MfaRequired,
     ];
 
     /// When a command ends with this status. The line between 2, 3 and 6: 3 is for resources on
@@ -54,6 +56,11 @@ impl ExitStatus {
                  TLS, or another cluster's (its certificate is not signed by the identity's CA, \
                  or it refuses the identity's certificate)"
             }
+            ExitStatus::MfaRequired => {
+                "admin MFA required: the auth server requires MFA for an admin-level request \
+                 (WebAuthn-only clusters, for tsh users); use a bot's identity with the role \
+                 (-i) or the auth host's identity"
+            }
         }
     }
 
@@ -67,6 +74,7 @@ impl ExitStatus {
             ExitStatus::AccessDenied => 4,
             ExitStatus::Conflict => 5,
             ExitStatus::Unreachable => 6,
+            ExitStatus::MfaRequired => 7,
         }
     }
 }
@@ -84,6 +92,6 @@ mod tests {
     #[test]
     fn codes_are_the_documented_numbers() {
         let codes: Vec<u8> = ExitStatus::ALL.iter().map(|s| s.code()).collect();
-        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(codes, vec![0, 1, 2, 3, 4, 5, 6, 7]);
     }
 }

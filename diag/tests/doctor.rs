@@ -725,6 +725,20 @@ fn s3_with_tbot_anywhere_in_the_input_or_a_named_bot_is_high_confidence() {
 }
 
 #[test]
+fn a_line_only_tbot_or_the_auth_service_about_a_bot_writes_is_tbot_context() {
+    // The legacy generation-mismatch line names no bot and has no tbot marker, but only a bot's
+    // renewal produces it: the ssh refusal beside it is the bot's (S3), not a person's.
+    let auth = "WARN renewable cert generation mismatch: stored=4, presented=3\n";
+    let report = diagnose_text(&[("tsh.txt", TSH_REFUSED), ("auth.log", auth)], None);
+    let s3 = report
+        .findings
+        .iter()
+        .find(|f| f.incident == Incident::Product(Product::SshLogin))
+        .expect("S3");
+    assert_eq!(s3.confidence, Confidence::High, "{}", text(&report));
+}
+
+#[test]
 fn a_low_confidence_note_beside_a_finding_is_counted_apart() {
     let report = diagnose_text(
         &[

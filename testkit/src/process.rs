@@ -20,6 +20,8 @@ pub struct LabProcess {
     /// The admin identity file.
     pub identity: PathBuf,
     pub cluster: String,
+    /// The lab proxy's `127.0.0.1:PORT`, when started with `--proxy-listen`.
+    pub proxy: Option<String>,
     child: Child,
     /// mwictl's home (the saved profile): in `root`, or another lab's.
     home: PathBuf,
@@ -85,6 +87,7 @@ impl LabProcess {
             addr: String::new(),
             identity: PathBuf::new(),
             cluster: String::new(),
+            proxy: None,
             child,
             home: home.to_path_buf(),
             root,
@@ -98,6 +101,7 @@ impl LabProcess {
         lab.addr = fields.0;
         lab.identity = fields.1;
         lab.cluster = fields.2;
+        lab.proxy = line.split_once(" proxy=").map(|(_, addr)| addr.to_string());
         lab.ready_line = line;
         lab
     }
@@ -159,10 +163,12 @@ impl Drop for LabProcess {
     }
 }
 
-/// `(addr, identity, cluster)` of `lab auth service ready: addr=A identity=P cluster=C`.
+/// `(addr, identity, cluster)` of `lab auth service ready: addr=A identity=P cluster=C`
+/// (followed by ` proxy=ADDR` when the lab runs a proxy).
 pub fn parse_ready_line(line: &str) -> Option<(String, PathBuf, String)> {
     let rest = line.strip_prefix("lab auth service ready: addr=")?;
     let (addr, rest) = rest.split_once(" identity=")?;
+    let rest = rest.rsplit_once(" proxy=").map_or(rest, |(head, _)| head);
     let (identity, cluster) = rest.rsplit_once(" cluster=")?;
     Some((addr.into(), identity.into(), cluster.into()))
 }

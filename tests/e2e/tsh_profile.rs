@@ -130,3 +130,25 @@ fn a_missing_or_truncated_key_names_the_file_and_an_identity_file_wins() {
     let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(json["credentials"], "identity file");
 }
+
+#[test]
+fn with_the_lab_proxy_the_profile_alone_reaches_auth_by_tls_routing() {
+    let tsh = tempfile::tempdir().unwrap();
+    let dir = tsh.path().display().to_string();
+    let lab = Lab::start_with(&[
+        "--tsh-home",
+        &dir,
+        "--no-profile",
+        "--proxy-listen",
+        "127.0.0.1:0",
+    ]);
+    let proxy = lab.proxy.clone().expect("the ready line names the proxy");
+    let out = run(&mut cmd(&lab, tsh.path(), &["ping", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(json["auth_server"], proxy.as_str());
+    assert_eq!(json["via_proxy"], true);
+    assert_eq!(json["source"], "tsh_profile");
+    assert_eq!(json["credentials"], "tsh profile 127.0.0.1");
+    assert_eq!(json["user"], "lab-admin");
+}

@@ -9,6 +9,7 @@ mod impersonation;
 mod instances;
 mod join;
 mod locks;
+mod proxy;
 mod rbac;
 mod roles;
 mod tokens;

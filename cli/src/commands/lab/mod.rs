@@ -4,6 +4,7 @@ pub mod bot;
 pub mod break_cmd;
 pub mod db;
 pub mod start;
+pub mod user;
 
 use crate::context::Context;
 use crate::error::CommandError;
@@ -19,6 +20,7 @@ pub enum LabCommand {
     /// Register databases in the lab, as database agents or auto-discovery would.
     #[command(subcommand)]
     Db(db::DbCommand),
+    User(user::UserArgs),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
@@ -27,5 +29,6 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::Bot(args) => bot::run(ctx, *args).await,
         LabCommand::Break(args) => break_cmd::run(ctx, args).await,
         LabCommand::Db(command) => db::run(ctx, command).await,
+        LabCommand::User(args) => user::run(ctx, args).await,
     }
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mwi_auth::lab::{LabConfig, LockStyle, Ready};
+use mwi_auth::lab::{LabConfig, LockStyle, ProxyConfig, Ready};
 
 use crate::commands::flags::parse_duration;
 use crate::context::Context;
@@ -18,7 +18,8 @@ use crate::profile::Profile;
 ///
 /// The first start creates a CA, an admin identity file and the database in the data dir; later
 /// starts reuse them. When it accepts connections it prints one line to stdout,
-/// `lab auth service ready: addr=ADDR identity=PATH cluster=NAME`, and saves the profile, so
+/// `lab auth service ready: addr=ADDR identity=PATH cluster=NAME` (and ` proxy=ADDR` with
+/// --proxy-listen), and saves the profile, so
 /// `mwictl ping` and the other commands reach it without flags. It runs until SIGINT or SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
@@ -46,13 +47,29 @@ pub struct StartArgs {
 
     /// Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal
     /// user's certificate (role admin, 12h) into DIR and make it DIR's current profile. Use it
-    /// with `TELEPORT_HOME=DIR` (plus --auth-server ADDR while the lab has no proxy).
+    /// with `TELEPORT_HOME=DIR`; its proxy is --proxy-listen's (without one, add --auth-server).
     #[arg(long, value_name = "DIR")]
     pub tsh_home: Option<PathBuf>,
 
     /// Lifetime of the certificates bots get, e.g. 1h or 20m.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub bot_ttl: Duration,
+
+    /// Also run a proxy with TLS routing here (HTTPS with a lab web certificate, whose CA is
+    /// DATA_DIR/web-ca.crt): it answers /webapi/find and /webapi/ping and passes
+    /// `teleport-auth@…` connections to the lab auth untouched. Reach it with --proxy.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub proxy_listen: Option<SocketAddr>,
+
+    /// The address the proxy advertises as its public address in /webapi/find (a name only
+    /// some networks resolve, to reproduce split DNS) [default: the --proxy-listen address].
+    #[arg(long, value_name = "NAME:PORT", requires = "proxy_listen")]
+    pub proxy_public_addr: Option<String>,
+    /// Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only
+    /// second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab's
+    /// admin, not normal users (`mwictl lab user`).
+    #[arg(long)]
+    pub admin_mfa: bool,
 }
 
 /// `--lock-style` values.
@@ -71,6 +88,11 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
     config.listen = args.listen;
     config.cluster_name = args.cluster_name;
     config.bot_ttl = args.bot_ttl;
+    config.proxy = args.proxy_listen.map(|listen| ProxyConfig {
+        listen,
+        public_addr: args.proxy_public_addr.clone(),
+    });
+    config.admin_mfa = args.admin_mfa;
     config.lock_style = match args.lock_style {
         LockStyleArg::User => LockStyle::User,
         LockStyleArg::Instance => LockStyle::Instance,
@@ -89,8 +111,12 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
             cluster_name: Some(ready.cluster_name.clone()),
         };
         save_profile(printer, &home.profile(), &profile, args.no_profile);
+        let proxy = ready
+            .proxy
+            .map(|addr| format!(" proxy={addr}"))
+            .unwrap_or_default();
         let line = format!(
-            "lab auth service ready: addr={} identity={} cluster={}\n",
+            "lab auth service ready: addr={} identity={} cluster={}{proxy}\n",
             ready.addr,
             ready.identity_path.display(),
             ready.cluster_name
@@ -141,16 +167,22 @@ fn save_profile(printer: &Printer, path: &Path, profile: &Profile, keep: bool) {
 const TSH_USER: &str = "lab-admin";
 const TSH_TTL: Duration = Duration::from_secs(12 * 3600);
 
-/// Writes the `--tsh-home` profile. The lab has no proxy: the profile's proxy address is the
-/// auth address without TLS routing, so it is used with --auth-server (mwictl says so without).
+/// Writes the `--tsh-home` profile: its proxy is the lab proxy (TLS routing) when the lab runs
+/// one; else the auth address without TLS routing, so it is used with --auth-server (mwictl
+/// says so without).
 fn write_tsh_profile(printer: &Printer, dir: &Path, ready: &Ready) {
-    let written = mwi_auth::lab::login(&ready.data_dir, TSH_USER, TSH_TTL)
+    let (web_proxy_addr, tls_routing) = match ready.proxy {
+        Some(proxy) => (proxy, true),
+        None => (ready.addr, false),
+    };
+    let roles = ["admin".to_string()];
+    let written = mwi_auth::lab::issue_user_identity(&ready.data_dir, TSH_USER, &roles, TSH_TTL)
         .map_err(|e| e.to_string())
         .and_then(|identity| {
             crate::tsh::write_profile(
                 &absolute(dir),
-                &ready.addr.to_string(),
-                false,
+                &web_proxy_addr.to_string(),
+                tls_routing,
                 &ready.cluster_name,
                 &identity,
             )

@@ -35,7 +35,7 @@ use crate::exit::ExitStatus;
 ///
 /// Exit codes: 0 done (or pending a tbot restart), 1 a step failed or verification failed or
 /// timed out, 2 usage (e.g. no terminal and no --yes), 3 no such bot, 4 access denied, 5 conflict,
-/// 6 unreachable.
+/// 6 unreachable, 7 admin MFA required.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct RecoverArgs {

@@ -1,0 +1,254 @@
+//! The lab proxy (`lab start --proxy-listen`): one listener that, like a Teleport proxy with TLS
+//! routing, peeks each ClientHello and splices `teleport-auth@…` connections to the lab auth
+//! untouched, and ends every other TLS connection with its web certificate to answer the webapi.
+
+mod hello;
+mod web;
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::lab::LabError;
+
+pub(crate) use web::Info;
+
+/// How long a client may take to send its ClientHello, and then to finish the web handshake.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long reaching the lab auth may take.
+const AUTH_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The route prefix of ALPN protocols that go to a cluster's auth service
+/// (lib/srv/alpnproxy/common/protocols.go `ProtocolAuth`).
+const AUTH_ALPN_PREFIX: &[u8] = b"teleport-auth@";
+
+/// How to run the lab proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// The `HOST:PORT` advertised as the proxy's public address; the listen address when `None`.
+    pub public_addr: Option<String>,
+}
+
+/// What one lab proxy needs for every connection.
+pub(crate) struct Proxy {
+    pub cluster: String,
+    /// The lab auth listener, as dialed from here.
+    pub auth_addr: SocketAddr,
+    pub web: Arc<rustls::ServerConfig>,
+    pub info: Info,
+}
+
+/// The web TLS configuration: the web certificate chain, no client certificates, no ALPN (a
+/// client offering only `h2` still gets the certificate and can tell it is no auth server's).
+pub(crate) fn web_config(chain_pem: &str, key_pem: &str) -> Result<rustls::ServerConfig, String> {
+    use mwi_identity::tls;
+    let chain = tls::cert_chain(chain_pem).map_err(|e| e.to_string())?;
+    let key = tls::private_key(key_pem).map_err(|e| e.to_string())?;
+    rustls::ServerConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| e.to_string())
+}
+
+/// Binds the proxy listener.
+pub(crate) async fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), LabError> {
+    let error = |e: io::Error| LabError::ProxyListen {
+        addr,
+        reason: e.to_string(),
+    };
+    let listener = TcpListener::bind(addr).await.map_err(error)?;
+    let local = listener.local_addr().map_err(error)?;
+    Ok((listener, local))
+}
+
+/// The address to reach a listener bound to `addr` from this host: loopback for 0.0.0.0/[::].
+pub(crate) fn reachable(addr: SocketAddr) -> SocketAddr {
+    let mut addr = addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    addr
+}
+
+/// Accepts connections until `stop` turns true, each on its own task.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    proxy: Arc<Proxy>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = crate::lab::until_stopped(&mut stop) => return,
+        };
+        match accepted {
+            Ok((tcp, remote)) => {
+                let _ = tcp.set_nodelay(true);
+                let proxy = proxy.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = handle(tcp, &proxy).await {
+                        tracing::debug!("lab proxy: connection from {remote}: {e}");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!("lab proxy: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+/// Why one connection ended early; logged, never shown to a client.
+#[derive(Debug, thiserror::Error)]
+enum ConnError {
+    #[error("{0}")]
+    Hello(#[from] hello::HelloError),
+    #[error("no ClientHello within {}s", HELLO_TIMEOUT.as_secs())]
+    Slow,
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    #[error("it asks for cluster {0:?}, which this lab is not")]
+    OtherCluster(String),
+    #[error("the lab auth at {0} did not answer")]
+    AuthDown(SocketAddr),
+}
+
+async fn handle(mut tcp: TcpStream, proxy: &Proxy) -> Result<(), ConnError> {
+    let mut buf = Vec::with_capacity(2048);
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut tcp, &mut buf)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(ConnError::Hello(e))) => {
+            if looks_like_http(&buf) {
+                // What Go's TLS server answers a plain HTTP request with.
+                let _ = tcp
+                    .write_all(
+                        b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+                    )
+                    .await;
+                let _ = tcp.shutdown().await;
+                // Unread request bytes at close would reset the connection before the client
+                // reads the answer: take what comes for a moment.
+                let mut sink = [0u8; 1024];
+                let drain = async { while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {} };
+                let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+            }
+            return Err(e.into());
+        }
+        Ok(Err(e)) => return Err(e),
+        Err(_) => return Err(ConnError::Slow),
+    };
+    match hello.alpn.first() {
+        Some(first) if first.starts_with(AUTH_ALPN_PREFIX) => {
+            // Teleport's auth route reads the cluster from the first protocol's suffix.
+            let suffix = String::from_utf8_lossy(&first[AUTH_ALPN_PREFIX.len()..]).into_owned();
+            match mwi_identity::tls::cluster_of_server_name(&suffix) {
+                Some(cluster) if cluster == proxy.cluster => {
+                    splice(tcp, &buf, proxy.auth_addr).await
+                }
+                other => Err(ConnError::OtherCluster(other.unwrap_or(suffix))),
+            }
+        }
+        _ => {
+            let stream = Rewind {
+                first: buf,
+                pos: 0,
+                inner: tcp,
+            };
+            let acceptor = tokio_rustls::TlsAcceptor::from(proxy.web.clone());
+            let tls = tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(stream))
+                .await
+                .map_err(|_| ConnError::Slow)??;
+            web::serve(tls, &proxy.info).await.map_err(ConnError::Io)
+        }
+    }
+}
+
+fn looks_like_http(buf: &[u8]) -> bool {
+    buf.len() >= 3 && buf[..3].iter().all(u8::is_ascii_uppercase)
+}
+
+/// Reads until `buf` holds a whole ClientHello record (at most [`hello::MAX_HELLO`] bytes).
+async fn read_hello(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Result<hello::Hello, ConnError> {
+    loop {
+        let need = match hello::parse(buf) {
+            Ok(hello) => return Ok(hello),
+            Err(hello::HelloError::Incomplete(need)) => need.min(hello::MAX_HELLO),
+            Err(e) => return Err(e.into()),
+        };
+        let mut chunk = vec![0u8; need.saturating_sub(buf.len()).max(1)];
+        let n = tcp.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(hello::HelloError::Incomplete(need).into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// Hands the connection to the lab auth: the ClientHello bytes, then both directions as they come.
+async fn splice(mut client: TcpStream, hello: &[u8], auth: SocketAddr) -> Result<(), ConnError> {
+    let mut upstream = tokio::time::timeout(AUTH_DIAL_TIMEOUT, TcpStream::connect(auth))
+        .await
+        .map_err(|_| ConnError::AuthDown(auth))?
+        .map_err(|_| ConnError::AuthDown(auth))?;
+    let _ = upstream.set_nodelay(true);
+    upstream.write_all(hello).await?;
+    tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
+    Ok(())
+}
+
+/// A stream whose first bytes were already read (the ClientHello): it yields them again first.
+struct Rewind {
+    first: Vec<u8>,
+    pos: usize,
+    inner: TcpStream,
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if self.pos < self.first.len() {
+            let n = buf.remaining().min(self.first.len() - self.pos);
+            let start = self.pos;
+            buf.put_slice(&self.first[start..start + n]);
+            self.pos += n;
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
