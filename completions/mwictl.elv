@@ -21,6 +21,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand -c 'teleport.yaml of the auth host this runs on: with its auth service enabled, use the local Admin identity from its data dir, as tctl does [default: /etc/teleport.yaml if it exists]. Give it before the subcommand'
+            cand --config 'teleport.yaml of the auth host this runs on: with its auth service enabled, use the local Admin identity from its data dir, as tctl does [default: /etc/teleport.yaml if it exists]. Give it before the subcommand'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'

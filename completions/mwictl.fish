@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mwictl_global_optspecs
-    string join \n auth-server= i/identity= proxy= format= yes v/verbose q/quiet h/help V/version
+    string join \n auth-server= i/identity= c/config= proxy= format= yes v/verbose q/quiet h/help V/version
 end
 
 function __fish_mwictl_needs_command
@@ -26,6 +26,7 @@ end
 
 complete -c mwictl -n "__fish_mwictl_needs_command" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_needs_command" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_needs_command" -s c -l config -d 'teleport.yaml of the auth host this runs on: with its auth service enabled, use the local Admin identity from its data dir, as tctl does [default: /etc/teleport.yaml if it exists]. Give it before the subcommand' -r -F
 complete -c mwictl -n "__fish_mwictl_needs_command" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_needs_command" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'

@@ -27,6 +27,7 @@
 //! (`db_server` only). Locks on a `join_token`
 //! are checked when joining; certificates do not carry the join token.
 
+pub mod auth_host;
 pub mod lab;
 
 mod authz;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args};
 
+use crate::auth_host::AuthHost;
 use crate::client::Client;
 use crate::connect::{self, ClientIdentity, ConnectError, Target};
 use crate::environment;
@@ -41,6 +42,18 @@ pub struct GlobalArgs {
     )]
     pub identity: Option<PathBuf>,
 
+    /// teleport.yaml of the auth host this runs on: with its auth service enabled, use the local
+    /// Admin identity from its data dir, as tctl does [default: /etc/teleport.yaml if it exists].
+    /// Give it before the subcommand.
+    #[arg(
+        short = 'c',
+        long = "config",
+        env = environment::TELEPORT_CONFIG_FILE.name(),
+        hide_env_values = true,
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+
     /// Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over
     /// --auth-server).
     #[arg(long, global = true, value_name = "HOST:PORT")]
@@ -71,6 +84,8 @@ pub enum Source {
     Profile,
     /// A tsh profile's web proxy address.
     TshProfile,
+    /// The auth host's teleport.yaml.
+    Config,
 }
 
 /// What the client authenticates with.
@@ -80,6 +95,8 @@ pub enum Credentials {
     IdentityFile,
     /// A tsh profile's keys (`Target::identity` is its keys directory).
     TshProfile(TshProfile),
+    /// The auth host's local Admin identity (`Target::identity` is its process storage).
+    AuthHost(AuthHost),
 }
 
 impl Credentials {
@@ -88,6 +105,7 @@ impl Credentials {
         match self {
             Credentials::IdentityFile => "identity file".into(),
             Credentials::TshProfile(p) => format!("tsh profile {}", p.name),
+            Credentials::AuthHost(h) => format!("auth host {}", h.config.display()),
         }
     }
 }
@@ -184,11 +202,27 @@ impl Context {
                 let needs_profile = self.global.identity.is_none()
                     || (self.global.auth_server.is_none() && self.global.proxy.is_none());
                 let profile = if needs_profile { self.profile()? } else { None };
-                let tsh = self.tsh_profile(profile.is_some())?;
-                let resolved = resolve(&self.global, profile.as_ref(), tsh.as_ref())?;
+                let host = match self.global.identity {
+                    Some(_) => None,
+                    None => AuthHost::find(self.global.config.as_deref())
+                        .map_err(|e| CommandError::usage(e.to_string()))?,
+                };
+                let tsh = match host {
+                    Some(_) => None,
+                    None => self.tsh_profile(profile.is_some())?,
+                };
+                let found = Found {
+                    profile: profile.as_ref(),
+                    tsh: tsh.as_ref(),
+                    auth_host: host.as_ref(),
+                };
+                let resolved = resolve(&self.global, found)?;
                 let identity = match &resolved.credentials {
                     Credentials::IdentityFile => ClientIdentity::load(&resolved.target.identity)?,
                     Credentials::TshProfile(p) => p.identity(tsh::unix_now())?,
+                    Credentials::AuthHost(h) => h
+                        .identity()
+                        .map_err(|e| CommandError::usage(e.to_string()))?,
                 };
                 for warning in &identity.warnings {
                     self.printer.warn(warning);
@@ -254,15 +288,46 @@ impl Context {
     }
 }
 
-/// Picks the address and credentials. An identity file from -i (or its env var) wins; else a tsh
+/// What was found on disk for this invocation besides the flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Found<'a> {
+    /// mwictl's saved profile.
+    pub profile: Option<&'a Profile>,
+    /// The tsh profile tctl would pick.
+    pub tsh: Option<&'a TshProfile>,
+    /// The auth host's config, with its auth service enabled.
+    pub auth_host: Option<&'a AuthHost>,
+}
+
+/// Picks the address and credentials. An identity file from -i (or its env var) wins; else the
+/// auth host's local Admin identity (`auth_host`, at --auth-server or the config's address); else
+/// a tsh
 /// profile found for this invocation (`tsh`), with the flags' address or else the profile's
 /// proxy; else each from the flags when given, else from the saved profile. `--proxy` takes
 /// precedence over `--auth-server`.
-pub fn resolve(
-    flags: &GlobalArgs,
-    profile: Option<&Profile>,
-    tsh: Option<&TshProfile>,
-) -> Result<Resolved, CommandError> {
+pub fn resolve(flags: &GlobalArgs, found: Found<'_>) -> Result<Resolved, CommandError> {
+    let Found {
+        profile,
+        tsh,
+        auth_host,
+    } = found;
+    if flags.identity.is_none()
+        && let Some(host) = auth_host
+    {
+        let (addr, source) = match &flags.auth_server {
+            Some(addr) => (addr.clone(), Source::Flags),
+            None => (host.addr.clone(), Source::Config),
+        };
+        return Ok(Resolved {
+            target: Target {
+                addr,
+                identity: host.data_dir.join("proc").join("sqlite.db"),
+                via_proxy: false,
+            },
+            source,
+            credentials: Credentials::AuthHost(host.clone()),
+        });
+    }
     if flags.identity.is_none()
         && let Some(tsh) = tsh
     {
@@ -329,7 +394,14 @@ mod tests {
             identity: Some("/f/id".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, Some(&profile()), None).unwrap();
+        let r = resolve(
+            &flags,
+            Found {
+                profile: Some(&profile()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.target.addr, "auth:3025");
         assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
         assert_eq!(r.source, Source::Flags);
@@ -341,7 +413,14 @@ mod tests {
             identity: Some("/f/id".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, Some(&profile()), None).unwrap();
+        let r = resolve(
+            &flags,
+            Found {
+                profile: Some(&profile()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.target.addr, "127.0.0.1:3025");
         assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
         assert_eq!(r.source, Source::Profile);
@@ -354,7 +433,14 @@ mod tests {
             auth_server: Some("auth:3025".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, Some(&profile()), None).unwrap();
+        let r = resolve(
+            &flags,
+            Found {
+                profile: Some(&profile()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.target.addr, "proxy:443");
         assert!(r.target.via_proxy);
     }
@@ -372,7 +458,15 @@ mod tests {
 
     #[test]
     fn a_tsh_profile_without_flags_dials_its_proxy_with_tls_routing() {
-        let r = resolve(&GlobalArgs::default(), Some(&profile()), Some(&tsh(true))).unwrap();
+        let r = resolve(
+            &GlobalArgs::default(),
+            Found {
+                profile: Some(&profile()),
+                tsh: Some(&tsh(true)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.target.addr, "proxy.example.com:443");
         assert!(r.target.via_proxy);
         assert_eq!(
@@ -381,7 +475,14 @@ mod tests {
         );
         assert_eq!(r.source, Source::TshProfile);
         assert_eq!(r.credentials.describe(), "tsh profile proxy.example.com");
-        let err = resolve(&GlobalArgs::default(), None, Some(&tsh(false))).unwrap_err();
+        let err = resolve(
+            &GlobalArgs::default(),
+            Found {
+                tsh: Some(&tsh(false)),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
         assert!(
             err.message.contains("has no TLS routing"),
             "{}",
@@ -395,7 +496,14 @@ mod tests {
             auth_server: Some("127.0.0.1:3025".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, None, Some(&tsh(false))).unwrap();
+        let r = resolve(
+            &flags,
+            Found {
+                tsh: Some(&tsh(false)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.target.addr, "127.0.0.1:3025");
         assert!(!r.target.via_proxy);
         assert_eq!(r.source, Source::Flags);
@@ -404,14 +512,21 @@ mod tests {
             identity: Some("/f/id".into()),
             ..flags
         };
-        let r = resolve(&flags, None, Some(&tsh(true))).unwrap();
+        let r = resolve(
+            &flags,
+            Found {
+                tsh: Some(&tsh(true)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(r.credentials, Credentials::IdentityFile);
         assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
     }
 
     #[test]
     fn nothing_configured_says_how_to_start() {
-        let err = resolve(&GlobalArgs::default(), None, None).unwrap_err();
+        let err = resolve(&GlobalArgs::default(), Found::default()).unwrap_err();
         assert_eq!(err.message, "no auth server configured");
         assert!(err.hints[0].contains("mwictl lab start"));
         assert_eq!(err.status, ExitStatus::Usage);
@@ -423,7 +538,7 @@ mod tests {
             auth_server: Some("auth:3025".into()),
             ..Default::default()
         };
-        let err = resolve(&flags, None, None).unwrap_err();
+        let err = resolve(&flags, Found::default()).unwrap_err();
         assert_eq!(err.message, "no identity file configured");
     }
 }

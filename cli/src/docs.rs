@@ -99,10 +99,14 @@ fn sections() -> [Section; 4] {
 }
 
 /// Where the credentials come from, first match wins (tctl's order, teleport-reach.md §2, with
+/// -i before the auth host's config (an explicit file beats a machine default), and
 /// mwictl's saved profile before tsh's current one since `mwictl lab start` wrote it on purpose).
-const CREDENTIALS: [&str; 4] = [
+const CREDENTIALS: [&str; 5] = [
     "-i FILE (or TELEPORT_IDENTITY_FILE): that identity file, at --proxy, --auth-server or the \
      saved profile's address.",
+    "-c FILE (or TELEPORT_CONFIG_FILE, else /etc/teleport.yaml if it exists) with the auth \
+     service enabled: the auth host's local Admin identity from its data dir, at --auth-server \
+     or the config's address.",
     "The tsh profile named after the --proxy/--auth-server host, in TELEPORT_HOME (default \
      ~/.tsh); tsh v17+ layout.",
     "The saved profile ($MWICTL_HOME/profile.json, written by `mwictl lab start`).",

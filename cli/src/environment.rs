@@ -61,6 +61,13 @@ pub const TELEPORT_HOME: EnvVar = EnvVar {
             current-profile.",
 };
 
+pub const TELEPORT_CONFIG_FILE: EnvVar = EnvVar {
+    name: "TELEPORT_CONFIG_FILE",
+    about: "teleport.yaml of an auth host when -c is not given (else /etc/teleport.yaml when it \
+            exists): with its auth service enabled, mwictl uses the local Admin identity from its \
+            data dir, as tctl does.",
+};
+
 pub const TELEPORT_EDITOR: EnvVar = EnvVar {
     name: "TELEPORT_EDITOR",
     about: "Editor of `mwictl edit` (with arguments, e.g. `code --wait`); first of this, VISUAL, \
@@ -106,12 +113,13 @@ pub const MWICTL_RECOVER_TOKEN: EnvVar = EnvVar {
 };
 
 /// Every variable, in the order `--help` lists them.
-pub const ALL: [EnvVar; 13] = [
+pub const ALL: [EnvVar; 14] = [
     MWICTL_HOME,
     XDG_DATA_HOME,
     TELEPORT_AUTH_SERVER,
     TELEPORT_IDENTITY_FILE,
     TELEPORT_HOME,
+    TELEPORT_CONFIG_FILE,
     TELEPORT_EDITOR,
     VISUAL,
     EDITOR,

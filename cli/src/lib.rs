@@ -1,6 +1,7 @@
 //! mwictl as a library: every command's work lives here so tests can call it directly; the
 //! binary (`main.rs`) only parses arguments and dispatches.
 
+pub mod auth_host;
 pub mod cli;
 pub mod client;
 pub mod commands;

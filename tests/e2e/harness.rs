@@ -117,13 +117,25 @@ pub fn raw_call(lab: &Lab, method: &'static str, body: Vec<u8>) -> Result<Bytes,
     })
 }
 
+/// A teleport.yaml whose auth service is disabled: tests point TELEPORT_CONFIG_FILE at it, so
+/// a /etc/teleport.yaml of the machine never selects the auth host's credentials.
+pub fn not_an_auth_host() -> &'static Path {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("not-an-auth-host.yaml");
+        std::fs::write(&path, "auth_service:\n  enabled: no\n").expect("write config");
+        path
+    })
+}
+
 /// `mwictl ARGS` with `MWICTL_HOME=home`, no Teleport env vars (tsh's profiles in an empty
-/// `home/tsh`, never the user's ~/.tsh) and no stdin.
+/// `home/tsh`, never the user's ~/.tsh; a config that is not an auth host's) and no stdin.
 pub fn mwictl_cmd(home: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(BIN);
     cmd.args(args)
         .env("MWICTL_HOME", home)
         .env("TELEPORT_HOME", home.join("tsh"))
+        .env("TELEPORT_CONFIG_FILE", not_an_auth_host())
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")

@@ -1,6 +1,7 @@
 //! End-to-end tests: start the lab on a free loopback port and run the real mwictl binary.
 
 mod access;
+mod auth_host;
 mod bad_input;
 mod bots;
 mod client;

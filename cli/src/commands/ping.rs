@@ -33,6 +33,7 @@ impl Output for PingOutput {
             Source::Flags => "flags",
             Source::Profile => "profile",
             Source::TshProfile => "tsh profile",
+            Source::Config => "config",
         };
         let credentials = match self.credentials.as_str() {
             "identity file" => String::new(),

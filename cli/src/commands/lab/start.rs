@@ -20,7 +20,9 @@ use crate::profile::Profile;
 /// starts reuse them. When it accepts connections it prints one line to stdout,
 /// `lab auth service ready: addr=ADDR identity=PATH cluster=NAME` (and ` proxy=ADDR` with
 /// --proxy-listen), and saves the profile, so
-/// `mwictl ping` and the other commands reach it without flags. It runs until SIGINT or SIGTERM.
+/// `mwictl ping` and the other commands reach it without flags. The data dir also gets what an
+/// auth host has (`host_uuid`, `proc/sqlite.db`, `teleport.yaml`), so `mwictl -c
+/// DATA_DIR/teleport.yaml` works as tctl does on one. It runs until SIGINT or SIGTERM.
 #[derive(Debug, clap::Args)]
 pub struct StartArgs {
     /// Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab].
@@ -102,6 +104,9 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
     let on_ready = |ready: &Ready| {
         if let Some(dir) = &tsh_home {
             write_tsh_profile(printer, dir, ready);
+        }
+        if let Err(e) = mwi_auth::auth_host::write(ready) {
+            printer.warn(format_args!("the lab's teleport.yaml for -c: {e}"));
         }
         // The profile is saved before the ready line: whoever waits for the line may then run
         // plain `mwictl` commands at once.
