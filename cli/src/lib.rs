@@ -22,3 +22,4 @@ pub mod resource;
 pub mod shell;
 #[cfg(test)]
 mod testing;
+pub mod webapi;
