@@ -2756,7 +2756,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__start)
-            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --bot-ttl --proxy-listen --proxy-public-addr --admin-mfa --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --tsh-home --bot-ttl --proxy-listen --proxy-public-addr --admin-mfa --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2776,6 +2776,10 @@ _mwictl() {
                     ;;
                 --lock-style)
                     COMPREPLY=($(compgen -W "user instance" -- "${cur}"))
+                    return 0
+                    ;;
+                --tsh-home)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --bot-ttl)

@@ -33,7 +33,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand lab 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
-            cand ping 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
+            cand ping 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)'
             cand doctor 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
             cand lint 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide''s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
             cand get 'Print resources: every one of a kind, or one by name'
@@ -77,6 +77,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --listen 'Address to listen on; port 0 picks a free port'
             cand --cluster-name 'Cluster name, fixed on the first start [default: the stored name, else "lab"]'
             cand --lock-style 'What a bot''s certificate generation mismatch locks: the bot''s user (Teleport up to v18) or only the bot instance (newer Teleport)'
+            cand --tsh-home 'Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal user''s certificate (role admin, 12h) into DIR and make it DIR''s current profile. Use it with `TELEPORT_HOME=DIR`; its proxy is --proxy-listen''s (without one, add --auth-server)'
             cand --bot-ttl 'Lifetime of the certificates bots get, e.g. 1h or 20m'
             cand --proxy-listen 'Also run a proxy with TLS routing here (HTTPS with a lab web certificate, whose CA is DATA_DIR/web-ca.crt): it answers /webapi/find and /webapi/ping and passes `teleport-auth@…` connections to the lab auth untouched. Reach it with --proxy'
             cand --proxy-public-addr 'The address the proxy advertises as its public address in /webapi/find (a name only some networks resolve, to reproduce split DNS) [default: the --proxy-listen address]'
@@ -1221,7 +1222,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;help'= {
             cand lab 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
-            cand ping 'Check the connection to the auth service: cluster name, server version, and which address and identity were used (from flags or the saved profile)'
+            cand ping 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)'
             cand doctor 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
             cand lint 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide''s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
             cand get 'Print resources: every one of a kind, or one by name'

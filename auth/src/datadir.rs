@@ -483,3 +483,38 @@ pub(crate) fn web_material(
     replace(&dir.join(WEB_CERT), &chain, false)?;
     Ok((chain, key.pem))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lab_user_gets_a_plain_users_identity_and_admin_or_bot_names_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("lab");
+        open(&dir, None).unwrap();
+        let identity =
+            issue_user(&dir, "alice", &["editor".into()], Duration::from_secs(600)).unwrap();
+        let cert = identity.cert().unwrap();
+        assert_eq!(cert.username, "alice");
+        assert_eq!(cert.roles, ["editor"]);
+        assert_eq!(cert.bot_name, None);
+        assert_eq!(cert.impersonator, None);
+        let lifetime = cert.not_after - unix_now();
+        assert!((590..=600).contains(&lifetime), "{lifetime}");
+        for name in [ADMIN, "bot-ops", "", "a b"] {
+            let err = issue_user(&dir, name, &[], Duration::from_secs(60)).unwrap_err();
+            assert!(matches!(err, LabError::UserName { .. }), "{name:?}: {err}");
+        }
+        let foreign = tmp.path().join("not-a-lab");
+        std::fs::create_dir(&foreign).unwrap();
+        let err = issue_user(&foreign, "alice", &[], Duration::from_secs(60)).unwrap_err();
+        assert!(matches!(err, LabError::Foreign { .. }), "{err}");
+    }
+
+    fn unix_now() -> i64 {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
+}

@@ -742,6 +742,20 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_bot_output_names_its_bot_and_a_users_does_not() {
+        let mut issued = issue(NOW - 2 * DAY, NOW - 3600);
+        let bot = |identity: &ClientIdentity| match identity.check_validity(NOW) {
+            Err(ConnectError::Expired { bot, .. }) => bot,
+            other => panic!("not expired: {other:?}"),
+        };
+        assert_eq!(bot(&issued.identity), None);
+        issued.identity.cert.impersonator = Some("bot-ops".into());
+        assert_eq!(bot(&issued.identity).as_deref(), Some("ops"));
+        issued.identity.cert.bot_name = Some("runner".into());
+        assert_eq!(bot(&issued.identity).as_deref(), Some("runner"));
+    }
+
+    #[test]
     fn certificate_from_the_future_is_refused() {
         let issued = issue(NOW + DAY, NOW + 2 * DAY);
         let err = issued.identity.check_validity(NOW).unwrap_err().to_string();

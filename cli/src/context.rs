@@ -13,6 +13,7 @@ use crate::exit::ExitStatus;
 use crate::home::Home;
 use crate::output::{Format, Printer};
 use crate::profile::Profile;
+use crate::tsh::{self, TshProfile};
 
 /// Flags every command accepts.
 #[derive(Debug, Clone, Default, Args)]
@@ -68,6 +69,27 @@ pub struct GlobalArgs {
 pub enum Source {
     Flags,
     Profile,
+    /// A tsh profile's web proxy address.
+    TshProfile,
+}
+
+/// What the client authenticates with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credentials {
+    /// The identity file at `Target::identity` (from -i, its env var, or the saved profile).
+    IdentityFile,
+    /// A tsh profile's keys (`Target::identity` is its keys directory).
+    TshProfile(TshProfile),
+}
+
+impl Credentials {
+    /// For `mwictl ping`: "identity file", or "tsh profile NAME".
+    pub fn describe(&self) -> String {
+        match self {
+            Credentials::IdentityFile => "identity file".into(),
+            Credentials::TshProfile(p) => format!("tsh profile {}", p.name),
+        }
+    }
 }
 
 /// The resolved connection settings.
@@ -76,6 +98,7 @@ pub struct Resolved {
     pub target: Target,
     /// Where the address came from.
     pub source: Source,
+    pub credentials: Credentials,
 }
 
 /// The state shared by one invocation's command.
@@ -161,8 +184,12 @@ impl Context {
                 let needs_profile = self.global.identity.is_none()
                     || (self.global.auth_server.is_none() && self.global.proxy.is_none());
                 let profile = if needs_profile { self.profile()? } else { None };
-                let resolved = resolve(&self.global, profile.as_ref())?;
-                let identity = ClientIdentity::load(&resolved.target.identity)?;
+                let tsh = self.tsh_profile(profile.is_some())?;
+                let resolved = resolve(&self.global, profile.as_ref(), tsh.as_ref())?;
+                let identity = match &resolved.credentials {
+                    Credentials::IdentityFile => ClientIdentity::load(&resolved.target.identity)?,
+                    Credentials::TshProfile(p) => p.identity(tsh::unix_now())?,
+                };
                 for warning in &identity.warnings {
                     self.printer.warn(warning);
                 }
@@ -176,6 +203,32 @@ impl Context {
 }
 
 impl Context {
+    /// The tsh profile to use without -i, as tctl picks it: the one named after the
+    /// --proxy/--auth-server host; else, when there is no saved mwictl profile (which `mwictl lab
+    /// start` wrote on purpose), tsh's current profile.
+    fn tsh_profile(&self, saved_profile: bool) -> Result<Option<TshProfile>, CommandError> {
+        if self.global.identity.is_some() {
+            return Ok(None);
+        }
+        let Some(home) = tsh::home() else {
+            return Ok(None);
+        };
+        let flagged = self
+            .global
+            .proxy
+            .as_deref()
+            .or(self.global.auth_server.as_deref());
+        if let Some(addr) = flagged
+            && let Some(profile) = TshProfile::named(&home, tsh::host_of(addr))?
+        {
+            return Ok(Some(profile));
+        }
+        match saved_profile {
+            true => Ok(None),
+            false => Ok(TshProfile::current(&home)?),
+        }
+    }
+
     /// A failed connection in the user's words. When nothing answers at an address from the saved
     /// profile, the likely cause is that the lab which wrote it is gone: say so, and where the
     /// address came from.
@@ -201,9 +254,33 @@ impl Context {
     }
 }
 
-/// Picks the address and identity: each from the flags (or their env vars) when given, else from
-/// the profile. `--proxy` takes precedence over `--auth-server`.
-pub fn resolve(flags: &GlobalArgs, profile: Option<&Profile>) -> Result<Resolved, CommandError> {
+/// Picks the address and credentials. An identity file from -i (or its env var) wins; else a tsh
+/// profile found for this invocation (`tsh`), with the flags' address or else the profile's
+/// proxy; else each from the flags when given, else from the saved profile. `--proxy` takes
+/// precedence over `--auth-server`.
+pub fn resolve(
+    flags: &GlobalArgs,
+    profile: Option<&Profile>,
+    tsh: Option<&TshProfile>,
+) -> Result<Resolved, CommandError> {
+    if flags.identity.is_none()
+        && let Some(tsh) = tsh
+    {
+        let (addr, via_proxy, source) = match (&flags.proxy, &flags.auth_server) {
+            (Some(proxy), _) => (proxy.clone(), true, Source::Flags),
+            (None, Some(addr)) => (addr.clone(), false, Source::Flags),
+            (None, None) => (tsh.address()?, true, Source::TshProfile),
+        };
+        return Ok(Resolved {
+            target: Target {
+                addr,
+                identity: tsh.keys_dir(),
+                via_proxy,
+            },
+            source,
+            credentials: Credentials::TshProfile(tsh.clone()),
+        });
+    }
     let (addr, via_proxy, source) = match (&flags.proxy, &flags.auth_server, profile) {
         (Some(proxy), _, _) => (proxy.clone(), true, Source::Flags),
         (None, Some(addr), _) => (addr.clone(), false, Source::Flags),
@@ -229,6 +306,7 @@ pub fn resolve(flags: &GlobalArgs, profile: Option<&Profile>) -> Result<Resolved
             via_proxy,
         },
         source,
+        credentials: Credentials::IdentityFile,
     })
 }
 
@@ -251,7 +329,7 @@ mod tests {
             identity: Some("/f/id".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, Some(&profile())).unwrap();
+        let r = resolve(&flags, Some(&profile()), None).unwrap();
         assert_eq!(r.target.addr, "auth:3025");
         assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
         assert_eq!(r.source, Source::Flags);
@@ -263,7 +341,7 @@ mod tests {
             identity: Some("/f/id".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, Some(&profile())).unwrap();
+        let r = resolve(&flags, Some(&profile()), None).unwrap();
         assert_eq!(r.target.addr, "127.0.0.1:3025");
         assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
         assert_eq!(r.source, Source::Profile);
@@ -276,14 +354,64 @@ mod tests {
             auth_server: Some("auth:3025".into()),
             ..Default::default()
         };
-        let r = resolve(&flags, Some(&profile())).unwrap();
+        let r = resolve(&flags, Some(&profile()), None).unwrap();
         assert_eq!(r.target.addr, "proxy:443");
         assert!(r.target.via_proxy);
     }
 
+    fn tsh(tls_routing_enabled: bool) -> TshProfile {
+        TshProfile {
+            name: "proxy.example.com".into(),
+            home: "/h/.tsh".into(),
+            web_proxy_addr: "proxy.example.com:443".into(),
+            user: "alice".into(),
+            cluster: "example".into(),
+            tls_routing_enabled,
+        }
+    }
+
+    #[test]
+    fn a_tsh_profile_without_flags_dials_its_proxy_with_tls_routing() {
+        let r = resolve(&GlobalArgs::default(), Some(&profile()), Some(&tsh(true))).unwrap();
+        assert_eq!(r.target.addr, "proxy.example.com:443");
+        assert!(r.target.via_proxy);
+        assert_eq!(
+            r.target.identity,
+            std::path::Path::new("/h/.tsh/keys/proxy.example.com")
+        );
+        assert_eq!(r.source, Source::TshProfile);
+        assert_eq!(r.credentials.describe(), "tsh profile proxy.example.com");
+        let err = resolve(&GlobalArgs::default(), None, Some(&tsh(false))).unwrap_err();
+        assert!(
+            err.message.contains("has no TLS routing"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn a_tsh_profile_takes_the_flags_address_and_an_identity_file_wins_over_it() {
+        let flags = GlobalArgs {
+            auth_server: Some("127.0.0.1:3025".into()),
+            ..Default::default()
+        };
+        let r = resolve(&flags, None, Some(&tsh(false))).unwrap();
+        assert_eq!(r.target.addr, "127.0.0.1:3025");
+        assert!(!r.target.via_proxy);
+        assert_eq!(r.source, Source::Flags);
+        assert!(matches!(r.credentials, Credentials::TshProfile(_)));
+        let flags = GlobalArgs {
+            identity: Some("/f/id".into()),
+            ..flags
+        };
+        let r = resolve(&flags, None, Some(&tsh(true))).unwrap();
+        assert_eq!(r.credentials, Credentials::IdentityFile);
+        assert_eq!(r.target.identity, std::path::Path::new("/f/id"));
+    }
+
     #[test]
     fn nothing_configured_says_how_to_start() {
-        let err = resolve(&GlobalArgs::default(), None).unwrap_err();
+        let err = resolve(&GlobalArgs::default(), None, None).unwrap_err();
         assert_eq!(err.message, "no auth server configured");
         assert!(err.hints[0].contains("mwictl lab start"));
         assert_eq!(err.status, ExitStatus::Usage);
@@ -295,7 +423,7 @@ mod tests {
             auth_server: Some("auth:3025".into()),
             ..Default::default()
         };
-        let err = resolve(&flags, None).unwrap_err();
+        let err = resolve(&flags, None, None).unwrap_err();
         assert_eq!(err.message, "no identity file configured");
     }
 }

@@ -64,8 +64,16 @@ struct Section {
 }
 
 /// ENVIRONMENT, FILES and EXIT STATUS, from the lists the code itself uses.
-fn sections() -> [Section; 3] {
+fn sections() -> [Section; 4] {
     [
+        Section {
+            title: "CREDENTIALS",
+            entries: CREDENTIALS
+                .iter()
+                .enumerate()
+                .map(|(i, about)| (format!("{}.", i + 1), *about))
+                .collect(),
+        },
         Section {
             title: "ENVIRONMENT",
             entries: crate::environment::ALL
@@ -89,6 +97,18 @@ fn sections() -> [Section; 3] {
         },
     ]
 }
+
+/// Where the credentials come from, first match wins (tctl's order, teleport-reach.md §2, with
+/// mwictl's saved profile before tsh's current one since `mwictl lab start` wrote it on purpose).
+const CREDENTIALS: [&str; 4] = [
+    "-i FILE (or TELEPORT_IDENTITY_FILE): that identity file, at --proxy, --auth-server or the \
+     saved profile's address.",
+    "The tsh profile named after the --proxy/--auth-server host, in TELEPORT_HOME (default \
+     ~/.tsh); tsh v17+ layout.",
+    "The saved profile ($MWICTL_HOME/profile.json, written by `mwictl lab start`).",
+    "tsh's current profile: at --proxy/--auth-server, else through its web_proxy_addr when \
+     tls_routing_enabled.",
+];
 
 /// The width `--help` is laid out for (the root's `max_term_width`), and the indent of the
 /// text under each term, as clap indents long option help.

@@ -54,6 +54,13 @@ pub const TELEPORT_IDENTITY_FILE: EnvVar = EnvVar {
     about: "Identity file when -i is not given, as for tctl.",
 };
 
+pub const TELEPORT_HOME: EnvVar = EnvVar {
+    name: "TELEPORT_HOME",
+    about: "tsh's profile directory (default ~/.tsh): without -i, mwictl uses the tsh profile \
+            named after the --proxy/--auth-server host, else the saved mwictl profile, else tsh's \
+            current-profile.",
+};
+
 pub const TELEPORT_EDITOR: EnvVar = EnvVar {
     name: "TELEPORT_EDITOR",
     about: "Editor of `mwictl edit` (with arguments, e.g. `code --wait`); first of this, VISUAL, \
@@ -99,11 +106,12 @@ pub const MWICTL_RECOVER_TOKEN: EnvVar = EnvVar {
 };
 
 /// Every variable, in the order `--help` lists them.
-pub const ALL: [EnvVar; 12] = [
+pub const ALL: [EnvVar; 13] = [
     MWICTL_HOME,
     XDG_DATA_HOME,
     TELEPORT_AUTH_SERVER,
     TELEPORT_IDENTITY_FILE,
+    TELEPORT_HOME,
     TELEPORT_EDITOR,
     VISUAL,
     EDITOR,

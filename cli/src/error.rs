@@ -380,6 +380,32 @@ mod tests {
     }
 
     #[test]
+    fn an_expired_bot_output_says_tbot_renews_it_and_a_users_says_to_sign_again() {
+        let expired = |bot: Option<&str>| {
+            CommandError::from(ConnectError::Expired {
+                path: "/opt/machine-id/identity".into(),
+                at: "2025-06-15T14:06:40Z".into(),
+                ago: "1h".into(),
+                bot: bot.map(str::to_string),
+            })
+        };
+        let e = expired(Some("ops"));
+        assert_eq!(e.status, ExitStatus::AccessDenied);
+        assert!(
+            e.message.contains("/opt/machine-id/identity"),
+            "{}",
+            e.message
+        );
+        assert!(
+            e.hints[0].starts_with("/opt/machine-id/identity is bot ops's identity output")
+                && e.hints[0].contains("every 20 minutes"),
+            "{}",
+            e.hints[0]
+        );
+        assert_eq!(expired(None).hints, vec![NEW_IDENTITY]);
+    }
+
+    #[test]
     fn access_denied_and_unreachable_have_their_codes() {
         assert_eq!(
             rpc(tonic::Code::PermissionDenied, "access denied", None).status,

@@ -22,4 +22,5 @@ pub mod resource;
 pub mod shell;
 #[cfg(test)]
 mod testing;
+pub mod tsh;
 pub mod webapi;

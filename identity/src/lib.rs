@@ -4,6 +4,7 @@
 pub mod durable;
 pub mod duration;
 mod file;
+pub mod keys;
 pub mod labels;
 mod subject;
 pub mod tls;

@@ -117,11 +117,13 @@ pub fn raw_call(lab: &Lab, method: &'static str, body: Vec<u8>) -> Result<Bytes,
     })
 }
 
-/// `mwictl ARGS` with `MWICTL_HOME=home`, no Teleport env vars and no stdin.
+/// `mwictl ARGS` with `MWICTL_HOME=home`, no Teleport env vars (tsh's profiles in an empty
+/// `home/tsh`, never the user's ~/.tsh) and no stdin.
 pub fn mwictl_cmd(home: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(BIN);
     cmd.args(args)
         .env("MWICTL_HOME", home)
+        .env("TELEPORT_HOME", home.join("tsh"))
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")

@@ -30,5 +30,6 @@ mod runbook;
 mod servers;
 mod stream;
 mod tokens;
+mod tsh_profile;
 mod unlock;
 mod verbs;

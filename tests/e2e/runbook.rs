@@ -12,7 +12,7 @@ use crate::unlock::{create_bot, lock_exists, put_locks};
 /// The role of the runbook in the README: what `unlock --bot` and `recover` need (locks, bots,
 /// their instances, join tokens), nothing else. Not named `editor`: on a real cluster that is
 /// Teleport's preset role, which `create -f` would replace.
-pub const RUNBOOK_ROLE: &str = "kind: role
+const RUNBOOK_ROLE: &str = "kind: role
 version: v7
 metadata:
   name: runbook-editor
@@ -99,7 +99,7 @@ fn ops_bot_identity_with(lab: &Lab) -> PathBuf {
             "version: v2\n\
              onboarding:\n  join_method: token\n  token: {token}\n\
              storage:\n  type: directory\n  path: {storage}\n\
-             outputs:\n  - type: identity\n    roles: [runbook-editor]\n    destination:\n      type: directory\n      path: {out}\n",
+             services:\n  - type: identity\n    roles: [runbook-editor]\n    destination:\n      type: directory\n      path: {out}\n",
             storage = dir.join("data").display(),
             out = dir.join("out").display(),
         ),
@@ -297,4 +297,18 @@ fn an_expired_bot_identity_is_named_with_tbots_renewal_and_read_again_on_every_r
     // The first instance renews and rewrites it: the same command works again.
     rerun_ops_bot(&lab, &[]);
     ok(run(&mut lab.cmd(&["-i", &ops_flag, "locks", "ls"])));
+}
+
+/// The role the tests grant is the one the README's runbook shows.
+#[test]
+fn the_readme_runbook_shows_the_role_these_tests_grant() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let block = readme
+        .split("# runbook-editor.yaml:")
+        .nth(1)
+        .and_then(|rest| rest.split_once('\n'))
+        .and_then(|(_, yaml)| yaml.split("```").next())
+        .expect("the runbook role in README.md");
+    assert_eq!(block, RUNBOOK_ROLE);
 }

@@ -7,7 +7,7 @@ use crate::exit::ExitStatus;
 use crate::output::Output;
 
 /// Check the connection to the auth service: cluster name, server version, and which address
-/// and identity were used (from flags or the saved profile).
+/// and credentials were used (from flags, the saved profile or a tsh profile).
 #[derive(Debug, clap::Args)]
 pub struct PingArgs {}
 
@@ -23,8 +23,10 @@ pub struct PingOutput {
     pub identity: String,
     /// The user the identity's certificate names.
     pub user: String,
-    /// Whether the address came from flags or the saved profile.
+    /// Whether the address came from flags, the saved profile or a tsh profile.
     pub source: Source,
+    /// What authenticated: "identity file", or "tsh profile NAME".
+    pub credentials: String,
 }
 
 impl Output for PingOutput {
@@ -32,6 +34,11 @@ impl Output for PingOutput {
         let source = match self.source {
             Source::Flags => "flags",
             Source::Profile => "profile",
+            Source::TshProfile => "tsh profile",
+        };
+        let credentials = match self.credentials.as_str() {
+            "identity file" => String::new(),
+            other => format!("{other}, "),
         };
         let via = if self.via_proxy {
             "proxy"
@@ -39,7 +46,7 @@ impl Output for PingOutput {
             "auth server"
         };
         format!(
-            "Cluster:        {}\nServer version: {}\n{:<16}{} (from {source})\nRoute:          {}\nIdentity:       {} (user {})\n",
+            "Cluster:        {}\nServer version: {}\n{:<16}{} (from {source})\nRoute:          {}\nIdentity:       {} ({credentials}user {})\n",
             self.cluster_name,
             self.server_version,
             format!("{}:", capitalize(via)),
@@ -75,6 +82,7 @@ pub async fn run(ctx: &Context, _args: PingArgs) -> Result<ExitStatus, CommandEr
         identity: resolved.target.identity.display().to_string(),
         user: client.connection().cert.username.clone(),
         source: resolved.source,
+        credentials: resolved.credentials.describe(),
     })?;
     Ok(ExitStatus::Success)
 }

@@ -45,6 +45,12 @@ pub struct StartArgs {
     #[arg(long)]
     pub no_profile: bool,
 
+    /// Also log a lab admin user in as tsh would: write a tsh profile (v17+ layout) with a normal
+    /// user's certificate (role admin, 12h) into DIR and make it DIR's current profile. Use it
+    /// with `TELEPORT_HOME=DIR`; its proxy is --proxy-listen's (without one, add --auth-server).
+    #[arg(long, value_name = "DIR")]
+    pub tsh_home: Option<PathBuf>,
+
     /// Lifetime of the certificates bots get, e.g. 1h or 20m.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_duration)]
     pub bot_ttl: Duration,
@@ -92,7 +98,11 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
         LockStyleArg::Instance => LockStyle::Instance,
     };
     let printer = ctx.printer();
+    let tsh_home = args.tsh_home;
     let on_ready = |ready: &Ready| {
+        if let Some(dir) = &tsh_home {
+            write_tsh_profile(printer, dir, ready);
+        }
         // The profile is saved before the ready line: whoever waits for the line may then run
         // plain `mwictl` commands at once.
         let profile = Profile {
@@ -150,6 +160,44 @@ fn save_profile(printer: &Printer, path: &Path, profile: &Profile, keep: bool) {
             old.auth_server,
             old.identity.display()
         ));
+    }
+}
+
+/// The user `--tsh-home` logs in, and for how long (tsh's default session TTL).
+const TSH_USER: &str = "lab-admin";
+const TSH_TTL: Duration = Duration::from_secs(12 * 3600);
+
+/// Writes the `--tsh-home` profile: its proxy is the lab proxy (TLS routing) when the lab runs
+/// one; else the auth address without TLS routing, so it is used with --auth-server (mwictl
+/// says so without).
+fn write_tsh_profile(printer: &Printer, dir: &Path, ready: &Ready) {
+    let (web_proxy_addr, tls_routing) = match ready.proxy {
+        Some(proxy) => (proxy, true),
+        None => (ready.addr, false),
+    };
+    let roles = ["admin".to_string()];
+    let written = mwi_auth::lab::issue_user_identity(&ready.data_dir, TSH_USER, &roles, TSH_TTL)
+        .map_err(|e| e.to_string())
+        .and_then(|identity| {
+            crate::tsh::write_profile(
+                &absolute(dir),
+                &web_proxy_addr.to_string(),
+                tls_routing,
+                &ready.cluster_name,
+                &identity,
+            )
+            .map_err(|e| e.to_string())
+        });
+    match written {
+        Ok(profile) => printer.status(format_args!(
+            "tsh profile {} for user {} written to {} (TELEPORT_HOME={} mwictl --auth-server {} ...)",
+            profile.name,
+            profile.user,
+            dir.display(),
+            dir.display(),
+            ready.addr
+        )),
+        Err(e) => printer.warn(format_args!("--tsh-home: {e}")),
     }
 }
 
