@@ -185,3 +185,41 @@ fn an_identity_of_another_cluster_names_both_clusters() {
         "use an identity file of cluster \"lab\"",
     );
 }
+
+#[test]
+fn the_public_address_is_advertised_and_named_by_the_web_certificate() {
+    let (lab, _proxy) = lab_with_proxy(&["--proxy-public-addr", "teleport.example.com:443"]);
+    let web = std::fs::read(lab.identity.parent().unwrap().join("web.crt")).unwrap();
+    let leaf = rustls_pemfile::certs(&mut web.as_slice())
+        .next()
+        .unwrap()
+        .unwrap();
+    let names = mwi_identity::tls::dns_names(leaf.as_ref()).unwrap();
+    assert!(
+        names.iter().any(|n| n == "teleport.example.com"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains("teleport.cluster.local")),
+        "{names:?}"
+    );
+
+    let home = tempfile::tempdir().unwrap();
+    let out = run(&mut mwictl_cmd(
+        home.path(),
+        &[
+            "lab",
+            "start",
+            "--proxy-listen",
+            "127.0.0.1:0",
+            "--proxy-public-addr",
+            "no port",
+        ],
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("\"no port\" is not NAME:PORT"),
+        "{}",
+        out.stderr
+    );
+}
