@@ -1,5 +1,6 @@
 //! End-to-end timings of the real (release) mwictl binary against an in-process lab on loopback:
-//! a fresh `locks ls` process vs a fresh `ping` process (TLS handshake + one Ping), and
+//! a fresh `locks ls` process vs a fresh `ping` process (TLS handshake + one Ping), `locks ls`
+//! through the lab proxy (TLS routing) vs direct, and
 //! `unlock --bot` with 10,000 unrelated locks and 3 matching. Run:
 //! `cargo bench -p mwictl --bench commands`.
 
@@ -7,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mwi_auth::lab::{LabConfig, LabHandle, spawn};
+use mwi_auth::lab::{LabConfig, LabHandle, ProxyConfig, spawn};
 use mwi_proto::machineid::bot_service_client::BotServiceClient;
 use mwi_proto::machineid::{Bot, BotSpec, CreateBotRequest};
 use mwi_proto::proto::UpsertTokenV2Request;
@@ -32,15 +33,27 @@ const BOT: &str = "bench";
 
 struct Setup {
     addr: String,
+    /// The lab proxy (TLS routing to the same lab).
+    proxy: String,
     identity: PathBuf,
     home: PathBuf,
 }
 
 impl Setup {
     fn mwictl(&self, args: &[&str]) -> Command {
+        self.mwictl_at(args, &["--auth-server", &self.addr])
+    }
+
+    /// The command reaching auth through the lab proxy.
+    fn via_proxy(&self, args: &[&str]) -> Command {
+        self.mwictl_at(args, &["--proxy", &self.proxy])
+    }
+
+    fn mwictl_at(&self, args: &[&str], server: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
-            .args(["--auth-server", &self.addr, "-i"])
+            .args(server)
+            .arg("-i")
             .arg(&self.identity)
             .env("MWICTL_HOME", &self.home)
             .env_remove("RUST_LOG")
@@ -52,8 +65,12 @@ impl Setup {
 
     /// Runs the command once and returns its wall time; a failure aborts the benchmark.
     fn time(&self, args: &[&str]) -> Duration {
+        self.time_command(args, self.mwictl(args))
+    }
+
+    fn time_command(&self, args: &[&str], mut command: Command) -> Duration {
         let start = Instant::now();
-        let out = self.mwictl(args).output().expect("run mwictl");
+        let out = command.output().expect("run mwictl");
         let took = start.elapsed();
         assert!(
             out.status.success(),
@@ -241,9 +258,14 @@ fn main() {
         .expect("runtime");
     let mut config = LabConfig::new(root.path().join("lab"));
     config.listen = "127.0.0.1:0".parse().expect("address");
+    config.proxy = Some(ProxyConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        public_addr: None,
+    });
     let lab: LabHandle = runtime.block_on(spawn(config)).expect("start the lab");
     let setup = Setup {
         addr: lab.addr().to_string(),
+        proxy: lab.ready().proxy.expect("the lab proxy").to_string(),
         identity: lab.ready().identity_path.clone(),
         home: root.path().join("home"),
     };
@@ -265,13 +287,17 @@ fn main() {
         setup.time(&["ping"]);
         setup.time(&["locks", "ls"]);
     }
-    let (mut ping, mut ls) = (Vec::new(), Vec::new());
+    let (mut ping, mut ls, mut routed) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..PROCESSES {
         ping.push(setup.time(&["ping"]));
         ls.push(setup.time(&["locks", "ls"]));
+        let args = ["locks", "ls"];
+        routed.push(setup.time_command(&args, setup.via_proxy(&args)));
     }
     row("mwictl ping (TLS handshake + one Ping)", &ping);
     row("mwictl locks ls", &ls);
+    row("mwictl --proxy locks ls (lab proxy, TLS routing)", &routed);
+    let (_, routed_median) = stats(&routed);
     let (ping_mean, ping_median) = stats(&ping);
     let (ls_mean, ls_median) = stats(&ls);
 
@@ -309,6 +335,10 @@ fn main() {
         "locks ls / ping: {:.2}x by median, {:.2}x by mean (target <= 1.5x)",
         ls_median / ping_median,
         ls_mean / ping_mean
+    );
+    println!(
+        "locks ls through the proxy / direct: {:.2}x by median (target <= 1.3x)",
+        routed_median / ls_median
     );
     println!("unlock --bot median: {unlock_median:.1} ms (target <= 150 ms)");
     println!(

@@ -1,12 +1,15 @@
 //! The CLI's connection to a Teleport auth service: reads the identity file, checks its
-//! certificate, dials through mwi_identity::tls (directly or through a TLS-routing proxy) and
-//! words every failure for the user, naming the address and the identity file.
+//! certificate, dials through mwi_identity::tls (directly or through a TLS-routing proxy, whose
+//! cluster comes from the identity or `/webapi/find`) and words every failure for the user,
+//! naming the address and the identity file.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use mwi_identity::tls::{self, AddressError, ClientCert, DialError, Dialer, ServerCheck};
 use mwi_identity::{CertIdentity, IdentityError, IdentityFile};
+
+use crate::webapi::{self, FindError};
 use rustls::{CertificateError, ClientConfig};
 use tonic::transport::Channel;
 
@@ -32,11 +35,31 @@ pub struct ClientIdentity {
     pub warnings: Vec<String>,
 }
 
+/// How the connection reaches auth.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// TLS straight to the auth service.
+    Direct,
+    /// One TLS session to auth through a proxy that routes it by ALPN
+    /// (`teleport-auth@<hex(cluster)>.teleport.cluster.local`) without ending it.
+    TlsRouting { cluster: String },
+}
+
+impl std::fmt::Display for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Direct => f.write_str("direct"),
+            Route::TlsRouting { .. } => f.write_str("TLS routing"),
+        }
+    }
+}
+
 /// An open gRPC channel to the auth service.
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub channel: Channel,
     pub target: Target,
+    pub route: Route,
     /// What the client certificate names (user, roles, bot).
     pub cert: CertIdentity,
     /// The cluster that issued the identity (from the certificate), when it says.
@@ -61,9 +84,26 @@ pub enum ConnectError {
     #[error("identity file {path}: {reason}")]
     Credentials { path: PathBuf, reason: String },
     #[error(
-        "identity file {path} does not name its cluster, which the proxy needs to route to auth"
+        "identity file {path} does not name its cluster, which the proxy needs to route to auth, \
+         and the proxy did not say it ({why})"
     )]
-    NoClusterName { path: PathBuf },
+    NoClusterName { path: PathBuf, why: String },
+    #[error("the proxy at {addr} is not a Teleport proxy: {why}")]
+    NotProxy { addr: String, why: FindError },
+    #[error(
+        "the Teleport proxy at {addr} (cluster {cluster}) has TLS routing off, so it cannot pass a connection to auth"
+    )]
+    NoTlsRouting { addr: String, cluster: String },
+    #[error(
+        "the proxy at {addr} serves cluster {serves:?}, not {wanted:?} (the cluster of {})",
+        .identity.display()
+    )]
+    OtherCluster {
+        addr: String,
+        serves: String,
+        wanted: String,
+        identity: PathBuf,
+    },
     #[error(transparent)]
     BadAddress(#[from] AddressError),
     #[error("cannot connect to {} at {addr}: connection refused", server(*.via_proxy))]
@@ -204,34 +244,108 @@ pub async fn connect(
     target: &Target,
     identity: &ClientIdentity,
 ) -> Result<Connection, ConnectError> {
-    let dialer = dialer(target, identity)?;
-    tracing::info!(addr = %dialer.addr(), proxy = target.via_proxy, "dialing the auth service");
-    let channel = dialer
-        .channel()
-        .await
-        .map_err(|e| dial_failure(e, target.via_proxy, &identity.path))?;
+    let route = match target.via_proxy {
+        true => Route::TlsRouting {
+            cluster: proxy_cluster(target, identity).await?,
+        },
+        false => Route::Direct,
+    };
+    let dialer = dialer(target, identity, &route)?;
+    tracing::info!(addr = %dialer.addr(), %route, "dialing the auth service");
+    let addr = dialer.addr().to_string();
+    let channel = match dialer.channel().await {
+        Ok(channel) => channel,
+        Err(e) => {
+            let err = dial_failure(e, target.via_proxy, &identity.path);
+            return Err(match &route {
+                Route::TlsRouting { cluster } => explain(err, &addr, cluster, identity).await,
+                Route::Direct => err,
+            });
+        }
+    };
     Ok(Connection {
         channel,
         target: target.clone(),
+        route,
         cert: identity.cert.clone(),
         cluster_name: identity.cluster_name().map(str::to_string),
     })
 }
 
-/// The dialer for `target` as `identity`: through a proxy, TLS routing to the identity's cluster.
-fn dialer(target: &Target, identity: &ClientIdentity) -> Result<Dialer, ConnectError> {
-    let proxy_cluster = match target.via_proxy {
-        true => Some(
-            identity
-                .cluster_name()
-                .ok_or_else(|| ConnectError::NoClusterName {
-                    path: identity.path.clone(),
-                })?,
-        ),
-        false => None,
-    };
+/// The cluster to ask the proxy for: the identity's, else what the proxy's `/webapi/find` says.
+async fn proxy_cluster(target: &Target, identity: &ClientIdentity) -> Result<String, ConnectError> {
+    if let Some(cluster) = identity.cluster_name() {
+        return Ok(cluster.to_string());
+    }
     let addr = tls::with_default_port(&target.addr)?;
-    Ok(Dialer::new(&addr, identity.tls_config(proxy_cluster)?)?)
+    let found = webapi::find(&addr).await;
+    tracing::debug!(%addr, ?found, "asked the proxy for its cluster");
+    match found {
+        Ok(find) => Ok(find.cluster_name),
+        Err(why) => Err(ConnectError::NoClusterName {
+            path: identity.path.clone(),
+            why: format!("{addr}: {why}"),
+        }),
+    }
+}
+
+/// A failed dial through a proxy, explained by what the proxy's `/webapi/find` says: not a
+/// Teleport proxy, TLS routing off, another cluster; otherwise the failure as it was. A proxy
+/// that cannot be reached at all needs no second question.
+async fn explain(
+    err: ConnectError,
+    addr: &str,
+    cluster: &str,
+    identity: &ClientIdentity,
+) -> ConnectError {
+    if matches!(
+        err,
+        ConnectError::Refused { .. }
+            | ConnectError::Timeout { .. }
+            | ConnectError::Unreachable { .. }
+    ) {
+        return err;
+    }
+    let addr = addr.to_string();
+    match webapi::find(&addr).await {
+        Err(why @ (FindError::NotTls(_) | FindError::NotTeleport { .. })) => {
+            ConnectError::NotProxy { addr, why }
+        }
+        Err(FindError::NoAnswer(_)) => err,
+        Ok(find) if !find.tls_routing => ConnectError::NoTlsRouting {
+            addr,
+            cluster: find.cluster_name,
+        },
+        Ok(find) if find.cluster_name != cluster => ConnectError::OtherCluster {
+            addr,
+            serves: find.cluster_name,
+            wanted: cluster.to_string(),
+            identity: identity.path.clone(),
+        },
+        Ok(_) => err,
+    }
+}
+
+/// The dialer for `target` as `identity` on `route`. Through a proxy it offers the cluster's
+/// auth route first and names `<hex(cluster)>.teleport.cluster.local`, as tctl does; a cluster
+/// name too long for one DNS label names the bare `teleport.cluster.local` (auth's certificate
+/// carries both).
+fn dialer(
+    target: &Target,
+    identity: &ClientIdentity,
+    route: &Route,
+) -> Result<Dialer, ConnectError> {
+    let addr = tls::with_default_port(&target.addr)?;
+    match route {
+        Route::Direct => Ok(Dialer::new(&addr, identity.tls_config(None)?)?),
+        Route::TlsRouting { cluster } => {
+            let dialer = Dialer::new(&addr, identity.tls_config(Some(cluster))?)?;
+            Ok(dialer
+                .clone()
+                .with_server_name(&tls::cluster_server_name(cluster))
+                .unwrap_or(dialer))
+        }
+    }
 }
 
 /// A failed dial in the CLI's words, naming what was dialed (the auth server or the proxy), its
@@ -402,7 +516,12 @@ mod tests {
         };
         let cert = file.cert().unwrap();
         let server_key = rcgen::KeyPair::generate().unwrap();
-        let server_params = rcgen::CertificateParams::new(vec![SERVER_NAME.into()]).unwrap();
+        // As Teleport's auth certificates: the API domain and every name under it.
+        let server_params = rcgen::CertificateParams::new(vec![
+            SERVER_NAME.into(),
+            "*.teleport.cluster.local".into(),
+        ])
+        .unwrap();
         let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
         Issued {
             identity: ClientIdentity {
@@ -486,7 +605,13 @@ mod tests {
         target: &Target,
         identity: &ClientIdentity,
     ) -> Result<Primed<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>, ConnectError> {
-        let dialer = dialer(target, identity)?;
+        let route = match target.via_proxy {
+            true => Route::TlsRouting {
+                cluster: identity.cluster_name().unwrap().to_string(),
+            },
+            false => Route::Direct,
+        };
+        let dialer = dialer(target, identity, &route)?;
         dialer
             .dial()
             .await
@@ -664,32 +789,51 @@ mod tests {
         let mut issued = issue(NOW - DAY, NOW + DAY);
         issued.identity.file.tls_ca_pems.clear();
         for addr in ["host:notaport", "", "[::1"] {
-            let err = dialer(&target(addr, false), &issued.identity)
+            let err = dialer(&target(addr, false), &issued.identity, &Route::Direct)
                 .err()
                 .unwrap();
             assert!(matches!(err, ConnectError::BadAddress(_)), "{err}");
             assert!(err.to_string().contains("is not HOST:PORT"), "{err}");
         }
-        let err = dialer(&target("auth.example", false), &issued.identity)
-            .err()
-            .unwrap();
+        let err = dialer(
+            &target("auth.example", false),
+            &issued.identity,
+            &Route::Direct,
+        )
+        .err()
+        .unwrap();
         assert!(
             err.to_string().contains("no TLS CA certificate block"),
             "{err}"
         );
     }
 
-    #[test]
-    fn proxy_dial_needs_the_cluster_name() {
+    /// Without a cluster in the identity, the proxy is asked (`/webapi/find`); a proxy that
+    /// cannot say leaves the identity's missing name as the error, naming what it answered.
+    #[tokio::test]
+    async fn proxy_dial_needs_the_cluster_name() {
         let issued = issue(NOW - DAY, NOW + DAY);
         let mut unnamed = issued.identity.clone();
         unnamed.cert.teleport_cluster = None;
         unnamed.cert.issuer_cluster = None;
-        let err = dialer(&target("auth.example", true), &unnamed)
-            .err()
-            .unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let closed = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let err = proxy_cluster(&target(&closed, true), &unnamed)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConnectError::NoClusterName { .. }), "{err}");
-        assert!(dialer(&target("auth.example", true), &issued.identity).is_ok());
+        assert!(err.to_string().contains(&closed), "{err}");
+        assert_eq!(
+            proxy_cluster(&target(&closed, true), &issued.identity)
+                .await
+                .unwrap(),
+            "lab.example"
+        );
+        let route = Route::TlsRouting {
+            cluster: "lab.example".into(),
+        };
+        assert!(dialer(&target("auth.example", true), &issued.identity, &route).is_ok());
     }
 
     #[tokio::test]

@@ -99,6 +99,12 @@ impl From<ConnectError> for CommandError {
             ),
             ConnectError::NoClusterName { .. } => CommandError::usage(message)
                 .hint("use an identity from `tctl auth sign`, or connect to auth directly with --auth-server"),
+            ConnectError::NotProxy { .. } => CommandError::new(ExitStatus::Unreachable, message)
+                .hint("pass --proxy the HTTPS web address of a Teleport proxy with TLS routing (often HOST:443), or --auth-server HOST:3025 of the auth service itself"),
+            ConnectError::NoTlsRouting { .. } => CommandError::new(ExitStatus::Unreachable, message)
+                .hint("turn on TLS routing (auth_service.proxy_listener_mode: multiplex), or pass --auth-server HOST:3025 of the auth service itself"),
+            ConnectError::OtherCluster { serves, .. } => CommandError::new(ExitStatus::Unreachable, message)
+                .hint(format!("use an identity file of cluster {serves:?} (-i), or the proxy of the identity's cluster (--proxy)")),
             ConnectError::Expired {
                 bot: Some(bot),
                 path,

@@ -24,3 +24,4 @@ pub mod shell;
 #[cfg(test)]
 mod testing;
 pub mod tsh;
+pub mod webapi;

@@ -18,6 +18,8 @@ pub struct PingOutput {
     pub server_version: String,
     pub auth_server: String,
     pub via_proxy: bool,
+    /// How the connection reached auth: `direct` or `TLS routing` (through the proxy).
+    pub route: String,
     pub identity: String,
     /// The user the identity's certificate names.
     pub user: String,
@@ -45,11 +47,12 @@ impl Output for PingOutput {
             "auth server"
         };
         format!(
-            "Cluster:        {}\nServer version: {}\n{:<16}{} (from {source})\nIdentity:       {} ({credentials}user {})\n",
+            "Cluster:        {}\nServer version: {}\n{:<16}{} (from {source})\nRoute:          {}\nIdentity:       {} ({credentials}user {})\n",
             self.cluster_name,
             self.server_version,
             format!("{}:", capitalize(via)),
             self.auth_server,
+            self.route,
             self.identity,
             self.user,
         )
@@ -76,6 +79,7 @@ pub async fn run(ctx: &Context, _args: PingArgs) -> Result<ExitStatus, CommandEr
         server_version: server.server_version.clone(),
         auth_server: resolved.target.addr.clone(),
         via_proxy: resolved.target.via_proxy,
+        route: client.connection().route.to_string(),
         identity: resolved.target.identity.display().to_string(),
         user: client.connection().cert.username.clone(),
         source: resolved.source,

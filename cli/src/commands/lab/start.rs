@@ -65,7 +65,7 @@ pub struct StartArgs {
 
     /// The address the proxy advertises as its public address in /webapi/find (a name only
     /// some networks resolve, to reproduce split DNS) [default: the --proxy-listen address].
-    #[arg(long, value_name = "NAME:PORT", requires = "proxy_listen")]
+    #[arg(long, value_name = "NAME:PORT", requires = "proxy_listen", value_parser = parse_public_addr)]
     pub proxy_public_addr: Option<String>,
     /// Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only
     /// second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab's
@@ -236,6 +236,59 @@ pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send 
     async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// `--proxy-public-addr`: a DNS name or IP address and a port, as clients will dial it (the web
+/// certificate names the host).
+fn parse_public_addr(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?} is not NAME:PORT (e.g. teleport.example.com:443)");
+    let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+    let host_ok = host.parse::<std::net::IpAddr>().is_ok()
+        || host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok())
+        || (!host.is_empty()
+            && host.len() <= 253
+            && host.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }));
+    match port.parse::<u16>() {
+        Ok(p) if p != 0 && host_ok && !port.starts_with('+') => Ok(text.to_string()),
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_public_addr;
+
+    #[test]
+    fn a_public_address_is_a_name_or_ip_and_a_port() {
+        for good in [
+            "teleport.example.com:443",
+            "proxy:3080",
+            "10.0.0.1:443",
+            "[::1]:443",
+        ] {
+            assert_eq!(parse_public_addr(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "teleport.example.com",
+            "a b:443",
+            "x:0",
+            "x:+1",
+            ":443",
+            "a..b:443",
+            "é.com:443",
+            "[zz]:443",
+        ] {
+            let err = parse_public_addr(bad).unwrap_err();
+            assert!(err.contains("is not NAME:PORT"), "{bad}: {err}");
         }
     }
 }
