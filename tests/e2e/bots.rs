@@ -578,7 +578,7 @@ fn interactive(lab: &Lab, args: &[&str]) -> expectrl::Session {
     let mut command = std::process::Command::new(crate::harness::BIN);
     command
         .args(args)
-        .env("MWICTL_HOME", lab.home())
+        .envs(crate::harness::hermetic_env(&lab.home()))
         .env("TERM", "xterm")
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE");

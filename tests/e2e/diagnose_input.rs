@@ -123,7 +123,7 @@ fn doctor_on_a_terminal_says_it_reads_stdin() {
     let mut command = Command::new(BIN);
     command
         .arg("doctor")
-        .env("MWICTL_HOME", home.path())
+        .envs(crate::harness::hermetic_env(home.path()))
         .env_remove("RUST_LOG");
     let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
     s.set_expect_timeout(Some(Duration::from_secs(30)));

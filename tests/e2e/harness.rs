@@ -128,14 +128,22 @@ pub fn not_an_auth_host() -> &'static Path {
     })
 }
 
-/// `mwictl ARGS` with `MWICTL_HOME=home`, no Teleport env vars (tsh's profiles in an empty
-/// `home/tsh`, never the user's ~/.tsh; a config that is not an auth host's) and no stdin.
+/// Where every mwictl a test runs looks for its files: `MWICTL_HOME=home`, tsh's profiles in an
+/// empty `home/tsh` (never the user's ~/.tsh), a teleport.yaml that is not an auth host's (never
+/// the machine's /etc/teleport.yaml). Commands built by hand take it with `.envs(...)`.
+pub fn hermetic_env(home: &Path) -> [(&'static str, std::path::PathBuf); 3] {
+    [
+        ("MWICTL_HOME", home.to_path_buf()),
+        ("TELEPORT_HOME", home.join("tsh")),
+        ("TELEPORT_CONFIG_FILE", not_an_auth_host().to_path_buf()),
+    ]
+}
+
+/// `mwictl ARGS` with [`hermetic_env`], no Teleport env vars and no stdin.
 pub fn mwictl_cmd(home: &Path, args: &[&str]) -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(BIN);
     cmd.args(args)
-        .env("MWICTL_HOME", home)
-        .env("TELEPORT_HOME", home.join("tsh"))
-        .env("TELEPORT_CONFIG_FILE", not_an_auth_host())
+        .envs(hermetic_env(home))
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")

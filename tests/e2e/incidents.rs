@@ -117,7 +117,7 @@ impl Agent {
         let child = std::process::Command::new(BIN)
             .args(["lab", "bot", "-c", config, "--renewal-interval", "300ms"])
             .args(extra)
-            .env("MWICTL_HOME", lab.home())
+            .envs(crate::harness::hermetic_env(&lab.home()))
             .env_remove("TELEPORT_AUTH_SERVER")
             .env_remove("TELEPORT_IDENTITY_FILE")
             .stdin(Stdio::null())

@@ -136,7 +136,7 @@ fn list_scripted(count: usize) -> (usize, i64) {
         .args(["--auth-server", &server.addr, "-i"])
         .arg(&server.identity)
         .args(["bots", "instances", "ls"])
-        .env("MWICTL_HOME", dir.path().join("home"))
+        .envs(crate::harness::hermetic_env(&dir.path().join("home")))
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")

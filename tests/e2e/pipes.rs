@@ -32,7 +32,7 @@ enum Closed {
 fn run_closed(home: &std::path::Path, args: &[&str], closed: Closed) -> (i32, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
-        .env("MWICTL_HOME", home)
+        .envs(crate::harness::hermetic_env(home))
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")

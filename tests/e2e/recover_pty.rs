@@ -37,7 +37,7 @@ fn wizard_recovers_a_locked_bot_under_a_terminal() {
     let mut command = Command::new(BIN);
     command
         .arg("recover")
-        .env("MWICTL_HOME", lab.home())
+        .envs(crate::harness::hermetic_env(&lab.home()))
         .env("TERM", "xterm")
         .env("COLUMNS", "200")
         .env_remove("TELEPORT_AUTH_SERVER")
@@ -146,7 +146,7 @@ fn wizard_quits_without_changing_anything() {
     let mut command = Command::new(BIN);
     command
         .args(["recover", "example"])
-        .env("MWICTL_HOME", lab.home())
+        .envs(crate::harness::hermetic_env(&lab.home()))
         .env("TERM", "xterm")
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE");
@@ -174,7 +174,7 @@ fn esc_cancels_the_wizard_without_changes() {
     let mut command = Command::new(BIN);
     command
         .args(["recover", "example"])
-        .env("MWICTL_HOME", lab.home())
+        .envs(crate::harness::hermetic_env(&lab.home()))
         .env("TERM", "xterm")
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE");
@@ -202,7 +202,7 @@ fn lab_break_on_a_terminal_shows_progress_on_one_transient_line() {
     let mut command = Command::new(BIN);
     command
         .args(["lab", "break", "generation-mismatch", "--bot", "example"])
-        .env("MWICTL_HOME", lab.home())
+        .envs(crate::harness::hermetic_env(&lab.home()))
         .env("TERM", "xterm")
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE");
@@ -226,7 +226,7 @@ fn esc_at_the_confirmation_declines_the_plan() {
     let mut command = Command::new(BIN);
     command
         .args(["recover", "generation-mismatch", "--bot", "example"])
-        .env("MWICTL_HOME", lab.home())
+        .envs(crate::harness::hermetic_env(&lab.home()))
         .env("TERM", "xterm")
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE");

@@ -70,7 +70,7 @@ fn hundred_thousand_bot_instances_stream_in_bounded_memory() {
         .args(["--auth-server", &server.addr, "-i"])
         .arg(&server.identity)
         .args(["get", "bot_instances", "--format", "json"])
-        .env("MWICTL_HOME", dir.path().join("home"))
+        .envs(crate::harness::hermetic_env(&dir.path().join("home")))
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")
