@@ -7,12 +7,11 @@ mod web;
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use mwi_identity::tls::Primed;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -164,11 +163,7 @@ async fn handle(mut tcp: TcpStream, proxy: &Proxy) -> Result<(), ConnError> {
             }
         }
         _ => {
-            let stream = Rewind {
-                first: buf,
-                pos: 0,
-                inner: tcp,
-            };
+            let stream = Primed::new(buf, tcp);
             let acceptor = tokio_rustls::TlsAcceptor::from(proxy.web.clone());
             let tls = tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(stream))
                 .await
@@ -209,46 +204,4 @@ async fn splice(mut client: TcpStream, hello: &[u8], auth: SocketAddr) -> Result
     upstream.write_all(hello).await?;
     tokio::io::copy_bidirectional(&mut client, &mut upstream).await?;
     Ok(())
-}
-
-/// A stream whose first bytes were already read (the ClientHello): it yields them again first.
-struct Rewind {
-    first: Vec<u8>,
-    pos: usize,
-    inner: TcpStream,
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.pos < self.first.len() {
-            let n = buf.remaining().min(self.first.len() - self.pos);
-            let start = self.pos;
-            buf.put_slice(&self.first[start..start + n]);
-            self.pos += n;
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut self.inner).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }

@@ -174,7 +174,8 @@ impl Dialer {
     }
 }
 
-/// A stream whose first bytes were already read: it yields them before reading on.
+/// A stream whose first bytes were already read: it yields them before reading on (the dialer's
+/// first TLS bytes, the lab proxy's peeked ClientHello).
 #[derive(Debug)]
 pub struct Primed<S> {
     first: Vec<u8>,
@@ -183,7 +184,7 @@ pub struct Primed<S> {
 }
 
 impl<S> Primed<S> {
-    fn new(first: Vec<u8>, inner: S) -> Primed<S> {
+    pub fn new(first: Vec<u8>, inner: S) -> Primed<S> {
         Primed {
             first,
             pos: 0,
