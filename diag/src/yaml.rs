@@ -274,6 +274,28 @@ impl<'a> Parser<'a> {
         node
     }
 
+    /// After an item of a block list or mapping at `indent`: skips blank lines and says whether
+    /// the block goes on at the next line (same indentation, no document marker); a line indented
+    /// deeper is the error `deeper`.
+    fn block_continues(&mut self, indent: usize, deeper: &str) -> Result<bool, YamlError> {
+        self.skip_blank();
+        if self.i >= self.lines.len() {
+            return Ok(false);
+        }
+        self.check_tabs(self.i)?;
+        let line = &self.lines[self.i];
+        if line.indent < indent
+            || is_marker(self.text(self.i), "---")
+            || is_marker(self.text(self.i), "...")
+        {
+            return Ok(false);
+        }
+        if line.indent > indent {
+            return err(line.start + line.indent, deeper);
+        }
+        Ok(true)
+    }
+
     fn sequence(&mut self, first: usize, indent: usize) -> Result<Node, YamlError> {
         let start = self.offset(first, indent);
         let mut items = Vec::new();
@@ -291,25 +313,9 @@ impl<'a> Parser<'a> {
             };
             end = end.max(item.span.end);
             items.push(item);
-            self.skip_blank();
-            if self.i >= self.lines.len() {
-                break;
-            }
-            self.check_tabs(self.i)?;
-            let line = &self.lines[self.i];
-            if line.indent < indent
-                || is_marker(self.text(self.i), "---")
-                || is_marker(self.text(self.i), "...")
+            if !self.block_continues(indent, "unexpected indentation inside a list")?
+                || !is_seq_entry(&self.text(self.i)[indent..])
             {
-                break;
-            }
-            if line.indent > indent {
-                return err(
-                    line.start + line.indent,
-                    "unexpected indentation inside a list",
-                );
-            }
-            if !is_seq_entry(&self.text(self.i)[indent..]) {
                 break;
             }
             i = self.i;
@@ -349,23 +355,11 @@ impl<'a> Parser<'a> {
                 key_span,
                 value,
             });
-            self.skip_blank();
-            if self.i >= self.lines.len() {
+            if !self.block_continues(
+                indent,
+                "unexpected indentation: this line is indented more than the key above",
+            )? {
                 break;
-            }
-            self.check_tabs(self.i)?;
-            let line = &self.lines[self.i];
-            if line.indent < indent
-                || is_marker(self.text(self.i), "---")
-                || is_marker(self.text(self.i), "...")
-            {
-                break;
-            }
-            if line.indent > indent {
-                return err(
-                    line.start + line.indent,
-                    "unexpected indentation: this line is indented more than the key above",
-                );
             }
             i = self.i;
         }
