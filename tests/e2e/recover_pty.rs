@@ -23,6 +23,31 @@ fn plain(text: &str) -> String {
     console::strip_ansi_codes(text).into_owned()
 }
 
+/// Takes the wizard's default log and tbot.yaml, up to the choice of recovery.
+fn to_recovery_choice(s: &mut Session) {
+    expect(s, "tbot log to read");
+    s.send_line("").unwrap();
+    expect(s, "tbot.yaml of this bot");
+    s.send_line("").unwrap();
+    expect(s, "Recovery to run");
+}
+
+/// `mwictl ARGS` under a pseudo-terminal (xterm), with the lab's profile and the harness's
+/// hermetic environment; `wait` bounds each expectation.
+fn spawn(lab: &Lab, args: &[&str], env: &[(&str, &str)], wait: u64) -> Session {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .envs(crate::harness::hermetic_env(&lab.home()))
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE");
+    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
+    s.set_expect_timeout(Some(Duration::from_secs(wait)));
+    s
+}
+
 #[test]
 fn wizard_recovers_a_locked_bot_under_a_terminal() {
     let lab = Lab::start();
@@ -34,16 +59,7 @@ fn wizard_recovers_a_locked_bot_under_a_terminal() {
     break_bot(&lab, "ssh-login", "other", &[]);
     let config = dir.join("tbot.yaml");
     let log = dir.join("tbot.log");
-    let mut command = Command::new(BIN);
-    command
-        .arg("recover")
-        .envs(crate::harness::hermetic_env(&lab.home()))
-        .env("TERM", "xterm")
-        .env("COLUMNS", "200")
-        .env_remove("TELEPORT_AUTH_SERVER")
-        .env_remove("TELEPORT_IDENTITY_FILE");
-    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    let mut s = spawn(&lab, &["recover"], &[("COLUMNS", "200")], 30);
 
     expect(&mut s, "Bot to recover");
     let mut list = expect(&mut s, "other");
@@ -143,20 +159,8 @@ fn wizard_recovers_a_locked_bot_under_a_terminal() {
 fn wizard_quits_without_changing_anything() {
     let lab = Lab::start();
     break_bot(&lab, "generation-mismatch", "example", &[]);
-    let mut command = Command::new(BIN);
-    command
-        .args(["recover", "example"])
-        .envs(crate::harness::hermetic_env(&lab.home()))
-        .env("TERM", "xterm")
-        .env_remove("TELEPORT_AUTH_SERVER")
-        .env_remove("TELEPORT_IDENTITY_FILE");
-    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(30)));
-    expect(&mut s, "tbot log to read");
-    s.send_line("").unwrap();
-    expect(&mut s, "tbot.yaml of this bot");
-    s.send_line("").unwrap();
-    expect(&mut s, "Recovery to run");
+    let mut s = spawn(&lab, &["recover", "example"], &[], 30);
+    to_recovery_choice(&mut s);
     // Down four times to "Quit".
     for _ in 0..4 {
         s.send("\x1b[B").unwrap();
@@ -171,20 +175,8 @@ fn wizard_quits_without_changing_anything() {
 fn esc_cancels_the_wizard_without_changes() {
     let lab = Lab::start();
     break_bot(&lab, "generation-mismatch", "example", &[]);
-    let mut command = Command::new(BIN);
-    command
-        .args(["recover", "example"])
-        .envs(crate::harness::hermetic_env(&lab.home()))
-        .env("TERM", "xterm")
-        .env_remove("TELEPORT_AUTH_SERVER")
-        .env_remove("TELEPORT_IDENTITY_FILE");
-    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(30)));
-    expect(&mut s, "tbot log to read");
-    s.send_line("").unwrap();
-    expect(&mut s, "tbot.yaml of this bot");
-    s.send_line("").unwrap();
-    expect(&mut s, "Recovery to run");
+    let mut s = spawn(&lab, &["recover", "example"], &[], 30);
+    to_recovery_choice(&mut s);
     s.send("\x1b").unwrap();
     expect(&mut s, "canceled, no changes made");
     s.expect(Eof).expect("the wizard ends");
@@ -199,15 +191,12 @@ fn esc_cancels_the_wizard_without_changes() {
 #[test]
 fn lab_break_on_a_terminal_shows_progress_on_one_transient_line() {
     let lab = Lab::start();
-    let mut command = Command::new(BIN);
-    command
-        .args(["lab", "break", "generation-mismatch", "--bot", "example"])
-        .envs(crate::harness::hermetic_env(&lab.home()))
-        .env("TERM", "xterm")
-        .env_remove("TELEPORT_AUTH_SERVER")
-        .env_remove("TELEPORT_IDENTITY_FILE");
-    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(60)));
+    let mut s = spawn(
+        &lab,
+        &["lab", "break", "generation-mismatch", "--bot", "example"],
+        &[],
+        60,
+    );
     // Before the summary, the steps were redrawn on one line, never printed one per line.
     let progress = expect(&mut s, "did:");
     assert!(progress.matches('\n').count() <= 1, "{progress:?}");
@@ -223,15 +212,12 @@ fn lab_break_on_a_terminal_shows_progress_on_one_transient_line() {
 fn esc_at_the_confirmation_declines_the_plan() {
     let lab = Lab::start();
     break_bot(&lab, "generation-mismatch", "example", &[]);
-    let mut command = Command::new(BIN);
-    command
-        .args(["recover", "generation-mismatch", "--bot", "example"])
-        .envs(crate::harness::hermetic_env(&lab.home()))
-        .env("TERM", "xterm")
-        .env_remove("TELEPORT_AUTH_SERVER")
-        .env_remove("TELEPORT_IDENTITY_FILE");
-    let mut s = Session::spawn(command).expect("spawn mwictl under a pty");
-    s.set_expect_timeout(Some(Duration::from_secs(30)));
+    let mut s = spawn(
+        &lab,
+        &["recover", "generation-mismatch", "--bot", "example"],
+        &[],
+        30,
+    );
     expect(&mut s, "Apply this plan?");
     s.send("\x1b").unwrap();
     expect(&mut s, "nothing was changed");
