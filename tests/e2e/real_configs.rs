@@ -22,9 +22,6 @@ struct Entry {
     /// Rule ids lint must report as warning or error (broken files only).
     #[serde(default)]
     expect: Vec<String>,
-    /// Warnings lint gives a valid file by design, for a condition outside the file.
-    #[serde(default)]
-    tolerated: Vec<String>,
     note: String,
 }
 
@@ -80,8 +77,8 @@ fn every_corpus_file_is_labelled_with_its_source_and_target() {
         match e.label {
             Label::Valid => assert!(e.expect.is_empty(), "{}: valid with expected rules", e.file),
             Label::Broken => assert!(
-                !e.expect.is_empty() && e.tolerated.is_empty(),
-                "{}: broken needs expected rules and tolerates none",
+                !e.expect.is_empty(),
+                "{}: broken needs expected rules",
                 e.file
             ),
         }
@@ -141,7 +138,6 @@ fn real_configs_lint_as_labelled_for_their_target_release() {
     let home = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     let (mut valid, mut clean, mut broken, mut caught) = (0, 0, 0, 0);
-    let mut tolerated = Vec::new();
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for e in &entries {
         for kind in [
@@ -155,26 +151,13 @@ fn real_configs_lint_as_labelled_for_their_target_release() {
         match e.label {
             Label::Valid => {
                 valid += 1;
-                let unexpected = flagged.iter().any(|r| !e.tolerated.contains(r));
-                let gone: Vec<&String> = e
-                    .tolerated
-                    .iter()
-                    .filter(|r| !flagged.contains(r))
-                    .collect();
-                if unexpected {
+                if flagged.is_empty() {
+                    clean += 1;
+                } else {
                     failures.push(format!(
                         "{} (valid for {}) was flagged:{all}",
                         e.file, e.target
                     ));
-                } else if !gone.is_empty() {
-                    failures.push(format!(
-                        "{}: tolerated {gone:?} is no longer reported; drop it from the manifest",
-                        e.file
-                    ));
-                } else if flagged.is_empty() {
-                    clean += 1;
-                } else {
-                    tolerated.push(format!("{} ({})", e.file, flagged.join(", ")));
                 }
             }
             Label::Broken => {
@@ -192,9 +175,7 @@ fn real_configs_lint_as_labelled_for_their_target_release() {
             }
         }
     }
-    println!(
-        "real tbot.yaml corpus: valid clean {clean}/{valid}, broken caught {caught}/{broken}; valid with a tolerated warning: {tolerated:?}"
-    );
+    println!("real tbot.yaml corpus: valid clean {clean}/{valid}, broken caught {caught}/{broken}");
     for (kind, n) in &kinds {
         println!("  {kind}: {n}");
     }
