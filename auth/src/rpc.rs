@@ -184,9 +184,10 @@ async fn dispatch(
         Method::GenerateUserCerts => auth.generate_user_certs(&caller, &body).await,
         Method::ListResources => auth.list_resources(&caller, &body).await,
         Method::RegisterUsingToken => auth.register_using_token(body).await,
-        Method::RegisterUsingBoundKeypair | Method::Join => Err(ApiError::BadParameter(
-            format!("{} is a streaming RPC; open a stream", method.path()),
-        )),
+        Method::RegisterUsingBoundKeypair | Method::Join => Err(ApiError::BadParameter(format!(
+            "{} is a streaming RPC; open a stream",
+            method.path()
+        ))),
         Method::GetBot => auth.get_bot(&caller, &body).await,
         Method::ListBots => auth.list_bots(&caller, &body).await,
         Method::CreateBot => auth.create_bot(&caller, &body).await,
