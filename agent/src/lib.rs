@@ -18,6 +18,7 @@ mod backoff;
 mod config;
 mod connect;
 mod identity;
+mod joinuri;
 mod keys;
 mod log;
 mod outputs;
