@@ -15,6 +15,7 @@
 
 mod agent;
 mod backoff;
+mod bkp;
 mod config;
 mod connect;
 mod identity;

@@ -1,0 +1,528 @@
+//! Bound-keypair client state as tbot keeps it: the active key, the key history (newest first,
+//! last 10), the join state from the last join, and the static-key variant that stores nothing.
+//!
+//! Behaviour follows gravitational/teleport `lib/auth/join/boundkeypair/boundkeypair.go` (2025):
+//! the secret is sent only while no join state is held; a challenge is signed by the active key
+//! or, failing that, a key from the history; a rotation makes a key for the server's suite and
+//! stores it before answering; after a join the key the server bound becomes the active one.
+
+use p256::ecdsa::signature::Signer;
+use p256::pkcs8::{DecodePrivateKey, LineEnding};
+use rand::RngCore;
+
+use crate::store::{BkpFiles, KEY_HISTORY_LENGTH, KeyHistoryEntry, Store};
+
+/// The DER of a PKCS#8 Ed25519 private key before its 32-byte seed (RFC 8410).
+const ED25519_PKCS8_PREFIX: [u8; 16] = [
+    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+];
+
+/// A bound-keypair problem, as one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct BkpError(pub String);
+
+/// A private key the agent can answer challenges with.
+#[derive(Clone)]
+pub struct BoundKey {
+    /// PEM as stored in `id_bkp` and the history.
+    pub pem: String,
+    /// The public key, authorized_keys form (no comment).
+    pub public: String,
+    signer: KeySigner,
+}
+
+#[derive(Clone)]
+enum KeySigner {
+    Ed25519(ed25519_dalek::SigningKey),
+    P256(p256::ecdsa::SigningKey),
+}
+
+impl std::fmt::Debug for BoundKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The private key never reaches a log or a panic message.
+        f.debug_struct("BoundKey")
+            .field("public", &self.public)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BoundKey {
+    /// A new key for `BoundKeypairJoining` under a signature algorithm suite: ECDSA P-256 for
+    /// `fips-v1`, Ed25519 for the others (lib/cryptosuites).
+    pub fn generate(suite: &str) -> Result<BoundKey, BkpError> {
+        if suite == "fips-v1" {
+            let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+            let pem = secret
+                .to_sec1_pem(LineEnding::LF)
+                .map_err(|e| BkpError(format!("cannot encode the new key: {e}")))?;
+            return BoundKey::from_signer(
+                pem.to_string(),
+                KeySigner::P256(p256::ecdsa::SigningKey::from(secret)),
+            );
+        }
+        let mut seed = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut seed);
+        let mut der = ED25519_PKCS8_PREFIX.to_vec();
+        der.extend_from_slice(&seed);
+        let pem = pem_encode("PRIVATE KEY", &der);
+        BoundKey::from_signer(
+            pem,
+            KeySigner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
+        )
+    }
+
+    /// Reads an Ed25519 or ECDSA P-256 private key from PEM (PKCS#8, SEC1 or OpenSSH).
+    pub fn from_pem(pem: &str) -> Result<BoundKey, BkpError> {
+        let label = pem
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("-----BEGIN "))
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .ok_or_else(|| BkpError("no private key PEM block".into()))?;
+        let bad = |e: &dyn std::fmt::Display| BkpError(format!("the {label} is unusable: {e}"));
+        let signer = match label {
+            "PRIVATE KEY" => match pkcs8_ed25519_seed(pem) {
+                Some(seed) => KeySigner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
+                None => KeySigner::P256(
+                    p256::ecdsa::SigningKey::from_pkcs8_pem(pem).map_err(|e| bad(&e))?,
+                ),
+            },
+            "EC PRIVATE KEY" => KeySigner::P256(p256::ecdsa::SigningKey::from(
+                p256::SecretKey::from_sec1_pem(pem).map_err(|e| bad(&e))?,
+            )),
+            "OPENSSH PRIVATE KEY" => {
+                let key = ssh_key::PrivateKey::from_openssh(pem).map_err(|e| bad(&e))?;
+                match key.key_data() {
+                    ssh_key::private::KeypairData::Ed25519(pair) => KeySigner::Ed25519(
+                        ed25519_dalek::SigningKey::from_bytes(&pair.private.to_bytes()),
+                    ),
+                    ssh_key::private::KeypairData::Ecdsa(
+                        ssh_key::private::EcdsaKeypair::NistP256 { private, .. },
+                    ) => KeySigner::P256(
+                        p256::ecdsa::SigningKey::from_slice(private.as_slice())
+                            .map_err(|e| bad(&e))?,
+                    ),
+                    other => return Err(unsupported(other.algorithm().ok().as_ref())),
+                }
+            }
+            "RSA PRIVATE KEY" => {
+                return Err(BkpError(
+                    "RSA bound keys are not supported by the lab agent; use an Ed25519 or ECDSA P-256 key (`mwictl lab keypair create`)".into(),
+                ));
+            }
+            other => return Err(BkpError(format!("a {other} block is not a private key"))),
+        };
+        BoundKey::from_signer(pem.to_string(), signer)
+    }
+
+    fn from_signer(pem: String, signer: KeySigner) -> Result<BoundKey, BkpError> {
+        let public = match &signer {
+            KeySigner::Ed25519(key) => ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(
+                key.verifying_key().to_bytes(),
+            )),
+            KeySigner::P256(key) => {
+                ssh_key::PublicKey::from(ssh_key::public::EcdsaPublicKey::from(key.verifying_key()))
+            }
+        }
+        .to_openssh()
+        .map_err(|e| BkpError(format!("cannot encode the public key: {e}")))?;
+        Ok(BoundKey {
+            pem,
+            public,
+            signer,
+        })
+    }
+
+    /// The JWS `alg` of this key (lib/jwt AlgorithmForPublicKey).
+    pub fn jws_alg(&self) -> &'static str {
+        match self.signer {
+            KeySigner::Ed25519(_) => "EdDSA",
+            KeySigner::P256(_) => "ES256",
+        }
+    }
+
+    /// The JWS signature of `input` (raw Ed25519, or ECDSA r‖s over SHA-256).
+    pub fn sign(&self, input: &[u8]) -> Vec<u8> {
+        match &self.signer {
+            KeySigner::Ed25519(key) => key.sign(input).to_bytes().to_vec(),
+            KeySigner::P256(key) => {
+                let signature: p256::ecdsa::Signature = key.sign(input);
+                signature.to_bytes().to_vec()
+            }
+        }
+    }
+
+    /// Whether `authorized_key` (authorized_keys text, comment allowed) is this key's public key.
+    pub fn matches(&self, authorized_key: &str) -> bool {
+        same_public_key(&self.public, authorized_key)
+    }
+}
+
+fn unsupported(algorithm: Option<&ssh_key::Algorithm>) -> BkpError {
+    BkpError(format!(
+        "{} bound keys are not supported by the lab agent; use an Ed25519 or ECDSA P-256 key",
+        algorithm.map_or_else(|| "these".to_string(), ToString::to_string)
+    ))
+}
+
+/// Whether two authorized_keys texts name the same key, whatever their comments.
+pub fn same_public_key(a: &str, b: &str) -> bool {
+    match (
+        ssh_key::PublicKey::from_openssh(a.trim()),
+        ssh_key::PublicKey::from_openssh(b.trim()),
+    ) {
+        (Ok(a), Ok(b)) => a.key_data() == b.key_data(),
+        _ => false,
+    }
+}
+
+fn pkcs8_ed25519_seed(pem: &str) -> Option<[u8; 32]> {
+    use rustls::pki_types::PrivatePkcs8KeyDer;
+    use rustls::pki_types::pem::PemObject;
+    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).ok()?;
+    let bytes = der.secret_pkcs8_der();
+    let seed = bytes.strip_prefix(&ED25519_PKCS8_PREFIX[..])?;
+    seed.try_into().ok()
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64ct::Encoding;
+    let body = base64ct::Base64::encode_string(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(chunk));
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+/// RFC 3339 with nanoseconds in UTC, as Go marshals a time.Time in JSON.
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The client side of a bound-keypair join: which key answers a challenge, what to send, and what
+/// to keep afterwards.
+#[derive(Debug)]
+pub enum ClientState {
+    /// Kept in the data directory and written after every change.
+    Stored(StoredState),
+    /// A static key: never rotated, no join state, nothing written.
+    Static(BoundKey),
+}
+
+/// The data directory's bound-keypair state.
+#[derive(Debug, Default)]
+pub struct StoredState {
+    /// `None` before the first join with a registration secret.
+    pub active: Option<BoundKey>,
+    pub join_state: Vec<u8>,
+    pub history: Vec<KeyHistoryEntry>,
+}
+
+impl StoredState {
+    /// Reads the state from `store`; `None` when it holds no key. The `String` is a warning to
+    /// log (an unreadable history).
+    pub fn load(store: &Store) -> Result<Option<(StoredState, Option<String>)>, BkpError> {
+        let Some(loaded) = store.load_bkp().map_err(|e| BkpError(e.to_string()))? else {
+            return Ok(None);
+        };
+        let active = BoundKey::from_pem(&loaded.files.private_key).map_err(|e| {
+            BkpError(format!(
+                "{}: {e}",
+                store.dir().join(crate::store::name::BKP_KEY).display()
+            ))
+        })?;
+        let mut history = loaded.files.history;
+        // tbot starts the history with the active key when there is none.
+        if history.is_empty() {
+            history.push(KeyHistoryEntry {
+                time: now_rfc3339(),
+                private_key: active.pem.clone(),
+            });
+        }
+        Ok(Some((
+            StoredState {
+                active: Some(active),
+                join_state: loaded.files.join_state,
+                history,
+            },
+            loaded.history_problem,
+        )))
+    }
+
+    /// A state with a new, unbound key (`keypair create`).
+    pub fn new_unbound(suite: &str) -> Result<StoredState, BkpError> {
+        let key = BoundKey::generate(suite)?;
+        Ok(StoredState {
+            history: vec![KeyHistoryEntry {
+                time: now_rfc3339(),
+                private_key: key.pem.clone(),
+            }],
+            active: Some(key),
+            join_state: Vec::new(),
+        })
+    }
+
+    pub fn save(&self, store: &Store) -> Result<(), BkpError> {
+        let (private_key, public_key) = match &self.active {
+            Some(key) => (key.pem.clone(), key.public.clone()),
+            None => (String::new(), String::new()),
+        };
+        store
+            .save_bkp(&BkpFiles {
+                private_key,
+                public_key,
+                join_state: self.join_state.clone(),
+                history: self.history.clone(),
+            })
+            .map_err(|e| BkpError(e.to_string()))
+    }
+}
+
+impl ClientState {
+    /// The registration secret to send: none once a join state is held, none for static keys.
+    pub fn secret_to_send<'a>(&self, configured: Option<&'a str>) -> Option<&'a str> {
+        match self {
+            ClientState::Stored(state) if state.join_state.is_empty() => configured,
+            _ => None,
+        }
+    }
+
+    /// The join state to present (empty before the first join and for static keys).
+    pub fn join_state(&self) -> &[u8] {
+        match self {
+            ClientState::Stored(state) => &state.join_state,
+            ClientState::Static(_) => &[],
+        }
+    }
+
+    /// The key whose public half the server challenges: the active key, else one from history.
+    pub fn signer_for(&self, public_key: &str) -> Result<BoundKey, BkpError> {
+        match self {
+            ClientState::Static(key) if key.matches(public_key) => Ok(key.clone()),
+            // tbot's wording (StaticClientState.checkedSigner).
+            ClientState::Static(_) => Err(BkpError(
+                "configured static private key does match the value requested by the server, cannot continue".into(),
+            )),
+            ClientState::Stored(state) => {
+                if let Some(active) = state.active.as_ref().filter(|k| k.matches(public_key)) {
+                    return Ok(active.clone());
+                }
+                for entry in &state.history {
+                    let key = BoundKey::from_pem(&entry.private_key)?;
+                    if key.matches(public_key) {
+                        return Ok(key);
+                    }
+                }
+                Err(BkpError(format!(
+                    "could not lookup signer for public key {}: no matching key found",
+                    public_key.trim()
+                )))
+            }
+        }
+    }
+
+    /// Answers a rotation request: a new key for `suite`, put first in the history and stored
+    /// before the server hears of it, so a failure later cannot lose it.
+    pub fn rotate(&mut self, suite: &str, store: &Store) -> Result<BoundKey, BkpError> {
+        let state = match self {
+            ClientState::Static(_) => {
+                // tbot's wording (StaticClientState.ToJoinParams).
+                return Err(BkpError(
+                    "static private keys do not support automatic rotation, `rotate_after` must be unset in the token to continue".into(),
+                ));
+            }
+            ClientState::Stored(state) => state,
+        };
+        let key = BoundKey::generate(suite)?;
+        state.history.insert(
+            0,
+            KeyHistoryEntry {
+                time: now_rfc3339(),
+                private_key: key.pem.clone(),
+            },
+        );
+        state.history.truncate(KEY_HISTORY_LENGTH);
+        state.save(store)?;
+        Ok(key)
+    }
+
+    /// After a join: the key the server bound becomes the active one and its join state is kept;
+    /// both are stored. Static keys keep nothing.
+    pub fn update(
+        &mut self,
+        bound_public_key: &str,
+        join_state: &[u8],
+        store: &Store,
+    ) -> Result<(), BkpError> {
+        if matches!(self, ClientState::Static(_)) {
+            return Ok(());
+        }
+        let key = self
+            .signer_for(bound_public_key)
+            .map_err(|e| BkpError(format!("fetching key requested by auth: {e}")))?;
+        let ClientState::Stored(state) = self else {
+            return Ok(());
+        };
+        state.active = Some(key);
+        state.join_state = join_state.to_vec();
+        state.save(store)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verify(key: &BoundKey, input: &[u8], signature: &[u8]) -> bool {
+        use p256::ecdsa::signature::Verifier;
+        match &key.signer {
+            KeySigner::Ed25519(k) => {
+                let sig = ed25519_dalek::Signature::from_slice(signature).unwrap();
+                k.verifying_key().verify(input, &sig).is_ok()
+            }
+            KeySigner::P256(k) => {
+                let sig = p256::ecdsa::Signature::from_slice(signature).unwrap();
+                k.verifying_key().verify(input, &sig).is_ok()
+            }
+        }
+    }
+
+    #[test]
+    fn keys_per_suite_round_trip_through_pem_and_sign() {
+        for (suite, prefix, alg, label) in [
+            ("balanced-v1", "ssh-ed25519 ", "EdDSA", "PRIVATE KEY"),
+            ("legacy", "ssh-ed25519 ", "EdDSA", "PRIVATE KEY"),
+            ("fips-v1", "ecdsa-sha2-nistp256 ", "ES256", "EC PRIVATE KEY"),
+        ] {
+            let key = BoundKey::generate(suite).unwrap();
+            assert!(key.public.starts_with(prefix), "{suite}: {}", key.public);
+            assert!(key.pem.starts_with(&format!("-----BEGIN {label}-----\n")));
+            assert_eq!(key.jws_alg(), alg);
+            let again = BoundKey::from_pem(&key.pem).unwrap();
+            assert_eq!(again.public, key.public);
+            let signature = again.sign(b"challenge");
+            assert_eq!(signature.len(), 64);
+            assert!(verify(&key, b"challenge", &signature));
+            assert!(!verify(&key, b"other", &signature));
+            assert!(key.matches(&format!("{} comment", key.public)));
+        }
+    }
+
+    #[test]
+    fn ed25519_pem_is_what_openssl_reads() {
+        // RFC 8410 §10.3's example key.
+        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
+        let key = BoundKey::from_pem(pem).unwrap();
+        assert_eq!(key.jws_alg(), "EdDSA");
+        assert_eq!(key.pem, pem);
+        let p8 = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let p8 = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&p8, LineEnding::LF).unwrap();
+        assert_eq!(BoundKey::from_pem(&p8).unwrap().jws_alg(), "ES256");
+    }
+
+    #[test]
+    fn unusable_keys_say_why() {
+        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        assert!(BoundKey::from_pem(rsa).unwrap_err().0.contains("RSA"));
+        assert!(BoundKey::from_pem("junk").is_err());
+        let bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        assert!(
+            BoundKey::from_pem(bad)
+                .unwrap_err()
+                .0
+                .starts_with("the PRIVATE KEY is unusable")
+        );
+    }
+
+    #[test]
+    fn secret_goes_only_without_join_state_and_never_for_static_keys() {
+        let mut state = StoredState::new_unbound("balanced-v1").unwrap();
+        assert_eq!(
+            ClientState::Stored(StoredState {
+                active: state.active.clone(),
+                ..Default::default()
+            })
+            .secret_to_send(Some("s")),
+            Some("s")
+        );
+        state.join_state = b"jwt".to_vec();
+        assert_eq!(ClientState::Stored(state).secret_to_send(Some("s")), None);
+        let key = BoundKey::generate("balanced-v1").unwrap();
+        let static_state = ClientState::Static(key);
+        assert_eq!(static_state.secret_to_send(Some("s")), None);
+        assert!(static_state.join_state().is_empty());
+    }
+
+    #[test]
+    fn rotation_stores_the_new_key_first_and_the_result_makes_it_active() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let first = StoredState::new_unbound("balanced-v1").unwrap();
+        let old_public = first.active.as_ref().unwrap().public.clone();
+        first.save(&store).unwrap();
+        let (loaded, problem) = StoredState::load(&store).unwrap().unwrap();
+        assert!(problem.is_none());
+        let mut state = ClientState::Stored(loaded);
+        let new = state.rotate("balanced-v1", &store).unwrap();
+        let on_disk = store.load_bkp().unwrap().unwrap().files;
+        assert_eq!(on_disk.history.len(), 2);
+        assert_eq!(on_disk.history[0].private_key, new.pem);
+        assert_eq!(
+            on_disk.public_key, old_public,
+            "still active until the result"
+        );
+        assert!(state.signer_for(&new.public).is_ok(), "found in history");
+        state.update(&new.public, b"jwt.2", &store).unwrap();
+        let on_disk = store.load_bkp().unwrap().unwrap().files;
+        assert_eq!(on_disk.public_key, new.public);
+        assert_eq!(on_disk.join_state, b"jwt.2");
+        assert!(
+            state.signer_for(&old_public).is_ok(),
+            "old key stays in history"
+        );
+        for _ in 0..12 {
+            state.rotate("balanced-v1", &store).unwrap();
+        }
+        assert_eq!(
+            store.load_bkp().unwrap().unwrap().files.history.len(),
+            KEY_HISTORY_LENGTH
+        );
+        let stranger = BoundKey::generate("balanced-v1").unwrap();
+        let err = state.signer_for(&stranger.public).unwrap_err().0;
+        assert!(err.ends_with("no matching key found"), "{err}");
+    }
+
+    #[test]
+    fn static_keys_refuse_rotation_and_other_keys_in_tbots_words() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let key = BoundKey::generate("balanced-v1").unwrap();
+        let mut state = ClientState::Static(key.clone());
+        assert!(state.signer_for(&key.public).is_ok());
+        let other = BoundKey::generate("balanced-v1").unwrap();
+        assert!(
+            state
+                .signer_for(&other.public)
+                .unwrap_err()
+                .0
+                .starts_with("configured static private key does match")
+        );
+        assert!(
+            state
+                .rotate("balanced-v1", &store)
+                .unwrap_err()
+                .0
+                .starts_with("static private keys do not support automatic rotation")
+        );
+        state.update(&key.public, b"jwt", &store).unwrap();
+        assert!(
+            store.load_bkp().unwrap().is_none(),
+            "static keys write nothing"
+        );
+    }
+}
