@@ -6,6 +6,8 @@
 //! or, failing that, a key from the history; a rotation makes a key for the server's suite and
 //! stores it before answering; after a join the key the server bound becomes the active one.
 
+use std::path::Path;
+
 use p256::ecdsa::signature::Signer;
 use p256::pkcs8::{DecodePrivateKey, LineEnding};
 use rand::RngCore;
@@ -202,6 +204,87 @@ fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
+}
+
+/// What `keypair create` made or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keypair {
+    /// The public key, authorized_keys form.
+    pub public_key: String,
+    /// An existing key was printed instead of making one (no `--overwrite`).
+    pub existing: bool,
+    /// For a static key: its PEM, base64-encoded as TBOT_BOUND_KEYPAIR_STATIC_KEY takes it.
+    pub encoded_private_key: Option<String>,
+}
+
+/// `tbot keypair create --storage DIR`: a new unbound key in the data directory's bound-keypair
+/// files, or the existing one unless `overwrite` (tool/tbot/keypair.go).
+pub fn create_keypair(storage: &Path, overwrite: bool, suite: &str) -> Result<Keypair, BkpError> {
+    let store = Store::open(storage, false).map_err(|e| BkpError(e.to_string()))?;
+    if !overwrite && let Some((state, _)) = StoredState::load(&store)? {
+        let public_key = state.active.map(|k| k.public).unwrap_or_default();
+        return Ok(Keypair {
+            public_key,
+            existing: true,
+            encoded_private_key: None,
+        });
+    }
+    let state = StoredState::new_unbound(suite)?;
+    state.save(&store)?;
+    Ok(Keypair {
+        public_key: state.active.map(|k| k.public).unwrap_or_default(),
+        existing: false,
+        encoded_private_key: None,
+    })
+}
+
+/// `tbot keypair create --static [--static-key-path FILE]`: a key kept outside the data
+/// directory, written (mode 0600) to `path` when given; an existing key there is reused unless
+/// `overwrite`.
+pub fn create_static_keypair(
+    path: Option<&Path>,
+    overwrite: bool,
+    suite: &str,
+) -> Result<Keypair, BkpError> {
+    let existing = match path {
+        Some(path) if !overwrite => match std::fs::read_to_string(path) {
+            Ok(pem) => Some(BoundKey::from_pem(&pem).map_err(|e| {
+                BkpError(format!(
+                    "could not parse existing key at static key path {}: {e}",
+                    path.display()
+                ))
+            })?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(BkpError(format!(
+                    "could not read from static key path {}: {e}",
+                    path.display()
+                )));
+            }
+        },
+        _ => None,
+    };
+    let is_existing = existing.is_some();
+    let key = match existing {
+        Some(key) => key,
+        None => BoundKey::generate(suite)?,
+    };
+    if let (Some(path), false) = (path, is_existing) {
+        let options = mwi_identity::durable::Options::mode(0o600);
+        mwi_identity::durable::replace(path, key.pem.as_bytes(), &options).map_err(|e| {
+            BkpError(format!(
+                "writing static key to {}: {}",
+                path.display(),
+                e.into_io()
+            ))
+        })?;
+    }
+    use base64ct::Encoding;
+    Ok(Keypair {
+        public_key: key.public.clone(),
+        existing: is_existing,
+        encoded_private_key: Some(base64ct::Base64::encode_string(key.pem.as_bytes())),
+    })
 }
 
 /// The client side of a bound-keypair join: which key answers a challenge, what to send, and what
@@ -495,6 +578,58 @@ mod tests {
         let stranger = BoundKey::generate("balanced-v1").unwrap();
         let err = state.signer_for(&stranger.public).unwrap_err().0;
         assert!(err.ends_with("no matching key found"), "{err}");
+    }
+
+    #[test]
+    fn keypair_create_prints_the_existing_key_unless_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let made = create_keypair(dir.path(), false, "balanced-v1").unwrap();
+        assert!(!made.existing && made.public_key.starts_with("ssh-ed25519 "));
+        let again = create_keypair(dir.path(), false, "balanced-v1").unwrap();
+        assert_eq!(
+            (again.existing, &again.public_key),
+            (true, &made.public_key)
+        );
+        let fresh = create_keypair(dir.path(), true, "balanced-v1").unwrap();
+        assert!(!fresh.existing);
+        assert_ne!(fresh.public_key, made.public_key);
+        let files = Store::open(dir.path(), false)
+            .unwrap()
+            .load_bkp()
+            .unwrap()
+            .unwrap();
+        assert_eq!(files.files.public_key, fresh.public_key);
+        assert!(files.files.join_state.is_empty());
+        assert_eq!(files.files.history.len(), 1);
+    }
+
+    #[test]
+    fn static_keypair_is_written_once_and_reused() {
+        use base64ct::Encoding;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("static");
+        let made = create_static_keypair(Some(&path), false, "balanced-v1").unwrap();
+        let pem = std::fs::read_to_string(&path).unwrap();
+        let encoded = made.encoded_private_key.clone().unwrap();
+        assert_eq!(
+            base64ct::Base64::decode_vec(&encoded).unwrap(),
+            pem.as_bytes()
+        );
+        let again = create_static_keypair(Some(&path), false, "balanced-v1").unwrap();
+        assert!(again.existing);
+        assert_eq!(again.public_key, made.public_key);
+        std::fs::write(&path, "junk").unwrap();
+        let err = create_static_keypair(Some(&path), false, "balanced-v1").unwrap_err();
+        assert!(
+            err.0
+                .starts_with("could not parse existing key at static key path")
+        );
+        assert!(
+            create_static_keypair(None, false, "fips-v1")
+                .unwrap()
+                .public_key
+                .starts_with("ecdsa-sha2-nistp256 ")
+        );
     }
 
     #[test]

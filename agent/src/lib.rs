@@ -16,6 +16,7 @@
 mod agent;
 mod backoff;
 mod bkp;
+mod bkp_join;
 mod config;
 mod connect;
 mod identity;
@@ -30,6 +31,7 @@ mod store;
 use std::future::Future;
 
 pub use agent::AgentExit;
+pub use bkp::{BkpError, Keypair, create_keypair, create_static_keypair};
 pub use log::LogFormat;
 pub use settings::AgentArgs;
 
