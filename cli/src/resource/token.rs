@@ -35,6 +35,7 @@ pub(crate) fn from_fields(mut f: Fields) -> Result<ProvisionTokenV2, ResourceErr
         roles: s.strings("roles")?,
         join_method: s.string("join_method")?,
         bot_name: s.string("bot_name")?,
+        ..Default::default()
     };
     s.finish()?;
     f.finish()?;
@@ -44,5 +45,6 @@ pub(crate) fn from_fields(mut f: Fields) -> Result<ProvisionTokenV2, ResourceErr
         version: header.version,
         metadata: Some(Metadata::from(header.meta)),
         spec: Some(spec),
+        status: None,
     })
 }
