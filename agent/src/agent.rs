@@ -452,9 +452,8 @@ impl Agent {
                 let channel = rpc::connect_as(&self.settings.auth_server, &current).await?;
                 let certs =
                     rpc::renew(channel, &current, &key, self.settings.credential_ttl).await?;
-                Identity::from_certs(&key, &certs).map_err(|e| {
-                    Failure::local(format!("the server's answer is unusable: {e}"))
-                })?
+                Identity::from_certs(&key, &certs)
+                    .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?
             }
         };
         self.store

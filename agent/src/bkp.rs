@@ -8,16 +8,9 @@
 
 use std::path::Path;
 
-use p256::ecdsa::signature::Signer;
-use p256::pkcs8::{DecodePrivateKey, LineEnding};
-use rand::RngCore;
+use mwi_identity::jose::{self, SigningKey, VerifyingKey};
 
 use crate::store::{BkpFiles, KEY_HISTORY_LENGTH, KeyHistoryEntry, Store};
-
-/// The DER of a PKCS#8 Ed25519 private key before its 32-byte seed (RFC 8410).
-const ED25519_PKCS8_PREFIX: [u8; 16] = [
-    0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
-];
 
 /// A bound-keypair problem, as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,13 +24,7 @@ pub struct BoundKey {
     pub pem: String,
     /// The public key, authorized_keys form (no comment).
     pub public: String,
-    signer: KeySigner,
-}
-
-#[derive(Clone)]
-enum KeySigner {
-    Ed25519(ed25519_dalek::SigningKey),
-    P256(p256::ecdsa::SigningKey),
+    key: SigningKey,
 }
 
 impl std::fmt::Debug for BoundKey {
@@ -51,152 +38,44 @@ impl std::fmt::Debug for BoundKey {
 
 impl BoundKey {
     /// A new key for `BoundKeypairJoining` under a signature algorithm suite: ECDSA P-256 for
-    /// `fips-v1`, Ed25519 for the others (lib/cryptosuites).
+    /// `fips-v1`, Ed25519 for the others (lib/cryptosuites, per teleport-bound-keypair.md §3).
     pub fn generate(suite: &str) -> Result<BoundKey, BkpError> {
-        if suite == "fips-v1" {
-            let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
-            let pem = secret
-                .to_sec1_pem(LineEnding::LF)
-                .map_err(|e| BkpError(format!("cannot encode the new key: {e}")))?;
-            return BoundKey::from_signer(
-                pem.to_string(),
-                KeySigner::P256(p256::ecdsa::SigningKey::from(secret)),
-            );
-        }
-        let mut seed = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut seed);
-        let mut der = ED25519_PKCS8_PREFIX.to_vec();
-        der.extend_from_slice(&seed);
-        let pem = pem_encode("PRIVATE KEY", &der);
-        BoundKey::from_signer(
-            pem,
-            KeySigner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
-        )
-    }
-
-    /// Reads an Ed25519 or ECDSA P-256 private key from PEM (PKCS#8, SEC1 or OpenSSH).
-    pub fn from_pem(pem: &str) -> Result<BoundKey, BkpError> {
-        let label = pem
-            .lines()
-            .find_map(|l| l.trim().strip_prefix("-----BEGIN "))
-            .and_then(|rest| rest.strip_suffix("-----"))
-            .ok_or_else(|| BkpError("no private key PEM block".into()))?;
-        let bad = |e: &dyn std::fmt::Display| BkpError(format!("the {label} is unusable: {e}"));
-        let signer = match label {
-            "PRIVATE KEY" => match pkcs8_ed25519_seed(pem) {
-                Some(seed) => KeySigner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&seed)),
-                None => KeySigner::P256(
-                    p256::ecdsa::SigningKey::from_pkcs8_pem(pem).map_err(|e| bad(&e))?,
-                ),
-            },
-            "EC PRIVATE KEY" => KeySigner::P256(p256::ecdsa::SigningKey::from(
-                p256::SecretKey::from_sec1_pem(pem).map_err(|e| bad(&e))?,
-            )),
-            "OPENSSH PRIVATE KEY" => {
-                let key = ssh_key::PrivateKey::from_openssh(pem).map_err(|e| bad(&e))?;
-                match key.key_data() {
-                    ssh_key::private::KeypairData::Ed25519(pair) => KeySigner::Ed25519(
-                        ed25519_dalek::SigningKey::from_bytes(&pair.private.to_bytes()),
-                    ),
-                    ssh_key::private::KeypairData::Ecdsa(
-                        ssh_key::private::EcdsaKeypair::NistP256 { private, .. },
-                    ) => KeySigner::P256(
-                        p256::ecdsa::SigningKey::from_slice(private.as_slice())
-                            .map_err(|e| bad(&e))?,
-                    ),
-                    other => return Err(unsupported(other.algorithm().ok().as_ref())),
-                }
-            }
-            "RSA PRIVATE KEY" => {
-                return Err(BkpError(
-                    "RSA bound keys are not supported by the lab agent; use an Ed25519 or ECDSA P-256 key (`mwictl lab keypair create`)".into(),
-                ));
-            }
-            other => return Err(BkpError(format!("a {other} block is not a private key"))),
+        let key = if suite == "fips-v1" {
+            SigningKey::generate_p256()
+        } else {
+            SigningKey::generate_ed25519()
         };
-        BoundKey::from_signer(pem.to_string(), signer)
+        let pem = key
+            .to_pem()
+            .map_err(|e| BkpError(format!("cannot encode the new key: {e}")))?;
+        BoundKey::from_key(pem, key)
     }
 
-    fn from_signer(pem: String, signer: KeySigner) -> Result<BoundKey, BkpError> {
-        let public = match &signer {
-            KeySigner::Ed25519(key) => ssh_key::PublicKey::from(ssh_key::public::Ed25519PublicKey(
-                key.verifying_key().to_bytes(),
-            )),
-            KeySigner::P256(key) => {
-                ssh_key::PublicKey::from(ssh_key::public::EcdsaPublicKey::from(key.verifying_key()))
-            }
-        }
-        .to_openssh()
-        .map_err(|e| BkpError(format!("cannot encode the public key: {e}")))?;
-        Ok(BoundKey {
-            pem,
-            public,
-            signer,
-        })
+    /// Reads a private key from PEM (PKCS#8, SEC1, PKCS#1 or OpenSSH; Ed25519, P-256 or RSA).
+    pub fn from_pem(pem: &str) -> Result<BoundKey, BkpError> {
+        let key = SigningKey::from_pem(pem).map_err(|e| BkpError(e.to_string()))?;
+        BoundKey::from_key(pem.to_string(), key)
     }
 
-    /// The JWS `alg` of this key (lib/jwt AlgorithmForPublicKey).
-    pub fn jws_alg(&self) -> &'static str {
-        match self.signer {
-            KeySigner::Ed25519(_) => "EdDSA",
-            KeySigner::P256(_) => "ES256",
-        }
+    fn from_key(pem: String, key: SigningKey) -> Result<BoundKey, BkpError> {
+        let public = key
+            .verifying_key()
+            .to_authorized_key()
+            .map_err(|e| BkpError(format!("cannot encode the public key: {e}")))?;
+        Ok(BoundKey { pem, public, key })
     }
 
-    /// The JWS signature of `input` (raw Ed25519, or ECDSA r‖s over SHA-256).
-    pub fn sign(&self, input: &[u8]) -> Vec<u8> {
-        match &self.signer {
-            KeySigner::Ed25519(key) => key.sign(input).to_bytes().to_vec(),
-            KeySigner::P256(key) => {
-                let signature: p256::ecdsa::Signature = key.sign(input);
-                signature.to_bytes().to_vec()
-            }
-        }
+    /// The challenge document signed as-is as a compact JWS (`typ: JWT`, no `kid`), as tbot's
+    /// solveBoundKeypairChallenge does.
+    pub fn sign_challenge(&self, challenge: &str) -> String {
+        jose::sign(&self.key, None, challenge.as_bytes())
     }
 
     /// Whether `authorized_key` (authorized_keys text, comment allowed) is this key's public key.
     pub fn matches(&self, authorized_key: &str) -> bool {
-        same_public_key(&self.public, authorized_key)
+        VerifyingKey::from_authorized_key(authorized_key)
+            .is_ok_and(|other| other == self.key.verifying_key())
     }
-}
-
-fn unsupported(algorithm: Option<&ssh_key::Algorithm>) -> BkpError {
-    BkpError(format!(
-        "{} bound keys are not supported by the lab agent; use an Ed25519 or ECDSA P-256 key",
-        algorithm.map_or_else(|| "these".to_string(), ToString::to_string)
-    ))
-}
-
-/// Whether two authorized_keys texts name the same key, whatever their comments.
-pub fn same_public_key(a: &str, b: &str) -> bool {
-    match (
-        ssh_key::PublicKey::from_openssh(a.trim()),
-        ssh_key::PublicKey::from_openssh(b.trim()),
-    ) {
-        (Ok(a), Ok(b)) => a.key_data() == b.key_data(),
-        _ => false,
-    }
-}
-
-fn pkcs8_ed25519_seed(pem: &str) -> Option<[u8; 32]> {
-    use rustls::pki_types::PrivatePkcs8KeyDer;
-    use rustls::pki_types::pem::PemObject;
-    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.as_bytes()).ok()?;
-    let bytes = der.secret_pkcs8_der();
-    let seed = bytes.strip_prefix(&ED25519_PKCS8_PREFIX[..])?;
-    seed.try_into().ok()
-}
-
-fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64ct::Encoding;
-    let body = base64ct::Base64::encode_string(der);
-    let mut pem = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        pem.push_str(&String::from_utf8_lossy(chunk));
-        pem.push('\n');
-    }
-    pem.push_str(&format!("-----END {label}-----\n"));
-    pem
 }
 
 /// RFC 3339 with nanoseconds in UTC, as Go marshals a time.Time in JSON.
@@ -461,22 +340,8 @@ impl ClientState {
 mod tests {
     use super::*;
 
-    fn verify(key: &BoundKey, input: &[u8], signature: &[u8]) -> bool {
-        use p256::ecdsa::signature::Verifier;
-        match &key.signer {
-            KeySigner::Ed25519(k) => {
-                let sig = ed25519_dalek::Signature::from_slice(signature).unwrap();
-                k.verifying_key().verify(input, &sig).is_ok()
-            }
-            KeySigner::P256(k) => {
-                let sig = p256::ecdsa::Signature::from_slice(signature).unwrap();
-                k.verifying_key().verify(input, &sig).is_ok()
-            }
-        }
-    }
-
     #[test]
-    fn keys_per_suite_round_trip_through_pem_and_sign() {
+    fn keys_per_suite_round_trip_through_pem_and_sign_challenges() {
         for (suite, prefix, alg, label) in [
             ("balanced-v1", "ssh-ed25519 ", "EdDSA", "PRIVATE KEY"),
             ("legacy", "ssh-ed25519 ", "EdDSA", "PRIVATE KEY"),
@@ -485,41 +350,26 @@ mod tests {
             let key = BoundKey::generate(suite).unwrap();
             assert!(key.public.starts_with(prefix), "{suite}: {}", key.public);
             assert!(key.pem.starts_with(&format!("-----BEGIN {label}-----\n")));
-            assert_eq!(key.jws_alg(), alg);
             let again = BoundKey::from_pem(&key.pem).unwrap();
             assert_eq!(again.public, key.public);
-            let signature = again.sign(b"challenge");
-            assert_eq!(signature.len(), 64);
-            assert!(verify(&key, b"challenge", &signature));
-            assert!(!verify(&key, b"other", &signature));
+            let challenge = r#"{"nonce":"00ff"}"#;
+            let jws = again.sign_challenge(challenge);
+            let parsed = jose::parse(&jws).unwrap();
+            assert_eq!(parsed.header.alg, alg);
+            assert_eq!(parsed.header.typ.as_deref(), Some("JWT"));
+            assert_eq!(parsed.header.kid, None);
+            let public = VerifyingKey::from_authorized_key(&key.public).unwrap();
+            assert_eq!(jose::verify(&jws, &public).unwrap(), challenge.as_bytes());
             assert!(key.matches(&format!("{} comment", key.public)));
+            assert!(!key.matches(&BoundKey::generate(suite).unwrap().public));
         }
     }
 
     #[test]
-    fn ed25519_pem_is_what_openssl_reads() {
-        // RFC 8410 §10.3's example key.
-        let pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC\n-----END PRIVATE KEY-----\n";
-        let key = BoundKey::from_pem(pem).unwrap();
-        assert_eq!(key.jws_alg(), "EdDSA");
-        assert_eq!(key.pem, pem);
-        let p8 = p256::SecretKey::random(&mut rand::rngs::OsRng);
-        let p8 = p256::pkcs8::EncodePrivateKey::to_pkcs8_pem(&p8, LineEnding::LF).unwrap();
-        assert_eq!(BoundKey::from_pem(&p8).unwrap().jws_alg(), "ES256");
-    }
-
-    #[test]
     fn unusable_keys_say_why() {
-        let rsa = "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n";
-        assert!(BoundKey::from_pem(rsa).unwrap_err().0.contains("RSA"));
         assert!(BoundKey::from_pem("junk").is_err());
         let bad = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
-        assert!(
-            BoundKey::from_pem(bad)
-                .unwrap_err()
-                .0
-                .starts_with("the PRIVATE KEY is unusable")
-        );
+        assert!(BoundKey::from_pem(bad).is_err());
     }
 
     #[test]

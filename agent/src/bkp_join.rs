@@ -159,23 +159,19 @@ async fn new_rpc(
                     Some(Asked::BoundKeypairChallenge(challenge)) => {
                         let public_key = String::from_utf8_lossy(&challenge.public_key);
                         match solve(state, &public_key, &challenge.challenge) {
-                            Ok(solution) => {
-                                Answer::BoundKeypairChallengeSolution(
-                                    join::BoundKeypairChallengeSolution { solution },
-                                )
-                            }
+                            Ok(solution) => Answer::BoundKeypairChallengeSolution(
+                                join::BoundKeypairChallengeSolution { solution },
+                            ),
                             Err(failure) => return Err(give_up(&send, failure).await.into()),
                         }
                     }
                     Some(Asked::BoundKeypairRotationRequest(request)) => {
                         match rotate(state, ceremony, &request.signature_algorithm_suite) {
-                            Ok(public_key) => {
-                                Answer::BoundKeypairRotationResponse(
-                                    join::BoundKeypairRotationResponse {
-                                        public_key: public_key.into_bytes(),
-                                    },
-                                )
-                            }
+                            Ok(public_key) => Answer::BoundKeypairRotationResponse(
+                                join::BoundKeypairRotationResponse {
+                                    public_key: public_key.into_bytes(),
+                                },
+                            ),
                             Err(failure) => return Err(give_up(&send, failure).await.into()),
                         }
                     }
@@ -242,8 +238,16 @@ fn solve(state: &ClientState, public_key: &str, challenge: &str) -> Result<Vec<u
     Ok(key.sign_challenge(challenge).into_bytes())
 }
 
-fn rotate(state: &mut ClientState, ceremony: &Ceremony<'_>, suite: &str) -> Result<String, Failure> {
-    let suite = if suite.is_empty() { LEGACY_SUITE } else { suite };
+fn rotate(
+    state: &mut ClientState,
+    ceremony: &Ceremony<'_>,
+    suite: &str,
+) -> Result<String, Failure> {
+    let suite = if suite.is_empty() {
+        LEGACY_SUITE
+    } else {
+        suite
+    };
     ceremony.log.info(
         crate::agent::caller::JOIN,
         "Server has requested keypair rotation",
@@ -263,9 +267,10 @@ fn rotate(state: &mut ClientState, ceremony: &Ceremony<'_>, suite: &str) -> Resu
 /// The bot's certificate keys as the new RPC carries them: PKIX DER and SSH wire format.
 fn bot_params(ceremony: &Ceremony<'_>) -> Result<join::ClientParams, Failure> {
     use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
-    let unusable = |e: &dyn std::fmt::Display| Failure::local(format!("the new key is unusable: {e}"));
+    let unusable =
+        |e: &dyn std::fmt::Display| Failure::local(format!("the new key is unusable: {e}"));
     let tls = p256::PublicKey::from_public_key_pem(&ceremony.key.tls_public_pem)
-        .and_then(|k| k.to_public_key_der().map_err(Into::into))
+        .and_then(|k| k.to_public_key_der())
         .map_err(|e| unusable(&e))?;
     let ssh = ssh_key::PublicKey::from_openssh(&ceremony.key.ssh_public)
         .and_then(|k| k.to_bytes())
@@ -338,21 +343,23 @@ async fn legacy_rpc(
             .map_err(|_| send_failed())
         }
     };
-    send(LegacyRequest::Init(RegisterUsingBoundKeypairInitialRequest {
-        join_request: Some(RegisterUsingTokenRequest {
-            role: BOT_ROLE.into(),
-            token: ceremony.token.into(),
-            public_tls_key: ceremony.key.tls_public_pem.clone().into_bytes(),
-            public_ssh_key: ceremony.key.ssh_public.clone().into_bytes(),
-            expires: expires(ceremony.ttl),
-            ..Default::default()
-        }),
-        initial_join_secret: state
-            .secret_to_send(ceremony.secret)
-            .unwrap_or_default()
-            .into(),
-        previous_join_state: state.join_state().to_vec(),
-    }))
+    send(LegacyRequest::Init(
+        RegisterUsingBoundKeypairInitialRequest {
+            join_request: Some(RegisterUsingTokenRequest {
+                role: BOT_ROLE.into(),
+                token: ceremony.token.into(),
+                public_tls_key: ceremony.key.tls_public_pem.clone().into_bytes(),
+                public_ssh_key: ceremony.key.ssh_public.clone().into_bytes(),
+                expires: expires(ceremony.ttl),
+                ..Default::default()
+            }),
+            initial_join_secret: state
+                .secret_to_send(ceremony.secret)
+                .unwrap_or_default()
+                .into(),
+            previous_join_state: state.join_state().to_vec(),
+        },
+    ))
     .await?;
     let mut responses = LegacyClient::new(channel)
         .register_using_bound_keypair_method(ReceiverStream::new(rx))
