@@ -27,6 +27,7 @@ mod outputs;
 mod rpc;
 mod settings;
 mod store;
+mod webapi;
 
 use std::future::Future;
 
