@@ -618,6 +618,31 @@ fn status_value(s: &ProvisionTokenStatusV2) -> Value {
     Obj::new().option("bound_keypair", bound_keypair).into()
 }
 
+/// The `status` keys (as `status.bound_keypair.recovery_count`) whose values differ between two
+/// copies of a token; an absent status reads as an empty one.
+pub(crate) fn status_changes(before: &ProvisionTokenV2, after: &ProvisionTokenV2) -> Vec<String> {
+    let keys = |t: &ProvisionTokenV2| -> serde_json::Map<String, Value> {
+        let status = t.status.clone().unwrap_or_default();
+        let bound_keypair = status.bound_keypair.unwrap_or_default();
+        let value = status_value(&ProvisionTokenStatusV2 {
+            bound_keypair: Some(bound_keypair),
+        });
+        match value.get("bound_keypair") {
+            Some(Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        }
+    };
+    let (before, after) = (keys(before), keys(after));
+    let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .map(|k| format!("status.bound_keypair.{k}"))
+        .collect()
+}
+
 fn read_status(f: &mut Fields) -> Result<ProvisionTokenStatusV2> {
     Ok(ProvisionTokenStatusV2 {
         bound_keypair: f.with(
