@@ -7,14 +7,16 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::backoff::{Backoff, MAX_ATTEMPTS};
-use crate::connect::ServerTrust;
+use crate::config::OutputKind;
+use crate::connect::{Route, ServerTrust};
 use crate::identity::{Identity, unix_rfc3339};
 use crate::keys::KeyPair;
 use crate::log::Logger;
-use crate::outputs;
+use crate::outputs::{self, SshProxy};
 use crate::rpc::{self, Failure};
-use crate::settings::{JoinTrust, Settings};
+use crate::settings::{JoinTrust, ProxySettings, Server, Settings};
 use crate::store::{self, Store};
+use crate::webapi;
 
 /// How the agent ended; maps to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +64,8 @@ pub(crate) mod caller {
     pub const HEARTBEAT: Caller = "tbot/heartbeat.go:98";
     pub const SIGNAL: Caller = "tbot/signals_unix.go:42";
     pub const LOOP: Caller = "tbot/tbot.go:330";
+    pub const PROXY_PING: Caller = "tbot/tbot.go:617";
+    pub const RESOLVER: Caller = "reversetunnelclient/api.go:134";
 }
 
 /// tbot warns when asked for certificates longer than Teleport will issue.
@@ -84,6 +88,19 @@ pub(crate) struct Agent {
     /// re-read from disk: two agents sharing a directory therefore collide).
     current: Option<Identity>,
     sent_startup_heartbeat: bool,
+    /// Through a proxy: what its `/webapi/find` said, asked once at start.
+    discovered: Option<Discovered>,
+    /// The proxy identity outputs write `ssh_config` for; asked once, as tbot caches its ping.
+    ssh_proxy: Option<SshProxy>,
+}
+
+/// The routes to auth through a proxy, from its `/webapi/find`.
+struct Discovered {
+    /// To the configured address: the first join (tbot joins through `proxy_server` itself).
+    join: Route,
+    /// To the address tbot uses for everything else: the advertised public address, or the
+    /// configured one with `TBOT_USE_PROXY_ADDR=yes` (lib/tbot/tbot.go `proxyWebAddr`).
+    client: Route,
 }
 
 impl Agent {
@@ -130,6 +147,8 @@ impl Agent {
             started: Instant::now(),
             current: None,
             sent_startup_heartbeat: false,
+            discovered: None,
+            ssh_proxy: None,
         })
     }
 
@@ -189,8 +208,69 @@ impl Agent {
         AgentExit::Stopped
     }
 
+    /// The route to auth for the bot's own calls.
+    fn route(&self) -> Route {
+        match (&self.settings.server, &self.discovered) {
+            (_, Some(discovered)) => discovered.client.clone(),
+            (Server::Auth(addr) | Server::Proxy(ProxySettings { addr, .. }), None) => {
+                Route::direct(addr)
+            }
+        }
+    }
+
+    /// Through a proxy: asks its `/webapi/find` for the cluster and the address it advertises,
+    /// as tbot's tunnel resolver does (lib/reversetunnelclient `WebClientResolver`). The lab
+    /// agent reaches auth only with TLS routing (tbot would fall back to the SSH tunnel).
+    async fn discover(&mut self) -> Result<(), String> {
+        let Server::Proxy(proxy) = &self.settings.server else {
+            return Ok(());
+        };
+        let pong = match webapi::find(&proxy.addr, &self.settings.web_trust).await {
+            Ok(pong) => pong,
+            Err(e) => {
+                self.log.error(
+                    caller::RESOLVER,
+                    "Failed to resolve tunnel address",
+                    &[("error", e)],
+                );
+                return Err(format!(
+                    "proxy_server {}: the proxy's /webapi/find did not answer; check the address, and the web CA (SSL_CERT_FILE) or insecure",
+                    proxy.addr
+                ));
+            }
+        };
+        if !pong.tls_routing {
+            return Err(format!(
+                "proxy_server {}: the proxy has TLS routing off; the lab agent reaches auth through a proxy only with TLS routing (tbot would use the SSH reverse tunnel)",
+                proxy.addr
+            ));
+        }
+        let client_addr = if proxy.use_proxy_addr || pong.public_addr.is_empty() {
+            proxy.addr.clone()
+        } else {
+            pong.public_addr.clone()
+        };
+        let route = |addr: &str| Route {
+            addr: addr.to_string(),
+            proxy_cluster: Some(pong.cluster_name.clone()),
+        };
+        self.discovered = Some(Discovered {
+            join: route(&proxy.addr),
+            client: route(&client_addr),
+        });
+        self.ssh_proxy = Some(SshProxy {
+            addr: client_addr,
+            cluster: pong.cluster_name,
+        });
+        Ok(())
+    }
+
     /// tbot's identity initialisation. False when the agent cannot go on.
     async fn start_up(&mut self) -> bool {
+        if let Err(e) = self.discover().await {
+            self.log.error(caller::INIT, &e, &[]);
+            return false;
+        }
         let token = self.settings.token.clone();
         self.log.info(
             caller::INIT,
@@ -300,17 +380,26 @@ impl Agent {
                 ));
             }
         };
+        let join_route = match &self.discovered {
+            Some(discovered) => discovered.join.clone(),
+            None => self.route(),
+        };
+        let via = if join_route.proxy_cluster.is_some() {
+            "proxy_server"
+        } else {
+            "auth_server"
+        };
         self.log.info(
             caller::JOIN,
             "Joining the cluster with a token",
             &[
                 ("join_method", "token".into()),
-                ("auth_server", self.settings.auth_server.clone()),
+                (via, join_route.addr.clone()),
             ],
         );
         let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
         let certs = rpc::join(
-            &self.settings.auth_server,
+            &join_route,
             &trust,
             token,
             &key,
@@ -342,7 +431,7 @@ impl Agent {
             .as_ref()
             .ok_or_else(|| Failure::local("no bot identity to renew"))?;
         let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
-        let channel = rpc::connect_as(&self.settings.auth_server, current).await?;
+        let channel = rpc::connect_as(&self.route(), current).await?;
         let certs = rpc::renew(channel, current, &key, self.settings.credential_ttl).await?;
         let identity = Identity::from_certs(&key, &certs)
             .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
@@ -409,7 +498,7 @@ impl Agent {
         let Some(bot) = self.current.clone() else {
             return false;
         };
-        let channel = match rpc::connect_as(&self.settings.auth_server, &bot).await {
+        let channel = match rpc::connect_as(&self.route(), &bot).await {
             Ok(channel) => channel,
             Err(failure) => {
                 self.log.warn(
@@ -436,10 +525,25 @@ impl Agent {
                 &[("error", failure.text)],
             ),
         }
+        let ssh_proxy = self.ssh_proxy(&channel).await;
         let mut all_ok = true;
         for output in &self.settings.outputs {
             let ttl = self.settings.credential_ttl;
-            match outputs::refresh(channel.clone(), &bot, output, ttl).await {
+            let ssh = match (&output.kind, &ssh_proxy) {
+                (
+                    OutputKind::Identity {
+                        ssh_config: true, ..
+                    },
+                    Err(failure),
+                ) => {
+                    all_ok = false;
+                    self.output_failed(&output.destination, failure);
+                    continue;
+                }
+                (_, Ok(ssh)) => ssh.as_ref(),
+                (_, Err(_)) => None,
+            };
+            match outputs::refresh(channel.clone(), &bot, output, ttl, ssh).await {
                 Ok(identity) => {
                     self.log.info(
                         caller::OUTPUT_RENEWED,
@@ -479,6 +583,55 @@ impl Agent {
             }
         }
         all_ok
+    }
+
+    /// The proxy for `ssh_config`, needed only by identity outputs with it on. With
+    /// `auth_server`, tbot asks auth's Ping for the proxy's public address and then the proxy's
+    /// `/webapi/find`, logging `Failed to ping proxy.` when it cannot (lib/tbot/tbot.go
+    /// `proxyPingCache.ping`). A lab auth without a proxy names none: the lab agent then writes
+    /// no ssh_config (tbot would fail to ping the empty address).
+    async fn ssh_proxy(
+        &mut self,
+        channel: &tonic::transport::Channel,
+    ) -> Result<Option<SshProxy>, Failure> {
+        let wanted = self.settings.outputs.iter().any(|o| {
+            matches!(
+                o.kind,
+                OutputKind::Identity {
+                    ssh_config: true,
+                    ..
+                }
+            )
+        });
+        if !wanted || self.ssh_proxy.is_some() {
+            return Ok(self.ssh_proxy.clone());
+        }
+        let pong = rpc::ping(channel.clone()).await?;
+        if pong.proxy_public_addr.is_empty() {
+            return Ok(None);
+        }
+        match webapi::find(&pong.proxy_public_addr, &self.settings.web_trust).await {
+            Ok(found) => {
+                let addr = if found.public_addr.is_empty() {
+                    pong.proxy_public_addr
+                } else {
+                    found.public_addr
+                };
+                self.ssh_proxy = Some(SshProxy {
+                    addr,
+                    cluster: found.cluster_name,
+                });
+                Ok(self.ssh_proxy.clone())
+            }
+            Err(e) => {
+                self.log.error(
+                    caller::PROXY_PING,
+                    "Failed to ping proxy.",
+                    &[("error", e.clone())],
+                );
+                Err(Failure::local(e))
+            }
+        }
     }
 
     fn output_failed(&self, destination: &std::path::Path, failure: &Failure) {

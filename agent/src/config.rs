@@ -32,6 +32,9 @@ pub enum OutputKind {
         /// Lab-only check, from the agent's `--ssh-login` flag (never from tbot.yaml, whose
         /// keys stay tbot's): the SSH login the output's certificate must allow.
         ssh_login: Option<String>,
+        /// `ssh_config` is not `off`: with a proxy, write `ssh_config` and `known_hosts` too
+        /// (lib/tbot/config/output_identity.go).
+        ssh_config: bool,
     },
     /// `type: database`: a certificate routed to one database.
     Database {
@@ -191,7 +194,8 @@ impl FileConfig {
         let roles = doc.strings(item, "roles", &format!("{at}.roles"))?;
         let kind = match kind.as_str() {
             "identity" => {
-                if let Some(value) = doc.string(item, "ssh_config", &format!("{at}.ssh_config"))?
+                let ssh_config = doc.string(item, "ssh_config", &format!("{at}.ssh_config"))?;
+                if let Some(value) = &ssh_config
                     && !matches!(value.as_str(), "" | "on" | "off")
                 {
                     return Err(doc.bad(
@@ -199,7 +203,10 @@ impl FileConfig {
                         &format!("unrecognized value {value:?}; use \"on\" or \"off\""),
                     ));
                 }
-                OutputKind::Identity { ssh_login: None }
+                OutputKind::Identity {
+                    ssh_login: None,
+                    ssh_config: ssh_config.as_deref() != Some("off"),
+                }
             }
             "database" => OutputKind::Database {
                 service: doc
@@ -409,7 +416,10 @@ outputs:
         assert_eq!(
             config.outputs[0],
             Output {
-                kind: OutputKind::Identity { ssh_login: None },
+                kind: OutputKind::Identity {
+                    ssh_login: None,
+                    ssh_config: false,
+                },
                 destination: "/opt/machine-id".into(),
                 roles: vec!["access".into()],
                 origin: "services[0]".into(),
@@ -509,6 +519,22 @@ outputs:
             parse("services:\n  - type: identity\n    ssh_config: off\n    destination: /opt/id\n")
                 .unwrap();
         assert_eq!(config.outputs[0].destination, PathBuf::from("/opt/id"));
+        assert_eq!(
+            config.outputs[0].kind,
+            OutputKind::Identity {
+                ssh_login: None,
+                ssh_config: false
+            }
+        );
+        let config = parse("services:\n  - type: identity\n    destination: /opt/id\n").unwrap();
+        assert_eq!(
+            config.outputs[0].kind,
+            OutputKind::Identity {
+                ssh_login: None,
+                ssh_config: true
+            },
+            "ssh_config is on unless it says off"
+        );
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod outputs;
 mod rpc;
 mod settings;
 mod store;
+mod webapi;
 
 use std::future::Future;
 

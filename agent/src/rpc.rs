@@ -12,7 +12,7 @@ use mwi_proto::proto::{Certs, RouteToDatabase, UserCertsRequest};
 use mwi_proto::types::RegisterUsingTokenRequest;
 use tonic::transport::Channel;
 
-use crate::connect::{self, ServerTrust};
+use crate::connect::{self, Route, ServerTrust};
 use crate::identity::Identity;
 use crate::keys::KeyPair;
 
@@ -56,14 +56,14 @@ fn expires(ttl: Duration) -> Option<prost_types::Timestamp> {
 
 /// Joins with a one-time token over TLS without a client certificate.
 pub async fn join(
-    addr: &str,
+    route: &Route,
     trust: &ServerTrust,
     token: &str,
     key: &KeyPair,
     ttl: Duration,
 ) -> Result<Certs, Failure> {
     let config = connect::tls_config(trust, None).map_err(|e| Failure::local(e.0))?;
-    let channel = connect::channel(addr, config)
+    let channel = connect::channel(route, config)
         .await
         .map_err(|e| Failure::local(e.0))?;
     let request = RegisterUsingTokenRequest {
@@ -82,12 +82,21 @@ pub async fn join(
 }
 
 /// A channel authenticated as `identity`, verifying the server with the identity's CAs.
-pub async fn connect_as(addr: &str, identity: &Identity) -> Result<Channel, Failure> {
+pub async fn connect_as(route: &Route, identity: &Identity) -> Result<Channel, Failure> {
     let trust = ServerTrust::Roots(identity.tls_ca_pems.clone());
     let config = connect::tls_config(&trust, Some(identity)).map_err(|e| Failure::local(e.0))?;
-    connect::channel(addr, config)
+    connect::channel(route, config)
         .await
         .map_err(|e| Failure::local(e.0))
+}
+
+/// The auth service's Ping: its cluster and the proxy's public address (empty without one).
+pub async fn ping(channel: Channel) -> Result<mwi_proto::proto::PingResponse, Failure> {
+    AuthServiceClient::new(channel)
+        .ping(mwi_proto::proto::PingRequest::default())
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| Failure::status(&s))
 }
 
 /// Renews the bot's own identity: its renewable certificate is the connection's client

@@ -46,6 +46,19 @@ pub struct AgentArgs {
     #[arg(skip)]
     pub fallback_ca_path: Option<PathBuf>,
 
+    /// The CA (PEM) that verifies a proxy's web certificate when `SSL_CERT_FILE` is unset (the
+    /// saved lab's web CA); tbot itself uses the system roots.
+    #[arg(skip)]
+    pub fallback_web_ca_path: Option<PathBuf>,
+
+    /// tbot's `TBOT_USE_PROXY_ADDR` from the environment, read once at start.
+    #[arg(skip = std::env::var(USE_PROXY_ADDR_ENV).ok())]
+    pub use_proxy_addr: Option<String>,
+
+    /// `SSL_CERT_FILE` from the environment: the web CAs Go's TLS would trust.
+    #[arg(skip = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))]
+    pub ssl_cert_file: Option<PathBuf>,
+
     /// How often to renew the bot identity (Go duration) [default: 20m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub renewal_interval: Option<Duration>,
@@ -102,6 +115,40 @@ pub struct AgentArgs {
     pub retry_base: Duration,
 }
 
+/// tbot's switch to keep using the configured `proxy_server` instead of the address the proxy
+/// advertises (lib/tbot/config/config.go `useProxyAddrEnv`, since 16.4.7); only exactly `yes`
+/// turns it on.
+pub const USE_PROXY_ADDR_ENV: &str = "TBOT_USE_PROXY_ADDR";
+
+/// Where the agent connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Server {
+    /// Straight to the auth service at `HOST:PORT` (`auth_server`).
+    Auth(String),
+    /// Through a proxy with TLS routing (`proxy_server`).
+    Proxy(ProxySettings),
+}
+
+/// How the agent reaches auth through a proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    /// `HOST:PORT` as configured: where `/webapi/find` is asked and the first join goes.
+    pub addr: String,
+    /// `TBOT_USE_PROXY_ADDR=yes`: keep using `addr` instead of the advertised address.
+    pub use_proxy_addr: bool,
+}
+
+/// How a proxy's web certificate is verified (`/webapi/find`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebTrust {
+    /// The CA certificates in this PEM file (`SSL_CERT_FILE`, else the lab's web CA).
+    CaFile(PathBuf),
+    /// `insecure: true` / `--insecure`: not verified.
+    Insecure,
+    /// Nothing to verify it with: asking a proxy fails with a hint.
+    Unset,
+}
+
 /// How the auth server is verified before the agent has the cluster's CAs (first join only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JoinTrust {
@@ -121,9 +168,10 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub lock_data_dir: bool,
     pub token: Option<String>,
-    /// `HOST:PORT` of the auth service.
-    pub auth_server: String,
+    /// The auth service, directly or through a proxy.
+    pub server: Server,
     pub join_trust: JoinTrust,
+    pub web_trust: WebTrust,
     pub credential_ttl: Duration,
     pub renewal_interval: Duration,
     pub oneshot: bool,
@@ -165,35 +213,7 @@ impl Settings {
                     from_file("storage.path")
                 ))
             })?;
-        let auth_server = match (
-            args.auth_server.as_ref().or(file.auth_server.as_ref()),
-            &file.proxy_server,
-        ) {
-            (Some(addr), _) => addr.trim().to_string(),
-            (None, None) if args.fallback_auth_server.is_some() => args
-                .fallback_auth_server
-                .clone()
-                .unwrap_or_default()
-                .trim()
-                .to_string(),
-            (None, Some(_)) => {
-                return Err(invalid(format!(
-                    "{}: proxy_server: the lab agent talks to the auth service only; set auth_server or pass --auth-server HOST:PORT",
-                    file.path.display()
-                )));
-            }
-            (None, None) => {
-                return Err(invalid(format!(
-                    "no auth server: pass --auth-server HOST:PORT{}",
-                    from_file("auth_server")
-                )));
-            }
-        };
-        if auth_server.is_empty() {
-            return Err(invalid(
-                "--auth-server: empty address; use HOST:PORT".into(),
-            ));
-        }
+        let server = server(args, &file, &from_file)?;
         let token = match &args.token {
             Some(value) if !value.trim().is_empty() => Some(
                 token_value(value, "--token", std::path::Path::new("--token")).map_err(
@@ -206,6 +226,17 @@ impl Settings {
             _ => file.token.clone(),
         };
         let join_trust = join_trust(args, &file)?;
+        let web_trust = if join_trust == JoinTrust::Insecure {
+            WebTrust::Insecure
+        } else if let Some(path) = args
+            .ssl_cert_file
+            .clone()
+            .or(args.fallback_web_ca_path.clone())
+        {
+            WebTrust::CaFile(path)
+        } else {
+            WebTrust::Unset
+        };
         let credential_ttl = args
             .credential_ttl
             .or(file.credential_ttl)
@@ -228,14 +259,18 @@ impl Settings {
         let mut outputs = file.outputs.clone();
         if let Some(dir) = &args.destination_dir {
             outputs.push(Output {
-                kind: OutputKind::Identity { ssh_login: None },
+                // tbot's --destination-dir output writes ssh_config as its default does.
+                kind: OutputKind::Identity {
+                    ssh_login: None,
+                    ssh_config: true,
+                },
                 destination: dir.clone(),
                 roles: Vec::new(),
                 origin: "--destination-dir".into(),
             });
         }
         for output in &mut outputs {
-            if let OutputKind::Identity { ssh_login } = &mut output.kind {
+            if let OutputKind::Identity { ssh_login, .. } = &mut output.kind {
                 ssh_login.clone_from(&args.ssh_login);
             }
             if output.roles.is_empty() {
@@ -258,8 +293,9 @@ impl Settings {
             data_dir,
             lock_data_dir: !args.no_data_dir_lock,
             token,
-            auth_server,
+            server,
             join_trust,
+            web_trust,
             credential_ttl,
             renewal_interval,
             oneshot: args.oneshot || file.oneshot,
@@ -268,6 +304,54 @@ impl Settings {
             notes: file.skipped,
         })
     }
+}
+
+/// `--auth-server` over the file's `auth_server` or `proxy_server` (tbot refuses both in one
+/// file), then the saved lab; `TBOT_USE_PROXY_ADDR=yes` needs a proxy, as in tbot
+/// (lib/tbot/tbot.go, Bot.Run).
+fn server(
+    args: &AgentArgs,
+    file: &FileConfig,
+    from_file: &dyn Fn(&str) -> String,
+) -> Result<Server, SettingsError> {
+    let invalid = |text: String| SettingsError::Invalid(text);
+    let present = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let (file_auth, file_proxy) = (present(&file.auth_server), present(&file.proxy_server));
+    if file_auth.is_some() && file_proxy.is_some() {
+        return Err(invalid(format!(
+            "{}: auth_server and proxy_server cannot both be set; keep one",
+            file.path.display()
+        )));
+    }
+    let use_proxy_addr = args.use_proxy_addr.as_deref() == Some("yes");
+    let server = match (present(&args.auth_server), file_auth, file_proxy) {
+        (Some(addr), _, _) | (None, Some(addr), _) => Server::Auth(addr),
+        (None, None, Some(addr)) => Server::Proxy(ProxySettings {
+            addr,
+            use_proxy_addr,
+        }),
+        (None, None, None) => match present(&args.fallback_auth_server) {
+            Some(addr) => Server::Auth(addr),
+            None => {
+                return Err(invalid(format!(
+                    "no auth server: pass --auth-server HOST:PORT{}",
+                    from_file("auth_server")
+                )));
+            }
+        },
+    };
+    if use_proxy_addr && matches!(server, Server::Auth(_)) {
+        return Err(invalid(format!(
+            "{USE_PROXY_ADDR_ENV} requires that a proxy address is set using --proxy-server or proxy_server"
+        )));
+    }
+    Ok(server)
 }
 
 /// Flags decide the trust when any trust flag is given; otherwise the file's onboarding does.
@@ -384,7 +468,7 @@ mod tests {
             "200ms",
         ])
         .unwrap();
-        assert_eq!(s.auth_server, "flag:3025");
+        assert_eq!(s.server, Server::Auth("flag:3025".into()));
         assert_eq!(s.renewal_interval, Duration::from_millis(200));
         assert_eq!(s.data_dir, PathBuf::from("/from-file"));
         assert_eq!(s.token.as_deref(), Some("filetoken"));
@@ -457,14 +541,95 @@ mod tests {
     }
 
     #[test]
-    fn proxy_server_only_is_explained() {
+    fn proxy_server_goes_through_the_proxy_and_excludes_auth_server() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tbot.yaml");
         std::fs::write(&path, "proxy_server: p:443\nstorage: {path: /d}\n").unwrap();
-        let err = resolve(&["-c", path.to_str().unwrap()]).unwrap_err();
+        let config = path.to_str().unwrap();
+        let s = Settings::resolve(&AgentArgs {
+            use_proxy_addr: None,
+            ssl_cert_file: None,
+            ..args(&["-c", config])
+        })
+        .unwrap();
+        assert_eq!(
+            s.server,
+            Server::Proxy(ProxySettings {
+                addr: "p:443".into(),
+                use_proxy_addr: false,
+            })
+        );
+        assert_eq!(s.web_trust, WebTrust::Unset);
+        std::fs::write(
+            &path,
+            "proxy_server: p:443\nauth_server: a:3025\nstorage: {path: /d}\n",
+        )
+        .unwrap();
+        let err = resolve(&["-c", config]).unwrap_err();
         assert!(
-            err.contains("proxy_server") && err.contains("auth_server"),
+            err.contains("auth_server and proxy_server cannot both be set"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn tbot_use_proxy_addr_counts_only_when_exactly_yes_and_needs_a_proxy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tbot.yaml");
+        std::fs::write(&path, "proxy_server: p:443\nstorage: {path: /d}\n").unwrap();
+        let with_env = |value: &str, list: &[&str]| {
+            Settings::resolve(&AgentArgs {
+                use_proxy_addr: Some(value.to_string()),
+                ..args(list)
+            })
+            .map_err(|e| e.to_string())
+        };
+        let config = path.to_str().unwrap();
+        for (value, on) in [("yes", true), ("true", false), ("YES", false), ("1", false)] {
+            let s = with_env(value, &["-c", config]).unwrap();
+            assert_eq!(
+                s.server,
+                Server::Proxy(ProxySettings {
+                    addr: "p:443".into(),
+                    use_proxy_addr: on,
+                }),
+                "{value}"
+            );
+        }
+        let err = with_env("yes", &["--data-dir", "/d", "--auth-server", "a:3025"]).unwrap_err();
+        assert_eq!(
+            err,
+            "TBOT_USE_PROXY_ADDR requires that a proxy address is set using --proxy-server or proxy_server"
+        );
+    }
+
+    #[test]
+    fn the_web_ca_comes_from_ssl_cert_file_then_the_lab_and_insecure_skips_it() {
+        let base = || args(&["--data-dir", "/d", "--auth-server", "a:1"]);
+        let web = |a: AgentArgs| Settings::resolve(&a).unwrap().web_trust;
+        assert_eq!(
+            web(AgentArgs {
+                ssl_cert_file: Some("/ssl.pem".into()),
+                fallback_web_ca_path: Some("/lab/web-ca.crt".into()),
+                ..base()
+            }),
+            WebTrust::CaFile("/ssl.pem".into())
+        );
+        assert_eq!(
+            web(AgentArgs {
+                ssl_cert_file: None,
+                fallback_web_ca_path: Some("/lab/web-ca.crt".into()),
+                ..base()
+            }),
+            WebTrust::CaFile("/lab/web-ca.crt".into())
+        );
+        assert_eq!(
+            web(AgentArgs {
+                ssl_cert_file: Some("/ssl.pem".into()),
+                insecure: true,
+                ..base()
+            }),
+            WebTrust::Insecure
         );
     }
 

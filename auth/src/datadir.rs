@@ -2,6 +2,7 @@
 //! identity, database, and `lab.json` last), reused on later starts, refused when foreign or
 //! damaged — never overwritten.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -446,9 +447,25 @@ fn check_identity(
     Ok(())
 }
 
+/// The address the running lab's proxy listens on (one line), so that `lab break` can point a
+/// bot's `proxy_server` at it; absent while the lab runs without a proxy.
+pub const PROXY_ADDR: &str = "proxy.addr";
+
+/// Records (or, with `None`, removes the record of) the lab proxy's address.
+pub(crate) fn record_proxy(dir: &Path, addr: Option<SocketAddr>) -> Result<(), LabError> {
+    let path = dir.join(PROXY_ADDR);
+    match addr {
+        Some(addr) => replace(&path, &format!("{addr}\n"), false),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&path, e)),
+            _ => Ok(()),
+        },
+    }
+}
+
 /// The lab proxy's web CA (its own, never the cluster's: a client that trusts the cluster CA must
 /// not take the web certificate for auth's) and web certificate, in the data dir.
-pub(crate) const WEB_CA_CERT: &str = "web-ca.crt";
+pub const WEB_CA_CERT: &str = "web-ca.crt";
 const WEB_CA_KEY: &str = "web-ca.key";
 const WEB_CERT: &str = "web.crt";
 const WEB_KEY: &str = "web.key";

@@ -35,6 +35,9 @@ pub(crate) struct Auth {
     pub lock_style: LockStyle,
     pub bot_ttl: Duration,
     pub admin_mfa: bool,
+    /// The lab proxy's public address, which Ping reports as `proxy_public_addr` (tbot with
+    /// `auth_server` asks for it to reach the proxy); empty without a lab proxy.
+    pub proxy_public_addr: String,
 }
 
 impl Auth {
@@ -43,6 +46,7 @@ impl Auth {
             cluster_name: self.cluster.clone(),
             server_version: server_version(self.lock_style).to_string(),
             remote_addr: caller.remote.map(|a| a.to_string()).unwrap_or_default(),
+            proxy_public_addr: self.proxy_public_addr.clone(),
             ..Default::default()
         };
         Ok(response.encode_to_vec().into())

@@ -435,6 +435,87 @@ const ROWS: &[(&str, &str, u64, u64)] = &[
     ("teleport.machineid.v1.ListBotInstancesResponse", "next_page_token", 2, LEN),
     ("teleport.machineid.v1.DeleteBotInstanceRequest", "instance_id", 2, LEN),
     ("teleport.machineid.v1.SubmitHeartbeatRequest", "heartbeat", 1, LEN),
+    // teleport.join.v1 (teleport-bound-keypair.md §2a)
+    ("teleport.join.v1.ClientInit", "join_method", 1, LEN),
+    ("teleport.join.v1.ClientInit", "token_name", 2, LEN),
+    ("teleport.join.v1.ClientInit", "system_role", 3, LEN),
+    ("teleport.join.v1.ClientInit", "forwarded_by_proxy", 4, VARINT),
+    ("teleport.join.v1.ClientInit", "proxy_supplied_parameters", 5, LEN),
+    ("teleport.join.v1.ClientInit.ProxySuppliedParams", "remote_addr", 1, LEN),
+    ("teleport.join.v1.ClientInit.ProxySuppliedParams", "client_version", 2, LEN),
+    ("teleport.join.v1.PublicKeys", "public_tls_key", 1, LEN),
+    ("teleport.join.v1.PublicKeys", "public_ssh_key", 2, LEN),
+    ("teleport.join.v1.HostParams", "public_keys", 1, LEN),
+    ("teleport.join.v1.HostParams", "host_name", 2, LEN),
+    ("teleport.join.v1.HostParams", "additional_principals", 3, LEN),
+    ("teleport.join.v1.HostParams", "dns_names", 4, LEN),
+    ("teleport.join.v1.BotParams", "public_keys", 1, LEN),
+    ("teleport.join.v1.BotParams", "expires", 2, LEN),
+    ("teleport.join.v1.ClientParams", "host_params", 1, LEN),
+    ("teleport.join.v1.ClientParams", "bot_params", 2, LEN),
+    ("teleport.join.v1.TokenInit", "client_params", 1, LEN),
+    ("teleport.join.v1.BoundKeypairInit", "client_params", 1, LEN),
+    ("teleport.join.v1.BoundKeypairInit", "initial_join_secret", 2, LEN),
+    ("teleport.join.v1.BoundKeypairInit", "previous_join_state", 3, LEN),
+    ("teleport.join.v1.BoundKeypairChallenge", "public_key", 1, LEN),
+    ("teleport.join.v1.BoundKeypairChallenge", "challenge", 2, LEN),
+    ("teleport.join.v1.BoundKeypairChallengeSolution", "solution", 1, LEN),
+    ("teleport.join.v1.BoundKeypairRotationRequest", "signature_algorithm_suite", 1, LEN),
+    ("teleport.join.v1.BoundKeypairRotationResponse", "public_key", 1, LEN),
+    ("teleport.join.v1.BoundKeypairResult", "join_state", 2, LEN),
+    ("teleport.join.v1.BoundKeypairResult", "public_key", 3, LEN),
+    ("teleport.join.v1.EC2Init", "document", 2, LEN),
+    ("teleport.join.v1.OracleChallengeSolution", "signed_root_ca_req", 4, LEN),
+    ("teleport.join.v1.ChallengeSolution", "bound_keypair_challenge_solution", 1, LEN),
+    ("teleport.join.v1.ChallengeSolution", "bound_keypair_rotation_response", 2, LEN),
+    ("teleport.join.v1.ChallengeSolution", "iam_challenge_solution", 3, LEN),
+    ("teleport.join.v1.ChallengeSolution", "oracle_challenge_solution", 4, LEN),
+    ("teleport.join.v1.GivingUp", "reason", 1, VARINT),
+    ("teleport.join.v1.GivingUp", "msg", 2, LEN),
+    ("teleport.join.v1.JoinRequest", "client_init", 1, LEN),
+    ("teleport.join.v1.JoinRequest", "token_init", 2, LEN),
+    ("teleport.join.v1.JoinRequest", "bound_keypair_init", 3, LEN),
+    ("teleport.join.v1.JoinRequest", "solution", 4, LEN),
+    ("teleport.join.v1.JoinRequest", "iam_init", 5, LEN),
+    ("teleport.join.v1.JoinRequest", "giving_up", 6, LEN),
+    ("teleport.join.v1.JoinRequest", "ec2_init", 7, LEN),
+    ("teleport.join.v1.JoinRequest", "oracle_init", 9, LEN),
+    ("teleport.join.v1.ServerInit", "join_method", 1, LEN),
+    ("teleport.join.v1.ServerInit", "signature_algorithm_suite", 2, LEN),
+    ("teleport.join.v1.Challenge", "bound_keypair_challenge", 1, LEN),
+    ("teleport.join.v1.Challenge", "bound_keypair_rotation_request", 2, LEN),
+    ("teleport.join.v1.Challenge", "iam_challenge", 3, LEN),
+    ("teleport.join.v1.Challenge", "oracle_challenge", 4, LEN),
+    ("teleport.join.v1.Certificates", "tls_cert", 1, LEN),
+    ("teleport.join.v1.Certificates", "tls_ca_certs", 2, LEN),
+    ("teleport.join.v1.Certificates", "ssh_cert", 3, LEN),
+    ("teleport.join.v1.Certificates", "ssh_ca_keys", 4, LEN),
+    ("teleport.join.v1.HostResult", "certificates", 1, LEN),
+    ("teleport.join.v1.HostResult", "host_id", 2, LEN),
+    ("teleport.join.v1.BotResult", "certificates", 1, LEN),
+    ("teleport.join.v1.BotResult", "bound_keypair_result", 2, LEN),
+    ("teleport.join.v1.Result", "host_result", 1, LEN),
+    ("teleport.join.v1.Result", "bot_result", 2, LEN),
+    ("teleport.join.v1.JoinResponse", "init", 1, LEN),
+    ("teleport.join.v1.JoinResponse", "challenge", 2, LEN),
+    ("teleport.join.v1.JoinResponse", "result", 3, LEN),
+    // proto.JoinService/RegisterUsingBoundKeypairMethod (teleport-bound-keypair.md §2b)
+    ("proto.RegisterUsingBoundKeypairInitialRequest", "join_request", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairInitialRequest", "initial_join_secret", 2, LEN),
+    ("proto.RegisterUsingBoundKeypairInitialRequest", "previous_join_state", 3, LEN),
+    ("proto.RegisterUsingBoundKeypairChallengeResponse", "solution", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairRotationResponse", "public_key", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairMethodRequest", "init", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairMethodRequest", "challenge_response", 2, LEN),
+    ("proto.RegisterUsingBoundKeypairMethodRequest", "rotation_response", 3, LEN),
+    ("proto.RegisterUsingBoundKeypairChallenge", "public_key", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairChallenge", "challenge", 2, LEN),
+    ("proto.RegisterUsingBoundKeypairCertificates", "certs", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairCertificates", "join_state", 2, LEN),
+    ("proto.RegisterUsingBoundKeypairCertificates", "public_key", 3, LEN),
+    ("proto.RegisterUsingBoundKeypairMethodResponse", "challenge", 1, LEN),
+    ("proto.RegisterUsingBoundKeypairMethodResponse", "certs", 2, LEN),
+    ("proto.RegisterUsingBoundKeypairMethodResponse", "rotation", 3, LEN),
 ];
 
 /// The key of a field, computed by hand: a varint of (number << 3) | wire type.
@@ -542,4 +623,15 @@ fn a_user_certs_request_uses_two_byte_keys_above_field_15() {
     };
     // TLSPublicKey = 23, LEN: (23 << 3) | 2 = 186 = 0xba 0x01
     assert_eq!(req.encode_to_vec(), [0xba, 0x01, 1, b'k']);
+}
+
+#[test]
+fn a_bound_keypair_result_skips_field_1() {
+    use mwi_proto::teleport::join::v1::BoundKeypairResult;
+    let result = BoundKeypairResult {
+        join_state: b"j".to_vec(),
+        public_key: b"k".to_vec(),
+    };
+    // join_state (2, LEN) = 0x12, public_key (3, LEN) = 0x1a; Teleport leaves field 1 unused.
+    assert_eq!(result.encode_to_vec(), [0x12, 1, b'j', 0x1a, 1, b'k']);
 }
