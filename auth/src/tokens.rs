@@ -145,10 +145,11 @@ fn settle_status(token: &mut ProvisionTokenV2, stored: Option<&ProvisionTokenV2>
             .as_ref()
             .and_then(|s| s.bound_keypair.as_ref())
             .is_some_and(|b| !b.bound_public_key.is_empty());
-        if !bound && onboarding(token) != onboarding(stored) {
-            if let Some(b) = token.status.as_mut().and_then(|s| s.bound_keypair.as_mut()) {
-                b.registration_secret.clear();
-            }
+        if !bound
+            && onboarding(token) != onboarding(stored)
+            && let Some(b) = token.status.as_mut().and_then(|s| s.bound_keypair.as_mut())
+        {
+            b.registration_secret.clear();
         }
     }
     let Some(spec) = token.spec.as_mut() else {
