@@ -31,6 +31,7 @@ mod roles;
 mod runbook;
 mod servers;
 mod stream;
+mod token_model;
 mod tokens;
 mod tsh_profile;
 mod unlock;
