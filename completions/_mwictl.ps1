@@ -365,6 +365,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite resources that already exist')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite resources that already exist')
+            [CompletionResult]::new('--restore-status', '--restore-status', [CompletionResultType]::ParameterName, 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server''s. With -f an existing token is deleted and created again, the one way Teleport writes a given status')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')

@@ -1476,7 +1476,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__create)
-            opts="-f -i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-f -i -v -q -h -V --force --restore-status --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -338,6 +338,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --format 'Output format of the data written to stdout'
             cand -f 'Overwrite resources that already exist'
             cand --force 'Overwrite resources that already exist'
+            cand --restore-status 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server''s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'

@@ -241,6 +241,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l format -d 'Outp
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l restore-status -d 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server\'s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'

@@ -14,7 +14,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::lab::LabError;
-use crate::pki::{self, TlsCa};
+use crate::pki::{self, JwtCa, TlsCa};
 use crate::records::UserRecord;
 use crate::sshca::SshCa;
 use crate::store;
@@ -25,6 +25,7 @@ const FORMAT: u32 = 1;
 const CA_CERT: &str = "ca.crt";
 const CA_KEY: &str = "ca.key";
 const SSH_CA_KEY: &str = "ssh_ca.key";
+const BOUND_KEYPAIR_CA_KEY: &str = "bound_keypair_ca.key";
 const SERVER_CERT: &str = "server.crt";
 const SERVER_KEY: &str = "server.key";
 pub(crate) const IDENTITY: &str = "admin.identity";
@@ -50,6 +51,7 @@ pub(crate) struct Material {
     pub cluster: String,
     pub tls_ca: TlsCa,
     pub ssh_ca: SshCa,
+    pub bound_keypair_ca: JwtCa,
     pub server_cert_pem: String,
     pub server_key_pem: String,
     pub identity_path: PathBuf,
@@ -340,11 +342,25 @@ fn init(dir: &Path, cluster: &str) -> Result<Material, LabError> {
         cluster: cluster.to_string(),
         tls_ca,
         ssh_ca,
+        bound_keypair_ca: bound_keypair_ca(dir)?,
         server_cert_pem,
         server_key_pem,
         identity_path,
         db_path,
     })
+}
+
+/// The `bound_keypair` CA key, created on first use (data dirs older than bound-keypair joining
+/// have none yet).
+fn bound_keypair_ca(dir: &Path) -> Result<JwtCa, LabError> {
+    let path = dir.join(BOUND_KEYPAIR_CA_KEY);
+    if path.is_file() {
+        return JwtCa::load(&read(dir, BOUND_KEYPAIR_CA_KEY)?)
+            .map_err(|e| damaged(dir, BOUND_KEYPAIR_CA_KEY, e));
+    }
+    let (ca, pem) = JwtCa::generate().map_err(|e| LabError::Crypto(e.to_string()))?;
+    write_new(&path, &pem, true)?;
+    Ok(ca)
 }
 
 fn read(dir: &Path, file: &str) -> Result<String, LabError> {
@@ -409,6 +425,7 @@ fn load(dir: &Path, cluster: Option<&str>) -> Result<Material, LabError> {
         cluster,
         tls_ca,
         ssh_ca,
+        bound_keypair_ca: bound_keypair_ca(dir)?,
         server_cert_pem,
         server_key_pem,
         identity_path,

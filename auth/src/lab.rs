@@ -244,6 +244,7 @@ pub async fn serve(
         policy,
         tls_ca: material.tls_ca,
         ssh_ca: material.ssh_ca,
+        bound_keypair_ca: material.bound_keypair_ca,
         cluster: material.cluster,
         lock_style: config.lock_style,
         bot_ttl: config.bot_ttl,

@@ -15,7 +15,7 @@ use mwi_proto::raw::RawCodec;
 use prost::Message;
 use tonic::Status;
 use tonic::body::Body;
-use tonic::server::{Grpc, UnaryService};
+use tonic::server::{Grpc, StreamingService, UnaryService};
 
 use crate::authz::Caller;
 use crate::error::ApiError;
@@ -250,6 +250,30 @@ impl UnaryService<Bytes> for Unary {
     }
 }
 
+/// One join stream of `method`.
+struct JoinStream {
+    auth: Arc<Auth>,
+    method: Method,
+}
+
+impl StreamingService<Bytes> for JoinStream {
+    type Response = Bytes;
+    type ResponseStream = crate::join_stream::ResponseStream;
+    type Future = BoxFuture<Result<tonic::Response<Self::ResponseStream>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        let auth = self.auth.clone();
+        let method = self.method;
+        Box::pin(async move {
+            let conn = request.extensions().get::<ConnInfo>().cloned();
+            let inbound = request.into_inner();
+            Ok(tonic::Response::new(crate::join_stream::serve(
+                auth, method, conn, inbound,
+            )))
+        })
+    }
+}
+
 /// The lab's gRPC service, for `tonic::transport::Server::serve_with_incoming_shutdown`.
 #[derive(Clone)]
 pub(crate) struct LabService {
@@ -276,10 +300,8 @@ impl tower::Service<http::Request<Body>> for LabService {
                 return Ok(status.into_http());
             };
             if method.is_streaming() {
-                return Ok(Status::unimplemented(format!(
-                    "{path} is not implemented by the lab auth service yet"
-                ))
-                .into_http());
+                let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST_BYTES);
+                return Ok(grpc.streaming(JoinStream { auth, method }, request).await);
             }
             let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST_BYTES);
             let mut response = grpc.unary(Unary { auth, method }, request).await;

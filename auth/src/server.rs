@@ -11,7 +11,7 @@ use prost::Message;
 use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::lab::LockStyle;
-use crate::pki::TlsCa;
+use crate::pki::{JwtCa, TlsCa};
 use crate::policy::Policy;
 use crate::sshca::SshCa;
 use crate::store::Store;
@@ -31,6 +31,7 @@ pub(crate) struct Auth {
     pub policy: Arc<Policy>,
     pub tls_ca: TlsCa,
     pub ssh_ca: SshCa,
+    pub bound_keypair_ca: JwtCa,
     pub cluster: String,
     pub lock_style: LockStyle,
     pub bot_ttl: Duration,
