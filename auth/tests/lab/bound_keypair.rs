@@ -720,3 +720,51 @@ async fn the_new_rpc_joins_a_token_method_token_and_checks_the_requested_method(
     assert!(id.renewable, "a token join stays renewable");
     assert_eq!(id.username, "bot-example");
 }
+
+#[tokio::test]
+async fn an_older_certificate_generation_locks_the_join_token() {
+    let key = SigningKey::generate_ed25519();
+    let lab = lab_with_key(&key, 1, "standard").await;
+    let mut solve = honest(vec![key.clone()]);
+    let first = join(lab.anonymous().await, "", &[], &mut solve, None)
+        .await
+        .unwrap();
+    let first_channel = lab
+        .channel_as(&first.cert_pem, &first.key_pem)
+        .await
+        .unwrap();
+    join(
+        first_channel.clone(),
+        "",
+        &first.join_state,
+        &mut solve,
+        None,
+    )
+    .await
+    .unwrap();
+    // The generation-1 certificate refreshes again: someone else holds a copy.
+    let before = read(&lab).await;
+    let err = join(first_channel, "", &first.join_state, &mut solve, None)
+        .await
+        .err()
+        .unwrap();
+    let instance = cert(&first).bot_instance_id.unwrap();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(
+        err.message(),
+        format!("cert generation mismatch for bot {BOT}/{instance}: stored=2, presented=1")
+    );
+    assert_eq!(read(&lab).await, before);
+    let locks = lab.locks().await;
+    let lock = locks
+        .iter()
+        .find(|l| l.spec.as_ref().unwrap().target.as_ref().unwrap().join_token == TOKEN)
+        .expect("a lock on the join token");
+    assert_eq!(
+        lock.spec.as_ref().unwrap().message,
+        format!(
+            "Bot joins via the token \"{TOKEN}\" have been locked due to a certificate \
+             generation mismatch by {BOT}/{instance}, possibly indicating a stolen certificate."
+        )
+    );
+}
