@@ -331,6 +331,12 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rm"
                 ;;
+            mwictl__subcmd__help__subcmd__tokens,rotate)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rotate"
+                ;;
+            mwictl__subcmd__help__subcmd__tokens,show)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__show"
+                ;;
             mwictl__subcmd__lab,bot)
                 cmd="mwictl__subcmd__lab__subcmd__bot"
                 ;;
@@ -481,6 +487,12 @@ _mwictl() {
             mwictl__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__rm"
                 ;;
+            mwictl__subcmd__tokens,rotate)
+                cmd="mwictl__subcmd__tokens__subcmd__rotate"
+                ;;
+            mwictl__subcmd__tokens,show)
+                cmd="mwictl__subcmd__tokens__subcmd__show"
+                ;;
             mwictl__subcmd__tokens__subcmd__help,add)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__add"
                 ;;
@@ -492,6 +504,12 @@ _mwictl() {
                 ;;
             mwictl__subcmd__tokens__subcmd__help,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rm"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,rotate)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rotate"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,show)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -2294,7 +2312,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens)
-            opts="ls add rm"
+            opts="ls add rm show rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2336,6 +2354,34 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3892,7 +3938,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add rm help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3926,7 +3972,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__add)
-            opts="-i -v -q -h -V --bot --ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --ttl --join-method --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3937,6 +3983,22 @@ _mwictl() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-method)
+                    COMPREPLY=($(compgen -W "token bound_keypair" -- "${cur}"))
+                    return 0
+                    ;;
+                --initial-public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-mode)
+                    COMPREPLY=($(compgen -W "standard relaxed insecure" -- "${cur}"))
+                    return 0
+                    ;;
+                --recovery-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3968,7 +4030,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help)
-            opts="ls add rm help"
+            opts="ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4037,6 +4099,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__tokens__subcmd__ls)
             opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4072,6 +4162,74 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__rm)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__rotate)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__show)
             opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
