@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::backoff::{Backoff, MAX_ATTEMPTS};
+use crate::bkp::{BoundKey, ClientState, StoredState};
+use crate::bkp_join::{self, Ceremony};
 use crate::config::OutputKind;
 use crate::connect::{Route, ServerTrust};
 use crate::identity::{Identity, unix_rfc3339};
@@ -14,7 +16,7 @@ use crate::keys::KeyPair;
 use crate::log::Logger;
 use crate::outputs::{self, SshProxy};
 use crate::rpc::{self, Failure};
-use crate::settings::{JoinTrust, ProxySettings, Server, Settings};
+use crate::settings::{BoundKeypair, JoinMethod, JoinTrust, ProxySettings, Server, Settings};
 use crate::store::{self, Store};
 use crate::webapi;
 
@@ -234,7 +236,7 @@ impl Agent {
                     &[("error", e)],
                 );
                 return Err(format!(
-                    "proxy_server {}: the proxy's /webapi/find did not answer; check the address, and the web CA (SSL_CERT_FILE) or insecure",
+                    "proxy_server {}: the proxy's /webapi/find did not answer; check the address, and the lab's web CA or insecure",
                     proxy.addr
                 ));
             }
@@ -364,8 +366,9 @@ impl Agent {
         }
     }
 
-    async fn join(&mut self, token: &str) -> Result<(), Failure> {
-        let trust = match &self.settings.join_trust {
+    /// How the auth server is verified on a join without an identity.
+    fn first_join_trust(&self) -> Result<ServerTrust, Failure> {
+        Ok(match &self.settings.join_trust {
             JoinTrust::CaPath(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     Failure::local(format!("--ca-path {}: cannot read it: {e}", path.display()))
@@ -379,7 +382,11 @@ impl Agent {
                     "joining needs the cluster's CA to verify the auth server: pass --ca-path FILE (PEM) or --ca-pin sha256:HEX (onboarding.ca_path / ca_pins), or --insecure to skip verification (lab only)",
                 ));
             }
-        };
+        })
+    }
+
+    async fn join(&mut self, token: &str) -> Result<(), Failure> {
+        let trust = self.first_join_trust()?;
         let join_route = match &self.discovered {
             Some(discovered) => discovered.join.clone(),
             None => self.route(),
@@ -393,10 +400,25 @@ impl Agent {
             caller::JOIN,
             "Joining the cluster with a token",
             &[
-                ("join_method", "token".into()),
+                ("join_method", self.settings.join_method.name().into()),
                 (via, join_route.addr.clone()),
             ],
         );
+        if let JoinMethod::BoundKeypair(config) = &self.settings.join_method {
+            let config = config.clone();
+            let channel = rpc::connect_anonymously(&join_route, &trust).await?;
+            let identity = self.bound_keypair_join(&config, token, channel).await?;
+            self.store
+                .save(&identity, Some(&store::token_hash(token)))
+                .map_err(|e| Failure::local(e.to_string()))?;
+            self.log.info(
+                caller::JOIN,
+                &format!("Fetched new bot identity, {}", identity.describe()),
+                &[],
+            );
+            self.current = Some(identity);
+            return Ok(());
+        }
         let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
         let certs = rpc::join(
             &join_route,
@@ -420,21 +442,109 @@ impl Agent {
         Ok(())
     }
 
-    /// One renewal: storage check, GenerateUserCerts as the current identity for a new key,
-    /// save, and only then the success line and the switch to the new identity.
+    /// The bound-keypair ceremony over `channel`, with the client state from storage (or the
+    /// static key); the state is stored as the ceremony changes it.
+    async fn bound_keypair_join(
+        &mut self,
+        config: &BoundKeypair,
+        token: &str,
+        channel: tonic::transport::Channel,
+    ) -> Result<Identity, Failure> {
+        let mut state = self.bound_keypair_state(config)?;
+        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+        let ceremony = Ceremony {
+            token,
+            key: &key,
+            ttl: self.settings.credential_ttl,
+            secret: config.registration_secret.as_deref(),
+            store: &self.store,
+            log: &self.log,
+        };
+        let (certs, _) = bkp_join::run(channel, &ceremony, &mut state).await?;
+        Identity::from_certs(&key, &certs)
+            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))
+    }
+
+    /// The static key, else the stored state, else (with a registration secret) an empty one.
+    fn bound_keypair_state(&self, config: &BoundKeypair) -> Result<ClientState, Failure> {
+        if let Some(key) = &config.static_key {
+            if config.registration_secret.is_some() {
+                self.log.warn(
+                    caller::JOIN,
+                    "A registration secret was specified while using a static private key and will be ignored",
+                    &[],
+                );
+            }
+            return BoundKey::from_pem(&key.pem)
+                .map(ClientState::Static)
+                .map_err(|e| Failure::local(format!("static key {}: {e}", key.origin)));
+        }
+        match StoredState::load(&self.store).map_err(|e| Failure::local(e.to_string()))? {
+            Some((state, problem)) => {
+                if let Some(problem) = problem {
+                    self.log.warn(
+                        caller::JOIN,
+                        "unable to read key history, may be unable to recover in the event of a cluster rollback",
+                        &[("error", problem)],
+                    );
+                }
+                Ok(ClientState::Stored(state))
+            }
+            None if config.registration_secret.is_some() => {
+                self.log.info(
+                    caller::JOIN,
+                    "No existing client state found, will attempt to join with provided registration secret",
+                    &[],
+                );
+                Ok(ClientState::Stored(StoredState::default()))
+            }
+            None => Err(Failure::local(format!(
+                "no bound keypair in {} (id_bkp) and no registration secret: make a keypair with `mwictl lab keypair create --storage {}` and put its public key in the token's spec.bound_keypair.onboarding.initial_public_key, or pass --registration-secret (onboarding.bound_keypair.registration_secret, {})",
+                self.store.dir().display(),
+                self.store.dir().display(),
+                crate::settings::REGISTRATION_SECRET_ENV
+            ))),
+        }
+    }
+
+    /// One renewal: storage check, then a new identity for a new key — by GenerateUserCerts as
+    /// the current identity when its certificate is renewable, else (bound_keypair, as tbot) by
+    /// the join ceremony, as the bot while the identity is valid and anonymously (a recovery)
+    /// once it expired — save, and only then the success line and the switch to it.
     async fn renew_once(&mut self) -> Result<(), Failure> {
         self.store
             .check_writable()
             .map_err(|e| Failure::local(e.to_string()))?;
         let current = self
             .current
-            .as_ref()
+            .clone()
             .ok_or_else(|| Failure::local("no bot identity to renew"))?;
-        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
-        let channel = rpc::connect_as(&self.route(), current).await?;
-        let certs = rpc::renew(channel, current, &key, self.settings.credential_ttl).await?;
-        let identity = Identity::from_certs(&key, &certs)
-            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
+        let identity = match &self.settings.join_method {
+            JoinMethod::BoundKeypair(config) if !current.cert.renewable => {
+                let config = config.clone();
+                let token = self.settings.token.clone().ok_or_else(|| {
+                    Failure::local(
+                        "renewing a bound_keypair identity needs the join token's name: pass --token NAME or set onboarding.token",
+                    )
+                })?;
+                let route = self.route();
+                let channel = if current.expired_at(unix_now()) {
+                    let trust = ServerTrust::Roots(current.tls_ca_pems.clone());
+                    rpc::connect_anonymously(&route, &trust).await?
+                } else {
+                    rpc::connect_as(&route, &current).await?
+                };
+                self.bound_keypair_join(&config, &token, channel).await?
+            }
+            _ => {
+                let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+                let channel = rpc::connect_as(&self.route(), &current).await?;
+                let certs =
+                    rpc::renew(channel, &current, &key, self.settings.credential_ttl).await?;
+                Identity::from_certs(&key, &certs)
+                    .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?
+            }
+        };
         self.store
             .save(&identity, None)
             .map_err(|e| Failure::local(e.to_string()))?;
@@ -516,6 +626,7 @@ impl Agent {
             is_startup: !self.sent_startup_heartbeat,
             one_shot: self.settings.oneshot,
             uptime: self.started.elapsed(),
+            join_method: self.settings.join_method.name(),
         };
         match rpc::heartbeat(channel.clone(), &beat).await {
             Ok(()) => self.sent_startup_heartbeat = true,

@@ -33,7 +33,7 @@ impl Failure {
         }
     }
 
-    fn status(status: &tonic::Status) -> Failure {
+    pub(crate) fn status(status: &tonic::Status) -> Failure {
         Failure {
             text: connect::status_text(status),
             access_denied: status.code() == tonic::Code::PermissionDenied,
@@ -62,10 +62,7 @@ pub async fn join(
     key: &KeyPair,
     ttl: Duration,
 ) -> Result<Certs, Failure> {
-    let config = connect::tls_config(trust, None).map_err(|e| Failure::local(e.0))?;
-    let channel = connect::channel(route, config)
-        .await
-        .map_err(|e| Failure::local(e.0))?;
+    let channel = connect_anonymously(route, trust).await?;
     let request = RegisterUsingTokenRequest {
         role: BOT_ROLE.into(),
         token: token.into(),
@@ -79,6 +76,15 @@ pub async fn join(
         .await
         .map(tonic::Response::into_inner)
         .map_err(|s| Failure::status(&s))
+}
+
+/// A channel without a client certificate, verifying the server with `trust` (a first join, or
+/// a bound-keypair recovery once the identity expired).
+pub async fn connect_anonymously(route: &Route, trust: &ServerTrust) -> Result<Channel, Failure> {
+    let config = connect::tls_config(trust, None).map_err(|e| Failure::local(e.0))?;
+    connect::channel(route, config)
+        .await
+        .map_err(|e| Failure::local(e.0))
 }
 
 /// A channel authenticated as `identity`, verifying the server with the identity's CAs.
@@ -159,6 +165,8 @@ pub struct Heartbeat {
     pub is_startup: bool,
     pub one_shot: bool,
     pub uptime: Duration,
+    /// `token` or `bound_keypair`.
+    pub join_method: &'static str,
 }
 
 /// Sends one BotInstanceService heartbeat as the bot.
@@ -169,7 +177,7 @@ pub async fn heartbeat(channel: Channel, beat: &Heartbeat) -> Result<(), Failure
         version: env!("CARGO_PKG_VERSION").into(),
         hostname: hostname(),
         uptime: prost_types::Duration::try_from(beat.uptime).ok(),
-        join_method: "token".into(),
+        join_method: beat.join_method.into(),
         one_shot: beat.one_shot,
         architecture: std::env::consts::ARCH.into(),
         os: std::env::consts::OS.into(),
