@@ -76,6 +76,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
+            [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -110,7 +111,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'tbot.yaml (v2) to read; flags given here override it')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'tbot.yaml (v2) to read; flags given here override it')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Internal data directory (tbot''s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'One-time join token, or an absolute path to a file holding it')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Join token (for bound_keypair, the token''s name), or an absolute path to a file holding it')
+            [CompletionResult]::new('--join-method', '--join-method', [CompletionResultType]::ParameterName, 'Join method: token or bound_keypair [default: token]')
+            [CompletionResult]::new('--registration-secret', '--registration-secret', [CompletionResultType]::ParameterName, 'bound_keypair: the token''s registration secret, for the first join without a preregistered key (else TBOT_REGISTRATION_SECRET)')
+            [CompletionResult]::new('--join-uri', '--join-uri', [CompletionResultType]::ParameterName, 'A joining URI as `tctl bots add` prints it, e.g. tbot+auth+bound-keypair://TOKEN:SECRET@HOST:PORT; it overrides the address, method, token and secret given otherwise')
             [CompletionResult]::new('--renewal-interval', '--renewal-interval', [CompletionResultType]::ParameterName, 'How often to renew the bot identity (Go duration) [default: 20m]')
             [CompletionResult]::new('--credential-ttl', '--credential-ttl', [CompletionResultType]::ParameterName, 'Lifetime to request for certificates (Go duration) [default: 1h]')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format')
@@ -231,12 +235,65 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;lab;keypair' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mwictl;lab;keypair;create' {
+            [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'The agent''s storage directory (its --data-dir / storage.path)')
+            [CompletionResult]::new('--static-key-path', '--static-key-path', [CompletionResultType]::ParameterName, 'With --static: also write the private key to this file (mode 0600)')
+            [CompletionResult]::new('--suite', '--suite', [CompletionResultType]::ParameterName, 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Replace an existing key instead of printing it')
+            [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;lab;keypair;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mwictl;lab;keypair;help;create' {
+            break
+        }
+        'mwictl;lab;keypair;help;help' {
+            break
+        }
         'mwictl;lab;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
+            [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -257,6 +314,13 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;lab;help;user' {
+            break
+        }
+        'mwictl;lab;help;keypair' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            break
+        }
+        'mwictl;lab;help;keypair;create' {
             break
         }
         'mwictl;lab;help;help' {
@@ -513,8 +577,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a bot (a new bot instance joins with it)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -538,7 +604,11 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         }
         'mwictl;tokens;add' {
             [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot the token joins as')
-            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token stays valid, e.g. 30m or 2h')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token (bound_keypair: its registration secret) stays valid, e.g. 30m or 2h')
+            [CompletionResult]::new('--join-method', '--join-method', [CompletionResultType]::ParameterName, 'The join method of the token')
+            [CompletionResult]::new('--initial-public-key', '--initial-public-key', [CompletionResultType]::ParameterName, 'bound_keypair: the bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made')
+            [CompletionResult]::new('--recovery-mode', '--recovery-mode', [CompletionResultType]::ParameterName, 'bound_keypair: standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)')
+            [CompletionResult]::new('--recovery-limit', '--recovery-limit', [CompletionResultType]::ParameterName, 'bound_keypair: how many recoveries mode standard allows; onboarding is the first')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -572,10 +642,46 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;tokens;show' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;tokens;rotate' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;tokens;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a bot (a new bot instance joins with it)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -586,6 +692,12 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;tokens;help;rm' {
+            break
+        }
+        'mwictl;tokens;help;show' {
+            break
+        }
+        'mwictl;tokens;help;rotate' {
             break
         }
         'mwictl;tokens;help;help' {
@@ -1361,6 +1473,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
+            [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
             break
         }
         'mwictl;help;lab;start' {
@@ -1380,6 +1493,13 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;lab;user' {
+            break
+        }
+        'mwictl;help;lab;keypair' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            break
+        }
+        'mwictl;help;lab;keypair;create' {
             break
         }
         'mwictl;help;ping' {
@@ -1419,8 +1539,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         }
         'mwictl;help;tokens' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a bot (a new bot instance joins with it)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
             break
         }
         'mwictl;help;tokens;ls' {
@@ -1430,6 +1552,12 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;tokens;rm' {
+            break
+        }
+        'mwictl;help;tokens;show' {
+            break
+        }
+        'mwictl;help;tokens;rotate' {
             break
         }
         'mwictl;help;roles' {

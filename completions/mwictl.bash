@@ -280,6 +280,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__lab,db)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__db"
                 ;;
+            mwictl__subcmd__help__subcmd__lab,keypair)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair"
+                ;;
             mwictl__subcmd__help__subcmd__lab,start)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__start"
                 ;;
@@ -288,6 +291,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__lab__subcmd__db,add)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__db__subcmd__add"
+                ;;
+            mwictl__subcmd__help__subcmd__lab__subcmd__keypair,create)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create"
                 ;;
             mwictl__subcmd__help__subcmd__locks,add)
                 cmd="mwictl__subcmd__help__subcmd__locks__subcmd__add"
@@ -331,6 +337,12 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rm"
                 ;;
+            mwictl__subcmd__help__subcmd__tokens,rotate)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rotate"
+                ;;
+            mwictl__subcmd__help__subcmd__tokens,show)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__show"
+                ;;
             mwictl__subcmd__lab,bot)
                 cmd="mwictl__subcmd__lab__subcmd__bot"
                 ;;
@@ -342,6 +354,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab,help)
                 cmd="mwictl__subcmd__lab__subcmd__help"
+                ;;
+            mwictl__subcmd__lab,keypair)
+                cmd="mwictl__subcmd__lab__subcmd__keypair"
                 ;;
             mwictl__subcmd__lab,start)
                 cmd="mwictl__subcmd__lab__subcmd__start"
@@ -373,6 +388,9 @@ _mwictl() {
             mwictl__subcmd__lab__subcmd__help,help)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__help"
                 ;;
+            mwictl__subcmd__lab__subcmd__help,keypair)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair"
+                ;;
             mwictl__subcmd__lab__subcmd__help,start)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__start"
                 ;;
@@ -381,6 +399,21 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab__subcmd__help__subcmd__db,add)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__db__subcmd__add"
+                ;;
+            mwictl__subcmd__lab__subcmd__help__subcmd__keypair,create)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair,create)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__create"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair,help)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__help"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair__subcmd__help,create)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__create"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair__subcmd__help,help)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__help"
                 ;;
             mwictl__subcmd__locks,add)
                 cmd="mwictl__subcmd__locks__subcmd__add"
@@ -481,6 +514,12 @@ _mwictl() {
             mwictl__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__rm"
                 ;;
+            mwictl__subcmd__tokens,rotate)
+                cmd="mwictl__subcmd__tokens__subcmd__rotate"
+                ;;
+            mwictl__subcmd__tokens,show)
+                cmd="mwictl__subcmd__tokens__subcmd__show"
+                ;;
             mwictl__subcmd__tokens__subcmd__help,add)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__add"
                 ;;
@@ -492,6 +531,12 @@ _mwictl() {
                 ;;
             mwictl__subcmd__tokens__subcmd__help,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rm"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,rotate)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rotate"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,show)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -1958,7 +2003,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break db user"
+            opts="start bot break db user keypair"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2014,6 +2059,34 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab__subcmd__db__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__keypair)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2294,7 +2367,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens)
-            opts="ls add rm"
+            opts="ls add rm show rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2349,6 +2422,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__unlock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2364,7 +2465,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version start bot break db user help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version start bot break db user keypair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2398,7 +2499,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__bot)
-            opts="-c -i -v -q -h -V --config --data-dir --token --renewal-interval --credential-ttl --oneshot --log-format --log-file --no-data-dir-lock --ca-path --ca-pin --insecure --roles --destination-dir --ssh-login --retry-base --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-c -i -v -q -h -V --config --data-dir --token --join-method --registration-secret --join-uri --renewal-interval --credential-ttl --oneshot --log-format --log-file --no-data-dir-lock --ca-path --ca-pin --insecure --roles --destination-dir --ssh-login --retry-base --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2417,6 +2518,18 @@ _mwictl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registration-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-uri)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2652,7 +2765,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break db user help"
+            opts="start bot break db user keypair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2735,6 +2848,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__keypair)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__lab__subcmd__help__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2752,6 +2893,128 @@ _mwictl() {
         mwictl__subcmd__lab__subcmd__help__subcmd__user)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__create)
+            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --suite --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --static-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --suite)
+                    COMPREPLY=($(compgen -W "legacy balanced-v1 fips-v1 hsm-v1" -- "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__help)
+            opts="create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3892,7 +4155,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add rm help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3926,7 +4189,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__add)
-            opts="-i -v -q -h -V --bot --ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --ttl --join-method --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3937,6 +4200,22 @@ _mwictl() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-method)
+                    COMPREPLY=($(compgen -W "token bound_keypair" -- "${cur}"))
+                    return 0
+                    ;;
+                --initial-public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-mode)
+                    COMPREPLY=($(compgen -W "standard relaxed insecure" -- "${cur}"))
+                    return 0
+                    ;;
+                --recovery-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3968,7 +4247,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help)
-            opts="ls add rm help"
+            opts="ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4037,6 +4316,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__tokens__subcmd__ls)
             opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4072,6 +4379,74 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__rm)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__rotate)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__show)
             opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -72,6 +72,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+            cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -104,7 +105,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -c 'tbot.yaml (v2) to read; flags given here override it'
             cand --config 'tbot.yaml (v2) to read; flags given here override it'
             cand --data-dir 'Internal data directory (tbot''s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock'
-            cand --token 'One-time join token, or an absolute path to a file holding it'
+            cand --token 'Join token (for bound_keypair, the token''s name), or an absolute path to a file holding it'
+            cand --join-method 'Join method: token or bound_keypair [default: token]'
+            cand --registration-secret 'bound_keypair: the token''s registration secret, for the first join without a preregistered key (else TBOT_REGISTRATION_SECRET)'
+            cand --join-uri 'A joining URI as `tctl bots add` prints it, e.g. tbot+auth+bound-keypair://TOKEN:SECRET@HOST:PORT; it overrides the address, method, token and secret given otherwise'
             cand --renewal-interval 'How often to renew the bot identity (Go duration) [default: 20m]'
             cand --credential-ttl 'Lifetime to request for certificates (Go duration) [default: 1h]'
             cand --log-format 'Log format'
@@ -217,12 +221,60 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;lab;keypair'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;lab;keypair;create'= {
+            cand --storage 'The agent''s storage directory (its --data-dir / storage.path)'
+            cand --static-key-path 'With --static: also write the private key to this file (mode 0600)'
+            cand --suite 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --overwrite 'Replace an existing key instead of printing it'
+            cand --static 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lab;keypair;help'= {
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;lab;keypair;help;create'= {
+        }
+        &'mwictl;lab;keypair;help;help'= {
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+            cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
@@ -237,6 +289,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lab;help;db;add'= {
         }
         &'mwictl;lab;help;user'= {
+        }
+        &'mwictl;lab;help;keypair'= {
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+        }
+        &'mwictl;lab;help;keypair;create'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -476,8 +533,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
-            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
+            cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+            cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;ls'= {
@@ -499,7 +558,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;tokens;add'= {
             cand --bot 'The bot the token joins as'
-            cand --ttl 'How long the token stays valid, e.g. 30m or 2h'
+            cand --ttl 'How long the token (bound_keypair: its registration secret) stays valid, e.g. 30m or 2h'
+            cand --join-method 'The join method of the token'
+            cand --initial-public-key 'bound_keypair: the bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made'
+            cand --recovery-mode 'bound_keypair: standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)'
+            cand --recovery-limit 'bound_keypair: how many recoveries mode standard allows; onboarding is the first'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -531,10 +594,44 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;tokens;show'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;tokens;rotate'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;tokens;help'= {
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
-            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
+            cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+            cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;help;ls'= {
@@ -542,6 +639,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;tokens;help;add'= {
         }
         &'mwictl;tokens;help;rm'= {
+        }
+        &'mwictl;tokens;help;show'= {
+        }
+        &'mwictl;tokens;help;rotate'= {
         }
         &'mwictl;tokens;help;help'= {
         }
@@ -1248,6 +1349,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+            cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
         }
         &'mwictl;help;lab;start'= {
         }
@@ -1261,6 +1363,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;lab;db;add'= {
         }
         &'mwictl;help;lab;user'= {
+        }
+        &'mwictl;help;lab;keypair'= {
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+        }
+        &'mwictl;help;lab;keypair;create'= {
         }
         &'mwictl;help;ping'= {
         }
@@ -1288,14 +1395,20 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;help;tokens'= {
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
-            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
+            cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+            cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
         }
         &'mwictl;help;tokens;ls'= {
         }
         &'mwictl;help;tokens;add'= {
         }
         &'mwictl;help;tokens;rm'= {
+        }
+        &'mwictl;help;tokens;show'= {
+        }
+        &'mwictl;help;tokens;rotate'= {
         }
         &'mwictl;help;roles'= {
             cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'
