@@ -261,6 +261,7 @@ fn main() {
     config.proxy = Some(ProxyConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         public_addr: None,
+        l7: false,
     });
     let lab: LabHandle = runtime.block_on(spawn(config)).expect("start the lab");
     let setup = Setup {
