@@ -500,7 +500,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,7 +542,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls show add rm update recreate can instances help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls show add rm update recreate can instances help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -576,7 +576,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__add)
-            opts="-i -v -q -h -V --roles --logins --max-session-ttl --token-ttl --keep-locks --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --roles --logins --max-session-ttl --token-ttl --keep-locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -626,7 +626,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__can)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ssh db help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ssh db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -660,7 +660,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__can__subcmd__db)
-            opts="-i -v -q -h -V --db-user --db-name --db-labels --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --db-user --db-name --db-labels --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -762,7 +762,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__can__subcmd__ssh)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1006,7 +1006,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls show add join help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls show add join help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1040,7 +1040,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__add)
-            opts="-i -v -q -h -V --ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --ttl --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1148,7 +1148,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1182,7 +1182,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1216,7 +1216,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1250,7 +1250,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__recreate)
-            opts="-i -v -q -h -V --roles --add-roles --remove-roles --logins --add-logins --max-session-ttl --token-ttl --plan --resume --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --roles --add-roles --remove-roles --logins --add-logins --max-session-ttl --token-ttl --plan --resume --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1312,7 +1312,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__rm)
-            opts="-i -v -q -h -V --keep-locks --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --keep-locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1346,7 +1346,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1380,7 +1380,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__update)
-            opts="-i -v -q -h -V --add-roles --remove-roles --set-roles --add-logins --remove-logins --set-logins --set-max-session-ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --add-roles --remove-roles --set-roles --add-logins --remove-logins --set-logins --set-max-session-ttl --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1442,7 +1442,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__completions)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version bash elvish fish powershell zsh"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1476,7 +1476,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__create)
-            opts="-f -i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-f -i -v -q -h -V --force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1510,7 +1510,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__demo)
-            opts="-i -v -q -h -V --keep --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --keep --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1544,7 +1544,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__doctor)
-            opts="-i -v -q -h -V --live --bot --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --live --bot --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1582,7 +1582,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__edit)
-            opts="-i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1616,7 +1616,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__get)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2364,7 +2364,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version start bot break db user help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2488,7 +2488,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__break)
-            opts="-i -v -q -h -V --bot --dir --login --db --auth-server --identity --proxy --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy"
+            opts="-i -v -q -h -V --bot --dir --login --db --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2538,7 +2538,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__db)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version add help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2572,7 +2572,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__db__subcmd__add)
-            opts="-i -v -q -h -V --label --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --label --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2764,7 +2764,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__start)
-            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --tsh-home --bot-ttl --proxy-listen --proxy-public-addr --admin-mfa --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --tsh-home --bot-ttl --proxy-listen --proxy-public-addr --proxy-l7 --admin-mfa --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2830,7 +2830,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__user)
-            opts="-o -i -v -q -h -V --roles --out --ttl --data-dir --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-o -i -v -q -h -V --roles --out --ttl --data-dir --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2884,7 +2884,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lint)
-            opts="-i -v -q -h -V --fix --env --on-host --unit --teleport-version --tbot --live --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --fix --env --on-host --unit --teleport-version --tbot --live --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2934,7 +2934,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__locks)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2968,7 +2968,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__locks__subcmd__add)
-            opts="-i -v -q -h -V --user --role --login --bot-instance-id --join-token --message --ttl --expires --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --user --role --login --bot-instance-id --join-token --message --ttl --expires --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3090,7 +3090,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__locks__subcmd__ls)
-            opts="-i -v -q -h -V --bot --in-force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --in-force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3128,7 +3128,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__ping)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3162,7 +3162,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover)
-            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access help"
+            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3212,7 +3212,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__db__subcmd__access)
-            opts="-i -v -q -h -V --bot --db --db-user --db-name --db-labels --role --recreate --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --db --db-user --db-name --db-labels --role --recreate --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3290,7 +3290,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__expired)
-            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3344,7 +3344,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__generation__subcmd__mismatch)
-            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3482,7 +3482,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__ssh__subcmd__login)
-            opts="-i -v -q -h -V --bot --login --role --trait --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --login --role --trait --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3544,7 +3544,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__rm)
-            opts="-i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3578,7 +3578,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls list show add-db-access add-login remove-login help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls list show add-db-access add-login remove-login help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3612,7 +3612,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__add__subcmd__db__subcmd__access)
-            opts="-i -v -q -h -V --db-labels --db-names --db-users --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --db-labels --db-names --db-users --dry-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3658,7 +3658,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__add__subcmd__login)
-            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3790,7 +3790,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3824,7 +3824,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__remove__subcmd__login)
-            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3858,7 +3858,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3892,7 +3892,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add rm help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3926,7 +3926,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__add)
-            opts="-i -v -q -h -V --bot --ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --ttl --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4038,7 +4038,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__ls)
-            opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4072,7 +4072,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__rm)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4106,7 +4106,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__unlock)
-            opts="-i -v -q -h -V --bot --scan-all --dry-run --plan --resume --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --scan-all --dry-run --plan --resume --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

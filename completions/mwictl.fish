@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mwictl_global_optspecs
-    string join \n auth-server= i/identity= c/config= proxy= format= yes v/verbose q/quiet h/help V/version
+    string join \n auth-server= i/identity= c/config= proxy= insecure format= yes v/verbose q/quiet h/help V/version
 end
 
 function __fish_mwictl_needs_command
@@ -31,6 +31,7 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -l proxy -d 'Reach auth thro
 complete -c mwictl -n "__fish_mwictl_needs_command" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_needs_command" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_needs_command" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -59,6 +60,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -86,7 +88,9 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l no-profile -d 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l proxy-l7 -d 'Make the proxy behave like an L7 load balancer in front of Teleport (an AWS ALB, say): it ends TLS with the web certificate and negotiates only http/1.1, so clients reach auth with the connection upgrade (GET /webapi/connectionupgrade, a WebSocket)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l admin-mfa -d 'Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab\'s admin, not normal users (`mwictl lab user`)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -130,6 +134,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -141,6 +146,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -158,6 +164,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -175,6 +182,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l proxy -d 'Reach a
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -188,6 +196,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l format -d 'Outp
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -206,6 +215,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l fix -d 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l on-host -d 'Lint runs on the bot\'s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l live -d 'Judge against the cluster\'s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -217,6 +227,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l proxy -d 'Reach au
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -229,6 +240,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l format -d 'Output f
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l force -d 'With role/NAME: delete it even when bots use it (they lose what it granted)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -241,6 +253,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l format -d 'Outp
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -253,6 +266,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l format -d 'Output
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l force -d 'Overwrite even when the resource changed on the server since the edit began'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -270,6 +284,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l dry-run -d 'Sho
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l plan -d 'With --bot or --resume: print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l resume -d 'Continue the last interrupted or failed `unlock --bot` run (of any bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l new-run -d 'With --bot: start a new run even if an unfinished one exists for the bot (that one is marked abandoned; its backup stays)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -281,6 +296,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -297,6 +313,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l in-force -d 'Only the locks in force now (not those whose end has passed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -316,6 +333,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -330,6 +348,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_see
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -346,6 +365,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l show-secrets -d 'Show the tokens\' full names'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -359,6 +379,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -370,6 +391,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -385,6 +407,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -403,6 +426,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -414,6 +438,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -425,6 +450,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -440,6 +466,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -452,6 +479,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -464,6 +492,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -481,6 +510,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -501,6 +531,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -512,6 +543,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -528,6 +560,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l keep-locks -d 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -540,6 +573,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l keep-locks -d 'Keep the bot\'s locks; a bot created again with this name stays blocked until `mwictl unlock --bot NAME`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -558,6 +592,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -579,6 +614,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l resume -d 'Continue the last interrupted or failed `bots recreate` run (of any bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l new-run -d 'Start a new run even if an unfinished one exists for this bot (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -590,6 +626,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -604,6 +641,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -636,6 +674,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l resume -d 'Continue the last interrupted or failed recovery run (of any bot and flow)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -659,6 +698,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -677,6 +717,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -698,6 +739,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l trait -d 'Add the login to the bot\'s `logins` trait instead of a role'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -722,6 +764,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -739,6 +782,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l format -d 'Output
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l keep -d 'Keep the temp dir (lab data, the bot\'s tbot.yaml and log, the recovery journal and backups) to look at afterwards'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -750,6 +794,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l proxy -d '
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'

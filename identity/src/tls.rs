@@ -16,7 +16,8 @@ use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub use address::{AddressError, with_default_port};
 pub use dial::{
-    BoxedIo, CONNECT_TIMEOUT, DialError, Dialer, Io, Opening, Primed, REQUEST_TIMEOUT, Transport, tcp,
+    BoxedIo, CONNECT_TIMEOUT, DialError, Dialer, Io, Opening, Primed, REQUEST_TIMEOUT, Transport,
+    tcp,
 };
 pub use verify::{AnyCertificate, WebCertificate, dns_names, is_teleport_name, printable};
 

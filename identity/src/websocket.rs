@@ -466,7 +466,11 @@ mod tests {
                 assert!(frame.fin);
                 assert_eq!(frame.payload, payload);
                 if mask.is_some() && len > 4 {
-                    assert_ne!(&bytes[used - len..used], &payload[..], "the payload is masked");
+                    assert_ne!(
+                        &bytes[used - len..used],
+                        &payload[..],
+                        "the payload is masked"
+                    );
                 }
                 for cut in [0, 1, used / 2, used - 1] {
                     assert_eq!(parse(&bytes[..cut], receiver).unwrap(), None, "{len} {cut}");
@@ -479,7 +483,10 @@ mod tests {
     fn rfc_examples_parse() {
         // RFC 6455 §5.7: a single-frame unmasked and masked "Hello", and an unmasked ping.
         let (frame, _) = parse(b"\x81\x05Hello", Role::Client).unwrap().unwrap();
-        assert_eq!((frame.opcode, &frame.payload[..]), (Opcode::Text, &b"Hello"[..]));
+        assert_eq!(
+            (frame.opcode, &frame.payload[..]),
+            (Opcode::Text, &b"Hello"[..])
+        );
         let masked = b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
         let (frame, _) = parse(masked, Role::Server).unwrap().unwrap();
         assert_eq!(frame.payload, b"Hello");
@@ -500,7 +507,11 @@ mod tests {
                 FrameError::TooLarge((1 << 32) + 1),
             ),
             (b"\x82\x01a", Role::Server, FrameError::Unmasked),
-            (b"\x82\x81\x00\x00\x00\x00a", Role::Client, FrameError::Masked),
+            (
+                b"\x82\x81\x00\x00\x00\x00a",
+                Role::Client,
+                FrameError::Masked,
+            ),
         ];
         for (bytes, role, want) in cases {
             let err = parse(bytes, role).unwrap_err();
@@ -550,15 +561,24 @@ mod tests {
         let mut raw = vec![0u8; 256];
         let n = server_io.read(&mut raw).await.unwrap();
         let (pong, used) = parse(&raw[..n], Role::Server).unwrap().unwrap();
-        assert_eq!((pong.opcode, &pong.payload[..]), (Opcode::Pong, PING_PAYLOAD));
+        assert_eq!(
+            (pong.opcode, &pong.payload[..]),
+            (Opcode::Pong, PING_PAYLOAD)
+        );
         let rest = match parse(&raw[used..n], Role::Server).unwrap() {
             Some((frame, _)) => frame,
             None => {
                 let more = server_io.read(&mut raw[n..]).await.unwrap();
-                parse(&raw[used..n + more], Role::Server).unwrap().unwrap().0
+                parse(&raw[used..n + more], Role::Server)
+                    .unwrap()
+                    .unwrap()
+                    .0
             }
         };
-        assert_eq!((rest.opcode, &rest.payload[..]), (Opcode::Binary, &b"hello"[..]));
+        assert_eq!(
+            (rest.opcode, &rest.payload[..]),
+            (Opcode::Binary, &b"hello"[..])
+        );
 
         // A close frame ends the reads and is echoed.
         let mut close = Vec::new();
@@ -575,8 +595,8 @@ mod tests {
     #[tokio::test]
     async fn a_server_stream_pings_and_gives_up_on_a_silent_client() {
         let (client_io, server_io) = tokio::io::duplex(1 << 16);
-        let mut server =
-            WsStream::new(server_io, Role::Server, Vec::new()).with_pings(Duration::from_millis(40), 2);
+        let mut server = WsStream::new(server_io, Role::Server, Vec::new())
+            .with_pings(Duration::from_millis(40), 2);
         // An answering client: the server keeps reading and counts the pongs.
         let mut client = WsStream::new(client_io, Role::Client, Vec::new());
         let answering = tokio::spawn(async move {
@@ -592,11 +612,15 @@ mod tests {
 
         // A client that never reads: after two unanswered pings the server's read fails.
         let (silent, server_io) = tokio::io::duplex(1 << 16);
-        let mut server =
-            WsStream::new(server_io, Role::Server, Vec::new()).with_pings(Duration::from_millis(40), 2);
+        let mut server = WsStream::new(server_io, Role::Server, Vec::new())
+            .with_pings(Duration::from_millis(40), 2);
         let err = server.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        assert!(err.to_string().contains("2 WebSocket pings went unanswered"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("2 WebSocket pings went unanswered"),
+            "{err}"
+        );
         drop(silent);
     }
 

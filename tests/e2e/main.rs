@@ -5,6 +5,7 @@ mod auth_host;
 mod bad_input;
 mod bots;
 mod client;
+mod conn_upgrade;
 mod connection;
 mod demo;
 mod diagnose;

@@ -235,7 +235,9 @@ where
             to_auth(inner, buf, first, proxy).await
         }
         other => Err(ConnError::NotAuth(
-            other.map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default(),
+            other
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
         )),
     }
 }

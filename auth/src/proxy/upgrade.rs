@@ -5,7 +5,7 @@
 use std::io;
 use std::time::Duration;
 
-use mwi_identity::tls::Primed;
+use mwi_identity::tls::{BoxedIo, Primed};
 use mwi_identity::websocket::{self, Role, WsStream};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
@@ -58,7 +58,10 @@ pub(crate) fn select(head: &str) -> Result<Kind, Refusal> {
     } else if has(ALPN) {
         Ok(Kind::Legacy(ALPN))
     } else {
-        Err((404, format!("unsupported upgrade types: [{}]", offered.join(" "))))
+        Err((
+            404,
+            format!("unsupported upgrade types: [{}]", offered.join(" ")),
+        ))
     }
 }
 
@@ -67,10 +70,17 @@ pub(crate) fn select(head: &str) -> Result<Kind, Refusal> {
 pub(crate) fn websocket_answer(head: &str) -> Result<(String, Option<&'static str>), Refusal> {
     let key = header_values(head, "Sec-WebSocket-Key");
     let [key] = key.as_slice() else {
-        return Err((400, "websocket: not a websocket handshake: 'Sec-WebSocket-Key' header is missing or blank".into()));
+        return Err((
+            400,
+            "websocket: not a websocket handshake: 'Sec-WebSocket-Key' header is missing or blank"
+                .into(),
+        ));
     };
     if !header_values(head, "Sec-WebSocket-Version").contains(&"13") {
-        return Err((400, "websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header".into()));
+        return Err((
+            400,
+            "websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header".into(),
+        ));
     }
     let protocol = header_values(head, "Sec-WebSocket-Protocol")
         .into_iter()
@@ -95,13 +105,13 @@ pub(crate) fn legacy_answer(kind: &str) -> String {
 
 /// Answers the upgrade request whose head is `head` (`rest`: bytes after it) on `stream`, and
 /// returns the stream the inner TLS rides in, or `None` when the request was refused (answered).
-pub(crate) async fn accept<S: AsyncRead + AsyncWrite + Unpin>(
+pub(crate) async fn accept<S>(
     mut stream: S,
     head: &str,
     rest: Vec<u8>,
-) -> io::Result<Option<Box<dyn mwi_identity::tls::Io + 'static>>>
+) -> io::Result<Option<BoxedIo>>
 where
-    S: Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let refuse = |(status, message): Refusal| super::web::error_response(status, &message);
     match select(head) {
@@ -133,7 +143,8 @@ where
             Ok(Some(Box::new(Primed::new(rest, stream))))
         }
         Ok(Kind::Legacy(kind)) => {
-            let message = format!("the lab proxy does not serve the legacy {kind} upgrade; use a WebSocket");
+            let message =
+                format!("the lab proxy does not serve the legacy {kind} upgrade; use a WebSocket");
             stream.write_all(refuse((400, message)).as_bytes()).await?;
             stream.shutdown().await?;
             Ok(None)
@@ -167,12 +178,18 @@ mod tests {
         ]);
         assert_eq!(select(&teleport_client), Ok(Kind::WebSocket));
         assert_eq!(
-            select(&request(&["X-Teleport-Upgrade: alpn", "Upgrade: alpn-ping"])),
+            select(&request(&[
+                "X-Teleport-Upgrade: alpn",
+                "Upgrade: alpn-ping"
+            ])),
             Ok(Kind::Legacy(ALPN_PING))
         );
         assert_eq!(select(&request(&["upgrade: ALPN"])), Ok(Kind::Legacy(ALPN)));
         let (status, message) = select(&request(&["Upgrade: h2c"])).unwrap_err();
-        assert_eq!((status, message.as_str()), (404, "unsupported upgrade types: [h2c]"));
+        assert_eq!(
+            (status, message.as_str()),
+            (404, "unsupported upgrade types: [h2c]")
+        );
         assert_eq!(select(&request(&[])).unwrap_err().0, 404);
     }
 
@@ -202,7 +219,10 @@ mod tests {
 
         let no_key = request(&["Sec-WebSocket-Version: 13"]);
         assert_eq!(websocket_answer(&no_key).unwrap_err().0, 400);
-        let old = request(&[&format!("Sec-WebSocket-Key: {KEY}"), "Sec-WebSocket-Version: 8"]);
+        let old = request(&[
+            &format!("Sec-WebSocket-Key: {KEY}"),
+            "Sec-WebSocket-Version: 8",
+        ]);
         assert_eq!(websocket_answer(&old).unwrap_err().0, 400);
     }
 

@@ -109,7 +109,11 @@ pub(crate) enum Request<S> {
     /// Answered, and the connection closed.
     Answered,
     /// A `GET /webapi/connectionupgrade`, not answered yet: its head and the bytes after it.
-    Upgrade { stream: S, head: String, rest: Vec<u8> },
+    Upgrade {
+        stream: S,
+        head: String,
+        rest: Vec<u8>,
+    },
 }
 
 /// An HTTP/1.1 answer with a Teleport-style JSON error body, closing the connection.
