@@ -78,6 +78,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
+            [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -114,7 +115,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'tbot.yaml (v2) to read; flags given here override it')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'tbot.yaml (v2) to read; flags given here override it')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Internal data directory (tbot''s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock')
-            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'One-time join token, or an absolute path to a file holding it')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Join token (for bound_keypair, the token''s name), or an absolute path to a file holding it')
+            [CompletionResult]::new('--join-method', '--join-method', [CompletionResultType]::ParameterName, 'Join method: token or bound_keypair [default: token]')
+            [CompletionResult]::new('--registration-secret', '--registration-secret', [CompletionResultType]::ParameterName, 'bound_keypair: the token''s registration secret, for the first join without a preregistered key (else TBOT_REGISTRATION_SECRET)')
+            [CompletionResult]::new('--join-uri', '--join-uri', [CompletionResultType]::ParameterName, 'A joining URI as `tctl bots add` prints it, e.g. tbot+auth+bound-keypair://TOKEN:SECRET@HOST:PORT; it overrides the address, method, token and secret given otherwise')
             [CompletionResult]::new('--renewal-interval', '--renewal-interval', [CompletionResultType]::ParameterName, 'How often to renew the bot identity (Go duration) [default: 20m]')
             [CompletionResult]::new('--credential-ttl', '--credential-ttl', [CompletionResultType]::ParameterName, 'Lifetime to request for certificates (Go duration) [default: 1h]')
             [CompletionResult]::new('--log-format', '--log-format', [CompletionResultType]::ParameterName, 'Log format')
@@ -239,12 +243,67 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;lab;keypair' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mwictl;lab;keypair;create' {
+            [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'The agent''s storage directory (its --data-dir / storage.path)')
+            [CompletionResult]::new('--static-key-path', '--static-key-path', [CompletionResultType]::ParameterName, 'With --static: also write the private key to this file (mode 0600)')
+            [CompletionResult]::new('--suite', '--suite', [CompletionResultType]::ParameterName, 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Replace an existing key instead of printing it')
+            [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;lab;keypair;help' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'mwictl;lab;keypair;help;create' {
+            break
+        }
+        'mwictl;lab;keypair;help;help' {
+            break
+        }
         'mwictl;lab;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
+            [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -265,6 +324,13 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;lab;help;user' {
+            break
+        }
+        'mwictl;lab;help;keypair' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            break
+        }
+        'mwictl;lab;help;keypair;create' {
             break
         }
         'mwictl;lab;help;help' {
@@ -378,6 +444,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Overwrite resources that already exist')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Overwrite resources that already exist')
+            [CompletionResult]::new('--restore-status', '--restore-status', [CompletionResultType]::ParameterName, 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server''s. With -f an existing token is deleted and created again, the one way Teleport writes a given status')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
@@ -1412,6 +1479,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('break', 'break', [CompletionResultType]::ParameterValue, 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it')
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
+            [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
             break
         }
         'mwictl;help;lab;start' {
@@ -1431,6 +1499,13 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;lab;user' {
+            break
+        }
+        'mwictl;help;lab;keypair' {
+            [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`')
+            break
+        }
+        'mwictl;help;lab;keypair;create' {
             break
         }
         'mwictl;help;ping' {

@@ -280,6 +280,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__lab,db)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__db"
                 ;;
+            mwictl__subcmd__help__subcmd__lab,keypair)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair"
+                ;;
             mwictl__subcmd__help__subcmd__lab,start)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__start"
                 ;;
@@ -288,6 +291,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__lab__subcmd__db,add)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__db__subcmd__add"
+                ;;
+            mwictl__subcmd__help__subcmd__lab__subcmd__keypair,create)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create"
                 ;;
             mwictl__subcmd__help__subcmd__locks,add)
                 cmd="mwictl__subcmd__help__subcmd__locks__subcmd__add"
@@ -343,6 +349,9 @@ _mwictl() {
             mwictl__subcmd__lab,help)
                 cmd="mwictl__subcmd__lab__subcmd__help"
                 ;;
+            mwictl__subcmd__lab,keypair)
+                cmd="mwictl__subcmd__lab__subcmd__keypair"
+                ;;
             mwictl__subcmd__lab,start)
                 cmd="mwictl__subcmd__lab__subcmd__start"
                 ;;
@@ -373,6 +382,9 @@ _mwictl() {
             mwictl__subcmd__lab__subcmd__help,help)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__help"
                 ;;
+            mwictl__subcmd__lab__subcmd__help,keypair)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair"
+                ;;
             mwictl__subcmd__lab__subcmd__help,start)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__start"
                 ;;
@@ -381,6 +393,21 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab__subcmd__help__subcmd__db,add)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__db__subcmd__add"
+                ;;
+            mwictl__subcmd__lab__subcmd__help__subcmd__keypair,create)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair,create)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__create"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair,help)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__help"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair__subcmd__help,create)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__create"
+                ;;
+            mwictl__subcmd__lab__subcmd__keypair__subcmd__help,help)
+                cmd="mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__help"
                 ;;
             mwictl__subcmd__locks,add)
                 cmd="mwictl__subcmd__locks__subcmd__add"
@@ -1476,7 +1503,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__create)
-            opts="-f -i -v -q -h -V --force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-f -i -v -q -h -V --force --restore-status --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1958,7 +1985,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break db user"
+            opts="start bot break db user keypair"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2014,6 +2041,34 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab__subcmd__db__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__keypair)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2364,7 +2419,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2398,7 +2453,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__bot)
-            opts="-c -i -v -q -h -V --config --data-dir --token --renewal-interval --credential-ttl --oneshot --log-format --log-file --no-data-dir-lock --ca-path --ca-pin --insecure --roles --destination-dir --ssh-login --retry-base --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-c -i -v -q -h -V --config --data-dir --token --join-method --registration-secret --join-uri --renewal-interval --credential-ttl --oneshot --log-format --log-file --no-data-dir-lock --ca-path --ca-pin --insecure --roles --destination-dir --ssh-login --retry-base --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2417,6 +2472,18 @@ _mwictl() {
                     return 0
                     ;;
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-method)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --registration-secret)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-uri)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2652,7 +2719,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break db user help"
+            opts="start bot break db user keypair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2735,6 +2802,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__keypair)
+            opts="create"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__lab__subcmd__help__subcmd__start)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -2752,6 +2847,128 @@ _mwictl() {
         mwictl__subcmd__lab__subcmd__help__subcmd__user)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__create)
+            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --suite --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --static-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --suite)
+                    COMPREPLY=($(compgen -W "legacy balanced-v1 fips-v1 hsm-v1" -- "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__help)
+            opts="create help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__create)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__keypair__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

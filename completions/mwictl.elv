@@ -74,6 +74,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+            cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -108,7 +109,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -c 'tbot.yaml (v2) to read; flags given here override it'
             cand --config 'tbot.yaml (v2) to read; flags given here override it'
             cand --data-dir 'Internal data directory (tbot''s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock'
-            cand --token 'One-time join token, or an absolute path to a file holding it'
+            cand --token 'Join token (for bound_keypair, the token''s name), or an absolute path to a file holding it'
+            cand --join-method 'Join method: token or bound_keypair [default: token]'
+            cand --registration-secret 'bound_keypair: the token''s registration secret, for the first join without a preregistered key (else TBOT_REGISTRATION_SECRET)'
+            cand --join-uri 'A joining URI as `tctl bots add` prints it, e.g. tbot+auth+bound-keypair://TOKEN:SECRET@HOST:PORT; it overrides the address, method, token and secret given otherwise'
             cand --renewal-interval 'How often to renew the bot identity (Go duration) [default: 20m]'
             cand --credential-ttl 'Lifetime to request for certificates (Go duration) [default: 1h]'
             cand --log-format 'Log format'
@@ -225,12 +229,62 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;lab;keypair'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;lab;keypair;create'= {
+            cand --storage 'The agent''s storage directory (its --data-dir / storage.path)'
+            cand --static-key-path 'With --static: also write the private key to this file (mode 0600)'
+            cand --suite 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --overwrite 'Replace an existing key instead of printing it'
+            cand --static 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lab;keypair;help'= {
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;lab;keypair;help;create'= {
+        }
+        &'mwictl;lab;keypair;help;help'= {
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+            cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
@@ -245,6 +299,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lab;help;db;add'= {
         }
         &'mwictl;lab;help;user'= {
+        }
+        &'mwictl;lab;help;keypair'= {
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+        }
+        &'mwictl;lab;help;keypair;create'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -351,6 +410,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --format 'Output format of the data written to stdout'
             cand -f 'Overwrite resources that already exist'
             cand --force 'Overwrite resources that already exist'
+            cand --restore-status 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server''s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -1299,6 +1359,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand break 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+            cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
         }
         &'mwictl;help;lab;start'= {
         }
@@ -1312,6 +1373,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;lab;db;add'= {
         }
         &'mwictl;help;lab;user'= {
+        }
+        &'mwictl;help;lab;keypair'= {
+            cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+        }
+        &'mwictl;help;lab;keypair;create'= {
         }
         &'mwictl;help;ping'= {
         }

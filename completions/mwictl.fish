@@ -54,24 +54,25 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "recover" -d 'Recover 
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l data-dir -d 'Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab]' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l listen -d 'Address to listen on; port 0 picks a free port' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l cluster-name -d 'Cluster name, fixed on the first start [default: the stored name, else "lab"]' -r
@@ -98,7 +99,10 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -s c -l config -d 'tbot.yaml (v2) to read; flags given here override it' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l data-dir -d 'Internal data directory (tbot\'s storage): key, tlscert, key-cert.pub, tlscacerts, sshcacerts, tokenhash, lock' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l token -d 'One-time join token, or an absolute path to a file holding it' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l token -d 'Join token (for bound_keypair, the token\'s name), or an absolute path to a file holding it' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l join-method -d 'Join method: token or bound_keypair [default: token]' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l registration-secret -d 'bound_keypair: the token\'s registration secret, for the first join without a preregistered key (else TBOT_REGISTRATION_SECRET)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l join-uri -d 'A joining URI as `tctl bots add` prints it, e.g. tbot+auth+bound-keypair://TOKEN:SECRET@HOST:PORT; it overrides the address, method, token and secret given otherwise' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l renewal-interval -d 'How often to renew the bot identity (Go duration) [default: 20m]' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l credential-ttl -d 'Lifetime to request for certificates (Go duration) [default: 1h]' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l log-format -d 'Log format' -r -f -a "text\t'tbot\'s text lines'
@@ -170,11 +174,26 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -f -a "create" -d 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -253,6 +272,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l format -d 'Outp
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l restore-status -d 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server\'s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -822,6 +842,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'

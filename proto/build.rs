@@ -9,6 +9,7 @@ const FILES: &[&str] = &[
     "teleport/legacy/client/proto/certs.proto",
     "teleport/legacy/client/proto/authservice.proto",
     "teleport/legacy/client/proto/joinservice.proto",
+    "teleport/join/v1/joinservice.proto",
     "teleport/header/v1/metadata.proto",
     "teleport/header/v1/resourceheader.proto",
     "teleport/machineid/v1/bot.proto",

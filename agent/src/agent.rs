@@ -7,14 +7,18 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::backoff::{Backoff, MAX_ATTEMPTS};
-use crate::connect::ServerTrust;
+use crate::bkp::{BoundKey, ClientState, StoredState};
+use crate::bkp_join::{self, Ceremony};
+use crate::config::OutputKind;
+use crate::connect::{Route, ServerTrust};
 use crate::identity::{Identity, unix_rfc3339};
 use crate::keys::KeyPair;
 use crate::log::Logger;
-use crate::outputs;
+use crate::outputs::{self, SshProxy};
 use crate::rpc::{self, Failure};
-use crate::settings::{JoinTrust, Settings};
+use crate::settings::{BoundKeypair, JoinMethod, JoinTrust, ProxySettings, Server, Settings};
 use crate::store::{self, Store};
+use crate::webapi;
 
 /// How the agent ended; maps to the process exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +66,8 @@ pub(crate) mod caller {
     pub const HEARTBEAT: Caller = "tbot/heartbeat.go:98";
     pub const SIGNAL: Caller = "tbot/signals_unix.go:42";
     pub const LOOP: Caller = "tbot/tbot.go:330";
+    pub const PROXY_PING: Caller = "tbot/tbot.go:617";
+    pub const RESOLVER: Caller = "reversetunnelclient/api.go:134";
 }
 
 /// tbot warns when asked for certificates longer than Teleport will issue.
@@ -84,6 +90,19 @@ pub(crate) struct Agent {
     /// re-read from disk: two agents sharing a directory therefore collide).
     current: Option<Identity>,
     sent_startup_heartbeat: bool,
+    /// Through a proxy: what its `/webapi/find` said, asked once at start.
+    discovered: Option<Discovered>,
+    /// The proxy identity outputs write `ssh_config` for; asked once, as tbot caches its ping.
+    ssh_proxy: Option<SshProxy>,
+}
+
+/// The routes to auth through a proxy, from its `/webapi/find`.
+struct Discovered {
+    /// To the configured address: the first join (tbot joins through `proxy_server` itself).
+    join: Route,
+    /// To the address tbot uses for everything else: the advertised public address, or the
+    /// configured one with `TBOT_USE_PROXY_ADDR=yes` (lib/tbot/tbot.go `proxyWebAddr`).
+    client: Route,
 }
 
 impl Agent {
@@ -130,6 +149,8 @@ impl Agent {
             started: Instant::now(),
             current: None,
             sent_startup_heartbeat: false,
+            discovered: None,
+            ssh_proxy: None,
         })
     }
 
@@ -189,8 +210,69 @@ impl Agent {
         AgentExit::Stopped
     }
 
+    /// The route to auth for the bot's own calls.
+    fn route(&self) -> Route {
+        match (&self.settings.server, &self.discovered) {
+            (_, Some(discovered)) => discovered.client.clone(),
+            (Server::Auth(addr) | Server::Proxy(ProxySettings { addr, .. }), None) => {
+                Route::direct(addr)
+            }
+        }
+    }
+
+    /// Through a proxy: asks its `/webapi/find` for the cluster and the address it advertises,
+    /// as tbot's tunnel resolver does (lib/reversetunnelclient `WebClientResolver`). The lab
+    /// agent reaches auth only with TLS routing (tbot would fall back to the SSH tunnel).
+    async fn discover(&mut self) -> Result<(), String> {
+        let Server::Proxy(proxy) = &self.settings.server else {
+            return Ok(());
+        };
+        let pong = match webapi::find(&proxy.addr, &self.settings.web_trust).await {
+            Ok(pong) => pong,
+            Err(e) => {
+                self.log.error(
+                    caller::RESOLVER,
+                    "Failed to resolve tunnel address",
+                    &[("error", e)],
+                );
+                return Err(format!(
+                    "proxy_server {}: the proxy's /webapi/find did not answer; check the address, and the web CA (SSL_CERT_FILE) or insecure",
+                    proxy.addr
+                ));
+            }
+        };
+        if !pong.tls_routing {
+            return Err(format!(
+                "proxy_server {}: the proxy has TLS routing off; the lab agent reaches auth through a proxy only with TLS routing (tbot would use the SSH reverse tunnel)",
+                proxy.addr
+            ));
+        }
+        let client_addr = if proxy.use_proxy_addr || pong.public_addr.is_empty() {
+            proxy.addr.clone()
+        } else {
+            pong.public_addr.clone()
+        };
+        let route = |addr: &str| Route {
+            addr: addr.to_string(),
+            proxy_cluster: Some(pong.cluster_name.clone()),
+        };
+        self.discovered = Some(Discovered {
+            join: route(&proxy.addr),
+            client: route(&client_addr),
+        });
+        self.ssh_proxy = Some(SshProxy {
+            addr: client_addr,
+            cluster: pong.cluster_name,
+        });
+        Ok(())
+    }
+
     /// tbot's identity initialisation. False when the agent cannot go on.
     async fn start_up(&mut self) -> bool {
+        if let Err(e) = self.discover().await {
+            self.log.error(caller::INIT, &e, &[]);
+            return false;
+        }
         let token = self.settings.token.clone();
         self.log.info(
             caller::INIT,
@@ -284,8 +366,9 @@ impl Agent {
         }
     }
 
-    async fn join(&mut self, token: &str) -> Result<(), Failure> {
-        let trust = match &self.settings.join_trust {
+    /// How the auth server is verified on a join without an identity.
+    fn first_join_trust(&self) -> Result<ServerTrust, Failure> {
+        Ok(match &self.settings.join_trust {
             JoinTrust::CaPath(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
                     Failure::local(format!("--ca-path {}: cannot read it: {e}", path.display()))
@@ -299,18 +382,46 @@ impl Agent {
                     "joining needs the cluster's CA to verify the auth server: pass --ca-path FILE (PEM) or --ca-pin sha256:HEX (onboarding.ca_path / ca_pins), or --insecure to skip verification (lab only)",
                 ));
             }
+        })
+    }
+
+    async fn join(&mut self, token: &str) -> Result<(), Failure> {
+        let trust = self.first_join_trust()?;
+        let join_route = match &self.discovered {
+            Some(discovered) => discovered.join.clone(),
+            None => self.route(),
+        };
+        let via = if join_route.proxy_cluster.is_some() {
+            "proxy_server"
+        } else {
+            "auth_server"
         };
         self.log.info(
             caller::JOIN,
             "Joining the cluster with a token",
             &[
-                ("join_method", "token".into()),
-                ("auth_server", self.settings.auth_server.clone()),
+                ("join_method", self.settings.join_method.name().into()),
+                (via, join_route.addr.clone()),
             ],
         );
+        if let JoinMethod::BoundKeypair(config) = &self.settings.join_method {
+            let config = config.clone();
+            let channel = rpc::connect_anonymously(&join_route, &trust).await?;
+            let identity = self.bound_keypair_join(&config, token, channel).await?;
+            self.store
+                .save(&identity, Some(&store::token_hash(token)))
+                .map_err(|e| Failure::local(e.to_string()))?;
+            self.log.info(
+                caller::JOIN,
+                &format!("Fetched new bot identity, {}", identity.describe()),
+                &[],
+            );
+            self.current = Some(identity);
+            return Ok(());
+        }
         let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
         let certs = rpc::join(
-            &self.settings.auth_server,
+            &join_route,
             &trust,
             token,
             &key,
@@ -331,21 +442,109 @@ impl Agent {
         Ok(())
     }
 
-    /// One renewal: storage check, GenerateUserCerts as the current identity for a new key,
-    /// save, and only then the success line and the switch to the new identity.
+    /// The bound-keypair ceremony over `channel`, with the client state from storage (or the
+    /// static key); the state is stored as the ceremony changes it.
+    async fn bound_keypair_join(
+        &mut self,
+        config: &BoundKeypair,
+        token: &str,
+        channel: tonic::transport::Channel,
+    ) -> Result<Identity, Failure> {
+        let mut state = self.bound_keypair_state(config)?;
+        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+        let ceremony = Ceremony {
+            token,
+            key: &key,
+            ttl: self.settings.credential_ttl,
+            secret: config.registration_secret.as_deref(),
+            store: &self.store,
+            log: &self.log,
+        };
+        let (certs, _) = bkp_join::run(channel, &ceremony, &mut state).await?;
+        Identity::from_certs(&key, &certs)
+            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))
+    }
+
+    /// The static key, else the stored state, else (with a registration secret) an empty one.
+    fn bound_keypair_state(&self, config: &BoundKeypair) -> Result<ClientState, Failure> {
+        if let Some(key) = &config.static_key {
+            if config.registration_secret.is_some() {
+                self.log.warn(
+                    caller::JOIN,
+                    "A registration secret was specified while using a static private key and will be ignored",
+                    &[],
+                );
+            }
+            return BoundKey::from_pem(&key.pem)
+                .map(ClientState::Static)
+                .map_err(|e| Failure::local(format!("static key {}: {e}", key.origin)));
+        }
+        match StoredState::load(&self.store).map_err(|e| Failure::local(e.to_string()))? {
+            Some((state, problem)) => {
+                if let Some(problem) = problem {
+                    self.log.warn(
+                        caller::JOIN,
+                        "unable to read key history, may be unable to recover in the event of a cluster rollback",
+                        &[("error", problem)],
+                    );
+                }
+                Ok(ClientState::Stored(state))
+            }
+            None if config.registration_secret.is_some() => {
+                self.log.info(
+                    caller::JOIN,
+                    "No existing client state found, will attempt to join with provided registration secret",
+                    &[],
+                );
+                Ok(ClientState::Stored(StoredState::default()))
+            }
+            None => Err(Failure::local(format!(
+                "no bound keypair in {} (id_bkp) and no registration secret: make a keypair with `mwictl lab keypair create --storage {}` and put its public key in the token's spec.bound_keypair.onboarding.initial_public_key, or pass --registration-secret (onboarding.bound_keypair.registration_secret, {})",
+                self.store.dir().display(),
+                self.store.dir().display(),
+                crate::settings::REGISTRATION_SECRET_ENV
+            ))),
+        }
+    }
+
+    /// One renewal: storage check, then a new identity for a new key — by GenerateUserCerts as
+    /// the current identity when its certificate is renewable, else (bound_keypair, as tbot) by
+    /// the join ceremony, as the bot while the identity is valid and anonymously (a recovery)
+    /// once it expired — save, and only then the success line and the switch to it.
     async fn renew_once(&mut self) -> Result<(), Failure> {
         self.store
             .check_writable()
             .map_err(|e| Failure::local(e.to_string()))?;
         let current = self
             .current
-            .as_ref()
+            .clone()
             .ok_or_else(|| Failure::local("no bot identity to renew"))?;
-        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
-        let channel = rpc::connect_as(&self.settings.auth_server, current).await?;
-        let certs = rpc::renew(channel, current, &key, self.settings.credential_ttl).await?;
-        let identity = Identity::from_certs(&key, &certs)
-            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
+        let identity = match &self.settings.join_method {
+            JoinMethod::BoundKeypair(config) if !current.cert.renewable => {
+                let config = config.clone();
+                let token = self.settings.token.clone().ok_or_else(|| {
+                    Failure::local(
+                        "renewing a bound_keypair identity needs the join token's name: pass --token NAME or set onboarding.token",
+                    )
+                })?;
+                let route = self.route();
+                let channel = if current.expired_at(unix_now()) {
+                    let trust = ServerTrust::Roots(current.tls_ca_pems.clone());
+                    rpc::connect_anonymously(&route, &trust).await?
+                } else {
+                    rpc::connect_as(&route, &current).await?
+                };
+                self.bound_keypair_join(&config, &token, channel).await?
+            }
+            _ => {
+                let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+                let channel = rpc::connect_as(&self.route(), &current).await?;
+                let certs =
+                    rpc::renew(channel, &current, &key, self.settings.credential_ttl).await?;
+                Identity::from_certs(&key, &certs)
+                    .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?
+            }
+        };
         self.store
             .save(&identity, None)
             .map_err(|e| Failure::local(e.to_string()))?;
@@ -409,7 +608,7 @@ impl Agent {
         let Some(bot) = self.current.clone() else {
             return false;
         };
-        let channel = match rpc::connect_as(&self.settings.auth_server, &bot).await {
+        let channel = match rpc::connect_as(&self.route(), &bot).await {
             Ok(channel) => channel,
             Err(failure) => {
                 self.log.warn(
@@ -427,6 +626,7 @@ impl Agent {
             is_startup: !self.sent_startup_heartbeat,
             one_shot: self.settings.oneshot,
             uptime: self.started.elapsed(),
+            join_method: self.settings.join_method.name(),
         };
         match rpc::heartbeat(channel.clone(), &beat).await {
             Ok(()) => self.sent_startup_heartbeat = true,
@@ -436,10 +636,25 @@ impl Agent {
                 &[("error", failure.text)],
             ),
         }
+        let ssh_proxy = self.ssh_proxy(&channel).await;
         let mut all_ok = true;
         for output in &self.settings.outputs {
             let ttl = self.settings.credential_ttl;
-            match outputs::refresh(channel.clone(), &bot, output, ttl).await {
+            let ssh = match (&output.kind, &ssh_proxy) {
+                (
+                    OutputKind::Identity {
+                        ssh_config: true, ..
+                    },
+                    Err(failure),
+                ) => {
+                    all_ok = false;
+                    self.output_failed(&output.destination, failure);
+                    continue;
+                }
+                (_, Ok(ssh)) => ssh.as_ref(),
+                (_, Err(_)) => None,
+            };
+            match outputs::refresh(channel.clone(), &bot, output, ttl, ssh).await {
                 Ok(identity) => {
                     self.log.info(
                         caller::OUTPUT_RENEWED,
@@ -479,6 +694,55 @@ impl Agent {
             }
         }
         all_ok
+    }
+
+    /// The proxy for `ssh_config`, needed only by identity outputs with it on. With
+    /// `auth_server`, tbot asks auth's Ping for the proxy's public address and then the proxy's
+    /// `/webapi/find`, logging `Failed to ping proxy.` when it cannot (lib/tbot/tbot.go
+    /// `proxyPingCache.ping`). A lab auth without a proxy names none: the lab agent then writes
+    /// no ssh_config (tbot would fail to ping the empty address).
+    async fn ssh_proxy(
+        &mut self,
+        channel: &tonic::transport::Channel,
+    ) -> Result<Option<SshProxy>, Failure> {
+        let wanted = self.settings.outputs.iter().any(|o| {
+            matches!(
+                o.kind,
+                OutputKind::Identity {
+                    ssh_config: true,
+                    ..
+                }
+            )
+        });
+        if !wanted || self.ssh_proxy.is_some() {
+            return Ok(self.ssh_proxy.clone());
+        }
+        let pong = rpc::ping(channel.clone()).await?;
+        if pong.proxy_public_addr.is_empty() {
+            return Ok(None);
+        }
+        match webapi::find(&pong.proxy_public_addr, &self.settings.web_trust).await {
+            Ok(found) => {
+                let addr = if found.public_addr.is_empty() {
+                    pong.proxy_public_addr
+                } else {
+                    found.public_addr
+                };
+                self.ssh_proxy = Some(SshProxy {
+                    addr,
+                    cluster: found.cluster_name,
+                });
+                Ok(self.ssh_proxy.clone())
+            }
+            Err(e) => {
+                self.log.error(
+                    caller::PROXY_PING,
+                    "Failed to ping proxy.",
+                    &[("error", e.clone())],
+                );
+                Err(Failure::local(e))
+            }
+        }
     }
 
     fn output_failed(&self, destination: &std::path::Path, failure: &Failure) {

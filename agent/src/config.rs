@@ -1,5 +1,6 @@
-//! The subset of tbot's v2 `tbot.yaml` the agent understands (auth_server, onboarding, storage,
-//! TTLs, oneshot, identity and database outputs), read leniently with one-line errors per key.
+//! The subset of tbot's v2 `tbot.yaml` the agent understands (auth_server, join_uri, onboarding
+//! with its bound_keypair block, storage, TTLs, oneshot, identity and database outputs), read
+//! leniently with one-line errors per key.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -32,6 +33,9 @@ pub enum OutputKind {
         /// Lab-only check, from the agent's `--ssh-login` flag (never from tbot.yaml, whose
         /// keys stay tbot's): the SSH login the output's certificate must allow.
         ssh_login: Option<String>,
+        /// `ssh_config` is not `off`: with a proxy, write `ssh_config` and `known_hosts` too
+        /// (lib/tbot/config/output_identity.go).
+        ssh_config: bool,
     },
     /// `type: database`: a certificate routed to one database.
     Database {
@@ -53,14 +57,30 @@ pub struct Output {
     pub origin: String,
 }
 
+/// `onboarding.bound_keypair`, with tbot's key names (lib/tbot/bot/onboarding/config.go).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoundKeypairConfig {
+    pub registration_secret: Option<String>,
+    pub registration_secret_path: Option<PathBuf>,
+    pub static_private_key_path: Option<PathBuf>,
+}
+
+/// The join methods the lab agent serves.
+pub const JOIN_METHODS: &[&str] = &["token", "bound_keypair"];
+
 /// The parts of a tbot.yaml the agent uses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileConfig {
     pub path: PathBuf,
     pub auth_server: Option<String>,
     pub proxy_server: Option<String>,
+    /// `join_uri`, parsed when the settings are resolved.
+    pub join_uri: Option<String>,
     /// The join token, already read from its file when the config named one.
     pub token: Option<String>,
+    /// `onboarding.join_method` when given (one of [`JOIN_METHODS`]).
+    pub join_method: Option<String>,
+    pub bound_keypair: BoundKeypairConfig,
     pub ca_path: Option<PathBuf>,
     pub ca_pins: Vec<String>,
     pub insecure: bool,
@@ -127,6 +147,9 @@ impl FileConfig {
             path: path.to_path_buf(),
             auth_server: doc.string(&root, "auth_server", "auth_server")?,
             proxy_server: doc.string(&root, "proxy_server", "proxy_server")?,
+            join_uri: doc
+                .string(&root, "join_uri", "join_uri")?
+                .filter(|uri| !uri.trim().is_empty()),
             insecure: doc.boolean(&root, "insecure", "insecure")?,
             credential_ttl: doc.duration(&root, "credential_ttl", "credential_ttl")?,
             renewal_interval: doc.duration(&root, "renewal_interval", "renewal_interval")?,
@@ -165,12 +188,25 @@ impl FileConfig {
     fn read_onboarding(&mut self, doc: &Doc, map: &Mapping) -> Result<(), ConfigError> {
         if let Some(method) = doc.string(map, "join_method", "onboarding.join_method")?
             && !method.is_empty()
-            && method != "token"
         {
-            return Err(doc.bad(
-                "onboarding.join_method",
-                &format!("{method:?} is not supported; the lab agent joins with `token` only"),
-            ));
+            check_join_method(&method).map_err(|e| doc.bad("onboarding.join_method", &e))?;
+            self.join_method = Some(method);
+        }
+        if let Some(block) = doc.mapping(map, "bound_keypair", "onboarding.bound_keypair")? {
+            let key = |name: &str| format!("onboarding.bound_keypair.{name}");
+            let path = |name: &str| -> Result<Option<PathBuf>, ConfigError> {
+                Ok(doc
+                    .string(&block, name, &key(name))?
+                    .filter(|p| !p.trim().is_empty())
+                    .map(PathBuf::from))
+            };
+            self.bound_keypair = BoundKeypairConfig {
+                registration_secret: doc
+                    .string(&block, "registration_secret", &key("registration_secret"))?
+                    .filter(|s| !s.is_empty()),
+                registration_secret_path: path("registration_secret_path")?,
+                static_private_key_path: path("static_private_key_path")?,
+            };
         }
         if let Some(token) = doc.string(map, "token", "onboarding.token")?
             && !token.trim().is_empty()
@@ -191,7 +227,8 @@ impl FileConfig {
         let roles = doc.strings(item, "roles", &format!("{at}.roles"))?;
         let kind = match kind.as_str() {
             "identity" => {
-                if let Some(value) = doc.string(item, "ssh_config", &format!("{at}.ssh_config"))?
+                let ssh_config = doc.string(item, "ssh_config", &format!("{at}.ssh_config"))?;
+                if let Some(value) = &ssh_config
                     && !matches!(value.as_str(), "" | "on" | "off")
                 {
                     return Err(doc.bad(
@@ -199,7 +236,10 @@ impl FileConfig {
                         &format!("unrecognized value {value:?}; use \"on\" or \"off\""),
                     ));
                 }
-                OutputKind::Identity { ssh_login: None }
+                OutputKind::Identity {
+                    ssh_login: None,
+                    ssh_config: ssh_config.as_deref() != Some("off"),
+                }
             }
             "database" => OutputKind::Database {
                 service: doc
@@ -243,6 +283,17 @@ impl FileConfig {
             origin: at,
         });
         Ok(())
+    }
+}
+
+/// Refuses a join method the lab agent does not serve, naming the ones it does.
+pub fn check_join_method(method: &str) -> Result<(), String> {
+    if JOIN_METHODS.contains(&method) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{method:?} is not supported; the lab agent joins with `token` or `bound_keypair`"
+        ))
     }
 }
 
@@ -409,7 +460,10 @@ outputs:
         assert_eq!(
             config.outputs[0],
             Output {
-                kind: OutputKind::Identity { ssh_login: None },
+                kind: OutputKind::Identity {
+                    ssh_login: None,
+                    ssh_config: false,
+                },
                 destination: "/opt/machine-id".into(),
                 roles: vec!["access".into()],
                 origin: "services[0]".into(),
@@ -509,6 +563,51 @@ outputs:
             parse("services:\n  - type: identity\n    ssh_config: off\n    destination: /opt/id\n")
                 .unwrap();
         assert_eq!(config.outputs[0].destination, PathBuf::from("/opt/id"));
+        assert_eq!(
+            config.outputs[0].kind,
+            OutputKind::Identity {
+                ssh_login: None,
+                ssh_config: false
+            }
+        );
+        let config = parse("services:\n  - type: identity\n    destination: /opt/id\n").unwrap();
+        assert_eq!(
+            config.outputs[0].kind,
+            OutputKind::Identity {
+                ssh_login: None,
+                ssh_config: true
+            },
+            "ssh_config is on unless it says off"
+        );
+    }
+
+    #[test]
+    fn bound_keypair_onboarding_uses_tbots_keys() {
+        let config = parse(
+            "join_uri: tbot+proxy+bound-keypair://bot-x:s3cret@proxy.example.com:443\nonboarding:\n  join_method: bound_keypair\n  token: bot-x\n  bound_keypair:\n    registration_secret: s3cret\n    registration_secret_path: /etc/secret\n    static_private_key_path: /etc/static\n",
+        )
+        .unwrap();
+        assert_eq!(config.join_method.as_deref(), Some("bound_keypair"));
+        assert_eq!(config.token.as_deref(), Some("bot-x"));
+        assert_eq!(
+            config.join_uri.as_deref(),
+            Some("tbot+proxy+bound-keypair://bot-x:s3cret@proxy.example.com:443")
+        );
+        assert_eq!(
+            config.bound_keypair,
+            BoundKeypairConfig {
+                registration_secret: Some("s3cret".into()),
+                registration_secret_path: Some("/etc/secret".into()),
+                static_private_key_path: Some("/etc/static".into()),
+            }
+        );
+        let err = parse("onboarding:\n  bound_keypair:\n    registration_secret: [a]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("/etc/tbot.yaml: onboarding.bound_keypair.registration_secret: "),
+            "{err}"
+        );
     }
 
     #[test]

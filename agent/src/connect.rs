@@ -28,6 +28,25 @@ pub enum ServerTrust {
     Insecure,
 }
 
+/// Where a connection to auth goes: straight to an auth address, or to a proxy with TLS routing
+/// that splices `teleport-auth@<hex(cluster)>…` connections to that cluster's auth service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `HOST:PORT` dialed.
+    pub addr: String,
+    /// Through a proxy: the cluster whose auth it routes to.
+    pub proxy_cluster: Option<String>,
+}
+
+impl Route {
+    pub fn direct(addr: &str) -> Route {
+        Route {
+            addr: addr.to_string(),
+            proxy_cluster: None,
+        }
+    }
+}
+
 /// A TLS setup or dial failure, as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -61,14 +80,24 @@ pub fn spki_sha256(der: &[u8]) -> Option<[u8; 32]> {
     Some(Sha256::digest(cert.tbs_certificate.subject_pki.raw).into())
 }
 
-/// Opens a gRPC channel to `addr`. The first dial happens here, so its failure is returned;
-/// reconnects dial the same way.
-pub async fn channel(addr: &str, config: ClientConfig) -> Result<Channel, ConnectError> {
-    let dialer = Dialer::new(addr, config).map_err(|e| ConnectError(e.to_string()))?;
-    dialer
-        .channel()
-        .await
-        .map_err(|e| ConnectError(describe(&e)))
+/// Opens a gRPC channel along `route`. The first dial happens here, so its failure is returned;
+/// reconnects dial the same way. Through a proxy the client offers `teleport-auth@…` before
+/// `h2` (api/client `ALPNSNIAuthDialClusterName`), and a failed dial reads as tbot's does when
+/// its proxy dial fails (lib/auth/authclient/authclient.go `Connect`).
+pub async fn channel(route: &Route, mut config: ClientConfig) -> Result<Channel, ConnectError> {
+    config.alpn_protocols = tls::alpn_protocols(route.proxy_cluster.as_deref());
+    let dialer = Dialer::new(&route.addr, config).map_err(|e| ConnectError(e.to_string()))?;
+    let text = match dialer.channel().await {
+        Ok(channel) => return Ok(channel),
+        Err(tls::DialError::Unreachable { addr, source }) => {
+            crate::webapi::dial_text(&addr, &source)
+        }
+        Err(e) => describe(&e),
+    };
+    Err(ConnectError(match route.proxy_cluster {
+        Some(_) => format!("failed dial to auth server through reverse tunnel: {text}"),
+        None => text,
+    }))
 }
 
 /// A failed call's cause as tbot would print it: the server's message for an answer, the TLS or
@@ -231,7 +260,9 @@ mod tests {
     #[tokio::test]
     async fn bad_addresses_are_refused_before_dialing() {
         let config = tls_config(&ServerTrust::Insecure, None).unwrap();
-        let err = channel("host:notaport", config).await.unwrap_err();
+        let err = channel(&Route::direct("host:notaport"), config)
+            .await
+            .unwrap_err();
         assert_eq!(
             err.0,
             "auth server address \"host:notaport\" is not HOST:PORT"

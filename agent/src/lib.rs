@@ -15,19 +15,24 @@
 
 mod agent;
 mod backoff;
+mod bkp;
+mod bkp_join;
 mod config;
 mod connect;
 mod identity;
+mod joinuri;
 mod keys;
 mod log;
 mod outputs;
 mod rpc;
 mod settings;
 mod store;
+mod webapi;
 
 use std::future::Future;
 
 pub use agent::AgentExit;
+pub use bkp::{BkpError, Keypair, create_keypair, create_static_keypair};
 pub use log::LogFormat;
 pub use settings::AgentArgs;
 

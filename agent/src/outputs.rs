@@ -18,6 +18,72 @@ pub mod name {
     pub use crate::store::name::{KEY, KEY_PUB, SSH_CERT, TLS_CERT};
     pub const IDENTITY: &str = "identity";
     pub const HOST_CA: &str = "teleport-host-ca.crt";
+    pub const SSH_CONFIG: &str = "ssh_config";
+    pub const KNOWN_HOSTS: &str = "known_hosts";
+}
+
+/// The proxy an identity output's `ssh_config` goes through: its web address (`HOST:PORT`) as
+/// tbot picks it (the advertised one, or the configured one with `TBOT_USE_PROXY_ADDR=yes`), and
+/// the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshProxy {
+    pub addr: String,
+    pub cluster: String,
+}
+
+impl SshProxy {
+    fn host(&self) -> &str {
+        self.addr
+            .rsplit_once(':')
+            .map_or(self.addr.as_str(), |(host, _)| host)
+            .trim_matches(['[', ']'])
+    }
+
+    /// `known_hosts`: the cluster's SSH host CAs as `@cert-authority` lines for the proxy and the
+    /// cluster's hosts (lib/tbot/ssh.go `fetchKnownHosts`).
+    fn known_hosts(&self, identity: &Identity) -> String {
+        let (host, cluster) = (self.host(), &self.cluster);
+        identity
+            .ssh_ca_keys
+            .iter()
+            .map(|key| {
+                let key: Vec<&str> = key.split_whitespace().take(2).collect();
+                format!(
+                    "@cert-authority {host},{cluster},*.{cluster} {} type=host\n",
+                    key.join(" ")
+                )
+            })
+            .collect()
+    }
+
+    /// `ssh_config` in the shape tbot renders (lib/config/openssh/openssh.go, the tbot variant
+    /// with `ssh-proxy-command`): the cluster's hosts through the proxy with this output's key,
+    /// certificate and known_hosts.
+    fn ssh_config(&self, dir: &Path) -> String {
+        let (host, cluster) = (self.host(), &self.cluster);
+        let port = self.addr.rsplit_once(':').map_or("443", |(_, port)| port);
+        let dest = dir.display();
+        let quote = |s: &str| format!("'{}'", s.replace('\'', "'\"'\"'").replace('%', "%%"));
+        format!(
+            "# Begin generated Teleport configuration for {host} by tbot\n\n\
+             # Common flags for all {cluster} hosts\n\
+             Host *.{cluster} {host}\n\
+             \x20   UserKnownHostsFile \"{dest}/{known_hosts}\"\n\
+             \x20   IdentityFile \"{dest}/{key}\"\n\
+             \x20   CertificateFile \"{dest}/{cert}\"\n\n\
+             # Flags for all {cluster} hosts except the proxy\n\
+             Host *.{cluster} !{host}\n\
+             \x20   Port 3022\n\
+             \x20   ProxyCommand 'tbot' ssh-proxy-command --destination-dir={qdest} --proxy-server={qproxy} --cluster={qcluster} --tls-routing --no-connection-upgrade --no-resume --user=%r --host=%h --port=%p\n\n\
+             # End generated Teleport configuration\n",
+            known_hosts = name::KNOWN_HOSTS,
+            key = name::KEY,
+            cert = name::SSH_CERT,
+            qdest = quote(&dir.display().to_string()),
+            qproxy = quote(&format!("{host}:{port}")),
+            qcluster = quote(cluster),
+        )
+    }
 }
 
 /// The symptom an ssh client shows when its certificate does not allow the login.
@@ -29,6 +95,7 @@ pub async fn refresh(
     bot: &Identity,
     output: &Output,
     ttl: Duration,
+    ssh: Option<&SshProxy>,
 ) -> Result<Identity, Failure> {
     let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
     let route = match &output.kind {
@@ -47,13 +114,19 @@ pub async fn refresh(
     let certs = rpc::impersonate(channel, bot, &key, ttl, &output.roles, route).await?;
     let identity = Identity::from_certs(&key, &certs)
         .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
-    write(&output.destination, &output.kind, &identity)
+    write(&output.destination, &output.kind, &identity, ssh)
         .map_err(|e| Failure::local(e.to_string()))?;
     Ok(identity)
 }
 
-/// Writes an output's files (mode 0600) into `dir`, creating it (mode 0700) if needed.
-pub fn write(dir: &Path, kind: &OutputKind, identity: &Identity) -> Result<(), StoreError> {
+/// Writes an output's files (mode 0600) into `dir`, creating it (mode 0700) if needed; with `ssh`,
+/// an identity output with `ssh_config` on also gets `ssh_config` and `known_hosts`.
+pub fn write(
+    dir: &Path,
+    kind: &OutputKind,
+    identity: &Identity,
+    ssh: Option<&SshProxy>,
+) -> Result<(), StoreError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -68,7 +141,11 @@ pub fn write(dir: &Path, kind: &OutputKind, identity: &Identity) -> Result<(), S
         (name::TLS_CERT, identity.tls_cert_pem.clone()),
         (name::HOST_CA, host_cas),
     ];
-    if let OutputKind::Identity { .. } = kind {
+    if let OutputKind::Identity { ssh_config, .. } = kind {
+        if let Some(ssh) = ssh.filter(|_| *ssh_config) {
+            files.push((name::KNOWN_HOSTS, ssh.known_hosts(identity)));
+            files.push((name::SSH_CONFIG, ssh.ssh_config(dir)));
+        }
         files.push((
             name::KEY_PUB,
             format!("{}\n", identity.ssh_public_key.trim()),
@@ -87,6 +164,7 @@ pub fn refused_login<'a>(kind: &'a OutputKind, identity: &Identity) -> Option<&'
     match kind {
         OutputKind::Identity {
             ssh_login: Some(login),
+            ..
         } if !identity.ssh_principals.iter().any(|p| p == login) => Some(login),
         _ => None,
     }
@@ -108,8 +186,11 @@ mod tests {
     fn identity_output_without_ssh_cert_writes_the_tls_files() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let kind = OutputKind::Identity { ssh_login: None };
-        write(&out, &kind, &identity()).unwrap();
+        let kind = OutputKind::Identity {
+            ssh_login: None,
+            ssh_config: true,
+        };
+        write(&out, &kind, &identity(), None).unwrap();
         for file in [name::KEY, name::TLS_CERT, name::HOST_CA, name::KEY_PUB] {
             assert!(out.join(file).exists(), "{file} missing");
         }
@@ -124,8 +205,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut id = identity();
         id.ssh_cert = "ecdsa-sha2-nistp256-cert-v01@openssh.com AAAAcert".into();
-        let kind = OutputKind::Identity { ssh_login: None };
-        write(dir.path(), &kind, &id).unwrap();
+        let kind = OutputKind::Identity {
+            ssh_login: None,
+            ssh_config: true,
+        };
+        write(dir.path(), &kind, &id, None).unwrap();
         let loaded = IdentityFile::read(&dir.path().join(name::IDENTITY)).unwrap();
         assert_eq!(loaded.identity.ssh_cert, id.ssh_cert);
         assert!(
@@ -140,16 +224,74 @@ mod tests {
         let mut id = identity();
         id.ssh_principals = vec!["alice".into(), "-teleport-internal-join".into()];
         let bob = OutputKind::Identity {
+            ssh_config: true,
             ssh_login: Some("bob".into()),
         };
         let alice = OutputKind::Identity {
+            ssh_config: true,
             ssh_login: Some("alice".into()),
         };
         assert_eq!(refused_login(&bob, &id), Some("bob"));
         assert_eq!(refused_login(&alice, &id), None);
         assert_eq!(
-            refused_login(&OutputKind::Identity { ssh_login: None }, &id),
+            refused_login(
+                &OutputKind::Identity {
+                    ssh_login: None,
+                    ssh_config: true,
+                },
+                &id
+            ),
             None
         );
+    }
+
+    #[test]
+    fn with_a_proxy_an_identity_output_writes_ssh_config_and_known_hosts_unless_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut id = identity();
+        id.ssh_ca_keys = vec!["ssh-ed25519 AAAAC3Nz host-ca".into()];
+        let proxy = SshProxy {
+            addr: "proxy.example.com:443".into(),
+            cluster: "lab".into(),
+        };
+        let on = OutputKind::Identity {
+            ssh_login: None,
+            ssh_config: true,
+        };
+        write(dir.path(), &on, &id, Some(&proxy)).unwrap();
+        let known = std::fs::read_to_string(dir.path().join(name::KNOWN_HOSTS)).unwrap();
+        assert_eq!(
+            known,
+            "@cert-authority proxy.example.com,lab,*.lab ssh-ed25519 AAAAC3Nz type=host\n"
+        );
+        let config = std::fs::read_to_string(dir.path().join(name::SSH_CONFIG)).unwrap();
+        let dest = dir.path().display();
+        assert!(
+            config.starts_with(
+                "# Begin generated Teleport configuration for proxy.example.com by tbot\n"
+            ),
+            "{config}"
+        );
+        assert!(
+            config.contains("Host *.lab proxy.example.com\n"),
+            "{config}"
+        );
+        assert!(
+            config.contains(&format!("    UserKnownHostsFile \"{dest}/known_hosts\"\n")),
+            "{config}"
+        );
+        assert!(
+            config.contains("--proxy-server='proxy.example.com:443' --cluster='lab'"),
+            "{config}"
+        );
+
+        let off_dir = tempfile::tempdir().unwrap();
+        let off = OutputKind::Identity {
+            ssh_login: None,
+            ssh_config: false,
+        };
+        write(off_dir.path(), &off, &id, Some(&proxy)).unwrap();
+        assert!(!off_dir.path().join(name::SSH_CONFIG).exists());
+        assert!(!off_dir.path().join(name::KNOWN_HOSTS).exists());
     }
 }

@@ -12,7 +12,7 @@ use mwi_proto::proto::{Certs, RouteToDatabase, UserCertsRequest};
 use mwi_proto::types::RegisterUsingTokenRequest;
 use tonic::transport::Channel;
 
-use crate::connect::{self, ServerTrust};
+use crate::connect::{self, Route, ServerTrust};
 use crate::identity::Identity;
 use crate::keys::KeyPair;
 
@@ -33,7 +33,7 @@ impl Failure {
         }
     }
 
-    fn status(status: &tonic::Status) -> Failure {
+    pub(crate) fn status(status: &tonic::Status) -> Failure {
         Failure {
             text: connect::status_text(status),
             access_denied: status.code() == tonic::Code::PermissionDenied,
@@ -56,16 +56,13 @@ fn expires(ttl: Duration) -> Option<prost_types::Timestamp> {
 
 /// Joins with a one-time token over TLS without a client certificate.
 pub async fn join(
-    addr: &str,
+    route: &Route,
     trust: &ServerTrust,
     token: &str,
     key: &KeyPair,
     ttl: Duration,
 ) -> Result<Certs, Failure> {
-    let config = connect::tls_config(trust, None).map_err(|e| Failure::local(e.0))?;
-    let channel = connect::channel(addr, config)
-        .await
-        .map_err(|e| Failure::local(e.0))?;
+    let channel = connect_anonymously(route, trust).await?;
     let request = RegisterUsingTokenRequest {
         role: BOT_ROLE.into(),
         token: token.into(),
@@ -81,13 +78,31 @@ pub async fn join(
         .map_err(|s| Failure::status(&s))
 }
 
-/// A channel authenticated as `identity`, verifying the server with the identity's CAs.
-pub async fn connect_as(addr: &str, identity: &Identity) -> Result<Channel, Failure> {
-    let trust = ServerTrust::Roots(identity.tls_ca_pems.clone());
-    let config = connect::tls_config(&trust, Some(identity)).map_err(|e| Failure::local(e.0))?;
-    connect::channel(addr, config)
+/// A channel without a client certificate, verifying the server with `trust` (a first join, or
+/// a bound-keypair recovery once the identity expired).
+pub async fn connect_anonymously(route: &Route, trust: &ServerTrust) -> Result<Channel, Failure> {
+    let config = connect::tls_config(trust, None).map_err(|e| Failure::local(e.0))?;
+    connect::channel(route, config)
         .await
         .map_err(|e| Failure::local(e.0))
+}
+
+/// A channel authenticated as `identity`, verifying the server with the identity's CAs.
+pub async fn connect_as(route: &Route, identity: &Identity) -> Result<Channel, Failure> {
+    let trust = ServerTrust::Roots(identity.tls_ca_pems.clone());
+    let config = connect::tls_config(&trust, Some(identity)).map_err(|e| Failure::local(e.0))?;
+    connect::channel(route, config)
+        .await
+        .map_err(|e| Failure::local(e.0))
+}
+
+/// The auth service's Ping: its cluster and the proxy's public address (empty without one).
+pub async fn ping(channel: Channel) -> Result<mwi_proto::proto::PingResponse, Failure> {
+    AuthServiceClient::new(channel)
+        .ping(mwi_proto::proto::PingRequest::default())
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(|s| Failure::status(&s))
 }
 
 /// Renews the bot's own identity: its renewable certificate is the connection's client
@@ -150,6 +165,8 @@ pub struct Heartbeat {
     pub is_startup: bool,
     pub one_shot: bool,
     pub uptime: Duration,
+    /// `token` or `bound_keypair`.
+    pub join_method: &'static str,
 }
 
 /// Sends one BotInstanceService heartbeat as the bot.
@@ -160,7 +177,7 @@ pub async fn heartbeat(channel: Channel, beat: &Heartbeat) -> Result<(), Failure
         version: env!("CARGO_PKG_VERSION").into(),
         hostname: hostname(),
         uptime: prost_types::Duration::try_from(beat.uptime).ok(),
-        join_method: "token".into(),
+        join_method: beat.join_method.into(),
         one_shot: beat.one_shot,
         architecture: std::env::consts::ARCH.into(),
         os: std::env::consts::OS.into(),

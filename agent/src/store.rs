@@ -1,5 +1,6 @@
 //! The agent's internal data directory, laid out with tbot's file names (`key`, `tlscert`,
-//! `tokenhash`, ...), its exclusive `lock` file, and atomic saves (temp file, fsync, rename).
+//! `tokenhash`, ..., and the bound-keypair files `id_bkp`, `id_bkp.pub`, `bkp_state`,
+//! `bkp_key_history.json`), its exclusive `lock` file, and atomic saves (temp file, fsync, rename).
 
 use mwi_identity::durable;
 use std::fs::File;
@@ -20,6 +21,67 @@ pub mod name {
     pub const TOKEN_HASH: &str = "tokenhash";
     pub const LOCK: &str = "lock";
     pub const WRITE_TEST: &str = ".write-test";
+    /// Bound-keypair client state (lib/auth/join/boundkeypair/boundkeypair.go, 2025).
+    pub const BKP_KEY: &str = "id_bkp";
+    pub const BKP_PUBLIC_KEY: &str = "id_bkp.pub";
+    pub const BKP_JOIN_STATE: &str = "bkp_state";
+    pub const BKP_KEY_HISTORY: &str = "bkp_key_history.json";
+}
+
+/// How many keys tbot keeps in `bkp_key_history.json` (`KeyHistoryLength`).
+pub const KEY_HISTORY_LENGTH: usize = 10;
+
+/// One key of `bkp_key_history.json`, newest first: when it was made and its PEM.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyHistoryEntry {
+    /// RFC 3339, as Go marshals a time.Time.
+    pub time: String,
+    pub private_key: String,
+}
+
+impl std::fmt::Debug for KeyHistoryEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyHistoryEntry")
+            .field("time", &self.time)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct KeyHistory {
+    entries: Vec<KeyHistoryEntry>,
+}
+
+/// The bound-keypair files of a data directory.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BkpFiles {
+    /// `id_bkp`: the active private key (PEM).
+    pub private_key: String,
+    /// `id_bkp.pub`: the active public key, authorized_keys form.
+    pub public_key: String,
+    /// `bkp_state`: the join state JWT from the last join; empty before the first.
+    pub join_state: Vec<u8>,
+    /// `bkp_key_history.json`, newest first.
+    pub history: Vec<KeyHistoryEntry>,
+}
+
+impl std::fmt::Debug for BkpFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The private keys never reach a log or a panic message.
+        f.debug_struct("BkpFiles")
+            .field("public_key", &self.public_key)
+            .field("join_state", &!self.join_state.is_empty())
+            .field("history", &self.history.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`Store::load_bkp`] found.
+#[derive(Debug)]
+pub struct LoadedBkp {
+    pub files: BkpFiles,
+    /// Why `bkp_key_history.json` was not used, if it was not (tbot goes on without it).
+    pub history_problem: Option<String>,
 }
 
 /// tbot joins several CAs in one file with this separator.
@@ -172,6 +234,87 @@ impl Store {
             files.push((name::TOKEN_HASH, hash.to_string()));
         }
         write_files_atomically(&self.dir, &files)
+    }
+
+    /// The bound-keypair files, or `None` when there is no active key (`id_bkp` absent or
+    /// empty). A missing `bkp_state` is an unbound key; an unreadable history is reported and
+    /// left out, as tbot does.
+    pub fn load_bkp(&self) -> Result<Option<LoadedBkp>, StoreError> {
+        let Some(private_key) = self
+            .read_optional(name::BKP_KEY)?
+            .filter(|k| !k.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let join_state = self
+            .read_optional(name::BKP_JOIN_STATE)?
+            .unwrap_or_default()
+            .trim()
+            .as_bytes()
+            .to_vec();
+        let public_key = self
+            .read_optional(name::BKP_PUBLIC_KEY)?
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let mut history_problem = None;
+        let history = match self.read_optional(name::BKP_KEY_HISTORY) {
+            Ok(Some(text)) if !text.trim().is_empty() => {
+                match serde_json::from_str::<KeyHistory>(&text) {
+                    Ok(history) => history.entries,
+                    Err(e) => {
+                        history_problem = Some(format!(
+                            "{}: not a key history: {e}",
+                            self.dir.join(name::BKP_KEY_HISTORY).display()
+                        ));
+                        Vec::new()
+                    }
+                }
+            }
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                history_problem = Some(e.to_string());
+                Vec::new()
+            }
+        };
+        Ok(Some(LoadedBkp {
+            files: BkpFiles {
+                private_key,
+                public_key,
+                join_state,
+                history,
+            },
+            history_problem,
+        }))
+    }
+
+    /// Writes the bound-keypair files (mode 0600) all-or-nothing per file: `bkp_state` only
+    /// when there is a join state, the history trimmed to [`KEY_HISTORY_LENGTH`].
+    pub fn save_bkp(&self, files: &BkpFiles) -> Result<(), StoreError> {
+        let history = KeyHistory {
+            entries: files
+                .history
+                .iter()
+                .take(KEY_HISTORY_LENGTH)
+                .cloned()
+                .collect(),
+        };
+        let history = serde_json::to_string(&history).map_err(|e| StoreError::Write {
+            path: self.dir.join(name::BKP_KEY_HISTORY),
+            source: std::io::Error::other(e),
+        })?;
+        let mut list: Vec<(&str, String)> = vec![
+            (name::BKP_KEY, files.private_key.clone()),
+            (name::BKP_PUBLIC_KEY, line(&files.public_key)),
+            (name::BKP_KEY_HISTORY, history),
+        ];
+        if !files.join_state.is_empty() {
+            list.push((
+                name::BKP_JOIN_STATE,
+                String::from_utf8_lossy(&files.join_state).into_owned(),
+            ));
+        }
+        write_files_atomically(&self.dir, &list)
     }
 
     /// tbot's `.write-test`: proves the directory still takes writes before each renewal.
@@ -406,6 +549,82 @@ mod tests {
         let store = Store::open(dir.path(), false).unwrap();
         store.check_writable().unwrap();
         assert!(!dir.path().join(name::WRITE_TEST).exists());
+    }
+
+    fn bkp(n: usize) -> BkpFiles {
+        BkpFiles {
+            private_key: format!("PEM {n}\n"),
+            public_key: format!("ssh-ed25519 AAAA{n}"),
+            join_state: format!("jwt.{n}").into_bytes(),
+            history: (0..n)
+                .map(|i| KeyHistoryEntry {
+                    time: format!("2026-01-01T00:00:{i:02}Z"),
+                    private_key: format!("PEM {i}\n"),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn bound_keypair_files_use_tbots_names_and_keep_ten_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        assert!(store.load_bkp().unwrap().is_none());
+        store.save_bkp(&bkp(12)).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(name::BKP_KEY_HISTORY)).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            value["entries"].as_array().unwrap().len(),
+            KEY_HISTORY_LENGTH
+        );
+        assert_eq!(value["entries"][0]["time"], "2026-01-01T00:00:00Z");
+        assert_eq!(value["entries"][0]["private_key"], "PEM 0\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name::BKP_PUBLIC_KEY)).unwrap(),
+            "ssh-ed25519 AAAA12\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(name::BKP_JOIN_STATE)).unwrap(),
+            "jwt.12"
+        );
+        let loaded = store.load_bkp().unwrap().unwrap();
+        assert!(loaded.history_problem.is_none());
+        assert_eq!(loaded.files.private_key, "PEM 12\n");
+        assert_eq!(loaded.files.join_state, b"jwt.12");
+        assert_eq!(loaded.files.history.len(), KEY_HISTORY_LENGTH);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join(name::BKP_KEY))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "id_bkp is readable by others: {mode:o}");
+        }
+    }
+
+    #[test]
+    fn an_unbound_key_has_no_join_state_and_a_bad_history_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let mut files = bkp(1);
+        files.join_state.clear();
+        store.save_bkp(&files).unwrap();
+        assert!(!dir.path().join(name::BKP_JOIN_STATE).exists());
+        std::fs::write(dir.path().join(name::BKP_KEY_HISTORY), "{not json").unwrap();
+        let loaded = store.load_bkp().unwrap().unwrap();
+        assert!(loaded.files.join_state.is_empty());
+        assert!(loaded.files.history.is_empty());
+        let problem = loaded.history_problem.unwrap();
+        assert!(
+            problem.contains("bkp_key_history.json: not a key history"),
+            "{problem}"
+        );
+        std::fs::write(dir.path().join(name::BKP_KEY), "  \n").unwrap();
+        assert!(
+            store.load_bkp().unwrap().is_none(),
+            "an empty id_bkp is no key"
+        );
     }
 
     #[test]

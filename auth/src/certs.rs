@@ -89,7 +89,7 @@ impl Keys {
     }
 
     /// The TLS public key as PEM (what a bot instance records), empty without one.
-    fn tls_pem(&self) -> Vec<u8> {
+    pub(crate) fn tls_pem(&self) -> Vec<u8> {
         self.tls
             .as_ref()
             .and_then(|k| pki::public_key_pem(k).ok())
@@ -116,7 +116,7 @@ fn spki_of_ssh(key: &PublicKey) -> Result<SubjectPublicKeyInfoOwned, ApiError> {
     SubjectPublicKeyInfoOwned::from_key(public).map_err(|_| unsupported())
 }
 
-fn system_time(unix_ms: i64) -> SystemTime {
+pub(crate) fn system_time(unix_ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(unix_ms).unwrap_or(0))
 }
 
@@ -270,7 +270,7 @@ fn mismatch(
     )
 }
 
-fn generation_lock(target: LockTarget, message: String) -> LockV2 {
+pub(crate) fn generation_lock(target: LockTarget, message: String) -> LockV2 {
     LockV2 {
         kind: "lock".into(),
         version: "v2".into(),
@@ -289,7 +289,7 @@ fn generation_lock(target: LockTarget, message: String) -> LockV2 {
     }
 }
 
-fn put_lock(tx: &mut Tx<'_>, lock: &LockV2) -> Result<(), ApiError> {
+pub(crate) fn put_lock(tx: &mut Tx<'_>, lock: &LockV2) -> Result<(), ApiError> {
     let name = lock
         .metadata
         .as_ref()

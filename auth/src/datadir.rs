@@ -2,6 +2,7 @@
 //! identity, database, and `lab.json` last), reused on later starts, refused when foreign or
 //! damaged — never overwritten.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -13,7 +14,7 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::lab::LabError;
-use crate::pki::{self, TlsCa};
+use crate::pki::{self, JwtCa, TlsCa};
 use crate::records::UserRecord;
 use crate::sshca::SshCa;
 use crate::store;
@@ -24,6 +25,7 @@ const FORMAT: u32 = 1;
 const CA_CERT: &str = "ca.crt";
 const CA_KEY: &str = "ca.key";
 const SSH_CA_KEY: &str = "ssh_ca.key";
+const BOUND_KEYPAIR_CA_KEY: &str = "bound_keypair_ca.key";
 const SERVER_CERT: &str = "server.crt";
 const SERVER_KEY: &str = "server.key";
 pub(crate) const IDENTITY: &str = "admin.identity";
@@ -49,6 +51,7 @@ pub(crate) struct Material {
     pub cluster: String,
     pub tls_ca: TlsCa,
     pub ssh_ca: SshCa,
+    pub bound_keypair_ca: JwtCa,
     pub server_cert_pem: String,
     pub server_key_pem: String,
     pub identity_path: PathBuf,
@@ -339,11 +342,25 @@ fn init(dir: &Path, cluster: &str) -> Result<Material, LabError> {
         cluster: cluster.to_string(),
         tls_ca,
         ssh_ca,
+        bound_keypair_ca: bound_keypair_ca(dir)?,
         server_cert_pem,
         server_key_pem,
         identity_path,
         db_path,
     })
+}
+
+/// The `bound_keypair` CA key, created on first use (data dirs older than bound-keypair joining
+/// have none yet).
+fn bound_keypair_ca(dir: &Path) -> Result<JwtCa, LabError> {
+    let path = dir.join(BOUND_KEYPAIR_CA_KEY);
+    if path.is_file() {
+        return JwtCa::load(&read(dir, BOUND_KEYPAIR_CA_KEY)?)
+            .map_err(|e| damaged(dir, BOUND_KEYPAIR_CA_KEY, e));
+    }
+    let (ca, pem) = JwtCa::generate().map_err(|e| LabError::Crypto(e.to_string()))?;
+    write_new(&path, &pem, true)?;
+    Ok(ca)
 }
 
 fn read(dir: &Path, file: &str) -> Result<String, LabError> {
@@ -408,6 +425,7 @@ fn load(dir: &Path, cluster: Option<&str>) -> Result<Material, LabError> {
         cluster,
         tls_ca,
         ssh_ca,
+        bound_keypair_ca: bound_keypair_ca(dir)?,
         server_cert_pem,
         server_key_pem,
         identity_path,
@@ -446,9 +464,25 @@ fn check_identity(
     Ok(())
 }
 
+/// The address the running lab's proxy listens on (one line), so that `lab break` can point a
+/// bot's `proxy_server` at it; absent while the lab runs without a proxy.
+pub const PROXY_ADDR: &str = "proxy.addr";
+
+/// Records (or, with `None`, removes the record of) the lab proxy's address.
+pub(crate) fn record_proxy(dir: &Path, addr: Option<SocketAddr>) -> Result<(), LabError> {
+    let path = dir.join(PROXY_ADDR);
+    match addr {
+        Some(addr) => replace(&path, &format!("{addr}\n"), false),
+        None => match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&path, e)),
+            _ => Ok(()),
+        },
+    }
+}
+
 /// The lab proxy's web CA (its own, never the cluster's: a client that trusts the cluster CA must
 /// not take the web certificate for auth's) and web certificate, in the data dir.
-pub(crate) const WEB_CA_CERT: &str = "web-ca.crt";
+pub const WEB_CA_CERT: &str = "web-ca.crt";
 const WEB_CA_KEY: &str = "web-ca.key";
 const WEB_CERT: &str = "web.crt";
 const WEB_KEY: &str = "web.key";

@@ -24,6 +24,9 @@ pub(crate) enum ApiError {
     /// No client certificate where one is required → `Unauthenticated`.
     #[error("{0}")]
     Unauthenticated(String),
+    /// trace.NotImplemented → `Unimplemented` (a join method the lab does not serve).
+    #[error("{0}")]
+    NotImplemented(String),
     /// A fault of the lab itself (store, signing) → `Internal`.
     #[error("{0}")]
     Internal(String),
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::CompareFailed(_) => Code::FailedPrecondition,
             ApiError::BadParameter(_) => Code::InvalidArgument,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
+            ApiError::NotImplemented(_) => Code::Unimplemented,
             ApiError::Internal(_) => Code::Internal,
         }
     }
@@ -79,6 +83,10 @@ mod tests {
         );
         assert_eq!(ApiError::stale_revision().code(), Code::FailedPrecondition);
         assert_eq!(ApiError::NotFound(String::new()).code(), Code::NotFound);
+        assert_eq!(
+            ApiError::NotImplemented(String::new()).code(),
+            Code::Unimplemented
+        );
     }
 
     #[test]

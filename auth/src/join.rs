@@ -22,6 +22,34 @@ use crate::store::{Kind, now_ms};
 use crate::tokens::{BOT_ROLE, TOKEN_METHOD};
 
 impl Auth {
+    /// The lifetime of a joining bot's certificates: the lab's bot TTL, capped by Teleport's
+    /// renewable maximum, the expiry the client asked for and the roles' max_session_ttl.
+    pub(crate) fn join_ttl(
+        &self,
+        roles: &[String],
+        asked: Option<&prost_types::Timestamp>,
+        now: i64,
+    ) -> Duration {
+        let mut ttl = self.bot_ttl.min(MAX_RENEWABLE_TTL);
+        if let Some(asked) = timestamp_ms(asked).filter(|t| *t > now) {
+            ttl = ttl.min(Duration::from_millis(
+                u64::try_from(asked - now).unwrap_or(0),
+            ));
+        }
+        if let Some(max) = self
+            .policy
+            .role_set(roles, now)
+            .iter()
+            .filter_map(|r| r.spec.as_ref()?.options.as_ref())
+            .map(|o| o.max_session_ttl)
+            .filter(|n| *n > 0)
+            .min()
+        {
+            ttl = ttl.min(Duration::from_nanos(u64::try_from(max).unwrap_or(0)));
+        }
+        ttl
+    }
+
     pub(crate) async fn register_using_token(&self, body: Bytes) -> Result<Bytes, ApiError> {
         let req: RegisterUsingTokenRequest = decode(&body)?;
         let refused = |reason: &str| {
@@ -74,7 +102,6 @@ impl Auth {
         })?;
 
         let now = now_ms();
-        let roles = self.policy.role_set(&user.roles, now);
         let instance_id = uuid::Uuid::new_v4().to_string();
         let identity = CertIdentity {
             username: user.name.clone(),
@@ -91,21 +118,7 @@ impl Auth {
         self.policy
             .check_locks(&[(Target::JoinToken, req.token.as_str())], now)?;
 
-        let mut ttl = self.bot_ttl.min(MAX_RENEWABLE_TTL);
-        if let Some(asked) = timestamp_ms(req.expires.as_ref()).filter(|t| *t > now) {
-            ttl = ttl.min(Duration::from_millis(
-                u64::try_from(asked - now).unwrap_or(0),
-            ));
-        }
-        if let Some(max) = roles
-            .iter()
-            .filter_map(|r| r.spec.as_ref()?.options.as_ref())
-            .map(|o| o.max_session_ttl)
-            .filter(|n| *n > 0)
-            .min()
-        {
-            ttl = ttl.min(Duration::from_nanos(u64::try_from(max).unwrap_or(0)));
-        }
+        let ttl = self.join_ttl(&user.roles, req.expires.as_ref(), now);
         let certs = self.issue(&identity, &keys, &[], SystemTime::now() + ttl)?;
 
         let margin = i64::try_from((ttl + INSTANCE_MARGIN).as_millis()).unwrap_or(0);

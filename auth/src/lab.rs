@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use crate::datadir;
+pub use crate::datadir::{PROXY_ADDR, WEB_CA_CERT};
 use crate::policy::Policy;
 pub use crate::proxy::ProxyConfig;
 use crate::proxy::{self, Proxy};
@@ -229,6 +230,8 @@ pub async fn serve(
         None => None,
     };
 
+    let proxy_addr = proxy.as_ref().map(|(_, _, addr)| proxy::reachable(*addr));
+    datadir::record_proxy(&config.data_dir, proxy_addr)?;
     let ready = Ready {
         addr,
         identity_path: material.identity_path.clone(),
@@ -241,10 +244,15 @@ pub async fn serve(
         policy,
         tls_ca: material.tls_ca,
         ssh_ca: material.ssh_ca,
+        bound_keypair_ca: material.bound_keypair_ca,
         cluster: material.cluster,
         lock_style: config.lock_style,
         bot_ttl: config.bot_ttl,
         admin_mfa: config.admin_mfa,
+        proxy_public_addr: proxy
+            .as_ref()
+            .map(|(_, proxy, _)| proxy.info.public_addr.clone())
+            .unwrap_or_default(),
     });
 
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -32,12 +32,14 @@ pub mod lab;
 
 mod authz;
 mod bots;
+mod bound_keypair;
 mod certs;
 mod databases;
 mod datadir;
 mod error;
 mod instances;
 mod join;
+mod join_stream;
 mod locks;
 mod pki;
 mod policy;

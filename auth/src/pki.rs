@@ -69,6 +69,42 @@ pub(crate) struct TlsCa {
     cert_pem: String,
 }
 
+/// The cluster's `bound_keypair` CA: one JWT key (Ed25519, the balanced-v1 suite's choice) that
+/// signs join-state documents, named in their `kid` by its key ID (teleport-bound-keypair.md §4).
+pub(crate) struct JwtCa {
+    key: mwi_identity::jose::SigningKey,
+    kid: String,
+}
+
+impl JwtCa {
+    /// A new CA key and its PEM.
+    pub(crate) fn generate() -> Result<(JwtCa, String), PkiError> {
+        let key = mwi_identity::jose::SigningKey::generate_ed25519();
+        let pem = key.to_pem().map_err(|e| invalid("encode JWT key")(&e))?;
+        Ok((JwtCa::new(key), pem))
+    }
+
+    /// Reads the CA key from PEM.
+    pub(crate) fn load(pem: &str) -> Result<JwtCa, PkiError> {
+        mwi_identity::jose::SigningKey::from_pem(pem)
+            .map(JwtCa::new)
+            .map_err(|e| invalid("not a JWT signing key")(&e))
+    }
+
+    fn new(key: mwi_identity::jose::SigningKey) -> JwtCa {
+        let kid = key.verifying_key().key_id();
+        JwtCa { key, kid }
+    }
+
+    pub(crate) fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub(crate) fn key(&self) -> &mwi_identity::jose::SigningKey {
+        &self.key
+    }
+}
+
 /// A freshly generated private key and its PKCS#8 PEM.
 pub(crate) struct NewKey {
     pub key: SigningKey,

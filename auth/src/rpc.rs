@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use mwi_proto::method::{auth, bot, bot_instance, join};
+use mwi_proto::method::{auth, bot, bot_instance, join, join_v1};
 use mwi_proto::raw::RawCodec;
 use prost::Message;
 use tonic::Status;
 use tonic::body::Body;
-use tonic::server::{Grpc, UnaryService};
+use tonic::server::{Grpc, StreamingService, UnaryService};
 
 use crate::authz::Caller;
 use crate::error::ApiError;
@@ -72,6 +72,8 @@ methods! {
     GenerateUserCerts = auth::GENERATE_USER_CERTS,
     ListResources = auth::LIST_RESOURCES,
     RegisterUsingToken = join::REGISTER_USING_TOKEN,
+    RegisterUsingBoundKeypair = join::REGISTER_USING_BOUND_KEYPAIR_METHOD,
+    Join = join_v1::JOIN,
     GetBot = bot::GET_BOT,
     ListBots = bot::LIST_BOTS,
     CreateBot = bot::CREATE_BOT,
@@ -83,6 +85,13 @@ methods! {
     ListBotInstancesV2 = bot_instance::LIST_BOT_INSTANCES_V2,
     DeleteBotInstance = bot_instance::DELETE_BOT_INSTANCE,
     SubmitHeartbeat = bot_instance::SUBMIT_HEARTBEAT,
+}
+
+impl Method {
+    /// The join ceremonies, which are bidirectional streams rather than unary calls.
+    fn is_streaming(self) -> bool {
+        matches!(self, Method::RegisterUsingBoundKeypair | Method::Join)
+    }
 }
 
 /// Decodes a request, naming the message type when the bytes are not one.
@@ -175,6 +184,10 @@ async fn dispatch(
         Method::GenerateUserCerts => auth.generate_user_certs(&caller, &body).await,
         Method::ListResources => auth.list_resources(&caller, &body).await,
         Method::RegisterUsingToken => auth.register_using_token(body).await,
+        Method::RegisterUsingBoundKeypair | Method::Join => Err(ApiError::BadParameter(format!(
+            "{} is a streaming RPC; open a stream",
+            method.path()
+        ))),
         Method::GetBot => auth.get_bot(&caller, &body).await,
         Method::ListBots => auth.list_bots(&caller, &body).await,
         Method::CreateBot => auth.create_bot(&caller, &body).await,
@@ -237,6 +250,30 @@ impl UnaryService<Bytes> for Unary {
     }
 }
 
+/// One join stream of `method`.
+struct JoinStream {
+    auth: Arc<Auth>,
+    method: Method,
+}
+
+impl StreamingService<Bytes> for JoinStream {
+    type Response = Bytes;
+    type ResponseStream = crate::join_stream::ResponseStream;
+    type Future = BoxFuture<Result<tonic::Response<Self::ResponseStream>, Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        let auth = self.auth.clone();
+        let method = self.method;
+        Box::pin(async move {
+            let conn = request.extensions().get::<ConnInfo>().cloned();
+            let inbound = request.into_inner();
+            Ok(tonic::Response::new(crate::join_stream::serve(
+                auth, method, conn, inbound,
+            )))
+        })
+    }
+}
+
 /// The lab's gRPC service, for `tonic::transport::Server::serve_with_incoming_shutdown`.
 #[derive(Clone)]
 pub(crate) struct LabService {
@@ -262,6 +299,10 @@ impl tower::Service<http::Request<Body>> for LabService {
                 ));
                 return Ok(status.into_http());
             };
+            if method.is_streaming() {
+                let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST_BYTES);
+                return Ok(grpc.streaming(JoinStream { auth, method }, request).await);
+            }
             let mut grpc = Grpc::new(RawCodec).max_decoding_message_size(MAX_REQUEST_BYTES);
             let mut response = grpc.unary(Unary { auth, method }, request).await;
             // tonic refuses an oversized request with OutOfRange; grpc-go, which Teleport and
@@ -281,7 +322,14 @@ mod tests {
 
     #[test]
     fn every_declared_method_is_routed() {
-        let declared = [auth::ALL, join::ALL, bot::ALL, bot_instance::ALL].concat();
+        let declared = [
+            auth::ALL,
+            join::ALL,
+            join_v1::ALL,
+            bot::ALL,
+            bot_instance::ALL,
+        ]
+        .concat();
         assert_eq!(declared.len(), Method::ALL.len());
         for path in declared {
             let method = Method::from_path(path).unwrap_or_else(|| panic!("{path} not routed"));

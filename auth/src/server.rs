@@ -11,7 +11,7 @@ use prost::Message;
 use crate::authz::Caller;
 use crate::error::ApiError;
 use crate::lab::LockStyle;
-use crate::pki::TlsCa;
+use crate::pki::{JwtCa, TlsCa};
 use crate::policy::Policy;
 use crate::sshca::SshCa;
 use crate::store::Store;
@@ -31,10 +31,14 @@ pub(crate) struct Auth {
     pub policy: Arc<Policy>,
     pub tls_ca: TlsCa,
     pub ssh_ca: SshCa,
+    pub bound_keypair_ca: JwtCa,
     pub cluster: String,
     pub lock_style: LockStyle,
     pub bot_ttl: Duration,
     pub admin_mfa: bool,
+    /// The lab proxy's public address, which Ping reports as `proxy_public_addr` (tbot with
+    /// `auth_server` asks for it to reach the proxy); empty without a lab proxy.
+    pub proxy_public_addr: String,
 }
 
 impl Auth {
@@ -43,6 +47,7 @@ impl Auth {
             cluster_name: self.cluster.clone(),
             server_version: server_version(self.lock_style).to_string(),
             remote_addr: caller.remote.map(|a| a.to_string()).unwrap_or_default(),
+            proxy_public_addr: self.proxy_public_addr.clone(),
             ..Default::default()
         };
         Ok(response.encode_to_vec().into())

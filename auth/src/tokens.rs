@@ -1,8 +1,9 @@
 //! Join token RPCs: GetToken, GetTokens, CreateTokenV2, UpsertTokenV2, DeleteToken. A token's
-//! expiry is its `metadata.expires`; expired tokens are invisible and swept.
+//! expiry is its `metadata.expires`; expired tokens are invisible and swept. Writes validate
+//! bound-keypair tokens and keep their server-written status (see [`settle_status`]).
 
 use bytes::Bytes;
-use mwi_proto::types::{ProvisionTokenV2, ResourceRequest};
+use mwi_proto::types::{ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest};
 
 use crate::authz::Caller;
 use crate::error::ApiError;
@@ -31,10 +32,11 @@ const SYSTEM_ROLES: &[&str] = &[
 pub(crate) const BOT_ROLE: &str = "Bot";
 /// The join method the lab can check (the token itself is the secret).
 pub(crate) const TOKEN_METHOD: &str = "token";
+/// The join method whose token carries a bound key and a recovery counter in its status.
+pub(crate) const BOUND_KEYPAIR_METHOD: &str = "bound_keypair";
 
-/// Validates a token and fills in kind, version and the default join method, keeping every
-/// field of the original bytes.
-fn complete_token(original: &[u8], mut token: ProvisionTokenV2) -> Result<Vec<u8>, ApiError> {
+/// Validates a token and fills in kind, version and the default join method.
+fn complete_token(token: &mut ProvisionTokenV2) -> Result<(), ApiError> {
     let name = token
         .metadata
         .as_ref()
@@ -68,23 +70,117 @@ fn complete_token(original: &[u8], mut token: ProvisionTokenV2) -> Result<Vec<u8
             "a token with role \"Bot\" needs spec.bot_name (the bot it joins)".into(),
         ));
     }
-    let mut changed = false;
+    if spec.join_method == BOUND_KEYPAIR_METHOD {
+        check_bound_keypair(spec)?;
+    }
     if spec.join_method.is_empty() {
         spec.join_method = TOKEN_METHOD.into();
-        changed = true;
     }
     if token.kind.is_empty() {
         token.kind = "token".into();
-        changed = true;
     }
     if token.version.is_empty() {
         token.version = "v2".into();
-        changed = true;
     }
-    if !changed {
-        return Ok(original.to_vec());
+    Ok(())
+}
+
+/// Teleport's checks of a bound_keypair token on create and upsert (lib/auth/bound_keypair_tokens.go
+/// and join_bound_keypair.go, `validateBoundKeypairTokenSpec`): the block and its recovery are
+/// required. The recovery mode is checked when a bot joins, as Teleport does.
+fn check_bound_keypair(spec: &mwi_proto::types::ProvisionTokenSpecV2) -> Result<(), ApiError> {
+    let Some(bound_keypair) = &spec.bound_keypair else {
+        return Err(ApiError::BadParameter(
+            "bound_keypair token requires non-nil spec.bound_keypair".into(),
+        ));
+    };
+    if bound_keypair.recovery.is_none() {
+        return Err(ApiError::BadParameter(
+            "spec.bound_keypair.recovery: field is required".into(),
+        ));
     }
-    Ok(mwi_proto::unknown::keep_unknown(original, &token))
+    Ok(())
+}
+
+/// The server-written bound-keypair status of `token`, created empty when absent (Teleport reads a
+/// missing status as an empty one).
+pub(crate) fn bound_keypair_status_mut(
+    token: &mut ProvisionTokenV2,
+) -> &mut ProvisionTokenStatusV2BoundKeypair {
+    token
+        .status
+        .get_or_insert_with(Default::default)
+        .bound_keypair
+        .get_or_insert_with(Default::default)
+}
+
+/// Decides the status a token write stores, before [`complete_token`] encodes it.
+///
+/// A new token keeps the status it was sent with (Teleport's create path keeps it "for backup and
+/// restore"). Over an existing token the stored status wins and the one sent is ignored, so that
+/// re-applying a spec-only file never wipes a bound key, its instance or its recovery count (the
+/// failure of teleport#68211; the rule proposed in teleport#69444). The exception keeps teleport
+/// #68727's revocation: before any key is bound, a change of the onboarding key or secret drops
+/// the unused registration secret so a new one is made.
+///
+/// Then a bound_keypair token gets its registration secret as Teleport's
+/// `populateRegistrationSecret` gives it: none once a key is bound or preregistered, the stored
+/// one if any, else the spec's, else 32 random hex characters.
+fn settle_status(token: &mut ProvisionTokenV2, stored: Option<&ProvisionTokenV2>) {
+    if let Some(stored) = stored {
+        token.status = stored.status.clone();
+        let onboarding = |t: &ProvisionTokenV2| {
+            let o = t
+                .spec
+                .as_ref()
+                .and_then(|s| s.bound_keypair.as_ref())
+                .and_then(|b| b.onboarding.as_ref());
+            (
+                o.map(|o| o.initial_public_key.clone()).unwrap_or_default(),
+                o.map(|o| o.registration_secret.clone()).unwrap_or_default(),
+            )
+        };
+        let bound = token
+            .status
+            .as_ref()
+            .and_then(|s| s.bound_keypair.as_ref())
+            .is_some_and(|b| !b.bound_public_key.is_empty());
+        if !bound
+            && onboarding(token) != onboarding(stored)
+            && let Some(b) = token.status.as_mut().and_then(|s| s.bound_keypair.as_mut())
+        {
+            b.registration_secret.clear();
+        }
+    }
+    let Some(spec) = token.spec.as_mut() else {
+        return;
+    };
+    if spec.join_method != BOUND_KEYPAIR_METHOD {
+        return;
+    }
+    let onboarding = spec
+        .bound_keypair
+        .get_or_insert_with(Default::default)
+        .onboarding
+        .get_or_insert_with(Default::default);
+    let initial_key = onboarding.initial_public_key.clone();
+    let spec_secret = onboarding.registration_secret.clone();
+    let status = bound_keypair_status_mut(token);
+    if !status.bound_public_key.is_empty()
+        || !initial_key.is_empty()
+        || !status.registration_secret.is_empty()
+    {
+        return;
+    }
+    status.registration_secret = if spec_secret.is_empty() {
+        // Teleport: utils.CryptoRandomHex(defaults.TokenLenBytes), 16 bytes.
+        rand::random::<[u8; 16]>()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    } else {
+        spec_secret
+    };
 }
 
 impl Auth {
@@ -139,18 +235,25 @@ impl Auth {
             .ok_or_else(|| {
                 ApiError::BadParameter(format!("{type_name}: missing token (field V2)"))
             })?;
-        let token: ProvisionTokenV2 = decode(&original)?;
-        let bytes = complete_token(&original, token.clone())?;
-        let meta = token.metadata.unwrap_or_default();
+        let mut token: ProvisionTokenV2 = decode(&original)?;
+        // Validated before the store is touched, so a refused write changes nothing.
+        complete_token(&mut token)?;
+        let meta = token.metadata.clone().unwrap_or_default();
         let expires = timestamp_ms(meta.expires.as_ref());
         let name = meta.name;
         self.store
             .write(move |tx| {
-                if !upsert && tx.get(Kind::Token, &name)?.is_some() {
-                    return Err(ApiError::AlreadyExists(format!(
-                        "token {name:?} already exists"
-                    )));
-                }
+                let stored = match tx.get(Kind::Token, &name)? {
+                    Some(_) if !upsert => {
+                        return Err(ApiError::AlreadyExists(format!(
+                            "token {name:?} already exists"
+                        )));
+                    }
+                    Some(row) => Some(decode::<ProvisionTokenV2>(&row.value)?),
+                    None => None,
+                };
+                settle_status(&mut token, stored.as_ref());
+                let bytes = mwi_proto::unknown::keep_unknown(&original, &token);
                 tx.put_resource(Kind::Token, &name, &bytes, expires)
             })
             .await?;
@@ -182,7 +285,6 @@ impl Auth {
 mod tests {
     use super::*;
     use mwi_proto::types::{Metadata, ProvisionTokenSpecV2};
-    use prost::Message;
 
     fn token(roles: &[&str], bot: &str) -> ProvisionTokenV2 {
         ProvisionTokenV2 {
@@ -201,19 +303,148 @@ mod tests {
 
     #[test]
     fn a_bot_token_defaults_to_the_token_join_method() {
-        let t = token(&["Bot"], "b");
-        let out = complete_token(&t.encode_to_vec(), t).unwrap();
-        let back = ProvisionTokenV2::decode(out.as_slice()).unwrap();
+        let mut back = token(&["Bot"], "b");
+        complete_token(&mut back).unwrap();
         assert_eq!(back.spec.unwrap().join_method, "token");
         assert_eq!((back.kind.as_str(), back.version.as_str()), ("token", "v2"));
     }
 
     #[test]
     fn a_bot_token_without_a_bot_or_with_an_unknown_role_is_refused() {
-        let t = token(&["Bot"], "");
-        assert!(complete_token(&t.encode_to_vec(), t).is_err());
-        let t = token(&["Wizard"], "");
-        let err = complete_token(&t.encode_to_vec(), t).unwrap_err();
+        assert!(complete_token(&mut token(&["Bot"], "")).is_err());
+        let err = complete_token(&mut token(&["Wizard"], "")).unwrap_err();
         assert!(err.to_string().contains("Wizard"), "{err}");
+    }
+
+    fn bound(initial_key: &str, secret: &str) -> ProvisionTokenV2 {
+        use mwi_proto::types::ProvisionTokenSpecV2BoundKeypair;
+        use mwi_proto::types::provision_token_spec_v2_bound_keypair::{
+            OnboardingSpec, RecoverySpec,
+        };
+        let mut t = token(&["Bot"], "b");
+        let spec = t.spec.as_mut().unwrap();
+        spec.join_method = BOUND_KEYPAIR_METHOD.into();
+        spec.bound_keypair = Some(ProvisionTokenSpecV2BoundKeypair {
+            onboarding: Some(OnboardingSpec {
+                initial_public_key: initial_key.into(),
+                registration_secret: secret.into(),
+                ..Default::default()
+            }),
+            recovery: Some(RecoverySpec {
+                limit: 1,
+                mode: String::new(),
+            }),
+            rotate_after: None,
+        });
+        t
+    }
+
+    fn status(t: &ProvisionTokenV2) -> ProvisionTokenStatusV2BoundKeypair {
+        t.status.clone().unwrap().bound_keypair.unwrap()
+    }
+
+    #[test]
+    fn a_bound_keypair_token_needs_its_block_and_its_recovery() {
+        let mut t = bound("", "");
+        t.spec.as_mut().unwrap().bound_keypair = None;
+        assert_eq!(
+            complete_token(&mut t).unwrap_err(),
+            ApiError::BadParameter(
+                "bound_keypair token requires non-nil spec.bound_keypair".into()
+            )
+        );
+        let mut t = bound("", "");
+        t.spec
+            .as_mut()
+            .unwrap()
+            .bound_keypair
+            .as_mut()
+            .unwrap()
+            .recovery = None;
+        assert_eq!(
+            complete_token(&mut t).unwrap_err(),
+            ApiError::BadParameter("spec.bound_keypair.recovery: field is required".into())
+        );
+        assert_eq!(complete_token(&mut bound("", "")), Ok(()));
+    }
+
+    #[test]
+    fn a_new_token_gets_a_generated_secret_the_specs_secret_or_none_with_a_key() {
+        let mut t = bound("", "");
+        settle_status(&mut t, None);
+        let secret = status(&t).registration_secret;
+        assert_eq!(secret.len(), 32);
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit()), "{secret}");
+        let mut t = bound("", "s3cret");
+        settle_status(&mut t, None);
+        assert_eq!(status(&t).registration_secret, "s3cret");
+        let mut t = bound("ssh-ed25519 AAAA", "s3cret");
+        settle_status(&mut t, None);
+        assert_eq!(status(&t), ProvisionTokenStatusV2BoundKeypair::default());
+        // A token of another method gets no status.
+        let mut t = token(&["Bot"], "b");
+        t.spec.as_mut().unwrap().join_method = "token".into();
+        settle_status(&mut t, None);
+        assert_eq!(t.status, None);
+    }
+
+    #[test]
+    fn a_new_token_keeps_the_status_it_was_sent_with_for_restores() {
+        let mut t = bound("", "");
+        bound_keypair_status_mut(&mut t).bound_public_key = "ssh-ed25519 AAAA".into();
+        bound_keypair_status_mut(&mut t).recovery_count = 4;
+        settle_status(&mut t, None);
+        assert_eq!(status(&t).recovery_count, 4);
+        assert_eq!(status(&t).registration_secret, "");
+    }
+
+    #[test]
+    fn rewriting_a_token_keeps_the_stored_status_and_ignores_the_one_sent() {
+        let mut stored = bound("", "");
+        settle_status(&mut stored, None);
+        let status_of_stored = {
+            let s = bound_keypair_status_mut(&mut stored);
+            s.bound_public_key = "ssh-ed25519 AAAA".into();
+            s.bound_bot_instance_id = "i-1".into();
+            s.recovery_count = 1;
+            s.registration_secret.clear();
+            s.clone()
+        };
+        // A spec-only file (teleport#68211), with the limit raised.
+        let mut sent = bound("", "");
+        sent.spec
+            .as_mut()
+            .unwrap()
+            .bound_keypair
+            .as_mut()
+            .unwrap()
+            .recovery
+            .as_mut()
+            .unwrap()
+            .limit = 3;
+        settle_status(&mut sent, Some(&stored));
+        assert_eq!(status(&sent), status_of_stored);
+        // A tampered status is ignored.
+        let mut sent = bound("", "");
+        bound_keypair_status_mut(&mut sent).recovery_count = 0;
+        bound_keypair_status_mut(&mut sent).bound_public_key = "ssh-ed25519 EVIL".into();
+        settle_status(&mut sent, Some(&stored));
+        assert_eq!(status(&sent), status_of_stored);
+    }
+
+    #[test]
+    fn changing_the_onboarding_secret_before_the_first_join_replaces_the_unused_one() {
+        let mut stored = bound("", "old");
+        settle_status(&mut stored, None);
+        let mut same = bound("", "old");
+        settle_status(&mut same, Some(&stored));
+        assert_eq!(status(&same).registration_secret, "old");
+        let mut changed = bound("", "new");
+        settle_status(&mut changed, Some(&stored));
+        assert_eq!(status(&changed).registration_secret, "new");
+        let mut generated = bound("", "");
+        settle_status(&mut generated, Some(&stored));
+        let secret = status(&generated).registration_secret;
+        assert!(secret != "old" && secret.len() == 32, "{secret}");
     }
 }

@@ -195,6 +195,7 @@ async fn joined_bot(setup: &Setup, ca_pem: &str) -> String {
             roles: vec!["Bot".into()],
             join_method: "token".into(),
             bot_name: BOT.into(),
+            ..Default::default()
         }),
         ..Default::default()
     };

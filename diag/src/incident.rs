@@ -160,7 +160,8 @@ impl Incident {
                 title: "proxy_server behind split DNS without TBOT_USE_PROXY_ADDR",
                 cause: "Behind split DNS the proxy's name resolves to an internal address, but \
                         tbot connects to the public address the proxy advertises unless \
-                        TBOT_USE_PROXY_ADDR is set. It leaves no log signature of its own.",
+                        TBOT_USE_PROXY_ADDR is set; its dial then fails (`failed dial to auth \
+                        server through reverse tunnel`).",
                 fix: "Set TBOT_USE_PROXY_ADDR=yes in tbot's environment; `mwictl lint` says what \
                       it does with this config.",
                 flow: None,

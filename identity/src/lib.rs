@@ -4,6 +4,7 @@
 pub mod durable;
 pub mod duration;
 mod file;
+pub mod jose;
 pub mod keys;
 pub mod labels;
 mod subject;

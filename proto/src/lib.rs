@@ -26,6 +26,11 @@ pub mod teleport {
             include!(concat!(env!("OUT_DIR"), "/teleport.header.v1.rs"));
         }
     }
+    pub mod join {
+        pub mod v1 {
+            include!(concat!(env!("OUT_DIR"), "/teleport.join.v1.rs"));
+        }
+    }
     pub mod machineid {
         pub mod v1 {
             include!(concat!(env!("OUT_DIR"), "/teleport.machineid.v1.rs"));

@@ -39,6 +39,14 @@ pub mod auth {
 pub mod join {
     methods!("proto.JoinService" {
         REGISTER_USING_TOKEN = "RegisterUsingToken",
+        REGISTER_USING_BOUND_KEYPAIR_METHOD = "RegisterUsingBoundKeypairMethod",
+    });
+}
+
+/// `teleport.join.v1.JoinService`.
+pub mod join_v1 {
+    methods!("teleport.join.v1.JoinService" {
+        JOIN = "Join",
     });
 }
 
@@ -77,7 +85,13 @@ mod tests {
     #[test]
     fn every_path_names_a_declared_method() {
         let pool = crate::descriptor_pool();
-        let all = [auth::ALL, join::ALL, bot::ALL, bot_instance::ALL];
+        let all = [
+            auth::ALL,
+            join::ALL,
+            join_v1::ALL,
+            bot::ALL,
+            bot_instance::ALL,
+        ];
         let mut count = 0;
         for path in all.iter().flat_map(|s| s.iter()) {
             let (service, method) = split(path).unwrap();

@@ -115,6 +115,7 @@ pub fn token_until(name: &str, bot: &str, expires: prost_types::Timestamp) -> Pr
             roles: vec!["Bot".into()],
             join_method: "token".into(),
             bot_name: bot.into(),
+            ..Default::default()
         }),
         ..Default::default()
     }

@@ -125,6 +125,7 @@ fn create_token_with_unknown_field(lab: &Lab, name: &str) {
             roles: vec!["Bot".into()],
             join_method: "token".into(),
             bot_name: "example".into(),
+            ..Default::default()
         }),
         ..Default::default()
     };

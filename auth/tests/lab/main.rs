@@ -3,6 +3,7 @@
 //! clients.
 
 mod bots;
+mod bound_keypair;
 mod data_dir;
 mod databases;
 mod impersonation;

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Read};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::apply::{Action, Applied, apply, read_only};
+use crate::ops::apply::{Action, Applied, ApplyOptions, apply, read_only};
 use crate::output::Output;
 use crate::resource::{Kind, MAX_INPUT_BYTES, check_name, parse_documents, shown};
 
@@ -16,7 +16,9 @@ use crate::resource::{Kind, MAX_INPUT_BYTES, check_name, parse_documents, shown}
 /// exists is refused (exit 5) unless -f is given; then it is overwritten, keeping any field of
 /// the stored copy that this version of mwictl does not know. Files from `mwictl get --format
 /// yaml` (or json) or `tctl get` work as they are; the table `mwictl get` prints by default does
-/// not. Names are at most 253 bytes, without `/`, control characters or spaces at either end;
+/// not. A join token's `status` is written by the auth server as bots join, so the server's is
+/// kept (a warning says when the file's differs); `--restore-status` writes the file's instead.
+/// Names are at most 253 bytes, without `/`, control characters or spaces at either end;
 /// one resource is at most 4 MiB (what the auth service accepts in one request). Prints `KIND "NAME" has been created|updated` per resource;
 /// JSON/YAML: `[{kind, name, action: created|updated}]`.
 #[derive(Debug, clap::Args)]
@@ -24,6 +26,12 @@ pub struct CreateArgs {
     /// Overwrite resources that already exist.
     #[arg(short, long)]
     pub force: bool,
+
+    /// Write the `status` of join tokens from the file (restoring a backup: the bound key, bot
+    /// instance and recovery count) instead of keeping the server's. With -f an existing token
+    /// is deleted and created again, the one way Teleport writes a given status.
+    #[arg(long)]
+    pub restore_status: bool,
 
     /// The file to read; `-` or nothing reads stdin.
     #[arg(value_name = "FILE")]
@@ -92,9 +100,18 @@ pub async fn run(ctx: &Context, args: CreateArgs) -> Result<ExitStatus, CommandE
     let mut out = CreateOutput {
         resources: Vec::with_capacity(total),
     };
+    let options = ApplyOptions {
+        force: args.force,
+        restore_status: args.restore_status,
+    };
     for resource in resources {
-        match apply(client, resource, args.force).await {
-            Ok(applied) => out.resources.push(applied),
+        match apply(client, resource, options).await {
+            Ok(applied) => {
+                for warning in &applied.warnings {
+                    ctx.printer().warn(warning);
+                }
+                out.resources.push(applied);
+            }
             Err(e) if out.resources.is_empty() => return Err(e),
             Err(e) => {
                 // Say what was already written before failing.

@@ -1,5 +1,8 @@
 //! Writing resources read from a file (`mwictl create`): each is created, or with force
-//! overwritten keeping the unknown fields of the stored copy; bot instances are refused.
+//! overwritten keeping the unknown fields of the stored copy; bot instances are refused. A join
+//! token's status is the server's: it is written only when restoring one is asked for.
+
+use mwi_proto::types::{ProvisionTokenStatusV2, ProvisionTokenV2};
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
@@ -19,6 +22,19 @@ pub struct Applied {
     pub kind: String,
     pub name: String,
     pub action: Action,
+    /// What the user should know about this write (a token status not written, or restored).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+/// How [`apply`] writes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyOptions {
+    /// Overwrite a resource that exists.
+    pub force: bool,
+    /// Write a token's `status` from the file (a restore from backup) instead of keeping the
+    /// server's.
+    pub restore_status: bool,
 }
 
 /// Writes one resource: created when new; when it exists, refused unless `force`, else
@@ -26,8 +42,10 @@ pub struct Applied {
 pub async fn apply(
     client: &Client,
     resource: Resource,
-    force: bool,
+    options: ApplyOptions,
 ) -> Result<Applied, CommandError> {
+    let force = options.force;
+    let mut warnings = Vec::new();
     let kind = resource.kind();
     let name = resource.name();
     let exists = || {
@@ -58,18 +76,8 @@ pub async fn apply(
                 .map_err(|e| already(e, exists))?;
             Action::Created
         }
-        Resource::Token(token) if force => {
-            let stored = existing(client.get_token(&name).await)?;
-            let action = action_for(&stored);
-            client.upsert_token(&graft(token, stored)).await?;
-            action
-        }
         Resource::Token(token) => {
-            client
-                .create_token(&token)
-                .await
-                .map_err(|e| already(e, exists))?;
-            Action::Created
+            apply_token(client, token, options, &mut warnings, exists).await?
         }
         Resource::Bot(bot) if force => {
             let stored = existing(client.get_bot(&name).await)?;
@@ -90,6 +98,105 @@ pub async fn apply(
         kind: kind.name().to_owned(),
         name,
         action,
+        warnings,
+    })
+}
+
+/// Writes a join token. Its `status` (bound key, bot instance, recovery count) is written by the
+/// auth server as bots join; re-applying a `get` file with a stale or no status must not reset
+/// it (teleport#68211, where a re-applied spec-only file locked the bot out). So the server's
+/// status is sent back as it is, and the file's is written only with `restore_status`: on a
+/// token that exists by delete and create, the one path where Teleport writes a given status.
+async fn apply_token(
+    client: &Client,
+    mut token: ProvisionTokenV2,
+    options: ApplyOptions,
+    warnings: &mut Vec<String>,
+    exists: impl Fn() -> CommandError,
+) -> Result<Action, CommandError> {
+    let name = token
+        .metadata
+        .as_ref()
+        .map(|m| m.name.clone())
+        .unwrap_or_default();
+    let from_file = token.status.take();
+    let restore = options.restore_status && has_status(from_file.as_ref());
+    let stored = if options.force {
+        existing(client.get_token(&name).await)?
+    } else {
+        None
+    };
+    if restore {
+        warnings.push(format!(
+            "token {}: writing the file's status (bound key, bot instance, recovery count) \
+             instead of the server's; a bot whose key or join state does not match it cannot join",
+            shown(&name)
+        ));
+        token.status = from_file;
+        let Some(stored) = stored else {
+            client
+                .create_token(&token)
+                .await
+                .map_err(|e| already(e, &exists))?;
+            return Ok(Action::Created);
+        };
+        client.delete_token(&name).await?;
+        let written = Fetched {
+            value: token,
+            raw: stored.raw.clone(),
+        };
+        if let Err(e) = client.create_token(&written).await {
+            // Put the stored copy back, so a failed restore does not lose the token.
+            let put_back = client.create_token(&stored).await;
+            let e = CommandError::from(e);
+            return Err(match put_back {
+                Ok(()) => e.hint(format!("token {} was left as it was", shown(&name))),
+                Err(_) => e.hint(format!(
+                    "token {} was deleted and could not be put back; recreate it from the file",
+                    shown(&name)
+                )),
+            });
+        }
+        return Ok(Action::Updated);
+    }
+    let kept = stored.as_ref().and_then(|s| s.value.status.clone());
+    if has_status(from_file.as_ref()) && normal(from_file.as_ref()) != normal(kept.as_ref()) {
+        warnings.push(format!(
+            "token {}: the file's status was not written, the server's is kept (status is \
+             written by the auth server as bots join; `--restore-status` writes a saved one)",
+            shown(&name)
+        ));
+    }
+    match stored {
+        Some(stored) => {
+            token.status = kept;
+            client.upsert_token(&graft(token, Some(stored))).await?;
+            Ok(Action::Updated)
+        }
+        None if options.force => {
+            client.upsert_token(&token).await?;
+            Ok(Action::Created)
+        }
+        None => {
+            client
+                .create_token(&token)
+                .await
+                .map_err(|e| already(e, &exists))?;
+            Ok(Action::Created)
+        }
+    }
+}
+
+/// A status with anything in it; `status: {}` and an all-empty bound_keypair status say nothing.
+fn has_status(status: Option<&ProvisionTokenStatusV2>) -> bool {
+    normal(status).is_some()
+}
+
+fn normal(status: Option<&ProvisionTokenStatusV2>) -> Option<&ProvisionTokenStatusV2> {
+    status.filter(|s| {
+        s.bound_keypair
+            .as_ref()
+            .is_some_and(|b| *b != Default::default())
     })
 }
 

@@ -258,6 +258,9 @@ async fn apply_edit(
                 force,
             )?;
             set_revision(&mut after.metadata, &current.value.metadata);
+            // The status shown was left as it was (parse_edited); the server's current one is
+            // what is written back, so a join during the edit is not undone.
+            after.status = current.value.status.clone();
             client.upsert_token(&with_raw(after, current.raw)).await?;
         }
         _ => unreachable!("parse_edited returns the kind it was given"),
@@ -293,6 +296,17 @@ fn parse_edited(text: &str, original: &Resource) -> Result<Resource, CommandErro
         .hint(
             "create the new one with `mwictl create FILE` and remove the old one with `mwictl rm`",
         ));
+    }
+    if let (Resource::Token(before), Resource::Token(after)) = (original, &edited) {
+        let changed = crate::resource::status_changes(before, after);
+        if !changed.is_empty() {
+            return Err(CommandError::usage(format!(
+                "token {}: status is written by the auth server as bots join and cannot be edited; changed: {}",
+                crate::resource::shown(&original.name()),
+                changed.join(", ")
+            ))
+            .hint("change spec instead (e.g. spec.bound_keypair.recovery.limit); to restore a saved status use `mwictl create -f FILE --restore-status`"));
+        }
     }
     Ok(edited)
 }
@@ -509,6 +523,28 @@ mod tests {
             "{}",
             err.message
         );
+    }
+
+    #[test]
+    fn a_tokens_status_cannot_be_edited_but_its_spec_can() {
+        let text = "kind: token\nversion: v2\nmetadata: {name: t}\nspec:\n  roles: [Bot]\n  \
+                    bot_name: b\n  join_method: bound_keypair\n  bound_keypair:\n    \
+                    recovery: {limit: LIMIT, mode: ''}\nstatus:\n  bound_keypair:\n    \
+                    bound_public_key: k\n    recovery_count: COUNT\n";
+        let doc = |limit: &str, count: &str| text.replace("LIMIT", limit).replace("COUNT", count);
+        let original = parse_documents(&doc("1", "1")).unwrap().remove(0);
+        assert!(parse_edited(&doc("2", "1"), &original).is_ok());
+        let err = parse_edited(&doc("1", "0"), &original).unwrap_err();
+        assert_eq!(err.status, ExitStatus::Usage);
+        assert_eq!(
+            err.message,
+            "token \"t\": status is written by the auth server as bots join and cannot be edited; \
+             changed: status.bound_keypair.recovery_count"
+        );
+        let removed = doc("1", "1");
+        let removed = &removed[..removed.find("status:").unwrap()];
+        let err = parse_edited(removed, &original).unwrap_err();
+        assert!(err.message.ends_with("changed: status.bound_keypair.bound_public_key, status.bound_keypair.recovery_count"), "{}", err.message);
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub fn bot_token(name: &str, bot: &str, expires: SystemTime) -> ProvisionTokenV2
             roles: vec!["Bot".into()],
             join_method: "token".into(),
             bot_name: bot.into(),
+            ..Default::default()
         }),
         ..Default::default()
     }

@@ -33,6 +33,7 @@ pub use error::ResourceError;
 pub(crate) use error::edit_distance;
 pub use lock::lock_target_text;
 pub use name::{MAX_NAME_BYTES, NameError, check_name, cut, shown};
+pub(crate) use token::status_changes;
 pub use units::{format_go_duration, format_timestamp, parse_go_duration, parse_timestamp};
 
 use error::closest;

@@ -70,12 +70,12 @@ pub(crate) fn from_fields(mut f: Fields) -> Result<RoleV6, ResourceError> {
 }
 
 /// A wire duration (int64 nanoseconds) as Go prints it, or nothing for zero (`omitempty`).
-fn nanos_value(nanos: i64) -> Option<String> {
+pub(super) fn nanos_value(nanos: i64) -> Option<String> {
     (nanos != 0).then(|| format_go_nanos(nanos))
 }
 
 /// A Go duration string as the wire's int64 nanoseconds.
-fn read_nanos(path: &str, value: Value) -> Result<i64, ResourceError> {
+pub(super) fn read_nanos(path: &str, value: Value) -> Result<i64, ResourceError> {
     let text = match value {
         Value::String(s) => s,
         other => return Err(wrong_type(path, "a duration string like 12h0m0s", &other)),
@@ -105,18 +105,18 @@ fn read_bool(path: &str, value: Value) -> Result<bool, ResourceError> {
 }
 
 /// An option whose absence means "Teleport's default"; present, it is printed even when false.
-fn read_bool_value(path: &str, value: Value) -> Result<BoolValue, ResourceError> {
+pub(super) fn read_bool_value(path: &str, value: Value) -> Result<BoolValue, ResourceError> {
     Ok(BoolValue {
         value: read_bool(path, value)?,
     })
 }
 
-fn bool_value(b: Option<&BoolValue>) -> Option<bool> {
+pub(super) fn bool_value(b: Option<&BoolValue>) -> Option<bool> {
     b.map(|b| b.value)
 }
 
 /// Labels as tctl prints them: one value as a plain string, several as a list.
-fn label_values(labels: Option<&LabelValues>) -> Obj {
+pub(super) fn label_values(labels: Option<&LabelValues>) -> Obj {
     labels
         .map(|l| &l.values)
         .into_iter()
@@ -130,7 +130,10 @@ fn label_values(labels: Option<&LabelValues>) -> Obj {
 }
 
 /// Labels given as `key: value` or `key: [values]`; an empty mapping reads as no labels.
-fn read_label_values(path: &str, value: Value) -> Result<Option<LabelValues>, ResourceError> {
+pub(super) fn read_label_values(
+    path: &str,
+    value: Value,
+) -> Result<Option<LabelValues>, ResourceError> {
     let entries: BTreeMap<String, StringValues> =
         Fields::new(path, value)?.entries(|entry_path, v| {
             let values = match v {

@@ -316,18 +316,35 @@ pub(crate) fn advise(
                 None,
             )
         }
-        // No log line shows split DNS (lint finds it in tbot.yaml); the catalogue's summary
-        // stands in should a signature for it be added.
-        Incident::Product(incident @ Product::SplitDns) => (
-            incident.title(),
-            incident.entry().cause.to_string(),
-            Fix {
-                mwictl: Some(format!("mwictl lint {CONFIG}")),
-                tctl: Vec::new(),
-                then: Some(incident.entry().fix.to_string()),
-            },
-            None,
-        ),
+        Incident::Product(Product::SplitDns) => {
+            let addr = signals.iter().find_map(|s| match s {
+                Signal::TunnelDialFailed { addr } => addr.clone(),
+                _ => None,
+            });
+            insert_once(&mut facts, "advertised", &addr);
+            let at = addr.as_deref().map_or(String::new(), |a| format!(" ({a})"));
+            (
+                Product::SplitDns.title(),
+                format!(
+                    "tbot reached the proxy at proxy_server, then dialed the address the proxy \
+                     advertises{at} and could not reach it: behind split DNS that name does not \
+                     lead to the proxy from here. Set TBOT_USE_PROXY_ADDR=yes (exactly `yes`) in \
+                     tbot's environment so it keeps using proxy_server; this needs TLS routing on \
+                     the proxy. Or make the advertised name resolve to the proxy here."
+                ),
+                Fix {
+                    mwictl: Some(format!("mwictl lint --env TBOT_USE_PROXY_ADDR=yes {CONFIG}")),
+                    tctl: Vec::new(),
+                    then: Some(
+                        "Restart tbot with TBOT_USE_PROXY_ADDR=yes in its environment (systemd: \
+                         Environment=TBOT_USE_PROXY_ADDR=yes; the lab agent: \
+                         TBOT_USE_PROXY_ADDR=yes mwictl lab bot -c tbot.yaml)."
+                            .to_string(),
+                    ),
+                },
+                None,
+            )
+        }
         Incident::Other(Other::BotLocked) => {
             let target = signals.iter().find_map(|s| match s {
                 Signal::Lock { target, .. } => target.clone(),

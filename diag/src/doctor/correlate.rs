@@ -275,6 +275,11 @@ pub(crate) fn findings(
                 bot: None,
                 detail: secret.clone(),
             }),
+            Signal::TunnelDialFailed { .. } => Some(GroupKey {
+                incident: Incident::Product(Product::SplitDns),
+                bot: None,
+                detail: None,
+            }),
             Signal::ProxyPingFailed | Signal::ProxyUnreachable { .. } => Some(GroupKey {
                 incident: Incident::Product(Product::NoProxy),
                 bot: None,

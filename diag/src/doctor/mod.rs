@@ -378,9 +378,8 @@ pub struct Fix {
     pub then: Option<String>,
 }
 
-/// What a finding is about: one of the product's incidents (see [`crate::incident`]; S6, split
-/// DNS, leaves no log signature and is covered by `mwictl lint`), or another problem the doctor
-/// knows by name. Text and JSON show the product incident's id (`S1`) or the other's name.
+/// What a finding is about: one of the product's incidents (see [`crate::incident`]), or another
+/// problem the doctor knows by name. Text and JSON show the product incident's id (`S1`) or the other's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Incident {

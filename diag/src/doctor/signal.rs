@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 /// form is how Go's `%q` and JSON logs print the same message, and `database &#34;` how tbot's
 /// HTML-escaped error reports do (lines are decoded before they are classified, but the scan
 /// runs on the bytes as written).
-pub const SIGNATURES: [&str; 25] = [
+pub const SIGNATURES: [&str; 26] = [
     "cert generation mismatch",
     "lock targeting",
     "has been locked due to",
@@ -35,11 +35,12 @@ pub const SIGNATURES: [&str; 25] = [
     "ssh -F ",
     "tsh ssh ",
     "Authenticating to ",
+    "through reverse tunnel",
 ];
 
 /// Which check of [`classify`] each signature enables, so a line runs only the checks its
 /// signatures call for (a bit per check).
-const CHECKS: [u32; 25] = [
+const CHECKS: [u32; 26] = [
     MISMATCH,
     LOCK,
     LOCK,
@@ -65,6 +66,7 @@ const CHECKS: [u32; 25] = [
     SSH_LOGIN,
     SSH_LOGIN,
     SSH_LOGIN,
+    TUNNEL,
 ];
 const MISMATCH: u32 = 1;
 const LOCK: u32 = 1 << 1;
@@ -85,6 +87,7 @@ const ISSUED: u32 = 1 << 15;
 const RETRIES: u32 = 1 << 16;
 const GROUPS: u32 = 1 << 17;
 const SSH_LOGIN: u32 = 1 << 18;
+const TUNNEL: u32 = 1 << 19;
 
 /// The checks to run for a line in which the signatures numbered `found` occur.
 pub(crate) fn checks_for(found: impl Iterator<Item = usize>) -> u32 {
@@ -158,6 +161,12 @@ pub(crate) enum Signal {
     },
     RetriesExhausted,
     MissingIdentityGroups,
+    /// tbot reached the proxy but could not dial the address it then used for auth: with
+    /// `proxy_server`, the one the proxy advertises (`failed dial to auth server through reverse
+    /// tunnel: dial tcp …`, lib/auth/authclient/authclient.go `Connect`).
+    TunnelDialFailed {
+        addr: Option<String>,
+    },
 }
 
 impl Signal {
@@ -184,6 +193,7 @@ impl Signal {
             Signal::AlreadyIssued { .. } => 17,
             Signal::RetriesExhausted => 18,
             Signal::MissingIdentityGroups => 19,
+            Signal::TunnelDialFailed { .. } => 20,
         }
     }
 
@@ -222,6 +232,7 @@ impl Signal {
             Signal::DatabaseNotFound { db } => db.clone(),
             Signal::ExecPluginNeedsDirectory { secret } => secret.clone().unwrap_or_default(),
             Signal::ProxyUnreachable { url } => url.clone().unwrap_or_default(),
+            Signal::TunnelDialFailed { addr } => addr.clone().unwrap_or_default(),
             Signal::IpSans { host } => host.clone().unwrap_or_default(),
             other => other.bot().unwrap_or_default().to_string(),
         }
@@ -283,6 +294,9 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
     }
     if on(WEBAPI) {
         out.extend(webapi_find(text));
+    }
+    if on(TUNNEL) {
+        out.extend(tunnel_dial_failed(text));
     }
     if on(IP_SANS) && text.contains("doesn't contain any IP SANs") {
         out.push(Signal::IpSans {
@@ -490,6 +504,43 @@ fn webapi_find(text: &str) -> Option<Signal> {
     Some(Signal::ProxyUnreachable { url })
 }
 
+/// A tunnel dial that failed after the proxy answered: the address it names, `lookup HOST` (a
+/// name that does not resolve) or `dial tcp HOST:PORT`. When `/webapi/find` itself failed, the
+/// proxy was not reached at all (S7's signature covers that).
+fn tunnel_dial_failed(text: &str) -> Option<Signal> {
+    const MARKER: &str = "failed dial to auth server through reverse tunnel";
+    let rest = &text[text.find(MARKER)? + MARKER.len()..];
+    if rest.contains("/webapi/find") || !rest.contains("dial tcp") {
+        return None;
+    }
+    Some(Signal::TunnelDialFailed {
+        addr: tunnel_dial_address(rest),
+    })
+}
+
+fn tunnel_dial_address(rest: &str) -> Option<String> {
+    let word = |after: &str| {
+        rest.find(after).and_then(|at| {
+            rest[at + after.len()..]
+                .split([' ', ':', '"'])
+                .next()
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+        })
+    };
+    if let Some(host) = word("lookup ") {
+        return Some(host);
+    }
+    let at = rest.find("dial tcp ")? + "dial tcp ".len();
+    let addr: String = rest[at..]
+        .split(": ")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    (!addr.is_empty()).then_some(addr)
+}
+
 /// The SSH login from a pasted command (`ssh -F cfg bob@host`, `tsh ssh -l bob host`) or from
 /// OpenSSH's verbose `Authenticating to host:22 as 'bob'`.
 fn ssh_login(text: &str) -> Option<String> {
@@ -626,7 +677,7 @@ mod tests {
     #[test]
     fn every_check_has_a_signature() {
         let all_checks = checks_for(0..SIGNATURES.len());
-        assert_eq!(all_checks, (SSH_LOGIN << 1) - 1);
+        assert_eq!(all_checks, (TUNNEL << 1) - 1);
     }
 
     #[test]
@@ -788,6 +839,35 @@ mod tests {
         ] {
             assert_eq!(all(text), vec![], "{text}");
         }
+    }
+
+    #[test]
+    fn a_failed_tunnel_dial_names_the_advertised_address() {
+        assert_eq!(
+            all(
+                "ERROR [TBOT] Failed to generate impersonated certs for directory /out: failed dial to auth server through reverse tunnel: dial tcp: lookup proxy.example.com: no such host"
+            ),
+            vec![Signal::TunnelDialFailed {
+                addr: Some("proxy.example.com".into())
+            }]
+        );
+        assert_eq!(
+            all(
+                "failed direct dial to auth server: x, failed dial to auth server through reverse tunnel: dial tcp 10.0.0.1:443: connect: connection refused"
+            ),
+            vec![Signal::TunnelDialFailed {
+                addr: Some("10.0.0.1:443".into())
+            }]
+        );
+        // The proxy itself did not answer: no advertised address was dialed.
+        assert_eq!(
+            all(
+                "failed dial to auth server through reverse tunnel: Get \"https://p:443/webapi/find\": dial tcp 1.2.3.4:443: connect: connection refused"
+            ),
+            vec![Signal::ProxyUnreachable {
+                url: Some("https://p:443/webapi/find".into())
+            }]
+        );
     }
 
     #[test]

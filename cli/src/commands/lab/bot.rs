@@ -12,6 +12,11 @@ use crate::exit::ExitStatus;
 /// logs in tbot's formats so `mwictl doctor` reads its logs like tbot's. SIGUSR1 or SIGHUP renew
 /// at once; SIGINT or SIGTERM stop it. Without --auth-server or an `auth_server` in the config it
 /// uses the saved lab profile, and trusts that lab's CA for the first join.
+///
+/// With `proxy_server` it asks the proxy's /webapi/find (its web certificate checked against
+/// SSL_CERT_FILE, else the saved lab's web CA) and, as tbot does, connects to the address the
+/// proxy advertises unless TBOT_USE_PROXY_ADDR=yes; identity outputs then also get ssh_config and
+/// known_hosts (unless `ssh_config: off`).
 #[derive(Debug, clap::Args)]
 pub struct BotArgs {
     #[command(flatten)]
@@ -22,8 +27,11 @@ pub async fn run(ctx: &Context, args: BotArgs) -> Result<ExitStatus, CommandErro
     let mut agent = args.agent;
     agent.auth_server = ctx.global().auth_server.clone();
     if let Some(profile) = ctx.profile()? {
-        let ca = profile.identity.parent().map(|dir| dir.join("ca.crt"));
+        let lab_dir = profile.identity.parent();
+        let ca = lab_dir.map(|dir| dir.join("ca.crt"));
         agent.fallback_ca_path = ca.filter(|path| path.is_file());
+        let web_ca = lab_dir.map(|dir| dir.join(mwi_auth::lab::WEB_CA_CERT));
+        agent.fallback_web_ca_path = web_ca.filter(|path| path.is_file());
         agent.fallback_auth_server = Some(profile.auth_server);
     }
     let exit = mwi_agent::run(agent, super::start::shutdown_signal()).await;

@@ -3,6 +3,7 @@
 pub mod bot;
 pub mod break_cmd;
 pub mod db;
+pub mod keypair;
 pub mod start;
 pub mod user;
 
@@ -21,6 +22,9 @@ pub enum LabCommand {
     #[command(subcommand)]
     Db(db::DbCommand),
     User(user::UserArgs),
+    /// Bound keypairs for the lab agent, as `tbot keypair`.
+    #[command(subcommand)]
+    Keypair(keypair::KeypairCommand),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
@@ -30,5 +34,6 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::Break(args) => break_cmd::run(ctx, args).await,
         LabCommand::Db(command) => db::run(ctx, command).await,
         LabCommand::User(args) => user::run(ctx, args).await,
+        LabCommand::Keypair(command) => keypair::run(ctx, command).await,
     }
 }

@@ -1,0 +1,188 @@
+//! A proxy's `GET /webapi/find`, as tbot asks it (api/client/webclient `Find`): HTTPS to the
+//! proxy's web address, its certificate checked against the web CAs (or not, when insecure).
+//! Failures read like Go's `net/http` (`Get "https://…/webapi/find": dial tcp …`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mwi_identity::tls::{self, AnyCertificate};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::connect;
+use crate::settings::WebTrust;
+
+/// How long the whole question (connect, TLS, request, answer) may take.
+const FIND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `/webapi/find` answers with a few hundred bytes of JSON.
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// What a proxy says about itself (webclient.PingResponse, the fields the agent uses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pong {
+    pub cluster_name: String,
+    /// `proxy.tls_routing_enabled`.
+    pub tls_routing: bool,
+    /// `proxy.ssh.public_addr`: the proxy's public web address, which tbot connects to
+    /// (lib/tbot/tbot.go `proxyWebAddr`); may be empty.
+    pub public_addr: String,
+}
+
+/// Asks the proxy at `addr` (`HOST:PORT`). The error is one line in Go's words.
+pub async fn find(addr: &str, trust: &WebTrust) -> Result<Pong, String> {
+    let url = format!("https://{addr}/webapi/find");
+    let answer = tokio::time::timeout(FIND_TIMEOUT, get(addr, trust))
+        .await
+        .map_err(|_| {
+            format!("Get {url:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
+        })?
+        .map_err(|e| format!("Get {url:?}: {e}"))?;
+    read_answer(&url, &answer)
+}
+
+async fn get(addr: &str, trust: &WebTrust) -> Result<Vec<u8>, String> {
+    let host = addr
+        .rsplit_once(':')
+        .map_or(addr, |(host, _)| host)
+        .trim_matches(['[', ']']);
+    if host.is_empty() {
+        return Err("http: no Host in request URL".into());
+    }
+    let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
+    let builder = rustls::ClientConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let mut config = match trust {
+        WebTrust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(AnyCertificate::new())
+            .with_no_client_auth(),
+        WebTrust::CaFile(path) => {
+            let pem = std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "the web CA file {} (SSL_CERT_FILE) cannot be read: {e}",
+                    path.display()
+                )
+            })?;
+            let roots = tls::roots_from_pem(&[pem])
+                .map_err(|e| format!("the web CA file {}: {e}", path.display()))?;
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        WebTrust::Unset => {
+            return Err("no CA to verify the proxy's web certificate: set SSL_CERT_FILE to its CA (PEM), or insecure: true (lab only)".into());
+        }
+    };
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(addr)
+        .await
+        .map_err(|e| dial_text(addr, &e))?;
+    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .map_err(|e| connect::describe(&e))?;
+    let request = format!(
+        "GET /webapi/find HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nUser-Agent: tbot (mwictl lab agent)\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut answer = Vec::new();
+    match (&mut stream)
+        .take(MAX_ANSWER)
+        .read_to_end(&mut answer)
+        .await
+    {
+        Ok(_) => Ok(answer),
+        // Servers that close without close_notify still gave their answer.
+        Err(_) if !answer.is_empty() => Ok(answer),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A TCP dial failure in Go's words: `dial tcp ADDR: connect: connection refused`, or for a
+/// name that does not resolve, `dial tcp: lookup HOST: no such host`.
+pub fn dial_text(addr: &str, err: &std::io::Error) -> String {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    match err.kind() {
+        std::io::ErrorKind::ConnectionRefused => {
+            format!("dial tcp {addr}: connect: connection refused")
+        }
+        _ if err.to_string().contains("lookup") || err.to_string().contains("not known") => {
+            format!("dial tcp: lookup {host}: no such host")
+        }
+        _ => format!("dial tcp {addr}: {err}"),
+    }
+}
+
+fn read_answer(url: &str, answer: &[u8]) -> Result<Pong, String> {
+    let text = String::from_utf8_lossy(answer);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    let base = url.trim_end_matches("/webapi/find");
+    let not_teleport = || format!("cannot parse server response; is {base:?} a Teleport server?");
+    let json: serde_json::Value = serde_json::from_str(body.trim()).map_err(|_| not_teleport())?;
+    let proxy = json
+        .get("proxy")
+        .filter(|p| p.is_object())
+        .ok_or_else(not_teleport)?;
+    Ok(Pong {
+        cluster_name: json["cluster_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        tls_routing: proxy["tls_routing_enabled"].as_bool() == Some(true),
+        public_addr: proxy["ssh"]["public_addr"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_gives_the_cluster_routing_and_public_address() {
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"cluster_name\":\"lab\",\"proxy\":{\"ssh\":{\"public_addr\":\"proxy.example.com:443\"},\"tls_routing_enabled\":true}}";
+        assert_eq!(
+            read_answer("https://p:1/webapi/find", answer),
+            Ok(Pong {
+                cluster_name: "lab".into(),
+                tls_routing: true,
+                public_addr: "proxy.example.com:443".into(),
+            })
+        );
+        let err =
+            read_answer("https://p:1/webapi/find", b"HTTP/1.1 200 OK\r\n\r\n<html>").unwrap_err();
+        assert_eq!(
+            err,
+            "cannot parse server response; is \"https://p:1\" a Teleport server?"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_and_an_unknown_name_read_like_go() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        drop(listener);
+        let err = find(&addr, &WebTrust::Insecure).await.unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "Get \"https://{addr}/webapi/find\": dial tcp {addr}: connect: connection refused"
+            )
+        );
+        let err = find("proxy.lab.invalid:3080", &WebTrust::Insecure)
+            .await
+            .unwrap_err();
+        assert!(
+            err.ends_with("dial tcp: lookup proxy.lab.invalid: no such host"),
+            "{err}"
+        );
+        let err = find(":443", &WebTrust::Insecure).await.unwrap_err();
+        assert!(err.ends_with("http: no Host in request URL"), "{err}");
+    }
+}

@@ -1,0 +1,299 @@
+//! The whole join token through the lab: a `tctl get` file of every join method through
+//! `create` and `get`, the server-written status kept on re-apply (teleport#68211) unless
+//! `--restore-status` asks, `edit` refusing status changes, and Teleport's checks on create.
+
+use mwi_proto::types::{ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest};
+
+use crate::harness::{BIN, Lab, run};
+
+/// One `tctl get token/X` file per join method, shared with the unit tests.
+const FIXTURES: &[&str] = &[
+    include_str!("../../cli/src/resource/testdata/tokens/token.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/ec2.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/iam.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/github.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/gitlab.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/circleci.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/kubernetes.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/azure.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/gcp.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/spacelift.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/tpm.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/terraform_cloud.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/bitbucket.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/oracle.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/azure_devops.yaml"),
+    include_str!("../../cli/src/resource/testdata/tokens/bound_keypair_secret.yaml"),
+];
+const BOUND: &str = include_str!("../../cli/src/resource/testdata/tokens/bound_keypair_bound.yaml");
+
+/// The document without its leading `# docs:` comment.
+fn body(fixture: &str) -> String {
+    fixture
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+/// `text` without the `revision:` line the lab adds on every write.
+fn without_revision(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("revision:"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+fn write(lab: &Lab, file: &str, text: &str) -> String {
+    let path = lab.root().join(file);
+    std::fs::write(&path, text).expect("write file");
+    path.display().to_string()
+}
+
+fn stored(lab: &Lab, name: &str) -> ProvisionTokenV2 {
+    let name = name.to_owned();
+    lab.admin(async |mut c| {
+        c.get_token(ResourceRequest { name })
+            .await
+            .expect("the token exists")
+            .into_inner()
+    })
+}
+
+fn bound_status(lab: &Lab, name: &str) -> ProvisionTokenStatusV2BoundKeypair {
+    stored(lab, name)
+        .status
+        .and_then(|s| s.bound_keypair)
+        .expect("a bound_keypair status")
+}
+
+/// The bound token of the fixture, restored with its status.
+fn restore_bound(lab: &Lab) -> ProvisionTokenStatusV2BoundKeypair {
+    let file = write(lab, "bound.yaml", &body(BOUND));
+    let out = run(&mut lab.cmd(&["create", "--restore-status", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    bound_status(lab, "example-token")
+}
+
+#[test]
+fn a_tctl_file_of_every_join_method_goes_through_create_and_prints_back_identically() {
+    let lab = Lab::start();
+    let restored = body(BOUND);
+    let cases = FIXTURES
+        .iter()
+        .map(|f| (body(f), false))
+        .chain([(restored, true)]);
+    for (i, (text, restore)) in cases.enumerate() {
+        let file = write(&lab, &format!("token{i}.yaml"), &text);
+        let mut args = vec!["create", file.as_str()];
+        if restore {
+            args.push("--restore-status");
+        }
+        let out = run(&mut lab.cmd(&args));
+        assert_eq!(out.code, 0, "{text}\n{}", out.stderr);
+        let name = text
+            .lines()
+            .find_map(|l| l.strip_prefix("  name: "))
+            .expect("a name");
+        let out = run(&mut lab.cmd(&["get", &format!("token/{name}"), "--format", "yaml"]));
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        assert_eq!(without_revision(&out.stdout), text);
+    }
+}
+
+#[test]
+fn re_applying_a_spec_only_file_keeps_the_servers_status_and_changes_the_spec() {
+    let lab = Lab::start();
+    let before = restore_bound(&lab);
+    assert_eq!(before.recovery_count, 2);
+    let text = body(BOUND);
+    let spec_only =
+        text[..text.find("status:").unwrap()].replace("limit: 3", "limit: 5") + "version: v2\n";
+    let file = write(&lab, "spec-only.yaml", &spec_only);
+    let out = run(&mut lab.cmd(&["create", "-f", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "token \"example-token\" has been updated\n");
+    assert_eq!(out.stderr, "");
+    let token = stored(&lab, "example-token");
+    let limit = token
+        .spec
+        .unwrap()
+        .bound_keypair
+        .unwrap()
+        .recovery
+        .unwrap()
+        .limit;
+    assert_eq!(limit, 5);
+    assert_eq!(bound_status(&lab, "example-token"), before);
+}
+
+#[test]
+fn a_tampered_status_in_create_f_is_not_written_and_says_so() {
+    let lab = Lab::start();
+    let before = restore_bound(&lab);
+    let tampered = body(BOUND)
+        .replace("recovery_count: 2", "recovery_count: 0")
+        .replace("bound_bot_instance_id: 7b6a", "bound_bot_instance_id: 0000");
+    let file = write(&lab, "tampered.yaml", &tampered);
+    let out = run(&mut lab.cmd(&["create", "-f", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stderr,
+        "warning: token \"example-token\": the file's status was not written, the server's is kept \
+         (status is written by the auth server as bots join; `--restore-status` writes a saved one)\n"
+    );
+    assert_eq!(bound_status(&lab, "example-token"), before);
+    // The UpsertTokenV2 RPC keeps it too: the lab ignores a status sent over a stored token.
+    let mut token = stored(&lab, "example-token");
+    let status = token
+        .status
+        .as_mut()
+        .and_then(|s| s.bound_keypair.as_mut())
+        .unwrap();
+    status.recovery_count = 0;
+    status.bound_public_key = String::new();
+    lab.admin(async |mut c| {
+        c.upsert_token_v2(mwi_proto::proto::UpsertTokenV2Request {
+            token: Some(mwi_proto::proto::upsert_token_v2_request::Token::V2(token)),
+        })
+        .await
+        .expect("upsert")
+    });
+    assert_eq!(bound_status(&lab, "example-token"), before);
+}
+
+#[test]
+fn restore_status_writes_the_files_status_over_an_existing_token_with_a_warning() {
+    let lab = Lab::start();
+    restore_bound(&lab);
+    let saved = body(BOUND).replace("recovery_count: 2", "recovery_count: 1");
+    let file = write(&lab, "saved.yaml", &saved);
+    let out = run(&mut lab.cmd(&["create", "-f", "--restore-status", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "warning: token \"example-token\": writing the file's status (bound key, bot instance, \
+             recovery count) instead of the server's"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bound_status(&lab, "example-token").recovery_count, 1);
+}
+
+#[test]
+fn create_refuses_a_bound_keypair_token_without_its_block_or_recovery_and_writes_nothing() {
+    let lab = Lab::start();
+    let head = "kind: token\nversion: v2\nmetadata: {name: bk}\nspec:\n  roles: [Bot]\n  \
+                bot_name: example\n  join_method: bound_keypair\n";
+    for (extra, message) in [
+        (
+            "",
+            "bound_keypair token requires non-nil spec.bound_keypair",
+        ),
+        (
+            "  bound_keypair: {onboarding: {}}\n",
+            "spec.bound_keypair.recovery: field is required",
+        ),
+    ] {
+        let file = write(&lab, "bk.yaml", &format!("{head}{extra}"));
+        let out = run(&mut lab.cmd(&["create", &file]));
+        assert_ne!(out.code, 0);
+        assert!(out.stderr.contains(message), "{}", out.stderr);
+        let out = run(&mut lab.cmd(&["get", "token/bk"]));
+        assert_eq!(out.code, 3, "nothing was created: {}", out.stdout);
+    }
+    let err = lab.admin(async |mut c| {
+        let token = ProvisionTokenV2 {
+            metadata: Some(mwi_proto::types::Metadata {
+                name: "bk".into(),
+                ..Default::default()
+            }),
+            spec: Some(mwi_proto::types::ProvisionTokenSpecV2 {
+                roles: vec!["Bot".into()],
+                bot_name: "example".into(),
+                join_method: "bound_keypair".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        c.create_token_v2(mwi_proto::proto::CreateTokenV2Request {
+            token: Some(mwi_proto::proto::create_token_v2_request::Token::V2(token)),
+        })
+        .await
+        .expect_err("refused")
+    });
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "bound_keypair token requires non-nil spec.bound_keypair"
+    );
+}
+
+#[test]
+fn a_bound_keypair_token_without_key_or_secret_gets_a_generated_registration_secret() {
+    let lab = Lab::start();
+    let file = write(
+        &lab,
+        "bk.yaml",
+        "kind: token\nversion: v2\nmetadata: {name: bk}\nspec:\n  roles: [Bot]\n  \
+         bot_name: example\n  join_method: bound_keypair\n  bound_keypair:\n    \
+         recovery: {limit: 1, mode: standard}\n",
+    );
+    let out = run(&mut lab.cmd(&["create", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let secret = bound_status(&lab, "bk").registration_secret;
+    assert_eq!(secret.len(), 32);
+    assert!(secret.chars().all(|c| c.is_ascii_hexdigit()), "{secret}");
+    // Re-applying the same file keeps the secret the bot was given.
+    let out = run(&mut lab.cmd(&["create", "-f", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(bound_status(&lab, "bk").registration_secret, secret);
+}
+
+#[test]
+fn edit_shows_the_status_refuses_changes_to_it_and_applies_spec_changes() {
+    use std::os::unix::fs::PermissionsExt;
+    let lab = Lab::start();
+    let before = restore_bound(&lab);
+    let script = |name: &str, sed: &str| {
+        let path = lab.root().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\nset -e\nsed -i '{sed}' \"$1\"\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path.display().to_string()
+    };
+    let edit = |editor: &str| {
+        let mut cmd = lab.cmd(&["edit", "token/example-token"]);
+        cmd.env("TELEPORT_EDITOR", editor)
+            .env("TMPDIR", lab.root())
+            .env("MWICTL_BIN", BIN);
+        run(&mut cmd)
+    };
+    let out = edit(&script(
+        "count.sh",
+        "s/recovery_count: 2/recovery_count: 0/",
+    ));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "token \"example-token\": status is written by the auth server as bots join and \
+             cannot be edited; changed: status.bound_keypair.recovery_count"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(bound_status(&lab, "example-token"), before);
+    let out = edit(&script("limit.sh", "s/limit: 3/limit: 4/"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let token = stored(&lab, "example-token");
+    let limit = token
+        .spec
+        .unwrap()
+        .bound_keypair
+        .unwrap()
+        .recovery
+        .unwrap()
+        .limit;
+    assert_eq!(limit, 4);
+    assert_eq!(bound_status(&lab, "example-token"), before);
+}
