@@ -236,7 +236,7 @@ impl Agent {
                     &[("error", e)],
                 );
                 return Err(format!(
-                    "proxy_server {}: the proxy's /webapi/find did not answer; check the address, and the web CA (SSL_CERT_FILE) or insecure",
+                    "proxy_server {}: the proxy's /webapi/find did not answer; check the address, and the lab's web CA or insecure",
                     proxy.addr
                 ));
             }

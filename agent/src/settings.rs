@@ -71,18 +71,15 @@ pub struct AgentArgs {
     #[arg(skip)]
     pub fallback_ca_path: Option<PathBuf>,
 
-    /// The CA (PEM) that verifies a proxy's web certificate when `SSL_CERT_FILE` is unset (the
-    /// saved lab's web CA); tbot itself uses the system roots.
+    /// The CA (PEM) that verifies a proxy's web certificate: the saved lab's web CA (tbot
+    /// itself uses the system roots, which hold no lab's).
     #[arg(skip)]
     pub fallback_web_ca_path: Option<PathBuf>,
 
-    /// tbot's `TBOT_USE_PROXY_ADDR` from the environment, read once at start.
-    #[arg(skip = std::env::var(USE_PROXY_ADDR_ENV).ok())]
+    /// The value of tbot's `TBOT_USE_PROXY_ADDR` in the bot's environment (`mwictl lab bot`
+    /// passes its own).
+    #[arg(skip)]
     pub use_proxy_addr: Option<String>,
-
-    /// `SSL_CERT_FILE` from the environment: the web CAs Go's TLS would trust.
-    #[arg(skip = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from))]
-    pub ssl_cert_file: Option<PathBuf>,
 
     /// How often to renew the bot identity (Go duration) [default: 20m].
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -166,7 +163,7 @@ pub struct ProxySettings {
 /// How a proxy's web certificate is verified (`/webapi/find`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WebTrust {
-    /// The CA certificates in this PEM file (`SSL_CERT_FILE`, else the lab's web CA).
+    /// The CA certificates in this PEM file (the lab's web CA).
     CaFile(PathBuf),
     /// `insecure: true` / `--insecure`: not verified.
     Insecure,
@@ -316,16 +313,10 @@ impl Settings {
         };
         let join_method = join_method(args, &file, env)?;
         let join_trust = join_trust(args, &file)?;
-        let web_trust = if join_trust == JoinTrust::Insecure {
-            WebTrust::Insecure
-        } else if let Some(path) = args
-            .ssl_cert_file
-            .clone()
-            .or(args.fallback_web_ca_path.clone())
-        {
-            WebTrust::CaFile(path)
-        } else {
-            WebTrust::Unset
+        let web_trust = match (&join_trust, &args.fallback_web_ca_path) {
+            (JoinTrust::Insecure, _) => WebTrust::Insecure,
+            (_, Some(path)) => WebTrust::CaFile(path.clone()),
+            (_, None) => WebTrust::Unset,
         };
         let credential_ttl = args
             .credential_ttl
@@ -753,12 +744,7 @@ mod tests {
         let path = dir.path().join("tbot.yaml");
         std::fs::write(&path, "proxy_server: p:443\nstorage: {path: /d}\n").unwrap();
         let config = path.to_str().unwrap();
-        let s = Settings::resolve(&AgentArgs {
-            use_proxy_addr: None,
-            ssl_cert_file: None,
-            ..args(&["-c", config])
-        })
-        .unwrap();
+        let s = resolve(&["-c", config]).unwrap();
         assert_eq!(
             s.server,
             Server::Proxy(ProxySettings {
@@ -811,20 +797,12 @@ mod tests {
     }
 
     #[test]
-    fn the_web_ca_comes_from_ssl_cert_file_then_the_lab_and_insecure_skips_it() {
+    fn the_web_ca_is_the_labs_and_insecure_skips_it() {
         let base = || args(&["--data-dir", "/d", "--auth-server", "a:1"]);
         let web = |a: AgentArgs| Settings::resolve(&a).unwrap().web_trust;
+        assert_eq!(web(base()), WebTrust::Unset);
         assert_eq!(
             web(AgentArgs {
-                ssl_cert_file: Some("/ssl.pem".into()),
-                fallback_web_ca_path: Some("/lab/web-ca.crt".into()),
-                ..base()
-            }),
-            WebTrust::CaFile("/ssl.pem".into())
-        );
-        assert_eq!(
-            web(AgentArgs {
-                ssl_cert_file: None,
                 fallback_web_ca_path: Some("/lab/web-ca.crt".into()),
                 ..base()
             }),
@@ -832,7 +810,7 @@ mod tests {
         );
         assert_eq!(
             web(AgentArgs {
-                ssl_cert_file: Some("/ssl.pem".into()),
+                fallback_web_ca_path: Some("/lab/web-ca.crt".into()),
                 insecure: true,
                 ..base()
             }),

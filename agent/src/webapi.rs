@@ -60,18 +60,14 @@ async fn get(addr: &str, trust: &WebTrust) -> Result<Vec<u8>, String> {
             .with_custom_certificate_verifier(AnyCertificate::new())
             .with_no_client_auth(),
         WebTrust::CaFile(path) => {
-            let pem = std::fs::read_to_string(path).map_err(|e| {
-                format!(
-                    "the web CA file {} (SSL_CERT_FILE) cannot be read: {e}",
-                    path.display()
-                )
-            })?;
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| format!("the web CA file {} cannot be read: {e}", path.display()))?;
             let roots = tls::roots_from_pem(&[pem])
                 .map_err(|e| format!("the web CA file {}: {e}", path.display()))?;
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         WebTrust::Unset => {
-            return Err("no CA to verify the proxy's web certificate: set SSL_CERT_FILE to its CA (PEM), or insecure: true (lab only)".into());
+            return Err("no CA to verify the proxy's web certificate: run the agent with `mwictl lab bot` and a saved lab (it trusts the lab's web CA), or set insecure: true (lab only)".into());
         }
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

@@ -61,7 +61,6 @@ async fn run(lab: &Lab, config: &Path, use_proxy_addr: Option<&str>) -> (AgentEx
     let _ = std::fs::remove_file(&log);
     let agent = AgentArgs {
         use_proxy_addr: use_proxy_addr.map(str::to_string),
-        ssl_cert_file: None,
         fallback_web_ca_path: Some(lab.data_dir().join(mwi_auth::lab::WEB_CA_CERT)),
         ..args(&[
             "-c",

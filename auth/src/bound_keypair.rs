@@ -159,6 +159,60 @@ fn status_of(token: &ProvisionTokenV2) -> ProvisionTokenStatusV2BoundKeypair {
         .unwrap_or_default()
 }
 
+/// A failed challenge as Teleport reports it: a trace error wrapped in messages, whose kind
+/// is AccessDenied (its own checks) or none (go-jose's errors, `Unknown` over gRPC).
+#[derive(Debug)]
+struct Failure {
+    denied: bool,
+    /// Outermost message first; the last is the error itself.
+    chain: Vec<String>,
+}
+
+impl Failure {
+    fn denied(wraps: &[&str], inner: &str) -> Failure {
+        Failure::new(true, wraps, inner.to_string())
+    }
+
+    fn unknown(wraps: &[&str], inner: String) -> Failure {
+        Failure::new(false, wraps, inner)
+    }
+
+    fn new(denied: bool, wraps: &[&str], inner: String) -> Failure {
+        let mut chain: Vec<String> = wraps.iter().map(|w| w.to_string()).collect();
+        chain.push(inner);
+        Failure { denied, chain }
+    }
+
+    /// Renders like gravitational/trace's UserMessage (what trail.ToGRPC sends): the
+    /// outermost message, then each inner one on its own line one tab deeper.
+    fn into_error(self, outer: &[&str]) -> ApiError {
+        let text = outer
+            .iter()
+            .map(|o| o.to_string())
+            .chain(self.chain)
+            .enumerate()
+            .map(|(depth, line)| format!("{}{line}", "\t".repeat(depth)))
+            .collect::<Vec<_>>()
+            .join("\n");
+        if self.denied {
+            ApiError::AccessDenied(text)
+        } else {
+            ApiError::Unknown(text)
+        }
+    }
+}
+
+/// go-jose's wording where ours differs (go-jose/v4 jws.go, shared.go).
+fn go_jose(e: &jose::JoseError) -> String {
+    match e {
+        jose::JoseError::Malformed(m) if m.contains("three") => {
+            "go-jose/go-jose: compact JWS format must have three parts".into()
+        }
+        jose::JoseError::Signature => "go-jose/go-jose: error in cryptographic primitive".into(),
+        other => other.to_string(),
+    }
+}
+
 /// What the commit decided.
 enum Committed {
     Joined {
@@ -234,7 +288,15 @@ impl Auth {
                 }
                 let onboarding = bk.onboarding.clone().unwrap_or_default();
                 if !onboarding.initial_public_key.is_empty() {
-                    self.solve(wire, &onboarding.initial_public_key).await?;
+                    // Teleport hides why an onboarding challenge failed.
+                    self.solve(wire, &onboarding.initial_public_key, &[])
+                        .await
+                        .map_err(|e| match e {
+                            ApiError::AccessDenied(_) | ApiError::Unknown(_) => {
+                                ApiError::AccessDenied("failed to complete challenge".into())
+                            }
+                            other => other,
+                        })?;
                     next.bound_public_key = onboarding.initial_public_key.trim().to_string();
                 } else if !status.registration_secret.is_empty() {
                     let expired = timestamp_ms(onboarding.must_register_before.as_ref())
@@ -247,7 +309,8 @@ impl Auth {
                             "a valid registration secret is required".into(),
                         ));
                     }
-                    next.bound_public_key = self.rotate(wire, None).await?;
+                    next.bound_public_key =
+                        self.rotate(wire, None, &["requesting public key"]).await?;
                     next.registration_secret = String::new();
                 } else {
                     return Err(ApiError::BadParameter(
@@ -263,7 +326,7 @@ impl Auth {
                 ));
             }
             (true, true, Some(c)) => {
-                self.solve(wire, &status.bound_public_key).await?;
+                self.solve(wire, &status.bound_public_key, &[]).await?;
                 self.check_token_lock(&req.token)?;
                 self.check_join_state(&req, &bot, &status, mode).await?;
                 if c.bot_instance_id.as_deref() != Some(status.bound_bot_instance_id.as_str()) {
@@ -272,7 +335,7 @@ impl Auth {
                 false
             }
             (true, true, None) => {
-                self.solve(wire, &status.bound_public_key).await?;
+                self.solve(wire, &status.bound_public_key, &[]).await?;
                 if mode == Mode::Standard && !within_limit {
                     return Err(ApiError::AccessDenied("no rejoins remaining".into()));
                 }
@@ -292,7 +355,7 @@ impl Auth {
             status.last_rotated_at.as_ref(),
             now_ms(),
         ) {
-            next.bound_public_key = self.rotate(wire, Some(&next.bound_public_key)).await?;
+            next.bound_public_key = self.rotate(wire, Some(&next.bound_public_key), &[]).await?;
             next.last_rotated_at = Some(timestamp(now_ms()));
         }
 
@@ -365,10 +428,16 @@ impl Auth {
             .check_locks(&[(Target::JoinToken, token)], now_ms())
     }
 
-    /// Challenges the holder of `public_key` and checks the signed answer.
-    async fn solve(&self, wire: &mut Wire<'_>, public_key: &str) -> Result<(), ApiError> {
+    /// Challenges the holder of `public_key` and checks the signed answer; a failure is wrapped
+    /// in `outer` (outermost first), as Teleport's callers wrap it.
+    async fn solve(
+        &self,
+        wire: &mut Wire<'_>,
+        public_key: &str,
+        outer: &[&str],
+    ) -> Result<(), ApiError> {
         let key = VerifyingKey::from_authorized_key(public_key)
-            .map_err(|e| ApiError::Internal(format!("the bound public key is unusable: {e}")))?;
+            .map_err(|e| ApiError::BadParameter(format!("parsing bound public key: {e}")))?;
         let now = now_secs();
         let doc = ChallengeDoc {
             claims: Claims {
@@ -385,21 +454,26 @@ impl Auth {
             .map_err(|e| ApiError::Internal(format!("encoding a challenge: {e}")))?;
         let solution = wire.challenge(public_key.trim(), &text).await?;
         self.check_solution(&key, &doc, &solution)
-            .map_err(|reason| {
-                ApiError::AccessDenied(format!(
-                    "failed to complete challenge: validating challenge response: {reason}"
-                ))
-            })
+            .map_err(|f| f.into_error(outer))
     }
 
+    /// Teleport's ValidateChallengeResponse (lib/boundkeypair/bound_keypair.go): signature,
+    /// go-jose claim validation with a minute of leeway, then the issued times and nonce
+    /// exactly.
     fn check_solution(
         &self,
         key: &VerifyingKey,
         issued: &ChallengeDoc,
         solution: &str,
-    ) -> Result<(), String> {
-        let payload = jose::verify(solution, key).map_err(|e| e.to_string())?;
-        let got: ChallengeDoc = jose::decode_claims(&payload).map_err(|e| e.to_string())?;
+    ) -> Result<(), Failure> {
+        const RESPONSE: &str = "validating challenge response";
+        let parsed = jose::parse(solution)
+            .map_err(|e| Failure::unknown(&[RESPONSE, "parsing signed response"], go_jose(&e)))?;
+        let payload = parsed
+            .verify(key)
+            .map_err(|e| Failure::unknown(&[RESPONSE], go_jose(&e)))?;
+        let got: ChallengeDoc = jose::decode_claims(payload)
+            .map_err(|e| Failure::unknown(&[RESPONSE], e.to_string()))?;
         got.claims
             .validate(&Expected {
                 issuer: Some(&self.cluster),
@@ -408,24 +482,37 @@ impl Auth {
                 now: now_secs(),
                 leeway_secs: LEEWAY,
             })
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| {
+                Failure::unknown(&[RESPONSE, "validating challenge claims"], e.to_string())
+            })?;
         if got.claims.iat != issued.claims.iat
             || got.claims.exp != issued.claims.exp
             || got.claims.nbf != issued.claims.nbf
         {
-            return Err("invalid challenge document".into());
+            return Err(Failure::denied(&[RESPONSE], "invalid challenge document"));
         }
         if !same_secret(&got.nonce, &issued.nonce) {
-            return Err("invalid nonce".into());
+            return Err(Failure::denied(&[RESPONSE], "invalid nonce"));
         }
         Ok(())
     }
 
-    /// Asks for a new key, refuses the old one again, and challenges the new one.
-    async fn rotate(&self, wire: &mut Wire<'_>, old: Option<&str>) -> Result<String, ApiError> {
+    /// Asks for a new key and challenges it; a rotation (`old` set) may not bring the bound
+    /// key back. `outer` wraps a failed challenge, as in [`Auth::solve`].
+    async fn rotate(
+        &self,
+        wire: &mut Wire<'_>,
+        old: Option<&str>,
+        outer: &[&str],
+    ) -> Result<String, ApiError> {
         let line = wire.rotate(SUITE).await?;
         let new = VerifyingKey::from_authorized_key(&line)
-            .map_err(|e| ApiError::BadParameter(format!("requesting a new public key: {e}")))?;
+            .map_err(|e| ApiError::BadParameter(format!("parsing bound public key: {e}")))?;
+        let line = new
+            .to_authorized_key()
+            .map_err(|e| ApiError::BadParameter(format!("parsing bound public key: {e}")))?;
+        let outer = [outer, &["solving challenge for new public key"]].concat();
+        self.solve(wire, &line, &outer).await?;
         if let Some(old) = old
             && VerifyingKey::from_authorized_key(old).is_ok_and(|k| k == new)
         {
@@ -433,15 +520,6 @@ impl Auth {
                 "public key may not be reused after rotation".into(),
             ));
         }
-        let line = new
-            .to_authorized_key()
-            .map_err(|e| ApiError::BadParameter(format!("requesting a new public key: {e}")))?;
-        self.solve(wire, &line).await.map_err(|e| match e {
-            ApiError::AccessDenied(m) => {
-                ApiError::AccessDenied(format!("solving challenge for new public key: {m}"))
-            }
-            other => other,
-        })?;
         Ok(line)
     }
 
@@ -565,10 +643,16 @@ fn commit(
     public_key: Vec<u8>,
     expires: i64,
 ) -> Result<Committed, ApiError> {
+    // Teleport's PatchToken mutators refuse with AccessDenied, wrapped twice.
     let retry = || {
-        ApiError::CompareFailed(
-            "committing updated token state, please try again: unexpected backend state".into(),
+        Failure::denied(
+            &[
+                "committing updated token state, please try again",
+                "applying status mutator",
+            ],
+            "unexpected backend state",
         )
+        .into_error(&[])
     };
     let row = tx.get(Kind::Token, token_name)?.ok_or_else(retry)?;
     let mut token = decode_token(&row.value)?;

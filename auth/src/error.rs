@@ -27,6 +27,9 @@ pub(crate) enum ApiError {
     /// trace.NotImplemented → `Unimplemented` (a join method the lab does not serve).
     #[error("{0}")]
     NotImplemented(String),
+    /// A plain (untyped) Go error in Teleport, e.g. go-jose's → `Unknown`.
+    #[error("{0}")]
+    Unknown(String),
     /// A fault of the lab itself (store, signing) → `Internal`.
     #[error("{0}")]
     Internal(String),
@@ -60,6 +63,7 @@ impl ApiError {
             ApiError::BadParameter(_) => Code::InvalidArgument,
             ApiError::Unauthenticated(_) => Code::Unauthenticated,
             ApiError::NotImplemented(_) => Code::Unimplemented,
+            ApiError::Unknown(_) => Code::Unknown,
             ApiError::Internal(_) => Code::Internal,
         }
     }

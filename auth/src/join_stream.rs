@@ -236,6 +236,8 @@ async fn join_v1(
         Some(join_request::Payload::ClientInit(init)) => init,
         _ => return Err(unexpected("ClientInit first")),
     };
+    // A forwarded stream carries the proxy's credentials, not the joining client's.
+    let caller = caller.filter(|_| !init.forwarded_by_proxy);
     let name = init.token_name.clone();
     let row = auth.store.read(move |r| r.get(Kind::Token, &name)).await?;
     let token_method = row

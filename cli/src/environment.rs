@@ -86,8 +86,9 @@ pub const EDITOR: EnvVar = EnvVar {
 
 pub const TBOT_USE_PROXY_ADDR: EnvVar = EnvVar {
     name: "TBOT_USE_PROXY_ADDR",
-    about: "`mwictl lint` takes it as tbot's value of this variable (it changes which address \
-            tbot dials).",
+    about: "`mwictl lab bot` acts on it as tbot does: exactly `yes` keeps a proxy_server bot on \
+            the configured address instead of the one the proxy advertises (split DNS). `mwictl \
+            lint` takes tbot's value from --env or --unit, not from here.",
 };
 
 pub const TELEPORT_TLS_ROUTING_CONN_UPGRADE: EnvVar = EnvVar {

@@ -1,6 +1,16 @@
 //! Bound-keypair joining with the real agent (`mwictl lab bot`) against the lab, and
 //! `mwictl lab keypair create`, which prepares a key as `tbot keypair create` does.
 
+use std::path::Path;
+
+use mwi_proto::proto::{UpsertTokenV2Request, upsert_token_v2_request};
+use mwi_proto::types::provision_token_spec_v2_bound_keypair::{OnboardingSpec, RecoverySpec};
+use mwi_proto::types::{
+    Metadata, ProvisionTokenSpecV2, ProvisionTokenSpecV2BoundKeypair,
+    ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest,
+};
+
+use crate::bots::put_bot;
 use crate::harness::*;
 
 fn key_filter(settings: &mut insta::Settings) {
@@ -118,4 +128,476 @@ fn keypair_create_static_prints_the_env_line_or_writes_the_file() {
     let missing = run(&mut mwictl_cmd(home.path(), &["lab", "keypair", "create"]));
     assert_eq!(missing.code, 2, "{}", missing.stderr);
     assert!(missing.stderr.contains("--storage"), "{}", missing.stderr);
+}
+
+// ---- the agent against the lab ----
+
+const BOT: &str = "example";
+const TOKEN: &str = "bkp-token";
+
+fn bound_token(onboarding: OnboardingSpec, limit: u32, mode: &str) -> ProvisionTokenV2 {
+    ProvisionTokenV2 {
+        kind: "token".into(),
+        version: "v2".into(),
+        metadata: Some(Metadata {
+            name: TOKEN.into(),
+            ..Default::default()
+        }),
+        spec: Some(ProvisionTokenSpecV2 {
+            roles: vec!["Bot".into()],
+            bot_name: BOT.into(),
+            join_method: "bound_keypair".into(),
+            bound_keypair: Some(ProvisionTokenSpecV2BoundKeypair {
+                onboarding: Some(onboarding),
+                recovery: Some(RecoverySpec {
+                    limit,
+                    mode: mode.into(),
+                }),
+                rotate_after: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+fn put_token(lab: &Lab, token: ProvisionTokenV2) {
+    lab.admin(async |mut c| {
+        c.upsert_token_v2(UpsertTokenV2Request {
+            token: Some(upsert_token_v2_request::Token::V2(token)),
+        })
+        .await
+        .expect("UpsertTokenV2");
+    });
+}
+
+fn read_token(lab: &Lab) -> ProvisionTokenV2 {
+    lab.admin(async |mut c| {
+        c.get_token(ResourceRequest { name: TOKEN.into() })
+            .await
+            .expect("GetToken")
+            .into_inner()
+    })
+}
+
+fn status(lab: &Lab) -> ProvisionTokenStatusV2BoundKeypair {
+    read_token(lab)
+        .status
+        .and_then(|s| s.bound_keypair)
+        .unwrap_or_default()
+}
+
+/// A lab with bot `example` and the bound_keypair token.
+fn lab_with(onboarding: OnboardingSpec, limit: u32, mode: &str) -> Lab {
+    let lab = Lab::start();
+    put_bot(&lab, BOT, &[], &[], None);
+    put_token(&lab, bound_token(onboarding, limit, mode));
+    lab
+}
+
+fn secret(text: &str) -> OnboardingSpec {
+    OnboardingSpec {
+        registration_secret: text.into(),
+        ..Default::default()
+    }
+}
+
+/// `mwictl lab bot --oneshot` with storage `dir` joining with the token, plus `extra`.
+fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--join-method",
+        "bound_keypair",
+        "--token",
+        TOKEN,
+    ];
+    args.extend_from_slice(extra);
+    run(&mut lab.cmd(&args))
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+/// The bot instance the stored identity names (its certificate's BotInstanceID).
+fn instance_of(dir: &Path) -> String {
+    let pem = read(dir, "tlscert");
+    mwi_identity::CertIdentity::from_pem(&pem)
+        .expect("stored tlscert")
+        .bot_instance_id
+        .expect("a bot certificate")
+}
+
+#[test]
+fn onboarding_by_secret_binds_the_agents_key_and_refreshes_with_the_ceremony() {
+    let lab = lab_with(secret("s3cret"), 1, "standard");
+    let dir = lab.root().join("bot");
+    let wrong = agent(&lab, &dir, &["--registration-secret", "wrong"]);
+    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
+    assert!(
+        wrong
+            .stderr
+            .contains("a valid registration secret is required"),
+        "{}",
+        wrong.stderr
+    );
+    let out = agent(&lab, &dir, &["--registration-secret", "s3cret"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("join_method:bound_keypair"),
+        "{}",
+        out.stderr
+    );
+    let s = status(&lab);
+    assert_eq!(s.bound_public_key, read(&dir, "id_bkp.pub").trim());
+    assert_eq!(s.registration_secret, "", "the secret is spent");
+    assert_eq!(s.recovery_count, 1, "onboarding counts");
+    assert_eq!(s.bound_bot_instance_id, instance_of(&dir));
+    assert!(!read(&dir, "bkp_state").is_empty());
+    let history: serde_json::Value =
+        serde_json::from_str(&read(&dir, "bkp_key_history.json")).unwrap();
+    assert_eq!(history["entries"].as_array().unwrap().len(), 1);
+
+    // Refresh: the identity is valid, so the ceremony runs as the bot; nothing is counted and
+    // the secret (still configured) is not sent again.
+    let again = agent(&lab, &dir, &["--registration-secret", "s3cret"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("Successfully renewed bot identity"),
+        "{}",
+        again.stderr
+    );
+    let after = status(&lab);
+    assert_eq!(after.recovery_count, 1);
+    assert_eq!(after.bound_bot_instance_id, s.bound_bot_instance_id);
+    assert_eq!(after.bound_public_key, s.bound_public_key);
+}
+
+#[test]
+fn onboarding_by_join_uri_and_by_environment_secret() {
+    let lab = lab_with(secret("from-uri"), 2, "standard");
+    let dir = lab.root().join("bot");
+    let uri = format!("tbot+auth+bound-keypair://{TOKEN}:from-uri@{}", lab.addr);
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--join-uri",
+        &uri,
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        status(&lab).bound_public_key,
+        read(&dir, "id_bkp.pub").trim()
+    );
+
+    let lab = lab_with(secret("from-env"), 1, "standard");
+    let dir = lab.root().join("bot");
+    let out = run(lab
+        .cmd(&[
+            "lab",
+            "bot",
+            "--oneshot",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--join-method",
+            "bound_keypair",
+            "--token",
+            TOKEN,
+        ])
+        .env("TBOT_REGISTRATION_SECRET", "from-env"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let missing = run(&mut lab.cmd(&[
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        lab.root().join("other").to_str().unwrap(),
+        "--join-uri",
+        &format!("tbot+auth+bound-keypair://@{}", lab.addr),
+    ]));
+    assert_eq!(missing.code, 1);
+    assert!(
+        missing
+            .stderr
+            .contains("--join-uri: invalid joining URI: must contain join token in user field"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn onboarding_by_preregistered_key_without_a_secret() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("bot");
+    let made = run(&mut mwictl_cmd(
+        home.path(),
+        &[
+            "lab",
+            "keypair",
+            "create",
+            "--storage",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let public: serde_json::Value = serde_json::from_str(&made.stdout).unwrap();
+    let public = public["public_key"].as_str().unwrap().to_string();
+    let lab = lab_with(
+        OnboardingSpec {
+            initial_public_key: public.clone(),
+            ..Default::default()
+        },
+        1,
+        "standard",
+    );
+    let no_key = agent(&lab, &lab.root().join("empty"), &[]);
+    assert_eq!(no_key.code, 1);
+    assert!(
+        no_key
+            .stderr
+            .contains("mwictl lab keypair create --storage"),
+        "{}",
+        no_key.stderr
+    );
+    let out = agent(&lab, &dir, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let s = status(&lab);
+    assert_eq!(s.bound_public_key, public);
+    assert_eq!(s.recovery_count, 1);
+    assert_eq!(read(&dir, "id_bkp.pub").trim(), public);
+}
+
+#[test]
+fn onboarding_by_static_key_in_insecure_mode_stores_no_keypair() {
+    let lab0 = tempfile::tempdir().unwrap();
+    let key_path = lab0.path().join("static.pem");
+    let made = run(&mut mwictl_cmd(
+        lab0.path(),
+        &[
+            "lab",
+            "keypair",
+            "create",
+            "--static",
+            "--static-key-path",
+            key_path.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    ));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let json: serde_json::Value = serde_json::from_str(&made.stdout).unwrap();
+    let public = json["public_key"].as_str().unwrap().to_string();
+    let lab = lab_with(
+        OnboardingSpec {
+            initial_public_key: public.clone(),
+            ..Default::default()
+        },
+        1,
+        "insecure",
+    );
+    let dir = lab.root().join("bot");
+    let config = lab.root().join("tbot.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: v2\nonboarding:\n  join_method: bound_keypair\n  token: {TOKEN}\n  bound_keypair:\n    static_private_key_path: {}\nstorage:\n  type: directory\n  path: {}\n",
+            key_path.display(),
+            dir.display()
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    for round in 0..2 {
+        let out = run(&mut lab.cmd(&["lab", "bot", "-c", config, "--oneshot"]));
+        assert_eq!(out.code, 0, "round {round}: {}", out.stderr);
+    }
+    assert_eq!(status(&lab).bound_public_key, public);
+    assert!(
+        !dir.join("id_bkp").exists(),
+        "a static key is not copied into storage"
+    );
+    assert!(!dir.join("bkp_state").exists());
+
+    // The same key from the environment variable.
+    let encoded = json["private_key"].as_str().unwrap();
+    let out = run(lab
+        .cmd(&[
+            "lab",
+            "bot",
+            "--oneshot",
+            "--data-dir",
+            lab.root().join("env").to_str().unwrap(),
+            "--join-method",
+            "bound_keypair",
+            "--token",
+            TOKEN,
+        ])
+        .env("TBOT_BOUND_KEYPAIR_STATIC_KEY", encoded));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+#[test]
+fn rotate_after_makes_the_agent_rotate_once_and_keep_the_old_key_in_history() {
+    let lab = lab_with(secret("s3cret"), 1, "standard");
+    let dir = lab.root().join("bot");
+    assert_eq!(
+        agent(&lab, &dir, &["--registration-secret", "s3cret"]).code,
+        0
+    );
+    let old = read(&dir, "id_bkp.pub");
+    let mut token = read_token(&lab);
+    token
+        .spec
+        .as_mut()
+        .unwrap()
+        .bound_keypair
+        .as_mut()
+        .unwrap()
+        .rotate_after = Some(std::time::SystemTime::now().into());
+    put_token(&lab, token);
+    let out = agent(&lab, &dir, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Server has requested keypair rotation"),
+        "{}",
+        out.stderr
+    );
+    let new = read(&dir, "id_bkp.pub");
+    assert_ne!(new, old);
+    let s = status(&lab);
+    assert_eq!(s.bound_public_key, new.trim());
+    assert!(s.last_rotated_at.is_some());
+    assert_eq!(s.recovery_count, 1, "a rotation is not a recovery");
+    let history: serde_json::Value =
+        serde_json::from_str(&read(&dir, "bkp_key_history.json")).unwrap();
+    assert_eq!(history["entries"].as_array().unwrap().len(), 2);
+    // Rotated once: the next refresh is not asked again.
+    let out = agent(&lab, &dir, &[]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.stderr.contains("rotation"), "{}", out.stderr);
+    assert_eq!(read(&dir, "id_bkp.pub"), new);
+}
+
+/// Waits until the identity in `dir` has expired.
+fn wait_expiry(dir: &Path) {
+    let pem = read(dir, "tlscert");
+    let not_after = mwi_identity::CertIdentity::from_pem(&pem)
+        .unwrap()
+        .not_after;
+    loop {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        if now > not_after {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_expired_identity_recovers_anonymously_until_the_limit() {
+    let lab = lab_with(secret("s3cret"), 2, "standard");
+    let dir = lab.root().join("bot");
+    let ttl = ["--credential-ttl", "2s", "--registration-secret", "s3cret"];
+    assert_eq!(agent(&lab, &dir, &ttl).code, 0);
+    let first = instance_of(&dir);
+    wait_expiry(&dir);
+    let out = agent(&lab, &dir, &ttl);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Identity has expired"),
+        "{}",
+        out.stderr
+    );
+    let s = status(&lab);
+    assert_eq!(s.recovery_count, 2, "a recovery counts");
+    assert!(s.last_recovered_at.is_some());
+    let second = instance_of(&dir);
+    assert_ne!(second, first, "a recovery makes a new bot instance");
+    assert_eq!(s.bound_bot_instance_id, second);
+
+    // Limit 2 reached: the next recovery is refused and nothing changes.
+    wait_expiry(&dir);
+    let out = agent(&lab, &dir, &ttl);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no rejoins remaining"),
+        "{}",
+        out.stderr
+    );
+    let after = status(&lab);
+    assert_eq!(after.recovery_count, 2);
+    assert_eq!(after.bound_bot_instance_id, second);
+}
+
+#[test]
+fn a_stale_join_state_locks_the_join_token() {
+    let lab = lab_with(secret("s3cret"), 5, "standard");
+    let dir = lab.root().join("bot");
+    let ttl = ["--credential-ttl", "2s", "--registration-secret", "s3cret"];
+    assert_eq!(agent(&lab, &dir, &ttl).code, 0);
+    let stale = read(&dir, "bkp_state");
+    wait_expiry(&dir);
+    assert_eq!(agent(&lab, &dir, &ttl).code, 0, "first recovery");
+    // A copy of the storage taken before the recovery: its join state is one recovery behind.
+    std::fs::write(dir.join("bkp_state"), &stale).unwrap();
+    wait_expiry(&dir);
+    let out = agent(&lab, &dir, &ttl);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("join state verification failed"),
+        "{}",
+        out.stderr
+    );
+    let out = agent(&lab, &dir, &ttl);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("lock targeting JoinToken:\"{TOKEN}\" is in force")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        status(&lab).recovery_count,
+        2,
+        "nothing counted after the lock"
+    );
+}
+
+#[test]
+fn lint_accepts_the_bound_keypair_keys_the_agent_reads() {
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("tbot.yaml");
+    std::fs::write(
+        &config,
+        "version: v2\njoin_uri: tbot+proxy+bound-keypair://bot-example:abc@proxy.example.com:443\nonboarding:\n  join_method: bound_keypair\n  token: bot-example\n  bound_keypair:\n    registration_secret_path: /etc/tbot/secret\n    static_private_key_path: /etc/tbot/static.pem\nstorage:\n  type: directory\n  path: /var/lib/teleport/bot\n",
+    )
+    .unwrap();
+    let out = run(&mut mwictl_cmd(
+        home.path(),
+        &[
+            "lint",
+            config.to_str().unwrap(),
+            "--teleport-version",
+            "18.2.0",
+        ],
+    ));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("0 errors, 0 warnings") || out.stderr.contains("0 errors, 0 warnings"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
 }

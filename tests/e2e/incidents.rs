@@ -1,6 +1,7 @@
 //! The incidents end to end: `mwictl lab break` causes each one for real against the lab, `mwictl
-//! doctor` names it from the agent's own log (S1–S4) or `mwictl lint` finds it in tbot.yaml
-//! (S5–S7), the fix (`mwictl recover ... --yes`, `mwictl lint --fix`) repairs it, and a
+//! doctor` names it from the agent's own log (S1–S4; S6 and S7 with a lab proxy that advertises
+//! an address this host cannot reach) or `mwictl lint` finds it in tbot.yaml (S5–S7), the fix
+//! (`mwictl recover ... --yes`, `mwictl lint --fix`, `TBOT_USE_PROXY_ADDR=yes`) repairs it, and a
 //! restarted agent renews again, checked in its log and over gRPC.
 
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use mwi_proto::proto::GetLocksRequest;
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::types::LockTarget;
 
-use crate::harness::{BIN, Lab, Run, run, snapshot_settings, with_admin};
+use crate::harness::{BIN, Lab, Run, closed_port, run, snapshot_settings, with_admin};
 
 /// How long a restarted agent gets to renew twice (it renews every 300ms).
 const RENEW_LIMIT: Duration = Duration::from_secs(15);
@@ -514,6 +515,169 @@ fn s6_split_dns_config_gets_lints_tbot_use_proxy_addr_advice() {
         lint(&lab, &config, false, Some("yes")),
         (0, vec!["use-proxy-addr".to_string()])
     );
+}
+
+/// The one finding `mwictl doctor --format json LOG` reports: its incident and its mwictl fix
+/// with tbot's default config path replaced by `config`.
+fn doctor_fix(lab: &Lab, log: &str, config: &str) -> (String, String, String) {
+    let out = run(&mut lab.cmd(&["doctor", "--format", "json", log]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let report: serde_json::Value = serde_json::from_str(&out.stdout).expect("doctor JSON");
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{report:#}");
+    let finding = &findings[0];
+    let fix = finding["fix"]["mwictl"].as_str().unwrap_or_default();
+    (
+        finding["incident"].as_str().unwrap_or_default().to_string(),
+        fix.replace("/etc/tbot.yaml", config),
+        finding["fix"]["then"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// `mwictl lab bot -c CONFIG --oneshot`, with `TBOT_USE_PROXY_ADDR` as given.
+fn agent_once(lab: &Lab, config: &str, use_proxy_addr: Option<&str>) -> Run {
+    let mut cmd = lab.cmd(&["lab", "bot", "-c", config, "--oneshot"]);
+    cmd.env_remove("TBOT_USE_PROXY_ADDR");
+    if let Some(value) = use_proxy_addr {
+        cmd.env("TBOT_USE_PROXY_ADDR", value);
+    }
+    run(&mut cmd)
+}
+
+#[test]
+fn s6_for_real_the_advertised_address_fails_doctor_names_it_and_tbot_use_proxy_addr_fixes_it() {
+    let lab = Lab::start_with(&[
+        "--proxy-listen",
+        "127.0.0.1:0",
+        "--proxy-public-addr",
+        "proxy.lab.invalid:3080",
+    ]);
+    let proxy = lab.proxy.clone().expect("the lab proxy");
+    let bot = BotDir::new(&lab, "split");
+    let broke = break_bot(&lab, "split-dns", &bot, "split");
+    assert!(
+        broke.stdout.contains(&format!(
+            "TBOT_USE_PROXY_ADDR=yes mwictl lab bot -c {}",
+            bot.config()
+        )),
+        "{}",
+        broke.stdout
+    );
+    let config = bot.config();
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&format!("proxy_server: {proxy}\n")), "{text}");
+    let log = std::fs::read_to_string(bot.log()).unwrap();
+    assert!(
+        log.contains("failed dial to auth server through reverse tunnel: dial tcp: lookup proxy.lab.invalid: no such host"),
+        "{log}"
+    );
+
+    let (incident, fix, then) = doctor_fix(&lab, &bot.log(), &config);
+    assert_eq!(incident, "S6");
+    assert!(then.contains("TBOT_USE_PROXY_ADDR=yes"), "{then}");
+    // The lint the doctor suggests confirms the variable takes effect with this config.
+    let args: Vec<&str> = fix.split_whitespace().skip(1).collect();
+    assert_eq!(args[..2], ["lint", "--env"], "{fix}");
+    let linted = run(&mut lab.cmd(&args));
+    assert_eq!(linted.code, 0, "{}\n{}", linted.stdout, linted.stderr);
+    assert!(
+        linted.stdout.contains("TBOT_USE_PROXY_ADDR=yes"),
+        "{}",
+        linted.stdout
+    );
+
+    // Anything but exactly `yes` leaves tbot on the advertised address.
+    let still = agent_once(&lab, &config, Some("true"));
+    assert_eq!(still.code, 1, "{}", still.stderr);
+    assert!(
+        still.stderr.contains("through reverse tunnel"),
+        "{}",
+        still.stderr
+    );
+    let fixed = agent_once(&lab, &config, Some("yes"));
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    assert!(
+        fixed.stderr.contains("Successfully renewed bot identity"),
+        "{}",
+        fixed.stderr
+    );
+    let out = bot.dir.join("out");
+    let ssh_config = std::fs::read_to_string(out.join("ssh_config")).unwrap();
+    assert!(
+        ssh_config.contains(&format!("--proxy-server='{proxy}'")),
+        "{ssh_config}"
+    );
+    assert!(out.join("known_hosts").is_file() && out.join("identity").is_file());
+}
+
+#[test]
+fn s7_for_real_the_proxy_ping_fails_doctor_names_it_and_its_lint_fix_works() {
+    let unreachable = closed_port();
+    let lab = Lab::start_with(&[
+        "--proxy-listen",
+        "127.0.0.1:0",
+        "--proxy-public-addr",
+        &unreachable,
+    ]);
+    let bot = BotDir::new(&lab, "noproxy");
+    let broke = break_bot(&lab, "no-proxy", &bot, "noproxy");
+    let config = bot.config();
+    assert!(
+        broke
+            .stdout
+            .contains(&format!("mwictl lint --on-host --fix {config}")),
+        "{}",
+        broke.stdout
+    );
+    let log = std::fs::read_to_string(bot.log()).unwrap();
+    assert!(
+        log.contains("Failed to ping proxy.")
+            && log.contains(&format!(
+                "Get \"https://{unreachable}/webapi/find\": dial tcp {unreachable}: connect: connection refused"
+            )),
+        "{log}"
+    );
+    let still = agent_once(&lab, &config, None);
+    assert_eq!(still.code, 1, "{}", still.stderr);
+
+    let (incident, fix, _) = doctor_fix(&lab, &bot.log(), &config);
+    assert_eq!(incident, "S7");
+    let args: Vec<&str> = fix.split_whitespace().skip(1).collect();
+    assert_eq!(args, ["lint", "--on-host", "--fix", config.as_str()]);
+    let fixed_lint = run(&mut lab.cmd(&args));
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("ssh_config: \"off\""),
+        "{}\n{}",
+        fixed_lint.stdout,
+        fixed_lint.stderr
+    );
+    let fixed = agent_once(&lab, &config, None);
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    let out = bot.dir.join("out");
+    assert!(out.join("identity").is_file());
+    assert!(!out.join("ssh_config").exists());
+}
+
+#[test]
+fn s6_and_s7_without_a_lab_proxy_write_the_lint_file_and_say_how_to_reproduce_them() {
+    let lab = Lab::start();
+    for scenario in ["split-dns", "no-proxy"] {
+        let bot = BotDir::new(&lab, scenario);
+        let broke = break_bot(&lab, scenario, &bot, scenario);
+        assert!(
+            broke
+                .stdout
+                .contains("--proxy-public-addr proxy.lab.invalid:3080"),
+            "{}",
+            broke.stdout
+        );
+        assert!(!bot.dir.join("tbot.log").exists());
+    }
 }
 
 #[test]

@@ -36,6 +36,12 @@ const LOCK_LINE_WAIT: Duration = Duration::from_secs(3);
 pub const DB_LABEL_KEY: &str = "env";
 pub const DB_LABEL_VALUE: &str = "dev";
 
+/// What the S6 agent logs when the address the proxy advertises cannot be dialed.
+pub const SPLIT_DNS_FAILURE: &str = "failed dial to auth server through reverse tunnel";
+
+/// What the S7 agent logs when its identity output cannot reach the proxy.
+pub const NO_PROXY_FAILURE: &str = "Failed to ping proxy";
+
 /// The log line tbot writes when the SSH login check fails.
 pub const SSH_REFUSED: &str = "ssh: unable to authenticate";
 
@@ -104,10 +110,23 @@ fn cause(incident: Incident) -> Cause {
 }
 
 /// True when `lab break` runs agents against a lab for the incident (S1–S4); the others only
-/// write a file.
+/// write a file, or, see [`runs_agents_with_a_proxy`], run one when the lab has a proxy.
 pub fn runs_agents(incident: Incident) -> bool {
     matches!(cause(incident), Cause::Agents(_))
 }
+
+/// True for the incidents that need the network path to a proxy (S6, S7): `lab break` runs an
+/// agent into them when the lab runs a proxy that advertises an address this host cannot reach,
+/// and writes the lint-only file otherwise.
+pub fn runs_agents_with_a_proxy(incident: Incident) -> bool {
+    matches!(
+        cause(incident),
+        Cause::Config(Mistake::SplitDns | Mistake::NoProxy)
+    )
+}
+
+/// How to start a lab in which S6 and S7 happen for real.
+pub const PROXY_LAB_HINT: &str = "mwictl lab start --proxy-listen 127.0.0.1:3080 --proxy-public-addr proxy.lab.invalid:3080 (a public name this host cannot resolve)";
 
 /// What to break and where.
 #[derive(Debug, Clone)]
@@ -266,10 +285,17 @@ pub async fn break_bot(
             ))
             .hint("start one with `mwictl lab start`"));
         }
+        (Cause::Config(mistake), Some((client, target)))
+            if runs_agents_with_a_proxy(opts.scenario) && target.proxy.is_some() =>
+        {
+            through_the_proxy(client, target, mistake, opts, &mut steps, &mut broken).await?;
+        }
         (Cause::Config(mistake), _) => write_lint_config(mistake, opts, &mut steps, &mut broken)?,
     }
     broken.did = steps.did;
-    broken.next = next_commands(opts);
+    if broken.next.is_empty() {
+        broken.next = next_commands(opts);
+    }
     broken.elapsed = started.elapsed();
     Ok(broken)
 }
@@ -285,6 +311,7 @@ fn write_lint_config(
         scenario: opts.scenario,
         bot: &opts.bot,
         auth_server: tbot_yaml::EXAMPLE_AUTH,
+        proxy_server: None,
         token: tbot_yaml::PLACEHOLDER_TOKEN,
         ca_path: None,
         data_dir: &data_dir,
@@ -318,7 +345,118 @@ fn write_lint_config(
     };
     steps.add(step);
     steps.add("ran no agent: lint reads the file offline (the cluster in it is the example one)");
+    if runs_agents_with_a_proxy(opts.scenario) {
+        steps.add(format!(
+            "to have an agent fail this way for real, run lab break against a lab with a proxy that advertises an address this host cannot reach: {PROXY_LAB_HINT}"
+        ));
+    }
     broken.headline = headline;
+    Ok(())
+}
+
+/// S6 and S7 for real, with the lab proxy advertising an address this host cannot reach. S6: a
+/// `proxy_server` bot joins through the proxy, then dials the advertised address and fails.
+/// S7: an `auth_server` bot's identity output pings the proxy auth names, and fails.
+async fn through_the_proxy(
+    client: &Client,
+    target: &LabTarget,
+    mistake: Mistake,
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let proxy = target.proxy.clone().unwrap_or_default();
+    if let Some(step) = setup::ensure_access_role(client, &opts.bot, Need::Any).await? {
+        steps.add(step);
+    }
+    if let Some(step) = setup::ensure_bot(client, &opts.bot).await? {
+        steps.add(step);
+    }
+    setup::refuse_if_locked(client, &opts.bot).await?;
+    let token = issue_bot_token(client, &opts.bot, DEFAULT_TOKEN_TTL).await?;
+    steps.add(format!(
+        "issued a one-time join token for bot {} (valid {})",
+        opts.bot,
+        humantime::format_duration(DEFAULT_TOKEN_TTL)
+    ));
+    let (data_dir, out_dir) = (opts.data_dir(), opts.out_dir());
+    let split_dns = mistake == Mistake::SplitDns;
+    let text = tbot_yaml::render(&Inputs {
+        scenario: opts.scenario,
+        bot: &opts.bot,
+        auth_server: &target.addr,
+        proxy_server: split_dns.then_some(proxy.as_str()),
+        token: &token.name,
+        ca_path: Some(&target.ca_path),
+        data_dir: &data_dir,
+        out_dir: &out_dir,
+        login: &opts.login,
+        db: &opts.db,
+    });
+    let (config, log) = (opts.config_path(), opts.log_path());
+    setup::write_private(&config, &text)?;
+    std::fs::write(&log, "").map_err(|e| {
+        CommandError::failure(format!("cannot start the log {}: {e}", log.display()))
+    })?;
+    broken.log = Some(log.clone());
+    steps.add(if split_dns {
+        format!(
+            "wrote {} with proxy_server {proxy} (the lab proxy) and an identity output; TBOT_USE_PROXY_ADDR unset",
+            config.display()
+        )
+    } else {
+        format!(
+            "wrote {} with auth_server {} and an identity output without ssh_config: \"off\"",
+            config.display(),
+            target.addr
+        )
+    });
+    let mut args = agent_args(&config, &log)?;
+    args.oneshot = true;
+    args.fallback_web_ca_path = Some(target.web_ca_path.clone());
+    let exit = RunningAgent::start(args).wait(WAIT_LIMIT).await;
+    let needle = if split_dns {
+        SPLIT_DNS_FAILURE
+    } else {
+        NO_PROXY_FAILURE
+    };
+    if matching_lines(&log, needle).is_empty() {
+        return Err(CommandError::failure(format!(
+            "the agent did not fail with `{needle}` (exit: {exit:?}): the address the lab proxy advertises is reachable from here"
+        ))
+        .hint(format!("restart the lab with a public address this host cannot reach: {PROXY_LAB_HINT}"))
+        .hint(format!("read the agent's log {}", log.display())));
+    }
+    let (restart, fix) = (
+        format!(
+            "mwictl lab bot -c {}",
+            shell_word(&config.display().to_string())
+        ),
+        format!("mwictl doctor {}", shell_word(&log.display().to_string())),
+    );
+    if split_dns {
+        steps.add("ran the agent once: it joined through proxy_server, then dialed the address the proxy advertises and could not reach it");
+        broken.headline = format!(
+            "bot {} cannot reach the proxy at the address it advertises (split DNS)",
+            opts.bot
+        );
+        broken.next = vec![fix, format!("TBOT_USE_PROXY_ADDR=yes {restart}")];
+    } else {
+        steps.add("ran the agent once: it joined, then its identity output pinged the proxy auth names for ssh_config and could not reach it");
+        broken.headline = format!(
+            "bot {}'s identity output fails: it cannot reach the proxy for ssh_config",
+            opts.bot
+        );
+        broken.next = vec![
+            fix,
+            format!(
+                "mwictl lint --on-host --fix {}",
+                shell_word(&config.display().to_string())
+            ),
+            restart,
+        ];
+    }
+    broken.seen = first_lines(&log, &[needle]);
     Ok(())
 }
 
@@ -353,6 +491,7 @@ async fn run_agents(
         scenario: opts.scenario,
         bot: &opts.bot,
         auth_server: &target.addr,
+        proxy_server: None,
         token: &token.name,
         ca_path: Some(&target.ca_path),
         data_dir: &data_dir,

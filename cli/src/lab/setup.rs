@@ -37,6 +37,10 @@ pub struct LabTarget {
     pub lab_dir: PathBuf,
     /// The lab's CA certificate, which agents trust on their first join.
     pub ca_path: PathBuf,
+    /// The lab proxy's `HOST:PORT` when the lab runs one (it records it in the data dir).
+    pub proxy: Option<String>,
+    /// The lab proxy's web CA, which agents check its web certificate against.
+    pub web_ca_path: PathBuf,
 }
 
 impl LabTarget {
@@ -54,10 +58,16 @@ impl LabTarget {
             ))
             .hint("start one with `mwictl lab start`, then run lab break without --auth-server and -i"));
         }
+        let proxy = std::fs::read_to_string(lab_dir.join(mwi_auth::lab::PROXY_ADDR))
+            .ok()
+            .map(|text| text.trim().to_string())
+            .filter(|addr| !addr.is_empty());
         Ok(LabTarget {
             addr: addr.to_string(),
+            web_ca_path: lab_dir.join(mwi_auth::lab::WEB_CA_CERT),
             lab_dir,
             ca_path,
+            proxy,
         })
     }
 }

@@ -22,8 +22,11 @@ pub const PLACEHOLDER_TOKEN: &str = "REPLACE-WITH-A-JOIN-TOKEN";
 pub struct Inputs<'a> {
     pub scenario: Incident,
     pub bot: &'a str,
-    /// `HOST:PORT` of the lab (S1–S4); the lint-only scenarios use the example cluster.
+    /// `HOST:PORT` of the lab (S1–S4, S7 for real); the lint-only scenarios use the example
+    /// cluster.
     pub auth_server: &'a str,
+    /// `HOST:PORT` of the lab proxy (S6 for real).
+    pub proxy_server: Option<&'a str>,
     /// The one-time join token (S1–S4), else [`PLACEHOLDER_TOKEN`].
     pub token: &'a str,
     /// The lab's CA certificate (S1–S4).
@@ -40,21 +43,27 @@ pub struct Inputs<'a> {
 /// Which server a scenario's file names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Server {
-    /// The lab auth service, which the agents join (S1–S4).
+    /// The lab auth service, which the agents join (S1–S4, S7 for real).
     Lab,
+    /// The lab proxy, which advertises an address this host cannot reach (S6 for real).
+    LabProxy,
     /// The example cluster's auth service, never contacted.
     ExampleAuth,
     /// The example cluster's proxy, never contacted.
     ExampleProxy,
 }
 
-fn server(scenario: Incident) -> Server {
-    match scenario {
+/// S6 and S7 name the lab when they are reproduced for real (a lab CA to trust is given).
+fn server(i: &Inputs) -> Server {
+    let real = i.ca_path.is_some();
+    match i.scenario {
         Incident::GenerationMismatch
         | Incident::Expired
         | Incident::SshLogin
         | Incident::DbAccess => Server::Lab,
+        Incident::NoProxy if real => Server::Lab,
         Incident::K8sSecret | Incident::NoProxy => Server::ExampleAuth,
+        Incident::SplitDns if real && i.proxy_server.is_some() => Server::LabProxy,
         Incident::SplitDns => Server::ExampleProxy,
     }
 }
@@ -69,8 +78,19 @@ pub fn render(i: &Inputs) -> String {
         i.bot, lab.title
     ));
     y.push_str("version: v2\n");
-    let server = server(i.scenario);
+    let server = server(i);
     match server {
+        Server::LabProxy => {
+            y.push_str(
+                "# The lab proxy (`mwictl lab start --proxy-listen`). It advertises a public\n\
+                 # address this host cannot reach (split DNS), and tbot connects to that one.\n\
+                 # TBOT_USE_PROXY_ADDR is not set in tbot's environment.\n",
+            );
+            y.push_str(&format!(
+                "proxy_server: {}\n",
+                scalar(i.proxy_server.unwrap_or_default())
+            ));
+        }
         Server::ExampleProxy => {
             y.push_str(
                 "# The proxy's public name. Inside this network it resolves (split DNS) to an\n\
@@ -89,7 +109,7 @@ pub fn render(i: &Inputs) -> String {
         }
     }
     y.push_str("onboarding:\n  join_method: token\n");
-    if server == Server::Lab {
+    if matches!(server, Server::Lab | Server::LabProxy) {
         y.push_str(
             "  # One-time token: the first join spends it. `mwictl recover` writes a new one here.\n",
         );
@@ -155,6 +175,16 @@ fn services(i: &Inputs) -> String {
              \x20     type: kubernetes_secret\n\
              \x20     name: identity-output\n"
             .to_string(),
+        Incident::SplitDns | Incident::NoProxy if i.ca_path.is_some() => format!(
+            "services:\n\
+             \x20 # An identity file and ssh_config for the deploy job.\n\
+             \x20 - type: identity\n\
+             \x20   destination:\n\
+             \x20     type: directory\n\
+             \x20     path: {out}\n\
+             \x20   roles: [{role}]\n",
+            role = scalar(&access_role_name(i.bot))
+        ),
         Incident::SplitDns => format!(
             "services:\n\
              \x20 - type: identity\n\
@@ -207,8 +237,16 @@ mod tests {
             scenario,
             bot: "example",
             auth_server: "127.0.0.1:3025",
+            proxy_server: None,
             token: "0123abcd",
-            ca_path: (server(scenario) == Server::Lab).then_some(Path::new("/lab/ca.crt")),
+            ca_path: matches!(
+                scenario,
+                Incident::GenerationMismatch
+                    | Incident::Expired
+                    | Incident::SshLogin
+                    | Incident::DbAccess
+            )
+            .then_some(Path::new("/lab/ca.crt")),
             data_dir: Path::new("/bots/example/data"),
             out_dir: Path::new("/bots/example/out"),
             login: "bob",
@@ -268,6 +306,28 @@ mod tests {
         let noproxy = parsed(Incident::NoProxy);
         assert_eq!(noproxy["auth_server"], EXAMPLE_AUTH);
         assert!(noproxy["services"][0].get("ssh_config").is_none());
+    }
+
+    #[test]
+    fn s6_and_s7_for_real_point_at_the_lab_proxy_and_the_lab_with_roles() {
+        let real = |scenario| {
+            let text = render(&Inputs {
+                proxy_server: Some("127.0.0.1:3080"),
+                ca_path: Some(Path::new("/lab/ca.crt")),
+                ..inputs(scenario)
+            });
+            serde_yaml_ng::from_str::<Value>(&text).unwrap()
+        };
+        let dns = real(Incident::SplitDns);
+        assert_eq!(dns["proxy_server"], "127.0.0.1:3080");
+        assert!(dns.get("auth_server").is_none());
+        assert_eq!(dns["onboarding"]["ca_path"], "/lab/ca.crt");
+        assert_eq!(dns["services"][0]["roles"][0], "access-example");
+        let noproxy = real(Incident::NoProxy);
+        assert_eq!(noproxy["auth_server"], "127.0.0.1:3025");
+        assert!(noproxy.get("proxy_server").is_none());
+        assert!(noproxy["services"][0].get("ssh_config").is_none());
+        assert_eq!(noproxy["services"][0]["roles"][0], "access-example");
     }
 
     /// The rules `mwictl lint` reports for a scenario's file (no TBOT_USE_PROXY_ADDR).

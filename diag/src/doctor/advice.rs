@@ -305,7 +305,9 @@ pub(crate) fn advise(
                      reach the proxy."
                 ),
                 Fix {
-                    mwictl: Some(format!("mwictl lint --fix {CONFIG}")),
+                    // The log shows this bot's host cannot reach the proxy, which is what lint
+                    // needs --on-host to know before it turns ssh_config off.
+                    mwictl: Some(format!("mwictl lint --on-host --fix {CONFIG}")),
                     tctl: Vec::new(),
                     then: Some(
                         "Restart tbot; if something needs ssh_config, open the network path to the \

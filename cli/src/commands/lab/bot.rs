@@ -14,8 +14,8 @@ use crate::exit::ExitStatus;
 /// uses the saved lab profile, and trusts that lab's CA for the first join.
 ///
 /// With `proxy_server` it asks the proxy's /webapi/find (its web certificate checked against
-/// SSL_CERT_FILE, else the saved lab's web CA) and, as tbot does, connects to the address the
-/// proxy advertises unless TBOT_USE_PROXY_ADDR=yes; identity outputs then also get ssh_config and
+/// the saved lab's web CA, or not with `insecure: true`) and, as tbot does, connects to the
+/// address the proxy advertises unless TBOT_USE_PROXY_ADDR=yes; identity outputs then also get ssh_config and
 /// known_hosts (unless `ssh_config: off`).
 #[derive(Debug, clap::Args)]
 pub struct BotArgs {
@@ -26,6 +26,7 @@ pub struct BotArgs {
 pub async fn run(ctx: &Context, args: BotArgs) -> Result<ExitStatus, CommandError> {
     let mut agent = args.agent;
     agent.auth_server = ctx.global().auth_server.clone();
+    agent.use_proxy_addr = crate::environment::TBOT_USE_PROXY_ADDR.get();
     if let Some(profile) = ctx.profile()? {
         let lab_dir = profile.identity.parent();
         let ca = lab_dir.map(|dir| dir.join("ca.crt"));

@@ -18,7 +18,10 @@ use crate::lab::setup::LabTarget;
 /// incident has happened: the bot (with its own role `access-BOT`: login alice, nothing for
 /// databases), its join token and DIR/tbot.yaml are created as needed, and the agents log to
 /// DIR/tbot.log.
-/// S5–S7 only write DIR/tbot.yaml with the mistake `mwictl lint` finds; they need no lab.
+/// S6 and S7 run an agent into the incident when the lab runs a proxy that advertises an address
+/// this host cannot reach (`lab start --proxy-listen 127.0.0.1:3080 --proxy-public-addr
+/// proxy.lab.invalid:3080`): the bot's proxy_server or its identity output's proxy ping fails.
+/// Otherwise they, like S5, only write DIR/tbot.yaml with the mistake `mwictl lint` finds.
 /// The summary names the log, the config and the commands that diagnose and fix the incident.
 #[derive(Debug, clap::Args)]
 pub struct BreakArgs {
@@ -95,8 +98,23 @@ async fn break_with(
         }
         let lab = LabTarget::from_identity(&resolved.target.addr, &resolved.target.identity)?;
         scenarios::break_bot(Some((client, &lab)), opts, progress).await?
+    } else if scenarios::runs_agents_with_a_proxy(opts.scenario)
+        && let Some((client, lab)) = lab_with_a_proxy(ctx).await
+    {
+        scenarios::break_bot(Some((client, &lab)), opts, progress).await?
     } else {
         scenarios::break_bot(None, opts, progress).await?
     };
     Ok(broken)
+}
+
+/// The configured lab, when it is reachable directly and runs a proxy; `None` sends S6 and S7 to
+/// their lint-only files.
+async fn lab_with_a_proxy(ctx: &Context) -> Option<(&crate::client::Client, LabTarget)> {
+    let (client, resolved) = ctx.connected().await.ok()?;
+    if resolved.target.via_proxy {
+        return None;
+    }
+    let lab = LabTarget::from_identity(&resolved.target.addr, &resolved.target.identity).ok()?;
+    lab.proxy.is_some().then_some((client, lab))
 }
