@@ -22,6 +22,14 @@
 //! - Ping reports ServerVersion `18.0.0+lab` (`19.0.0+lab` with [`lab::LockStyle::Instance`]):
 //!   build metadata marks the lab without lowering semver precedence.
 //!
+//! - Joining: `proto.JoinService/RegisterUsingToken` (one-time `token` tokens),
+//!   `teleport.join.v1.JoinService/Join` (bidirectional stream; `token` and `bound_keypair`) and
+//!   the legacy `proto.JoinService/RegisterUsingBoundKeypairMethod` stream. Bound-keypair joins
+//!   follow Teleport's decision table (teleport-bound-keypair.md §5): challenges as compact JWS,
+//!   recovery counting in three modes, rotation, join-state JWTs signed by the lab's
+//!   `bound_keypair` CA (`DATA_DIR/bound_keypair_ca.key`, Ed25519, `kid` = key ID), and locks on
+//!   the join token for a stale join state or a certificate generation mismatch.
+//!
 //! Lab-only: [`lab::seed_database`] registers a database server (Teleport learns them from its
 //! database agents), so that database access of bots can be rehearsed; ListResources lists them
 //! (`db_server` only). Locks on a `join_token`

@@ -324,6 +324,26 @@ fn proxy_ping_failure_over_several_lines_is_one_finding() {
 }
 
 #[test]
+fn a_failed_dial_to_the_advertised_proxy_address_is_split_dns() {
+    // The lab agent's log from `mwictl lab break split-dns` (paths and addresses replaced).
+    let report = diagnose(&["s6_split_dns_lab_agent.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::Product(Product::SplitDns));
+    assert_eq!(
+        finding.facts.get("advertised").map(String::as_str),
+        Some("proxy.lab.invalid")
+    );
+    assert_eq!(
+        lines(finding),
+        [
+            ("s6_split_dns_lab_agent.log".to_string(), 5),
+            ("s6_split_dns_lab_agent.log".to_string(), 6)
+        ]
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
 fn named_incidents_are_recognised() {
     let report = diagnose(&["others.log"]);
     let ids: Vec<&str> = report.findings.iter().map(|f| f.incident.id()).collect();
