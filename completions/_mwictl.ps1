@@ -599,8 +599,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a bot (a new bot instance joins with it)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -625,7 +627,11 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         }
         'mwictl;tokens;add' {
             [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot the token joins as')
-            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token stays valid, e.g. 30m or 2h')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token (bound_keypair: its registration secret) stays valid, e.g. 30m or 2h')
+            [CompletionResult]::new('--join-method', '--join-method', [CompletionResultType]::ParameterName, 'The join method of the token')
+            [CompletionResult]::new('--initial-public-key', '--initial-public-key', [CompletionResultType]::ParameterName, 'bound_keypair: the bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made')
+            [CompletionResult]::new('--recovery-mode', '--recovery-mode', [CompletionResultType]::ParameterName, 'bound_keypair: standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)')
+            [CompletionResult]::new('--recovery-limit', '--recovery-limit', [CompletionResultType]::ParameterName, 'bound_keypair: how many recoveries mode standard allows; onboarding is the first')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -661,10 +667,48 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;tokens;show' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;tokens;rotate' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;tokens;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a bot (a new bot instance joins with it)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -675,6 +719,12 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;tokens;help;rm' {
+            break
+        }
+        'mwictl;tokens;help;show' {
+            break
+        }
+        'mwictl;tokens;help;rotate' {
             break
         }
         'mwictl;tokens;help;help' {
@@ -1545,8 +1595,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         }
         'mwictl;help;tokens' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a bot (a new bot instance joins with it)')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
+            [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
             break
         }
         'mwictl;help;tokens;ls' {
@@ -1556,6 +1608,12 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;tokens;rm' {
+            break
+        }
+        'mwictl;help;tokens;show' {
+            break
+        }
+        'mwictl;help;tokens;rotate' {
             break
         }
         'mwictl;help;roles' {

@@ -337,6 +337,12 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rm"
                 ;;
+            mwictl__subcmd__help__subcmd__tokens,rotate)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rotate"
+                ;;
+            mwictl__subcmd__help__subcmd__tokens,show)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__show"
+                ;;
             mwictl__subcmd__lab,bot)
                 cmd="mwictl__subcmd__lab__subcmd__bot"
                 ;;
@@ -508,6 +514,12 @@ _mwictl() {
             mwictl__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__rm"
                 ;;
+            mwictl__subcmd__tokens,rotate)
+                cmd="mwictl__subcmd__tokens__subcmd__rotate"
+                ;;
+            mwictl__subcmd__tokens,show)
+                cmd="mwictl__subcmd__tokens__subcmd__show"
+                ;;
             mwictl__subcmd__tokens__subcmd__help,add)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__add"
                 ;;
@@ -519,6 +531,12 @@ _mwictl() {
                 ;;
             mwictl__subcmd__tokens__subcmd__help,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rm"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,rotate)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rotate"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,show)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__show"
                 ;;
             *)
                 ;;
@@ -2349,7 +2367,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens)
-            opts="ls add rm"
+            opts="ls add rm show rotate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2391,6 +2409,34 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens__subcmd__rm)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4109,7 +4155,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4143,7 +4189,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__add)
-            opts="-i -v -q -h -V --bot --ttl --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --ttl --join-method --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4154,6 +4200,22 @@ _mwictl() {
                     return 0
                     ;;
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --join-method)
+                    COMPREPLY=($(compgen -W "token bound_keypair" -- "${cur}"))
+                    return 0
+                    ;;
+                --initial-public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-mode)
+                    COMPREPLY=($(compgen -W "standard relaxed insecure" -- "${cur}"))
+                    return 0
+                    ;;
+                --recovery-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -4185,7 +4247,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help)
-            opts="ls add rm help"
+            opts="ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4254,6 +4316,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__rotate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__tokens__subcmd__ls)
             opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4289,6 +4379,74 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__rm)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__rotate)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__show)
             opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -555,8 +555,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
-            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
+            cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+            cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;ls'= {
@@ -579,7 +581,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;tokens;add'= {
             cand --bot 'The bot the token joins as'
-            cand --ttl 'How long the token stays valid, e.g. 30m or 2h'
+            cand --ttl 'How long the token (bound_keypair: its registration secret) stays valid, e.g. 30m or 2h'
+            cand --join-method 'The join method of the token'
+            cand --initial-public-key 'bound_keypair: the bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made'
+            cand --recovery-mode 'bound_keypair: standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)'
+            cand --recovery-limit 'bound_keypair: how many recoveries mode standard allows; onboarding is the first'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -613,10 +619,46 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;tokens;show'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;tokens;rotate'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;tokens;help'= {
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
-            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
+            cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+            cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;help;ls'= {
@@ -624,6 +666,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;tokens;help;add'= {
         }
         &'mwictl;tokens;help;rm'= {
+        }
+        &'mwictl;tokens;help;show'= {
+        }
+        &'mwictl;tokens;help;rotate'= {
         }
         &'mwictl;tokens;help;help'= {
         }
@@ -1405,14 +1451,20 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;help;tokens'= {
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
-            cand add 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+            cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
+            cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+            cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
         }
         &'mwictl;help;tokens;ls'= {
         }
         &'mwictl;help;tokens;add'= {
         }
         &'mwictl;help;tokens;rm'= {
+        }
+        &'mwictl;help;tokens;show'= {
+        }
+        &'mwictl;help;tokens;rotate'= {
         }
         &'mwictl;help;roles'= {
             cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'

@@ -362,22 +362,24 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "add" -d 'Issue a one-time join token for a bot (a new bot instance joins with it)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "add" -d 'Issue a join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
@@ -392,7 +394,14 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l bot -d 'The bot the token joins as' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l ttl -d 'How long the token stays valid, e.g. 30m or 2h' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l ttl -d 'How long the token (bound_keypair: its registration secret) stays valid, e.g. 30m or 2h' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l join-method -d 'The join method of the token' -r -f -a "token\t''
+bound_keypair\t''"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l initial-public-key -d 'bound_keypair: the bot\'s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l recovery-mode -d 'bound_keypair: standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)' -r -f -a "standard\t''
+relaxed\t''
+insecure\t''"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l recovery-limit -d 'bound_keypair: how many recoveries mode standard allows; onboarding is the first' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
@@ -417,9 +426,35 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "add" -d 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "add" -d 'Issue a join token for a bot (a new bot instance joins with it)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -846,8 +881,10 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "add" -d 'Issue a one-time join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "add" -d 'Issue a join token for a bot (a new bot instance joins with it)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "ls" -d 'List roles: name, allowed logins, node labels and access to resources (rules)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "show" -d 'Show one role as YAML (the default, also for --format text) or JSON'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "add-db-access" -d 'Give a role database access: the rule and the db_labels, db_names and db_users grants'

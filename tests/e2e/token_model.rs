@@ -297,3 +297,246 @@ fn edit_shows_the_status_refuses_changes_to_it_and_applies_spec_changes() {
     assert_eq!(limit, 4);
     assert_eq!(bound_status(&lab, "example-token"), before);
 }
+
+// ---- tokens add --join-method bound_keypair, tokens show, tokens rotate ----
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+fn seconds_from_now(ts: &prost_types::Timestamp) -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    ts.seconds - now
+}
+
+#[test]
+fn tokens_add_bound_keypair_prints_the_secret_the_server_made_and_the_join_uri() {
+    let lab = Lab::start();
+    crate::unlock::create_bot(&lab, "example", &[]);
+    let out = run(&mut lab.cmd(&[
+        "tokens",
+        "add",
+        "--bot",
+        "example",
+        "--join-method",
+        "bound_keypair",
+        "--recovery-limit",
+        "2",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issued = json(&out.stdout);
+    let name = issued["token"].as_str().unwrap().to_owned();
+    assert!(
+        name.starts_with("bot-example-") && name.len() == 20,
+        "{name}"
+    );
+    let secret = issued["registration_secret"].as_str().unwrap().to_owned();
+    let token = stored(&lab, &name);
+    assert_eq!(token.metadata.as_ref().unwrap().expires, None);
+    let spec = token.spec.unwrap();
+    assert_eq!(
+        (spec.join_method.as_str(), spec.bot_name.as_str()),
+        ("bound_keypair", "example")
+    );
+    let bk = spec.bound_keypair.unwrap();
+    let recovery = bk.recovery.unwrap();
+    assert_eq!((recovery.limit, recovery.mode.as_str()), (2, "standard"));
+    let deadline = bk.onboarding.unwrap().must_register_before.unwrap();
+    assert!((3590..=3600).contains(&seconds_from_now(&deadline)));
+    assert_eq!(bound_status(&lab, &name).registration_secret, secret);
+    assert_eq!(
+        issued["join_uri"],
+        format!("tbot+auth+bound-keypair://{name}:{secret}@{}", lab.addr)
+    );
+    assert_eq!(
+        issued["tbot_start"],
+        format!(
+            "tbot start --data-dir=/var/lib/teleport/bot --destination-dir=./tbot-user --token={name} \
+             --registration-secret={secret} --auth-server={} --join-method=bound_keypair",
+            lab.addr
+        )
+    );
+    let out = run(&mut lab.cmd(&[
+        "tokens",
+        "add",
+        "--bot",
+        "example",
+        "--join-method",
+        "bound_keypair",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let mut settings = crate::harness::snapshot_settings();
+    settings.add_filter(r"bot-example-[0-9a-f]{8}", "[TOKEN]");
+    settings.add_filter(r"\b[0-9a-f]{32}\b", "[SECRET]");
+    let text = lab.redact(&out.stdout);
+    settings.bind(|| insta::assert_snapshot!("tokens_add_bound_keypair_text", text));
+}
+
+#[test]
+fn tokens_add_bound_keypair_with_a_preregistered_key_makes_no_secret_and_refuses_a_bad_key() {
+    let lab = Lab::start();
+    crate::unlock::create_bot(&lab, "example", &[]);
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsqVA9xfvZBF+SY1+fE/bs+O7A7n6iSE3Z2l+Lud9Jy";
+    let out = run(&mut lab.cmd(&[
+        "tokens",
+        "add",
+        "--bot",
+        "example",
+        "--join-method",
+        "bound_keypair",
+        "--initial-public-key",
+        key,
+        "--recovery-mode",
+        "insecure",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issued = json(&out.stdout);
+    assert_eq!(issued["registration_secret"], serde_json::Value::Null);
+    assert_eq!(
+        issued["initial_key_fingerprint"],
+        "SHA256:23i19WvFyPGr/E7rMY7KpdnNO28MtUnxPzIsZjGnHy4"
+    );
+    let name = issued["token"].as_str().unwrap();
+    let spec = stored(&lab, name).spec.unwrap().bound_keypair.unwrap();
+    let onboarding = spec.onboarding.unwrap();
+    assert_eq!(
+        (
+            onboarding.initial_public_key.as_str(),
+            onboarding.must_register_before
+        ),
+        (key, None)
+    );
+    assert_eq!(spec.recovery.unwrap().mode, "insecure");
+    assert_eq!(bound_status(&lab, name).registration_secret, "");
+    let out = run(&mut lab.cmd(&[
+        "tokens",
+        "add",
+        "--bot",
+        "example",
+        "--join-method",
+        "bound_keypair",
+        "--initial-public-key",
+        "ssh-ed25519 AAAA",
+    ]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--initial-public-key \"ssh-ed25519 AAAA\": not an SSH public key"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&mut lab.cmd(&["tokens", "ls", "--format", "json"]));
+    assert_eq!(
+        json(&out.stdout).as_array().unwrap().len(),
+        1,
+        "the bad key made no token"
+    );
+}
+
+#[test]
+fn tokens_show_and_rotate_a_bound_token() {
+    let lab = Lab::start();
+    let before = restore_bound(&lab);
+    let out = run(&mut lab.cmd(&["tokens", "show", "example-token"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.stdout;
+    crate::harness::snapshot_settings()
+        .bind(|| insta::assert_snapshot!("tokens_show_bound_text", text));
+    let out = run(&mut lab.cmd(&["tokens", "rotate", "example-token"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "Token rotation flag has been set, rotation will be required during the next authentication attempt.\n"
+    );
+    let token = stored(&lab, "example-token");
+    let after = token
+        .spec
+        .unwrap()
+        .bound_keypair
+        .unwrap()
+        .rotate_after
+        .unwrap();
+    assert!((-5..=0).contains(&seconds_from_now(&after)));
+    assert_eq!(bound_status(&lab, "example-token"), before, "status kept");
+    let out = run(&mut lab.cmd(&["tokens", "show", "example-token", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let shown = json(&out.stdout);
+    let bk = &shown["bound_keypair"];
+    assert_eq!(bk["rotation_pending"], true);
+    assert_eq!(
+        bk["bound_key_fingerprint"],
+        "SHA256:23i19WvFyPGr/E7rMY7KpdnNO28MtUnxPzIsZjGnHy4"
+    );
+    assert_eq!(
+        bk["bound_bot_instance_id"],
+        "7b6a5e0c-2f47-4c4e-a2f7-97c1b0fd8f11"
+    );
+    assert_eq!(
+        (
+            &bk["recovery_count"],
+            &bk["recovery_limit"],
+            &bk["recoveries_left"]
+        ),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(3),
+            &serde_json::json!(1)
+        )
+    );
+    let out = run(&mut lab.cmd(&["tokens", "show", "example-token"]));
+    assert!(
+        out.stdout
+            .contains("Rotation:       pending (requested for after "),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn tokens_rotate_refuses_other_join_methods_and_missing_tokens() {
+    let lab = Lab::start();
+    crate::unlock::put_token(&lab, "plain-token", "example");
+    let out = run(&mut lab.cmd(&["tokens", "rotate", "plain-token"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("token plain-token is of type token, not bound_keypair"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&mut lab.cmd(&["tokens", "rotate", "nope"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let out = run(&mut lab.cmd(&["tokens", "show", "nope"]));
+    assert_eq!(out.code, 3, "{}", out.stderr);
+}
+
+#[test]
+fn tokens_ls_masks_registration_secrets_unless_asked() {
+    let lab = Lab::start();
+    let file = write(&lab, "secret.yaml", &body(FIXTURES[15]));
+    assert_eq!(run(&mut lab.cmd(&["create", &file])).code, 0);
+    let out = run(&mut lab.cmd(&["tokens", "ls", "--format", "yaml"]));
+    assert!(
+        !out.stdout.contains("8a3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("registration_secret: 8a3c****"),
+        "{}",
+        out.stdout
+    );
+    let out = run(&mut lab.cmd(&["tokens", "ls", "--show-secrets", "--format", "yaml"]));
+    assert!(
+        out.stdout.contains("8a3c1d2e4f5a6b7c8d9e0f1a2b3c4d5e"),
+        "{}",
+        out.stdout
+    );
+}

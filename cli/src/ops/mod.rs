@@ -5,6 +5,7 @@ pub mod access;
 pub mod apply;
 pub mod backup;
 pub mod bots;
+pub mod bound_keypair;
 pub mod editor;
 pub mod instances;
 pub mod listing;

@@ -45,23 +45,28 @@ pub async fn issue_bot_token(
     })
 }
 
-/// Like [`issue_bot_token`], after checking that bot `bot` exists: a missing bot is a
-/// not-found error with hints to create or list bots, and no token is made.
+/// Like [`issue_bot_token`], after [`check_bot_exists`].
 pub async fn issue_for_existing_bot(
     client: &Client,
     bot: &str,
     ttl: Duration,
 ) -> Result<IssuedToken, CommandError> {
-    match client.get_bot(bot).await {
-        Ok(_) => {}
-        Err(e) if e.is_not_found() => {
-            return Err(CommandError::not_found(format!("bot {bot:?} not found")).hint(format!(
-                "create it with `mwictl bots add {bot} --roles ROLE,...`, or list bots with `mwictl get bots`"
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    check_bot_exists(client, bot).await?;
     issue_bot_token(client, bot, ttl).await
+}
+
+/// A missing bot is a not-found error with hints to create or list bots.
+pub async fn check_bot_exists(client: &Client, bot: &str) -> Result<(), CommandError> {
+    match client.get_bot(bot).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Err(CommandError::not_found(format!(
+            "bot {bot:?} not found"
+        ))
+        .hint(format!(
+            "create it with `mwictl bots add {bot} --roles ROLE,...`, or list bots with `mwictl get bots`"
+        ))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The token resource of [`issue_bot_token`].

@@ -1,31 +1,63 @@
-//! `mwictl tokens add --bot NAME [--ttl]`: issues a one-time join token for an existing bot and
-//! prints the tbot start line that uses it.
+//! `mwictl tokens add --bot NAME [--ttl] [--join-method token|bound_keypair ...]`: issues a join
+//! token for an existing bot and prints the tbot start line that uses it.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::tokens::{issue_for_existing_bot, tbot_start_command};
+use crate::ops::bound_keypair::{self, Onboarding, RECOVERY_MODES};
+use crate::ops::tokens::{check_bot_exists, issue_for_existing_bot, tbot_start_command};
 use crate::output::Output;
 use crate::resource::{format_go_duration, format_timestamp, parse_go_duration};
 
-/// Issue a one-time join token for a bot (a new bot instance joins with it).
+/// Issue a join token for a bot (a new bot instance joins with it).
 ///
-/// The token is 32 hex characters with roles [Bot] and join method `token`, like the ones
-/// `tctl bots add` makes; it is spent by the first successful join. Prints the token, when it
-/// expires and the `tbot start` line that uses it (with this connection's auth server address).
-/// Exit 3 when the bot does not exist. JSON/YAML: `{token, bot, expires, ttl, join_method,
-/// tbot_start}`.
+/// Join method `token` (the default): 32 hex characters with roles [Bot], like the ones `tctl
+/// bots add` made before Teleport 19; it is spent by the first successful join and expires after
+/// --ttl.
+///
+/// Join method `bound_keypair` (Teleport 18.1+, tctl 19's default): a token named
+/// `bot-BOT-XXXXXXXX` that the bot keeps using; on its first join the bot registers a key with the
+/// registration secret the server makes (usable for --ttl), or joins with the key given as
+/// --initial-public-key (from `tbot keypair create`). Every later join proves the key; a join
+/// after the bot's certificates expired is a recovery, allowed --recovery-limit times in mode
+/// standard (onboarding counts as one).
+///
+/// Prints the token, the registration secret, when it must be used and the `tbot start` line
+/// (with this connection's auth server address). Exit 3 when the bot does not exist.
+/// JSON/YAML: `{token, bot, expires, ttl, join_method, tbot_start}`, for bound_keypair also
+/// `{registration_secret, must_register_before, initial_key_fingerprint, recovery_mode,
+/// recovery_limit, join_uri}`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The bot the token joins as.
     #[arg(long, value_name = "NAME")]
     pub bot: String,
 
-    /// How long the token stays valid, e.g. 30m or 2h.
+    /// How long the token (bound_keypair: its registration secret) stays valid, e.g. 30m or 2h.
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = parse_ttl)]
     pub ttl: Duration,
+
+    /// The join method of the token.
+    #[arg(long, value_name = "METHOD", default_value = "token",
+          value_parser = clap::builder::PossibleValuesParser::new(["token", bound_keypair::METHOD]))]
+    pub join_method: String,
+
+    /// bound_keypair: the bot's public key (the authorized_keys line `tbot keypair create`
+    /// prints); no registration secret is made.
+    #[arg(long, value_name = "KEY")]
+    pub initial_public_key: Option<String>,
+
+    /// bound_keypair: standard (the limit holds, join state checked), relaxed (no limit) or
+    /// insecure (no limit, no join state; needed for static keys).
+    #[arg(long, value_name = "MODE", default_value = "standard",
+          value_parser = clap::builder::PossibleValuesParser::new(RECOVERY_MODES))]
+    pub recovery_mode: String,
+
+    /// bound_keypair: how many recoveries mode standard allows; onboarding is the first.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub recovery_limit: u32,
 }
 
 fn parse_ttl(text: &str) -> Result<Duration, String> {
@@ -51,10 +83,30 @@ pub struct TokenIssued {
     /// The lifetime as tctl words it (`60 minutes`).
     #[serde(skip)]
     pub lifetime: String,
+    /// Set for a bound_keypair token.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub bound_keypair: Option<BoundKeypairIssued>,
+}
+
+/// What a bound_keypair token adds to [`TokenIssued`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BoundKeypairIssued {
+    /// The one-time secret the bot registers its key with; none with a preregistered key.
+    pub registration_secret: Option<String>,
+    /// RFC 3339; none with a preregistered key.
+    pub must_register_before: Option<String>,
+    pub initial_key_fingerprint: Option<String>,
+    pub recovery_mode: String,
+    pub recovery_limit: u32,
+    /// tbot's `--join-uri` for the token.
+    pub join_uri: String,
 }
 
 impl Output for TokenIssued {
     fn text(&self) -> String {
+        if let Some(bk) = &self.bound_keypair {
+            return bound_keypair_text(self, bk);
+        }
         format!(
             "The bot token: {}\nThis token will expire in {} (at {}); it is spent by the first successful join.\n\nStart tbot with it:\n{}\n",
             self.token, self.lifetime, self.expires, self.tbot_start
@@ -66,7 +118,37 @@ impl Output for TokenIssued {
     }
 }
 
+fn bound_keypair_text(t: &TokenIssued, bk: &BoundKeypairIssued) -> String {
+    let onboarding = match (&bk.registration_secret, &bk.initial_key_fingerprint) {
+        (Some(secret), _) => format!(
+            "The registration secret: {secret}\nThe bot registers its key with it on its first join, which must happen within {} (before {}).\n",
+            t.lifetime,
+            bk.must_register_before.as_deref().unwrap_or("-"),
+        ),
+        (None, Some(fingerprint)) => format!(
+            "The preregistered key: {fingerprint}\nThe bot joins with its private key (in its data dir, from `tbot keypair create`); no secret is needed.\n"
+        ),
+        (None, None) => String::new(),
+    };
+    let limit = match bk.recovery_mode.as_str() {
+        "standard" => format!("{} (onboarding is the first)", bk.recovery_limit),
+        _ => "not enforced".to_owned(),
+    };
+    format!(
+        "The bot token: {} (join method bound_keypair, for bot {})\n{onboarding}Recovery mode {}, limit {limit}.\nThe bot joining URI: {}\n\nStart tbot with it:\n{}\n",
+        t.token, t.bot, bk.recovery_mode, bk.join_uri, t.tbot_start
+    )
+}
+
 pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
+    if args.join_method == bound_keypair::METHOD {
+        return run_bound_keypair(ctx, args).await;
+    }
+    if args.initial_public_key.is_some() {
+        return Err(CommandError::usage(
+            "--initial-public-key is for --join-method bound_keypair",
+        ));
+    }
     let (client, resolved) = ctx.connected().await?;
     let issued = issue_for_existing_bot(client, &args.bot, args.ttl).await?;
     let out = TokenIssued {
@@ -81,6 +163,53 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
         token: issued.name,
         bot: issued.bot,
         join_method: "token".to_owned(),
+        bound_keypair: None,
+    };
+    ctx.printer().print(&out)?;
+    Ok(ExitStatus::Success)
+}
+
+async fn run_bound_keypair(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
+    let initial_public_key = args
+        .initial_public_key
+        .as_deref()
+        .map(bound_keypair::check_public_key)
+        .transpose()?;
+    let (client, resolved) = ctx.connected().await?;
+    check_bot_exists(client, &args.bot).await?;
+    let must_register_before = SystemTime::now() + args.ttl;
+    let onboarding = Onboarding {
+        initial_public_key: initial_public_key.clone(),
+        must_register_before: Some(must_register_before),
+        recovery_mode: args.recovery_mode.clone(),
+        recovery_limit: args.recovery_limit,
+    };
+    let name = bound_keypair::token_name(&args.bot)?;
+    let token = bound_keypair::token(&name, &args.bot, &onboarding);
+    let issued = bound_keypair::issue(client, &token).await?;
+    let secret = issued.registration_secret.as_deref();
+    let (addr, via_proxy) = (&resolved.target.addr, resolved.target.via_proxy);
+    let out = TokenIssued {
+        tbot_start: bound_keypair::tbot_start(&issued.name, secret, addr, via_proxy),
+        expires: "never".to_owned(),
+        ttl: format_go_duration(args.ttl),
+        lifetime: lifetime(args.ttl),
+        bot: args.bot,
+        join_method: bound_keypair::METHOD.to_owned(),
+        bound_keypair: Some(BoundKeypairIssued {
+            must_register_before: initial_public_key
+                .is_none()
+                .then(|| format_timestamp(&prost_types::Timestamp::from(must_register_before))),
+            initial_key_fingerprint: initial_public_key
+                .as_deref()
+                .and_then(bound_keypair::fingerprint)
+                .map(|f| f.0),
+            recovery_mode: args.recovery_mode,
+            recovery_limit: args.recovery_limit,
+            join_uri: bound_keypair::join_uri(&issued.name, secret, addr, via_proxy),
+            registration_secret: issued.registration_secret,
+        }),
+        token: issued.name,
     };
     ctx.printer().print(&out)?;
     Ok(ExitStatus::Success)

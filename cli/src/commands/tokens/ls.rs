@@ -13,7 +13,7 @@ use crate::resource::{Resource, render_yaml};
 /// List join tokens: token, type (roles), join method, bot, expiry.
 ///
 /// A token's name is its secret, so only its first 4 characters are shown (also in JSON and
-/// YAML) unless --show-secrets is given. Expiry `never` means the token does not expire.
+/// YAML) unless --show-secrets is given; so are bound-keypair registration secrets. Expiry `never` means the token does not expire.
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
     /// Show the tokens' full names.
@@ -68,6 +68,22 @@ impl Output for TokenList {
     }
 }
 
+/// Masks the registration secrets of a bound-keypair token, in its spec and its status.
+fn mask_registration_secrets(token: &mut ProvisionTokenV2) {
+    let spec = token
+        .spec
+        .as_mut()
+        .and_then(|s| s.bound_keypair.as_mut())
+        .and_then(|b| b.onboarding.as_mut());
+    if let Some(onboarding) = spec {
+        onboarding.registration_secret = mask_token(&onboarding.registration_secret);
+    }
+    let status = token.status.as_mut().and_then(|s| s.bound_keypair.as_mut());
+    if let Some(status) = status {
+        status.registration_secret = mask_token(&status.registration_secret);
+    }
+}
+
 pub async fn run(ctx: &Context, args: LsArgs) -> Result<ExitStatus, CommandError> {
     let client = ctx.client().await?;
     let mut tokens: Vec<ProvisionTokenV2> = client
@@ -81,6 +97,7 @@ pub async fn run(ctx: &Context, args: LsArgs) -> Result<ExitStatus, CommandError
             if let Some(meta) = token.metadata.as_mut() {
                 meta.name = mask_token(&meta.name);
             }
+            mask_registration_secrets(token);
         }
     }
     let list = TokenList { tokens };

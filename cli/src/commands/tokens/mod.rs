@@ -3,17 +3,21 @@
 pub mod add;
 pub mod ls;
 pub mod rm;
+pub mod rotate;
+pub mod show;
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 
-/// List, add and remove join tokens.
+/// List, add, show and remove join tokens; request a bound-keypair key rotation.
 #[derive(Debug, clap::Subcommand)]
 pub enum TokensCommand {
     Ls(ls::LsArgs),
     Add(add::AddArgs),
     Rm(rm::RmArgs),
+    Show(show::ShowArgs),
+    Rotate(rotate::RotateArgs),
 }
 
 pub async fn run(ctx: &Context, command: TokensCommand) -> Result<ExitStatus, CommandError> {
@@ -21,5 +25,7 @@ pub async fn run(ctx: &Context, command: TokensCommand) -> Result<ExitStatus, Co
         TokensCommand::Ls(args) => ls::run(ctx, args).await,
         TokensCommand::Add(args) => add::run(ctx, args).await,
         TokensCommand::Rm(args) => rm::run(ctx, args).await,
+        TokensCommand::Show(args) => show::run(ctx, args).await,
+        TokensCommand::Rotate(args) => rotate::run(ctx, args).await,
     }
 }
