@@ -4,8 +4,9 @@
 //!
 //! Order and fallback follow gravitational/teleport `lib/join/joinclient` (join.go,
 //! join_boundkeypair.go, 2025): ClientInit, ServerInit, BoundKeypairInit, then challenges and
-//! rotation requests until the result; a failed solution is reported with GivingUp; only
-//! Unimplemented (or a connection failure) falls back to the legacy stream.
+//! rotation requests until the result; a failed solution is reported with GivingUp. Unimplemented
+//! falls back to the legacy stream (tbot also falls back after a connection failure on the new
+//! RPC; the lab agent reports that failure instead, since both RPCs share the connection).
 
 use std::time::{Duration, SystemTime};
 
@@ -211,8 +212,7 @@ async fn new_rpc(
     }
 }
 
-/// Whether a refusal of the new RPC means "use the legacy one": the server does not implement
-/// it, or it could not be reached over it.
+/// Whether a refusal of the new RPC means "use the legacy one": the server does not implement it.
 fn falls_back(status: &tonic::Status) -> bool {
     status.code() == tonic::Code::Unimplemented
 }
@@ -396,5 +396,194 @@ async fn legacy_rpc(
             }
             None => return Err(Failure::local("the auth server sent an empty message")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! A server that knows only the legacy RPC (as a July-2025 v18 auth does): the agent falls
+    //! back to it, answers its rotation request and challenge, and keeps what it returns.
+
+    use std::convert::Infallible;
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use bytes::Bytes;
+    use mwi_identity::jose::{self, VerifyingKey};
+    use mwi_proto::proto::{
+        RegisterUsingBoundKeypairCertificates, RegisterUsingBoundKeypairChallenge,
+        RegisterUsingBoundKeypairMethodResponse, RegisterUsingBoundKeypairRotationRequest,
+    };
+    use mwi_proto::raw::RawCodec;
+    use prost::Message;
+    use tonic::Status;
+    use tonic::body::Body;
+
+    use super::*;
+    use crate::bkp::StoredState;
+    use crate::log::LogFormat;
+
+    const LEGACY_PATH: &str = "/proto.JoinService/RegisterUsingBoundKeypairMethod";
+    const CHALLENGE: &str = r#"{"nonce":"0123456789abcdef0123456789abcdef"}"#;
+
+    type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+    /// Everything but the legacy stream is Unimplemented, as tonic answers an unknown path.
+    #[derive(Clone)]
+    struct LegacyOnly;
+
+    impl tower::Service<http::Request<Body>> for LegacyOnly {
+        type Response = http::Response<Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+            Box::pin(async move {
+                if request.uri().path() != LEGACY_PATH {
+                    return Ok(Status::unimplemented("unknown service").into_http());
+                }
+                let mut grpc = tonic::server::Grpc::new(RawCodec);
+                Ok(grpc.streaming(Stream, request).await)
+            })
+        }
+    }
+
+    struct Stream;
+
+    type Out = tokio_stream::wrappers::ReceiverStream<Result<Bytes, Status>>;
+
+    impl tonic::server::StreamingService<Bytes> for Stream {
+        type Response = Bytes;
+        type ResponseStream = Out;
+        type Future = BoxFuture<Result<tonic::Response<Out>, Status>>;
+
+        fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+            Box::pin(async move {
+                let (tx, rx) = mpsc::channel(4);
+                tokio::spawn(converse(request.into_inner(), tx));
+                Ok(tonic::Response::new(ReceiverStream::new(rx)))
+            })
+        }
+    }
+
+    async fn recv(inbound: &mut tonic::Streaming<Bytes>) -> LegacyRequest {
+        let bytes = inbound.message().await.unwrap().unwrap();
+        RegisterUsingBoundKeypairMethodRequest::decode(bytes)
+            .unwrap()
+            .payload
+            .unwrap()
+    }
+
+    async fn send(tx: &mpsc::Sender<Result<Bytes, Status>>, response: LegacyResponse) {
+        let message = RegisterUsingBoundKeypairMethodResponse {
+            response: Some(response),
+        };
+        tx.send(Ok(message.encode_to_vec().into())).await.unwrap();
+    }
+
+    /// Onboarding by secret as the legacy server runs it: rotation request, challenge for the
+    /// new key, certificates with the join state.
+    async fn converse(
+        mut inbound: tonic::Streaming<Bytes>,
+        tx: mpsc::Sender<Result<Bytes, Status>>,
+    ) {
+        let LegacyRequest::Init(init) = recv(&mut inbound).await else {
+            panic!("init first")
+        };
+        assert_eq!(init.initial_join_secret, "s3cret");
+        assert!(init.previous_join_state.is_empty());
+        let join = init.join_request.unwrap();
+        assert_eq!(
+            (join.token.as_str(), join.role.as_str()),
+            ("bkp-token", "Bot")
+        );
+        assert!(
+            String::from_utf8(join.public_tls_key)
+                .unwrap()
+                .starts_with("-----BEGIN PUBLIC KEY")
+        );
+        send(
+            &tx,
+            LegacyResponse::Rotation(RegisterUsingBoundKeypairRotationRequest {}),
+        )
+        .await;
+        let LegacyRequest::RotationResponse(rotated) = recv(&mut inbound).await else {
+            panic!("a rotation response")
+        };
+        send(
+            &tx,
+            LegacyResponse::Challenge(RegisterUsingBoundKeypairChallenge {
+                public_key: rotated.public_key.clone(),
+                challenge: CHALLENGE.into(),
+            }),
+        )
+        .await;
+        let LegacyRequest::ChallengeResponse(answer) = recv(&mut inbound).await else {
+            panic!("a challenge response")
+        };
+        let key = VerifyingKey::from_authorized_key(&rotated.public_key).unwrap();
+        let solution = String::from_utf8(answer.solution).unwrap();
+        let signed = jose::verify(&solution, &key).expect("signed by the new key");
+        assert_eq!(
+            signed,
+            CHALLENGE.as_bytes(),
+            "the challenge is signed as it is"
+        );
+        send(
+            &tx,
+            LegacyResponse::Certs(RegisterUsingBoundKeypairCertificates {
+                certs: Some(Certs {
+                    tls: b"tls".to_vec(),
+                    ..Default::default()
+                }),
+                join_state: b"state-1".to_vec(),
+                public_key: rotated.public_key,
+            }),
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_server_without_the_new_rpc_gets_the_legacy_stream() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(tonic::transport::Server::builder().serve_with_incoming(
+            LegacyOnly,
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+        ));
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), false).unwrap();
+        let log = Logger::stderr(LogFormat::Text);
+        let key = KeyPair::generate().unwrap();
+        let ceremony = Ceremony {
+            token: "bkp-token",
+            key: &key,
+            ttl: Duration::from_secs(60),
+            secret: Some("s3cret"),
+            store: &store,
+            log: &log,
+        };
+        let mut state = ClientState::Stored(StoredState::default());
+        let (certs, rpc) = run(channel, &ceremony, &mut state).await.unwrap();
+        assert_eq!(rpc, Rpc::Legacy);
+        assert_eq!(certs.tls, b"tls");
+        let files = store.load_bkp().unwrap().unwrap().files;
+        assert_eq!(files.join_state, b"state-1");
+        assert!(
+            files.public_key.starts_with("ssh-ed25519 "),
+            "legacy suite: Ed25519"
+        );
+        assert_eq!(files.history.len(), 1);
+        assert_eq!(state.secret_to_send(Some("s3cret")), None, "bound now");
     }
 }

@@ -601,3 +601,48 @@ fn lint_accepts_the_bound_keypair_keys_the_agent_reads() {
         out.stderr
     );
 }
+
+#[test]
+fn the_proxy_join_uri_joins_through_the_lab_proxy() {
+    let lab = Lab::start_with(&["--proxy-listen", "127.0.0.1:0"]);
+    put_bot(&lab, BOT, &[], &[], None);
+    put_token(&lab, bound_token(secret("via-proxy"), 1, "standard"));
+    let proxy = lab.proxy.clone().expect("the lab proxy");
+    let dir = lab.root().join("bot");
+    let uri = format!("tbot+proxy+bound-keypair://{TOKEN}:via-proxy@{proxy}");
+    let mut cmd = lab.cmd(&[
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--join-uri",
+        &uri,
+    ]);
+    cmd.env_remove("TBOT_USE_PROXY_ADDR");
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("proxy_server:{proxy}")),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        status(&lab).bound_public_key,
+        read(&dir, "id_bkp.pub").trim()
+    );
+    // The refresh goes through the proxy too.
+    let mut cmd = lab.cmd(&[
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--join-uri",
+        &uri,
+    ]);
+    cmd.env_remove("TBOT_USE_PROXY_ADDR");
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(status(&lab).recovery_count, 1);
+}
