@@ -811,3 +811,44 @@ async fn a_failed_onboarding_challenge_says_only_that_it_failed() {
     assert_eq!(err.message(), "failed to complete challenge");
     assert_eq!(read(&lab).await, before);
 }
+
+#[tokio::test]
+async fn onboarding_needs_a_recovery_left_and_no_existing_credentials() {
+    let key = SigningKey::generate_ed25519();
+    let lab = lab_with_key(&key, 0, "standard").await;
+    let mut solve = honest(vec![key.clone()]);
+    let before = read(&lab).await;
+    let err = join(lab.anonymous().await, "", &[], &mut solve, None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert_eq!(err.message(), "no recovery attempts remaining");
+    assert_eq!(read(&lab).await, before);
+
+    // The bot's identity from a token join cannot make the first bound-keypair join.
+    put(
+        &lab,
+        bound_token(
+            OnboardingSpec {
+                initial_public_key: key.verifying_key().to_authorized_key().unwrap(),
+                ..Default::default()
+            },
+            1,
+            "standard",
+        ),
+    )
+    .await;
+    let before = read(&lab).await;
+    let token_bot = lab.join_bot(&lab.bot_token(BOT).await).await.unwrap();
+    let err = join(lab.channel_of(&token_bot).await, "", &[], &mut solve, None)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "cannot perform first bound keypair join with existing credentials"
+    );
+    assert_eq!(read(&lab).await, before);
+}
