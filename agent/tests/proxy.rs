@@ -28,6 +28,7 @@ async fn lab_with_proxy(public_addr: Option<&str>) -> (Lab, String, String) {
         config.proxy = Some(ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             public_addr,
+            l7: false,
         });
     })
     .await;

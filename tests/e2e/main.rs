@@ -6,6 +6,7 @@ mod bad_input;
 mod bots;
 mod bound_keypair;
 mod client;
+mod conn_upgrade;
 mod connection;
 mod demo;
 mod diagnose;
