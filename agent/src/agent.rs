@@ -353,7 +353,7 @@ impl Agent {
                     self.log.error(
                         caller::JOIN,
                         &format!("Failed to join the cluster with the token: {failure}"),
-                        &[("join_method", "token".into())],
+                        &[("join_method", self.settings.join_method.name().into())],
                     );
                     false
                 }
