@@ -545,7 +545,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -587,7 +587,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls show add rm update recreate can instances help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls show add rm update recreate can instances help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -621,7 +621,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__add)
-            opts="-i -v -q -h -V --roles --logins --max-session-ttl --token-ttl --legacy --initial-public-key --recovery-mode --recovery-limit --keep-locks --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --roles --logins --max-session-ttl --token-ttl --legacy --initial-public-key --recovery-mode --recovery-limit --keep-locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -683,7 +683,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__can)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ssh db help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ssh db help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -717,7 +717,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__can__subcmd__db)
-            opts="-i -v -q -h -V --db-user --db-name --db-labels --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --db-user --db-name --db-labels --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -819,7 +819,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__can__subcmd__ssh)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1063,7 +1063,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls show add join help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls show add join help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1097,7 +1097,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__add)
-            opts="-i -v -q -h -V --ttl --legacy --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --ttl --legacy --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1217,7 +1217,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1251,7 +1251,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1285,7 +1285,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1319,7 +1319,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__recreate)
-            opts="-i -v -q -h -V --roles --add-roles --remove-roles --logins --add-logins --max-session-ttl --token-ttl --plan --resume --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --roles --add-roles --remove-roles --logins --add-logins --max-session-ttl --token-ttl --plan --resume --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1381,7 +1381,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__rm)
-            opts="-i -v -q -h -V --keep-locks --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --keep-locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1415,7 +1415,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1449,7 +1449,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__update)
-            opts="-i -v -q -h -V --add-roles --remove-roles --set-roles --add-logins --remove-logins --set-logins --set-max-session-ttl --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --add-roles --remove-roles --set-roles --add-logins --remove-logins --set-logins --set-max-session-ttl --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1511,7 +1511,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__completions)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version bash elvish fish powershell zsh"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1545,7 +1545,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__create)
-            opts="-f -i -v -q -h -V --force --restore-status --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-f -i -v -q -h -V --force --restore-status --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1579,7 +1579,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__demo)
-            opts="-i -v -q -h -V --keep --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --keep --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1613,7 +1613,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__doctor)
-            opts="-i -v -q -h -V --live --bot --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --live --bot --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1651,7 +1651,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__edit)
-            opts="-i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1685,7 +1685,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__get)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2489,7 +2489,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version start bot break db user keypair help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2625,7 +2625,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__break)
-            opts="-i -v -q -h -V --bot --dir --login --db --auth-server --identity --proxy --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy"
+            opts="-i -v -q -h -V --bot --dir --login --db --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2675,7 +2675,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__db)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version add help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2709,7 +2709,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__db__subcmd__add)
-            opts="-i -v -q -h -V --label --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --label --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2929,7 +2929,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__keypair)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version create help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version create help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2963,7 +2963,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__keypair__subcmd__create)
-            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --suite --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --suite --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3051,7 +3051,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__start)
-            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --tsh-home --bot-ttl --proxy-listen --proxy-public-addr --admin-mfa --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --data-dir --listen --cluster-name --lock-style --no-profile --tsh-home --bot-ttl --proxy-listen --proxy-public-addr --proxy-l7 --admin-mfa --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3117,7 +3117,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__user)
-            opts="-o -i -v -q -h -V --roles --out --ttl --data-dir --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-o -i -v -q -h -V --roles --out --ttl --data-dir --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3171,7 +3171,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lint)
-            opts="-i -v -q -h -V --fix --env --on-host --unit --teleport-version --tbot --live --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --fix --env --on-host --unit --teleport-version --tbot --live --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3221,7 +3221,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__locks)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3255,7 +3255,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__locks__subcmd__add)
-            opts="-i -v -q -h -V --user --role --login --bot-instance-id --join-token --message --ttl --expires --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --user --role --login --bot-instance-id --join-token --message --ttl --expires --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3377,7 +3377,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__locks__subcmd__ls)
-            opts="-i -v -q -h -V --bot --in-force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --in-force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3415,7 +3415,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__ping)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3449,7 +3449,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover)
-            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access help"
+            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3499,7 +3499,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__db__subcmd__access)
-            opts="-i -v -q -h -V --bot --db --db-user --db-name --db-labels --role --recreate --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --db --db-user --db-name --db-labels --role --recreate --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3577,7 +3577,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__expired)
-            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3631,7 +3631,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__generation__subcmd__mismatch)
-            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3769,7 +3769,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__ssh__subcmd__login)
-            opts="-i -v -q -h -V --bot --login --role --trait --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --login --role --trait --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3831,7 +3831,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__rm)
-            opts="-i -v -q -h -V --force --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --force --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3865,7 +3865,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls list show add-db-access add-login remove-login help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls list show add-db-access add-login remove-login help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3899,7 +3899,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__add__subcmd__db__subcmd__access)
-            opts="-i -v -q -h -V --db-labels --db-names --db-users --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --db-labels --db-names --db-users --dry-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3945,7 +3945,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__add__subcmd__login)
-            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4077,7 +4077,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4111,7 +4111,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__remove__subcmd__login)
-            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --dry-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4145,7 +4145,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__roles__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4179,7 +4179,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version ls add rm show rotate help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm show rotate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4213,7 +4213,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__add)
-            opts="-i -v -q -h -V --bot --ttl --join-method --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --ttl --join-method --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4369,7 +4369,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__ls)
-            opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4403,7 +4403,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__rm)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4437,7 +4437,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__rotate)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4471,7 +4471,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__show)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4505,7 +4505,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__unlock)
-            opts="-i -v -q -h -V --bot --scan-all --dry-run --plan --resume --new-run --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --bot --scan-all --dry-run --plan --resume --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

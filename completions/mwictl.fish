@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_mwictl_global_optspecs
-    string join \n auth-server= i/identity= c/config= proxy= format= yes v/verbose q/quiet h/help V/version
+    string join \n auth-server= i/identity= c/config= proxy= insecure format= yes v/verbose q/quiet h/help V/version
 end
 
 function __fish_mwictl_needs_command
@@ -31,6 +31,7 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -l proxy -d 'Reach auth thro
 complete -c mwictl -n "__fish_mwictl_needs_command" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_needs_command" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_needs_command" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -59,6 +60,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -87,7 +89,9 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l no-profile -d 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l proxy-l7 -d 'Make the proxy behave like an L7 load balancer in front of Teleport (an AWS ALB, say): it ends TLS with the web certificate and negotiates only http/1.1, so clients reach auth with the connection upgrade (GET /webapi/connectionupgrade, a WebSocket)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l admin-mfa -d 'Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab\'s admin, not normal users (`mwictl lab user`)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -134,6 +138,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -145,6 +150,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -162,6 +168,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -173,6 +180,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -193,6 +201,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l proxy -d 'Reach a
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -206,6 +215,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l format -d 'Outp
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -224,6 +234,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l fix -d 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l on-host -d 'Lint runs on the bot\'s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l live -d 'Judge against the cluster\'s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -235,6 +246,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l proxy -d 'Reach au
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -247,6 +259,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l format -d 'Output f
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l force -d 'With role/NAME: delete it even when bots use it (they lose what it granted)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -260,6 +273,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l restore-status -d 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server\'s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
+complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -272,6 +286,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l format -d 'Output
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l force -d 'Overwrite even when the resource changed on the server since the edit began'
+complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -289,6 +304,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l dry-run -d 'Sho
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l plan -d 'With --bot or --resume: print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l resume -d 'Continue the last interrupted or failed `unlock --bot` run (of any bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l new-run -d 'With --bot: start a new run even if an unfinished one exists for the bot (that one is marked abandoned; its backup stays)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -300,6 +316,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -316,6 +333,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l in-force -d 'Only the locks in force now (not those whose end has passed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -335,6 +353,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -349,6 +368,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_see
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -367,6 +387,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l show-secrets -d 'Show the tokens\' full names'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -387,6 +408,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -398,6 +420,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -409,6 +432,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -420,6 +444,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -437,6 +462,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -455,6 +481,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -466,6 +493,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -477,6 +505,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -492,6 +521,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -504,6 +534,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -516,6 +547,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -533,6 +565,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -553,6 +586,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -564,6 +598,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -586,6 +621,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l legacy -d 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l keep-locks -d 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -598,6 +634,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l keep-locks -d 'Keep the bot\'s locks; a bot created again with this name stays blocked until `mwictl unlock --bot NAME`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -616,6 +653,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -637,6 +675,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l resume -d 'Continue the last interrupted or failed `bots recreate` run (of any bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l new-run -d 'Start a new run even if an unfinished one exists for this bot (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -648,6 +687,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -662,6 +702,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -694,6 +735,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l resume -d 'Continue the last interrupted or failed recovery run (of any bot and flow)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -717,6 +759,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -735,6 +778,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -756,6 +800,7 @@ yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l trait -d 'Add the login to the bot\'s `logins` trait instead of a role'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -780,6 +825,7 @@ json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -797,6 +843,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l format -d 'Output
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l keep -d 'Keep the temp dir (lab data, the bot\'s tbot.yaml and log, the recovery journal and backups) to look at afterwards'
+complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
@@ -808,6 +855,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l proxy -d '
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'

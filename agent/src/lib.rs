@@ -1,5 +1,6 @@
-//! The lab bot agent (`mwictl lab bot`): a minimal tbot that joins with a one-time token, renews
-//! its identity on an interval presenting its generation, and logs in tbot's formats.
+//! The lab bot agent (`mwictl lab bot`): a minimal tbot that joins with a one-time token or a
+//! bound keypair, renews its identity on an interval (presenting its generation, or re-running
+//! the bound-keypair ceremony), and logs in tbot's formats.
 //!
 //! It keeps tbot's storage layout (`key`, `tlscert`, `tokenhash`, `lock`, ...), detects a changed
 //! token at start and rejoins, retries a failed renewal 7 times with backoff and then exits 1,

@@ -28,6 +28,7 @@ async fn lab_with_proxy(public_addr: Option<&str>) -> (Lab, String, String) {
         config.proxy = Some(ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             public_addr,
+            l7: false,
         });
     })
     .await;
@@ -182,4 +183,66 @@ async fn an_auth_server_bot_that_cannot_reach_its_proxy_fails_until_ssh_config_i
     let (exit, text) = run(&lab, &config, None).await;
     assert_eq!(exit, AgentExit::Done, "{text}");
     assert!(out.join("identity").is_file(), "{text}");
+}
+
+/// Runs the agent once against a proxy stand-in at `proxy` (web certificate not checked); its
+/// exit and log.
+fn run_against(proxy: &str) -> (AgentExit, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tbot.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: v2\nproxy_server: {proxy}\ninsecure: true\nonboarding:\n  token: t\nstorage:\n  type: directory\n  path: {}\noneshot: true\n",
+            dir.path().join("bot").display()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("agent.log");
+    let agent = args(&[
+        "-c",
+        config.to_str().unwrap(),
+        "--log-file",
+        log.to_str().unwrap(),
+    ]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let exit = runtime.block_on(async {
+        tokio::time::timeout(LIMIT, mwi_agent::run(agent, std::future::pending()))
+            .await
+            .expect("the agent ends by itself in time")
+    });
+    (exit, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+#[test]
+fn a_proxy_without_tls_routing_or_not_teleport_is_one_line_and_no_join() {
+    let find = r#"{"cluster_name":"lab","proxy":{"ssh":{"public_addr":"p:443"},"tls_routing_enabled":false}}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{find}",
+        find.len()
+    );
+    let proxy = mwi_testkit::web::WebServer::answering(&["localhost"], &response);
+    let (exit, text) = run_against(&proxy.addr);
+    assert_eq!(exit, AgentExit::Failed, "{text}");
+    assert!(
+        text.contains(&format!(
+            "proxy_server {}: the proxy has TLS routing off",
+            proxy.addr
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("Joining the cluster"), "{text}");
+
+    let html = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\nConnection: close\r\n\r\n<html>";
+    let web = mwi_testkit::web::WebServer::answering(&["localhost"], html);
+    let (exit, text) = run_against(&web.addr);
+    assert_eq!(exit, AgentExit::Failed, "{text}");
+    assert!(
+        text.contains("Failed to resolve tunnel address")
+            && text.contains(&format!(
+                "cannot parse server response; is \\\"https://{}\\\" a Teleport server?",
+                web.addr
+            )),
+        "{text}"
+    );
 }

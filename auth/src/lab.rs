@@ -337,6 +337,7 @@ async fn start_proxy(
             web_listen_addr: local.to_string(),
             public_addr,
         },
+        l7: config.l7,
     };
     Ok((listener, proxy, local))
 }

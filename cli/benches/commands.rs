@@ -1,6 +1,7 @@
 //! End-to-end timings of the real (release) mwictl binary against an in-process lab on loopback:
 //! a fresh `locks ls` process vs a fresh `ping` process (TLS handshake + one Ping), `locks ls`
-//! through the lab proxy (TLS routing) vs direct, and
+//! through the lab proxy (TLS routing) and through a second lab's proxy as an L7 load balancer
+//! (the connection upgrade, detected as Teleport does) vs direct, and
 //! `unlock --bot` with 10,000 unrelated locks and 3 matching. Run:
 //! `cargo bench -p mwictl --bench commands`.
 
@@ -37,6 +38,10 @@ struct Setup {
     proxy: String,
     identity: PathBuf,
     home: PathBuf,
+    /// A second lab behind its proxy in L7 mode: its address, admin identity and web CA.
+    l7_proxy: String,
+    l7_identity: PathBuf,
+    l7_web_ca: PathBuf,
 }
 
 impl Setup {
@@ -49,12 +54,25 @@ impl Setup {
         self.mwictl_at(args, &["--proxy", &self.proxy])
     }
 
+    /// The command reaching the second lab's auth through the connection upgrade, the web
+    /// certificate trusted through SSL_CERT_FILE.
+    fn via_upgrade(&self, args: &[&str]) -> Command {
+        let mut cmd = self.command(args, &["--proxy", &self.l7_proxy], &self.l7_identity);
+        cmd.env("SSL_CERT_FILE", &self.l7_web_ca)
+            .env_remove("TELEPORT_TLS_ROUTING_CONN_UPGRADE");
+        cmd
+    }
+
     fn mwictl_at(&self, args: &[&str], server: &[&str]) -> Command {
+        self.command(args, server, &self.identity)
+    }
+
+    fn command(&self, args: &[&str], server: &[&str], identity: &PathBuf) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.args(args)
             .args(server)
             .arg("-i")
-            .arg(&self.identity)
+            .arg(identity)
             .env("MWICTL_HOME", &self.home)
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -262,13 +280,28 @@ fn main() {
     config.proxy = Some(ProxyConfig {
         listen: "127.0.0.1:0".parse().expect("address"),
         public_addr: None,
+        l7: false,
     });
     let lab: LabHandle = runtime.block_on(spawn(config)).expect("start the lab");
+    let mut l7_config = LabConfig::new(root.path().join("lab-l7"));
+    l7_config.listen = "127.0.0.1:0".parse().expect("address");
+    l7_config.proxy = Some(ProxyConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        public_addr: None,
+        l7: true,
+    });
+    let l7_lab: LabHandle = runtime
+        .block_on(spawn(l7_config))
+        .expect("start the L7 lab");
+    let l7_identity = l7_lab.ready().identity_path.clone();
     let setup = Setup {
         addr: lab.addr().to_string(),
         proxy: lab.ready().proxy.expect("the lab proxy").to_string(),
         identity: lab.ready().identity_path.clone(),
         home: root.path().join("home"),
+        l7_proxy: l7_lab.ready().proxy.expect("the L7 proxy").to_string(),
+        l7_web_ca: l7_identity.with_file_name("web-ca.crt"),
+        l7_identity,
     };
     let ca_pem = mwi_identity::IdentityFile::read(&setup.identity)
         .expect("admin identity")
@@ -288,17 +321,25 @@ fn main() {
         setup.time(&["ping"]);
         setup.time(&["locks", "ls"]);
     }
+    let args = ["locks", "ls"];
+    setup.time_command(&args, setup.via_upgrade(&args));
     let (mut ping, mut ls, mut routed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut upgraded = Vec::new();
     for _ in 0..PROCESSES {
         ping.push(setup.time(&["ping"]));
         ls.push(setup.time(&["locks", "ls"]));
-        let args = ["locks", "ls"];
         routed.push(setup.time_command(&args, setup.via_proxy(&args)));
+        upgraded.push(setup.time_command(&args, setup.via_upgrade(&args)));
     }
     row("mwictl ping (TLS handshake + one Ping)", &ping);
     row("mwictl locks ls", &ls);
     row("mwictl --proxy locks ls (lab proxy, TLS routing)", &routed);
+    row(
+        "mwictl --proxy locks ls (L7 load balancer, conn upgrade)",
+        &upgraded,
+    );
     let (_, routed_median) = stats(&routed);
+    let (_, upgraded_median) = stats(&upgraded);
     let (ping_mean, ping_median) = stats(&ping);
     let (ls_mean, ls_median) = stats(&ls);
 
@@ -341,12 +382,19 @@ fn main() {
         "locks ls through the proxy / direct: {:.2}x by median (target <= 1.3x)",
         routed_median / ls_median
     );
+    println!(
+        "locks ls through the connection upgrade / direct: {:.2}x by median (target <= 2x)",
+        upgraded_median / ls_median
+    );
     println!("unlock --bot median: {unlock_median:.1} ms (target <= 150 ms)");
     println!(
         "(setup: {UNRELATED_LOCKS} unrelated locks written in {:.1} s)",
         fill.as_secs_f64()
     );
     runtime.block_on(lab.shutdown()).expect("stop the lab");
+    runtime
+        .block_on(l7_lab.shutdown())
+        .expect("stop the L7 lab");
 }
 
 /// After the rounds, no lock targets the bot and every unrelated lock is still there.

@@ -1,14 +1,17 @@
 //! The CLI's connection to a Teleport auth service: reads the identity file, checks its
-//! certificate, dials through mwi_identity::tls (directly or through a TLS-routing proxy, whose
-//! cluster comes from the identity or `/webapi/find`) and words every failure for the user,
-//! naming the address and the identity file.
+//! certificate, dials through mwi_identity::tls (directly, through a TLS-routing proxy whose
+//! cluster comes from the identity or `/webapi/find`, or inside the connection upgrade when an
+//! L7 load balancer is in front) and words every failure for the user, naming the address and
+//! the identity file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use mwi_identity::tls::{self, AddressError, ClientCert, DialError, Dialer, ServerCheck};
 use mwi_identity::{CertIdentity, IdentityError, IdentityFile};
 
+use crate::upgrade::{self, Upgrade, UpgradeError};
 use crate::webapi::{self, FindError};
 use rustls::{CertificateError, ClientConfig};
 use tonic::transport::Channel;
@@ -43,6 +46,9 @@ pub enum Route {
     /// One TLS session to auth through a proxy that routes it by ALPN
     /// (`teleport-auth@<hex(cluster)>.teleport.cluster.local`) without ending it.
     TlsRouting { cluster: String },
+    /// The same TLS session inside a WebSocket (`GET /webapi/connectionupgrade`), for a proxy
+    /// behind an L7 load balancer that ends TLS.
+    ConnUpgrade { cluster: String },
 }
 
 impl std::fmt::Display for Route {
@@ -50,8 +56,17 @@ impl std::fmt::Display for Route {
         match self {
             Route::Direct => f.write_str("direct"),
             Route::TlsRouting { .. } => f.write_str("TLS routing"),
+            Route::ConnUpgrade { .. } => f.write_str("connection upgrade"),
         }
     }
+}
+
+/// How to treat the proxy, besides where it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Skip checking the proxy's web certificate (the connection upgrade's outer TLS only; auth
+    /// is always checked against the identity's CA), as tctl's `--insecure`.
+    pub insecure: bool,
 }
 
 /// An open gRPC channel to the auth service.
@@ -152,6 +167,8 @@ pub enum ConnectError {
         via_proxy: bool,
         detail: String,
     },
+    #[error(transparent)]
+    Upgrade(#[from] UpgradeError),
 }
 
 impl ClientIdentity {
@@ -238,19 +255,33 @@ impl ClientIdentity {
     }
 }
 
-/// Opens a gRPC channel to `target` with `identity`. The first TCP + TLS dial happens here, so
-/// its failures come back typed; later reconnects dial the same way.
+/// Opens a gRPC channel to `target` with `identity` and default [`Options`].
 pub async fn connect(
     target: &Target,
     identity: &ClientIdentity,
 ) -> Result<Connection, ConnectError> {
+    connect_with(target, identity, Options::default()).await
+}
+
+/// Opens a gRPC channel to `target` with `identity`. The first TCP + TLS dial happens here, so
+/// its failures come back typed; later reconnects dial the same way. Through a proxy, the
+/// connection upgrade is used when Teleport would use it ([`upgrade::required`]).
+pub async fn connect_with(
+    target: &Target,
+    identity: &ClientIdentity,
+    options: Options,
+) -> Result<Connection, ConnectError> {
     let route = match target.via_proxy {
-        true => Route::TlsRouting {
-            cluster: proxy_cluster(target, identity).await?,
-        },
+        true => {
+            let cluster = proxy_cluster(target, identity).await?;
+            match upgrade::required(&tls::with_default_port(&target.addr)?).await {
+                true => Route::ConnUpgrade { cluster },
+                false => Route::TlsRouting { cluster },
+            }
+        }
         false => Route::Direct,
     };
-    let dialer = dialer(target, identity, &route)?;
+    let dialer = dialer(target, identity, &route, options)?;
     tracing::info!(addr = %dialer.addr(), %route, "dialing the auth service");
     let addr = dialer.addr().to_string();
     let channel = match dialer.channel().await {
@@ -258,7 +289,9 @@ pub async fn connect(
         Err(e) => {
             let err = dial_failure(e, target.via_proxy, &identity.path);
             return Err(match &route {
-                Route::TlsRouting { cluster } => explain(err, &addr, cluster, identity).await,
+                Route::TlsRouting { cluster } | Route::ConnUpgrade { cluster } => {
+                    explain(err, &addr, cluster, identity).await
+                }
                 Route::Direct => err,
             });
         }
@@ -334,16 +367,22 @@ fn dialer(
     target: &Target,
     identity: &ClientIdentity,
     route: &Route,
+    options: Options,
 ) -> Result<Dialer, ConnectError> {
     let addr = tls::with_default_port(&target.addr)?;
+    let routed = |cluster: &str| -> Result<Dialer, ConnectError> {
+        let dialer = Dialer::new(&addr, identity.tls_config(Some(cluster))?)?;
+        Ok(dialer
+            .clone()
+            .with_server_name(&tls::cluster_server_name(cluster))
+            .unwrap_or(dialer))
+    };
     match route {
         Route::Direct => Ok(Dialer::new(&addr, identity.tls_config(None)?)?),
-        Route::TlsRouting { cluster } => {
-            let dialer = Dialer::new(&addr, identity.tls_config(Some(cluster))?)?;
-            Ok(dialer
-                .clone()
-                .with_server_name(&tls::cluster_server_name(cluster))
-                .unwrap_or(dialer))
+        Route::TlsRouting { cluster } => routed(cluster),
+        Route::ConnUpgrade { cluster } => {
+            let transport = Upgrade::new(options.insecure)?;
+            Ok(routed(cluster)?.with_transport(Arc::new(transport)))
         }
     }
 }
@@ -384,6 +423,14 @@ fn dial_failure(err: DialError, via_proxy: bool, identity: &Path) -> ConnectErro
             addr,
             via_proxy,
         },
+        DialError::Transport { addr, source } => match source.downcast::<UpgradeError>() {
+            Ok(upgrade) => ConnectError::Upgrade(*upgrade),
+            Err(other) => ConnectError::Tls {
+                detail: other.to_string(),
+                addr,
+                via_proxy,
+            },
+        },
     }
 }
 
@@ -410,16 +457,19 @@ pub fn tls_failure(
             identity: identity.into(),
             detail: err.to_string(),
         },
+        // A server that negotiates none of our ALPN protocols: a web listener or an L7 load
+        // balancer ending TLS (with TELEPORT_TLS_ROUTING_CONN_UPGRADE=false, say).
+        rustls::Error::AlertReceived(rustls::AlertDescription::NoApplicationProtocol)
+        | rustls::Error::NoApplicationProtocol => ConnectError::Tls {
+            addr: addr.into(),
+            via_proxy,
+            detail: "the server speaks neither gRPC (h2) nor Teleport's auth routing".into(),
+        },
         rustls::Error::AlertReceived(alert) => ConnectError::Rejected {
             addr: addr.into(),
             via_proxy,
             identity: identity.into(),
             detail: format!("TLS alert {alert:?}"),
-        },
-        rustls::Error::NoApplicationProtocol => ConnectError::Tls {
-            addr: addr.into(),
-            via_proxy,
-            detail: "the server speaks neither gRPC (h2) nor Teleport's auth routing".into(),
         },
         other => ConnectError::Tls {
             addr: addr.into(),
@@ -604,14 +654,14 @@ mod tests {
     async fn dial(
         target: &Target,
         identity: &ClientIdentity,
-    ) -> Result<Primed<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>, ConnectError> {
+    ) -> Result<Primed<tokio_rustls::client::TlsStream<tls::BoxedIo>>, ConnectError> {
         let route = match target.via_proxy {
             true => Route::TlsRouting {
                 cluster: identity.cluster_name().unwrap().to_string(),
             },
             false => Route::Direct,
         };
-        let dialer = dialer(target, identity, &route)?;
+        let dialer = dialer(target, identity, &route, Options::default())?;
         dialer
             .dial()
             .await
@@ -789,9 +839,14 @@ mod tests {
         let mut issued = issue(NOW - DAY, NOW + DAY);
         issued.identity.file.tls_ca_pems.clear();
         for addr in ["host:notaport", "", "[::1"] {
-            let err = dialer(&target(addr, false), &issued.identity, &Route::Direct)
-                .err()
-                .unwrap();
+            let err = dialer(
+                &target(addr, false),
+                &issued.identity,
+                &Route::Direct,
+                Options::default(),
+            )
+            .err()
+            .unwrap();
             assert!(matches!(err, ConnectError::BadAddress(_)), "{err}");
             assert!(err.to_string().contains("is not HOST:PORT"), "{err}");
         }
@@ -799,6 +854,7 @@ mod tests {
             &target("auth.example", false),
             &issued.identity,
             &Route::Direct,
+            Options::default(),
         )
         .err()
         .unwrap();
@@ -833,7 +889,15 @@ mod tests {
         let route = Route::TlsRouting {
             cluster: "lab.example".into(),
         };
-        assert!(dialer(&target("auth.example", true), &issued.identity, &route).is_ok());
+        assert!(
+            dialer(
+                &target("auth.example", true),
+                &issued.identity,
+                &route,
+                Options::default()
+            )
+            .is_ok()
+        );
     }
 
     #[tokio::test]

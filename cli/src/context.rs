@@ -59,6 +59,11 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "HOST:PORT")]
     pub proxy: Option<String>,
 
+    /// Do not check the proxy's web certificate (only the connection upgrade behind an L7 load
+    /// balancer meets it; auth is still checked against the identity's CA), as tctl's --insecure.
+    #[arg(long, global = true)]
+    pub insecure: bool,
+
     /// Output format of the data written to stdout.
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -227,7 +232,10 @@ impl Context {
                 for warning in &identity.warnings {
                     self.printer.warn(warning);
                 }
-                let connection = connect::connect(&resolved.target, &identity)
+                let options = connect::Options {
+                    insecure: self.global.insecure,
+                };
+                let connection = connect::connect_with(&resolved.target, &identity, options)
                     .await
                     .map_err(|e| self.connect_error(e, &resolved))?;
                 Ok::<_, CommandError>((Client::new(connection), resolved))

@@ -91,6 +91,24 @@ pub const TBOT_USE_PROXY_ADDR: EnvVar = EnvVar {
             lint` takes tbot's value from --env or --unit, not from here.",
 };
 
+pub const TELEPORT_TLS_ROUTING_CONN_UPGRADE: EnvVar = EnvVar {
+    name: "TELEPORT_TLS_ROUTING_CONN_UPGRADE",
+    about: "Whether --proxy needs the connection upgrade (an L7 load balancer in front), instead \
+            of testing it: `true`/`false`, or `HOST:PORT=BOOL` items separated by `,` or `;`, as \
+            for tsh and tctl.",
+};
+
+pub const SSL_CERT_FILE: EnvVar = EnvVar {
+    name: "SSL_CERT_FILE",
+    about: "CA bundle (PEM) that the proxy's web certificate is checked against in the \
+            connection upgrade, instead of the system's (--insecure skips that check).",
+};
+
+pub const SSL_CERT_DIR: EnvVar = EnvVar {
+    name: "SSL_CERT_DIR",
+    about: "Directories (`:`-separated) of more CA certificates for the proxy's web certificate.",
+};
+
 pub const PATH: EnvVar = EnvVar {
     name: "PATH",
     about: "`mwictl lint` without --teleport-version, --live or --tbot runs the `tbot` found here \
@@ -114,7 +132,7 @@ pub const MWICTL_RECOVER_TOKEN: EnvVar = EnvVar {
 };
 
 /// Every variable, in the order `--help` lists them.
-pub const ALL: [EnvVar; 14] = [
+pub const ALL: [EnvVar; 17] = [
     MWICTL_HOME,
     XDG_DATA_HOME,
     TELEPORT_AUTH_SERVER,
@@ -125,6 +143,9 @@ pub const ALL: [EnvVar; 14] = [
     VISUAL,
     EDITOR,
     TBOT_USE_PROXY_ADDR,
+    TELEPORT_TLS_ROUTING_CONN_UPGRADE,
+    SSL_CERT_FILE,
+    SSL_CERT_DIR,
     PATH,
     RUST_LOG,
     MWICTL_RECOVER_BOT,

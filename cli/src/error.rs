@@ -6,6 +6,7 @@ use std::fmt;
 use crate::client::{ClientError, Peer, Subject};
 use crate::connect::ConnectError;
 use crate::exit::ExitStatus;
+use crate::upgrade::UpgradeError;
 
 /// A failed command: printed as `error: MESSAGE` and a `hint: ...` line per hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +152,17 @@ impl From<ConnectError> for CommandError {
                 let hint = match via_proxy {
                     true => "check that --proxy points at a Teleport proxy with TLS routing (often port 443), or connect to auth directly with --auth-server",
                     false => "check that --auth-server points at a Teleport auth service (port 3025), or use --proxy",
+                };
+                CommandError::new(ExitStatus::Unreachable, message).hint(hint)
+            }
+            ConnectError::Upgrade(e) => {
+                let hint = match e {
+                    UpgradeError::NotTls { .. } => "pass --proxy the HTTPS web address of a Teleport proxy (often HOST:443); TELEPORT_TLS_ROUTING_CONN_UPGRADE=false turns the connection upgrade off",
+                    UpgradeError::Untrusted { .. } | UpgradeError::NoRoots => "trust the CA of the proxy's web certificate (SSL_CERT_FILE=CA.pem, or the system store), or pass --insecure to skip only this check (auth is still checked against the identity's CA)",
+                    UpgradeError::Roots { .. } => "point SSL_CERT_FILE at a readable PEM bundle, or unset it to use the system's",
+                    UpgradeError::NotFound { .. } => "the proxy behind the load balancer is no Teleport 13+ proxy: upgrade it, have the load balancer pass TLS through (TCP/L4), or set TELEPORT_TLS_ROUTING_CONN_UPGRADE=false if it already does",
+                    UpgradeError::Refused { .. } | UpgradeError::Handshake { .. } | UpgradeError::Broken { .. } => "let the load balancer pass WebSocket upgrades on /webapi/connectionupgrade to the proxy, or have it pass TLS through (TCP/L4) and set TELEPORT_TLS_ROUTING_CONN_UPGRADE=false",
+                    UpgradeError::Tls { .. } => "check that --proxy points at a Teleport proxy's HTTPS web address (often HOST:443)",
                 };
                 CommandError::new(ExitStatus::Unreachable, message).hint(hint)
             }

@@ -24,4 +24,5 @@ pub mod shell;
 #[cfg(test)]
 mod testing;
 pub mod tsh;
+pub mod upgrade;
 pub mod webapi;

@@ -10,6 +10,7 @@ pub mod labels;
 mod subject;
 pub mod tls;
 mod version;
+pub mod websocket;
 
 pub use file::{IdentityFile, Loaded};
 pub use subject::{BOT_PREFIX, CertIdentity, bot_resource_name, oid};

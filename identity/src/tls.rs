@@ -15,7 +15,10 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 pub use address::{AddressError, with_default_port};
-pub use dial::{CONNECT_TIMEOUT, DialError, Dialer, Primed, REQUEST_TIMEOUT};
+pub use dial::{
+    BoxedIo, CONNECT_TIMEOUT, DialError, Dialer, Io, Opening, Primed, REQUEST_TIMEOUT, Transport,
+    tcp,
+};
 pub use verify::{AnyCertificate, WebCertificate, dns_names, is_teleport_name, printable};
 
 /// The name every Teleport auth server certificate carries, whatever address it is reached at.

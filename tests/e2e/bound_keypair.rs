@@ -368,6 +368,14 @@ fn onboarding_by_preregistered_key_without_a_secret() {
         "{}",
         no_key.stderr
     );
+    assert!(
+        no_key
+            .stderr
+            .contains("Failed to join the cluster with the token")
+            && no_key.stderr.contains("join_method:bound_keypair"),
+        "{}",
+        no_key.stderr
+    );
     let out = agent(&lab, &dir, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let s = status(&lab);

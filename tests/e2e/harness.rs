@@ -147,6 +147,9 @@ pub fn mwictl_cmd(home: &Path, args: &[&str]) -> assert_cmd::Command {
         .env_remove("TELEPORT_AUTH_SERVER")
         .env_remove("TELEPORT_IDENTITY_FILE")
         .env_remove("RUST_LOG")
+        .env_remove("TELEPORT_TLS_ROUTING_CONN_UPGRADE")
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
         .write_stdin("");
     cmd
 }

@@ -664,6 +664,58 @@ fn s7_for_real_the_proxy_ping_fails_doctor_names_it_and_its_lint_fix_works() {
 }
 
 #[test]
+fn s6_for_real_reports_json_and_refuses_a_lab_proxy_whose_address_is_reachable() {
+    let lab = Lab::start_with(&[
+        "--proxy-listen",
+        "127.0.0.1:0",
+        "--proxy-public-addr",
+        "proxy.lab.invalid:3080",
+    ]);
+    let bot = BotDir::new(&lab, "json");
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "break",
+        "split-dns",
+        "--bot",
+        "json",
+        "--dir",
+        bot.arg(),
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON");
+    assert_eq!(v["incident"], "S6");
+    assert_eq!(v["log"], bot.log().as_str());
+    assert!(
+        v["seen"][0]
+            .as_str()
+            .is_some_and(|line| line.contains("through reverse tunnel")),
+        "{v:#}"
+    );
+
+    // A proxy that advertises its own, reachable address: no split DNS to reproduce.
+    let plain = Lab::start_with(&["--proxy-listen", "127.0.0.1:0"]);
+    let bot = BotDir::new(&plain, "reachable");
+    let out = run(&mut plain.cmd(&[
+        "lab",
+        "break",
+        "split-dns",
+        "--bot",
+        "reachable",
+        "--dir",
+        bot.arg(),
+    ]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("--proxy-public-addr proxy.lab.invalid:3080"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn s6_and_s7_without_a_lab_proxy_write_the_lint_file_and_say_how_to_reproduce_them() {
     let lab = Lab::start();
     for scenario in ["split-dns", "no-proxy"] {

@@ -7,6 +7,7 @@ mod bots;
 mod bots_bound;
 mod bound_keypair;
 mod client;
+mod conn_upgrade;
 mod connection;
 mod demo;
 mod diagnose;

@@ -139,10 +139,11 @@ fn a_web_certificate_is_named_and_points_to_the_proxy_flag() {
         direct.stderr
     );
 
-    let routed = run(&mut crate::harness::mwictl_cmd(
-        &home,
-        &["ping", "--proxy", addr, "-i", identity],
-    ));
+    // TLS routing (the connection upgrade turned off, as a TCP load balancer would need).
+    let routed = run(
+        crate::harness::mwictl_cmd(&home, &["ping", "--proxy", addr, "-i", identity])
+            .env("TELEPORT_TLS_ROUTING_CONN_UPGRADE", "false"),
+    );
     assert_eq!(routed.code, 6, "{}", routed.stderr);
     assert!(
         routed.stderr.starts_with(&format!(
@@ -151,5 +152,20 @@ fn a_web_certificate_is_named_and_points_to_the_proxy_flag() {
         )),
         "{}",
         routed.stderr
+    );
+
+    // Detected as Teleport does, the server needs the connection upgrade (it negotiates no
+    // Teleport ALPN), whose TLS to the web certificate names the certificate it refused.
+    let upgraded = run(&mut crate::harness::mwictl_cmd(
+        &home,
+        &["ping", "--proxy", addr, "-i", identity],
+    ));
+    assert_eq!(upgraded.code, 6, "{}", upgraded.stderr);
+    assert!(
+        upgraded.stderr.starts_with(&format!(
+            "error: the web certificate of the proxy at {addr} is not trusted: UnknownIssuer ({described})"
+        )),
+        "{}",
+        upgraded.stderr
     );
 }

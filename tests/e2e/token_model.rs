@@ -540,3 +540,85 @@ fn tokens_ls_masks_registration_secrets_unless_asked() {
         out.stdout
     );
 }
+
+// ---- with the real agent ----
+
+/// `mwictl lab bot --oneshot` with storage `dir`, plus `args`.
+fn agent(lab: &Lab, dir: &std::path::Path, args: &[&str]) -> crate::harness::Run {
+    let mut all = vec![
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    run(&mut lab.cmd(&all))
+}
+
+#[test]
+fn a_bot_onboarded_from_tokens_add_keeps_joining_after_its_token_file_is_re_applied() {
+    let lab = Lab::start();
+    crate::unlock::create_bot(&lab, "example", &[]);
+    let out = run(&mut lab.cmd(&[
+        "tokens",
+        "add",
+        "--bot",
+        "example",
+        "--join-method",
+        "bound_keypair",
+        "--recovery-limit",
+        "2",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let issued = json(&out.stdout);
+    let name = issued["token"].as_str().unwrap().to_owned();
+    let dir = lab.root().join("bot");
+    // The joining URI tokens add printed onboards the agent.
+    let out = agent(
+        &lab,
+        &dir,
+        &["--join-uri", issued["join_uri"].as_str().unwrap()],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let joined = bound_status(&lab, &name);
+    assert_eq!(
+        (joined.recovery_count, joined.registration_secret.as_str()),
+        (1, "")
+    );
+    assert!(!joined.bound_public_key.is_empty());
+
+    // The admin re-applies the token from a spec-only file (teleport#68211).
+    let out = run(&mut lab.cmd(&["get", &format!("token/{name}"), "--format", "yaml"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let spec_only = &out.stdout[..out.stdout.find("status:").expect("a status")];
+    let file = write(&lab, "token.yaml", &format!("{spec_only}version: v2\n"));
+    let out = run(&mut lab.cmd(&["create", "-f", &file]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(bound_status(&lab, &name), joined);
+
+    // The bot still renews with the ceremony, as the same instance, without a recovery.
+    let out = agent(
+        &lab,
+        &dir,
+        &["--join-method", "bound_keypair", "--token", &name],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Successfully renewed bot identity"),
+        "{}",
+        out.stderr
+    );
+    let after = bound_status(&lab, &name);
+    assert_eq!(after.recovery_count, 1);
+    assert_eq!(after.bound_bot_instance_id, joined.bound_bot_instance_id);
+    let out = run(&mut lab.cmd(&["tokens", "show", &name]));
+    assert!(
+        out.stdout
+            .contains("Recoveries:     1 of 2 used, 1 left (mode standard)"),
+        "{}",
+        out.stdout
+    );
+}

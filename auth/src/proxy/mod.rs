@@ -1,8 +1,11 @@
 //! The lab proxy (`lab start --proxy-listen`): one listener that, like a Teleport proxy with TLS
 //! routing, peeks each ClientHello and splices `teleport-auth@…` connections to the lab auth
-//! untouched, and ends every other TLS connection with its web certificate to answer the webapi.
+//! untouched, and ends every other TLS connection with its web certificate to answer the webapi
+//! and the connection upgrade (whose inner TLS it routes the same way). With `l7` it stands for
+//! an L7 load balancer in front of Teleport: TLS ends at the web certificate, HTTP/1.1 only.
 
 mod hello;
+mod upgrade;
 mod web;
 
 use std::io;
@@ -11,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mwi_identity::tls::Primed;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -28,6 +31,13 @@ const AUTH_DIAL_TIMEOUT: Duration = Duration::from_secs(5);
 /// (lib/srv/alpnproxy/common/protocols.go `ProtocolAuth`).
 const AUTH_ALPN_PREFIX: &[u8] = b"teleport-auth@";
 
+/// The reverse tunnel's ALPN protocols (`teleport-reversetunnel`, `…v2`): clients offer them to
+/// test whether ALPN reaches the proxy (api/client `IsALPNConnUpgradeRequired`).
+const TUNNEL_ALPN_PREFIX: &[u8] = b"teleport-reversetunnel";
+
+/// The only protocol an L7 load balancer negotiates with clients here.
+const HTTP1: &[u8] = b"http/1.1";
+
 /// How to run the lab proxy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyConfig {
@@ -35,6 +45,9 @@ pub struct ProxyConfig {
     pub listen: SocketAddr,
     /// The `HOST:PORT` advertised as the proxy's public address; the listen address when `None`.
     pub public_addr: Option<String>,
+    /// Behave as an L7 load balancer in front of the proxy: end TLS with the web certificate,
+    /// negotiate only `http/1.1`, so clients must use the connection upgrade.
+    pub l7: bool,
 }
 
 /// What one lab proxy needs for every connection.
@@ -44,6 +57,7 @@ pub(crate) struct Proxy {
     pub auth_addr: SocketAddr,
     pub web: Arc<rustls::ServerConfig>,
     pub info: Info,
+    pub l7: bool,
 }
 
 /// The web TLS configuration: the web certificate chain, no client certificates, no ALPN (a
@@ -125,9 +139,16 @@ enum ConnError {
     OtherCluster(String),
     #[error("the lab auth at {0} did not answer")]
     AuthDown(SocketAddr),
+    #[error("the connection upgrade carries only the auth route here, not ALPN {0:?}")]
+    NotAuth(String),
 }
 
 async fn handle(mut tcp: TcpStream, proxy: &Proxy) -> Result<(), ConnError> {
+    if proxy.l7 {
+        let mut config = (*proxy.web).clone();
+        config.alpn_protocols = vec![HTTP1.to_vec()];
+        return web(accept(tcp, Vec::new(), config).await?, proxy).await;
+    }
     let mut buf = Vec::with_capacity(2048);
     let hello = match tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut tcp, &mut buf)).await {
         Ok(Ok(hello)) => hello,
@@ -152,24 +173,72 @@ async fn handle(mut tcp: TcpStream, proxy: &Proxy) -> Result<(), ConnError> {
         Err(_) => return Err(ConnError::Slow),
     };
     match hello.alpn.first() {
+        Some(first) if first.starts_with(AUTH_ALPN_PREFIX) => to_auth(tcp, buf, first, proxy).await,
+        Some(first) if first.starts_with(TUNNEL_ALPN_PREFIX) => {
+            // Negotiating it tells the client that ALPN reaches the proxy (no upgrade needed);
+            // the lab has no reverse tunnel server behind it, so the connection ends there.
+            let mut config = (*proxy.web).clone();
+            config.alpn_protocols = vec![first.clone()];
+            let mut tls = accept(tcp, buf, config).await?;
+            tls.shutdown().await.map_err(ConnError::Io)
+        }
+        _ => web(accept(tcp, buf, (*proxy.web).clone()).await?, proxy).await,
+    }
+}
+
+/// Ends TLS with the web certificate (the ClientHello already read is `hello`).
+async fn accept(
+    tcp: TcpStream,
+    hello: Vec<u8>,
+    config: rustls::ServerConfig,
+) -> Result<tokio_rustls::server::TlsStream<Primed<TcpStream>>, ConnError> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let tls = tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(Primed::new(hello, tcp)))
+        .await
+        .map_err(|_| ConnError::Slow)??;
+    Ok(tls)
+}
+
+/// Splices a stream whose ClientHello (in `hello`) asks for the auth route `first` to the lab
+/// auth; Teleport's auth route reads the cluster from the first protocol's suffix.
+async fn to_auth<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    hello: Vec<u8>,
+    first: &[u8],
+    proxy: &Proxy,
+) -> Result<(), ConnError> {
+    let suffix = String::from_utf8_lossy(&first[AUTH_ALPN_PREFIX.len()..]).into_owned();
+    match mwi_identity::tls::cluster_of_server_name(&suffix) {
+        Some(cluster) if cluster == proxy.cluster => splice(stream, &hello, proxy.auth_addr).await,
+        other => Err(ConnError::OtherCluster(other.unwrap_or(suffix))),
+    }
+}
+
+/// Answers the webapi on a connection whose TLS ended here; an upgraded connection carries an
+/// inner TLS, routed by its ClientHello like the listener's (the auth route only).
+async fn web<S>(tls: S, proxy: &Proxy) -> Result<(), ConnError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let web::Request::Upgrade { stream, head, rest } = web::serve(tls, &proxy.info).await? else {
+        return Ok(());
+    };
+    let Some(mut inner) = upgrade::accept(stream, &head, rest).await? else {
+        return Ok(());
+    };
+    let mut buf = Vec::with_capacity(2048);
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, read_hello(&mut inner, &mut buf))
+        .await
+        .map_err(|_| ConnError::Slow)??;
+    match hello.alpn.first() {
         Some(first) if first.starts_with(AUTH_ALPN_PREFIX) => {
-            // Teleport's auth route reads the cluster from the first protocol's suffix.
-            let suffix = String::from_utf8_lossy(&first[AUTH_ALPN_PREFIX.len()..]).into_owned();
-            match mwi_identity::tls::cluster_of_server_name(&suffix) {
-                Some(cluster) if cluster == proxy.cluster => {
-                    splice(tcp, &buf, proxy.auth_addr).await
-                }
-                other => Err(ConnError::OtherCluster(other.unwrap_or(suffix))),
-            }
+            to_auth(inner, buf, first, proxy).await
         }
-        _ => {
-            let stream = Primed::new(buf, tcp);
-            let acceptor = tokio_rustls::TlsAcceptor::from(proxy.web.clone());
-            let tls = tokio::time::timeout(HELLO_TIMEOUT, acceptor.accept(stream))
-                .await
-                .map_err(|_| ConnError::Slow)??;
-            web::serve(tls, &proxy.info).await.map_err(ConnError::Io)
-        }
+        other => Err(ConnError::NotAuth(
+            other
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .unwrap_or_default(),
+        )),
     }
 }
 
@@ -178,7 +247,10 @@ fn looks_like_http(buf: &[u8]) -> bool {
 }
 
 /// Reads until `buf` holds a whole ClientHello record (at most [`hello::MAX_HELLO`] bytes).
-async fn read_hello(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Result<hello::Hello, ConnError> {
+async fn read_hello<S: AsyncRead + Unpin>(
+    tcp: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<hello::Hello, ConnError> {
     loop {
         let need = match hello::parse(buf) {
             Ok(hello) => return Ok(hello),
@@ -195,7 +267,11 @@ async fn read_hello(tcp: &mut TcpStream, buf: &mut Vec<u8>) -> Result<hello::Hel
 }
 
 /// Hands the connection to the lab auth: the ClientHello bytes, then both directions as they come.
-async fn splice(mut client: TcpStream, hello: &[u8], auth: SocketAddr) -> Result<(), ConnError> {
+async fn splice<S: AsyncRead + AsyncWrite + Unpin>(
+    mut client: S,
+    hello: &[u8],
+    auth: SocketAddr,
+) -> Result<(), ConnError> {
     let mut upstream = tokio::time::timeout(AUTH_DIAL_TIMEOUT, TcpStream::connect(auth))
         .await
         .map_err(|_| ConnError::AuthDown(auth))?

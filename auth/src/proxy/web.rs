@@ -1,6 +1,7 @@
 //! The lab proxy's web side: `GET /webapi/find` and `/webapi/ping` (also under `/v1/`) with the
 //! JSON shape of Teleport's webclient PingResponse (api/client/webclient/webclient.go), over
-//! HTTP/1.1, one request per connection, with bounded reads.
+//! HTTP/1.1, one request per connection, with bounded reads; `/webapi/connectionupgrade` is
+//! handed back to the caller.
 
 use std::io;
 use std::time::Duration;
@@ -99,11 +100,45 @@ fn error(message: &str) -> Value {
     json!({"error": {"message": message}})
 }
 
-/// Answers one request on `stream`, then closes it.
+/// Where Teleport's proxy serves the ALPN connection upgrade (api/constants `WebAPIConnUpgrade`).
+pub(crate) const CONN_UPGRADE_PATH: &str = "/webapi/connectionupgrade";
+
+/// What became of a request.
+#[derive(Debug)]
+pub(crate) enum Request<S> {
+    /// Answered, and the connection closed.
+    Answered,
+    /// A `GET /webapi/connectionupgrade`, not answered yet: its head and the bytes after it.
+    Upgrade {
+        stream: S,
+        head: String,
+        rest: Vec<u8>,
+    },
+}
+
+/// An HTTP/1.1 answer with a Teleport-style JSON error body, closing the connection.
+pub(crate) fn error_response(status: u16, message: &str) -> String {
+    response(status, &error(message).to_string())
+}
+
+fn response(status: u16, body: &str) -> String {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        _ => "Method Not Allowed",
+    };
+    format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Answers one request on `stream`, then closes it; an upgrade request is handed back.
 pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     info: &Info,
-) -> io::Result<()> {
+) -> io::Result<Request<S>> {
     let head = match tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut stream)).await {
         Ok(head) => head?,
         Err(_) => {
@@ -114,22 +149,23 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         }
     };
     let (status, body) = match request_line(&head) {
+        Some(("GET", target)) if target.split('?').next() == Some(CONN_UPGRADE_PATH) => {
+            let end = head
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(head.len(), |at| at + 4);
+            let rest = head[end..].to_vec();
+            let head = String::from_utf8_lossy(&head[..end]).into_owned();
+            return Ok(Request::Upgrade { stream, head, rest });
+        }
         Some((method, target)) => route(info, method, target),
         None => (400, error("bad request")),
     };
-    let body = body.to_string();
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Method Not Allowed",
-    };
-    let response = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(response.as_bytes()).await?;
-    stream.shutdown().await
+    stream
+        .write_all(response(status, &body.to_string()).as_bytes())
+        .await?;
+    stream.shutdown().await?;
+    Ok(Request::Answered)
 }
 
 /// The request head up to its blank line, at most [`MAX_HEAD`] bytes.

@@ -19,6 +19,7 @@ async fn lab_with_proxy(public_addr: Option<&str>) -> (Lab, String) {
         config.proxy = Some(ProxyConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
             public_addr: public_addr.map(str::to_string),
+            l7: false,
         })
     })
     .await;

@@ -1,7 +1,9 @@
-//! The dialer tonic connects through: TCP then TLS for [`SERVER_NAME`] (or a cluster's
-//! `<hex>.teleport.cluster.local`), a wait for the server's first bytes (so a refused client
-//! certificate shows at the dial), and one timeout policy.
+//! The dialer tonic connects through: a transport (TCP, or a tunnel such as the connection
+//! upgrade) then TLS for [`SERVER_NAME`] (or a cluster's `<hex>.teleport.cluster.local`), a wait
+//! for the server's first bytes (so a refused client certificate shows at the dial), and one
+//! timeout policy.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -51,6 +53,62 @@ pub enum DialError {
         addr: String,
         source: tonic::transport::Error,
     },
+    /// A tunnel could not be opened; its error says why (the caller's transport's type).
+    #[error("{source}")]
+    Transport {
+        addr: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// A byte stream TLS runs over.
+pub trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+impl std::fmt::Debug for dyn Io {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Io")
+    }
+}
+
+/// What the dialer's TLS runs over, opened per connection.
+pub type BoxedIo = Box<dyn Io>;
+
+/// The future of [`Transport::open`].
+pub type Opening<'a> = Pin<Box<dyn Future<Output = Result<BoxedIo, DialError>> + Send + 'a>>;
+
+/// Opens the stream to `addr` that the dialer's TLS runs over: TCP by default, or a tunnel (the
+/// connection upgrade through an L7 load balancer).
+pub trait Transport: Send + Sync {
+    fn open<'a>(&'a self, addr: &'a str) -> Opening<'a>;
+}
+
+/// Plain TCP, with Nagle off (gRPC writes small frames).
+struct Tcp;
+
+impl Transport for Tcp {
+    fn open<'a>(&'a self, addr: &'a str) -> Opening<'a> {
+        Box::pin(async move {
+            let tcp = tcp(addr).await?;
+            Ok(Box::new(tcp) as BoxedIo)
+        })
+    }
+}
+
+/// A TCP connection to `addr`, its failure in Go's words.
+pub async fn tcp(addr: &str) -> Result<TcpStream, DialError> {
+    let tcp = TcpStream::connect(addr).await.map_err(|e| match e.kind() {
+        io::ErrorKind::ConnectionRefused => DialError::Refused {
+            addr: addr.to_string(),
+        },
+        _ => DialError::Unreachable {
+            addr: addr.to_string(),
+            source: e,
+        },
+    })?;
+    let _ = tcp.set_nodelay(true);
+    Ok(tcp)
 }
 
 /// Dials one address with one TLS configuration; clones share the configuration.
@@ -60,6 +118,7 @@ pub struct Dialer {
     tls: TlsConnector,
     /// What the handshake names (SNI) and the server's certificate must match.
     server_name: ServerName<'static>,
+    transport: Arc<dyn Transport>,
 }
 
 impl Dialer {
@@ -71,7 +130,14 @@ impl Dialer {
             tls: TlsConnector::from(Arc::new(config)),
             // A constant that the tests parse: this cannot fail.
             server_name: ServerName::try_from(SERVER_NAME).expect("SERVER_NAME is a DNS name"),
+            transport: Arc::new(Tcp),
         })
+    }
+
+    /// The same dialer running TLS over `transport` instead of TCP.
+    pub fn with_transport(mut self, transport: Arc<dyn Transport>) -> Dialer {
+        self.transport = transport;
+        self
     }
 
     /// The same dialer naming `name` instead, e.g. [`super::cluster_server_name`] as tctl does
@@ -113,24 +179,13 @@ impl Dialer {
             .map_err(|source| DialError::Channel { addr, source })
     }
 
-    /// One TCP + TLS connection, within [`CONNECT_TIMEOUT`].
-    pub async fn dial(&self) -> Result<Primed<TlsStream<TcpStream>>, DialError> {
+    /// One transport (TCP) + TLS connection, within [`CONNECT_TIMEOUT`].
+    pub async fn dial(&self) -> Result<Primed<TlsStream<BoxedIo>>, DialError> {
         let attempt = async {
-            let tcp = TcpStream::connect(self.addr.as_str())
-                .await
-                .map_err(|e| match e.kind() {
-                    io::ErrorKind::ConnectionRefused => DialError::Refused {
-                        addr: self.addr.clone(),
-                    },
-                    _ => DialError::Unreachable {
-                        addr: self.addr.clone(),
-                        source: e,
-                    },
-                })?;
-            let _ = tcp.set_nodelay(true);
+            let io = self.transport.open(&self.addr).await?;
             let tls = self
                 .tls
-                .connect(self.server_name.clone(), tcp)
+                .connect(self.server_name.clone(), io)
                 .await
                 .map_err(|source| self.tls_error(source))?;
             self.await_verdict(tls).await
@@ -149,8 +204,8 @@ impl Dialer {
     /// speaks first (its SETTINGS frame), so this costs no round trip.
     async fn await_verdict(
         &self,
-        mut tls: TlsStream<TcpStream>,
-    ) -> Result<Primed<TlsStream<TcpStream>>, DialError> {
+        mut tls: TlsStream<BoxedIo>,
+    ) -> Result<Primed<TlsStream<BoxedIo>>, DialError> {
         let mut first = vec![0u8; 16 * 1024];
         match tokio::time::timeout(VERDICT_WAIT, tls.read(&mut first)).await {
             Ok(Ok(0)) => Err(DialError::Closed {

@@ -7,7 +7,9 @@ use crate::exit::ExitStatus;
 
 /// Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service).
 ///
-/// It joins with a one-time token, keeps its identity in DATA_DIR with tbot's file names, renews
+/// It joins with a one-time token or, with `--join-method bound_keypair` (or a `--join-uri`), by
+/// the bound-keypair ceremony on every join and renewal (a registration secret, a key from `lab
+/// keypair create`, or a static key). It keeps its identity in DATA_DIR with tbot's file names, renews
 /// on an interval presenting its certificate generation, sends heartbeats and writes outputs; it
 /// logs in tbot's formats so `mwictl doctor` reads its logs like tbot's. SIGUSR1 or SIGHUP renew
 /// at once; SIGINT or SIGTERM stop it. Without --auth-server or an `auth_server` in the config it

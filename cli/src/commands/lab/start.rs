@@ -67,6 +67,13 @@ pub struct StartArgs {
     /// some networks resolve, to reproduce split DNS) [default: the --proxy-listen address].
     #[arg(long, value_name = "NAME:PORT", requires = "proxy_listen", value_parser = parse_public_addr)]
     pub proxy_public_addr: Option<String>,
+
+    /// Make the proxy behave like an L7 load balancer in front of Teleport (an AWS ALB, say): it
+    /// ends TLS with the web certificate and negotiates only http/1.1, so clients reach auth
+    /// with the connection upgrade (GET /webapi/connectionupgrade, a WebSocket).
+    #[arg(long, requires = "proxy_listen")]
+    pub proxy_l7: bool,
+
     /// Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only
     /// second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab's
     /// admin, not normal users (`mwictl lab user`).
@@ -93,6 +100,7 @@ pub async fn run(ctx: &Context, args: StartArgs) -> Result<ExitStatus, CommandEr
     config.proxy = args.proxy_listen.map(|listen| ProxyConfig {
         listen,
         public_addr: args.proxy_public_addr.clone(),
+        l7: args.proxy_l7,
     });
     config.admin_mfa = args.admin_mfa;
     config.lock_style = match args.lock_style {

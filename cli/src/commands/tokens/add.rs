@@ -282,6 +282,36 @@ mod tests {
     }
 
     #[test]
+    fn a_bound_keypair_token_with_a_preregistered_key_says_no_secret_is_needed() {
+        let issued = TokenIssued {
+            token: "bot-example-0a6f812a".into(),
+            bot: "example".into(),
+            expires: "never".into(),
+            ttl: "1h0m0s".into(),
+            join_method: "bound_keypair".into(),
+            tbot_start: bound_keypair::tbot_start("bot-example-0a6f812a", None, "auth:3025", false),
+            lifetime: "60 minutes".into(),
+            bound_keypair: Some(BoundKeypairIssued {
+                registration_secret: None,
+                must_register_before: None,
+                initial_key_fingerprint: Some(
+                    "SHA256:23i19WvFyPGr/E7rMY7KpdnNO28MtUnxPzIsZjGnHy4".into(),
+                ),
+                recovery_mode: "insecure".into(),
+                recovery_limit: 1,
+                join_uri: bound_keypair::join_uri("bot-example-0a6f812a", None, "auth:3025", false),
+                tbot_start_join_uri: bound_keypair::tbot_start_join_uri(
+                    "tbot+auth+bound-keypair://bot-example-0a6f812a@auth:3025",
+                ),
+            }),
+        };
+        insta::assert_snapshot!(issued.text());
+        let json = issued.json();
+        assert_eq!(json["registration_secret"], serde_json::Value::Null);
+        assert_eq!(json["recovery_mode"], "insecure");
+    }
+
+    #[test]
     fn lifetime_is_in_minutes_like_tctl() {
         assert_eq!(lifetime(DEFAULT_TOKEN_TTL), "60 minutes");
         assert_eq!(lifetime(Duration::from_secs(60)), "1 minute");
