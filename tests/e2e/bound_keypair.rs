@@ -654,3 +654,51 @@ fn the_proxy_join_uri_joins_through_the_lab_proxy() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(status(&lab).recovery_count, 1);
 }
+
+#[test]
+fn keypair_create_asks_the_proxy_for_the_suite_as_tbot_does() {
+    let lab = Lab::start_with(&["--proxy-listen", "127.0.0.1:0"]);
+    let proxy = lab.proxy.clone().expect("the lab proxy");
+    let dir = lab.root().join("bot");
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "keypair",
+        "create",
+        "--storage",
+        dir.to_str().unwrap(),
+        "--proxy-server",
+        &proxy,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ssh-ed25519 "),
+        "the lab's suite: {}",
+        out.stdout
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "keypair",
+        "create",
+        "--storage",
+        lab.root().join("other").to_str().unwrap(),
+        "--proxy-server",
+        &gone,
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "--proxy-server {gone}: pinging proxy to determine signature algorithm suite: Get \"https://{gone}/webapi/find\": dial tcp {gone}: connect: connection refused"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !lab.root().join("other").join("id_bkp").exists(),
+        "nothing written"
+    );
+}

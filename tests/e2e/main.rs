@@ -4,6 +4,7 @@ mod access;
 mod auth_host;
 mod bad_input;
 mod bots;
+mod bots_bound;
 mod bound_keypair;
 mod client;
 mod conn_upgrade;
