@@ -4,7 +4,7 @@
 use super::advice;
 use super::line::{self, LineFormat};
 use super::signal::{self, Signal};
-use super::{Confidence, Evidence, Finding, Incident, Other, Source};
+use super::{BoundKeypair, Confidence, Evidence, Finding, Incident, Other, Source};
 use crate::incident::Incident as Product;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use memchr::memmem;
@@ -241,6 +241,7 @@ pub(crate) fn findings(
         groups[at].members.push(member);
     };
 
+    let fleet = join_state_fleet(&events);
     let mut deferred = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let bot = bots[i].clone();
@@ -250,6 +251,33 @@ pub(crate) fn findings(
             detail,
         };
         let primary = match &event.signal {
+            // A lock on a bound-keypair join token (join state or generation): S9, or S12 when
+            // the fleet fails join-state checks.
+            Signal::Lock {
+                target: Some(target),
+                ..
+            } if target.starts_with("join_token: ") => Some(key(
+                Incident::BoundKeypair(if fleet {
+                    BoundKeypair::Rollback
+                } else {
+                    BoundKeypair::JoinState
+                }),
+                None,
+            )),
+            Signal::BoundKeypair { refusal, .. } => {
+                Some(match super::bound_keypair::incident_of(*refusal, fleet) {
+                    Some(BoundKeypair::Rollback) => GroupKey {
+                        incident: Incident::BoundKeypair(BoundKeypair::Rollback),
+                        bot: None,
+                        detail: None,
+                    },
+                    Some(bk) => key(Incident::BoundKeypair(bk), None),
+                    None => key(Incident::Other(Other::BkRotationRefused), None),
+                })
+            }
+            Signal::JoinMethodMismatch { .. } => {
+                Some(key(Incident::Other(Other::JoinMethodMismatch), None))
+            }
             Signal::GenerationMismatch { .. }
             | Signal::Lock {
                 generation: true, ..
@@ -328,6 +356,23 @@ pub(crate) fn findings(
                     false,
                     &bots[i],
                     is(&[Incident::Other(Other::BotLocked)]),
+                )
+            })
+            // Bound-keypair refusals are access denials themselves.
+            .or_else(|| {
+                nearest(
+                    &groups,
+                    &events,
+                    event,
+                    false,
+                    &bots[i],
+                    is(&[
+                        Incident::BoundKeypair(BoundKeypair::Exhausted),
+                        Incident::BoundKeypair(BoundKeypair::JoinState),
+                        Incident::BoundKeypair(BoundKeypair::TokenWiped),
+                        Incident::BoundKeypair(BoundKeypair::KeypairLost),
+                        Incident::BoundKeypair(BoundKeypair::Rollback),
+                    ]),
                 )
             })
             .ok_or(Some((Incident::Other(Other::AccessDenied), None))),
@@ -477,6 +522,27 @@ pub(crate) fn findings(
     out.into_iter().map(|(_, _, finding)| finding).collect()
 }
 
+/// Whether the join-state failures in the input come from several bots (by the token or bot each
+/// line names itself): a fleet failing at once is a backend rollback (S12), not one bot (S9).
+fn join_state_fleet(events: &[Event]) -> bool {
+    let mut who: Vec<&str> = Vec::new();
+    for event in events {
+        if let Signal::BoundKeypair {
+            refusal,
+            token,
+            bot,
+            ..
+        } = &event.signal
+            && refusal.is_join_state()
+            && let Some(name) = token.as_deref().or(bot.as_deref())
+            && !who.contains(&name)
+        {
+            who.push(name);
+        }
+    }
+    who.len() > 1
+}
+
 /// The note of an S3 finding in input without tbot in it.
 const NO_TBOT_CONTEXT: &str = "Nothing in the input shows tbot (no tbot log line \
      such as [TBOT] or tbot/..., no bot user bot-NAME, no impersonated certificates, no \
@@ -583,7 +649,8 @@ fn resolve_bots(events: &[Event]) -> Vec<Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::TbotContext;
+    use super::{Event, TbotContext, join_state_fleet};
+    use crate::doctor::signal::{BkRefusal, Signal};
 
     fn seen(text: &str) -> bool {
         let mut context = TbotContext::default();
@@ -619,6 +686,51 @@ mod tests {
         ] {
             assert!(!seen(text), "{text}");
         }
+    }
+
+    fn join_state(token: Option<&str>, bot: Option<&str>, refusal: BkRefusal) -> Event {
+        Event {
+            source: 0,
+            line: 1,
+            signal: Signal::BoundKeypair {
+                refusal,
+                token: token.map(str::to_string),
+                bot: bot.map(str::to_string),
+            },
+            text: String::new(),
+            message: None,
+            format: crate::doctor::LineFormat::Text,
+            also_at: Vec::new(),
+            repeats: 0,
+            unlisted: 0,
+            context: None,
+        }
+    }
+
+    #[test]
+    fn a_fleet_is_two_tokens_or_bots_failing_join_state_checks() {
+        use BkRefusal::*;
+        let fleet = |events: &[Event]| join_state_fleet(events);
+        assert!(!fleet(&[]));
+        assert!(!fleet(&[join_state(Some("a"), None, JoinStateFailed)]));
+        assert!(!fleet(&[
+            join_state(Some("a"), None, JoinStateFailed),
+            join_state(Some("a"), None, JoinStateMissing),
+        ]));
+        assert!(fleet(&[
+            join_state(Some("a"), None, JoinStateFailed),
+            join_state(Some("b"), None, JoinStateMissing),
+        ]));
+        assert!(fleet(&[
+            join_state(None, Some("web"), JoinStateFailed),
+            join_state(None, Some("db"), JoinStateFailed),
+        ]));
+        // Other refusals of other tokens, and lines naming nobody, do not make a fleet.
+        assert!(!fleet(&[
+            join_state(Some("a"), None, JoinStateFailed),
+            join_state(Some("b"), None, NoRejoins),
+            join_state(None, None, JoinStateFailed),
+        ]));
     }
 
     #[test]
