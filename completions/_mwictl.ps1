@@ -266,7 +266,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lab;keypair;create' {
             [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'The agent''s storage directory (its --data-dir / storage.path)')
             [CompletionResult]::new('--static-key-path', '--static-key-path', [CompletionResultType]::ParameterName, 'With --static: also write the private key to this file (mode 0600)')
-            [CompletionResult]::new('--suite', '--suite', [CompletionResultType]::ParameterName, 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy')
+            [CompletionResult]::new('--proxy-server', '--proxy-server', [CompletionResultType]::ParameterName, 'Ask this proxy''s /webapi/find for the cluster''s signature algorithm suite, which decides the key type, as tbot does (its web certificate is checked against the saved lab''s web CA)')
+            [CompletionResult]::new('--suite', '--suite', [CompletionResultType]::ParameterName, 'The suite, without asking a proxy: Ed25519 keys, ECDSA P-256 for fips-v1 [default: legacy, the lab''s]')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -274,7 +275,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Replace an existing key instead of printing it')
             [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY')
-            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'With --proxy-server: do not verify the proxy''s web certificate (lab only)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')

@@ -2963,7 +2963,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__keypair__subcmd__create)
-            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --suite --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --proxy-server --insecure --suite --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2974,6 +2974,10 @@ _mwictl() {
                     return 0
                     ;;
                 --static-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -251,7 +251,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lab;keypair;create'= {
             cand --storage 'The agent''s storage directory (its --data-dir / storage.path)'
             cand --static-key-path 'With --static: also write the private key to this file (mode 0600)'
-            cand --suite 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy'
+            cand --proxy-server 'Ask this proxy''s /webapi/find for the cluster''s signature algorithm suite, which decides the key type, as tbot does (its web certificate is checked against the saved lab''s web CA)'
+            cand --suite 'The suite, without asking a proxy: Ed25519 keys, ECDSA P-256 for fips-v1 [default: legacy, the lab''s]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -259,7 +260,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --format 'Output format of the data written to stdout'
             cand --overwrite 'Replace an existing key instead of printing it'
             cand --static 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY'
-            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --insecure 'With --proxy-server: do not verify the proxy''s web certificate (lab only)'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
