@@ -125,7 +125,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--log-file', '--log-file', [CompletionResultType]::ParameterName, 'Also append the log to this file')
             [CompletionResult]::new('--ca-path', '--ca-path', [CompletionResultType]::ParameterName, 'CA certificate (PEM) that verifies the auth server on the first join')
             [CompletionResult]::new('--ca-pin', '--ca-pin', [CompletionResultType]::ParameterName, 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable')
-            [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles to request for outputs that list none (the bot''s roles)')
+            [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles to request for outputs that list none; without any, an output gets every role the bot may impersonate, as in tbot 19 (which removed per-output roles)')
             [CompletionResult]::new('--destination-dir', '--destination-dir', [CompletionResultType]::ParameterName, 'Add an identity output to this directory')
             [CompletionResult]::new('--ssh-login', '--ssh-login', [CompletionResultType]::ParameterName, 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)')
             [CompletionResult]::new('--retry-base', '--retry-base', [CompletionResultType]::ParameterName, 'First wait between failed renewal attempts (doubles each time)')

@@ -119,7 +119,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --log-file 'Also append the log to this file'
             cand --ca-path 'CA certificate (PEM) that verifies the auth server on the first join'
             cand --ca-pin 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable'
-            cand --roles 'Roles to request for outputs that list none (the bot''s roles)'
+            cand --roles 'Roles to request for outputs that list none; without any, an output gets every role the bot may impersonate, as in tbot 19 (which removed per-output roles)'
             cand --destination-dir 'Add an identity output to this directory'
             cand --ssh-login 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)'
             cand --retry-base 'First wait between failed renewal attempts (doubles each time)'

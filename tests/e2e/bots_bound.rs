@@ -108,6 +108,13 @@ fn bots_add_prints_a_joining_uri_the_agent_joins_and_renews_with() {
     let out = run(&mut lab.cmd(&["bots", "ls"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     table_settings().bind(|| insta::assert_snapshot!("bots_ls_bound_keypair_text", out.stdout));
+    assert!(
+        out.stderr.contains(&format!(
+            "hint: at 0/N left a bound-keypair bot cannot rejoin once its certificates expire (`no rejoins remaining`); allow one more with `mwictl edit token/{token}`"
+        )),
+        "{}",
+        out.stderr
+    );
     let out = run(&mut lab.cmd(&["bots", "show", "example"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut settings = table_settings();
@@ -304,4 +311,44 @@ fn unlock_bot_removes_the_join_token_lock_a_stale_join_state_made_and_the_agent_
         .and_then(|rest| rest.split(':').next())
         .unwrap();
     assert_eq!(status(&lab, token).recovery_count, 3);
+}
+
+#[test]
+fn unlock_scan_all_finds_a_join_token_lock_whose_token_was_removed() {
+    let lab = Lab::start();
+    crate::bots::put_bot(&lab, "example", &[], &[], None);
+    // The lock the lab makes on a stale join state, left after the token was deleted (the
+    // lost-keypair runbook removes the token).
+    crate::unlock::put_locks(
+        &lab,
+        vec![mwi_testkit::fixtures::lock(
+            "stale-state",
+            mwi_testkit::fixtures::target("join_token", "bot-example-0a6f812a"),
+            "The join token \"bot-example-0a6f812a\" has been locked by bot \"example\" after a client failed to verify its join state, possibly indicating a stolen keypair.",
+        )],
+    );
+    let out = run(&mut lab.cmd(&["unlock", "--bot", "example", "--yes", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        json(&out.stdout)["locks"],
+        serde_json::json!([]),
+        "the filter cannot see it"
+    );
+    let out = run(&mut lab.cmd(&[
+        "unlock",
+        "--bot",
+        "example",
+        "--scan-all",
+        "--yes",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let report = json(&out.stdout);
+    assert_eq!(
+        report["removed"],
+        serde_json::json!(["stale-state"]),
+        "{report}"
+    );
+    assert!(!crate::unlock::lock_exists(&lab, "stale-state"));
 }

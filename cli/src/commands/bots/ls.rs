@@ -138,6 +138,17 @@ pub async fn run(ctx: &Context, _args: LsArgs) -> Result<ExitStatus, CommandErro
             "hint: a bot with no live instance needs tbot running; if its identity expired, get a new token with `mwictl bots instances add NAME`",
         );
     }
+    if let Some(spent) = list
+        .0
+        .iter()
+        .flat_map(|s| &s.bound_tokens)
+        .find(|h| h.recoveries_left == Some(0))
+    {
+        printer.status(format!(
+            "hint: at 0/N left a bound-keypair bot cannot rejoin once its certificates expire (`no rejoins remaining`); allow one more with `mwictl edit token/{}` (spec.bound_keypair.recovery.limit)",
+            spent.token
+        ));
+    }
     printer.status("hint: details of one bot: `mwictl bots show NAME`; its instances: `mwictl bots instances ls NAME`");
     Ok(ExitStatus::Success)
 }

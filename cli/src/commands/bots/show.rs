@@ -140,7 +140,10 @@ impl Output for BotView {
                     t.headroom
                         .as_ref()
                         .map_or_else(|| "-".into(), |h| h.short()),
-                    time_text(t.expires.as_ref()),
+                    // A token without metadata.expires (bound-keypair ones) lives until deleted.
+                    t.expires
+                        .as_ref()
+                        .map_or_else(|| "never".into(), |e| time_text(Some(e))),
                 ]);
             }
             out.push_str(&table.render());
