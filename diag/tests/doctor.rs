@@ -963,3 +963,28 @@ fn bk_incidents_round_trip_through_json() {
     let ids: Vec<&str> = back.findings.iter().map(|f| f.incident.id()).collect();
     assert_eq!(ids, ["S12", "S8"]);
 }
+
+#[test]
+fn expiry_lines_beside_a_bound_keypair_refusal_are_its_context_not_s2() {
+    use mwi_diag::doctor::BoundKeypair;
+    // As the lab agent (`mwictl lab bot`) prints a refused recovery.
+    let agent = "2026-12-06T05:32:44Z ERROR [TBOT]      Identity has expired. The renewal is likely to fail.\n\
+                 2026-12-06T05:32:44Z ERROR [TBOT]      Failed to join error:\"access denied: no rejoins remaining\"\n";
+    let expired_only = "2026-12-06T05:32:44Z ERROR [TBOT]      Identity has expired. The renewal is likely to fail.\n";
+    let report = |sources: &[(&str, &str)]| {
+        let mut doctor = Doctor::new();
+        for (name, text) in sources {
+            doctor.feed_reader(name, text.as_bytes()).unwrap();
+        }
+        doctor.finish()
+    };
+    let one = report(&[("tbot.log", agent)]);
+    assert_eq!(only(&one).incident, bk(BoundKeypair::Exhausted));
+    assert_eq!(only(&one).evidence.len(), 2);
+    // Without a bound-keypair refusal it is S2; in another source it stays S2.
+    let alone = report(&[("tbot.log", expired_only)]);
+    assert_eq!(only(&alone).incident, Incident::Product(Product::Expired));
+    let apart = report(&[("a.log", expired_only), ("b.log", agent)]);
+    let ids: Vec<&str> = apart.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(ids, ["S2", "S8"]);
+}

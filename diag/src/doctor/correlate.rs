@@ -332,6 +332,7 @@ pub(crate) fn findings(
         }
     }
 
+    absorb_expiry(&mut groups, &events);
     let primaries = groups.len();
     for i in deferred {
         let event = &events[i];
@@ -440,6 +441,7 @@ pub(crate) fn findings(
 
     let mut out: Vec<(usize, u64, Finding)> = groups
         .into_iter()
+        .filter(|group| !group.members.is_empty())
         .map(|group| {
             let mut members = group.members;
             members.sort_by_key(|&m| (events[m].source, events[m].line));
@@ -520,6 +522,36 @@ pub(crate) fn findings(
         .collect();
     out.sort_by_key(|(source, line, finding)| (*source, *line, finding.incident));
     out.into_iter().map(|(_, _, finding)| finding).collect()
+}
+
+/// A bound-keypair bot recovers on its own when its identity expired, so tbot's expiry lines
+/// in a log that shows a bound-keypair refusal are that refusal's context, not S2 (whose fix, a
+/// new one-time token, does not apply): they move to the bound-keypair finding of their source,
+/// preferring one about the same bot. The emptied group stays (group indices are kept) and
+/// makes no finding.
+fn absorb_expiry(groups: &mut [Group], events: &[Event]) {
+    let bound_keypair = |g: &Group| matches!(g.key.incident, Incident::BoundKeypair(_));
+    for g in 0..groups.len() {
+        if groups[g].key.incident != Incident::Product(Product::Expired) {
+            continue;
+        }
+        let Some(&first) = groups[g].members.first() else {
+            continue;
+        };
+        let source = events[first].source;
+        let candidates: Vec<usize> = (0..groups.len())
+            .filter(|&h| bound_keypair(&groups[h]) && shares_source(&groups[h], events, source))
+            .collect();
+        let target = candidates
+            .iter()
+            .copied()
+            .find(|&h| groups[h].key.bot == groups[g].key.bot)
+            .or_else(|| candidates.first().copied());
+        if let Some(h) = target {
+            let members = std::mem::take(&mut groups[g].members);
+            groups[h].members.extend(members);
+        }
+    }
 }
 
 /// Whether the join-state failures in the input come from several bots (by the token or bot each
