@@ -988,3 +988,44 @@ fn expiry_lines_beside_a_bound_keypair_refusal_are_its_context_not_s2() {
     let ids: Vec<&str> = apart.findings.iter().map(|f| f.incident.id()).collect();
     assert_eq!(ids, ["S2", "S8"]);
 }
+
+fn doctor_on(text: &str) -> Report {
+    let mut doctor = Doctor::new();
+    doctor.feed_reader("auth.log", text.as_bytes()).unwrap();
+    doctor.finish()
+}
+
+#[test]
+fn join_token_locks_are_s9_alone_and_s12_in_a_fleet() {
+    use mwi_diag::doctor::BoundKeypair;
+    // lib/auth/bot.go's generation lock on a bound-keypair join token: S9, not S1.
+    let generation = r#"WARN lock targeting JoinToken:"bot-web-1" is in force: Bot joins via the token "bot-web-1" have been locked due to a certificate generation mismatch by web/7f7a, possibly indicating a stolen certificate."#;
+    let report = doctor_on(generation);
+    assert_eq!(only(&report).incident, bk(BoundKeypair::JoinState));
+    assert_eq!(only(&report).bot.as_deref(), Some("web"));
+    let fleet = format!(
+        "{generation}\nWARN bound keypair join state verification failed token=bot-web-1\n\
+         WARN bound keypair join state verification failed token=bot-db-2\n"
+    );
+    let report = doctor_on(&fleet);
+    let finding = only(&report);
+    assert_eq!(finding.incident, bk(BoundKeypair::Rollback));
+    assert_eq!(finding.evidence.len(), 3);
+    assert_eq!(
+        finding.facts.get("tokens").map(String::as_str),
+        Some("bot-web-1, bot-db-2")
+    );
+}
+
+#[test]
+fn a_refused_rotation_names_the_token_to_edit() {
+    let report = doctor_on(
+        "ERROR join failed token=bot-ci-9: public key may not be reused after rotation\n",
+    );
+    let finding = only(&report);
+    assert_eq!(finding.incident, Incident::Other(Other::BkRotationRefused));
+    assert_eq!(
+        finding.fix.mwictl.as_deref(),
+        Some("mwictl edit token/bot-ci-9")
+    );
+}

@@ -242,6 +242,12 @@ pub(crate) fn findings(
     };
 
     let fleet = join_state_fleet(&events);
+    // A fleet's failures are one finding about no single bot.
+    let rollback = || GroupKey {
+        incident: Incident::BoundKeypair(BoundKeypair::Rollback),
+        bot: None,
+        detail: None,
+    };
     let mut deferred = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let bot = bots[i].clone();
@@ -256,21 +262,14 @@ pub(crate) fn findings(
             Signal::Lock {
                 target: Some(target),
                 ..
-            } if target.starts_with("join_token: ") => Some(key(
-                Incident::BoundKeypair(if fleet {
-                    BoundKeypair::Rollback
-                } else {
-                    BoundKeypair::JoinState
-                }),
-                None,
-            )),
+            } if target.starts_with("join_token: ") => Some(if fleet {
+                rollback()
+            } else {
+                key(Incident::BoundKeypair(BoundKeypair::JoinState), None)
+            }),
             Signal::BoundKeypair { refusal, .. } => {
                 Some(match super::bound_keypair::incident_of(*refusal, fleet) {
-                    Some(BoundKeypair::Rollback) => GroupKey {
-                        incident: Incident::BoundKeypair(BoundKeypair::Rollback),
-                        bot: None,
-                        detail: None,
-                    },
+                    Some(BoundKeypair::Rollback) => rollback(),
                     Some(bk) => key(Incident::BoundKeypair(bk), None),
                     None => key(Incident::Other(Other::BkRotationRefused), None),
                 })

@@ -507,13 +507,10 @@ fn field(text: &str, key: &str) -> Option<String> {
         let before = search[..at].chars().next_back();
         let rest = &search[at + key.len()..];
         // `join_token=` is a token too; `xtoken=` of another word is not.
-        if key.starts_with(' ')
-            || before.is_none_or(|c| !c.is_alphanumeric())
-            || before == Some('_')
-        {
+        if key.starts_with(' ') || before.is_none_or(|c| !c.is_alphanumeric()) {
             let value = rest
                 .trim_start_matches(['"', '\\'])
-                .split([' ', '"', ',', '\\'])
+                .split([' ', '"', ',', ':', ';', '\\'])
                 .next()
                 .unwrap_or("");
             return non_empty(value.to_string());
@@ -1184,6 +1181,20 @@ mod tests {
             Some("t-4")
         );
         assert_eq!(token("failed xtoken=nope"), None);
+        assert_eq!(
+            token(r#"locked via the token "t-5" have"#).as_deref(),
+            Some("t-5")
+        );
+        assert_eq!(token("token=t-6").as_deref(), Some("t-6"));
+        assert_eq!(
+            field(r#"a token=\"q-1\" b"#, "token=").as_deref(),
+            Some("q-1")
+        );
+        assert_eq!(
+            field("a xtoken=1 token=q-2", "token=").as_deref(),
+            Some("q-2")
+        );
+        assert_eq!(field("token=", "token="), None);
         assert_eq!(token("no rejoins remaining"), None);
         assert_eq!(
             bot_named("failed bot_name=web token=t").as_deref(),

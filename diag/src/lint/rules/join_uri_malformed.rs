@@ -98,6 +98,9 @@ mod tests {
             "tbot+auth+boundkeypair://token:param@example.com",
             "tbot+proxy+token://asdf@example.com:1234",
             "tbot+proxy+terraform-cloud://t@h:443",
+            "tbot+proxy+terraformcloud://t@h:443",
+            "tbot+auth+azuredevops://t@h:443",
+            "tbot+auth+azure-devops://t@h:443",
         ] {
             assert_eq!(problem(uri), Ok(()), "{uri}");
         }
