@@ -125,7 +125,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--log-file', '--log-file', [CompletionResultType]::ParameterName, 'Also append the log to this file')
             [CompletionResult]::new('--ca-path', '--ca-path', [CompletionResultType]::ParameterName, 'CA certificate (PEM) that verifies the auth server on the first join')
             [CompletionResult]::new('--ca-pin', '--ca-pin', [CompletionResultType]::ParameterName, 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable')
-            [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles to request for outputs that list none (the bot''s roles)')
+            [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles to request for outputs that list none; without any, an output gets every role the bot may impersonate, as in tbot 19 (which removed per-output roles)')
             [CompletionResult]::new('--destination-dir', '--destination-dir', [CompletionResultType]::ParameterName, 'Add an identity output to this directory')
             [CompletionResult]::new('--ssh-login', '--ssh-login', [CompletionResultType]::ParameterName, 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)')
             [CompletionResult]::new('--retry-base', '--retry-base', [CompletionResultType]::ParameterName, 'First wait between failed renewal attempts (doubles each time)')
@@ -266,7 +266,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lab;keypair;create' {
             [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'The agent''s storage directory (its --data-dir / storage.path)')
             [CompletionResult]::new('--static-key-path', '--static-key-path', [CompletionResultType]::ParameterName, 'With --static: also write the private key to this file (mode 0600)')
-            [CompletionResult]::new('--suite', '--suite', [CompletionResultType]::ParameterName, 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy')
+            [CompletionResult]::new('--proxy-server', '--proxy-server', [CompletionResultType]::ParameterName, 'Ask this proxy''s /webapi/find for the cluster''s signature algorithm suite, which decides the key type, as tbot does (its web certificate is checked against the saved lab''s web CA)')
+            [CompletionResult]::new('--suite', '--suite', [CompletionResultType]::ParameterName, 'The suite, without asking a proxy: Ed25519 keys, ECDSA P-256 for fips-v1 [default: legacy, the lab''s]')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -274,7 +275,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('--overwrite', '--overwrite', [CompletionResultType]::ParameterName, 'Replace an existing key instead of printing it')
             [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY')
-            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'With --proxy-server: do not verify the proxy''s web certificate (lab only)')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
@@ -914,7 +915,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bots with their lock state, live instances and join tokens')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a bot and a one-time join token for it, like `tctl bots add`')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a bot and its join token, like `tctl bots add`')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Change a bot''s roles, logins or max session TTL')
             [CompletionResult]::new('recreate', 'recreate', [CompletionResultType]::ParameterValue, 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token')
@@ -963,12 +964,16 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--roles', '--roles', [CompletionResultType]::ParameterName, 'Roles the bot''s outputs may use (it impersonates them), comma-separated')
             [CompletionResult]::new('--logins', '--logins', [CompletionResultType]::ParameterName, 'SSH logins, kept in the bot''s `logins` trait, comma-separated')
             [CompletionResult]::new('--max-session-ttl', '--max-session-ttl', [CompletionResultType]::ParameterName, 'The longest certificate the bot may get, like 12h (the server''s default is 12h)')
-            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long the join token stays valid')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'How long the join token (bound-keypair: its registration secret) stays valid')
+            [CompletionResult]::new('--initial-public-key', '--initial-public-key', [CompletionResultType]::ParameterName, 'The bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made')
+            [CompletionResult]::new('--recovery-mode', '--recovery-mode', [CompletionResultType]::ParameterName, 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)')
+            [CompletionResult]::new('--recovery-limit', '--recovery-limit', [CompletionResultType]::ParameterName, 'How many recoveries mode standard allows; onboarding is the first [default: 1]')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--legacy', '--legacy', [CompletionResultType]::ParameterName, 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token')
             [CompletionResult]::new('--keep-locks', '--keep-locks', [CompletionResultType]::ParameterName, 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
@@ -1147,8 +1152,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a new instance of a bot')
-            [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a new instance of a bot')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
+            [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1189,12 +1194,16 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;instances;add' {
-            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token stays valid')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token (bound-keypair: its registration secret) stays valid')
+            [CompletionResult]::new('--initial-public-key', '--initial-public-key', [CompletionResultType]::ParameterName, 'The bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made')
+            [CompletionResult]::new('--recovery-mode', '--recovery-mode', [CompletionResultType]::ParameterName, 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)')
+            [CompletionResult]::new('--recovery-limit', '--recovery-limit', [CompletionResultType]::ParameterName, 'How many recoveries mode standard allows; onboarding is the first [default: 1]')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--legacy', '--legacy', [CompletionResultType]::ParameterName, 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
@@ -1208,12 +1217,16 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;instances;join' {
-            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token stays valid')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'How long the token (bound-keypair: its registration secret) stays valid')
+            [CompletionResult]::new('--initial-public-key', '--initial-public-key', [CompletionResultType]::ParameterName, 'The bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made')
+            [CompletionResult]::new('--recovery-mode', '--recovery-mode', [CompletionResultType]::ParameterName, 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)')
+            [CompletionResult]::new('--recovery-limit', '--recovery-limit', [CompletionResultType]::ParameterName, 'How many recoveries mode standard allows; onboarding is the first [default: 1]')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--legacy', '--legacy', [CompletionResultType]::ParameterName, 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
@@ -1229,7 +1242,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;bots;instances;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a new instance of a bot')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1248,7 +1261,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;bots;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bots with their lock state, live instances and join tokens')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a bot and a one-time join token for it, like `tctl bots add`')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a bot and its join token, like `tctl bots add`')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Change a bot''s roles, logins or max session TTL')
             [CompletionResult]::new('recreate', 'recreate', [CompletionResultType]::ParameterValue, 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token')
@@ -1289,7 +1302,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;bots;help;instances' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a new instance of a bot')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             break
         }
         'mwictl;bots;help;instances;ls' {
@@ -1642,7 +1655,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;help;bots' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bots with their lock state, live instances and join tokens')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a bot and a one-time join token for it, like `tctl bots add`')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Create a bot and its join token, like `tctl bots add`')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks')
             [CompletionResult]::new('update', 'update', [CompletionResultType]::ParameterValue, 'Change a bot''s roles, logins or max session TTL')
             [CompletionResult]::new('recreate', 'recreate', [CompletionResultType]::ParameterValue, 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token')
@@ -1682,7 +1695,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;help;bots;instances' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
-            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a one-time join token for a new instance of a bot')
+            [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             break
         }
         'mwictl;help;bots;instances;ls' {

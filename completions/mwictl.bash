@@ -621,7 +621,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__add)
-            opts="-i -v -q -h -V --roles --logins --max-session-ttl --token-ttl --keep-locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --roles --logins --max-session-ttl --token-ttl --legacy --initial-public-key --recovery-mode --recovery-limit --keep-locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -640,6 +640,18 @@ _mwictl() {
                     return 0
                     ;;
                 --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --initial-public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-mode)
+                    COMPREPLY=($(compgen -W "standard relaxed insecure" -- "${cur}"))
+                    return 0
+                    ;;
+                --recovery-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1085,13 +1097,25 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__add)
-            opts="-i -v -q -h -V --ttl --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --ttl --legacy --initial-public-key --recovery-mode --recovery-limit --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --initial-public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-mode)
+                    COMPREPLY=($(compgen -W "standard relaxed insecure" -- "${cur}"))
+                    return 0
+                    ;;
+                --recovery-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2939,7 +2963,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__keypair__subcmd__create)
-            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --suite --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --storage --overwrite --static --static-key-path --proxy-server --insecure --suite --auth-server --identity --proxy --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2950,6 +2974,10 @@ _mwictl() {
                     return 0
                     ;;
                 --static-key-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -119,7 +119,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --log-file 'Also append the log to this file'
             cand --ca-path 'CA certificate (PEM) that verifies the auth server on the first join'
             cand --ca-pin 'SHA-256 of the CA''s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable'
-            cand --roles 'Roles to request for outputs that list none (the bot''s roles)'
+            cand --roles 'Roles to request for outputs that list none; without any, an output gets every role the bot may impersonate, as in tbot 19 (which removed per-output roles)'
             cand --destination-dir 'Add an identity output to this directory'
             cand --ssh-login 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)'
             cand --retry-base 'First wait between failed renewal attempts (doubles each time)'
@@ -251,7 +251,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lab;keypair;create'= {
             cand --storage 'The agent''s storage directory (its --data-dir / storage.path)'
             cand --static-key-path 'With --static: also write the private key to this file (mode 0600)'
-            cand --suite 'The cluster''s signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256 for fips-v1). tbot asks the proxy; the lab''s is legacy'
+            cand --proxy-server 'Ask this proxy''s /webapi/find for the cluster''s signature algorithm suite, which decides the key type, as tbot does (its web certificate is checked against the saved lab''s web CA)'
+            cand --suite 'The suite, without asking a proxy: Ed25519 keys, ECDSA P-256 for fips-v1 [default: legacy, the lab''s]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -259,7 +260,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --format 'Output format of the data written to stdout'
             cand --overwrite 'Replace an existing key instead of printing it'
             cand --static 'Make a static key, printed (base64 PEM) for TBOT_BOUND_KEYPAIR_STATIC_KEY'
-            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --insecure 'With --proxy-server: do not verify the proxy''s web certificate (lab only)'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
             cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -843,7 +844,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
             cand ls 'List bots with their lock state, live instances and join tokens'
             cand show 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
-            cand add 'Create a bot and a one-time join token for it, like `tctl bots add`'
+            cand add 'Create a bot and its join token, like `tctl bots add`'
             cand rm 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
             cand update 'Change a bot''s roles, logins or max session TTL'
             cand recreate 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
@@ -889,12 +890,16 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --roles 'Roles the bot''s outputs may use (it impersonates them), comma-separated'
             cand --logins 'SSH logins, kept in the bot''s `logins` trait, comma-separated'
             cand --max-session-ttl 'The longest certificate the bot may get, like 12h (the server''s default is 12h)'
-            cand --token-ttl 'How long the join token stays valid'
+            cand --token-ttl 'How long the join token (bound-keypair: its registration secret) stays valid'
+            cand --initial-public-key 'The bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made'
+            cand --recovery-mode 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)'
+            cand --recovery-limit 'How many recoveries mode standard allows; onboarding is the first [default: 1]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --legacy 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
             cand --keep-locks 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -1062,8 +1067,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
             cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
             cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
-            cand add 'Issue a one-time join token for a new instance of a bot'
-            cand join 'Issue a one-time join token for a new instance of a bot'
+            cand add 'Issue a join token for a new instance of a bot'
+            cand join 'Issue a join token for a new instance of a bot'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;bots;instances;ls'= {
@@ -1101,12 +1106,16 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
         }
         &'mwictl;bots;instances;add'= {
-            cand --ttl 'How long the token stays valid'
+            cand --ttl 'How long the token (bound-keypair: its registration secret) stays valid'
+            cand --initial-public-key 'The bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made'
+            cand --recovery-mode 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)'
+            cand --recovery-limit 'How many recoveries mode standard allows; onboarding is the first [default: 1]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --legacy 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -1119,12 +1128,16 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
         }
         &'mwictl;bots;instances;join'= {
-            cand --ttl 'How long the token stays valid'
+            cand --ttl 'How long the token (bound-keypair: its registration secret) stays valid'
+            cand --initial-public-key 'The bot''s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made'
+            cand --recovery-mode 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)'
+            cand --recovery-limit 'How many recoveries mode standard allows; onboarding is the first [default: 1]'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --legacy 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -1139,7 +1152,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;bots;instances;help'= {
             cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
             cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
-            cand add 'Issue a one-time join token for a new instance of a bot'
+            cand add 'Issue a join token for a new instance of a bot'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;bots;instances;help;ls'= {
@@ -1153,7 +1166,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;bots;help'= {
             cand ls 'List bots with their lock state, live instances and join tokens'
             cand show 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
-            cand add 'Create a bot and a one-time join token for it, like `tctl bots add`'
+            cand add 'Create a bot and its join token, like `tctl bots add`'
             cand rm 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
             cand update 'Change a bot''s roles, logins or max session TTL'
             cand recreate 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
@@ -1184,7 +1197,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;bots;help;instances'= {
             cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
             cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
-            cand add 'Issue a one-time join token for a new instance of a bot'
+            cand add 'Issue a join token for a new instance of a bot'
         }
         &'mwictl;bots;help;instances;ls'= {
         }
@@ -1486,7 +1499,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;bots'= {
             cand ls 'List bots with their lock state, live instances and join tokens'
             cand show 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
-            cand add 'Create a bot and a one-time join token for it, like `tctl bots add`'
+            cand add 'Create a bot and its join token, like `tctl bots add`'
             cand rm 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
             cand update 'Change a bot''s roles, logins or max session TTL'
             cand recreate 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
@@ -1516,7 +1529,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;bots;instances'= {
             cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
             cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
-            cand add 'Issue a one-time join token for a new instance of a bot'
+            cand add 'Issue a join token for a new instance of a bot'
         }
         &'mwictl;help;bots;instances;ls'= {
         }

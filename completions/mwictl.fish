@@ -110,7 +110,7 @@ json\t'One JSON object per line, keys as Teleport\'s JSON logger writes them'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l log-file -d 'Also append the log to this file' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ca-path -d 'CA certificate (PEM) that verifies the auth server on the first join' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ca-pin -d 'SHA-256 of the CA\'s SubjectPublicKeyInfo (`sha256:HEX`, as `tctl status` prints), verifying the auth server on the first join; repeatable' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l roles -d 'Roles to request for outputs that list none (the bot\'s roles)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l roles -d 'Roles to request for outputs that list none; without any, an output gets every role the bot may impersonate, as in tbot 19 (which removed per-output roles)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l destination-dir -d 'Add an identity output to this directory' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l ssh-login -d 'Lab only: after writing each identity output, check that its certificate allows this SSH login, logging the refusal as `ssh` would (`mwictl lab break ssh-login`)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l retry-base -d 'First wait between failed renewal attempts (doubles each time)' -r
@@ -573,7 +573,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "ls" -d 'List bots with their lock state, live instances and join tokens'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "show" -d 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
-complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "add" -d 'Create a bot and a one-time join token for it, like `tctl bots add`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "add" -d 'Create a bot and its join token, like `tctl bots add`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "rm" -d 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "update" -d 'Change a bot\'s roles, logins or max session TTL'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -f -a "recreate" -d 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
@@ -607,13 +607,19 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l roles -d 'Roles the bot\'s outputs may use (it impersonates them), comma-separated' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l logins -d 'SSH logins, kept in the bot\'s `logins` trait, comma-separated' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l max-session-ttl -d 'The longest certificate the bot may get, like 12h (the server\'s default is 12h)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l token-ttl -d 'How long the join token stays valid' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l token-ttl -d 'How long the join token (bound-keypair: its registration secret) stays valid' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l initial-public-key -d 'The bot\'s public key (the authorized_keys line `tbot keypair create` prints); no registration secret is made' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l recovery-mode -d 'standard (the limit holds, join state checked), relaxed (no limit) or insecure (no limit, no join state; needed for static keys)' -r -f -a "standard\t''
+relaxed\t''
+insecure\t''"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l recovery-limit -d 'How many recoveries mode standard allows; onboarding is the first [default: 1]' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l legacy -d 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l keep-locks -d 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -704,12 +710,12 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "ls" -d 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "show" -d 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
-complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "add" -d 'Issue a one-time join token for a new instance of a bot'
-complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "join" -d 'Issue a one-time join token for a new instance of a bot'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "add" -d 'Issue a join token for a new instance of a bot'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "join" -d 'Issue a join token for a new instance of a bot'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List bots with their lock state, live instances and join tokens'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
-complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a bot and a one-time join token for it, like `tctl bots add`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a bot and its join token, like `tctl bots add`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "update" -d 'Change a bot\'s roles, logins or max session TTL'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "recreate" -d 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'
@@ -892,7 +898,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "remove-login" -d 'Remove SSH logins from a role\'s allow.logins'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "ls" -d 'List bots with their lock state, live instances and join tokens'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "show" -d 'Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "add" -d 'Create a bot and a one-time join token for it, like `tctl bots add`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "add" -d 'Create a bot and its join token, like `tctl bots add`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "rm" -d 'Delete a bot (its user and role `bot-NAME`), and remove or keep its locks'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "update" -d 'Change a bot\'s roles, logins or max session TTL'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from bots" -f -a "recreate" -d 'Start a bot over: snapshot it, delete it, remove its locks, create it again, issue a token'

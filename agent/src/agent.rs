@@ -66,6 +66,9 @@ pub(crate) mod caller {
     pub const HEARTBEAT: Caller = "tbot/heartbeat.go:98";
     pub const SIGNAL: Caller = "tbot/signals_unix.go:42";
     pub const LOOP: Caller = "tbot/tbot.go:330";
+    // These two lines are not in the seed logs: the files are where Teleport prints them
+    // (`proxyPingCache.ping` in lib/tbot/tbot.go, `TunnelAuthDialer` in lib/reversetunnelclient),
+    // the line numbers are placeholders.
     pub const PROXY_PING: Caller = "tbot/tbot.go:617";
     pub const RESOLVER: Caller = "reversetunnelclient/api.go:134";
 }
@@ -350,7 +353,7 @@ impl Agent {
                     self.log.error(
                         caller::JOIN,
                         &format!("Failed to join the cluster with the token: {failure}"),
-                        &[("join_method", "token".into())],
+                        &[("join_method", self.settings.join_method.name().into())],
                     );
                     false
                 }

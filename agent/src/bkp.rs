@@ -166,6 +166,28 @@ pub fn create_static_keypair(
     })
 }
 
+/// The signature algorithm suite a proxy's `/webapi/find` names (tbot keypair create's
+/// `--proxy-server`), its web certificate checked against `web_ca` unless `insecure`.
+pub async fn proxy_suite(
+    addr: &str,
+    web_ca: Option<&Path>,
+    insecure: bool,
+) -> Result<String, BkpError> {
+    let trust = match (insecure, web_ca) {
+        (true, _) => crate::settings::WebTrust::Insecure,
+        (false, Some(path)) => crate::settings::WebTrust::CaFile(path.to_path_buf()),
+        (false, None) => crate::settings::WebTrust::Unset,
+    };
+    crate::webapi::find(addr, &trust)
+        .await
+        .map(|pong| pong.signature_algorithm_suite)
+        .map_err(|e| {
+            BkpError(format!(
+                "pinging proxy to determine signature algorithm suite: {e}"
+            ))
+        })
+}
+
 /// The client side of a bound-keypair join: which key answers a challenge, what to send, and what
 /// to keep afterwards.
 #[derive(Debug)]

@@ -33,7 +33,7 @@ mod webapi;
 use std::future::Future;
 
 pub use agent::AgentExit;
-pub use bkp::{BkpError, Keypair, create_keypair, create_static_keypair};
+pub use bkp::{BkpError, Keypair, create_keypair, create_static_keypair, proxy_suite};
 pub use log::LogFormat;
 pub use settings::AgentArgs;
 

@@ -40,7 +40,7 @@ impl SshProxy {
     }
 
     /// `known_hosts`: the cluster's SSH host CAs as `@cert-authority` lines for the proxy and the
-    /// cluster's hosts (lib/tbot/ssh.go `fetchKnownHosts`).
+    /// cluster's hosts (lib/tbot/service_identity_output.go, `ssh.GenerateKnownHosts`).
     fn known_hosts(&self, identity: &Identity) -> String {
         let (host, cluster) = (self.host(), &self.cluster);
         identity
@@ -56,9 +56,9 @@ impl SshProxy {
             .collect()
     }
 
-    /// `ssh_config` in the shape tbot renders (lib/config/openssh/openssh.go, the tbot variant
-    /// with `ssh-proxy-command`): the cluster's hosts through the proxy with this output's key,
-    /// certificate and known_hosts.
+    /// `ssh_config` in the shape tbot renders (lib/config/openssh/openssh.go with
+    /// `PureTBotProxyCommand` and `Resume`, as lib/tbot/service_identity_output.go asks): the
+    /// cluster's hosts through the proxy with this output's key, certificate and known_hosts.
     fn ssh_config(&self, dir: &Path) -> String {
         let (host, cluster) = (self.host(), &self.cluster);
         let port = self.addr.rsplit_once(':').map_or("443", |(_, port)| port);
@@ -74,7 +74,7 @@ impl SshProxy {
              # Flags for all {cluster} hosts except the proxy\n\
              Host *.{cluster} !{host}\n\
              \x20   Port 3022\n\
-             \x20   ProxyCommand 'tbot' ssh-proxy-command --destination-dir={qdest} --proxy-server={qproxy} --cluster={qcluster} --tls-routing --no-connection-upgrade --no-resume --user=%r --host=%h --port=%p\n\n\
+             \x20   ProxyCommand 'tbot' ssh-proxy-command --destination-dir={qdest} --proxy-server={qproxy} --cluster={qcluster} --tls-routing --no-connection-upgrade --resume --user=%r --host=%h --port=%p\n\n\
              # End generated Teleport configuration\n",
             known_hosts = name::KNOWN_HOSTS,
             key = name::KEY,
@@ -266,23 +266,21 @@ mod tests {
         );
         let config = std::fs::read_to_string(dir.path().join(name::SSH_CONFIG)).unwrap();
         let dest = dir.path().display();
-        assert!(
-            config.starts_with(
-                "# Begin generated Teleport configuration for proxy.example.com by tbot\n"
-            ),
-            "{config}"
-        );
-        assert!(
-            config.contains("Host *.lab proxy.example.com\n"),
-            "{config}"
-        );
-        assert!(
-            config.contains(&format!("    UserKnownHostsFile \"{dest}/known_hosts\"\n")),
-            "{config}"
-        );
-        assert!(
-            config.contains("--proxy-server='proxy.example.com:443' --cluster='lab'"),
-            "{config}"
+        assert_eq!(
+            config,
+            format!(
+                "# Begin generated Teleport configuration for proxy.example.com by tbot\n\n\
+                 # Common flags for all lab hosts\n\
+                 Host *.lab proxy.example.com\n\
+                 \x20   UserKnownHostsFile \"{dest}/known_hosts\"\n\
+                 \x20   IdentityFile \"{dest}/key\"\n\
+                 \x20   CertificateFile \"{dest}/key-cert.pub\"\n\n\
+                 # Flags for all lab hosts except the proxy\n\
+                 Host *.lab !proxy.example.com\n\
+                 \x20   Port 3022\n\
+                 \x20   ProxyCommand 'tbot' ssh-proxy-command --destination-dir='{dest}' --proxy-server='proxy.example.com:443' --cluster='lab' --tls-routing --no-connection-upgrade --resume --user=%r --host=%h --port=%p\n\n\
+                 # End generated Teleport configuration\n"
+            )
         );
 
         let off_dir = tempfile::tempdir().unwrap();

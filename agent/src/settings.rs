@@ -119,7 +119,8 @@ pub struct AgentArgs {
     #[arg(long)]
     pub insecure: bool,
 
-    /// Roles to request for outputs that list none (the bot's roles).
+    /// Roles to request for outputs that list none; without any, an output gets every role the
+    /// bot may impersonate, as in tbot 19 (which removed per-output roles).
     #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
     pub roles: Vec<String>,
 
@@ -249,6 +250,17 @@ pub struct Settings {
     pub notes: Vec<String>,
 }
 
+/// The process's value of one of the agent's variables. Each is read by its literal name, so the
+/// CLI's check that every variable the code reads is documented sees them; other names read nothing.
+fn process_env(name: &str) -> Option<String> {
+    match name {
+        REGISTRATION_SECRET_ENV => std::env::var("TBOT_REGISTRATION_SECRET").ok(),
+        STATIC_KEY_ENV => std::env::var("TBOT_BOUND_KEYPAIR_STATIC_KEY").ok(),
+        USE_PROXY_ADDR_ENV => std::env::var("TBOT_USE_PROXY_ADDR").ok(),
+        _ => None,
+    }
+}
+
 /// Settings that cannot be used, as one line naming the flag or the file and key.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -260,7 +272,7 @@ pub enum SettingsError {
 
 impl Settings {
     pub fn resolve(args: &AgentArgs) -> Result<Settings, SettingsError> {
-        Settings::resolve_with_env(args, &|name| std::env::var(name).ok())
+        Settings::resolve_with_env(args, &process_env)
     }
 
     /// [`Settings::resolve`] with the environment given (tests set it without touching the
@@ -355,19 +367,8 @@ impl Settings {
                 ssh_login.clone_from(&args.ssh_login);
             }
             if output.roles.is_empty() {
+                // Still empty: the request asks for every role the bot may impersonate.
                 output.roles = args.roles.clone();
-            }
-            if output.roles.is_empty() {
-                let place = match &args.config {
-                    Some(path) if output.origin != "--destination-dir" => {
-                        format!("{}: {}", path.display(), output.origin)
-                    }
-                    _ => output.origin.clone(),
-                };
-                return Err(invalid(format!(
-                    "{place} ({}): no roles to request; list them under `roles:` in the output or pass --roles a,b (the lab agent does not look up the bot's roles)",
-                    output.destination.display()
-                )));
             }
         }
         Ok(Settings {
@@ -692,8 +693,8 @@ mod tests {
     }
 
     #[test]
-    fn outputs_need_roles_from_the_output_or_the_flag() {
-        let err = resolve(&[
+    fn outputs_take_roles_from_the_flag_or_else_every_role_of_the_bot() {
+        let s = resolve(&[
             "--data-dir",
             "/d",
             "--auth-server",
@@ -701,11 +702,8 @@ mod tests {
             "--destination-dir",
             "/out",
         ])
-        .unwrap_err();
-        assert!(
-            err.contains("--destination-dir (/out): no roles") && err.contains("--roles"),
-            "{err}"
-        );
+        .unwrap();
+        assert!(s.outputs[0].roles.is_empty(), "{:?}", s.outputs[0].roles);
         let s = resolve(&[
             "--data-dir",
             "/d",

@@ -28,6 +28,20 @@ pub struct Pong {
     /// `proxy.ssh.public_addr`: the proxy's public web address, which tbot connects to
     /// (lib/tbot/tbot.go `proxyWebAddr`); may be empty.
     pub public_addr: String,
+    /// `auth.signature_algorithm_suite` by name (`legacy`, `balanced-v1`, `fips-v1`, `hsm-v1`);
+    /// empty when unspecified.
+    pub signature_algorithm_suite: String,
+}
+
+/// The name of a `types.SignatureAlgorithmSuite`, which JSON carries as its number.
+fn suite_name(value: &serde_json::Value) -> String {
+    match value.as_u64() {
+        Some(1) => "legacy".into(),
+        Some(2) => "balanced-v1".into(),
+        Some(3) => "fips-v1".into(),
+        Some(4) => "hsm-v1".into(),
+        _ => value.as_str().unwrap_or_default().to_string(),
+    }
 }
 
 /// Asks the proxy at `addr` (`HOST:PORT`). The error is one line in Go's words.
@@ -133,6 +147,7 @@ fn read_answer(url: &str, answer: &[u8]) -> Result<Pong, String> {
             .as_str()
             .unwrap_or_default()
             .to_string(),
+        signature_algorithm_suite: suite_name(&json["auth"]["signature_algorithm_suite"]),
     })
 }
 
@@ -149,8 +164,13 @@ mod tests {
                 cluster_name: "lab".into(),
                 tls_routing: true,
                 public_addr: "proxy.example.com:443".into(),
+                signature_algorithm_suite: String::new(),
             })
         );
+        let answer =
+            b"HTTP/1.1 200 OK\r\n\r\n{\"auth\":{\"signature_algorithm_suite\":3},\"proxy\":{}}";
+        let pong = read_answer("https://p:1/webapi/find", answer).unwrap();
+        assert_eq!(pong.signature_algorithm_suite, "fips-v1");
         let err =
             read_answer("https://p:1/webapi/find", b"HTTP/1.1 200 OK\r\n\r\n<html>").unwrap_err();
         assert_eq!(

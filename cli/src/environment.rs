@@ -91,6 +91,18 @@ pub const TBOT_USE_PROXY_ADDR: EnvVar = EnvVar {
             lint` takes tbot's value from --env or --unit, not from here.",
 };
 
+pub const TBOT_REGISTRATION_SECRET: EnvVar = EnvVar {
+    name: "TBOT_REGISTRATION_SECRET",
+    about: "`mwictl lab bot` takes a bound_keypair registration secret from it, as tbot does, \
+            when neither tbot.yaml nor --registration-secret gives one.",
+};
+
+pub const TBOT_BOUND_KEYPAIR_STATIC_KEY: EnvVar = EnvVar {
+    name: "TBOT_BOUND_KEYPAIR_STATIC_KEY",
+    about: "`mwictl lab bot` takes a bound_keypair static private key (base64 of its PEM) from \
+            it, as tbot does, when static_private_key_path is not set.",
+};
+
 pub const TELEPORT_TLS_ROUTING_CONN_UPGRADE: EnvVar = EnvVar {
     name: "TELEPORT_TLS_ROUTING_CONN_UPGRADE",
     about: "Whether --proxy needs the connection upgrade (an L7 load balancer in front), instead \
@@ -132,7 +144,7 @@ pub const MWICTL_RECOVER_TOKEN: EnvVar = EnvVar {
 };
 
 /// Every variable, in the order `--help` lists them.
-pub const ALL: [EnvVar; 17] = [
+pub const ALL: [EnvVar; 19] = [
     MWICTL_HOME,
     XDG_DATA_HOME,
     TELEPORT_AUTH_SERVER,
@@ -143,6 +155,8 @@ pub const ALL: [EnvVar; 17] = [
     VISUAL,
     EDITOR,
     TBOT_USE_PROXY_ADDR,
+    TBOT_REGISTRATION_SECRET,
+    TBOT_BOUND_KEYPAIR_STATIC_KEY,
     TELEPORT_TLS_ROUTING_CONN_UPGRADE,
     SSL_CERT_FILE,
     SSL_CERT_DIR,

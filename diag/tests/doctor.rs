@@ -819,3 +819,172 @@ fn the_older_kubernetes_secret_wording_is_s5() {
     let other = "mkdir: output_path must be a directory\n";
     assert!(diagnose_text(&[("x.log", other)], None).findings.is_empty());
 }
+
+/// Bound-keypair refusals (issue 14, wordings from lib/auth/join_bound_keypair.go and
+/// lib/join/joinclient/join_boundkeypair.go): each names its incident S8–S12.
+fn bk(incident: mwi_diag::doctor::BoundKeypair) -> Incident {
+    Incident::BoundKeypair(incident)
+}
+
+#[test]
+fn bk_recovery_limit_used_up_is_s8_with_the_retries_given_up() {
+    use mwi_diag::doctor::BoundKeypair;
+    let report = diagnose(&["s8_bk_exhausted_lab_agent.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, bk(BoundKeypair::Exhausted));
+    assert_eq!(finding.incident.id(), "S8");
+    assert_eq!(
+        lines(finding),
+        [
+            ("s8_bk_exhausted_lab_agent.log".to_string(), 3),
+            ("s8_bk_exhausted_lab_agent.log".to_string(), 5)
+        ]
+    );
+    assert_eq!(
+        finding.facts.get("refusals").map(String::as_str),
+        Some("no rejoins remaining")
+    );
+    assert!(
+        finding
+            .fix
+            .then
+            .as_deref()
+            .unwrap()
+            .contains("mwictl recover bk-exhausted")
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn bk_join_state_failure_and_join_token_lock_are_one_s9() {
+    use mwi_diag::doctor::BoundKeypair;
+    let report = diagnose(&["s9_bk_join_state_json.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, bk(BoundKeypair::JoinState));
+    assert_eq!(finding.bot.as_deref(), Some("ci"));
+    assert_eq!(
+        finding.facts.get("tokens").map(String::as_str),
+        Some("bot-ci-0a6f812a")
+    );
+    assert_eq!(
+        finding.fix.mwictl.as_deref(),
+        Some("mwictl unlock --bot ci")
+    );
+    assert_eq!(
+        finding.live_check,
+        Some(LiveCheck::LockForBot {
+            bot: Some("ci".into())
+        })
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn bk_token_wiped_is_s10_in_a_journal() {
+    use mwi_diag::doctor::BoundKeypair;
+    let report = diagnose(&["s10_bk_token_wiped_journal.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, bk(BoundKeypair::TokenWiped));
+    assert_eq!(finding.incident.id(), "S10");
+    assert_eq!(finding.evidence.len(), 2);
+    assert!(
+        finding
+            .fix
+            .then
+            .as_deref()
+            .unwrap()
+            .contains("--restore-status")
+    );
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn bk_keypair_lost_is_s11() {
+    use mwi_diag::doctor::BoundKeypair;
+    let report = diagnose(&["s11_bk_keypair_lost_lab_agent.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, bk(BoundKeypair::KeypairLost));
+    assert_eq!(finding.incident.id(), "S11");
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn join_state_failures_of_several_bots_are_one_s12() {
+    use mwi_diag::doctor::BoundKeypair;
+    let report = diagnose(&["s12_bk_rollback_auth.log"]);
+    let finding = only(&report);
+    assert_eq!(finding.incident, bk(BoundKeypair::Rollback));
+    assert_eq!(finding.incident.id(), "S12");
+    assert_eq!(
+        finding.facts.get("tokens").map(String::as_str),
+        Some("bot-web-5f2a9c1e, bot-db-77c1d2e3, bot-ci-0a6f812a")
+    );
+    assert_eq!(finding.evidence.len(), 3);
+    insta::assert_snapshot!(text(&report));
+}
+
+#[test]
+fn one_bots_repeated_join_state_failures_stay_s9() {
+    use mwi_diag::doctor::BoundKeypair;
+    let log = "WARN bound keypair join state verification failed token=bot-a-1 reason=x\n\
+               WARN bound keypair join state verification failed token=bot-a-1 reason=y\n";
+    let mut doctor = Doctor::new();
+    doctor.feed_reader("auth.log", log.as_bytes()).unwrap();
+    let report = doctor.finish();
+    assert_eq!(only(&report).incident, bk(BoundKeypair::JoinState));
+}
+
+#[test]
+fn static_key_rotation_and_join_method_mismatch_are_named() {
+    let report = diagnose(&["bk_others.log"]);
+    let ids: Vec<&str> = report.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(ids, ["bk-rotation-refused", "join-method-mismatch"]);
+    let mismatch = &report.findings[1];
+    assert_eq!(
+        mismatch.facts.get("requested").map(String::as_str),
+        Some("token")
+    );
+    assert_eq!(
+        mismatch.facts.get("supported").map(String::as_str),
+        Some("bound_keypair")
+    );
+    assert_eq!(
+        report.findings[0].incident,
+        Incident::Other(Other::BkRotationRefused)
+    );
+}
+
+#[test]
+fn bk_incidents_round_trip_through_json() {
+    let report = diagnose(&["s12_bk_rollback_auth.log", "s8_bk_exhausted_lab_agent.log"]);
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("\"incident\":\"S12\""), "{json}");
+    let back: Report = serde_json::from_str(&json).unwrap();
+    let ids: Vec<&str> = back.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(ids, ["S12", "S8"]);
+}
+
+#[test]
+fn expiry_lines_beside_a_bound_keypair_refusal_are_its_context_not_s2() {
+    use mwi_diag::doctor::BoundKeypair;
+    // As the lab agent (`mwictl lab bot`) prints a refused recovery.
+    let agent = "2026-12-06T05:32:44Z ERROR [TBOT]      Identity has expired. The renewal is likely to fail.\n\
+                 2026-12-06T05:32:44Z ERROR [TBOT]      Failed to join error:\"access denied: no rejoins remaining\"\n";
+    let expired_only = "2026-12-06T05:32:44Z ERROR [TBOT]      Identity has expired. The renewal is likely to fail.\n";
+    let report = |sources: &[(&str, &str)]| {
+        let mut doctor = Doctor::new();
+        for (name, text) in sources {
+            doctor.feed_reader(name, text.as_bytes()).unwrap();
+        }
+        doctor.finish()
+    };
+    let one = report(&[("tbot.log", agent)]);
+    assert_eq!(only(&one).incident, bk(BoundKeypair::Exhausted));
+    assert_eq!(only(&one).evidence.len(), 2);
+    // Without a bound-keypair refusal it is S2; in another source it stays S2.
+    let alone = report(&[("tbot.log", expired_only)]);
+    assert_eq!(only(&alone).incident, Incident::Product(Product::Expired));
+    let apart = report(&[("a.log", expired_only), ("b.log", agent)]);
+    let ids: Vec<&str> = apart.findings.iter().map(|f| f.incident.id()).collect();
+    assert_eq!(ids, ["S2", "S8"]);
+}

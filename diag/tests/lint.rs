@@ -241,6 +241,25 @@ fn semantic_rules_fire() {
 }
 
 #[test]
+fn bound_keypair_config_mistakes_are_named_without_the_secret() {
+    let secret = lint_one("bk_secret.yaml", &options());
+    assert_eq!(
+        rules(&secret),
+        set(&[
+            "registration-secret-both",
+            "secret-as-token",
+            "use-proxy-addr"
+        ])
+    );
+    let uri = lint_one("bk_join_uri.yaml", &options());
+    assert_eq!(rules(&uri), set(&["join-uri-malformed"]));
+    let report = report_of(vec![secret, uri]);
+    let shown = text(&report);
+    assert!(!shown.contains("0a1b2c3d4e5f"), "{shown}");
+    insta::assert_snapshot!(shown);
+}
+
+#[test]
 fn token_path_that_exists_is_fine() {
     let dir = tempfile::tempdir().expect("temp dir");
     let token = dir.path().join("token");

@@ -152,7 +152,15 @@ fn fleet(lab: &Lab) {
     put_bot(lab, "idle", &["access", "editor"], &[], None);
     put_bot(lab, "stuck", &["editor"], &[], None);
     for bot in ["healthy", "stuck"] {
-        let out = run(&mut lab.cmd(&["bots", "instances", "add", bot, "--format", "json"]));
+        let out = run(&mut lab.cmd(&[
+            "bots",
+            "instances",
+            "add",
+            bot,
+            "--legacy",
+            "--format",
+            "json",
+        ]));
         join(lab, &token_of(&out.stdout)).expect("join");
     }
     put_locks(
@@ -205,7 +213,9 @@ fn bots_ls_json_has_stable_fields_per_bot() {
     assert_eq!(
         keys,
         [
+            "bound_tokens",
             "instances",
+            "join_methods",
             "live_instances",
             "locks",
             "logins",
@@ -232,7 +242,15 @@ fn bots_ls_json_has_stable_fields_per_bot() {
 fn bots_ls_counts_a_lock_on_a_live_instance() {
     let lab = Lab::start();
     put_bot(&lab, "example", &[], &[], None);
-    let out = run(&mut lab.cmd(&["bots", "instances", "add", "example", "--format", "json"]));
+    let out = run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        "example",
+        "--legacy",
+        "--format",
+        "json",
+    ]));
     let instance = join(&lab, &token_of(&out.stdout)).expect("join");
     put_locks(
         &lab,
@@ -261,9 +279,17 @@ fn bots_show_prints_settings_locks_instances_and_masked_tokens() {
         &["root", "ubuntu"],
         Some(7200),
     );
-    let out = run(&mut lab.cmd(&["bots", "instances", "add", "example", "--format", "json"]));
+    let out = run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        "example",
+        "--legacy",
+        "--format",
+        "json",
+    ]));
     join(&lab, &token_of(&out.stdout)).expect("join");
-    run(&mut lab.cmd(&["bots", "instances", "add", "example"]));
+    run(&mut lab.cmd(&["bots", "instances", "add", "example", "--legacy"]));
     put_locks(
         &lab,
         vec![lock("lock-user", target("user", "bot-example"), "stolen")],
@@ -312,6 +338,7 @@ fn bots_add_creates_the_bot_and_a_token_it_joins_with() {
         "bots",
         "add",
         "example",
+        "--legacy",
         "--roles",
         "access,editor",
         "--logins",
@@ -361,6 +388,7 @@ fn bots_add_json_has_tctls_fields_and_the_expiry() {
         "bots",
         "add",
         "example",
+        "--legacy",
         "--token-ttl",
         "30m",
         "--format",
@@ -454,7 +482,9 @@ fn bots_add_over_leftover_locks_without_a_terminal_refuses_naming_both_flags() {
 fn bots_add_yes_removes_leftover_locks_after_backing_them_up() {
     let lab = Lab::start();
     leftover_lock(&lab);
-    let out = run(&mut lab.cmd(&["bots", "add", "example", "--yes", "--format", "json"]));
+    let out = run(&mut lab.cmd(&[
+        "bots", "add", "example", "--legacy", "--yes", "--format", "json",
+    ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let added = json(&out.stdout);
     assert_eq!(added["removed_locks"], serde_json::json!(["old-lock"]));
@@ -469,7 +499,7 @@ fn bots_add_yes_removes_leftover_locks_after_backing_them_up() {
 fn bots_add_keep_locks_keeps_them_and_the_join_stays_refused() {
     let lab = Lab::start();
     leftover_lock(&lab);
-    let out = run(&mut lab.cmd(&["bots", "add", "example", "--keep-locks"]));
+    let out = run(&mut lab.cmd(&["bots", "add", "example", "--legacy", "--keep-locks"]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stdout
@@ -909,7 +939,15 @@ fn bots_recreate_sends_back_fields_of_the_bot_mwictl_does_not_know() {
 fn locked_example(lab: &Lab) -> String {
     put_roles(lab, &["access", "db-reader"]);
     put_bot(lab, "example", &["access"], &["root"], Some(7200));
-    let out = run(&mut lab.cmd(&["bots", "instances", "add", "example", "--format", "json"]));
+    let out = run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        "example",
+        "--legacy",
+        "--format",
+        "json",
+    ]));
     let instance = join(lab, &token_of(&out.stdout)).expect("join");
     put_locks(
         lab,

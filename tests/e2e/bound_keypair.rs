@@ -368,6 +368,14 @@ fn onboarding_by_preregistered_key_without_a_secret() {
         "{}",
         no_key.stderr
     );
+    assert!(
+        no_key
+            .stderr
+            .contains("Failed to join the cluster with the token")
+            && no_key.stderr.contains("join_method:bound_keypair"),
+        "{}",
+        no_key.stderr
+    );
     let out = agent(&lab, &dir, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let s = status(&lab);
@@ -645,4 +653,106 @@ fn the_proxy_join_uri_joins_through_the_lab_proxy() {
     let out = run(&mut cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(status(&lab).recovery_count, 1);
+}
+
+#[test]
+fn keypair_create_asks_the_proxy_for_the_suite_as_tbot_does() {
+    let lab = Lab::start_with(&["--proxy-listen", "127.0.0.1:0"]);
+    let proxy = lab.proxy.clone().expect("the lab proxy");
+    let dir = lab.root().join("bot");
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "keypair",
+        "create",
+        "--storage",
+        dir.to_str().unwrap(),
+        "--proxy-server",
+        &proxy,
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("ssh-ed25519 "),
+        "the lab's suite: {}",
+        out.stdout
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let gone = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "keypair",
+        "create",
+        "--storage",
+        lab.root().join("other").to_str().unwrap(),
+        "--proxy-server",
+        &gone,
+    ]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "--proxy-server {gone}: pinging proxy to determine signature algorithm suite: Get \"https://{gone}/webapi/find\": dial tcp {gone}: connect: connection refused"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !lab.root().join("other").join("id_bkp").exists(),
+        "nothing written"
+    );
+}
+
+#[test]
+fn a_running_agent_renews_by_the_ceremony_on_every_interval() {
+    let lab = lab_with(secret("s3cret"), 1, "standard");
+    let dir = lab.root().join("bot");
+    let log = lab.root().join("agent.log");
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "lab",
+            "bot",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--join-method",
+            "bound_keypair",
+            "--token",
+            TOKEN,
+            "--registration-secret",
+            "s3cret",
+            "--renewal-interval",
+            "300ms",
+        ])
+        .envs(hermetic_env(&lab.home()))
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn mwictl lab bot");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.matches("Successfully renewed bot identity").count() >= 3 {
+            break text;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the agent exited ({status}):\n{text}");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no renewals in time:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    mwi_testkit::process::terminate(&mut child, std::time::Duration::from_secs(5));
+    assert!(!text.contains("Failed"), "{text}");
+    let s = status(&lab);
+    assert_eq!(
+        s.recovery_count, 1,
+        "renewals are refreshes, never recoveries"
+    );
+    assert_eq!(s.bound_bot_instance_id, instance_of(&dir));
+    assert_eq!(s.bound_public_key, read(&dir, "id_bkp.pub").trim());
 }

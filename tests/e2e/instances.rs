@@ -15,7 +15,15 @@ use crate::unlock::{instance_ids, join, put_locks};
 
 /// A new one-time token for `bot`, from `mwictl bots instances add`.
 fn new_token(lab: &Lab, bot: &str) -> String {
-    let out = run(&mut lab.cmd(&["bots", "instances", "add", bot, "--format", "json"]));
+    let out = run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        bot,
+        "--legacy",
+        "--format",
+        "json",
+    ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     json(&out.stdout)["token_id"]
         .as_str()
@@ -264,7 +272,15 @@ fn instances_show_says_which_lock_blocks_it() {
 fn instances_add_issues_a_one_time_token_that_joins() {
     let lab = Lab::start();
     put_bot(&lab, "example", &[], &[], None);
-    let out = run(&mut lab.cmd(&["bots", "instances", "add", "example", "--ttl", "30m"]));
+    let out = run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        "example",
+        "--legacy",
+        "--ttl",
+        "30m",
+    ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = lab.redact(&out.stdout);
     settings().bind(|| insta::assert_snapshot!("bots_instances_add_text", text));
@@ -313,7 +329,15 @@ fn instances_add_warns_that_a_user_lock_will_refuse_the_join() {
             "generation mismatch",
         )],
     );
-    let out = run(&mut lab.cmd(&["bots", "instances", "add", "example", "--format", "json"]));
+    let out = run(&mut lab.cmd(&[
+        "bots",
+        "instances",
+        "add",
+        "example",
+        "--legacy",
+        "--format",
+        "json",
+    ]));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.starts_with(

@@ -3,7 +3,9 @@
 mod access;
 mod auth_host;
 mod bad_input;
+mod bk_doctor;
 mod bots;
+mod bots_bound;
 mod bound_keypair;
 mod client;
 mod conn_upgrade;

@@ -83,6 +83,7 @@ fn ops_bot_identity_with(lab: &Lab) -> PathBuf {
         "bots",
         "add",
         "ops",
+        "--legacy",
         "--roles",
         "runbook-editor",
         "--format",
@@ -256,6 +257,7 @@ fn an_expired_bot_identity_is_named_with_tbots_renewal_and_read_again_on_every_r
         "instances",
         "add",
         "ops",
+        "--legacy",
         "--format",
         "json",
     ])));

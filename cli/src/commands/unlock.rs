@@ -29,7 +29,8 @@ use crate::resource::lock_target_text;
 /// role `bot-NAME`, any of its bot instances (`bot_instance_id`) or any of its join tokens
 /// (`join_token`). It asks the server with a target filter, so it stays fast however many locks
 /// there are. A lock on an instance whose record has already expired cannot be found that way:
-/// `--scan-all` downloads every lock and also matches `bot instance NAME/UUID` in lock messages.
+/// `--scan-all` downloads every lock and also matches lock messages: `bot instance NAME/UUID`,
+/// and on a join token that no longer exists Teleport's `by bot "NAME"` and `mismatch by NAME/`.
 ///
 /// The locks are shown (ID, target, why each matches, message, created) and removed after one
 /// confirmation. Before anything is deleted, all of them are written to one YAML file in

@@ -373,6 +373,8 @@ async fn through_the_proxy(
         steps.add(step);
     }
     setup::refuse_if_locked(client, &opts.bot).await?;
+    // A one-time `token` join (`bots add --legacy`), not tctl 19's bound-keypair default: the
+    // incidents reproduced here are those of token-joined bots.
     let token = issue_bot_token(client, &opts.bot, DEFAULT_TOKEN_TTL).await?;
     steps.add(format!(
         "issued a one-time join token for bot {} (valid {})",
@@ -480,6 +482,8 @@ async fn run_agents(
         steps.add(step);
     }
     setup::refuse_if_locked(client, &opts.bot).await?;
+    // A one-time `token` join (`bots add --legacy`), not tctl 19's bound-keypair default: the
+    // incidents reproduced here are those of token-joined bots.
     let token = issue_bot_token(client, &opts.bot, DEFAULT_TOKEN_TTL).await?;
     steps.add(format!(
         "issued a one-time join token for bot {} (valid {})",

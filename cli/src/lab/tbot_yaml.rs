@@ -5,8 +5,6 @@ use std::path::Path;
 
 use mwi_diag::incident::Incident;
 
-use super::setup::access_role_name;
-
 /// The first line of every file `lab break` writes; a tbot.yaml without it is not ours to replace.
 pub const MARKER: &str = "# Written by mwictl lab break";
 
@@ -114,7 +112,7 @@ pub fn render(i: &Inputs) -> String {
             "  # One-time token: the first join spends it. `mwictl recover` writes a new one here.\n",
         );
     } else {
-        y.push_str("  # Put the token from `tctl bots add` here.\n");
+        y.push_str("  # Put the one-time token from `tctl bots add --legacy` here.\n");
     }
     y.push_str(&format!("  token: {}\n", scalar(i.token)));
     if let Some(ca) = i.ca_path {
@@ -147,11 +145,11 @@ fn services(i: &Inputs) -> String {
              \x20   destination:\n\
              \x20     type: directory\n\
              \x20     path: {out}\n\
-             \x20   roles: [{role}]\n\
+             \x20   # No `roles:`: the output gets every role of the bot (tbot 19 removed\n\
+             \x20   # per-service roles).\n\
              \x20   # The lab auth service has no proxy to ping for ssh_config.\n\
              \x20   ssh_config: \"off\"\n",
             login = scalar(i.login),
-            role = scalar(&access_role_name(i.bot))
         ),
         Incident::DbAccess => format!(
             "services:\n\
@@ -160,12 +158,12 @@ fn services(i: &Inputs) -> String {
              \x20   service: {db}\n\
              \x20   database: {db}\n\
              \x20   username: alice\n\
-             \x20   roles: [{role}]\n\
+             \x20   # No `roles:`: the output gets every role of the bot (tbot 19 removed\n\
+             \x20   # per-service roles).\n\
              \x20   destination:\n\
              \x20     type: directory\n\
              \x20     path: {out}\n",
             db = scalar(i.db),
-            role = scalar(&access_role_name(i.bot))
         ),
         Incident::K8sSecret => "services:\n\
              \x20 # A kubeconfig for the CI job, kept in a Kubernetes secret.\n\
@@ -175,24 +173,14 @@ fn services(i: &Inputs) -> String {
              \x20     type: kubernetes_secret\n\
              \x20     name: identity-output\n"
             .to_string(),
-        Incident::SplitDns | Incident::NoProxy if i.ca_path.is_some() => format!(
-            "services:\n\
-             \x20 # An identity file and ssh_config for the deploy job.\n\
-             \x20 - type: identity\n\
-             \x20   destination:\n\
-             \x20     type: directory\n\
-             \x20     path: {out}\n\
-             \x20   roles: [{role}]\n",
-            role = scalar(&access_role_name(i.bot))
-        ),
-        Incident::SplitDns => format!(
+        Incident::SplitDns if i.ca_path.is_none() => format!(
             "services:\n\
              \x20 - type: identity\n\
              \x20   destination:\n\
              \x20     type: directory\n\
              \x20     path: {out}\n"
         ),
-        Incident::NoProxy => format!(
+        Incident::SplitDns | Incident::NoProxy => format!(
             "services:\n\
              \x20 # An identity file and ssh_config for the deploy job.\n\
              \x20 - type: identity\n\
@@ -284,7 +272,10 @@ mod tests {
         assert_eq!(output["type"], "identity");
         assert!(output.get("ssh_login").is_none(), "tbot has no such key");
         assert_eq!(output["ssh_config"], "off");
-        assert_eq!(output["roles"][0], "access-example");
+        assert!(
+            output.get("roles").is_none(),
+            "tbot 19 refuses per-service roles"
+        );
     }
 
     #[test]
@@ -309,7 +300,7 @@ mod tests {
     }
 
     #[test]
-    fn s6_and_s7_for_real_point_at_the_lab_proxy_and_the_lab_with_roles() {
+    fn s6_and_s7_for_real_point_at_the_lab_proxy_and_the_lab() {
         let real = |scenario| {
             let text = render(&Inputs {
                 proxy_server: Some("127.0.0.1:3080"),
@@ -322,21 +313,27 @@ mod tests {
         assert_eq!(dns["proxy_server"], "127.0.0.1:3080");
         assert!(dns.get("auth_server").is_none());
         assert_eq!(dns["onboarding"]["ca_path"], "/lab/ca.crt");
-        assert_eq!(dns["services"][0]["roles"][0], "access-example");
+        assert!(dns["services"][0].get("roles").is_none());
         let noproxy = real(Incident::NoProxy);
         assert_eq!(noproxy["auth_server"], "127.0.0.1:3025");
         assert!(noproxy.get("proxy_server").is_none());
         assert!(noproxy["services"][0].get("ssh_config").is_none());
-        assert_eq!(noproxy["services"][0]["roles"][0], "access-example");
+        assert!(noproxy["services"][0].get("roles").is_none());
     }
 
     /// The rules `mwictl lint` reports for a scenario's file (no TBOT_USE_PROXY_ADDR).
     fn lint_rules(scenario: Incident) -> Vec<String> {
+        lint_rules_at(scenario, mwi_diag::lint::Target::default())
+    }
+
+    /// The same, judged against `target` (the lab reports 18.0.0 or 19.0.0).
+    fn lint_rules_at(scenario: Incident, target: mwi_diag::lint::Target) -> Vec<String> {
         // The lab's bot runs on this host, so the host checks apply.
         let options = mwi_diag::lint::LintOptions {
             tbot_env: None,
             network_fs: |_| None,
             on_host: true,
+            target,
             ..mwi_diag::lint::LintOptions::default()
         };
         let report = mwi_diag::lint::lint_source("tbot.yaml", &render(&inputs(scenario)), &options);
@@ -351,13 +348,23 @@ mod tests {
     }
 
     #[test]
-    fn lab_scenario_files_are_clean_for_lint() {
-        for scenario in [Incident::GenerationMismatch, Incident::Expired] {
-            assert_eq!(lint_rules(scenario), Vec::<String>::new(), "{scenario:?}");
-        }
-        // The per-output roles of these two are a note before Teleport 19 (which refuses them).
-        for scenario in [Incident::SshLogin, Incident::DbAccess] {
-            assert_eq!(lint_rules(scenario), ["service-roles"], "{scenario:?}");
+    fn lab_scenario_files_are_clean_for_lint_at_the_labs_versions() {
+        use mwi_diag::lint::{Target, TargetSource, target::parse_release};
+        for version in ["18.0.0", "19.0.0"] {
+            let release = parse_release(version).unwrap();
+            for scenario in [
+                Incident::GenerationMismatch,
+                Incident::Expired,
+                Incident::SshLogin,
+                Incident::DbAccess,
+            ] {
+                let target = Target::new(release, TargetSource::Flag, version);
+                assert_eq!(
+                    lint_rules_at(scenario, target),
+                    Vec::<String>::new(),
+                    "{scenario:?} at {version}"
+                );
+            }
         }
     }
 

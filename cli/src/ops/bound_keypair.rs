@@ -155,6 +155,12 @@ pub fn tbot_start(token: &str, secret: Option<&str>, addr: &str, via_proxy: bool
     )
 }
 
+/// The command tctl 19's `bots add` prints for a bound-keypair bot (gravitational/teleport#63422):
+/// tbot's identity service started with the joining URI alone.
+pub fn tbot_start_join_uri(join_uri: &str) -> String {
+    format!("tbot start identity --join-uri={join_uri} --destination=./destination")
+}
+
 /// Sets `spec.bound_keypair.rotate_after` to now, as tctl's `bound-keypair request-rotation`
 /// does (tool/tctl/common/bound_keypair_command.go): the bot must rotate its key at its next
 /// join. The stored status and unknown fields are written back as read. Returns the time set.
@@ -225,6 +231,44 @@ pub struct State {
     pub rotate_after: Option<String>,
     /// A rotation was requested and has not happened since.
     pub rotation_pending: bool,
+}
+
+/// How many more recoveries a bound-keypair token allows, as `bots ls` and `bots show` report it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Headroom {
+    pub token: String,
+    /// `standard`, `relaxed` or `insecure`.
+    pub recovery_mode: String,
+    pub recovery_count: u32,
+    pub recovery_limit: u32,
+    /// limit − count in mode standard; none when the mode does not enforce the limit.
+    pub recoveries_left: Option<u32>,
+}
+
+impl Headroom {
+    /// The headroom of a bound-keypair token; `None` for other join methods.
+    pub fn of(token: &ProvisionTokenV2) -> Option<Headroom> {
+        let s = state(token)?;
+        Some(Headroom {
+            token: token
+                .metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default(),
+            recovery_mode: s.recovery_mode,
+            recovery_count: s.recovery_count,
+            recovery_limit: s.recovery_limit,
+            recoveries_left: s.recoveries_left,
+        })
+    }
+
+    /// `1/2 left` in mode standard, else the mode and what was used (`relaxed (3 used)`).
+    pub fn short(&self) -> String {
+        match self.recoveries_left {
+            Some(left) => format!("{left}/{} left", self.recovery_limit),
+            None => format!("{} ({} used)", self.recovery_mode, self.recovery_count),
+        }
+    }
 }
 
 /// The state of a bound-keypair token; `None` for other join methods.
@@ -359,6 +403,11 @@ mod tests {
             "tbot start --data-dir=/var/lib/teleport/bot --destination-dir=./tbot-user --token=tok \
              --registration-secret=s3 --auth-server=auth:3025 --join-method=bound_keypair"
         );
+        assert_eq!(
+            tbot_start_join_uri("tbot+proxy+bound-keypair://tok:s3@proxy:443"),
+            "tbot start identity --join-uri=tbot+proxy+bound-keypair://tok:s3@proxy:443 \
+             --destination=./destination"
+        );
     }
 
     #[test]
@@ -393,5 +442,36 @@ mod tests {
         assert_eq!((s.recoveries_left, s.rotation_pending), (None, false));
         t.spec.as_mut().unwrap().join_method = "token".into();
         assert_eq!(state(&t), None);
+    }
+
+    #[test]
+    fn headroom_is_limit_minus_count_in_mode_standard_only() {
+        let mut t = token("bot-example-0a6f812a", "example", &onboarding(None));
+        let b = t
+            .status
+            .get_or_insert_with(Default::default)
+            .bound_keypair
+            .get_or_insert_with(Default::default);
+        b.recovery_count = 1;
+        let bk = t.spec.as_mut().unwrap().bound_keypair.as_mut().unwrap();
+        bk.recovery = Some(RecoverySpec {
+            limit: 3,
+            mode: String::new(),
+        });
+        let h = Headroom::of(&t).unwrap();
+        assert_eq!(h.token, "bot-example-0a6f812a");
+        assert_eq!(
+            (h.recovery_mode.as_str(), h.recoveries_left, h.short()),
+            ("standard", Some(2), "2/3 left".to_owned())
+        );
+        let bk = t.spec.as_mut().unwrap().bound_keypair.as_mut().unwrap();
+        bk.recovery.as_mut().unwrap().mode = "insecure".into();
+        let h = Headroom::of(&t).unwrap();
+        assert_eq!(
+            (h.recoveries_left, h.short()),
+            (None, "insecure (1 used)".to_owned())
+        );
+        t.spec.as_mut().unwrap().join_method = "token".into();
+        assert_eq!(Headroom::of(&t), None);
     }
 }

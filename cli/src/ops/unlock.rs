@@ -160,16 +160,30 @@ impl BotTargets {
         found
     }
 
-    /// A lock on an instance that no longer has a record: its message (Teleport's "The bot
-    /// instance NAME/ID has been locked …") names this bot and the locked instance.
+    /// A lock on an instance or join token that no longer exists, matched by its message:
+    /// Teleport's "The bot instance NAME/ID has been locked …" names the bot and the instance;
+    /// its join-token locks name the bot as `by bot "NAME"` (a join state that failed to verify)
+    /// or `mismatch by NAME/ID` (a bound-keypair generation mismatch), per lib/auth/bot.go and
+    /// lib/join/boundkeypair of gravitational/teleport.
     fn reason_from_message(&self, target: &LockTarget, message: &str) -> Option<String> {
-        if target.bot_instance_id.is_empty() {
+        let gone = "(it no longer exists, so only --scan-all finds it)";
+        if !target.bot_instance_id.is_empty() {
+            let named = format!("bot instance {}/{}", self.bot, target.bot_instance_id);
+            return message.contains(&named).then(|| {
+                format!(
+                    "its message names {named} (the instance record is gone, so only --scan-all finds it)"
+                )
+            });
+        }
+        if target.join_token.is_empty() {
             return None;
         }
-        let named = format!("bot instance {}/{}", self.bot, target.bot_instance_id);
-        message.contains(&named).then(|| {
+        let by_bot = format!("by bot {:?} ", self.bot);
+        let by_instance = format!("mismatch by {}/", self.bot);
+        (message.contains(&by_bot) || message.contains(&by_instance)).then(|| {
             format!(
-                "its message names {named} (the instance record is gone, so only --scan-all finds it)"
+                "its message names bot {} as the holder of join token {} {gone}",
+                self.bot, target.join_token
             )
         })
     }
@@ -400,6 +414,70 @@ mod tests {
             found[0].reason.contains("--scan-all"),
             "{}",
             found[0].reason
+        );
+    }
+
+    #[test]
+    fn a_lock_on_one_of_the_bots_join_tokens_blocks_it_and_no_other_token_does() {
+        let t = targets();
+        let on = |token: &str| LockTarget {
+            join_token: token.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            t.reason(&on("tok")).as_deref(),
+            Some("targets a join token of bot example")
+        );
+        assert_eq!(t.reason(&on("other-tok")), None);
+        assert_eq!(t.reason(&LockTarget::default()), None);
+        let found = t.explain(vec![lock("j", on("tok"), "")], false);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].reason, "targets a join token of bot example");
+    }
+
+    #[test]
+    fn scan_matches_join_token_locks_of_a_vanished_token_by_teleports_messages() {
+        let t = targets();
+        let gone = LockTarget {
+            join_token: "bot-example-0a6f812a".into(),
+            ..Default::default()
+        };
+        let locks = vec![
+            lock(
+                "state",
+                gone.clone(),
+                "The join token \"bot-example-0a6f812a\" has been locked by bot \"example\" after a client failed to verify its join state, possibly indicating a stolen keypair.",
+            ),
+            lock(
+                "generation",
+                gone.clone(),
+                "Bot joins via the token \"bot-example-0a6f812a\" have been locked due to a certificate generation mismatch by example/i-9, possibly indicating a stolen certificate.",
+            ),
+            lock(
+                "other-bot",
+                gone.clone(),
+                "The join token \"bot-example-0a6f812a\" has been locked by bot \"example-2\" after a client failed to verify its join state, possibly indicating a stolen keypair.",
+            ),
+            lock(
+                "other-instance",
+                gone.clone(),
+                "Bot joins via the token \"t\" have been locked due to a certificate generation mismatch by example-2/i-9, possibly indicating a stolen certificate.",
+            ),
+        ];
+        assert!(t.explain(locks.clone(), false).is_empty());
+        let found: Vec<_> = t
+            .explain(locks, true)
+            .iter()
+            .map(|l| (l.name().to_owned(), l.reason.clone()))
+            .collect();
+        let reason = "its message names bot example as the holder of join token \
+                      bot-example-0a6f812a (it no longer exists, so only --scan-all finds it)";
+        assert_eq!(
+            found,
+            [
+                ("generation".to_owned(), reason.to_owned()),
+                ("state".to_owned(), reason.to_owned())
+            ]
         );
     }
 

@@ -415,6 +415,8 @@ mod tests {
             instances: 2,
             live_instances: 0,
             tokens: 0,
+            join_methods: vec![],
+            bound_tokens: vec![],
         };
         let long = BotSummary {
             name: "a-longer-name".into(),

@@ -411,6 +411,55 @@ pub(crate) fn advise(
                 }),
             )
         }
+        Incident::BoundKeypair(bk) => {
+            super::bound_keypair::advise(bk, name, bot, signals, &mut facts)
+        }
+        Incident::Other(Other::BkRotationRefused) => (
+            "bound keypair: key rotation refused",
+            "The token asks for a key rotation (spec.bound_keypair.rotate_after), but the bot              cannot make a new key: a static key (static_private_key_path) never rotates, and              the auth service refuses the old key as the new one."
+                .to_string(),
+            Fix {
+                mwictl: Some(format!("mwictl edit token/{}", token_of(signals))),
+                tctl: vec![format!("tctl edit token/{}", token_of(signals))],
+                then: Some(
+                    "Remove spec.bound_keypair.rotate_after from the token of a static-key bot                      (to replace a static key, make a new one and set it as the token's                      initial_public_key), then restart tbot."
+                        .to_string(),
+                ),
+            },
+            None,
+        ),
+        Incident::Other(Other::JoinMethodMismatch) => {
+            let (requested, supported) = signals
+                .iter()
+                .find_map(|s| match s {
+                    Signal::JoinMethodMismatch {
+                        requested,
+                        supported,
+                    } => Some((requested.clone(), supported.clone())),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            insert_once(&mut facts, "requested", &requested);
+            insert_once(&mut facts, "supported", &supported);
+            (
+                "join method does not match the token",
+                format!(
+                    "tbot asked to join with method {} but the token only allows {}:                      onboarding.join_method in tbot.yaml (or the join URI's method) does not                      match the token.",
+                    requested.as_deref().unwrap_or("?"),
+                    supported.as_deref().unwrap_or("another")
+                ),
+                Fix {
+                    mwictl: Some(format!("mwictl lint {CONFIG}")),
+                    tctl: Vec::new(),
+                    then: Some(format!(
+                        "Set onboarding.join_method in {CONFIG} to {} (or use a token of method                          {}), then restart tbot.",
+                        supported.as_deref().unwrap_or("the token's method"),
+                        requested.as_deref().unwrap_or("tbot's method")
+                    )),
+                },
+                None,
+            )
+        }
         Incident::Other(Other::JoinTokenInvalid) => (
             "join token expired or already used",
             "The auth service does not accept the join token tbot presented: a one-time token is \
@@ -520,6 +569,19 @@ pub(crate) fn advise(
         fix,
         live_check,
     }
+}
+
+/// The join token a bound-keypair line names, or a placeholder.
+fn token_of(signals: &[&Signal]) -> String {
+    signals
+        .iter()
+        .find_map(|s| match s {
+            Signal::BoundKeypair {
+                token: Some(token), ..
+            } => Some(token.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| "TOKEN_NAME".to_string())
 }
 
 fn insert_once(facts: &mut BTreeMap<String, String>, key: &str, value: &Option<String>) {

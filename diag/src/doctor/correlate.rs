@@ -4,7 +4,7 @@
 use super::advice;
 use super::line::{self, LineFormat};
 use super::signal::{self, Signal};
-use super::{Confidence, Evidence, Finding, Incident, Other, Source};
+use super::{BoundKeypair, Confidence, Evidence, Finding, Incident, Other, Source};
 use crate::incident::Incident as Product;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use memchr::memmem;
@@ -241,6 +241,7 @@ pub(crate) fn findings(
         groups[at].members.push(member);
     };
 
+    let fleet = join_state_fleet(&events);
     let mut deferred = Vec::new();
     for (i, event) in events.iter().enumerate() {
         let bot = bots[i].clone();
@@ -250,6 +251,33 @@ pub(crate) fn findings(
             detail,
         };
         let primary = match &event.signal {
+            // A lock on a bound-keypair join token (join state or generation): S9, or S12 when
+            // the fleet fails join-state checks.
+            Signal::Lock {
+                target: Some(target),
+                ..
+            } if target.starts_with("join_token: ") => Some(key(
+                Incident::BoundKeypair(if fleet {
+                    BoundKeypair::Rollback
+                } else {
+                    BoundKeypair::JoinState
+                }),
+                None,
+            )),
+            Signal::BoundKeypair { refusal, .. } => {
+                Some(match super::bound_keypair::incident_of(*refusal, fleet) {
+                    Some(BoundKeypair::Rollback) => GroupKey {
+                        incident: Incident::BoundKeypair(BoundKeypair::Rollback),
+                        bot: None,
+                        detail: None,
+                    },
+                    Some(bk) => key(Incident::BoundKeypair(bk), None),
+                    None => key(Incident::Other(Other::BkRotationRefused), None),
+                })
+            }
+            Signal::JoinMethodMismatch { .. } => {
+                Some(key(Incident::Other(Other::JoinMethodMismatch), None))
+            }
             Signal::GenerationMismatch { .. }
             | Signal::Lock {
                 generation: true, ..
@@ -304,6 +332,7 @@ pub(crate) fn findings(
         }
     }
 
+    absorb_expiry(&mut groups, &events);
     let primaries = groups.len();
     for i in deferred {
         let event = &events[i];
@@ -328,6 +357,23 @@ pub(crate) fn findings(
                     false,
                     &bots[i],
                     is(&[Incident::Other(Other::BotLocked)]),
+                )
+            })
+            // Bound-keypair refusals are access denials themselves.
+            .or_else(|| {
+                nearest(
+                    &groups,
+                    &events,
+                    event,
+                    false,
+                    &bots[i],
+                    is(&[
+                        Incident::BoundKeypair(BoundKeypair::Exhausted),
+                        Incident::BoundKeypair(BoundKeypair::JoinState),
+                        Incident::BoundKeypair(BoundKeypair::TokenWiped),
+                        Incident::BoundKeypair(BoundKeypair::KeypairLost),
+                        Incident::BoundKeypair(BoundKeypair::Rollback),
+                    ]),
                 )
             })
             .ok_or(Some((Incident::Other(Other::AccessDenied), None))),
@@ -395,6 +441,7 @@ pub(crate) fn findings(
 
     let mut out: Vec<(usize, u64, Finding)> = groups
         .into_iter()
+        .filter(|group| !group.members.is_empty())
         .map(|group| {
             let mut members = group.members;
             members.sort_by_key(|&m| (events[m].source, events[m].line));
@@ -475,6 +522,57 @@ pub(crate) fn findings(
         .collect();
     out.sort_by_key(|(source, line, finding)| (*source, *line, finding.incident));
     out.into_iter().map(|(_, _, finding)| finding).collect()
+}
+
+/// A bound-keypair bot recovers on its own when its identity expired, so tbot's expiry lines
+/// in a log that shows a bound-keypair refusal are that refusal's context, not S2 (whose fix, a
+/// new one-time token, does not apply): they move to the bound-keypair finding of their source,
+/// preferring one about the same bot. The emptied group stays (group indices are kept) and
+/// makes no finding.
+fn absorb_expiry(groups: &mut [Group], events: &[Event]) {
+    let bound_keypair = |g: &Group| matches!(g.key.incident, Incident::BoundKeypair(_));
+    for g in 0..groups.len() {
+        if groups[g].key.incident != Incident::Product(Product::Expired) {
+            continue;
+        }
+        let Some(&first) = groups[g].members.first() else {
+            continue;
+        };
+        let source = events[first].source;
+        let candidates: Vec<usize> = (0..groups.len())
+            .filter(|&h| bound_keypair(&groups[h]) && shares_source(&groups[h], events, source))
+            .collect();
+        let target = candidates
+            .iter()
+            .copied()
+            .find(|&h| groups[h].key.bot == groups[g].key.bot)
+            .or_else(|| candidates.first().copied());
+        if let Some(h) = target {
+            let members = std::mem::take(&mut groups[g].members);
+            groups[h].members.extend(members);
+        }
+    }
+}
+
+/// Whether the join-state failures in the input come from several bots (by the token or bot each
+/// line names itself): a fleet failing at once is a backend rollback (S12), not one bot (S9).
+fn join_state_fleet(events: &[Event]) -> bool {
+    let mut who: Vec<&str> = Vec::new();
+    for event in events {
+        if let Signal::BoundKeypair {
+            refusal,
+            token,
+            bot,
+            ..
+        } = &event.signal
+            && refusal.is_join_state()
+            && let Some(name) = token.as_deref().or(bot.as_deref())
+            && !who.contains(&name)
+        {
+            who.push(name);
+        }
+    }
+    who.len() > 1
 }
 
 /// The note of an S3 finding in input without tbot in it.
@@ -583,7 +681,8 @@ fn resolve_bots(events: &[Event]) -> Vec<Option<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::TbotContext;
+    use super::{Event, TbotContext, join_state_fleet};
+    use crate::doctor::signal::{BkRefusal, Signal};
 
     fn seen(text: &str) -> bool {
         let mut context = TbotContext::default();
@@ -619,6 +718,51 @@ mod tests {
         ] {
             assert!(!seen(text), "{text}");
         }
+    }
+
+    fn join_state(token: Option<&str>, bot: Option<&str>, refusal: BkRefusal) -> Event {
+        Event {
+            source: 0,
+            line: 1,
+            signal: Signal::BoundKeypair {
+                refusal,
+                token: token.map(str::to_string),
+                bot: bot.map(str::to_string),
+            },
+            text: String::new(),
+            message: None,
+            format: crate::doctor::LineFormat::Text,
+            also_at: Vec::new(),
+            repeats: 0,
+            unlisted: 0,
+            context: None,
+        }
+    }
+
+    #[test]
+    fn a_fleet_is_two_tokens_or_bots_failing_join_state_checks() {
+        use BkRefusal::*;
+        let fleet = |events: &[Event]| join_state_fleet(events);
+        assert!(!fleet(&[]));
+        assert!(!fleet(&[join_state(Some("a"), None, JoinStateFailed)]));
+        assert!(!fleet(&[
+            join_state(Some("a"), None, JoinStateFailed),
+            join_state(Some("a"), None, JoinStateMissing),
+        ]));
+        assert!(fleet(&[
+            join_state(Some("a"), None, JoinStateFailed),
+            join_state(Some("b"), None, JoinStateMissing),
+        ]));
+        assert!(fleet(&[
+            join_state(None, Some("web"), JoinStateFailed),
+            join_state(None, Some("db"), JoinStateFailed),
+        ]));
+        // Other refusals of other tokens, and lines naming nobody, do not make a fleet.
+        assert!(!fleet(&[
+            join_state(Some("a"), None, JoinStateFailed),
+            join_state(Some("b"), None, NoRejoins),
+            join_state(None, None, JoinStateFailed),
+        ]));
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! ```
 
 mod advice;
+mod bound_keypair;
 mod correlate;
 mod input;
 mod line;
@@ -248,9 +249,10 @@ pub const REPORT_SCHEMA: &str = "mwictl.doctor/v1";
 ///   "schema": "mwictl.doctor/v1",
 ///   "sources": [{"name": "tbot.log", "lines": 120, "bytes": 9000, "matched_lines": 3}],
 ///   "findings": [{
-///     "incident": "S1",               // S1..S7, or a named other: bot-locked, access-denied,
+///     "incident": "S1",               // S1..S12, or a named other: bot-locked, access-denied,
 ///                                     // rbac-denied, join-token-invalid, legacy-reissue,
-///                                     // renewal-gave-up, missing-identity-groups, cert-ip-sans
+///                                     // renewal-gave-up, missing-identity-groups, cert-ip-sans,
+///                                     // bk-rotation-refused, join-method-mismatch
 ///     "title": "...",
 ///     "confidence": "high",           // or "low": the lines look like the incident but the
 ///                                     // input lacks what proves it (S3 without any tbot in
@@ -385,6 +387,72 @@ pub struct Fix {
 pub enum Incident {
     Product(crate::incident::Incident),
     Other(Other),
+    BoundKeypair(BoundKeypair),
+}
+
+/// The bound-keypair incidents S8–S12 (issue 14): the doctor names them; their `lab break`
+/// scenarios and `recover` flows are still to come, so they are not in the product catalogue.
+/// Text and JSON show the id (`S8`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BoundKeypair {
+    /// S8: the recovery limit is used up (`no rejoins remaining`).
+    Exhausted,
+    /// S9: a join-state check failed and the join token is locked.
+    JoinState,
+    /// S10: the token was deleted or re-applied without its status.
+    TokenWiped,
+    /// S11: the bot lost the private key the token is bound to.
+    KeypairLost,
+    /// S12: several bots fail join-state checks at once (an auth backend restore).
+    Rollback,
+}
+
+impl BoundKeypair {
+    pub const ALL: [BoundKeypair; 5] = [
+        BoundKeypair::Exhausted,
+        BoundKeypair::JoinState,
+        BoundKeypair::TokenWiped,
+        BoundKeypair::KeypairLost,
+        BoundKeypair::Rollback,
+    ];
+
+    /// `S8`..`S12`.
+    pub fn id(self) -> &'static str {
+        match self {
+            BoundKeypair::Exhausted => "S8",
+            BoundKeypair::JoinState => "S9",
+            BoundKeypair::TokenWiped => "S10",
+            BoundKeypair::KeypairLost => "S11",
+            BoundKeypair::Rollback => "S12",
+        }
+    }
+
+    /// The name `lab break` and `recover` will use: `bk-exhausted`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            BoundKeypair::Exhausted => "bk-exhausted",
+            BoundKeypair::JoinState => "bk-join-state",
+            BoundKeypair::TokenWiped => "bk-token-wiped",
+            BoundKeypair::KeypairLost => "bk-keypair-lost",
+            BoundKeypair::Rollback => "bk-rollback",
+        }
+    }
+}
+
+impl Serialize for BoundKeypair {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for BoundKeypair {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<BoundKeypair, D::Error> {
+        let id = String::deserialize(deserializer)?;
+        BoundKeypair::ALL
+            .into_iter()
+            .find(|bk| bk.id() == id)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown incident {id:?}")))
+    }
 }
 
 /// The problems the doctor knows besides the product's incidents.
@@ -399,6 +467,10 @@ pub enum Other {
     RenewalGaveUp,
     MissingIdentityGroups,
     CertIpSans,
+    /// A bound-keypair rotation refused: the bot answered with its old key (a static key).
+    BkRotationRefused,
+    /// tbot asked for another join method than the token's.
+    JoinMethodMismatch,
 }
 
 impl Incident {
@@ -407,6 +479,7 @@ impl Incident {
         match self {
             Incident::Product(incident) => incident.id(),
             Incident::Other(other) => other.name(),
+            Incident::BoundKeypair(bk) => bk.id(),
         }
     }
 }
@@ -423,6 +496,8 @@ impl Other {
             Other::RenewalGaveUp => "renewal-gave-up",
             Other::MissingIdentityGroups => "missing-identity-groups",
             Other::CertIpSans => "cert-ip-sans",
+            Other::BkRotationRefused => "bk-rotation-refused",
+            Other::JoinMethodMismatch => "join-method-mismatch",
         }
     }
 }

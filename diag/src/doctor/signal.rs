@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 /// form is how Go's `%q` and JSON logs print the same message, and `database &#34;` how tbot's
 /// HTML-escaped error reports do (lines are decoded before they are classified, but the scan
 /// runs on the bytes as written).
-pub const SIGNATURES: [&str; 26] = [
+pub const SIGNATURES: [&str; 39] = [
     "cert generation mismatch",
     "lock targeting",
     "has been locked due to",
@@ -36,11 +36,24 @@ pub const SIGNATURES: [&str; 26] = [
     "tsh ssh ",
     "Authenticating to ",
     "through reverse tunnel",
+    "no rejoins remaining",
+    "no recovery attempts remaining",
+    "join state verification failed",
+    "previous join state is required",
+    "cannot perform first bound keypair join",
+    "a valid registration secret is required",
+    "bad backend state",
+    "either an initial public key or registration secret",
+    "could not lookup signer for public key",
+    "public key may not be reused after rotation",
+    "static private keys do not support automatic rotation",
+    "client requested join method",
+    "Bot joins via the token",
 ];
 
 /// Which check of [`classify`] each signature enables, so a line runs only the checks its
 /// signatures call for (a bit per check).
-const CHECKS: [u32; 26] = [
+const CHECKS: [u32; 39] = [
     MISMATCH,
     LOCK,
     LOCK,
@@ -67,6 +80,19 @@ const CHECKS: [u32; 26] = [
     SSH_LOGIN,
     SSH_LOGIN,
     TUNNEL,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    BOUND_KEYPAIR,
+    JOIN_METHOD,
+    LOCK,
 ];
 const MISMATCH: u32 = 1;
 const LOCK: u32 = 1 << 1;
@@ -88,6 +114,8 @@ const RETRIES: u32 = 1 << 16;
 const GROUPS: u32 = 1 << 17;
 const SSH_LOGIN: u32 = 1 << 18;
 const TUNNEL: u32 = 1 << 19;
+const BOUND_KEYPAIR: u32 = 1 << 20;
+const JOIN_METHOD: u32 = 1 << 21;
 
 /// The checks to run for a line in which the signatures numbered `found` occur.
 pub(crate) fn checks_for(found: impl Iterator<Item = usize>) -> u32 {
@@ -167,6 +195,117 @@ pub(crate) enum Signal {
     TunnelDialFailed {
         addr: Option<String>,
     },
+    /// A bound-keypair join refused (see [`BkRefusal`]); the token and bot when the line names them.
+    BoundKeypair {
+        refusal: BkRefusal,
+        token: Option<String>,
+        bot: Option<String>,
+    },
+    /// `client requested join method X, provision token only supports method Y` (lib/join's
+    /// `checkJoinMethod`): tbot.yaml's join_method does not match the token's.
+    JoinMethodMismatch {
+        requested: Option<String>,
+        supported: Option<String>,
+    },
+}
+
+/// A bound-keypair refusal, by the wording Teleport uses for it: the auth service's
+/// (lib/auth/join_bound_keypair.go, lib/join/boundkeypair/boundkeypair.go) or tbot's
+/// (lib/join/joinclient/join_boundkeypair.go, lib/tbot's bound-keypair client state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum BkRefusal {
+    /// Recovery in mode standard with `recovery_count >= recovery.limit`.
+    NoRejoins,
+    /// Onboarding in mode standard with `recovery_count >= recovery.limit`.
+    NoRecoveryAttempts,
+    /// What the client sees for any join-state failure (the auth service may also lock the token).
+    JoinStateFailed,
+    /// The auth log's reason when the client sent no join state although one was required.
+    JoinStateMissing,
+    /// A bot with valid certificates met a token that has no bound key (status wiped).
+    FirstJoinWithCredentials,
+    /// Onboarding by secret without the right secret (also: the token was re-created while the
+    /// bot holds join state, so it no longer sends its secret).
+    SecretRequired,
+    /// The status has a bound key but no bound bot instance.
+    BadBackendState,
+    /// A token with neither an initial public key nor a registration secret.
+    NoOnboarding,
+    /// tbot holds no private key for the public key the auth service challenges.
+    SignerNotFound,
+    /// A rotation answered with the same key.
+    KeyReused,
+    /// `rotate_after` asked a static-key bot to rotate (tbot's StaticClientState wording).
+    StaticRotation,
+}
+
+impl BkRefusal {
+    /// Each refusal and the words that show it, in the order they are tried.
+    const WORDINGS: [(BkRefusal, &'static str); 11] = [
+        (BkRefusal::NoRejoins, "no rejoins remaining"),
+        (
+            BkRefusal::NoRecoveryAttempts,
+            "no recovery attempts remaining",
+        ),
+        (
+            BkRefusal::JoinStateMissing,
+            "previous join state is required but was not provided",
+        ),
+        (BkRefusal::JoinStateFailed, "join state verification failed"),
+        (
+            BkRefusal::FirstJoinWithCredentials,
+            "cannot perform first bound keypair join with existing credentials",
+        ),
+        (
+            BkRefusal::SecretRequired,
+            "a valid registration secret is required",
+        ),
+        (
+            BkRefusal::BadBackendState,
+            "bad backend state, please recreate the join token",
+        ),
+        (
+            BkRefusal::NoOnboarding,
+            "either an initial public key or registration secret is required",
+        ),
+        (
+            BkRefusal::SignerNotFound,
+            "could not lookup signer for public key",
+        ),
+        (
+            BkRefusal::KeyReused,
+            "public key may not be reused after rotation",
+        ),
+        (
+            BkRefusal::StaticRotation,
+            "static private keys do not support automatic rotation",
+        ),
+    ];
+
+    /// The words Teleport uses for this refusal.
+    pub(crate) fn wording(self) -> &'static str {
+        BkRefusal::WORDINGS
+            .iter()
+            .find(|(refusal, _)| *refusal == self)
+            .map_or("", |(_, words)| words)
+    }
+
+    /// The first refusal whose words `text` holds: a wrapped error repeats the outer words, the
+    /// innermost cause is the one listed first.
+    fn find(text: &str) -> Option<BkRefusal> {
+        BkRefusal::WORDINGS
+            .iter()
+            .find(|(_, words)| text.contains(words))
+            .map(|(refusal, _)| *refusal)
+    }
+
+    /// Whether this refusal is a failed join-state check (S9, or S12 across a fleet).
+    pub(crate) fn is_join_state(self) -> bool {
+        matches!(
+            self,
+            BkRefusal::JoinStateFailed | BkRefusal::JoinStateMissing
+        )
+    }
 }
 
 impl Signal {
@@ -194,6 +333,8 @@ impl Signal {
             Signal::RetriesExhausted => 18,
             Signal::MissingIdentityGroups => 19,
             Signal::TunnelDialFailed { .. } => 20,
+            Signal::BoundKeypair { .. } => 21,
+            Signal::JoinMethodMismatch { .. } => 22,
         }
     }
 
@@ -203,7 +344,8 @@ impl Signal {
             Signal::GenerationMismatch { bot, .. }
             | Signal::Lock { bot, .. }
             | Signal::BotIdentityLoaded { bot }
-            | Signal::AlreadyIssued { bot } => bot.as_deref(),
+            | Signal::AlreadyIssued { bot }
+            | Signal::BoundKeypair { bot, .. } => bot.as_deref(),
             _ => None,
         }
     }
@@ -218,7 +360,8 @@ impl Signal {
             | Signal::OnboardingIgnored
             | Signal::IdentityExpired
             | Signal::RetriesExhausted
-            | Signal::ExecPluginNeedsDirectory { .. } => true,
+            | Signal::ExecPluginNeedsDirectory { .. }
+            | Signal::BoundKeypair { .. } => true,
             other => other.bot().is_some(),
         }
     }
@@ -234,6 +377,9 @@ impl Signal {
             Signal::ProxyUnreachable { url } => url.clone().unwrap_or_default(),
             Signal::TunnelDialFailed { addr } => addr.clone().unwrap_or_default(),
             Signal::IpSans { host } => host.clone().unwrap_or_default(),
+            Signal::BoundKeypair { token, bot, .. } => {
+                token.clone().or_else(|| bot.clone()).unwrap_or_default()
+            }
             other => other.bot().unwrap_or_default().to_string(),
         }
     }
@@ -317,7 +463,81 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
     if on(GROUPS) && text.contains("missing identity groups") {
         out.push(Signal::MissingIdentityGroups);
     }
+    if on(BOUND_KEYPAIR)
+        && let Some(refusal) = BkRefusal::find(text)
+    {
+        out.push(Signal::BoundKeypair {
+            refusal,
+            token: join_token_named(text),
+            bot: bot_named(text),
+        });
+    }
+    if on(JOIN_METHOD) {
+        out.extend(join_method_mismatch(text));
+    }
     out
+}
+
+/// The join token a bound-keypair line names: a structured field (`token=NAME`, also JSON's
+/// `"token":"NAME"` once flattened), or a lock's `JoinToken:"NAME"` / `the token "NAME"`.
+fn join_token_named(text: &str) -> Option<String> {
+    quoted_after(text, "JoinToken:")
+        .or_else(|| quoted_after(text, "the token "))
+        .or_else(|| quoted_after(text, "join token "))
+        .or_else(|| field(text, "token="))
+        .map(|token| clean_name(&token))
+        .and_then(non_empty)
+}
+
+/// The bot a bound-keypair line names: `bot=NAME`, `bot_name=NAME`, a lock message's
+/// `by bot "NAME"`, or a bot user `bot-NAME` in quotes.
+fn bot_named(text: &str) -> Option<String> {
+    field(text, "bot_name=")
+        .or_else(|| field(text, " bot="))
+        .or_else(|| quoted_after(text, "by bot "))
+        .map(|bot| clean_name(&bot))
+        .and_then(non_empty)
+        .or_else(|| quoted_after(text, "User:").and_then(|user| bot_from_user(&user)))
+}
+
+/// The value of `key` (which ends in `=`) up to the next space, without quotes.
+fn field(text: &str, key: &str) -> Option<String> {
+    let mut search = text;
+    while let Some(at) = search.find(key) {
+        let before = search[..at].chars().next_back();
+        let rest = &search[at + key.len()..];
+        // `join_token=` is a token too; `xtoken=` of another word is not.
+        if key.starts_with(' ')
+            || before.is_none_or(|c| !c.is_alphanumeric())
+            || before == Some('_')
+        {
+            let value = rest
+                .trim_start_matches(['"', '\\'])
+                .split([' ', '"', ',', '\\'])
+                .next()
+                .unwrap_or("");
+            return non_empty(value.to_string());
+        }
+        search = rest;
+    }
+    None
+}
+
+fn join_method_mismatch(text: &str) -> Option<Signal> {
+    const NEEDLE: &str = "client requested join method ";
+    let rest = &text[text.find(NEEDLE)? + NEEDLE.len()..];
+    let word = |s: &str| {
+        let w = s.split([',', ' ', '"', '\\']).find(|w| !w.is_empty())?;
+        non_empty(clean_name(w))
+    };
+    let requested = word(rest);
+    let supported = rest
+        .find("only supports method ")
+        .and_then(|at| word(&rest[at + "only supports method ".len()..]));
+    Some(Signal::JoinMethodMismatch {
+        requested,
+        supported,
+    })
 }
 
 fn mismatch(text: &str) -> Option<Signal> {
@@ -368,6 +588,15 @@ fn lock(text: &str) -> Option<Signal> {
             generation: message.contains("generation mismatch"),
         });
     }
+    // The join-token lock's message on its own, as the auth service logs its creation.
+    if text.contains("have been locked due to a certificate generation mismatch") {
+        return Some(Signal::Lock {
+            bot: bot_from_lock_message(text),
+            target: quoted_after(text, "the token ")
+                .map(|token| format!("join_token: {}", clean_name(&token))),
+            generation: true,
+        });
+    }
     if text.contains("has been locked due to a certificate generation mismatch") {
         let bot = bot_from_lock_message(text);
         return Some(Signal::Lock {
@@ -411,6 +640,18 @@ fn parse_lock_target(raw: &str) -> Option<(String, String)> {
 fn bot_from_lock_message(text: &str) -> Option<String> {
     if let Some(user) = quoted_after(text, "The bot user ") {
         return bot_from_user(&user);
+    }
+    // Join-token locks: `... locked by bot "NAME" after ...` (join state) and `... mismatch by
+    // NAME/UUID, ...` (generation), lib/auth/join_bound_keypair.go and lib/auth/bot.go.
+    if let Some(bot) = quoted_after(text, "locked by bot ") {
+        return non_empty(clean_name(&bot));
+    }
+    if let Some(at) = text.find("generation mismatch by ") {
+        let id = text[at + "generation mismatch by ".len()..]
+            .split([' ', ','])
+            .next()?;
+        let bot = id.rsplit_once('/').map_or(id, |(bot, _)| bot);
+        return non_empty(clean_name(bot));
     }
     let rest = &text[text.find("The bot instance ")? + "The bot instance ".len()..];
     let id = rest.split_whitespace().next()?;
@@ -677,7 +918,7 @@ mod tests {
     #[test]
     fn every_check_has_a_signature() {
         let all_checks = checks_for(0..SIGNATURES.len());
-        assert_eq!(all_checks, (TUNNEL << 1) - 1);
+        assert_eq!(all_checks, (JOIN_METHOD << 1) - 1);
     }
 
     #[test]
@@ -879,6 +1120,128 @@ mod tests {
             signals,
             vec![Signal::ProxyUnreachable {
                 url: Some("https://teleport.example.com:443/webapi/find".into())
+            }]
+        );
+    }
+
+    #[test]
+    fn every_bound_keypair_wording_gives_its_refusal() {
+        for (refusal, words) in BkRefusal::WORDINGS {
+            let line =
+                format!("WARN Failed to renew bot identity error:\"access denied: {words}\"");
+            assert_eq!(
+                classify(&line, BOUND_KEYPAIR),
+                vec![Signal::BoundKeypair {
+                    refusal,
+                    token: None,
+                    bot: None
+                }],
+                "{words}"
+            );
+            assert_eq!(refusal.wording(), words);
+            // The words are among the scanner's signatures, and only that check runs for them.
+            let found = SIGNATURES
+                .iter()
+                .enumerate()
+                .filter(|(_, sig)| line.contains(**sig))
+                .map(|(i, _)| i);
+            assert_eq!(checks_for(found) & BOUND_KEYPAIR, BOUND_KEYPAIR, "{words}");
+            assert_eq!(classify(&line, !BOUND_KEYPAIR & !DENIED), vec![]);
+        }
+    }
+
+    #[test]
+    fn the_auth_logs_reason_wins_over_the_clients_words() {
+        let line =
+            "join state verification failed: previous join state is required but was not provided";
+        let [Signal::BoundKeypair { refusal, .. }] = all(line)[..] else {
+            panic!("{:?}", all(line));
+        };
+        assert_eq!(refusal, BkRefusal::JoinStateMissing);
+        assert!(refusal.is_join_state());
+        assert!(BkRefusal::JoinStateFailed.is_join_state());
+        assert!(!BkRefusal::NoRejoins.is_join_state());
+        assert!(!BkRefusal::SignerNotFound.is_join_state());
+    }
+
+    #[test]
+    fn a_bound_keypair_line_names_its_token_and_bot() {
+        let token = |text: &str| join_token_named(text);
+        assert_eq!(
+            token("failed token=bot-a-1 reason=x").as_deref(),
+            Some("bot-a-1")
+        );
+        assert_eq!(
+            token("failed join_token=bot-a-2").as_deref(),
+            Some("bot-a-2")
+        );
+        assert_eq!(
+            token(r#"lock targeting JoinToken:\"t-3\" is in force"#).as_deref(),
+            Some("t-3")
+        );
+        assert_eq!(
+            token(r#"The join token "t-4" has been locked"#).as_deref(),
+            Some("t-4")
+        );
+        assert_eq!(token("failed xtoken=nope"), None);
+        assert_eq!(token("no rejoins remaining"), None);
+        assert_eq!(
+            bot_named("failed bot_name=web token=t").as_deref(),
+            Some("web")
+        );
+        assert_eq!(bot_named("failed token=t bot=db").as_deref(), Some("db"));
+        assert_eq!(
+            bot_named(r#"has been locked by bot "ci" after"#).as_deref(),
+            Some("ci")
+        );
+        assert_eq!(
+            bot_named(r#"lock targeting User:"bot-ops" is"#).as_deref(),
+            Some("ops")
+        );
+        assert_eq!(bot_named("robot=r2d2"), None);
+    }
+
+    #[test]
+    fn join_token_locks_name_token_and_bot() {
+        assert_eq!(
+            all(
+                r#"lock targeting JoinToken:"bot-ci-1" is in force: The join token "bot-ci-1" has been locked by bot "ci" after a client failed to verify its join state, possibly indicating a stolen keypair."#
+            ),
+            vec![Signal::Lock {
+                bot: Some("ci".into()),
+                target: Some("join_token: bot-ci-1".into()),
+                generation: false,
+            }]
+        );
+        // lib/auth/bot.go's lock message for bound-keypair certificates, on its own.
+        assert_eq!(
+            all(
+                r#"Bot joins via the token "bot-web-2" have been locked due to a certificate generation mismatch by web/7f7a, possibly indicating a stolen certificate."#
+            ),
+            vec![Signal::Lock {
+                bot: Some("web".into()),
+                target: Some("join_token: bot-web-2".into()),
+                generation: true,
+            }]
+        );
+    }
+
+    #[test]
+    fn join_method_mismatch_names_both_methods() {
+        assert_eq!(
+            all(
+                "client requested join method token, provision token only supports method bound_keypair"
+            ),
+            vec![Signal::JoinMethodMismatch {
+                requested: Some("token".into()),
+                supported: Some("bound_keypair".into()),
+            }]
+        );
+        assert_eq!(
+            all("client requested join method iam"),
+            vec![Signal::JoinMethodMismatch {
+                requested: Some("iam".into()),
+                supported: None,
             }]
         );
     }

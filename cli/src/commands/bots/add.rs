@@ -1,18 +1,27 @@
-//! `mwictl bots add NAME --roles ...`: creates a bot and a one-time join token, after dealing
-//! with locks a deleted bot of the same name left behind.
+//! `mwictl bots add NAME --roles ...`: creates a bot and its join token (bound-keypair, or a
+//! one-time token with --legacy), after dealing with locks a deleted bot of the same name left
+//! behind.
 
 use std::time::Duration;
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::bots::{Added, JoinAddress, JoinToken, NewBot, add, preflight_add, user_and_role};
+use crate::ops::bots::{Added, JoinAddress, NewBot, add, preflight_add, user_and_role};
 use crate::output::{Output, lock_count};
 
+use super::join::{Join, JoinFlags, join};
 use super::leftover_locks::{Choice, decide};
 use crate::commands::flags::{parse_duration, parse_new_name};
 
-/// Create a bot and a one-time join token for it, like `tctl bots add`.
+/// Create a bot and its join token, like `tctl bots add`.
+///
+/// As tctl does since Teleport 19, the token is bound-keypair: tbot registers a key with the
+/// registration secret in the printed joining URI (usable for --token-ttl) or joins with the key
+/// given as --initial-public-key, proves that key at every renewal, and joins again with the
+/// same token after its certificates expire (a recovery; --recovery-limit of them in mode
+/// standard, onboarding counting as one). --legacy issues a one-time `token` join instead, as
+/// tctl did before.
 ///
 /// Teleport keeps the locks of a deleted bot, so a bot created again under the same name would be
 /// locked from the start. If locks already target the name (its user or role `bot-NAME`, old
@@ -20,9 +29,11 @@ use crate::commands::flags::{parse_duration, parse_new_name};
 /// first): --yes removes them, --keep-locks keeps them; without a terminal one of the two is
 /// required.
 ///
-/// Prints the token, its expiry and the `tbot start` line. JSON: `{user_name, role_name,
-/// token_id, token_ttl, expires, removed_locks, locks_backup, kept_locks}` (token_ttl in
-/// nanoseconds, like tctl). Exit 5 when the bot exists, 3 when a role does not.
+/// Prints the joining URI and the `tbot start` line (--legacy: the token and its expiry). JSON:
+/// `{user_name, role_name, token_id, token_ttl, expires, removed_locks, locks_backup,
+/// kept_locks}` (token_ttl in nanoseconds, like tctl), and for a bound-keypair token the fields
+/// of `tokens add` (`join_method`, `join_uri`, `registration_secret`, `recovery_mode`, ...). Exit
+/// 5 when the bot exists, 3 when a role does not.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The bot's name; its user and role are `bot-NAME`.
@@ -41,9 +52,12 @@ pub struct AddArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_session_ttl: Option<Duration>,
 
-    /// How long the join token stays valid.
+    /// How long the join token (bound-keypair: its registration secret) stays valid.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub token_ttl: Duration,
+
+    #[command(flatten)]
+    pub join: JoinFlags,
 
     /// Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot
     /// NAME`.
@@ -53,17 +67,18 @@ pub struct AddArgs {
 
 /// What was created.
 pub struct AddReport {
+    pub bot: String,
     pub added: Added,
-    pub join: JoinToken,
+    pub join: Join,
     pub kept_locks: Vec<String>,
 }
 
 impl Output for AddReport {
     fn text(&self) -> String {
-        let name = &self.added.token.bot;
+        let name = &self.bot;
         let mut out = format!(
             "Bot {name:?} created (user and role {:?}).\n",
-            self.join.user_name
+            self.join.user_name()
         );
         if let Some(backup) = &self.added.locks_backup {
             out.push_str(&format!(
@@ -105,6 +120,7 @@ impl Output for AddReport {
 }
 
 pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
+    let new_join = args.join.new_join(args.token_ttl)?;
     let client = ctx.client().await?;
     let new = NewBot {
         name: args.name.clone(),
@@ -144,16 +160,16 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
         ));
     }
     let ttl = args.token_ttl;
-    let added = add(client, &new, &stale, &ctx.home()?.backups_dir(), ttl).await?;
-    let (user_name, role_name) = user_and_role(&added.bot.value);
-    let join = JoinToken {
-        token: added.token.clone(),
+    let added = add(client, &new, &stale, &ctx.home()?.backups_dir(), &new_join).await?;
+    let join = join(
+        added.token.clone(),
+        &args.name,
         ttl,
-        address: JoinAddress::of(client),
-        user_name,
-        role_name,
-    };
+        JoinAddress::of(client),
+        user_and_role(&added.bot.value),
+    );
     ctx.printer().print(&AddReport {
+        bot: args.name,
         added,
         join,
         kept_locks: kept,

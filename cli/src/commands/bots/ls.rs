@@ -7,6 +7,7 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{BotSummary, Health, overview};
+use crate::ops::bound_keypair::Headroom;
 use crate::output::{Output, fitted_table, terminal_width};
 use crate::resource::format_go_duration;
 
@@ -15,11 +16,16 @@ use crate::resource::format_go_duration;
 /// STATUS is `LOCKED` when an in-force lock blocks the bot (its user or role `bot-NAME`, a live
 /// instance, or one of its join tokens), `no live instance` when no instance holds a usable
 /// identity (tbot is not running, or its identity expired and it needs a new token), else `ok`.
-/// INSTANCES is live/recorded.
+/// INSTANCES is live/recorded. JOIN lists the join methods of the bot's tokens; RECOVERIES the
+/// headroom of each bound-keypair token: `left/limit left` in recovery mode standard (a join
+/// after the bot's certificates expired needs one; at `0/N left` it is refused with `no rejoins
+/// remaining`), else the mode and how many were used.
 ///
 /// JSON: an array of `{name, user_name, role_name, roles, logins, max_session_ttl, locks,
-/// instances, live_instances, tokens, status}`; `locks` holds lock IDs, `max_session_ttl` is a
-/// Go duration or null, `status` is `ok`, `locked` or `no_live_instance`.
+/// instances, live_instances, tokens, join_methods, bound_tokens: [{token, recovery_mode,
+/// recovery_count, recovery_limit, recoveries_left}], status}`; `locks` holds lock IDs,
+/// `max_session_ttl` is a Go duration or null, `recoveries_left` is null when the mode does not
+/// enforce the limit, `status` is `ok`, `locked` or `no_live_instance`.
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {}
 
@@ -31,6 +37,8 @@ const HEADERS: &[&str] = &[
     "Locks",
     "Instances",
     "Tokens",
+    "Join",
+    "Recoveries",
     "Status",
 ];
 /// The roles column is cut short to fit the terminal.
@@ -47,8 +55,20 @@ fn summary_row(s: &BotSummary) -> Vec<String> {
         s.locks.len().to_string(),
         format!("{}/{}", s.live_instances, s.instances),
         s.tokens.to_string(),
+        or_dash(s.join_methods.join(",")),
+        or_dash(
+            s.bound_tokens
+                .iter()
+                .map(Headroom::short)
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
         s.health().text().into(),
     ]
+}
+
+fn or_dash(text: String) -> String {
+    if text.is_empty() { "-".into() } else { text }
 }
 
 fn summary_json(s: &BotSummary) -> serde_json::Value {
@@ -63,23 +83,26 @@ fn summary_json(s: &BotSummary) -> serde_json::Value {
         "instances": s.instances,
         "live_instances": s.live_instances,
         "tokens": s.tokens,
+        "join_methods": s.join_methods,
+        "bound_tokens": s.bound_tokens,
         "status": s.health().as_str(),
     })
 }
 
-impl Output for BotList {
-    fn text(&self) -> String {
+impl BotList {
+    /// The table, fitted to `width` when given.
+    fn table(&self, width: Option<usize>) -> String {
         if self.0.is_empty() {
             return String::new();
         }
         let rows = self.0.iter().map(summary_row).collect();
-        fitted_table(
-            HEADERS,
-            rows,
-            SQUEEZE,
-            terminal_width(&console::Term::stdout()),
-        )
-        .render()
+        fitted_table(HEADERS, rows, SQUEEZE, width).render()
+    }
+}
+
+impl Output for BotList {
+    fn text(&self) -> String {
+        self.table(terminal_width(&console::Term::stdout()))
     }
 
     fn json(&self) -> serde_json::Value {
@@ -115,6 +138,82 @@ pub async fn run(ctx: &Context, _args: LsArgs) -> Result<ExitStatus, CommandErro
             "hint: a bot with no live instance needs tbot running; if its identity expired, get a new token with `mwictl bots instances add NAME`",
         );
     }
+    if let Some(spent) = list
+        .0
+        .iter()
+        .flat_map(|s| &s.bound_tokens)
+        .find(|h| h.recoveries_left == Some(0))
+    {
+        printer.status(format!(
+            "hint: at 0/N left a bound-keypair bot cannot rejoin once its certificates expire (`no rejoins remaining`); allow one more with `mwictl edit token/{}` (spec.bound_keypair.recovery.limit)",
+            spent.token
+        ));
+    }
     printer.status("hint: details of one bot: `mwictl bots show NAME`; its instances: `mwictl bots instances ls NAME`");
     Ok(ExitStatus::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bot(name: &str, methods: &[&str], bound: Vec<Headroom>) -> BotSummary {
+        BotSummary {
+            name: name.into(),
+            user_name: format!("bot-{name}"),
+            role_name: format!("bot-{name}"),
+            roles: vec!["access".into()],
+            logins: Vec::new(),
+            max_session_ttl: None,
+            locks: Vec::new(),
+            instances: 1,
+            live_instances: 1,
+            tokens: methods.len(),
+            join_methods: methods.iter().map(|m| m.to_string()).collect(),
+            bound_tokens: bound,
+        }
+    }
+
+    fn headroom(token: &str, mode: &str, count: u32, limit: u32) -> Headroom {
+        Headroom {
+            token: token.into(),
+            recovery_mode: mode.into(),
+            recovery_count: count,
+            recovery_limit: limit,
+            recoveries_left: (mode == "standard").then(|| limit.saturating_sub(count)),
+        }
+    }
+
+    #[test]
+    fn the_table_shows_join_methods_and_recovery_headroom() {
+        let list = BotList(vec![
+            bot(
+                "bound",
+                &["bound_keypair"],
+                vec![headroom("bot-bound-0a6f812a", "standard", 1, 2)],
+            ),
+            bot(
+                "exhausted",
+                &["bound_keypair", "token"],
+                vec![
+                    headroom("bot-exhausted-11111111", "standard", 1, 1),
+                    headroom("bot-exhausted-22222222", "relaxed", 4, 1),
+                ],
+            ),
+            bot("legacy", &["token"], Vec::new()),
+            bot("none", &[], Vec::new()),
+        ]);
+        insta::assert_snapshot!(list.table(None));
+        let json = list.json();
+        assert_eq!(
+            json[0]["join_methods"],
+            serde_json::json!(["bound_keypair"])
+        );
+        assert_eq!(json[0]["bound_tokens"][0]["recoveries_left"], 1);
+        assert_eq!(
+            json[1]["bound_tokens"][1]["recoveries_left"],
+            serde_json::Value::Null
+        );
+        assert_eq!(json[3]["join_methods"], serde_json::json!([]));
+    }
 }

@@ -4,6 +4,7 @@
 pub mod add;
 pub mod can;
 pub mod instances;
+mod join;
 mod leftover_locks;
 pub mod ls;
 pub mod recreate;

@@ -6,7 +6,9 @@ use std::time::SystemTime;
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::bots::{BotDetails, bot_name, details, logins, max_session_ttl, user_and_role};
+use crate::ops::bots::{
+    BotDetails, BotToken, bot_name, details, logins, max_session_ttl, user_and_role,
+};
 use crate::ops::instances::{HEADERS as INSTANCE_HEADERS, time_text};
 use crate::ops::tokens::mask_token;
 use crate::output::{Listed, Output, Table, lock_json, terminal_width};
@@ -17,13 +19,16 @@ use super::leftover_locks::lock_table;
 /// Show a bot: roles, traits, logins, max session TTL, locks, instances and join tokens.
 ///
 /// Locks are the in-force ones that block the bot, each with why it matches (its user or role
-/// `bot-NAME`, one of its instances, one of its join tokens). Token names are secrets and are
-/// shown masked.
+/// `bot-NAME`, one of its instances, one of its join tokens). Each token shows its join method
+/// and, for a bound-keypair token, its recovery headroom (`left/limit left` in mode standard,
+/// else the mode and how many were used). Names of `token`-method tokens are secrets and are
+/// shown masked; a bound-keypair token's name is not secret and is shown whole.
 ///
 /// JSON: `{name, user_name, role_name, roles, missing_roles, logins, traits, max_session_ttl,
 /// status, live_instances, locks: [{id, target, reason, message, expires}], instances: [as `bots
-/// instances ls`], tokens: [{token, expires}]}`; `traits` maps names to value lists, `token` is
-/// masked; `missing_roles` are roles of the bot that do not exist (marked MISSING in text).
+/// instances ls`], tokens: [{token, expires, join_method, recovery_mode, recovery_count,
+/// recovery_limit, recoveries_left}]}`; `traits` maps names to value lists, `token` is masked
+/// for method `token`, the recovery fields are null for other methods; `missing_roles` are roles of the bot that do not exist (marked MISSING in text).
 /// Exit 3 when the bot does not exist.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
@@ -127,9 +132,19 @@ impl Output for BotView {
             out.push_str("\nJoin tokens: none\n");
         } else {
             out.push_str(&format!("\nJoin tokens ({}):\n", d.tokens.len()));
-            let mut table = Table::new(&["Token", "Expires"]);
+            let mut table = Table::new(&["Token", "Method", "Recoveries", "Expires"]);
             for t in &d.tokens {
-                table.push(vec![mask_token(&t.name), time_text(t.expires.as_ref())]);
+                table.push(vec![
+                    shown_token(t),
+                    t.join_method.clone(),
+                    t.headroom
+                        .as_ref()
+                        .map_or_else(|| "-".into(), |h| h.short()),
+                    // A token without metadata.expires (bound-keypair ones) lives until deleted.
+                    t.expires
+                        .as_ref()
+                        .map_or_else(|| "never".into(), |e| time_text(Some(e))),
+                ]);
             }
             out.push_str(&table.render());
         }
@@ -159,10 +174,24 @@ impl Output for BotView {
             "locks": d.locks.iter().map(|l| lock_json(&l.lock.value, &l.reason)).collect::<Vec<_>>(),
             "instances": d.instances.iter().map(Listed::json).collect::<Vec<_>>(),
             "tokens": d.tokens.iter().map(|t| serde_json::json!({
-                "token": mask_token(&t.name),
+                "token": shown_token(t),
                 "expires": t.expires.as_ref().map(crate::resource::format_timestamp),
+                "join_method": t.join_method,
+                "recovery_mode": t.headroom.as_ref().map(|h| &h.recovery_mode),
+                "recovery_count": t.headroom.as_ref().map(|h| h.recovery_count),
+                "recovery_limit": t.headroom.as_ref().map(|h| h.recovery_limit),
+                "recoveries_left": t.headroom.as_ref().and_then(|h| h.recoveries_left),
             })).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// A bound-keypair token's name is not secret (the key is); any other token's name is masked.
+fn shown_token(t: &BotToken) -> String {
+    if t.headroom.is_some() {
+        t.name.clone()
+    } else {
+        mask_token(&t.name)
     }
 }
 

@@ -42,24 +42,45 @@ pub struct CreateArgs {
     #[arg(long, value_name = "FILE", requires = "static_key")]
     pub static_key_path: Option<PathBuf>,
 
-    /// The cluster's signature algorithm suite, which decides the key type (Ed25519; ECDSA P-256
-    /// for fips-v1). tbot asks the proxy; the lab's is legacy.
-    #[arg(long, value_name = "SUITE", default_value = "legacy",
-          value_parser = ["legacy", "balanced-v1", "fips-v1", "hsm-v1"])]
-    pub suite: String,
+    /// Ask this proxy's /webapi/find for the cluster's signature algorithm suite, which decides
+    /// the key type, as tbot does (its web certificate is checked against the saved lab's web CA).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "suite")]
+    pub proxy_server: Option<String>,
+
+    /// With --proxy-server: do not verify the proxy's web certificate (lab only).
+    #[arg(long, requires = "proxy_server")]
+    pub insecure: bool,
+
+    /// The suite, without asking a proxy: Ed25519 keys, ECDSA P-256 for fips-v1 [default:
+    /// legacy, the lab's].
+    #[arg(long, value_name = "SUITE", value_parser = ["legacy", "balanced-v1", "fips-v1", "hsm-v1"])]
+    pub suite: Option<String>,
 }
 
 pub async fn run(ctx: &Context, command: KeypairCommand) -> Result<ExitStatus, CommandError> {
     let KeypairCommand::Create(args) = command;
+    let suite = match (&args.proxy_server, &args.suite) {
+        (Some(proxy), _) => {
+            let web_ca = match ctx.profile()? {
+                Some(profile) => profile
+                    .identity
+                    .parent()
+                    .map(|dir| dir.join(mwi_auth::lab::WEB_CA_CERT))
+                    .filter(|path| path.is_file()),
+                None => None,
+            };
+            mwi_agent::proxy_suite(proxy, web_ca.as_deref(), args.insecure)
+                .await
+                .map_err(|e| CommandError::failure(format!("--proxy-server {proxy}: {e}")))?
+        }
+        (None, Some(suite)) => suite.clone(),
+        (None, None) => "legacy".into(),
+    };
     let made = if args.static_key {
-        mwi_agent::create_static_keypair(
-            args.static_key_path.as_deref(),
-            args.overwrite,
-            &args.suite,
-        )
+        mwi_agent::create_static_keypair(args.static_key_path.as_deref(), args.overwrite, &suite)
     } else {
         let storage = args.storage.clone().unwrap_or_default();
-        mwi_agent::create_keypair(&storage, args.overwrite, &args.suite)
+        mwi_agent::create_keypair(&storage, args.overwrite, &suite)
             .map_err(|e| mwi_agent::BkpError(format!("--storage {}: {e}", storage.display())))
     }
     .map_err(|e| CommandError::failure(e.to_string()))?;

@@ -28,7 +28,7 @@ use crate::resource::{format_go_duration, format_timestamp, parse_go_duration};
 /// (with this connection's auth server address). Exit 3 when the bot does not exist.
 /// JSON/YAML: `{token, bot, expires, ttl, join_method, tbot_start}`, for bound_keypair also
 /// `{registration_secret, must_register_before, initial_key_fingerprint, recovery_mode,
-/// recovery_limit, join_uri}`.
+/// recovery_limit, join_uri, tbot_start_join_uri}`.
 #[derive(Debug, clap::Args)]
 pub struct AddArgs {
     /// The bot the token joins as.
@@ -100,6 +100,8 @@ pub struct BoundKeypairIssued {
     pub recovery_limit: u32,
     /// tbot's `--join-uri` for the token.
     pub join_uri: String,
+    /// The command tctl 19 prints: tbot started with the joining URI alone.
+    pub tbot_start_join_uri: String,
 }
 
 impl Output for TokenIssued {
@@ -118,25 +120,37 @@ impl Output for TokenIssued {
     }
 }
 
+/// tctl 19's shape (gravitational/teleport#63422): the joining URI, how long it works, then the
+/// tbot command that uses it; the token's facts and tbot's separate flags follow.
 fn bound_keypair_text(t: &TokenIssued, bk: &BoundKeypairIssued) -> String {
     let onboarding = match (&bk.registration_secret, &bk.initial_key_fingerprint) {
-        (Some(secret), _) => format!(
-            "The registration secret: {secret}\nThe bot registers its key with it on its first join, which must happen within {} (before {}).\n",
+        (Some(_), _) => format!(
+            "This token must be used within {} after which it must be recreated (before {}).\n",
             t.lifetime,
             bk.must_register_before.as_deref().unwrap_or("-"),
         ),
         (None, Some(fingerprint)) => format!(
-            "The preregistered key: {fingerprint}\nThe bot joins with its private key (in its data dir, from `tbot keypair create`); no secret is needed.\n"
+            "The bot joins with its preregistered key {fingerprint} (its private key in tbot's data dir, from `tbot keypair create`); no secret is needed.\n"
         ),
         (None, None) => String::new(),
     };
+    let secret = bk
+        .registration_secret
+        .as_deref()
+        .map(|s| format!(", registration secret {s}"))
+        .unwrap_or_default();
     let limit = match bk.recovery_mode.as_str() {
         "standard" => format!("{} (onboarding is the first)", bk.recovery_limit),
         _ => "not enforced".to_owned(),
     };
     format!(
-        "The bot token: {} (join method bound_keypair, for bot {})\n{onboarding}Recovery mode {}, limit {limit}.\nThe bot joining URI: {}\n\nStart tbot with it:\n{}\n",
-        t.token, t.bot, bk.recovery_mode, bk.join_uri, t.tbot_start
+        "The bot joining URI: {}\n{onboarding}\n\
+         Run this on the bot's host, as the user tbot runs as, to join:\n\n{}\n\n\
+         The bot token: {} (join method bound_keypair, for bot {}{secret})\n\
+         Recovery mode {}, limit {limit}.\n\
+         The bot keeps the token: it proves its key at every renewal, and joins again with it after its certificates expire.\n\n\
+         Or start tbot with separate flags:\n{}\n",
+        bk.join_uri, bk.tbot_start_join_uri, t.token, t.bot, bk.recovery_mode, t.tbot_start
     )
 }
 
@@ -170,49 +184,77 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
 }
 
 async fn run_bound_keypair(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
-    let initial_public_key = args
-        .initial_public_key
-        .as_deref()
-        .map(bound_keypair::check_public_key)
-        .transpose()?;
+    let onboarding = bound_keypair_onboarding(
+        args.initial_public_key.as_deref(),
+        &args.recovery_mode,
+        args.recovery_limit,
+        args.ttl,
+    )?;
     let (client, resolved) = ctx.connected().await?;
     check_bot_exists(client, &args.bot).await?;
-    let must_register_before = SystemTime::now() + args.ttl;
-    let onboarding = Onboarding {
-        initial_public_key: initial_public_key.clone(),
-        must_register_before: Some(must_register_before),
-        recovery_mode: args.recovery_mode.clone(),
-        recovery_limit: args.recovery_limit,
-    };
     let name = bound_keypair::token_name(&args.bot)?;
     let token = bound_keypair::token(&name, &args.bot, &onboarding);
     let issued = bound_keypair::issue(client, &token).await?;
-    let secret = issued.registration_secret.as_deref();
     let (addr, via_proxy) = (&resolved.target.addr, resolved.target.via_proxy);
-    let out = TokenIssued {
+    let out = bound_keypair_issued(issued, &args.bot, &onboarding, args.ttl, addr, via_proxy);
+    ctx.printer().print(&out)?;
+    Ok(ExitStatus::Success)
+}
+
+/// A new bound-keypair token's onboarding from the flags `tokens add`, `bots add` and `bots
+/// instances add` share: the registration secret (or the preregistered key) works for `ttl`.
+pub fn bound_keypair_onboarding(
+    initial_public_key: Option<&str>,
+    recovery_mode: &str,
+    recovery_limit: u32,
+    ttl: Duration,
+) -> Result<Onboarding, CommandError> {
+    Ok(Onboarding {
+        initial_public_key: initial_public_key
+            .map(bound_keypair::check_public_key)
+            .transpose()?,
+        must_register_before: Some(SystemTime::now() + ttl),
+        recovery_mode: recovery_mode.to_owned(),
+        recovery_limit,
+    })
+}
+
+/// What to print about a bound-keypair token just issued for `bot` with `onboarding`, for tbot
+/// connecting to `addr` (the proxy when `via_proxy`).
+pub fn bound_keypair_issued(
+    issued: bound_keypair::Issued,
+    bot: &str,
+    onboarding: &Onboarding,
+    ttl: Duration,
+    addr: &str,
+    via_proxy: bool,
+) -> TokenIssued {
+    let secret = issued.registration_secret.as_deref();
+    let preregistered = onboarding.initial_public_key.as_deref();
+    let join_uri = bound_keypair::join_uri(&issued.name, secret, addr, via_proxy);
+    TokenIssued {
         tbot_start: bound_keypair::tbot_start(&issued.name, secret, addr, via_proxy),
         expires: "never".to_owned(),
-        ttl: format_go_duration(args.ttl),
-        lifetime: lifetime(args.ttl),
-        bot: args.bot,
+        ttl: format_go_duration(ttl),
+        lifetime: lifetime(ttl),
+        bot: bot.to_owned(),
         join_method: bound_keypair::METHOD.to_owned(),
         bound_keypair: Some(BoundKeypairIssued {
-            must_register_before: initial_public_key
-                .is_none()
-                .then(|| format_timestamp(&prost_types::Timestamp::from(must_register_before))),
-            initial_key_fingerprint: initial_public_key
-                .as_deref()
+            must_register_before: onboarding
+                .must_register_before
+                .filter(|_| preregistered.is_none())
+                .map(|t| format_timestamp(&prost_types::Timestamp::from(t))),
+            initial_key_fingerprint: preregistered
                 .and_then(bound_keypair::fingerprint)
                 .map(|f| f.0),
-            recovery_mode: args.recovery_mode,
-            recovery_limit: args.recovery_limit,
-            join_uri: bound_keypair::join_uri(&issued.name, secret, addr, via_proxy),
+            recovery_mode: onboarding.recovery_mode.clone(),
+            recovery_limit: onboarding.recovery_limit,
+            tbot_start_join_uri: bound_keypair::tbot_start_join_uri(&join_uri),
+            join_uri,
             registration_secret: issued.registration_secret,
         }),
         token: issued.name,
-    };
-    ctx.printer().print(&out)?;
-    Ok(ExitStatus::Success)
+    }
 }
 
 /// Whole minutes as tctl says them (`60 minutes`); anything finer as a Go duration.
@@ -237,6 +279,36 @@ mod tests {
     fn default_ttl_is_teleports_hour() {
         assert_eq!(parse_ttl("1h"), Ok(DEFAULT_TOKEN_TTL));
         assert!(parse_ttl("0s").is_err());
+    }
+
+    #[test]
+    fn a_bound_keypair_token_with_a_preregistered_key_says_no_secret_is_needed() {
+        let issued = TokenIssued {
+            token: "bot-example-0a6f812a".into(),
+            bot: "example".into(),
+            expires: "never".into(),
+            ttl: "1h0m0s".into(),
+            join_method: "bound_keypair".into(),
+            tbot_start: bound_keypair::tbot_start("bot-example-0a6f812a", None, "auth:3025", false),
+            lifetime: "60 minutes".into(),
+            bound_keypair: Some(BoundKeypairIssued {
+                registration_secret: None,
+                must_register_before: None,
+                initial_key_fingerprint: Some(
+                    "SHA256:23i19WvFyPGr/E7rMY7KpdnNO28MtUnxPzIsZjGnHy4".into(),
+                ),
+                recovery_mode: "insecure".into(),
+                recovery_limit: 1,
+                join_uri: bound_keypair::join_uri("bot-example-0a6f812a", None, "auth:3025", false),
+                tbot_start_join_uri: bound_keypair::tbot_start_join_uri(
+                    "tbot+auth+bound-keypair://bot-example-0a6f812a@auth:3025",
+                ),
+            }),
+        };
+        insta::assert_snapshot!(issued.text());
+        let json = issued.json();
+        assert_eq!(json["registration_secret"], serde_json::Value::Null);
+        assert_eq!(json["recovery_mode"], "insecure");
     }
 
     #[test]

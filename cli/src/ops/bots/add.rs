@@ -1,5 +1,5 @@
 //! `bots add`: the Bot message tctl sends for a new bot, the checks before creating it, and the
-//! creation itself (stale locks removed first, then a join token).
+//! creation itself (stale locks removed first, then a join token, bound-keypair by default).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,10 +10,10 @@ use mwi_proto::types::LockV2;
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::ops::tokens::{IssuedToken, issue_bot_token};
 use crate::ops::unlock::{BlockingLock, find_blocking_locks, remove_locks_reporting};
 
 use super::calls::{already_exists, bot_error, check_roles_exist, create, token_failed};
+use super::join::{IssuedJoin, NewJoin, issue_join};
 use super::spec::set_logins;
 
 /// A bot to create, as `bots add` takes it.
@@ -70,25 +70,25 @@ pub async fn preflight_add(
 #[derive(Debug, Clone)]
 pub struct Added {
     pub bot: Fetched<Bot>,
-    pub token: IssuedToken,
+    pub token: IssuedJoin,
     /// Locks removed before creating the bot, and their backup.
     pub removed_locks: Vec<String>,
     pub locks_backup: Option<PathBuf>,
 }
 
-/// Removes `stale_locks` (backed up into `backup_dir` first), creates the bot and issues a join
-/// token valid for `token_ttl`.
+/// Removes `stale_locks` (backed up into `backup_dir` first), creates the bot and issues the
+/// join token `join` describes.
 pub async fn add(
     client: &Client,
     new: &NewBot,
     stale_locks: &[Fetched<LockV2>],
     backup_dir: &Path,
-    token_ttl: Duration,
+    join: &NewJoin,
 ) -> Result<Added, CommandError> {
     let stem = format!("bots-add-{}", new.name);
     let removed = remove_locks_reporting(client, stale_locks, backup_dir, &stem, |_| {}).await?;
     let bot = create(client, &new.name, &new.message()).await?;
-    let token = issue_bot_token(client, &new.name, token_ttl)
+    let token = issue_join(client, &new.name, join)
         .await
         .map_err(|e| token_failed(e, &new.name, "created"))?;
     Ok(Added {

@@ -9,6 +9,7 @@ use mwi_proto::types::LockV2;
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
+use crate::ops::bound_keypair::Headroom;
 use crate::ops::instances::{self, InstanceRow};
 use crate::ops::unlock::{BlockingLock, BotTargets, bot_resource_name};
 
@@ -18,9 +19,12 @@ use super::overview::{Health, health};
 /// A join token of a bot, as `bots show` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BotToken {
-    /// The token's name, which is its secret: show it masked.
+    /// The token's name; for join method `token` it is the secret: show it masked.
     pub name: String,
     pub expires: Option<prost_types::Timestamp>,
+    pub join_method: String,
+    /// For a bound-keypair token, its recovery headroom.
+    pub headroom: Option<Headroom>,
 }
 
 /// Everything `bots show` prints about one bot.
@@ -71,10 +75,16 @@ pub async fn details(
     let tokens: Vec<BotToken> = tokens
         .into_iter()
         .filter(|t| t.value.spec.as_ref().is_some_and(|s| s.bot_name == name))
-        .filter_map(|t| t.value.metadata)
-        .map(|m| BotToken {
-            name: m.name,
-            expires: m.expires,
+        .filter_map(|t| {
+            let headroom = Headroom::of(&t.value);
+            let join_method = t.value.spec.as_ref()?.join_method.clone();
+            let m = t.value.metadata?;
+            Some(BotToken {
+                name: m.name,
+                expires: m.expires,
+                join_method,
+                headroom,
+            })
         })
         .collect();
     let targets = BotTargets {

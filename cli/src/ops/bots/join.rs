@@ -1,6 +1,6 @@
-//! Joining a bot: a new one-time join token for an existing bot (`bots instances add`) and the
-//! locks that bear on the join, and what the bots commands print about a new token: the token,
-//! its expiry and the tbot start line (as `tctl bots add` prints them), and its JSON fields.
+//! Joining a bot: the join token `bots add` and `bots instances add` issue (bound-keypair by
+//! default, as tctl 19 does; a one-time `token` with `--legacy`), the locks that bear on a new
+//! instance's join, and what the bots commands print about a one-time token.
 
 use std::time::Duration;
 
@@ -9,36 +9,73 @@ use mwi_proto::types::{LockTarget, LockV2};
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
+use crate::ops::bound_keypair::{self, Issued, Onboarding};
 use crate::ops::tokens::{IssuedToken, TBOT_DATA_DIR, issue_bot_token, tbot_start_command};
 use crate::ops::unlock::{BlockingLock, bot_resource_name, find_blocking_locks};
 use crate::resource::{format_go_duration, format_timestamp};
 
 use super::calls::get;
 
-/// A new one-time join token for an existing bot, and the locks that bear on the join.
+/// The join token to issue for a bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NewJoin {
+    /// A one-time `token` join valid for `ttl` (tctl before v19, `--legacy` since).
+    Token { ttl: Duration },
+    /// A bound-keypair token (tctl 19's default, gravitational/teleport#63422).
+    BoundKeypair(Onboarding),
+}
+
+/// The join token issued for a bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssuedJoin {
+    Token(IssuedToken),
+    /// The token and the onboarding it was made with.
+    BoundKeypair(Issued, Onboarding),
+}
+
+/// Issues the join token `join` describes for `bot` (whose existence the caller checked).
+pub async fn issue_join(
+    client: &Client,
+    bot: &str,
+    join: &NewJoin,
+) -> Result<IssuedJoin, CommandError> {
+    match join {
+        NewJoin::Token { ttl } => Ok(IssuedJoin::Token(issue_bot_token(client, bot, *ttl).await?)),
+        NewJoin::BoundKeypair(onboarding) => {
+            let name = bound_keypair::token_name(bot)?;
+            let token = bound_keypair::token(&name, bot, onboarding);
+            Ok(IssuedJoin::BoundKeypair(
+                bound_keypair::issue(client, &token).await?,
+                onboarding.clone(),
+            ))
+        }
+    }
+}
+
+/// A new join token for an existing bot, and the locks that bear on the join.
 #[derive(Debug, Clone)]
 pub struct Ticket {
     pub bot: Fetched<Bot>,
-    pub token: IssuedToken,
+    pub token: IssuedJoin,
     /// Locks on the bot's user or role: the join is refused while any is in force.
     pub refusing: Vec<BlockingLock>,
     /// Other locks of the bot (older instances, join tokens): they do not stop this join.
     pub other_locks: Vec<BlockingLock>,
 }
 
-/// Issues a one-time token for bot `bot` (which must exist) valid for `ttl`, after reading the
-/// locks that would refuse the join, so the caller can warn before anyone restarts tbot.
+/// Issues the token `join` describes for bot `bot` (which must exist), after reading the locks
+/// that would refuse the join, so the caller can warn before anyone restarts tbot.
 pub async fn add_instance(
     client: &Client,
     bot: &str,
-    ttl: Duration,
+    join: &NewJoin,
 ) -> Result<Ticket, CommandError> {
     let found = get(client, bot).await?;
     let (refusing, other_locks) = find_blocking_locks(client, bot)
         .await?
         .into_iter()
         .partition(|l| refuses_join(&l.lock.value, bot));
-    let token = issue_bot_token(client, bot, ttl).await?;
+    let token = issue_join(client, bot, join).await?;
     Ok(Ticket {
         bot: found,
         token,

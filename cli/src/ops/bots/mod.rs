@@ -22,7 +22,9 @@ mod update;
 pub use add::{Added, NewBot, add, preflight_add};
 pub use calls::{check_roles_exist, create, delete, get, not_found};
 pub use details::{BotDetails, BotToken, details};
-pub use join::{JoinAddress, JoinToken, Ticket, add_instance, refuses_join};
+pub use join::{
+    IssuedJoin, JoinAddress, JoinToken, NewJoin, Ticket, add_instance, issue_join, refuses_join,
+};
 pub use overview::{BotSummary, Health, overview};
 pub use recreate::{BotSnapshot, SavedSnapshot, save_snapshot, snapshot};
 pub use spec::{

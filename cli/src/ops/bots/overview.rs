@@ -9,6 +9,7 @@ use mwi_proto::types::{LockTarget, LockV2};
 
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
+use crate::ops::bound_keypair::Headroom;
 use crate::ops::instances;
 use crate::ops::unlock::{BotTargets, bot_resource_name, lock_name};
 
@@ -34,6 +35,10 @@ pub struct BotSummary {
     pub live_instances: usize,
     /// Unexpired join tokens for it.
     pub tokens: usize,
+    /// The join methods of those tokens, sorted, each once.
+    pub join_methods: Vec<String>,
+    /// The recovery headroom of its bound-keypair tokens, fewest recoveries left first.
+    pub bound_tokens: Vec<Headroom>,
 }
 
 /// What stands out about a bot.
@@ -97,6 +102,8 @@ fn summary_of(bot: &Bot) -> BotSummary {
         instances: 0,
         live_instances: 0,
         tokens: 0,
+        join_methods: Vec::new(),
+        bound_tokens: Vec::new(),
     }
 }
 
@@ -132,9 +139,18 @@ pub async fn overview(client: &Client, now: SystemTime) -> Result<Vec<BotSummary
         if let Some(&i) = index.get(&spec.bot_name)
             && unexpired
         {
-            summaries[i].tokens += 1;
+            let summary = &mut summaries[i];
+            summary.tokens += 1;
+            if !summary.join_methods.contains(&spec.join_method) {
+                summary.join_methods.push(spec.join_method.clone());
+            }
+            summary.bound_tokens.extend(Headroom::of(&token.value));
             targets[i].join_tokens.insert(meta.name.clone());
         }
+    }
+    for summary in &mut summaries {
+        summary.join_methods.sort();
+        summary.bound_tokens.sort_by_key(least_headroom_first);
     }
     let mut pager = client.bot_instances(None);
     while let Some(page) = pager.next_page().await? {
@@ -175,9 +191,39 @@ pub async fn overview(client: &Client, now: SystemTime) -> Result<Vec<BotSummary
     Ok(summaries)
 }
 
+/// Orders tokens by recoveries left (an unlimited mode last), then by name.
+pub(super) fn least_headroom_first(h: &Headroom) -> (u32, String) {
+    (h.recoveries_left.unwrap_or(u32::MAX), h.token.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_with_fewer_recoveries_left_come_first_and_unlimited_ones_last() {
+        let h = |token: &str, left: Option<u32>| Headroom {
+            token: token.into(),
+            recovery_mode: if left.is_some() {
+                "standard"
+            } else {
+                "relaxed"
+            }
+            .into(),
+            recovery_count: 0,
+            recovery_limit: 3,
+            recoveries_left: left,
+        };
+        let mut all = [
+            h("a", None),
+            h("b", Some(2)),
+            h("c", Some(0)),
+            h("d", Some(2)),
+        ];
+        all.sort_by_key(least_headroom_first);
+        let names: Vec<&str> = all.iter().map(|h| h.token.as_str()).collect();
+        assert_eq!(names, ["c", "b", "d", "a"]);
+    }
 
     #[test]
     fn health_puts_locks_before_liveness() {

@@ -10,11 +10,14 @@ pub(crate) mod deprecated_outputs;
 pub(crate) mod duplicate_destination;
 pub(crate) mod duplicate_key;
 pub(crate) mod invalid_value;
+pub(crate) mod join_uri_malformed;
 pub(crate) mod kube_secret_exec_plugin;
 pub(crate) mod memory_storage_join;
 pub(crate) mod missing_key;
 pub(crate) mod network_storage;
 pub(crate) mod onboarding_ca_conflict;
+pub(crate) mod registration_secret_both;
+pub(crate) mod secret_as_token;
 pub(crate) mod service_roles;
 pub(crate) mod shared_storage;
 pub(crate) mod token_path_missing;
@@ -71,6 +74,9 @@ pub static RULES: &[&Rule] = &[
     &auth_server_ssh_config::RULE,
     &use_proxy_addr::RULE,
     &onboarding_ca_conflict::RULE,
+    &registration_secret_both::RULE,
+    &secret_as_token::RULE,
+    &join_uri_malformed::RULE,
     &ttl_over_24h::RULE,
     &ttl_below_interval::RULE,
     &token_path_missing::RULE,

@@ -1,40 +1,46 @@
-//! `mwictl bots instances add NAME`: a new one-time join token for an existing bot, with a
-//! warning when a lock would refuse the join.
+//! `mwictl bots instances add NAME`: a new join token for an existing bot (bound-keypair, or a
+//! one-time token with --legacy), with a warning when a lock would refuse the join.
 
 use std::time::Duration;
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::ops::bots::{JoinAddress, JoinToken, Ticket, add_instance, user_and_role};
+use crate::ops::bots::{JoinAddress, Ticket, add_instance, user_and_role};
 use crate::output::{Output, lock_count, terminal_width};
 
+use super::super::join::{Join, JoinFlags, join};
 use super::super::leftover_locks::lock_table;
 use crate::commands::flags::parse_duration;
 
-/// Issue a one-time join token for a new instance of a bot.
+/// Issue a join token for a new instance of a bot.
 ///
-/// The way back for a bot whose identity expired or was locked: start tbot (restart, a signal is
-/// not enough) with the new token and it joins as a new instance with generation 1. A lock on
-/// the bot's user or role still refuses the join: you are warned, and `mwictl unlock --bot NAME`
-/// removes it.
+/// As tctl does since Teleport 19, the token is bound-keypair (see `bots add`); --legacy issues a
+/// one-time `token` join. The way back for a bot whose identity expired or was locked: start
+/// tbot (restart, a signal is not enough) with the new token and it joins as a new instance with
+/// generation 1. A lock on the bot's user or role still refuses the join: you are warned, and
+/// `mwictl unlock --bot NAME` removes it.
 ///
 /// JSON: `{user_name, role_name, token_id, token_ttl, expires, blocking_locks}` (token_ttl in
-/// nanoseconds, like tctl). Exit 3 when the bot does not exist.
+/// nanoseconds, like tctl), and for a bound-keypair token the fields of `tokens add`. Exit 3
+/// when the bot does not exist.
 #[derive(Debug, clap::Args)]
 #[command(visible_alias = "join")]
 pub struct AddArgs {
     /// The bot's name.
     pub name: String,
 
-    /// How long the token stays valid.
+    /// How long the token (bound-keypair: its registration secret) stays valid.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "1h")]
     pub ttl: Duration,
+
+    #[command(flatten)]
+    pub join: JoinFlags,
 }
 
 /// The token and the locks that would refuse it.
 pub struct AddReport {
-    pub join: JoinToken,
+    pub join: Join,
     pub blocking: Vec<String>,
 }
 
@@ -51,13 +57,14 @@ impl Output for AddReport {
 }
 
 pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandError> {
+    let new_join = args.join.new_join(args.ttl)?;
     let client = ctx.client().await?;
     let Ticket {
         bot,
         token,
         refusing,
         other_locks,
-    } = add_instance(client, &args.name, args.ttl).await?;
+    } = add_instance(client, &args.name, &new_join).await?;
     let printer = ctx.printer();
     if !refusing.is_empty() {
         printer.warn(format!(
@@ -80,15 +87,14 @@ pub async fn run(ctx: &Context, args: AddArgs) -> Result<ExitStatus, CommandErro
             args.name
         ));
     }
-    let (user_name, role_name) = user_and_role(&bot.value);
     let report = AddReport {
-        join: JoinToken {
+        join: join(
             token,
-            ttl: args.ttl,
-            address: JoinAddress::of(client),
-            user_name,
-            role_name,
-        },
+            &args.name,
+            args.ttl,
+            JoinAddress::of(client),
+            user_and_role(&bot.value),
+        ),
         blocking: refusing.iter().map(|l| l.name().to_owned()).collect(),
     };
     printer.print(&report)?;

@@ -1,0 +1,274 @@
+//! What the bound-keypair incidents S8–S12 mean and how to fix them today: the cause, the manual
+//! mwictl steps (until `mwictl recover bk-…` exists) and the tctl runbook they follow.
+
+use super::signal::{BkRefusal, Signal};
+use super::{BoundKeypair, Fix, LiveCheck};
+use std::collections::BTreeMap;
+
+/// Stands for the join token in a command when no line named it.
+const TOKEN: &str = "TOKEN_NAME";
+
+/// The bound-keypair incident a refusal shows; `fleet` when several bots fail join-state checks.
+pub(crate) fn incident_of(refusal: BkRefusal, fleet: bool) -> Option<BoundKeypair> {
+    Some(match refusal {
+        BkRefusal::NoRejoins | BkRefusal::NoRecoveryAttempts => BoundKeypair::Exhausted,
+        r if r.is_join_state() && fleet => BoundKeypair::Rollback,
+        BkRefusal::JoinStateFailed | BkRefusal::JoinStateMissing => BoundKeypair::JoinState,
+        BkRefusal::FirstJoinWithCredentials
+        | BkRefusal::SecretRequired
+        | BkRefusal::BadBackendState
+        | BkRefusal::NoOnboarding => BoundKeypair::TokenWiped,
+        BkRefusal::SignerNotFound => BoundKeypair::KeypairLost,
+        BkRefusal::KeyReused | BkRefusal::StaticRotation => return None,
+    })
+}
+
+/// Title, cause, fix and live check of a bound-keypair finding. `name` is the bot (or a
+/// placeholder); the tokens the lines name go into `facts` and the commands.
+pub(crate) fn advise(
+    bk: BoundKeypair,
+    name: &str,
+    bot: Option<&str>,
+    signals: &[&Signal],
+    facts: &mut BTreeMap<String, String>,
+) -> (&'static str, String, Fix, Option<LiveCheck>) {
+    let mut tokens: Vec<&str> = Vec::new();
+    let mut refusals: Vec<&'static str> = Vec::new();
+    for signal in signals {
+        let token = match signal {
+            Signal::BoundKeypair { refusal, token, .. } => {
+                if !refusals.contains(&refusal.wording()) {
+                    refusals.push(refusal.wording());
+                }
+                token.as_deref()
+            }
+            Signal::Lock {
+                target: Some(target),
+                ..
+            } => target.strip_prefix("join_token: "),
+            _ => None,
+        };
+        if let Some(token) = token.filter(|t| !tokens.contains(t)) {
+            tokens.push(token);
+        }
+    }
+    if !tokens.is_empty() {
+        facts.insert("tokens".to_string(), tokens.join(", "));
+    }
+    if !refusals.is_empty() {
+        facts.insert("refusals".to_string(), refusals.join("; "));
+    }
+    let token = tokens.first().copied().unwrap_or(TOKEN);
+    let flow = match bk {
+        BoundKeypair::Rollback => format!("`mwictl recover {}`", bk.name()),
+        _ => format!("`mwictl recover {} --bot {name}`", bk.name()),
+    };
+    let later = format!("{flow} will do these steps in one run once it exists.");
+    let live = Some(LiveCheck::LockForBot {
+        bot: bot.map(str::to_string),
+    });
+    match bk {
+        BoundKeypair::Exhausted => (
+            "bound keypair: recovery limit used up",
+            "The bot lost its certificates and tried to recover (or onboard) with its bound key, \
+             but the token is in recovery mode standard and recovery_count has reached \
+             recovery.limit, so the auth service refuses every further recovery."
+                .to_string(),
+            Fix {
+                mwictl: Some(format!("mwictl tokens show {token}")),
+                tctl: vec![
+                    format!("tctl get token/{token} --format=json"),
+                    format!("tctl edit token/{token}"),
+                ],
+                then: Some(format!(
+                    "Read recovery_count (C); `mwictl edit token/{token}` and set \
+                     spec.bound_keypair.recovery.limit to C+1 (one supervised recovery) or C+2 \
+                     (one spare), or recovery.mode to relaxed; restart tbot and check with \
+                     `mwictl tokens show {token}` that the count rose and a new bot instance \
+                     joined. {later}"
+                )),
+            },
+            None,
+        ),
+        BoundKeypair::JoinState => (
+            "bound keypair: join state rejected, the join token is locked",
+            "The bot proved its key but sent no join state or one that does not match the token \
+             (recovery counter, bot instance): two bots share one keypair, the storage was \
+             copied or restored, or the key was stolen. The auth service locked the join token, \
+             so every later join is refused by the lock."
+                .to_string(),
+            Fix {
+                mwictl: Some(format!("mwictl unlock --bot {name}")),
+                tctl: vec![
+                    "tctl get locks".to_string(),
+                    "tctl rm lock/LOCK_NAME".to_string(),
+                    format!("tctl edit token/{token}"),
+                ],
+                then: Some(format!(
+                    "First rule out a stolen key (who else has the storage directory?). After \
+                     the locks are gone: note recovery.mode, `mwictl edit token/{token}` and set \
+                     it to insecure (and recovery.limit above recovery_count), restart tbot, wait \
+                     until `mwictl tokens show {token}` shows recovery_count one higher, then set \
+                     the old mode back: never leave insecure behind. If the key may have leaked, \
+                     `mwictl tokens rotate {token}`. {later}"
+                )),
+            },
+            live,
+        ),
+        BoundKeypair::TokenWiped => (
+            "bound keypair: the token lost its bound key",
+            "The token no longer knows the bot's key: it was deleted and created again, or \
+             re-applied from a spec-only file (`create -f` without status, Teleport issue \
+             #68211). A bot with valid certificates is refused a first join; once they expire \
+             it no longer sends its registration secret, because it holds join state."
+                .to_string(),
+            Fix {
+                mwictl: Some(format!("mwictl get token/{token}")),
+                tctl: vec![
+                    format!("tctl get token/{token}"),
+                    format!("tctl rm token/{token}"),
+                    "tctl create -f token.yaml".to_string(),
+                ],
+                then: Some(format!(
+                    "If a backup of the token with its status exists (mwictl backups), restore \
+                     it with `mwictl create -f FILE --restore-status`. Else recreate {token} \
+                     with the bot's public key (id_bkp.pub in tbot's storage) as \
+                     spec.bound_keypair.onboarding.initial_public_key, recovery.limit at least 1 \
+                     and mode insecure for one join, restart tbot once its certificates expired, \
+                     then set the mode back. {later}"
+                )),
+            },
+            None,
+        ),
+        BoundKeypair::KeypairLost => (
+            "bound keypair: the bot lost its private key",
+            "The auth service challenged the key the token is bound to, but tbot holds no \
+             private key for it: its storage was wiped or replaced. The key cannot be recovered; \
+             the bot needs a fresh token."
+                .to_string(),
+            Fix {
+                mwictl: Some(format!(
+                    "mwictl tokens add --bot {name} --join-method bound_keypair"
+                )),
+                tctl: vec![
+                    format!("tctl rm token/{token}"),
+                    format!("tctl bots instances add {name}"),
+                ],
+                then: Some(format!(
+                    "Put the new token name and its registration secret (registration_secret or \
+                     registration_secret_path, or the join URI) in tbot.yaml, remove id_bkp*, \
+                     bkp_state and bkp_key_history.json from tbot's storage (old join state \
+                     suppresses the secret), restart tbot, then `mwictl rm token/{token}`. \
+                     {later}"
+                )),
+            },
+            None,
+        ),
+        BoundKeypair::Rollback => (
+            "bound keypair: join states rejected across the fleet (backend rollback)",
+            "Several bots fail join-state checks at once: the auth backend was restored from a \
+             snapshot, so the tokens' recovery counters and bot instances are older than the \
+             join states the bots hold."
+                .to_string(),
+            Fix {
+                mwictl: Some("mwictl locks ls".to_string()),
+                tctl: vec![
+                    "tctl get locks".to_string(),
+                    "tctl rm lock/LOCK_NAME".to_string(),
+                    "tctl edit token/TOKEN_NAME".to_string(),
+                ],
+                then: Some(format!(
+                    "For each token ({}): note recovery.mode, set it to insecure with `mwictl \
+                     edit token/TOKEN_NAME`, remove its join-token locks (`mwictl unlock --bot \
+                     BOT`), wait until the bot rejoined (`mwictl tokens show TOKEN_NAME`: \
+                     recovery_count rose), then set each mode back. {later}",
+                    if tokens.is_empty() {
+                        "every bound_keypair token".to_string()
+                    } else {
+                        tokens.join(", ")
+                    }
+                )),
+            },
+            None,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_refusal_names_its_incident_and_join_state_ones_follow_the_fleet() {
+        use BkRefusal::*;
+        use BoundKeypair::*;
+        let table = [
+            (NoRejoins, Some(Exhausted), Some(Exhausted)),
+            (NoRecoveryAttempts, Some(Exhausted), Some(Exhausted)),
+            (JoinStateFailed, Some(JoinState), Some(Rollback)),
+            (JoinStateMissing, Some(JoinState), Some(Rollback)),
+            (FirstJoinWithCredentials, Some(TokenWiped), Some(TokenWiped)),
+            (SecretRequired, Some(TokenWiped), Some(TokenWiped)),
+            (BadBackendState, Some(TokenWiped), Some(TokenWiped)),
+            (NoOnboarding, Some(TokenWiped), Some(TokenWiped)),
+            (SignerNotFound, Some(KeypairLost), Some(KeypairLost)),
+            (KeyReused, None, None),
+            (StaticRotation, None, None),
+        ];
+        for (refusal, alone, fleet) in table {
+            assert_eq!(incident_of(refusal, false), alone, "{refusal:?}");
+            assert_eq!(incident_of(refusal, true), fleet, "{refusal:?} in a fleet");
+        }
+    }
+
+    #[test]
+    fn the_fix_names_the_tokens_and_the_coming_flow() {
+        let signal = Signal::BoundKeypair {
+            refusal: BkRefusal::NoRejoins,
+            token: Some("bot-web-1".into()),
+            bot: Some("web".into()),
+        };
+        let mut facts = BTreeMap::new();
+        let (_, _, fix, live) = advise(
+            BoundKeypair::Exhausted,
+            "web",
+            Some("web"),
+            &[&signal],
+            &mut facts,
+        );
+        assert_eq!(fix.mwictl.as_deref(), Some("mwictl tokens show bot-web-1"));
+        let then = fix.then.unwrap();
+        assert!(then.contains("mwictl edit token/bot-web-1"), "{then}");
+        assert!(
+            then.contains("`mwictl recover bk-exhausted --bot web`"),
+            "{then}"
+        );
+        assert_eq!(facts.get("tokens").map(String::as_str), Some("bot-web-1"));
+        assert_eq!(
+            facts.get("refusals").map(String::as_str),
+            Some("no rejoins remaining")
+        );
+        assert_eq!(live, None);
+
+        let mut facts = BTreeMap::new();
+        let (_, _, fix, live) = advise(BoundKeypair::Rollback, "BOT_NAME", None, &[], &mut facts);
+        assert!(fix.then.unwrap().contains("every bound_keypair token"));
+        assert!(facts.is_empty());
+        assert_eq!(live, None);
+        let (_, _, fix, live) = advise(
+            BoundKeypair::JoinState,
+            "ci",
+            Some("ci"),
+            &[],
+            &mut BTreeMap::new(),
+        );
+        assert_eq!(fix.mwictl.as_deref(), Some("mwictl unlock --bot ci"));
+        assert!(fix.tctl.contains(&format!("tctl edit token/{TOKEN}")));
+        assert_eq!(
+            live,
+            Some(LiveCheck::LockForBot {
+                bot: Some("ci".into())
+            })
+        );
+    }
+}

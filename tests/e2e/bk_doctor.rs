@@ -1,0 +1,169 @@
+//! `mwictl doctor` on the real agent's own log (`mwictl lab bot` against the lab): the
+//! bound-keypair refusals it prints name S8 (recovery limit used up) and S9 (a stale join state
+//! locks the join token), with the token and bot in the fix.
+
+use std::path::Path;
+
+use mwi_proto::proto::{UpsertTokenV2Request, upsert_token_v2_request};
+use mwi_proto::types::provision_token_spec_v2_bound_keypair::{OnboardingSpec, RecoverySpec};
+use mwi_proto::types::{
+    Metadata, ProvisionTokenSpecV2, ProvisionTokenSpecV2BoundKeypair, ProvisionTokenV2,
+};
+
+use crate::bots::put_bot;
+use crate::harness::*;
+
+const BOT: &str = "web";
+const TOKEN: &str = "bot-web-5f2a9c1e";
+const SECRET: &str = "s3cret";
+const ARGS: [&str; 4] = ["--credential-ttl", "2s", "--registration-secret", SECRET];
+
+/// A lab with bot `web` and its bound_keypair token onboarding by secret, with `limit`.
+fn lab_with_limit(limit: u32) -> Lab {
+    let lab = Lab::start();
+    put_bot(&lab, BOT, &[], &[], None);
+    let token = ProvisionTokenV2 {
+        kind: "token".into(),
+        version: "v2".into(),
+        metadata: Some(Metadata {
+            name: TOKEN.into(),
+            ..Default::default()
+        }),
+        spec: Some(ProvisionTokenSpecV2 {
+            roles: vec!["Bot".into()],
+            bot_name: BOT.into(),
+            join_method: "bound_keypair".into(),
+            bound_keypair: Some(ProvisionTokenSpecV2BoundKeypair {
+                onboarding: Some(OnboardingSpec {
+                    registration_secret: SECRET.into(),
+                    ..Default::default()
+                }),
+                recovery: Some(RecoverySpec {
+                    limit,
+                    mode: "standard".into(),
+                }),
+                rotate_after: None,
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    lab.admin(async |mut c| {
+        c.upsert_token_v2(UpsertTokenV2Request {
+            token: Some(upsert_token_v2_request::Token::V2(token)),
+        })
+        .await
+        .expect("UpsertTokenV2");
+    });
+    lab
+}
+
+/// One `mwictl lab bot --oneshot` run with storage `dir`.
+fn agent(lab: &Lab, dir: &Path) -> Run {
+    let mut args = vec![
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--join-method",
+        "bound_keypair",
+        "--token",
+        TOKEN,
+    ];
+    args.extend_from_slice(&ARGS);
+    run(&mut lab.cmd(&args))
+}
+
+/// Waits until the stored identity in `dir` has expired, so the next run recovers anonymously.
+fn wait_expiry(dir: &Path) {
+    let pem = std::fs::read_to_string(dir.join("tlscert")).expect("stored tlscert");
+    let not_after = mwi_identity::CertIdentity::from_pem(&pem)
+        .expect("a certificate")
+        .not_after;
+    while std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        <= not_after
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Doctor's JSON and text reports on `log`, written to a file in the lab's home.
+fn doctor(lab: &Lab, log: &str) -> (serde_json::Value, Run) {
+    let path = lab.root().join("tbot.log");
+    std::fs::write(&path, log).unwrap();
+    let path = path.to_str().unwrap();
+    let json = run(&mut lab.cmd(&["doctor", "--format", "json", path]));
+    assert_eq!(json.code, 1, "a finding: {}{}", json.stdout, json.stderr);
+    let report = serde_json::from_str(&json.stdout).expect("doctor's JSON");
+    (report, run(&mut lab.cmd(&["doctor", path])))
+}
+
+#[test]
+fn the_agents_refusal_after_the_last_recovery_is_s8() {
+    let lab = lab_with_limit(1);
+    let dir = lab.root().join("bot");
+    let first = agent(&lab, &dir);
+    assert_eq!(
+        first.code, 0,
+        "onboarding spends the one recovery: {}",
+        first.stderr
+    );
+    wait_expiry(&dir);
+    let refused = agent(&lab, &dir);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let (report, text) = doctor(&lab, &refused.stderr);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{}", text.stdout);
+    assert_eq!(findings[0]["incident"], "S8");
+    assert_eq!(findings[0]["facts"]["refusals"], "no rejoins remaining");
+    assert!(
+        text.stdout
+            .contains("S8 bound keypair: recovery limit used up"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("mwictl recover bk-exhausted"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn the_agents_stale_join_state_and_the_lock_it_caused_are_one_s9() {
+    let lab = lab_with_limit(5);
+    let dir = lab.root().join("bot");
+    assert_eq!(agent(&lab, &dir).code, 0);
+    let stale = std::fs::read(dir.join("bkp_state")).unwrap();
+    wait_expiry(&dir);
+    assert_eq!(agent(&lab, &dir).code, 0, "first recovery");
+    // A copy of the storage from before the recovery: its join state is one recovery behind.
+    std::fs::write(dir.join("bkp_state"), &stale).unwrap();
+    wait_expiry(&dir);
+    let failed = agent(&lab, &dir);
+    let locked = agent(&lab, &dir);
+    assert_eq!(
+        (failed.code, locked.code),
+        (1, 1),
+        "{}{}",
+        failed.stderr,
+        locked.stderr
+    );
+    let log = format!("{}{}", failed.stderr, locked.stderr);
+    let (report, text) = doctor(&lab, &log);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{}", text.stdout);
+    assert_eq!(findings[0]["incident"], "S9");
+    assert_eq!(findings[0]["bot"], BOT);
+    assert_eq!(findings[0]["facts"]["tokens"], TOKEN);
+    assert_eq!(findings[0]["fix"]["mwictl"], "mwictl unlock --bot web");
+    assert!(
+        text.stdout.contains(&format!("mwictl edit token/{TOKEN}")),
+        "{}",
+        text.stdout
+    );
+}
