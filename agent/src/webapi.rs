@@ -2,13 +2,10 @@
 //! proxy's web address, its certificate checked against the web CAs (or not, when insecure).
 //! Failures read like Go's `net/http` (`Get "https://…/webapi/find": dial tcp …`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use mwi_identity::tls::{self, AnyCertificate};
+use mwi_identity::tls::{self, AnyCertificate, HttpsGet, HttpsGetError};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::connect;
 use crate::settings::WebTrust;
@@ -68,7 +65,7 @@ async fn get(addr: &str, trust: &WebTrust) -> Result<Vec<u8>, String> {
     let builder = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;
-    let mut config = match trust {
+    let config = match trust {
         WebTrust::Insecure => builder
             .dangerous()
             .with_custom_certificate_verifier(AnyCertificate::new())
@@ -84,32 +81,20 @@ async fn get(addr: &str, trust: &WebTrust) -> Result<Vec<u8>, String> {
             return Err("no CA to verify the proxy's web certificate: run the agent with `mwictl lab bot` and a saved lab (it trusts the lab's web CA), or set insecure: true (lab only)".into());
         }
     };
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| dial_text(addr, &e))?;
-    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| connect::describe(&e))?;
-    let request = format!(
-        "GET /webapi/find HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nUser-Agent: tbot (mwictl lab agent)\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut answer = Vec::new();
-    match (&mut stream)
-        .take(MAX_ANSWER)
-        .read_to_end(&mut answer)
-        .await
-    {
-        Ok(_) => Ok(answer),
-        // Servers that close without close_notify still gave their answer.
-        Err(_) if !answer.is_empty() => Ok(answer),
-        Err(e) => Err(e.to_string()),
+    HttpsGet {
+        addr,
+        name,
+        path: "/webapi/find",
+        user_agent: "tbot (mwictl lab agent)",
+        max_answer: MAX_ANSWER,
     }
+    .send(config)
+    .await
+    .map_err(|e| match e {
+        HttpsGetError::Dial(e) => dial_text(addr, &e),
+        HttpsGetError::Handshake(e) => connect::describe(&e),
+        HttpsGetError::Exchange(e) => e.to_string(),
+    })
 }
 
 /// A TCP dial failure in Go's words: `dial tcp ADDR: connect: connection refused`, or for a

@@ -3,13 +3,10 @@
 //! connection to auth inside is checked against the identity's CA, so the web certificate is
 //! not verified here (Teleport's own discovery skips it only when asked; nothing secret is sent).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use mwi_identity::tls::{self, AnyCertificate};
+use mwi_identity::tls::{self, AnyCertificate, HttpsGet, HttpsGetError};
 use rustls::pki_types::ServerName;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// How long the whole question (connect, TLS, request, answer) may take.
 pub const FIND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,41 +50,28 @@ async fn get(addr: &str) -> Result<Vec<u8>, FindError> {
         .trim_matches(['[', ']']);
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| FindError::NoAnswer(format!("{host}: {e}")))?;
-    let tcp = TcpStream::connect(addr)
-        .await
-        .map_err(|e| FindError::NoAnswer(e.to_string()))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(tls::provider())
+    let config = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| FindError::NoAnswer(e.to_string()))?
         .dangerous()
         .with_custom_certificate_verifier(AnyCertificate::new())
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .map_err(|e| match tls::find_rustls_error(&e) {
+    HttpsGet {
+        addr,
+        name,
+        path: "/webapi/find",
+        user_agent: "mwictl",
+        max_answer: MAX_ANSWER,
+    }
+    .send(config)
+    .await
+    .map_err(|e| match e {
+        HttpsGetError::Handshake(e) => match tls::find_rustls_error(&e) {
             Some(rustls::Error::InvalidMessage(_)) => FindError::NotTls(e.to_string()),
             _ => FindError::NoAnswer(format!("TLS: {e}")),
-        })?;
-    let request = format!(
-        "GET /webapi/find HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\nUser-Agent: mwictl\r\nConnection: close\r\n\r\n"
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| FindError::NoAnswer(e.to_string()))?;
-    let mut answer = Vec::new();
-    match (&mut stream)
-        .take(MAX_ANSWER)
-        .read_to_end(&mut answer)
-        .await
-    {
-        Ok(_) => Ok(answer),
-        // Servers that close without close_notify still gave their answer.
-        Err(_) if !answer.is_empty() => Ok(answer),
-        Err(e) => Err(FindError::NoAnswer(e.to_string())),
-    }
+        },
+        HttpsGetError::Dial(e) | HttpsGetError::Exchange(e) => FindError::NoAnswer(e.to_string()),
+    })
 }
 
 /// A Teleport proxy answers 200 with JSON naming its cluster and its proxy settings.

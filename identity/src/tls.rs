@@ -1,8 +1,9 @@
 //! TLS with a Teleport auth service, one place for it: roots, chains and keys from PEM, client and
-//! server rustls configurations (ring, ALPN), auth addresses, and the dialer tonic connects through.
+//! server rustls configurations (ring, ALPN), auth addresses, the dialer tonic connects through, and one bounded HTTPS GET.
 
 mod address;
 mod dial;
+mod https;
 mod verify;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub use dial::{
     BoxedIo, CONNECT_TIMEOUT, DialError, Dialer, Io, Opening, Primed, REQUEST_TIMEOUT, Transport,
     tcp,
 };
+pub use https::{HttpsGet, HttpsGetError};
 pub use verify::{AnyCertificate, WebCertificate, dns_names, is_teleport_name, printable};
 
 /// The name every Teleport auth server certificate carries, whatever address it is reached at.
