@@ -1029,3 +1029,20 @@ fn a_refused_rotation_names_the_token_to_edit() {
         Some("mwictl edit token/bot-ci-9")
     );
 }
+
+#[test]
+fn an_expiry_line_joins_the_bound_keypair_finding_of_its_own_bot() {
+    use mwi_diag::doctor::BoundKeypair;
+    let report = doctor_on(
+        "WARN join failed error=\"no rejoins remaining\" bot=a\n\
+         WARN join failed error=\"could not lookup signer for public key k\" bot=b\n\
+         ERROR [TBOT] Identity has expired. The renewal is likely to fail.\n",
+    );
+    let ids: Vec<(&str, Option<&str>, usize)> = report
+        .findings
+        .iter()
+        .map(|f| (f.incident.id(), f.bot.as_deref(), f.evidence.len()))
+        .collect();
+    assert_eq!(ids, [("S8", Some("a"), 1), ("S11", Some("b"), 2)]);
+    assert_eq!(report.findings[1].incident, bk(BoundKeypair::KeypairLost));
+}

@@ -1,6 +1,7 @@
 //! `mwictl doctor` on the real agent's own log (`mwictl lab bot` against the lab): the
-//! bound-keypair refusals it prints name S8 (recovery limit used up) and S9 (a stale join state
-//! locks the join token), with the token and bot in the fix.
+//! bound-keypair refusals it prints name S8 (recovery limit used up), S9 (a stale join state
+//! locks the join token), S10 (the token deleted and re-created without its status) and S11 (the
+//! storage wiped), with the token and bot in the fix.
 
 use std::path::Path;
 
@@ -22,6 +23,12 @@ const ARGS: [&str; 4] = ["--credential-ttl", "2s", "--registration-secret", SECR
 fn lab_with_limit(limit: u32) -> Lab {
     let lab = Lab::start();
     put_bot(&lab, BOT, &[], &[], None);
+    put_token(&lab, limit);
+    lab
+}
+
+/// Writes the token (spec only, as a careless re-create does).
+fn put_token(lab: &Lab, limit: u32) {
     let token = ProvisionTokenV2 {
         kind: "token".into(),
         version: "v2".into(),
@@ -55,7 +62,6 @@ fn lab_with_limit(limit: u32) -> Lab {
         .await
         .expect("UpsertTokenV2");
     });
-    lab
 }
 
 /// One `mwictl lab bot --oneshot` run with storage `dir`.
@@ -166,4 +172,39 @@ fn the_agents_stale_join_state_and_the_lock_it_caused_are_one_s9() {
         "{}",
         text.stdout
     );
+}
+
+#[test]
+fn the_agent_with_its_storage_wiped_is_s11() {
+    let lab = lab_with_limit(3);
+    let dir = lab.root().join("bot");
+    assert_eq!(agent(&lab, &dir).code, 0);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let lost = agent(&lab, &dir);
+    assert_eq!(lost.code, 1, "{}", lost.stderr);
+    let (report, text) = doctor(&lab, &lost.stderr);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{}", text.stdout);
+    assert_eq!(findings[0]["incident"], "S11");
+    assert!(
+        text.stdout.contains("mwictl tokens add --bot"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn the_agent_after_its_token_was_deleted_and_recreated_is_s10() {
+    let lab = lab_with_limit(3);
+    let dir = lab.root().join("bot");
+    assert_eq!(agent(&lab, &dir).code, 0);
+    let rm = run(&mut lab.cmd(&["tokens", "rm", TOKEN]));
+    assert_eq!(rm.code, 0, "{}{}", rm.stdout, rm.stderr);
+    put_token(&lab, 3);
+    let refused = agent(&lab, &dir);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    let (report, text) = doctor(&lab, &refused.stderr);
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{}", text.stdout);
+    assert_eq!(findings[0]["incident"], "S10");
 }
