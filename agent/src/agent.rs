@@ -407,32 +407,23 @@ impl Agent {
                 (via, join_route.addr.clone()),
             ],
         );
-        if let JoinMethod::BoundKeypair(config) = &self.settings.join_method {
+        let identity = if let JoinMethod::BoundKeypair(config) = &self.settings.join_method {
             let config = config.clone();
             let channel = rpc::connect_anonymously(&join_route, &trust).await?;
-            let identity = self.bound_keypair_join(&config, token, channel).await?;
-            self.store
-                .save(&identity, Some(&store::token_hash(token)))
-                .map_err(|e| Failure::local(e.to_string()))?;
-            self.log.info(
-                caller::JOIN,
-                &format!("Fetched new bot identity, {}", identity.describe()),
-                &[],
-            );
-            self.current = Some(identity);
-            return Ok(());
-        }
-        let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
-        let certs = rpc::join(
-            &join_route,
-            &trust,
-            token,
-            &key,
-            self.settings.credential_ttl,
-        )
-        .await?;
-        let identity = Identity::from_certs(&key, &certs)
-            .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?;
+            self.bound_keypair_join(&config, token, channel).await?
+        } else {
+            let key = KeyPair::generate().map_err(|e| Failure::local(e.to_string()))?;
+            let certs = rpc::join(
+                &join_route,
+                &trust,
+                token,
+                &key,
+                self.settings.credential_ttl,
+            )
+            .await?;
+            Identity::from_certs(&key, &certs)
+                .map_err(|e| Failure::local(format!("the server's answer is unusable: {e}")))?
+        };
         self.store
             .save(&identity, Some(&store::token_hash(token)))
             .map_err(|e| Failure::local(e.to_string()))?;
