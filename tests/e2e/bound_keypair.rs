@@ -98,21 +98,10 @@ fn keypair_create_static_prints_the_env_line_or_writes_the_file() {
     key_filter(&mut settings);
     settings.bind(|| insta::assert_snapshot!("keypair_create_static_text", out.stdout));
     let path = home.path().join("static.pem");
-    let out = run(&mut mwictl_cmd(
+    let json = keypair_json(
         home.path(),
-        &[
-            "lab",
-            "keypair",
-            "create",
-            "--static",
-            "--static-key-path",
-            path.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    ));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        &["--static", "--static-key-path", path.to_str().unwrap()],
+    );
     assert!(
         json["public_key"]
             .as_str()
@@ -204,6 +193,11 @@ fn secret(text: &str) -> OnboardingSpec {
 
 /// `mwictl lab bot --oneshot` with storage `dir` joining with the token, plus `extra`.
 fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
+    run(&mut agent_cmd(lab, dir, extra))
+}
+
+/// The command [`agent`] runs, for a caller that adds to its environment.
+fn agent_cmd(lab: &Lab, dir: &Path, extra: &[&str]) -> assert_cmd::Command {
     let mut args = vec![
         "lab",
         "bot",
@@ -216,7 +210,30 @@ fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
         TOKEN,
     ];
     args.extend_from_slice(extra);
-    run(&mut lab.cmd(&args))
+    lab.cmd(&args)
+}
+
+/// `mwictl lab bot --oneshot` with storage `dir` joining by `--join-uri`.
+fn uri_cmd(lab: &Lab, dir: &Path, uri: &str) -> assert_cmd::Command {
+    lab.cmd(&[
+        "lab",
+        "bot",
+        "--oneshot",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--join-uri",
+        uri,
+    ])
+}
+
+/// `mwictl lab keypair create ARGS --format json` in `home`, which must succeed; its JSON.
+fn keypair_json(home: &Path, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["lab", "keypair", "create"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = run(&mut mwictl_cmd(home, &all));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
 }
 
 fn read(dir: &Path, file: &str) -> String {
@@ -282,15 +299,7 @@ fn onboarding_by_join_uri_and_by_environment_secret() {
     let lab = lab_with(secret("from-uri"), 2, "standard");
     let dir = lab.root().join("bot");
     let uri = format!("tbot+auth+bound-keypair://{TOKEN}:from-uri@{}", lab.addr);
-    let out = run(&mut lab.cmd(&[
-        "lab",
-        "bot",
-        "--oneshot",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--join-uri",
-        &uri,
-    ]));
+    let out = run(&mut uri_cmd(&lab, &dir, &uri));
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
         status(&lab).bound_public_key,
@@ -299,29 +308,13 @@ fn onboarding_by_join_uri_and_by_environment_secret() {
 
     let lab = lab_with(secret("from-env"), 1, "standard");
     let dir = lab.root().join("bot");
-    let out = run(lab
-        .cmd(&[
-            "lab",
-            "bot",
-            "--oneshot",
-            "--data-dir",
-            dir.to_str().unwrap(),
-            "--join-method",
-            "bound_keypair",
-            "--token",
-            TOKEN,
-        ])
-        .env("TBOT_REGISTRATION_SECRET", "from-env"));
+    let out = run(agent_cmd(&lab, &dir, &[]).env("TBOT_REGISTRATION_SECRET", "from-env"));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let missing = run(&mut lab.cmd(&[
-        "lab",
-        "bot",
-        "--oneshot",
-        "--data-dir",
-        lab.root().join("other").to_str().unwrap(),
-        "--join-uri",
+    let missing = run(&mut uri_cmd(
+        &lab,
+        &lab.root().join("other"),
         &format!("tbot+auth+bound-keypair://@{}", lab.addr),
-    ]));
+    ));
     assert_eq!(missing.code, 1);
     assert!(
         missing
@@ -336,21 +329,8 @@ fn onboarding_by_join_uri_and_by_environment_secret() {
 fn onboarding_by_preregistered_key_without_a_secret() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("bot");
-    let made = run(&mut mwictl_cmd(
-        home.path(),
-        &[
-            "lab",
-            "keypair",
-            "create",
-            "--storage",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    ));
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let public: serde_json::Value = serde_json::from_str(&made.stdout).unwrap();
-    let public = public["public_key"].as_str().unwrap().to_string();
+    let made = keypair_json(home.path(), &["--storage", dir.to_str().unwrap()]);
+    let public = made["public_key"].as_str().unwrap().to_string();
     let lab = lab_with(
         OnboardingSpec {
             initial_public_key: public.clone(),
@@ -388,21 +368,10 @@ fn onboarding_by_preregistered_key_without_a_secret() {
 fn onboarding_by_static_key_in_insecure_mode_stores_no_keypair() {
     let lab0 = tempfile::tempdir().unwrap();
     let key_path = lab0.path().join("static.pem");
-    let made = run(&mut mwictl_cmd(
+    let json = keypair_json(
         lab0.path(),
-        &[
-            "lab",
-            "keypair",
-            "create",
-            "--static",
-            "--static-key-path",
-            key_path.to_str().unwrap(),
-            "--format",
-            "json",
-        ],
-    ));
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let json: serde_json::Value = serde_json::from_str(&made.stdout).unwrap();
+        &["--static", "--static-key-path", key_path.to_str().unwrap()],
+    );
     let public = json["public_key"].as_str().unwrap().to_string();
     let lab = lab_with(
         OnboardingSpec {
@@ -437,19 +406,9 @@ fn onboarding_by_static_key_in_insecure_mode_stores_no_keypair() {
 
     // The same key from the environment variable.
     let encoded = json["private_key"].as_str().unwrap();
-    let out = run(lab
-        .cmd(&[
-            "lab",
-            "bot",
-            "--oneshot",
-            "--data-dir",
-            lab.root().join("env").to_str().unwrap(),
-            "--join-method",
-            "bound_keypair",
-            "--token",
-            TOKEN,
-        ])
-        .env("TBOT_BOUND_KEYPAIR_STATIC_KEY", encoded));
+    let out =
+        run(agent_cmd(&lab, &lab.root().join("env"), &[])
+            .env("TBOT_BOUND_KEYPAIR_STATIC_KEY", encoded));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
@@ -618,15 +577,7 @@ fn the_proxy_join_uri_joins_through_the_lab_proxy() {
     let proxy = lab.proxy.clone().expect("the lab proxy");
     let dir = lab.root().join("bot");
     let uri = format!("tbot+proxy+bound-keypair://{TOKEN}:via-proxy@{proxy}");
-    let mut cmd = lab.cmd(&[
-        "lab",
-        "bot",
-        "--oneshot",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--join-uri",
-        &uri,
-    ]);
+    let mut cmd = uri_cmd(&lab, &dir, &uri);
     cmd.env_remove("TBOT_USE_PROXY_ADDR");
     let out = run(&mut cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -640,15 +591,7 @@ fn the_proxy_join_uri_joins_through_the_lab_proxy() {
         read(&dir, "id_bkp.pub").trim()
     );
     // The refresh goes through the proxy too.
-    let mut cmd = lab.cmd(&[
-        "lab",
-        "bot",
-        "--oneshot",
-        "--data-dir",
-        dir.to_str().unwrap(),
-        "--join-uri",
-        &uri,
-    ]);
+    let mut cmd = uri_cmd(&lab, &dir, &uri);
     cmd.env_remove("TBOT_USE_PROXY_ADDR");
     let out = run(&mut cmd);
     assert_eq!(out.code, 0, "{}", out.stderr);
