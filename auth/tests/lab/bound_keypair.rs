@@ -27,7 +27,7 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 use mwi_testkit::Lab;
-use mwi_testkit::fixtures::client_key;
+use mwi_testkit::fixtures::{ClientKey, client_key};
 
 const BOT: &str = "example";
 const TOKEN: &str = "bkp-token";
@@ -58,6 +58,24 @@ fn honest(keys: Vec<SigningKey>) -> impl FnMut(&str, &str) -> Vec<u8> {
     }
 }
 
+/// A bot's client parameters: `key`'s TLS public key (DER), no SSH key, no expiry asked.
+fn bot_params(key: &ClientKey) -> ClientParams {
+    let tls_der = p256::PublicKey::from_public_key_pem(&key.tls_public_pem)
+        .unwrap()
+        .to_public_key_der()
+        .unwrap()
+        .into_vec();
+    ClientParams {
+        payload: Some(client_params::Payload::BotParams(BotParams {
+            public_keys: Some(PublicKeys {
+                public_tls_key: tls_der,
+                public_ssh_key: Vec::new(),
+            }),
+            expires: None,
+        })),
+    }
+}
+
 /// Joins over the new RPC on `channel`, answering rotation requests with `rotate_to`.
 async fn join(
     channel: Channel,
@@ -67,11 +85,7 @@ async fn join(
     rotate_to: Option<&SigningKey>,
 ) -> Result<Joined, tonic::Status> {
     let key = client_key();
-    let tls_der = p256::PublicKey::from_public_key_pem(&key.tls_public_pem)
-        .unwrap()
-        .to_public_key_der()
-        .unwrap()
-        .into_vec();
+    let params = bot_params(&key);
     let (tx, rx) = mpsc::channel(4);
     tx.send(JoinRequest {
         payload: Some(join_request::Payload::ClientInit(ClientInit {
@@ -98,15 +112,7 @@ async fn join(
                 assert!(!sent_init);
                 sent_init = true;
                 join_request::Payload::BoundKeypairInit(BoundKeypairInit {
-                    client_params: Some(ClientParams {
-                        payload: Some(client_params::Payload::BotParams(BotParams {
-                            public_keys: Some(PublicKeys {
-                                public_tls_key: tls_der.clone(),
-                                public_ssh_key: Vec::new(),
-                            }),
-                            expires: None,
-                        })),
-                    }),
+                    client_params: Some(params.clone()),
                     initial_join_secret: secret.into(),
                     previous_join_state: join_state.to_vec(),
                 })
@@ -230,6 +236,16 @@ async fn lab_with_key(key: &SigningKey, limit: u32, mode: &str) -> Lab {
     };
     put(&lab, bound_token(onboarding, limit, mode)).await;
     lab
+}
+
+/// The message of the lab's lock on the join token, which must exist.
+async fn token_lock_message(lab: &Lab) -> String {
+    let locks = lab.locks().await;
+    let lock = locks
+        .iter()
+        .find(|l| l.spec.as_ref().unwrap().target.as_ref().unwrap().join_token == TOKEN)
+        .expect("a lock on the join token");
+    lock.spec.as_ref().unwrap().message.clone()
 }
 
 fn cert(joined: &Joined) -> mwi_identity::CertIdentity {
@@ -430,13 +446,8 @@ async fn a_stale_join_state_locks_the_join_token() {
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(err.message(), "join state verification failed");
     assert_eq!(status(&read(&lab).await), before);
-    let locks = lab.locks().await;
-    let lock = locks
-        .iter()
-        .find(|l| l.spec.as_ref().unwrap().target.as_ref().unwrap().join_token == TOKEN)
-        .expect("a lock on the join token");
     assert_eq!(
-        lock.spec.as_ref().unwrap().message,
+        token_lock_message(&lab).await,
         format!(
             "The join token \"{TOKEN}\" has been locked by bot \"{BOT}\" after a client failed \
              to verify its join state, possibly indicating a stolen keypair."
@@ -666,12 +677,6 @@ async fn the_new_rpc_joins_a_token_method_token_and_checks_the_requested_method(
     let lab = Lab::start().await;
     lab.create_bot(BOT, &[], &[]).await;
     let token = lab.bot_token(BOT).await;
-    let key = client_key();
-    let tls_der = p256::PublicKey::from_public_key_pem(&key.tls_public_pem)
-        .unwrap()
-        .to_public_key_der()
-        .unwrap()
-        .into_vec();
     let open = |method: Option<&str>| {
         let (tx, rx) = mpsc::channel(4);
         let first = JoinRequest {
@@ -715,15 +720,7 @@ async fn the_new_rpc_joins_a_token_method_token_and_checks_the_requested_method(
     assert_eq!(init.join_method, "token");
     tx.send(JoinRequest {
         payload: Some(join_request::Payload::TokenInit(TokenInit {
-            client_params: Some(ClientParams {
-                payload: Some(client_params::Payload::BotParams(BotParams {
-                    public_keys: Some(PublicKeys {
-                        public_tls_key: tls_der,
-                        public_ssh_key: Vec::new(),
-                    }),
-                    expires: None,
-                })),
-            }),
+            client_params: Some(bot_params(&client_key())),
         })),
     })
     .await
@@ -776,13 +773,8 @@ async fn an_older_certificate_generation_locks_the_join_token() {
         format!("cert generation mismatch for bot {BOT}/{instance}: stored=2, presented=1")
     );
     assert_eq!(read(&lab).await, before);
-    let locks = lab.locks().await;
-    let lock = locks
-        .iter()
-        .find(|l| l.spec.as_ref().unwrap().target.as_ref().unwrap().join_token == TOKEN)
-        .expect("a lock on the join token");
     assert_eq!(
-        lock.spec.as_ref().unwrap().message,
+        token_lock_message(&lab).await,
         format!(
             "Bot joins via the token \"{TOKEN}\" have been locked due to a certificate \
              generation mismatch by {BOT}/{instance}, possibly indicating a stolen certificate."
