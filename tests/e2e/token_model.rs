@@ -304,6 +304,29 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
+/// `mwictl tokens add --bot example --join-method bound_keypair`, plus `extra`.
+fn add_bound(lab: &Lab, extra: &[&str]) -> crate::harness::Run {
+    let mut args = vec![
+        "tokens",
+        "add",
+        "--bot",
+        "example",
+        "--join-method",
+        "bound_keypair",
+    ];
+    args.extend_from_slice(extra);
+    run(&mut lab.cmd(&args))
+}
+
+/// [`add_bound`] with `--format json`, which must succeed: what it printed.
+fn add_bound_json(lab: &Lab, extra: &[&str]) -> serde_json::Value {
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&["--format", "json"]);
+    let out = add_bound(lab, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    json(&out.stdout)
+}
+
 fn seconds_from_now(ts: &prost_types::Timestamp) -> i64 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -316,20 +339,7 @@ fn seconds_from_now(ts: &prost_types::Timestamp) -> i64 {
 fn tokens_add_bound_keypair_prints_the_secret_the_server_made_and_the_join_uri() {
     let lab = Lab::start();
     crate::unlock::create_bot(&lab, "example", &[]);
-    let out = run(&mut lab.cmd(&[
-        "tokens",
-        "add",
-        "--bot",
-        "example",
-        "--join-method",
-        "bound_keypair",
-        "--recovery-limit",
-        "2",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let issued = json(&out.stdout);
+    let issued = add_bound_json(&lab, &["--recovery-limit", "2"]);
     let name = issued["token"].as_str().unwrap().to_owned();
     assert!(
         name.starts_with("bot-example-") && name.len() == 20,
@@ -361,14 +371,7 @@ fn tokens_add_bound_keypair_prints_the_secret_the_server_made_and_the_join_uri()
             lab.addr
         )
     );
-    let out = run(&mut lab.cmd(&[
-        "tokens",
-        "add",
-        "--bot",
-        "example",
-        "--join-method",
-        "bound_keypair",
-    ]));
+    let out = add_bound(&lab, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let mut settings = crate::harness::snapshot_settings();
     settings.add_filter(r"bot-example-[0-9a-f]{8}", "[TOKEN]");
@@ -382,22 +385,10 @@ fn tokens_add_bound_keypair_with_a_preregistered_key_makes_no_secret_and_refuses
     let lab = Lab::start();
     crate::unlock::create_bot(&lab, "example", &[]);
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsqVA9xfvZBF+SY1+fE/bs+O7A7n6iSE3Z2l+Lud9Jy";
-    let out = run(&mut lab.cmd(&[
-        "tokens",
-        "add",
-        "--bot",
-        "example",
-        "--join-method",
-        "bound_keypair",
-        "--initial-public-key",
-        key,
-        "--recovery-mode",
-        "insecure",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let issued = json(&out.stdout);
+    let issued = add_bound_json(
+        &lab,
+        &["--initial-public-key", key, "--recovery-mode", "insecure"],
+    );
     assert_eq!(issued["registration_secret"], serde_json::Value::Null);
     assert_eq!(
         issued["initial_key_fingerprint"],
@@ -415,16 +406,7 @@ fn tokens_add_bound_keypair_with_a_preregistered_key_makes_no_secret_and_refuses
     );
     assert_eq!(spec.recovery.unwrap().mode, "insecure");
     assert_eq!(bound_status(&lab, name).registration_secret, "");
-    let out = run(&mut lab.cmd(&[
-        "tokens",
-        "add",
-        "--bot",
-        "example",
-        "--join-method",
-        "bound_keypair",
-        "--initial-public-key",
-        "ssh-ed25519 AAAA",
-    ]));
+    let out = add_bound(&lab, &["--initial-public-key", "ssh-ed25519 AAAA"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
         out.stderr
@@ -560,20 +542,7 @@ fn agent(lab: &Lab, dir: &std::path::Path, args: &[&str]) -> crate::harness::Run
 fn a_bot_onboarded_from_tokens_add_keeps_joining_after_its_token_file_is_re_applied() {
     let lab = Lab::start();
     crate::unlock::create_bot(&lab, "example", &[]);
-    let out = run(&mut lab.cmd(&[
-        "tokens",
-        "add",
-        "--bot",
-        "example",
-        "--join-method",
-        "bound_keypair",
-        "--recovery-limit",
-        "2",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let issued = json(&out.stdout);
+    let issued = add_bound_json(&lab, &["--recovery-limit", "2"]);
     let name = issued["token"].as_str().unwrap().to_owned();
     let dir = lab.root().join("bot");
     // The joining URI tokens add printed onboards the agent.
