@@ -23,6 +23,23 @@ fn joining_uri(stdout: &str) -> String {
         .to_owned()
 }
 
+/// The token a `tbot+auth+bound-keypair://TOKEN[:SECRET]@ADDR` joining URI names.
+fn token_in(uri: &str) -> String {
+    uri.strip_prefix("tbot+auth+bound-keypair://")
+        .and_then(|rest| rest.split(['@', ':']).next())
+        .expect("the token in the URI")
+        .to_owned()
+}
+
+/// `mwictl ARGS --format json` on the lab, which must succeed: what it printed.
+fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--format", "json"]);
+    let out = run(&mut lab.cmd(&all));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    json(&out.stdout)
+}
+
 /// `mwictl lab bot --oneshot` with storage `dir`, plus `extra`.
 fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
     let mut args = vec![
@@ -78,11 +95,7 @@ fn bots_add_prints_a_joining_uri_the_agent_joins_and_renews_with() {
     let text = lab.redact(&out.stdout);
     settings.bind(|| insta::assert_snapshot!("bots_add_bound_keypair_text", text));
     let uri = joining_uri(&out.stdout);
-    let token = uri
-        .strip_prefix("tbot+auth+bound-keypair://")
-        .and_then(|rest| rest.split(':').next())
-        .expect("the token in the URI")
-        .to_owned();
+    let token = token_in(&uri);
     assert!(uri.ends_with(&format!("@{}", lab.addr)), "{uri}");
 
     let dir = lab.root().join("bot");
@@ -142,22 +155,21 @@ fn bots_add_prints_a_joining_uri_the_agent_joins_and_renews_with() {
 fn instances_add_json_has_tctls_fields_and_the_bound_keypair_facts() {
     let lab = Lab::start();
     crate::bots::put_bot(&lab, "example", &[], &[], None);
-    let out = run(&mut lab.cmd(&[
-        "bots",
-        "instances",
-        "add",
-        "example",
-        "--recovery-mode",
-        "relaxed",
-        "--recovery-limit",
-        "3",
-        "--ttl",
-        "30m",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let added = json(&out.stdout);
+    let added = ok_json(
+        &lab,
+        &[
+            "bots",
+            "instances",
+            "add",
+            "example",
+            "--recovery-mode",
+            "relaxed",
+            "--recovery-limit",
+            "3",
+            "--ttl",
+            "30m",
+        ],
+    );
     let token = added["token_id"].as_str().expect("token_id");
     let secret = added["registration_secret"].as_str().expect("a secret");
     assert!(token.starts_with("bot-example-"), "{token}");
@@ -194,31 +206,21 @@ fn instances_add_json_has_tctls_fields_and_the_bound_keypair_facts() {
 fn a_preregistered_key_passes_through_and_legacy_gives_a_one_time_token() {
     let lab = Lab::start();
     let dir = lab.root().join("bot");
-    let made = run(&mut lab.cmd(&[
-        "lab",
-        "keypair",
-        "create",
-        "--storage",
-        dir.to_str().unwrap(),
-        "--format",
-        "json",
-    ]));
-    assert_eq!(made.code, 0, "{}", made.stderr);
-    let key = json(&made.stdout)["public_key"]
-        .as_str()
-        .expect("key")
-        .to_owned();
-    let out = run(&mut lab.cmd(&[
-        "bots",
-        "add",
-        "example",
-        "--initial-public-key",
-        &key,
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let added = json(&out.stdout);
+    let made = ok_json(
+        &lab,
+        &[
+            "lab",
+            "keypair",
+            "create",
+            "--storage",
+            dir.to_str().unwrap(),
+        ],
+    );
+    let key = made["public_key"].as_str().expect("key").to_owned();
+    let added = ok_json(
+        &lab,
+        &["bots", "add", "example", "--initial-public-key", &key],
+    );
     assert_eq!(added["registration_secret"], serde_json::Value::Null);
     assert!(
         added["initial_key_fingerprint"]
@@ -236,17 +238,7 @@ fn a_preregistered_key_passes_through_and_legacy_gives_a_one_time_token() {
     assert_eq!(joined.code, 0, "{}", joined.stderr);
     assert_eq!(status(&lab, token).bound_public_key, key.trim());
 
-    let out = run(&mut lab.cmd(&[
-        "bots",
-        "instances",
-        "add",
-        "example",
-        "--legacy",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let legacy = json(&out.stdout);
+    let legacy = ok_json(&lab, &["bots", "instances", "add", "example", "--legacy"]);
     assert_eq!(legacy["token_id"].as_str().map(str::len), Some(32));
     assert_eq!(legacy["join_uri"], serde_json::Value::Null);
     let joined = crate::unlock::join(&lab, legacy["token_id"].as_str().unwrap());
@@ -289,9 +281,7 @@ fn unlock_bot_removes_the_join_token_lock_a_stale_join_state_made_and_the_agent_
 
     let listed = json(&run(&mut lab.cmd(&["bots", "ls", "--format", "json"])).stdout);
     assert_eq!(listed[0]["status"], "locked", "{listed}");
-    let out = run(&mut lab.cmd(&["unlock", "--bot", "example", "--yes", "--format", "json"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let report = json(&out.stdout);
+    let report = ok_json(&lab, &["unlock", "--bot", "example", "--yes"]);
     assert_eq!(
         report["removed"].as_array().map(Vec::len),
         Some(1),
@@ -306,11 +296,7 @@ fn unlock_bot_removes_the_join_token_lock_a_stale_join_state_made_and_the_agent_
     std::fs::write(dir.join("bkp_state"), &good).unwrap();
     let out = agent(&lab, &dir, &ttl);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let token = uri
-        .strip_prefix("tbot+auth+bound-keypair://")
-        .and_then(|rest| rest.split(':').next())
-        .unwrap();
-    assert_eq!(status(&lab, token).recovery_count, 3);
+    assert_eq!(status(&lab, &token_in(&uri)).recovery_count, 3);
 }
 
 #[test]
@@ -327,24 +313,12 @@ fn unlock_scan_all_finds_a_join_token_lock_whose_token_was_removed() {
             "The join token \"bot-example-0a6f812a\" has been locked by bot \"example\" after a client failed to verify its join state, possibly indicating a stolen keypair.",
         )],
     );
-    let out = run(&mut lab.cmd(&["unlock", "--bot", "example", "--yes", "--format", "json"]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
-        json(&out.stdout)["locks"],
+        ok_json(&lab, &["unlock", "--bot", "example", "--yes"])["locks"],
         serde_json::json!([]),
         "the filter cannot see it"
     );
-    let out = run(&mut lab.cmd(&[
-        "unlock",
-        "--bot",
-        "example",
-        "--scan-all",
-        "--yes",
-        "--format",
-        "json",
-    ]));
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let report = json(&out.stdout);
+    let report = ok_json(&lab, &["unlock", "--bot", "example", "--scan-all", "--yes"]);
     assert_eq!(
         report["removed"],
         serde_json::json!(["stale-state"]),
