@@ -403,15 +403,10 @@ impl Auth {
             Committed::Refused(e) => return Err(e),
         };
         let identity = CertIdentity {
-            username: user.name.clone(),
-            roles: user.roles.clone(),
-            teleport_cluster: Some(self.cluster.clone()),
             // Bound-keypair certificates are not renewable: the bot joins again instead.
             renewable: false,
             generation: u64::try_from(generation).unwrap_or(0),
-            bot_name: Some(bot.clone()),
-            bot_instance_id: Some(instance_id.clone()),
-            ..Default::default()
+            ..self.bot_identity(&user.name, &user.roles, &bot, &instance_id)
         };
         self.check_issue_locks(&identity)?;
         let certs = self.issue(&identity, &req.keys, &[], SystemTime::now() + ttl)?;

@@ -517,6 +517,25 @@ impl Auth {
         })
     }
 
+    /// A bot's own certificate subject as this cluster issues it: its user and roles, the bot and
+    /// the instance. Callers say whether it renews and which generation it is.
+    pub(crate) fn bot_identity(
+        &self,
+        username: &str,
+        roles: &[String],
+        bot: &str,
+        instance_id: &str,
+    ) -> CertIdentity {
+        CertIdentity {
+            username: username.to_string(),
+            roles: roles.to_vec(),
+            teleport_cluster: Some(self.cluster.clone()),
+            bot_name: Some(bot.to_string()),
+            bot_instance_id: Some(instance_id.to_string()),
+            ..Default::default()
+        }
+    }
+
     /// Refuses when an in-force lock targets the identity about to be issued.
     pub(crate) fn check_issue_locks(&self, identity: &CertIdentity) -> Result<(), ApiError> {
         self.policy
@@ -583,14 +602,9 @@ impl Auth {
             Renewal::Refused(e) => return Err(e),
         };
         let identity = CertIdentity {
-            username: id.username.clone(),
-            roles: id.roles.clone(),
-            teleport_cluster: Some(self.cluster.clone()),
             renewable: true,
             generation: u64::try_from(generation).unwrap_or(0),
-            bot_name: Some(bot),
-            bot_instance_id: Some(instance_id),
-            ..Default::default()
+            ..self.bot_identity(&id.username, &id.roles, &bot, &instance_id)
         };
         self.issue(&identity, &keys, &logins(&role, None), not_after)
     }

@@ -104,14 +104,9 @@ impl Auth {
         let now = now_ms();
         let instance_id = uuid::Uuid::new_v4().to_string();
         let identity = CertIdentity {
-            username: user.name.clone(),
-            roles: user.roles.clone(),
-            teleport_cluster: Some(self.cluster.clone()),
             renewable: true,
             generation: 1,
-            bot_name: Some(bot.clone()),
-            bot_instance_id: Some(instance_id.clone()),
-            ..Default::default()
+            ..self.bot_identity(&user.name, &user.roles, &bot, &instance_id)
         };
         // Locks first: a refused join must leave the token for a later try.
         self.check_issue_locks(&identity)?;
