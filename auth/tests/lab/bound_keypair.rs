@@ -76,6 +76,15 @@ fn bot_params(key: &ClientKey) -> ClientParams {
     }
 }
 
+/// [`join`] with no identity (onboarding or recovery), no secret and no rotation.
+async fn anonymous(
+    lab: &Lab,
+    join_state: &[u8],
+    solve: Solver<'_>,
+) -> Result<Joined, tonic::Status> {
+    join(lab.anonymous().await, "", join_state, solve, None).await
+}
+
 /// Joins over the new RPC on `channel`, answering rotation requests with `rotate_to`.
 async fn join(
     channel: Channel,
@@ -258,9 +267,7 @@ async fn a_preregistered_key_onboards_refreshes_recovers_and_then_runs_out_of_re
     let lab = lab_with_key(&key, 2, "standard").await;
     let mut solve = honest(vec![key.clone()]);
 
-    let first = join(lab.anonymous().await, "", &[], &mut solve, None)
-        .await
-        .unwrap();
+    let first = anonymous(&lab, &[], &mut solve).await.unwrap();
     let id = cert(&first);
     assert_eq!(id.username, "bot-example");
     assert!(
@@ -295,15 +302,9 @@ async fn a_preregistered_key_onboards_refreshes_recovers_and_then_runs_out_of_re
     assert_eq!(status(&read(&lab).await).recovery_count, 1);
 
     // Recovery (no identity, as after expiry): count rises, new instance linked to the old one.
-    let recovered = join(
-        lab.anonymous().await,
-        "",
-        &refreshed.join_state,
-        &mut solve,
-        None,
-    )
-    .await
-    .unwrap();
+    let recovered = anonymous(&lab, &refreshed.join_state, &mut solve)
+        .await
+        .unwrap();
     let new_id = cert(&recovered).bot_instance_id.unwrap();
     assert_ne!(Some(new_id.clone()), id.bot_instance_id);
     let s = status(&read(&lab).await);
@@ -321,16 +322,10 @@ async fn a_preregistered_key_onboards_refreshes_recovers_and_then_runs_out_of_re
 
     // The limit (2) is used up: refused with Teleport's words, nothing changed.
     let before = read(&lab).await;
-    let err = join(
-        lab.anonymous().await,
-        "",
-        &recovered.join_state,
-        &mut solve,
-        None,
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = anonymous(&lab, &recovered.join_state, &mut solve)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(err.message(), "no rejoins remaining");
     assert_eq!(read(&lab).await, before);
@@ -378,9 +373,7 @@ async fn rotate_after_rotates_the_bound_key_once() {
     let lab = lab_with_key(&key, 5, "standard").await;
     let new = SigningKey::generate_p256();
     let mut solve = honest(vec![key.clone(), new.clone()]);
-    let first = join(lab.anonymous().await, "", &[], &mut solve, None)
-        .await
-        .unwrap();
+    let first = anonymous(&lab, &[], &mut solve).await.unwrap();
     let mut token = read(&lab).await;
     token
         .spec
@@ -419,30 +412,16 @@ async fn a_stale_join_state_locks_the_join_token() {
     let key = SigningKey::generate_ed25519();
     let lab = lab_with_key(&key, 10, "standard").await;
     let mut solve = honest(vec![key.clone()]);
-    let first = join(lab.anonymous().await, "", &[], &mut solve, None)
+    let first = anonymous(&lab, &[], &mut solve).await.unwrap();
+    anonymous(&lab, &first.join_state, &mut solve)
         .await
         .unwrap();
-    join(
-        lab.anonymous().await,
-        "",
-        &first.join_state,
-        &mut solve,
-        None,
-    )
-    .await
-    .unwrap();
     // A copy of the keypair holding the older state shows up.
     let before = status(&read(&lab).await);
-    let err = join(
-        lab.anonymous().await,
-        "",
-        &first.join_state,
-        &mut solve,
-        None,
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = anonymous(&lab, &first.join_state, &mut solve)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(err.message(), "join state verification failed");
     assert_eq!(status(&read(&lab).await), before);
@@ -453,10 +432,7 @@ async fn a_stale_join_state_locks_the_join_token() {
              to verify its join state, possibly indicating a stolen keypair."
         )
     );
-    let err = join(lab.anonymous().await, "", &[], &mut solve, None)
-        .await
-        .err()
-        .unwrap();
+    let err = anonymous(&lab, &[], &mut solve).await.err().unwrap();
     assert!(
         err.message().starts_with("lock targeting JoinToken:")
             && err.message().contains("is in force"),
@@ -470,9 +446,7 @@ async fn bad_solutions_and_forged_join_states_are_refused_and_change_nothing() {
     let key = SigningKey::generate_ed25519();
     let lab = lab_with_key(&key, 10, "standard").await;
     let mut solve = honest(vec![key.clone()]);
-    let first = join(lab.anonymous().await, "", &[], &mut solve, None)
-        .await
-        .unwrap();
+    let first = anonymous(&lab, &[], &mut solve).await.unwrap();
     let before = read(&lab).await;
 
     let mut last = String::new();
@@ -481,15 +455,9 @@ async fn bad_solutions_and_forged_join_states_are_refused_and_change_nothing() {
         last = s.clone();
         s.into_bytes()
     };
-    join(
-        lab.anonymous().await,
-        "",
-        &first.join_state,
-        &mut record,
-        None,
-    )
-    .await
-    .unwrap();
+    anonymous(&lab, &first.join_state, &mut record)
+        .await
+        .unwrap();
     let before_replay = read(&lab).await;
     assert_ne!(before_replay, before);
     let state = status(&before_replay);
@@ -556,10 +524,7 @@ async fn bad_solutions_and_forged_join_states_are_refused_and_change_nothing() {
     ];
     assert_eq!(status(&read(&lab).await), state);
     for (code, want, mut solver) in cases {
-        let err = join(lab.anonymous().await, "", &[], &mut *solver, None)
-            .await
-            .err()
-            .unwrap();
+        let err = anonymous(&lab, &[], &mut *solver).await.err().unwrap();
         assert_eq!(err.code(), code, "{want:?}: {err}");
         assert!(
             want.contains(&err.message()),
@@ -581,16 +546,10 @@ async fn bad_solutions_and_forged_join_states_are_refused_and_change_nothing() {
         }),
     )
     .unwrap();
-    let err = join(
-        lab.anonymous().await,
-        "",
-        forged.as_bytes(),
-        &mut solve,
-        None,
-    )
-    .await
-    .err()
-    .unwrap();
+    let err = anonymous(&lab, forged.as_bytes(), &mut solve)
+        .await
+        .err()
+        .unwrap();
     assert_eq!(err.message(), "join state verification failed");
     assert_eq!(status(&read(&lab).await), state);
 }
@@ -744,9 +703,7 @@ async fn an_older_certificate_generation_locks_the_join_token() {
     let key = SigningKey::generate_ed25519();
     let lab = lab_with_key(&key, 1, "standard").await;
     let mut solve = honest(vec![key.clone()]);
-    let first = join(lab.anonymous().await, "", &[], &mut solve, None)
-        .await
-        .unwrap();
+    let first = anonymous(&lab, &[], &mut solve).await.unwrap();
     let first_channel = lab
         .channel_as(&first.cert_pem, &first.key_pem)
         .await
@@ -810,10 +767,7 @@ async fn onboarding_needs_a_recovery_left_and_no_existing_credentials() {
     let lab = lab_with_key(&key, 0, "standard").await;
     let mut solve = honest(vec![key.clone()]);
     let before = read(&lab).await;
-    let err = join(lab.anonymous().await, "", &[], &mut solve, None)
-        .await
-        .err()
-        .unwrap();
+    let err = anonymous(&lab, &[], &mut solve).await.err().unwrap();
     assert_eq!(err.code(), Code::PermissionDenied);
     assert_eq!(err.message(), "no recovery attempts remaining");
     assert_eq!(read(&lab).await, before);
