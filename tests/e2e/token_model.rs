@@ -67,6 +67,16 @@ fn bound_status(lab: &Lab, name: &str) -> ProvisionTokenStatusV2BoundKeypair {
         .expect("a bound_keypair status")
 }
 
+/// The stored token's `spec.bound_keypair.recovery.limit`.
+fn recovery_limit(lab: &Lab, name: &str) -> u32 {
+    stored(lab, name)
+        .spec
+        .and_then(|s| s.bound_keypair)
+        .and_then(|b| b.recovery)
+        .expect("a bound-keypair token with a recovery block")
+        .limit
+}
+
 /// The bound token of the fixture, restored with its status.
 fn restore_bound(lab: &Lab) -> ProvisionTokenStatusV2BoundKeypair {
     let file = write(lab, "bound.yaml", &body(BOUND));
@@ -114,16 +124,7 @@ fn re_applying_a_spec_only_file_keeps_the_servers_status_and_changes_the_spec() 
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, "token \"example-token\" has been updated\n");
     assert_eq!(out.stderr, "");
-    let token = stored(&lab, "example-token");
-    let limit = token
-        .spec
-        .unwrap()
-        .bound_keypair
-        .unwrap()
-        .recovery
-        .unwrap()
-        .limit;
-    assert_eq!(limit, 5);
+    assert_eq!(recovery_limit(&lab, "example-token"), 5);
     assert_eq!(bound_status(&lab, "example-token"), before);
 }
 
@@ -285,16 +286,7 @@ fn edit_shows_the_status_refuses_changes_to_it_and_applies_spec_changes() {
     assert_eq!(bound_status(&lab, "example-token"), before);
     let out = edit(&script("limit.sh", "s/limit: 3/limit: 4/"));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let token = stored(&lab, "example-token");
-    let limit = token
-        .spec
-        .unwrap()
-        .bound_keypair
-        .unwrap()
-        .recovery
-        .unwrap()
-        .limit;
-    assert_eq!(limit, 4);
+    assert_eq!(recovery_limit(&lab, "example-token"), 4);
     assert_eq!(bound_status(&lab, "example-token"), before);
 }
 
