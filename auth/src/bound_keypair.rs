@@ -19,9 +19,12 @@ use prost::Message;
 use serde::{Deserialize, Serialize};
 
 use crate::bots::read_user;
-use crate::certs::{INSTANCE_MARGIN, Keys, generation_lock, new_instance, put_lock, system_time};
+use crate::certs::{
+    INSTANCE_MARGIN, Keys, generation_lock, last_generation, new_instance, put_lock,
+    record_authentication, system_time,
+};
 use crate::error::ApiError;
-use crate::instances::{HISTORY, decode_instance, key};
+use crate::instances::{decode_instance, key};
 use crate::join_stream::Wire;
 use crate::policy::{Target, timestamp_ms};
 use crate::server::Auth;
@@ -688,13 +691,8 @@ fn commit(
                      presented={presented}"
                 ))));
             };
-            let mut instance = decode_instance(&row.value)?;
-            let status = instance.status.get_or_insert_with(Default::default);
-            let stored = status
-                .latest_authentications
-                .last()
-                .map(|a| a.generation)
-                .unwrap_or(0);
+            let instance = decode_instance(&row.value)?;
+            let stored = last_generation(&instance);
             if stored != presented {
                 let lock = token_generation_lock(token_name, bot, &id);
                 put_lock(tx, &lock)?;
@@ -705,15 +703,7 @@ fn commit(
             }
             let mut auth = crate::certs::authentication(stored + 1, public_key);
             auth.join_method = METHOD.into();
-            status.latest_authentications.push(auth);
-            let excess = status.latest_authentications.len().saturating_sub(HISTORY);
-            status.latest_authentications.drain(..excess);
-            instance
-                .metadata
-                .get_or_insert_with(Default::default)
-                .expires = Some(timestamp(expires));
-            let bytes = mwi_proto::unknown::keep_unknown(&row.value, &instance);
-            tx.put_resource(Kind::BotInstance, &key(bot, &id), &bytes, Some(expires))?;
+            record_authentication(tx, &key(bot, &id), &row.value, instance, auth, expires)?;
             (id, stored + 1)
         }
     };

@@ -372,33 +372,51 @@ fn renew(
             expires_ms + margin,
         );
     };
-    let mut instance = decode_instance(&row.value)?;
-    let status = instance.status.get_or_insert_with(Default::default);
-    let stored = status
-        .latest_authentications
-        .last()
-        .map(|a| a.generation)
-        .unwrap_or(0);
+    let instance = decode_instance(&row.value)?;
+    let stored = last_generation(&instance);
     if stored != presented {
         let (lock, error) = mismatch(style, bot, instance_id, stored, presented);
         put_lock(tx, &lock)?;
         return Ok(Renewal::Refused(error));
     }
     let generation = stored + 1;
-    status
-        .latest_authentications
-        .push(authentication(generation, public_key));
+    let auth = authentication(generation, public_key);
+    record_authentication(tx, &key, &row.value, instance, auth, expires_ms + margin)?;
+    raise_generation_label(tx, bot, generation)?;
+    Ok(Renewal::Issued(generation))
+}
+
+/// The generation of the instance's newest authentication (0 when it has none).
+pub(crate) fn last_generation(instance: &BotInstance) -> i32 {
+    instance
+        .status
+        .as_ref()
+        .and_then(|s| s.latest_authentications.last())
+        .map_or(0, |a| a.generation)
+}
+
+/// Adds `auth` as the instance's newest authentication (keeping the last [`HISTORY`]) and
+/// stores the instance under `key` until `expires_ms`, keeping the fields of `stored` (its
+/// encoded record) that this build does not know.
+pub(crate) fn record_authentication(
+    tx: &mut Tx<'_>,
+    key: &str,
+    stored: &[u8],
+    mut instance: BotInstance,
+    auth: BotInstanceStatusAuthentication,
+    expires_ms: i64,
+) -> Result<(), ApiError> {
+    let status = instance.status.get_or_insert_with(Default::default);
+    status.latest_authentications.push(auth);
     let excess = status.latest_authentications.len().saturating_sub(HISTORY);
     status.latest_authentications.drain(..excess);
-    let expires = expires_ms + margin;
     instance
         .metadata
         .get_or_insert_with(Default::default)
-        .expires = Some(system_time(expires).into());
-    let bytes = mwi_proto::unknown::keep_unknown(&row.value, &instance);
-    tx.put_resource(Kind::BotInstance, &key, &bytes, Some(expires))?;
-    raise_generation_label(tx, bot, generation)?;
-    Ok(Renewal::Issued(generation))
+        .expires = Some(system_time(expires_ms).into());
+    let bytes = mwi_proto::unknown::keep_unknown(stored, &instance);
+    tx.put_resource(Kind::BotInstance, key, &bytes, Some(expires_ms))?;
+    Ok(())
 }
 
 /// A renewal whose instance record is gone. v16–v18 fall back to the user's legacy generation
