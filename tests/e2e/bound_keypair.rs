@@ -236,6 +236,13 @@ fn keypair_json(home: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out.stdout).unwrap()
 }
 
+/// The run failed (exit 1) and its stderr says `says`.
+#[track_caller]
+fn assert_failed_saying(out: &Run, says: &str) {
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains(says), "{}", out.stderr);
+}
+
 fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_default()
 }
@@ -254,14 +261,7 @@ fn onboarding_by_secret_binds_the_agents_key_and_refreshes_with_the_ceremony() {
     let lab = lab_with(secret("s3cret"), 1, "standard");
     let dir = lab.root().join("bot");
     let wrong = agent(&lab, &dir, &["--registration-secret", "wrong"]);
-    assert_eq!(wrong.code, 1, "{}", wrong.stderr);
-    assert!(
-        wrong
-            .stderr
-            .contains("a valid registration secret is required"),
-        "{}",
-        wrong.stderr
-    );
+    assert_failed_saying(&wrong, "a valid registration secret is required");
     let out = agent(&lab, &dir, &["--registration-secret", "s3cret"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -315,13 +315,9 @@ fn onboarding_by_join_uri_and_by_environment_secret() {
         &lab.root().join("other"),
         &format!("tbot+auth+bound-keypair://@{}", lab.addr),
     ));
-    assert_eq!(missing.code, 1);
-    assert!(
-        missing
-            .stderr
-            .contains("--join-uri: invalid joining URI: must contain join token in user field"),
-        "{}",
-        missing.stderr
+    assert_failed_saying(
+        &missing,
+        "--join-uri: invalid joining URI: must contain join token in user field",
     );
 }
 
@@ -340,14 +336,7 @@ fn onboarding_by_preregistered_key_without_a_secret() {
         "standard",
     );
     let no_key = agent(&lab, &lab.root().join("empty"), &[]);
-    assert_eq!(no_key.code, 1);
-    assert!(
-        no_key
-            .stderr
-            .contains("mwictl lab keypair create --storage"),
-        "{}",
-        no_key.stderr
-    );
+    assert_failed_saying(&no_key, "mwictl lab keypair create --storage");
     assert!(
         no_key
             .stderr
@@ -497,12 +486,7 @@ fn an_expired_identity_recovers_anonymously_until_the_limit() {
     // Limit 2 reached: the next recovery is refused and nothing changes.
     wait_expiry(&dir);
     let out = agent(&lab, &dir, &ttl);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("no rejoins remaining"),
-        "{}",
-        out.stderr
-    );
+    assert_failed_saying(&out, "no rejoins remaining");
     let after = status(&lab);
     assert_eq!(after.recovery_count, 2);
     assert_eq!(after.bound_bot_instance_id, second);
@@ -521,19 +505,11 @@ fn a_stale_join_state_locks_the_join_token() {
     std::fs::write(dir.join("bkp_state"), &stale).unwrap();
     wait_expiry(&dir);
     let out = agent(&lab, &dir, &ttl);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("join state verification failed"),
-        "{}",
-        out.stderr
-    );
+    assert_failed_saying(&out, "join state verification failed");
     let out = agent(&lab, &dir, &ttl);
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains(&format!("lock targeting JoinToken:\"{TOKEN}\" is in force")),
-        "{}",
-        out.stderr
+    assert_failed_saying(
+        &out,
+        &format!("lock targeting JoinToken:\"{TOKEN}\" is in force"),
     );
     assert_eq!(
         status(&lab).recovery_count,
@@ -632,13 +608,11 @@ fn keypair_create_asks_the_proxy_for_the_suite_as_tbot_does() {
         "--proxy-server",
         &gone,
     ]));
-    assert_eq!(out.code, 1, "{}", out.stderr);
-    assert!(
-        out.stderr.contains(&format!(
+    assert_failed_saying(
+        &out,
+        &format!(
             "--proxy-server {gone}: pinging proxy to determine signature algorithm suite: Get \"https://{gone}/webapi/find\": dial tcp {gone}: connect: connection refused"
-        )),
-        "{}",
-        out.stderr
+        ),
     );
     assert!(
         !lab.root().join("other").join("id_bkp").exists(),
