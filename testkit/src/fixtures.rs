@@ -5,9 +5,10 @@ use std::path::Path;
 
 use mwi_identity::CertIdentity;
 use mwi_proto::machineid::{Bot, BotSpec, Trait};
+use mwi_proto::types::provision_token_spec_v2_bound_keypair::{OnboardingSpec, RecoverySpec};
 use mwi_proto::types::{
-    LockSpecV2, LockTarget, LockV2, Metadata, ProvisionTokenSpecV2, ProvisionTokenV2,
-    RoleConditions, RoleSpecV6, RoleV6, Rule,
+    LockSpecV2, LockTarget, LockV2, Metadata, ProvisionTokenSpecV2,
+    ProvisionTokenSpecV2BoundKeypair, ProvisionTokenV2, RoleConditions, RoleSpecV6, RoleV6, Rule,
 };
 
 /// Bot `name` that may impersonate `roles`, with a `logins` trait when `logins` is not empty.
@@ -115,6 +116,40 @@ pub fn token_until(name: &str, bot: &str, expires: prost_types::Timestamp) -> Pr
             roles: vec!["Bot".into()],
             join_method: "token".into(),
             bot_name: bot.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Bound-keypair join token `name` for `bot` (spec only, no expiry: bound-keypair tokens live
+/// until deleted) with `onboarding`, a recovery `limit` and `mode`.
+pub fn bound_keypair_token(
+    name: &str,
+    bot: &str,
+    onboarding: OnboardingSpec,
+    limit: u32,
+    mode: &str,
+) -> ProvisionTokenV2 {
+    ProvisionTokenV2 {
+        kind: "token".into(),
+        version: "v2".into(),
+        metadata: Some(Metadata {
+            name: name.into(),
+            ..Default::default()
+        }),
+        spec: Some(ProvisionTokenSpecV2 {
+            roles: vec!["Bot".into()],
+            bot_name: bot.into(),
+            join_method: "bound_keypair".into(),
+            bound_keypair: Some(ProvisionTokenSpecV2BoundKeypair {
+                onboarding: Some(onboarding),
+                recovery: Some(RecoverySpec {
+                    limit,
+                    mode: mode.into(),
+                }),
+                rotate_after: None,
+            }),
             ..Default::default()
         }),
         ..Default::default()

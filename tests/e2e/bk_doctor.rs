@@ -5,11 +5,8 @@
 
 use std::path::Path;
 
-use mwi_proto::proto::{UpsertTokenV2Request, upsert_token_v2_request};
-use mwi_proto::types::provision_token_spec_v2_bound_keypair::{OnboardingSpec, RecoverySpec};
-use mwi_proto::types::{
-    Metadata, ProvisionTokenSpecV2, ProvisionTokenSpecV2BoundKeypair, ProvisionTokenV2,
-};
+use mwi_proto::types::provision_token_spec_v2_bound_keypair::OnboardingSpec;
+use mwi_testkit::fixtures;
 
 use crate::bots::put_bot;
 use crate::harness::*;
@@ -29,39 +26,12 @@ fn lab_with_limit(limit: u32) -> Lab {
 
 /// Writes the token (spec only, as a careless re-create does).
 fn put_token(lab: &Lab, limit: u32) {
-    let token = ProvisionTokenV2 {
-        kind: "token".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: TOKEN.into(),
-            ..Default::default()
-        }),
-        spec: Some(ProvisionTokenSpecV2 {
-            roles: vec!["Bot".into()],
-            bot_name: BOT.into(),
-            join_method: "bound_keypair".into(),
-            bound_keypair: Some(ProvisionTokenSpecV2BoundKeypair {
-                onboarding: Some(OnboardingSpec {
-                    registration_secret: SECRET.into(),
-                    ..Default::default()
-                }),
-                recovery: Some(RecoverySpec {
-                    limit,
-                    mode: "standard".into(),
-                }),
-                rotate_after: None,
-            }),
-            ..Default::default()
-        }),
+    let secret = OnboardingSpec {
+        registration_secret: SECRET.into(),
         ..Default::default()
     };
-    lab.admin(async |mut c| {
-        c.upsert_token_v2(UpsertTokenV2Request {
-            token: Some(upsert_token_v2_request::Token::V2(token)),
-        })
-        .await
-        .expect("UpsertTokenV2");
-    });
+    let token = fixtures::bound_keypair_token(TOKEN, BOT, secret, limit, "standard");
+    crate::bound_keypair::put_token(lab, token);
 }
 
 /// One `mwictl lab bot --oneshot` run with storage `dir`.

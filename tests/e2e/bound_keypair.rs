@@ -4,11 +4,8 @@
 use std::path::Path;
 
 use mwi_proto::proto::{UpsertTokenV2Request, upsert_token_v2_request};
-use mwi_proto::types::provision_token_spec_v2_bound_keypair::{OnboardingSpec, RecoverySpec};
-use mwi_proto::types::{
-    Metadata, ProvisionTokenSpecV2, ProvisionTokenSpecV2BoundKeypair,
-    ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest,
-};
+use mwi_proto::types::provision_token_spec_v2_bound_keypair::OnboardingSpec;
+use mwi_proto::types::{ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest};
 
 use crate::bots::put_bot;
 use crate::harness::*;
@@ -125,32 +122,11 @@ const BOT: &str = "example";
 const TOKEN: &str = "bkp-token";
 
 fn bound_token(onboarding: OnboardingSpec, limit: u32, mode: &str) -> ProvisionTokenV2 {
-    ProvisionTokenV2 {
-        kind: "token".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: TOKEN.into(),
-            ..Default::default()
-        }),
-        spec: Some(ProvisionTokenSpecV2 {
-            roles: vec!["Bot".into()],
-            bot_name: BOT.into(),
-            join_method: "bound_keypair".into(),
-            bound_keypair: Some(ProvisionTokenSpecV2BoundKeypair {
-                onboarding: Some(onboarding),
-                recovery: Some(RecoverySpec {
-                    limit,
-                    mode: mode.into(),
-                }),
-                rotate_after: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    mwi_testkit::fixtures::bound_keypair_token(TOKEN, BOT, onboarding, limit, mode)
 }
 
-fn put_token(lab: &Lab, token: ProvisionTokenV2) {
+/// Creates or replaces `token` on the lab (spec as given, status left to the server).
+pub(crate) fn put_token(lab: &Lab, token: ProvisionTokenV2) {
     lab.admin(async |mut c| {
         c.upsert_token_v2(UpsertTokenV2Request {
             token: Some(upsert_token_v2_request::Token::V2(token)),

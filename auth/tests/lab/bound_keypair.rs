@@ -16,10 +16,9 @@ use mwi_proto::teleport::join::v1::{
     ChallengeSolution, ClientInit, ClientParams, JoinRequest, PublicKeys, TokenInit, challenge,
     challenge_solution, client_params, join_request, join_response, result,
 };
-use mwi_proto::types::provision_token_spec_v2_bound_keypair::{OnboardingSpec, RecoverySpec};
+use mwi_proto::types::provision_token_spec_v2_bound_keypair::OnboardingSpec;
 use mwi_proto::types::{
-    Metadata, ProvisionTokenSpecV2, ProvisionTokenSpecV2BoundKeypair, ProvisionTokenStatusV2,
-    ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest,
+    ProvisionTokenStatusV2, ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest,
 };
 use p256::pkcs8::{DecodePublicKey, EncodePublicKey};
 use tokio::sync::mpsc;
@@ -183,29 +182,7 @@ async fn join(
 }
 
 fn bound_token(onboarding: OnboardingSpec, limit: u32, mode: &str) -> ProvisionTokenV2 {
-    ProvisionTokenV2 {
-        kind: "token".into(),
-        version: "v2".into(),
-        metadata: Some(Metadata {
-            name: TOKEN.into(),
-            ..Default::default()
-        }),
-        spec: Some(ProvisionTokenSpecV2 {
-            roles: vec!["Bot".into()],
-            bot_name: BOT.into(),
-            join_method: "bound_keypair".into(),
-            bound_keypair: Some(ProvisionTokenSpecV2BoundKeypair {
-                onboarding: Some(onboarding),
-                recovery: Some(RecoverySpec {
-                    limit,
-                    mode: mode.into(),
-                }),
-                rotate_after: None,
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
+    mwi_testkit::fixtures::bound_keypair_token(TOKEN, BOT, onboarding, limit, mode)
 }
 
 async fn put(lab: &Lab, token: ProvisionTokenV2) {
