@@ -33,10 +33,7 @@ pub struct SshProxy {
 
 impl SshProxy {
     fn host(&self) -> &str {
-        self.addr
-            .rsplit_once(':')
-            .map_or(self.addr.as_str(), |(host, _)| host)
-            .trim_matches(['[', ']'])
+        mwi_identity::tls::host(&self.addr)
     }
 
     /// `known_hosts`: the cluster's SSH host CAs as `@cert-authority` lines for the proxy and the

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use mwi_identity::tls::{self, AnyCertificate, HttpsGet, HttpsGetError};
-use rustls::pki_types::ServerName;
 
 use crate::connect;
 use crate::settings::WebTrust;
@@ -54,14 +53,10 @@ pub async fn find(addr: &str, trust: &WebTrust) -> Result<Pong, String> {
 }
 
 async fn get(addr: &str, trust: &WebTrust) -> Result<Vec<u8>, String> {
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr, |(host, _)| host)
-        .trim_matches(['[', ']']);
-    if host.is_empty() {
+    if tls::host(addr).is_empty() {
         return Err("http: no Host in request URL".into());
     }
-    let name = ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))?;
+    let name = tls::server_name(addr)?;
     let builder = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;

@@ -11,7 +11,6 @@ use mwi_identity::tls::{
     self, AnyCertificate, BoxedIo, DialError, Opening, ServerCheck, Transport, WebCertificate,
 };
 use mwi_identity::websocket::{self, Role, WsStream};
-use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, RootCertStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -123,7 +122,7 @@ pub async fn required(addr: &str) -> bool {
 }
 
 async fn probe(addr: &str) -> bool {
-    let Ok(name) = server_name(addr) else {
+    let Ok(name) = tls::server_name(addr) else {
         return false;
     };
     let Ok(tcp) = tls::tcp(addr).await else {
@@ -156,15 +155,6 @@ fn insecure_config() -> Result<ClientConfig, rustls::Error> {
         .dangerous()
         .with_custom_certificate_verifier(AnyCertificate::new())
         .with_no_client_auth())
-}
-
-/// The name the web certificate must carry: the host part of `addr`.
-fn server_name(addr: &str) -> Result<ServerName<'static>, String> {
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr, |(host, _)| host)
-        .trim_matches(['[', ']']);
-    ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))
 }
 
 /// The roots the web certificate is checked against, as Go finds them on Linux: the file in
@@ -254,7 +244,7 @@ impl Upgrade {
             addr: addr.to_string(),
             source: Box::new(e),
         };
-        let name = server_name(addr).map_err(|detail| {
+        let name = tls::server_name(addr).map_err(|detail| {
             failed(UpgradeError::Tls {
                 addr: addr.to_string(),
                 detail,

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use mwi_identity::tls::{self, AnyCertificate, HttpsGet, HttpsGetError};
-use rustls::pki_types::ServerName;
 
 /// How long the whole question (connect, TLS, request, answer) may take.
 pub const FIND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,12 +43,7 @@ pub async fn find(addr: &str) -> Result<Find, FindError> {
 }
 
 async fn get(addr: &str) -> Result<Vec<u8>, FindError> {
-    let host = addr
-        .rsplit_once(':')
-        .map_or(addr, |(host, _)| host)
-        .trim_matches(['[', ']']);
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| FindError::NoAnswer(format!("{host}: {e}")))?;
+    let name = tls::server_name(addr).map_err(FindError::NoAnswer)?;
     let config = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| FindError::NoAnswer(e.to_string()))?

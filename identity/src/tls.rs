@@ -15,7 +15,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::danger::ClientCertVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
-pub use address::{AddressError, with_default_port};
+pub use address::{AddressError, host, server_name, with_default_port};
 pub use dial::{
     BoxedIo, CONNECT_TIMEOUT, DialError, Dialer, Io, Opening, Primed, REQUEST_TIMEOUT, Transport,
     tcp,

@@ -1,7 +1,10 @@
 //! Auth server addresses: `HOST:PORT`, a bare host or IP (Teleport's default auth port added),
-//! IPv6 bare or in brackets. Anything else is refused before dialing.
+//! IPv6 bare or in brackets. Anything else is refused before dialing. Also the host part of a
+//! proxy's web address, the name its certificate must carry.
 
 use std::net::{Ipv6Addr, SocketAddr};
+
+use rustls::pki_types::ServerName;
 
 use super::DEFAULT_AUTH_PORT;
 
@@ -10,6 +13,20 @@ use super::DEFAULT_AUTH_PORT;
 #[error("auth server address {addr:?} is not HOST:PORT")]
 pub struct AddressError {
     pub addr: String,
+}
+
+/// The part of `addr` before its last `:`, without IPv6 brackets (all of `addr` when it has no
+/// `:`): the host of a `HOST:PORT` web address.
+pub fn host(addr: &str) -> &str {
+    addr.rsplit_once(':')
+        .map_or(addr, |(host, _)| host)
+        .trim_matches(['[', ']'])
+}
+
+/// The TLS server name for a web address `HOST:PORT`: its [`host`]. The error names the host.
+pub fn server_name(addr: &str) -> Result<ServerName<'static>, String> {
+    let host = host(addr);
+    ServerName::try_from(host.to_string()).map_err(|e| format!("{host}: {e}"))
 }
 
 /// `addr` as `HOST:PORT`, with [`DEFAULT_AUTH_PORT`] when it names no port. A bare IPv6 address
@@ -116,5 +133,18 @@ mod tests {
             let once = ok(addr);
             assert_eq!(ok(&once), once, "{addr}");
         }
+    }
+
+    #[test]
+    fn a_web_address_names_its_host() {
+        assert_eq!(host("proxy.example.com:443"), "proxy.example.com");
+        assert_eq!(host("[::1]:3080"), "::1");
+        assert_eq!(host("proxy"), "proxy");
+        assert_eq!(host(":443"), "");
+        assert!(server_name("127.0.0.1:3080").is_ok());
+        assert_eq!(
+            server_name("bad host:443").unwrap_err(),
+            "bad host: invalid dns name"
+        );
     }
 }
