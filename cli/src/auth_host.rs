@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use base64ct::{Base64, Encoding};
-use mwi_identity::{CertIdentity, IdentityFile, keys};
+use mwi_identity::{CertIdentity, keys};
 use serde::Deserialize;
 
 use crate::connect::ClientIdentity;
@@ -175,18 +175,13 @@ impl AuthHost {
         if tls_ca_pems.is_empty() {
             return Err(unusable("no TLS CA certificate".into()));
         }
-        Ok(ClientIdentity {
-            path: db,
-            file: IdentityFile {
-                private_key_pem: key,
-                ssh_cert: String::new(),
-                tls_cert_pem,
-                ssh_ca_lines: Vec::new(),
-                tls_ca_pems,
-            },
+        Ok(ClientIdentity::tls_only(
+            db,
+            key,
+            tls_cert_pem,
+            tls_ca_pems,
             cert,
-            warnings: Vec::new(),
-        })
+        ))
     }
 }
 

@@ -192,6 +192,29 @@ impl ClientIdentity {
         Ok(identity)
     }
 
+    /// An identity of TLS parts only (a tsh profile's, an auth host's Admin): no SSH certificate
+    /// and no warnings. `cert` is what `tls_cert_pem` names.
+    pub fn tls_only(
+        path: PathBuf,
+        private_key_pem: String,
+        tls_cert_pem: String,
+        tls_ca_pems: Vec<String>,
+        cert: CertIdentity,
+    ) -> ClientIdentity {
+        ClientIdentity {
+            path,
+            file: IdentityFile {
+                private_key_pem,
+                ssh_cert: String::new(),
+                tls_cert_pem,
+                ssh_ca_lines: Vec::new(),
+                tls_ca_pems,
+            },
+            cert,
+            warnings: Vec::new(),
+        }
+    }
+
     /// The bot that issued this identity (its own certificate or one it impersonated, as every
     /// tbot output is), if any.
     fn bot_output(&self) -> Option<String> {

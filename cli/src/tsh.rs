@@ -219,18 +219,13 @@ impl TshProfile {
         if tls_ca_pems.is_empty() {
             return Err(self.unusable(&ca_path, "no CERTIFICATE block (file truncated?)"));
         }
-        Ok(ClientIdentity {
-            path: dir,
-            file: IdentityFile {
-                private_key_pem: key_pem,
-                ssh_cert: String::new(),
-                tls_cert_pem,
-                ssh_ca_lines: Vec::new(),
-                tls_ca_pems,
-            },
+        Ok(ClientIdentity::tls_only(
+            dir,
+            key_pem,
+            tls_cert_pem,
+            tls_ca_pems,
             cert,
-            warnings: Vec::new(),
-        })
+        ))
     }
 
     fn read(&self, path: &Path) -> Result<String, TshError> {
