@@ -340,41 +340,21 @@ pub(crate) fn findings(
             move |group: &Group| incidents.contains(&group.key.incident)
         };
         let target = match &event.signal {
-            Signal::AccessDenied => nearest(
-                &groups,
-                &events,
-                event,
-                false,
-                &bots[i],
-                is(&[Incident::Product(Product::GenerationMismatch)]),
-            )
-            .or_else(|| {
-                nearest(
-                    &groups,
-                    &events,
-                    event,
-                    false,
-                    &bots[i],
-                    is(&[Incident::Other(Other::BotLocked)]),
-                )
-            })
-            // Bound-keypair refusals are access denials themselves.
-            .or_else(|| {
-                nearest(
-                    &groups,
-                    &events,
-                    event,
-                    false,
-                    &bots[i],
-                    is(&[
-                        Incident::BoundKeypair(BoundKeypair::Exhausted),
-                        Incident::BoundKeypair(BoundKeypair::JoinState),
-                        Incident::BoundKeypair(BoundKeypair::TokenWiped),
-                        Incident::BoundKeypair(BoundKeypair::KeypairLost),
-                        Incident::BoundKeypair(BoundKeypair::Rollback),
-                    ]),
-                )
-            })
+            // The first kind, in this order, with a finding near the denial explains it;
+            // bound-keypair refusals are access denials themselves.
+            Signal::AccessDenied => [
+                &[Incident::Product(Product::GenerationMismatch)][..],
+                &[Incident::Other(Other::BotLocked)],
+                &[
+                    Incident::BoundKeypair(BoundKeypair::Exhausted),
+                    Incident::BoundKeypair(BoundKeypair::JoinState),
+                    Incident::BoundKeypair(BoundKeypair::TokenWiped),
+                    Incident::BoundKeypair(BoundKeypair::KeypairLost),
+                    Incident::BoundKeypair(BoundKeypair::Rollback),
+                ],
+            ]
+            .into_iter()
+            .find_map(|kinds| nearest(&groups, &events, event, false, &bots[i], is(kinds)))
             .ok_or(Some((Incident::Other(Other::AccessDenied), None))),
             // Context lines only explain a finding from the same log.
             Signal::OnboardingIgnored | Signal::BotIdentityLoaded { .. } => nearest(
