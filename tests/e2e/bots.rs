@@ -14,6 +14,7 @@ use mwi_testkit::wire::{field_1, has_future_field, raw_call, with_unknown};
 use prost::Message;
 
 use crate::harness::{Lab, run, scripted_cmd, snapshot_settings, with_admin};
+use crate::instances::new_token;
 use crate::unlock::{join, lock_exists, put_locks};
 
 // ---- fixtures ----
@@ -127,10 +128,6 @@ fn impersonated(lab: &Lab, bot: &str) -> Vec<String> {
     })
 }
 
-fn token_of(out: &str) -> String {
-    json(out)["token_id"].as_str().expect("token_id").to_owned()
-}
-
 // ---- bots ls ----
 
 #[test]
@@ -152,16 +149,7 @@ fn fleet(lab: &Lab) {
     put_bot(lab, "idle", &["access", "editor"], &[], None);
     put_bot(lab, "stuck", &["editor"], &[], None);
     for bot in ["healthy", "stuck"] {
-        let out = run(&mut lab.cmd(&[
-            "bots",
-            "instances",
-            "add",
-            bot,
-            "--legacy",
-            "--format",
-            "json",
-        ]));
-        join(lab, &token_of(&out.stdout)).expect("join");
+        join(lab, &new_token(lab, bot)).expect("join");
     }
     put_locks(
         lab,
@@ -242,16 +230,7 @@ fn bots_ls_json_has_stable_fields_per_bot() {
 fn bots_ls_counts_a_lock_on_a_live_instance() {
     let lab = Lab::start();
     put_bot(&lab, "example", &[], &[], None);
-    let out = run(&mut lab.cmd(&[
-        "bots",
-        "instances",
-        "add",
-        "example",
-        "--legacy",
-        "--format",
-        "json",
-    ]));
-    let instance = join(&lab, &token_of(&out.stdout)).expect("join");
+    let instance = join(&lab, &new_token(&lab, "example")).expect("join");
     put_locks(
         &lab,
         vec![lock(
@@ -279,16 +258,7 @@ fn bots_show_prints_settings_locks_instances_and_masked_tokens() {
         &["root", "ubuntu"],
         Some(7200),
     );
-    let out = run(&mut lab.cmd(&[
-        "bots",
-        "instances",
-        "add",
-        "example",
-        "--legacy",
-        "--format",
-        "json",
-    ]));
-    join(&lab, &token_of(&out.stdout)).expect("join");
+    join(&lab, &new_token(&lab, "example")).expect("join");
     run(&mut lab.cmd(&["bots", "instances", "add", "example", "--legacy"]));
     put_locks(
         &lab,
@@ -939,16 +909,7 @@ fn bots_recreate_sends_back_fields_of_the_bot_mwictl_does_not_know() {
 fn locked_example(lab: &Lab) -> String {
     put_roles(lab, &["access", "db-reader"]);
     put_bot(lab, "example", &["access"], &["root"], Some(7200));
-    let out = run(&mut lab.cmd(&[
-        "bots",
-        "instances",
-        "add",
-        "example",
-        "--legacy",
-        "--format",
-        "json",
-    ]));
-    let instance = join(lab, &token_of(&out.stdout)).expect("join");
+    let instance = join(lab, &new_token(lab, "example")).expect("join");
     put_locks(
         lab,
         vec![

@@ -14,7 +14,7 @@ use crate::harness::{BIN, Lab, run};
 use crate::unlock::{instance_ids, join, put_locks};
 
 /// A new one-time token for `bot`, from `mwictl bots instances add`.
-fn new_token(lab: &Lab, bot: &str) -> String {
+pub(crate) fn new_token(lab: &Lab, bot: &str) -> String {
     let out = run(&mut lab.cmd(&[
         "bots",
         "instances",
