@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use mwi_identity::{CertIdentity, IdentityFile, keys};
+use mwi_identity::{CertIdentity, keys};
 use serde::Deserialize;
 
 use crate::connect::ClientIdentity;
@@ -257,7 +257,7 @@ pub fn write_profile(
     web_proxy_addr: &str,
     tls_routing_enabled: bool,
     cluster: &str,
-    identity: &IdentityFile,
+    identity: &mwi_identity::IdentityFile,
 ) -> Result<TshProfile, TshError> {
     use mwi_identity::durable::{self, Options};
     let user = identity
