@@ -1,4 +1,4 @@
-//! The product's incident catalogue: one entry per incident (S1–S7) with its id, name, title, cause
+//! The product's incident catalogue: one entry per incident (S1–S12) with its id, name, title, cause
 //! and fix, the recover flow that repairs it and the `lab break` scenario that causes it.
 //!
 //! Doctor, lint, recover and the lab take every per-incident name and text from here and match on
@@ -28,6 +28,16 @@ pub enum Incident {
     K8sSecret,
     SplitDns,
     NoProxy,
+    /// S8: a bound-keypair token's recovery limit is used up.
+    BkExhausted,
+    /// S9: a bound-keypair join state was rejected and the join token locked.
+    BkJoinState,
+    /// S10: a bound-keypair token was deleted or re-applied without its status.
+    BkTokenWiped,
+    /// S11: a bound-keypair bot lost its private key.
+    BkKeypairLost,
+    /// S12: join states rejected across the fleet after an auth backend restore.
+    BkRollback,
 }
 
 /// What the catalogue says about one incident.
@@ -62,7 +72,7 @@ pub struct LabScenario {
 
 impl Incident {
     /// Every incident, in id order.
-    pub const ALL: [Incident; 7] = [
+    pub const ALL: [Incident; 12] = [
         Incident::GenerationMismatch,
         Incident::Expired,
         Incident::SshLogin,
@@ -70,6 +80,11 @@ impl Incident {
         Incident::K8sSecret,
         Incident::SplitDns,
         Incident::NoProxy,
+        Incident::BkExhausted,
+        Incident::BkJoinState,
+        Incident::BkTokenWiped,
+        Incident::BkKeypairLost,
+        Incident::BkRollback,
     ];
 
     /// The catalogue entry.
@@ -187,10 +202,101 @@ impl Incident {
                            off",
                 },
             },
+            Incident::BkExhausted => &Entry {
+                id: "S8",
+                name: "bk-exhausted",
+                title: "bound keypair: recovery limit used up",
+                cause: "The bot lost its certificates and tried to recover (or onboard) with its \
+                        bound key, but the token is in recovery mode standard and \
+                        recovery_count has reached recovery.limit, so the auth service refuses \
+                        every further recovery.",
+                fix: "Raise recovery.limit above recovery_count (+1 for one supervised \
+                      recovery, +2 for a spare) or set the mode to relaxed, then let tbot \
+                      retry and check that the count rose and a new instance joined.",
+                flow: Some(Flow::BkExhausted),
+                lab: LabScenario {
+                    name: "bk-exhausted",
+                    title: "bound-keypair recovery limit reached",
+                    help: "a bound-keypair agent recovers until recovery_count reaches \
+                           recovery.limit and the next recovery is refused",
+                },
+            },
+            Incident::BkJoinState => &Entry {
+                id: "S9",
+                name: "bk-join-state",
+                title: "bound keypair: join state rejected, the join token is locked",
+                cause: "The bot proved its key but sent no join state or one that does not \
+                        match the token (recovery counter, bot instance): two bots share one \
+                        keypair, the storage was copied or restored, or the key was stolen. The \
+                        auth service locked the join token.",
+                fix: "Rule out a stolen key, remove the locks that block the bot, switch the \
+                      token to insecure for one recovery (limit above the count), restart \
+                      tbot, wait until recovery_count rises, and restore the mode.",
+                flow: Some(Flow::BkJoinState),
+                lab: LabScenario {
+                    name: "bk-join-state",
+                    title: "join state rejected, join token locked",
+                    help: "two bound-keypair agents share one keypair; the second one's join \
+                           state is stale and the lab locks the join token",
+                },
+            },
+            Incident::BkTokenWiped => &Entry {
+                id: "S10",
+                name: "bk-token-wiped",
+                title: "bound keypair: the token lost its bound key",
+                cause: "The token no longer knows the bot's key: it was deleted and created \
+                        again, or re-applied from a spec-only file (`create -f` without status, \
+                        Teleport issue #68211).",
+                fix: "Recreate the token with the bot's public key (id_bkp.pub in tbot's \
+                      storage) as initial_public_key, in insecure mode for one join, then \
+                      restore the mode.",
+                flow: Some(Flow::BkTokenWiped),
+                lab: LabScenario {
+                    name: "bk-token-wiped",
+                    title: "bound-keypair token re-applied without its status",
+                    help: "the bot's bound-keypair token is re-applied spec-only, the way a \
+                           careless `create -f` does (or deleted with --delete)",
+                },
+            },
+            Incident::BkKeypairLost => &Entry {
+                id: "S11",
+                name: "bk-keypair-lost",
+                title: "bound keypair: the bot lost its private key",
+                cause: "The auth service challenged the key the token is bound to, but tbot \
+                        holds no private key for it: its storage was wiped or replaced. The key \
+                        cannot be recovered.",
+                fix: "Issue a fresh token with a new registration secret, delete the old one, \
+                      put the secret (or join URI) in tbot.yaml, remove the stale id_bkp*, \
+                      bkp_state and bkp_key_history.json, and restart tbot.",
+                flow: Some(Flow::BkKeypairLost),
+                lab: LabScenario {
+                    name: "bk-keypair-lost",
+                    title: "bound-keypair storage wiped",
+                    help: "a bound-keypair agent's storage is wiped and replaced by a new \
+                           keypair the token does not know",
+                },
+            },
+            Incident::BkRollback => &Entry {
+                id: "S12",
+                name: "bk-rollback",
+                title: "bound keypair: join states rejected across the fleet (backend rollback)",
+                cause: "Several bots fail join-state checks at once: the auth backend was \
+                        restored from a snapshot, so the tokens' recovery counters and bot \
+                        instances are older than the join states the bots hold.",
+                fix: "Switch every bound-keypair token to insecure (old modes recorded), wait \
+                      until each bot has rejoined, then restore each mode.",
+                flow: Some(Flow::BkRollback),
+                lab: LabScenario {
+                    name: "bk-rollback",
+                    title: "lab database restored from an older snapshot",
+                    help: "bound-keypair agents rejoin after a `lab snapshot`, then `lab \
+                           restore` rolls the lab back under them",
+                },
+            },
         }
     }
 
-    /// `S1`..`S7`.
+    /// `S1`..`S12`.
     pub fn id(self) -> &'static str {
         self.entry().id
     }
@@ -210,6 +316,18 @@ impl Incident {
 
     pub fn lab(self) -> &'static LabScenario {
         &self.entry().lab
+    }
+
+    /// True for the bound-keypair incidents S8–S12.
+    pub fn is_bound_keypair(self) -> bool {
+        matches!(
+            self,
+            Incident::BkExhausted
+                | Incident::BkJoinState
+                | Incident::BkTokenWiped
+                | Incident::BkKeypairLost
+                | Incident::BkRollback
+        )
     }
 
     /// The incident with this id (`S1`).
@@ -256,15 +374,25 @@ pub enum Flow {
     Expired,
     SshLogin,
     DbAccess,
+    BkExhausted,
+    BkJoinState,
+    BkTokenWiped,
+    BkKeypairLost,
+    BkRollback,
 }
 
 impl Flow {
     /// Every flow, in the order of their incidents.
-    pub const ALL: [Flow; 4] = [
+    pub const ALL: [Flow; 9] = [
         Flow::GenerationMismatch,
         Flow::Expired,
         Flow::SshLogin,
         Flow::DbAccess,
+        Flow::BkExhausted,
+        Flow::BkJoinState,
+        Flow::BkTokenWiped,
+        Flow::BkKeypairLost,
+        Flow::BkRollback,
     ];
 
     /// The incident it repairs.
@@ -274,6 +402,11 @@ impl Flow {
             Flow::Expired => Incident::Expired,
             Flow::SshLogin => Incident::SshLogin,
             Flow::DbAccess => Incident::DbAccess,
+            Flow::BkExhausted => Incident::BkExhausted,
+            Flow::BkJoinState => Incident::BkJoinState,
+            Flow::BkTokenWiped => Incident::BkTokenWiped,
+            Flow::BkKeypairLost => Incident::BkKeypairLost,
+            Flow::BkRollback => Incident::BkRollback,
         }
     }
 
@@ -289,6 +422,11 @@ impl Flow {
             Flow::Expired => "the bot's identity expired and its one-time token is spent",
             Flow::SshLogin => "the bot's roles do not grant the SSH login",
             Flow::DbAccess => "the bot's roles cannot see the database",
+            Flow::BkExhausted => "the bot's bound-keypair token has no recoveries left",
+            Flow::BkJoinState => "the bot's join state was rejected and its join token is locked",
+            Flow::BkTokenWiped => "the bot's bound-keypair token lost the bot's key",
+            Flow::BkKeypairLost => "the bot lost the private key its token is bound to",
+            Flow::BkRollback => "the bots' join states are newer than the restored tokens",
         }
     }
 }

@@ -60,7 +60,7 @@ impl clap::ValueEnum for Scenario {
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         let lab = self.0.lab();
         let kind = match cause(self.0) {
-            Cause::Agents(_) => "",
+            Cause::Agents(_) | Cause::BoundKeypair => "",
             Cause::Config(_) => " (lint)",
         };
         Some(clap::builder::PossibleValue::new(lab.name).help(format!(
@@ -77,6 +77,8 @@ impl clap::ValueEnum for Scenario {
 enum Cause {
     Agents(Run),
     Config(Mistake),
+    /// The bound-keypair incidents S8–S12 (issue 14, being built).
+    BoundKeypair,
 }
 
 /// The incidents lab agents are run into.
@@ -106,13 +108,18 @@ fn cause(incident: Incident) -> Cause {
         Incident::K8sSecret => Cause::Config(Mistake::KubeSecret),
         Incident::SplitDns => Cause::Config(Mistake::SplitDns),
         Incident::NoProxy => Cause::Config(Mistake::NoProxy),
+        Incident::BkExhausted
+        | Incident::BkJoinState
+        | Incident::BkTokenWiped
+        | Incident::BkKeypairLost
+        | Incident::BkRollback => Cause::BoundKeypair,
     }
 }
 
 /// True when `lab break` runs agents against a lab for the incident (S1–S4); the others only
 /// write a file, or, see [`runs_agents_with_a_proxy`], run one when the lab has a proxy.
 pub fn runs_agents(incident: Incident) -> bool {
-    matches!(cause(incident), Cause::Agents(_))
+    matches!(cause(incident), Cause::Agents(_) | Cause::BoundKeypair)
 }
 
 /// True for the incidents that need the network path to a proxy (S6, S7): `lab break` runs an
@@ -291,6 +298,12 @@ pub async fn break_bot(
             through_the_proxy(client, target, mistake, opts, &mut steps, &mut broken).await?;
         }
         (Cause::Config(mistake), _) => write_lint_config(mistake, opts, &mut steps, &mut broken)?,
+        (Cause::BoundKeypair, _) => {
+            return Err(CommandError::usage(format!(
+                "lab break {} is not built yet",
+                opts.scenario.lab().name
+            )));
+        }
     }
     broken.did = steps.did;
     if broken.next.is_empty() {
@@ -779,6 +792,18 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             format!("mwictl lint {config}"),
             format!("TBOT_USE_PROXY_ADDR=yes mwictl lint {config}"),
         ],
+        Incident::BkExhausted
+        | Incident::BkJoinState
+        | Incident::BkTokenWiped
+        | Incident::BkKeypairLost
+        | Incident::BkRollback => vec![
+            doctor,
+            format!(
+                "mwictl recover {} --bot {bot} --tbot-config {config} --yes",
+                opts.scenario.name()
+            ),
+            restart,
+        ],
     }
 }
 
@@ -812,7 +837,12 @@ mod tests {
             .iter()
             .map(|s| s.0.id())
             .collect();
-        assert_eq!(incidents, ["S1", "S2", "S3", "S4", "S5", "S6", "S7"]);
+        assert_eq!(
+            incidents,
+            [
+                "S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11", "S12"
+            ]
+        );
     }
 
     #[test]

@@ -58,7 +58,12 @@ fn server(i: &Inputs) -> Server {
         Incident::GenerationMismatch
         | Incident::Expired
         | Incident::SshLogin
-        | Incident::DbAccess => Server::Lab,
+        | Incident::DbAccess
+        | Incident::BkExhausted
+        | Incident::BkJoinState
+        | Incident::BkTokenWiped
+        | Incident::BkKeypairLost
+        | Incident::BkRollback => Server::Lab,
         Incident::NoProxy if real => Server::Lab,
         Incident::K8sSecret | Incident::NoProxy => Server::ExampleAuth,
         Incident::SplitDns if real && i.proxy_server.is_some() => Server::LabProxy,
@@ -137,7 +142,13 @@ pub fn render(i: &Inputs) -> String {
 fn services(i: &Inputs) -> String {
     let out = scalar(&i.out_dir.display().to_string());
     match i.scenario {
-        Incident::GenerationMismatch | Incident::Expired => "services: []\n".to_string(),
+        Incident::GenerationMismatch
+        | Incident::Expired
+        | Incident::BkExhausted
+        | Incident::BkJoinState
+        | Incident::BkTokenWiped
+        | Incident::BkKeypairLost
+        | Incident::BkRollback => "services: []\n".to_string(),
         Incident::SshLogin => format!(
             "services:\n\
              \x20 # SSH for the deploy job: an identity file for `ssh {login}@node`.\n\

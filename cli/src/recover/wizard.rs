@@ -311,6 +311,16 @@ pub async fn decide(
             ask_restart(prompt, &mut input)?;
             flows::db_access::plan(client, bot, &input).await?
         }
+        Flow::BkExhausted
+        | Flow::BkJoinState
+        | Flow::BkTokenWiped
+        | Flow::BkKeypairLost
+        | Flow::BkRollback => {
+            return Err(CommandError::usage(format!(
+                "the wizard does not run {} yet",
+                flow.name()
+            )));
+        }
     };
     let wait_default = start.wait.map(crate::resource::format_go_duration);
     let wait_text = prompt.input(

@@ -411,9 +411,13 @@ pub(crate) fn advise(
                 }),
             )
         }
-        Incident::BoundKeypair(bk) => {
-            super::bound_keypair::advise(bk, name, bot, signals, &mut facts)
-        }
+        Incident::Product(
+            bk @ (Product::BkExhausted
+            | Product::BkJoinState
+            | Product::BkTokenWiped
+            | Product::BkKeypairLost
+            | Product::BkRollback),
+        ) => super::bound_keypair::advise(bk, name, bot, signals, &mut facts),
         Incident::Other(Other::BkRotationRefused) => (
             "bound keypair: key rotation refused",
             "The token asks for a key rotation (spec.bound_keypair.rotate_after), but the bot              cannot make a new key: a static key (static_private_key_path) never rotates, and              the auth service refuses the old key as the new one."

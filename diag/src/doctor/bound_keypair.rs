@@ -2,23 +2,24 @@
 //! mwictl steps (until `mwictl recover bk-…` exists) and the tctl runbook they follow.
 
 use super::signal::{BkRefusal, Signal};
-use super::{BoundKeypair, Fix, LiveCheck};
+use super::{Fix, LiveCheck};
+use crate::incident::Incident;
 use std::collections::BTreeMap;
 
 /// Stands for the join token in a command when no line named it.
 const TOKEN: &str = "TOKEN_NAME";
 
 /// The bound-keypair incident a refusal shows; `fleet` when several bots fail join-state checks.
-pub(crate) fn incident_of(refusal: BkRefusal, fleet: bool) -> Option<BoundKeypair> {
+pub(crate) fn incident_of(refusal: BkRefusal, fleet: bool) -> Option<Incident> {
     Some(match refusal {
-        BkRefusal::NoRejoins | BkRefusal::NoRecoveryAttempts => BoundKeypair::Exhausted,
-        r if r.is_join_state() && fleet => BoundKeypair::Rollback,
-        BkRefusal::JoinStateFailed | BkRefusal::JoinStateMissing => BoundKeypair::JoinState,
+        BkRefusal::NoRejoins | BkRefusal::NoRecoveryAttempts => Incident::BkExhausted,
+        r if r.is_join_state() && fleet => Incident::BkRollback,
+        BkRefusal::JoinStateFailed | BkRefusal::JoinStateMissing => Incident::BkJoinState,
         BkRefusal::FirstJoinWithCredentials
         | BkRefusal::SecretRequired
         | BkRefusal::BadBackendState
-        | BkRefusal::NoOnboarding => BoundKeypair::TokenWiped,
-        BkRefusal::SignerNotFound => BoundKeypair::KeypairLost,
+        | BkRefusal::NoOnboarding => Incident::BkTokenWiped,
+        BkRefusal::SignerNotFound => Incident::BkKeypairLost,
         BkRefusal::KeyReused | BkRefusal::StaticRotation => return None,
     })
 }
@@ -26,7 +27,7 @@ pub(crate) fn incident_of(refusal: BkRefusal, fleet: bool) -> Option<BoundKeypai
 /// Title, cause, fix and live check of a bound-keypair finding. `name` is the bot (or a
 /// placeholder); the tokens the lines name go into `facts` and the commands.
 pub(crate) fn advise(
-    bk: BoundKeypair,
+    bk: Incident,
     name: &str,
     bot: Option<&str>,
     signals: &[&Signal],
@@ -60,7 +61,7 @@ pub(crate) fn advise(
     }
     let token = tokens.first().copied().unwrap_or(TOKEN);
     let flow = match bk {
-        BoundKeypair::Rollback => format!("`mwictl recover {}`", bk.name()),
+        Incident::BkRollback => format!("`mwictl recover {}`", bk.name()),
         _ => format!("`mwictl recover {} --bot {name}`", bk.name()),
     };
     let later = format!("{flow} will do these steps in one run once it exists.");
@@ -68,7 +69,7 @@ pub(crate) fn advise(
         bot: bot.map(str::to_string),
     });
     match bk {
-        BoundKeypair::Exhausted => (
+        Incident::BkExhausted => (
             "bound keypair: recovery limit used up",
             "The bot lost its certificates and tried to recover (or onboard) with its bound key, \
              but the token is in recovery mode standard and recovery_count has reached \
@@ -90,7 +91,7 @@ pub(crate) fn advise(
             },
             None,
         ),
-        BoundKeypair::JoinState => (
+        Incident::BkJoinState => (
             "bound keypair: join state rejected, the join token is locked",
             "The bot proved its key but sent no join state or one that does not match the token \
              (recovery counter, bot instance): two bots share one keypair, the storage was \
@@ -115,7 +116,7 @@ pub(crate) fn advise(
             },
             live,
         ),
-        BoundKeypair::TokenWiped => (
+        Incident::BkTokenWiped => (
             "bound keypair: the token lost its bound key",
             "The token no longer knows the bot's key: it was deleted and created again, or \
              re-applied from a spec-only file (`create -f` without status, Teleport issue \
@@ -140,7 +141,7 @@ pub(crate) fn advise(
             },
             None,
         ),
-        BoundKeypair::KeypairLost => (
+        Incident::BkKeypairLost => (
             "bound keypair: the bot lost its private key",
             "The auth service challenged the key the token is bound to, but tbot holds no \
              private key for it: its storage was wiped or replaced. The key cannot be recovered; \
@@ -164,7 +165,8 @@ pub(crate) fn advise(
             },
             None,
         ),
-        BoundKeypair::Rollback => (
+        // S12; advice.rs sends only the bound-keypair incidents here.
+        _ => (
             "bound keypair: join states rejected across the fleet (backend rollback)",
             "Several bots fail join-state checks at once: the auth backend was restored from a \
              snapshot, so the tokens' recovery counters and bot instances are older than the \
@@ -201,7 +203,10 @@ mod tests {
     #[test]
     fn each_refusal_names_its_incident_and_join_state_ones_follow_the_fleet() {
         use BkRefusal::*;
-        use BoundKeypair::*;
+        use Incident::{
+            BkExhausted as Exhausted, BkJoinState as JoinState, BkKeypairLost as KeypairLost,
+            BkRollback as Rollback, BkTokenWiped as TokenWiped,
+        };
         let table = [
             (NoRejoins, Some(Exhausted), Some(Exhausted)),
             (NoRecoveryAttempts, Some(Exhausted), Some(Exhausted)),
@@ -230,7 +235,7 @@ mod tests {
         };
         let mut facts = BTreeMap::new();
         let (_, _, fix, live) = advise(
-            BoundKeypair::Exhausted,
+            Incident::BkExhausted,
             "web",
             Some("web"),
             &[&signal],
@@ -251,12 +256,12 @@ mod tests {
         assert_eq!(live, None);
 
         let mut facts = BTreeMap::new();
-        let (_, _, fix, live) = advise(BoundKeypair::Rollback, "BOT_NAME", None, &[], &mut facts);
+        let (_, _, fix, live) = advise(Incident::BkRollback, "BOT_NAME", None, &[], &mut facts);
         assert!(fix.then.unwrap().contains("every bound_keypair token"));
         assert!(facts.is_empty());
         assert_eq!(live, None);
         let (_, _, fix, live) = advise(
-            BoundKeypair::JoinState,
+            Incident::BkJoinState,
             "ci",
             Some("ci"),
             &[],

@@ -4,7 +4,7 @@
 use super::advice;
 use super::line::{self, LineFormat};
 use super::signal::{self, Signal};
-use super::{BoundKeypair, Confidence, Evidence, Finding, Incident, Other, Source};
+use super::{Confidence, Evidence, Finding, Incident, Other, Source};
 use crate::incident::Incident as Product;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder};
 use memchr::memmem;
@@ -244,7 +244,7 @@ pub(crate) fn findings(
     let fleet = join_state_fleet(&events);
     // A fleet's failures are one finding about no single bot.
     let rollback = || GroupKey {
-        incident: Incident::BoundKeypair(BoundKeypair::Rollback),
+        incident: Incident::Product(Product::BkRollback),
         bot: None,
         detail: None,
     };
@@ -265,12 +265,12 @@ pub(crate) fn findings(
             } if target.starts_with("join_token: ") => Some(if fleet {
                 rollback()
             } else {
-                key(Incident::BoundKeypair(BoundKeypair::JoinState), None)
+                key(Incident::Product(Product::BkJoinState), None)
             }),
             Signal::BoundKeypair { refusal, .. } => {
                 Some(match super::bound_keypair::incident_of(*refusal, fleet) {
-                    Some(BoundKeypair::Rollback) => rollback(),
-                    Some(bk) => key(Incident::BoundKeypair(bk), None),
+                    Some(Product::BkRollback) => rollback(),
+                    Some(bk) => key(Incident::Product(bk), None),
                     None => key(Incident::Other(Other::BkRotationRefused), None),
                 })
             }
@@ -346,11 +346,11 @@ pub(crate) fn findings(
                 &[Incident::Product(Product::GenerationMismatch)][..],
                 &[Incident::Other(Other::BotLocked)],
                 &[
-                    Incident::BoundKeypair(BoundKeypair::Exhausted),
-                    Incident::BoundKeypair(BoundKeypair::JoinState),
-                    Incident::BoundKeypair(BoundKeypair::TokenWiped),
-                    Incident::BoundKeypair(BoundKeypair::KeypairLost),
-                    Incident::BoundKeypair(BoundKeypair::Rollback),
+                    Incident::Product(Product::BkExhausted),
+                    Incident::Product(Product::BkJoinState),
+                    Incident::Product(Product::BkTokenWiped),
+                    Incident::Product(Product::BkKeypairLost),
+                    Incident::Product(Product::BkRollback),
                 ],
             ]
             .into_iter()
@@ -509,7 +509,7 @@ pub(crate) fn findings(
 /// preferring one about the same bot. The emptied group stays (group indices are kept) and
 /// makes no finding.
 fn absorb_expiry(groups: &mut [Group], events: &[Event]) {
-    let bound_keypair = |g: &Group| matches!(g.key.incident, Incident::BoundKeypair(_));
+    let bound_keypair = |g: &Group| g.key.incident.is_bound_keypair();
     for g in 0..groups.len() {
         if groups[g].key.incident != Incident::Product(Product::Expired) {
             continue;

@@ -387,72 +387,6 @@ pub struct Fix {
 pub enum Incident {
     Product(crate::incident::Incident),
     Other(Other),
-    BoundKeypair(BoundKeypair),
-}
-
-/// The bound-keypair incidents S8–S12 (issue 14): the doctor names them; their `lab break`
-/// scenarios and `recover` flows are still to come, so they are not in the product catalogue.
-/// Text and JSON show the id (`S8`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum BoundKeypair {
-    /// S8: the recovery limit is used up (`no rejoins remaining`).
-    Exhausted,
-    /// S9: a join-state check failed and the join token is locked.
-    JoinState,
-    /// S10: the token was deleted or re-applied without its status.
-    TokenWiped,
-    /// S11: the bot lost the private key the token is bound to.
-    KeypairLost,
-    /// S12: several bots fail join-state checks at once (an auth backend restore).
-    Rollback,
-}
-
-impl BoundKeypair {
-    pub const ALL: [BoundKeypair; 5] = [
-        BoundKeypair::Exhausted,
-        BoundKeypair::JoinState,
-        BoundKeypair::TokenWiped,
-        BoundKeypair::KeypairLost,
-        BoundKeypair::Rollback,
-    ];
-
-    /// `S8`..`S12`.
-    pub fn id(self) -> &'static str {
-        match self {
-            BoundKeypair::Exhausted => "S8",
-            BoundKeypair::JoinState => "S9",
-            BoundKeypair::TokenWiped => "S10",
-            BoundKeypair::KeypairLost => "S11",
-            BoundKeypair::Rollback => "S12",
-        }
-    }
-
-    /// The name `lab break` and `recover` will use: `bk-exhausted`, ...
-    pub fn name(self) -> &'static str {
-        match self {
-            BoundKeypair::Exhausted => "bk-exhausted",
-            BoundKeypair::JoinState => "bk-join-state",
-            BoundKeypair::TokenWiped => "bk-token-wiped",
-            BoundKeypair::KeypairLost => "bk-keypair-lost",
-            BoundKeypair::Rollback => "bk-rollback",
-        }
-    }
-}
-
-impl Serialize for BoundKeypair {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.id())
-    }
-}
-
-impl<'de> Deserialize<'de> for BoundKeypair {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<BoundKeypair, D::Error> {
-        let id = String::deserialize(deserializer)?;
-        BoundKeypair::ALL
-            .into_iter()
-            .find(|bk| bk.id() == id)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown incident {id:?}")))
-    }
 }
 
 /// The problems the doctor knows besides the product's incidents.
@@ -474,12 +408,16 @@ pub enum Other {
 }
 
 impl Incident {
-    /// The id used in text and JSON output: `S1`..`S7` or the named other's name.
+    /// True for the bound-keypair incidents S8–S12.
+    pub fn is_bound_keypair(self) -> bool {
+        matches!(self, Incident::Product(p) if p.is_bound_keypair())
+    }
+
+    /// The id used in text and JSON output: `S1`..`S12` or the named other's name.
     pub fn id(self) -> &'static str {
         match self {
             Incident::Product(incident) => incident.id(),
             Incident::Other(other) => other.name(),
-            Incident::BoundKeypair(bk) => bk.id(),
         }
     }
 }
