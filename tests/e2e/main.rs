@@ -20,6 +20,7 @@ mod health;
 mod incidents;
 mod instances;
 mod lab;
+mod lint_live;
 mod lint_target;
 mod locks;
 mod pipes;
