@@ -265,7 +265,7 @@ fn read_service_health(mut h: Fields) -> Result<BotInstanceServiceHealth, Resour
     let health = BotInstanceServiceHealth {
         service,
         status: h.with("status", read_health_status)?.unwrap_or_default(),
-        reason: h.with("reason", |path, v| as_string(path, v))?,
+        reason: h.with("reason", as_string)?,
         updated_at: h.timestamp("updated_at")?,
     };
     h.finish()?;
