@@ -19,6 +19,7 @@ mod harness;
 mod incidents;
 mod instances;
 mod lab;
+mod lint_live;
 mod lint_target;
 mod locks;
 mod pipes;
