@@ -28,6 +28,7 @@ mod proxy;
 mod real_configs;
 mod real_logs;
 mod recover;
+mod recover_bk_token;
 mod recover_input;
 mod recover_pty;
 mod recover_resume;
