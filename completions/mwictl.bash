@@ -2625,7 +2625,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__break)
-            opts="-i -v -q -h -V --bot --dir --login --db --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback"
+            opts="-i -v -q -h -V --bot --dir --login --db --delete --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -2,6 +2,7 @@
 //! and `mwictl demo` runs one incident end to end (break, doctor, recover, healthy again).
 
 pub mod agents;
+pub mod bk;
 pub mod demo;
 pub mod narrate;
 pub mod scenarios;
