@@ -283,6 +283,12 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__lab,keypair)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair"
                 ;;
+            mwictl__subcmd__help__subcmd__lab,restore)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__restore"
+                ;;
+            mwictl__subcmd__help__subcmd__lab,snapshot)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__snapshot"
+                ;;
             mwictl__subcmd__help__subcmd__lab,start)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__start"
                 ;;
@@ -358,6 +364,12 @@ _mwictl() {
             mwictl__subcmd__lab,keypair)
                 cmd="mwictl__subcmd__lab__subcmd__keypair"
                 ;;
+            mwictl__subcmd__lab,restore)
+                cmd="mwictl__subcmd__lab__subcmd__restore"
+                ;;
+            mwictl__subcmd__lab,snapshot)
+                cmd="mwictl__subcmd__lab__subcmd__snapshot"
+                ;;
             mwictl__subcmd__lab,start)
                 cmd="mwictl__subcmd__lab__subcmd__start"
                 ;;
@@ -390,6 +402,12 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab__subcmd__help,keypair)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair"
+                ;;
+            mwictl__subcmd__lab__subcmd__help,restore)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__restore"
+                ;;
+            mwictl__subcmd__lab__subcmd__help,snapshot)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__snapshot"
                 ;;
             mwictl__subcmd__lab__subcmd__help,start)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__start"
@@ -2027,7 +2045,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break db user keypair"
+            opts="start bot break db user keypair snapshot restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2113,6 +2131,34 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__snapshot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2489,7 +2535,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair snapshot restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2789,7 +2835,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break db user keypair help"
+            opts="start bot break db user keypair snapshot restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2889,6 +2935,34 @@ _mwictl() {
         mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__snapshot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3047,6 +3121,86 @@ _mwictl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__restore)
+            opts="-i -v -q -h -V --data-dir --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__snapshot)
+            opts="-i -v -q -h -V --out --data-dir --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -212,3 +212,151 @@ fn delete_is_refused_for_other_scenarios_before_anything_is_done() {
     );
     assert!(!bot_dir(&lab).join("tbot.yaml").exists());
 }
+
+#[test]
+fn s12_a_lab_restored_under_a_fleet_fails_every_join_state_and_the_doctor_sees_a_rollback() {
+    let lab = Lab::start();
+    let json = break_json(&lab, "bk-rollback", &[]);
+    let (token, log) = check_summary(&json, "S12", "join state verification failed");
+    assert_eq!(
+        json["next"][1], "mwictl recover bk-rollback --yes",
+        "{json}"
+    );
+    let second = bot_dir(&lab).join("example-2").join("tbot.yaml");
+    assert_eq!(
+        json["next"][3],
+        format!("mwictl lab bot -c {}", second.display()),
+        "{json}"
+    );
+    // The restore put the token back where the snapshot had it: onboarding only.
+    assert_eq!(status(&lab, &token).expect("the token").recovery_count, 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("join state verification failed").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(doctor_incidents(&lab, &[&log]), ["S12"]);
+}
+
+/// `mwictl lab snapshot|restore ARGS --format json`, which must succeed; its JSON.
+fn snapshot_cmd(lab: &Lab, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["lab"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let out = run(&mut lab.cmd(&all));
+    assert_eq!(out.code, 0, "{args:?}:\n{}\n{}", out.stdout, out.stderr);
+    serde_json::from_str(&out.stdout).expect("JSON")
+}
+
+fn token_exists(lab: &Lab, name: &str) -> bool {
+    lab.admin(async |mut c| {
+        c.get_token(ResourceRequest { name: name.into() })
+            .await
+            .is_ok()
+    })
+}
+
+fn add_token(lab: &Lab) -> String {
+    let out = run(&mut lab.cmd(&["tokens", "add", "--bot", BOT, "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    json["token"].as_str().expect("token name").to_string()
+}
+
+#[test]
+fn snapshot_and_restore_roll_a_running_lab_back() {
+    let lab = Lab::start();
+    crate::bots::put_bot(&lab, BOT, &[], &[], None);
+    let kept = add_token(&lab);
+    let snapshot = snapshot_cmd(&lab, &["snapshot"]);
+    let path = snapshot["path"].as_str().expect("path").to_string();
+    assert!(
+        path.starts_with(lab.root().join("lab").join("snapshots").to_str().unwrap()),
+        "{snapshot}"
+    );
+    assert!(snapshot["resources"].as_u64().unwrap() > 0, "{snapshot}");
+    let later = add_token(&lab);
+    // A lock made after the snapshot that shuts the admin out: the running lab must stop
+    // enforcing it once the restore took it away.
+    crate::unlock::put_locks(
+        &lab,
+        vec![mwi_testkit::fixtures::lock(
+            "admin-out",
+            mwi_testkit::fixtures::target("user", "admin"),
+            "locked after the snapshot",
+        )],
+    );
+    let refused = run(&mut lab.cmd(&["get", "tokens"]));
+    assert_ne!(refused.code, 0, "the lock is in force");
+    assert!(refused.stderr.contains("is in force"), "{}", refused.stderr);
+
+    let restored = snapshot_cmd(&lab, &["restore", &path, "--yes"]);
+    assert_eq!(restored["restored_from"], path.as_str(), "{restored}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while run(&mut lab.cmd(&["get", "tokens"])).code != 0 {
+        assert!(Instant::now() < deadline, "the lab still enforces the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(token_exists(&lab, &kept));
+    assert!(!token_exists(&lab, &later), "created after the snapshot");
+    assert!(!crate::unlock::lock_exists(&lab, "admin-out"));
+    let saved = restored["saved_before"]
+        .as_str()
+        .expect("saved")
+        .to_string();
+    assert!(std::path::Path::new(&saved).is_file());
+
+    // The state the restore replaced comes back the same way (the lock with it).
+    snapshot_cmd(&lab, &["restore", &saved, "--yes"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while run(&mut lab.cmd(&["get", "tokens"])).code == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the lab does not enforce the restored lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn snapshot_and_restore_refuse_bad_paths_in_one_line() {
+    let lab = Lab::start();
+    let taken = snapshot_cmd(
+        &lab,
+        &[
+            "snapshot",
+            "--out",
+            lab.root().join("s.db").to_str().unwrap(),
+        ],
+    );
+    let path = taken["path"].as_str().unwrap().to_string();
+    let one_line = |args: &[&str], words: &str| {
+        let out = run(&mut lab.cmd(args));
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        let first = out.stderr.lines().next().unwrap_or_default();
+        assert!(first.contains(words), "{args:?}: {}", out.stderr);
+    };
+    one_line(&["lab", "snapshot", "--out", &path], "already exists");
+    let missing = lab.root().join("missing.db");
+    one_line(
+        &["lab", "restore", missing.to_str().unwrap(), "--yes"],
+        "no such file",
+    );
+    let junk = lab.root().join("junk.db");
+    std::fs::write(&junk, "not a database").unwrap();
+    one_line(
+        &["lab", "restore", junk.to_str().unwrap(), "--yes"],
+        "not a lab database snapshot",
+    );
+    let not_lab = lab.root().join("empty");
+    std::fs::create_dir(&not_lab).unwrap();
+    one_line(
+        &["lab", "snapshot", "--data-dir", not_lab.to_str().unwrap()],
+        "not a lab data dir",
+    );
+    // Without --yes and without a terminal, restore asks for the flag and changes nothing.
+    one_line(&["lab", "restore", &path], "asks first");
+    let snapshots = lab.root().join("lab").join("snapshots");
+    assert!(!snapshots.exists(), "no before-restore snapshot was taken");
+}

@@ -14,6 +14,7 @@ use crate::ops::bound_keypair::{self, Onboarding};
 use super::agents::{RunningAgent, agent_args, matching_lines};
 use super::scenarios::{BreakOptions, Broken, Steps, WAIT_LIMIT, first_lines};
 use super::setup::{self, LabTarget, Need};
+use super::snapshots;
 use super::tbot_yaml::{self, Inputs};
 
 /// The bound-keypair incidents, each caused its own way.
@@ -55,8 +56,50 @@ const COPY_DIR: &str = "data-copy";
 /// create` defaults to).
 const SUITE: &str = "legacy";
 
+/// How many bots S12's fleet has: the one named and `NAME-2`.
+pub const FLEET: usize = 2;
+
+/// A bot of a scenario and its files.
+struct Member {
+    name: String,
+    config: PathBuf,
+    /// S12's bots share one log, as a fleet's collected logs do.
+    log: PathBuf,
+    data: PathBuf,
+}
+
+impl Member {
+    /// The bot `--bot` names, in `--dir`.
+    fn named(opts: &BreakOptions) -> Member {
+        Member {
+            name: opts.bot.clone(),
+            config: opts.config_path(),
+            log: opts.log_path(),
+            data: opts.data_dir(),
+        }
+    }
+
+    /// S12's other bots: `NAME-N` in `--dir`/NAME-N, logging to the fleet's log.
+    fn fleet(opts: &BreakOptions, n: usize) -> Member {
+        let name = fleet_bot(&opts.bot, n);
+        let dir = opts.dir.join(&name);
+        Member {
+            config: dir.join("tbot.yaml"),
+            log: opts.log_path(),
+            data: dir.join("data"),
+            name,
+        }
+    }
+}
+
+/// The name of S12's bot number `n` (from 2; the first is the one named).
+pub fn fleet_bot(bot: &str, n: usize) -> String {
+    format!("{bot}-{n}")
+}
+
 /// The onboarded bot: its token and files.
 struct BoundBot {
+    name: String,
     token: String,
     config: PathBuf,
     log: PathBuf,
@@ -72,22 +115,40 @@ pub(super) async fn break_bound(
     steps: &mut Steps<'_>,
     broken: &mut Broken,
 ) -> Result<(), CommandError> {
-    let limit = match bk {
-        Bk::Exhausted => EXHAUSTED_LIMIT,
-        _ => ROOMY_LIMIT,
-    };
-    let bot = onboard(client, target, opts, limit, steps).await?;
+    match bk {
+        Bk::Exhausted => {
+            let bot = single(client, target, opts, EXHAUSTED_LIMIT, steps, broken).await?;
+            exhausted(client, &bot, opts, steps, broken).await
+        }
+        Bk::JoinState => {
+            let bot = single(client, target, opts, ROOMY_LIMIT, steps, broken).await?;
+            join_state(client, &bot, opts, steps, broken).await
+        }
+        Bk::TokenWiped => {
+            let bot = single(client, target, opts, ROOMY_LIMIT, steps, broken).await?;
+            token_wiped(client, &bot, opts, steps, broken).await
+        }
+        Bk::KeypairLost => {
+            let bot = single(client, target, opts, ROOMY_LIMIT, steps, broken).await?;
+            keypair_lost(&bot, opts, steps, broken).await
+        }
+        Bk::Rollback => rollback(client, target, opts, steps, broken).await,
+    }
+}
+
+/// The named bot onboarded on a token with `limit`, its log and token in the summary.
+async fn single(
+    client: &Client,
+    target: &LabTarget,
+    opts: &BreakOptions,
+    limit: u32,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<BoundBot, CommandError> {
+    let bot = onboard(client, target, opts, Member::named(opts), limit, steps).await?;
     broken.log = Some(bot.log.clone());
     broken.token = Some(bot.token.clone());
-    match bk {
-        Bk::Exhausted => exhausted(client, &bot, opts, steps, broken).await,
-        Bk::JoinState => join_state(client, &bot, opts, steps, broken).await,
-        Bk::TokenWiped => token_wiped(client, &bot, opts, steps, broken).await,
-        Bk::KeypairLost => keypair_lost(&bot, opts, steps, broken).await,
-        Bk::Rollback => Err(CommandError::usage(
-            "lab break bk-rollback is not built yet",
-        )),
-    }
+    Ok(bot)
 }
 
 /// The bot, its role and a new bound-keypair token with a registration secret; tbot.yaml that
@@ -96,30 +157,32 @@ async fn onboard(
     client: &Client,
     target: &LabTarget,
     opts: &BreakOptions,
+    member: Member,
     limit: u32,
     steps: &mut Steps<'_>,
 ) -> Result<BoundBot, CommandError> {
-    if let Some(step) = setup::ensure_access_role(client, &opts.bot, Need::Any).await? {
+    let bot = member.name.as_str();
+    setup::check_bot_name(bot)?;
+    if let Some(step) = setup::ensure_access_role(client, bot, Need::Any).await? {
         steps.add(step);
     }
-    if let Some(step) = setup::ensure_bot(client, &opts.bot).await? {
+    if let Some(step) = setup::ensure_bot(client, bot).await? {
         steps.add(step);
     }
-    setup::refuse_if_locked(client, &opts.bot).await?;
+    setup::refuse_if_locked(client, bot).await?;
     // A bot with several bound-keypair tokens is ambiguous to recover; the lab bot gets one.
-    for old in bound_tokens_of(client, &opts.bot).await? {
+    for old in bound_tokens_of(client, bot).await? {
         client.delete_token(&old).await?;
         steps.add(format!(
-            "deleted bot {}'s earlier bound-keypair token {old}",
-            opts.bot
+            "deleted bot {bot}'s earlier bound-keypair token {old}"
         ));
     }
-    let data = opts.data_dir();
+    let data = member.data;
     // An earlier break's keypair and join state belong to a token that is gone.
     remove_dir(&data)?;
     let token = bound_keypair::token(
-        &bound_keypair::token_name(&opts.bot)?,
-        &opts.bot,
+        &bound_keypair::token_name(bot)?,
+        bot,
         &Onboarding {
             initial_public_key: None,
             must_register_before: None,
@@ -135,12 +198,12 @@ async fn onboard(
         ))
     })?;
     steps.add(format!(
-        "created bound-keypair token {} for bot {} (recovery mode standard, limit {limit}) with a registration secret",
-        issued.name, opts.bot
+        "created bound-keypair token {} for bot {bot} (recovery mode standard, limit {limit}) with a registration secret",
+        issued.name
     ));
     let text = tbot_yaml::render(&Inputs {
         scenario: opts.scenario,
-        bot: &opts.bot,
+        bot,
         auth_server: &target.addr,
         proxy_server: None,
         token: &issued.name,
@@ -151,18 +214,25 @@ async fn onboard(
         login: &opts.login,
         db: &opts.db,
     });
-    let (config, log) = (opts.config_path(), opts.log_path());
+    let (config, log) = (member.config, member.log);
+    if let Some(dir) = config.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CommandError::failure(format!("cannot create {}: {e}", dir.display())))?;
+    }
     setup::write_private(&config, &text)?;
-    // A fresh log: the doctor should read this incident, not an earlier one.
-    std::fs::write(&log, "").map_err(|e| {
-        CommandError::failure(format!("cannot start the log {}: {e}", log.display()))
-    })?;
+    if bot == opts.bot {
+        // A fresh log: the doctor should read this incident, not an earlier one.
+        std::fs::write(&log, "").map_err(|e| {
+            CommandError::failure(format!("cannot start the log {}: {e}", log.display()))
+        })?;
+    }
     steps.add(format!(
         "wrote {} (join_method bound_keypair, the token and its registration secret, storage {})",
         config.display(),
         data.display()
     ));
     let bot = BoundBot {
+        name: bot.to_string(),
         token: issued.name,
         config,
         log,
@@ -174,7 +244,8 @@ async fn onboard(
         "the agent did not onboard",
     )?;
     steps.add(format!(
-        "ran the agent once: it made a keypair, registered it with the secret and joined (recovery_count {} of {limit})",
+        "ran bot {}'s agent once: it made a keypair, registered it with the secret and joined (recovery_count {} of {limit})",
+        bot.name,
         recovery_count(client, &bot.token).await?
     ));
     Ok(bot)
@@ -355,6 +426,78 @@ async fn keypair_lost(
     broken.headline = format!(
         "bot {} lost the private key its token {} is bound to",
         opts.bot, bot.token
+    );
+    Ok(())
+}
+
+/// S12: the fleet onboards, the lab is snapshotted, every bot recovers (its join state moves
+/// on), the snapshot is restored under the running lab, and every bot's next renewal presents a
+/// join state newer than the token remembers.
+async fn rollback(
+    client: &Client,
+    target: &LabTarget,
+    opts: &BreakOptions,
+    steps: &mut Steps<'_>,
+    broken: &mut Broken,
+) -> Result<(), CommandError> {
+    let mut fleet = vec![
+        onboard(
+            client,
+            target,
+            opts,
+            Member::named(opts),
+            ROOMY_LIMIT,
+            steps,
+        )
+        .await?,
+    ];
+    for n in 2..=FLEET {
+        let member = Member::fleet(opts, n);
+        fleet.push(onboard(client, target, opts, member, ROOMY_LIMIT, steps).await?);
+    }
+    let log = opts.log_path();
+    broken.log = Some(log.clone());
+    broken.token = Some(fleet[0].token.clone());
+    let snapshot = snapshots::default_path(&target.lab_dir, "lab");
+    let resources = snapshots::take(&target.lab_dir, &snapshot).await?;
+    steps.add(format!(
+        "saved a snapshot of the lab ({resources} resources) to {}",
+        snapshot.display()
+    ));
+    for bot in &fleet {
+        drop_identity(&bot.data)?;
+        expect_joined(run_once(bot, None).await?, bot, "a bot did not recover")?;
+        steps.add(format!(
+            "restarted bot {} without its identity: it recovered (recovery_count {}, a new bot instance and join state)",
+            bot.name,
+            recovery_count(client, &bot.token).await?
+        ));
+    }
+    let restored = snapshots::put_back(&target.lab_dir, &snapshot).await?;
+    steps.add(format!(
+        "restored the snapshot under the running lab, as an auth backend restore would: the tokens are back at their old recovery_count and bot instances (the state replaced is in {})",
+        restored.saved.display()
+    ));
+    for bot in &fleet {
+        let exit = run_once(bot, None).await?;
+        expect_line(
+            bot,
+            JOIN_STATE_FAILED,
+            exit,
+            "a bot's newer join state was not refused",
+        )?;
+        // Its next try meets the lock on its join token, the line that names the token.
+        let lock = format!("lock targeting JoinToken:{:?} is in force", bot.token);
+        let exit = run_once(bot, None).await?;
+        expect_line(bot, &lock, exit, "the lock did not refuse the next join")?;
+        steps.add(format!(
+            "restarted bot {}: its renewal presented the newer join state, was refused (`{JOIN_STATE_FAILED}`), the lab locked join token {} and refused the next try",
+            bot.name, bot.token
+        ));
+    }
+    broken.seen = first_lines(&log, &[JOIN_STATE_FAILED, "is in force"]);
+    broken.headline = format!(
+        "the lab was rolled back under {FLEET} bound-keypair bots: each fails its join-state check and its join token is locked"
     );
     Ok(())
 }

@@ -7,4 +7,5 @@ pub mod demo;
 pub mod narrate;
 pub mod scenarios;
 pub mod setup;
+pub mod snapshots;
 pub mod tbot_yaml;

@@ -824,11 +824,21 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             ),
             restart,
         ],
-        Incident::BkRollback => vec![
-            doctor,
-            format!("mwictl recover {} --yes", opts.scenario.name()),
-            restart,
-        ],
+        Incident::BkRollback => {
+            let mut next = vec![
+                doctor,
+                format!("mwictl recover {} --yes", opts.scenario.name()),
+                restart,
+            ];
+            for n in 2..=bk::FLEET {
+                let config = opts.dir.join(bk::fleet_bot(&opts.bot, n)).join("tbot.yaml");
+                next.push(format!(
+                    "mwictl lab bot -c {}",
+                    shell_word(&config.display().to_string())
+                ));
+            }
+            next
+        }
     }
 }
 
