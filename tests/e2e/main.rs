@@ -26,6 +26,7 @@ mod proxy;
 mod real_configs;
 mod real_logs;
 mod recover;
+mod recover_bk;
 mod recover_input;
 mod recover_pty;
 mod recover_resume;

@@ -47,8 +47,28 @@ pub enum Step {
     /// Create the bot from the journaled snapshot with `changes` applied; a bot that already
     /// exists with that content counts as created.
     CreateBot { bot: String, changes: BotChanges },
+    /// Set a bound-keypair token's recovery mode; the previous mode is journaled before the
+    /// write, so a crash anywhere leaves the record `recover --resume` restores it from.
+    SwitchTokenMode { token: String, mode: String },
+    /// Raise a bound-keypair token's recovery.limit to at least recovery_count + `spare` (the
+    /// old limit journaled first); a token not in mode standard is left alone.
+    EnsureRecoveryHeadroom { token: String, spare: u32 },
+    /// Wait until each token's recovery_count rose above the count seen when planning (the bot
+    /// recovered and got a fresh join state). Without `--wait` the run stops here, unfinished.
+    WaitForRecovery { tokens: Vec<CountBefore> },
+    /// Write back the mode the journal recorded for the token, if it is still in the mode the
+    /// run set (otherwise someone changed it since, and it is left alone).
+    RestoreTokenMode { token: String },
     /// Check that the recovery took effect.
     Verify { bot: String, expect: Expect },
+}
+
+/// A bound-keypair token and its recovery_count when the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountBefore {
+    pub token: String,
+    pub bot: String,
+    pub count_before: u32,
 }
 
 /// A role edit, redone against the role as it is when the step runs.
@@ -80,6 +100,8 @@ pub enum Expect {
         name: Option<String>,
         user: Option<String>,
     },
+    /// No lock in force blocks the bot (its user, instances or join tokens).
+    Unlocked,
 }
 
 /// The evidence of an incident, as shown to the user.
@@ -165,13 +187,20 @@ impl Step {
             Step::DeleteBot { .. } => "delete_bot",
             Step::RemoveBotLocks { .. } => "remove_bot_locks",
             Step::CreateBot { .. } => "create_bot",
+            Step::SwitchTokenMode { .. } => "switch_token_mode",
+            Step::EnsureRecoveryHeadroom { .. } => "ensure_recovery_headroom",
+            Step::WaitForRecovery { .. } => "wait_for_recovery",
+            Step::RestoreTokenMode { .. } => "restore_token_mode",
             Step::Verify { .. } => "verify",
         }
     }
 
     /// True when the step changes something (on the server or on disk).
     pub fn changes_anything(&self) -> bool {
-        !matches!(self, Step::ShowEvidence { .. } | Step::Verify { .. })
+        !matches!(
+            self,
+            Step::ShowEvidence { .. } | Step::Verify { .. } | Step::WaitForRecovery { .. }
+        )
     }
 
     /// One line saying what the step does.
@@ -221,7 +250,27 @@ impl Step {
                     }
                 )
             }
+            Step::SwitchTokenMode { token, mode } => format!(
+                "Set the recovery mode of token {token} to {mode} (the previous mode journaled first)"
+            ),
+            Step::EnsureRecoveryHeadroom { token, spare } => format!(
+                "Raise recovery.limit of token {token} to at least recovery_count + {spare} (mode standard only)"
+            ),
+            Step::WaitForRecovery { tokens } => match tokens.as_slice() {
+                [one] => format!(
+                    "Wait until bot {:?} recovers: recovery_count of token {} rises above {}",
+                    one.bot, one.token, one.count_before
+                ),
+                many => format!(
+                    "Wait until {} bots recover: each token's recovery_count rises",
+                    many.len()
+                ),
+            },
+            Step::RestoreTokenMode { token } => {
+                format!("Restore the journaled recovery mode of token {token}")
+            }
             Step::Verify { expect, .. } => match expect {
+                Expect::Unlocked => "Verify: no lock blocks the bot".to_string(),
                 Expect::NewInstance { .. } => {
                     "Verify: a new bot instance joins (generation 1 or more)".to_string()
                 }
@@ -280,6 +329,25 @@ impl Step {
             }
             Step::CreateBot { .. } => vec![
                 "fields of the old bot this mwictl does not know are sent back unchanged".into(),
+            ],
+            Step::SwitchTokenMode { mode, .. } if mode == "insecure" => vec![
+                "insecure skips the join-state check: anyone holding the bot's key can recover it until the mode is restored".into(),
+            ],
+            Step::SwitchTokenMode { .. } => Vec::new(),
+            Step::EnsureRecoveryHeadroom { .. } => vec![
+                "the old limit is journaled and shown; a limit already high enough is left alone".into(),
+            ],
+            Step::WaitForRecovery { tokens } => tokens
+                .iter()
+                .map(|t| {
+                    format!(
+                        "bot {:?}: token {} recovery_count {} now",
+                        t.bot, t.token, t.count_before
+                    )
+                })
+                .collect(),
+            Step::RestoreTokenMode { .. } => vec![
+                "only if the token is still in the mode this run set; otherwise it is left as found".into(),
             ],
             Step::Verify { expect, .. } => match expect {
                 Expect::NewInstance { known } if !known.is_empty() => vec![format!(
@@ -431,6 +499,44 @@ pub enum StepOutput {
         existed: bool,
     },
     Verified(Verification),
+    ModeSwitched {
+        token: String,
+        /// As the token's spec had it (`""` is standard).
+        previous: String,
+        mode: String,
+        /// False when the token was in that mode already.
+        changed: bool,
+    },
+    HeadroomEnsured {
+        token: String,
+        mode: String,
+        count: u32,
+        previous_limit: u32,
+        limit: u32,
+        changed: bool,
+    },
+    RecoveryAwaited {
+        state: VerifyState,
+        tokens: Vec<TokenRecovery>,
+    },
+    ModeRestored {
+        token: String,
+        /// The mode written back, or found.
+        mode: String,
+        restored: bool,
+        /// Why it was left alone, when it was.
+        detail: String,
+    },
+}
+
+/// One token's recovery as the wait saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecovery {
+    pub token: String,
+    pub bot: String,
+    pub count_before: u32,
+    pub count: u32,
+    pub recovered: bool,
 }
 
 /// The outcome of verification.
@@ -513,6 +619,42 @@ mod tests {
         assert_eq!(json[3]["changes"]["add_roles"][0], "db");
         let back: Vec<Step> = serde_json::from_value(json).unwrap();
         assert_eq!(back, steps);
+    }
+
+    #[test]
+    fn token_mode_steps_round_trip_and_say_what_they_change() {
+        let steps = vec![
+            Step::SwitchTokenMode {
+                token: "bot-b-1".into(),
+                mode: "insecure".into(),
+            },
+            Step::EnsureRecoveryHeadroom {
+                token: "bot-b-1".into(),
+                spare: 2,
+            },
+            Step::WaitForRecovery {
+                tokens: vec![CountBefore {
+                    token: "bot-b-1".into(),
+                    bot: "b".into(),
+                    count_before: 3,
+                }],
+            },
+            Step::RestoreTokenMode {
+                token: "bot-b-1".into(),
+            },
+        ];
+        let json = serde_json::to_value(&steps).unwrap();
+        assert_eq!(json[0]["kind"], "switch_token_mode");
+        assert_eq!(json[2]["tokens"][0]["count_before"], 3);
+        let back: Vec<Step> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, steps);
+        let changes: Vec<bool> = steps.iter().map(Step::changes_anything).collect();
+        assert_eq!(changes, [true, true, false, true]);
+        assert_eq!(
+            steps[2].title(),
+            "Wait until bot \"b\" recovers: recovery_count of token bot-b-1 rises above 3"
+        );
+        assert!(steps[0].details()[0].contains("anyone holding the bot's key"));
     }
 
     #[test]
