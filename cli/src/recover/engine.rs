@@ -118,7 +118,7 @@ impl<'a> Engine<'a> {
             #[cfg(debug_assertions)]
             crash_hook::crash_if(crash, index, false);
             match result {
-                Ok(output) if waits(&output) => {
+                Ok(output) if waits(&output) && changes_after(&journal.record, index) => {
                     // Nothing after the wait may run before the bots recovered (restoring a mode
                     // early locks them out again): the run stops here, unfinished.
                     let line = format!("… {}. {}", index + 1, summary(&step, &output));
@@ -260,6 +260,22 @@ impl<'a> Engine<'a> {
                     }
                 }
                 self.remove_locks(journal, &fetched, already_gone).await
+            }
+            Step::RemoveJoinTokenLocks { tokens } => {
+                let filters = tokens
+                    .iter()
+                    .map(|t| mwi_proto::types::LockTarget {
+                        join_token: t.clone(),
+                        ..Default::default()
+                    })
+                    .collect();
+                // An empty filter would ask for every lock.
+                let locks = if tokens.is_empty() {
+                    Vec::new()
+                } else {
+                    client.get_locks(filters, true).await?
+                };
+                self.remove_locks(journal, &locks, Vec::new()).await
             }
             Step::RemoveBotLocks { bot, .. } => {
                 let found = ops::unlock::find_blocking_locks(client, bot).await?;
@@ -781,6 +797,13 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
     }
 }
 
+/// True when a step after `index` changes something (a mode to restore).
+fn changes_after(record: &Record, index: usize) -> bool {
+    record.plan.steps[index + 1..]
+        .iter()
+        .any(Step::changes_anything)
+}
+
 /// True for a wait that ended before everything it waits for happened.
 fn waits(output: &StepOutput) -> bool {
     matches!(output, StepOutput::RecoveryAwaited { state, .. } if *state != VerifyState::Verified)
@@ -794,6 +817,7 @@ fn mark(state: StepState, output: Option<&StepOutput>) -> &'static str {
     };
     match (state, verify_state) {
         (StepState::Done, Some(VerifyState::Pending)) => "…",
+        (StepState::Done, None) if output.is_some_and(waits) => "…",
         (StepState::Done, Some(VerifyState::TimedOut | VerifyState::Failed)) => "✗",
         (StepState::Done, _) => "✓",
         (StepState::Failed, _) => "✗",
@@ -871,7 +895,17 @@ impl RunReport {
 
     /// What the user must still do.
     pub fn after(&self) -> Vec<String> {
-        let verified = self.verification().map(|v| v.state) == Some(VerifyState::Verified);
+        let recovered = self.outputs().any(|o| {
+            matches!(
+                o,
+                StepOutput::RecoveryAwaited {
+                    state: VerifyState::Verified,
+                    ..
+                }
+            )
+        });
+        let verified =
+            recovered || self.verification().map(|v| v.state) == Some(VerifyState::Verified);
         let mut out: Vec<String> = self
             .record
             .plan
@@ -881,7 +915,7 @@ impl RunReport {
             .cloned()
             .collect();
         if let Some(v) = self.verification()
-            && !verified
+            && v.state != VerifyState::Verified
         {
             for line in &v.to_check {
                 if !out.contains(line) {
@@ -913,8 +947,8 @@ impl Output for RunReport {
             Some(_) => "NOT recovered yet",
         };
         let mut out = format!(
-            "{verdict}: bot {:?}, {}{}{}\n",
-            r.bot,
+            "{verdict}: {}, {}{}{}\n",
+            crate::recover::plan::subject(r.operation, &r.bot),
             r.operation.title(),
             r.operation
                 .incident()

@@ -47,6 +47,8 @@ pub enum Step {
     /// Create the bot from the journaled snapshot with `changes` applied; a bot that already
     /// exists with that content counts as created.
     CreateBot { bot: String, changes: BotChanges },
+    /// Delete every lock in force on these join tokens, each backed up first.
+    RemoveJoinTokenLocks { tokens: Vec<String> },
     /// Set a bound-keypair token's recovery mode; the previous mode is journaled before the
     /// write, so a crash anywhere leaves the record `recover --resume` restores it from.
     SwitchTokenMode { token: String, mode: String },
@@ -187,6 +189,7 @@ impl Step {
             Step::DeleteBot { .. } => "delete_bot",
             Step::RemoveBotLocks { .. } => "remove_bot_locks",
             Step::CreateBot { .. } => "create_bot",
+            Step::RemoveJoinTokenLocks { .. } => "remove_join_token_locks",
             Step::SwitchTokenMode { .. } => "switch_token_mode",
             Step::EnsureRecoveryHeadroom { .. } => "ensure_recovery_headroom",
             Step::WaitForRecovery { .. } => "wait_for_recovery",
@@ -250,6 +253,10 @@ impl Step {
                     }
                 )
             }
+            Step::RemoveJoinTokenLocks { tokens } => format!(
+                "Remove the locks on {} join token(s) (each backed up first)",
+                tokens.len()
+            ),
             Step::SwitchTokenMode { token, mode } => format!(
                 "Set the recovery mode of token {token} to {mode} (the previous mode journaled first)"
             ),
@@ -330,6 +337,10 @@ impl Step {
             Step::CreateBot { .. } => vec![
                 "fields of the old bot this mwictl does not know are sent back unchanged".into(),
             ],
+            Step::RemoveJoinTokenLocks { tokens } => vec![format!(
+                "locks targeting join_token {} in force when the step runs",
+                tokens.join(", ")
+            )],
             Step::SwitchTokenMode { mode, .. } if mode == "insecure" => vec![
                 "insecure skips the join-state check: anyone holding the bot's key can recover it until the mode is restored".into(),
             ],
@@ -337,6 +348,7 @@ impl Step {
             Step::EnsureRecoveryHeadroom { .. } => vec![
                 "the old limit is journaled and shown; a limit already high enough is left alone".into(),
             ],
+            Step::WaitForRecovery { tokens } if tokens.len() == 1 => Vec::new(),
             Step::WaitForRecovery { tokens } => tokens
                 .iter()
                 .map(|t| {
