@@ -107,6 +107,16 @@ pub struct LimitRecord {
     pub limit: u32,
 }
 
+/// The fresh bound-keypair token of the run. Its name is recorded before the token is created;
+/// the registration secret the server made for it is recorded once read back, as tbot needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundTokenRecord {
+    pub name: String,
+    pub registration_secret: Option<String>,
+    /// False until the server accepted it.
+    pub created: bool,
+}
+
 /// A bot as it was before the run deleted it: the server's bytes (base64), so it is created again
 /// with every field, those this mwictl does not know included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +192,9 @@ pub struct Record {
     /// Every recovery-limit raise, journaled before its write.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<LimitRecord>,
+    /// Created by the step that issues a fresh bound-keypair token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_token: Option<BoundTokenRecord>,
 }
 
 impl Record {
@@ -284,6 +297,7 @@ impl Journal {
                 snapshot: None,
                 modes: Vec::new(),
                 limits: Vec::new(),
+                bound_token: None,
             },
         };
         journal.save()?;

@@ -159,8 +159,14 @@ pub struct FlowInput {
     /// `unlock --bot --scan-all`.
     #[serde(default)]
     pub scan_all: bool,
-    /// The bound-keypair token a flow works on (`--token`), when the bot has several.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Bound-keypair flows: tbot's storage directory (`--storage`).
+    #[serde(default)]
+    pub storage: Option<std::path::PathBuf>,
+    /// Bound-keypair flows: the public key given with `--public-key` (authorized_keys form).
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Bound-keypair flows: the bot's token named with `--token`.
+    #[serde(default)]
     pub token: Option<String>,
     /// bk-exhausted: recoveries above recovery_count the new limit allows (`--spare`).
     #[serde(default, skip_serializing_if = "is_zero")]

@@ -1,6 +1,8 @@
 //! The recovery flows: each reads what it needs and builds a plan; none executes anything. The
 //! token flows (S1, S2 and recreate) share their tail: tbot.yaml, restart, verify.
 
+pub mod bk_input;
+pub mod bk_keypair_lost;
 pub mod bound_keypair;
 pub mod db_access;
 pub mod expired;
@@ -28,6 +30,9 @@ pub fn done_once_verified(note: &str) -> bool {
         RENEWAL_NOTE,
         bound_keypair::RESTART_INSECURE_NOTE,
         bound_keypair::RETRY_NOTE,
+        bk_keypair_lost::SECRET_NOTE,
+        bk_keypair_lost::STORAGE_NOTE,
+        bk_keypair_lost::RESTART_NOTE,
     ]
     .contains(&note)
 }
