@@ -16,6 +16,7 @@ mod diagnose_input;
 mod durability;
 mod get;
 mod harness;
+mod health;
 mod incidents;
 mod instances;
 mod lab;
