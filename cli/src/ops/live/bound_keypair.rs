@@ -24,7 +24,7 @@ pub(super) struct TokenNow {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Found {
-    BoundKeypair(State),
+    BoundKeypair(Box<State>),
     /// It exists with another join method.
     OtherMethod(String),
     Missing,
@@ -121,7 +121,7 @@ fn now(token: &ProvisionTokenV2) -> TokenNow {
             .unwrap_or_default(),
         bot: spec.map(|s| s.bot_name.clone()).unwrap_or_default(),
         found: match bk::state(token) {
-            Some(state) => Found::BoundKeypair(state),
+            Some(state) => Found::BoundKeypair(Box::new(state)),
             None => Found::OtherMethod(spec.map(|s| s.join_method.clone()).unwrap_or_default()),
         },
     }
