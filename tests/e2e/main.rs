@@ -3,6 +3,7 @@
 mod access;
 mod auth_host;
 mod bad_input;
+mod bk_break;
 mod bk_doctor;
 mod bots;
 mod bots_bound;
