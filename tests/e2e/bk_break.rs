@@ -218,11 +218,13 @@ fn s12_a_lab_restored_under_a_fleet_fails_every_join_state_and_the_doctor_sees_a
     let lab = Lab::start();
     let json = break_json(&lab, "bk-rollback", &[]);
     let (token, log) = check_summary(&json, "S12", "join state verification failed");
-    assert_eq!(
-        json["next"][1], "mwictl recover bk-rollback --yes",
+    let second = bot_dir(&lab).join("example-2").join("tbot.yaml");
+    let recover = json["next"][1].as_str().unwrap();
+    assert!(
+        recover.starts_with("mwictl recover bk-rollback --restart-cmd ")
+            && recover.contains(&format!("mwictl lab bot -c {} --oneshot", second.display())),
         "{json}"
     );
-    let second = bot_dir(&lab).join("example-2").join("tbot.yaml");
     assert_eq!(
         json["next"][3],
         format!("mwictl lab bot -c {}", second.display()),
@@ -359,4 +361,29 @@ fn snapshot_and_restore_refuse_bad_paths_in_one_line() {
     one_line(&["lab", "restore", &path], "asks first");
     let snapshots = lab.root().join("lab").join("snapshots");
     assert!(!snapshots.exists(), "no before-restore snapshot was taken");
+}
+
+#[test]
+fn bk_exhausted_summary_and_its_tbot_yaml_in_text() {
+    let lab = Lab::start();
+    let dir = bot_dir(&lab);
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "break",
+        "bk-exhausted",
+        "--bot",
+        BOT,
+        "--dir",
+        dir.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let yaml = std::fs::read_to_string(dir.join("tbot.yaml")).unwrap();
+    let mut settings = snapshot_settings();
+    settings.add_filter(r"took \d+\.\ds", "took [SECONDS]");
+    settings.add_filter(r"bot-example-[0-9a-f]{8}", "bot-example-[ID]");
+    settings.add_filter(r"\b[0-9a-f]{32}\b", "[SECRET]");
+    settings.bind(|| {
+        insta::assert_snapshot!("lab_break_bk_exhausted_text", lab.redact(&out.stdout));
+        insta::assert_snapshot!("lab_break_bk_exhausted_tbot_yaml", lab.redact(&yaml));
+    });
 }
