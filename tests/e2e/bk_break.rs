@@ -387,3 +387,46 @@ fn bk_exhausted_summary_and_its_tbot_yaml_in_text() {
         insta::assert_snapshot!("lab_break_bk_exhausted_tbot_yaml", lab.redact(&yaml));
     });
 }
+
+#[test]
+fn s12s_next_recover_command_brings_the_fleet_back_with_every_mode_restored() {
+    let lab = Lab::start();
+    let json = break_json(&lab, "bk-rollback", &[]);
+    let token = json["token"].as_str().unwrap().to_string();
+    let recover = json["next"][1].as_str().unwrap().to_string();
+    // The agents' 3s certificates expire first, so the restarted agents join without them.
+    std::thread::sleep(Duration::from_secs(4));
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut sh = assert_cmd::Command::new("sh");
+    sh.args(["-c", &recover])
+        .envs(hermetic_env(&lab.home()))
+        .env("PATH", path)
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE");
+    let out = run(&mut sh);
+    assert_eq!(out.code, 0, "{recover}:\n{}\n{}", out.stdout, out.stderr);
+    let status = status(&lab, &token).expect("the token");
+    assert_eq!(
+        status.recovery_count, 2,
+        "the bot recovered after the restore"
+    );
+    let mode = lab.admin(async |mut c| {
+        c.get_token(ResourceRequest {
+            name: token.clone(),
+        })
+        .await
+        .expect("the token")
+        .into_inner()
+        .spec
+        .and_then(|s| s.bound_keypair)
+        .and_then(|b| b.recovery)
+        .map(|r| r.mode)
+        .unwrap_or_default()
+    });
+    assert_eq!(mode, "standard", "insecure is not left behind");
+}
