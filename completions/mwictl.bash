@@ -34,6 +34,9 @@ _mwictl() {
             mwictl,edit)
                 cmd="mwictl__subcmd__edit"
                 ;;
+            mwictl,fleet)
+                cmd="mwictl__subcmd__fleet"
+                ;;
             mwictl,get)
                 cmd="mwictl__subcmd__get"
                 ;;
@@ -63,6 +66,9 @@ _mwictl() {
                 ;;
             mwictl,tokens)
                 cmd="mwictl__subcmd__tokens"
+                ;;
+            mwictl,triage)
+                cmd="mwictl__subcmd__triage"
                 ;;
             mwictl,unlock)
                 cmd="mwictl__subcmd__unlock"
@@ -181,6 +187,18 @@ _mwictl() {
             mwictl__subcmd__bots__subcmd__instances__subcmd__help,show)
                 cmd="mwictl__subcmd__bots__subcmd__instances__subcmd__help__subcmd__show"
                 ;;
+            mwictl__subcmd__fleet,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__serve"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__serve"
+                ;;
             mwictl__subcmd__help,bots)
                 cmd="mwictl__subcmd__help__subcmd__bots"
                 ;;
@@ -198,6 +216,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,edit)
                 cmd="mwictl__subcmd__help__subcmd__edit"
+                ;;
+            mwictl__subcmd__help,fleet)
+                cmd="mwictl__subcmd__help__subcmd__fleet"
                 ;;
             mwictl__subcmd__help,get)
                 cmd="mwictl__subcmd__help__subcmd__get"
@@ -228,6 +249,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,tokens)
                 cmd="mwictl__subcmd__help__subcmd__tokens"
+                ;;
+            mwictl__subcmd__help,triage)
+                cmd="mwictl__subcmd__help__subcmd__triage"
                 ;;
             mwictl__subcmd__help,unlock)
                 cmd="mwictl__subcmd__help__subcmd__unlock"
@@ -270,6 +294,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__bots__subcmd__instances,show)
                 cmd="mwictl__subcmd__help__subcmd__bots__subcmd__instances__subcmd__show"
+                ;;
+            mwictl__subcmd__help__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__help__subcmd__fleet__subcmd__serve"
                 ;;
             mwictl__subcmd__help__subcmd__lab,bot)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__bot"
@@ -545,7 +572,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -576,7 +603,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -610,7 +637,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -672,7 +699,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -706,7 +733,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -752,7 +779,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -842,7 +869,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1086,7 +1113,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1136,7 +1163,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1240,7 +1267,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1274,7 +1301,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1308,7 +1335,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1370,7 +1397,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1404,7 +1431,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1438,7 +1465,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1500,7 +1527,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1534,7 +1561,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1568,7 +1595,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1602,7 +1629,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1640,7 +1667,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1674,7 +1701,133 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help)
+            opts="serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__serve)
+            opts="-i -v -q -h -V --listen --interval --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1708,7 +1861,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1719,7 +1872,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help)
-            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1987,6 +2140,34 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet)
+            opts="serve"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2474,6 +2655,20 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__triage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__unlock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2512,7 +2707,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2614,7 +2809,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2664,7 +2859,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2698,7 +2893,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2736,7 +2931,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2952,7 +3147,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3002,7 +3197,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3110,7 +3305,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3164,7 +3359,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3214,7 +3409,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3248,7 +3443,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3314,7 +3509,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3408,7 +3603,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3442,7 +3637,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3492,7 +3687,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3570,7 +3765,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3624,7 +3819,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3678,7 +3873,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3824,7 +4019,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3858,7 +4053,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3892,7 +4087,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3938,7 +4133,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3972,7 +4167,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4104,7 +4299,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4138,7 +4333,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4172,7 +4367,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4206,7 +4401,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4264,7 +4459,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4396,7 +4591,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4430,7 +4625,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4464,7 +4659,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4498,7 +4693,49 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__triage)
+            opts="-i -v -q -h -V --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4536,7 +4773,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -36,6 +36,7 @@ mod servers;
 mod stream;
 mod token_model;
 mod tokens;
+mod triage;
 mod tsh_profile;
 mod unlock;
 mod verbs;

@@ -14,4 +14,5 @@ pub mod locks;
 pub mod remove;
 pub mod roles;
 pub mod tokens;
+pub mod triage;
 pub mod unlock;
