@@ -389,7 +389,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
             [CompletionResult]::new('--fix', '--fix', [CompletionResultType]::ParameterName, 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff')
             [CompletionResult]::new('--on-host', '--on-host', [CompletionResultType]::ParameterName, 'Lint runs on the bot''s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here')
-            [CompletionResult]::new('--live', '--live', [CompletionResultType]::ParameterName, 'Judge against the cluster''s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)')
+            [CompletionResult]::new('--live', '--live', [CompletionResultType]::ParameterName, 'Ask the cluster (connects like every command: --auth-server/--identity or the profile): judge against its release (a Ping), and judge a bound-keypair static key against its token (recovery mode insecure, no `rotate_after`)')
             [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
             [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
@@ -1152,8 +1152,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -1242,8 +1242,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;instances;help' {
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -1302,8 +1302,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;help;instances' {
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             break
         }
@@ -1346,6 +1346,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('expired', 'expired', [CompletionResultType]::ParameterValue, 'Recover a bot whose identity expired (S2)')
             [CompletionResult]::new('ssh-login', 'ssh-login', [CompletionResultType]::ParameterValue, 'Let a bot log in over SSH as LOGIN (S3)')
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
+            [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1458,11 +1459,40 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;recover;bk-keypair-lost' {
+            [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)')
+            [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'tbot''s storage directory (storage.path in tbot.yaml): its stale key files are moved into the run''s backups, never deleted')
+            [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'Preregister this new public key (`tbot keypair create` prints it; or @FILE) instead of a registration secret')
+            [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it')
+            [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the new one-time join token')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (text, or JSON with --format json) and change nothing')
+            [CompletionResult]::new('--new-run', '--new-run', [CompletionResultType]::ParameterName, 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;recover;help' {
             [CompletionResult]::new('generation-mismatch', 'generation-mismatch', [CompletionResultType]::ParameterValue, 'Recover a bot locked after a certificate generation mismatch (S1)')
             [CompletionResult]::new('expired', 'expired', [CompletionResultType]::ParameterValue, 'Recover a bot whose identity expired (S2)')
             [CompletionResult]::new('ssh-login', 'ssh-login', [CompletionResultType]::ParameterValue, 'Let a bot log in over SSH as LOGIN (S3)')
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
+            [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1476,6 +1506,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;recover;help;db-access' {
+            break
+        }
+        'mwictl;recover;help;bk-keypair-lost' {
             break
         }
         'mwictl;recover;help;help' {
@@ -1770,8 +1803,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;bots;instances' {
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             break
         }
@@ -1789,6 +1822,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('expired', 'expired', [CompletionResultType]::ParameterValue, 'Recover a bot whose identity expired (S2)')
             [CompletionResult]::new('ssh-login', 'ssh-login', [CompletionResultType]::ParameterValue, 'Let a bot log in over SSH as LOGIN (S3)')
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
+            [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
             break
         }
         'mwictl;help;recover;generation-mismatch' {
@@ -1801,6 +1835,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;recover;db-access' {
+            break
+        }
+        'mwictl;help;recover;bk-keypair-lost' {
             break
         }
         'mwictl;help;triage' {

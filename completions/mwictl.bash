@@ -328,6 +328,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__locks,ls)
                 cmd="mwictl__subcmd__help__subcmd__locks__subcmd__ls"
                 ;;
+            mwictl__subcmd__help__subcmd__recover,bk-keypair-lost)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
             mwictl__subcmd__help__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__db__subcmd__access"
                 ;;
@@ -460,6 +463,9 @@ _mwictl() {
             mwictl__subcmd__locks__subcmd__help,ls)
                 cmd="mwictl__subcmd__locks__subcmd__help__subcmd__ls"
                 ;;
+            mwictl__subcmd__recover,bk-keypair-lost)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
             mwictl__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__db__subcmd__access"
                 ;;
@@ -474,6 +480,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__recover,ssh-login)
                 cmd="mwictl__subcmd__recover__subcmd__ssh__subcmd__login"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-keypair-lost)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__keypair__subcmd__lost"
                 ;;
             mwictl__subcmd__recover__subcmd__help,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__db__subcmd__access"
@@ -2404,8 +2413,22 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__recover)
-            opts="generation-mismatch expired ssh-login db-access"
+            opts="generation-mismatch expired ssh-login db-access bk-keypair-lost"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3648,12 +3671,78 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover)
-            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access help"
+            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-keypair-lost help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts="-i -v -q -h -V --bot --token --storage --public-key --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --tbot-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3884,8 +3973,22 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__help)
-            opts="generation-mismatch expired ssh-login db-access help"
+            opts="generation-mismatch expired ssh-login db-access bk-keypair-lost help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

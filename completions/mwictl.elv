@@ -358,7 +358,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --format 'Output format of the data written to stdout'
             cand --fix 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
             cand --on-host 'Lint runs on the bot''s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
-            cand --live 'Judge against the cluster''s release, asked with a Ping (connects like every command: --auth-server/--identity or the profile)'
+            cand --live 'Ask the cluster (connects like every command: --auth-server/--identity or the profile): judge against its release (a Ping), and judge a bound-keypair static key against its token (recovery mode insecure, no `rotate_after`)'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -1067,8 +1067,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
             cand join 'Issue a join token for a new instance of a bot'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1152,8 +1152,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
         }
         &'mwictl;bots;instances;help'= {
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1197,8 +1197,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;bots;help;can;db'= {
         }
         &'mwictl;bots;help;instances'= {
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
         }
         &'mwictl;bots;help;instances;ls'= {
@@ -1236,6 +1236,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;recover;generation-mismatch'= {
@@ -1343,11 +1344,39 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;recover;bk-keypair-lost'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)'
+            cand --storage 'tbot''s storage directory (storage.path in tbot.yaml): its stale key files are moved into the run''s backups, never deleted'
+            cand --public-key 'Preregister this new public key (`tbot keypair create` prints it; or @FILE) instead of a registration secret'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;recover;help'= {
             cand generation-mismatch 'Recover a bot locked after a certificate generation mismatch (S1)'
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;recover;help;generation-mismatch'= {
@@ -1357,6 +1386,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;recover;help;ssh-login'= {
         }
         &'mwictl;recover;help;db-access'= {
+        }
+        &'mwictl;recover;help;bk-keypair-lost'= {
         }
         &'mwictl;recover;help;help'= {
         }
@@ -1598,8 +1629,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;bots;can;db'= {
         }
         &'mwictl;help;bots;instances'= {
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
         }
         &'mwictl;help;bots;instances;ls'= {
@@ -1613,6 +1644,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
         }
         &'mwictl;help;recover;generation-mismatch'= {
         }
@@ -1621,6 +1653,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;recover;ssh-login'= {
         }
         &'mwictl;help;recover;db-access'= {
+        }
+        &'mwictl;help;recover;bk-keypair-lost'= {
         }
         &'mwictl;help;triage'= {
         }

@@ -5,8 +5,10 @@
 //! reorder keys. The edit is planned by [`token`] on the linter's span-preserving reader, so the
 //! token writer and `mwictl lint --fix` read and edit tbot.yaml the same way.
 
+mod bound_keypair;
 mod token;
 
+pub use bound_keypair::{BoundKeypairEdit, plan_bound_keypair_edit, rewrite_join_uri};
 pub use token::{TokenEdit, current_token, plan_token_edit};
 
 use std::fs;
@@ -90,6 +92,70 @@ pub fn write_token(
         }
         TokenEdit::TokenFile(path) => write_token_file(&path, token, backup_tag),
     }
+}
+
+/// What [`write_bound_keypair`] did: every file it changed (or found already holding the new
+/// values), the tbot.yaml first.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BoundKeypairWritten {
+    pub files: Vec<Written>,
+    /// True when the file joins by `join_uri`, which now names the token and the secret.
+    pub via_join_uri: bool,
+}
+
+/// Puts a bound-keypair bot's fresh `token` and registration `secret` (none for a preregistered
+/// key) into the tbot.yaml at `config` and the files it names for them (see
+/// [`plan_bound_keypair_edit`]), each replaced atomically with a backup `<file>.<backup_tag>.bak`.
+pub fn write_bound_keypair(
+    config: &Path,
+    token: &str,
+    secret: Option<&str>,
+    backup_tag: &str,
+) -> Result<BoundKeypairWritten, TbotConfigError> {
+    let config = resolve(config)?;
+    let bytes = fs::read(&config).map_err(|source| TbotConfigError::Read {
+        path: config.clone(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| TbotConfigError::NotUtf8 {
+        path: config.clone(),
+    })?;
+    let edit = plan_bound_keypair_edit(&text, token, secret).map_err(|detail| {
+        TbotConfigError::Unsupported {
+            path: config.clone(),
+            detail,
+        }
+    })?;
+    let mut files = Vec::new();
+    if let Some(path) = &edit.token_file {
+        files.push(write_token_file(path, token, backup_tag)?);
+    }
+    if let (Some(path), Some(secret)) = (&edit.secret_file, secret) {
+        let mut written = write_token_file(path, secret, backup_tag)?;
+        written.via_token_file = false;
+        files.push(written);
+    }
+    let yaml = if edit.config == text {
+        Written {
+            file: config,
+            backup: None,
+            changed: false,
+            via_token_file: false,
+        }
+    } else {
+        let backup = replace_file(&config, edit.config.as_bytes(), backup_tag)?;
+        Written {
+            file: config,
+            backup,
+            changed: true,
+            via_token_file: false,
+        }
+    };
+    files.insert(0, yaml);
+    Ok(BoundKeypairWritten {
+        files,
+        via_join_uri: edit.via_join_uri,
+    })
 }
 
 /// tbot reads a token file trimmed; the file gets the token and a newline.

@@ -822,16 +822,16 @@ fn the_older_kubernetes_secret_wording_is_s5() {
 
 /// Bound-keypair refusals (issue 14, wordings from lib/auth/join_bound_keypair.go and
 /// lib/join/joinclient/join_boundkeypair.go): each names its incident S8–S12.
-fn bk(incident: mwi_diag::doctor::BoundKeypair) -> Incident {
-    Incident::BoundKeypair(incident)
+fn bk(incident: mwi_diag::incident::Incident) -> Incident {
+    Incident::Product(incident)
 }
 
 #[test]
 fn bk_recovery_limit_used_up_is_s8_with_the_retries_given_up() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let report = diagnose(&["s8_bk_exhausted_lab_agent.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, bk(BoundKeypair::Exhausted));
+    assert_eq!(finding.incident, bk(Product::BkExhausted));
     assert_eq!(finding.incident.id(), "S8");
     assert_eq!(
         lines(finding),
@@ -857,10 +857,10 @@ fn bk_recovery_limit_used_up_is_s8_with_the_retries_given_up() {
 
 #[test]
 fn bk_join_state_failure_and_join_token_lock_are_one_s9() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let report = diagnose(&["s9_bk_join_state_json.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, bk(BoundKeypair::JoinState));
+    assert_eq!(finding.incident, bk(Product::BkJoinState));
     assert_eq!(finding.bot.as_deref(), Some("ci"));
     assert_eq!(
         finding.facts.get("tokens").map(String::as_str),
@@ -881,10 +881,10 @@ fn bk_join_state_failure_and_join_token_lock_are_one_s9() {
 
 #[test]
 fn bk_token_wiped_is_s10_in_a_journal() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let report = diagnose(&["s10_bk_token_wiped_journal.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, bk(BoundKeypair::TokenWiped));
+    assert_eq!(finding.incident, bk(Product::BkTokenWiped));
     assert_eq!(finding.incident.id(), "S10");
     assert_eq!(finding.evidence.len(), 2);
     assert!(
@@ -900,20 +900,20 @@ fn bk_token_wiped_is_s10_in_a_journal() {
 
 #[test]
 fn bk_keypair_lost_is_s11() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let report = diagnose(&["s11_bk_keypair_lost_lab_agent.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, bk(BoundKeypair::KeypairLost));
+    assert_eq!(finding.incident, bk(Product::BkKeypairLost));
     assert_eq!(finding.incident.id(), "S11");
     insta::assert_snapshot!(text(&report));
 }
 
 #[test]
 fn join_state_failures_of_several_bots_are_one_s12() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let report = diagnose(&["s12_bk_rollback_auth.log"]);
     let finding = only(&report);
-    assert_eq!(finding.incident, bk(BoundKeypair::Rollback));
+    assert_eq!(finding.incident, bk(Product::BkRollback));
     assert_eq!(finding.incident.id(), "S12");
     assert_eq!(
         finding.facts.get("tokens").map(String::as_str),
@@ -925,13 +925,13 @@ fn join_state_failures_of_several_bots_are_one_s12() {
 
 #[test]
 fn one_bots_repeated_join_state_failures_stay_s9() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let log = "WARN bound keypair join state verification failed token=bot-a-1 reason=x\n\
                WARN bound keypair join state verification failed token=bot-a-1 reason=y\n";
     let mut doctor = Doctor::new();
     doctor.feed_reader("auth.log", log.as_bytes()).unwrap();
     let report = doctor.finish();
-    assert_eq!(only(&report).incident, bk(BoundKeypair::JoinState));
+    assert_eq!(only(&report).incident, bk(Product::BkJoinState));
 }
 
 #[test]
@@ -966,7 +966,7 @@ fn bk_incidents_round_trip_through_json() {
 
 #[test]
 fn expiry_lines_beside_a_bound_keypair_refusal_are_its_context_not_s2() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     // As the lab agent (`mwictl lab bot`) prints a refused recovery.
     let agent = "2026-12-06T05:32:44Z ERROR [TBOT]      Identity has expired. The renewal is likely to fail.\n\
                  2026-12-06T05:32:44Z ERROR [TBOT]      Failed to join error:\"access denied: no rejoins remaining\"\n";
@@ -979,7 +979,7 @@ fn expiry_lines_beside_a_bound_keypair_refusal_are_its_context_not_s2() {
         doctor.finish()
     };
     let one = report(&[("tbot.log", agent)]);
-    assert_eq!(only(&one).incident, bk(BoundKeypair::Exhausted));
+    assert_eq!(only(&one).incident, bk(Product::BkExhausted));
     assert_eq!(only(&one).evidence.len(), 2);
     // Without a bound-keypair refusal it is S2; in another source it stays S2.
     let alone = report(&[("tbot.log", expired_only)]);
@@ -997,11 +997,11 @@ fn doctor_on(text: &str) -> Report {
 
 #[test]
 fn join_token_locks_are_s9_alone_and_s12_in_a_fleet() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     // lib/auth/bot.go's generation lock on a bound-keypair join token: S9, not S1.
     let generation = r#"WARN lock targeting JoinToken:"bot-web-1" is in force: Bot joins via the token "bot-web-1" have been locked due to a certificate generation mismatch by web/7f7a, possibly indicating a stolen certificate."#;
     let report = doctor_on(generation);
-    assert_eq!(only(&report).incident, bk(BoundKeypair::JoinState));
+    assert_eq!(only(&report).incident, bk(Product::BkJoinState));
     assert_eq!(only(&report).bot.as_deref(), Some("web"));
     let fleet = format!(
         "{generation}\nWARN bound keypair join state verification failed token=bot-web-1\n\
@@ -1009,7 +1009,7 @@ fn join_token_locks_are_s9_alone_and_s12_in_a_fleet() {
     );
     let report = doctor_on(&fleet);
     let finding = only(&report);
-    assert_eq!(finding.incident, bk(BoundKeypair::Rollback));
+    assert_eq!(finding.incident, bk(Product::BkRollback));
     assert_eq!(finding.evidence.len(), 3);
     assert_eq!(
         finding.facts.get("tokens").map(String::as_str),
@@ -1032,7 +1032,7 @@ fn a_refused_rotation_names_the_token_to_edit() {
 
 #[test]
 fn an_expiry_line_joins_the_bound_keypair_finding_of_its_own_bot() {
-    use mwi_diag::doctor::BoundKeypair;
+    use mwi_diag::incident::Incident as Product;
     let report = doctor_on(
         "WARN join failed error=\"no rejoins remaining\" bot=a\n\
          WARN join failed error=\"could not lookup signer for public key k\" bot=b\n\
@@ -1044,5 +1044,5 @@ fn an_expiry_line_joins_the_bound_keypair_finding_of_its_own_bot() {
         .map(|f| (f.incident.id(), f.bot.as_deref(), f.evidence.len()))
         .collect();
     assert_eq!(ids, [("S8", Some("a"), 1), ("S11", Some("b"), 2)]);
-    assert_eq!(report.findings[1].incident, bk(BoundKeypair::KeypairLost));
+    assert_eq!(report.findings[1].incident, bk(Product::BkKeypairLost));
 }

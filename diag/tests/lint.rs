@@ -3,7 +3,8 @@
 
 use mwi_diag::incident::Incident;
 use mwi_diag::lint::{
-    self, FileReport, LintOptions, LintReport, Severity, Target, TargetSource, target,
+    self, BoundToken, FileReport, LintOptions, LintReport, LiveTokens, Severity, Target,
+    TargetSource, target,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -257,6 +258,51 @@ fn bound_keypair_config_mistakes_are_named_without_the_secret() {
     let shown = text(&report);
     assert!(!shown.contains("0a1b2c3d4e5f"), "{shown}");
     insta::assert_snapshot!(shown);
+}
+
+#[test]
+fn a_static_key_is_judged_against_its_token_with_live_and_noted_without() {
+    let live = |mode: &str, rotation: Option<&str>| LintOptions {
+        live: Some(LiveTokens::Read {
+            cluster: "example".to_string(),
+            tokens: [(
+                "bot-ci-static".to_string(),
+                BoundToken {
+                    recovery_mode: mode.to_string(),
+                    rotation_pending: rotation.map(str::to_string),
+                },
+            )]
+            .into(),
+        }),
+        ..options()
+    };
+    let bad = lint_one(
+        "bk_static_key.yaml",
+        &live("standard", Some("2026-12-01T00:00:00Z")),
+    );
+    // tbot's environment is not given, so use-proxy-addr says what it could not check.
+    let static_rules = |file: &FileReport| {
+        let mut found = rules(file);
+        found.retain(|r| r != "use-proxy-addr");
+        found
+    };
+    assert_eq!(
+        static_rules(&bad),
+        set(&["static-key-recovery-mode", "static-key-rotate-after"])
+    );
+    let fine = lint_one("bk_static_key.yaml", &live("insecure", None));
+    assert!(static_rules(&fine).is_empty(), "{:?}", fine.findings);
+    let offline = lint_one("bk_static_key.yaml", &options());
+    assert_eq!(static_rules(&offline), set(&["static-key-recovery-mode"]));
+    assert!(
+        offline
+            .findings
+            .iter()
+            .all(|f| f.severity == Severity::Info),
+        "{:?}",
+        offline.findings
+    );
+    insta::assert_snapshot!(text(&report_of(vec![bad, offline])));
 }
 
 #[test]
@@ -613,6 +659,19 @@ fn every_finding_matches_its_registered_rule() {
             tbot_env: use_proxy_addr.map(|v| env(&[("TBOT_USE_PROXY_ADDR", v)])),
             network_fs: nfs_under_mnt,
             on_host,
+            // `--live` in half the runs: the corpus's static-key token in mode standard with a
+            // rotation pending.
+            live: on_host.then(|| LiveTokens::Read {
+                cluster: "example".to_string(),
+                tokens: [(
+                    "bot-ci-static".to_string(),
+                    BoundToken {
+                        recovery_mode: "standard".to_string(),
+                        rotation_pending: Some("2026-12-01T00:00:00Z".to_string()),
+                    },
+                )]
+                .into(),
+            }),
             ..LintOptions::default()
         };
         let mut report = lint::lint_paths(&paths, &options).expect("lint");

@@ -138,6 +138,23 @@ fn local(_: &Path) -> Option<String> {
     None
 }
 
+/// `--live`'s answer: not asked, unread, or a cluster whose token `bot-ci-static` (the corpus's
+/// static-key config) is in mode standard with a rotation pending.
+fn live(which: usize) -> Option<lint::LiveTokens> {
+    let token = lint::BoundToken {
+        recovery_mode: "standard".to_string(),
+        rotation_pending: Some("2026-01-01T00:00:00Z".to_string()),
+    };
+    match which {
+        0 => None,
+        1 => Some(lint::LiveTokens::Unread("not asked in tests".to_string())),
+        _ => Some(lint::LiveTokens::Read {
+            cluster: "fuzz".to_string(),
+            tokens: [("bot-ci-static".to_string(), token)].into(),
+        }),
+    }
+}
+
 fn exercise(input: &[u8], rng: &mut Rng) {
     let mut doctor = Doctor::with_buffer_capacity(64 + rng.below(1024));
     // Binary input is refused, and a corrupt gzip stream cannot be read; nothing else fails.
@@ -170,6 +187,7 @@ fn exercise(input: &[u8], rng: &mut Rng) {
             TargetSource::Flag,
             "fuzz",
         ),
+        live: live(rng.below(3)),
     };
     let text = String::from_utf8_lossy(input);
     target::parse_release(&text);

@@ -32,6 +32,19 @@ fuzz_target!(|data: &[u8]| {
             TargetSource::Flag,
             "fuzz",
         ),
+        // `--live` with a token `t` in mode standard whose rotation is pending, so the rules
+        // that judge a static key against its token run too.
+        live: data.get(3).is_some_and(|b| b % 2 == 0).then(|| lint::LiveTokens::Read {
+            cluster: "fuzz".to_string(),
+            tokens: [(
+                "t".to_string(),
+                lint::BoundToken {
+                    recovery_mode: "standard".to_string(),
+                    rotation_pending: Some("2026-01-01T00:00:00Z".to_string()),
+                },
+            )]
+            .into(),
+        }),
         ..LintOptions::default()
     };
     let file = lint::lint_source("fuzz.yaml", &text, &options);

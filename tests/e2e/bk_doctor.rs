@@ -157,7 +157,8 @@ fn the_agent_with_its_storage_wiped_is_s11() {
     assert_eq!(findings.len(), 1, "{}", text.stdout);
     assert_eq!(findings[0]["incident"], "S11");
     assert!(
-        text.stdout.contains("mwictl tokens add --bot"),
+        text.stdout
+            .contains("mwictl recover bk-keypair-lost --bot BOT_NAME --tbot-config"),
         "{}",
         text.stdout
     );

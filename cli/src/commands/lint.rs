@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use mwi_diag::lint::target::{self, Release, Target, TargetSource};
 use mwi_diag::lint::tbot_env::{self, TbotEnv};
-use mwi_diag::lint::{self, LintOptions};
+use mwi_diag::lint::{self, BoundToken, LintOptions, LiveTokens};
 use mwi_identity::Version;
 
 use super::doctor::{Report, status};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::ops::bound_keypair;
 
 /// Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and
 /// deprecated `outputs:`), and the rules behind the troubleshooting guide's incidents
@@ -77,8 +78,9 @@ pub struct LintArgs {
     #[arg(long, value_name = "PATH")]
     pub tbot: Option<PathBuf>,
 
-    /// Judge against the cluster's release, asked with a Ping (connects like every command:
-    /// --auth-server/--identity or the profile).
+    /// Ask the cluster (connects like every command: --auth-server/--identity or the profile):
+    /// judge against its release (a Ping), and judge a bound-keypair static key against its
+    /// token (recovery mode insecure, no `rotate_after`).
     #[arg(long)]
     pub live: bool,
 }
@@ -112,11 +114,17 @@ pub async fn run(ctx: &Context, args: LintArgs) -> Result<ExitStatus, CommandErr
     if args.paths.iter().any(|p| p.as_os_str() == "-") && std::io::stdin().is_terminal() {
         eprintln!("reading from stdin (Ctrl-D to end)");
     }
+    let target = lint_target(ctx, &args).await?;
+    let live = match args.live {
+        true => Some(live_tokens(ctx).await?),
+        false => None,
+    };
     let options = LintOptions {
         tbot_env: tbot_environment(&args)?,
         on_host: args.on_host,
         proxy_probe: Some(probe::webapi_find),
-        target: lint_target(ctx, &args).await?,
+        target,
+        live,
         ..LintOptions::default()
     };
     let report = lint::lint_and_fix(&args.paths, args.fix, &options)
@@ -185,6 +193,37 @@ async fn lint_target(ctx: &Context, args: &LintArgs) -> Result<Target, CommandEr
         }
     }
     Ok(with_notes(Target::default(), notes))
+}
+
+/// `--live`: the cluster's bound_keypair tokens, for the rules that judge a static key against
+/// its token. Tokens that cannot be read (no permission, an older server) are named by those
+/// rules as not checked; the lint itself goes on.
+async fn live_tokens(ctx: &Context) -> Result<LiveTokens, CommandError> {
+    let client = ctx.client().await?;
+    let cluster = client.server().await?.cluster_name.clone();
+    let tokens = match client.get_tokens().await {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let why = CommandError::from(error).render();
+            return Ok(LiveTokens::Unread(format!(
+                "the cluster's tokens could not be read ({})",
+                why.lines().next().unwrap_or("")
+            )));
+        }
+    };
+    let tokens = tokens
+        .iter()
+        .filter_map(|token| {
+            let state = bound_keypair::state(&token.value)?;
+            let name = token.value.metadata.as_ref()?.name.clone();
+            let bound = BoundToken {
+                recovery_mode: state.recovery_mode,
+                rotation_pending: state.rotate_after.filter(|_| state.rotation_pending),
+            };
+            Some((name, bound))
+        })
+        .collect();
+    Ok(LiveTokens::Read { cluster, tokens })
 }
 
 fn with_notes(mut target: Target, notes: Vec<String>) -> Target {

@@ -14,6 +14,16 @@ use crate::error::CommandError;
 use crate::ops::tokens::TBOT_DATA_DIR;
 use crate::resource::{format_timestamp, shown};
 
+/// tbot's bound-keypair files in its storage directory (teleport-bound-keypair.md §7): the
+/// active private key, its public key (authorized_keys form), the key history.
+pub const KEY_FILES: [&str; 3] = ["id_bkp", "id_bkp.pub", "bkp_key_history.json"];
+
+/// The join state tbot stores after each join; while it is there, tbot sends no secret.
+pub const JOIN_STATE_FILE: &str = "bkp_state";
+
+/// The public key tbot keeps beside its private key.
+pub const PUBLIC_KEY_FILE: &str = "id_bkp.pub";
+
 /// The join method's name in a token's spec.
 pub const METHOD: &str = "bound_keypair";
 
@@ -100,6 +110,51 @@ pub fn fingerprint(line: &str) -> Option<(String, String)> {
         key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
         key.algorithm().to_string(),
     ))
+}
+
+/// Moves tbot's stale bound-keypair files out of `storage` into `to` (created, mode 0700): the
+/// join state, and unless `keep_key` the keys too. Files already gone are skipped, so a rerun
+/// moves what is left. Returns the names moved.
+pub fn move_stale_files(
+    storage: &std::path::Path,
+    keep_key: bool,
+    to: &std::path::Path,
+) -> Result<Vec<String>, CommandError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let failed = |what: String, e: std::io::Error| {
+        CommandError::failure(format!("{what}: {e}"))
+            .hint("move the files by hand, or fix the cause and run the same command again")
+    };
+    let mut names = vec![JOIN_STATE_FILE];
+    if !keep_key {
+        names.extend(KEY_FILES);
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(to)
+        .map_err(|e| failed(format!("cannot create {}", to.display()), e))?;
+    let mut moved = Vec::new();
+    for name in names {
+        let from = storage.join(name);
+        if std::fs::symlink_metadata(&from).is_err() {
+            continue;
+        }
+        let dest = to.join(name);
+        if std::fs::rename(&from, &dest).is_err() {
+            // Another file system: copy, then remove the original.
+            std::fs::copy(&from, &dest)
+                .and_then(|_| std::fs::remove_file(&from))
+                .map_err(|e| {
+                    failed(
+                        format!("cannot move {} to {}", from.display(), dest.display()),
+                        e,
+                    )
+                })?;
+        }
+        moved.push(name.to_string());
+    }
+    Ok(moved)
 }
 
 /// A created token, with the registration secret the server made for it (if any).

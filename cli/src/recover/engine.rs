@@ -22,9 +22,11 @@ use crate::exit::ExitStatus;
 use crate::ops;
 use crate::ops::unlock::Removal;
 use crate::output::{Output, Printer};
-use crate::recover::journal::{Journal, Record, RunState, SnapshotRecord, StepState, TokenRecord};
+use crate::recover::journal::{
+    BoundTokenRecord, Journal, Record, RunState, SnapshotRecord, StepState, TokenRecord,
+};
 use crate::recover::plan::Prefetched;
-use crate::recover::step::{RoleEdit, Step, StepOutput, Verification, VerifyState};
+use crate::recover::step::{FileWritten, RoleEdit, Step, StepOutput, Verification, VerifyState};
 use crate::recover::verify::{self, VerifyInput};
 use crate::resource::{format_go_duration, format_timestamp, parse_timestamp};
 
@@ -87,7 +89,7 @@ impl<'a> Engine<'a> {
         let total = journal.record.plan.steps.len();
         // The tbot.yaml a later step writes into is checked before any step issues a token.
         for (step, record) in journal.record.plan.steps.iter().zip(&journal.record.steps) {
-            if let Step::UpdateTbotConfig { path } = step
+            if let Step::UpdateTbotConfig { path } | Step::UpdateTbotBoundKeypair { path } = step
                 && record.state != StepState::Done
             {
                 crate::recover::flows::check_tbot_config(path)?;
@@ -299,6 +301,66 @@ impl<'a> Engine<'a> {
                 })
             }
             Step::RunRestart { command } => run_restart(command, journal).await,
+            Step::IssueBoundKeypairToken {
+                bot,
+                initial_public_key,
+                recovery_limit,
+                recovery_mode,
+            } => {
+                let onboarding = ops::bound_keypair::Onboarding {
+                    initial_public_key: initial_public_key.clone(),
+                    must_register_before: None,
+                    recovery_mode: recovery_mode.clone(),
+                    recovery_limit: *recovery_limit,
+                };
+                self.issue_bound_token(journal, bot, &onboarding).await
+            }
+            Step::DeleteToken { token } => self.delete_token(journal, token).await,
+            Step::UpdateTbotBoundKeypair { path } => {
+                let token = journal
+                    .record
+                    .bound_token
+                    .as_ref()
+                    .filter(|t| t.created)
+                    .ok_or_else(|| {
+                        CommandError::failure(
+                            "no bound-keypair token was issued before updating tbot.yaml",
+                        )
+                    })?;
+                let tag = format!("mwictl-recover-{}", journal.record.run_id);
+                let written = mwi_diag::tbot_config::write_bound_keypair(
+                    path,
+                    &token.name,
+                    token.registration_secret.as_deref(),
+                    &tag,
+                )
+                .map_err(|e| {
+                    CommandError::failure(e.to_string()).hint(
+                        "fix the file, or run the same command again with another --tbot-config: the run continues with it",
+                    )
+                })?;
+                Ok(StepOutput::BoundKeypairConfigUpdated {
+                    files: written
+                        .files
+                        .into_iter()
+                        .map(|w| FileWritten {
+                            file: w.file,
+                            backup: w.backup,
+                            changed: w.changed,
+                        })
+                        .collect(),
+                    via_join_uri: written.via_join_uri,
+                })
+            }
+            Step::MoveStaleKeypair { storage, keep_key } => {
+                let to = journal.record.backup_dir.join("storage");
+                let moved = ops::bound_keypair::move_stale_files(storage, *keep_key, &to)?;
+                Ok(StepOutput::StaleKeypairMoved {
+                    storage: storage.clone(),
+                    moved,
+                    to,
+                })
+            }
             Step::UpdateRole { role, edit, .. } => {
                 let change = match prefetched.role_change.take() {
                     Some(change) if change.role == *role => change,
@@ -527,6 +589,109 @@ impl<'a> Engine<'a> {
     }
 }
 
+impl Engine<'_> {
+    /// The run's fresh bound-keypair token: the one an interrupted attempt recorded if the
+    /// server holds it (or never got it), else a new one whose name is journaled before it is
+    /// created; the registration secret the server made is journaled as soon as it is read.
+    async fn issue_bound_token(
+        &self,
+        journal: &mut Journal,
+        bot: &str,
+        onboarding: &ops::bound_keypair::Onboarding,
+    ) -> Result<StepOutput, CommandError> {
+        let client = self.client;
+        let kind = if onboarding.initial_public_key.is_some() {
+            "initial_public_key"
+        } else {
+            "registration_secret"
+        };
+        let mut name = None;
+        if let Some(recorded) = journal.record.bound_token.clone() {
+            match client.get_token(&recorded.name).await {
+                Ok(token) => {
+                    let secret = token
+                        .value
+                        .status
+                        .and_then(|s| s.bound_keypair)
+                        .map(|b| b.registration_secret)
+                        .filter(|s| !s.is_empty())
+                        .or(recorded.registration_secret);
+                    journal.record.bound_token = Some(BoundTokenRecord {
+                        name: recorded.name.clone(),
+                        registration_secret: secret,
+                        created: true,
+                    });
+                    journal.save()?;
+                    return Ok(StepOutput::BoundKeypairTokenIssued {
+                        name: recorded.name,
+                        onboarding: kind.into(),
+                        reused: true,
+                    });
+                }
+                Err(e) if e.is_not_found() && !recorded.created => name = Some(recorded.name),
+                // Deleted since: a new one is needed.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let name = match name {
+            Some(name) => name,
+            None => ops::bound_keypair::token_name(bot)?,
+        };
+        journal.record.bound_token = Some(BoundTokenRecord {
+            name: name.clone(),
+            registration_secret: None,
+            created: false,
+        });
+        journal.save()?;
+        let token = ops::bound_keypair::token(&name, bot, onboarding);
+        let issued = ops::bound_keypair::issue(client, &token).await?;
+        journal.record.bound_token = Some(BoundTokenRecord {
+            name: name.clone(),
+            registration_secret: issued.registration_secret,
+            created: true,
+        });
+        journal.save()?;
+        Ok(StepOutput::BoundKeypairTokenIssued {
+            name,
+            onboarding: kind.into(),
+            reused: false,
+        })
+    }
+
+    /// Backs the token up (status included, so `mwictl create -f` restores it whole), then
+    /// deletes it.
+    async fn delete_token(
+        &self,
+        journal: &Journal,
+        name: &str,
+    ) -> Result<StepOutput, CommandError> {
+        let gone = || StepOutput::TokenDeleted {
+            name: name.to_string(),
+            backup: None,
+            already_gone: true,
+        };
+        let token = match self.client.get_token(name).await {
+            Ok(token) => token,
+            Err(e) if e.is_not_found() => return Ok(gone()),
+            Err(e) => return Err(e.into()),
+        };
+        let yaml = crate::resource::render_yaml(&[crate::resource::Resource::Token(token.value)]);
+        let backup =
+            ops::backup::write_backup(&journal.record.backup_dir, &format!("token-{name}"), &yaml)?;
+        let already_gone = match self.client.delete_token(name).await {
+            Ok(()) => false,
+            Err(e) if e.is_not_found() => true,
+            Err(e) => return Err(e.into()),
+        };
+        Ok(StepOutput::TokenDeleted {
+            name: name.to_string(),
+            backup: Some(backup),
+            already_gone,
+        })
+    }
+}
+
 /// Runs `command` with `sh -c`; the token and bot are in `MWICTL_RECOVER_TOKEN` and
 /// `MWICTL_RECOVER_BOT` for commands that pass the token themselves.
 async fn run_restart(command: &str, journal: &Journal) -> Result<StepOutput, CommandError> {
@@ -536,7 +701,10 @@ async fn run_restart(command: &str, journal: &Journal) -> Result<StepOutput, Com
         .env(environment::MWICTL_RECOVER_BOT.name(), &journal.record.bot)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
+    let bound = journal.record.bound_token.as_ref().filter(|t| t.created);
     if let Some(token) = journal.record.token.as_ref().filter(|t| t.created) {
+        cmd.env(environment::MWICTL_RECOVER_TOKEN.name(), &token.name);
+    } else if let Some(token) = bound {
         cmd.env(environment::MWICTL_RECOVER_TOKEN.name(), &token.name);
     }
     let failed = |detail: String| {
@@ -679,6 +847,66 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
             },
             roles.join(", ")
         ),
+        StepOutput::BoundKeypairTokenIssued {
+            name,
+            onboarding,
+            reused,
+        } => format!(
+            "{} bound-keypair token {name} (onboarding with {})",
+            if *reused {
+                "Kept the earlier attempt's"
+            } else {
+                "Created"
+            },
+            onboarding.replace('_', " ")
+        ),
+        StepOutput::TokenDeleted {
+            name,
+            backup,
+            already_gone,
+        } => match (already_gone, backup) {
+            (true, None) => format!("Token {name} was already gone"),
+            (_, Some(b)) => format!("Deleted token {name} (backup {})", b.display()),
+            (false, None) => format!("Deleted token {name}"),
+        },
+        StepOutput::BoundKeypairConfigUpdated {
+            files,
+            via_join_uri,
+        } => {
+            let what = if *via_join_uri {
+                "the join_uri of"
+            } else {
+                "the token and secret into"
+            };
+            let changed: Vec<String> = files
+                .iter()
+                .filter(|f| f.changed)
+                .map(|f| match &f.backup {
+                    Some(b) => format!("{} (backup {})", f.file.display(), b.display()),
+                    None => f.file.display().to_string(),
+                })
+                .collect();
+            if changed.is_empty() {
+                format!(
+                    "{} already holds the fresh token",
+                    files
+                        .first()
+                        .map(|f| f.file.display().to_string())
+                        .unwrap_or_default()
+                )
+            } else {
+                format!("Wrote {what} {}", changed.join(", "))
+            }
+        }
+        StepOutput::StaleKeypairMoved { storage, moved, to } => match moved.len() {
+            0 => format!("No stale bound-keypair file left in {}", storage.display()),
+            _ => format!(
+                "Moved {} from {} to {}",
+                moved.join(", "),
+                storage.display(),
+                to.display()
+            ),
+        },
         StepOutput::Verified(v) => format!("Verify: {}: {}", state_text(v.state), v.detail),
     }
 }
@@ -753,6 +981,15 @@ impl RunReport {
                     out.push(restore.clone());
                     out.push(snapshot.clone());
                 }
+                StepOutput::TokenDeleted {
+                    backup: Some(b), ..
+                } => out.push(b.clone()),
+                StepOutput::BoundKeypairConfigUpdated { files, .. } => {
+                    out.extend(files.iter().filter_map(|f| f.backup.clone()));
+                }
+                StepOutput::StaleKeypairMoved { to, moved, .. } if !moved.is_empty() => {
+                    out.push(to.clone());
+                }
                 _ => {}
             }
         }
@@ -761,8 +998,12 @@ impl RunReport {
 
     /// True when the token went into a tbot.yaml (or its token file).
     fn token_written(&self) -> bool {
-        self.outputs()
-            .any(|o| matches!(o, StepOutput::ConfigUpdated { .. }))
+        self.outputs().any(|o| {
+            matches!(
+                o,
+                StepOutput::ConfigUpdated { .. } | StepOutput::BoundKeypairConfigUpdated { .. }
+            )
+        })
     }
 
     /// What the user must still do.
@@ -841,6 +1082,24 @@ impl Output for RunReport {
                 ops::tokens::tbot_start_command(&token.name, &self.auth_addr, self.via_proxy)
             ));
         }
+        if let Some(token) = r.bound_token.as_ref().filter(|t| t.created)
+            && !self.token_written()
+        {
+            let secret = token.registration_secret.as_deref();
+            out.push_str(&format!(
+                "Bound-keypair token {}{}\n  {}\n",
+                token.name,
+                secret
+                    .map(|s| format!(", registration secret (a secret): {s}"))
+                    .unwrap_or_default(),
+                ops::bound_keypair::tbot_start_join_uri(&ops::bound_keypair::join_uri(
+                    &token.name,
+                    secret,
+                    &self.auth_addr,
+                    self.via_proxy
+                ))
+            ));
+        }
         let after = self.after();
         if !after.is_empty() {
             out.push_str("Still to do on the bot's host:\n");
@@ -885,6 +1144,13 @@ impl Output for RunReport {
                 "written_to_config": self.token_written(),
             })
         });
+        let bound_token = r.bound_token.as_ref().filter(|t| t.created).map(|t| {
+            serde_json::json!({
+                "name": t.name,
+                "registration_secret": t.registration_secret,
+                "written_to_config": self.token_written(),
+            })
+        });
         let instance = self.verification().and_then(|v| v.instance.clone());
         serde_json::json!({
             "schema": "mwictl.recover/v1",
@@ -897,6 +1163,7 @@ impl Output for RunReport {
             "steps": steps,
             "created": {
                 "token": token,
+                "bound_keypair_token": bound_token,
                 "bot_instance": instance,
             },
             "backups": self.backups(),

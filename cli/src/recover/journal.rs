@@ -67,6 +67,16 @@ pub struct TokenRecord {
     pub created: bool,
 }
 
+/// The fresh bound-keypair token of the run. Its name is recorded before the token is created;
+/// the registration secret the server made for it is recorded once read back, as tbot needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BoundTokenRecord {
+    pub name: String,
+    pub registration_secret: Option<String>,
+    /// False until the server accepted it.
+    pub created: bool,
+}
+
 /// A bot as it was before the run deleted it: the server's bytes (base64), so it is created again
 /// with every field, those this mwictl does not know included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,6 +146,9 @@ pub struct Record {
     /// Saved by the snapshot step, read by the step that creates the bot again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotRecord>,
+    /// Created by the step that issues a fresh bound-keypair token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_token: Option<BoundTokenRecord>,
 }
 
 /// A journal file and its content.
@@ -202,6 +215,7 @@ impl Journal {
                 steps,
                 token: None,
                 snapshot: None,
+                bound_token: None,
             },
         };
         journal.save()?;

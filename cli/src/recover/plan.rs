@@ -152,6 +152,15 @@ pub struct FlowInput {
     /// `unlock --bot --scan-all`.
     #[serde(default)]
     pub scan_all: bool,
+    /// Bound-keypair flows: tbot's storage directory (`--storage`).
+    #[serde(default)]
+    pub storage: Option<std::path::PathBuf>,
+    /// Bound-keypair flows: the public key given with `--public-key` (authorized_keys form).
+    #[serde(default)]
+    pub public_key: Option<String>,
+    /// Bound-keypair flows: the bot's token named with `--token`.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 /// A plan of steps for one bot.

@@ -47,6 +47,24 @@ pub enum Step {
     /// Create the bot from the journaled snapshot with `changes` applied; a bot that already
     /// exists with that content counts as created.
     CreateBot { bot: String, changes: BotChanges },
+    /// Create a fresh bound-keypair token for the bot under a new name, onboarding with a new
+    /// registration secret (made by the server) or with `initial_public_key`; its name and
+    /// secret are journaled.
+    IssueBoundKeypairToken {
+        bot: String,
+        initial_public_key: Option<String>,
+        recovery_limit: u32,
+        recovery_mode: String,
+    },
+    /// Back up a join token (its status included) into the run's backups, then delete it; a
+    /// token already gone counts as deleted.
+    DeleteToken { token: String },
+    /// Write the fresh bound-keypair token and its secret into this tbot.yaml (its join_uri, or
+    /// onboarding.token and the registration secret, or the files they name).
+    UpdateTbotBoundKeypair { path: PathBuf },
+    /// Move tbot's stale bound-keypair files out of its storage into the run's backups (all of
+    /// them, or only the join state when `keep_key`: the storage holds the new key).
+    MoveStaleKeypair { storage: PathBuf, keep_key: bool },
     /// Check that the recovery took effect.
     Verify { bot: String, expect: Expect },
 }
@@ -165,6 +183,10 @@ impl Step {
             Step::DeleteBot { .. } => "delete_bot",
             Step::RemoveBotLocks { .. } => "remove_bot_locks",
             Step::CreateBot { .. } => "create_bot",
+            Step::IssueBoundKeypairToken { .. } => "issue_bound_keypair_token",
+            Step::DeleteToken { .. } => "delete_token",
+            Step::UpdateTbotBoundKeypair { .. } => "update_tbot_bound_keypair",
+            Step::MoveStaleKeypair { .. } => "move_stale_keypair",
             Step::Verify { .. } => "verify",
         }
     }
@@ -221,6 +243,33 @@ impl Step {
                     }
                 )
             }
+            Step::IssueBoundKeypairToken {
+                bot,
+                initial_public_key,
+                ..
+            } => format!(
+                "Create a fresh bound-keypair token for bot {bot:?}, onboarding with {}",
+                match initial_public_key {
+                    Some(key) => format!("the preregistered key {}", key_text(key)),
+                    None => "a new registration secret".to_string(),
+                }
+            ),
+            Step::DeleteToken { token } => {
+                format!("Delete token {token:?} (backed up first, with its status)")
+            }
+            Step::UpdateTbotBoundKeypair { path } => format!(
+                "Write the fresh token and its secret into {} (only their bytes change; backup beside it)",
+                path.display()
+            ),
+            Step::MoveStaleKeypair { storage, keep_key } => format!(
+                "Move {} out of tbot's storage {} into the run's backups",
+                if *keep_key {
+                    "the stale join state (bkp_state)"
+                } else {
+                    "the stale id_bkp, id_bkp.pub, bkp_state and bkp_key_history.json"
+                },
+                storage.display()
+            ),
             Step::Verify { expect, .. } => match expect {
                 Expect::NewInstance { .. } => {
                     "Verify: a new bot instance joins (generation 1 or more)".to_string()
@@ -280,6 +329,22 @@ impl Step {
             }
             Step::CreateBot { .. } => vec![
                 "fields of the old bot this mwictl does not know are sent back unchanged".into(),
+            ],
+            Step::IssueBoundKeypairToken {
+                recovery_limit,
+                recovery_mode,
+                ..
+            } => vec![format!(
+                "roles: [Bot], join_method: bound_keypair, recovery limit {recovery_limit}, mode {recovery_mode}; name and secret kept in the journal (mode 0600)"
+            )],
+            Step::DeleteToken { .. } => vec![
+                "`mwictl create -f` restores it from the backup".into(),
+            ],
+            Step::UpdateTbotBoundKeypair { .. } => vec![
+                "join_uri gets both; else onboarding.token the name and registration_secret (or the file registration_secret_path names) the secret".into(),
+            ],
+            Step::MoveStaleKeypair { .. } => vec![
+                "moved, never deleted: tbot would otherwise keep answering with the lost key's join state".into(),
             ],
             Step::Verify { expect, .. } => match expect {
                 Expect::NewInstance { known } if !known.is_empty() => vec![format!(
@@ -366,6 +431,11 @@ fn change_text(changes: &BotChanges) -> String {
     parts.join("; ")
 }
 
+/// A public key as plans show it: its fingerprint, or the text when it is not a key.
+fn key_text(key: &str) -> String {
+    crate::ops::bound_keypair::fingerprint(key).map_or_else(|| key.to_string(), |(f, _)| f)
+}
+
 fn or_na(text: &str) -> &str {
     if text.is_empty() { "n/a" } else { text }
 }
@@ -430,7 +500,39 @@ pub enum StepOutput {
         /// created it).
         existed: bool,
     },
+    BoundKeypairTokenIssued {
+        name: String,
+        /// `registration_secret` or `initial_public_key`.
+        onboarding: String,
+        /// True when the token an interrupted attempt created was found and kept.
+        reused: bool,
+    },
+    TokenDeleted {
+        name: String,
+        backup: Option<PathBuf>,
+        /// True when it was gone already.
+        already_gone: bool,
+    },
+    BoundKeypairConfigUpdated {
+        /// The tbot.yaml first, then the token or secret files it names.
+        files: Vec<FileWritten>,
+        via_join_uri: bool,
+    },
+    StaleKeypairMoved {
+        storage: PathBuf,
+        /// The file names moved.
+        moved: Vec<String>,
+        to: PathBuf,
+    },
     Verified(Verification),
+}
+
+/// One file a step wrote, with the backup of what it held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileWritten {
+    pub file: PathBuf,
+    pub backup: Option<PathBuf>,
+    pub changed: bool,
 }
 
 /// The outcome of verification.

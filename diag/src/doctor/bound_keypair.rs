@@ -149,18 +149,22 @@ pub(crate) fn advise(
                 .to_string(),
             Fix {
                 mwictl: Some(format!(
-                    "mwictl tokens add --bot {name} --join-method bound_keypair"
+                    "mwictl recover bk-keypair-lost --bot {name} --tbot-config TBOT_YAML --storage TBOT_STORAGE_DIR"
                 )),
                 tctl: vec![
                     format!("tctl rm token/{token}"),
                     format!("tctl bots instances add {name}"),
                 ],
                 then: Some(format!(
-                    "Put the new token name and its registration secret (registration_secret or \
-                     registration_secret_path, or the join URI) in tbot.yaml, remove id_bkp*, \
-                     bkp_state and bkp_key_history.json from tbot's storage (old join state \
-                     suppresses the secret), restart tbot, then `mwictl rm token/{token}`. \
-                     {later}"
+                    "It creates a fresh token with a new registration secret (or, with \
+                     --public-key, a new preregistered key), backs up and deletes {token}, writes \
+                     the new name and secret into tbot.yaml, moves id_bkp*, bkp_state and \
+                     bkp_key_history.json out of tbot's storage (old join state suppresses the \
+                     secret) and, with --restart-cmd and --wait, restarts tbot and checks that a \
+                     new instance joined. By hand: a new bound-keypair token (`mwictl tokens add \
+                     --bot {name} --join-method bound_keypair`), its name and secret in \
+                     tbot.yaml, the files above removed, tbot restarted, then `mwictl rm \
+                     token/{token}`."
                 )),
             },
             None,

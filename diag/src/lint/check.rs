@@ -110,6 +110,69 @@ impl Context<'_> {
             _ => None,
         }
     }
+
+    /// The static key a bound_keypair config joins with: `static_private_key_path`, else
+    /// `TBOT_BOUND_KEYPAIR_STATIC_KEY` in tbot's environment (the path wins when both are set,
+    /// lib/tbot/bot/onboarding/config.go); None for another join method or a managed key.
+    pub fn static_key(&self) -> Option<StaticKey> {
+        let config = &self.config;
+        if config.join_method() != Some("bound_keypair") && !config.join_uri_is_bound_keypair() {
+            return None;
+        }
+        let path = config
+            .onboarding_value("bound_keypair")
+            .and_then(|e| e.value.as_map())
+            .and_then(|m| set_entry(m, "static_private_key_path"));
+        if let Some(path) = path {
+            return Some(StaticKey {
+                at: path.value.span.start,
+                key: "onboarding.bound_keypair.static_private_key_path".to_string(),
+            });
+        }
+        let env = self.options.tbot_env.as_ref()?;
+        env.get(STATIC_KEY_ENV).filter(|v| !v.is_empty())?;
+        let at = config
+            .map
+            .get("onboarding")
+            .or_else(|| config.map.get("join_uri"))
+            .map_or(0, |e| e.key_span.start);
+        Some(StaticKey {
+            at,
+            key: format!("{STATIC_KEY_ENV} (tbot's environment)"),
+        })
+    }
+
+    /// The name of the join token a bound_keypair config joins with: `onboarding.token`, else
+    /// the user part of `join_uri`, else `TELEPORT_BOT_TOKEN` in tbot's environment.
+    pub fn token_name(&self) -> Option<String> {
+        let config = &self.config;
+        if let Some(token) = config
+            .onboarding_value("token")
+            .and_then(|e| e.value.as_str())
+        {
+            return Some(token.to_string());
+        }
+        if let Some(token) = config.join_uri_token() {
+            return Some(token.to_string());
+        }
+        self.options
+            .tbot_env
+            .as_ref()?
+            .get("TELEPORT_BOT_TOKEN")
+            .filter(|t| !t.is_empty())
+            .cloned()
+    }
+}
+
+/// tbot's environment variable holding a static bound keypair (base64 of the PEM).
+pub(crate) const STATIC_KEY_ENV: &str = "TBOT_BOUND_KEYPAIR_STATIC_KEY";
+
+/// Where a config names its static bound keypair.
+pub(crate) struct StaticKey {
+    /// Byte offset the findings point at.
+    pub at: usize,
+    /// The key (or the environment variable) that names it.
+    pub key: String,
 }
 
 /// Whether a value counts as set. tbot decodes YAML into Go structs and then tests each field
@@ -420,6 +483,28 @@ impl<'a> Config<'a> {
     /// `onboarding.KEY` when it is set ([`is_set`]).
     pub fn onboarding_value(&self, key: &str) -> Option<&'a Entry> {
         self.onboarding.and_then(|o| set_entry(o, key))
+    }
+
+    /// `join_uri`'s scheme names the bound-keypair method (`bound-keypair` or `boundkeypair`).
+    pub fn join_uri_is_bound_keypair(&self) -> bool {
+        set_entry(self.map, "join_uri")
+            .and_then(|e| e.value.as_str())
+            .and_then(|uri| uri.split_once("://"))
+            .is_some_and(|(scheme, _)| {
+                matches!(
+                    scheme.rsplit('+').next(),
+                    Some("bound-keypair" | "boundkeypair")
+                )
+            })
+    }
+
+    /// The join token `join_uri` names (its user part, before any `:SECRET`).
+    pub fn join_uri_token(&self) -> Option<&'a str> {
+        let uri = set_entry(self.map, "join_uri")?.value.as_str()?;
+        let (_, rest) = uri.split_once("://")?;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let (user, _) = authority.rsplit_once('@')?;
+        user.split(':').next().filter(|t| !t.is_empty())
     }
 
     pub fn join_method(&self) -> Option<&'a str> {

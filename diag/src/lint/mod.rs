@@ -1,5 +1,5 @@
 //! The tbot.yaml linter: schema checks (keys at every level, types, v1 and deprecated keys) and
-//! the rules behind incidents S1, S5, S6 and S7, with surgical in-place fixes that keep comments.
+//! the rules behind incidents S1, S5, S6, S7 and S9, with surgical in-place fixes that keep comments.
 //!
 //! Each rule is one file under `rules/`, registered in [`rules::RULES`] with its id, severities,
 //! incident and doc; `mwictl lint --help` and the README list them from there.
@@ -10,6 +10,7 @@
 mod check;
 mod fix;
 mod fs;
+pub mod live;
 mod release;
 mod render;
 pub mod rules;
@@ -20,6 +21,7 @@ mod v1;
 mod walk;
 
 pub use fs::network_fs_of;
+pub use live::{BoundToken, LiveTokens};
 pub use target::{Target, TargetSource};
 
 use crate::incident::Incident;
@@ -74,11 +76,14 @@ pub struct LintOptions {
     pub proxy_probe: Option<fn(&str) -> ProxyProbe>,
     /// The Teleport release the configs are judged against, and where it came from.
     pub target: Target,
+    /// The cluster's bound_keypair tokens (`--live`); None: not asked, so the rules that need
+    /// the token a config joins with say, as a note, that they were not checked.
+    pub live: Option<LiveTokens>,
 }
 
 impl Default for LintOptions {
     /// tbot's environment unknown, not on the bot's host, the real file systems, no probe, and
-    /// the default target release.
+    /// the default target release, the cluster not asked.
     fn default() -> Self {
         LintOptions {
             tbot_env: None,
@@ -86,6 +91,7 @@ impl Default for LintOptions {
             on_host: false,
             proxy_probe: None,
             target: Target::default(),
+            live: None,
         }
     }
 }

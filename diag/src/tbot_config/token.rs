@@ -114,7 +114,7 @@ enum Slot<'a> {
     NoOnboarding,
 }
 
-fn parse(text: &str) -> Result<yaml::Document, String> {
+pub(super) fn parse(text: &str) -> Result<yaml::Document, String> {
     yaml::parse(text).map_err(|e| {
         let line = text[..e.offset.min(text.len())].matches('\n').count() + 1;
         format!("not valid YAML at line {line}: {}", e.message)
@@ -153,7 +153,7 @@ fn locate<'a>(text: &str, root: Option<&'a Node>) -> Result<Slot<'a>, String> {
 }
 
 /// The one entry named `key`; a key given twice is refused (which one tbot reads is unclear).
-fn only<'a>(entries: &'a [Entry], key: &str) -> Result<Option<&'a Entry>, String> {
+pub(super) fn only<'a>(entries: &'a [Entry], key: &str) -> Result<Option<&'a Entry>, String> {
     let mut found = entries.iter().filter(|e| e.key == key);
     let first = found.next();
     if found.next().is_some() {
@@ -169,7 +169,7 @@ fn only<'a>(entries: &'a [Entry], key: &str) -> Result<Option<&'a Entry>, String
 
 /// Refuses an anchor, tag or alias on `entry`'s value: the edit would change what other places
 /// share, or what the tag says.
-fn plain_value(text: &str, entry: &Entry, what: &str) -> Result<(), String> {
+pub(super) fn plain_value(text: &str, entry: &Entry, what: &str) -> Result<(), String> {
     let gap = text
         .get(entry.key_span.end..entry.value.span.start)
         .unwrap_or("");
@@ -181,7 +181,7 @@ fn plain_value(text: &str, entry: &Entry, what: &str) -> Result<(), String> {
 }
 
 /// The token `entry` holds; a null value is empty.
-fn decoded(entry: &Entry) -> Result<String, String> {
+pub(super) fn decoded(entry: &Entry) -> Result<String, String> {
     match &entry.value.value {
         Value::Null => Ok(String::new()),
         Value::Scalar(s) => match s.style {
@@ -194,7 +194,7 @@ fn decoded(entry: &Entry) -> Result<String, String> {
 }
 
 /// The edit that makes `node` (a null or one-line scalar) read `token`, keeping its quotes.
-fn replace_value(text: &str, node: &Node, token: &str) -> Edit {
+pub(super) fn replace_value(text: &str, node: &Node, token: &str) -> Edit {
     let span = &text[node.span.start..node.span.end];
     match &node.value {
         Value::Scalar(s) if s.style == Style::Quoted => {
@@ -213,7 +213,7 @@ fn replace_value(text: &str, node: &Node, token: &str) -> Edit {
     }
 }
 
-fn is_null(text: &str) -> bool {
+pub(super) fn is_null(text: &str) -> bool {
     matches!(text, "~" | "null" | "Null" | "NULL")
 }
 
@@ -224,7 +224,7 @@ enum Quote {
 }
 
 /// The token as a YAML scalar: plain when that reads back as the same string, else double-quoted.
-fn render(token: &str) -> String {
+pub(super) fn render(token: &str) -> String {
     if plain_is_safe(token) {
         token.to_string()
     } else {

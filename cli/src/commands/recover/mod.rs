@@ -1,6 +1,7 @@
 //! `mwictl recover ...`: the interactive wizard (`recover [BOT]`), the unattended flows (one
 //! subcommand each) and `recover --resume`. This file only dispatches.
 
+pub mod bk_keypair_lost;
 pub mod common;
 pub mod db_access;
 pub mod expired;
@@ -60,6 +61,7 @@ pub enum RecoverCommand {
     Expired(expired::ExpiredArgs),
     SshLogin(ssh_login::SshLoginArgs),
     DbAccess(db_access::DbAccessArgs),
+    BkKeypairLost(bk_keypair_lost::BkKeypairLostArgs),
 }
 
 pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, CommandError> {
@@ -68,6 +70,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         Some(RecoverCommand::Expired(a)) => expired::run(ctx, a).await,
         Some(RecoverCommand::SshLogin(a)) => ssh_login::run(ctx, a).await,
         Some(RecoverCommand::DbAccess(a)) => db_access::run(ctx, a).await,
+        Some(RecoverCommand::BkKeypairLost(a)) => bk_keypair_lost::run(ctx, a).await,
         None if args.resume => resume::run(ctx, args.common).await,
         None => interactive::run(ctx, args.bot, args.common).await,
     }

@@ -1,6 +1,8 @@
 //! The recovery flows: each reads what it needs and builds a plan; none executes anything. The
 //! token flows (S1, S2 and recreate) share their tail: tbot.yaml, restart, verify.
 
+pub mod bk_input;
+pub mod bk_keypair_lost;
 pub mod db_access;
 pub mod expired;
 pub mod generation_mismatch;
@@ -21,7 +23,15 @@ pub const TOKEN_NOTE: &str = "put the new join token into tbot.yaml's onboarding
 /// True for a note on bringing tbot back (token, restart, renewal), which a verified run has
 /// seen done.
 pub fn done_once_verified(note: &str) -> bool {
-    [TOKEN_NOTE, RESTART_NOTE, RENEWAL_NOTE].contains(&note)
+    [
+        TOKEN_NOTE,
+        RESTART_NOTE,
+        RENEWAL_NOTE,
+        bk_keypair_lost::SECRET_NOTE,
+        bk_keypair_lost::STORAGE_NOTE,
+        bk_keypair_lost::RESTART_NOTE,
+    ]
+    .contains(&note)
 }
 
 /// Refuses a `--tbot-config` (or the wizard's answer) that is not a tbot configuration, so no

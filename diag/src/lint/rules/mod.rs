@@ -20,6 +20,8 @@ pub(crate) mod registration_secret_both;
 pub(crate) mod secret_as_token;
 pub(crate) mod service_roles;
 pub(crate) mod shared_storage;
+pub(crate) mod static_key_mode;
+pub(crate) mod static_key_rotation;
 pub(crate) mod token_path_missing;
 pub(crate) mod ttl_below_interval;
 pub(crate) mod ttl_over_24h;
@@ -77,6 +79,8 @@ pub static RULES: &[&Rule] = &[
     &registration_secret_both::RULE,
     &secret_as_token::RULE,
     &join_uri_malformed::RULE,
+    &static_key_mode::RULE,
+    &static_key_rotation::RULE,
     &ttl_over_24h::RULE,
     &ttl_below_interval::RULE,
     &token_path_missing::RULE,

@@ -1,0 +1,280 @@
+//! What the key flows S10 (token wiped) and S11 (keypair lost) read before planning: the bot's
+//! bound-keypair token (its only one, or the one `--token` or tbot.yaml names) and a public key
+//! from tbot's storage (`id_bkp.pub`) or `--public-key`. Bad input is one line naming the flag.
+
+use std::path::Path;
+
+use mwi_proto::types::ProvisionTokenV2;
+
+use crate::client::{Client, Fetched};
+use crate::error::CommandError;
+use crate::ops::bound_keypair::{self, METHOD, PUBLIC_KEY_FILE};
+use crate::resource::shown;
+
+/// The bot's bound-keypair token: its name, and the token unless it was deleted.
+#[derive(Debug, Clone)]
+pub struct BotToken {
+    pub name: String,
+    pub token: Option<Fetched<ProvisionTokenV2>>,
+}
+
+fn method_of(token: &ProvisionTokenV2) -> &str {
+    token.spec.as_ref().map_or("", |s| s.join_method.as_str())
+}
+
+fn bot_of(token: &ProvisionTokenV2) -> &str {
+    token.spec.as_ref().map_or("", |s| s.bot_name.as_str())
+}
+
+/// Checks that `token` is a bound-keypair token of `bot`; `flag` names where its name came from.
+fn check_token(
+    token: &ProvisionTokenV2,
+    name: &str,
+    bot: &str,
+    flag: &str,
+) -> Result<(), CommandError> {
+    let method = method_of(token);
+    if method != METHOD {
+        return Err(CommandError::usage(format!(
+            "{flag} {name}: the token's join method is {method:?}, not {METHOD}"
+        ))
+        .hint("name the bot's bound-keypair token (`mwictl tokens ls` shows each token's method); nothing was changed"));
+    }
+    let owner = bot_of(token);
+    if owner != bot {
+        return Err(CommandError::usage(format!(
+            "{flag} {name}: the token belongs to bot {owner:?}, not {bot:?}"
+        ))
+        .hint("name a token of this bot, or recover bot {owner:?}; nothing was changed"));
+    }
+    Ok(())
+}
+
+/// Finds the bot's bound-keypair token: the one `--token` names (which may be deleted), else
+/// its only one, else the one `onboarding.token` of tbot.yaml names. `None` when there is none
+/// and nothing names one.
+pub async fn find_token(
+    client: &Client,
+    bot: &str,
+    named: Option<&str>,
+    tbot_config: Option<&Path>,
+) -> Result<Option<BotToken>, CommandError> {
+    if let Some(name) = named {
+        return read_named(client, bot, name, "--token").await.map(Some);
+    }
+    let mut ours: Vec<Fetched<ProvisionTokenV2>> = client
+        .get_tokens()
+        .await?
+        .into_iter()
+        .filter(|t| bot_of(&t.value) == bot && method_of(&t.value) == METHOD)
+        .collect();
+    match ours.len() {
+        0 => {}
+        1 => {
+            let token = ours.remove(0);
+            let name = token
+                .value
+                .metadata
+                .as_ref()
+                .map(|m| m.name.clone())
+                .unwrap_or_default();
+            return Ok(Some(BotToken {
+                name,
+                token: Some(token),
+            }));
+        }
+        _ => {
+            let names: Vec<String> = ours
+                .iter()
+                .filter_map(|t| t.value.metadata.as_ref().map(|m| m.name.clone()))
+                .collect();
+            return Err(CommandError::usage(format!(
+                "bot {bot:?} has {} bound-keypair tokens ({}): which one is meant is unclear",
+                names.len(),
+                names.join(", ")
+            ))
+            .hint("pass --token NAME with the one tbot.yaml's onboarding.token names; nothing was changed"));
+        }
+    }
+    let Some(config) = tbot_config else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(config).map_err(|e| {
+        CommandError::usage(format!(
+            "--tbot-config {}: cannot read it: {e}",
+            config.display()
+        ))
+    })?;
+    match mwi_diag::tbot_config::current_token(&text) {
+        Ok(Some(name)) if !name.is_empty() && !name.starts_with('/') => {
+            read_named(client, bot, &name, "onboarding.token of --tbot-config")
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+async fn read_named(
+    client: &Client,
+    bot: &str,
+    name: &str,
+    flag: &str,
+) -> Result<BotToken, CommandError> {
+    match client.get_token(name).await {
+        Ok(token) => {
+            check_token(&token.value, name, bot, flag)?;
+            Ok(BotToken {
+                name: name.to_string(),
+                token: Some(token),
+            })
+        }
+        Err(e) if e.is_not_found() => Ok(BotToken {
+            name: name.to_string(),
+            token: None,
+        }),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where a public key came from, as errors and plans name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    /// One authorized_keys line, comment dropped.
+    pub key: String,
+    pub fingerprint: String,
+    /// `--public-key`, or the `id_bkp.pub` file read.
+    pub source: String,
+}
+
+/// One public key: the first field pair of an authorized_keys line (a comment is dropped, as
+/// the server compares the key alone).
+fn parse_key(text: &str, source: &str, fix: &str) -> Result<PublicKey, CommandError> {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    let key: String = line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    match bound_keypair::fingerprint(&key) {
+        Some((fingerprint, _)) => Ok(PublicKey {
+            key,
+            fingerprint,
+            source: source.to_string(),
+        }),
+        None => Err(CommandError::usage(format!(
+            "{source}: {} is not an SSH public key",
+            shown(line)
+        ))
+        .hint(fix.to_string())),
+    }
+}
+
+/// The key `--public-key` gives: the key itself, or `@FILE` holding it.
+pub fn key_from_flag(value: &str) -> Result<PublicKey, CommandError> {
+    let fix = "pass tbot's public key in authorized_keys form (`ssh-ed25519 AAAA...`, the content of id_bkp.pub) or @FILE holding it; nothing was changed";
+    match value.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                CommandError::usage(format!("--public-key @{path}: cannot read it: {e}")).hint(fix)
+            })?;
+            parse_key(&text, &format!("--public-key @{path}"), fix)
+        }
+        None => parse_key(value, "--public-key", fix),
+    }
+}
+
+/// The key in tbot's storage directory (`id_bkp.pub`), `None` when the file is not there.
+pub fn key_in_storage(storage: &Path) -> Result<Option<PublicKey>, CommandError> {
+    if !storage.is_dir() {
+        return Err(CommandError::usage(format!(
+            "--storage {}: not a directory",
+            storage.display()
+        ))
+        .hint("give tbot's storage directory (storage.path in tbot.yaml); nothing was changed"));
+    }
+    let path = storage.join(PUBLIC_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_key(
+            &text,
+            &path.display().to_string(),
+            "tbot writes its public key there in authorized_keys form; pass the key with --public-key instead; nothing was changed",
+        )
+        .map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CommandError::usage(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+/// The key tbot's storage holds, required: S10 rebinds the token to it.
+pub fn required_key_in_storage(storage: &Path) -> Result<PublicKey, CommandError> {
+    key_in_storage(storage)?.ok_or_else(|| {
+        CommandError::usage(format!(
+            "--storage {}: no {PUBLIC_KEY_FILE} in it",
+            storage.display()
+        ))
+        .hint("give tbot's storage directory (storage.path in tbot.yaml), or pass the bot's key with --public-key; nothing was changed")
+    })
+}
+
+/// The bound public key in a token's status, if any.
+pub fn bound_key(token: &ProvisionTokenV2) -> Option<String> {
+    token
+        .status
+        .as_ref()
+        .and_then(|s| s.bound_keypair.as_ref())
+        .map(|b| b.bound_public_key.trim().to_string())
+        .filter(|k| !k.is_empty())
+}
+
+/// Whether two authorized_keys lines are the same key (comments aside).
+pub fn same_key(a: &str, b: &str) -> bool {
+    let fa = bound_keypair::fingerprint(a);
+    fa.is_some() && fa == bound_keypair::fingerprint(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsqVA9xfvZBF+SY1+fE/bs+O7A7n6iSE3Z2l+Lud9Jy";
+
+    #[test]
+    fn keys_are_read_without_their_comment_and_bad_ones_name_the_flag() {
+        let k = key_from_flag(&format!("{KEY} bot@host\n")).unwrap();
+        assert_eq!(k.key, KEY);
+        assert!(k.fingerprint.starts_with("SHA256:"));
+        let err = key_from_flag("ssh-ed25519 nope").unwrap_err();
+        assert!(err.message.starts_with("--public-key: "), "{}", err.message);
+        let err = key_from_flag("@/nonexistent/key.pub").unwrap_err();
+        assert!(
+            err.message
+                .starts_with("--public-key @/nonexistent/key.pub: cannot read"),
+            "{}",
+            err.message
+        );
+        assert!(same_key(KEY, &format!("{KEY} comment")));
+        assert!(!same_key("x", "x"));
+    }
+
+    #[test]
+    fn a_storage_without_the_public_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(key_in_storage(dir.path()).unwrap(), None);
+        let err = required_key_in_storage(dir.path()).unwrap_err();
+        assert!(
+            err.message.ends_with("no id_bkp.pub in it"),
+            "{}",
+            err.message
+        );
+        std::fs::write(dir.path().join("id_bkp.pub"), format!("{KEY}\n")).unwrap();
+        assert_eq!(required_key_in_storage(dir.path()).unwrap().key, KEY);
+        std::fs::write(dir.path().join("id_bkp.pub"), "garbage\n").unwrap();
+        assert!(key_in_storage(dir.path()).is_err());
+    }
+}
