@@ -310,6 +310,12 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__lab,keypair)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair"
                 ;;
+            mwictl__subcmd__help__subcmd__lab,restore)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__restore"
+                ;;
+            mwictl__subcmd__help__subcmd__lab,snapshot)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__snapshot"
+                ;;
             mwictl__subcmd__help__subcmd__lab,start)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__start"
                 ;;
@@ -328,8 +334,17 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__locks,ls)
                 cmd="mwictl__subcmd__help__subcmd__locks__subcmd__ls"
                 ;;
+            mwictl__subcmd__help__subcmd__recover,bk-exhausted)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__exhausted"
+                ;;
+            mwictl__subcmd__help__subcmd__recover,bk-join-state)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state"
+                ;;
             mwictl__subcmd__help__subcmd__recover,bk-keypair-lost)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
+            mwictl__subcmd__help__subcmd__recover,bk-rollback)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__rollback"
                 ;;
             mwictl__subcmd__help__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__db__subcmd__access"
@@ -364,6 +379,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__tokens,ls)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__ls"
                 ;;
+            mwictl__subcmd__help__subcmd__tokens,mode)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__mode"
+                ;;
             mwictl__subcmd__help__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rm"
                 ;;
@@ -387,6 +405,12 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab,keypair)
                 cmd="mwictl__subcmd__lab__subcmd__keypair"
+                ;;
+            mwictl__subcmd__lab,restore)
+                cmd="mwictl__subcmd__lab__subcmd__restore"
+                ;;
+            mwictl__subcmd__lab,snapshot)
+                cmd="mwictl__subcmd__lab__subcmd__snapshot"
                 ;;
             mwictl__subcmd__lab,start)
                 cmd="mwictl__subcmd__lab__subcmd__start"
@@ -420,6 +444,12 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab__subcmd__help,keypair)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair"
+                ;;
+            mwictl__subcmd__lab__subcmd__help,restore)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__restore"
+                ;;
+            mwictl__subcmd__lab__subcmd__help,snapshot)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__snapshot"
                 ;;
             mwictl__subcmd__lab__subcmd__help,start)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__start"
@@ -463,8 +493,17 @@ _mwictl() {
             mwictl__subcmd__locks__subcmd__help,ls)
                 cmd="mwictl__subcmd__locks__subcmd__help__subcmd__ls"
                 ;;
+            mwictl__subcmd__recover,bk-exhausted)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__exhausted"
+                ;;
+            mwictl__subcmd__recover,bk-join-state)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state"
+                ;;
             mwictl__subcmd__recover,bk-keypair-lost)
                 cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
+            mwictl__subcmd__recover,bk-rollback)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__rollback"
                 ;;
             mwictl__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__db__subcmd__access"
@@ -481,8 +520,17 @@ _mwictl() {
             mwictl__subcmd__recover,ssh-login)
                 cmd="mwictl__subcmd__recover__subcmd__ssh__subcmd__login"
                 ;;
+            mwictl__subcmd__recover__subcmd__help,bk-exhausted)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__exhausted"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-join-state)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__join__subcmd__state"
+                ;;
             mwictl__subcmd__recover__subcmd__help,bk-keypair-lost)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-rollback)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__rollback"
                 ;;
             mwictl__subcmd__recover__subcmd__help,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__db__subcmd__access"
@@ -547,6 +595,9 @@ _mwictl() {
             mwictl__subcmd__tokens,ls)
                 cmd="mwictl__subcmd__tokens__subcmd__ls"
                 ;;
+            mwictl__subcmd__tokens,mode)
+                cmd="mwictl__subcmd__tokens__subcmd__mode"
+                ;;
             mwictl__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__rm"
                 ;;
@@ -564,6 +615,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__tokens__subcmd__help,ls)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__ls"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,mode)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__mode"
                 ;;
             mwictl__subcmd__tokens__subcmd__help,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rm"
@@ -2217,7 +2271,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break db user keypair"
+            opts="start bot break db user keypair snapshot restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2303,6 +2357,34 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__snapshot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2413,7 +2495,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__recover)
-            opts="generation-mismatch expired ssh-login db-access bk-keypair-lost"
+            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2426,7 +2508,49 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__exhausted)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__rollback)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2595,7 +2719,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens)
-            opts="ls add rm show rotate"
+            opts="ls add rm show rotate mode"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2623,6 +2747,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__mode)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2707,7 +2845,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair snapshot restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2843,7 +2981,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__break)
-            opts="-i -v -q -h -V --bot --dir --login --db --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback"
+            opts="-i -v -q -h -V --bot --dir --login --db --delete --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access k8s-secret split-dns no-proxy bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3007,7 +3145,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break db user keypair help"
+            opts="start bot break db user keypair snapshot restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3107,6 +3245,34 @@ _mwictl() {
         mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__snapshot)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3265,6 +3431,86 @@ _mwictl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__restore)
+            opts="-i -v -q -h -V --data-dir --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__snapshot)
+            opts="-i -v -q -h -V --out --data-dir --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -3671,12 +3917,132 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover)
-            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-keypair-lost help"
+            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__exhausted)
+            opts="-i -v -q -h -V --bot --token --spare --relaxed --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spare)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state)
+            opts="-i -v -q -h -V --bot --token --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --tbot-config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -3740,6 +4106,60 @@ _mwictl() {
                     return 0
                     ;;
                 --public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__rollback)
+            opts="-i -v -q -h -V --bots --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bots)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -3973,7 +4393,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__help)
-            opts="generation-mismatch expired ssh-login db-access bk-keypair-lost help"
+            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3986,7 +4406,49 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__exhausted)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__join__subcmd__state)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__rollback)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4481,7 +4943,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm show rotate help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm show rotate mode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4573,7 +5035,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help)
-            opts="ls add rm show rotate help"
+            opts="ls add rm show rotate mode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4615,6 +5077,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__mode)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4672,6 +5148,40 @@ _mwictl() {
             ;;
         mwictl__subcmd__tokens__subcmd__ls)
             opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__mode)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

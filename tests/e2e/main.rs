@@ -3,6 +3,7 @@
 mod access;
 mod auth_host;
 mod bad_input;
+mod bk_break;
 mod bk_doctor;
 mod bots;
 mod bots_bound;
@@ -28,6 +29,7 @@ mod proxy;
 mod real_configs;
 mod real_logs;
 mod recover;
+mod recover_bk;
 mod recover_bk_token;
 mod recover_input;
 mod recover_pty;

@@ -18,7 +18,8 @@ pub(crate) fn incident_of(refusal: BkRefusal, fleet: bool) -> Option<Incident> {
         BkRefusal::FirstJoinWithCredentials
         | BkRefusal::SecretRequired
         | BkRefusal::BadBackendState
-        | BkRefusal::NoOnboarding => Incident::BkTokenWiped,
+        | BkRefusal::NoOnboarding
+        | BkRefusal::TokenDeleted => Incident::BkTokenWiped,
         BkRefusal::SignerNotFound => Incident::BkKeypairLost,
         BkRefusal::KeyReused | BkRefusal::StaticRotation => return None,
     })
@@ -220,6 +221,7 @@ mod tests {
             (SecretRequired, Some(TokenWiped), Some(TokenWiped)),
             (BadBackendState, Some(TokenWiped), Some(TokenWiped)),
             (NoOnboarding, Some(TokenWiped), Some(TokenWiped)),
+            (TokenDeleted, Some(TokenWiped), Some(TokenWiped)),
             (SignerNotFound, Some(KeypairLost), Some(KeypairLost)),
             (KeyReused, None, None),
             (StaticRotation, None, None),
