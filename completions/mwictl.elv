@@ -380,7 +380,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
-            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all; for the bound-keypair incidents S8–S12, each token''s recovery mode, count and limit, bound key and instance, and the locks on its bot)'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'

@@ -260,7 +260,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l format -d 'Outp
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'
 prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all; for the bound-keypair incidents S8–S12, each token\'s recovery mode, count and limit, bound key and instance, and the locks on its bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
