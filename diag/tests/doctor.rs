@@ -868,8 +868,10 @@ fn bk_join_state_failure_and_join_token_lock_are_one_s9() {
     );
     assert_eq!(
         finding.live_check,
-        Some(LiveCheck::LockForBot {
-            bot: Some("ci".into())
+        Some(LiveCheck::BoundKeypair {
+            incident: Product::BkJoinState,
+            bot: Some("ci".into()),
+            tokens: vec!["bot-ci-0a6f812a".into()],
         })
     );
     insta::assert_snapshot!(text(&report));

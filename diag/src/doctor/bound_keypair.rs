@@ -66,8 +66,10 @@ pub(crate) fn advise(
         _ => format!("`mwictl recover {} --bot {name}`", bk.name()),
     };
     let later = format!("{flow} will do these steps in one run once it exists.");
-    let live = Some(LiveCheck::LockForBot {
+    let live = Some(LiveCheck::BoundKeypair {
+        incident: bk,
         bot: bot.map(str::to_string),
+        tokens: tokens.iter().map(|t| t.to_string()).collect(),
     });
     match bk {
         Incident::BkExhausted => (
@@ -92,7 +94,7 @@ pub(crate) fn advise(
                      and a new bot instance joined."
                 )),
             },
-            None,
+            live,
         ),
         Incident::BkJoinState => (
             "bound keypair: join state rejected, the join token is locked",
@@ -145,7 +147,7 @@ pub(crate) fn advise(
                      then set the mode back. {later}"
                 )),
             },
-            None,
+            live,
         ),
         Incident::BkKeypairLost => (
             "bound keypair: the bot lost its private key",
@@ -173,7 +175,7 @@ pub(crate) fn advise(
                      token/{token}`."
                 )),
             },
-            None,
+            live,
         ),
         // S12; advice.rs sends only the bound-keypair incidents here.
         _ => (
@@ -201,7 +203,7 @@ pub(crate) fn advise(
                     }
                 )),
             },
-            None,
+            live,
         ),
     }
 }
@@ -263,13 +265,27 @@ mod tests {
             facts.get("refusals").map(String::as_str),
             Some("no rejoins remaining")
         );
-        assert_eq!(live, None);
+        assert_eq!(
+            live,
+            Some(LiveCheck::BoundKeypair {
+                incident: Incident::BkExhausted,
+                bot: Some("web".into()),
+                tokens: vec!["bot-web-1".into()],
+            })
+        );
 
         let mut facts = BTreeMap::new();
         let (_, _, fix, live) = advise(Incident::BkRollback, "BOT_NAME", None, &[], &mut facts);
         assert!(fix.then.unwrap().contains("every bound_keypair token"));
         assert!(facts.is_empty());
-        assert_eq!(live, None);
+        assert_eq!(
+            live,
+            Some(LiveCheck::BoundKeypair {
+                incident: Incident::BkRollback,
+                bot: None,
+                tokens: Vec::new(),
+            })
+        );
         let (_, _, fix, live) = advise(
             Incident::BkJoinState,
             "ci",
@@ -284,8 +300,10 @@ mod tests {
         assert!(fix.tctl.contains(&format!("tctl edit token/{TOKEN}")));
         assert_eq!(
             live,
-            Some(LiveCheck::LockForBot {
-                bot: Some("ci".into())
+            Some(LiveCheck::BoundKeypair {
+                incident: Incident::BkJoinState,
+                bot: Some("ci".into()),
+                tokens: Vec::new(),
             })
         );
     }
