@@ -34,6 +34,9 @@ _mwictl() {
             mwictl,edit)
                 cmd="mwictl__subcmd__edit"
                 ;;
+            mwictl,fleet)
+                cmd="mwictl__subcmd__fleet"
+                ;;
             mwictl,get)
                 cmd="mwictl__subcmd__get"
                 ;;
@@ -63,6 +66,9 @@ _mwictl() {
                 ;;
             mwictl,tokens)
                 cmd="mwictl__subcmd__tokens"
+                ;;
+            mwictl,triage)
+                cmd="mwictl__subcmd__triage"
                 ;;
             mwictl,unlock)
                 cmd="mwictl__subcmd__unlock"
@@ -181,6 +187,18 @@ _mwictl() {
             mwictl__subcmd__bots__subcmd__instances__subcmd__help,show)
                 cmd="mwictl__subcmd__bots__subcmd__instances__subcmd__help__subcmd__show"
                 ;;
+            mwictl__subcmd__fleet,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__serve"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__serve"
+                ;;
             mwictl__subcmd__help,bots)
                 cmd="mwictl__subcmd__help__subcmd__bots"
                 ;;
@@ -198,6 +216,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,edit)
                 cmd="mwictl__subcmd__help__subcmd__edit"
+                ;;
+            mwictl__subcmd__help,fleet)
+                cmd="mwictl__subcmd__help__subcmd__fleet"
                 ;;
             mwictl__subcmd__help,get)
                 cmd="mwictl__subcmd__help__subcmd__get"
@@ -228,6 +249,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,tokens)
                 cmd="mwictl__subcmd__help__subcmd__tokens"
+                ;;
+            mwictl__subcmd__help,triage)
+                cmd="mwictl__subcmd__help__subcmd__triage"
                 ;;
             mwictl__subcmd__help,unlock)
                 cmd="mwictl__subcmd__help__subcmd__unlock"
@@ -270,6 +294,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__bots__subcmd__instances,show)
                 cmd="mwictl__subcmd__help__subcmd__bots__subcmd__instances__subcmd__show"
+                ;;
+            mwictl__subcmd__help__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__help__subcmd__fleet__subcmd__serve"
                 ;;
             mwictl__subcmd__help__subcmd__lab,bot)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__bot"
@@ -608,7 +635,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -639,7 +666,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -673,7 +700,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -735,7 +762,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -769,7 +796,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -815,7 +842,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -905,7 +932,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1149,7 +1176,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1199,7 +1226,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1303,7 +1330,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1337,7 +1364,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1371,7 +1398,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1433,7 +1460,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1467,7 +1494,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1501,7 +1528,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1563,7 +1590,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1597,7 +1624,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1631,7 +1658,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1665,7 +1692,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1703,7 +1730,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1737,7 +1764,133 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help)
+            opts="serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__serve)
+            opts="-i -v -q -h -V --listen --interval --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1771,7 +1924,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1782,7 +1935,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help)
-            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2050,6 +2203,34 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet)
+            opts="serve"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2635,6 +2816,20 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__triage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__unlock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2673,7 +2868,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2775,7 +2970,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2825,7 +3020,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2859,7 +3054,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2897,7 +3092,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3141,7 +3336,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3191,7 +3386,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3271,7 +3466,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3313,7 +3508,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3379,7 +3574,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3433,7 +3628,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3483,7 +3678,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3517,7 +3712,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3583,7 +3778,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3677,7 +3872,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3711,7 +3906,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3761,7 +3956,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3823,7 +4018,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3881,7 +4076,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3947,7 +4142,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4001,7 +4196,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4079,7 +4274,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4133,7 +4328,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4187,7 +4382,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4389,7 +4584,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4423,7 +4618,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4457,7 +4652,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4503,7 +4698,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4537,7 +4732,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4669,7 +4864,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4703,7 +4898,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4737,7 +4932,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4771,7 +4966,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4829,7 +5024,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4975,7 +5170,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5009,7 +5204,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5043,7 +5238,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5077,7 +5272,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5111,7 +5306,49 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__triage)
+            opts="-i -v -q -h -V --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5149,7 +5386,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
