@@ -79,6 +79,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
             [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Fill the lab with a synthetic fleet: bots, live instances and locks')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -298,6 +299,27 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;lab;keypair;help;help' {
             break
         }
+        'mwictl;lab;seed' {
+            [CompletionResult]::new('--bots', '--bots', [CompletionResultType]::ParameterName, 'How many bots to add')
+            [CompletionResult]::new('--instances', '--instances', [CompletionResultType]::ParameterName, 'How many bot instances to add (spread over the bots; needs --bots)')
+            [CompletionResult]::new('--locks', '--locks', [CompletionResultType]::ParameterName, 'How many locks to add')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;lab;help' {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests')
             [CompletionResult]::new('bot', 'bot', [CompletionResultType]::ParameterValue, 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)')
@@ -305,6 +327,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
             [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Fill the lab with a synthetic fleet: bots, live instances and locks')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -332,6 +355,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;lab;help;keypair;create' {
+            break
+        }
+        'mwictl;lab;help;seed' {
             break
         }
         'mwictl;lab;help;help' {
@@ -1158,6 +1184,10 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;instances;ls' {
+            [CompletionResult]::new('--search', '--search', [CompletionResultType]::ParameterName, 'Only instances whose bot name, ID, hostname, version or join method contains this')
+            [CompletionResult]::new('--query', '--query', [CompletionResultType]::ParameterName, 'Only instances matching this predicate, e.g. ''older_than(version, "18.1.0")''')
+            [CompletionResult]::new('--sort-index', '--sort-index', [CompletionResultType]::ParameterName, 'Sort by bot_name, active_at_latest (last seen), version_latest or host_name_latest')
+            [CompletionResult]::new('--sort-order', '--sort-order', [CompletionResultType]::ParameterName, 'Sort order')
             [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
             [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
             [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
@@ -1576,6 +1606,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('db', 'db', [CompletionResultType]::ParameterValue, 'Register databases in the lab, as database agents or auto-discovery would')
             [CompletionResult]::new('user', 'user', [CompletionResultType]::ParameterValue, 'Write an identity file for a normal user of the lab (created or updated with these roles)')
             [CompletionResult]::new('keypair', 'keypair', [CompletionResultType]::ParameterValue, 'Bound keypairs for the lab agent, as `tbot keypair`')
+            [CompletionResult]::new('seed', 'seed', [CompletionResultType]::ParameterValue, 'Fill the lab with a synthetic fleet: bots, live instances and locks')
             break
         }
         'mwictl;help;lab;start' {
@@ -1602,6 +1633,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;lab;keypair;create' {
+            break
+        }
+        'mwictl;help;lab;seed' {
             break
         }
         'mwictl;help;ping' {

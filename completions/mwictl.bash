@@ -283,6 +283,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__lab,keypair)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__keypair"
                 ;;
+            mwictl__subcmd__help__subcmd__lab,seed)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__seed"
+                ;;
             mwictl__subcmd__help__subcmd__lab,start)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__start"
                 ;;
@@ -361,6 +364,9 @@ _mwictl() {
             mwictl__subcmd__lab,keypair)
                 cmd="mwictl__subcmd__lab__subcmd__keypair"
                 ;;
+            mwictl__subcmd__lab,seed)
+                cmd="mwictl__subcmd__lab__subcmd__seed"
+                ;;
             mwictl__subcmd__lab,start)
                 cmd="mwictl__subcmd__lab__subcmd__start"
                 ;;
@@ -393,6 +399,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab__subcmd__help,keypair)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__keypair"
+                ;;
+            mwictl__subcmd__lab__subcmd__help,seed)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__seed"
                 ;;
             mwictl__subcmd__lab__subcmd__help,start)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__start"
@@ -1226,12 +1235,28 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --search --query --sort-index --sort-order --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort-index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort-order)
+                    COMPREPLY=($(compgen -W "ascending descending" -- "${cur}"))
+                    return 0
+                    ;;
                 --auth-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -2036,7 +2061,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break db user keypair"
+            opts="start bot break db user keypair seed"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2122,6 +2147,20 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__lab__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2512,7 +2551,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2812,7 +2851,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break db user keypair help"
+            opts="start bot break db user keypair seed help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2912,6 +2951,20 @@ _mwictl() {
         mwictl__subcmd__lab__subcmd__help__subcmd__keypair__subcmd__create)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 5 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -3070,6 +3123,52 @@ _mwictl() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__seed)
+            opts="-i -v -q -h -V --bots --instances --locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --instances)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --locks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -54,25 +54,26 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "recover" -d 'Recover 
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
 yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l data-dir -d 'Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab]' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l listen -d 'Address to listen on; port 0 picks a free port' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l cluster-name -d 'Cluster name, fixed on the first start [default: the stored name, else "lab"]' -r
@@ -188,12 +189,28 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -f -a "create" -d 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l bots -d 'How many bots to add' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l instances -d 'How many bot instances to add (spread over the bots; needs --bots)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l locks -d 'How many locks to add' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
@@ -908,6 +925,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'

@@ -18,6 +18,9 @@ pub use crate::proxy::ProxyConfig;
 use crate::proxy::{self, Proxy};
 use crate::records::DatabaseRecord;
 use crate::rpc::LabService;
+pub use crate::seed::{
+    FleetSize, Seeded, VERSIONS as SEEDED_VERSIONS, bot_name as seeded_bot_name, seed_fleet,
+};
 use crate::server::Auth;
 use crate::store::{self, Change, Kind, Page, Store};
 use crate::tls;
@@ -140,7 +143,7 @@ fn serve_error(e: impl std::fmt::Display) -> LabError {
     LabError::Serve(e.to_string())
 }
 
-/// Loads every lock and role into the policy view (start-up only).
+/// Loads every lock and role into the policy view (at start, and after outside writes).
 async fn load_policy(store: &Store, policy: &Policy) -> Result<(), LabError> {
     for kind in [Kind::Lock, Kind::Role] {
         let mut from: Option<String> = None;
@@ -262,6 +265,7 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     let sweeper = tokio::spawn(sweep(auth.clone(), stop_rx.clone()));
+    let watcher = tokio::spawn(reload_outside_writes(auth.clone(), stop_rx.clone()));
     let proxy_task = proxy.map(|(listener, proxy, _)| {
         tokio::spawn(proxy::serve(listener, Arc::new(proxy), stop_rx.clone()))
     });
@@ -286,6 +290,7 @@ pub async fn serve(
         _ = grace => Ok(()),
     };
     sweeper.abort();
+    watcher.abort();
     if let Some(task) = proxy_task {
         task.abort();
     }
@@ -359,6 +364,38 @@ async fn sweep(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = auth.store.sweep().await {
                     tracing::warn!("lab: sweeping expired resources failed: {e}");
                 }
+            }
+            _ = until_stopped(&mut stop) => return,
+        }
+    }
+}
+
+/// How often the lab looks for writes another process made to its database.
+const OUTSIDE_WRITES_EVERY: Duration = Duration::from_secs(1);
+
+/// Reloads the locks and roles into the policy view when another process (`mwictl lab seed`,
+/// `lab db add`) committed to the database, so their locks are enforced without a restart.
+/// Additions only: what an outside process deletes stays in the view until the next start.
+async fn reload_outside_writes(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(OUTSIDE_WRITES_EVERY);
+    let mut seen: Option<i64> = None;
+    loop {
+        tokio::select! {
+            _ = every.tick() => {
+                let version = match auth.store.write(|tx| tx.data_version()).await {
+                    Ok(version) => version,
+                    Err(e) => {
+                        tracing::warn!("lab: checking for outside writes failed: {e}");
+                        continue;
+                    }
+                };
+                if seen.is_some_and(|s| s != version) {
+                    tracing::info!("lab: another process wrote to the database; reloading locks and roles");
+                    if let Err(e) = load_policy(&auth.store, &auth.policy).await {
+                        tracing::warn!("lab: reloading locks and roles failed: {e}");
+                    }
+                }
+                seen = Some(version);
             }
             _ = until_stopped(&mut stop) => return,
         }

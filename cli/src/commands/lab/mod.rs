@@ -4,6 +4,7 @@ pub mod bot;
 pub mod break_cmd;
 pub mod db;
 pub mod keypair;
+pub mod seed;
 pub mod start;
 pub mod user;
 
@@ -25,6 +26,7 @@ pub enum LabCommand {
     /// Bound keypairs for the lab agent, as `tbot keypair`.
     #[command(subcommand)]
     Keypair(keypair::KeypairCommand),
+    Seed(seed::SeedArgs),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
@@ -35,5 +37,6 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::Db(command) => db::run(ctx, command).await,
         LabCommand::User(args) => user::run(ctx, args).await,
         LabCommand::Keypair(command) => keypair::run(ctx, command).await,
+        LabCommand::Seed(args) => seed::run(ctx, args).await,
     }
 }
