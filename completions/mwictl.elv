@@ -49,6 +49,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
             cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand triage 'Rank every bot by what needs attention, each reason with the command that fixes it'
+            cand fleet 'Fleet monitoring: serve the triage as Prometheus metrics'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -76,6 +78,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+            cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+            cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -152,6 +156,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --delete 'bk-token-wiped: delete the bot''s token instead of re-applying it without its status'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -300,6 +305,43 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;lab;snapshot'= {
+            cand --out 'The file to write (it must not exist) [default: DATA_DIR/snapshots/lab-TIME.db]'
+            cand --data-dir 'The lab''s data dir [default: the saved lab profile''s, else $MWICTL_HOME/lab]'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lab;restore'= {
+            cand --data-dir 'The lab''s data dir [default: the saved lab profile''s, else $MWICTL_HOME/lab]'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
@@ -308,6 +350,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+            cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+            cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
@@ -329,6 +373,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;lab;help;keypair;create'= {
         }
         &'mwictl;lab;help;seed'= {
+        }
+        &'mwictl;lab;help;snapshot'= {
+        }
+        &'mwictl;lab;help;restore'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -356,7 +404,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
-            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all; for the bound-keypair incidents S8–S12, each token''s recovery mode, count and limit, bound key and instance, and the locks on its bot)'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -584,6 +632,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand rm 'Delete a join token, so nothing can join with it any more'
             cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
             cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+            cand mode 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;ls'= {
@@ -678,12 +727,30 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;tokens;mode'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;tokens;help'= {
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
             cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
             cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
             cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+            cand mode 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;help;ls'= {
@@ -695,6 +762,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;tokens;help;show'= {
         }
         &'mwictl;tokens;help;rotate'= {
+        }
+        &'mwictl;tokens;help;mode'= {
         }
         &'mwictl;tokens;help;help'= {
         }
@@ -1262,7 +1331,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+            cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
+            cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;recover;generation-mismatch'= {
@@ -1370,6 +1442,58 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;recover;bk-exhausted'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The bound-keypair token tbot joins with, when the bot has several'
+            cand --spare 'Recoveries above recovery_count the new limit allows (1: this recovery only)'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --relaxed 'Set recovery mode relaxed instead of raising the limit (it stays relaxed)'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;bk-join-state'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The bound-keypair token tbot joins with, when the bot has several'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;recover;bk-keypair-lost'= {
             cand --bot 'The bot to recover'
             cand --token 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)'
@@ -1397,12 +1521,39 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;recover;bk-rollback'= {
+            cand --bots 'Only these bots (comma-separated); every bot with a bound-keypair token when omitted'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;recover;help'= {
             cand generation-mismatch 'Recover a bot locked after a certificate generation mismatch (S1)'
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+            cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
+            cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;recover;help;generation-mismatch'= {
@@ -1413,9 +1564,82 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;recover;help;db-access'= {
         }
+        &'mwictl;recover;help;bk-exhausted'= {
+        }
+        &'mwictl;recover;help;bk-join-state'= {
+        }
         &'mwictl;recover;help;bk-keypair-lost'= {
         }
+        &'mwictl;recover;help;bk-rollback'= {
+        }
         &'mwictl;recover;help;help'= {
+        }
+        &'mwictl;triage'= {
+            cand --renewal-interval 'tbot''s renewal interval: an identity that expires sooner has missed its renewals'
+            cand --stale-after 'A live instance whose newest heartbeat is older than this is stale'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;fleet'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;fleet;serve'= {
+            cand --listen 'The address to listen on, like 127.0.0.1:9464 (port 0: any free port, printed)'
+            cand --interval 'How often to refresh the triage'
+            cand --renewal-interval 'tbot''s renewal interval: an identity that expires sooner has missed its renewals'
+            cand --stale-after 'A live instance whose newest heartbeat is older than this is stale'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;fleet;help'= {
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;fleet;help;serve'= {
+        }
+        &'mwictl;fleet;help;help'= {
         }
         &'mwictl;demo'= {
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
@@ -1467,6 +1691,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
             cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand triage 'Rank every bot by what needs attention, each reason with the command that fixes it'
+            cand fleet 'Fleet monitoring: serve the triage as Prometheus metrics'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1479,6 +1705,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
             cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+            cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+            cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
         }
         &'mwictl;help;lab;start'= {
         }
@@ -1499,6 +1727,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;lab;keypair;create'= {
         }
         &'mwictl;help;lab;seed'= {
+        }
+        &'mwictl;help;lab;snapshot'= {
+        }
+        &'mwictl;help;lab;restore'= {
         }
         &'mwictl;help;ping'= {
         }
@@ -1530,6 +1762,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand rm 'Delete a join token, so nothing can join with it any more'
             cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
             cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+            cand mode 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)'
         }
         &'mwictl;help;tokens;ls'= {
         }
@@ -1540,6 +1773,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;tokens;show'= {
         }
         &'mwictl;help;tokens;rotate'= {
+        }
+        &'mwictl;help;tokens;mode'= {
         }
         &'mwictl;help;roles'= {
             cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'
@@ -1604,7 +1839,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+            cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
+            cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
         }
         &'mwictl;help;recover;generation-mismatch'= {
         }
@@ -1614,7 +1852,20 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;help;recover;db-access'= {
         }
+        &'mwictl;help;recover;bk-exhausted'= {
+        }
+        &'mwictl;help;recover;bk-join-state'= {
+        }
         &'mwictl;help;recover;bk-keypair-lost'= {
+        }
+        &'mwictl;help;recover;bk-rollback'= {
+        }
+        &'mwictl;help;triage'= {
+        }
+        &'mwictl;help;fleet'= {
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+        }
+        &'mwictl;help;fleet;serve'= {
         }
         &'mwictl;help;demo'= {
         }

@@ -30,7 +30,8 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -s c -l config -d 'teleport.
 complete -c mwictl -n "__fish_mwictl_needs_command" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_needs_command" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_needs_command" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_needs_command" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -51,29 +52,34 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "tokens" -d 'List, add
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "triage" -d 'Rank every bot by what needs attention, each reason with the command that fixes it'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "fleet" -d 'Fleet monitoring: serve the triage as Prometheus metrics'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
-complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "db" -d 'Register databases in the lab, as database agents or auto-discovery would'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "snapshot" -d 'Save a consistent copy of the lab\'s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "restore" -d 'Roll the lab\'s database back to a snapshot, as restoring an auth backend from a backup does'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair seed snapshot restore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l data-dir -d 'Where the CA, the admin identity and the database live [default: $MWICTL_HOME/lab]' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l listen -d 'Address to listen on; port 0 picks a free port' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l cluster-name -d 'Cluster name, fixed on the first start [default: the stored name, else "lab"]' -r
@@ -88,7 +94,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l no-profile -d 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l proxy-l7 -d 'Make the proxy behave like an L7 load balancer in front of Teleport (an AWS ALB, say): it ends TLS with the web certificate and negotiates only http/1.1, so clients reach auth with the connection upgrade (GET /webapi/connectionupgrade, a WebSocket)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l admin-mfa -d 'Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab\'s admin, not normal users (`mwictl lab user`)'
@@ -120,7 +127,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l oneshot -d 'Join or renew once, write the outputs, and exit'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l no-data-dir-lock -d 'Do not lock the data directory, so that two agents can share it (reproduces a generation mismatch)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l insecure -d 'Do not verify the auth server on the first join (lab use only)'
@@ -138,7 +146,9 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l delete -d 'bk-token-wiped: delete the bot\'s token instead of re-applying it without its status'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -150,7 +160,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -168,7 +179,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -180,7 +192,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -197,13 +210,43 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from seed" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l out -d 'The file to write (it must not exist) [default: DATA_DIR/snapshots/lab-TIME.db]' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l data-dir -d 'The lab\'s data dir [default: the saved lab profile\'s, else $MWICTL_HOME/lab]' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l data-dir -d 'The lab\'s data dir [default: the saved lab profile\'s, else $MWICTL_HOME/lab]' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
@@ -211,13 +254,16 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "snapshot" -d 'Save a consistent copy of the lab\'s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "restore" -d 'Roll the lab\'s database back to a snapshot, as restoring an auth backend from a backup does'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -230,8 +276,9 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s i -l identity -
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all; for the bound-keypair incidents S8–S12, each token\'s recovery mode, count and limit, bound key and instance, and the locks on its bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -247,7 +294,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l fix -d 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l on-host -d 'Lint runs on the bot\'s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l live -d 'Ask the cluster (connects like every command: --auth-server/--identity or the profile): judge against its release (a Ping), and judge a bound-keypair static key against its token (recovery mode insecure, no `rotate_after`)'
@@ -262,7 +310,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s i -l identity -d '
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -274,7 +323,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s i -l identity -d 'I
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l force -d 'With role/NAME: delete it even when bots use it (they lose what it granted)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -287,7 +337,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s i -l identity -
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l restore-status -d 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server\'s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -301,7 +352,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s i -l identity -d 
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l force -d 'Overwrite even when the resource changed on the server since the edit began'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -315,7 +367,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s i -l identity -
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l scan-all -d 'With --bot: download every lock and also match locks on expired instance records by their message (slower with many locks)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l dry-run -d 'Show the locks that would be removed, and remove nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l plan -d 'With --bot or --resume: print the plan (text, or JSON with --format json) and change nothing'
@@ -332,7 +385,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -348,7 +402,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l in-force -d 'Only the locks in force now (not those whose end has passed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -369,7 +424,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -379,30 +435,33 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "add" -d 'Issue a join token for a bot (a new bot instance joins with it)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "add" -d 'Issue a join token for a bot (a new bot instance joins with it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "mode" -d 'Set a bound_keypair token\'s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot\'s key can recover it)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l show-secrets -d 'Show the tokens\' full names'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -424,7 +483,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -436,7 +496,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -448,7 +509,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -460,25 +522,41 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "add" -d 'Issue a join token for a bot (a new bot instance joins with it)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "mode" -d 'Set a bound_keypair token\'s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot\'s key can recover it)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -497,7 +575,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -509,7 +588,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -521,7 +601,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -536,7 +617,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -549,7 +631,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -562,7 +645,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -581,7 +665,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -602,7 +687,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -614,7 +700,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -635,7 +722,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l legacy -d 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l keep-locks -d 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -649,7 +737,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l keep-locks -d 'Keep the bot\'s locks; a bot created again with this name stays blocked until `mwictl unlock --bot NAME`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -669,7 +758,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -688,7 +778,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l resume -d 'Continue the last interrupted or failed `bots recreate` run (of any bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l new-run -d 'Start a new run even if an unfinished one exists for this bot (that one is marked abandoned; its backups stay)'
@@ -703,7 +794,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -718,7 +810,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -739,31 +832,35 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "can" -d 'Check whether the bot may log in as LOGIN or read database DB, from its roles'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "instances" -d 'List, show and add bot instances (each tbot that joined is one)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l token-ttl -d 'Lifetime of the new one-time join token' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l resume -d 'Continue the last interrupted or failed recovery run (of any bot and flow)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -a "generation-mismatch" -d 'Recover a bot locked after a certificate generation mismatch (S1)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -a "expired" -d 'Recover a bot whose identity expired (S2)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -a "db-access" -d 'Let a bot reach database DB (S4)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -a "bk-keypair-lost" -d 'Recover a bound-keypair bot that lost its private key (S11)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-keypair-lost help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l resume -d 'Continue the last interrupted or failed recovery run (of any bot and flow)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "generation-mismatch" -d 'Recover a bot locked after a certificate generation mismatch (S1)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "expired" -d 'Recover a bot whose identity expired (S2)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "db-access" -d 'Let a bot reach database DB (S4)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "bk-exhausted" -d 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "bk-join-state" -d 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "bk-keypair-lost" -d 'Recover a bound-keypair bot that lost its private key (S11)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "bk-rollback" -d 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l bot -d 'The bot to recover' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
@@ -774,7 +871,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -793,7 +891,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -814,7 +913,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l trait -d 'Add the login to the bot\'s `logins` trait instead of a role'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
@@ -840,7 +940,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -849,6 +950,50 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l bot -d 'The bot to recover' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l token -d 'The bound-keypair token tbot joins with, when the bot has several' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l spare -d 'Recoveries above recovery_count the new limit allows (1: this recovery only)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l relaxed -d 'Set recovery mode relaxed instead of raising the limit (it stays relaxed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l bot -d 'The bot to recover' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l token -d 'The bound-keypair token tbot joins with, when the bot has several' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l bot -d 'The bot to recover' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l token -d 'The bot\'s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml\'s onboarding.token names)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l storage -d 'tbot\'s storage directory (storage.path in tbot.yaml): its stale key files are moved into the run\'s backups, never deleted' -r -F
@@ -862,7 +1007,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -871,18 +1017,91 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l bots -d 'Only these bots (comma-separated); every bot with a bound-keypair token when omitted' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l tbot-config -d 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token\'s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l restart-cmd -d 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l wait -d 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l token-ttl -d 'Lifetime of the new one-time join token' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -s V -l version -d 'Print version'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "generation-mismatch" -d 'Recover a bot locked after a certificate generation mismatch (S1)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "expired" -d 'Recover a bot whose identity expired (S2)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "db-access" -d 'Let a bot reach database DB (S4)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "bk-exhausted" -d 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "bk-join-state" -d 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "bk-keypair-lost" -d 'Recover a bound-keypair bot that lost its private key (S11)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "bk-rollback" -d 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l renewal-interval -d 'tbot\'s renewal interval: an identity that expires sooner has missed its renewals' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l stale-after -d 'A live instance whose newest heartbeat is older than this is stale' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve the fleet\'s triage as Prometheus metrics at http://ADDR/metrics'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l listen -d 'The address to listen on, like 127.0.0.1:9464 (port 0: any free port, printed)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l interval -d 'How often to refresh the triage' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l renewal-interval -d 'tbot\'s renewal interval: an identity that expires sooner has missed its renewals' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l stale-after -d 'A live instance whose newest heartbeat is older than this is stale' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve the fleet\'s triage as Prometheus metrics at http://ADDR/metrics'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l keep -d 'Keep the temp dir (lab data, the bot\'s tbot.yaml and log, the recovery journal and backups) to look at afterwards'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -895,30 +1114,33 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s i -l ident
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "doctor" -d 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "lint" -d 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide\'s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "rm" -d 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "create" -d 'Create resources from a file in tctl\'s format (YAML documents or JSON), or from stdin'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "edit" -d 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "unlock" -d 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "locks" -d 'List and add locks (remove them with `mwictl unlock`)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "tokens" -d 'List, add and remove bot join tokens'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "doctor" -d 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "lint" -d 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide\'s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "rm" -d 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "create" -d 'Create resources from a file in tctl\'s format (YAML documents or JSON), or from stdin'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "edit" -d 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "unlock" -d 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "locks" -d 'List and add locks (remove them with `mwictl unlock`)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "tokens" -d 'List, add and remove bot join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "triage" -d 'Rank every bot by what needs attention, each reason with the command that fixes it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "fleet" -d 'Fleet monitoring: serve the triage as Prometheus metrics'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
@@ -926,6 +1148,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "user" -d 'Write an identity file for a normal user of the lab (created or updated with these roles)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "keypair" -d 'Bound keypairs for the lab agent, as `tbot keypair`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "seed" -d 'Fill the lab with a synthetic fleet: bots, live instances and locks'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "snapshot" -d 'Save a consistent copy of the lab\'s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "restore" -d 'Roll the lab\'s database back to a snapshot, as restoring an auth backend from a backup does'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "ls" -d 'List locks: ID, target, message, created, expires (`never` when a lock does not end)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from locks" -f -a "add" -d 'Add a lock: every API call matching its target is refused while it is in force'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "ls" -d 'List join tokens: token, type (roles), join method, bot, expiry'
@@ -933,6 +1157,7 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "rm" -d 'Delete a join token, so nothing can join with it any more'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "show" -d 'Show a join token. For a bound_keypair token: the bound key\'s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "rotate" -d 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "mode" -d 'Set a bound_keypair token\'s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot\'s key can recover it)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "ls" -d 'List roles: name, allowed logins, node labels and access to resources (rules)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "show" -d 'Show one role as YAML (the default, also for --format text) or JSON'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from roles" -f -a "add-db-access" -d 'Give a role database access: the rule and the db_labels, db_names and db_users grants'
@@ -950,4 +1175,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "expired" -d 'Recover a bot whose identity expired (S2)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "ssh-login" -d 'Let a bot log in over SSH as LOGIN (S3)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "db-access" -d 'Let a bot reach database DB (S4)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-exhausted" -d 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-join-state" -d 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-keypair-lost" -d 'Recover a bound-keypair bot that lost its private key (S11)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-rollback" -d 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "serve" -d 'Serve the fleet\'s triage as Prometheus metrics at http://ADDR/metrics'

@@ -132,6 +132,8 @@ pub enum LabError {
     Crypto(String),
     #[error("lab auth service failed: {0}; restart it (the data dir is safe)")]
     Serve(String),
+    #[error("snapshot {path}: {reason}")]
+    Snapshot { path: PathBuf, reason: String },
 }
 
 /// How long connections get to finish in-flight calls after shutdown is asked for.
@@ -143,7 +145,7 @@ fn serve_error(e: impl std::fmt::Display) -> LabError {
     LabError::Serve(e.to_string())
 }
 
-/// Loads every lock and role into the policy view (at start, and after outside writes).
+/// Loads every lock and role into the policy view (start-up only).
 async fn load_policy(store: &Store, policy: &Policy) -> Result<(), LabError> {
     for kind in [Kind::Lock, Kind::Role] {
         let mut from: Option<String> = None;
@@ -265,7 +267,6 @@ pub async fn serve(
         stop_rx.clone(),
     ));
     let sweeper = tokio::spawn(sweep(auth.clone(), stop_rx.clone()));
-    let watcher = tokio::spawn(reload_outside_writes(auth.clone(), stop_rx.clone()));
     let proxy_task = proxy.map(|(listener, proxy, _)| {
         tokio::spawn(proxy::serve(listener, Arc::new(proxy), stop_rx.clone()))
     });
@@ -290,7 +291,6 @@ pub async fn serve(
         _ = grace => Ok(()),
     };
     sweeper.abort();
-    watcher.abort();
     if let Some(task) = proxy_task {
         task.abort();
     }
@@ -364,38 +364,6 @@ async fn sweep(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = auth.store.sweep().await {
                     tracing::warn!("lab: sweeping expired resources failed: {e}");
                 }
-            }
-            _ = until_stopped(&mut stop) => return,
-        }
-    }
-}
-
-/// How often the lab looks for writes another process made to its database.
-const OUTSIDE_WRITES_EVERY: Duration = Duration::from_secs(1);
-
-/// Reloads the locks and roles into the policy view when another process (`mwictl lab seed`,
-/// `lab db add`) committed to the database, so their locks are enforced without a restart.
-/// Additions only: what an outside process deletes stays in the view until the next start.
-async fn reload_outside_writes(auth: Arc<Auth>, mut stop: watch::Receiver<bool>) {
-    let mut every = tokio::time::interval(OUTSIDE_WRITES_EVERY);
-    let mut seen: Option<i64> = None;
-    loop {
-        tokio::select! {
-            _ = every.tick() => {
-                let version = match auth.store.write(|tx| tx.data_version()).await {
-                    Ok(version) => version,
-                    Err(e) => {
-                        tracing::warn!("lab: checking for outside writes failed: {e}");
-                        continue;
-                    }
-                };
-                if seen.is_some_and(|s| s != version) {
-                    tracing::info!("lab: another process wrote to the database; reloading locks and roles");
-                    if let Err(e) = load_policy(&auth.store, &auth.policy).await {
-                        tracing::warn!("lab: reloading locks and roles failed: {e}");
-                    }
-                }
-                seen = Some(version);
             }
             _ = until_stopped(&mut stop) => return,
         }
@@ -505,4 +473,84 @@ pub fn seed_database(
         file: datadir::DATABASE.into(),
         reason: e.to_string(),
     })
+}
+
+/// Writes a consistent copy of the lab database at `data_dir` to the new file `out` (its
+/// directory is created), whether or not the lab is running; returns how many resources it
+/// holds. The copy is written beside `out` and renamed into place, so `out` is whole or absent.
+pub fn snapshot(data_dir: &Path, out: &Path) -> Result<u64, LabError> {
+    check_lab_dir(data_dir)?;
+    let refused = |reason: String| LabError::Snapshot {
+        path: out.to_path_buf(),
+        reason,
+    };
+    if out.exists() {
+        return Err(refused(
+            "it already exists; choose another path or remove it".into(),
+        ));
+    }
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| refused(format!("cannot create its directory: {e}")))?;
+    }
+    let name = out
+        .file_name()
+        .ok_or_else(|| refused("it names no file".into()))?;
+    let partial = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&partial);
+    let written = store::snapshot(&data_dir.join(datadir::DATABASE), &partial)
+        .map_err(|e| damaged(data_dir, e))
+        .and_then(|rows| {
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::rename(&partial, out))
+                .map(|()| rows)
+                .map_err(|e| refused(format!("cannot write it: {e}")))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// Replaces every resource of the lab at `data_dir` with those of the snapshot `from`, in one
+/// transaction; returns how many there are now. A running lab serves the restored state at
+/// once and reloads its locks and roles within a fraction of a second.
+pub fn restore(data_dir: &Path, from: &Path) -> Result<u64, LabError> {
+    check_lab_dir(data_dir)?;
+    check_snapshot(from)?;
+    store::restore(&data_dir.join(datadir::DATABASE), from).map_err(|e| damaged(data_dir, e))
+}
+
+/// Checks that `path` is a lab database snapshot; returns how many resources it holds.
+pub fn check_snapshot(path: &Path) -> Result<u64, LabError> {
+    let refused = |reason: String| LabError::Snapshot {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(refused(
+            "no such file; `mwictl lab snapshot` prints the path it wrote".into(),
+        ));
+    }
+    store::check_snapshot(path).map_err(|e| refused(format!("not a lab database snapshot: {e}")))
+}
+
+fn check_lab_dir(data_dir: &Path) -> Result<(), LabError> {
+    if data_dir.join(datadir::MARKER).is_file() {
+        Ok(())
+    } else {
+        Err(LabError::Foreign {
+            path: data_dir.to_path_buf(),
+        })
+    }
+}
+
+fn damaged(data_dir: &Path, e: store::OpenError) -> LabError {
+    LabError::Damaged {
+        path: data_dir.to_path_buf(),
+        file: datadir::DATABASE.into(),
+        reason: e.to_string(),
+    }
 }

@@ -5,6 +5,7 @@ pub mod break_cmd;
 pub mod db;
 pub mod keypair;
 pub mod seed;
+pub mod snapshot;
 pub mod start;
 pub mod user;
 
@@ -27,6 +28,8 @@ pub enum LabCommand {
     #[command(subcommand)]
     Keypair(keypair::KeypairCommand),
     Seed(seed::SeedArgs),
+    Snapshot(snapshot::SnapshotArgs),
+    Restore(snapshot::RestoreArgs),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
@@ -38,5 +41,7 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::User(args) => user::run(ctx, args).await,
         LabCommand::Keypair(command) => keypair::run(ctx, command).await,
         LabCommand::Seed(args) => seed::run(ctx, args).await,
+        LabCommand::Snapshot(args) => snapshot::snapshot(ctx, args).await,
+        LabCommand::Restore(args) => snapshot::restore(ctx, args).await,
     }
 }
