@@ -34,6 +34,9 @@ _mwictl() {
             mwictl,edit)
                 cmd="mwictl__subcmd__edit"
                 ;;
+            mwictl,fleet)
+                cmd="mwictl__subcmd__fleet"
+                ;;
             mwictl,get)
                 cmd="mwictl__subcmd__get"
                 ;;
@@ -63,6 +66,9 @@ _mwictl() {
                 ;;
             mwictl,tokens)
                 cmd="mwictl__subcmd__tokens"
+                ;;
+            mwictl,triage)
+                cmd="mwictl__subcmd__triage"
                 ;;
             mwictl,unlock)
                 cmd="mwictl__subcmd__unlock"
@@ -181,6 +187,18 @@ _mwictl() {
             mwictl__subcmd__bots__subcmd__instances__subcmd__help,show)
                 cmd="mwictl__subcmd__bots__subcmd__instances__subcmd__help__subcmd__show"
                 ;;
+            mwictl__subcmd__fleet,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__serve"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__serve"
+                ;;
             mwictl__subcmd__help,bots)
                 cmd="mwictl__subcmd__help__subcmd__bots"
                 ;;
@@ -198,6 +216,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,edit)
                 cmd="mwictl__subcmd__help__subcmd__edit"
+                ;;
+            mwictl__subcmd__help,fleet)
+                cmd="mwictl__subcmd__help__subcmd__fleet"
                 ;;
             mwictl__subcmd__help,get)
                 cmd="mwictl__subcmd__help__subcmd__get"
@@ -228,6 +249,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,tokens)
                 cmd="mwictl__subcmd__help__subcmd__tokens"
+                ;;
+            mwictl__subcmd__help,triage)
+                cmd="mwictl__subcmd__help__subcmd__triage"
                 ;;
             mwictl__subcmd__help,unlock)
                 cmd="mwictl__subcmd__help__subcmd__unlock"
@@ -271,6 +295,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__bots__subcmd__instances,show)
                 cmd="mwictl__subcmd__help__subcmd__bots__subcmd__instances__subcmd__show"
                 ;;
+            mwictl__subcmd__help__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__help__subcmd__fleet__subcmd__serve"
+                ;;
             mwictl__subcmd__help__subcmd__lab,bot)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__bot"
                 ;;
@@ -285,6 +312,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__lab,restore)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__restore"
+                ;;
+            mwictl__subcmd__help__subcmd__lab,seed)
+                cmd="mwictl__subcmd__help__subcmd__lab__subcmd__seed"
                 ;;
             mwictl__subcmd__help__subcmd__lab,snapshot)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__snapshot"
@@ -382,6 +412,9 @@ _mwictl() {
             mwictl__subcmd__lab,restore)
                 cmd="mwictl__subcmd__lab__subcmd__restore"
                 ;;
+            mwictl__subcmd__lab,seed)
+                cmd="mwictl__subcmd__lab__subcmd__seed"
+                ;;
             mwictl__subcmd__lab,snapshot)
                 cmd="mwictl__subcmd__lab__subcmd__snapshot"
                 ;;
@@ -420,6 +453,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__lab__subcmd__help,restore)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__restore"
+                ;;
+            mwictl__subcmd__lab__subcmd__help,seed)
+                cmd="mwictl__subcmd__lab__subcmd__help__subcmd__seed"
                 ;;
             mwictl__subcmd__lab__subcmd__help,snapshot)
                 cmd="mwictl__subcmd__lab__subcmd__help__subcmd__snapshot"
@@ -608,7 +644,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -639,7 +675,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -673,7 +709,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -735,7 +771,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -769,7 +805,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -815,7 +851,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -905,7 +941,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1149,7 +1185,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1199,7 +1235,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1280,12 +1316,28 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__bots__subcmd__instances__subcmd__ls)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            opts="-i -v -q -h -V --search --query --sort-index --sort-order --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --search)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --query)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort-index)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sort-order)
+                    COMPREPLY=($(compgen -W "ascending descending" -- "${cur}"))
+                    return 0
+                    ;;
                 --auth-server)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1303,7 +1355,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1337,7 +1389,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1371,7 +1423,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1433,7 +1485,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1467,7 +1519,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1501,7 +1553,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1563,7 +1615,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1597,7 +1649,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1631,7 +1683,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1665,7 +1717,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1703,7 +1755,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1737,7 +1789,133 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help)
+            opts="serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__serve)
+            opts="-i -v -q -h -V --listen --interval --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1771,7 +1949,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1782,7 +1960,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help)
-            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2061,6 +2239,34 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__fleet)
+            opts="serve"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__get)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2090,7 +2296,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab)
-            opts="start bot break db user keypair snapshot restore"
+            opts="start bot break db user keypair seed snapshot restore"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2188,6 +2394,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__lab__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__lab__subcmd__seed)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2635,6 +2855,20 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__triage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__unlock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2650,7 +2884,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair snapshot restore help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version start bot break db user keypair seed snapshot restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2673,7 +2907,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2775,7 +3009,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2825,7 +3059,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2859,7 +3093,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2897,7 +3131,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2950,7 +3184,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__lab__subcmd__help)
-            opts="start bot break db user keypair snapshot restore help"
+            opts="start bot break db user keypair seed snapshot restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3075,6 +3309,20 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__lab__subcmd__help__subcmd__seed)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__lab__subcmd__help__subcmd__snapshot)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -3141,7 +3389,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3191,7 +3439,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3271,7 +3519,53 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__lab__subcmd__seed)
+            opts="-i -v -q -h -V --bots --instances --locks --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --instances)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --locks)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3313,7 +3607,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3379,7 +3673,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3433,7 +3727,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3483,7 +3777,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3517,7 +3811,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3583,7 +3877,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3677,7 +3971,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3711,7 +4005,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3761,7 +4055,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3823,7 +4117,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3881,7 +4175,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3947,7 +4241,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4001,7 +4295,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4079,7 +4373,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4133,7 +4427,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4187,7 +4481,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4389,7 +4683,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4423,7 +4717,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4457,7 +4751,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4503,7 +4797,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4537,7 +4831,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4669,7 +4963,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4703,7 +4997,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4737,7 +5031,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4771,7 +5065,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4829,7 +5123,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4975,7 +5269,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5009,7 +5303,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5043,7 +5337,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5077,7 +5371,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5111,7 +5405,49 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__triage)
+            opts="-i -v -q -h -V --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5149,7 +5485,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)

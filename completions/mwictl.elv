@@ -49,6 +49,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
             cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand triage 'Rank every bot by what needs attention, each reason with the command that fixes it'
+            cand fleet 'Fleet monitoring: serve the triage as Prometheus metrics'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -75,6 +77,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
             cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
             cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -282,6 +285,26 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;lab;keypair;help;help'= {
         }
+        &'mwictl;lab;seed'= {
+            cand --bots 'How many bots to add'
+            cand --instances 'How many bot instances to add (spread over the bots; needs --bots)'
+            cand --locks 'How many locks to add'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;lab;snapshot'= {
             cand --out 'The file to write (it must not exist) [default: DATA_DIR/snapshots/lab-TIME.db]'
             cand --data-dir 'The lab''s data dir [default: the saved lab profile''s, else $MWICTL_HOME/lab]'
@@ -326,6 +349,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
             cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
             cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -347,6 +371,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
         }
         &'mwictl;lab;help;keypair;create'= {
+        }
+        &'mwictl;lab;help;seed'= {
         }
         &'mwictl;lab;help;snapshot'= {
         }
@@ -1139,6 +1165,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;bots;instances;ls'= {
+            cand --search 'Only instances whose bot name, ID, hostname, version or join method contains this'
+            cand --query 'Only instances matching this predicate, e.g. ''older_than(version, "18.1.0")'''
+            cand --sort-index 'Sort by bot_name, active_at_latest (last seen), version_latest or host_name_latest'
+            cand --sort-order 'Sort order'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -1544,6 +1574,73 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;recover;help;help'= {
         }
+        &'mwictl;triage'= {
+            cand --renewal-interval 'tbot''s renewal interval: an identity that expires sooner has missed its renewals'
+            cand --stale-after 'A live instance whose newest heartbeat is older than this is stale'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;fleet'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;fleet;serve'= {
+            cand --listen 'The address to listen on, like 127.0.0.1:9464 (port 0: any free port, printed)'
+            cand --interval 'How often to refresh the triage'
+            cand --renewal-interval 'tbot''s renewal interval: an identity that expires sooner has missed its renewals'
+            cand --stale-after 'A live instance whose newest heartbeat is older than this is stale'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;fleet;help'= {
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;fleet;help;serve'= {
+        }
+        &'mwictl;fleet;help;help'= {
+        }
         &'mwictl;demo'= {
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -1594,6 +1691,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
             cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand triage 'Rank every bot by what needs attention, each reason with the command that fixes it'
+            cand fleet 'Fleet monitoring: serve the triage as Prometheus metrics'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1605,6 +1704,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
             cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
             cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
         }
@@ -1625,6 +1725,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
         }
         &'mwictl;help;lab;keypair;create'= {
+        }
+        &'mwictl;help;lab;seed'= {
         }
         &'mwictl;help;lab;snapshot'= {
         }
@@ -1757,6 +1859,13 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;recover;bk-keypair-lost'= {
         }
         &'mwictl;help;recover;bk-rollback'= {
+        }
+        &'mwictl;help;triage'= {
+        }
+        &'mwictl;help;fleet'= {
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+        }
+        &'mwictl;help;fleet;serve'= {
         }
         &'mwictl;help;demo'= {
         }
