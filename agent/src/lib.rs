@@ -37,7 +37,6 @@ use std::future::Future;
 pub use agent::AgentExit;
 pub use bkp::{BkpError, Keypair, create_keypair, create_static_keypair, proxy_suite};
 pub use log::LogFormat;
-pub use rpc::TBOT_VERSION;
 pub use settings::AgentArgs;
 
 /// Runs the agent until `shutdown` completes (exit [`AgentExit::Stopped`]), `--oneshot` finishes
