@@ -9,11 +9,14 @@ use std::time::SystemTime;
 use mwi_diag::doctor;
 use mwi_diag::incident::Incident;
 use mwi_proto::machineid::{Bot, BotInstance};
-use mwi_proto::types::LockV2;
+use mwi_proto::types::{LockV2, ProvisionTokenV2};
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
-use crate::ops::instances::{identity_expires, instance_row, is_live, locked_ids_of};
+use crate::ops::bound_keypair;
+use crate::ops::instances::{
+    identity_expires, instance_row, is_live, latest_authentication, locked_ids_of,
+};
 use crate::ops::unlock::{BlockingLock, BotTargets, bot_resource_name};
 use crate::recover::plan::Flow;
 use crate::recover::step::{InstanceSummary, LockSummary};
@@ -28,6 +31,8 @@ pub struct BotState {
     pub instances: Vec<BotInstance>,
     /// Its join tokens: name and expiry.
     pub tokens: Vec<(String, Option<prost_types::Timestamp>)>,
+    /// Its bound-keypair tokens, with their status.
+    pub bound_tokens: Vec<ProvisionTokenV2>,
 }
 
 /// Reads the bot, its instances and tokens (concurrently), then the locks that block it with one
@@ -47,13 +52,22 @@ pub async fn gather(client: &Client, bot: &str) -> Result<BotState, CommandError
         let all = client.get_tokens().await?;
         Ok::<_, CommandError>(
             all.into_iter()
-                .filter(|t| t.value.spec.as_ref().is_some_and(|s| s.bot_name == bot))
-                .filter_map(|t| t.value.metadata)
-                .map(|m| (m.name, m.expires))
+                .map(|t| t.value)
+                .filter(|t| t.spec.as_ref().is_some_and(|s| s.bot_name == bot))
                 .collect::<Vec<_>>(),
         )
     };
-    let (fetched, instances, tokens) = tokio::try_join!(get_bot, instances, tokens)?;
+    let (fetched, instances, all_tokens) = tokio::try_join!(get_bot, instances, tokens)?;
+    let bound_tokens: Vec<ProvisionTokenV2> = all_tokens
+        .iter()
+        .filter(|t| bound_keypair::state(t).is_some())
+        .cloned()
+        .collect();
+    let tokens: Vec<(String, Option<prost_types::Timestamp>)> = all_tokens
+        .into_iter()
+        .filter_map(|t| t.metadata)
+        .map(|m| (m.name, m.expires))
+        .collect();
     let targets = BotTargets {
         bot: bot.to_string(),
         user: bot_resource_name(bot),
@@ -70,6 +84,7 @@ pub async fn gather(client: &Client, bot: &str) -> Result<BotState, CommandError
         locks,
         instances,
         tokens,
+        bound_tokens,
     })
 }
 
@@ -109,6 +124,39 @@ impl BotState {
             .collect();
         out.sort_by(|a, b| a.last_seen.cmp(&b.last_seen));
         out
+    }
+
+    /// How many of its instances last authenticated by bound-keypair joining.
+    pub fn bound_keypair_instances(&self) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| {
+                latest_authentication(i).is_some_and(|a| a.join_method == bound_keypair::METHOD)
+            })
+            .count()
+    }
+
+    /// Why the bot's bound-keypair token looks wiped (S10): it has bound-keypair instances, but
+    /// no such token, or one without a bound key.
+    pub fn wiped_token(&self) -> Option<String> {
+        let instances = self.bound_keypair_instances();
+        if instances == 0 {
+            return None;
+        }
+        if self.bound_tokens.is_empty() {
+            return Some(format!(
+                "{instances} instance(s) joined by bound keypair, but the bot has no bound-keypair token"
+            ));
+        }
+        self.bound_tokens.iter().find_map(|t| {
+            let s = bound_keypair::state(t)?;
+            s.bound_public_key.is_none().then(|| {
+                format!(
+                    "token {} has no bound key while {instances} instance(s) joined by bound keypair",
+                    t.metadata.as_ref().map_or("", |m| m.name.as_str())
+                )
+            })
+        })
     }
 
     /// The IDs of every instance the server knows now.
@@ -309,6 +357,27 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
             db: f.facts.get("db").cloned(),
         });
     }
+    for (incident, flow) in [
+        (Incident::BkKeypairLost, Flow::BkKeypairLost),
+        (Incident::BkTokenWiped, Flow::BkTokenWiped),
+    ] {
+        if let Some(f) = found(incident) {
+            return Some(Suggestion {
+                flow,
+                reason: format!("the log shows {}", f.title),
+                login: None,
+                db: None,
+            });
+        }
+    }
+    if let Some(reason) = state.wiped_token() {
+        return Some(Suggestion {
+            flow: Flow::BkTokenWiped,
+            reason,
+            login: None,
+            db: None,
+        });
+    }
     if state.live_instances(now) == 0 {
         let reason = match found(Incident::Expired) {
             Some(f) => format!(
@@ -431,6 +500,7 @@ mod tests {
             locks: Vec::new(),
             instances: Vec::new(),
             tokens: Vec::new(),
+            bound_tokens: Vec::new(),
         }
     }
 
@@ -473,5 +543,59 @@ mod tests {
             Flow::Expired,
             "no live instance and no other finding"
         );
+    }
+
+    #[test]
+    fn a_bound_keypair_token_without_its_key_or_gone_is_s10_and_a_lost_key_in_the_log_s11() {
+        use mwi_proto::machineid::{BotInstanceStatus, BotInstanceStatusAuthentication};
+        let now = SystemTime::now();
+        let mut s = state();
+        s.instances.push(BotInstance {
+            status: Some(BotInstanceStatus {
+                initial_authentication: Some(BotInstanceStatusAuthentication {
+                    join_method: "bound_keypair".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let gone = suggest(&s, &[], now).unwrap();
+        assert_eq!(gone.flow, Flow::BkTokenWiped);
+        assert!(
+            gone.reason.contains("no bound-keypair token"),
+            "{}",
+            gone.reason
+        );
+        let onboarding = crate::ops::bound_keypair::Onboarding {
+            initial_public_key: None,
+            must_register_before: None,
+            recovery_mode: "standard".into(),
+            recovery_limit: 1,
+        };
+        let mut token = crate::ops::bound_keypair::token("bot-x-1", "x", &onboarding);
+        s.bound_tokens.push(token.clone());
+        let wiped = suggest(&s, &[], now).unwrap();
+        assert_eq!(wiped.flow, Flow::BkTokenWiped);
+        assert!(
+            wiped.reason.starts_with("token bot-x-1 has no bound key"),
+            "{}",
+            wiped.reason
+        );
+        token
+            .status
+            .get_or_insert_with(Default::default)
+            .bound_keypair
+            .get_or_insert_with(Default::default)
+            .bound_public_key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsqVA9xfvZBF+SY1+fE/bs+O7A7n6iSE3Z2l+Lud9Jy"
+                .into();
+        s.bound_tokens = vec![token];
+        assert_ne!(
+            suggest(&s, &[], now).map(|x| x.flow),
+            Some(Flow::BkTokenWiped)
+        );
+        let lost = finding(doctor::Incident::Product(Incident::BkKeypairLost), &[]);
+        assert_eq!(suggest(&s, &[lost], now).unwrap().flow, Flow::BkKeypairLost);
     }
 }

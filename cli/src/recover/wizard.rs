@@ -311,11 +311,13 @@ pub async fn decide(
             ask_restart(prompt, &mut input)?;
             flows::db_access::plan(client, bot, &input).await?
         }
-        Flow::BkExhausted
-        | Flow::BkJoinState
-        | Flow::BkTokenWiped
-        | Flow::BkKeypairLost
-        | Flow::BkRollback => {
+        Flow::BkKeypairLost => {
+            let storage_default = config.as_ref().and_then(|c| c.storage.clone());
+            input.storage = ask_storage(prompt, storage_default.as_deref())?;
+            ask_restart(prompt, &mut input)?;
+            flows::bk_keypair_lost::plan(client, bot, &input).await?
+        }
+        Flow::BkExhausted | Flow::BkJoinState | Flow::BkTokenWiped | Flow::BkRollback => {
             return Err(CommandError::usage(format!(
                 "the wizard does not run {} yet",
                 flow.name()
@@ -396,6 +398,21 @@ fn ask_target(
         i => input.role = roles.get(i - first_role).cloned(),
     }
     Ok(())
+}
+
+/// tbot's storage directory (its bound-keypair files), `None` when skipped.
+fn ask_storage(
+    prompt: &mut dyn Prompt,
+    default: Option<&str>,
+) -> Result<Option<PathBuf>, CommandError> {
+    let answer = prompt.input(
+        "tbot's storage directory (storage.path; Enter to skip)",
+        default,
+    )?;
+    Ok(match answer.trim() {
+        "" | "-" => None,
+        path => Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path))),
+    })
 }
 
 fn ask_restart(prompt: &mut dyn Prompt, input: &mut FlowInput) -> Result<(), CommandError> {
@@ -479,6 +496,7 @@ mod tests {
             locks: vec![],
             instances: vec![],
             tokens: vec![],
+            bound_tokens: vec![],
         };
         let mut input = FlowInput::default();
         ask_target(&mut Scripted(vec!["3"]), &state, &mut input, true).unwrap();
