@@ -308,3 +308,53 @@ fn bad_input_is_one_line_naming_it_and_changes_nothing() {
     assert_eq!(second.code, 0, "{}", second.stderr);
     refused(&lab, &joined, &["bk-keypair-lost"], "bound-keypair tokens");
 }
+
+/// A run killed after each step continues on the rerun: one fresh token (the journaled one, not
+/// a second), the old one deleted once, tbot.yaml written once, and the agent joins.
+#[test]
+fn keypair_lost_killed_after_any_step_converges_on_the_rerun() {
+    for crash_after in ["2", "3", "4:unjournaled"] {
+        let lab = Lab::start();
+        let joined = join_bot(&lab);
+        std::fs::remove_dir_all(joined.data()).unwrap();
+        let data = joined.data().display().to_string();
+        let restart = joined.restart();
+        let config = joined.config_arg();
+        let args = [
+            "recover",
+            "bk-keypair-lost",
+            "--bot",
+            BOT,
+            "--tbot-config",
+            &config,
+            "--storage",
+            &data,
+            "--restart-cmd",
+            &restart,
+            "--wait",
+            "30s",
+            "--yes",
+            "--format",
+            "json",
+        ];
+        let crashed = run(lab
+            .cmd(&args)
+            .env("MWICTL_TEST_CRASH_AFTER_STEP", crash_after));
+        assert_ne!(crashed.code, 0, "{crash_after}: {}", crashed.stderr);
+        let again = run(&mut lab.cmd(&args));
+        assert_eq!(again.code, 0, "{crash_after}: {}", again.stderr);
+        let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+        assert_eq!(json["resumed"], true, "{crash_after}");
+        assert_eq!(json["verification"]["state"], "verified", "{crash_after}");
+        let tokens = bot_tokens(&lab);
+        assert_eq!(tokens.len(), 1, "{crash_after}: one fresh token");
+        let fresh = tokens[0].metadata.as_ref().unwrap().name.clone();
+        assert_ne!(fresh, joined.token, "{crash_after}");
+        assert_eq!(
+            crate::recover::config_token(&joined.config),
+            fresh,
+            "{crash_after}"
+        );
+        assert_eq!(status(&tokens[0]).recovery_count, 1, "{crash_after}");
+    }
+}
