@@ -1150,8 +1150,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('join', 'join', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -1240,8 +1240,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;instances;help' {
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -1300,8 +1300,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;bots;help;instances' {
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             break
         }
@@ -1726,8 +1726,8 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;bots;instances' {
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked')
-            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, lock state')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List bot instances: ID, join method, version, hostname, status, last seen, locked')
+            [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a new instance of a bot')
             break
         }

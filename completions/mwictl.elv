@@ -1065,8 +1065,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
             cand -V 'Print version'
             cand --version 'Print version'
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
             cand join 'Issue a join token for a new instance of a bot'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1150,8 +1150,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --version 'Print version'
         }
         &'mwictl;bots;instances;help'= {
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -1195,8 +1195,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;bots;help;can;db'= {
         }
         &'mwictl;bots;help;instances'= {
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
         }
         &'mwictl;bots;help;instances;ls'= {
@@ -1558,8 +1558,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;bots;can;db'= {
         }
         &'mwictl;help;bots;instances'= {
-            cand ls 'List bot instances: ID, join method, hostname, joined, last seen, generation, locked'
-            cand show 'Show one bot instance: authentications, generation, latest heartbeat, lock state'
+            cand ls 'List bot instances: ID, join method, version, hostname, status, last seen, locked'
+            cand show 'Show one bot instance: authentications, generation, latest heartbeat, services, lock state'
             cand add 'Issue a join token for a new instance of a bot'
         }
         &'mwictl;help;bots;instances;ls'= {

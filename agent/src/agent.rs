@@ -11,6 +11,7 @@ use crate::bkp::{BoundKey, ClientState, StoredState};
 use crate::bkp_join::{self, Ceremony};
 use crate::config::OutputKind;
 use crate::connect::{Route, ServerTrust};
+use crate::health::Health;
 use crate::identity::{Identity, unix_rfc3339};
 use crate::keys::KeyPair;
 use crate::log::Logger;
@@ -93,6 +94,8 @@ pub(crate) struct Agent {
     /// re-read from disk: two agents sharing a directory therefore collide).
     current: Option<Identity>,
     sent_startup_heartbeat: bool,
+    /// Each output's health, sent with every heartbeat.
+    health: Health,
     /// Through a proxy: what its `/webapi/find` said, asked once at start.
     discovered: Option<Discovered>,
     /// The proxy identity outputs write `ssh_config` for; asked once, as tbot caches its ping.
@@ -146,6 +149,7 @@ impl Agent {
             Store::open(&settings.data_dir, settings.lock_data_dir).map_err(|e| e.to_string())?;
         Ok(Agent {
             backoff: Backoff::new(settings.retry_base),
+            health: Health::new(&settings.outputs, std::time::SystemTime::now()),
             settings,
             log,
             store,
@@ -610,8 +614,9 @@ impl Agent {
                     "Failed to connect to send the heartbeat and refresh outputs",
                     &[("error", failure.text.clone())],
                 );
-                for output in &self.settings.outputs {
+                for (index, output) in self.settings.outputs.iter().enumerate() {
                     self.output_failed(&output.destination, &failure);
+                    self.health.unhealthy(index, &failure.text);
                 }
                 return self.settings.outputs.is_empty();
             }
@@ -621,6 +626,7 @@ impl Agent {
             one_shot: self.settings.oneshot,
             uptime: self.started.elapsed(),
             join_method: self.settings.join_method.name(),
+            services: self.health.report(),
         };
         match rpc::heartbeat(channel.clone(), &beat).await {
             Ok(()) => self.sent_startup_heartbeat = true,
@@ -632,7 +638,7 @@ impl Agent {
         }
         let ssh_proxy = self.ssh_proxy(&channel).await;
         let mut all_ok = true;
-        for output in &self.settings.outputs {
+        for (index, output) in self.settings.outputs.iter().enumerate() {
             let ttl = self.settings.credential_ttl;
             let ssh = match (&output.kind, &ssh_proxy) {
                 (
@@ -643,6 +649,7 @@ impl Agent {
                 ) => {
                     all_ok = false;
                     self.output_failed(&output.destination, failure);
+                    self.health.unhealthy(index, &failure.text);
                     continue;
                 }
                 (_, Ok(ssh)) => ssh.as_ref(),
@@ -650,6 +657,7 @@ impl Agent {
             };
             match outputs::refresh(channel.clone(), &bot, output, ttl, ssh).await {
                 Ok(identity) => {
+                    self.health.healthy(index);
                     self.log.info(
                         caller::OUTPUT_RENEWED,
                         &format!(
@@ -684,6 +692,7 @@ impl Agent {
                 Err(failure) => {
                     all_ok = false;
                     self.output_failed(&output.destination, &failure);
+                    self.health.unhealthy(index, &failure.text);
                 }
             }
         }

@@ -4,7 +4,8 @@
 //!
 //! It keeps tbot's storage layout (`key`, `tlscert`, `tokenhash`, `lock`, ...), detects a changed
 //! token at start and rejoins, retries a failed renewal 7 times with backoff and then exits 1,
-//! renews at once on SIGUSR1/SIGHUP, sends BotInstance heartbeats and writes identity and
+//! renews at once on SIGUSR1/SIGHUP, sends BotInstance heartbeats (with each output's health) and
+//! writes identity and
 //! database outputs. Its logs are what `mwictl doctor` reads, so they follow tbot's wording.
 //!
 //! ```no_run
@@ -20,6 +21,7 @@ mod bkp;
 mod bkp_join;
 mod config;
 mod connect;
+mod health;
 mod identity;
 mod joinuri;
 mod keys;

@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use mwi_proto::machineid::bot_instance_service_client::BotInstanceServiceClient;
-use mwi_proto::machineid::{BotInstanceStatusHeartbeat, BotKind, SubmitHeartbeatRequest};
+use mwi_proto::machineid::{
+    BotInstanceServiceHealth, BotInstanceStatusHeartbeat, BotKind, SubmitHeartbeatRequest,
+};
 use mwi_proto::proto::auth_service_client::AuthServiceClient;
 use mwi_proto::proto::join_service_client::JoinServiceClient;
 use mwi_proto::proto::user_certs_request::CertUsage;
@@ -167,6 +169,8 @@ pub struct Heartbeat {
     pub uptime: Duration,
     /// `token` or `bound_keypair`.
     pub join_method: &'static str,
+    /// Every output's health (`service_health`).
+    pub services: Vec<BotInstanceServiceHealth>,
 }
 
 /// Sends one BotInstanceService heartbeat as the bot.
@@ -187,6 +191,7 @@ pub async fn heartbeat(channel: Channel, beat: &Heartbeat) -> Result<(), Failure
     BotInstanceServiceClient::new(channel)
         .submit_heartbeat(SubmitHeartbeatRequest {
             heartbeat: Some(heartbeat),
+            service_health: beat.services.clone(),
         })
         .await
         .map(|_| ())

@@ -1,5 +1,6 @@
 //! Bot instance RPCs (teleport.machineid.v1.BotInstanceService): get, list (keyset pages, so
-//! 100,000 instances never sit in memory at once), delete, and heartbeats from the bot itself.
+//! 100,000 instances never sit in memory at once), delete, and heartbeats (with per-service
+//! health) from the bot itself.
 //! Instances are stored under `BOT/INSTANCE_ID`, which keeps one bot's instances together.
 
 use bytes::Bytes;
@@ -176,6 +177,7 @@ impl Auth {
             .heartbeat
             .ok_or_else(|| ApiError::BadParameter("missing heartbeat (field heartbeat)".into()))?;
         heartbeat.recorded_at = Some(std::time::SystemTime::now().into());
+        let service_health = req.service_health;
         let key = key(bot, instance);
         self.store
             .write(move |tx| {
@@ -190,6 +192,8 @@ impl Auth {
                 status.latest_heartbeats.push(heartbeat);
                 let excess = status.latest_heartbeats.len().saturating_sub(HISTORY);
                 status.latest_heartbeats.drain(..excess);
+                // Each heartbeat carries every service's current health, which replaces the last.
+                status.service_health = service_health;
                 let bytes = mwi_proto::unknown::keep_unknown(&row.value, &instance);
                 tx.put_resource(Kind::BotInstance, &key, &bytes, row.expires)
             })

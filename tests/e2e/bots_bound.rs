@@ -15,7 +15,7 @@ fn bound_settings(settings: &mut insta::Settings) {
     settings.add_filter(r"\b[0-9a-f]{32}\b", "[SECRET]");
 }
 
-fn joining_uri(stdout: &str) -> String {
+pub fn joining_uri(stdout: &str) -> String {
     stdout
         .lines()
         .find_map(|l| l.strip_prefix("The bot joining URI: "))
@@ -24,7 +24,7 @@ fn joining_uri(stdout: &str) -> String {
 }
 
 /// The token a `tbot+auth+bound-keypair://TOKEN[:SECRET]@ADDR` joining URI names.
-fn token_in(uri: &str) -> String {
+pub fn token_in(uri: &str) -> String {
     uri.strip_prefix("tbot+auth+bound-keypair://")
         .and_then(|rest| rest.split(['@', ':']).next())
         .expect("the token in the URI")
@@ -32,7 +32,7 @@ fn token_in(uri: &str) -> String {
 }
 
 /// `mwictl ARGS --format json` on the lab, which must succeed: what it printed.
-fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
+pub fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--format", "json"]);
     let out = run(&mut lab.cmd(&all));
@@ -41,7 +41,7 @@ fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
 }
 
 /// `mwictl lab bot --oneshot` with storage `dir`, plus `extra`.
-fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
+pub fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
     let mut args = vec![
         "lab",
         "bot",
@@ -53,7 +53,7 @@ fn agent(lab: &Lab, dir: &Path, extra: &[&str]) -> Run {
     run(&mut lab.cmd(&args))
 }
 
-fn status(lab: &Lab, token: &str) -> ProvisionTokenStatusV2BoundKeypair {
+pub fn status(lab: &Lab, token: &str) -> ProvisionTokenStatusV2BoundKeypair {
     lab.admin(async |mut c| {
         c.get_token(ResourceRequest { name: token.into() })
             .await
@@ -65,12 +65,12 @@ fn status(lab: &Lab, token: &str) -> ProvisionTokenStatusV2BoundKeypair {
     .unwrap_or_default()
 }
 
-fn read(dir: &Path, file: &str) -> String {
+pub fn read(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file)).unwrap_or_default()
 }
 
 /// Waits until the identity in `dir` has expired.
-fn wait_expiry(dir: &Path) {
+pub fn wait_expiry(dir: &Path) {
     let not_after = mwi_identity::CertIdentity::from_pem(&read(dir, "tlscert"))
         .expect("stored tlscert")
         .not_after;

@@ -119,6 +119,7 @@ async fn a_deny_rule_wins_over_a_wildcard_allow() {
 async fn only_a_bot_submits_heartbeats_and_only_for_itself() {
     use mwi_proto::machineid::bot_instance_service_client::BotInstanceServiceClient;
     use mwi_proto::machineid::{
+        BotInstanceHealthStatus, BotInstanceServiceHealth, BotInstanceServiceIdentifier,
         BotInstanceStatusHeartbeat, GetBotInstanceRequest, SubmitHeartbeatRequest,
     };
     let lab = Lab::start().await;
@@ -130,6 +131,15 @@ async fn only_a_bot_submits_heartbeats_and_only_for_itself() {
             is_startup: true,
             ..Default::default()
         }),
+        service_health: vec![BotInstanceServiceHealth {
+            service: Some(BotInstanceServiceIdentifier {
+                r#type: "identity".into(),
+                name: "identity-1".into(),
+            }),
+            status: BotInstanceHealthStatus::Unhealthy.into(),
+            reason: Some("access denied".into()),
+            updated_at: None,
+        }],
     };
     BotInstanceServiceClient::new(lab.channel_of(&bot).await)
         .submit_heartbeat(beat())
@@ -158,4 +168,8 @@ async fn only_a_bot_submits_heartbeats_and_only_for_itself() {
     assert_eq!(initial.hostname, "host-1");
     assert!(initial.recorded_at.is_some());
     assert_eq!(status.latest_heartbeats.len(), 1);
+    let health = &status.service_health;
+    assert_eq!(health.len(), 1, "the heartbeat's service health is stored");
+    assert_eq!(health[0].status(), BotInstanceHealthStatus::Unhealthy);
+    assert_eq!(health[0].reason.as_deref(), Some("access denied"));
 }

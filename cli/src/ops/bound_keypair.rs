@@ -356,6 +356,9 @@ pub struct Headroom {
     pub recovery_limit: u32,
     /// limit − count in mode standard; none when the mode does not enforce the limit.
     pub recoveries_left: Option<u32>,
+    /// Set by the listing for a token in mode insecure: who switched it and how to restore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<crate::recover::insecure::InsecureFlag>,
 }
 
 impl Headroom {
@@ -372,6 +375,7 @@ impl Headroom {
             recovery_count: s.recovery_count,
             recovery_limit: s.recovery_limit,
             recoveries_left: s.recoveries_left,
+            insecure: None,
         })
     }
 

@@ -1,11 +1,13 @@
-//! Bot instances: their table rows (with lock state), streamed page by page so any number can be
-//! listed in flat memory, whether one still holds an identity, and one instance's details.
+//! Bot instances: their table rows (with lock state and service health), streamed page by page
+//! so any number can be listed in flat memory, whether one still holds an identity, and one
+//! instance's details.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
 use mwi_proto::machineid::{
-    BotInstance, BotInstanceStatusAuthentication, BotInstanceStatusHeartbeat,
+    BotInstance, BotInstanceHealthStatus, BotInstanceServiceHealth,
+    BotInstanceStatusAuthentication, BotInstanceStatusHeartbeat,
 };
 use mwi_proto::types::LockV2;
 
@@ -15,14 +17,15 @@ use crate::ops::unlock::bot_resource_name;
 use crate::output::Listed;
 use crate::resource::{format_go_duration, format_timestamp};
 
-/// The table columns of `bots instances ls`, in tctl's order plus `Locked`.
+/// The table columns of `bots instances ls`: tctl 19's (tool/tctl/common/bots_command.go
+/// `ListBotInstances`) plus `Locked`.
 pub const HEADERS: &[&str] = &[
     "ID",
     "Join Method",
+    "Version",
     "Hostname",
-    "Joined",
+    "Status",
     "Last Seen",
-    "Generation",
     "Locked",
 ];
 
@@ -37,6 +40,10 @@ pub struct InstanceRow {
     pub join_method: String,
     /// Of the latest heartbeat; empty before the first one.
     pub hostname: String,
+    /// The tbot version of the latest heartbeat; empty before the first one.
+    pub version: String,
+    /// The least healthy of its services (see [`aggregate_health`]); `None` when none reported.
+    pub status: Option<BotInstanceHealthStatus>,
     /// When the instance first authenticated.
     pub joined: Option<prost_types::Timestamp>,
     /// The latest heartbeat or authentication, whichever is newer.
@@ -79,12 +86,48 @@ pub fn instance_row(i: &BotInstance, locked_ids: &HashSet<String>) -> InstanceRo
             .map(|a| a.join_method.clone())
             .unwrap_or_default(),
         hostname: heartbeat.map(|h| h.hostname.clone()).unwrap_or_default(),
+        version: heartbeat.map(|h| h.version.clone()).unwrap_or_default(),
+        status: aggregate_health(&status.service_health),
         joined,
         last_seen,
         generation: status.latest_authentications.last().map(|a| a.generation),
         locked,
         bot: spec.bot_name,
         id: spec.instance_id,
+    }
+}
+
+/// The least healthy status among `services`, in tctl's order (unhealthy, unknown,
+/// initializing, healthy; tool/tctl/common/bots_command.go `aggregateServiceHealth`); `None`
+/// when no service reported.
+pub fn aggregate_health(services: &[BotInstanceServiceHealth]) -> Option<BotInstanceHealthStatus> {
+    use BotInstanceHealthStatus::{Healthy, Initializing, Unhealthy, Unspecified};
+    let rank = |s: BotInstanceHealthStatus| match s {
+        Unhealthy => 0,
+        Unspecified => 1,
+        Initializing => 2,
+        Healthy => 3,
+    };
+    services.iter().map(|s| s.status()).min_by_key(|s| rank(*s))
+}
+
+/// A health status as tctl prints it (`Healthy`, `Unhealthy`, `Initializing`, `Unknown`).
+pub fn health_text(status: BotInstanceHealthStatus) -> &'static str {
+    match status {
+        BotInstanceHealthStatus::Healthy => "Healthy",
+        BotInstanceHealthStatus::Unhealthy => "Unhealthy",
+        BotInstanceHealthStatus::Initializing => "Initializing",
+        BotInstanceHealthStatus::Unspecified => "Unknown",
+    }
+}
+
+/// The JSON name of a health status (`healthy`, `unhealthy`, `initializing`, `unknown`).
+pub fn health_json(status: BotInstanceHealthStatus) -> &'static str {
+    match status {
+        BotInstanceHealthStatus::Healthy => "healthy",
+        BotInstanceHealthStatus::Unhealthy => "unhealthy",
+        BotInstanceHealthStatus::Initializing => "initializing",
+        BotInstanceHealthStatus::Unspecified => "unknown",
     }
 }
 
@@ -222,11 +265,10 @@ impl Listed for InstanceRow {
         vec![
             self.full_id(),
             or_na(&self.join_method),
-            or_na(&self.hostname),
-            time_text(self.joined.as_ref()),
+            dash(&self.version),
+            dash(&self.hostname),
+            self.status.map_or("-", health_text).into(),
             time_text(self.last_seen.as_ref()),
-            self.generation
-                .map_or_else(|| "n/a".into(), |g| g.to_string()),
             if self.locked { "LOCKED" } else { "no" }.into(),
         ]
     }
@@ -238,11 +280,22 @@ impl Listed for InstanceRow {
             "instance_id": self.id,
             "join_method": self.join_method,
             "hostname": self.hostname,
+            "version": self.version,
+            "status": self.status.map(health_json),
             "joined": self.joined.as_ref().map(format_timestamp),
             "last_seen": self.last_seen.as_ref().map(format_timestamp),
             "generation": self.generation,
             "locked": self.locked,
         })
+    }
+}
+
+/// `-` for a heartbeat value before the first heartbeat, as tctl 19's instance list prints it.
+fn dash(text: &str) -> String {
+    if text.is_empty() {
+        "-".into()
+    } else {
+        text.into()
     }
 }
 
@@ -372,8 +425,36 @@ mod tests {
         let row = instance_row(&BotInstance::default(), &HashSet::new());
         assert_eq!(row.generation, None);
         let cells = row.row();
-        assert_eq!(cells[1..6], ["n/a", "n/a", "n/a", "n/a", "n/a"]);
+        assert_eq!(cells[1..6], ["n/a", "-", "-", "-", "n/a"]);
         assert_eq!(cells[6], "no");
+    }
+
+    fn service(status: BotInstanceHealthStatus) -> BotInstanceServiceHealth {
+        BotInstanceServiceHealth {
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_least_healthy_service_is_the_instances_status() {
+        use BotInstanceHealthStatus::{Healthy, Initializing, Unhealthy, Unspecified};
+        assert_eq!(aggregate_health(&[]), None);
+        let cases: &[(&[BotInstanceHealthStatus], BotInstanceHealthStatus)] = &[
+            (&[Healthy], Healthy),
+            (&[Healthy, Initializing], Initializing),
+            (&[Initializing, Unspecified, Healthy], Unspecified),
+            (&[Healthy, Unhealthy, Unspecified], Unhealthy),
+        ];
+        for (services, want) in cases {
+            let services: Vec<_> = services.iter().map(|s| service(*s)).collect();
+            assert_eq!(aggregate_health(&services), Some(*want), "{services:?}");
+        }
+        let mut i = instance("example", "u1", None);
+        i.status.as_mut().unwrap().service_health = vec![service(Unhealthy)];
+        let row = instance_row(&i, &HashSet::new());
+        assert_eq!(row.row()[4], "Unhealthy");
+        assert_eq!(Listed::json(&row)["status"], "unhealthy");
     }
 
     #[test]
@@ -433,9 +514,12 @@ mod tests {
                 "join_method",
                 "joined",
                 "last_seen",
-                "locked"
+                "locked",
+                "status",
+                "version"
             ]
         );
         assert_eq!(json["id"], "example/u1");
+        assert_eq!(json["status"], serde_json::Value::Null);
     }
 }

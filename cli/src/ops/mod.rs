@@ -11,6 +11,7 @@ pub mod instances;
 pub mod listing;
 pub mod live;
 pub mod locks;
+pub mod recovery_mode;
 pub mod remove;
 pub mod roles;
 pub mod tokens;

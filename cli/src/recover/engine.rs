@@ -32,6 +32,8 @@ use crate::recover::step::{
 use crate::recover::verify::{self, VerifyInput};
 use crate::resource::{format_go_duration, format_timestamp, parse_timestamp};
 
+mod token_steps;
+
 /// How long `--restart-cmd` may run.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -120,6 +122,14 @@ impl<'a> Engine<'a> {
             #[cfg(debug_assertions)]
             crash_hook::crash_if(crash, index, false);
             match result {
+                Ok(output) if waits(&output) && changes_after(&journal.record, index) => {
+                    // Nothing after the wait may run before the bots recovered (restoring a mode
+                    // early locks them out again): the run stops here, unfinished.
+                    let line = format!("… {}. {}", index + 1, summary(&step, &output));
+                    journal.mark_waiting(index, output)?;
+                    self.finish(progress, index, total, true, &line);
+                    return Ok(cost);
+                }
                 Ok(output) => {
                     let mark = mark(StepState::Done, Some(&output));
                     let line = format!("{mark} {}. {}", index + 1, summary(&step, &output));
@@ -131,12 +141,18 @@ impl<'a> Engine<'a> {
                     let mark = mark(StepState::Failed, None);
                     let line = format!("{mark} {}. {}: failed", index + 1, step.title());
                     self.finish(progress, index, total, false, &line);
-                    return Err(e.hint(format!(
+                    let mut e = e.hint(format!(
                         "fix the cause and run the same command again, or `{}`: it continues at step {} (journal {})",
                         journal.record.operation.resume_command(),
                         index + 1,
                         journal.path().display()
-                    )));
+                    ));
+                    for command in journal.record.restore_commands() {
+                        e = e.hint(format!(
+                            "a token is left in mode insecure; restore: `{command}`"
+                        ));
+                    }
+                    return Err(e);
                 }
             }
             #[cfg(debug_assertions)]
@@ -146,7 +162,10 @@ impl<'a> Engine<'a> {
     }
 
     fn progress(&self, index: usize, total: usize, step: &Step) -> Option<ProgressBar> {
-        if self.options.progress != Progress::Spinners {
+        // The wait draws its own bar over the bots.
+        if self.options.progress != Progress::Spinners
+            || matches!(step, Step::WaitForRecovery { .. })
+        {
             return None;
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
@@ -245,6 +264,22 @@ impl<'a> Engine<'a> {
                     }
                 }
                 self.remove_locks(journal, &fetched, already_gone).await
+            }
+            Step::RemoveJoinTokenLocks { tokens } => {
+                let filters = tokens
+                    .iter()
+                    .map(|t| mwi_proto::types::LockTarget {
+                        join_token: t.clone(),
+                        ..Default::default()
+                    })
+                    .collect();
+                // An empty filter would ask for every lock.
+                let locks = if tokens.is_empty() {
+                    Vec::new()
+                } else {
+                    client.get_locks(filters, true).await?
+                };
+                self.remove_locks(journal, &locks, Vec::new()).await
             }
             Step::RemoveBotLocks { bot, .. } => {
                 let found = ops::unlock::find_blocking_locks(client, bot).await?;
@@ -423,6 +458,12 @@ impl<'a> Engine<'a> {
                     changed: sent.is_some(),
                 })
             }
+            Step::SwitchTokenMode { token, mode } => self.switch_mode(journal, token, mode).await,
+            Step::EnsureRecoveryHeadroom { token, spare } => {
+                self.ensure_headroom(journal, token, *spare).await
+            }
+            Step::WaitForRecovery { tokens } => self.wait_for_recovery(tokens).await,
+            Step::RestoreTokenMode { token } => self.restore_mode(journal, token).await,
             Step::Verify { bot, expect } => {
                 let since = time_of(&journal.record.started_at).unwrap_or_else(SystemTime::now);
                 let changed_at = last_change_at(&journal.record).unwrap_or(since);
@@ -1032,7 +1073,92 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
             ),
         },
         StepOutput::Verified(v) => format!("Verify: {}: {}", state_text(v.state), v.detail),
+        StepOutput::ModeSwitched {
+            token,
+            previous,
+            mode,
+            changed,
+        } => {
+            let previous = if previous.is_empty() {
+                "standard"
+            } else {
+                previous
+            };
+            if *changed {
+                format!("Set token {token} to mode {mode} (was {previous}, journaled)")
+            } else {
+                format!("Token {token} is in mode {mode} already (was {previous})")
+            }
+        }
+        StepOutput::HeadroomEnsured {
+            token,
+            mode,
+            count,
+            previous_limit,
+            limit,
+            changed,
+        } => {
+            if *changed {
+                format!(
+                    "Raised recovery.limit of token {token} from {previous_limit} to {limit} (recovery_count {count})"
+                )
+            } else if mode != "standard" {
+                format!(
+                    "Token {token} is in mode {mode}, which ignores the limit (recovery_count {count}, limit {limit})"
+                )
+            } else {
+                format!(
+                    "Token {token} has room: recovery_count {count}, limit {limit}{}",
+                    if previous_limit != limit {
+                        format!(" (was {previous_limit})")
+                    } else {
+                        String::new()
+                    }
+                )
+            }
+        }
+        StepOutput::RecoveryAwaited { state, tokens } => {
+            let recovered = tokens.iter().filter(|t| t.recovered).count();
+            let detail = match tokens.as_slice() {
+                [t] if t.recovered => format!(
+                    "bot {:?} recovered: recovery_count of token {} rose from {} to {}",
+                    t.bot, t.token, t.count_before, t.count
+                ),
+                [t] => format!(
+                    "bot {:?} has not recovered yet: recovery_count of token {} is still {}",
+                    t.bot, t.token, t.count
+                ),
+                all => format!("{recovered} of {} bots recovered", all.len()),
+            };
+            format!("Wait: {}: {detail}", state_text(*state))
+        }
+        StepOutput::ModeRestored {
+            token,
+            mode,
+            restored,
+            detail,
+        } => {
+            if *restored {
+                format!("Restored token {token} to mode {mode}")
+            } else if mode.is_empty() {
+                format!("Token {token}: {detail}")
+            } else {
+                format!("Left token {token} in mode {mode}: {detail}")
+            }
+        }
     }
+}
+
+/// True when a step after `index` changes something (a mode to restore).
+fn changes_after(record: &Record, index: usize) -> bool {
+    record.plan.steps[index + 1..]
+        .iter()
+        .any(Step::changes_anything)
+}
+
+/// True for a wait that ended before everything it waits for happened.
+fn waits(output: &StepOutput) -> bool {
+    matches!(output, StepOutput::RecoveryAwaited { state, .. } if *state != VerifyState::Verified)
 }
 
 /// How a step's line is marked: done, failed, not run, or (a verification still pending) open.
@@ -1043,9 +1169,11 @@ fn mark(state: StepState, output: Option<&StepOutput>) -> &'static str {
     };
     match (state, verify_state) {
         (StepState::Done, Some(VerifyState::Pending)) => "…",
+        (StepState::Done, None) if output.is_some_and(waits) => "…",
         (StepState::Done, Some(VerifyState::TimedOut | VerifyState::Failed)) => "✗",
         (StepState::Done, _) => "✓",
         (StepState::Failed, _) => "✗",
+        (StepState::Waiting, _) => "…",
         _ => "-",
     }
 }
@@ -1135,7 +1263,17 @@ impl RunReport {
 
     /// What the user must still do.
     pub fn after(&self) -> Vec<String> {
-        let verified = self.verification().map(|v| v.state) == Some(VerifyState::Verified);
+        let recovered = self.outputs().any(|o| {
+            matches!(
+                o,
+                StepOutput::RecoveryAwaited {
+                    state: VerifyState::Verified,
+                    ..
+                }
+            )
+        });
+        let verified =
+            recovered || self.verification().map(|v| v.state) == Some(VerifyState::Verified);
         let mut out: Vec<String> = self
             .record
             .plan
@@ -1145,7 +1283,7 @@ impl RunReport {
             .cloned()
             .collect();
         if let Some(v) = self.verification()
-            && !verified
+            && v.state != VerifyState::Verified
         {
             for line in &v.to_check {
                 if !out.contains(line) {
@@ -1169,14 +1307,16 @@ impl RunReport {
 impl Output for RunReport {
     fn text(&self) -> String {
         let r = &self.record;
+        let waiting = r.steps.iter().any(|s| s.state == StepState::Waiting);
         let verdict = match self.verification().map(|v| v.state) {
+            _ if waiting => "Waiting for the recovery",
             Some(VerifyState::Verified) => "Recovered",
             Some(VerifyState::Pending) | None => "Fixed on the server",
             Some(_) => "NOT recovered yet",
         };
         let mut out = format!(
-            "{verdict}: bot {:?}, {}{}{}\n",
-            r.bot,
+            "{verdict}: {}, {}{}{}\n",
+            crate::recover::plan::subject(r.operation, &r.bot),
             r.operation.title(),
             r.operation
                 .incident()
@@ -1208,6 +1348,19 @@ impl Output for RunReport {
                 token.name,
                 ops::tokens::tbot_start_command(&token.name, &self.auth_addr, self.via_proxy)
             ));
+        }
+        let insecure: Vec<String> = r
+            .open_insecure()
+            .map(|m| format!("{} (was {})", m.token, m.previous_mode()))
+            .collect();
+        if !insecure.is_empty() {
+            out.push_str(&format!(
+                "Left in mode insecure (anyone holding the bot's key can recover it): {}\nRestore with:\n",
+                insecure.join(", ")
+            ));
+            for command in r.restore_commands() {
+                out.push_str(&format!("  {command}\n"));
+            }
         }
         if let Some(token) = r.bound_token.as_ref().filter(|t| t.created)
             && !self.token_written()
@@ -1294,6 +1447,8 @@ impl Output for RunReport {
                 "bot_instance": instance,
             },
             "backups": self.backups(),
+            "insecure_left": r.open_insecure().collect::<Vec<_>>(),
+            "restore_commands": r.restore_commands(),
             "verification": self.verification(),
             "after": self.after(),
             "journal": self.journal,

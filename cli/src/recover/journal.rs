@@ -45,6 +45,9 @@ pub enum StepState {
     Started,
     Done,
     Failed,
+    /// A wait that ended before what it waits for happened (no `--wait`, or it ran out): the run
+    /// stops here, unfinished, and a rerun waits again.
+    Waiting,
 }
 
 /// One step's progress.
@@ -65,6 +68,43 @@ pub struct TokenRecord {
     pub expires: String,
     /// False until the server accepted it.
     pub created: bool,
+}
+
+/// A token's recovery mode as the run switched it: written before the switch, so a run that
+/// stops anywhere after it knows what to restore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeRecord {
+    pub token: String,
+    /// As the token's spec had it (`""` is standard); written back on restore.
+    pub previous: String,
+    /// The mode the run set.
+    pub mode: String,
+    pub switched_at: String,
+    pub restored: bool,
+}
+
+impl ModeRecord {
+    /// True while the run left the token in `insecure`.
+    pub fn open_insecure(&self) -> bool {
+        self.mode == "insecure" && !self.restored
+    }
+
+    /// The previous mode, `""` read as `standard`.
+    pub fn previous_mode(&self) -> &str {
+        if self.previous.is_empty() {
+            "standard"
+        } else {
+            &self.previous
+        }
+    }
+}
+
+/// A token's recovery limit before the run raised it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitRecord {
+    pub token: String,
+    pub previous: u32,
+    pub limit: u32,
 }
 
 /// The fresh bound-keypair token of the run. Its name is recorded before the token is created;
@@ -146,10 +186,50 @@ pub struct Record {
     /// Saved by the snapshot step, read by the step that creates the bot again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotRecord>,
+    /// Every recovery-mode switch, journaled before its write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<ModeRecord>,
+    /// Every recovery-limit raise, journaled before its write.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<LimitRecord>,
     /// Created by the step that issues a fresh bound-keypair token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bound_token: Option<BoundTokenRecord>,
 }
+
+impl Record {
+    /// True while the run has not finished (a rerun or `--resume` continues it).
+    pub fn is_open(&self) -> bool {
+        matches!(self.state, RunState::Running | RunState::Failed)
+    }
+
+    /// The tokens this run left in `insecure`.
+    pub fn open_insecure(&self) -> impl Iterator<Item = &ModeRecord> {
+        self.modes.iter().filter(|m| m.open_insecure())
+    }
+
+    /// The commands that restore what the run left in `insecure`: resume (waits, then
+    /// restores) and, per token, a direct one.
+    pub fn restore_commands(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for m in self.open_insecure() {
+            if out.is_empty() {
+                out.push(format!(
+                    "{RESUME_AND_RESTORE} (waits for the recovery, then restores)"
+                ));
+            }
+            out.push(format!(
+                "mwictl tokens mode {} {} (restores at once)",
+                m.token,
+                m.previous_mode()
+            ));
+        }
+        out
+    }
+}
+
+/// The command that continues a run stopped at its wait, waiting long enough for tbot's retry.
+pub const RESUME_AND_RESTORE: &str = "mwictl recover --resume --wait 5m";
 
 /// A journal file and its content.
 #[derive(Debug)]
@@ -215,6 +295,8 @@ impl Journal {
                 steps,
                 token: None,
                 snapshot: None,
+                modes: Vec::new(),
+                limits: Vec::new(),
                 bound_token: None,
             },
         };
@@ -279,8 +361,7 @@ impl Journal {
                 }
             };
             let r = &journal.record;
-            let open = matches!(r.state, RunState::Running | RunState::Failed);
-            if !open
+            if !r.is_open()
                 || operation.is_some_and(|o| o != r.operation)
                 || bot.is_some_and(|b| b != r.bot)
             {
@@ -344,6 +425,30 @@ impl Journal {
             self.record.state = RunState::Finished;
         }
         self.save()
+    }
+
+    /// Keeps a wait's output and leaves the step (and the run) unfinished.
+    pub fn mark_waiting(&mut self, index: usize, output: StepOutput) -> Result<(), CommandError> {
+        let step = &mut self.record.steps[index];
+        step.state = StepState::Waiting;
+        step.finished_at = Some(now_text());
+        step.output = Some(output);
+        step.error = None;
+        self.record.state = RunState::Running;
+        self.save()
+    }
+
+    /// Every journal in `dir` that reads as one (others are skipped).
+    pub fn all(dir: &Path) -> Vec<Journal> {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .filter_map(|p| Journal::load(&p).ok())
+            .collect()
     }
 
     pub fn mark_failed(&mut self, index: usize, error: &str) -> Result<(), CommandError> {
@@ -435,6 +540,52 @@ mod tests {
             ],
             after: vec![],
         }
+    }
+
+    #[test]
+    fn a_switched_mode_is_journaled_with_its_restore_commands_and_a_wait_keeps_the_run_open() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state/recover");
+        let mut j = Journal::create(&dir, root.path(), plan("a"), FlowInput::default()).unwrap();
+        assert!(j.record.restore_commands().is_empty());
+        j.record.modes.push(ModeRecord {
+            token: "bot-a-0a6f812a".into(),
+            previous: String::new(),
+            mode: "insecure".into(),
+            switched_at: "2026-01-01T00:00:00Z".into(),
+            restored: false,
+        });
+        j.mark_waiting(
+            0,
+            StepOutput::RecoveryAwaited {
+                state: crate::recover::step::VerifyState::Pending,
+                tokens: vec![],
+            },
+        )
+        .unwrap();
+        let back = Journal::load(j.path()).unwrap();
+        assert_eq!(back.record.state, RunState::Running);
+        assert_eq!(back.record.steps[0].state, StepState::Waiting);
+        assert_eq!(back.first_unfinished(), Some(0));
+        assert_eq!(
+            back.record.restore_commands(),
+            vec![
+                "mwictl recover --resume --wait 5m (waits for the recovery, then restores)",
+                "mwictl tokens mode bot-a-0a6f812a standard (restores at once)",
+            ]
+        );
+        let flagged = crate::recover::insecure::switched(root.path().join("state").as_path());
+        assert_eq!(flagged["bot-a-0a6f812a"].previous, "standard");
+        let marked = crate::recover::insecure::mark_restored(
+            root.path().join("state").as_path(),
+            "bot-a-0a6f812a",
+            "standard",
+        )
+        .unwrap();
+        assert_eq!(marked, vec![back.record.run_id.clone()]);
+        let after = Journal::load(j.path()).unwrap();
+        assert!(after.record.restore_commands().is_empty());
+        assert!(after.record.modes[0].restored);
     }
 
     #[test]

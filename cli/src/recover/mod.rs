@@ -7,6 +7,7 @@
 pub mod diagnose;
 pub mod engine;
 pub mod flows;
+pub mod insecure;
 pub mod journal;
 pub mod plan;
 pub mod runner;

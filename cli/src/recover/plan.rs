@@ -10,6 +10,7 @@ use crate::client::Fetched;
 use crate::ops::bots::{BotChanges, BotSnapshot};
 use crate::ops::roles::RoleChange;
 use crate::output::Output;
+use crate::recover::flows::bound_keypair::EVERY_BOT;
 use crate::recover::step::Step;
 
 pub use mwi_diag::incident::Flow;
@@ -59,6 +60,12 @@ impl Operation {
     /// The command that starts (and, run again, continues) a run for `bot`.
     pub fn command(self, bot: &str) -> String {
         match self {
+            Operation::Recover(Flow::BkRollback) if bot == EVERY_BOT => {
+                "mwictl recover bk-rollback".to_string()
+            }
+            Operation::Recover(Flow::BkRollback) => {
+                format!("mwictl recover bk-rollback --bots {bot}")
+            }
             Operation::Recover(flow) => format!("mwictl recover {} --bot {bot}", flow.name()),
             Operation::BotsRecreate => format!("mwictl bots recreate {bot}"),
             Operation::Unlock => format!("mwictl unlock --bot {bot}"),
@@ -161,6 +168,28 @@ pub struct FlowInput {
     /// Bound-keypair flows: the bot's token named with `--token`.
     #[serde(default)]
     pub token: Option<String>,
+    /// bk-exhausted: recoveries above recovery_count the new limit allows (`--spare`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spare: u32,
+    /// bk-exhausted: set mode relaxed instead of raising the limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub relaxed: bool,
+    /// bk-rollback: only these bots (`--bots`); all bound-keypair bots when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bots: Vec<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Who a plan is for, as its headline names it.
+pub fn subject(operation: Operation, bot: &str) -> String {
+    match (operation, bot) {
+        (Operation::Recover(Flow::BkRollback), EVERY_BOT) => "every bound-keypair bot".into(),
+        (Operation::Recover(Flow::BkRollback), bots) => format!("bots {bots}"),
+        (_, bot) => format!("bot {bot:?}"),
+    }
 }
 
 /// A plan of steps for one bot.
@@ -218,14 +247,21 @@ impl Output for Plan {
             _ => None,
         });
         let mut out = match (self.operation.incident(), not_shown) {
-            (Some(incident), Some(found)) => format!(
-                "Bot {:?} does not show incident {incident} ({}): {found}",
-                self.bot,
-                self.operation.title()
-            ),
+            (Some(incident), Some(found)) => {
+                let who = subject(self.operation, &self.bot);
+                let mut chars = who.chars();
+                let who: String = chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default();
+                format!(
+                    "{who} does not show incident {incident} ({}): {found}",
+                    self.operation.title()
+                )
+            }
             (Some(incident), None) => format!(
-                "Incident {incident} on bot {:?}: {}",
-                self.bot,
+                "Incident {incident} on {}: {}",
+                subject(self.operation, &self.bot),
                 self.operation.title()
             ),
             (None, _) => format!("Bot {:?}: {}", self.bot, self.operation.title()),

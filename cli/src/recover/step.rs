@@ -47,6 +47,20 @@ pub enum Step {
     /// Create the bot from the journaled snapshot with `changes` applied; a bot that already
     /// exists with that content counts as created.
     CreateBot { bot: String, changes: BotChanges },
+    /// Delete every lock in force on these join tokens, each backed up first.
+    RemoveJoinTokenLocks { tokens: Vec<String> },
+    /// Set a bound-keypair token's recovery mode; the previous mode is journaled before the
+    /// write, so a crash anywhere leaves the record `recover --resume` restores it from.
+    SwitchTokenMode { token: String, mode: String },
+    /// Raise a bound-keypair token's recovery.limit to at least recovery_count + `spare` (the
+    /// old limit journaled first); a token not in mode standard is left alone.
+    EnsureRecoveryHeadroom { token: String, spare: u32 },
+    /// Wait until each token's recovery_count rose above the count seen when planning (the bot
+    /// recovered and got a fresh join state). Without `--wait` the run stops here, unfinished.
+    WaitForRecovery { tokens: Vec<CountBefore> },
+    /// Write back the mode the journal recorded for the token, if it is still in the mode the
+    /// run set (otherwise someone changed it since, and it is left alone).
+    RestoreTokenMode { token: String },
     /// Create a fresh bound-keypair token for the bot under a new name, onboarding with a new
     /// registration secret (made by the server) or with `initial_public_key`; its name and
     /// secret are journaled.
@@ -83,6 +97,14 @@ pub enum Step {
     Verify { bot: String, expect: Expect },
 }
 
+/// A bound-keypair token and its recovery_count when the plan was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountBefore {
+    pub token: String,
+    pub bot: String,
+    pub count_before: u32,
+}
+
 /// A role edit, redone against the role as it is when the step runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "edit", rename_all = "snake_case")]
@@ -112,6 +134,8 @@ pub enum Expect {
         name: Option<String>,
         user: Option<String>,
     },
+    /// No lock in force blocks the bot (its user, instances or join tokens).
+    Unlocked,
 }
 
 /// The evidence of an incident, as shown to the user.
@@ -197,6 +221,11 @@ impl Step {
             Step::DeleteBot { .. } => "delete_bot",
             Step::RemoveBotLocks { .. } => "remove_bot_locks",
             Step::CreateBot { .. } => "create_bot",
+            Step::RemoveJoinTokenLocks { .. } => "remove_join_token_locks",
+            Step::SwitchTokenMode { .. } => "switch_token_mode",
+            Step::EnsureRecoveryHeadroom { .. } => "ensure_recovery_headroom",
+            Step::WaitForRecovery { .. } => "wait_for_recovery",
+            Step::RestoreTokenMode { .. } => "restore_token_mode",
             Step::IssueBoundKeypairToken { .. } => "issue_bound_keypair_token",
             Step::DeleteToken { .. } => "delete_token",
             Step::UpdateTbotBoundKeypair { .. } => "update_tbot_bound_keypair",
@@ -208,7 +237,10 @@ impl Step {
 
     /// True when the step changes something (on the server or on disk).
     pub fn changes_anything(&self) -> bool {
-        !matches!(self, Step::ShowEvidence { .. } | Step::Verify { .. })
+        !matches!(
+            self,
+            Step::ShowEvidence { .. } | Step::Verify { .. } | Step::WaitForRecovery { .. }
+        )
     }
 
     /// One line saying what the step does.
@@ -258,6 +290,29 @@ impl Step {
                     }
                 )
             }
+            Step::RemoveJoinTokenLocks { tokens } => format!(
+                "Remove the locks on {} join token(s) (each backed up first)",
+                tokens.len()
+            ),
+            Step::SwitchTokenMode { token, mode } => format!(
+                "Set the recovery mode of token {token} to {mode} (the previous mode journaled first)"
+            ),
+            Step::EnsureRecoveryHeadroom { token, spare } => format!(
+                "Raise recovery.limit of token {token} to at least recovery_count + {spare} (mode standard only)"
+            ),
+            Step::WaitForRecovery { tokens } => match tokens.as_slice() {
+                [one] => format!(
+                    "Wait until bot {:?} recovers: recovery_count of token {} rises above {}",
+                    one.bot, one.token, one.count_before
+                ),
+                many => format!(
+                    "Wait until {} bots recover: each token's recovery_count rises",
+                    many.len()
+                ),
+            },
+            Step::RestoreTokenMode { token } => {
+                format!("Restore the journaled recovery mode of token {token}")
+            }
             Step::IssueBoundKeypairToken {
                 bot,
                 initial_public_key,
@@ -292,6 +347,7 @@ impl Step {
                 key_text(public_key)
             ),
             Step::Verify { expect, .. } => match expect {
+                Expect::Unlocked => "Verify: no lock blocks the bot".to_string(),
                 Expect::NewInstance { .. } => {
                     "Verify: a new bot instance joins (generation 1 or more)".to_string()
                 }
@@ -350,6 +406,30 @@ impl Step {
             }
             Step::CreateBot { .. } => vec![
                 "fields of the old bot this mwictl does not know are sent back unchanged".into(),
+            ],
+            Step::RemoveJoinTokenLocks { tokens } => vec![format!(
+                "locks targeting join_token {} in force when the step runs",
+                tokens.join(", ")
+            )],
+            Step::SwitchTokenMode { mode, .. } if mode == "insecure" => vec![
+                "insecure skips the join-state check: anyone holding the bot's key can recover it until the mode is restored".into(),
+            ],
+            Step::SwitchTokenMode { .. } => Vec::new(),
+            Step::EnsureRecoveryHeadroom { .. } => vec![
+                "the old limit is journaled and shown; a limit already high enough is left alone".into(),
+            ],
+            Step::WaitForRecovery { tokens } if tokens.len() == 1 => Vec::new(),
+            Step::WaitForRecovery { tokens } => tokens
+                .iter()
+                .map(|t| {
+                    format!(
+                        "bot {:?}: token {} recovery_count {} now",
+                        t.bot, t.token, t.count_before
+                    )
+                })
+                .collect(),
+            Step::RestoreTokenMode { .. } => vec![
+                "only if the token is still in the mode this run set; otherwise it is left as found".into(),
             ],
             Step::IssueBoundKeypairToken {
                 recovery_limit,
@@ -566,6 +646,44 @@ pub enum StepOutput {
         to: PathBuf,
     },
     Verified(Verification),
+    ModeSwitched {
+        token: String,
+        /// As the token's spec had it (`""` is standard).
+        previous: String,
+        mode: String,
+        /// False when the token was in that mode already.
+        changed: bool,
+    },
+    HeadroomEnsured {
+        token: String,
+        mode: String,
+        count: u32,
+        previous_limit: u32,
+        limit: u32,
+        changed: bool,
+    },
+    RecoveryAwaited {
+        state: VerifyState,
+        tokens: Vec<TokenRecovery>,
+    },
+    ModeRestored {
+        token: String,
+        /// The mode written back, or found.
+        mode: String,
+        restored: bool,
+        /// Why it was left alone, when it was.
+        detail: String,
+    },
+}
+
+/// One token's recovery as the wait saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRecovery {
+    pub token: String,
+    pub bot: String,
+    pub count_before: u32,
+    pub count: u32,
+    pub recovered: bool,
 }
 
 /// What recreating a wiped token did.
@@ -668,6 +786,42 @@ mod tests {
         assert_eq!(json[3]["changes"]["add_roles"][0], "db");
         let back: Vec<Step> = serde_json::from_value(json).unwrap();
         assert_eq!(back, steps);
+    }
+
+    #[test]
+    fn token_mode_steps_round_trip_and_say_what_they_change() {
+        let steps = vec![
+            Step::SwitchTokenMode {
+                token: "bot-b-1".into(),
+                mode: "insecure".into(),
+            },
+            Step::EnsureRecoveryHeadroom {
+                token: "bot-b-1".into(),
+                spare: 2,
+            },
+            Step::WaitForRecovery {
+                tokens: vec![CountBefore {
+                    token: "bot-b-1".into(),
+                    bot: "b".into(),
+                    count_before: 3,
+                }],
+            },
+            Step::RestoreTokenMode {
+                token: "bot-b-1".into(),
+            },
+        ];
+        let json = serde_json::to_value(&steps).unwrap();
+        assert_eq!(json[0]["kind"], "switch_token_mode");
+        assert_eq!(json[2]["tokens"][0]["count_before"], 3);
+        let back: Vec<Step> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, steps);
+        let changes: Vec<bool> = steps.iter().map(Step::changes_anything).collect();
+        assert_eq!(changes, [true, true, false, true]);
+        assert_eq!(
+            steps[2].title(),
+            "Wait until bot \"b\" recovers: recovery_count of token bot-b-1 rises above 3"
+        );
+        assert!(steps[0].details()[0].contains("anyone holding the bot's key"));
     }
 
     #[test]

@@ -68,6 +68,25 @@ pub async fn verify(
                 }
             }
         }
+        Expect::Unlocked => {
+            let locks = crate::ops::unlock::find_blocking_locks(client, input.bot).await?;
+            let names: Vec<&str> = locks.iter().map(|l| l.name()).collect();
+            Ok(if names.is_empty() {
+                Verification {
+                    state: VerifyState::Verified,
+                    detail: format!("no lock blocks bot {:?}", input.bot),
+                    instance: None,
+                    to_check: Vec::new(),
+                }
+            } else {
+                Verification {
+                    state: VerifyState::Failed,
+                    detail: format!("locks block bot {:?}: {}", input.bot, names.join(", ")),
+                    instance: None,
+                    to_check: vec![format!("`mwictl unlock --bot {}`", input.bot)],
+                }
+            })
+        }
         Expect::SshLogin { login } => {
             let (decision, _) = access::can_ssh(client, input.bot, login).await?;
             access_result(

@@ -3,7 +3,8 @@
 //! heartbeats) so that `get` output can be saved, compared and fed to tests.
 
 use mwi_proto::machineid::{
-    BotInstance, BotInstanceSpec, BotInstanceStatus, BotInstanceStatusAuthentication,
+    BotInstance, BotInstanceHealthStatus, BotInstanceServiceHealth, BotInstanceServiceIdentifier,
+    BotInstanceSpec, BotInstanceStatus, BotInstanceStatusAuthentication,
     BotInstanceStatusHeartbeat, BotKind,
 };
 use mwi_proto::teleport::header::v1::Metadata;
@@ -23,6 +24,13 @@ const BOT_KINDS: &[&str] = &[
     "BOT_KIND_TERRAFORM_PROVIDER",
     "BOT_KIND_KUBERNETES_OPERATOR",
     "BOT_KIND_TCTL",
+];
+
+const HEALTH_STATUSES: &[&str] = &[
+    "BOT_INSTANCE_HEALTH_STATUS_UNSPECIFIED",
+    "BOT_INSTANCE_HEALTH_STATUS_INITIALIZING",
+    "BOT_INSTANCE_HEALTH_STATUS_HEALTHY",
+    "BOT_INSTANCE_HEALTH_STATUS_UNHEALTHY",
 ];
 
 pub(crate) fn to_value(instance: &BotInstance) -> Value {
@@ -58,6 +66,13 @@ pub(crate) fn to_value(instance: &BotInstance) -> Value {
                 s.latest_heartbeats
                     .iter()
                     .map(|h| heartbeat_value(h).into())
+                    .collect(),
+            )
+            .list(
+                "service_health",
+                s.service_health
+                    .iter()
+                    .map(|h| service_health_value(h).into())
                     .collect(),
             )
     });
@@ -121,6 +136,28 @@ fn heartbeat_value(h: &BotInstanceStatusHeartbeat) -> Obj {
         .option("kind", kind)
 }
 
+fn service_health_value(h: &BotInstanceServiceHealth) -> Obj {
+    let id = h.service.clone().unwrap_or_default();
+    let status = match BotInstanceHealthStatus::try_from(h.status) {
+        Ok(BotInstanceHealthStatus::Unspecified) => None,
+        Ok(known) => Some(Value::from(known.as_str_name())),
+        Err(_) => Some(Value::from(h.status)),
+    };
+    Obj::new()
+        .object(
+            "service",
+            Obj::new()
+                .string("type", &id.r#type)
+                .string("name", &id.name),
+        )
+        .option("status", status)
+        .option("reason", h.reason.clone())
+        .option(
+            "updated_at",
+            h.updated_at.as_ref().map(format_proto_timestamp),
+        )
+}
+
 pub(crate) fn from_fields(mut f: Fields) -> Result<BotInstance, ResourceError> {
     let header = read_header(&mut f, Kind::BotInstance, &["v1"], Style::Proto)?;
     let mut s = f.object_or_empty("spec")?;
@@ -159,6 +196,9 @@ fn read_status(mut s: Fields) -> Result<BotInstanceStatus, ResourceError> {
             .transpose()?,
         latest_heartbeats: s.list("latest_heartbeats", |path, v| {
             read_heartbeat(Fields::new(path, v)?)
+        })?,
+        service_health: s.list("service_health", |path, v| {
+            read_service_health(Fields::new(path, v)?)
         })?,
     };
     s.finish()?;
@@ -210,28 +250,73 @@ fn read_heartbeat(mut h: Fields) -> Result<BotInstanceStatusHeartbeat, ResourceE
     Ok(heartbeat)
 }
 
-/// An enum as protojson accepts it: its name, or its number.
-fn read_bot_kind(path: &str, value: Value) -> Result<i32, ResourceError> {
+fn read_service_health(mut h: Fields) -> Result<BotInstanceServiceHealth, ResourceError> {
+    let service = match h.object("service")? {
+        Some(mut id) => {
+            let service = BotInstanceServiceIdentifier {
+                r#type: id.string("type")?,
+                name: id.string("name")?,
+            };
+            id.finish()?;
+            Some(service)
+        }
+        None => None,
+    };
+    let health = BotInstanceServiceHealth {
+        service,
+        status: h.with("status", read_health_status)?.unwrap_or_default(),
+        reason: h.with("reason", as_string)?,
+        updated_at: h.timestamp("updated_at")?,
+    };
+    h.finish()?;
+    Ok(health)
+}
+
+/// An enum as protojson accepts it: its name (one of `names`), or its number.
+fn read_enum(
+    path: &str,
+    value: Value,
+    what: &str,
+    expected: &'static str,
+    names: &[&'static str],
+    number_of: impl Fn(&str) -> Option<i32>,
+) -> Result<i32, ResourceError> {
     match value {
-        Value::String(name) => BotKind::from_str_name(&name)
-            .map(|k| k as i32)
-            .ok_or_else(|| ResourceError::InvalidValue {
-                path: path.to_owned(),
-                message: match closest(&name, BOT_KINDS) {
-                    Some(near) => format!("unknown bot kind `{name}`; did you mean `{near}`?"),
-                    None => format!(
-                        "unknown bot kind `{name}`; expected one of: {}",
-                        BOT_KINDS.join(", ")
-                    ),
-                },
-            }),
+        Value::String(name) => number_of(&name).ok_or_else(|| ResourceError::InvalidValue {
+            path: path.to_owned(),
+            message: match closest(&name, names) {
+                Some(near) => format!("unknown {what} `{name}`; did you mean `{near}`?"),
+                None => format!(
+                    "unknown {what} `{name}`; expected one of: {}",
+                    names.join(", ")
+                ),
+            },
+        }),
         number @ Value::Number(_) => as_i32(path, number),
-        other => Err(wrong_type(
-            path,
-            "a bot kind name like BOT_KIND_TBOT",
-            &other,
-        )),
+        other => Err(wrong_type(path, expected, &other)),
     }
+}
+
+fn read_bot_kind(path: &str, value: Value) -> Result<i32, ResourceError> {
+    read_enum(
+        path,
+        value,
+        "bot kind",
+        "a bot kind name like BOT_KIND_TBOT",
+        BOT_KINDS,
+        |name| BotKind::from_str_name(name).map(|k| k as i32),
+    )
+}
+
+fn read_health_status(path: &str, value: Value) -> Result<i32, ResourceError> {
+    read_enum(
+        path,
+        value,
+        "health status",
+        "a health status name like BOT_INSTANCE_HEALTH_STATUS_HEALTHY",
+        HEALTH_STATUSES,
+        |name| BotInstanceHealthStatus::from_str_name(name).map(|k| k as i32),
+    )
 }
 
 /// google.protobuf.Struct as the JSON object protojson prints for it.

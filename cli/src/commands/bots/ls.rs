@@ -23,7 +23,9 @@ use crate::resource::format_go_duration;
 ///
 /// JSON: an array of `{name, user_name, role_name, roles, logins, max_session_ttl, locks,
 /// instances, live_instances, tokens, join_methods, bound_tokens: [{token, recovery_mode,
-/// recovery_count, recovery_limit, recoveries_left}], status}`; `locks` holds lock IDs,
+/// recovery_count, recovery_limit, recoveries_left, insecure}], status}`; `insecure` (only for a
+/// token in mode insecure, also warned about on stderr) is `{run_id, restore, message}`, with
+/// the recover run that switched it, or a null run_id when none did; `locks` holds lock IDs,
 /// `max_session_ttl` is a Go duration or null, `recoveries_left` is null when the mode does not
 /// enforce the limit, `status` is `ok`, `locked` or `no_live_instance`.
 #[derive(Debug, clap::Args)]
@@ -123,9 +125,23 @@ impl Output for BotList {
 
 pub async fn run(ctx: &Context, _args: LsArgs) -> Result<ExitStatus, CommandError> {
     let client = ctx.client().await?;
-    let list = BotList(overview(client, SystemTime::now()).await?);
+    let mut list = BotList(overview(client, SystemTime::now()).await?);
+    let switched = crate::recover::insecure::switched(&ctx.home()?.state_dir());
+    for h in list.0.iter_mut().flat_map(|s| s.bound_tokens.iter_mut()) {
+        h.insecure = crate::recover::insecure::flag(&h.token, &h.recovery_mode, &switched);
+    }
     ctx.printer().print(&list)?;
     let printer = ctx.printer();
+    for s in &list.0 {
+        for h in &s.bound_tokens {
+            if let Some(flag) = &h.insecure {
+                printer.warn(format!(
+                    "bot {:?}: token {} is in mode insecure: {}",
+                    s.name, h.token, flag.message
+                ));
+            }
+        }
+    }
     if list.0.is_empty() {
         printer.status("No bots found");
         return Ok(ExitStatus::Success);
@@ -181,6 +197,7 @@ mod tests {
             recovery_count: count,
             recovery_limit: limit,
             recoveries_left: (mode == "standard").then(|| limit.saturating_sub(count)),
+            insecure: None,
         }
     }
 

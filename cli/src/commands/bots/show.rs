@@ -21,13 +21,15 @@ use super::leftover_locks::lock_table;
 /// Locks are the in-force ones that block the bot, each with why it matches (its user or role
 /// `bot-NAME`, one of its instances, one of its join tokens). Each token shows its join method
 /// and, for a bound-keypair token, its recovery headroom (`left/limit left` in mode standard,
-/// else the mode and how many were used). Names of `token`-method tokens are secrets and are
+/// else the mode and how many were used); a token in mode insecure is flagged with the recover
+/// run that switched it and the command that restores it, or warned about when no run did. Names of `token`-method tokens are secrets and are
 /// shown masked; a bound-keypair token's name is not secret and is shown whole.
 ///
 /// JSON: `{name, user_name, role_name, roles, missing_roles, logins, traits, max_session_ttl,
 /// status, live_instances, locks: [{id, target, reason, message, expires}], instances: [as `bots
 /// instances ls`], tokens: [{token, expires, join_method, recovery_mode, recovery_count,
-/// recovery_limit, recoveries_left}]}`; `traits` maps names to value lists, `token` is masked
+/// recovery_limit, recoveries_left, insecure}]}`; `insecure` flags a token in mode insecure:
+/// `{run_id, restore, message}` (run_id: the unfinished recover run that switched it, or null); `traits` maps names to value lists, `token` is masked
 /// for method `token`, the recovery fields are null for other methods; `missing_roles` are roles of the bot that do not exist (marked MISSING in text).
 /// Exit 3 when the bot does not exist.
 #[derive(Debug, clap::Args)]
@@ -147,6 +149,14 @@ impl Output for BotView {
                 ]);
             }
             out.push_str(&table.render());
+            for t in &d.tokens {
+                if let Some(flag) = t.headroom.as_ref().and_then(|h| h.insecure.as_ref()) {
+                    out.push_str(&format!(
+                        "Token {} is in mode insecure: {}\n",
+                        t.name, flag.message
+                    ));
+                }
+            }
         }
         out
     }
@@ -181,6 +191,7 @@ impl Output for BotView {
                 "recovery_count": t.headroom.as_ref().map(|h| h.recovery_count),
                 "recovery_limit": t.headroom.as_ref().map(|h| h.recovery_limit),
                 "recoveries_left": t.headroom.as_ref().and_then(|h| h.recoveries_left),
+                "insecure": t.headroom.as_ref().and_then(|h| h.insecure.as_ref()),
             })).collect::<Vec<_>>(),
         })
     }
@@ -197,7 +208,11 @@ fn shown_token(t: &BotToken) -> String {
 
 pub async fn run(ctx: &Context, args: ShowArgs) -> Result<ExitStatus, CommandError> {
     let client = ctx.client().await?;
-    let view = BotView(details(client, &args.name, SystemTime::now()).await?);
+    let mut view = BotView(details(client, &args.name, SystemTime::now()).await?);
+    let switched = crate::recover::insecure::switched(&ctx.home()?.state_dir());
+    for h in view.0.tokens.iter_mut().filter_map(|t| t.headroom.as_mut()) {
+        h.insecure = crate::recover::insecure::flag(&h.token, &h.recovery_mode, &switched);
+    }
     ctx.printer().print(&view)?;
     Ok(ExitStatus::Success)
 }

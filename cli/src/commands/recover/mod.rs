@@ -2,6 +2,7 @@
 //! subcommand each) and `recover --resume`. This file only dispatches.
 
 pub mod bk_keypair_lost;
+pub mod bound_keypair;
 pub mod common;
 pub mod db_access;
 pub mod expired;
@@ -61,7 +62,10 @@ pub enum RecoverCommand {
     Expired(expired::ExpiredArgs),
     SshLogin(ssh_login::SshLoginArgs),
     DbAccess(db_access::DbAccessArgs),
+    BkExhausted(bound_keypair::BkExhaustedArgs),
+    BkJoinState(bound_keypair::BkJoinStateArgs),
     BkKeypairLost(bk_keypair_lost::BkKeypairLostArgs),
+    BkRollback(bound_keypair::BkRollbackArgs),
 }
 
 pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, CommandError> {
@@ -70,7 +74,10 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         Some(RecoverCommand::Expired(a)) => expired::run(ctx, a).await,
         Some(RecoverCommand::SshLogin(a)) => ssh_login::run(ctx, a).await,
         Some(RecoverCommand::DbAccess(a)) => db_access::run(ctx, a).await,
+        Some(RecoverCommand::BkExhausted(a)) => bound_keypair::exhausted(ctx, a).await,
+        Some(RecoverCommand::BkJoinState(a)) => bound_keypair::join_state(ctx, a).await,
         Some(RecoverCommand::BkKeypairLost(a)) => bk_keypair_lost::run(ctx, a).await,
+        Some(RecoverCommand::BkRollback(a)) => bound_keypair::rollback(ctx, a).await,
         None if args.resume => resume::run(ctx, args.common).await,
         None => interactive::run(ctx, args.bot, args.common).await,
     }

@@ -2,6 +2,7 @@
 
 pub mod add;
 pub mod ls;
+pub mod mode;
 pub mod rm;
 pub mod rotate;
 pub mod show;
@@ -10,7 +11,7 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 
-/// List, add, show and remove join tokens; request a bound-keypair key rotation.
+/// List, add, show and remove join tokens; request a bound-keypair key rotation or set its recovery mode.
 #[derive(Debug, clap::Subcommand)]
 pub enum TokensCommand {
     Ls(ls::LsArgs),
@@ -18,6 +19,7 @@ pub enum TokensCommand {
     Rm(rm::RmArgs),
     Show(show::ShowArgs),
     Rotate(rotate::RotateArgs),
+    Mode(mode::ModeArgs),
 }
 
 pub async fn run(ctx: &Context, command: TokensCommand) -> Result<ExitStatus, CommandError> {
@@ -27,5 +29,6 @@ pub async fn run(ctx: &Context, command: TokensCommand) -> Result<ExitStatus, Co
         TokensCommand::Rm(args) => rm::run(ctx, args).await,
         TokensCommand::Show(args) => show::run(ctx, args).await,
         TokensCommand::Rotate(args) => rotate::run(ctx, args).await,
+        TokensCommand::Mode(args) => mode::run(ctx, args).await,
     }
 }

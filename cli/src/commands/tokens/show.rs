@@ -18,7 +18,8 @@ use crate::resource::{format_timestamp, shown};
 /// Exit 3 when the token does not exist. JSON/YAML: `{name, bot, roles, join_method, expires,
 /// bound_keypair: {bound_key_fingerprint, bound_bot_instance_id, recovery_count, recovery_limit,
 /// recoveries_left, recovery_mode, last_recovered_at, last_rotated_at, rotate_after,
-/// rotation_pending, ...}}`.
+/// rotation_pending, ...}, insecure: {run_id, restore, message}}`; `insecure` is there only for a
+/// token in mode insecure, with the unfinished recover run that switched it (or a null run_id).
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The token (its full name, as `mwictl tokens ls --show-secrets` shows it).
@@ -37,6 +38,9 @@ pub struct TokenShown {
     pub expires: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bound_keypair: Option<State>,
+    /// For a token in mode insecure: the recover run that switched it, and how to restore it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub insecure: Option<crate::recover::insecure::InsecureFlag>,
 }
 
 impl TokenShown {
@@ -53,6 +57,7 @@ impl TokenShown {
                 .as_ref()
                 .map_or_else(|| "never".to_owned(), format_timestamp),
             bound_keypair: bound_keypair::state(token),
+            insecure: None,
         }
     }
 }
@@ -128,6 +133,13 @@ impl Output for TokenShown {
             (Some(at), false) => format!("done (requested for after {at})"),
         };
         line(&mut out, "Rotation", &rotation);
+        if let Some(flag) = &self.insecure {
+            line(
+                &mut out,
+                "WARNING",
+                &format!("mode insecure: {}", flag.message),
+            );
+        }
         out
     }
 
@@ -146,7 +158,12 @@ pub async fn run(ctx: &Context, args: ShowArgs) -> Result<ExitStatus, CommandErr
             e.into()
         }
     })?;
-    ctx.printer().print(&TokenShown::new(&token.value))?;
+    let mut shown = TokenShown::new(&token.value);
+    if let Some(s) = &shown.bound_keypair {
+        let switched = crate::recover::insecure::switched(&ctx.home()?.state_dir());
+        shown.insecure = crate::recover::insecure::flag(&shown.name, &s.recovery_mode, &switched);
+    }
+    ctx.printer().print(&shown)?;
     Ok(ExitStatus::Success)
 }
 

@@ -213,6 +213,7 @@ mod tests {
             recovery_count: 0,
             recovery_limit: 3,
             recoveries_left: left,
+            insecure: None,
         };
         let mut all = [
             h("a", None),

@@ -3,6 +3,7 @@
 
 pub mod bk_input;
 pub mod bk_keypair_lost;
+pub mod bound_keypair;
 pub mod db_access;
 pub mod expired;
 pub mod generation_mismatch;
@@ -27,6 +28,8 @@ pub fn done_once_verified(note: &str) -> bool {
         TOKEN_NOTE,
         RESTART_NOTE,
         RENEWAL_NOTE,
+        bound_keypair::RESTART_INSECURE_NOTE,
+        bound_keypair::RETRY_NOTE,
         bk_keypair_lost::SECRET_NOTE,
         bk_keypair_lost::STORAGE_NOTE,
         bk_keypair_lost::RESTART_NOTE,

@@ -7,16 +7,18 @@ use crate::exit::ExitStatus;
 use crate::ops::instances::{HEADERS, for_each_page, locked_ids};
 use crate::output::ListWriter;
 
-/// List bot instances: ID, join method, hostname, joined, last seen, generation, locked.
+/// List bot instances: ID, join method, version, hostname, status, last seen, locked.
 ///
-/// Generation is that of the instance's latest authentication: the number its next renewal must
-/// present (`n/a` before any). Locked is `LOCKED` when a lock on the instance, or on its bot's
-/// user or role, is in force. Instances are written as the server pages them, so any number can
-/// be listed; the in-force locks are read once up front.
+/// The columns are tctl 19's plus Locked. Version and hostname come from the latest heartbeat
+/// (`-` before one); Status is the least healthy of the services that heartbeat reported
+/// (Unhealthy, Unknown, Initializing, Healthy; `-` when none). Locked is `LOCKED` when a lock on
+/// the instance, or on its bot's user or role, is in force. Instances are written as the server
+/// pages them, so any number can be listed; the in-force locks are read once up front.
 ///
-/// JSON: an array of `{id, bot, instance_id, join_method, hostname, joined, last_seen,
-/// generation, locked}` (`id` is `bot/uuid`; times RFC 3339 or null; generation a number or
-/// null).
+/// JSON: an array of `{id, bot, instance_id, join_method, version, hostname, status, joined,
+/// last_seen, generation, locked}` (`id` is `bot/uuid`; status `healthy`, `unhealthy`,
+/// `initializing`, `unknown` or null; times RFC 3339 or null; generation, that of the latest
+/// authentication, a number or null).
 #[derive(Debug, clap::Args)]
 pub struct LsArgs {
     /// Only this bot's instances.

@@ -1,25 +1,34 @@
 //! `mwictl bots instances show NAME/UUID`: one instance's authentications (with the generation
-//! its next renewal must present), its latest heartbeat and whether a lock blocks it.
+//! its next renewal must present), its latest heartbeat, the health of each of its services and
+//! whether a lock blocks it.
 
-use mwi_proto::machineid::{BotInstance, BotInstanceStatusAuthentication};
+use mwi_proto::machineid::{
+    BotInstance, BotInstanceServiceHealth, BotInstanceStatusAuthentication,
+};
 use mwi_proto::types::LockTarget;
 
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::instances::{
-    duration_text, get, latest_heartbeat, or_na, parse_instance_ref, time_text,
+    aggregate_health, duration_text, get, health_json, health_text, latest_heartbeat, or_na,
+    parse_instance_ref, time_text,
 };
 use crate::ops::tokens::mask_token;
 use crate::ops::unlock::bot_resource_name;
 use crate::output::Output;
+use crate::output::Table;
 use crate::resource::Resource;
 
-/// Show one bot instance: authentications, generation, latest heartbeat, lock state.
+/// Show one bot instance: authentications, generation, latest heartbeat, services, lock state.
 ///
-/// The argument is `BOT/UUID`, as `mwictl bots instances ls` prints it. JSON: `{bot,
-/// instance_id, locked, generation, locks, instance}` where `instance` is the bot_instance
-/// resource as `mwictl get bot_instance/BOT/UUID` prints it. Exit 3 when it does not exist.
+/// Status is the least healthy of the services the instance's tbot reported with its latest
+/// heartbeat (unhealthy, unknown, initializing, healthy, as tctl ranks them); the services table
+/// gives each one's status and, when unhealthy, the reason. The argument is `BOT/UUID`, as
+/// `mwictl bots instances ls` prints it. JSON: `{bot, instance_id, status, locked, generation,
+/// locks, instance}` where `instance` is the bot_instance resource as `mwictl get
+/// bot_instance/BOT/UUID` prints it (its `status.service_health` lists the services). Exit 3
+/// when it does not exist.
 #[derive(Debug, clap::Args)]
 pub struct ShowArgs {
     /// The instance, as BOT/UUID.
@@ -48,14 +57,44 @@ fn authentication_text(a: &BotInstanceStatusAuthentication) -> String {
     )
 }
 
+/// The services table: one row per service, by name (as tctl sorts them), with the reason an
+/// unhealthy one gave.
+fn services_text(services: &[BotInstanceServiceHealth]) -> String {
+    if services.is_empty() {
+        return "\nServices: none reported\n".into();
+    }
+    let mut sorted: Vec<&BotInstanceServiceHealth> = services.iter().collect();
+    sorted.sort_by(|a, b| service_name(a).cmp(service_name(b)));
+    let mut table = Table::new(&["Status", "Name", "Type", "Reason", "Updated At"]);
+    for s in sorted {
+        table.push(vec![
+            health_text(s.status()).into(),
+            or_na(service_name(s)),
+            or_na(s.service.as_ref().map_or("", |id| id.r#type.as_str())),
+            s.reason
+                .clone()
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| "-".into()),
+            time_text(s.updated_at.as_ref()),
+        ]);
+    }
+    let rendered: String = table.render().lines().map(|l| format!("  {l}\n")).collect();
+    format!("\nServices:\n{rendered}")
+}
+
+fn service_name(s: &BotInstanceServiceHealth) -> &str {
+    s.service.as_ref().map_or("", |id| id.name.as_str())
+}
+
 impl Output for InstanceView {
     fn text(&self) -> String {
         let spec = self.instance.spec.clone().unwrap_or_default();
         let status = self.instance.status.clone().unwrap_or_default();
         let mut out = format!(
-            "Bot:    {}\nID:     {}\nLocked: {}\n",
+            "Bot:    {}\nID:     {}\nStatus: {}\nLocked: {}\n",
             spec.bot_name,
             spec.instance_id,
+            aggregate_health(&status.service_health).map_or("-", health_text),
             if self.locks.is_empty() {
                 "no".to_owned()
             } else {
@@ -104,6 +143,7 @@ impl Output for InstanceView {
             }
             None => out.push_str("\nLatest heartbeat: none (tbot has not sent one)\n"),
         }
+        out.push_str(&services_text(&status.service_health));
         out
     }
 
@@ -118,6 +158,12 @@ impl Output for InstanceView {
         serde_json::json!({
             "bot": spec.bot_name,
             "instance_id": spec.instance_id,
+            "status": self
+                .instance
+                .status
+                .as_ref()
+                .and_then(|s| aggregate_health(&s.service_health))
+                .map(health_json),
             "locked": !self.locks.is_empty(),
             "locks": self.locks,
             "generation": generation,

@@ -1,0 +1,251 @@
+//! The engine's bound-keypair token steps: switching and restoring a recovery mode, raising the
+//! recovery limit, and waiting for recoveries. Each journals what it is about to change before
+//! the write, so a run stopped anywhere restores what it switched (`recover --resume`).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Engine, Progress};
+use crate::error::CommandError;
+use crate::ops::recovery_mode;
+use crate::recover::journal::{Journal, LimitRecord, ModeRecord};
+use crate::recover::step::{CountBefore, StepOutput, TokenRecovery, VerifyState};
+use crate::recover::verify::POLL_EVERY;
+use crate::resource::format_timestamp;
+
+impl Engine<'_> {
+    /// Sets `token`'s recovery mode to `mode`, its previous mode journaled (and saved) first. A
+    /// token already in `mode` counts as switched: by this run when the journal holds its record
+    /// (the run stopped after the write), else it was so before the run and nothing is recorded,
+    /// so nothing is restored later.
+    pub(super) async fn switch_mode(
+        &self,
+        journal: &mut Journal,
+        token: &str,
+        mode: &str,
+    ) -> Result<StepOutput, CommandError> {
+        let read = recovery_mode::read(self.client, token).await?;
+        let current = recovery_mode::recovery(&read.value).mode;
+        let open = journal
+            .record
+            .modes
+            .iter()
+            .position(|m| m.token == token && m.mode == mode && !m.restored);
+        if recovery_mode::mode_of(&read.value) == mode {
+            let previous = open.map_or(current, |i| journal.record.modes[i].previous.clone());
+            return Ok(StepOutput::ModeSwitched {
+                token: token.to_string(),
+                previous,
+                mode: mode.to_string(),
+                changed: false,
+            });
+        }
+        let record = ModeRecord {
+            token: token.to_string(),
+            previous: current.clone(),
+            mode: mode.to_string(),
+            switched_at: format_timestamp(&std::time::SystemTime::now().into()),
+            restored: false,
+        };
+        match open {
+            Some(i) => journal.record.modes[i] = record,
+            None => journal.record.modes.push(record),
+        }
+        journal.save()?;
+        recovery_mode::write(self.client, &read, |r| r.mode = mode.to_string()).await?;
+        Ok(StepOutput::ModeSwitched {
+            token: token.to_string(),
+            previous: current,
+            mode: mode.to_string(),
+            changed: true,
+        })
+    }
+
+    /// Raises `token`'s recovery.limit to recovery_count + `spare` when it is lower, in mode
+    /// standard (the other modes ignore the limit), the old limit journaled first.
+    pub(super) async fn ensure_headroom(
+        &self,
+        journal: &mut Journal,
+        token: &str,
+        spare: u32,
+    ) -> Result<StepOutput, CommandError> {
+        let read = recovery_mode::read(self.client, token).await?;
+        let mode = recovery_mode::mode_of(&read.value);
+        let count = recovery_mode::count_of(&read.value);
+        let limit = recovery_mode::recovery(&read.value).limit;
+        let want = count.saturating_add(spare);
+        let journaled = journal.record.limits.iter().rposition(|l| l.token == token);
+        let previous_limit = journaled.map_or(limit, |i| journal.record.limits[i].previous);
+        if mode != "standard" || limit >= want {
+            return Ok(StepOutput::HeadroomEnsured {
+                token: token.to_string(),
+                mode,
+                count,
+                previous_limit,
+                limit,
+                changed: false,
+            });
+        }
+        let record = LimitRecord {
+            token: token.to_string(),
+            previous: previous_limit,
+            limit: want,
+        };
+        match journaled {
+            Some(i) => journal.record.limits[i] = record,
+            None => journal.record.limits.push(record),
+        }
+        journal.save()?;
+        recovery_mode::write(self.client, &read, |r| r.limit = want).await?;
+        Ok(StepOutput::HeadroomEnsured {
+            token: token.to_string(),
+            mode,
+            count,
+            previous_limit,
+            limit: want,
+            changed: true,
+        })
+    }
+
+    /// Writes back the mode the journal recorded for `token`, if the token is still in the mode
+    /// the run set; marks the record restored either way.
+    pub(super) async fn restore_mode(
+        &self,
+        journal: &mut Journal,
+        token: &str,
+    ) -> Result<StepOutput, CommandError> {
+        let Some(i) = journal.record.modes.iter().rposition(|m| m.token == token) else {
+            return Ok(StepOutput::ModeRestored {
+                token: token.to_string(),
+                mode: String::new(),
+                restored: false,
+                detail: "this run did not switch it (it was in that mode already)".into(),
+            });
+        };
+        let record = journal.record.modes[i].clone();
+        let read = recovery_mode::read(self.client, token).await?;
+        let current = recovery_mode::mode_of(&read.value);
+        let (restored, detail) = if record.restored {
+            (false, format!("restored already; it is in mode {current}"))
+        } else if current == record.mode {
+            recovery_mode::write(self.client, &read, |r| r.mode = record.previous.clone()).await?;
+            (true, String::new())
+        } else if current == record.previous_mode() {
+            (false, format!("back in mode {current} already"))
+        } else {
+            (
+                false,
+                format!(
+                    "it is in mode {current} now, not the {} this run set: someone changed it since, so it is left alone",
+                    record.mode
+                ),
+            )
+        };
+        journal.record.modes[i].restored = true;
+        journal.save()?;
+        Ok(StepOutput::ModeRestored {
+            token: token.to_string(),
+            mode: if restored {
+                record.previous_mode().to_string()
+            } else {
+                current
+            },
+            restored,
+            detail,
+        })
+    }
+
+    /// Polls (with `--wait`) until every token's recovery_count rose above its count before;
+    /// without `--wait` it looks once. A progress bar over the tokens on a terminal, a line per
+    /// recovered bot otherwise.
+    pub(super) async fn wait_for_recovery(
+        &self,
+        tokens: &[CountBefore],
+    ) -> Result<StepOutput, CommandError> {
+        let deadline = self.options.wait.map(|w| Instant::now() + w);
+        let bar = (self.options.progress == Progress::Spinners).then(|| {
+            let bar = ProgressBar::with_draw_target(
+                Some(tokens.len() as u64),
+                ProgressDrawTarget::stderr(),
+            );
+            bar.set_style(
+                ProgressStyle::with_template("{spinner} {msg} [{bar:30}] {pos}/{len} bots")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message("waiting for the bots to recover");
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        let mut seen: HashMap<&str, u32> = HashMap::new();
+        loop {
+            let counts: HashMap<String, u32> = self
+                .client
+                .get_tokens()
+                .await?
+                .into_iter()
+                .map(|t| {
+                    (
+                        recovery_mode::name_of(&t.value),
+                        recovery_mode::count_of(&t.value),
+                    )
+                })
+                .collect();
+            let mut status = Vec::new();
+            for t in tokens {
+                let Some(&count) = counts.get(&t.token) else {
+                    if let Some(bar) = &bar {
+                        bar.abandon();
+                    }
+                    return Err(CommandError::failure(format!(
+                        "token {} is gone while waiting for bot {:?} to recover",
+                        t.token, t.bot
+                    ))
+                    .hint("recreate it (`mwictl recover bk-token-wiped`), then resume"));
+                };
+                let recovered = count > t.count_before;
+                if recovered && seen.insert(t.token.as_str(), count).is_none() {
+                    let line = format!(
+                        "bot {:?} recovered (token {} recovery_count {} -> {count})",
+                        t.bot, t.token, t.count_before
+                    );
+                    match &bar {
+                        Some(bar) => {
+                            bar.inc(1);
+                            bar.println(line);
+                        }
+                        None if self.options.progress == Progress::Steps => {
+                            self.printer.status(line)
+                        }
+                        None => {}
+                    }
+                }
+                status.push(TokenRecovery {
+                    token: t.token.clone(),
+                    bot: t.bot.clone(),
+                    count_before: t.count_before,
+                    count,
+                    recovered,
+                });
+            }
+            let done = status.iter().all(|s| s.recovered);
+            let out_of_time = deadline.is_none_or(|d| Instant::now() + POLL_EVERY > d);
+            if done || out_of_time {
+                if let Some(bar) = bar {
+                    bar.finish_and_clear();
+                }
+                let state = match (done, deadline) {
+                    (true, _) => VerifyState::Verified,
+                    (false, None) => VerifyState::Pending,
+                    (false, Some(_)) => VerifyState::TimedOut,
+                };
+                return Ok(StepOutput::RecoveryAwaited {
+                    state,
+                    tokens: status,
+                });
+            }
+            tokio::time::sleep(POLL_EVERY).await;
+        }
+    }
+}
