@@ -604,6 +604,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
+            [CompletionResult]::new('mode', 'mode', [CompletionResultType]::ParameterValue, 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -704,12 +705,31 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;tokens;mode' {
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;tokens;help' {
             [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List join tokens: token, type (roles), join method, bot, expiry')
             [CompletionResult]::new('add', 'add', [CompletionResultType]::ParameterValue, 'Issue a join token for a bot (a new bot instance joins with it)')
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
+            [CompletionResult]::new('mode', 'mode', [CompletionResultType]::ParameterValue, 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -726,6 +746,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;tokens;help;rotate' {
+            break
+        }
+        'mwictl;tokens;help;mode' {
             break
         }
         'mwictl;tokens;help;help' {
@@ -1344,7 +1367,11 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('expired', 'expired', [CompletionResultType]::ParameterValue, 'Recover a bot whose identity expired (S2)')
             [CompletionResult]::new('ssh-login', 'ssh-login', [CompletionResultType]::ParameterValue, 'Let a bot log in over SSH as LOGIN (S3)')
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
+            [CompletionResult]::new('bk-exhausted', 'bk-exhausted', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose recovery limit is used up (S8)')
+            [CompletionResult]::new('bk-join-state', 'bk-join-state', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)')
+            [CompletionResult]::new('bk-token-wiped', 'bk-token-wiped', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)')
             [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
+            [CompletionResult]::new('bk-rollback', 'bk-rollback', [CompletionResultType]::ParameterValue, 'Let every bound-keypair bot rejoin after an auth backend restore (S12)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1457,6 +1484,88 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;recover;bk-exhausted' {
+            [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The bound-keypair token tbot joins with, when the bot has several')
+            [CompletionResult]::new('--spare', '--spare', [CompletionResultType]::ParameterName, 'Recoveries above recovery_count the new limit allows (1: this recovery only)')
+            [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it')
+            [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the new one-time join token')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--relaxed', '--relaxed', [CompletionResultType]::ParameterName, 'Set recovery mode relaxed instead of raising the limit (it stays relaxed)')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (text, or JSON with --format json) and change nothing')
+            [CompletionResult]::new('--new-run', '--new-run', [CompletionResultType]::ParameterName, 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;recover;bk-join-state' {
+            [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The bound-keypair token tbot joins with, when the bot has several')
+            [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it')
+            [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the new one-time join token')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (text, or JSON with --format json) and change nothing')
+            [CompletionResult]::new('--new-run', '--new-run', [CompletionResultType]::ParameterName, 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'mwictl;recover;bk-token-wiped' {
+            [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token to recreate (default: the bot''s only bound-keypair token, or the one tbot.yaml''s onboarding.token names); needed when it was deleted and no --tbot-config is given')
+            [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'tbot''s storage directory (storage.path in tbot.yaml): the bot''s public key is its id_bkp.pub, its join state names the bot instance and recovery count to restore')
+            [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'The bot''s public key in authorized_keys form (the content of id_bkp.pub), or @FILE')
+            [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it')
+            [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the new one-time join token')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (text, or JSON with --format json) and change nothing')
+            [CompletionResult]::new('--new-run', '--new-run', [CompletionResultType]::ParameterName, 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;recover;bk-keypair-lost' {
             [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)')
@@ -1485,12 +1594,41 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;recover;bk-rollback' {
+            [CompletionResult]::new('--bots', '--bots', [CompletionResultType]::ParameterName, 'Only these bots (comma-separated); every bot with a bound-keypair token when omitted')
+            [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it')
+            [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the new one-time join token')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (text, or JSON with --format json) and change nothing')
+            [CompletionResult]::new('--new-run', '--new-run', [CompletionResultType]::ParameterName, 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;recover;help' {
             [CompletionResult]::new('generation-mismatch', 'generation-mismatch', [CompletionResultType]::ParameterValue, 'Recover a bot locked after a certificate generation mismatch (S1)')
             [CompletionResult]::new('expired', 'expired', [CompletionResultType]::ParameterValue, 'Recover a bot whose identity expired (S2)')
             [CompletionResult]::new('ssh-login', 'ssh-login', [CompletionResultType]::ParameterValue, 'Let a bot log in over SSH as LOGIN (S3)')
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
+            [CompletionResult]::new('bk-exhausted', 'bk-exhausted', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose recovery limit is used up (S8)')
+            [CompletionResult]::new('bk-join-state', 'bk-join-state', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)')
+            [CompletionResult]::new('bk-token-wiped', 'bk-token-wiped', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)')
             [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
+            [CompletionResult]::new('bk-rollback', 'bk-rollback', [CompletionResultType]::ParameterValue, 'Let every bound-keypair bot rejoin after an auth backend restore (S12)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -1506,7 +1644,19 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;recover;help;db-access' {
             break
         }
+        'mwictl;recover;help;bk-exhausted' {
+            break
+        }
+        'mwictl;recover;help;bk-join-state' {
+            break
+        }
+        'mwictl;recover;help;bk-token-wiped' {
+            break
+        }
         'mwictl;recover;help;bk-keypair-lost' {
+            break
+        }
+        'mwictl;recover;help;bk-rollback' {
             break
         }
         'mwictl;recover;help;help' {
@@ -1645,6 +1795,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('rm', 'rm', [CompletionResultType]::ParameterValue, 'Delete a join token, so nothing can join with it any more')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending')
             [CompletionResult]::new('rotate', 'rotate', [CompletionResultType]::ParameterValue, 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)')
+            [CompletionResult]::new('mode', 'mode', [CompletionResultType]::ParameterValue, 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)')
             break
         }
         'mwictl;help;tokens;ls' {
@@ -1660,6 +1811,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;tokens;rotate' {
+            break
+        }
+        'mwictl;help;tokens;mode' {
             break
         }
         'mwictl;help;roles' {
@@ -1745,7 +1899,11 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('expired', 'expired', [CompletionResultType]::ParameterValue, 'Recover a bot whose identity expired (S2)')
             [CompletionResult]::new('ssh-login', 'ssh-login', [CompletionResultType]::ParameterValue, 'Let a bot log in over SSH as LOGIN (S3)')
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
+            [CompletionResult]::new('bk-exhausted', 'bk-exhausted', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose recovery limit is used up (S8)')
+            [CompletionResult]::new('bk-join-state', 'bk-join-state', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)')
+            [CompletionResult]::new('bk-token-wiped', 'bk-token-wiped', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)')
             [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
+            [CompletionResult]::new('bk-rollback', 'bk-rollback', [CompletionResultType]::ParameterValue, 'Let every bound-keypair bot rejoin after an auth backend restore (S12)')
             break
         }
         'mwictl;help;recover;generation-mismatch' {
@@ -1760,7 +1918,19 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
         'mwictl;help;recover;db-access' {
             break
         }
+        'mwictl;help;recover;bk-exhausted' {
+            break
+        }
+        'mwictl;help;recover;bk-join-state' {
+            break
+        }
+        'mwictl;help;recover;bk-token-wiped' {
+            break
+        }
         'mwictl;help;recover;bk-keypair-lost' {
+            break
+        }
+        'mwictl;help;recover;bk-rollback' {
             break
         }
         'mwictl;help;demo' {

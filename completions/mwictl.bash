@@ -301,8 +301,20 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__locks,ls)
                 cmd="mwictl__subcmd__help__subcmd__locks__subcmd__ls"
                 ;;
+            mwictl__subcmd__help__subcmd__recover,bk-exhausted)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__exhausted"
+                ;;
+            mwictl__subcmd__help__subcmd__recover,bk-join-state)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state"
+                ;;
             mwictl__subcmd__help__subcmd__recover,bk-keypair-lost)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
+            mwictl__subcmd__help__subcmd__recover,bk-rollback)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__rollback"
+                ;;
+            mwictl__subcmd__help__subcmd__recover,bk-token-wiped)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped"
                 ;;
             mwictl__subcmd__help__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__db__subcmd__access"
@@ -336,6 +348,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__tokens,ls)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__ls"
+                ;;
+            mwictl__subcmd__help__subcmd__tokens,mode)
+                cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__mode"
                 ;;
             mwictl__subcmd__help__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__help__subcmd__tokens__subcmd__rm"
@@ -436,8 +451,20 @@ _mwictl() {
             mwictl__subcmd__locks__subcmd__help,ls)
                 cmd="mwictl__subcmd__locks__subcmd__help__subcmd__ls"
                 ;;
+            mwictl__subcmd__recover,bk-exhausted)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__exhausted"
+                ;;
+            mwictl__subcmd__recover,bk-join-state)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state"
+                ;;
             mwictl__subcmd__recover,bk-keypair-lost)
                 cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
+            mwictl__subcmd__recover,bk-rollback)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__rollback"
+                ;;
+            mwictl__subcmd__recover,bk-token-wiped)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped"
                 ;;
             mwictl__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__db__subcmd__access"
@@ -454,8 +481,20 @@ _mwictl() {
             mwictl__subcmd__recover,ssh-login)
                 cmd="mwictl__subcmd__recover__subcmd__ssh__subcmd__login"
                 ;;
+            mwictl__subcmd__recover__subcmd__help,bk-exhausted)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__exhausted"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-join-state)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__join__subcmd__state"
+                ;;
             mwictl__subcmd__recover__subcmd__help,bk-keypair-lost)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__keypair__subcmd__lost"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-rollback)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__rollback"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-token-wiped)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__token__subcmd__wiped"
                 ;;
             mwictl__subcmd__recover__subcmd__help,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__db__subcmd__access"
@@ -520,6 +559,9 @@ _mwictl() {
             mwictl__subcmd__tokens,ls)
                 cmd="mwictl__subcmd__tokens__subcmd__ls"
                 ;;
+            mwictl__subcmd__tokens,mode)
+                cmd="mwictl__subcmd__tokens__subcmd__mode"
+                ;;
             mwictl__subcmd__tokens,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__rm"
                 ;;
@@ -537,6 +579,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__tokens__subcmd__help,ls)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__ls"
+                ;;
+            mwictl__subcmd__tokens__subcmd__help,mode)
+                cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__mode"
                 ;;
             mwictl__subcmd__tokens__subcmd__help,rm)
                 cmd="mwictl__subcmd__tokens__subcmd__help__subcmd__rm"
@@ -2232,7 +2277,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__recover)
-            opts="generation-mismatch expired ssh-login db-access bk-keypair-lost"
+            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2245,7 +2290,63 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__exhausted)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -2414,7 +2515,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens)
-            opts="ls add rm show rotate"
+            opts="ls add rm show rotate mode"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2442,6 +2543,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__tokens__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__tokens__subcmd__mode)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3476,7 +3591,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover)
-            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-keypair-lost help"
+            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3525,7 +3640,247 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__exhausted)
+            opts="-i -v -q -h -V --bot --token --spare --relaxed --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --spare)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__join__subcmd__state)
+            opts="-i -v -q -h -V --bot --token --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__recover__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts="-i -v -q -h -V --bot --token --storage --public-key --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__rollback)
+            opts="-i -v -q -h -V --bots --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bots)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped)
             opts="-i -v -q -h -V --bot --token --storage --public-key --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -3778,7 +4133,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__help)
-            opts="generation-mismatch expired ssh-login db-access bk-keypair-lost help"
+            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -3791,7 +4146,63 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__exhausted)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__join__subcmd__state)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__keypair__subcmd__lost)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__token__subcmd__wiped)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4286,7 +4697,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens)
-            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm show rotate help"
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version ls add rm show rotate mode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4378,7 +4789,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help)
-            opts="ls add rm show rotate help"
+            opts="ls add rm show rotate mode help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4420,6 +4831,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__tokens__subcmd__help__subcmd__ls)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__help__subcmd__mode)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4477,6 +4902,40 @@ _mwictl() {
             ;;
         mwictl__subcmd__tokens__subcmd__ls)
             opts="-i -v -q -h -V --show-secrets --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__tokens__subcmd__mode)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -560,6 +560,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand rm 'Delete a join token, so nothing can join with it any more'
             cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
             cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+            cand mode 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;ls'= {
@@ -654,12 +655,30 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;tokens;mode'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;tokens;help'= {
             cand ls 'List join tokens: token, type (roles), join method, bot, expiry'
             cand add 'Issue a join token for a bot (a new bot instance joins with it)'
             cand rm 'Delete a join token, so nothing can join with it any more'
             cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
             cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+            cand mode 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;tokens;help;ls'= {
@@ -671,6 +690,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;tokens;help;show'= {
         }
         &'mwictl;tokens;help;rotate'= {
+        }
+        &'mwictl;tokens;help;mode'= {
         }
         &'mwictl;tokens;help;help'= {
         }
@@ -1234,7 +1255,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+            cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+            cand bk-token-wiped 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
+            cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;recover;generation-mismatch'= {
@@ -1342,6 +1367,85 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;recover;bk-exhausted'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The bound-keypair token tbot joins with, when the bot has several'
+            cand --spare 'Recoveries above recovery_count the new limit allows (1: this recovery only)'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --relaxed 'Set recovery mode relaxed instead of raising the limit (it stays relaxed)'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;bk-join-state'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The bound-keypair token tbot joins with, when the bot has several'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;recover;bk-token-wiped'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The token to recreate (default: the bot''s only bound-keypair token, or the one tbot.yaml''s onboarding.token names); needed when it was deleted and no --tbot-config is given'
+            cand --storage 'tbot''s storage directory (storage.path in tbot.yaml): the bot''s public key is its id_bkp.pub, its join state names the bot instance and recovery count to restore'
+            cand --public-key 'The bot''s public key in authorized_keys form (the content of id_bkp.pub), or @FILE'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;recover;bk-keypair-lost'= {
             cand --bot 'The bot to recover'
             cand --token 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)'
@@ -1369,12 +1473,40 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;recover;bk-rollback'= {
+            cand --bots 'Only these bots (comma-separated); every bot with a bound-keypair token when omitted'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;recover;help'= {
             cand generation-mismatch 'Recover a bot locked after a certificate generation mismatch (S1)'
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+            cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+            cand bk-token-wiped 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
+            cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;recover;help;generation-mismatch'= {
@@ -1385,7 +1517,15 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;recover;help;db-access'= {
         }
+        &'mwictl;recover;help;bk-exhausted'= {
+        }
+        &'mwictl;recover;help;bk-join-state'= {
+        }
+        &'mwictl;recover;help;bk-token-wiped'= {
+        }
         &'mwictl;recover;help;bk-keypair-lost'= {
+        }
+        &'mwictl;recover;help;bk-rollback'= {
         }
         &'mwictl;recover;help;help'= {
         }
@@ -1499,6 +1639,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand rm 'Delete a join token, so nothing can join with it any more'
             cand show 'Show a join token. For a bound_keypair token: the bound key''s fingerprint (as `ssh-keygen -l` prints it), the bound bot instance, recoveries used and left against the limit (mode standard enforces it), the recovery mode, the last recovery and rotation, and whether a rotation is pending'
             cand rotate 'Request a key rotation for a bound_keypair token: sets `spec.bound_keypair.rotate_after` to now, so the bot must make a new keypair and prove it at its next join (renewal or recovery)'
+            cand mode 'Set a bound_keypair token''s recovery mode (spec.bound_keypair.recovery.mode): standard enforces recovery.limit and the join state, relaxed ignores the limit, insecure also skips the join-state check (anyone holding the bot''s key can recover it)'
         }
         &'mwictl;help;tokens;ls'= {
         }
@@ -1509,6 +1650,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;tokens;show'= {
         }
         &'mwictl;help;tokens;rotate'= {
+        }
+        &'mwictl;help;tokens;mode'= {
         }
         &'mwictl;help;roles'= {
             cand ls 'List roles: name, allowed logins, node labels and access to resources (rules)'
@@ -1573,7 +1716,11 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand expired 'Recover a bot whose identity expired (S2)'
             cand ssh-login 'Let a bot log in over SSH as LOGIN (S3)'
             cand db-access 'Let a bot reach database DB (S4)'
+            cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
+            cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+            cand bk-token-wiped 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
+            cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
         }
         &'mwictl;help;recover;generation-mismatch'= {
         }
@@ -1583,7 +1730,15 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;help;recover;db-access'= {
         }
+        &'mwictl;help;recover;bk-exhausted'= {
+        }
+        &'mwictl;help;recover;bk-join-state'= {
+        }
+        &'mwictl;help;recover;bk-token-wiped'= {
+        }
         &'mwictl;help;recover;bk-keypair-lost'= {
+        }
+        &'mwictl;help;recover;bk-rollback'= {
         }
         &'mwictl;help;demo'= {
         }

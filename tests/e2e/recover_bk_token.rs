@@ -501,7 +501,13 @@ fn token_wiped_bad_input_is_one_line_and_changes_nothing() {
     refused(
         &lab,
         &joined,
-        &["bk-token-wiped", "--token", &legacy, "--storage", &other_dir],
+        &[
+            "bk-token-wiped",
+            "--token",
+            &legacy,
+            "--storage",
+            &other_dir,
+        ],
         "not bound_keypair",
     );
     let second = run(&mut lab.cmd(&["bots", "instances", "add", BOT]));

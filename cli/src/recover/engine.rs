@@ -23,7 +23,7 @@ use crate::ops;
 use crate::ops::unlock::Removal;
 use crate::output::{Output, Printer};
 use crate::recover::journal::{
-    BoundTokenRecord, Journal, Record, RunState, SnapshotRecord, StepState, TokenRecord,
+    BoundTokenRecord, Journal, ModeRecord, Record, RunState, SnapshotRecord, StepState, TokenRecord,
 };
 use crate::recover::plan::Prefetched;
 use crate::recover::step::{
@@ -33,6 +33,9 @@ use crate::recover::verify::{self, VerifyInput};
 use crate::resource::{format_go_duration, format_timestamp, parse_timestamp};
 
 mod token_steps;
+
+/// The recovery mode that skips the join-state check (S10 recreates a token in it).
+const INSECURE: &str = "insecure";
 
 /// How long `--restart-cmd` may run.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(300);
@@ -462,7 +465,9 @@ impl<'a> Engine<'a> {
             Step::EnsureRecoveryHeadroom { token, spare } => {
                 self.ensure_headroom(journal, token, *spare).await
             }
-            Step::WaitForRecovery { tokens } => self.wait_for_recovery(tokens).await,
+            Step::WaitForRecovery { tokens } => {
+                self.wait_for_recovery(tokens, &journal.record.modes).await
+            }
             Step::RestoreTokenMode { token } => self.restore_mode(journal, token).await,
             Step::Verify { bot, expect } => {
                 let since = time_of(&journal.record.started_at).unwrap_or_else(SystemTime::now);

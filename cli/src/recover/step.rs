@@ -103,6 +103,11 @@ pub struct CountBefore {
     pub token: String,
     pub bot: String,
     pub count_before: u32,
+    /// S10: this bot instance authenticating with the token after the run switched it counts
+    /// as well: a bot whose certificates are still valid refreshes as that instance, which
+    /// leaves the count as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_instance: Option<String>,
 }
 
 /// A role edit, redone against the role as it is when the step runs.
@@ -301,6 +306,10 @@ impl Step {
                 "Raise recovery.limit of token {token} to at least recovery_count + {spare} (mode standard only)"
             ),
             Step::WaitForRecovery { tokens } => match tokens.as_slice() {
+                [one] if one.refreshed_instance.is_some() => format!(
+                    "Wait until bot {:?} joins with token {}: its instance refreshes, or recovery_count rises above {}",
+                    one.bot, one.token, one.count_before
+                ),
                 [one] => format!(
                     "Wait until bot {:?} recovers: recovery_count of token {} rises above {}",
                     one.bot, one.token, one.count_before
@@ -804,6 +813,7 @@ mod tests {
                     token: "bot-b-1".into(),
                     bot: "b".into(),
                     count_before: 3,
+                    refreshed_instance: None,
                 }],
             },
             Step::RestoreTokenMode {

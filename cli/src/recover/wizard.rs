@@ -317,7 +317,20 @@ pub async fn decide(
             ask_restart(prompt, &mut input)?;
             flows::bk_keypair_lost::plan(client, bot, &input).await?
         }
-        Flow::BkExhausted | Flow::BkJoinState | Flow::BkTokenWiped | Flow::BkRollback => {
+        Flow::BkTokenWiped => {
+            let storage_default = config.as_ref().and_then(|c| c.storage.clone());
+            input.storage = ask_storage(prompt, storage_default.as_deref())?;
+            if input.storage.is_none() {
+                let key = required(
+                    prompt.input("The bot's public key (id_bkp.pub content, or @FILE)", None)?,
+                    "the bot's public key or its storage directory",
+                )?;
+                input.public_key = Some(flows::bk_input::key_from_flag(&key)?.key);
+            }
+            ask_restart(prompt, &mut input)?;
+            flows::bk_token_wiped::plan(client, bot, &input).await?
+        }
+        Flow::BkExhausted | Flow::BkJoinState | Flow::BkRollback => {
             return Err(CommandError::usage(format!(
                 "the wizard does not run {} yet",
                 flow.name()

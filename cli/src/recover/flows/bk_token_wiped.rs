@@ -99,7 +99,10 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
         ))
         .hint("pass --token NAME (tbot.yaml's onboarding.token) or --tbot-config with it; nothing was changed")
     })?;
-    if let Some(bound) = found.token.as_ref().and_then(|t| bk_input::bound_key(&t.value))
+    if let Some(bound) = found
+        .token
+        .as_ref()
+        .and_then(|t| bk_input::bound_key(&t.value))
         && !bk_input::same_key(&bound, &key.key)
     {
         let bound_fp = bound_keypair::fingerprint(&bound).map_or(bound.clone(), |f| f.0);
@@ -110,7 +113,14 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
         .hint("give the storage (or key) of the bot that joined with this token; if the bot lost its key, run `mwictl recover bk-keypair-lost`; nothing was changed"));
     }
     let from_state = input.storage.as_deref().and_then(join_state_claims);
-    Ok(build(&state, &found, &key, from_state, input, SystemTime::now()))
+    Ok(build(
+        &state,
+        &found,
+        &key,
+        from_state,
+        input,
+        SystemTime::now(),
+    ))
 }
 
 /// The plan from what was read; `from_state` is the bot's own join state (instance, count).
@@ -123,8 +133,13 @@ pub fn build(
     now: SystemTime,
 ) -> Planned {
     let bot = state.name().to_string();
-    let current = found.token.as_ref().and_then(|t| bound_keypair::state(&t.value));
-    let still_bound = current.as_ref().is_some_and(|s| s.bound_public_key.is_some());
+    let current = found
+        .token
+        .as_ref()
+        .and_then(|t| bound_keypair::state(&t.value));
+    let still_bound = current
+        .as_ref()
+        .is_some_and(|s| s.bound_public_key.is_some());
     let headline = match (&found.token, still_bound) {
         (None, _) => format!("token {} of bot {bot:?} is gone", found.name),
         (Some(_), false) => format!(
@@ -144,13 +159,18 @@ pub fn build(
             source: format!("the bot's join state ({JOIN_STATE_FILE} in its storage)"),
         },
         None => Restored {
-            instance: newest.and_then(|i| i.spec.as_ref()).map(|s| s.instance_id.clone()),
+            instance: newest
+                .and_then(|i| i.spec.as_ref())
+                .map(|s| s.instance_id.clone()),
             count: current.as_ref().map_or(1, |s| s.recovery_count.max(1)),
             source: "the bot's newest bound-keypair instance".into(),
         },
     };
     let live = newest.is_some_and(|i| is_live(i, now));
-    let mut facts = vec![format!("the bot's public key: {} ({})", key.fingerprint, key.source)];
+    let mut facts = vec![format!(
+        "the bot's public key: {} ({})",
+        key.fingerprint, key.source
+    )];
     match &restored.instance {
         Some(id) => facts.push(format!(
             "restored status: bound to that key, bot instance {id}, recovery_count {} (from {})",
@@ -225,5 +245,28 @@ pub fn build(
             after,
         },
         prefetched: Prefetched::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_join_state_names_the_instance_and_count_to_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(join_state_claims(dir.path()), None);
+        let claims = r#"{"sub":"example","bot_instance_id":"i-1","recovery_sequence":3}"#;
+        let jwt = format!(
+            "e30.{}.c2ln",
+            crate::resource::base64::encode(claims.as_bytes())
+                .trim_end_matches('=')
+                .replace('+', "-")
+                .replace('/', "_")
+        );
+        std::fs::write(dir.path().join(JOIN_STATE_FILE), format!("{jwt}\n")).unwrap();
+        assert_eq!(join_state_claims(dir.path()), Some(("i-1".into(), 3)));
+        std::fs::write(dir.path().join(JOIN_STATE_FILE), "not a jwt").unwrap();
+        assert_eq!(join_state_claims(dir.path()), None);
     }
 }
