@@ -519,3 +519,83 @@ fn token_wiped_bad_input_is_one_line_and_changes_nothing() {
         "bound-keypair tokens",
     );
 }
+
+/// Killed after every step (and inside the recreation, before its end is journaled), `recover
+/// --resume` finishes the run: the token back in its old mode, bound to the bot, which renews.
+#[test]
+fn token_wiped_killed_after_every_step_converges_on_resume_with_the_mode_restored() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let data = joined.data().display().to_string();
+    let restart = joined.restart();
+    let args = [
+        "recover",
+        "bk-token-wiped",
+        "--bot",
+        BOT,
+        "--storage",
+        &data,
+        "--restart-cmd",
+        &restart,
+        "--wait",
+        "30s",
+        "--yes",
+    ];
+    // Evidence, recreate, restart, wait, restore.
+    for crash in ["1", "2:unjournaled", "2", "3", "4", "5"] {
+        wipe_token(&lab, &joined.token);
+        let crashed = run(lab.cmd(&args).env("MWICTL_TEST_CRASH_AFTER_STEP", crash));
+        assert_ne!(crashed.code, 0, "{crash}: {}", crashed.stderr);
+        let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "30s"]));
+        let expected = if crash == "5" { 3 } else { 0 };
+        assert_eq!(
+            resumed.code, expected,
+            "resume after {crash}: {}\n{}",
+            resumed.stdout, resumed.stderr
+        );
+        let token = get_token(&lab, &joined.token).unwrap();
+        assert_eq!(mode_of(&token), "standard", "{crash}: the mode is back");
+        assert_ne!(status(&token).bound_public_key, "", "{crash}: bound again");
+        let renewed = agent(&lab, &joined);
+        assert_eq!(renewed.code, 0, "{crash}: {}", renewed.stderr);
+    }
+}
+
+/// Without --wait the run stops before restoring, exits non-zero and says how to restore;
+/// `recover --resume --wait` then restores once the bot joined.
+#[test]
+fn token_wiped_without_wait_stops_unfinished_with_the_restore_command() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    wipe_token(&lab, &joined.token);
+    let data = joined.data().display().to_string();
+    let out = run(&mut lab.cmd(&[
+        "recover",
+        "bk-token-wiped",
+        "--bot",
+        BOT,
+        "--storage",
+        &data,
+        "--yes",
+    ]));
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let restore = format!("mwictl tokens mode {} standard", joined.token);
+    assert!(
+        out.stdout.contains(&restore) || out.stderr.contains(&restore),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        mode_of(&get_token(&lab, &joined.token).unwrap()),
+        "insecure"
+    );
+    let joined_again = agent(&lab, &joined);
+    assert_eq!(joined_again.code, 0, "{}", joined_again.stderr);
+    let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "30s"]));
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        mode_of(&get_token(&lab, &joined.token).unwrap()),
+        "standard"
+    );
+}
