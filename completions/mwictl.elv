@@ -75,6 +75,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+            cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;start'= {
@@ -151,6 +153,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
+            cand --delete 'bk-token-wiped: delete the bot''s token instead of re-applying it without its status'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -279,6 +282,43 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;lab;keypair;help;help'= {
         }
+        &'mwictl;lab;snapshot'= {
+            cand --out 'The file to write (it must not exist) [default: DATA_DIR/snapshots/lab-TIME.db]'
+            cand --data-dir 'The lab''s data dir [default: the saved lab profile''s, else $MWICTL_HOME/lab]'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;lab;restore'= {
+            cand --data-dir 'The lab''s data dir [default: the saved lab profile''s, else $MWICTL_HOME/lab]'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;lab;help'= {
             cand start 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
             cand bot 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
@@ -286,6 +326,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+            cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;lab;help;start'= {
@@ -305,6 +347,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
         }
         &'mwictl;lab;help;keypair;create'= {
+        }
+        &'mwictl;lab;help;snapshot'= {
+        }
+        &'mwictl;lab;help;restore'= {
         }
         &'mwictl;lab;help;help'= {
         }
@@ -332,7 +378,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
             cand --format 'Output format of the data written to stdout'
-            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all)'
+            cand --live 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all; for the bound-keypair incidents S8–S12, each token''s recovery mode, count and limit, bound key and instance, and the locks on its bot)'
             cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
             cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
             cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -1590,6 +1636,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
+            cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
         }
         &'mwictl;help;lab;start'= {
         }
@@ -1608,6 +1656,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
         }
         &'mwictl;help;lab;keypair;create'= {
+        }
+        &'mwictl;help;lab;snapshot'= {
+        }
+        &'mwictl;help;lab;restore'= {
         }
         &'mwictl;help;ping'= {
         }

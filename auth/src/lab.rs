@@ -129,6 +129,8 @@ pub enum LabError {
     Crypto(String),
     #[error("lab auth service failed: {0}; restart it (the data dir is safe)")]
     Serve(String),
+    #[error("snapshot {path}: {reason}")]
+    Snapshot { path: PathBuf, reason: String },
 }
 
 /// How long connections get to finish in-flight calls after shutdown is asked for.
@@ -468,4 +470,84 @@ pub fn seed_database(
         file: datadir::DATABASE.into(),
         reason: e.to_string(),
     })
+}
+
+/// Writes a consistent copy of the lab database at `data_dir` to the new file `out` (its
+/// directory is created), whether or not the lab is running; returns how many resources it
+/// holds. The copy is written beside `out` and renamed into place, so `out` is whole or absent.
+pub fn snapshot(data_dir: &Path, out: &Path) -> Result<u64, LabError> {
+    check_lab_dir(data_dir)?;
+    let refused = |reason: String| LabError::Snapshot {
+        path: out.to_path_buf(),
+        reason,
+    };
+    if out.exists() {
+        return Err(refused(
+            "it already exists; choose another path or remove it".into(),
+        ));
+    }
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty());
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| refused(format!("cannot create its directory: {e}")))?;
+    }
+    let name = out
+        .file_name()
+        .ok_or_else(|| refused("it names no file".into()))?;
+    let partial = out.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let _ = std::fs::remove_file(&partial);
+    let written = store::snapshot(&data_dir.join(datadir::DATABASE), &partial)
+        .map_err(|e| damaged(data_dir, e))
+        .and_then(|rows| {
+            std::fs::File::open(&partial)
+                .and_then(|f| f.sync_all())
+                .and_then(|()| std::fs::rename(&partial, out))
+                .map(|()| rows)
+                .map_err(|e| refused(format!("cannot write it: {e}")))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    written
+}
+
+/// Replaces every resource of the lab at `data_dir` with those of the snapshot `from`, in one
+/// transaction; returns how many there are now. A running lab serves the restored state at
+/// once and reloads its locks and roles within a fraction of a second.
+pub fn restore(data_dir: &Path, from: &Path) -> Result<u64, LabError> {
+    check_lab_dir(data_dir)?;
+    check_snapshot(from)?;
+    store::restore(&data_dir.join(datadir::DATABASE), from).map_err(|e| damaged(data_dir, e))
+}
+
+/// Checks that `path` is a lab database snapshot; returns how many resources it holds.
+pub fn check_snapshot(path: &Path) -> Result<u64, LabError> {
+    let refused = |reason: String| LabError::Snapshot {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        return Err(refused(
+            "no such file; `mwictl lab snapshot` prints the path it wrote".into(),
+        ));
+    }
+    store::check_snapshot(path).map_err(|e| refused(format!("not a lab database snapshot: {e}")))
+}
+
+fn check_lab_dir(data_dir: &Path) -> Result<(), LabError> {
+    if data_dir.join(datadir::MARKER).is_file() {
+        Ok(())
+    } else {
+        Err(LabError::Foreign {
+            path: data_dir.to_path_buf(),
+        })
+    }
+}
+
+fn damaged(data_dir: &Path, e: store::OpenError) -> LabError {
+    LabError::Damaged {
+        path: data_dir.to_path_buf(),
+        file: datadir::DATABASE.into(),
+        reason: e.to_string(),
+    }
 }

@@ -205,6 +205,7 @@ impl Policy {
         };
         for change in changes {
             match change {
+                Change::Reset => *state = State::default(),
                 Change::Put(Kind::Lock, row) => state.put_lock(row.clone()),
                 Change::Delete(Kind::Lock, name) => state.remove_lock(name),
                 Change::Put(Kind::Role, row) => state.put_role(row.clone()),

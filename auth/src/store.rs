@@ -68,6 +68,9 @@ pub(crate) struct Row {
 pub(crate) enum Change {
     Put(Kind, Row),
     Delete(Kind, String),
+    /// Another connection changed the database (`lab restore`): forget everything; the puts
+    /// that follow are the whole of it.
+    Reset,
 }
 
 /// Which rows a listing returns: keyset pagination, never an OFFSET, so a page costs the same
@@ -117,6 +120,8 @@ pub(crate) enum OpenError {
     Sqlite(#[from] rusqlite::Error),
     #[error("it has no `resources` table (not a lab database)")]
     NotLab,
+    #[error("its path is not UTF-8, which SQLite needs")]
+    Path,
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -183,6 +188,59 @@ pub(crate) fn upsert_record(
         rusqlite::params![kind.as_str(), name, value, uuid::Uuid::new_v4().to_string()],
     )?;
     Ok(())
+}
+
+/// Writes a consistent copy of the database at `path` to the new file `out` (SQLite's `VACUUM
+/// INTO`, a read transaction: a running lab goes on serving); returns how many resources it holds.
+pub(crate) fn snapshot(path: &Path, out: &Path) -> Result<u64, OpenError> {
+    let conn = open_existing(path)?;
+    let target = out.to_str().ok_or(OpenError::Path)?;
+    conn.execute("VACUUM INTO ?1", [target])?;
+    count(&open_snapshot(out)?)
+}
+
+/// Replaces every resource in the database at `path` with those of the snapshot `from`, in one
+/// transaction; returns how many there are now. A running lab's readers see the restored rows
+/// at their next read, and its writer reloads its locks and roles (see [`RELOAD_CHECK`]).
+pub(crate) fn restore(path: &Path, from: &Path) -> Result<u64, OpenError> {
+    check_snapshot(from)?;
+    let mut conn = open_existing(path)?;
+    let source = from.to_str().ok_or(OpenError::Path)?;
+    conn.execute("ATTACH DATABASE ?1 AS snapshot", [source])?;
+    let txn = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    txn.execute("DELETE FROM main.resources", [])?;
+    let rows = txn.execute(
+        "INSERT INTO main.resources (kind, name, value, revision, expires)
+         SELECT kind, name, value, revision, expires FROM snapshot.resources",
+        [],
+    )?;
+    txn.commit()?;
+    conn.execute("DETACH DATABASE snapshot", [])?;
+    Ok(u64::try_from(rows).unwrap_or(u64::MAX))
+}
+
+/// Checks that `path` is a readable lab database snapshot; returns how many resources it holds.
+pub(crate) fn check_snapshot(path: &Path) -> Result<u64, OpenError> {
+    count(&open_snapshot(path)?)
+}
+
+/// A snapshot file, opened read-only and checked to be a lab database.
+fn open_snapshot(path: &Path) -> Result<Connection, OpenError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'resources'",
+        [],
+        |r| r.get(0),
+    )?;
+    if tables != 1 {
+        return Err(OpenError::NotLab);
+    }
+    Ok(conn)
+}
+
+fn count(conn: &Connection) -> Result<u64, OpenError> {
+    let rows: i64 = conn.query_row("SELECT count(*) FROM resources", [], |r| r.get(0))?;
+    Ok(u64::try_from(rows).unwrap_or(0))
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -568,8 +626,50 @@ impl Store {
     }
 }
 
+/// How often an idle writer looks for changes other connections made (`lab restore`).
+const RELOAD_CHECK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// SQLite's `data_version`: it changes when another connection commits, never for this
+/// connection's own commits.
+fn data_version(conn: &Connection) -> Option<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0)).ok()
+}
+
+/// Tells the observer the database was changed under the lab: a reset, then every lock and
+/// role as stored now.
+fn reload(conn: &Connection, observer: &Observer) {
+    let mut changes = vec![Change::Reset];
+    let all = Page {
+        limit: usize::MAX,
+        ..Default::default()
+    };
+    for kind in [Kind::Lock, Kind::Role] {
+        match list(conn, kind, &all, now_ms()) {
+            Ok(rows) => changes.extend(rows.into_iter().map(|r| Change::Put(kind, r))),
+            Err(e) => {
+                tracing::warn!("lab store: reloading after an outside change failed: {e}");
+                return;
+            }
+        }
+    }
+    observer(&changes);
+}
+
 fn write_loop(mut conn: Connection, jobs: mpsc::Receiver<Job>, observer: Observer) {
-    while let Ok(first) = jobs.recv() {
+    let mut seen = data_version(&conn);
+    loop {
+        let first = match jobs.recv_timeout(RELOAD_CHECK) {
+            Ok(job) => Some(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
+        // Before a batch too: its jobs must decide on the restored state's locks.
+        let now = data_version(&conn);
+        if now != seen {
+            seen = now;
+            reload(&conn, &observer);
+        }
+        let Some(first) = first else { continue };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {
@@ -755,6 +855,83 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("shutting down"));
+    }
+
+    async fn user_names(store: &Store) -> Vec<String> {
+        let rows = store
+            .read(|r| {
+                r.list(
+                    Kind::User,
+                    &Page {
+                        limit: 10,
+                        ..Default::default()
+                    },
+                )
+            })
+            .await
+            .unwrap();
+        rows.into_iter().map(|r| r.name).collect()
+    }
+
+    #[tokio::test]
+    async fn a_restore_under_a_running_store_brings_the_snapshot_back_and_resets_the_observer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, seen) = open(dir.path());
+        let put = |name: &'static str| {
+            store.write(move |tx| tx.put_record(Kind::User, name, vec![], None))
+        };
+        put("a").await.unwrap();
+        let (db, snap) = (dir.path().join("lab.db"), dir.path().join("snap.db"));
+        assert_eq!(snapshot(&db, &snap).unwrap(), 1);
+        put("b").await.unwrap();
+        assert_eq!(user_names(&store).await, ["a", "b"]);
+
+        assert_eq!(restore(&db, &snap).unwrap(), 1);
+        assert_eq!(user_names(&store).await, ["a"], "readers see it at once");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !seen
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|c| matches!(c, Change::Reset))
+        {
+            assert!(std::time::Instant::now() < deadline, "no reset");
+            std::thread::sleep(RELOAD_CHECK);
+        }
+        // The store's own writes go on, and are not taken for outside changes.
+        let resets = |seen: &Mutex<Vec<Change>>| {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|c| matches!(c, Change::Reset))
+                .count()
+        };
+        let before = resets(&seen);
+        put("c").await.unwrap();
+        std::thread::sleep(RELOAD_CHECK * 3);
+        assert_eq!(resets(&seen), before);
+        assert_eq!(user_names(&store).await, ["a", "c"]);
+        store.close().await;
+    }
+
+    #[test]
+    fn a_snapshot_is_a_lab_database_and_anything_else_is_refused_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("lab.db");
+        create(&db, &[(Kind::User, "a".into(), vec![])]).unwrap();
+        let snap = dir.path().join("snap.db");
+        assert_eq!(snapshot(&db, &snap).unwrap(), 1);
+        assert_eq!(check_snapshot(&snap).unwrap(), 1);
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![0x42; 4096]).unwrap();
+        assert!(restore(&db, &junk).is_err());
+        let empty = dir.path().join("empty.db");
+        Connection::open(&empty)
+            .unwrap()
+            .execute_batch("CREATE TABLE t (x)")
+            .unwrap();
+        assert!(matches!(restore(&db, &empty), Err(OpenError::NotLab)));
+        assert_eq!(check_snapshot(&db).unwrap(), 1, "nothing changed");
     }
 
     #[test]

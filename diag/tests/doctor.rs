@@ -844,13 +844,9 @@ fn bk_recovery_limit_used_up_is_s8_with_the_retries_given_up() {
         finding.facts.get("refusals").map(String::as_str),
         Some("no rejoins remaining")
     );
-    assert!(
-        finding
-            .fix
-            .then
-            .as_deref()
-            .unwrap()
-            .contains("mwictl recover bk-exhausted")
+    assert_eq!(
+        finding.fix.mwictl.as_deref(),
+        Some("mwictl recover bk-exhausted --bot BOT_NAME --wait 5m")
     );
     insta::assert_snapshot!(text(&report));
 }
@@ -868,12 +864,14 @@ fn bk_join_state_failure_and_join_token_lock_are_one_s9() {
     );
     assert_eq!(
         finding.fix.mwictl.as_deref(),
-        Some("mwictl unlock --bot ci")
+        Some("mwictl recover bk-join-state --bot ci --wait 5m")
     );
     assert_eq!(
         finding.live_check,
-        Some(LiveCheck::LockForBot {
-            bot: Some("ci".into())
+        Some(LiveCheck::BoundKeypair {
+            incident: Product::BkJoinState,
+            bot: Some("ci".into()),
+            tokens: vec!["bot-ci-0a6f812a".into()],
         })
     );
     insta::assert_snapshot!(text(&report));

@@ -136,9 +136,13 @@ fn the_agents_stale_join_state_and_the_lock_it_caused_are_one_s9() {
     assert_eq!(findings[0]["incident"], "S9");
     assert_eq!(findings[0]["bot"], BOT);
     assert_eq!(findings[0]["facts"]["tokens"], TOKEN);
-    assert_eq!(findings[0]["fix"]["mwictl"], "mwictl unlock --bot web");
+    assert_eq!(
+        findings[0]["fix"]["mwictl"],
+        "mwictl recover bk-join-state --bot web --wait 5m"
+    );
     assert!(
-        text.stdout.contains(&format!("mwictl edit token/{TOKEN}")),
+        text.stdout
+            .contains(&format!("journals {TOKEN}'s recovery mode")),
         "{}",
         text.stdout
     );

@@ -3,7 +3,9 @@
 mod access;
 mod auth_host;
 mod bad_input;
+mod bk_break;
 mod bk_doctor;
+mod bk_doctor_live;
 mod bots;
 mod bots_bound;
 mod bound_keypair;

@@ -398,3 +398,131 @@ fn bk_rollback_killed_after_every_step_converges_on_resume_with_every_mode_resto
         assert_eq!(lock_count(&lab), 0, "step {step}: no lock left");
     }
 }
+
+#[test]
+fn bk_exhausted_raises_the_limit_and_the_agent_recovers_with_a_new_instance() {
+    let lab = Lab::start();
+    // Onboarding and one recovery use up a limit of 2.
+    let bot = BkBot::new(&lab, "example", "2");
+    wait_expiry(&bot.dir);
+    let refused = bot.agent(&lab);
+    assert!(
+        refused.stderr.contains("no rejoins remaining"),
+        "{}",
+        refused.stderr
+    );
+    let before = token(&lab, &bot.token);
+    let plan = run(&mut lab.cmd(&["recover", "bk-exhausted", "--bot", "example", "--plan"]));
+    assert!(
+        plan.stdout.starts_with(&format!(
+            "Incident S8 on bot \"example\": the bot's bound-keypair token has no recoveries left\n\nPlan (4 steps):\n 1. Evidence: token {}: recovery_count 2 reached recovery.limit 2 in mode standard\n",
+            bot.token
+        )),
+        "{}",
+        plan.stdout
+    );
+    assert_eq!(token(&lab, &bot.token), before, "--plan changed the token");
+
+    let restart = bot.restart_cmd();
+    let out = run(&mut lab.cmd(&[
+        "recover",
+        "bk-exhausted",
+        "--bot",
+        "example",
+        "--spare",
+        "2",
+        "--yes",
+        "--restart-cmd",
+        &restart,
+        "--wait",
+        "30s",
+    ]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains(&format!(
+            "Raised recovery.limit of token {} from 2 to 4 (recovery_count 2)",
+            bot.token
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.starts_with("Recovered: bot \"example\""),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(status(&lab, &bot.token).recovery_count, 3);
+    assert_eq!(recovery(&lab, &bot.token), ("standard".into(), 4));
+}
+
+#[test]
+fn a_bot_with_two_bound_tokens_or_a_token_of_another_method_is_refused_and_nothing_changes() {
+    let lab = Lab::start();
+    let first = token_in(&add_bot(&lab, "example", &[]));
+    let second = ok_json(&lab, &["bots", "instances", "add", "example"]);
+    let second = second["token_id"].as_str().unwrap().to_string();
+    let legacy = ok_json(&lab, &["bots", "instances", "add", "example", "--legacy"]);
+    let plain = legacy["token_id"].as_str().unwrap().to_string();
+    let before: Vec<ProvisionTokenV2> = [&first, &second, &plain]
+        .iter()
+        .map(|t| token(&lab, t))
+        .collect();
+
+    let several = run(&mut lab.cmd(&["recover", "bk-join-state", "--bot", "example", "--yes"]));
+    assert_eq!(several.code, 2, "{}", several.stderr);
+    let mut names = [first.clone(), second.clone()];
+    names.sort();
+    assert_eq!(
+        several.stderr.lines().next(),
+        Some(
+            format!(
+                "error: bot \"example\" has 2 bound_keypair tokens ({}, {})",
+                names[0], names[1]
+            )
+            .as_str()
+        )
+    );
+    let other = run(&mut lab.cmd(&[
+        "recover",
+        "bk-exhausted",
+        "--bot",
+        "example",
+        "--token",
+        &plain,
+        "--yes",
+    ]));
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert_eq!(
+        other.stderr.lines().next(),
+        Some(format!("error: token {plain} is of type token, not bound_keypair").as_str())
+    );
+    let after: Vec<ProvisionTokenV2> = [&first, &second, &plain]
+        .iter()
+        .map(|t| token(&lab, t))
+        .collect();
+    assert_eq!(after, before, "nothing changed");
+    let journals = lab.home().join("state/recover");
+    assert!(
+        std::fs::read_dir(&journals).map_or(true, |d| d.count() == 0),
+        "no run was started"
+    );
+
+    // --token picks one: the plan names it.
+    let plan = run(&mut lab.cmd(&[
+        "recover",
+        "bk-join-state",
+        "--bot",
+        "example",
+        "--token",
+        &second,
+        "--plan",
+    ]));
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(
+        plan.stdout.contains(&format!(
+            "Set the recovery mode of token {second} to insecure"
+        )),
+        "{}",
+        plan.stdout
+    );
+}

@@ -27,7 +27,9 @@ pub struct DoctorArgs {
 
     /// Also ask the auth service whether each incident is still current (the lock still in
     /// force, the role still lacking the rule; for `database "x" not found`, whether x is
-    /// registered, was renamed by auto-discovery, or is not registered at all).
+    /// registered, was renamed by auto-discovery, or is not registered at all; for the
+    /// bound-keypair incidents S8–S12, each token's recovery mode, count and limit, bound key
+    /// and instance, and the locks on its bot).
     #[arg(long)]
     pub live: bool,
 

@@ -259,6 +259,7 @@ async fn steps(
         dir: root.join(format!("bot-{BOT}")),
         login: "bob".into(),
         db: "example".into(),
+        delete: false,
     };
     let detail = |step: &str| narrator.detail(step);
     let broken = scenarios::break_bot(Some((&client, &target)), &opts, &detail).await?;

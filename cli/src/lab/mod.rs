@@ -2,8 +2,10 @@
 //! and `mwictl demo` runs one incident end to end (break, doctor, recover, healthy again).
 
 pub mod agents;
+pub mod bk;
 pub mod demo;
 pub mod narrate;
 pub mod scenarios;
 pub mod setup;
+pub mod snapshots;
 pub mod tbot_yaml;

@@ -1,6 +1,6 @@
 //! `mwictl lab break`'s work: how each incident of the catalogue ([`mwi_diag::incident`]) is caused
-//! for real, by running lab agents into it (S1–S4) or by writing the tbot.yaml mistake lint finds
-//! (S5–S7).
+//! for real, by running lab agents into it (S1–S4, the bound-keypair S8–S12 in [`super::bk`]) or
+//! by writing the tbot.yaml mistake lint finds (S5–S7).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,6 +20,7 @@ use super::agents::{
     self, RunningAgent, agent_args, log_excerpt, matching_lines, stored_identity, wait_failed,
     wait_for_lines,
 };
+use super::bk::{self, Bk};
 use super::setup::{self, LabTarget, Need};
 use super::tbot_yaml::{self, Inputs};
 
@@ -60,7 +61,7 @@ impl clap::ValueEnum for Scenario {
     fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
         let lab = self.0.lab();
         let kind = match cause(self.0) {
-            Cause::Agents(_) | Cause::BoundKeypair => "",
+            Cause::Agents(_) | Cause::BoundKeypair(_) => "",
             Cause::Config(_) => " (lint)",
         };
         Some(clap::builder::PossibleValue::new(lab.name).help(format!(
@@ -77,8 +78,8 @@ impl clap::ValueEnum for Scenario {
 enum Cause {
     Agents(Run),
     Config(Mistake),
-    /// The bound-keypair incidents S8–S12 (issue 14, being built).
-    BoundKeypair,
+    /// The bound-keypair incidents S8–S12.
+    BoundKeypair(Bk),
 }
 
 /// The incidents lab agents are run into.
@@ -108,18 +109,18 @@ fn cause(incident: Incident) -> Cause {
         Incident::K8sSecret => Cause::Config(Mistake::KubeSecret),
         Incident::SplitDns => Cause::Config(Mistake::SplitDns),
         Incident::NoProxy => Cause::Config(Mistake::NoProxy),
-        Incident::BkExhausted
-        | Incident::BkJoinState
-        | Incident::BkTokenWiped
-        | Incident::BkKeypairLost
-        | Incident::BkRollback => Cause::BoundKeypair,
+        Incident::BkExhausted => Cause::BoundKeypair(Bk::Exhausted),
+        Incident::BkJoinState => Cause::BoundKeypair(Bk::JoinState),
+        Incident::BkTokenWiped => Cause::BoundKeypair(Bk::TokenWiped),
+        Incident::BkKeypairLost => Cause::BoundKeypair(Bk::KeypairLost),
+        Incident::BkRollback => Cause::BoundKeypair(Bk::Rollback),
     }
 }
 
 /// True when `lab break` runs agents against a lab for the incident (S1–S4); the others only
 /// write a file, or, see [`runs_agents_with_a_proxy`], run one when the lab has a proxy.
 pub fn runs_agents(incident: Incident) -> bool {
-    matches!(cause(incident), Cause::Agents(_) | Cause::BoundKeypair)
+    matches!(cause(incident), Cause::Agents(_) | Cause::BoundKeypair(_))
 }
 
 /// True for the incidents that need the network path to a proxy (S6, S7): `lab break` runs an
@@ -146,6 +147,8 @@ pub struct BreakOptions {
     pub login: String,
     /// The database the S4 output asks for (seeded into the lab).
     pub db: String,
+    /// S10: delete the token instead of re-applying it without its status.
+    pub delete: bool,
 }
 
 impl BreakOptions {
@@ -183,8 +186,10 @@ pub struct Broken {
     pub seen: Vec<String>,
     /// Commands to diagnose and fix it.
     pub next: Vec<String>,
-    /// The ID of the lock the lab created (S1).
+    /// The ID of the lock the lab created (S1, S9).
     pub lock: Option<String>,
+    /// The bound-keypair token the bot joins with (S8–S12).
+    pub token: Option<String>,
     pub elapsed: Duration,
 }
 
@@ -232,6 +237,7 @@ impl Output for Broken {
             "seen": self.seen,
             "next": self.next,
             "lock": self.lock,
+            "token": self.token,
             "seconds": (self.elapsed.as_secs_f64() * 10.0).round() / 10.0,
         })
     }
@@ -241,13 +247,13 @@ impl Output for Broken {
 pub type Progress<'a> = &'a (dyn Fn(&str) + Send + Sync);
 
 /// Records steps and reports them as they happen.
-struct Steps<'a> {
+pub(super) struct Steps<'a> {
     did: Vec<String>,
     progress: Progress<'a>,
 }
 
 impl Steps<'_> {
-    fn add(&mut self, step: impl Into<String>) {
+    pub(super) fn add(&mut self, step: impl Into<String>) {
         let step = step.into();
         (self.progress)(&step);
         self.did.push(step);
@@ -262,6 +268,13 @@ pub async fn break_bot(
     progress: Progress<'_>,
 ) -> Result<Broken, CommandError> {
     let started = Instant::now();
+    if opts.delete && opts.scenario != Incident::BkTokenWiped {
+        return Err(CommandError::usage(format!(
+            "--delete is for bk-token-wiped only, not {}",
+            opts.scenario.lab().name
+        ))
+        .hint("drop --delete"));
+    }
     setup::check_bot_name(&opts.bot)?;
     setup::prepare_dir(&opts.dir)?;
     let mut steps = Steps {
@@ -279,13 +292,17 @@ pub async fn break_bot(
         seen: Vec::new(),
         next: Vec::new(),
         lock: None,
+        token: None,
         elapsed: Duration::ZERO,
     };
     match (cause(opts.scenario), lab) {
         (Cause::Agents(run), Some((client, target))) => {
             run_agents(client, target, run, opts, &mut steps, &mut broken).await?;
         }
-        (Cause::Agents(_), None) => {
+        (Cause::BoundKeypair(bk), Some((client, target))) => {
+            bk::break_bound(client, target, bk, opts, &mut steps, &mut broken).await?;
+        }
+        (Cause::Agents(_) | Cause::BoundKeypair(_), None) => {
             return Err(CommandError::usage(format!(
                 "lab break {} runs agents against a lab, and none is configured",
                 opts.scenario.lab().name
@@ -298,12 +315,6 @@ pub async fn break_bot(
             through_the_proxy(client, target, mistake, opts, &mut steps, &mut broken).await?;
         }
         (Cause::Config(mistake), _) => write_lint_config(mistake, opts, &mut steps, &mut broken)?,
-        (Cause::BoundKeypair, _) => {
-            return Err(CommandError::usage(format!(
-                "lab break {} is not built yet",
-                opts.scenario.lab().name
-            )));
-        }
     }
     broken.did = steps.did;
     if broken.next.is_empty() {
@@ -326,6 +337,7 @@ fn write_lint_config(
         auth_server: tbot_yaml::EXAMPLE_AUTH,
         proxy_server: None,
         token: tbot_yaml::PLACEHOLDER_TOKEN,
+        registration_secret: None,
         ca_path: None,
         data_dir: &data_dir,
         out_dir: &out_dir,
@@ -402,6 +414,7 @@ async fn through_the_proxy(
         auth_server: &target.addr,
         proxy_server: split_dns.then_some(proxy.as_str()),
         token: &token.name,
+        registration_secret: None,
         ca_path: Some(&target.ca_path),
         data_dir: &data_dir,
         out_dir: &out_dir,
@@ -510,6 +523,7 @@ async fn run_agents(
         auth_server: &target.addr,
         proxy_server: None,
         token: &token.name,
+        registration_secret: None,
         ca_path: Some(&target.ca_path),
         data_dir: &data_dir,
         out_dir: &out_dir,
@@ -740,7 +754,7 @@ async fn db_access(
 }
 
 /// For each needle, the first log line holding it, shortened for the summary.
-fn first_lines(log: &Path, needles: &[&str]) -> Vec<String> {
+pub(super) fn first_lines(log: &Path, needles: &[&str]) -> Vec<String> {
     needles
         .iter()
         .filter_map(|needle| matching_lines(log, needle).into_iter().next())
@@ -792,11 +806,7 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             format!("mwictl lint {config}"),
             format!("TBOT_USE_PROXY_ADDR=yes mwictl lint {config}"),
         ],
-        Incident::BkExhausted
-        | Incident::BkJoinState
-        | Incident::BkTokenWiped
-        | Incident::BkKeypairLost
-        | Incident::BkRollback => vec![
+        Incident::BkExhausted | Incident::BkJoinState => vec![
             doctor,
             format!(
                 "mwictl recover {} --bot {bot} --tbot-config {config} --yes",
@@ -804,6 +814,31 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
             ),
             restart,
         ],
+        // The fix reads the bot's public key (S10) or clears its stale files (S11) in storage.
+        Incident::BkTokenWiped | Incident::BkKeypairLost => vec![
+            doctor,
+            format!(
+                "mwictl recover {} --bot {bot} --storage {} --tbot-config {config} --yes",
+                opts.scenario.name(),
+                shell_word(&opts.data_dir().display().to_string())
+            ),
+            restart,
+        ],
+        Incident::BkRollback => {
+            let mut next = vec![
+                doctor,
+                format!("mwictl recover {} --yes", opts.scenario.name()),
+                restart,
+            ];
+            for n in 2..=bk::FLEET {
+                let config = opts.dir.join(bk::fleet_bot(&opts.bot, n)).join("tbot.yaml");
+                next.push(format!(
+                    "mwictl lab bot -c {}",
+                    shell_word(&config.display().to_string())
+                ));
+            }
+            next
+        }
     }
 }
 
@@ -819,6 +854,7 @@ mod tests {
             dir: dir.to_path_buf(),
             login: "bob".into(),
             db: "example".into(),
+            delete: false,
         }
     }
 

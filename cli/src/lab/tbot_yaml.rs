@@ -25,8 +25,11 @@ pub struct Inputs<'a> {
     pub auth_server: &'a str,
     /// `HOST:PORT` of the lab proxy (S6 for real).
     pub proxy_server: Option<&'a str>,
-    /// The one-time join token (S1–S4), else [`PLACEHOLDER_TOKEN`].
+    /// The join token: one-time (S1–S4), bound-keypair (S8–S12), else [`PLACEHOLDER_TOKEN`].
     pub token: &'a str,
+    /// The bound-keypair token's registration secret (S8–S12): `onboarding.join_method` is
+    /// then `bound_keypair`.
+    pub registration_secret: Option<&'a str>,
     /// The lab's CA certificate (S1–S4).
     pub ca_path: Option<&'a Path>,
     pub data_dir: &'a Path,
@@ -111,15 +114,11 @@ pub fn render(i: &Inputs) -> String {
             y.push_str(&format!("auth_server: {}\n", scalar(EXAMPLE_AUTH)));
         }
     }
-    y.push_str("onboarding:\n  join_method: token\n");
-    if matches!(server, Server::Lab | Server::LabProxy) {
-        y.push_str(
-            "  # One-time token: the first join spends it. `mwictl recover` writes a new one here.\n",
-        );
+    if let Some(secret) = i.registration_secret {
+        y.push_str(&bound_keypair_onboarding(i.token, secret));
     } else {
-        y.push_str("  # Put the one-time token from `tctl bots add --legacy` here.\n");
+        y.push_str(&token_onboarding(i.token, server));
     }
-    y.push_str(&format!("  token: {}\n", scalar(i.token)));
     if let Some(ca) = i.ca_path {
         y.push_str("  # Trust the lab's CA on the first join.\n");
         y.push_str(&format!(
@@ -127,9 +126,12 @@ pub fn render(i: &Inputs) -> String {
             scalar(&ca.display().to_string())
         ));
     }
-    y.push_str(
-        "# The bot's own key and renewable certificate. Exactly one tbot may use this directory.\n",
-    );
+    y.push_str(if i.registration_secret.is_some() {
+        "# The bot's bound keypair (id_bkp), its join state and certificates. Exactly one tbot may\n\
+         # use this directory: a copy shares the keypair but not the join state.\n"
+    } else {
+        "# The bot's own key and renewable certificate. Exactly one tbot may use this directory.\n"
+    });
     y.push_str(&format!(
         "storage:\n  type: directory\n  path: {}\n",
         scalar(&i.data_dir.display().to_string())
@@ -137,6 +139,37 @@ pub fn render(i: &Inputs) -> String {
     y.push_str("credential_ttl: 1h\nrenewal_interval: 20m\n");
     y.push_str(&services(i));
     y
+}
+
+/// The onboarding block of a one-time `token` join (tbot.yaml's start, up to `ca_path`).
+fn token_onboarding(token: &str, server: Server) -> String {
+    let mut y = String::from("onboarding:\n  join_method: token\n");
+    if matches!(server, Server::Lab | Server::LabProxy) {
+        y.push_str(
+            "  # One-time token: the first join spends it. `mwictl recover` writes a new one here.\n",
+        );
+    } else {
+        y.push_str("  # Put the one-time token from `tctl bots add --legacy` here.\n");
+    }
+    y.push_str(&format!("  token: {}\n", scalar(token)));
+    y
+}
+
+/// The onboarding block of a bound-keypair join, with tbot's keys (lib/tbot/bot/onboarding,
+/// v18+): the token's name in `token`, the secret under `bound_keypair`.
+fn bound_keypair_onboarding(token: &str, secret: &str) -> String {
+    format!(
+        "onboarding:\n\
+         \x20 join_method: bound_keypair\n\
+         \x20 # The bound-keypair token: not spent by a join; every recovery uses it again.\n\
+         \x20 token: {}\n\
+         \x20 bound_keypair:\n\
+         \x20   # Registers the key tbot makes on its first join; tbot stops sending it once it\n\
+         \x20   # holds join state (bkp_state in storage).\n\
+         \x20   registration_secret: {}\n",
+        scalar(token),
+        scalar(secret)
+    )
 }
 
 fn services(i: &Inputs) -> String {
@@ -238,6 +271,7 @@ mod tests {
             auth_server: "127.0.0.1:3025",
             proxy_server: None,
             token: "0123abcd",
+            registration_secret: None,
             ca_path: matches!(
                 scenario,
                 Incident::GenerationMismatch
@@ -274,6 +308,27 @@ mod tests {
         assert_eq!(v["auth_server"], "127.0.0.1:3025");
         assert_eq!(v["onboarding"]["token"], "0123abcd");
         assert_eq!(v["onboarding"]["ca_path"], "/lab/ca.crt");
+    }
+
+    /// A bound-keypair scenario's inputs as `lab break` gives them.
+    fn bound(scenario: Incident) -> Inputs<'static> {
+        Inputs {
+            token: "bot-example-0a6f812a",
+            registration_secret: Some("5ecre7"),
+            ca_path: Some(Path::new("/lab/ca.crt")),
+            ..inputs(scenario)
+        }
+    }
+
+    #[test]
+    fn bound_keypair_scenarios_join_by_bound_keypair_with_the_token_name_and_secret() {
+        let v: Value = serde_yaml_ng::from_str(&render(&bound(Incident::BkExhausted))).unwrap();
+        let onboarding = &v["onboarding"];
+        assert_eq!(onboarding["join_method"], "bound_keypair");
+        assert_eq!(onboarding["token"], "bot-example-0a6f812a");
+        assert_eq!(onboarding["bound_keypair"]["registration_secret"], "5ecre7");
+        assert_eq!(onboarding["ca_path"], "/lab/ca.crt");
+        assert_eq!(v["services"], Value::Sequence(vec![]));
     }
 
     #[test]
@@ -339,6 +394,11 @@ mod tests {
 
     /// The same, judged against `target` (the lab reports 18.0.0 or 19.0.0).
     fn lint_rules_at(scenario: Incident, target: mwi_diag::lint::Target) -> Vec<String> {
+        lint_inputs_at(&inputs(scenario), target)
+    }
+
+    /// The rules `mwictl lint` reports for the file of `inputs`, judged against `target`.
+    fn lint_inputs_at(inputs: &Inputs, target: mwi_diag::lint::Target) -> Vec<String> {
         // The lab's bot runs on this host, so the host checks apply.
         let options = mwi_diag::lint::LintOptions {
             tbot_env: None,
@@ -347,7 +407,7 @@ mod tests {
             target,
             ..mwi_diag::lint::LintOptions::default()
         };
-        let report = mwi_diag::lint::lint_source("tbot.yaml", &render(&inputs(scenario)), &options);
+        let report = mwi_diag::lint::lint_source("tbot.yaml", &render(inputs), &options);
         report.findings.into_iter().map(|f| f.rule).collect()
     }
 
@@ -372,6 +432,20 @@ mod tests {
                 let target = Target::new(release, TargetSource::Flag, version);
                 assert_eq!(
                     lint_rules_at(scenario, target),
+                    Vec::<String>::new(),
+                    "{scenario:?} at {version}"
+                );
+            }
+            for scenario in [
+                Incident::BkExhausted,
+                Incident::BkJoinState,
+                Incident::BkTokenWiped,
+                Incident::BkKeypairLost,
+                Incident::BkRollback,
+            ] {
+                let target = Target::new(release, TargetSource::Flag, version);
+                assert_eq!(
+                    lint_inputs_at(&bound(scenario), target),
                     Vec::<String>::new(),
                     "{scenario:?} at {version}"
                 );

@@ -4,6 +4,8 @@
 use mwi_diag::doctor::{DISCOVERED_NAME_LABEL, LiveAnswer, LiveCheck};
 use mwi_proto::types::DatabaseServerV3;
 
+mod bound_keypair;
+
 use crate::client::Client;
 use crate::ops::access::{self, DbQuery, Decision};
 use crate::ops::instances::is_live;
@@ -90,6 +92,11 @@ async fn ask(client: &Client, check: &LiveCheck) -> Result<LiveAnswer, crate::er
                 },
             }
         }
+        LiveCheck::BoundKeypair {
+            incident,
+            bot,
+            tokens,
+        } => bound_keypair::answer(client, *incident, bot.as_deref(), tokens).await?,
         LiveCheck::RoleLacksRule { .. } => unknown("not checked: rules of arbitrary resources"),
         _ => unknown("not checked: the log does not name the bot"),
     })

@@ -1,5 +1,5 @@
-//! What the bound-keypair incidents S8–S12 mean and how to fix them today: the cause, the manual
-//! mwictl steps (until `mwictl recover bk-…` exists) and the tctl runbook they follow.
+//! What the bound-keypair incidents S8–S12 mean and how to fix them: the cause, the `mwictl
+//! recover bk-…` command (or, until it exists, the manual mwictl steps) and the tctl runbook.
 
 use super::signal::{BkRefusal, Signal};
 use super::{Fix, LiveCheck};
@@ -18,7 +18,8 @@ pub(crate) fn incident_of(refusal: BkRefusal, fleet: bool) -> Option<Incident> {
         BkRefusal::FirstJoinWithCredentials
         | BkRefusal::SecretRequired
         | BkRefusal::BadBackendState
-        | BkRefusal::NoOnboarding => Incident::BkTokenWiped,
+        | BkRefusal::NoOnboarding
+        | BkRefusal::TokenDeleted => Incident::BkTokenWiped,
         BkRefusal::SignerNotFound => Incident::BkKeypairLost,
         BkRefusal::KeyReused | BkRefusal::StaticRotation => return None,
     })
@@ -65,8 +66,10 @@ pub(crate) fn advise(
         _ => format!("`mwictl recover {} --bot {name}`", bk.name()),
     };
     let later = format!("{flow} will do these steps in one run once it exists.");
-    let live = Some(LiveCheck::LockForBot {
+    let live = Some(LiveCheck::BoundKeypair {
+        incident: bk,
         bot: bot.map(str::to_string),
+        tokens: tokens.iter().map(|t| t.to_string()).collect(),
     });
     match bk {
         Incident::BkExhausted => (
@@ -76,20 +79,22 @@ pub(crate) fn advise(
              recovery.limit, so the auth service refuses every further recovery."
                 .to_string(),
             Fix {
-                mwictl: Some(format!("mwictl tokens show {token}")),
+                mwictl: Some(format!(
+                    "mwictl recover bk-exhausted --bot {name} --wait 5m"
+                )),
                 tctl: vec![
                     format!("tctl get token/{token} --format=json"),
                     format!("tctl edit token/{token}"),
                 ],
                 then: Some(format!(
-                    "Read recovery_count (C); `mwictl edit token/{token}` and set \
-                     spec.bound_keypair.recovery.limit to C+1 (one supervised recovery) or C+2 \
-                     (one spare), or recovery.mode to relaxed; restart tbot and check with \
-                     `mwictl tokens show {token}` that the count rose and a new bot instance \
-                     joined. {later}"
+                    "It shows {token}'s mode, recovery_count and limit, raises \
+                     spec.bound_keypair.recovery.limit to recovery_count+1 (one supervised \
+                     recovery; --spare 2 leaves one spare) or, with --relaxed, sets \
+                     recovery.mode to relaxed, runs --restart-cmd, and checks that the count rose \
+                     and a new bot instance joined."
                 )),
             },
-            None,
+            live,
         ),
         Incident::BkJoinState => (
             "bound keypair: join state rejected, the join token is locked",
@@ -99,19 +104,22 @@ pub(crate) fn advise(
              so every later join is refused by the lock."
                 .to_string(),
             Fix {
-                mwictl: Some(format!("mwictl unlock --bot {name}")),
+                mwictl: Some(format!(
+                    "mwictl recover bk-join-state --bot {name} --wait 5m"
+                )),
                 tctl: vec![
                     "tctl get locks".to_string(),
                     "tctl rm lock/LOCK_NAME".to_string(),
                     format!("tctl edit token/{token}"),
                 ],
                 then: Some(format!(
-                    "First rule out a stolen key (who else has the storage directory?). After \
-                     the locks are gone: note recovery.mode, `mwictl edit token/{token}` and set \
-                     it to insecure (and recovery.limit above recovery_count), restart tbot, wait \
-                     until `mwictl tokens show {token}` shows recovery_count one higher, then set \
-                     the old mode back: never leave insecure behind. If the key may have leaked, \
-                     `mwictl tokens rotate {token}`. {later}"
+                    "First rule out a stolen key (who else has the storage directory?). It \
+                     removes every lock that blocks the bot (backed up), journals {token}'s \
+                     recovery mode and sets it to insecure, runs --restart-cmd, waits until \
+                     recovery_count rose, restores the mode and checks that no lock is left; it \
+                     never leaves insecure behind (without --wait it stops before restoring and \
+                     prints the restore commands). If the key may have leaked, `mwictl tokens \
+                     rotate {token}`."
                 )),
             },
             live,
@@ -143,7 +151,7 @@ pub(crate) fn advise(
                      FILE --restore-status` restores it instead."
                 )),
             },
-            None,
+            live,
         ),
         Incident::BkKeypairLost => (
             "bound keypair: the bot lost its private key",
@@ -171,7 +179,7 @@ pub(crate) fn advise(
                      token/{token}`."
                 )),
             },
-            None,
+            live,
         ),
         // S12; advice.rs sends only the bound-keypair incidents here.
         _ => (
@@ -181,17 +189,17 @@ pub(crate) fn advise(
              join states the bots hold."
                 .to_string(),
             Fix {
-                mwictl: Some("mwictl locks ls".to_string()),
+                mwictl: Some("mwictl recover bk-rollback --wait 10m".to_string()),
                 tctl: vec![
                     "tctl get locks".to_string(),
                     "tctl rm lock/LOCK_NAME".to_string(),
                     "tctl edit token/TOKEN_NAME".to_string(),
                 ],
                 then: Some(format!(
-                    "For each token ({}): note recovery.mode, set it to insecure with `mwictl \
-                     edit token/TOKEN_NAME`, remove its join-token locks (`mwictl unlock --bot \
-                     BOT`), wait until the bot rejoined (`mwictl tokens show TOKEN_NAME`: \
-                     recovery_count rose), then set each mode back. {later}",
+                    "It journals the recovery mode of {} and sets each to insecure, removes \
+                     their join-token locks, waits with a progress bar until each bot rejoined \
+                     (recovery_count rose), then restores each mode (--bots A,B limits it to \
+                     some bots).",
                     if tokens.is_empty() {
                         "every bound_keypair token".to_string()
                     } else {
@@ -199,7 +207,7 @@ pub(crate) fn advise(
                     }
                 )),
             },
-            None,
+            live,
         ),
     }
 }
@@ -224,6 +232,7 @@ mod tests {
             (SecretRequired, Some(TokenWiped), Some(TokenWiped)),
             (BadBackendState, Some(TokenWiped), Some(TokenWiped)),
             (NoOnboarding, Some(TokenWiped), Some(TokenWiped)),
+            (TokenDeleted, Some(TokenWiped), Some(TokenWiped)),
             (SignerNotFound, Some(KeypairLost), Some(KeypairLost)),
             (KeyReused, None, None),
             (StaticRotation, None, None),
@@ -249,25 +258,38 @@ mod tests {
             &[&signal],
             &mut facts,
         );
-        assert_eq!(fix.mwictl.as_deref(), Some("mwictl tokens show bot-web-1"));
-        let then = fix.then.unwrap();
-        assert!(then.contains("mwictl edit token/bot-web-1"), "{then}");
-        assert!(
-            then.contains("`mwictl recover bk-exhausted --bot web`"),
-            "{then}"
+        assert_eq!(
+            fix.mwictl.as_deref(),
+            Some("mwictl recover bk-exhausted --bot web --wait 5m")
         );
+        let then = fix.then.unwrap();
+        assert!(then.starts_with("It shows bot-web-1's mode"), "{then}");
         assert_eq!(facts.get("tokens").map(String::as_str), Some("bot-web-1"));
         assert_eq!(
             facts.get("refusals").map(String::as_str),
             Some("no rejoins remaining")
         );
-        assert_eq!(live, None);
+        assert_eq!(
+            live,
+            Some(LiveCheck::BoundKeypair {
+                incident: Incident::BkExhausted,
+                bot: Some("web".into()),
+                tokens: vec!["bot-web-1".into()],
+            })
+        );
 
         let mut facts = BTreeMap::new();
         let (_, _, fix, live) = advise(Incident::BkRollback, "BOT_NAME", None, &[], &mut facts);
         assert!(fix.then.unwrap().contains("every bound_keypair token"));
         assert!(facts.is_empty());
-        assert_eq!(live, None);
+        assert_eq!(
+            live,
+            Some(LiveCheck::BoundKeypair {
+                incident: Incident::BkRollback,
+                bot: None,
+                tokens: Vec::new(),
+            })
+        );
         let (_, _, fix, live) = advise(
             Incident::BkJoinState,
             "ci",
@@ -275,12 +297,17 @@ mod tests {
             &[],
             &mut BTreeMap::new(),
         );
-        assert_eq!(fix.mwictl.as_deref(), Some("mwictl unlock --bot ci"));
+        assert_eq!(
+            fix.mwictl.as_deref(),
+            Some("mwictl recover bk-join-state --bot ci --wait 5m")
+        );
         assert!(fix.tctl.contains(&format!("tctl edit token/{TOKEN}")));
         assert_eq!(
             live,
-            Some(LiveCheck::LockForBot {
-                bot: Some("ci".into())
+            Some(LiveCheck::BoundKeypair {
+                incident: Incident::BkJoinState,
+                bot: Some("ci".into()),
+                tokens: Vec::new(),
             })
         );
     }

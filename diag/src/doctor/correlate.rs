@@ -534,24 +534,33 @@ fn absorb_expiry(groups: &mut [Group], events: &[Event]) {
 }
 
 /// Whether the join-state failures in the input come from several bots (by the token or bot each
-/// line names itself): a fleet failing at once is a backend rollback (S12), not one bot (S9).
+/// line names itself, or the join tokens locked after them: tbot's own refusal line names
+/// neither): a fleet failing at once is a backend rollback (S12), not one bot (S9).
 fn join_state_fleet(events: &[Event]) -> bool {
     let mut who: Vec<&str> = Vec::new();
+    let mut failed = false;
     for event in events {
-        if let Signal::BoundKeypair {
-            refusal,
-            token,
-            bot,
-            ..
-        } = &event.signal
-            && refusal.is_join_state()
-            && let Some(name) = token.as_deref().or(bot.as_deref())
-            && !who.contains(&name)
-        {
+        let name = match &event.signal {
+            Signal::BoundKeypair {
+                refusal,
+                token,
+                bot,
+                ..
+            } if refusal.is_join_state() => {
+                failed = true;
+                token.as_deref().or(bot.as_deref())
+            }
+            Signal::Lock {
+                target: Some(target),
+                ..
+            } => target.strip_prefix("join_token: "),
+            _ => None,
+        };
+        if let Some(name) = name.filter(|n| !who.contains(n)) {
             who.push(name);
         }
     }
-    who.len() > 1
+    failed && who.len() > 1
 }
 
 /// The note of an S3 finding in input without tbot in it.
@@ -736,6 +745,28 @@ mod tests {
             join_state(None, Some("web"), JoinStateFailed),
             join_state(None, Some("db"), JoinStateFailed),
         ]));
+        // tbot's refusals name nobody; the join tokens locked after them tell the bots apart.
+        let locked = |token: &str| Event {
+            signal: Signal::Lock {
+                bot: None,
+                target: Some(format!("join_token: {token}")),
+                generation: false,
+            },
+            ..join_state(None, None, JoinStateFailed)
+        };
+        assert!(fleet(&[
+            join_state(None, None, JoinStateFailed),
+            locked("a"),
+            locked("b"),
+        ]));
+        assert!(!fleet(&[
+            join_state(None, None, JoinStateFailed),
+            locked("a")
+        ]));
+        assert!(
+            !fleet(&[locked("a"), locked("b")]),
+            "locks alone are no join-state failure"
+        );
         // Other refusals of other tokens, and lines naming nobody, do not make a fleet.
         assert!(!fleet(&[
             join_state(Some("a"), None, JoinStateFailed),

@@ -465,6 +465,16 @@ pub enum LiveCheck {
     },
     /// Does the bot (its user) have no roles?
     BotHasNoRoles { bot: Option<String> },
+    /// Is the bound-keypair incident `incident` (S8–S12) still current? Answered from each
+    /// token's mode, recovery count and limit, bound key and bot instance, and the locks on its
+    /// bot (user, instances, join tokens). `tokens` are the join tokens the lines name; when they
+    /// name none, the bot's bound_keypair tokens (for S12 without a bot: every one).
+    BoundKeypair {
+        incident: crate::incident::Incident,
+        bot: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tokens: Vec<String>,
+    },
 }
 
 /// The auth service's answer to a [`LiveCheck`].

@@ -198,6 +198,24 @@ fn describe(check: &LiveCheck) -> String {
             bot(b)
         ),
         LiveCheck::BotHasNoRoles { bot: b } => format!("whether bot {} has roles", bot(b)),
+        LiveCheck::BoundKeypair {
+            incident,
+            bot: b,
+            tokens,
+        } => {
+            let whose = match tokens.as_slice() {
+                [one] => format!("token {one}"),
+                [_, ..] => format!("tokens {}", tokens.join(", ")),
+                [] if b.is_none() && *incident == crate::incident::Incident::BkRollback => {
+                    "every bound_keypair token".to_string()
+                }
+                [] => format!("bot {}'s bound_keypair tokens", bot(b)),
+            };
+            format!(
+                "{whose}: recovery mode, count and limit, bound key and bot instance, and the \
+                 locks in force on the bot"
+            )
+        }
     }
 }
 

@@ -233,11 +233,20 @@ pub(crate) enum BkRefusal {
     NoOnboarding,
     /// tbot holds no private key for the public key the auth service challenges.
     SignerNotFound,
+    /// A renewal by joining again (tbot renews a bound-keypair bot that way) found its token
+    /// gone: it was deleted. Not in [`BkRefusal::WORDINGS`]: the same words refuse a one-time
+    /// token, which only a renewal line tells apart.
+    TokenDeleted,
     /// A rotation answered with the same key.
     KeyReused,
     /// `rotate_after` asked a static-key bot to rotate (tbot's StaticClientState wording).
     StaticRotation,
 }
+
+/// A join refused for a token that does not exist (any join method).
+const TOKEN_NOT_FOUND: &str = "token expired or not found";
+/// tbot's line when a renewal fails (tbot/renew.go).
+const RENEW_FAILED: &str = "Failed to renew bot identity";
 
 impl BkRefusal {
     /// Each refusal and the words that show it, in the order they are tried.
@@ -284,6 +293,9 @@ impl BkRefusal {
 
     /// The words Teleport uses for this refusal.
     pub(crate) fn wording(self) -> &'static str {
+        if self == BkRefusal::TokenDeleted {
+            return TOKEN_NOT_FOUND;
+        }
         BkRefusal::WORDINGS
             .iter()
             .find(|(refusal, _)| *refusal == self)
@@ -449,8 +461,18 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
             host: between(text, "cannot validate certificate for ", " because").map(clean_name),
         });
     }
-    if on(TOKEN) && text.contains("token expired or not found") {
-        out.push(Signal::TokenInvalid);
+    if on(TOKEN) && text.contains(TOKEN_NOT_FOUND) {
+        // A renewal presents no one-time token; a bot that renews by joining again with its
+        // token (bound_keypair, tbot v18+) finds that token deleted.
+        out.push(if text.contains(RENEW_FAILED) {
+            Signal::BoundKeypair {
+                refusal: BkRefusal::TokenDeleted,
+                token: None,
+                bot: None,
+            }
+        } else {
+            Signal::TokenInvalid
+        });
     }
     if on(ISSUED) && text.contains("already been issued a renewable certificate") {
         out.push(Signal::AlreadyIssued {
@@ -1145,6 +1167,29 @@ mod tests {
             assert_eq!(checks_for(found) & BOUND_KEYPAIR, BOUND_KEYPAIR, "{words}");
             assert_eq!(classify(&line, !BOUND_KEYPAIR & !DENIED), vec![]);
         }
+    }
+
+    #[test]
+    fn a_missing_token_in_a_renewal_is_a_deleted_bound_keypair_token_and_in_a_join_a_bad_token() {
+        let renewal = r#"ERROR [TBOT]      Failed to renew bot identity: "" can not join the cluster with role "Bot", token expired or not found error:"auth API: access denied [00]" tbot/renew.go:421"#;
+        let refusals: Vec<BkRefusal> = all(renewal)
+            .into_iter()
+            .filter_map(|s| match s {
+                Signal::BoundKeypair { refusal, .. } => Some(refusal),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(refusals, [BkRefusal::TokenDeleted]);
+        assert_eq!(refusals[0].wording(), "token expired or not found");
+        let join = r#"ERROR [TBOT]      Failed to join the cluster with the token: "" can not join the cluster with role "Bot", token expired or not found"#;
+        assert!(all(join).contains(&Signal::TokenInvalid), "{:?}", all(join));
+        assert!(
+            !all(join)
+                .iter()
+                .any(|s| matches!(s, Signal::BoundKeypair { .. })),
+            "{:?}",
+            all(join)
+        );
     }
 
     #[test]

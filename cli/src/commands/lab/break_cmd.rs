@@ -1,5 +1,6 @@
-//! `mwictl lab break SCENARIO --bot NAME`: puts a lab bot into an incident for real (S1–S4 by
-//! running lab agents into it, S5–S7 by writing the tbot.yaml mistake) and says what to run next.
+//! `mwictl lab break SCENARIO --bot NAME`: puts a lab bot into an incident for real (S1–S4 and
+//! S8–S12 by running lab agents into it, S5–S7 by writing the tbot.yaml mistake) and says what to
+//! run next.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -18,6 +19,12 @@ use crate::lab::setup::LabTarget;
 /// incident has happened: the bot (with its own role `access-BOT`: login alice, nothing for
 /// databases), its join token and DIR/tbot.yaml are created as needed, and the agents log to
 /// DIR/tbot.log.
+/// S8–S12 do the same with a bound-keypair token (registration secret in DIR/tbot.yaml; the
+/// bot's earlier bound-keypair tokens are deleted): S8 restarts the agent without its identity
+/// until recovery.limit (3) refuses it; S9 runs a second agent on a copy of the storage
+/// (DIR/data-copy) after the first recovered; S10 deletes the token and creates it again from its
+/// spec alone (or, with --delete, only deletes it); S11 wipes the storage and makes a new
+/// keypair there.
 /// S6 and S7 run an agent into the incident when the lab runs a proxy that advertises an address
 /// this host cannot reach (`lab start --proxy-listen 127.0.0.1:3080 --proxy-public-addr
 /// proxy.lab.invalid:3080`): the bot's proxy_server or its identity output's proxy ping fails.
@@ -45,6 +52,10 @@ pub struct BreakArgs {
     /// db-access: the database registered in the lab that the bot's output asks for.
     #[arg(long, value_name = "NAME", default_value = "example")]
     pub db: String,
+
+    /// bk-token-wiped: delete the bot's token instead of re-applying it without its status.
+    #[arg(long)]
+    pub delete: bool,
 }
 
 pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandError> {
@@ -58,6 +69,7 @@ pub async fn run(ctx: &Context, args: BreakArgs) -> Result<ExitStatus, CommandEr
         dir,
         login: args.login,
         db: args.db,
+        delete: args.delete,
     };
     let printer = ctx.printer();
     // On a terminal each step shows on one transient line: the summary lists them all after.

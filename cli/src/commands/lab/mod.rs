@@ -4,6 +4,7 @@ pub mod bot;
 pub mod break_cmd;
 pub mod db;
 pub mod keypair;
+pub mod snapshot;
 pub mod start;
 pub mod user;
 
@@ -25,6 +26,8 @@ pub enum LabCommand {
     /// Bound keypairs for the lab agent, as `tbot keypair`.
     #[command(subcommand)]
     Keypair(keypair::KeypairCommand),
+    Snapshot(snapshot::SnapshotArgs),
+    Restore(snapshot::RestoreArgs),
 }
 
 pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, CommandError> {
@@ -35,5 +38,7 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::Db(command) => db::run(ctx, command).await,
         LabCommand::User(args) => user::run(ctx, args).await,
         LabCommand::Keypair(command) => keypair::run(ctx, command).await,
+        LabCommand::Snapshot(args) => snapshot::snapshot(ctx, args).await,
+        LabCommand::Restore(args) => snapshot::restore(ctx, args).await,
     }
 }
