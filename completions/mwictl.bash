@@ -34,6 +34,9 @@ _mwictl() {
             mwictl,edit)
                 cmd="mwictl__subcmd__edit"
                 ;;
+            mwictl,fleet)
+                cmd="mwictl__subcmd__fleet"
+                ;;
             mwictl,get)
                 cmd="mwictl__subcmd__get"
                 ;;
@@ -63,6 +66,9 @@ _mwictl() {
                 ;;
             mwictl,tokens)
                 cmd="mwictl__subcmd__tokens"
+                ;;
+            mwictl,triage)
+                cmd="mwictl__subcmd__triage"
                 ;;
             mwictl,unlock)
                 cmd="mwictl__subcmd__unlock"
@@ -181,6 +187,18 @@ _mwictl() {
             mwictl__subcmd__bots__subcmd__instances__subcmd__help,show)
                 cmd="mwictl__subcmd__bots__subcmd__instances__subcmd__help__subcmd__show"
                 ;;
+            mwictl__subcmd__fleet,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__serve"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,help)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__help"
+                ;;
+            mwictl__subcmd__fleet__subcmd__help,serve)
+                cmd="mwictl__subcmd__fleet__subcmd__help__subcmd__serve"
+                ;;
             mwictl__subcmd__help,bots)
                 cmd="mwictl__subcmd__help__subcmd__bots"
                 ;;
@@ -198,6 +216,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,edit)
                 cmd="mwictl__subcmd__help__subcmd__edit"
+                ;;
+            mwictl__subcmd__help,fleet)
+                cmd="mwictl__subcmd__help__subcmd__fleet"
                 ;;
             mwictl__subcmd__help,get)
                 cmd="mwictl__subcmd__help__subcmd__get"
@@ -228,6 +249,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help,tokens)
                 cmd="mwictl__subcmd__help__subcmd__tokens"
+                ;;
+            mwictl__subcmd__help,triage)
+                cmd="mwictl__subcmd__help__subcmd__triage"
                 ;;
             mwictl__subcmd__help,unlock)
                 cmd="mwictl__subcmd__help__subcmd__unlock"
@@ -270,6 +294,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__help__subcmd__bots__subcmd__instances,show)
                 cmd="mwictl__subcmd__help__subcmd__bots__subcmd__instances__subcmd__show"
+                ;;
+            mwictl__subcmd__help__subcmd__fleet,serve)
+                cmd="mwictl__subcmd__help__subcmd__fleet__subcmd__serve"
                 ;;
             mwictl__subcmd__help__subcmd__lab,bot)
                 cmd="mwictl__subcmd__help__subcmd__lab__subcmd__bot"
@@ -617,7 +644,7 @@ _mwictl() {
 
     case "${cmd}" in
         mwictl)
-            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="-i -c -v -q -h -V --auth-server --identity --config --proxy --insecure --format --yes --verbose --quiet --help --version lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -648,7 +675,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -682,7 +709,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -744,7 +771,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -778,7 +805,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -824,7 +851,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -914,7 +941,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1158,7 +1185,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1208,7 +1235,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1312,7 +1339,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1346,7 +1373,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1380,7 +1407,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1442,7 +1469,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1476,7 +1503,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1510,7 +1537,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1572,7 +1599,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1606,7 +1633,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1640,7 +1667,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1674,7 +1701,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1712,7 +1739,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1746,7 +1773,133 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet)
+            opts="-i -v -q -h -V --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help)
+            opts="serve help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__help__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__fleet__subcmd__serve)
+            opts="-i -v -q -h -V --listen --interval --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1780,7 +1933,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1791,7 +1944,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help)
-            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help"
+            opts="lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2059,6 +2212,34 @@ _mwictl() {
         mwictl__subcmd__help__subcmd__edit)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet)
+            opts="serve"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__fleet__subcmd__serve)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -2658,6 +2839,20 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__help__subcmd__triage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__help__subcmd__unlock)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2696,7 +2891,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2798,7 +2993,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2848,7 +3043,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2882,7 +3077,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -2920,7 +3115,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3164,7 +3359,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3214,7 +3409,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3294,7 +3489,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3336,7 +3531,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3402,7 +3597,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3456,7 +3651,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3506,7 +3701,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3540,7 +3735,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3606,7 +3801,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3700,7 +3895,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3734,7 +3929,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3784,7 +3979,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3846,7 +4041,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3904,7 +4099,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -3970,7 +4165,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4024,7 +4219,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4090,7 +4285,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4168,7 +4363,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4222,7 +4417,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4276,7 +4471,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4492,7 +4687,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4526,7 +4721,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4560,7 +4755,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4606,7 +4801,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4640,7 +4835,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4772,7 +4967,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4806,7 +5001,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4840,7 +5035,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4874,7 +5069,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -4932,7 +5127,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5078,7 +5273,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5112,7 +5307,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5146,7 +5341,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5180,7 +5375,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5214,7 +5409,49 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__triage)
+            opts="-i -v -q -h -V --renewal-interval --stale-after --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --renewal-interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stale-after)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -5252,7 +5489,7 @@ _mwictl() {
                     return 0
                     ;;
                 --format)
-                    COMPREPLY=($(compgen -W "text json yaml" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
                     return 0
                     ;;
                 *)

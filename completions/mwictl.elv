@@ -49,6 +49,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
             cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand triage 'Rank every bot by what needs attention, each reason with the command that fixes it'
+            cand fleet 'Fleet monitoring: serve the triage as Prometheus metrics'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1575,6 +1577,73 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;recover;help;help'= {
         }
+        &'mwictl;triage'= {
+            cand --renewal-interval 'tbot''s renewal interval: an identity that expires sooner has missed its renewals'
+            cand --stale-after 'A live instance whose newest heartbeat is older than this is stale'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;fleet'= {
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;fleet;serve'= {
+            cand --listen 'The address to listen on, like 127.0.0.1:9464 (port 0: any free port, printed)'
+            cand --interval 'How often to refresh the triage'
+            cand --renewal-interval 'tbot''s renewal interval: an identity that expires sooner has missed its renewals'
+            cand --stale-after 'A live instance whose newest heartbeat is older than this is stale'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'mwictl;fleet;help'= {
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'mwictl;fleet;help;serve'= {
+        }
+        &'mwictl;fleet;help;help'= {
+        }
         &'mwictl;demo'= {
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -1625,6 +1694,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand roles 'Inspect roles and fix them in one command: add or remove logins, add database access'
             cand bots 'Bots: list with their health, show, add, remove, update, recreate; their instances'
             cand recover 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+            cand triage 'Rank every bot by what needs attention, each reason with the command that fixes it'
+            cand fleet 'Fleet monitoring: serve the triage as Prometheus metrics'
             cand demo 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
             cand completions 'Print the shell completion script for SHELL to stdout'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1791,6 +1862,13 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;recover;bk-keypair-lost'= {
         }
         &'mwictl;help;recover;bk-rollback'= {
+        }
+        &'mwictl;help;triage'= {
+        }
+        &'mwictl;help;fleet'= {
+            cand serve 'Serve the fleet''s triage as Prometheus metrics at http://ADDR/metrics'
+        }
+        &'mwictl;help;fleet;serve'= {
         }
         &'mwictl;help;demo'= {
         }

@@ -30,7 +30,8 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -s c -l config -d 'teleport.
 complete -c mwictl -n "__fish_mwictl_needs_command" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_needs_command" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_needs_command" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_needs_command" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -51,6 +52,8 @@ complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "tokens" -d 'List, add
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "triage" -d 'Rank every bot by what needs attention, each reason with the command that fixes it'
+complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "fleet" -d 'Fleet monitoring: serve the triage as Prometheus metrics'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
 complete -c mwictl -n "__fish_mwictl_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -59,7 +62,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair snapshot restore help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair snapshot restore help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair snapshot restore help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair snapshot restore help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and not __fish_seen_subcommand_from start bot break db user keypair snapshot restore help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -89,7 +93,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l no-profile -d 'Leave the saved profile as it is (plain `mwictl` commands keep using the lab it names); reach this lab with --auth-server and -i'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l proxy-l7 -d 'Make the proxy behave like an L7 load balancer in front of Teleport (an AWS ALB, say): it ends TLS with the web certificate and negotiates only http/1.1, so clients reach auth with the connection upgrade (GET /webapi/connectionupgrade, a WebSocket)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from start" -l admin-mfa -d 'Refuse admin-level requests (writes and deletes) without MFA, as a cluster whose only second factor is WebAuthn does; exempt are bots, certificates bots issued and the lab\'s admin, not normal users (`mwictl lab user`)'
@@ -121,7 +126,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l oneshot -d 'Join or renew once, write the outputs, and exit'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l no-data-dir-lock -d 'Do not lock the data directory, so that two agents can share it (reproduces a generation mismatch)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from bot" -l insecure -d 'Do not verify the auth server on the first join (lab use only)'
@@ -139,7 +145,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l delete -d 'bk-token-wiped: delete the bot\'s token instead of re-applying it without its status'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from break" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -152,7 +159,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from db" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -170,7 +178,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from user" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -182,7 +191,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from keypair" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -198,7 +208,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from snapshot" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -211,7 +222,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subco
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lab; and __fish_seen_subcommand_from restore" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -232,7 +244,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s i -l identity -d 
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand ping" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -245,7 +258,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -s i -l identity -
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l live -d 'Also ask the auth service whether each incident is still current (the lock still in force, the role still lacking the rule; for `database "x" not found`, whether x is registered, was renamed by auto-discovery, or is not registered at all; for the bound-keypair incidents S8–S12, each token\'s recovery mode, count and limit, bound key and instance, and the locks on its bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand doctor" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -262,7 +276,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -s i -l identity -d 
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l fix -d 'Apply the safe fixes in place (only the needed bytes change; comments and formatting are kept), atomically, with a PATH.bak backup; prints the diff'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l on-host -d 'Lint runs on the bot\'s host: check paths and file systems here, and ask `auth_server` whether a Teleport proxy answers (`https://ADDRESS/webapi/find`, 3 s timeouts, the certificate not verified). Without it those checks are notes, not checked here'
 complete -c mwictl -n "__fish_mwictl_using_subcommand lint" -l live -d 'Ask the cluster (connects like every command: --auth-server/--identity or the profile): judge against its release (a Ping), and judge a bound-keypair static key against its token (recovery mode insecure, no `rotate_after`)'
@@ -277,7 +292,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s i -l identity -d '
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand get" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -289,7 +305,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -s i -l identity -d 'I
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l force -d 'With role/NAME: delete it even when bots use it (they lose what it granted)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -302,7 +319,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s i -l identity -
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -s f -l force -d 'Overwrite resources that already exist'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l restore-status -d 'Write the `status` of join tokens from the file (restoring a backup: the bound key, bot instance and recovery count) instead of keeping the server\'s. With -f an existing token is deleted and created again, the one way Teleport writes a given status'
 complete -c mwictl -n "__fish_mwictl_using_subcommand create" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -316,7 +334,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -s i -l identity -d 
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l force -d 'Overwrite even when the resource changed on the server since the edit began'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand edit" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -330,7 +349,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -s i -l identity -
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l scan-all -d 'With --bot: download every lock and also match locks on expired instance records by their message (slower with many locks)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l dry-run -d 'Show the locks that would be removed, and remove nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand unlock" -l plan -d 'With --bot or --resume: print the plan (text, or JSON with --format json) and change nothing'
@@ -347,7 +367,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and not __fish_seen_subcommand_from ls add help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -363,7 +384,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l in-force -d 'Only the locks in force now (not those whose end has passed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -384,7 +406,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand locks; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -399,7 +422,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_see
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and not __fish_seen_subcommand_from ls add rm show rotate mode help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -418,7 +442,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l show-secrets -d 'Show the tokens\' full names'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -440,7 +465,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -452,7 +478,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rm" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -464,7 +491,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -476,7 +504,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from rotate" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -488,7 +517,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_su
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand tokens; and __fish_seen_subcommand_from mode" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -507,7 +537,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and not __fish_seen_subcommand_from ls list show add-db-access add-login remove-login help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -526,7 +557,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -538,7 +570,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -550,7 +583,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -565,7 +599,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-db-access" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -578,7 +613,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from add-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -591,7 +627,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_sub
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l dry-run -d 'Show the diff only; write nothing (exit 0)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand roles; and __fish_seen_subcommand_from remove-login" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -610,7 +647,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and not __fish_seen_subcommand_from ls show add rm update recreate can instances help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -631,7 +669,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from ls" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -643,7 +682,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from show" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -664,7 +704,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l legacy -d 'Issue a one-time `token` join (what tctl did before Teleport 19) instead of a bound-keypair token'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l keep-locks -d 'Keep locks that already target the name; the bot stays blocked until `mwictl unlock --bot NAME`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from add" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -678,7 +719,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l keep-locks -d 'Keep the bot\'s locks; a bot created again with this name stays blocked until `mwictl unlock --bot NAME`'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from rm" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -698,7 +740,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from update" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -717,7 +760,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l resume -d 'Continue the last interrupted or failed `bots recreate` run (of any bot)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from recreate" -l new-run -d 'Start a new run even if an unfinished one exists for this bot (that one is marked abandoned; its backups stay)'
@@ -732,7 +776,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from can" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -747,7 +792,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand bots; and __fish_seen_subcommand_from instances" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
@@ -777,7 +823,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_se
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help" -l resume -d 'Continue the last interrupted or failed recovery run (of any bot and flow)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and not __fish_seen_subcommand_from generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
@@ -807,7 +854,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from generation-mismatch" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -826,7 +874,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from expired" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -847,7 +896,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l trait -d 'Add the login to the bot\'s `logins` trait instead of a role'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from ssh-login" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
@@ -873,7 +923,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from db-access" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -894,7 +945,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l relaxed -d 'Set recovery mode relaxed instead of raising the limit (it stays relaxed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-exhausted" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
@@ -915,7 +967,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-join-state" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -937,7 +990,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-token-wiped" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-token-wiped" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-token-wiped" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-token-wiped" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-token-wiped" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -959,7 +1013,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-keypair-lost" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -978,7 +1033,8 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l plan -d 'Print the plan (text, or JSON with --format json) and change nothing'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l new-run -d 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from bk-rollback" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
@@ -997,12 +1053,62 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_s
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "bk-keypair-lost" -d 'Recover a bound-keypair bot that lost its private key (S11)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "bk-rollback" -d 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand recover; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l renewal-interval -d 'tbot\'s renewal interval: an identity that expires sooner has missed its renewals' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l stale-after -d 'A live instance whose newest heartbeat is older than this is stale' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand triage" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve the fleet\'s triage as Prometheus metrics at http://ADDR/metrics'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l listen -d 'The address to listen on, like 127.0.0.1:9464 (port 0: any free port, printed)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l interval -d 'How often to refresh the triage' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l renewal-interval -d 'tbot\'s renewal interval: an identity that expires sooner has missed its renewals' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l stale-after -d 'A live instance whose newest heartbeat is older than this is stale' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
+json\t'JSON; a list is an array'
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve the fleet\'s triage as Prometheus metrics at http://ADDR/metrics'
+complete -c mwictl -n "__fish_mwictl_using_subcommand fleet; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l auth-server -d 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -s i -l identity -d 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile' -r -F
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l keep -d 'Keep the temp dir (lab data, the bot\'s tbot.yaml and log, the recovery journal and backups) to look at afterwards'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand demo" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
@@ -1015,30 +1121,33 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s i -l ident
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l proxy -d 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)' -r
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l format -d 'Output format of the data written to stdout' -r -f -a "text\t'Tables and `key: value` lines for people'
 json\t'JSON; a list is an array'
-yaml\t'YAML; a list is one document per item, separated by `---`'"
+yaml\t'YAML; a list is one document per item, separated by `---`'
+prometheus\t'Prometheus text exposition, for node_exporter\'s textfile collector (`mwictl triage` only)'"
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l insecure -d 'Do not check the proxy\'s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity\'s CA), as tctl\'s --insecure'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -l yes -d 'Answer yes to every confirmation (for scripts; no TTY needed)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s v -l verbose -d 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s q -l quiet -d 'Print only data and errors: no status lines or warnings on stderr'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c mwictl -n "__fish_mwictl_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "doctor" -d 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "lint" -d 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide\'s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "rm" -d 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "create" -d 'Create resources from a file in tctl\'s format (YAML documents or JSON), or from stdin'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "edit" -d 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "unlock" -d 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "locks" -d 'List and add locks (remove them with `mwictl unlock`)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "tokens" -d 'List, add and remove bot join tokens'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
-complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "lab" -d 'Run the lab auth service, a Teleport-compatible auth service for rehearsal and tests'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "ping" -d 'Check the connection to the auth service: cluster name, server version, and which address and credentials were used (from flags, the saved profile or a tsh profile)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "doctor" -d 'Diagnose tbot from its logs: name the incident (S1–S7 or another), show the evidence lines, explain the cause and print the exact fix (the mwictl command and the tctl equivalent)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "lint" -d 'Check tbot.yaml files: schema (unknown keys with "did you mean", wrong types, v1 and deprecated `outputs:`), and the rules behind the troubleshooting guide\'s incidents (kubernetes_secret without disable_exec_plugin, auth_server with ssh_config on, split-DNS proxies, shared or network-mounted storage, TTLs, token paths, duplicate destinations)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "get" -d 'Print resources: every one of a kind, or one by name'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "rm" -d 'Delete a resource: lock/NAME, role/NAME, token/NAME, bot/NAME or bot_instance/BOT/UUID'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "create" -d 'Create resources from a file in tctl\'s format (YAML documents or JSON), or from stdin'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "edit" -d 'Edit a resource in your editor: lock/NAME, role/NAME, token/NAME or bot/NAME'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "unlock" -d 'Remove every lock that blocks a bot, or the locks named by ID, with a backup'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "locks" -d 'List and add locks (remove them with `mwictl unlock`)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "tokens" -d 'List, add and remove bot join tokens'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "roles" -d 'Inspect roles and fix them in one command: add or remove logins, add database access'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "bots" -d 'Bots: list with their health, show, add, remove, update, recreate; their instances'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "recover" -d 'Recover a bot: diagnose it, show the plan, fix it, update tbot.yaml and verify'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "triage" -d 'Rank every bot by what needs attention, each reason with the command that fixes it'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "fleet" -d 'Fleet monitoring: serve the triage as Prometheus metrics'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "demo" -d 'Watch a bot break and recover, end to end, in a throwaway lab (a few seconds)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "completions" -d 'Print the shell completion script for SHELL to stdout'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and not __fish_seen_subcommand_from lab ping doctor lint get rm create edit unlock locks tokens roles bots recover triage fleet demo completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "start" -d 'Run the lab auth service: a Teleport-compatible auth service for rehearsal and tests'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "bot" -d 'Run a tbot-like bot agent against the lab (or, as far as the wire allows, a real auth service)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from lab" -f -a "break" -d 'Put a lab bot into an incident, for real, to rehearse diagnosing and recovering it'
@@ -1077,3 +1186,4 @@ complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subc
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-token-wiped" -d 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-keypair-lost" -d 'Recover a bound-keypair bot that lost its private key (S11)'
 complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from recover" -f -a "bk-rollback" -d 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
+complete -c mwictl -n "__fish_mwictl_using_subcommand help; and __fish_seen_subcommand_from fleet" -f -a "serve" -d 'Serve the fleet\'s triage as Prometheus metrics at http://ADDR/metrics'

@@ -118,7 +118,7 @@ impl Agent {
             caller::INIT,
             "Initializing tbot",
             &[
-                ("version", env!("CARGO_PKG_VERSION").into()),
+                ("version", crate::rpc::TBOT_VERSION.into()),
                 ("storage", settings.data_dir.display().to_string()),
             ],
         );

@@ -161,6 +161,11 @@ async fn generate(channel: Channel, request: UserCertsRequest) -> Result<Certs, 
         .map_err(|s| Failure::status(&s))
 }
 
+/// The tbot release the lab agent behaves as, reported in its heartbeats and start log line
+/// where tbot reports its own: bound-keypair joining is GA since 18.1.0 (teleport-bound-keypair.md
+/// §1), and a lab reporting 18 or 19 supports it (an agent may be one major version behind).
+pub const TBOT_VERSION: &str = "18.1.0";
+
 /// What a heartbeat reports about this process.
 #[derive(Debug, Clone)]
 pub struct Heartbeat {
@@ -178,7 +183,7 @@ pub async fn heartbeat(channel: Channel, beat: &Heartbeat) -> Result<(), Failure
     let heartbeat = BotInstanceStatusHeartbeat {
         recorded_at: Some(SystemTime::now().into()),
         is_startup: beat.is_startup,
-        version: env!("CARGO_PKG_VERSION").into(),
+        version: TBOT_VERSION.into(),
         hostname: hostname(),
         uptime: prost_types::Duration::try_from(beat.uptime).ok(),
         join_method: beat.join_method.into(),

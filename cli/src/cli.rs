@@ -55,6 +55,10 @@ pub enum Command {
     #[command(subcommand)]
     Bots(commands::bots::BotsCommand),
     Recover(commands::recover::RecoverArgs),
+    Triage(commands::triage::TriageArgs),
+    /// Fleet monitoring: serve the triage as Prometheus metrics.
+    #[command(subcommand)]
+    Fleet(commands::fleet::FleetCommand),
     Demo(commands::demo::DemoArgs),
     Completions(commands::completions::CompletionsArgs),
     #[command(hide = true)]
@@ -68,6 +72,11 @@ pub fn command() -> clap::Command {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
+    if cli.global.format == crate::output::Format::Prometheus
+        && !matches!(cli.command, Command::Triage(_))
+    {
+        return Err(crate::output::only_triage_has_metrics());
+    }
     let ctx = Context::new(cli.global);
     match cli.command {
         Command::Lab(command) => commands::lab::run(&ctx, command).await,
@@ -84,6 +93,8 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Roles(command) => commands::roles::run(&ctx, command).await,
         Command::Bots(command) => commands::bots::run(&ctx, command).await,
         Command::Recover(args) => commands::recover::run(&ctx, args).await,
+        Command::Triage(args) => commands::triage::run(&ctx, args).await,
+        Command::Fleet(command) => commands::fleet::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,
         Command::Completions(args) => commands::completions::run(&ctx, args, command()),
         Command::GenerateDocs(args) => commands::generate_docs::run(&ctx, args, command()),

@@ -303,6 +303,28 @@ impl Client {
         Ok(split_page(auth::GET_LOCKS, &raw)?.0)
     }
 
+    /// Like [`Client::get_locks`], but hands each lock to `each` as it is decoded instead of
+    /// returning them all: `GetLocks` has no pages, and a fleet-wide reader keeps only what it
+    /// needs of each lock rather than every decoded lock at once.
+    pub async fn for_each_lock(
+        &self,
+        in_force_only: bool,
+        mut each: impl FnMut(LockV2),
+    ) -> Result<(), ClientError> {
+        let req = GetLocksRequest {
+            targets: Vec::new(),
+            in_force_only,
+        };
+        let raw = self
+            .call_raw(auth::GET_LOCKS, Subject::all("lock"), encode(&req))
+            .await?;
+        walk_page(auth::GET_LOCKS, &raw, |bytes| {
+            each(LockV2::decode(bytes)?);
+            Ok(())
+        })
+        .map(drop)
+    }
+
     pub async fn upsert_lock(&self, lock: &impl ToWire<LockV2>) -> Result<(), ClientError> {
         self.call_raw(auth::UPSERT_LOCK, Subject::all("lock"), lock.to_wire())
             .await
@@ -779,9 +801,23 @@ fn split_page<T: Message + Default>(
     method: &'static str,
     raw: &Bytes,
 ) -> Result<(Vec<Fetched<T>>, String), ClientError> {
+    let mut items = Vec::new();
+    let token = walk_page(method, raw, |bytes| {
+        items.push(Fetched::decode(bytes)?);
+        Ok(())
+    })?;
+    Ok((items, token))
+}
+
+/// Walks a listing answer: hands the bytes of each resource (field 1) to `item` in order and
+/// returns the next-page token (field 2).
+fn walk_page(
+    method: &'static str,
+    raw: &Bytes,
+    mut item: impl FnMut(Bytes) -> Result<(), prost::DecodeError>,
+) -> Result<String, ClientError> {
     let bad = |detail: String| ClientError::Decode { method, detail };
     let mut buf = raw.clone();
-    let mut items = Vec::new();
     let mut token = String::new();
     while buf.has_remaining() {
         let (field, wire_type) =
@@ -796,7 +832,7 @@ fn split_page<T: Message + Default>(
                     .ok_or_else(|| bad(format!("field {field} is longer than the message")))?;
                 let bytes = buf.split_to(len);
                 if field == 1 {
-                    items.push(Fetched::decode(bytes).map_err(|e| bad(e.to_string()))?);
+                    item(bytes).map_err(|e| bad(e.to_string()))?;
                 } else {
                     token = String::from_utf8(bytes.to_vec())
                         .map_err(|_| bad("the page token is not UTF-8".into()))?;
@@ -811,7 +847,7 @@ fn split_page<T: Message + Default>(
             .map_err(|e| bad(e.to_string()))?,
         }
     }
-    Ok((items, token))
+    Ok(token)
 }
 
 enum Listing {

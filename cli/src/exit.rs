@@ -34,7 +34,9 @@ impl ExitStatus {
     pub fn meaning(self) -> &'static str {
         match self {
             ExitStatus::Success => "success",
-            ExitStatus::Failure => "failure, or a check that produced findings (doctor, lint)",
+            ExitStatus::Failure => {
+                "failure, or a check that produced findings (doctor, lint, triage)"
+            }
             ExitStatus::Usage => {
                 "usage: bad arguments or flags, or a local input file (identity, profile, log, \
                  config, resource file) that is missing, unreadable or invalid"

@@ -1,6 +1,7 @@
 //! The one test kit of the workspace: a lab on a free loopback port in a temp dir (in-process,
 //! or the real `mwictl lab start` process), fixture builders, one scripted auth server and a web
-//! TLS server (what answers when a proxy or load balancer does).
+//! TLS server (what answers when a proxy or load balancer does), and a strict reader of the
+//! Prometheus text format.
 //!
 //! Used as a dev-dependency only (by mwi-auth, mwi-agent and mwictl); it panics on any setup
 //! failure, which is what a test wants. Everything it creates lives in a temp dir of its own and
@@ -8,6 +9,7 @@
 
 pub mod fixtures;
 pub mod lab;
+pub mod metrics;
 pub mod pki;
 pub mod process;
 pub mod scripted;

@@ -42,6 +42,7 @@ mod servers;
 mod stream;
 mod token_model;
 mod tokens;
+mod triage;
 mod tsh_profile;
 mod unlock;
 mod verbs;

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod doctor;
 pub mod edit;
 pub mod flags;
+pub mod fleet;
 pub mod generate_docs;
 pub mod get;
 #[cfg(feature = "lab")]
@@ -22,6 +23,7 @@ pub mod recover;
 pub mod rm;
 pub mod roles;
 pub mod tokens;
+pub mod triage;
 pub mod unlock;
 
 #[cfg(not(feature = "lab"))]

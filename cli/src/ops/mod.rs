@@ -15,4 +15,5 @@ pub mod recovery_mode;
 pub mod remove;
 pub mod roles;
 pub mod tokens;
+pub mod triage;
 pub mod unlock;

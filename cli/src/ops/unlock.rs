@@ -99,23 +99,12 @@ impl BotTargets {
 
     /// Why `target` blocks this bot, or `None` if it does not.
     pub fn reason(&self, target: &LockTarget) -> Option<String> {
-        let mut reasons = Vec::new();
-        if target.user == self.user {
-            reasons.push(format!("targets the bot user {}", self.user));
-        }
-        if target.role == self.user {
-            reasons.push(format!("targets the bot role {}", self.user));
-        }
-        if self.instance_ids.contains(&target.bot_instance_id) {
-            reasons.push(format!(
-                "targets bot instance {}/{}",
-                self.bot, target.bot_instance_id
-            ));
-        }
-        if self.join_tokens.contains(&target.join_token) {
-            reasons.push(format!("targets a join token of bot {}", self.bot));
-        }
-        (!reasons.is_empty()).then(|| reasons.join("; "))
+        blocking_reason(
+            &self.bot,
+            target,
+            |id| self.instance_ids.contains(id),
+            |token| self.join_tokens.contains(token),
+        )
     }
 
     /// The locks that target the bot, asked of the server with its target filter (only those in
@@ -187,6 +176,36 @@ impl BotTargets {
             )
         })
     }
+}
+
+/// Why a lock on `target` blocks bot `bot`, or `None` if it does not: it targets the bot's user
+/// or role `bot-NAME`, an instance `owns_instance` says is the bot's, or a join token
+/// `owns_token` says is the bot's. The one wording of `unlock`, `locks ls --bot`, `bots ls` and
+/// `triage`, whether the bot's instances and tokens are held as sets or as fleet-wide maps.
+pub fn blocking_reason(
+    bot: &str,
+    target: &LockTarget,
+    owns_instance: impl Fn(&str) -> bool,
+    owns_token: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let user = bot_resource_name(bot);
+    let mut reasons = Vec::new();
+    if target.user == user {
+        reasons.push(format!("targets the bot user {user}"));
+    }
+    if target.role == user {
+        reasons.push(format!("targets the bot role {user}"));
+    }
+    if !target.bot_instance_id.is_empty() && owns_instance(&target.bot_instance_id) {
+        reasons.push(format!(
+            "targets bot instance {bot}/{}",
+            target.bot_instance_id
+        ));
+    }
+    if !target.join_token.is_empty() && owns_token(&target.join_token) {
+        reasons.push(format!("targets a join token of bot {bot}"));
+    }
+    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// The locks in force that block bot `bot`: one `GetLocks` with the server-side target filter

@@ -25,6 +25,8 @@ pub enum Format {
     Json,
     /// YAML; a list is one document per item, separated by `---`.
     Yaml,
+    /// Prometheus text exposition, for node_exporter's textfile collector (`mwictl triage` only).
+    Prometheus,
 }
 
 /// A command's result, in each format.
@@ -35,6 +37,10 @@ pub trait Output {
     fn json(&self) -> serde_json::Value;
     fn yaml(&self) -> String {
         yaml_document(&self.json())
+    }
+    /// The metrics form, for `--format prometheus`; `None` for a result that has none.
+    fn prometheus(&self) -> Option<String> {
+        None
     }
 }
 
@@ -66,6 +72,7 @@ impl Printer {
             Format::Text => out.text(),
             Format::Json => json_text(&out.json()),
             Format::Yaml => out.yaml(),
+            Format::Prometheus => out.prometheus().ok_or_else(only_triage_has_metrics)?,
         };
         self.write(&text)
     }
@@ -106,6 +113,12 @@ impl Printer {
             to_stderr(format_args!("warning: {message}\n"));
         }
     }
+}
+
+/// The error for `--format prometheus` on a command whose result has no metrics form.
+pub fn only_triage_has_metrics() -> CommandError {
+    CommandError::usage("--format prometheus: only `mwictl triage` writes metrics")
+        .hint("use --format text, json or yaml here")
 }
 
 /// Writes to stderr. Unlike `eprintln!` it does not panic when stderr is a closed pipe
@@ -174,7 +187,8 @@ impl<'p> ListWriter<'p> {
             return text;
         }
         match self.printer.format() {
-            Format::Text => {
+            // `cli::run` refuses --format prometheus for every command but triage.
+            Format::Text | Format::Prometheus => {
                 let mut table = Table::new(&self.headers);
                 for item in items {
                     table.push(item.row());
@@ -211,7 +225,7 @@ impl<'p> ListWriter<'p> {
 
     fn tail(&self) -> &'static str {
         match (self.printer.format(), self.count) {
-            (Format::Text, _) | (Format::Yaml, 1..) => "",
+            (Format::Text | Format::Prometheus, _) | (Format::Yaml, 1..) => "",
             (_, 0) => "[]\n",
             (Format::Json, _) => "\n]\n",
         }

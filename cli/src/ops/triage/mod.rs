@@ -1,0 +1,742 @@
+//! Fleet triage behind `mwictl triage` and `mwictl fleet serve`: every bot ranked by what needs
+//! attention, read in one pass over each listing (bots, roles, tokens, locks, instances), never
+//! one call per bot, and joined in memory in compact per-bot records.
+
+mod metrics;
+mod reason;
+pub mod serve;
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime};
+
+use mwi_proto::machineid::BotInstance;
+use mwi_proto::types::{LockTarget, LockV2, ProvisionTokenV2};
+
+use crate::client::{Client, Version};
+use crate::error::CommandError;
+use crate::ops::bound_keypair;
+use crate::ops::instances::{identity_expires, is_live, latest_authentication, latest_heartbeat};
+use crate::ops::unlock::{blocking_reason, bot_resource_name};
+use crate::resource::lock_target_text;
+
+pub use metrics::{RefreshState, render as render_metrics};
+pub use reason::{InstanceRef, Kind, LockHit, Reason, short_duration};
+
+/// What triage holds a bot's identity and heartbeats against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// tbot's renewal interval (its default is 20 min): an identity that expires sooner than
+    /// this has missed its renewals.
+    pub renewal_interval: Duration,
+    /// A live instance whose newest heartbeat is older than this is stale.
+    pub stale_after: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            renewal_interval: Duration::from_secs(20 * 60),
+            stale_after: Duration::from_secs(60 * 60),
+        }
+    }
+}
+
+/// One bot's triage: what needs attention (most urgent first) and the figures metrics report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotReport {
+    pub bot: String,
+    pub reasons: Vec<Reason>,
+    /// In-force locks that block it.
+    pub locks: u32,
+    pub instances: u32,
+    pub live_instances: u32,
+    /// The fewest recoveries left on its bound-keypair tokens in mode standard (none without one).
+    pub recoveries_remaining: Option<u32>,
+    /// When the first of its live identities expires.
+    pub identity_expires: Option<SystemTime>,
+    /// The oldest of its live instances' newest heartbeats.
+    pub heartbeat_at: Option<SystemTime>,
+}
+
+impl BotReport {
+    /// The most urgent kind of reason, `None` when the bot is fine.
+    pub fn worst(&self) -> Option<Kind> {
+        self.reasons.iter().map(Reason::kind).min()
+    }
+}
+
+/// The fleet's triage at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triage {
+    pub cluster: String,
+    pub server_version: String,
+    pub checked_at: SystemTime,
+    /// Every bot, those needing attention first (most urgent, then most reasons, then by name).
+    pub bots: Vec<BotReport>,
+    /// RPCs this triage sent: a handful per listing page, never one per bot.
+    pub rpcs: usize,
+}
+
+impl Triage {
+    /// The bots that need attention.
+    pub fn needing_attention(&self) -> impl Iterator<Item = &BotReport> {
+        self.bots.iter().filter(|b| !b.reasons.is_empty())
+    }
+
+    /// How many bots have a reason of `kind`.
+    pub fn count(&self, kind: Kind) -> usize {
+        self.bots
+            .iter()
+            .filter(|b| b.reasons.iter().any(|r| r.kind() == kind))
+            .count()
+    }
+}
+
+/// What triage keeps of a bot while the listings stream by.
+#[derive(Default)]
+struct Acc {
+    name: String,
+    roles: Vec<String>,
+    locks: Vec<LockHit>,
+    instances: u32,
+    live: u32,
+    usable_tokens: u32,
+    recoveries: Option<(u32, u32, String)>,
+    token_reasons: Vec<Reason>,
+    soonest_expiry: Option<(SystemTime, InstanceRef)>,
+    /// The live instance with the oldest newest heartbeat (or join, without one).
+    stalest: Option<(SystemTime, bool, InstanceRef)>,
+    /// The oldest newest heartbeat of a live instance.
+    oldest_beat: Option<SystemTime>,
+    too_old: Option<(InstanceRef, String)>,
+}
+
+/// A lock reduced to the targets that can block a bot.
+struct BotLock {
+    name: String,
+    user: String,
+    role: String,
+    instance: String,
+    token: String,
+    /// The whole target, as `tctl get lock` shows it.
+    text: String,
+}
+
+impl BotLock {
+    fn target(&self) -> LockTarget {
+        LockTarget {
+            user: self.user.clone(),
+            role: self.role.clone(),
+            bot_instance_id: self.instance.clone(),
+            join_token: self.token.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+/// Triage of every bot, at `now`.
+pub async fn triage(
+    client: &Client,
+    now: SystemTime,
+    limits: Limits,
+) -> Result<Triage, CommandError> {
+    let before = client.rpc_count();
+    let mut bots: Vec<Acc> = Vec::new();
+    let mut locks: Vec<BotLock> = Vec::new();
+    let collect_bots = async {
+        let mut pager = client.bots();
+        while let Some(page) = pager.next_page().await? {
+            bots.extend(page.into_iter().map(|b| {
+                let bot = b.value;
+                Acc {
+                    name: crate::ops::bots::bot_name(&bot).to_owned(),
+                    roles: bot.spec.map(|s| s.roles).unwrap_or_default(),
+                    ..Default::default()
+                }
+            }));
+        }
+        Ok(())
+    };
+    let role_names = async {
+        let mut names = HashSet::new();
+        let mut pager = client.roles();
+        while let Some(page) = pager.next_page().await? {
+            names.extend(
+                page.into_iter()
+                    .filter_map(|r| r.value.metadata.map(|m| m.name)),
+            );
+        }
+        Ok(names)
+    };
+    let bot_locks = client.for_each_lock(true, |lock| locks.extend(bot_lock(lock)));
+    let (server, (), roles, tokens, ()) = tokio::try_join!(
+        client.server(),
+        collect_bots,
+        role_names,
+        client.get_tokens(),
+        bot_locks,
+    )?;
+    let server_version = server.version;
+    bots.sort_by(|a, b| a.name.cmp(&b.name));
+    let index: HashMap<String, u32> = bots
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (b.name.clone(), i as u32))
+        .collect();
+    let by_user: HashMap<String, u32> = bots
+        .iter()
+        .enumerate()
+        .map(|(i, b)| (bot_resource_name(&b.name), i as u32))
+        .collect();
+
+    let mut token_owner: HashMap<String, u32> = HashMap::new();
+    for token in tokens {
+        let token = token.value;
+        let Some(spec) = &token.spec else { continue };
+        let Some(&i) = index.get(&spec.bot_name) else {
+            continue;
+        };
+        let name = token
+            .metadata
+            .as_ref()
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        assess_token(&mut bots[i as usize], &token, &name, now);
+        token_owner.insert(name, i);
+    }
+
+    // Locks on instances are matched while the instances stream by: only the IDs some lock
+    // targets are remembered, not every instance.
+    let locked_ids: HashSet<&str> = locks
+        .iter()
+        .filter(|l| !l.instance.is_empty())
+        .map(|l| l.instance.as_str())
+        .collect();
+    let mut instance_owner: HashMap<String, u32> = HashMap::new();
+    let cluster_major = server_version.map(|v| v.major);
+    let mut pager = client.bot_instances(None);
+    while let Some(page) = pager.next_page().await? {
+        for instance in page {
+            let instance = instance.value;
+            let spec = instance.spec.clone().unwrap_or_default();
+            let Some(&i) = index.get(&spec.bot_name) else {
+                continue;
+            };
+            let live = is_live(&instance, now);
+            // A lock on an instance that no longer holds an identity blocks nothing.
+            if live && locked_ids.contains(spec.instance_id.as_str()) {
+                instance_owner.insert(spec.instance_id.clone(), i);
+            }
+            assess_instance(&mut bots[i as usize], &instance, live, cluster_major);
+        }
+    }
+
+    for lock in &locks {
+        let target = lock.target();
+        let mut candidates: Vec<u32> = [
+            by_user.get(&lock.user),
+            by_user.get(&lock.role),
+            token_owner.get(&lock.token),
+            instance_owner.get(&lock.instance),
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        for i in candidates {
+            let acc = &mut bots[i as usize];
+            let why = blocking_reason(
+                &acc.name,
+                &target,
+                |id| instance_owner.get(id) == Some(&i),
+                |token| token_owner.get(token) == Some(&i),
+            );
+            if let Some(why) = why {
+                acc.locks.push(LockHit {
+                    name: lock.name.clone(),
+                    target: lock.text.clone(),
+                    why,
+                });
+            }
+        }
+    }
+
+    let cluster_version = server.server_version.clone();
+    let mut reports: Vec<BotReport> = bots
+        .into_iter()
+        .map(|acc| report(acc, &roles, &cluster_version, now, limits))
+        .collect();
+    reports.sort_by(|a, b| rank(a).cmp(&rank(b)));
+    Ok(Triage {
+        cluster: server.cluster_name.clone(),
+        server_version: cluster_version,
+        checked_at: now,
+        bots: reports,
+        rpcs: client.rpc_count() - before,
+    })
+}
+
+/// Bots needing attention first: the most urgent kind, then the most reasons, then by name.
+fn rank(r: &BotReport) -> (bool, Option<Kind>, std::cmp::Reverse<usize>, &str) {
+    (
+        r.reasons.is_empty(),
+        r.worst(),
+        std::cmp::Reverse(r.reasons.len()),
+        &r.bot,
+    )
+}
+
+/// The parts of `lock` that can block a bot, or `None` when it targets nothing a bot has.
+fn bot_lock(lock: LockV2) -> Option<BotLock> {
+    let name = lock.metadata.map(|m| m.name).unwrap_or_default();
+    let target = lock.spec.and_then(|s| s.target).unwrap_or_default();
+    let on_bot = |name: &str| name.starts_with(mwi_identity::BOT_PREFIX);
+    let can_block = on_bot(&target.user)
+        || on_bot(&target.role)
+        || !target.bot_instance_id.is_empty()
+        || !target.join_token.is_empty();
+    if !can_block {
+        return None;
+    }
+    Some(BotLock {
+        text: lock_target_text(&target),
+        name,
+        user: target.user,
+        role: target.role,
+        instance: target.bot_instance_id,
+        token: target.join_token,
+    })
+}
+
+fn assess_token(acc: &mut Acc, token: &ProvisionTokenV2, name: &str, now: SystemTime) {
+    let unexpired = token
+        .metadata
+        .as_ref()
+        .and_then(|m| m.expires)
+        .is_none_or(|e| SystemTime::try_from(e).is_ok_and(|e| e > now));
+    let Some(state) = bound_keypair::state(token) else {
+        acc.usable_tokens += u32::from(unexpired);
+        return;
+    };
+    if let Some(left) = state.recoveries_left {
+        // A bound-keypair token with no recovery left cannot bring the bot back.
+        acc.usable_tokens += u32::from(left > 0);
+        if acc.recoveries.as_ref().is_none_or(|(l, _, _)| left < *l) {
+            acc.recoveries = Some((left, state.recovery_limit, name.to_owned()));
+        }
+    } else {
+        acc.usable_tokens += 1;
+    }
+    if state.recovery_mode == "insecure" {
+        // tbot's static keys need mode insecure and a preregistered key, and cannot rotate
+        // (its StaticClientState refuses `rotate_after`; static-keys guide).
+        if state.rotation_pending && state.initial_key_fingerprint.is_some() {
+            acc.token_reasons.push(Reason::StaticKeyRotation {
+                token: name.to_owned(),
+            });
+        } else if state.initial_key_fingerprint.is_none() {
+            acc.token_reasons.push(Reason::InsecureToken {
+                token: name.to_owned(),
+            });
+        }
+    }
+}
+
+fn assess_instance(acc: &mut Acc, instance: &BotInstance, live: bool, cluster_major: Option<u64>) {
+    acc.instances += 1;
+    if !live {
+        return;
+    }
+    acc.live += 1;
+    let spec = instance.spec.as_ref();
+    let heartbeat = latest_heartbeat(instance);
+    let reference = || InstanceRef {
+        id: format!(
+            "{}/{}",
+            spec.map_or("", |s| s.bot_name.as_str()),
+            spec.map_or("", |s| s.instance_id.as_str())
+        ),
+        host: heartbeat.map(|h| h.hostname.clone()).unwrap_or_default(),
+    };
+    if let Some(expires) = identity_expires(instance)
+        && acc
+            .soonest_expiry
+            .as_ref()
+            .is_none_or(|(t, _)| expires < *t)
+    {
+        acc.soonest_expiry = Some((expires, reference()));
+    }
+    let beat_at = heartbeat
+        .and_then(|h| h.recorded_at)
+        .and_then(|t| SystemTime::try_from(t).ok());
+    let seen_at = beat_at.or_else(|| {
+        latest_authentication(instance)
+            .and_then(|a| a.authenticated_at)
+            .and_then(|t| SystemTime::try_from(t).ok())
+    });
+    if let Some(beat) = beat_at {
+        acc.oldest_beat = Some(acc.oldest_beat.map_or(beat, |t| t.min(beat)));
+    }
+    if let Some(seen) = seen_at
+        && acc.stalest.as_ref().is_none_or(|(t, _, _)| seen < *t)
+    {
+        acc.stalest = Some((seen, beat_at.is_some(), reference()));
+    }
+    if let (Some(major), Some(beat)) = (cluster_major, heartbeat)
+        && acc.too_old.is_none()
+        && Version::parse(&beat.version).is_some_and(|v| v.major + 1 < major)
+    {
+        // Teleport supports agents at most one major version behind the auth service
+        // (docs: upgrading/overview, "Component compatibility").
+        acc.too_old = Some((reference(), beat.version.clone()));
+    }
+}
+
+fn report(
+    acc: Acc,
+    roles: &HashSet<String>,
+    cluster_version: &str,
+    now: SystemTime,
+    limits: Limits,
+) -> BotReport {
+    let mut reasons = Vec::new();
+    if !acc.locks.is_empty() {
+        reasons.push(Reason::Locked {
+            locks: acc.locks.clone(),
+        });
+    }
+    let exhausted = acc
+        .recoveries
+        .as_ref()
+        .filter(|(left, _, _)| *left == 0)
+        .map(|(_, _, token)| token.clone());
+    let locked_out = acc.live == 0 && acc.usable_tokens == 0;
+    if locked_out {
+        reasons.push(Reason::TokenSpent {
+            instances: acc.instances,
+            exhausted,
+        });
+    } else if acc.live == 0 {
+        reasons.push(Reason::NoLiveInstance {
+            instances: acc.instances,
+            tokens: acc.usable_tokens,
+        });
+    }
+    match &acc.recoveries {
+        // Said by TokenSpent already, with the same fix.
+        Some((0, _, _)) if locked_out => {}
+        Some((left @ (0 | 1), limit, token)) => reasons.push(Reason::Recoveries {
+            token: token.clone(),
+            left: *left,
+            limit: *limit,
+        }),
+        _ => {}
+    }
+    let missing: Vec<String> = acc
+        .roles
+        .iter()
+        .filter(|r| !roles.contains(*r))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        reasons.push(Reason::MissingRoles { roles: missing });
+    }
+    if let Some((expires, instance)) = &acc.soonest_expiry {
+        let left = expires.duration_since(now).unwrap_or_default();
+        if left < limits.renewal_interval {
+            reasons.push(Reason::IdentityExpiring {
+                instance: instance.clone(),
+                expires_in: left,
+            });
+        }
+    }
+    if let Some((seen, had_beat, instance)) = &acc.stalest {
+        let age = now.duration_since(*seen).unwrap_or_default();
+        if age > limits.stale_after {
+            reasons.push(Reason::StaleHeartbeat {
+                instance: instance.clone(),
+                age: had_beat.then_some(age),
+            });
+        }
+    }
+    if let Some((instance, version)) = &acc.too_old {
+        reasons.push(Reason::AgentTooOld {
+            instance: instance.clone(),
+            version: version.clone(),
+            cluster_version: cluster_version.to_owned(),
+        });
+    }
+    reasons.extend(acc.token_reasons.iter().cloned());
+    reasons.sort_by_key(Reason::kind);
+    BotReport {
+        reasons,
+        locks: acc.locks.len() as u32,
+        instances: acc.instances,
+        live_instances: acc.live,
+        recoveries_remaining: acc.recoveries.as_ref().map(|r| r.0),
+        identity_expires: acc.soonest_expiry.map(|e| e.0),
+        heartbeat_at: acc.oldest_beat,
+        bot: acc.name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mwi_proto::machineid::{
+        BotInstanceSpec, BotInstanceStatus, BotInstanceStatusAuthentication,
+        BotInstanceStatusHeartbeat,
+    };
+    use mwi_proto::teleport::header::v1::Metadata as HeaderMetadata;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    /// A live instance whose identity expires `expires_in` from now, with a heartbeat of
+    /// `version` sent `beat_age` ago (none when `None`).
+    fn instance(expires_in: u64, beat_age: Option<u64>, version: &str) -> BotInstance {
+        // The record outlives the certificate by Teleport's 5 min margin.
+        let record = at(NOW + expires_in + 300);
+        let beat = beat_age.map(|age| BotInstanceStatusHeartbeat {
+            recorded_at: Some(at(NOW - age).into()),
+            version: version.into(),
+            hostname: "web-1".into(),
+            ..Default::default()
+        });
+        BotInstance {
+            metadata: Some(HeaderMetadata {
+                expires: Some(record.into()),
+                ..Default::default()
+            }),
+            spec: Some(BotInstanceSpec {
+                bot_name: "b".into(),
+                instance_id: "i-1".into(),
+                ..Default::default()
+            }),
+            status: Some(BotInstanceStatus {
+                initial_authentication: Some(BotInstanceStatusAuthentication {
+                    authenticated_at: Some(at(NOW - 7200).into()),
+                    ..Default::default()
+                }),
+                latest_heartbeats: beat.into_iter().collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn assess(instances: &[BotInstance], cluster_major: u64) -> BotReport {
+        let mut acc = Acc {
+            name: "b".into(),
+            usable_tokens: 0,
+            ..Default::default()
+        };
+        for i in instances {
+            assess_instance(&mut acc, i, is_live(i, at(NOW)), Some(cluster_major));
+        }
+        report(acc, &HashSet::new(), "18.1.0", at(NOW), Limits::default())
+    }
+
+    fn kinds(r: &BotReport) -> Vec<Kind> {
+        r.reasons.iter().map(Reason::kind).collect()
+    }
+
+    #[test]
+    fn a_renewing_instance_with_a_fresh_heartbeat_needs_nothing() {
+        let r = assess(&[instance(3000, Some(60), "18.1.0")], 18);
+        assert_eq!(kinds(&r), []);
+        assert_eq!(r.live_instances, 1);
+        assert_eq!(r.identity_expires, Some(at(NOW + 3000)));
+        assert_eq!(r.heartbeat_at, Some(at(NOW - 60)));
+    }
+
+    #[test]
+    fn an_identity_within_one_renewal_interval_of_expiry_is_not_renewing() {
+        let r = assess(&[instance(600, Some(60), "18.1.0")], 18);
+        assert_eq!(kinds(&r), [Kind::IdentityExpiring]);
+        assert!(r.reasons[0].text().contains("expires in 10m0s"));
+        assert_eq!(
+            r.reasons[0].fix("b"),
+            "on web-1: check tbot is running, `pkill -USR1 tbot` renews now"
+        );
+    }
+
+    #[test]
+    fn an_old_heartbeat_or_none_at_all_is_stale() {
+        let r = assess(&[instance(3000, Some(7200), "18.1.0")], 18);
+        assert_eq!(kinds(&r), [Kind::StaleHeartbeat]);
+        assert!(
+            r.reasons[0].text().contains("2h0m ago"),
+            "{}",
+            r.reasons[0].text()
+        );
+        let r = assess(&[instance(3000, None, "")], 18);
+        assert_eq!(kinds(&r), [Kind::StaleHeartbeat]);
+        assert!(r.reasons[0].text().contains("never sent"));
+        assert_eq!(r.heartbeat_at, None);
+    }
+
+    #[test]
+    fn agents_more_than_one_major_behind_the_cluster_are_too_old() {
+        assert_eq!(
+            kinds(&assess(&[instance(3000, Some(60), "17.9.9")], 18)),
+            []
+        );
+        let r = assess(&[instance(3000, Some(60), "16.4.2")], 18);
+        assert_eq!(kinds(&r), [Kind::AgentTooOld]);
+        assert!(r.reasons[0].text().contains("tbot 16.4.2"));
+    }
+
+    #[test]
+    fn an_expired_instance_without_a_token_is_locked_out() {
+        let r = assess(&[instance(0, Some(60), "18.1.0")], 18);
+        assert_eq!(r.live_instances, 0);
+        assert_eq!(kinds(&r), [Kind::TokenSpent]);
+        assert_eq!(r.reasons[0].fix("b"), "mwictl recover expired --bot b");
+    }
+
+    fn bound(limit: u32, used: u32, mode: &str, key: bool, rotate: bool) -> ProvisionTokenV2 {
+        let onboarding = bound_keypair::Onboarding {
+            initial_public_key: key.then(|| {
+                "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsqVA9xfvZBF+SY1+fE/bs+O7A7n6iSE3Z2l+Lud9Jy"
+                    .to_owned()
+            }),
+            must_register_before: None,
+            recovery_mode: mode.into(),
+            recovery_limit: limit,
+        };
+        let mut t = bound_keypair::token("t", "b", &onboarding);
+        t.status
+            .get_or_insert_with(Default::default)
+            .bound_keypair
+            .get_or_insert_with(Default::default)
+            .recovery_count = used;
+        if rotate {
+            let bk = t.spec.as_mut().unwrap().bound_keypair.as_mut().unwrap();
+            bk.rotate_after = Some(at(NOW).into());
+        }
+        t
+    }
+
+    fn assess_tokens(tokens: &[ProvisionTokenV2], live: bool) -> BotReport {
+        let mut acc = Acc {
+            name: "b".into(),
+            ..Default::default()
+        };
+        for t in tokens {
+            assess_token(&mut acc, t, "t", at(NOW));
+        }
+        if live {
+            assess_instance(
+                &mut acc,
+                &instance(3000, Some(60), "18.1.0"),
+                true,
+                Some(18),
+            );
+        }
+        report(acc, &HashSet::new(), "18.1.0", at(NOW), Limits::default())
+    }
+
+    #[test]
+    fn bound_keypair_headroom_of_zero_or_one_is_reported_in_mode_standard_only() {
+        let r = assess_tokens(&[bound(2, 2, "standard", false, false)], true);
+        assert_eq!(kinds(&r), [Kind::RecoveriesExhausted]);
+        assert_eq!(r.recoveries_remaining, Some(0));
+        let r = assess_tokens(&[bound(2, 1, "standard", false, false)], true);
+        assert_eq!(kinds(&r), [Kind::LastRecovery]);
+        assert_eq!(
+            kinds(&assess_tokens(
+                &[bound(5, 1, "standard", false, false)],
+                true
+            )),
+            []
+        );
+        let r = assess_tokens(&[bound(1, 9, "relaxed", false, false)], true);
+        assert_eq!((kinds(&r), r.recoveries_remaining), (vec![], None));
+    }
+
+    #[test]
+    fn an_exhausted_token_without_a_live_instance_is_one_reason_with_the_bound_keypair_fix() {
+        let r = assess_tokens(&[bound(1, 1, "standard", false, false)], false);
+        assert_eq!(kinds(&r), [Kind::TokenSpent]);
+        assert_eq!(r.reasons[0].fix("b"), "mwictl recover bk-exhausted --bot b");
+    }
+
+    #[test]
+    fn insecure_mode_is_flagged_unless_the_key_is_static_where_only_a_rotation_is() {
+        let r = assess_tokens(&[bound(1, 0, "insecure", false, false)], true);
+        assert_eq!(kinds(&r), [Kind::InsecureToken]);
+        assert_eq!(
+            kinds(&assess_tokens(
+                &[bound(1, 0, "insecure", true, false)],
+                true
+            )),
+            []
+        );
+        let r = assess_tokens(&[bound(1, 0, "insecure", true, true)], true);
+        assert_eq!(kinds(&r), [Kind::StaticKeyRotation]);
+    }
+
+    #[test]
+    fn a_lock_blocks_only_the_bot_whose_target_it_names() {
+        let lock = |user: &str, token: &str| {
+            bot_lock(LockV2 {
+                metadata: Some(mwi_proto::types::Metadata {
+                    name: "l".into(),
+                    ..Default::default()
+                }),
+                spec: Some(mwi_proto::types::LockSpecV2 {
+                    target: Some(LockTarget {
+                        user: user.into(),
+                        join_token: token.into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        };
+        assert!(
+            lock("alice", "").is_none(),
+            "a lock on a person is no bot's"
+        );
+        let on_bot = lock("bot-b", "").unwrap();
+        assert_eq!(on_bot.text, "User:\"bot-b\"");
+        assert!(lock("", "tok").is_some());
+    }
+
+    #[test]
+    fn bots_needing_attention_rank_by_their_most_urgent_reason_then_by_count() {
+        let bot = |name: &str, reasons: Vec<Reason>| BotReport {
+            bot: name.into(),
+            reasons,
+            locks: 0,
+            instances: 0,
+            live_instances: 0,
+            recoveries_remaining: None,
+            identity_expires: None,
+            heartbeat_at: None,
+        };
+        let insecure = || Reason::InsecureToken { token: "t".into() };
+        let roles = || Reason::MissingRoles {
+            roles: vec!["r".into()],
+        };
+        let mut all = [
+            bot("a-fine", vec![]),
+            bot("b-insecure", vec![insecure()]),
+            bot("c-roles", vec![roles()]),
+            bot("d-roles-and-insecure", vec![roles(), insecure()]),
+        ];
+        all.sort_by(|a, b| rank(a).cmp(&rank(b)));
+        let names: Vec<&str> = all.iter().map(|b| b.bot.as_str()).collect();
+        assert_eq!(
+            names,
+            ["d-roles-and-insecure", "c-roles", "b-insecure", "a-fine"]
+        );
+    }
+}
