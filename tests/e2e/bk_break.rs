@@ -218,11 +218,13 @@ fn s12_a_lab_restored_under_a_fleet_fails_every_join_state_and_the_doctor_sees_a
     let lab = Lab::start();
     let json = break_json(&lab, "bk-rollback", &[]);
     let (token, log) = check_summary(&json, "S12", "join state verification failed");
-    assert_eq!(
-        json["next"][1], "mwictl recover bk-rollback --yes",
+    let second = bot_dir(&lab).join("example-2").join("tbot.yaml");
+    let recover = json["next"][1].as_str().unwrap();
+    assert!(
+        recover.starts_with("mwictl recover bk-rollback --restart-cmd ")
+            && recover.contains(&format!("mwictl lab bot -c {} --oneshot", second.display())),
         "{json}"
     );
-    let second = bot_dir(&lab).join("example-2").join("tbot.yaml");
     assert_eq!(
         json["next"][3],
         format!("mwictl lab bot -c {}", second.display()),
@@ -359,4 +361,72 @@ fn snapshot_and_restore_refuse_bad_paths_in_one_line() {
     one_line(&["lab", "restore", &path], "asks first");
     let snapshots = lab.root().join("lab").join("snapshots");
     assert!(!snapshots.exists(), "no before-restore snapshot was taken");
+}
+
+#[test]
+fn bk_exhausted_summary_and_its_tbot_yaml_in_text() {
+    let lab = Lab::start();
+    let dir = bot_dir(&lab);
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "break",
+        "bk-exhausted",
+        "--bot",
+        BOT,
+        "--dir",
+        dir.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let yaml = std::fs::read_to_string(dir.join("tbot.yaml")).unwrap();
+    let mut settings = snapshot_settings();
+    settings.add_filter(r"took \d+\.\ds", "took [SECONDS]");
+    settings.add_filter(r"bot-example-[0-9a-f]{8}", "bot-example-[ID]");
+    settings.add_filter(r"\b[0-9a-f]{32}\b", "[SECRET]");
+    settings.bind(|| {
+        insta::assert_snapshot!("lab_break_bk_exhausted_text", lab.redact(&out.stdout));
+        insta::assert_snapshot!("lab_break_bk_exhausted_tbot_yaml", lab.redact(&yaml));
+    });
+}
+
+#[test]
+fn s12s_next_recover_command_brings_the_fleet_back_with_every_mode_restored() {
+    let lab = Lab::start();
+    let json = break_json(&lab, "bk-rollback", &[]);
+    let token = json["token"].as_str().unwrap().to_string();
+    let recover = json["next"][1].as_str().unwrap().to_string();
+    // The agents' 3s certificates expire first, so the restarted agents join without them.
+    std::thread::sleep(Duration::from_secs(4));
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut sh = assert_cmd::Command::new("sh");
+    sh.args(["-c", &recover])
+        .envs(hermetic_env(&lab.home()))
+        .env("PATH", path)
+        .env_remove("TELEPORT_AUTH_SERVER")
+        .env_remove("TELEPORT_IDENTITY_FILE");
+    let out = run(&mut sh);
+    assert_eq!(out.code, 0, "{recover}:\n{}\n{}", out.stdout, out.stderr);
+    let status = status(&lab, &token).expect("the token");
+    assert_eq!(
+        status.recovery_count, 2,
+        "the bot recovered after the restore"
+    );
+    let mode = lab.admin(async |mut c| {
+        c.get_token(ResourceRequest {
+            name: token.clone(),
+        })
+        .await
+        .expect("the token")
+        .into_inner()
+        .spec
+        .and_then(|s| s.bound_keypair)
+        .and_then(|b| b.recovery)
+        .map(|r| r.mode)
+        .unwrap_or_default()
+    });
+    assert_eq!(mode, "standard", "insecure is not left behind");
 }

@@ -526,3 +526,41 @@ fn a_bot_with_two_bound_tokens_or_a_token_of_another_method_is_refused_and_nothi
         plan.stdout
     );
 }
+
+#[test]
+fn the_wizard_names_s9_for_a_locked_join_token_and_restores_the_mode_after_the_recovery() {
+    use crate::recover_pty::{expect, plain, spawn};
+    let lab = Lab::start();
+    let bot = BkBot::new(&lab, "example", "5");
+    bot.break_join_state(&lab);
+    let mut s = spawn(&lab, &["recover", "example"], &[("COLUMNS", "200")], 60);
+    expect(&mut s, "tbot log to read");
+    s.send_line("").unwrap();
+    expect(&mut s, "tbot.yaml of this bot");
+    s.send_line("").unwrap();
+    let diagnosis = plain(&expect(&mut s, "Recovery to run"));
+    assert!(
+        diagnosis.contains(&format!(
+            "This looks like S9: the bot's join state was rejected and its join token is locked (a lock on its bound-keypair join token {} blocks the bot)",
+            bot.token
+        )),
+        "{diagnosis}"
+    );
+    s.send("\r").unwrap();
+    expect(&mut s, "Command that restarts tbot");
+    s.send_line(bot.restart_cmd()).unwrap();
+    expect(&mut s, "Wait for tbot to come back");
+    s.send_line("30s").unwrap();
+    let plan = plain(&expect(&mut s, "Apply this plan?"));
+    assert!(plan.contains("stolen key"), "{plan}");
+    s.send("y").unwrap();
+    let result = plain(&expect(&mut s, "Journal:"));
+    assert!(result.contains("Recovered: bot \"example\""), "{result}");
+    assert!(
+        result.contains(&format!("Restored token {} to mode standard", bot.token)),
+        "{result}"
+    );
+    s.expect(expectrl::Eof).expect("the wizard ends");
+    assert_eq!(recovery(&lab, &bot.token).0, "standard");
+    assert_eq!(lock_count(&lab), 0);
+}

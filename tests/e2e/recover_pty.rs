@@ -11,7 +11,7 @@ use crate::harness::{BIN, Lab, run};
 use crate::recover::{bot_user_locks, break_bot, config_token};
 
 /// Waits for `needle` on the terminal, failing with what was on screen.
-fn expect(session: &mut Session, needle: &str) -> String {
+pub fn expect(session: &mut Session, needle: &str) -> String {
     match session.expect(needle) {
         Ok(found) => String::from_utf8_lossy(found.before()).into_owned(),
         Err(e) => panic!("waiting for {needle:?}: {e}"),
@@ -19,7 +19,7 @@ fn expect(session: &mut Session, needle: &str) -> String {
 }
 
 /// The terminal's text without colours and cursor movement.
-fn plain(text: &str) -> String {
+pub fn plain(text: &str) -> String {
     console::strip_ansi_codes(text).into_owned()
 }
 
@@ -34,7 +34,7 @@ fn to_recovery_choice(s: &mut Session) {
 
 /// `mwictl ARGS` under a pseudo-terminal (xterm), with the lab's profile and the harness's
 /// hermetic environment; `wait` bounds each expectation.
-fn spawn(lab: &Lab, args: &[&str], env: &[(&str, &str)], wait: u64) -> Session {
+pub fn spawn(lab: &Lab, args: &[&str], env: &[(&str, &str)], wait: u64) -> Session {
     let mut command = Command::new(BIN);
     command
         .args(args)

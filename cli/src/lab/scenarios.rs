@@ -762,6 +762,24 @@ pub(super) fn first_lines(log: &Path, needles: &[&str]) -> Vec<String> {
         .collect()
 }
 
+/// `--restart-cmd` and `--wait` for a bound-keypair recovery: each bot's agent once, which joins
+/// without its expired certificates (see [`bk::BK_TTL`]), and a wait for its recovery.
+fn bk_restart(configs: &[PathBuf]) -> String {
+    let runs: Vec<String> = configs
+        .iter()
+        .map(|c| {
+            format!(
+                "mwictl lab bot -c {} --oneshot",
+                shell_word(&c.display().to_string())
+            )
+        })
+        .collect();
+    format!(
+        "--restart-cmd {} --wait 30s",
+        shell_word(&runs.join(" && "))
+    )
+}
+
 /// The commands that diagnose and fix the incident, then restart the agent.
 pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
     let bot = shell_word(&opts.bot);
@@ -809,8 +827,9 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
         Incident::BkExhausted | Incident::BkJoinState => vec![
             doctor,
             format!(
-                "mwictl recover {} --bot {bot} --tbot-config {config} --yes",
-                opts.scenario.name()
+                "mwictl recover {} --bot {bot} --tbot-config {config} {} --yes",
+                opts.scenario.name(),
+                bk_restart(&[opts.config_path()])
             ),
             restart,
         ],
@@ -818,25 +837,33 @@ pub fn next_commands(opts: &BreakOptions) -> Vec<String> {
         Incident::BkTokenWiped | Incident::BkKeypairLost => vec![
             doctor,
             format!(
-                "mwictl recover {} --bot {bot} --storage {} --tbot-config {config} --yes",
+                "mwictl recover {} --bot {bot} --storage {} --tbot-config {config} {} --yes",
                 opts.scenario.name(),
-                shell_word(&opts.data_dir().display().to_string())
+                shell_word(&opts.data_dir().display().to_string()),
+                bk_restart(&[opts.config_path()])
             ),
             restart,
         ],
         Incident::BkRollback => {
+            let configs: Vec<PathBuf> = std::iter::once(opts.config_path())
+                .chain(
+                    (2..=bk::FLEET)
+                        .map(|n| opts.dir.join(bk::fleet_bot(&opts.bot, n)).join("tbot.yaml")),
+                )
+                .collect();
             let mut next = vec![
                 doctor,
-                format!("mwictl recover {} --yes", opts.scenario.name()),
-                restart,
+                format!(
+                    "mwictl recover {} {} --yes",
+                    opts.scenario.name(),
+                    bk_restart(&configs)
+                ),
             ];
-            for n in 2..=bk::FLEET {
-                let config = opts.dir.join(bk::fleet_bot(&opts.bot, n)).join("tbot.yaml");
-                next.push(format!(
-                    "mwictl lab bot -c {}",
-                    shell_word(&config.display().to_string())
-                ));
-            }
+            next.extend(
+                configs
+                    .iter()
+                    .map(|c| format!("mwictl lab bot -c {}", shell_word(&c.display().to_string()))),
+            );
             next
         }
     }

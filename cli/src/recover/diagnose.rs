@@ -31,7 +31,7 @@ pub struct BotState {
     pub instances: Vec<BotInstance>,
     /// Its join tokens: name and expiry.
     pub tokens: Vec<(String, Option<prost_types::Timestamp>)>,
-    /// Its bound-keypair tokens, with their status.
+    /// Its bound-keypair tokens, whole (mode, limit, recovery_count).
     pub bound_tokens: Vec<ProvisionTokenV2>,
 }
 
@@ -58,15 +58,14 @@ pub async fn gather(client: &Client, bot: &str) -> Result<BotState, CommandError
         )
     };
     let (fetched, instances, all_tokens) = tokio::try_join!(get_bot, instances, tokens)?;
-    let bound_tokens: Vec<ProvisionTokenV2> = all_tokens
-        .iter()
-        .filter(|t| bound_keypair::state(t).is_some())
-        .cloned()
-        .collect();
     let tokens: Vec<(String, Option<prost_types::Timestamp>)> = all_tokens
+        .iter()
+        .filter_map(|t| t.metadata.as_ref())
+        .map(|m| (m.name.clone(), m.expires))
+        .collect();
+    let bound_tokens = all_tokens
         .into_iter()
-        .filter_map(|t| t.metadata)
-        .map(|m| (m.name, m.expires))
+        .filter(|t| crate::ops::bound_keypair::state(t).is_some())
         .collect();
     let targets = BotTargets {
         bot: bot.to_string(),
@@ -317,6 +316,9 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
         log.iter()
             .find(|f| f.incident == doctor::Incident::Product(incident))
     };
+    if let Some(s) = bound_keypair_suggestion(state, log, now) {
+        return Some(s);
+    }
     if !state.locks.is_empty() {
         let reason = if state.mismatch_locks() > 0 {
             format!(
@@ -357,27 +359,6 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
             db: f.facts.get("db").cloned(),
         });
     }
-    for (incident, flow) in [
-        (Incident::BkKeypairLost, Flow::BkKeypairLost),
-        (Incident::BkTokenWiped, Flow::BkTokenWiped),
-    ] {
-        if let Some(f) = found(incident) {
-            return Some(Suggestion {
-                flow,
-                reason: format!("the log shows {}", f.title),
-                login: None,
-                db: None,
-            });
-        }
-    }
-    if let Some(reason) = state.wiped_token() {
-        return Some(Suggestion {
-            flow: Flow::BkTokenWiped,
-            reason,
-            login: None,
-            db: None,
-        });
-    }
     if state.live_instances(now) == 0 {
         let reason = match found(Incident::Expired) {
             Some(f) => format!(
@@ -394,6 +375,92 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
         });
     }
     None
+}
+
+/// A bound-keypair incident: a lock on a bound-keypair join token or a log finding of S9 (S12
+/// when the log shows several bots), a token at its limit in mode standard with no live
+/// instance or a log finding of S8, a log finding of S11, a token without its bound key (or
+/// none) while bound-keypair instances exist or a log finding of S10.
+fn bound_keypair_suggestion(
+    state: &BotState,
+    log: &[LogFinding],
+    now: SystemTime,
+) -> Option<Suggestion> {
+    let suggestion = |flow: Flow, reason: String| Suggestion {
+        flow,
+        reason,
+        login: None,
+        db: None,
+    };
+    let found = |incident: Incident| {
+        log.iter()
+            .find(|f| f.incident == doctor::Incident::Product(incident))
+    };
+    if let Some(f) = found(Incident::BkRollback) {
+        return Some(suggestion(
+            Flow::BkRollback,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    let bound: Vec<String> = state
+        .bound_tokens
+        .iter()
+        .map(crate::ops::recovery_mode::name_of)
+        .collect();
+    let locked = state.locks.iter().find_map(|l| {
+        let target = l.lock.value.spec.as_ref()?.target.as_ref()?;
+        bound
+            .contains(&target.join_token)
+            .then(|| target.join_token.clone())
+    });
+    if let Some(token) = locked {
+        return Some(suggestion(
+            Flow::BkJoinState,
+            format!("a lock on its bound-keypair join token {token} blocks the bot"),
+        ));
+    }
+    if let Some(f) = found(Incident::BkJoinState) {
+        return Some(suggestion(
+            Flow::BkJoinState,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    let spent = state
+        .bound_tokens
+        .iter()
+        .find(|t| crate::ops::bound_keypair::state(t).and_then(|s| s.recoveries_left) == Some(0));
+    if let Some(f) = found(Incident::BkExhausted) {
+        return Some(suggestion(
+            Flow::BkExhausted,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    if let Some(t) = spent
+        && state.live_instances(now) == 0
+    {
+        return Some(suggestion(
+            Flow::BkExhausted,
+            format!(
+                "token {} has no recoveries left and no instance holds a valid identity",
+                crate::ops::recovery_mode::name_of(t)
+            ),
+        ));
+    }
+    if let Some(f) = found(Incident::BkKeypairLost) {
+        return Some(suggestion(
+            Flow::BkKeypairLost,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    if let Some(f) = found(Incident::BkTokenWiped) {
+        return Some(suggestion(
+            Flow::BkTokenWiped,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    state
+        .wiped_token()
+        .map(|reason| suggestion(Flow::BkTokenWiped, reason))
 }
 
 /// The diagnosis as the wizard prints it.
@@ -543,6 +610,71 @@ mod tests {
             Flow::Expired,
             "no live instance and no other finding"
         );
+    }
+
+    fn bound(name: &str, count: u32, limit: u32) -> ProvisionTokenV2 {
+        let mut t = crate::ops::bound_keypair::token(
+            name,
+            "b",
+            &crate::ops::bound_keypair::Onboarding {
+                initial_public_key: None,
+                must_register_before: None,
+                recovery_mode: "standard".into(),
+                recovery_limit: limit,
+            },
+        );
+        t.status
+            .get_or_insert_with(Default::default)
+            .bound_keypair
+            .get_or_insert_with(Default::default)
+            .recovery_count = count;
+        t
+    }
+
+    #[test]
+    fn a_join_token_lock_is_s9_and_a_spent_token_without_a_live_instance_is_s8() {
+        let now = SystemTime::now();
+        let mut s = state();
+        s.bound_tokens = vec![bound("bot-b-1", 2, 2)];
+        let found = suggest(&s, &[], now).unwrap();
+        assert_eq!(found.flow, Flow::BkExhausted);
+        assert_eq!(
+            found.reason,
+            "token bot-b-1 has no recoveries left and no instance holds a valid identity"
+        );
+        let lock = mwi_proto::types::LockV2 {
+            spec: Some(mwi_proto::types::LockSpecV2 {
+                target: Some(mwi_proto::types::LockTarget {
+                    join_token: "bot-b-1".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        s.locks = vec![BlockingLock {
+            lock: Fetched {
+                value: lock,
+                raw: Default::default(),
+            },
+            reason: "targets a join token of bot b".into(),
+        }];
+        let found = suggest(&s, &[], now).unwrap();
+        assert_eq!(
+            (found.flow, found.reason.as_str()),
+            (
+                Flow::BkJoinState,
+                "a lock on its bound-keypair join token bot-b-1 blocks the bot"
+            )
+        );
+        let rollback = finding(doctor::Incident::Product(Incident::BkRollback), &[]);
+        assert_eq!(
+            suggest(&s, &[rollback], now).unwrap().flow,
+            Flow::BkRollback
+        );
+        s.bound_tokens = vec![bound("bot-b-1", 1, 2)];
+        s.locks.clear();
+        assert_eq!(suggest(&s, &[], now).unwrap().flow, Flow::Expired);
     }
 
     #[test]

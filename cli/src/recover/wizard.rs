@@ -245,7 +245,16 @@ pub async fn decide(
     let now = SystemTime::now();
     printer.status(diagnose::render(&state, &log, config.as_ref(), now));
     let suggestion = diagnose::suggest(&state, &log, now);
-    let flows_offered = Flow::ALL;
+    // The bound-keypair flows only for a bot that joins that way (a token of the method, or an
+    // instance that joined with one: its token may be gone).
+    let bound = !state.bound_tokens.is_empty()
+        || state.instances.iter().any(|i| {
+            instance_row(i, &Default::default()).join_method == crate::ops::bound_keypair::METHOD
+        });
+    let flows_offered: Vec<Flow> = Flow::ALL
+        .into_iter()
+        .filter(|f| bound || !f.incident().is_bound_keypair())
+        .collect();
     let default = match &suggestion {
         Some(s) => {
             printer.status(format!(
@@ -330,11 +339,40 @@ pub async fn decide(
             ask_restart(prompt, &mut input)?;
             flows::bk_token_wiped::plan(client, bot, &input).await?
         }
-        Flow::BkExhausted | Flow::BkJoinState | Flow::BkRollback => {
-            return Err(CommandError::usage(format!(
-                "the wizard does not run {} yet",
-                flow.name()
-            )));
+        Flow::BkExhausted => {
+            let token = ask_bound_token(prompt, &state)?;
+            let how = prompt.select(
+                "How to allow the recovery",
+                &[
+                    "raise recovery.limit to recovery_count + 1 (this recovery only)".to_string(),
+                    "raise recovery.limit to recovery_count + 2 (one spare)".to_string(),
+                    "set recovery mode relaxed (no limit from now on)".to_string(),
+                ],
+                0,
+            )?;
+            input.spare = if how == 2 { 0 } else { how as u32 + 1 };
+            input.relaxed = how == 2;
+            input.token = Some(crate::ops::recovery_mode::name_of(&token));
+            ask_restart(prompt, &mut input)?;
+            flows::bound_keypair::exhausted(&state, &token, &input)
+        }
+        Flow::BkJoinState => {
+            let token = ask_bound_token(prompt, &state)?;
+            input.token = Some(crate::ops::recovery_mode::name_of(&token));
+            ask_restart(prompt, &mut input)?;
+            flows::bound_keypair::join_state(&state, &token, &input)
+        }
+        Flow::BkRollback => {
+            // From one bot's diagnosis the rollback covers that bot; `recover bk-rollback`
+            // covers the fleet.
+            let token = ask_bound_token(prompt, &state)?;
+            input.bots = vec![bot.to_string()];
+            ask_restart(prompt, &mut input)?;
+            let fetched = crate::client::Fetched {
+                value: token,
+                raw: Default::default(),
+            };
+            flows::bound_keypair::rollback(&[fetched], bot, &input)
         }
     };
     let wait_default = start.wait.map(crate::resource::format_go_duration);
@@ -426,6 +464,30 @@ fn ask_storage(
         "" | "-" => None,
         path => Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path))),
     })
+}
+
+/// The bot's bound-keypair token: its only one, or the one picked.
+fn ask_bound_token(
+    prompt: &mut dyn Prompt,
+    state: &BotState,
+) -> Result<mwi_proto::types::ProvisionTokenV2, CommandError> {
+    let names: Vec<String> = state
+        .bound_tokens
+        .iter()
+        .map(crate::ops::recovery_mode::name_of)
+        .collect();
+    let i = match names.len() {
+        0 => {
+            return Err(CommandError::usage(format!(
+                "bot {:?} has no bound_keypair token",
+                state.name()
+            ))
+            .hint("pick another recovery; this one is for bound-keypair bots"));
+        }
+        1 => 0,
+        _ => prompt.select("The bound-keypair token tbot joins with", &names, 0)?,
+    };
+    Ok(state.bound_tokens[i].clone())
 }
 
 fn ask_restart(prompt: &mut dyn Prompt, input: &mut FlowInput) -> Result<(), CommandError> {

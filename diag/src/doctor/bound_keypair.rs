@@ -61,11 +61,6 @@ pub(crate) fn advise(
         facts.insert("refusals".to_string(), refusals.join("; "));
     }
     let token = tokens.first().copied().unwrap_or(TOKEN);
-    let flow = match bk {
-        Incident::BkRollback => format!("`mwictl recover {}`", bk.name()),
-        _ => format!("`mwictl recover {} --bot {name}`", bk.name()),
-    };
-    let later = format!("{flow} will do these steps in one run once it exists.");
     let live = Some(LiveCheck::BoundKeypair {
         incident: bk,
         bot: bot.map(str::to_string),

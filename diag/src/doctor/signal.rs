@@ -247,6 +247,8 @@ pub(crate) enum BkRefusal {
 const TOKEN_NOT_FOUND: &str = "token expired or not found";
 /// tbot's line when a renewal fails (tbot/renew.go).
 const RENEW_FAILED: &str = "Failed to renew bot identity";
+/// The join method a line names (tbot's `join_method` field).
+const BOUND_KEYPAIR_METHOD: &str = "bound_keypair";
 
 impl BkRefusal {
     /// Each refusal and the words that show it, in the order they are tried.
@@ -463,16 +465,19 @@ pub(crate) fn classify(text: &str, checks: u32) -> Vec<Signal> {
     }
     if on(TOKEN) && text.contains(TOKEN_NOT_FOUND) {
         // A renewal presents no one-time token; a bot that renews by joining again with its
-        // token (bound_keypair, tbot v18+) finds that token deleted.
-        out.push(if text.contains(RENEW_FAILED) {
-            Signal::BoundKeypair {
-                refusal: BkRefusal::TokenDeleted,
-                token: None,
-                bot: None,
-            }
-        } else {
-            Signal::TokenInvalid
-        });
+        // token (bound_keypair, tbot v18+), or a bound-keypair join (whose token never expires
+        // by itself), finds that token deleted.
+        out.push(
+            if text.contains(RENEW_FAILED) || text.contains(BOUND_KEYPAIR_METHOD) {
+                Signal::BoundKeypair {
+                    refusal: BkRefusal::TokenDeleted,
+                    token: None,
+                    bot: None,
+                }
+            } else {
+                Signal::TokenInvalid
+            },
+        );
     }
     if on(ISSUED) && text.contains("already been issued a renewable certificate") {
         out.push(Signal::AlreadyIssued {
@@ -1181,7 +1186,19 @@ mod tests {
             .collect();
         assert_eq!(refusals, [BkRefusal::TokenDeleted]);
         assert_eq!(refusals[0].wording(), "token expired or not found");
-        let join = r#"ERROR [TBOT]      Failed to join the cluster with the token: "" can not join the cluster with role "Bot", token expired or not found"#;
+        let bound = r#"ERROR [TBOT]      Failed to join the cluster with the token: "" can not join the cluster with role "Bot", token expired or not found join_method:bound_keypair"#;
+        assert!(
+            all(bound).iter().any(|s| matches!(
+                s,
+                Signal::BoundKeypair {
+                    refusal: BkRefusal::TokenDeleted,
+                    ..
+                }
+            )),
+            "{:?}",
+            all(bound)
+        );
+        let join = r#"ERROR [TBOT]      Failed to join the cluster with the token: "" can not join the cluster with role "Bot", token expired or not found join_method:token"#;
         assert!(all(join).contains(&Signal::TokenInvalid), "{:?}", all(join));
         assert!(
             !all(join)

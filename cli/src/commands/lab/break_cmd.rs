@@ -24,7 +24,9 @@ use crate::lab::setup::LabTarget;
 /// until recovery.limit (3) refuses it; S9 runs a second agent on a copy of the storage
 /// (DIR/data-copy) after the first recovered; S10 deletes the token and creates it again from its
 /// spec alone (or, with --delete, only deletes it); S11 wipes the storage and makes a new
-/// keypair there.
+/// keypair there; S12 onboards a second bot NAME-2 (in DIR/NAME-2, logging to DIR/tbot.log
+/// too), takes a `lab snapshot`, lets both bots recover, then restores the snapshot under the
+/// running lab (`lab restore`: everything done in the lab meanwhile is rolled back).
 /// S6 and S7 run an agent into the incident when the lab runs a proxy that advertises an address
 /// this host cannot reach (`lab start --proxy-listen 127.0.0.1:3080 --proxy-public-addr
 /// proxy.lab.invalid:3080`): the bot's proxy_server or its identity output's proxy ping fails.

@@ -103,7 +103,7 @@ pub async fn exhausted(ctx: &Context, args: BkExhaustedArgs) -> Result<ExitStatu
         async |client| {
             let token = recovery_mode::bot_token(client, &bot, input.token.as_deref()).await?;
             let state = diagnose::gather(client, &bot).await?;
-            Ok(flows::exhausted(&state, &token, &input))
+            Ok(flows::exhausted(&state, &token.value, &input))
         },
     )
     .await
@@ -122,7 +122,7 @@ pub async fn join_state(ctx: &Context, args: BkJoinStateArgs) -> Result<ExitStat
         async |client| {
             let token = recovery_mode::bot_token(client, &bot, input.token.as_deref()).await?;
             let state = diagnose::gather(client, &bot).await?;
-            Ok(flows::join_state(&state, &token, &input))
+            Ok(flows::join_state(&state, &token.value, &input))
         },
     )
     .await

@@ -64,13 +64,9 @@ fn restart(steps: &mut Vec<Step>, after: &mut Vec<String>, input: &FlowInput, no
 
 /// S8: raise recovery.limit to recovery_count + spare (or set mode relaxed), let tbot retry,
 /// wait until the count rose and a new instance joined.
-pub fn exhausted(
-    state: &BotState,
-    token: &Fetched<ProvisionTokenV2>,
-    input: &FlowInput,
-) -> Planned {
+pub fn exhausted(state: &BotState, token: &ProvisionTokenV2, input: &FlowInput) -> Planned {
     let bot = state.name().to_string();
-    let t = &token.value;
+    let t = token;
     let (mode, count, limit) = (mode_of(t), count_of(t), recovery(t).limit);
     let name = name_of(t);
     let used_up = mode == "standard" && count >= limit;
@@ -136,13 +132,9 @@ pub fn exhausted(
 /// S9: remove every lock that blocks the bot, switch the token to insecure (journaled), restart,
 /// wait until recovery_count rose, restore the mode, keep a recovery spare in mode standard,
 /// and check that no lock is left.
-pub fn join_state(
-    state: &BotState,
-    token: &Fetched<ProvisionTokenV2>,
-    input: &FlowInput,
-) -> Planned {
+pub fn join_state(state: &BotState, token: &ProvisionTokenV2, input: &FlowInput) -> Planned {
     let bot = state.name().to_string();
-    let t = &token.value;
+    let t = token;
     let name = name_of(t);
     let locks = state.lock_summaries();
     let headline = match locks.len() {
@@ -310,10 +302,10 @@ mod tests {
     fn exhausted_raises_the_limit_by_the_spare_or_switches_to_relaxed() {
         let mut i = input(true);
         i.spare = 2;
-        let planned = exhausted(&state(), &token(3, 3), &i);
+        let planned = exhausted(&state(), &token(3, 3).value, &i);
         insta::assert_snapshot!(planned.plan.text());
         i.relaxed = true;
-        let relaxed = exhausted(&state(), &token(3, 3), &i).plan;
+        let relaxed = exhausted(&state(), &token(3, 3).value, &i).plan;
         assert_eq!(
             relaxed.steps[1],
             Step::SwitchTokenMode {
@@ -321,7 +313,7 @@ mod tests {
                 mode: "relaxed".into()
             }
         );
-        let not_used_up = exhausted(&state(), &token(1, 3), &input(false)).plan;
+        let not_used_up = exhausted(&state(), &token(1, 3).value, &input(false)).plan;
         assert!(
             not_used_up.text().starts_with(
                 "Bot \"example\" does not show incident S8 (the bot's bound-keypair token has no recoveries left): token example-token has 2 recovery(ies) left"
@@ -333,7 +325,7 @@ mod tests {
 
     #[test]
     fn join_state_switches_to_insecure_waits_and_restores() {
-        let planned = join_state(&state(), &token(2, 3), &input(false));
+        let planned = join_state(&state(), &token(2, 3).value, &input(false));
         insta::assert_snapshot!(planned.plan.text());
         assert_eq!(
             planned
