@@ -77,6 +77,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
             cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
             cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -284,6 +285,26 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         }
         &'mwictl;lab;keypair;help;help'= {
         }
+        &'mwictl;lab;seed'= {
+            cand --bots 'How many bots to add'
+            cand --instances 'How many bot instances to add (spread over the bots; needs --bots)'
+            cand --locks 'How many locks to add'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;lab;snapshot'= {
             cand --out 'The file to write (it must not exist) [default: DATA_DIR/snapshots/lab-TIME.db]'
             cand --data-dir 'The lab''s data dir [default: the saved lab profile''s, else $MWICTL_HOME/lab]'
@@ -328,6 +349,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
             cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
             cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -349,6 +371,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
         }
         &'mwictl;lab;help;keypair;create'= {
+        }
+        &'mwictl;lab;help;seed'= {
         }
         &'mwictl;lab;help;snapshot'= {
         }
@@ -1141,6 +1165,10 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'mwictl;bots;instances;ls'= {
+            cand --search 'Only instances whose bot name, ID, hostname, version or join method contains this'
+            cand --query 'Only instances matching this predicate, e.g. ''older_than(version, "18.1.0")'''
+            cand --sort-index 'Sort by bot_name, active_at_latest (last seen), version_latest or host_name_latest'
+            cand --sort-order 'Sort order'
             cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
             cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
             cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
@@ -1707,6 +1735,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db 'Register databases in the lab, as database agents or auto-discovery would'
             cand user 'Write an identity file for a normal user of the lab (created or updated with these roles)'
             cand keypair 'Bound keypairs for the lab agent, as `tbot keypair`'
+            cand seed 'Fill the lab with a synthetic fleet: bots, live instances and locks'
             cand snapshot 'Save a consistent copy of the lab''s database (every resource: roles, users, bots, tokens with their status, bot instances, locks)'
             cand restore 'Roll the lab''s database back to a snapshot, as restoring an auth backend from a backup does'
         }
@@ -1727,6 +1756,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand create 'Make a keypair to preregister in a bound_keypair token, as `tbot keypair create`'
         }
         &'mwictl;help;lab;keypair;create'= {
+        }
+        &'mwictl;help;lab;seed'= {
         }
         &'mwictl;help;lab;snapshot'= {
         }

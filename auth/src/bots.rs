@@ -236,6 +236,30 @@ fn put_bot(
     Ok(assemble(&user, &row.revision, &fresh))
 }
 
+/// The stored role and user of a new bot `name` with no roles, as CreateBot writes them (for
+/// seeding a lab in bulk): (kind, name, value) rows, the role without its revision yet.
+pub(crate) fn new_bot_rows(name: &str, created_by: &str) -> [(Kind, String, Vec<u8>); 2] {
+    let user_name = bot_resource_name(name);
+    let user = UserRecord {
+        name: user_name.clone(),
+        roles: vec![user_name.clone()],
+        traits: BTreeMap::new(),
+        labels: BTreeMap::from([
+            (BOT_LABEL.to_string(), name.to_string()),
+            (BOT_GENERATION_LABEL.to_string(), "0".to_string()),
+        ]),
+        created_by: created_by.to_string(),
+    };
+    [
+        (
+            Kind::Role,
+            user_name.clone(),
+            bot_role(name, &[], None).encode_to_vec(),
+        ),
+        (Kind::User, user_name, user.to_bytes()),
+    ]
+}
+
 fn role_of(row: &Row) -> Result<RoleV6, ApiError> {
     RoleV6::decode(row.value.as_ref())
         .map_err(|e| ApiError::Internal(format!("stored role {:?} is unreadable: {e}", row.name)))

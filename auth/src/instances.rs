@@ -10,8 +10,11 @@ use mwi_proto::machineid::{
 };
 use prost::Message;
 
+use mwi_diag::query::Query;
+
 use crate::authz::Caller;
 use crate::error::ApiError;
+use crate::instance_index;
 use crate::rpc::{decode, empty, repeated};
 use crate::server::Auth;
 use crate::store::{Kind, Page};
@@ -43,6 +46,36 @@ fn check_ids(bot: &str, instance_id: &str) -> Result<String, ApiError> {
 pub(crate) fn decode_instance(bytes: &[u8]) -> Result<BotInstance, ApiError> {
     BotInstance::decode(bytes)
         .map_err(|e| ApiError::Internal(format!("a stored bot instance is unreadable: {e}")))
+}
+
+/// Separates the parts of a page token that resumes a sort other than by name.
+const TOKEN_SEP: char = '\u{1f}';
+
+/// The page token that resumes `field`'s order at (`value`, `name`). Sorted by name, it is the
+/// name itself, as ListBotInstances' tokens are.
+fn page_token(field: &str, value: &str, name: &str) -> String {
+    if field == "bot_name" {
+        name.to_owned()
+    } else {
+        format!("{field}{TOKEN_SEP}{value}{TOKEN_SEP}{name}")
+    }
+}
+
+/// The (sort value, name) a page token resumes at; refused when it came from another sort.
+fn page_position(field: &str, token: &str) -> Result<instance_index::Position, ApiError> {
+    if field == "bot_name" && !token.contains(TOKEN_SEP) {
+        return Ok((token.to_owned(), token.to_owned()));
+    }
+    token
+        .split_once(TOKEN_SEP)
+        .filter(|(f, _)| *f == field)
+        .and_then(|(_, rest)| rest.rsplit_once(TOKEN_SEP))
+        .map(|(value, name)| (value.to_owned(), name.to_owned()))
+        .ok_or_else(|| {
+            ApiError::BadParameter(format!(
+                "page token {token:?} does not continue a listing sorted by {field}"
+            ))
+        })
 }
 
 fn page_size(asked: i32) -> usize {
@@ -109,6 +142,8 @@ impl Auth {
         .await
     }
 
+    /// ListBotInstancesV2: sorted by any of Teleport's sort fields, filtered by bot, search term
+    /// and predicate query, paged by keyset over the instance index (see `instance_index`).
     pub(crate) async fn list_bot_instances_v2(
         &self,
         caller: &Caller,
@@ -116,29 +151,49 @@ impl Auth {
     ) -> Result<Bytes, ApiError> {
         self.authorize(caller, &["list", "read"], "bot_instance")?;
         let req: ListBotInstancesV2Request = decode(body)?;
-        if !matches!(req.sort_field.as_str(), "" | "bot_name") {
+        let field = if req.sort_field.is_empty() {
+            "bot_name"
+        } else {
+            req.sort_field.as_str()
+        };
+        let Some((field, column)) = instance_index::SORTS.iter().find(|(f, _)| *f == field) else {
             return Err(ApiError::BadParameter(format!(
-                "sort_field {:?} is not supported by the lab auth service; use \"bot_name\" \
-                 (or leave it empty)",
-                req.sort_field
+                "unsupported sort field {:?}; use one of {}",
+                req.sort_field,
+                instance_index::sort_names()
             )));
-        }
+        };
         let filter = req.filter.unwrap_or_default();
-        if !filter.query.is_empty() {
-            return Err(ApiError::BadParameter(
-                "filter.query (predicate language) is not supported by the lab auth service; \
-                 use filter.bot_name or filter.search_term"
-                    .into(),
-            ));
-        }
-        self.list_instances(Page {
-            prefix: (!filter.bot_name.is_empty()).then(|| format!("{}/", filter.bot_name)),
-            from: (!req.page_token.is_empty()).then_some(req.page_token),
-            contains: Some(filter.search_term),
+        let query = if filter.query.is_empty() {
+            None
+        } else {
+            Some(
+                Query::parse(&filter.query)
+                    .map_err(|e| ApiError::BadParameter(format!("parsing expression: {e}")))?,
+            )
+        };
+        let from = (!req.page_token.is_empty())
+            .then(|| page_position(field, &req.page_token))
+            .transpose()?;
+        let listing = instance_index::Listing {
+            column,
             desc: req.sort_desc,
+            bot: (!filter.bot_name.is_empty()).then_some(filter.bot_name),
+            search: (!filter.search_term.is_empty()).then_some(filter.search_term),
+            query,
+            from,
             limit: page_size(req.page_size),
-        })
-        .await
+        };
+        if self.store.read(|r| r.instance_index_stale()).await? {
+            self.store.write(|tx| tx.refresh_instance_index()).await?;
+        }
+        let (rows, next) = self.store.read(move |r| r.instance_page(&listing)).await?;
+        let items: Vec<Bytes> = rows.into_iter().map(|r| r.value).collect();
+        let mut out = repeated(1, &items);
+        if let Some((value, name)) = next {
+            wire::put_bytes(&mut out, 2, page_token(field, &value, &name).as_bytes());
+        }
+        Ok(out.into())
     }
 
     pub(crate) async fn delete_bot_instance(

@@ -18,6 +18,9 @@ pub use crate::proxy::ProxyConfig;
 use crate::proxy::{self, Proxy};
 use crate::records::DatabaseRecord;
 use crate::rpc::LabService;
+pub use crate::seed::{
+    FleetSize, Seeded, VERSIONS as SEEDED_VERSIONS, bot_name as seeded_bot_name, seed_fleet,
+};
 use crate::server::Auth;
 use crate::store::{self, Change, Kind, Page, Store};
 use crate::tls;

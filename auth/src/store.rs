@@ -190,6 +190,50 @@ pub(crate) fn upsert_record(
     Ok(())
 }
 
+/// Inserts (or replaces) `rows` through a short-lived connection, `batch` rows per transaction,
+/// indexing bot instances as it goes; for seeding a lab in bulk, which may run beside a live
+/// lab (WAL allows it). Protobuf resources get a revision as [`create`] gives them.
+pub(crate) fn insert_bulk(
+    path: &Path,
+    rows: impl Iterator<Item = (Kind, String, Vec<u8>, Option<i64>)>,
+    batch: usize,
+) -> Result<usize, OpenError> {
+    let mut conn = open_existing(path)?;
+    crate::instance_index::ensure(&conn)?;
+    let mut rows = rows.peekable();
+    let mut written = 0;
+    while rows.peek().is_some() {
+        let txn = conn.transaction()?;
+        {
+            let mut insert = txn.prepare_cached(
+                "INSERT OR REPLACE INTO resources (kind, name, value, revision, expires)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (kind, name, value, expires) in rows.by_ref().take(batch.max(1)) {
+                let revision = uuid::Uuid::new_v4().to_string();
+                let value = match kind {
+                    Kind::User | Kind::DbServer => value,
+                    _ => wire::with_revision(&value, &revision)
+                        .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?,
+                };
+                insert.execute(rusqlite::params![
+                    kind.as_str(),
+                    name,
+                    value,
+                    revision,
+                    expires
+                ])?;
+                if kind == Kind::BotInstance {
+                    crate::instance_index::upsert(&txn, &name, &value)?;
+                }
+                written += 1;
+            }
+        }
+        txn.commit()?;
+    }
+    Ok(written)
+}
+
 /// Writes a consistent copy of the database at `path` to the new file `out` (SQLite's `VACUUM
 /// INTO`, a read transaction: a running lab goes on serving); returns how many resources it holds.
 pub(crate) fn snapshot(path: &Path, out: &Path) -> Result<u64, OpenError> {
@@ -328,6 +372,30 @@ impl Reader<'_> {
     pub(crate) fn list(&self, kind: Kind, page: &Page) -> Result<Vec<Row>, ApiError> {
         list(self.conn, kind, page, self.now)
     }
+
+    /// Whether the bot instance index has rows another process wrote and it has not indexed.
+    pub(crate) fn instance_index_stale(&self) -> Result<bool, ApiError> {
+        crate::instance_index::has_stale(self.conn).map_err(internal)
+    }
+
+    /// One page of bot instances from their index (see [`crate::instance_index::page`]), with
+    /// their stored rows; expired instances are skipped.
+    pub(crate) fn instance_page(
+        &self,
+        listing: &crate::instance_index::Listing,
+    ) -> Result<(Vec<Row>, Option<crate::instance_index::Position>), ApiError> {
+        let mut rows = Vec::new();
+        let (_, next) = crate::instance_index::page(self.conn, listing, |name| {
+            match self.get(Kind::BotInstance, name)? {
+                Some(row) => {
+                    rows.push(row);
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })?;
+        Ok((rows, next))
+    }
 }
 
 /// Write access inside the writer's transaction. Every change is recorded for the observer.
@@ -349,6 +417,11 @@ impl Tx<'_> {
 
     pub(crate) fn list(&self, kind: Kind, page: &Page) -> Result<Vec<Row>, ApiError> {
         list(self.conn, kind, page, self.now)
+    }
+
+    /// Indexes bot instances another process wrote (see [`crate::instance_index::refresh`]).
+    pub(crate) fn refresh_instance_index(&self) -> Result<usize, ApiError> {
+        crate::instance_index::refresh(self.conn).map_err(internal)
     }
 
     /// Stores a protobuf resource with a new revision, written into its `metadata.revision`.
@@ -402,6 +475,9 @@ impl Tx<'_> {
             expires
         ])
         .map_err(internal)?;
+        if kind == Kind::BotInstance {
+            crate::instance_index::upsert(self.conn, name, &value).map_err(internal)?;
+        }
         let row = Row {
             name: name.to_string(),
             value: Bytes::from(value),
@@ -513,6 +589,7 @@ impl Store {
     /// Opens an existing lab database; `observer` hears every committed change.
     pub(crate) fn open(path: &Path, observer: Observer) -> Result<Store, OpenError> {
         let writer_conn = open_existing(path)?;
+        crate::instance_index::ensure(&writer_conn)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
             let conn = open_existing(path)?;

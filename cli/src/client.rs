@@ -546,12 +546,16 @@ impl Client {
     /// Pages through the instances of `bot_name` (every bot's when `None`), page by page, so a
     /// caller can stream any number of them: `ListBotInstancesV2`, else `ListBotInstances`.
     pub fn bot_instances(&self, bot_name: Option<&str>) -> Pager<'_, BotInstance> {
-        Pager::new(
-            self,
-            Listing::BotInstances {
-                bot_name: bot_name.unwrap_or_default().to_string(),
-            },
-        )
+        self.bot_instances_where(InstanceFilter {
+            bot_name: bot_name.unwrap_or_default().to_string(),
+            ..Default::default()
+        })
+    }
+
+    /// [`Client::bot_instances`] searched, queried and sorted by the server. A server without
+    /// `ListBotInstancesV2` gets the bot and search term only (see [`Pager::filtered_by_server`]).
+    pub fn bot_instances_where(&self, filter: InstanceFilter) -> Pager<'_, BotInstance> {
+        Pager::new(self, Listing::BotInstances(filter))
     }
 
     pub async fn delete_bot_instance(
@@ -651,17 +655,19 @@ impl Client {
                     .await?;
                 Ok((raw, bot::LIST_BOTS))
             }
-            Listing::BotInstances { bot_name } => {
+            Listing::BotInstances(filter) => {
                 let subject = Subject::all("bot_instance");
                 if prefer(&self.no_list_bot_instances_v2) {
                     let req = ListBotInstancesV2Request {
                         page_size: PAGE_SIZE,
                         page_token: token.into(),
+                        sort_field: filter.sort_field.clone(),
+                        sort_desc: filter.sort_desc,
                         filter: Some(list_bot_instances_v2_request::Filters {
-                            bot_name: bot_name.clone(),
-                            ..Default::default()
+                            bot_name: filter.bot_name.clone(),
+                            search_term: filter.search.clone(),
+                            query: filter.query.clone(),
                         }),
-                        ..Default::default()
                     };
                     let method = bot_instance::LIST_BOT_INSTANCES_V2;
                     match self.call_raw(method, subject.clone(), encode(&req)).await {
@@ -677,10 +683,10 @@ impl Client {
                 }
                 tracing::info!("bot instance listing used ListBotInstances");
                 let req = ListBotInstancesRequest {
-                    filter_bot_name: bot_name.clone(),
+                    filter_bot_name: filter.bot_name.clone(),
                     page_size: PAGE_SIZE,
                     page_token: token.into(),
-                    ..Default::default()
+                    filter_search_term: filter.search.clone(),
                 };
                 let method = bot_instance::LIST_BOT_INSTANCES;
                 let raw = self.call_raw(method, subject, encode(&req)).await?;
@@ -850,10 +856,25 @@ fn walk_page(
     Ok(token)
 }
 
+/// Which bot instances a listing asks for, and in which order (ListBotInstancesV2's filters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceFilter {
+    /// Only this bot's instances (all when empty).
+    pub bot_name: String,
+    /// Teleport's search term (empty for none).
+    pub search: String,
+    /// A predicate language query (empty for none).
+    pub query: String,
+    /// `bot_name`, `active_at_latest`, `version_latest` or `host_name_latest`; empty for the
+    /// server's default.
+    pub sort_field: String,
+    pub sort_desc: bool,
+}
+
 enum Listing {
     Roles,
     Bots,
-    BotInstances { bot_name: String },
+    BotInstances(InstanceFilter),
 }
 
 /// A paged listing, read one page per call so any number of resources can be streamed.
@@ -862,6 +883,8 @@ pub struct Pager<'c, T> {
     listing: Listing,
     /// The token of the next page; `None` once the last page was read.
     next: Option<String>,
+    /// The RPC that answered the last page.
+    method: Option<&'static str>,
     _items: PhantomData<T>,
 }
 
@@ -871,6 +894,7 @@ impl<'c, T: Message + Default> Pager<'c, T> {
             client,
             listing,
             next: Some(String::new()),
+            method: None,
             _items: PhantomData,
         }
     }
@@ -881,6 +905,7 @@ impl<'c, T: Message + Default> Pager<'c, T> {
             return Ok(None);
         };
         let (raw, method) = self.client.list_page(&self.listing, &token).await?;
+        self.method = Some(method);
         let (items, next) = split_page(method, &raw)?;
         if !next.is_empty() && next == token {
             return Err(ClientError::Decode {
@@ -890,6 +915,13 @@ impl<'c, T: Message + Default> Pager<'c, T> {
         }
         self.next = (!next.is_empty()).then_some(next);
         Ok(Some(items))
+    }
+
+    /// Whether the server applied every filter and the order of the listing: false after a
+    /// bot instance page came from `ListBotInstances` (an older server), which knows no query
+    /// and no sort field, so the caller has to apply them.
+    pub fn filtered_by_server(&self) -> bool {
+        self.method != Some(bot_instance::LIST_BOT_INSTANCES)
     }
 
     /// Every remaining resource, in one vector.

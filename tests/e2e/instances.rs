@@ -95,10 +95,17 @@ fn instances_ls_shows_generation_and_which_instances_are_locked() {
             "join_method",
             "joined",
             "last_seen",
-            "locked"
+            "locked",
+            "status",
+            "version"
         ]
     );
     assert_eq!(row["id"], format!("alpha/{locked}"));
+    assert_eq!(
+        row["status"],
+        serde_json::Value::Null,
+        "no heartbeat, no health"
+    );
     assert_eq!(row["generation"], 1);
     assert_eq!(row["join_method"], "token");
     assert_eq!(row["locked"], true);

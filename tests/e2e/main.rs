@@ -16,6 +16,7 @@ mod demo;
 mod diagnose;
 mod diagnose_input;
 mod durability;
+mod fleet;
 mod get;
 mod harness;
 mod health;

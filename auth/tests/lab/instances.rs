@@ -116,6 +116,42 @@ async fn an_unsupported_sort_field_is_invalid() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains(
+            r#"use one of "bot_name", "active_at_latest", "version_latest", "host_name_latest""#
+        ),
+        "{}",
+        err.message()
+    );
+}
+
+#[tokio::test]
+async fn a_query_is_evaluated_and_a_bad_one_is_invalid_with_its_position() {
+    let lab = lab_with_instances(&[("a", 2), ("b", 1)]).await;
+    let mut client = lab.instances().await;
+    let list = |query: &str| ListBotInstancesV2Request {
+        filter: Some(Filters {
+            query: query.into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let found = client
+        .list_bot_instances_v2(list(r#"spec.bot_name == "a" || contains(bot_name, "zz")"#))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(found.bot_instances.len(), 2);
+    assert!(found.bot_instances.iter().all(|i| key(i).starts_with("a/")));
+    let err = client
+        .list_bot_instances_v2(list(r#"older_than(version, "18.0.0""#))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(
+        err.message(),
+        "parsing expression: 1:29: expected ')', found 'EOF'"
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,9 @@ use mwi_proto::machineid::{
 };
 use mwi_proto::types::LockV2;
 
-use crate::client::{Client, Fetched};
+use mwi_diag::query::{Instance as QueryInstance, Query};
+
+use crate::client::{Client, Fetched, InstanceFilter};
 use crate::error::CommandError;
 use crate::ops::unlock::bot_resource_name;
 use crate::output::Listed;
@@ -212,20 +214,118 @@ pub async fn locked_ids(client: &Client) -> Result<HashSet<String>, CommandError
     Ok(locked_ids_of(&client.get_locks(vec![], true).await?))
 }
 
-/// Streams the rows of `bot`'s instances (every bot's when `None`) to `page`, one server page at
-/// a time, and returns how many there were. Stops early when `page` returns `false` (the reader
-/// of stdout went away).
+/// The sort fields `bots instances ls --sort-index` accepts: tctl's
+/// (tool/tctl/common/bots_command.go), which ListBotInstancesV2 takes as `sort_field`.
+pub const SORT_INDEXES: &[&str] = &[
+    "bot_name",
+    "active_at_latest",
+    "version_latest",
+    "host_name_latest",
+];
+
+/// Which instances a listing shows and in which order, checked before any RPC: the query is
+/// parsed here (a syntax error names its position) and applied here too when the server is too
+/// old to (it then gets the bot and the search term only).
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub filter: InstanceFilter,
+    pub query: Option<Query>,
+}
+
+impl Selection {
+    /// `bot`, `search`, `query` as typed, `sort_index` one of [`SORT_INDEXES`].
+    pub fn new(
+        bot: Option<&str>,
+        search: Option<&str>,
+        query: Option<&str>,
+        sort_index: &str,
+        descending: bool,
+    ) -> Result<Selection, CommandError> {
+        if !SORT_INDEXES.contains(&sort_index) {
+            return Err(CommandError::usage(format!(
+                "unknown --sort-index {sort_index:?}; use one of: {}",
+                SORT_INDEXES.join(", ")
+            )));
+        }
+        let parsed = query
+            .map(|text| {
+                Query::parse(text).map_err(|e| {
+                    CommandError::usage(format!("--query: parsing expression: {e}")).hint(format!(
+                        "names: {}; functions: {}",
+                        mwi_diag::query::field_names()
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        mwi_diag::query::FUNCTIONS.join(", ")
+                    ))
+                })
+            })
+            .transpose()?;
+        Ok(Selection {
+            filter: InstanceFilter {
+                bot_name: bot.unwrap_or_default().to_owned(),
+                search: search.unwrap_or_default().to_owned(),
+                query: query.unwrap_or_default().to_owned(),
+                sort_field: sort_index.to_owned(),
+                sort_desc: descending,
+            },
+            query: parsed,
+        })
+    }
+
+    fn default_order(&self) -> bool {
+        self.filter.sort_field == "bot_name" && !self.filter.sort_desc
+    }
+}
+
+/// Whether `query` matches `i` (for an older server, which cannot evaluate it).
+fn query_matches(query: &Query, i: &BotInstance) -> bool {
+    let spec = i.spec.clone().unwrap_or_default();
+    let heartbeat = latest_heartbeat(i).cloned().unwrap_or_default();
+    let join_method = latest_authentication(i).map_or("", |a| a.join_method.as_str());
+    query.matches(&QueryInstance {
+        name: &spec.instance_id,
+        bot_name: &spec.bot_name,
+        instance_id: &spec.instance_id,
+        hostname: &heartbeat.hostname,
+        version: &heartbeat.version,
+        os: &heartbeat.os,
+        architecture: &heartbeat.architecture,
+        one_shot: heartbeat.one_shot,
+        join_method,
+    })
+}
+
+/// Streams the rows of the selected instances to `page`, one server page at a time, and
+/// returns how many there were. Stops early when `page` returns `false` (the reader of stdout
+/// went away). An older server without ListBotInstancesV2 cannot sort: asking it for another
+/// order than the default is refused rather than printed out of order.
 pub async fn for_each_page(
     client: &Client,
-    bot: Option<&str>,
+    selection: &Selection,
     locked_ids: &HashSet<String>,
     mut page: impl FnMut(&[InstanceRow]) -> Result<bool, CommandError>,
 ) -> Result<usize, CommandError> {
-    let mut pager = client.bot_instances(bot);
+    let mut pager = client.bot_instances_where(selection.filter.clone());
     let mut count = 0;
     while let Some(items) = pager.next_page().await? {
+        let by_server = pager.filtered_by_server();
+        if !by_server && !selection.default_order() {
+            return Err(CommandError::failure(
+                "this auth service is older than ListBotInstancesV2 and cannot sort bot instances",
+            )
+            .hint(
+                "leave out --sort-index and --sort-order (the default is by bot name, ascending)",
+            ));
+        }
         let rows: Vec<InstanceRow> = items
             .iter()
+            .filter(|i| {
+                by_server
+                    || selection
+                        .query
+                        .as_ref()
+                        .is_none_or(|q| query_matches(q, &i.value))
+            })
             .map(|i| instance_row(&i.value, locked_ids))
             .collect();
         count += rows.len();
@@ -482,6 +582,50 @@ mod tests {
         let much_later = SystemTime::UNIX_EPOCH + Duration::from_secs(500 + 66 * 60);
         assert!(is_live(&seen_at_500, soon));
         assert!(!is_live(&seen_at_500, much_later));
+    }
+
+    #[test]
+    fn a_selection_checks_the_sort_index_and_the_query_before_any_rpc() {
+        let err = Selection::new(None, None, None, "hostname", false).unwrap_err();
+        assert_eq!(err.status, ExitStatus::Usage);
+        assert_eq!(
+            err.render().lines().next().unwrap(),
+            "error: unknown --sort-index \"hostname\"; use one of: bot_name, active_at_latest, version_latest, host_name_latest"
+        );
+        let err = Selection::new(
+            None,
+            None,
+            Some(r#"older_than(version, "18.0.0""#),
+            "bot_name",
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(err.status, ExitStatus::Usage);
+        let text = err.render();
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "error: --query: parsing expression: 1:29: expected ')', found 'EOF'"
+        );
+        let selection = Selection::new(
+            Some("web"),
+            Some("ip-"),
+            Some("true"),
+            "version_latest",
+            true,
+        )
+        .unwrap();
+        assert_eq!(selection.filter.sort_field, "version_latest");
+        assert!(selection.filter.sort_desc);
+        assert_eq!(selection.filter.bot_name, "web");
+        assert!(!selection.default_order());
+    }
+
+    #[test]
+    fn the_query_applies_to_a_listed_instance() {
+        let query = Query::parse(r#"hostname == "host-a" && bot_name == "example""#).unwrap();
+        assert!(query_matches(&query, &instance("example", "u1", None)));
+        assert!(!query_matches(&query, &instance("other", "u1", None)));
     }
 
     #[test]

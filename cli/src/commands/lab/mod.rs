@@ -4,6 +4,7 @@ pub mod bot;
 pub mod break_cmd;
 pub mod db;
 pub mod keypair;
+pub mod seed;
 pub mod snapshot;
 pub mod start;
 pub mod user;
@@ -26,6 +27,7 @@ pub enum LabCommand {
     /// Bound keypairs for the lab agent, as `tbot keypair`.
     #[command(subcommand)]
     Keypair(keypair::KeypairCommand),
+    Seed(seed::SeedArgs),
     Snapshot(snapshot::SnapshotArgs),
     Restore(snapshot::RestoreArgs),
 }
@@ -38,6 +40,7 @@ pub async fn run(ctx: &Context, command: LabCommand) -> Result<ExitStatus, Comma
         LabCommand::Db(command) => db::run(ctx, command).await,
         LabCommand::User(args) => user::run(ctx, args).await,
         LabCommand::Keypair(command) => keypair::run(ctx, command).await,
+        LabCommand::Seed(args) => seed::run(ctx, args).await,
         LabCommand::Snapshot(args) => snapshot::snapshot(ctx, args).await,
         LabCommand::Restore(args) => snapshot::restore(ctx, args).await,
     }
