@@ -430,3 +430,31 @@ fn s12s_next_recover_command_brings_the_fleet_back_with_every_mode_restored() {
     });
     assert_eq!(mode, "standard", "insecure is not left behind");
 }
+
+#[test]
+fn a_stopped_lab_is_restored_by_its_data_dir_and_starts_with_the_snapshots_state() {
+    let mut lab = Lab::start();
+    crate::bots::put_bot(&lab, BOT, &[], &[], None);
+    let kept = add_token(&lab);
+    let out = lab.root().join("before.db");
+    snapshot_cmd(&lab, &["snapshot", "--out", out.to_str().unwrap()]);
+    let later = add_token(&lab);
+    assert_eq!(lab.stop(), Some(0));
+
+    let data_dir = lab.root().join("lab");
+    let args = [
+        "lab",
+        "restore",
+        out.to_str().unwrap(),
+        "--data-dir",
+        data_dir.to_str().unwrap(),
+        "--yes",
+    ];
+    let restored = run(&mut mwictl_cmd(&lab.root().join("other-home"), &args));
+    assert_eq!(restored.code, 0, "{}", restored.stderr);
+    assert!(restored.stdout.contains("restored "), "{}", restored.stdout);
+
+    let again = Lab::start_on(&data_dir);
+    assert!(token_exists(&again, &kept));
+    assert!(!token_exists(&again, &later), "created after the snapshot");
+}

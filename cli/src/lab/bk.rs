@@ -43,8 +43,8 @@ pub const FIRST_JOIN_WITH_CREDENTIALS: &str =
     "cannot perform first bound keypair join with existing credentials";
 pub const SECRET_REQUIRED: &str = "a valid registration secret is required";
 pub const TOKEN_NOT_FOUND: &str = "token expired or not found";
-/// What tbot logs when the key the auth service challenges is not in its storage
-/// (lib/auth/join/boundkeypair, v18).
+/// What tbot's join client says when the key the auth service challenges is not in its storage
+/// (lib/join/joinclient/join_boundkeypair.go).
 pub const SIGNER_NOT_FOUND: &str = "could not lookup signer for public key";
 
 /// tbot's identity files in its storage: without them the next start is a recovery, with the

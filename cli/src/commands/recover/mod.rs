@@ -2,6 +2,7 @@
 //! subcommand each) and `recover --resume`. This file only dispatches.
 
 pub mod bk_keypair_lost;
+pub mod bk_token_wiped;
 pub mod bound_keypair;
 pub mod common;
 pub mod db_access;
@@ -69,6 +70,7 @@ pub enum RecoverCommand {
     DbAccess(db_access::DbAccessArgs),
     BkExhausted(bound_keypair::BkExhaustedArgs),
     BkJoinState(bound_keypair::BkJoinStateArgs),
+    BkTokenWiped(bk_token_wiped::BkTokenWipedArgs),
     BkKeypairLost(bk_keypair_lost::BkKeypairLostArgs),
     BkRollback(bound_keypair::BkRollbackArgs),
 }
@@ -81,6 +83,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         Some(RecoverCommand::DbAccess(a)) => db_access::run(ctx, a).await,
         Some(RecoverCommand::BkExhausted(a)) => bound_keypair::exhausted(ctx, a).await,
         Some(RecoverCommand::BkJoinState(a)) => bound_keypair::join_state(ctx, a).await,
+        Some(RecoverCommand::BkTokenWiped(a)) => bk_token_wiped::run(ctx, a).await,
         Some(RecoverCommand::BkKeypairLost(a)) => bk_keypair_lost::run(ctx, a).await,
         Some(RecoverCommand::BkRollback(a)) => bound_keypair::rollback(ctx, a).await,
         None if args.resume => resume::run(ctx, args.common).await,
