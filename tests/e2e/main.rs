@@ -33,6 +33,7 @@ mod real_logs;
 mod recover;
 mod recover_bk;
 mod recover_bk_token;
+mod recover_bulk;
 mod recover_input;
 mod recover_pty;
 mod recover_resume;

@@ -4,6 +4,7 @@
 pub mod bk_keypair_lost;
 pub mod bk_token_wiped;
 pub mod bound_keypair;
+pub mod bulk;
 pub mod common;
 pub mod db_access;
 pub mod expired;
@@ -35,6 +36,14 @@ use crate::exit::ExitStatus;
 /// detail, instance, to_check}, after, journal, elapsed_ms, rpc_count, verify: {elapsed_ms,
 /// rpc_count}}; --plan prints {schema: "mwictl.recover.plan/v1", flow, incident, bot, steps, after}.
 /// The journal holds the token name, which is the token's secret: it is private (mode 0600).
+///
+/// generation-mismatch, expired and bk-exhausted also run in bulk: --bots A,B or --all-locked
+/// (the bots that need the flow), --parallel N at a time, each with its own journal, unattended
+/// (--yes, or --plan to print every plan). Each bot's result is a line as it finishes, then a
+/// summary; with --format json {schema: "mwictl.recover.bulk/v1", flow, bot, state (fixed,
+/// recovered, not_recovered, failed), run_id, journal, exit_code, error, hints} per bot and
+/// {schema: "mwictl.recover.bulk.summary/v1", flow, bots, succeeded, failed: [bot], elapsed_ms}.
+/// One bot failing never stops the others; the run exits 1 when any failed.
 ///
 /// A bound-keypair flow that switched a token to mode insecure restores it once the bot
 /// recovered; a run that stops before (no --wait, or it ran out) keeps it in the journal,
