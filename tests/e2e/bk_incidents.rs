@@ -147,12 +147,21 @@ fn incident(scenario: &str, id: &str, bots: &[&str], extra: &[&str]) -> serde_js
         doctor_names(&lab, log).contains(&id.to_string()),
         "the doctor names {id} from {log}"
     );
-    let before: Vec<String> = bots
+    // The modes the break created its tokens in (S10 may have deleted the token since).
+    let before: Vec<String> = json["did"]
+        .as_array()
+        .expect("did")
         .iter()
-        .flat_map(|b| modes(&lab, b))
-        .map(|(_, mode)| mode)
+        .filter_map(|d| {
+            d.as_str()?
+                .split("(recovery mode ")
+                .nth(1)?
+                .split(',')
+                .next()
+        })
+        .map(String::from)
         .collect();
-    assert!(!before.is_empty(), "{json}");
+    assert_eq!(before.len(), bots.len(), "{json}");
 
     let next: Vec<&str> = json["next"]
         .as_array()
@@ -174,6 +183,20 @@ fn incident(scenario: &str, id: &str, bots: &[&str], extra: &[&str]) -> serde_js
     assert_eq!(agents.len(), bots.len(), "{json}");
     for (i, agent) in agents.iter().enumerate() {
         renews_twice(&lab, agent, &lab.root().join(format!("renewed-{i}.log")));
+    }
+
+    // Read back from the server: each token's bound instance renewed twice after it joined.
+    for bot in bots {
+        for (token, _) in modes(&lab, bot) {
+            let shown = ok_json(&lab, &["tokens", "show", &token]);
+            let instance = shown["bound_keypair"]["bound_bot_instance_id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("token {token} has no bound instance: {shown}"));
+            let id = format!("{bot}/{instance}");
+            let shown = ok_json(&lab, &["bots", "instances", "show", &id]);
+            let generation = shown["generation"].as_u64().expect("a generation");
+            assert!(generation >= 3, "joined and renewed twice: {shown}");
+        }
     }
 
     let after: Vec<String> = bots
@@ -205,4 +228,14 @@ fn s11_bk_keypair_lost_is_named_recovered_and_the_agent_renews() {
 #[test]
 fn s12_bk_rollback_is_named_recovered_and_the_fleet_renews() {
     incident("bk-rollback", "S12", &["s12bot", "s12bot-2"], &[]);
+}
+
+#[test]
+fn s10_bk_token_wiped_is_named_recovered_and_the_agent_renews() {
+    incident("bk-token-wiped", "S10", &["s10bot"], &[]);
+}
+
+#[test]
+fn s10_bk_token_deleted_is_named_recovered_and_the_agent_renews() {
+    incident("bk-token-wiped", "S10", &["s10bot"], &["--delete"]);
 }
