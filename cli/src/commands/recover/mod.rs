@@ -36,8 +36,13 @@ use crate::exit::ExitStatus;
 /// rpc_count}}; --plan prints {schema: "mwictl.recover.plan/v1", flow, incident, bot, steps, after}.
 /// The journal holds the token name, which is the token's secret: it is private (mode 0600).
 ///
-/// Exit codes: 0 done (or pending a tbot restart), 1 a step failed or verification failed or
-/// timed out, 2 usage (e.g. no terminal and no --yes), 3 no such bot, 4 access denied, 5 conflict,
+/// A bound-keypair flow that switched a token to mode insecure restores it once the bot
+/// recovered; a run that stops before (no --wait, or it ran out) keeps it in the journal,
+/// reports it as `insecure_left` with `restore_commands`, and `bots ls`, `bots show` and `tokens
+/// show` flag the token until it is restored.
+///
+/// Exit codes: 0 done (or pending a tbot restart), 1 a step failed, verification failed or timed
+/// out, or the run stopped at its wait with a token left in insecure, 2 usage (e.g. no terminal and no --yes), 3 no such bot, 4 access denied, 5 conflict,
 /// 6 unreachable, 7 admin MFA required.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
