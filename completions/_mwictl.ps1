@@ -1451,6 +1451,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
             [CompletionResult]::new('bk-exhausted', 'bk-exhausted', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose recovery limit is used up (S8)')
             [CompletionResult]::new('bk-join-state', 'bk-join-state', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)')
+            [CompletionResult]::new('bk-token-wiped', 'bk-token-wiped', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)')
             [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
             [CompletionResult]::new('bk-rollback', 'bk-rollback', [CompletionResultType]::ParameterValue, 'Let every bound-keypair bot rejoin after an auth backend restore (S12)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -1619,6 +1620,34 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'mwictl;recover;bk-token-wiped' {
+            [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
+            [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The token to recreate (default: the bot''s only bound-keypair token, or the one tbot.yaml''s onboarding.token names); needed when it was deleted and no --tbot-config is given')
+            [CompletionResult]::new('--storage', '--storage', [CompletionResultType]::ParameterName, 'tbot''s storage directory (storage.path in tbot.yaml): the bot''s public key is its id_bkp.pub, its join state names the bot instance and recovery count to restore')
+            [CompletionResult]::new('--public-key', '--public-key', [CompletionResultType]::ParameterName, 'The bot''s public key in authorized_keys form (the content of id_bkp.pub), or @FILE')
+            [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it')
+            [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')
+            [CompletionResult]::new('--token-ttl', '--token-ttl', [CompletionResultType]::ParameterName, 'Lifetime of the new one-time join token')
+            [CompletionResult]::new('--auth-server', '--auth-server', [CompletionResultType]::ParameterName, 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--identity', '--identity', [CompletionResultType]::ParameterName, 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile')
+            [CompletionResult]::new('--proxy', '--proxy', [CompletionResultType]::ParameterName, 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)')
+            [CompletionResult]::new('--format', '--format', [CompletionResultType]::ParameterName, 'Output format of the data written to stdout')
+            [CompletionResult]::new('--plan', '--plan', [CompletionResultType]::ParameterName, 'Print the plan (text, or JSON with --format json) and change nothing')
+            [CompletionResult]::new('--new-run', '--new-run', [CompletionResultType]::ParameterName, 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)')
+            [CompletionResult]::new('--insecure', '--insecure', [CompletionResultType]::ParameterName, 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Answer yes to every confirmation (for scripts; no TTY needed)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print only data and errors: no status lines or warnings on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'mwictl;recover;bk-keypair-lost' {
             [CompletionResult]::new('--bot', '--bot', [CompletionResultType]::ParameterName, 'The bot to recover')
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)')
@@ -1679,6 +1708,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
             [CompletionResult]::new('bk-exhausted', 'bk-exhausted', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose recovery limit is used up (S8)')
             [CompletionResult]::new('bk-join-state', 'bk-join-state', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)')
+            [CompletionResult]::new('bk-token-wiped', 'bk-token-wiped', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)')
             [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
             [CompletionResult]::new('bk-rollback', 'bk-rollback', [CompletionResultType]::ParameterValue, 'Let every bound-keypair bot rejoin after an auth backend restore (S12)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -1700,6 +1730,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;recover;help;bk-join-state' {
+            break
+        }
+        'mwictl;recover;help;bk-token-wiped' {
             break
         }
         'mwictl;recover;help;bk-keypair-lost' {
@@ -2037,6 +2070,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             [CompletionResult]::new('db-access', 'db-access', [CompletionResultType]::ParameterValue, 'Let a bot reach database DB (S4)')
             [CompletionResult]::new('bk-exhausted', 'bk-exhausted', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose recovery limit is used up (S8)')
             [CompletionResult]::new('bk-join-state', 'bk-join-state', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)')
+            [CompletionResult]::new('bk-token-wiped', 'bk-token-wiped', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)')
             [CompletionResult]::new('bk-keypair-lost', 'bk-keypair-lost', [CompletionResultType]::ParameterValue, 'Recover a bound-keypair bot that lost its private key (S11)')
             [CompletionResult]::new('bk-rollback', 'bk-rollback', [CompletionResultType]::ParameterValue, 'Let every bound-keypair bot rejoin after an auth backend restore (S12)')
             break
@@ -2057,6 +2091,9 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;help;recover;bk-join-state' {
+            break
+        }
+        'mwictl;help;recover;bk-token-wiped' {
             break
         }
         'mwictl;help;recover;bk-keypair-lost' {

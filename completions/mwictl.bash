@@ -349,6 +349,9 @@ _mwictl() {
             mwictl__subcmd__help__subcmd__recover,bk-rollback)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__rollback"
                 ;;
+            mwictl__subcmd__help__subcmd__recover,bk-token-wiped)
+                cmd="mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped"
+                ;;
             mwictl__subcmd__help__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__help__subcmd__recover__subcmd__db__subcmd__access"
                 ;;
@@ -514,6 +517,9 @@ _mwictl() {
             mwictl__subcmd__recover,bk-rollback)
                 cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__rollback"
                 ;;
+            mwictl__subcmd__recover,bk-token-wiped)
+                cmd="mwictl__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped"
+                ;;
             mwictl__subcmd__recover,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__db__subcmd__access"
                 ;;
@@ -540,6 +546,9 @@ _mwictl() {
                 ;;
             mwictl__subcmd__recover__subcmd__help,bk-rollback)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__rollback"
+                ;;
+            mwictl__subcmd__recover__subcmd__help,bk-token-wiped)
+                cmd="mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__token__subcmd__wiped"
                 ;;
             mwictl__subcmd__recover__subcmd__help,db-access)
                 cmd="mwictl__subcmd__recover__subcmd__help__subcmd__db__subcmd__access"
@@ -2534,7 +2543,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__recover)
-            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback"
+            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2590,6 +2599,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__help__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -4016,7 +4039,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover)
-            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help"
+            opts="-i -v -q -h -V --resume --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4305,6 +4328,72 @@ _mwictl() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        mwictl__subcmd__recover__subcmd__bk__subcmd__token__subcmd__wiped)
+            opts="-i -v -q -h -V --bot --token --storage --public-key --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bot)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --storage)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --public-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tbot-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --restart-cmd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --token-ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --auth-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json yaml prometheus" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         mwictl__subcmd__recover__subcmd__db__subcmd__access)
             opts="-i -v -q -h -V --bot --db --db-user --db-name --db-labels --role --recreate --plan --tbot-config --restart-cmd --wait --token-ttl --new-run --auth-server --identity --proxy --insecure --format --yes --verbose --quiet --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -4492,7 +4581,7 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__help)
-            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-keypair-lost bk-rollback help"
+            opts="generation-mismatch expired ssh-login db-access bk-exhausted bk-join-state bk-token-wiped bk-keypair-lost bk-rollback help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -4548,6 +4637,20 @@ _mwictl() {
             return 0
             ;;
         mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__rollback)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        mwictl__subcmd__recover__subcmd__help__subcmd__bk__subcmd__token__subcmd__wiped)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -1333,6 +1333,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db-access 'Let a bot reach database DB (S4)'
             cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
             cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+            cand bk-token-wiped 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
             cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1494,6 +1495,33 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'mwictl;recover;bk-token-wiped'= {
+            cand --bot 'The bot to recover'
+            cand --token 'The token to recreate (default: the bot''s only bound-keypair token, or the one tbot.yaml''s onboarding.token names); needed when it was deleted and no --tbot-config is given'
+            cand --storage 'tbot''s storage directory (storage.path in tbot.yaml): the bot''s public key is its id_bkp.pub, its join state names the bot instance and recovery count to restore'
+            cand --public-key 'The bot''s public key in authorized_keys form (the content of id_bkp.pub), or @FILE'
+            cand --tbot-config 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it'
+            cand --restart-cmd 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it)'
+            cand --wait 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check'
+            cand --token-ttl 'Lifetime of the new one-time join token'
+            cand --auth-server 'Address of the auth service, HOST:PORT (port 3025 if omitted). Defaults to the saved profile'
+            cand -i 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --identity 'Identity file (from `tctl auth sign`, tbot or `mwictl lab start`). Defaults to the saved profile'
+            cand --proxy 'Reach auth through a Teleport proxy with TLS routing at HOST:PORT (takes precedence over --auth-server)'
+            cand --format 'Output format of the data written to stdout'
+            cand --plan 'Print the plan (text, or JSON with --format json) and change nothing'
+            cand --new-run 'Start a new run even if an unfinished one exists for this bot and flow (that one is marked abandoned; its backups stay)'
+            cand --insecure 'Do not check the proxy''s web certificate (only the connection upgrade behind an L7 load balancer meets it; auth is still checked against the identity''s CA), as tctl''s --insecure'
+            cand --yes 'Answer yes to every confirmation (for scripts; no TTY needed)'
+            cand -v 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand --verbose 'Log what mwictl does to stderr (-v info, -vv debug, -vvv trace)'
+            cand -q 'Print only data and errors: no status lines or warnings on stderr'
+            cand --quiet 'Print only data and errors: no status lines or warnings on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'mwictl;recover;bk-keypair-lost'= {
             cand --bot 'The bot to recover'
             cand --token 'The bot''s bound-keypair token, when it has several (default: its only one, or the one tbot.yaml''s onboarding.token names)'
@@ -1552,6 +1580,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db-access 'Let a bot reach database DB (S4)'
             cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
             cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+            cand bk-token-wiped 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
             cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
             cand help 'Print this message or the help of the given subcommand(s)'
@@ -1567,6 +1596,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;recover;help;bk-exhausted'= {
         }
         &'mwictl;recover;help;bk-join-state'= {
+        }
+        &'mwictl;recover;help;bk-token-wiped'= {
         }
         &'mwictl;recover;help;bk-keypair-lost'= {
         }
@@ -1841,6 +1872,7 @@ set edit:completion:arg-completer[mwictl] = {|@words|
             cand db-access 'Let a bot reach database DB (S4)'
             cand bk-exhausted 'Recover a bound-keypair bot whose recovery limit is used up (S8)'
             cand bk-join-state 'Recover a bound-keypair bot whose join state was rejected and whose join token is locked (S9)'
+            cand bk-token-wiped 'Recover a bound-keypair bot whose token was deleted or lost its status (S10)'
             cand bk-keypair-lost 'Recover a bound-keypair bot that lost its private key (S11)'
             cand bk-rollback 'Let every bound-keypair bot rejoin after an auth backend restore (S12)'
         }
@@ -1855,6 +1887,8 @@ set edit:completion:arg-completer[mwictl] = {|@words|
         &'mwictl;help;recover;bk-exhausted'= {
         }
         &'mwictl;help;recover;bk-join-state'= {
+        }
+        &'mwictl;help;recover;bk-token-wiped'= {
         }
         &'mwictl;help;recover;bk-keypair-lost'= {
         }

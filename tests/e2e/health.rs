@@ -12,10 +12,10 @@ use crate::unlock::instance_ids;
 
 /// `mwictl lab bot` renewing every 300 ms with one identity output at `destination`; stopped
 /// when dropped.
-struct Agent(Child);
+pub(crate) struct Agent(Child);
 
 impl Agent {
-    fn start(lab: &Lab, token: &str, data_dir: &Path, destination: &Path) -> Agent {
+    pub(crate) fn start(lab: &Lab, token: &str, data_dir: &Path, destination: &Path) -> Agent {
         let child = std::process::Command::new(BIN)
             .args([
                 "lab",
@@ -49,7 +49,7 @@ impl Drop for Agent {
 
 /// Polls `bots instances show` of the bot's only instance until its JSON status is `want`;
 /// returns the text output then.
-fn wait_for_status(lab: &Lab, bot: &str, want: &str) -> String {
+pub(crate) fn wait_for_status(lab: &Lab, bot: &str, want: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         if let Some(id) = instance_ids(lab, bot).pop() {

@@ -369,12 +369,27 @@ fn bk_rollback_killed_after_every_step_converges_on_resume_with_every_mode_resto
         "--wait",
         "30s",
     ];
+    // --plan changes nothing, broken as the bots are.
+    for bot in &bots {
+        bot.break_join_state(&lab);
+    }
+    let before: Vec<ProvisionTokenV2> = bots.iter().map(|b| token(&lab, &b.token)).collect();
+    let plan = ok_json(&lab, &["recover", "bk-rollback", "--plan"]);
+    assert_eq!(plan["bot"], "*", "{plan}");
+    assert_eq!(plan["steps"].as_array().map(Vec::len), Some(7), "{plan}");
+    let after: Vec<ProvisionTokenV2> = bots.iter().map(|b| token(&lab, &b.token)).collect();
+    assert_eq!(after, before, "--plan changed a token");
+    assert_eq!(lock_count(&lab), 2, "--plan removed a lock");
     // Evidence, two switches, the lock removal, restart, wait, two restores.
     let steps = 8;
+    let mut broken = true;
     for step in 1..=steps {
-        for bot in &bots {
-            bot.break_join_state(&lab);
+        if !broken {
+            for bot in &bots {
+                bot.break_join_state(&lab);
+            }
         }
+        broken = false;
         assert_eq!(lock_count(&lab), 2, "step {step}: both join tokens locked");
         let counts: Vec<u32> = bots
             .iter()
@@ -563,4 +578,59 @@ fn the_wizard_names_s9_for_a_locked_join_token_and_restores_the_mode_after_the_r
     s.expect(expectrl::Eof).expect("the wizard ends");
     assert_eq!(recovery(&lab, &bot.token).0, "standard");
     assert_eq!(lock_count(&lab), 0);
+}
+
+#[tokio::test]
+async fn a_recovery_write_on_a_token_changed_since_it_was_read_is_a_conflict() {
+    use mwictl::ops::recovery_mode;
+    let lab = Lab::start();
+    let name = token_in(&add_bot(&lab, "example", &[]));
+    let client = lab.client().await;
+    let read = recovery_mode::read(&client, &name).await.unwrap();
+    recovery_mode::write(&client, &read, |r| r.limit = 7)
+        .await
+        .expect("a write at the revision read");
+    let stale = recovery_mode::write(&client, &read, |r| r.mode = "insecure".into())
+        .await
+        .unwrap_err();
+    assert_eq!(stale.status, mwictl::exit::ExitStatus::Conflict);
+    assert_eq!(
+        stale.message,
+        format!("token {name} changed since it was read (stale revision)")
+    );
+    let now = client.get_token(&name).await.unwrap().value;
+    assert_eq!(
+        (
+            recovery_mode::mode_of(&now),
+            recovery_mode::recovery(&now).limit
+        ),
+        ("standard".to_string(), 7)
+    );
+}
+
+#[test]
+fn a_mode_set_by_hand_while_the_run_waits_is_left_alone_by_the_restore() {
+    let lab = Lab::start();
+    let bot = BkBot::new(&lab, "example", "5");
+    bot.break_join_state(&lab);
+    let out = run(&mut lab.cmd(&["recover", "bk-join-state", "--bot", "example", "--yes"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert_eq!(bot.agent(&lab).code, 0, "recovers while insecure");
+    let set = ok_json(&lab, &["tokens", "mode", &bot.token, "relaxed"]);
+    assert_eq!(
+        set["runs_marked_restored"].as_array().map(Vec::len),
+        Some(1),
+        "{set}"
+    );
+    let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "10s"]));
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
+    assert!(
+        resumed.stdout.contains(&format!(
+            "Left token {} in mode relaxed: restored already; it is in mode relaxed",
+            bot.token
+        )),
+        "{}",
+        resumed.stdout
+    );
+    assert_eq!(recovery(&lab, &bot.token).0, "relaxed");
 }

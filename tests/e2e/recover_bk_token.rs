@@ -308,3 +308,337 @@ fn bad_input_is_one_line_naming_it_and_changes_nothing() {
     assert_eq!(second.code, 0, "{}", second.stderr);
     refused(&lab, &joined, &["bk-keypair-lost"], "bound-keypair tokens");
 }
+
+/// A run killed after each step continues on the rerun: one fresh token (the journaled one, not
+/// a second), the old one deleted once, tbot.yaml written once, and the agent joins.
+#[test]
+fn keypair_lost_killed_after_any_step_converges_on_the_rerun() {
+    for crash_after in ["2", "3", "4:unjournaled"] {
+        let lab = Lab::start();
+        let joined = join_bot(&lab);
+        std::fs::remove_dir_all(joined.data()).unwrap();
+        let data = joined.data().display().to_string();
+        let restart = joined.restart();
+        let config = joined.config_arg();
+        let args = [
+            "recover",
+            "bk-keypair-lost",
+            "--bot",
+            BOT,
+            "--tbot-config",
+            &config,
+            "--storage",
+            &data,
+            "--restart-cmd",
+            &restart,
+            "--wait",
+            "30s",
+            "--yes",
+            "--format",
+            "json",
+        ];
+        let crashed = run(lab
+            .cmd(&args)
+            .env("MWICTL_TEST_CRASH_AFTER_STEP", crash_after));
+        assert_ne!(crashed.code, 0, "{crash_after}: {}", crashed.stderr);
+        let again = run(&mut lab.cmd(&args));
+        assert_eq!(again.code, 0, "{crash_after}: {}", again.stderr);
+        let json: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+        assert_eq!(json["resumed"], true, "{crash_after}");
+        assert_eq!(json["verification"]["state"], "verified", "{crash_after}");
+        let tokens = bot_tokens(&lab);
+        assert_eq!(tokens.len(), 1, "{crash_after}: one fresh token");
+        let fresh = tokens[0].metadata.as_ref().unwrap().name.clone();
+        assert_ne!(fresh, joined.token, "{crash_after}");
+        assert_eq!(
+            crate::recover::config_token(&joined.config),
+            fresh,
+            "{crash_after}"
+        );
+        assert_eq!(status(&tokens[0]).recovery_count, 1, "{crash_after}");
+    }
+}
+
+/// Wipes the token the way a careless `create -f` of a spec-only file did (teleport#68211): the
+/// token deleted and created again from its spec, without status.
+fn wipe_token(lab: &Lab, name: &str) -> ProvisionTokenV2 {
+    let mut spec_only = get_token(lab, name).expect("the token");
+    spec_only.status = None;
+    if let Some(m) = spec_only.metadata.as_mut() {
+        m.revision.clear();
+    }
+    let rm = run(&mut lab.cmd(&["tokens", "rm", name]));
+    assert_eq!(rm.code, 0, "{}", rm.stderr);
+    crate::bound_keypair::put_token(lab, spec_only);
+    let wiped = get_token(lab, name).expect("the wiped token");
+    assert_eq!(status(&wiped).bound_public_key, "");
+    wiped
+}
+
+fn mode_of(t: &ProvisionTokenV2) -> String {
+    t.spec
+        .as_ref()
+        .and_then(|s| s.bound_keypair.as_ref())
+        .and_then(|b| b.recovery.as_ref())
+        .map(|r| r.mode.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn token_wiped_is_recreated_from_the_storage_the_agent_renews_and_the_mode_is_back() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let before = get_token(&lab, &joined.token).unwrap();
+    let bound_before = status(&before);
+    wipe_token(&lab, &joined.token);
+    let refused = agent(&lab, &joined);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("cannot perform first bound keypair join with existing credentials"),
+        "{}",
+        refused.stderr
+    );
+
+    let data = joined.data().display().to_string();
+    let text = run(&mut lab.cmd(&[
+        "recover",
+        "bk-token-wiped",
+        "--bot",
+        BOT,
+        "--storage",
+        &data,
+        "--plan",
+    ]));
+    assert_eq!(text.code, 0, "{}", text.stderr);
+    plan_snapshot("recover_bk_token_wiped_plan", &lab.redact(&text.stdout));
+
+    let restart = joined.restart();
+    let (code, json, stderr) = recover(
+        &lab,
+        &[
+            "bk-token-wiped",
+            "--bot",
+            BOT,
+            "--storage",
+            &data,
+            "--restart-cmd",
+            &restart,
+            "--wait",
+            "30s",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{json:#}");
+    let kinds: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "show_evidence",
+            "recreate_bound_keypair_token",
+            "run_restart",
+            "wait_for_recovery",
+            "restore_token_mode"
+        ]
+    );
+    // The token is bound again to the bot's key and instance, back in its old mode.
+    let after = get_token(&lab, &joined.token).unwrap();
+    let s = status(&after);
+    assert_eq!(s.bound_public_key, bound_before.bound_public_key);
+    assert_eq!(s.bound_bot_instance_id, bound_before.bound_bot_instance_id);
+    assert_eq!(mode_of(&after), mode_of(&before));
+    assert_eq!(crate::recover::bot_user_locks(&lab, BOT), 0);
+    // The agent keeps renewing in that mode: its join state matches the token.
+    for _ in 0..2 {
+        let renewed = agent(&lab, &joined);
+        assert_eq!(renewed.code, 0, "{}", renewed.stderr);
+        assert!(
+            renewed.stderr.contains("Successfully renewed bot identity"),
+            "{}",
+            renewed.stderr
+        );
+    }
+}
+
+#[test]
+fn token_wiped_bad_input_is_one_line_and_changes_nothing() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let empty = lab.root().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let empty = empty.display().to_string();
+    refused(
+        &lab,
+        &joined,
+        &["bk-token-wiped", "--storage", &empty],
+        "no id_bkp.pub in it",
+    );
+    refused(
+        &lab,
+        &joined,
+        &["bk-token-wiped", "--public-key", "not-a-key"],
+        "--public-key: ",
+    );
+    // Another bot's key does not match the key the token is still bound to.
+    let other = lab.root().join("other");
+    let other_dir = other.display().to_string();
+    let made = run(&mut lab.cmd(&["lab", "keypair", "create", "--storage", &other_dir]));
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let other_key = format!("@{}", other.join("id_bkp.pub").display());
+    refused(
+        &lab,
+        &joined,
+        &["bk-token-wiped", "--public-key", &other_key],
+        "does not match the key token",
+    );
+    let legacy = crate::instances::new_token(&lab, BOT);
+    refused(
+        &lab,
+        &joined,
+        &[
+            "bk-token-wiped",
+            "--token",
+            &legacy,
+            "--storage",
+            &other_dir,
+        ],
+        "not bound_keypair",
+    );
+    let second = run(&mut lab.cmd(&["bots", "instances", "add", BOT]));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    refused(
+        &lab,
+        &joined,
+        &["bk-token-wiped", "--storage", &other_dir],
+        "bound-keypair tokens",
+    );
+}
+
+/// Killed after every step (and inside the recreation, before its end is journaled), `recover
+/// --resume` finishes the run: the token back in its old mode, bound to the bot, which renews.
+#[test]
+fn token_wiped_killed_after_every_step_converges_on_resume_with_the_mode_restored() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let data = joined.data().display().to_string();
+    let restart = joined.restart();
+    let args = [
+        "recover",
+        "bk-token-wiped",
+        "--bot",
+        BOT,
+        "--storage",
+        &data,
+        "--restart-cmd",
+        &restart,
+        "--wait",
+        "30s",
+        "--yes",
+    ];
+    // Evidence, recreate, restart, wait, restore.
+    for crash in ["1", "2:unjournaled", "2", "3", "4", "5"] {
+        wipe_token(&lab, &joined.token);
+        let crashed = run(lab.cmd(&args).env("MWICTL_TEST_CRASH_AFTER_STEP", crash));
+        assert_ne!(crashed.code, 0, "{crash}: {}", crashed.stderr);
+        let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "30s"]));
+        let expected = if crash == "5" { 3 } else { 0 };
+        assert_eq!(
+            resumed.code, expected,
+            "resume after {crash}: {}\n{}",
+            resumed.stdout, resumed.stderr
+        );
+        let token = get_token(&lab, &joined.token).unwrap();
+        assert_eq!(mode_of(&token), "standard", "{crash}: the mode is back");
+        assert_ne!(status(&token).bound_public_key, "", "{crash}: bound again");
+        let renewed = agent(&lab, &joined);
+        assert_eq!(renewed.code, 0, "{crash}: {}", renewed.stderr);
+    }
+}
+
+/// Without --wait the run stops before restoring, exits non-zero and says how to restore;
+/// `recover --resume --wait` then restores once the bot joined.
+#[test]
+fn token_wiped_without_wait_stops_unfinished_with_the_restore_command() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    wipe_token(&lab, &joined.token);
+    let data = joined.data().display().to_string();
+    let out = run(&mut lab.cmd(&[
+        "recover",
+        "bk-token-wiped",
+        "--bot",
+        BOT,
+        "--storage",
+        &data,
+        "--yes",
+    ]));
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    let restore = format!("mwictl tokens mode {} standard", joined.token);
+    assert!(
+        out.stdout.contains(&restore) || out.stderr.contains(&restore),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    assert_eq!(
+        mode_of(&get_token(&lab, &joined.token).unwrap()),
+        "insecure"
+    );
+    let joined_again = agent(&lab, &joined);
+    assert_eq!(joined_again.code, 0, "{}", joined_again.stderr);
+    let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "30s"]));
+    assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
+    assert_eq!(
+        mode_of(&get_token(&lab, &joined.token).unwrap()),
+        "standard"
+    );
+}
+
+/// A bot whose certificates expired after the token was wiped recovers on the recreated token
+/// instead of refreshing: the wait sees recovery_count rise, the mode is restored, and the bot,
+/// holding the new join state, refreshes in that mode.
+#[test]
+fn token_wiped_with_the_identity_expired_recovers_and_the_mode_is_back() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let ttl = ["--credential-ttl", "3s"];
+    let config = joined.config_arg();
+    let short = |lab: &Lab| {
+        let mut args = vec!["lab", "bot", "-c", config.as_str(), "--oneshot"];
+        args.extend_from_slice(&ttl);
+        run(&mut lab.cmd(&args))
+    };
+    assert_eq!(short(&lab).code, 0, "a short-lived identity");
+    let count = status(&get_token(&lab, &joined.token).unwrap()).recovery_count;
+    wipe_token(&lab, &joined.token);
+    crate::bots_bound::wait_expiry(&joined.data());
+    let data = joined.data().display().to_string();
+    let restart = format!("{} --credential-ttl 3s", joined.restart());
+    let (code, json, stderr) = recover(
+        &lab,
+        &[
+            "bk-token-wiped",
+            "--bot",
+            BOT,
+            "--storage",
+            &data,
+            "--restart-cmd",
+            &restart,
+            "--wait",
+            "30s",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{json:#}");
+    let token = get_token(&lab, &joined.token).unwrap();
+    assert_eq!(status(&token).recovery_count, count + 1, "a recovery");
+    assert_eq!(mode_of(&token), "standard");
+    let renewed = short(&lab);
+    assert_eq!(renewed.code, 0, "{}", renewed.stderr);
+}

@@ -15,8 +15,9 @@ use mwi_testkit::metrics::{Exposition, parse};
 
 use crate::bots::{json, put_bot, put_roles, table_settings};
 use crate::harness::{BIN, Lab, hermetic_env, run};
+use crate::health::{Agent, wait_for_status};
 use crate::instances::new_token;
-use crate::unlock::put_locks;
+use crate::unlock::{instance_ids, put_locks};
 
 // ---- fixtures ----
 
@@ -169,20 +170,15 @@ fn each_troubled_bot_gets_its_reason_and_fix_and_triage_exits_1() {
             "mwictl recover bk-exhausted --bot exhausted"
         )])
     );
-    let insecure = reasons(&report, "insecure");
     assert_eq!(
-        insecure[0],
-        (
-            "no_live_instance".to_owned(),
-            "mwictl recover insecure".to_owned()
-        )
-    );
-    assert_eq!(insecure[1].0, "insecure_token");
-    assert!(
-        insecure[1]
-            .1
-            .starts_with("mwictl edit token/insecure-token"),
-        "{insecure:?}"
+        reasons(&report, "insecure"),
+        pairs(&[
+            ("no_live_instance", "mwictl recover insecure"),
+            (
+                "insecure_token",
+                "mwictl tokens mode insecure-token standard"
+            ),
+        ])
     );
     assert_eq!(
         reasons(&report, "roleless"),
@@ -230,6 +226,49 @@ fn an_expired_instance_with_its_token_spent_needs_recover_expired() {
     );
     assert_eq!(report["entries"][0]["instances"], 1);
     assert_eq!(report["entries"][0]["live_instances"], 0);
+}
+
+#[test]
+fn an_output_the_agent_cannot_write_is_an_unhealthy_service_to_show() {
+    let lab = Lab::start();
+    put_roles(&lab, &["access"]);
+    put_bot(&lab, "sick", &["access"], &[], None);
+    let token = new_token(&lab, "sick");
+    let blocker = lab.root().join("not-a-dir");
+    std::fs::write(&blocker, "a file where the output's parent should be").expect("file");
+    let _agent = Agent::start(
+        &lab,
+        &token,
+        &lab.root().join("tbot-data"),
+        &blocker.join("out"),
+    );
+    wait_for_status(&lab, "sick", "unhealthy");
+    let id = instance_ids(&lab, "sick").pop().expect("an instance");
+    let out = run(&mut lab.cmd(&["triage", "--format", "json"]));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let report = json(&out.stdout);
+    assert_eq!(
+        reasons(&report, "sick"),
+        vec![(
+            "unhealthy_services".to_owned(),
+            format!("mwictl bots instances show sick/{id}")
+        )]
+    );
+    let reason = &report["entries"][0]["reasons"][0];
+    assert_eq!(reason["services"][0]["service"], "identity identity-1");
+    assert!(
+        reason["services"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not-a-dir"),
+        "{reason}"
+    );
+    let out = run(&mut lab.cmd(&["triage", "--format", "prometheus"]));
+    let m = checked_metrics(&out.stdout);
+    assert_eq!(
+        m.value("mwictl_bot_unhealthy_services", &[("bot", "sick")]),
+        Some(1.0)
+    );
 }
 
 #[test]

@@ -18,15 +18,16 @@ use crate::resource::format_timestamp;
 /// that order: locked (which locks, on which targets); no live instance and no unexpired token
 /// left to join with (token_spent); no live instance though a token could join; a bound-keypair
 /// token with no recoveries left; roles that no longer exist; a rotation requested on a static
-/// key; an identity that expires within one renewal interval; a stale heartbeat; an agent more
-/// than one major version behind the cluster; a bound-keypair token with one recovery left; a
-/// token left in recovery mode insecure.
+/// key; an identity that expires within one renewal interval; services or outputs a heartbeat
+/// reported unhealthy; a stale heartbeat; an agent more than one major version behind the
+/// cluster; a bound-keypair token with one recovery left; a token left in recovery mode insecure
+/// (naming the unfinished `mwictl recover` run that switched it, if one did).
 ///
 /// --format json prints {schema: "mwictl.triage/v1", cluster, server_version, checked_at, bots,
 /// needing_attention, counts: {KIND: bots}, rpcs, entries: [{bot, reasons: [{kind, text, fix,
 /// ...}], locks, instances, live_instances, recoveries_remaining, identity_expires_at,
-/// heartbeat_at}]}, every bot ranked. --format prometheus writes the metrics `mwictl fleet
-/// serve` serves, for node_exporter's textfile collector.
+/// heartbeat_at, unhealthy_services}]}, every bot ranked. --format prometheus writes the metrics
+/// `mwictl fleet serve` serves, for node_exporter's textfile collector.
 ///
 /// Exit codes: 0 no bot needs attention, 1 some bot does (for cron and CI), others as usual.
 #[derive(Debug, clap::Args)]
@@ -115,12 +116,14 @@ fn bot_json(b: &BotReport) -> serde_json::Value {
         "recoveries_remaining": b.recoveries_remaining,
         "identity_expires_at": b.identity_expires.map(time),
         "heartbeat_at": b.heartbeat_at.map(time),
+        "unhealthy_services": b.unhealthy_services,
     })
 }
 
 pub async fn run(ctx: &Context, args: TriageArgs) -> Result<ExitStatus, CommandError> {
+    let switched = crate::recover::insecure::switched(&ctx.home()?.state_dir());
     let client = ctx.client().await?;
-    let triage = triage(client, SystemTime::now(), args.limits()).await?;
+    let triage = triage(client, SystemTime::now(), args.limits(), &switched).await?;
     let attention = triage.needing_attention().count();
     let total = triage.bots.len();
     let rpcs = triage.rpcs;

@@ -43,8 +43,8 @@ pub const FIRST_JOIN_WITH_CREDENTIALS: &str =
     "cannot perform first bound keypair join with existing credentials";
 pub const SECRET_REQUIRED: &str = "a valid registration secret is required";
 pub const TOKEN_NOT_FOUND: &str = "token expired or not found";
-/// What tbot logs when the key the auth service challenges is not in its storage
-/// (lib/auth/join/boundkeypair, v18).
+/// What tbot's join client says when the key the auth service challenges is not in its storage
+/// (lib/join/joinclient/join_boundkeypair.go).
 pub const SIGNER_NOT_FOUND: &str = "could not lookup signer for public key";
 
 /// tbot's identity files in its storage: without them the next start is a recovery, with the
@@ -521,6 +521,16 @@ async fn rollback(
             bot.name, bot.token
         ));
     }
+    // The certificates from before the restore name bot instances the lab no longer has: a
+    // restart while they are valid is refused (`bot instance mismatch`, runbook E's caveat).
+    // They would expire within BK_TTL; dropping them now lets the printed recovery run at once.
+    for bot in &fleet {
+        drop_identity(&bot.data)?;
+    }
+    steps.add(format!(
+        "dropped each bot's certificates from before the restore (keypair and join state kept), as their {}s TTL would: the next start recovers with the bound key",
+        BK_TTL.as_secs()
+    ));
     broken.seen = first_lines(&log, &[JOIN_STATE_FAILED, "is in force"]);
     broken.headline = format!(
         "the lab was rolled back under {FLEET} bound-keypair bots: each fails its join-state check and its join token is locked"

@@ -157,6 +157,64 @@ pub fn move_stale_files(
     Ok(moved)
 }
 
+/// A wiped bound-keypair token as recovery recreates it (runbook D).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recreate<'a> {
+    pub token: &'a str,
+    pub bot: &'a str,
+    /// The bot's public key (authorized_keys form).
+    pub public_key: &'a str,
+    /// The bot instance the restored status binds; without one no status is restored.
+    pub instance: Option<&'a str>,
+    pub count: u32,
+    pub limit: u32,
+    pub mode: &'a str,
+}
+
+/// The token to create: the wiped one's spec and labels when it still exists (same name, bot,
+/// roles), else a new one, with `public_key` as initial_public_key, the recovery limit and
+/// mode given, and with a known bot instance the status restored as if it had never been
+/// wiped: the key bound, that instance, the recovery count.
+pub fn recreated(base: Option<ProvisionTokenV2>, want: &Recreate<'_>) -> ProvisionTokenV2 {
+    let onboarding = Onboarding {
+        initial_public_key: Some(want.public_key.to_string()),
+        must_register_before: None,
+        recovery_mode: want.mode.to_string(),
+        recovery_limit: want.limit,
+    };
+    let fresh = token(want.token, want.bot, &onboarding);
+    let mut out = match base {
+        Some(mut old) => {
+            let spec = old.spec.get_or_insert_with(Default::default);
+            let bk = spec.bound_keypair.get_or_insert_with(Default::default);
+            let o = bk.onboarding.get_or_insert_with(Default::default);
+            o.initial_public_key = want.public_key.to_string();
+            o.registration_secret.clear();
+            o.must_register_before = None;
+            let r = bk.recovery.get_or_insert_with(Default::default);
+            r.mode = want.mode.to_string();
+            r.limit = want.limit;
+            if let Some(m) = old.metadata.as_mut() {
+                m.revision.clear();
+            }
+            old.status = None;
+            old
+        }
+        None => fresh,
+    };
+    if let Some(instance) = want.instance {
+        out.status = Some(mwi_proto::types::ProvisionTokenStatusV2 {
+            bound_keypair: Some(mwi_proto::types::ProvisionTokenStatusV2BoundKeypair {
+                bound_public_key: want.public_key.to_string(),
+                bound_bot_instance_id: instance.to_string(),
+                recovery_count: want.count,
+                ..Default::default()
+            }),
+        });
+    }
+    out
+}
+
 /// A created token, with the registration secret the server made for it (if any).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Issued {
@@ -397,6 +455,53 @@ mod tests {
             recovery_mode: "standard".into(),
             recovery_limit: 1,
         }
+    }
+
+    #[test]
+    fn a_recreated_token_keeps_the_old_spec_and_restores_the_status_with_an_instance() {
+        let want = Recreate {
+            token: "bot-example-0a6f812a",
+            bot: "example",
+            public_key: KEY,
+            instance: Some("i-1"),
+            count: 2,
+            limit: 3,
+            mode: "insecure",
+        };
+        let mut old = token("bot-example-0a6f812a", "example", &onboarding(None));
+        old.metadata
+            .as_mut()
+            .unwrap()
+            .labels
+            .insert("team".into(), "ci".into());
+        let t = recreated(Some(old), &want);
+        assert_eq!(t.metadata.as_ref().unwrap().labels["team"], "ci");
+        let bk = t.spec.as_ref().unwrap().bound_keypair.clone().unwrap();
+        let o = bk.onboarding.unwrap();
+        assert_eq!(
+            (o.initial_public_key.as_str(), o.must_register_before),
+            (KEY, None)
+        );
+        let r = bk.recovery.unwrap();
+        assert_eq!((r.limit, r.mode.as_str()), (3, "insecure"));
+        let s = t.status.unwrap().bound_keypair.unwrap();
+        assert_eq!(
+            (
+                s.bound_public_key.as_str(),
+                s.bound_bot_instance_id.as_str(),
+                s.recovery_count
+            ),
+            (KEY, "i-1", 2)
+        );
+        let bare = recreated(
+            None,
+            &Recreate {
+                instance: None,
+                ..want
+            },
+        );
+        assert_eq!(bare.status, None);
+        assert_eq!(bare.spec.unwrap().bot_name, "example");
     }
 
     #[test]

@@ -13,7 +13,10 @@ use mwi_proto::types::{LockV2, ProvisionTokenV2};
 
 use crate::client::{Client, ClientError, Fetched};
 use crate::error::CommandError;
-use crate::ops::instances::{identity_expires, instance_row, is_live, locked_ids_of};
+use crate::ops::bound_keypair;
+use crate::ops::instances::{
+    identity_expires, instance_row, is_live, latest_authentication, locked_ids_of,
+};
 use crate::ops::unlock::{BlockingLock, BotTargets, bot_resource_name};
 use crate::recover::plan::Flow;
 use crate::recover::step::{InstanceSummary, LockSummary};
@@ -120,6 +123,39 @@ impl BotState {
             .collect();
         out.sort_by(|a, b| a.last_seen.cmp(&b.last_seen));
         out
+    }
+
+    /// How many of its instances last authenticated by bound-keypair joining.
+    pub fn bound_keypair_instances(&self) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| {
+                latest_authentication(i).is_some_and(|a| a.join_method == bound_keypair::METHOD)
+            })
+            .count()
+    }
+
+    /// Why the bot's bound-keypair token looks wiped (S10): it has bound-keypair instances, but
+    /// no such token, or one without a bound key.
+    pub fn wiped_token(&self) -> Option<String> {
+        let instances = self.bound_keypair_instances();
+        if instances == 0 {
+            return None;
+        }
+        if self.bound_tokens.is_empty() {
+            return Some(format!(
+                "{instances} instance(s) joined by bound keypair, but the bot has no bound-keypair token"
+            ));
+        }
+        self.bound_tokens.iter().find_map(|t| {
+            let s = bound_keypair::state(t)?;
+            s.bound_public_key.is_none().then(|| {
+                format!(
+                    "token {} has no bound key while {instances} instance(s) joined by bound keypair",
+                    t.metadata.as_ref().map_or("", |m| m.name.as_str())
+                )
+            })
+        })
     }
 
     /// The IDs of every instance the server knows now.
@@ -343,7 +379,8 @@ pub fn suggest(state: &BotState, log: &[LogFinding], now: SystemTime) -> Option<
 
 /// A bound-keypair incident: a lock on a bound-keypair join token or a log finding of S9 (S12
 /// when the log shows several bots), a token at its limit in mode standard with no live
-/// instance or a log finding of S8.
+/// instance or a log finding of S8, a log finding of S11, a token without its bound key (or
+/// none) while bound-keypair instances exist or a log finding of S10.
 fn bound_keypair_suggestion(
     state: &BotState,
     log: &[LogFinding],
@@ -409,7 +446,21 @@ fn bound_keypair_suggestion(
             ),
         ));
     }
-    None
+    if let Some(f) = found(Incident::BkKeypairLost) {
+        return Some(suggestion(
+            Flow::BkKeypairLost,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    if let Some(f) = found(Incident::BkTokenWiped) {
+        return Some(suggestion(
+            Flow::BkTokenWiped,
+            format!("the log shows {}", f.title),
+        ));
+    }
+    state
+        .wiped_token()
+        .map(|reason| suggestion(Flow::BkTokenWiped, reason))
 }
 
 /// The diagnosis as the wizard prints it.
@@ -624,5 +675,59 @@ mod tests {
         s.bound_tokens = vec![bound("bot-b-1", 1, 2)];
         s.locks.clear();
         assert_eq!(suggest(&s, &[], now).unwrap().flow, Flow::Expired);
+    }
+
+    #[test]
+    fn a_bound_keypair_token_without_its_key_or_gone_is_s10_and_a_lost_key_in_the_log_s11() {
+        use mwi_proto::machineid::{BotInstanceStatus, BotInstanceStatusAuthentication};
+        let now = SystemTime::now();
+        let mut s = state();
+        s.instances.push(BotInstance {
+            status: Some(BotInstanceStatus {
+                initial_authentication: Some(BotInstanceStatusAuthentication {
+                    join_method: "bound_keypair".into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let gone = suggest(&s, &[], now).unwrap();
+        assert_eq!(gone.flow, Flow::BkTokenWiped);
+        assert!(
+            gone.reason.contains("no bound-keypair token"),
+            "{}",
+            gone.reason
+        );
+        let onboarding = crate::ops::bound_keypair::Onboarding {
+            initial_public_key: None,
+            must_register_before: None,
+            recovery_mode: "standard".into(),
+            recovery_limit: 1,
+        };
+        let mut token = crate::ops::bound_keypair::token("bot-x-1", "x", &onboarding);
+        s.bound_tokens.push(token.clone());
+        let wiped = suggest(&s, &[], now).unwrap();
+        assert_eq!(wiped.flow, Flow::BkTokenWiped);
+        assert!(
+            wiped.reason.starts_with("token bot-x-1 has no bound key"),
+            "{}",
+            wiped.reason
+        );
+        token
+            .status
+            .get_or_insert_with(Default::default)
+            .bound_keypair
+            .get_or_insert_with(Default::default)
+            .bound_public_key =
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsqVA9xfvZBF+SY1+fE/bs+O7A7n6iSE3Z2l+Lud9Jy"
+                .into();
+        s.bound_tokens = vec![token];
+        assert_ne!(
+            suggest(&s, &[], now).map(|x| x.flow),
+            Some(Flow::BkTokenWiped)
+        );
+        let lost = finding(doctor::Incident::Product(Incident::BkKeypairLost), &[]);
+        assert_eq!(suggest(&s, &[lost], now).unwrap().flow, Flow::BkKeypairLost);
     }
 }

@@ -23,14 +23,19 @@ use crate::ops;
 use crate::ops::unlock::Removal;
 use crate::output::{Output, Printer};
 use crate::recover::journal::{
-    BoundTokenRecord, Journal, Record, RunState, SnapshotRecord, StepState, TokenRecord,
+    BoundTokenRecord, Journal, ModeRecord, Record, RunState, SnapshotRecord, StepState, TokenRecord,
 };
 use crate::recover::plan::Prefetched;
-use crate::recover::step::{FileWritten, RoleEdit, Step, StepOutput, Verification, VerifyState};
+use crate::recover::step::{
+    FileWritten, Recreated, RoleEdit, Step, StepOutput, Verification, VerifyState,
+};
 use crate::recover::verify::{self, VerifyInput};
 use crate::resource::{format_go_duration, format_timestamp, parse_timestamp};
 
 mod token_steps;
+
+/// The recovery mode that skips the join-state check (S10 recreates a token in it).
+const INSECURE: &str = "insecure";
 
 /// How long `--restart-cmd` may run.
 const RESTART_TIMEOUT: Duration = Duration::from_secs(300);
@@ -387,6 +392,26 @@ impl<'a> Engine<'a> {
                     via_join_uri: written.via_join_uri,
                 })
             }
+            Step::RecreateBoundKeypairToken {
+                token,
+                bot,
+                public_key,
+                bound_bot_instance_id,
+                recovery_count,
+                recovery_limit,
+                previous_mode,
+            } => {
+                let want = ops::bound_keypair::Recreate {
+                    token,
+                    bot,
+                    public_key,
+                    instance: bound_bot_instance_id.as_deref(),
+                    count: *recovery_count,
+                    limit: *recovery_limit,
+                    mode: INSECURE,
+                };
+                self.recreate_token(journal, &want, previous_mode).await
+            }
             Step::MoveStaleKeypair { storage, keep_key } => {
                 let to = journal.record.backup_dir.join("storage");
                 let moved = ops::bound_keypair::move_stale_files(storage, *keep_key, &to)?;
@@ -440,7 +465,9 @@ impl<'a> Engine<'a> {
             Step::EnsureRecoveryHeadroom { token, spare } => {
                 self.ensure_headroom(journal, token, *spare).await
             }
-            Step::WaitForRecovery { tokens } => self.wait_for_recovery(tokens).await,
+            Step::WaitForRecovery { tokens } => {
+                self.wait_for_recovery(tokens, &journal.record.modes).await
+            }
             Step::RestoreTokenMode { token } => self.restore_mode(journal, token).await,
             Step::Verify { bot, expect } => {
                 let since = time_of(&journal.record.started_at).unwrap_or_else(SystemTime::now);
@@ -700,6 +727,88 @@ impl Engine<'_> {
         })
     }
 
+    /// Recreates a wiped bound-keypair token under its name: the previous mode journaled (as a
+    /// switch to insecure, which the restore step and `recover --resume` undo) before any write,
+    /// the token as it is backed up and deleted, then created with the key as
+    /// initial_public_key, mode insecure and, when a bot instance is known, the restored status.
+    /// A token already bound to the key (an interrupted attempt created it) is kept.
+    async fn recreate_token(
+        &self,
+        journal: &mut Journal,
+        want: &ops::bound_keypair::Recreate<'_>,
+        previous_mode: &str,
+    ) -> Result<StepOutput, CommandError> {
+        let client = self.client;
+        let current = match client.get_token(want.token).await {
+            Ok(token) => Some(token),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e.into()),
+        };
+        let bound = current
+            .as_ref()
+            .and_then(|t| t.value.status.as_ref())
+            .and_then(|s| s.bound_keypair.as_ref())
+            .map(|b| b.bound_public_key.trim().to_string())
+            .filter(|k| !k.is_empty());
+        let journaled = journal
+            .record
+            .modes
+            .iter()
+            .any(|m| m.token == want.token && m.mode == INSECURE);
+        if journaled
+            && bound
+                .as_deref()
+                .is_some_and(|b| crate::recover::flows::bk_input::same_key(b, want.public_key))
+        {
+            return Ok(StepOutput::TokenRecreated(Recreated {
+                token: want.token.to_string(),
+                backup: None,
+                bound_bot_instance_id: want.instance.map(str::to_string),
+                recovery_count: want.count,
+                existed: true,
+            }));
+        }
+        if !journaled {
+            journal.record.modes.push(ModeRecord {
+                token: want.token.to_string(),
+                previous: previous_mode.to_string(),
+                mode: INSECURE.to_string(),
+                switched_at: format_timestamp(&SystemTime::now().into()),
+                restored: false,
+            });
+            journal.save()?;
+        }
+        let mut backup = None;
+        let base = match current {
+            Some(token) => {
+                let yaml = crate::resource::render_yaml(&[crate::resource::Resource::Token(
+                    token.value.clone(),
+                )]);
+                backup = Some(ops::backup::write_backup(
+                    &journal.record.backup_dir,
+                    &format!("token-{}", want.token),
+                    &yaml,
+                )?);
+                match client.delete_token(want.token).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e.into()),
+                }
+                Some(token.value)
+            }
+            None => None,
+        };
+        let token = ops::bound_keypair::recreated(base, want);
+        client.create_token(&token).await?;
+        Ok(StepOutput::TokenRecreated(Recreated {
+            token: want.token.to_string(),
+            backup,
+            bound_bot_instance_id: want.instance.map(str::to_string),
+            recovery_count: want.count,
+            existed: false,
+        }))
+    }
+
     /// Backs the token up (status included, so `mwictl create -f` restores it whole), then
     /// deletes it.
     async fn delete_token(
@@ -939,6 +1048,26 @@ pub fn summary(step: &Step, output: &StepOutput) -> String {
                 format!("Wrote {what} {}", changed.join(", "))
             }
         }
+        StepOutput::TokenRecreated(r) => format!(
+            "{} token {} in mode insecure, {}{}",
+            if r.existed {
+                "Found the already recreated"
+            } else {
+                "Recreated"
+            },
+            r.token,
+            match &r.bound_bot_instance_id {
+                Some(id) => format!(
+                    "status restored (bot instance {id}, recovery_count {})",
+                    r.recovery_count
+                ),
+                None => "the key as initial_public_key".to_string(),
+            },
+            r.backup
+                .as_ref()
+                .map(|b| format!(" (backup {})", b.display()))
+                .unwrap_or_default()
+        ),
         StepOutput::StaleKeypairMoved { storage, moved, to } => match moved.len() {
             0 => format!("No stale bound-keypair file left in {}", storage.display()),
             _ => format!(
@@ -1112,6 +1241,9 @@ impl RunReport {
                 StepOutput::TokenDeleted {
                     backup: Some(b), ..
                 } => out.push(b.clone()),
+                StepOutput::TokenRecreated(Recreated {
+                    backup: Some(b), ..
+                }) => out.push(b.clone()),
                 StepOutput::BoundKeypairConfigUpdated { files, .. } => {
                     out.extend(files.iter().filter_map(|f| f.backup.clone()));
                 }

@@ -79,6 +79,20 @@ pub enum Step {
     /// Move tbot's stale bound-keypair files out of its storage into the run's backups (all of
     /// them, or only the join state when `keep_key`: the storage holds the new key).
     MoveStaleKeypair { storage: PathBuf, keep_key: bool },
+    /// Recreate a wiped bound-keypair token under its name with the bot's public key as
+    /// initial_public_key, mode insecure and (with a bot instance) its status restored; the
+    /// previous mode is journaled as a switch to insecure before any write, so the restore step
+    /// and `recover --resume` put it back. The token as it was is backed up first.
+    RecreateBoundKeypairToken {
+        token: String,
+        bot: String,
+        public_key: String,
+        bound_bot_instance_id: Option<String>,
+        recovery_count: u32,
+        recovery_limit: u32,
+        /// The mode to restore: the token's as it was, else standard.
+        previous_mode: String,
+    },
     /// Check that the recovery took effect.
     Verify { bot: String, expect: Expect },
 }
@@ -89,6 +103,11 @@ pub struct CountBefore {
     pub token: String,
     pub bot: String,
     pub count_before: u32,
+    /// S10: this bot instance authenticating with the token after the run switched it counts
+    /// as well: a bot whose certificates are still valid refreshes as that instance, which
+    /// leaves the count as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refreshed_instance: Option<String>,
 }
 
 /// A role edit, redone against the role as it is when the step runs.
@@ -216,6 +235,7 @@ impl Step {
             Step::DeleteToken { .. } => "delete_token",
             Step::UpdateTbotBoundKeypair { .. } => "update_tbot_bound_keypair",
             Step::MoveStaleKeypair { .. } => "move_stale_keypair",
+            Step::RecreateBoundKeypairToken { .. } => "recreate_bound_keypair_token",
             Step::Verify { .. } => "verify",
         }
     }
@@ -286,6 +306,10 @@ impl Step {
                 "Raise recovery.limit of token {token} to at least recovery_count + {spare} (mode standard only)"
             ),
             Step::WaitForRecovery { tokens } => match tokens.as_slice() {
+                [one] if one.refreshed_instance.is_some() => format!(
+                    "Wait until bot {:?} joins with token {}: its instance refreshes, or recovery_count rises above {}",
+                    one.bot, one.token, one.count_before
+                ),
                 [one] => format!(
                     "Wait until bot {:?} recovers: recovery_count of token {} rises above {}",
                     one.bot, one.token, one.count_before
@@ -324,6 +348,12 @@ impl Step {
                     "the stale id_bkp, id_bkp.pub, bkp_state and bkp_key_history.json"
                 },
                 storage.display()
+            ),
+            Step::RecreateBoundKeypairToken {
+                token, public_key, ..
+            } => format!(
+                "Recreate token {token:?} bound to the bot's key {} in mode insecure for one join (the old mode journaled first; the token as it was backed up)",
+                key_text(public_key)
             ),
             Step::Verify { expect, .. } => match expect {
                 Expect::Unlocked => "Verify: no lock blocks the bot".to_string(),
@@ -426,6 +456,25 @@ impl Step {
             Step::MoveStaleKeypair { .. } => vec![
                 "moved, never deleted: tbot would otherwise keep answering with the lost key's join state".into(),
             ],
+            Step::RecreateBoundKeypairToken {
+                bot,
+                bound_bot_instance_id,
+                recovery_count,
+                recovery_limit,
+                previous_mode,
+                ..
+            } => {
+                let mut lines = vec![format!(
+                    "bot {bot}, roles [Bot], the key as initial_public_key, recovery limit {recovery_limit}; mode {previous_mode} is restored after the join"
+                )];
+                lines.push(match bound_bot_instance_id {
+                    Some(id) => format!(
+                        "status restored: the key bound, bot instance {id}, recovery_count {recovery_count} (a bot with valid certificates refreshes at once)"
+                    ),
+                    None => "no status: tbot onboards with the key once its certificates expired".into(),
+                });
+                lines
+            }
             Step::Verify { expect, .. } => match expect {
                 Expect::NewInstance { known } if !known.is_empty() => vec![format!(
                     "instances known before: {}",
@@ -598,6 +647,7 @@ pub enum StepOutput {
         files: Vec<FileWritten>,
         via_join_uri: bool,
     },
+    TokenRecreated(Recreated),
     StaleKeypairMoved {
         storage: PathBuf,
         /// The file names moved.
@@ -643,6 +693,18 @@ pub struct TokenRecovery {
     pub count_before: u32,
     pub count: u32,
     pub recovered: bool,
+}
+
+/// What recreating a wiped token did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recreated {
+    pub token: String,
+    /// The token as it was, when it still existed.
+    pub backup: Option<PathBuf>,
+    pub bound_bot_instance_id: Option<String>,
+    pub recovery_count: u32,
+    /// True when an interrupted attempt had created it already.
+    pub existed: bool,
 }
 
 /// One file a step wrote, with the backup of what it held.
@@ -751,6 +813,7 @@ mod tests {
                     token: "bot-b-1".into(),
                     bot: "b".into(),
                     count_before: 3,
+                    refreshed_instance: None,
                 }],
             },
             Step::RestoreTokenMode {

@@ -320,6 +320,25 @@ pub async fn decide(
             ask_restart(prompt, &mut input)?;
             flows::db_access::plan(client, bot, &input).await?
         }
+        Flow::BkKeypairLost => {
+            let storage_default = config.as_ref().and_then(|c| c.storage.clone());
+            input.storage = ask_storage(prompt, storage_default.as_deref())?;
+            ask_restart(prompt, &mut input)?;
+            flows::bk_keypair_lost::plan(client, bot, &input).await?
+        }
+        Flow::BkTokenWiped => {
+            let storage_default = config.as_ref().and_then(|c| c.storage.clone());
+            input.storage = ask_storage(prompt, storage_default.as_deref())?;
+            if input.storage.is_none() {
+                let key = required(
+                    prompt.input("The bot's public key (id_bkp.pub content, or @FILE)", None)?,
+                    "the bot's public key or its storage directory",
+                )?;
+                input.public_key = Some(flows::bk_input::key_from_flag(&key)?.key);
+            }
+            ask_restart(prompt, &mut input)?;
+            flows::bk_token_wiped::plan(client, bot, &input).await?
+        }
         Flow::BkExhausted => {
             let token = ask_bound_token(prompt, &state)?;
             let how = prompt.select(
@@ -354,12 +373,6 @@ pub async fn decide(
                 raw: Default::default(),
             };
             flows::bound_keypair::rollback(&[fetched], bot, &input)
-        }
-        Flow::BkTokenWiped | Flow::BkKeypairLost => {
-            return Err(CommandError::usage(format!(
-                "the wizard does not run {} yet",
-                flow.name()
-            )));
         }
     };
     let wait_default = start.wait.map(crate::resource::format_go_duration);
@@ -436,6 +449,21 @@ fn ask_target(
         i => input.role = roles.get(i - first_role).cloned(),
     }
     Ok(())
+}
+
+/// tbot's storage directory (its bound-keypair files), `None` when skipped.
+fn ask_storage(
+    prompt: &mut dyn Prompt,
+    default: Option<&str>,
+) -> Result<Option<PathBuf>, CommandError> {
+    let answer = prompt.input(
+        "tbot's storage directory (storage.path; Enter to skip)",
+        default,
+    )?;
+    Ok(match answer.trim() {
+        "" | "-" => None,
+        path => Some(std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path))),
+    })
 }
 
 /// The bot's bound-keypair token: its only one, or the one picked.
@@ -542,8 +570,8 @@ mod tests {
             },
             locks: vec![],
             instances: vec![],
-            bound_tokens: vec![],
             tokens: vec![],
+            bound_tokens: vec![],
         };
         let mut input = FlowInput::default();
         ask_target(&mut Scripted(vec!["3"]), &state, &mut input, true).unwrap();

@@ -61,11 +61,6 @@ pub(crate) fn advise(
         facts.insert("refusals".to_string(), refusals.join("; "));
     }
     let token = tokens.first().copied().unwrap_or(TOKEN);
-    let flow = match bk {
-        Incident::BkRollback => format!("`mwictl recover {}`", bk.name()),
-        _ => format!("`mwictl recover {} --bot {name}`", bk.name()),
-    };
-    let later = format!("{flow} will do these steps in one run once it exists.");
     let live = Some(LiveCheck::BoundKeypair {
         incident: bk,
         bot: bot.map(str::to_string),
@@ -132,19 +127,23 @@ pub(crate) fn advise(
              it no longer sends its registration secret, because it holds join state."
                 .to_string(),
             Fix {
-                mwictl: Some(format!("mwictl get token/{token}")),
+                mwictl: Some(format!(
+                    "mwictl recover bk-token-wiped --bot {name} --token {token} --storage TBOT_STORAGE_DIR"
+                )),
                 tctl: vec![
                     format!("tctl get token/{token}"),
                     format!("tctl rm token/{token}"),
                     "tctl create -f token.yaml".to_string(),
                 ],
                 then: Some(format!(
-                    "If a backup of the token with its status exists (mwictl backups), restore \
-                     it with `mwictl create -f FILE --restore-status`. Else recreate {token} \
-                     with the bot's public key (id_bkp.pub in tbot's storage) as \
-                     spec.bound_keypair.onboarding.initial_public_key, recovery.limit at least 1 \
-                     and mode insecure for one join, restart tbot once its certificates expired, \
-                     then set the mode back. {later}"
+                    "It reads the bot's public key from tbot's storage (id_bkp.pub; or pass \
+                     --public-key), backs up {token} and recreates it with the key as \
+                     spec.bound_keypair.onboarding.initial_public_key, its status restored (the \
+                     key bound, the bot's instance and recovery count) and mode insecure for one \
+                     join, the old mode journaled; with --restart-cmd and --wait it restarts \
+                     tbot, waits until the bot authenticated and restores the mode. If a backup \
+                     of the token with its status exists (mwictl backups), `mwictl create -f \
+                     FILE --restore-status` restores it instead."
                 )),
             },
             live,

@@ -2,6 +2,7 @@
 //! subcommand each) and `recover --resume`. This file only dispatches.
 
 pub mod bk_keypair_lost;
+pub mod bk_token_wiped;
 pub mod bound_keypair;
 pub mod common;
 pub mod db_access;
@@ -35,8 +36,13 @@ use crate::exit::ExitStatus;
 /// rpc_count}}; --plan prints {schema: "mwictl.recover.plan/v1", flow, incident, bot, steps, after}.
 /// The journal holds the token name, which is the token's secret: it is private (mode 0600).
 ///
-/// Exit codes: 0 done (or pending a tbot restart), 1 a step failed or verification failed or
-/// timed out, 2 usage (e.g. no terminal and no --yes), 3 no such bot, 4 access denied, 5 conflict,
+/// A bound-keypair flow that switched a token to mode insecure restores it once the bot
+/// recovered; a run that stops before (no --wait, or it ran out) keeps it in the journal,
+/// reports it as `insecure_left` with `restore_commands`, and `bots ls`, `bots show` and `tokens
+/// show` flag the token until it is restored.
+///
+/// Exit codes: 0 done (or pending a tbot restart), 1 a step failed, verification failed or timed
+/// out, or the run stopped at its wait with a token left in insecure, 2 usage (e.g. no terminal and no --yes), 3 no such bot, 4 access denied, 5 conflict,
 /// 6 unreachable, 7 admin MFA required.
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -64,6 +70,7 @@ pub enum RecoverCommand {
     DbAccess(db_access::DbAccessArgs),
     BkExhausted(bound_keypair::BkExhaustedArgs),
     BkJoinState(bound_keypair::BkJoinStateArgs),
+    BkTokenWiped(bk_token_wiped::BkTokenWipedArgs),
     BkKeypairLost(bk_keypair_lost::BkKeypairLostArgs),
     BkRollback(bound_keypair::BkRollbackArgs),
 }
@@ -76,6 +83,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         Some(RecoverCommand::DbAccess(a)) => db_access::run(ctx, a).await,
         Some(RecoverCommand::BkExhausted(a)) => bound_keypair::exhausted(ctx, a).await,
         Some(RecoverCommand::BkJoinState(a)) => bound_keypair::join_state(ctx, a).await,
+        Some(RecoverCommand::BkTokenWiped(a)) => bk_token_wiped::run(ctx, a).await,
         Some(RecoverCommand::BkKeypairLost(a)) => bk_keypair_lost::run(ctx, a).await,
         Some(RecoverCommand::BkRollback(a)) => bound_keypair::rollback(ctx, a).await,
         None if args.resume => resume::run(ctx, args.common).await,

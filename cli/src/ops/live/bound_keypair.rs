@@ -360,6 +360,12 @@ mod tests {
                 &no_locks(),
             );
             assert_eq!(answer.current, Some(false), "{incident:?}");
+            // Only S8 words the headroom as the runbook's check.
+            assert!(
+                answer.detail.contains("mode standard, 2/5 recoveries used"),
+                "{}",
+                answer.detail
+            );
         }
     }
 
@@ -398,10 +404,49 @@ mod tests {
             &no_locks(),
         );
         assert_eq!(bound.current, Some(false));
+        // A bound key without a bound instance: `bad backend state, please recreate the join token`.
+        let mut half = token("standard", 1, 1, true);
+        if let Found::BoundKeypair(state) = &mut half.found {
+            state.bound_bot_instance_id = None;
+        }
+        let answer = verdict(Incident::BkTokenWiped, Some("web"), &[half], &no_locks());
+        assert_eq!(answer.current, Some(true));
+        assert!(
+            answer.detail.contains("(ssh-ed25519), no bound instance"),
+            "{}",
+            answer.detail
+        );
         let none = verdict(Incident::BkTokenWiped, Some("web"), &[], &Locks::new());
         assert_eq!(
             (none.current, none.detail.as_str()),
             (Some(true), "bot web has no bound_keypair token")
+        );
+    }
+
+    #[test]
+    fn a_bound_key_that_is_not_ssh_and_a_token_without_a_bot_are_said_so() {
+        let mut odd = token("standard", 2, 1, true);
+        if let Found::BoundKeypair(state) = &mut odd.found {
+            state.bound_key_fingerprint = None;
+            state.bound_key_algorithm = None;
+        }
+        let answer = verdict(Incident::BkKeypairLost, Some("web"), &[odd], &no_locks());
+        assert!(
+            answer.detail.contains("a bound key that is not an SSH key"),
+            "{}",
+            answer.detail
+        );
+        // The log named a token that is gone and no bot (no --bot): no locks to look up.
+        let gone = TokenNow {
+            name: "bot-web-1".to_string(),
+            bot: String::new(),
+            found: Found::Missing,
+        };
+        let answer = verdict(Incident::BkTokenWiped, None, &[gone], &Locks::new());
+        assert_eq!(answer.current, Some(true));
+        assert_eq!(
+            answer.detail,
+            "token bot-web-1 does not exist; no bot to check locks for"
         );
     }
 

@@ -115,6 +115,12 @@ pub fn render(triage: &Triage, refresh: Option<&RefreshState>) -> String {
     );
     per_bot(
         &mut out,
+        "mwictl_bot_unhealthy_services",
+        "Services and outputs the latest heartbeats of the bot's live instances report unhealthy.",
+        &|b| Some(f64::from(b.unhealthy_services)),
+    );
+    per_bot(
+        &mut out,
         "mwictl_bot_heartbeat_age_seconds",
         "Age of the oldest newest heartbeat among the bot's live instances; absent without one.",
         &|b| {
@@ -215,6 +221,7 @@ mod tests {
                     recoveries_remaining: Some(0),
                     identity_expires: None,
                     heartbeat_at: None,
+                    unhealthy_services: 0,
                 },
                 BotReport {
                     bot: "ok".into(),
@@ -225,6 +232,7 @@ mod tests {
                     recoveries_remaining: None,
                     identity_expires: Some(now + Duration::from_millis(1500)),
                     heartbeat_at: Some(now - Duration::from_secs(60)),
+                    unhealthy_services: 2,
                 },
             ],
             rpcs: 5,

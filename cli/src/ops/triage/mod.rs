@@ -9,7 +9,7 @@ pub mod serve;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use mwi_proto::machineid::BotInstance;
+use mwi_proto::machineid::{BotInstance, BotInstanceHealthStatus};
 use mwi_proto::types::{LockTarget, LockV2, ProvisionTokenV2};
 
 use crate::client::{Client, Version};
@@ -17,6 +17,7 @@ use crate::error::CommandError;
 use crate::ops::bound_keypair;
 use crate::ops::instances::{identity_expires, is_live, latest_authentication, latest_heartbeat};
 use crate::ops::unlock::{blocking_reason, bot_resource_name};
+use crate::recover::insecure::{Switched, flag};
 use crate::resource::lock_target_text;
 
 pub use metrics::{RefreshState, render as render_metrics};
@@ -56,6 +57,8 @@ pub struct BotReport {
     pub identity_expires: Option<SystemTime>,
     /// The oldest of its live instances' newest heartbeats.
     pub heartbeat_at: Option<SystemTime>,
+    /// Services and outputs its live instances' latest heartbeats reported unhealthy.
+    pub unhealthy_services: u32,
 }
 
 impl BotReport {
@@ -109,6 +112,9 @@ struct Acc {
     /// The oldest newest heartbeat of a live instance.
     oldest_beat: Option<SystemTime>,
     too_old: Option<(InstanceRef, String)>,
+    /// The first live instance reporting unhealthy services, with them (`type name`, reason).
+    unhealthy: Option<(InstanceRef, Vec<(String, String)>)>,
+    unhealthy_total: u32,
 }
 
 /// A lock reduced to the targets that can block a bot.
@@ -118,8 +124,6 @@ struct BotLock {
     role: String,
     instance: String,
     token: String,
-    /// The whole target, as `tctl get lock` shows it.
-    text: String,
 }
 
 impl BotLock {
@@ -134,11 +138,13 @@ impl BotLock {
     }
 }
 
-/// Triage of every bot, at `now`.
+/// Triage of every bot, at `now`. `switched` names the tokens unfinished `mwictl recover` runs
+/// left in mode insecure (`recover::insecure::switched`).
 pub async fn triage(
     client: &Client,
     now: SystemTime,
     limits: Limits,
+    switched: &HashMap<String, Switched>,
 ) -> Result<Triage, CommandError> {
     let before = client.rpc_count();
     let mut bots: Vec<Acc> = Vec::new();
@@ -201,7 +207,7 @@ pub async fn triage(
             .as_ref()
             .map(|m| m.name.clone())
             .unwrap_or_default();
-        assess_token(&mut bots[i as usize], &token, &name, now);
+        assess_token(&mut bots[i as usize], &token, &name, now, switched);
         token_owner.insert(name, i);
     }
 
@@ -256,7 +262,7 @@ pub async fn triage(
             if let Some(why) = why {
                 acc.locks.push(LockHit {
                     name: lock.name.clone(),
-                    target: lock.text.clone(),
+                    target: lock_target_text(&target),
                     why,
                 });
             }
@@ -301,7 +307,6 @@ fn bot_lock(lock: LockV2) -> Option<BotLock> {
         return None;
     }
     Some(BotLock {
-        text: lock_target_text(&target),
         name,
         user: target.user,
         role: target.role,
@@ -310,7 +315,13 @@ fn bot_lock(lock: LockV2) -> Option<BotLock> {
     })
 }
 
-fn assess_token(acc: &mut Acc, token: &ProvisionTokenV2, name: &str, now: SystemTime) {
+fn assess_token(
+    acc: &mut Acc,
+    token: &ProvisionTokenV2,
+    name: &str,
+    now: SystemTime,
+    switched: &HashMap<String, Switched>,
+) {
     let unexpired = token
         .metadata
         .as_ref()
@@ -336,9 +347,12 @@ fn assess_token(acc: &mut Acc, token: &ProvisionTokenV2, name: &str, now: System
             acc.token_reasons.push(Reason::StaticKeyRotation {
                 token: name.to_owned(),
             });
-        } else if state.initial_key_fingerprint.is_none() {
+        } else if state.initial_key_fingerprint.is_none()
+            && let Some(flag) = flag(name, &state.recovery_mode, switched)
+        {
             acc.token_reasons.push(Reason::InsecureToken {
                 token: name.to_owned(),
+                flag,
             });
         }
     }
@@ -384,6 +398,21 @@ fn assess_instance(acc: &mut Acc, instance: &BotInstance, live: bool, cluster_ma
     {
         acc.stalest = Some((seen, beat_at.is_some(), reference()));
     }
+    let unhealthy: Vec<(String, String)> = instance
+        .status
+        .iter()
+        .flat_map(|s| &s.service_health)
+        .filter(|h| h.status() == BotInstanceHealthStatus::Unhealthy)
+        .map(|h| {
+            let id = h.service.clone().unwrap_or_default();
+            let service = format!("{} {}", id.r#type, id.name).trim().to_owned();
+            (service, h.reason.clone().unwrap_or_default())
+        })
+        .collect();
+    acc.unhealthy_total += unhealthy.len() as u32;
+    if !unhealthy.is_empty() && acc.unhealthy.is_none() {
+        acc.unhealthy = Some((reference(), unhealthy));
+    }
     if let (Some(major), Some(beat)) = (cluster_major, heartbeat)
         && acc.too_old.is_none()
         && Version::parse(&beat.version).is_some_and(|v| v.major + 1 < major)
@@ -402,10 +431,9 @@ fn report(
     limits: Limits,
 ) -> BotReport {
     let mut reasons = Vec::new();
+    let locks = acc.locks.len() as u32;
     if !acc.locks.is_empty() {
-        reasons.push(Reason::Locked {
-            locks: acc.locks.clone(),
-        });
+        reasons.push(Reason::Locked { locks: acc.locks });
     }
     let exhausted = acc
         .recoveries
@@ -452,6 +480,13 @@ fn report(
             });
         }
     }
+    if let Some((instance, services)) = &acc.unhealthy {
+        reasons.push(Reason::UnhealthyServices {
+            instance: instance.clone(),
+            more: acc.unhealthy_total - services.len() as u32,
+            services: services.clone(),
+        });
+    }
     if let Some((seen, had_beat, instance)) = &acc.stalest {
         let age = now.duration_since(*seen).unwrap_or_default();
         if age > limits.stale_after {
@@ -472,12 +507,13 @@ fn report(
     reasons.sort_by_key(Reason::kind);
     BotReport {
         reasons,
-        locks: acc.locks.len() as u32,
+        locks,
         instances: acc.instances,
         live_instances: acc.live,
         recoveries_remaining: acc.recoveries.as_ref().map(|r| r.0),
         identity_expires: acc.soonest_expiry.map(|e| e.0),
         heartbeat_at: acc.oldest_beat,
+        unhealthy_services: acc.unhealthy_total,
         bot: acc.name,
     }
 }
@@ -629,7 +665,7 @@ mod tests {
             ..Default::default()
         };
         for t in tokens {
-            assess_token(&mut acc, t, "t", at(NOW));
+            assess_token(&mut acc, t, "t", at(NOW), &HashMap::new());
         }
         if live {
             assess_instance(
@@ -706,7 +742,7 @@ mod tests {
             "a lock on a person is no bot's"
         );
         let on_bot = lock("bot-b", "").unwrap();
-        assert_eq!(on_bot.text, "User:\"bot-b\"");
+        assert_eq!(lock_target_text(&on_bot.target()), "User:\"bot-b\"");
         assert!(lock("", "tok").is_some());
     }
 
@@ -721,8 +757,12 @@ mod tests {
             recoveries_remaining: None,
             identity_expires: None,
             heartbeat_at: None,
+            unhealthy_services: 0,
         };
-        let insecure = || Reason::InsecureToken { token: "t".into() };
+        let insecure = || Reason::InsecureToken {
+            token: "t".into(),
+            flag: flag("t", "insecure", &HashMap::new()).unwrap(),
+        };
         let roles = || Reason::MissingRoles {
             roles: vec!["r".into()],
         };
@@ -738,5 +778,66 @@ mod tests {
             names,
             ["d-roles-and-insecure", "c-roles", "b-insecure", "a-fine"]
         );
+    }
+
+    #[test]
+    fn an_insecure_token_names_the_recover_run_that_switched_it_and_its_restore() {
+        let mut acc = Acc {
+            name: "b".into(),
+            ..Default::default()
+        };
+        let switched = HashMap::from([(
+            "t".to_owned(),
+            Switched {
+                run_id: "run-7".into(),
+                previous: "standard".into(),
+            },
+        )]);
+        assess_token(
+            &mut acc,
+            &bound(1, 0, "insecure", false, false),
+            "t",
+            at(NOW),
+            &switched,
+        );
+        let r = report(acc, &HashSet::new(), "18.1.0", at(NOW), Limits::default());
+        let reason = r
+            .reasons
+            .iter()
+            .find(|r| r.kind() == Kind::InsecureToken)
+            .unwrap();
+        assert!(
+            reason.text().contains("switched by mwictl run run-7"),
+            "{}",
+            reason.text()
+        );
+        assert_eq!(reason.fix("b"), "mwictl tokens mode t standard");
+        assert_eq!(reason.json("b")["switched_by_run"], "run-7");
+    }
+
+    #[test]
+    fn unhealthy_services_of_live_instances_are_counted_and_the_first_is_named() {
+        use mwi_proto::machineid::{BotInstanceServiceHealth, BotInstanceServiceIdentifier};
+        let sick = |name: &str| BotInstanceServiceHealth {
+            service: Some(BotInstanceServiceIdentifier {
+                r#type: "identity".into(),
+                name: name.into(),
+            }),
+            status: BotInstanceHealthStatus::Unhealthy.into(),
+            reason: Some("permission denied".into()),
+            ..Default::default()
+        };
+        let mut first = instance(3000, Some(60), "18.1.0");
+        first.status.as_mut().unwrap().service_health = vec![sick("out-1")];
+        let mut second = instance(3000, Some(60), "18.1.0");
+        second.status.as_mut().unwrap().service_health = vec![sick("out-2")];
+        let r = assess(&[first, second], 18);
+        assert_eq!(kinds(&r), [Kind::UnhealthyServices]);
+        assert_eq!(r.unhealthy_services, 2);
+        assert_eq!(
+            r.reasons[0].text(),
+            "instance b/i-1 reports unhealthy: identity out-1 (permission denied); 1 more on other instances"
+        );
+        assert_eq!(r.reasons[0].fix("b"), "mwictl bots instances show b/i-1");
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::recover::insecure::InsecureFlag;
 use crate::recover::plan::Flow;
 
 /// The kinds of reason, in the order triage ranks them (most urgent first). The JSON `kind`
@@ -16,6 +17,7 @@ pub enum Kind {
     MissingRoles,
     StaticKeyRotation,
     IdentityExpiring,
+    UnhealthyServices,
     StaleHeartbeat,
     AgentTooOld,
     LastRecovery,
@@ -24,7 +26,7 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in rank order.
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Locked,
         Kind::TokenSpent,
         Kind::NoLiveInstance,
@@ -32,6 +34,7 @@ impl Kind {
         Kind::MissingRoles,
         Kind::StaticKeyRotation,
         Kind::IdentityExpiring,
+        Kind::UnhealthyServices,
         Kind::StaleHeartbeat,
         Kind::AgentTooOld,
         Kind::LastRecovery,
@@ -47,6 +50,7 @@ impl Kind {
             Kind::MissingRoles => "missing_roles",
             Kind::StaticKeyRotation => "static_key_rotation",
             Kind::IdentityExpiring => "identity_expiring",
+            Kind::UnhealthyServices => "unhealthy_services",
             Kind::StaleHeartbeat => "stale_heartbeat",
             Kind::AgentTooOld => "agent_too_old",
             Kind::LastRecovery => "last_recovery",
@@ -112,6 +116,13 @@ pub enum Reason {
         instance: InstanceRef,
         expires_in: Duration,
     },
+    /// Services or outputs a live instance's latest heartbeat reported unhealthy, each as
+    /// `type name` with the reason it gave; `more` counts those on its other live instances.
+    UnhealthyServices {
+        instance: InstanceRef,
+        services: Vec<(String, String)>,
+        more: u32,
+    },
     /// A live instance whose newest heartbeat (or, without one, its join) is older than the
     /// stale limit; `age` is `None` when it never sent one.
     StaleHeartbeat {
@@ -124,8 +135,9 @@ pub enum Reason {
         version: String,
         cluster_version: String,
     },
-    /// A bound-keypair token left in recovery mode `insecure` (the join state is not checked).
-    InsecureToken { token: String },
+    /// A bound-keypair token left in recovery mode `insecure` (the join state is not checked),
+    /// with who switched it (an unfinished `mwictl recover` run, or not) and how to restore it.
+    InsecureToken { token: String, flag: InsecureFlag },
 }
 
 impl Reason {
@@ -139,6 +151,7 @@ impl Reason {
             Reason::MissingRoles { .. } => Kind::MissingRoles,
             Reason::StaticKeyRotation { .. } => Kind::StaticKeyRotation,
             Reason::IdentityExpiring { .. } => Kind::IdentityExpiring,
+            Reason::UnhealthyServices { .. } => Kind::UnhealthyServices,
             Reason::StaleHeartbeat { .. } => Kind::StaleHeartbeat,
             Reason::AgentTooOld { .. } => Kind::AgentTooOld,
             Reason::InsecureToken { .. } => Kind::InsecureToken,
@@ -195,6 +208,32 @@ impl Reason {
                 instance.id,
                 short_duration(*expires_in)
             ),
+            Reason::UnhealthyServices {
+                instance,
+                services,
+                more,
+            } => {
+                let each: Vec<String> = services
+                    .iter()
+                    .map(|(service, why)| {
+                        if why.is_empty() {
+                            service.clone()
+                        } else {
+                            format!("{service} ({why})")
+                        }
+                    })
+                    .collect();
+                let others = if *more > 0 {
+                    format!("; {} more on other instances", more)
+                } else {
+                    String::new()
+                };
+                format!(
+                    "instance {} reports unhealthy: {}{others}",
+                    instance.id,
+                    each.join(", ")
+                )
+            }
             Reason::StaleHeartbeat { instance, age } => match age {
                 Some(age) => format!(
                     "instance {} last sent a heartbeat {} ago",
@@ -211,9 +250,14 @@ impl Reason {
                 "instance {} runs tbot {version}, more than one major version behind the cluster's {cluster_version}",
                 instance.id
             ),
-            Reason::InsecureToken { token } => format!(
-                "bound-keypair token {token} is in recovery mode insecure: its join state is not checked"
-            ),
+            Reason::InsecureToken { token, flag } => match &flag.run_id {
+                Some(run) => format!(
+                    "bound-keypair token {token} is in recovery mode insecure, switched by mwictl run {run} that has not finished"
+                ),
+                None => format!(
+                    "bound-keypair token {token} is in recovery mode insecure: its join state is not checked, so anyone holding the bot's key can recover it"
+                ),
+            },
         }
     }
 
@@ -247,6 +291,9 @@ impl Reason {
                 "on {}: check tbot is running, `pkill -USR1 tbot` renews now",
                 instance.on_host()
             ),
+            Reason::UnhealthyServices { instance, .. } => {
+                format!("mwictl bots instances show {}", instance.id)
+            }
             Reason::StaleHeartbeat { instance, .. } => format!(
                 "on {}: check tbot is running, then mwictl doctor its tbot log",
                 instance.on_host()
@@ -260,9 +307,7 @@ impl Reason {
                 instance.on_host(),
                 major_line(cluster_version)
             ),
-            Reason::InsecureToken { token } => format!(
-                "mwictl edit token/{token} (set spec.bound_keypair.recovery.mode back to standard)"
-            ),
+            Reason::InsecureToken { flag, .. } => flag.restore.clone(),
         }
     }
 
@@ -290,9 +335,21 @@ impl Reason {
                 serde_json::json!({"token": token, "recoveries_left": left, "recovery_limit": limit})
             }
             Reason::MissingRoles { roles } => serde_json::json!({"roles": roles}),
-            Reason::StaticKeyRotation { token } | Reason::InsecureToken { token } => {
-                serde_json::json!({"token": token})
+            Reason::StaticKeyRotation { token } => serde_json::json!({"token": token}),
+            Reason::InsecureToken { token, flag } => {
+                serde_json::json!({"token": token, "switched_by_run": flag.run_id})
             }
+            Reason::UnhealthyServices {
+                instance,
+                services,
+                more,
+            } => serde_json::json!({
+                "instance": instance.id, "host": instance.host,
+                "services": services.iter().map(|(service, reason)| serde_json::json!({
+                    "service": service, "reason": reason,
+                })).collect::<Vec<_>>(),
+                "more_on_other_instances": more,
+            }),
             Reason::IdentityExpiring {
                 instance,
                 expires_in,
@@ -364,7 +421,7 @@ mod tests {
         sorted.sort();
         assert_eq!(sorted, Kind::ALL);
         assert_eq!(Kind::ALL[0], Kind::Locked);
-        assert_eq!(Kind::ALL[10], Kind::InsecureToken);
+        assert_eq!(Kind::ALL[11], Kind::InsecureToken);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the last good one and counts the failure.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,13 +62,15 @@ impl Shared {
 
 /// Serves `/metrics` on `listener` until the future is dropped. The first triage must succeed
 /// (it runs before this is called: `first`); later ones run every `interval`, and each failure
-/// goes to `on_failure` and the failure counter.
+/// goes to `on_failure` and the failure counter. Each refresh reads the recover journals in
+/// `state_dir` again (a run may have switched a token to insecure, or restored it).
 pub async fn serve(
     client: &Client,
     listener: TcpListener,
     first: (Triage, Duration),
     interval: Duration,
     limits: Limits,
+    state_dir: &Path,
     on_failure: impl Fn(&CommandError),
 ) -> Result<(), CommandError> {
     let shared = Arc::new(RwLock::new(Shared::new(first.0, first.1)));
@@ -78,7 +81,8 @@ pub async fn serve(
         loop {
             ticks.tick().await;
             let started = Instant::now();
-            let result = triage(client, SystemTime::now(), limits).await;
+            let switched = crate::recover::insecure::switched(state_dir);
+            let result = triage(client, SystemTime::now(), limits, &switched).await;
             let mut shared = shared.write().unwrap_or_else(|e| e.into_inner());
             match result {
                 Ok(fresh) => {

@@ -157,12 +157,41 @@ impl Engine<'_> {
         })
     }
 
+    /// Whether `t`'s refreshing instance authenticated after the run switched its token (S10: a
+    /// bot with valid certificates refreshes, which counts no recovery).
+    async fn refreshed_since_switch(
+        &self,
+        t: &CountBefore,
+        modes: &[ModeRecord],
+    ) -> Result<bool, CommandError> {
+        let Some(instance) = &t.refreshed_instance else {
+            return Ok(false);
+        };
+        let Some(switched) = modes
+            .iter()
+            .rev()
+            .find(|m| m.token == t.token)
+            .and_then(|m| crate::resource::parse_timestamp(&m.switched_at).ok())
+        else {
+            return Ok(false);
+        };
+        let found = match self.client.get_bot_instance(&t.bot, instance).await {
+            Ok(found) => found,
+            Err(e) if e.is_not_found() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(crate::ops::instances::latest_authentication(&found.value)
+            .and_then(|a| a.authenticated_at)
+            .is_some_and(|at| (at.seconds, at.nanos) >= (switched.seconds, switched.nanos)))
+    }
+
     /// Polls (with `--wait`) until every token's recovery_count rose above its count before;
     /// without `--wait` it looks once. A progress bar over the tokens on a terminal, a line per
     /// recovered bot otherwise.
     pub(super) async fn wait_for_recovery(
         &self,
         tokens: &[CountBefore],
+        modes: &[ModeRecord],
     ) -> Result<StepOutput, CommandError> {
         let deadline = self.options.wait.map(|w| Instant::now() + w);
         let bar = (self.options.progress == Progress::Spinners).then(|| {
@@ -204,7 +233,8 @@ impl Engine<'_> {
                     ))
                     .hint("recreate it (`mwictl recover bk-token-wiped`), then resume"));
                 };
-                let recovered = count > t.count_before;
+                let recovered =
+                    count > t.count_before || self.refreshed_since_switch(t, modes).await?;
                 if recovered && seen.insert(t.token.as_str(), count).is_none() {
                     let line = format!(
                         "bot {:?} recovered (token {} recovery_count {} -> {count})",

@@ -188,8 +188,12 @@ pub fn key_from_flag(value: &str) -> Result<PublicKey, CommandError> {
     }
 }
 
-/// The key in tbot's storage directory (`id_bkp.pub`), `None` when the file is not there.
+/// The key in tbot's storage directory (`id_bkp.pub`), `None` when the file (or the wiped
+/// directory) is not there.
 pub fn key_in_storage(storage: &Path) -> Result<Option<PublicKey>, CommandError> {
+    if !storage.exists() {
+        return Ok(None);
+    }
     if !storage.is_dir() {
         return Err(CommandError::usage(format!(
             "--storage {}: not a directory",

@@ -49,6 +49,7 @@ fn count_before(token: &ProvisionTokenV2) -> CountBefore {
             .map(|s| s.bot_name.clone())
             .unwrap_or_default(),
         count_before: count_of(token),
+        refreshed_instance: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod bk_input;
 pub mod bk_keypair_lost;
+pub mod bk_token_wiped;
 pub mod bound_keypair;
 pub mod db_access;
 pub mod expired;
@@ -33,6 +34,7 @@ pub fn done_once_verified(note: &str) -> bool {
         bk_keypair_lost::SECRET_NOTE,
         bk_keypair_lost::STORAGE_NOTE,
         bk_keypair_lost::RESTART_NOTE,
+        bk_token_wiped::RESTART_NOTE,
     ]
     .contains(&note)
 }

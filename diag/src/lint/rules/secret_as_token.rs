@@ -1,6 +1,7 @@
 //! `secret-as-token`: with `join_method: bound_keypair`, `onboarding.token` is the token's name,
-//! not its registration secret. A value equal to the configured secret, or shaped like a
-//! generated one (32 hex characters, lib/auth/join_bound_keypair.go), was pasted in the wrong place.
+//! not its registration secret. A value equal to the configured secret (or the one in tbot's
+//! environment, `TBOT_REGISTRATION_SECRET`), or shaped like a generated one (32 hex characters,
+//! lib/auth/join_bound_keypair.go), was pasted in the wrong place.
 
 use super::{Check, Rule};
 use crate::lint::Severity;
@@ -33,11 +34,23 @@ fn check(checker: &mut Checker, context: &Context) {
             _ => None,
         })
         .and_then(|e| e.value.as_str());
+    // tbot also takes the secret from its environment (lib/tbot/bot/onboarding/config.go).
+    let env_secret = context
+        .options
+        .tbot_env
+        .as_ref()
+        .and_then(|env| env.get("TBOT_REGISTRATION_SECRET"))
+        .filter(|s| !s.is_empty());
     // Neither value is ever printed: both are secrets, or may be.
     let (severity, message) = if secret == Some(token) {
         (
             Severity::Error,
             "`onboarding.token` is the registration secret: it must name the join token (the secret goes in `bound_keypair.registration_secret` only)",
+        )
+    } else if env_secret.is_some_and(|s| s == token) {
+        (
+            Severity::Error,
+            "`onboarding.token` is the registration secret TBOT_REGISTRATION_SECRET in tbot's environment holds: it must name the join token",
         )
     } else if looks_like_secret(token) {
         (
@@ -99,6 +112,30 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].severity, Severity::Warning);
         assert!(!found[0].message.contains(HEX));
+    }
+
+    #[test]
+    fn the_secret_from_tbots_environment_as_the_token_is_an_error() {
+        let yaml = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: bound_keypair\n  token: my-secret\n";
+        let env = |value: &str| LintOptions {
+            tbot_env: Some([("TBOT_REGISTRATION_SECRET".to_string(), value.to_string())].into()),
+            ..LintOptions::default()
+        };
+        let found = findings(yaml, &env("my-secret"), "secret-as-token");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Error);
+        assert!(
+            found[0].message.contains("TBOT_REGISTRATION_SECRET"),
+            "{}",
+            found[0].message
+        );
+        assert!(!found[0].message.contains("my-secret"));
+        for other in ["another", ""] {
+            assert!(
+                findings(yaml, &env(other), "secret-as-token").is_empty(),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]

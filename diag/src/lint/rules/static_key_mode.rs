@@ -181,6 +181,30 @@ mod tests {
     }
 
     #[test]
+    fn the_token_may_come_from_tbots_environment() {
+        let yaml = config("  type: memory\n").replace("  token: bot-ci-1\n", "");
+        let with_token = |value: &str| LintOptions {
+            tbot_env: Some([("TELEPORT_BOT_TOKEN".to_string(), value.to_string())].into()),
+            ..live("standard")
+        };
+        let found = findings(&yaml, &with_token("bot-ci-1"), ID);
+        assert_eq!(found[0].severity, Severity::Error, "{found:?}");
+        assert!(
+            found[0].message.contains("token `bot-ci-1`"),
+            "{}",
+            found[0].message
+        );
+        // An empty variable names no token, as tbot reads it.
+        let found = findings(&yaml, &with_token(""), ID);
+        assert_eq!(found[0].severity, Severity::Info, "{found:?}");
+        assert!(
+            found[0].message.contains("names no join token"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
     fn without_live_or_without_the_token_it_is_a_note_and_a_missing_token_a_warning() {
         let yaml = config("  type: memory\n");
         let found = findings(&yaml, &LintOptions::default(), ID);
