@@ -6,6 +6,7 @@ mod bad_input;
 mod bk_break;
 mod bk_doctor;
 mod bk_doctor_live;
+mod bk_incidents;
 mod bots;
 mod bots_bound;
 mod bound_keypair;

@@ -599,3 +599,46 @@ fn token_wiped_without_wait_stops_unfinished_with_the_restore_command() {
         "standard"
     );
 }
+
+/// A bot whose certificates expired after the token was wiped recovers on the recreated token
+/// instead of refreshing: the wait sees recovery_count rise, the mode is restored, and the bot,
+/// holding the new join state, refreshes in that mode.
+#[test]
+fn token_wiped_with_the_identity_expired_recovers_and_the_mode_is_back() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let ttl = ["--credential-ttl", "3s"];
+    let config = joined.config_arg();
+    let short = |lab: &Lab| {
+        let mut args = vec!["lab", "bot", "-c", config.as_str(), "--oneshot"];
+        args.extend_from_slice(&ttl);
+        run(&mut lab.cmd(&args))
+    };
+    assert_eq!(short(&lab).code, 0, "a short-lived identity");
+    let count = status(&get_token(&lab, &joined.token).unwrap()).recovery_count;
+    wipe_token(&lab, &joined.token);
+    crate::bots_bound::wait_expiry(&joined.data());
+    let data = joined.data().display().to_string();
+    let restart = format!("{} --credential-ttl 3s", joined.restart());
+    let (code, json, stderr) = recover(
+        &lab,
+        &[
+            "bk-token-wiped",
+            "--bot",
+            BOT,
+            "--storage",
+            &data,
+            "--restart-cmd",
+            &restart,
+            "--wait",
+            "30s",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{json:#}");
+    let token = get_token(&lab, &joined.token).unwrap();
+    assert_eq!(status(&token).recovery_count, count + 1, "a recovery");
+    assert_eq!(mode_of(&token), "standard");
+    let renewed = short(&lab);
+    assert_eq!(renewed.code, 0, "{}", renewed.stderr);
+}
