@@ -634,3 +634,36 @@ fn a_mode_set_by_hand_while_the_run_waits_is_left_alone_by_the_restore() {
     );
     assert_eq!(recovery(&lab, &bot.token).0, "relaxed");
 }
+
+#[test]
+fn bk_exhausted_all_locked_raises_the_limit_of_each_exhausted_bot_only() {
+    let lab = Lab::start();
+    let spent = [BkBot::new(&lab, "one", "2"), BkBot::new(&lab, "two", "2")];
+    let spare = BkBot::new(&lab, "spare", "5");
+    let out = run(&mut lab.cmd(&[
+        "recover",
+        "bk-exhausted",
+        "--all-locked",
+        "--yes",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let mut bots: Vec<&str> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| l["bot"].as_str().unwrap())
+        .collect();
+    bots.sort();
+    assert_eq!(bots, ["one", "two"], "{}", out.stdout);
+    assert_eq!(lines[2]["succeeded"], 2, "{}", out.stdout);
+    for bot in &spent {
+        assert_eq!(recovery(&lab, &bot.token), ("standard".into(), 3));
+    }
+    assert_eq!(recovery(&lab, &spare.token).1, 5, "untouched");
+    assert_eq!(status(&lab, &spare.token).recovery_count, 2);
+}
