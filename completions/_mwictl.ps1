@@ -1423,6 +1423,7 @@ Register-ArgumentCompleter -Native -CommandName 'mwictl' -ScriptBlock {
             break
         }
         'mwictl;recover' {
+            [CompletionResult]::new('--run', '--run', [CompletionResultType]::ParameterName, 'With --resume: continue this run (its id, as reports and journal file names give it) instead of the newest')
             [CompletionResult]::new('--tbot-config', '--tbot-config', [CompletionResultType]::ParameterName, 'The tbot.yaml to write the new token into (onboarding.token; when that value is an absolute path, into the file it names, as tbot reads it). Only the token''s bytes change; the file is replaced atomically, keeps its mode and owner, and a backup stays beside it. In a bulk run (--bots, --all-locked) {bot} in PATH stands for each bot''s name')
             [CompletionResult]::new('--restart-cmd', '--restart-cmd', [CompletionResultType]::ParameterName, 'A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`; MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it). In a bulk run (--bots, --all-locked) {bot} in CMD stands for each bot''s name')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Verify by polling (every 500ms) until a new bot instance has joined, or for role fixes until the bot renewed, for at most DURATION (e.g. 2m); then say what to check')

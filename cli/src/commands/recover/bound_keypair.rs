@@ -57,8 +57,8 @@ pub struct BkExhaustedArgs {
 /// keeps one recovery spare in mode standard, and checks that no lock is left.
 ///
 /// insecure is never left behind: without --wait the run stops before restoring, exits 1 and
-/// prints the commands that restore the mode (`mwictl recover --resume --wait 5m` waits and then
-/// restores; `mwictl tokens mode TOKEN MODE` restores at once); `bots ls`, `bots show` and
+/// prints the commands that restore the mode (`mwictl recover --resume --run RUN_ID --wait 5m` waits
+/// and then restores; `mwictl tokens mode TOKEN MODE` restores at once); `bots ls`, `bots show` and
 /// `tokens show` flag the token until then.
 #[derive(Debug, clap::Args)]
 pub struct BkJoinStateArgs {

@@ -67,6 +67,11 @@ pub struct RecoverArgs {
     #[arg(long, conflicts_with = "bot")]
     pub resume: bool,
 
+    /// With --resume: continue this run (its id, as reports and journal file names give it)
+    /// instead of the newest.
+    #[arg(long, value_name = "RUN_ID", requires = "resume")]
+    pub run: Option<String>,
+
     #[command(flatten)]
     pub common: common::CommonArgs,
 }
@@ -95,7 +100,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         Some(RecoverCommand::BkTokenWiped(a)) => bk_token_wiped::run(ctx, a).await,
         Some(RecoverCommand::BkKeypairLost(a)) => bk_keypair_lost::run(ctx, a).await,
         Some(RecoverCommand::BkRollback(a)) => bound_keypair::rollback(ctx, a).await,
-        None if args.resume => resume::run(ctx, args.common).await,
+        None if args.resume => resume::run(ctx, args.run.as_deref(), args.common).await,
         None => interactive::run(ctx, args.bot, args.common).await,
     }
 }
