@@ -444,7 +444,8 @@ fn token_wiped_is_recreated_from_the_storage_the_agent_renews_and_the_mode_is_ba
             "recreate_bound_keypair_token",
             "run_restart",
             "wait_for_recovery",
-            "restore_token_mode"
+            "restore_token_mode",
+            "ensure_recovery_headroom"
         ]
     );
     // The token is bound again to the bot's key and instance, back in its old mode.
@@ -541,13 +542,13 @@ fn token_wiped_killed_after_every_step_converges_on_resume_with_the_mode_restore
         "30s",
         "--yes",
     ];
-    // Evidence, recreate, restart, wait, restore.
-    for crash in ["1", "2:unjournaled", "2", "3", "4", "5"] {
+    // Evidence, recreate, restart, wait, restore, headroom.
+    for crash in ["1", "2:unjournaled", "2", "3", "4", "5", "6"] {
         wipe_token(&lab, &joined.token);
         let crashed = run(lab.cmd(&args).env("MWICTL_TEST_CRASH_AFTER_STEP", crash));
         assert_ne!(crashed.code, 0, "{crash}: {}", crashed.stderr);
         let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "30s"]));
-        let expected = if crash == "5" { 3 } else { 0 };
+        let expected = if crash == "6" { 3 } else { 0 };
         assert_eq!(
             resumed.code, expected,
             "resume after {crash}: {}\n{}",
@@ -639,6 +640,17 @@ fn token_wiped_with_the_identity_expired_recovers_and_the_mode_is_back() {
     let token = get_token(&lab, &joined.token).unwrap();
     assert_eq!(status(&token).recovery_count, count + 1, "a recovery");
     assert_eq!(mode_of(&token), "standard");
+    let limit = token
+        .spec
+        .as_ref()
+        .and_then(|s| s.bound_keypair.as_ref())
+        .and_then(|b| b.recovery.as_ref())
+        .map_or(0, |r| r.limit);
+    assert!(
+        limit > count + 1,
+        "back in standard with a recovery spare: limit {limit}, count {}",
+        count + 1
+    );
     let renewed = short(&lab);
     assert_eq!(renewed.code, 0, "{}", renewed.stderr);
 }
