@@ -52,14 +52,8 @@ pub struct Written {
     pub via_token_file: bool,
 }
 
-/// Puts `token` into the tbot.yaml at `config` (or into the token file its `onboarding.token`
-/// names), atomically, with a backup named `<file>.<backup_tag>.bak` beside the changed file. An
-/// existing backup of that name is kept: it holds the file as it was before this run.
-pub fn write_token(
-    config: &Path,
-    token: &str,
-    backup_tag: &str,
-) -> Result<Written, TbotConfigError> {
+/// The tbot.yaml at `config` (symlinks resolved, so the edit replaces the real file) and its text.
+fn read_resolved(config: &Path) -> Result<(PathBuf, String), TbotConfigError> {
     let config = resolve(config)?;
     let bytes = fs::read(&config).map_err(|source| TbotConfigError::Read {
         path: config.clone(),
@@ -68,6 +62,18 @@ pub fn write_token(
     let text = String::from_utf8(bytes).map_err(|_| TbotConfigError::NotUtf8 {
         path: config.clone(),
     })?;
+    Ok((config, text))
+}
+
+/// Puts `token` into the tbot.yaml at `config` (or into the token file its `onboarding.token`
+/// names), atomically, with a backup named `<file>.<backup_tag>.bak` beside the changed file. An
+/// existing backup of that name is kept: it holds the file as it was before this run.
+pub fn write_token(
+    config: &Path,
+    token: &str,
+    backup_tag: &str,
+) -> Result<Written, TbotConfigError> {
+    let (config, text) = read_resolved(config)?;
     let edit = plan_token_edit(&text, token).map_err(|detail| TbotConfigError::Unsupported {
         path: config.clone(),
         detail,
@@ -112,14 +118,7 @@ pub fn write_bound_keypair(
     secret: Option<&str>,
     backup_tag: &str,
 ) -> Result<BoundKeypairWritten, TbotConfigError> {
-    let config = resolve(config)?;
-    let bytes = fs::read(&config).map_err(|source| TbotConfigError::Read {
-        path: config.clone(),
-        source,
-    })?;
-    let text = String::from_utf8(bytes).map_err(|_| TbotConfigError::NotUtf8 {
-        path: config.clone(),
-    })?;
+    let (config, text) = read_resolved(config)?;
     let edit = plan_bound_keypair_edit(&text, token, secret).map_err(|detail| {
         TbotConfigError::Unsupported {
             path: config.clone(),

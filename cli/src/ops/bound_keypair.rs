@@ -282,26 +282,7 @@ pub async fn request_rotation(
     name: &str,
     now: SystemTime,
 ) -> Result<prost_types::Timestamp, CommandError> {
-    let stored = client.get_token(name).await.map_err(|e| {
-        if e.is_not_found() {
-            CommandError::not_found(format!("token {} not found", shown(name)))
-                .hint("list tokens with `mwictl tokens ls --show-secrets`")
-        } else {
-            e.into()
-        }
-    })?;
-    let method = stored
-        .value
-        .spec
-        .as_ref()
-        .map(|s| s.join_method.clone())
-        .unwrap_or_default();
-    if method != METHOD {
-        // tctl's wording.
-        return Err(CommandError::usage(format!(
-            "token {name} is of type {method}, not {METHOD}"
-        )));
-    }
+    let stored = crate::ops::recovery_mode::read(client, name).await?;
     let at = prost_types::Timestamp::from(now);
     let mut value = stored.value;
     value

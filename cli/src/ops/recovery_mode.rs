@@ -83,7 +83,7 @@ pub async fn read(client: &Client, name: &str) -> Result<Fetched<ProvisionTokenV
     if method != METHOD {
         return Err(
             CommandError::usage(format!("token {name} is of type {method}, not {METHOD}"))
-                .hint("only a bound_keypair token has a recovery mode; nothing was changed"),
+                .hint("only a bound_keypair token has a recovery mode and a bound key; nothing was changed"),
         );
     }
     Ok(token)

@@ -51,17 +51,12 @@ pub struct BkTokenWipedArgs {
 }
 
 pub async fn run(ctx: &Context, args: BkTokenWipedArgs) -> Result<ExitStatus, CommandError> {
-    let mut input = args.common.input();
-    input.token = args.token.clone();
-    input.storage = args
-        .storage
-        .as_ref()
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()));
-    input.public_key = args
-        .public_key
-        .as_deref()
-        .map(|v| flows::bk_input::key_from_flag(v).map(|k| k.key))
-        .transpose()?;
+    let input = common::bound_keypair_input(
+        &args.common,
+        args.token.as_deref(),
+        args.storage.as_deref(),
+        args.public_key.as_deref(),
+    )?;
     let bot = args.bot.clone();
     common::run_flow(
         ctx,

@@ -65,6 +65,23 @@ impl CommonArgs {
     }
 }
 
+/// The input of a bound-keypair flow that takes the bot's key: `--token`, `--storage` (made
+/// absolute, as the restart command may run elsewhere) and `--public-key` (KEY or @FILE, parsed).
+pub fn bound_keypair_input(
+    common: &CommonArgs,
+    token: Option<&str>,
+    storage: Option<&std::path::Path>,
+    public_key: Option<&str>,
+) -> Result<FlowInput, CommandError> {
+    let mut input = common.input();
+    input.token = token.map(str::to_string);
+    input.storage = storage.map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    input.public_key = public_key
+        .map(|v| crate::recover::flows::bk_input::key_from_flag(v).map(|k| k.key))
+        .transpose()?;
+    Ok(input)
+}
+
 /// The runner of recovery runs, verification waiting `wait`.
 pub fn runner<'a>(
     ctx: &'a Context,
