@@ -224,7 +224,10 @@ mod tests {
         let restored: Vec<bool> = open.record.modes.iter().map(|m| m.restored).collect();
         assert_eq!(restored, [true, false]);
         let done = Journal::load(done.path()).unwrap();
-        assert!(!done.record.modes[0].restored, "a finished run is left as it is");
+        assert!(
+            !done.record.modes[0].restored,
+            "a finished run is left as it is"
+        );
         assert_eq!(switched(root.path()).keys().collect::<Vec<_>>(), ["t2"]);
     }
 }
