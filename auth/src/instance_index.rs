@@ -297,9 +297,9 @@ pub(crate) fn page(
         ));
     }
     let (cmp, order) = if listing.desc {
-        ("<", "DESC")
+        ("<=", "DESC")
     } else {
-        (">", "ASC")
+        (">=", "ASC")
     };
     if let Some((value, name)) = &listing.from {
         let value: Value = if column == "active_at" {
@@ -314,9 +314,9 @@ pub(crate) fn page(
         let v = args.len();
         args.push(name.clone().into());
         let n = args.len();
-        sql.push_str(&format!(
-            " AND ({column} {cmp} ?{v} OR ({column} = ?{v} AND name {cmp}= ?{n}))"
-        ));
+        // A row value, so SQLite seeks the (column, name) index instead of scanning from the
+        // start on every page.
+        sql.push_str(&format!(" AND ({column}, name) {cmp} (?{v}, ?{n})"));
     }
     sql.push_str(&format!(" ORDER BY {column} {order}, name {order}"));
     let mut stmt = conn.prepare_cached(&sql).map_err(internal)?;

@@ -54,7 +54,7 @@ pub enum Command {
     /// Bots: list with their health, show, add, remove, update, recreate; their instances.
     #[command(subcommand)]
     Bots(commands::bots::BotsCommand),
-    Recover(commands::recover::RecoverArgs),
+    Recover(Box<commands::recover::RecoverArgs>),
     Triage(commands::triage::TriageArgs),
     /// Fleet monitoring: serve the triage as Prometheus metrics.
     #[command(subcommand)]
@@ -92,7 +92,7 @@ pub async fn run(cli: Cli) -> Result<ExitStatus, CommandError> {
         Command::Tokens(command) => commands::tokens::run(&ctx, command).await,
         Command::Roles(command) => commands::roles::run(&ctx, command).await,
         Command::Bots(command) => commands::bots::run(&ctx, command).await,
-        Command::Recover(args) => commands::recover::run(&ctx, args).await,
+        Command::Recover(args) => commands::recover::run(&ctx, *args).await,
         Command::Triage(args) => commands::triage::run(&ctx, args).await,
         Command::Fleet(command) => commands::fleet::run(&ctx, command).await,
         Command::Demo(args) => commands::demo::run(&ctx, args).await,

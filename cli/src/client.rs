@@ -142,6 +142,11 @@ pub enum ClientError {
 /// sending, instead of by the transport's "decoded message length too large".
 pub use mwi_proto::raw::MAX_REQUEST_BYTES;
 
+/// The largest answer read. `GetLocks` and `GetTokens` have no pages: a fleet's locks (100,000
+/// are about 17 MB) are far over tonic's 4 MiB default; the cap still bounds what a broken
+/// server can make mwictl allocate.
+const MAX_RESPONSE_BYTES: usize = 256 * 1024 * 1024;
+
 /// What a failure means to the code that called, whatever the binary later makes of it: ops
 /// decide with these, and only `CommandError` turns a failure into an exit status.
 impl ClientError {
@@ -724,7 +729,8 @@ impl Client {
             });
         }
         self.rpcs.fetch_add(1, Ordering::Relaxed);
-        let mut grpc = tonic::client::Grpc::new(self.connection.channel.clone());
+        let mut grpc = tonic::client::Grpc::new(self.connection.channel.clone())
+            .max_decoding_message_size(MAX_RESPONSE_BYTES);
         let result = match grpc.ready().await {
             Ok(()) => {
                 grpc.unary(

@@ -264,14 +264,6 @@ fn bk_join_state_without_wait_stops_before_restoring_and_says_how_to_restore() {
     let out = run(&mut lab.cmd(&["recover", "bk-join-state", "--bot", "example", "--yes"]));
     assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(recovery(&lab, &bot.token).0, "insecure");
-    assert!(
-        out.stdout.contains(&format!(
-            "Left in mode insecure (anyone holding the bot's key can recover it): {} (was standard)\nRestore with:\n  mwictl recover --resume --wait 5m (waits for the recovery, then restores)\n  mwictl tokens mode {} standard (restores at once)\n",
-            bot.token, bot.token
-        )),
-        "{}",
-        out.stdout
-    );
     let shown = ok_json(&lab, &["bots", "show", "example"]);
     let flag = &shown["tokens"][0]["insecure"];
     assert!(
@@ -281,13 +273,42 @@ fn bk_join_state_without_wait_stops_before_restoring_and_says_how_to_restore() {
             .starts_with("switched by mwictl run "),
         "{shown}"
     );
-    assert!(flag["run_id"].is_string(), "{shown}");
+    let run_id = flag["run_id"].as_str().unwrap().to_string();
+    assert!(
+        out.stdout.contains(&format!(
+            "Left in mode insecure (anyone holding the bot's key can recover it): {} (was standard)\nRestore with:\n  mwictl recover --resume --run {run_id} --wait 5m (waits for the recovery, then restores)\n  mwictl tokens mode {} standard (restores at once)\n",
+            bot.token, bot.token
+        )),
+        "{}",
+        out.stdout
+    );
+    // Another run left open does not stand in the way of the command printed for this one.
+    let other = run(&mut lab.cmd(&[
+        "recover",
+        "--resume",
+        "--run",
+        "20260101-nosuchrun",
+        "--yes",
+    ]));
+    assert_eq!(other.code, 2, "{}", other.stderr);
+    assert!(
+        other
+            .stderr
+            .contains("--run \"20260101-nosuchrun\" names no recover run"),
+        "{}",
+        other.stderr
+    );
 
     // The agent recovers while the token is insecure; resuming sees it and restores.
     assert_eq!(bot.agent(&lab).code, 0);
-    let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "10s"]));
+    let resumed = run(&mut lab.cmd(&[
+        "recover", "--resume", "--run", &run_id, "--yes", "--wait", "10s",
+    ]));
     assert_eq!(resumed.code, 0, "{}\n{}", resumed.stdout, resumed.stderr);
     assert_eq!(recovery(&lab, &bot.token).0, "standard");
+    let again = run(&mut lab.cmd(&["recover", "--resume", "--run", &run_id, "--yes"]));
+    assert_eq!(again.code, 3, "a finished run: {}", again.stderr);
+    assert!(again.stderr.contains("is finished"), "{}", again.stderr);
     let shown = ok_json(&lab, &["bots", "show", "example"]);
     assert_eq!(
         shown["tokens"][0]["insecure"],
@@ -633,4 +654,37 @@ fn a_mode_set_by_hand_while_the_run_waits_is_left_alone_by_the_restore() {
         resumed.stdout
     );
     assert_eq!(recovery(&lab, &bot.token).0, "relaxed");
+}
+
+#[test]
+fn bk_exhausted_all_locked_raises_the_limit_of_each_exhausted_bot_only() {
+    let lab = Lab::start();
+    let spent = [BkBot::new(&lab, "one", "2"), BkBot::new(&lab, "two", "2")];
+    let spare = BkBot::new(&lab, "spare", "5");
+    let out = run(&mut lab.cmd(&[
+        "recover",
+        "bk-exhausted",
+        "--all-locked",
+        "--yes",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let mut bots: Vec<&str> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| l["bot"].as_str().unwrap())
+        .collect();
+    bots.sort();
+    assert_eq!(bots, ["one", "two"], "{}", out.stdout);
+    assert_eq!(lines[2]["succeeded"], 2, "{}", out.stdout);
+    for bot in &spent {
+        assert_eq!(recovery(&lab, &bot.token), ("standard".into(), 3));
+    }
+    assert_eq!(recovery(&lab, &spare.token).1, 5, "untouched");
+    assert_eq!(status(&lab, &spare.token).recovery_count, 2);
 }

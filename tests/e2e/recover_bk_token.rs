@@ -444,7 +444,8 @@ fn token_wiped_is_recreated_from_the_storage_the_agent_renews_and_the_mode_is_ba
             "recreate_bound_keypair_token",
             "run_restart",
             "wait_for_recovery",
-            "restore_token_mode"
+            "restore_token_mode",
+            "ensure_recovery_headroom"
         ]
     );
     // The token is bound again to the bot's key and instance, back in its old mode.
@@ -541,13 +542,13 @@ fn token_wiped_killed_after_every_step_converges_on_resume_with_the_mode_restore
         "30s",
         "--yes",
     ];
-    // Evidence, recreate, restart, wait, restore.
-    for crash in ["1", "2:unjournaled", "2", "3", "4", "5"] {
+    // Evidence, recreate, restart, wait, restore, headroom.
+    for crash in ["1", "2:unjournaled", "2", "3", "4", "5", "6"] {
         wipe_token(&lab, &joined.token);
         let crashed = run(lab.cmd(&args).env("MWICTL_TEST_CRASH_AFTER_STEP", crash));
         assert_ne!(crashed.code, 0, "{crash}: {}", crashed.stderr);
         let resumed = run(&mut lab.cmd(&["recover", "--resume", "--yes", "--wait", "30s"]));
-        let expected = if crash == "5" { 3 } else { 0 };
+        let expected = if crash == "6" { 3 } else { 0 };
         assert_eq!(
             resumed.code, expected,
             "resume after {crash}: {}\n{}",
@@ -598,4 +599,58 @@ fn token_wiped_without_wait_stops_unfinished_with_the_restore_command() {
         mode_of(&get_token(&lab, &joined.token).unwrap()),
         "standard"
     );
+}
+
+/// A bot whose certificates expired after the token was wiped recovers on the recreated token
+/// instead of refreshing: the wait sees recovery_count rise, the mode is restored, and the bot,
+/// holding the new join state, refreshes in that mode.
+#[test]
+fn token_wiped_with_the_identity_expired_recovers_and_the_mode_is_back() {
+    let lab = Lab::start();
+    let joined = join_bot(&lab);
+    let ttl = ["--credential-ttl", "3s"];
+    let config = joined.config_arg();
+    let short = |lab: &Lab| {
+        let mut args = vec!["lab", "bot", "-c", config.as_str(), "--oneshot"];
+        args.extend_from_slice(&ttl);
+        run(&mut lab.cmd(&args))
+    };
+    assert_eq!(short(&lab).code, 0, "a short-lived identity");
+    let count = status(&get_token(&lab, &joined.token).unwrap()).recovery_count;
+    wipe_token(&lab, &joined.token);
+    crate::bots_bound::wait_expiry(&joined.data());
+    let data = joined.data().display().to_string();
+    let restart = format!("{} --credential-ttl 3s", joined.restart());
+    let (code, json, stderr) = recover(
+        &lab,
+        &[
+            "bk-token-wiped",
+            "--bot",
+            BOT,
+            "--storage",
+            &data,
+            "--restart-cmd",
+            &restart,
+            "--wait",
+            "30s",
+            "--yes",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}\n{json:#}");
+    let token = get_token(&lab, &joined.token).unwrap();
+    assert_eq!(status(&token).recovery_count, count + 1, "a recovery");
+    assert_eq!(mode_of(&token), "standard");
+    let limit = token
+        .spec
+        .as_ref()
+        .and_then(|s| s.bound_keypair.as_ref())
+        .and_then(|b| b.recovery.as_ref())
+        .map_or(0, |r| r.limit);
+    assert!(
+        limit > count + 1,
+        "back in standard with a recovery spare: limit {limit}, count {}",
+        count + 1
+    );
+    let renewed = short(&lab);
+    assert_eq!(renewed.code, 0, "{}", renewed.stderr);
 }

@@ -521,6 +521,16 @@ async fn rollback(
             bot.name, bot.token
         ));
     }
+    // The certificates from before the restore name bot instances the lab no longer has: a
+    // restart while they are valid is refused (`bot instance mismatch`, runbook E's caveat).
+    // They would expire within BK_TTL; dropping them now lets the printed recovery run at once.
+    for bot in &fleet {
+        drop_identity(&bot.data)?;
+    }
+    steps.add(format!(
+        "dropped each bot's certificates from before the restore (keypair and join state kept), as their {}s TTL would: the next start recovers with the bound key",
+        BK_TTL.as_secs()
+    ));
     broken.seen = first_lines(&log, &[JOIN_STATE_FAILED, "is in force"]);
     broken.headline = format!(
         "the lab was rolled back under {FLEET} bound-keypair bots: each fails its join-state check and its join token is locked"

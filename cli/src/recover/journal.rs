@@ -215,7 +215,8 @@ impl Record {
         for m in self.open_insecure() {
             if out.is_empty() {
                 out.push(format!(
-                    "{RESUME_AND_RESTORE} (waits for the recovery, then restores)"
+                    "{} (waits for the recovery, then restores)",
+                    resume_and_restore(&self.run_id)
                 ));
             }
             out.push(format!(
@@ -228,8 +229,11 @@ impl Record {
     }
 }
 
-/// The command that continues a run stopped at its wait, waiting long enough for tbot's retry.
-pub const RESUME_AND_RESTORE: &str = "mwictl recover --resume --wait 5m";
+/// The command that continues run `run_id` stopped at its wait, waiting long enough for tbot's
+/// retry; it names the run, as several may be open.
+pub fn resume_and_restore(run_id: &str) -> String {
+    format!("mwictl recover --resume --run {run_id} --wait 5m")
+}
 
 /// A journal file and its content.
 #[derive(Debug)]
@@ -333,6 +337,43 @@ impl Journal {
             path: path.to_path_buf(),
             record,
         })
+    }
+
+    /// The unfinished run `run_id` in `dir` (`recover --resume --run RUN_ID`).
+    pub fn find_open_run(dir: &Path, run_id: &str) -> Result<Journal, CommandError> {
+        let named = || {
+            CommandError::usage(format!(
+                "--run {run_id:?} names no recover run in {}",
+                dir.display()
+            ))
+            .hint("give a run id as a report or a journal file name shows it, or leave out --run to continue the newest run")
+        };
+        if run_id.is_empty()
+            || !run_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(named());
+        }
+        let path = dir.join(format!("{run_id}.json"));
+        if !path.is_file() {
+            return Err(named());
+        }
+        let journal = Journal::load(&path)?;
+        if !journal.record.is_open() {
+            return Err(CommandError::new(
+                crate::exit::ExitStatus::NotFound,
+                format!(
+                    "recover run {run_id} is {}: nothing to continue",
+                    serde_json::to_value(journal.record.state)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ),
+            )
+            .hint("see what it did in its journal: ".to_string() + &path.display().to_string()));
+        }
+        Ok(journal)
     }
 
     /// The newest run in `dir` that is not finished, of `operation` and `bot` when given. Files
@@ -570,10 +611,23 @@ mod tests {
         assert_eq!(
             back.record.restore_commands(),
             vec![
-                "mwictl recover --resume --wait 5m (waits for the recovery, then restores)",
-                "mwictl tokens mode bot-a-0a6f812a standard (restores at once)",
+                format!(
+                    "mwictl recover --resume --run {} --wait 5m (waits for the recovery, then restores)",
+                    back.record.run_id
+                ),
+                "mwictl tokens mode bot-a-0a6f812a standard (restores at once)".to_string(),
             ]
         );
+        let found = Journal::find_open_run(&dir, &back.record.run_id).unwrap();
+        assert_eq!(found.path(), back.path());
+        for bad in ["", "../x", "nosuch"] {
+            let e = Journal::find_open_run(&dir, bad).unwrap_err();
+            assert!(
+                e.message.contains("names no recover run"),
+                "{bad:?}: {}",
+                e.message
+            );
+        }
         let flagged = crate::recover::insecure::switched(root.path().join("state").as_path());
         assert_eq!(flagged["bot-a-0a6f812a"].previous, "standard");
         let marked = crate::recover::insecure::mark_restored(

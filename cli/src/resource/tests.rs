@@ -215,6 +215,19 @@ fn bot_instance_round_trips_every_field() {
             "latest_authentications": [authentication.clone(), authentication],
             "initial_heartbeat": heartbeat.clone(),
             "latest_heartbeats": [heartbeat.clone(), heartbeat],
+            "service_health": [
+                {
+                    "service": {"type": "identity", "name": "identity-1"},
+                    "status": "BOT_INSTANCE_HEALTH_STATUS_UNHEALTHY",
+                    "reason": "access denied",
+                    "updated_at": "2026-01-02T15:04:05Z",
+                },
+                {
+                    "service": {"type": "database", "name": "database-2"},
+                    "status": "BOT_INSTANCE_HEALTH_STATUS_HEALTHY",
+                    "updated_at": "2026-01-02T15:04:05Z",
+                },
+            ],
         },
         "scope": "/staging",
     }));

@@ -1,6 +1,7 @@
 //! `mwictl recover bk-exhausted|bk-join-state|bk-rollback` (S8, S9, S12): the bound-keypair
 //! recoveries that change a token's recovery limit or mode, the mode always restored.
 
+use crate::commands::recover::bulk::{self, BulkArgs};
 use crate::commands::recover::common::{self, CommonArgs};
 use crate::context::Context;
 use crate::error::CommandError;
@@ -23,11 +24,14 @@ use crate::recover::{diagnose, plan::Flow};
 #[derive(Debug, clap::Args)]
 pub struct BkExhaustedArgs {
     /// The bot to recover.
-    #[arg(long, value_name = "NAME")]
-    pub bot: String,
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["all_locked", "bots"])]
+    pub bot: Option<String>,
+
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 
     /// The bound-keypair token tbot joins with, when the bot has several.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["all_locked", "bots"])]
     pub token: Option<String>,
 
     /// Recoveries above recovery_count the new limit allows (1: this recovery only).
@@ -53,8 +57,8 @@ pub struct BkExhaustedArgs {
 /// keeps one recovery spare in mode standard, and checks that no lock is left.
 ///
 /// insecure is never left behind: without --wait the run stops before restoring, exits 1 and
-/// prints the commands that restore the mode (`mwictl recover --resume --wait 5m` waits and then
-/// restores; `mwictl tokens mode TOKEN MODE` restores at once); `bots ls`, `bots show` and
+/// prints the commands that restore the mode (`mwictl recover --resume --run RUN_ID --wait 5m` waits
+/// and then restores; `mwictl tokens mode TOKEN MODE` restores at once); `bots ls`, `bots show` and
 /// `tokens show` flag the token until then.
 #[derive(Debug, clap::Args)]
 pub struct BkJoinStateArgs {
@@ -93,18 +97,17 @@ pub async fn exhausted(ctx: &Context, args: BkExhaustedArgs) -> Result<ExitStatu
     input.token = args.token.clone();
     input.relaxed = args.relaxed;
     input.spare = if args.relaxed { 0 } else { args.spare };
-    let bot = args.bot.clone();
+    if args.bulk.is_bulk() {
+        return bulk::run(ctx, &args.common, &args.bulk, Flow::BkExhausted, input).await;
+    }
+    let bot = bulk::single_bot(args.bot)?;
     common::run_flow(
         ctx,
         &args.common,
         Flow::BkExhausted,
-        &args.bot,
+        &bot,
         input.clone(),
-        async |client| {
-            let token = recovery_mode::bot_token(client, &bot, input.token.as_deref()).await?;
-            let state = diagnose::gather(client, &bot).await?;
-            Ok(flows::exhausted(&state, &token.value, &input))
-        },
+        async |client| bulk::plan(client, Flow::BkExhausted, &bot, &input).await,
     )
     .await
 }

@@ -25,11 +25,13 @@ pub struct CommonArgs {
     /// The tbot.yaml to write the new token into (onboarding.token; when that value is an
     /// absolute path, into the file it names, as tbot reads it). Only the token's bytes change;
     /// the file is replaced atomically, keeps its mode and owner, and a backup stays beside it.
+    /// In a bulk run (--bots, --all-locked) {bot} in PATH stands for each bot's name.
     #[arg(long, value_name = "PATH")]
     pub tbot_config: Option<PathBuf>,
 
     /// A command to run after the update, e.g. "systemctl restart tbot" (run with `sh -c`;
-    /// MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it).
+    /// MWICTL_RECOVER_BOT and, once issued, MWICTL_RECOVER_TOKEN are set for it). In a bulk run
+    /// (--bots, --all-locked) {bot} in CMD stands for each bot's name.
     #[arg(long, value_name = "CMD")]
     pub restart_cmd: Option<String>,
 

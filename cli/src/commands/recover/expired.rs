@@ -1,11 +1,12 @@
 //! `mwictl recover expired --bot NAME` (S2): issues a new bot instance token, updates tbot.yaml,
 //! verifies.
 
+use crate::commands::recover::bulk::{self, BulkArgs};
 use crate::commands::recover::common::{self, CommonArgs};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::recover::{diagnose, flows, plan::Flow};
+use crate::recover::plan::Flow;
 
 /// Recover a bot whose identity expired (S2).
 ///
@@ -19,8 +20,11 @@ use crate::recover::{diagnose, flows, plan::Flow};
 #[derive(Debug, clap::Args)]
 pub struct ExpiredArgs {
     /// The bot to recover.
-    #[arg(long, value_name = "NAME")]
-    pub bot: String,
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["all_locked", "bots"])]
+    pub bot: Option<String>,
+
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -28,17 +32,17 @@ pub struct ExpiredArgs {
 
 pub async fn run(ctx: &Context, args: ExpiredArgs) -> Result<ExitStatus, CommandError> {
     let input = args.common.input();
-    let bot = args.bot.clone();
+    if args.bulk.is_bulk() {
+        return bulk::run(ctx, &args.common, &args.bulk, Flow::Expired, input).await;
+    }
+    let bot = bulk::single_bot(args.bot)?;
     common::run_flow(
         ctx,
         &args.common,
         Flow::Expired,
-        &args.bot,
+        &bot,
         input.clone(),
-        async |client| {
-            let state = diagnose::gather(client, &bot).await?;
-            Ok(flows::expired::plan(&state, &input))
-        },
+        async |client| bulk::plan(client, Flow::Expired, &bot, &input).await,
     )
     .await
 }

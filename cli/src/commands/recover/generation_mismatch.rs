@@ -1,11 +1,12 @@
 //! `mwictl recover generation-mismatch --bot NAME` (S1): shows the locks and instances involved,
 //! removes the locks (backed up), issues a new bot instance token, updates tbot.yaml, verifies.
 
+use crate::commands::recover::bulk::{self, BulkArgs};
 use crate::commands::recover::common::{self, CommonArgs};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
-use crate::recover::{diagnose, flows, plan::Flow};
+use crate::recover::plan::Flow;
 
 /// Recover a bot locked after a certificate generation mismatch (S1).
 ///
@@ -23,8 +24,11 @@ use crate::recover::{diagnose, flows, plan::Flow};
 #[derive(Debug, clap::Args)]
 pub struct GenerationMismatchArgs {
     /// The bot to recover.
-    #[arg(long, value_name = "NAME")]
-    pub bot: String,
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["all_locked", "bots"])]
+    pub bot: Option<String>,
+
+    #[command(flatten)]
+    pub bulk: BulkArgs,
 
     #[command(flatten)]
     pub common: CommonArgs,
@@ -32,17 +36,24 @@ pub struct GenerationMismatchArgs {
 
 pub async fn run(ctx: &Context, args: GenerationMismatchArgs) -> Result<ExitStatus, CommandError> {
     let input = args.common.input();
-    let bot = args.bot.clone();
+    if args.bulk.is_bulk() {
+        return bulk::run(
+            ctx,
+            &args.common,
+            &args.bulk,
+            Flow::GenerationMismatch,
+            input,
+        )
+        .await;
+    }
+    let bot = bulk::single_bot(args.bot)?;
     common::run_flow(
         ctx,
         &args.common,
         Flow::GenerationMismatch,
-        &args.bot,
+        &bot,
         input.clone(),
-        async |client| {
-            let state = diagnose::gather(client, &bot).await?;
-            Ok(flows::generation_mismatch::plan(&state, &input))
-        },
+        async |client| bulk::plan(client, Flow::GenerationMismatch, &bot, &input).await,
     )
     .await
 }

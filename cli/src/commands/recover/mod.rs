@@ -4,6 +4,7 @@
 pub mod bk_keypair_lost;
 pub mod bk_token_wiped;
 pub mod bound_keypair;
+pub mod bulk;
 pub mod common;
 pub mod db_access;
 pub mod expired;
@@ -36,6 +37,14 @@ use crate::exit::ExitStatus;
 /// rpc_count}}; --plan prints {schema: "mwictl.recover.plan/v1", flow, incident, bot, steps, after}.
 /// The journal holds the token name, which is the token's secret: it is private (mode 0600).
 ///
+/// generation-mismatch, expired and bk-exhausted also run in bulk: --bots A,B or --all-locked
+/// (the bots that need the flow), --parallel N at a time, each with its own journal, unattended
+/// (--yes, or --plan to print every plan). Each bot's result is a line as it finishes, then a
+/// summary; with --format json {schema: "mwictl.recover.bulk/v1", flow, bot, state (fixed,
+/// recovered, not_recovered, failed), run_id, journal, exit_code, error, hints} per bot and
+/// {schema: "mwictl.recover.bulk.summary/v1", flow, bots, succeeded, failed: [bot], elapsed_ms}.
+/// One bot failing never stops the others; the run exits 1 when any failed.
+///
 /// A bound-keypair flow that switched a token to mode insecure restores it once the bot
 /// recovered; a run that stops before (no --wait, or it ran out) keeps it in the journal,
 /// reports it as `insecure_left` with `restore_commands`, and `bots ls`, `bots show` and `tokens
@@ -57,6 +66,11 @@ pub struct RecoverArgs {
     /// Continue the last interrupted or failed recovery run (of any bot and flow).
     #[arg(long, conflicts_with = "bot")]
     pub resume: bool,
+
+    /// With --resume: continue this run (its id, as reports and journal file names give it)
+    /// instead of the newest.
+    #[arg(long, value_name = "RUN_ID", requires = "resume")]
+    pub run: Option<String>,
 
     #[command(flatten)]
     pub common: common::CommonArgs,
@@ -86,7 +100,7 @@ pub async fn run(ctx: &Context, args: RecoverArgs) -> Result<ExitStatus, Command
         Some(RecoverCommand::BkTokenWiped(a)) => bk_token_wiped::run(ctx, a).await,
         Some(RecoverCommand::BkKeypairLost(a)) => bk_keypair_lost::run(ctx, a).await,
         Some(RecoverCommand::BkRollback(a)) => bound_keypair::rollback(ctx, a).await,
-        None if args.resume => resume::run(ctx, args.common).await,
+        None if args.resume => resume::run(ctx, args.run.as_deref(), args.common).await,
         None => interactive::run(ctx, args.bot, args.common).await,
     }
 }

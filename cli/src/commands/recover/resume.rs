@@ -1,5 +1,5 @@
-//! `mwictl recover --resume`: continues the newest interrupted or failed recovery run, whatever
-//! its bot and flow, from its first unfinished step.
+//! `mwictl recover --resume [--run RUN_ID]`: continues the newest interrupted or failed recovery
+//! run, whatever its bot and flow (or the run named), from its first unfinished step.
 
 use std::time::Instant;
 
@@ -10,10 +10,18 @@ use crate::exit::ExitStatus;
 use crate::recover::journal::Journal;
 use crate::recover::plan::RECOVER_JOURNALS;
 
-pub async fn run(ctx: &Context, common: CommonArgs) -> Result<ExitStatus, CommandError> {
+pub async fn run(
+    ctx: &Context,
+    run_id: Option<&str>,
+    common: CommonArgs,
+) -> Result<ExitStatus, CommandError> {
     let started = Instant::now();
     let dir = ctx.home()?.state_dir().join(RECOVER_JOURNALS);
-    let Some(journal) = Journal::find_unfinished(&dir, None, None)? else {
+    let found = match run_id {
+        Some(id) => Some(Journal::find_open_run(&dir, id)?),
+        None => Journal::find_unfinished(&dir, None, None)?,
+    };
+    let Some(journal) = found else {
         return Err(CommandError::new(
             ExitStatus::NotFound,
             format!("no unfinished recover run in {}", dir.display()),

@@ -124,8 +124,6 @@ struct BotLock {
     role: String,
     instance: String,
     token: String,
-    /// The whole target, as `tctl get lock` shows it.
-    text: String,
 }
 
 impl BotLock {
@@ -264,7 +262,7 @@ pub async fn triage(
             if let Some(why) = why {
                 acc.locks.push(LockHit {
                     name: lock.name.clone(),
-                    target: lock.text.clone(),
+                    target: lock_target_text(&target),
                     why,
                 });
             }
@@ -309,7 +307,6 @@ fn bot_lock(lock: LockV2) -> Option<BotLock> {
         return None;
     }
     Some(BotLock {
-        text: lock_target_text(&target),
         name,
         user: target.user,
         role: target.role,
@@ -434,10 +431,9 @@ fn report(
     limits: Limits,
 ) -> BotReport {
     let mut reasons = Vec::new();
+    let locks = acc.locks.len() as u32;
     if !acc.locks.is_empty() {
-        reasons.push(Reason::Locked {
-            locks: acc.locks.clone(),
-        });
+        reasons.push(Reason::Locked { locks: acc.locks });
     }
     let exhausted = acc
         .recoveries
@@ -511,7 +507,7 @@ fn report(
     reasons.sort_by_key(Reason::kind);
     BotReport {
         reasons,
-        locks: acc.locks.len() as u32,
+        locks,
         instances: acc.instances,
         live_instances: acc.live,
         recoveries_remaining: acc.recoveries.as_ref().map(|r| r.0),
@@ -746,7 +742,7 @@ mod tests {
             "a lock on a person is no bot's"
         );
         let on_bot = lock("bot-b", "").unwrap();
-        assert_eq!(on_bot.text, "User:\"bot-b\"");
+        assert_eq!(lock_target_text(&on_bot.target()), "User:\"bot-b\"");
         assert!(lock("", "tok").is_some());
     }
 

@@ -236,6 +236,12 @@ pub fn build(
         steps.push(Step::RestoreTokenMode {
             token: found.name.clone(),
         });
+        // A recovery in insecure may take the count to the limit or past it; back in standard
+        // mode the bot would then be refused its next recovery, as S9 leaves one spare too.
+        steps.push(Step::EnsureRecoveryHeadroom {
+            token: found.name.clone(),
+            spare: 1,
+        });
     }
     Planned {
         plan: Plan {
