@@ -386,7 +386,8 @@ mod tests {
                 "show_evidence",
                 "recreate_bound_keypair_token",
                 "wait_for_recovery",
-                "restore_token_mode"
+                "restore_token_mode",
+                "ensure_recovery_headroom"
             ]
         );
         let Step::RecreateBoundKeypairToken {
