@@ -137,4 +137,97 @@ mod tests {
         );
         assert_eq!(flag("t1", "standard", &runs), None);
     }
+
+    /// A journal of bot `a` under `state/recover` holding `modes`; `finished` runs its one step.
+    fn journal(state: &Path, modes: &[(&str, &str, &str, bool)], finished: bool) -> Journal {
+        use crate::recover::journal::ModeRecord;
+        use crate::recover::plan::{Flow, FlowInput, Plan};
+        use crate::recover::step::{Step, StepOutput};
+        let plan = Plan {
+            operation: Flow::Expired.into(),
+            bot: "a".into(),
+            steps: vec![Step::RunRestart {
+                command: "true".into(),
+            }],
+            after: vec![],
+        };
+        let dir = state.join(RECOVER_JOURNALS);
+        let mut j = Journal::create(&dir, state, plan, FlowInput::default()).unwrap();
+        j.record.modes = modes
+            .iter()
+            .map(|&(token, previous, mode, restored)| ModeRecord {
+                token: token.into(),
+                previous: previous.into(),
+                mode: mode.into(),
+                switched_at: String::new(),
+                restored,
+            })
+            .collect();
+        j.save().unwrap();
+        if finished {
+            j.mark_started(0).unwrap();
+            j.mark_done(0, StepOutput::Shown).unwrap();
+        }
+        j
+    }
+
+    #[test]
+    fn only_unrestored_insecure_switches_of_unfinished_runs_count() {
+        let root = tempfile::tempdir().unwrap();
+        let open = journal(
+            root.path(),
+            &[
+                ("t1", "", "insecure", false),
+                ("t2", "standard", "insecure", true),
+                ("t3", "standard", "relaxed", false),
+            ],
+            false,
+        );
+        journal(root.path(), &[("t4", "relaxed", "insecure", false)], true);
+        let got = switched(root.path());
+        let want = HashMap::from([(
+            "t1".to_string(),
+            Switched {
+                run_id: open.record.run_id.clone(),
+                previous: "standard".into(),
+            },
+        )]);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn setting_a_mode_by_hand_marks_only_that_tokens_open_insecure_records_restored() {
+        let root = tempfile::tempdir().unwrap();
+        let open = journal(
+            root.path(),
+            &[
+                ("t1", "relaxed", "insecure", false),
+                ("t2", "relaxed", "insecure", false),
+            ],
+            false,
+        );
+        let done = journal(root.path(), &[("t1", "relaxed", "insecure", false)], true);
+        assert_eq!(
+            mark_restored(root.path(), "t1", "insecure").unwrap(),
+            Vec::<String>::new(),
+            "a token set to insecure by hand is not restored"
+        );
+        assert_eq!(
+            mark_restored(root.path(), "t9", "standard").unwrap(),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            mark_restored(root.path(), "t1", "standard").unwrap(),
+            vec![open.record.run_id.clone()]
+        );
+        let open = Journal::load(open.path()).unwrap();
+        let restored: Vec<bool> = open.record.modes.iter().map(|m| m.restored).collect();
+        assert_eq!(restored, [true, false]);
+        let done = Journal::load(done.path()).unwrap();
+        assert!(
+            !done.record.modes[0].restored,
+            "a finished run is left as it is"
+        );
+        assert_eq!(switched(root.path()).keys().collect::<Vec<_>>(), ["t2"]);
+    }
 }

@@ -28,11 +28,7 @@ impl Engine<'_> {
     ) -> Result<StepOutput, CommandError> {
         let read = recovery_mode::read(self.client, token).await?;
         let current = recovery_mode::recovery(&read.value).mode;
-        let open = journal
-            .record
-            .modes
-            .iter()
-            .position(|m| m.token == token && m.mode == mode && !m.restored);
+        let open = open_switch(&journal.record.modes, token, mode);
         if recovery_mode::mode_of(&read.value) == mode {
             let previous = open.map_or(current, |i| journal.record.modes[i].previous.clone());
             return Ok(StepOutput::ModeSwitched {
@@ -75,10 +71,9 @@ impl Engine<'_> {
         let mode = recovery_mode::mode_of(&read.value);
         let count = recovery_mode::count_of(&read.value);
         let limit = recovery_mode::recovery(&read.value).limit;
-        let want = count.saturating_add(spare);
         let journaled = journal.record.limits.iter().rposition(|l| l.token == token);
         let previous_limit = journaled.map_or(limit, |i| journal.record.limits[i].previous);
-        if mode != "standard" || limit >= want {
+        let Some(want) = headroom_limit(&mode, count, limit, spare) else {
             return Ok(StepOutput::HeadroomEnsured {
                 token: token.to_string(),
                 mode,
@@ -87,7 +82,7 @@ impl Engine<'_> {
                 limit,
                 changed: false,
             });
-        }
+        };
         let record = LimitRecord {
             token: token.to_string(),
             previous: previous_limit,
@@ -127,21 +122,13 @@ impl Engine<'_> {
         let record = journal.record.modes[i].clone();
         let read = recovery_mode::read(self.client, token).await?;
         let current = recovery_mode::mode_of(&read.value);
-        let (restored, detail) = if record.restored {
-            (false, format!("restored already; it is in mode {current}"))
-        } else if current == record.mode {
-            recovery_mode::write(self.client, &read, |r| r.mode = record.previous.clone()).await?;
-            (true, String::new())
-        } else if current == record.previous_mode() {
-            (false, format!("back in mode {current} already"))
-        } else {
-            (
-                false,
-                format!(
-                    "it is in mode {current} now, not the {} this run set: someone changed it since, so it is left alone",
-                    record.mode
-                ),
-            )
+        let (restored, detail) = match restore_decision(&record, &current) {
+            Ok(()) => {
+                recovery_mode::write(self.client, &read, |r| r.mode = record.previous.clone())
+                    .await?;
+                (true, String::new())
+            }
+            Err(detail) => (false, detail),
         };
         journal.record.modes[i].restored = true;
         journal.save()?;
@@ -182,7 +169,7 @@ impl Engine<'_> {
         };
         Ok(crate::ops::instances::latest_authentication(&found.value)
             .and_then(|a| a.authenticated_at)
-            .is_some_and(|at| (at.seconds, at.nanos) >= (switched.seconds, switched.nanos)))
+            .is_some_and(|at| not_before(&at, &switched)))
     }
 
     /// Polls (with `--wait`) until every token's recovery_count rose above its count before;
@@ -234,7 +221,7 @@ impl Engine<'_> {
                     .hint("recreate it (`mwictl recover bk-token-wiped`), then resume"));
                 };
                 let recovered =
-                    count > t.count_before || self.refreshed_since_switch(t, modes).await?;
+                    count_rose(t, count) || self.refreshed_since_switch(t, modes).await?;
                 if recovered && seen.insert(t.token.as_str(), count).is_none() {
                     let line = format!(
                         "bot {:?} recovered (token {} recovery_count {} -> {count})",
@@ -260,7 +247,7 @@ impl Engine<'_> {
                 });
             }
             let done = status.iter().all(|s| s.recovered);
-            let out_of_time = deadline.is_none_or(|d| Instant::now() + POLL_EVERY > d);
+            let out_of_time = out_of_time(deadline, Instant::now());
             if done || out_of_time {
                 if let Some(bar) = bar {
                     bar.finish_and_clear();
@@ -277,5 +264,139 @@ impl Engine<'_> {
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
+    }
+}
+
+/// The journal's unrestored record of this run switching `token` to `mode`, if any.
+fn open_switch(modes: &[ModeRecord], token: &str, mode: &str) -> Option<usize> {
+    modes
+        .iter()
+        .position(|m| m.token == token && m.mode == mode && !m.restored)
+}
+
+/// The limit that leaves `spare` recoveries after `count`, when the token needs it raised: only
+/// mode standard counts recoveries against the limit.
+fn headroom_limit(mode: &str, count: u32, limit: u32, spare: u32) -> Option<u32> {
+    let want = count.saturating_add(spare);
+    (mode == "standard" && limit < want).then_some(want)
+}
+
+/// Whether restoring `record` writes its previous mode back (`Ok`), else why the token is left
+/// alone: restored already, back in its previous mode, or changed by someone since the run.
+fn restore_decision(record: &ModeRecord, current: &str) -> Result<(), String> {
+    if record.restored {
+        Err(format!("restored already; it is in mode {current}"))
+    } else if current == record.mode {
+        Ok(())
+    } else if current == record.previous_mode() {
+        Err(format!("back in mode {current} already"))
+    } else {
+        Err(format!(
+            "it is in mode {current} now, not the {} this run set: someone changed it since, so it is left alone",
+            record.mode
+        ))
+    }
+}
+
+/// Whether `at` is `since` or later (an authentication at the switch's instant counts).
+fn not_before(at: &prost_types::Timestamp, since: &prost_types::Timestamp) -> bool {
+    (at.seconds, at.nanos) >= (since.seconds, since.nanos)
+}
+
+/// Whether `t`'s token counted a recovery since the run looked: its count rose.
+fn count_rose(t: &CountBefore, count: u32) -> bool {
+    count > t.count_before
+}
+
+/// Whether the wait ends now: without `--wait` after one look, else when another poll would pass
+/// the deadline.
+fn out_of_time(deadline: Option<Instant>, now: Instant) -> bool {
+    deadline.is_none_or(|d| now + POLL_EVERY > d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(token: &str, previous: &str, mode: &str, restored: bool) -> ModeRecord {
+        ModeRecord {
+            token: token.into(),
+            previous: previous.into(),
+            mode: mode.into(),
+            switched_at: String::new(),
+            restored,
+        }
+    }
+
+    #[test]
+    fn a_switch_resumes_only_its_own_unrestored_record() {
+        let modes = [
+            record("t1", "standard", "insecure", true),
+            record("t2", "standard", "insecure", false),
+            record("t1", "standard", "relaxed", false),
+            record("t1", "relaxed", "insecure", false),
+        ];
+        assert_eq!(open_switch(&modes, "t1", "insecure"), Some(3));
+        assert_eq!(open_switch(&modes, "t1", "relaxed"), Some(2));
+        assert_eq!(open_switch(&modes, "t3", "insecure"), None);
+        assert_eq!(open_switch(&modes[..1], "t1", "insecure"), None);
+    }
+
+    #[test]
+    fn headroom_is_raised_to_count_plus_spare_only_in_mode_standard() {
+        assert_eq!(headroom_limit("standard", 3, 3, 1), Some(4));
+        assert_eq!(headroom_limit("standard", 3, 2, 2), Some(5));
+        assert_eq!(headroom_limit("standard", 3, 4, 1), None, "enough already");
+        assert_eq!(headroom_limit("standard", 3, 5, 1), None);
+        assert_eq!(headroom_limit("relaxed", 3, 0, 1), None);
+        assert_eq!(headroom_limit("insecure", 3, 0, 1), None);
+        assert_eq!(headroom_limit("standard", u32::MAX, 0, 1), Some(u32::MAX));
+    }
+
+    #[test]
+    fn a_mode_is_restored_only_while_the_token_is_in_the_mode_the_run_set() {
+        let open = record("t1", "", "insecure", false);
+        assert_eq!(restore_decision(&open, "insecure"), Ok(()));
+        assert_eq!(
+            restore_decision(&open, "standard"),
+            Err("back in mode standard already".into())
+        );
+        let changed = restore_decision(&open, "relaxed").unwrap_err();
+        assert!(changed.contains("someone changed it since"), "{changed}");
+        assert_eq!(
+            restore_decision(&record("t1", "relaxed", "insecure", true), "insecure"),
+            Err("restored already; it is in mode insecure".into())
+        );
+    }
+
+    #[test]
+    fn an_authentication_at_or_after_the_switch_counts_and_a_rise_in_count_is_a_recovery() {
+        let ts = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
+        assert!(not_before(&ts(10, 5), &ts(10, 5)));
+        assert!(not_before(&ts(10, 6), &ts(10, 5)));
+        assert!(not_before(&ts(11, 0), &ts(10, 5)));
+        assert!(!not_before(&ts(10, 4), &ts(10, 5)));
+        assert!(!not_before(&ts(9, 9), &ts(10, 5)));
+        let t = CountBefore {
+            token: "t1".into(),
+            bot: "b".into(),
+            count_before: 2,
+            refreshed_instance: None,
+        };
+        assert!(count_rose(&t, 3));
+        assert!(!count_rose(&t, 2));
+        assert!(!count_rose(&t, 1));
+    }
+
+    #[test]
+    fn without_wait_one_look_ends_it_and_with_wait_the_deadline_does() {
+        let now = Instant::now();
+        assert!(out_of_time(None, now));
+        assert!(!out_of_time(Some(now + POLL_EVERY * 2), now));
+        assert!(out_of_time(Some(now + POLL_EVERY / 2), now));
+        assert!(
+            !out_of_time(Some(now + POLL_EVERY), now),
+            "one more poll fits"
+        );
     }
 }

@@ -281,4 +281,69 @@ mod tests {
         std::fs::write(dir.path().join("id_bkp.pub"), "garbage\n").unwrap();
         assert!(key_in_storage(dir.path()).is_err());
     }
+
+    /// Only a missing key file (or storage) is "no key"; an unreadable one or a storage that is
+    /// a file is refused.
+    #[test]
+    fn an_unreadable_key_or_a_storage_that_is_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(key_in_storage(&dir.path().join("wiped")).unwrap(), None);
+        std::fs::create_dir(dir.path().join("id_bkp.pub")).unwrap();
+        let err = key_in_storage(dir.path()).unwrap_err();
+        assert!(err.message.starts_with("cannot read "), "{}", err.message);
+        let file = dir.path().join("file");
+        std::fs::write(&file, KEY).unwrap();
+        let err = key_in_storage(&file).unwrap_err();
+        assert!(
+            err.message.ends_with(": not a directory"),
+            "{}",
+            err.message
+        );
+    }
+
+    /// The docs' bound token (bot `example`, bound to `KEY`).
+    fn bound_token() -> ProvisionTokenV2 {
+        use crate::resource::{Resource, parse_documents};
+        let body: String = include_str!("../../resource/testdata/tokens/bound_keypair_bound.yaml")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let Resource::Token(t) = parse_documents(&body).unwrap().remove(0) else {
+            panic!("not a token")
+        };
+        t
+    }
+
+    #[test]
+    fn a_named_token_must_be_the_bots_bound_keypair_token() {
+        let t = bound_token();
+        assert!(check_token(&t, "example-token", "example", "--token").is_ok());
+        let err = check_token(&t, "example-token", "other", "--token").unwrap_err();
+        assert_eq!(
+            err.message,
+            "--token example-token: the token belongs to bot \"example\", not \"other\""
+        );
+        let mut iam = t.clone();
+        iam.spec.as_mut().unwrap().join_method = "iam".into();
+        let err = check_token(&iam, "example-token", "example", "--token").unwrap_err();
+        assert_eq!(
+            err.message,
+            "--token example-token: the token's join method is \"iam\", not bound_keypair"
+        );
+    }
+
+    #[test]
+    fn the_bound_key_is_the_statuss_and_a_spec_only_token_has_none() {
+        let mut t = bound_token();
+        assert_eq!(bound_key(&t).as_deref(), Some(KEY));
+        t.status
+            .as_mut()
+            .and_then(|s| s.bound_keypair.as_mut())
+            .unwrap()
+            .bound_public_key = " ".into();
+        assert_eq!(bound_key(&t), None);
+        t.status = None;
+        assert_eq!(bound_key(&t), None);
+    }
 }

@@ -274,5 +274,164 @@ mod tests {
         assert_eq!(join_state_claims(dir.path()), Some(("i-1".into(), 3)));
         std::fs::write(dir.path().join(JOIN_STATE_FILE), "not a jwt").unwrap();
         assert_eq!(join_state_claims(dir.path()), None);
+        let empty = r#"{"bot_instance_id":"","recovery_sequence":3}"#;
+        let jwt = format!(
+            "e30.{}.c2ln",
+            crate::resource::base64::encode(empty.as_bytes()).trim_end_matches('=')
+        );
+        std::fs::write(dir.path().join(JOIN_STATE_FILE), jwt).unwrap();
+        assert_eq!(
+            join_state_claims(dir.path()),
+            None,
+            "no instance to restore"
+        );
+    }
+
+    fn instance(id: &str, method: &str, token: &str, at: i64) -> BotInstance {
+        use mwi_proto::machineid::{
+            BotInstanceSpec, BotInstanceStatus, BotInstanceStatusAuthentication,
+        };
+        BotInstance {
+            spec: Some(BotInstanceSpec {
+                bot_name: "example".into(),
+                instance_id: id.into(),
+                ..Default::default()
+            }),
+            status: Some(BotInstanceStatus {
+                latest_authentications: vec![BotInstanceStatusAuthentication {
+                    authenticated_at: Some(prost_types::Timestamp {
+                        seconds: at,
+                        nanos: 0,
+                    }),
+                    join_method: method.into(),
+                    join_token: token.into(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn id_of(i: Option<&BotInstance>) -> Option<&str> {
+        i.and_then(|i| i.spec.as_ref())
+            .map(|s| s.instance_id.as_str())
+    }
+
+    /// The instance restored is the newest that joined with bound-keypair on this token (or on
+    /// an unnamed one); another token's or another method's newer instance is not it.
+    #[test]
+    fn the_newest_bound_keypair_instance_of_the_token_is_restored() {
+        let bk = bound_keypair::METHOD;
+        let all = [
+            instance("i-old", bk, "", 100),
+            instance("i-new", bk, "tok", 300),
+            instance("i-other-token", bk, "other", 900),
+            instance("i-other-method", "token", "tok", 1000),
+        ];
+        assert_eq!(id_of(newest_bound_instance(&all, "tok")), Some("i-new"));
+        assert_eq!(
+            id_of(newest_bound_instance(
+                &[all[0].clone(), all[3].clone()],
+                "tok"
+            )),
+            Some("i-old")
+        );
+        assert_eq!(id_of(newest_bound_instance(&all[3..], "tok")), None);
+    }
+
+    fn bot_state(instances: Vec<BotInstance>) -> BotState {
+        use mwi_proto::machineid::Bot;
+        use mwi_proto::teleport::header::v1::Metadata;
+        BotState {
+            bot: crate::client::Fetched {
+                value: Bot {
+                    metadata: Some(Metadata {
+                        name: "example".into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                raw: Default::default(),
+            },
+            locks: Vec::new(),
+            instances,
+            tokens: Vec::new(),
+            bound_tokens: Vec::new(),
+        }
+    }
+
+    /// A wiped token is recreated with the join state's instance and count; a token still bound
+    /// is left alone.
+    #[test]
+    fn only_a_token_without_its_bound_key_is_recreated() {
+        use crate::resource::{Resource, parse_documents};
+        let key = PublicKey {
+            key: "ssh-ed25519 AAAA".into(),
+            fingerprint: "SHA256:x".into(),
+            source: "--public-key".into(),
+        };
+        let gone = BotToken {
+            name: "tok".into(),
+            token: None,
+        };
+        let state = bot_state(vec![instance("i-new", bound_keypair::METHOD, "tok", 300)]);
+        let now = SystemTime::now();
+        let input = FlowInput::default();
+        let plan = build(&state, &gone, &key, Some(("i-7".into(), 4)), &input, now).plan;
+        let kinds: Vec<_> = plan.steps.iter().map(Step::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                "show_evidence",
+                "recreate_bound_keypair_token",
+                "wait_for_recovery",
+                "restore_token_mode",
+                "ensure_recovery_headroom"
+            ]
+        );
+        let Step::RecreateBoundKeypairToken {
+            bound_bot_instance_id,
+            recovery_count,
+            previous_mode,
+            ..
+        } = &plan.steps[1]
+        else {
+            panic!("{:?}", plan.steps[1])
+        };
+        assert_eq!(bound_bot_instance_id.as_deref(), Some("i-7"));
+        assert_eq!((*recovery_count, previous_mode.as_str()), (4, "standard"));
+        let from_instance = build(&state, &gone, &key, None, &input, now).plan;
+        let Step::RecreateBoundKeypairToken {
+            bound_bot_instance_id,
+            recovery_count,
+            ..
+        } = &from_instance.steps[1]
+        else {
+            panic!("{:?}", from_instance.steps[1])
+        };
+        assert_eq!(
+            (bound_bot_instance_id.as_deref(), *recovery_count),
+            (Some("i-new"), 1)
+        );
+
+        let body: String = include_str!("../../resource/testdata/tokens/bound_keypair_bound.yaml")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let Resource::Token(t) = parse_documents(&body).unwrap().remove(0) else {
+            panic!("not a token")
+        };
+        let bound = BotToken {
+            name: "tok".into(),
+            token: Some(crate::client::Fetched {
+                value: t,
+                raw: Default::default(),
+            }),
+        };
+        let kept = build(&state, &bound, &key, None, &input, now).plan;
+        let kinds: Vec<_> = kept.steps.iter().map(Step::kind).collect();
+        assert_eq!(kinds, ["show_evidence"]);
     }
 }
