@@ -54,8 +54,14 @@ fn revision_of(token: &ProvisionTokenV2) -> String {
         .unwrap_or_default()
 }
 
-fn method_of(token: &ProvisionTokenV2) -> &str {
+/// The token's join method, `""` without a spec.
+pub fn method_of(token: &ProvisionTokenV2) -> &str {
     token.spec.as_ref().map_or("", |s| s.join_method.as_str())
+}
+
+/// The bot the token joins, `""` without a spec.
+pub fn bot_of(token: &ProvisionTokenV2) -> &str {
+    token.spec.as_ref().map_or("", |s| s.bot_name.as_str())
 }
 
 /// Checks a mode given on the command line; `""` is not accepted (say `standard`).
@@ -135,11 +141,7 @@ pub async fn bot_token(
 ) -> Result<Fetched<ProvisionTokenV2>, CommandError> {
     if let Some(name) = named {
         let token = read(client, name).await?;
-        let owner = token
-            .value
-            .spec
-            .as_ref()
-            .map_or("", |s| s.bot_name.as_str());
+        let owner = bot_of(&token.value);
         if owner != bot {
             return Err(CommandError::usage(format!(
                 "token {name} belongs to bot {}, not {bot:?}",
@@ -153,7 +155,7 @@ pub async fn bot_token(
     let all = client.get_tokens().await?;
     let mine: Vec<Fetched<ProvisionTokenV2>> = all
         .into_iter()
-        .filter(|t| t.value.spec.as_ref().is_some_and(|s| s.bot_name == bot))
+        .filter(|t| bot_of(&t.value) == bot)
         .collect();
     let (bound, other): (Vec<_>, Vec<_>) = mine
         .into_iter()

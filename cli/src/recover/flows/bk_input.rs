@@ -9,6 +9,7 @@ use mwi_proto::types::ProvisionTokenV2;
 use crate::client::{Client, Fetched};
 use crate::error::CommandError;
 use crate::ops::bound_keypair::{self, METHOD, PUBLIC_KEY_FILE};
+use crate::ops::recovery_mode::{bot_of, method_of, name_of};
 use crate::resource::shown;
 
 /// The bot's bound-keypair token: its name, and the token unless it was deleted.
@@ -16,14 +17,6 @@ use crate::resource::shown;
 pub struct BotToken {
     pub name: String,
     pub token: Option<Fetched<ProvisionTokenV2>>,
-}
-
-fn method_of(token: &ProvisionTokenV2) -> &str {
-    token.spec.as_ref().map_or("", |s| s.join_method.as_str())
-}
-
-fn bot_of(token: &ProvisionTokenV2) -> &str {
-    token.spec.as_ref().map_or("", |s| s.bot_name.as_str())
 }
 
 /// Checks that `token` is a bound-keypair token of `bot`; `flag` names where its name came from.
@@ -72,22 +65,14 @@ pub async fn find_token(
         0 => {}
         1 => {
             let token = ours.remove(0);
-            let name = token
-                .value
-                .metadata
-                .as_ref()
-                .map(|m| m.name.clone())
-                .unwrap_or_default();
+            let name = name_of(&token.value);
             return Ok(Some(BotToken {
                 name,
                 token: Some(token),
             }));
         }
         _ => {
-            let names: Vec<String> = ours
-                .iter()
-                .filter_map(|t| t.value.metadata.as_ref().map(|m| m.name.clone()))
-                .collect();
+            let names: Vec<String> = ours.iter().map(|t| name_of(&t.value)).collect();
             return Err(CommandError::usage(format!(
                 "bot {bot:?} has {} bound-keypair tokens ({}): which one is meant is unclear",
                 names.len(),

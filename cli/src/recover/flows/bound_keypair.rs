@@ -6,7 +6,7 @@ use mwi_proto::types::ProvisionTokenV2;
 
 use crate::client::Fetched;
 use crate::ops::bound_keypair;
-use crate::ops::recovery_mode::{count_of, mode_of, name_of, recovery};
+use crate::ops::recovery_mode::{bot_of, count_of, mode_of, name_of, recovery};
 use crate::recover::diagnose::BotState;
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
 use crate::recover::step::{CountBefore, Evidence, Expect, Step};
@@ -33,7 +33,7 @@ fn token_fact(token: &ProvisionTokenV2) -> String {
     format!(
         "token {} (bot {:?}): mode {}, recovery_count {}, recovery.limit {}, last recovery {last}",
         name_of(token),
-        token.spec.as_ref().map_or("", |s| s.bot_name.as_str()),
+        bot_of(token),
         mode_of(token),
         count_of(token),
         r.limit
