@@ -11,6 +11,7 @@ use mwi_proto::types::ProvisionTokenV2;
 use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair::{self as bk, State};
+use crate::ops::recovery_mode;
 use crate::ops::unlock;
 
 /// One token as the server has it now.
@@ -41,12 +42,7 @@ pub(super) async fn answer(
 ) -> Result<LiveAnswer, CommandError> {
     let tokens = match (names.is_empty(), bot) {
         (false, _) => by_name(client, names, bot.unwrap_or("")).await?,
-        (true, Some(bot)) => {
-            listed(client, |t| {
-                t.spec.as_ref().is_some_and(|s| s.bot_name == bot)
-            })
-            .await?
-        }
+        (true, Some(bot)) => listed(client, |t| recovery_mode::bot_of(t) == bot).await?,
         (true, None) if incident == Incident::BkRollback => listed(client, |_| true).await?,
         (true, None) => {
             return Ok(LiveAnswer {
@@ -112,17 +108,12 @@ async fn listed(
 }
 
 fn now(token: &ProvisionTokenV2) -> TokenNow {
-    let spec = token.spec.as_ref();
     TokenNow {
-        name: token
-            .metadata
-            .as_ref()
-            .map(|m| m.name.clone())
-            .unwrap_or_default(),
-        bot: spec.map(|s| s.bot_name.clone()).unwrap_or_default(),
+        name: recovery_mode::name_of(token),
+        bot: recovery_mode::bot_of(token).to_string(),
         found: match bk::state(token) {
             Some(state) => Found::BoundKeypair(Box::new(state)),
-            None => Found::OtherMethod(spec.map(|s| s.join_method.clone()).unwrap_or_default()),
+            None => Found::OtherMethod(recovery_mode::method_of(token).to_string()),
         },
     }
 }
