@@ -838,22 +838,7 @@ mod tests {
         let (ok, bad) = tokio::join!(ok, bad);
         assert!(ok.is_ok());
         assert!(bad.is_err());
-        let names = store
-            .read(|r| {
-                r.list(
-                    Kind::User,
-                    &Page {
-                        limit: 10,
-                        ..Default::default()
-                    },
-                )
-            })
-            .await
-            .unwrap();
-        assert_eq!(
-            names.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
-            ["a"]
-        );
+        assert_eq!(user_names(&store).await, ["a"]);
         assert_eq!(seen.lock().unwrap().len(), 1);
         store.close().await;
     }
