@@ -7,6 +7,7 @@ pub mod backup;
 pub mod bots;
 pub mod bound_keypair;
 pub mod editor;
+pub mod fleet;
 pub mod instances;
 pub mod listing;
 pub mod live;

@@ -188,24 +188,60 @@ pub fn blocking_reason(
     owns_instance: impl Fn(&str) -> bool,
     owns_token: impl Fn(&str) -> bool,
 ) -> Option<String> {
-    let user = bot_resource_name(bot);
-    let mut reasons = Vec::new();
-    if target.user == user {
-        reasons.push(format!("targets the bot user {user}"));
+    Blocks::of(bot, target, owns_instance, owns_token).text(bot, target)
+}
+
+/// Which of a lock's targets block a bot: the parts of [`blocking_reason`], kept in a byte by
+/// readers that hold many locks and word them later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Blocks {
+    pub user: bool,
+    pub role: bool,
+    pub instance: bool,
+    pub token: bool,
+}
+
+impl Blocks {
+    pub fn of(
+        bot: &str,
+        target: &LockTarget,
+        owns_instance: impl Fn(&str) -> bool,
+        owns_token: impl Fn(&str) -> bool,
+    ) -> Blocks {
+        let user = bot_resource_name(bot);
+        Blocks {
+            user: target.user == user,
+            role: target.role == user,
+            instance: !target.bot_instance_id.is_empty() && owns_instance(&target.bot_instance_id),
+            token: !target.join_token.is_empty() && owns_token(&target.join_token),
+        }
     }
-    if target.role == user {
-        reasons.push(format!("targets the bot role {user}"));
+
+    pub fn any(self) -> bool {
+        self.user || self.role || self.instance || self.token
     }
-    if !target.bot_instance_id.is_empty() && owns_instance(&target.bot_instance_id) {
-        reasons.push(format!(
-            "targets bot instance {bot}/{}",
-            target.bot_instance_id
-        ));
+
+    /// The wording of [`blocking_reason`] for the lock on `target`.
+    pub fn text(self, bot: &str, target: &LockTarget) -> Option<String> {
+        let user = bot_resource_name(bot);
+        let mut reasons = Vec::new();
+        if self.user {
+            reasons.push(format!("targets the bot user {user}"));
+        }
+        if self.role {
+            reasons.push(format!("targets the bot role {user}"));
+        }
+        if self.instance {
+            reasons.push(format!(
+                "targets bot instance {bot}/{}",
+                target.bot_instance_id
+            ));
+        }
+        if self.token {
+            reasons.push(format!("targets a join token of bot {bot}"));
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
-    if !target.join_token.is_empty() && owns_token(&target.join_token) {
-        reasons.push(format!("targets a join token of bot {bot}"));
-    }
-    (!reasons.is_empty()).then(|| reasons.join("; "))
 }
 
 /// The locks in force that block bot `bot`: one `GetLocks` with the server-side target filter

@@ -1,22 +1,17 @@
 //! The fleet overview behind `bots ls`: every bot with its lock state, instance counts and
-//! tokens, read in a few calls however many bots there are, and the health that stands out.
+//! tokens, folded from one pass over the fleet, and the health that stands out.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
-use mwi_proto::machineid::Bot;
-use mwi_proto::types::{LockTarget, LockV2};
+use mwi_proto::machineid::{Bot, BotInstance};
+use mwi_proto::types::ProvisionTokenV2;
 
-use crate::client::{Client, Fetched};
+use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair::Headroom;
-use crate::ops::instances;
-use crate::ops::unlock::{BotTargets, bot_resource_name, lock_name};
+use crate::ops::fleet::{self, Fold, LockHit};
 
 use super::spec::{bot_name, logins, max_session_ttl, user_and_role};
-
-/// How many lock targets one `GetLocks` carries when asking about the whole fleet.
-const TARGETS_PER_CALL: usize = 500;
 
 /// One bot in the fleet overview.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,107 +83,78 @@ pub(super) fn health(locks: usize, live: usize) -> Health {
     }
 }
 
-fn summary_of(bot: &Bot) -> BotSummary {
-    let spec = bot.spec.clone().unwrap_or_default();
-    let (user_name, role_name) = user_and_role(bot);
-    BotSummary {
-        name: bot_name(bot).to_owned(),
-        user_name,
-        role_name,
-        roles: spec.roles.clone(),
-        logins: logins(&spec),
-        max_session_ttl: max_session_ttl(&spec),
-        locks: Vec::new(),
-        instances: 0,
-        live_instances: 0,
-        tokens: 0,
-        join_methods: Vec::new(),
-        bound_tokens: Vec::new(),
+/// Folds the fleet pass into `bots ls` rows.
+struct OverviewFold {
+    now: SystemTime,
+}
+
+impl Fold for OverviewFold {
+    type Bot = BotSummary;
+
+    fn bot(&mut self, bot: Bot) -> BotSummary {
+        let (user_name, role_name) = user_and_role(&bot);
+        let name = bot_name(&bot).to_owned();
+        let spec = bot.spec.unwrap_or_default();
+        BotSummary {
+            name,
+            user_name,
+            role_name,
+            logins: logins(&spec),
+            max_session_ttl: max_session_ttl(&spec),
+            roles: spec.roles,
+            locks: Vec::new(),
+            instances: 0,
+            live_instances: 0,
+            tokens: 0,
+            join_methods: Vec::new(),
+            bound_tokens: Vec::new(),
+        }
+    }
+
+    fn token(&mut self, summary: &mut BotSummary, token: &ProvisionTokenV2, _name: &str) {
+        let unexpired = token
+            .metadata
+            .as_ref()
+            .and_then(|m| m.expires)
+            .is_none_or(|e| SystemTime::try_from(e).is_ok_and(|e| e > self.now));
+        let Some(spec) = token.spec.as_ref().filter(|_| unexpired) else {
+            return;
+        };
+        summary.tokens += 1;
+        if let Err(at) = summary.join_methods.binary_search(&spec.join_method) {
+            summary.join_methods.insert(at, spec.join_method.clone());
+        }
+        if let Some(headroom) = Headroom::of(token) {
+            let at = summary
+                .bound_tokens
+                .partition_point(|h| least_headroom_first(h) <= least_headroom_first(&headroom));
+            summary.bound_tokens.insert(at, headroom);
+        }
+    }
+
+    fn instance(&mut self, summary: &mut BotSummary, _instance: &BotInstance, live: bool) {
+        summary.instances += 1;
+        summary.live_instances += usize::from(live);
+    }
+
+    fn lock(&mut self, summary: &mut BotSummary, hit: LockHit) {
+        summary.locks.push(hit.name().to_owned());
     }
 }
 
-/// Every bot with its lock state, instance counts and tokens, sorted by name. It reads the bots,
-/// the tokens and every instance record (streamed, counting), then asks for the locks that
-/// target any bot's user, role, live instance or token in a few `GetLocks` calls (never one per
-/// bot).
+/// Every bot with its lock state, instance counts and tokens, sorted by name, from one pass over
+/// the fleet (`ops::fleet`): the same reads however many bots there are, each lock matched to
+/// its bots in memory.
 pub async fn overview(client: &Client, now: SystemTime) -> Result<Vec<BotSummary>, CommandError> {
-    let (bots, tokens) = tokio::try_join!(client.bots().collect_all(), client.get_tokens())?;
-    let mut summaries: Vec<BotSummary> = bots.iter().map(|b| summary_of(&b.value)).collect();
-    summaries.sort_by(|a, b| a.name.cmp(&b.name));
-    let index: HashMap<String, usize> = summaries
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.name.clone(), i))
-        .collect();
-    let mut targets: Vec<BotTargets> = summaries
-        .iter()
-        .map(|s| BotTargets {
-            bot: s.name.clone(),
-            user: bot_resource_name(&s.name),
-            instance_ids: BTreeSet::new(),
-            join_tokens: BTreeSet::new(),
+    let fleet = fleet::read(client, now, &mut OverviewFold { now }).await?;
+    Ok(fleet
+        .bots
+        .into_iter()
+        .map(|(_, mut summary)| {
+            summary.locks.sort();
+            summary
         })
-        .collect();
-    for token in &tokens {
-        let (Some(spec), Some(meta)) = (&token.value.spec, &token.value.metadata) else {
-            continue;
-        };
-        let unexpired = meta
-            .expires
-            .is_none_or(|e| SystemTime::try_from(e).is_ok_and(|e| e > now));
-        if let Some(&i) = index.get(&spec.bot_name)
-            && unexpired
-        {
-            let summary = &mut summaries[i];
-            summary.tokens += 1;
-            if !summary.join_methods.contains(&spec.join_method) {
-                summary.join_methods.push(spec.join_method.clone());
-            }
-            summary.bound_tokens.extend(Headroom::of(&token.value));
-            targets[i].join_tokens.insert(meta.name.clone());
-        }
-    }
-    for summary in &mut summaries {
-        summary.join_methods.sort();
-        summary.bound_tokens.sort_by_key(least_headroom_first);
-    }
-    let mut pager = client.bot_instances(None);
-    while let Some(page) = pager.next_page().await? {
-        for instance in page {
-            let spec = instance.value.spec.clone().unwrap_or_default();
-            let Some(&i) = index.get(&spec.bot_name) else {
-                continue;
-            };
-            summaries[i].instances += 1;
-            // A lock on an instance that no longer holds an identity blocks nothing.
-            if instances::is_live(&instance.value, now) {
-                summaries[i].live_instances += 1;
-                targets[i].instance_ids.insert(spec.instance_id);
-            }
-        }
-    }
-    let filters: Vec<LockTarget> = targets.iter().flat_map(BotTargets::filters).collect();
-    let mut locks: BTreeMap<String, Fetched<LockV2>> = BTreeMap::new();
-    for chunk in filters.chunks(TARGETS_PER_CALL) {
-        for lock in client.get_locks(chunk.to_vec(), true).await? {
-            let name = lock_name(&lock.value).to_owned();
-            locks.insert(name, lock);
-        }
-    }
-    for (name, lock) in &locks {
-        let target = lock
-            .value
-            .spec
-            .as_ref()
-            .and_then(|s| s.target.clone())
-            .unwrap_or_default();
-        for (i, t) in targets.iter().enumerate() {
-            if t.reason(&target).is_some() {
-                summaries[i].locks.push(name.clone());
-            }
-        }
-    }
-    Ok(summaries)
+        .collect())
 }
 
 /// Orders tokens by recoveries left (an unlimited mode last), then by name.

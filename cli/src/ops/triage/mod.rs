@@ -1,6 +1,5 @@
 //! Fleet triage behind `mwictl triage` and `mwictl fleet serve`: every bot ranked by what needs
-//! attention, read in one pass over each listing (bots, roles, tokens, locks, instances), never
-//! one call per bot, and joined in memory in compact per-bot records.
+//! attention, from one pass over the fleet (`ops::fleet`) folded into compact per-bot records.
 
 mod metrics;
 mod reason;
@@ -9,19 +8,19 @@ pub mod serve;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime};
 
-use mwi_proto::machineid::{BotInstance, BotInstanceHealthStatus};
-use mwi_proto::types::{LockTarget, LockV2, ProvisionTokenV2};
+use mwi_proto::machineid::{Bot, BotInstance, BotInstanceHealthStatus};
+use mwi_proto::types::ProvisionTokenV2;
 
-use crate::client::{Client, Version};
+use crate::client::{Client, ServerInfo, Version};
 use crate::error::CommandError;
 use crate::ops::bound_keypair;
-use crate::ops::instances::{identity_expires, is_live, latest_authentication, latest_heartbeat};
-use crate::ops::unlock::{blocking_reason, bot_resource_name};
+use crate::ops::fleet::{self, Fold};
+use crate::ops::instances::{identity_expires, latest_authentication, latest_heartbeat};
 use crate::recover::insecure::{Switched, flag};
-use crate::resource::lock_target_text;
 
+pub use crate::ops::fleet::LockHit;
 pub use metrics::{RefreshState, render as render_metrics};
-pub use reason::{InstanceRef, Kind, LockHit, Reason, short_duration};
+pub use reason::{InstanceRef, Kind, Reason, short_duration};
 
 /// What triage holds a bot's identity and heartbeats against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,24 +116,38 @@ struct Acc {
     unhealthy_total: u32,
 }
 
-/// A lock reduced to the targets that can block a bot.
-struct BotLock {
-    name: String,
-    user: String,
-    role: String,
-    instance: String,
-    token: String,
+/// Folds the fleet pass into triage's per-bot records.
+struct TriageFold<'s> {
+    now: SystemTime,
+    switched: &'s HashMap<String, Switched>,
+    cluster_major: Option<u64>,
 }
 
-impl BotLock {
-    fn target(&self) -> LockTarget {
-        LockTarget {
-            user: self.user.clone(),
-            role: self.role.clone(),
-            bot_instance_id: self.instance.clone(),
-            join_token: self.token.clone(),
+impl Fold for TriageFold<'_> {
+    type Bot = Acc;
+
+    fn server(&mut self, server: &ServerInfo) {
+        self.cluster_major = server.version.map(|v| v.major);
+    }
+
+    fn bot(&mut self, bot: Bot) -> Acc {
+        Acc {
+            name: crate::ops::bots::bot_name(&bot).to_owned(),
+            roles: bot.spec.map(|s| s.roles).unwrap_or_default(),
             ..Default::default()
         }
+    }
+
+    fn token(&mut self, acc: &mut Acc, token: &ProvisionTokenV2, name: &str) {
+        assess_token(acc, token, name, self.now, self.switched);
+    }
+
+    fn instance(&mut self, acc: &mut Acc, instance: &BotInstance, live: bool) {
+        assess_instance(acc, instance, live, self.cluster_major);
+    }
+
+    fn lock(&mut self, acc: &mut Acc, hit: LockHit) {
+        acc.locks.push(hit);
     }
 }
 
@@ -146,141 +159,25 @@ pub async fn triage(
     limits: Limits,
     switched: &HashMap<String, Switched>,
 ) -> Result<Triage, CommandError> {
-    let before = client.rpc_count();
-    let mut bots: Vec<Acc> = Vec::new();
-    let mut locks: Vec<BotLock> = Vec::new();
-    let collect_bots = async {
-        let mut pager = client.bots();
-        while let Some(page) = pager.next_page().await? {
-            bots.extend(page.into_iter().map(|b| {
-                let bot = b.value;
-                Acc {
-                    name: crate::ops::bots::bot_name(&bot).to_owned(),
-                    roles: bot.spec.map(|s| s.roles).unwrap_or_default(),
-                    ..Default::default()
-                }
-            }));
-        }
-        Ok(())
+    let mut fold = TriageFold {
+        now,
+        switched,
+        cluster_major: None,
     };
-    let role_names = async {
-        let mut names = HashSet::new();
-        let mut pager = client.roles();
-        while let Some(page) = pager.next_page().await? {
-            names.extend(
-                page.into_iter()
-                    .filter_map(|r| r.value.metadata.map(|m| m.name)),
-            );
-        }
-        Ok(names)
-    };
-    let bot_locks = client.for_each_lock(true, |lock| locks.extend(bot_lock(lock)));
-    let (server, (), roles, tokens, ()) = tokio::try_join!(
-        client.server(),
-        collect_bots,
-        role_names,
-        client.get_tokens(),
-        bot_locks,
-    )?;
-    let server_version = server.version;
-    bots.sort_by(|a, b| a.name.cmp(&b.name));
-    let index: HashMap<String, u32> = bots
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (b.name.clone(), i as u32))
-        .collect();
-    let by_user: HashMap<String, u32> = bots
-        .iter()
-        .enumerate()
-        .map(|(i, b)| (bot_resource_name(&b.name), i as u32))
-        .collect();
-
-    let mut token_owner: HashMap<String, u32> = HashMap::new();
-    for token in tokens {
-        let token = token.value;
-        let Some(spec) = &token.spec else { continue };
-        let Some(&i) = index.get(&spec.bot_name) else {
-            continue;
-        };
-        let name = token
-            .metadata
-            .as_ref()
-            .map(|m| m.name.clone())
-            .unwrap_or_default();
-        assess_token(&mut bots[i as usize], &token, &name, now, switched);
-        token_owner.insert(name, i);
-    }
-
-    // Locks on instances are matched while the instances stream by: only the IDs some lock
-    // targets are remembered, not every instance.
-    let locked_ids: HashSet<&str> = locks
-        .iter()
-        .filter(|l| !l.instance.is_empty())
-        .map(|l| l.instance.as_str())
-        .collect();
-    let mut instance_owner: HashMap<String, u32> = HashMap::new();
-    let cluster_major = server_version.map(|v| v.major);
-    let mut pager = client.bot_instances(None);
-    while let Some(page) = pager.next_page().await? {
-        for instance in page {
-            let instance = instance.value;
-            let spec = instance.spec.clone().unwrap_or_default();
-            let Some(&i) = index.get(&spec.bot_name) else {
-                continue;
-            };
-            let live = is_live(&instance, now);
-            // A lock on an instance that no longer holds an identity blocks nothing.
-            if live && locked_ids.contains(spec.instance_id.as_str()) {
-                instance_owner.insert(spec.instance_id.clone(), i);
-            }
-            assess_instance(&mut bots[i as usize], &instance, live, cluster_major);
-        }
-    }
-
-    for lock in &locks {
-        let target = lock.target();
-        let mut candidates: Vec<u32> = [
-            by_user.get(&lock.user),
-            by_user.get(&lock.role),
-            token_owner.get(&lock.token),
-            instance_owner.get(&lock.instance),
-        ]
+    let fleet = fleet::read(client, now, &mut fold).await?;
+    let cluster_version = fleet.server.server_version.clone();
+    let mut reports: Vec<BotReport> = fleet
+        .bots
         .into_iter()
-        .flatten()
-        .copied()
-        .collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        for i in candidates {
-            let acc = &mut bots[i as usize];
-            let why = blocking_reason(
-                &acc.name,
-                &target,
-                |id| instance_owner.get(id) == Some(&i),
-                |token| token_owner.get(token) == Some(&i),
-            );
-            if let Some(why) = why {
-                acc.locks.push(LockHit {
-                    name: lock.name.clone(),
-                    target: lock_target_text(&target),
-                    why,
-                });
-            }
-        }
-    }
-
-    let cluster_version = server.server_version.clone();
-    let mut reports: Vec<BotReport> = bots
-        .into_iter()
-        .map(|acc| report(acc, &roles, &cluster_version, now, limits))
+        .map(|(_, acc)| report(acc, &fleet.roles, &cluster_version, now, limits))
         .collect();
     reports.sort_by(|a, b| rank(a).cmp(&rank(b)));
     Ok(Triage {
-        cluster: server.cluster_name.clone(),
+        cluster: fleet.server.cluster_name,
         server_version: cluster_version,
         checked_at: now,
         bots: reports,
-        rpcs: client.rpc_count() - before,
+        rpcs: fleet.rpcs,
     })
 }
 
@@ -292,27 +189,6 @@ fn rank(r: &BotReport) -> (bool, Option<Kind>, std::cmp::Reverse<usize>, &str) {
         std::cmp::Reverse(r.reasons.len()),
         &r.bot,
     )
-}
-
-/// The parts of `lock` that can block a bot, or `None` when it targets nothing a bot has.
-fn bot_lock(lock: LockV2) -> Option<BotLock> {
-    let name = lock.metadata.map(|m| m.name).unwrap_or_default();
-    let target = lock.spec.and_then(|s| s.target).unwrap_or_default();
-    let on_bot = |name: &str| name.starts_with(mwi_identity::BOT_PREFIX);
-    let can_block = on_bot(&target.user)
-        || on_bot(&target.role)
-        || !target.bot_instance_id.is_empty()
-        || !target.join_token.is_empty();
-    if !can_block {
-        return None;
-    }
-    Some(BotLock {
-        name,
-        user: target.user,
-        role: target.role,
-        instance: target.bot_instance_id,
-        token: target.join_token,
-    })
 }
 
 fn assess_token(
@@ -433,7 +309,10 @@ fn report(
     let mut reasons = Vec::new();
     let locks = acc.locks.len() as u32;
     if !acc.locks.is_empty() {
-        reasons.push(Reason::Locked { locks: acc.locks });
+        reasons.push(Reason::Locked {
+            bot: acc.name.clone(),
+            locks: acc.locks,
+        });
     }
     let exhausted = acc
         .recoveries
@@ -521,6 +400,7 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::instances::is_live;
     use mwi_proto::machineid::{
         BotInstanceSpec, BotInstanceStatus, BotInstanceStatusAuthentication,
         BotInstanceStatusHeartbeat,
@@ -716,34 +596,6 @@ mod tests {
         );
         let r = assess_tokens(&[bound(1, 0, "insecure", true, true)], true);
         assert_eq!(kinds(&r), [Kind::StaticKeyRotation]);
-    }
-
-    #[test]
-    fn a_lock_blocks_only_the_bot_whose_target_it_names() {
-        let lock = |user: &str, token: &str| {
-            bot_lock(LockV2 {
-                metadata: Some(mwi_proto::types::Metadata {
-                    name: "l".into(),
-                    ..Default::default()
-                }),
-                spec: Some(mwi_proto::types::LockSpecV2 {
-                    target: Some(LockTarget {
-                        user: user.into(),
-                        join_token: token.into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            })
-        };
-        assert!(
-            lock("alice", "").is_none(),
-            "a lock on a person is no bot's"
-        );
-        let on_bot = lock("bot-b", "").unwrap();
-        assert_eq!(lock_target_text(&on_bot.target()), "User:\"bot-b\"");
-        assert!(lock("", "tok").is_some());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::ops::fleet::LockHit;
 use crate::recover::insecure::InsecureFlag;
 use crate::recover::plan::Flow;
 
@@ -59,15 +60,6 @@ impl Kind {
     }
 }
 
-/// An in-force lock that blocks a bot: its name, its target as `tctl get lock` shows it, and
-/// which of the bot's targets it hits (the wording of `mwictl unlock`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockHit {
-    pub name: String,
-    pub target: String,
-    pub why: String,
-}
-
 /// One instance a reason is about: `bot/ID` and the host its last heartbeat named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceRef {
@@ -89,7 +81,7 @@ impl InstanceRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     /// In-force locks block it.
-    Locked { locks: Vec<LockHit> },
+    Locked { bot: String, locks: Vec<LockHit> },
     /// No instance holds a usable identity and no token is left to join with: it cannot come
     /// back by itself. `exhausted` names its bound-keypair token when that has no recovery left
     /// (S8); otherwise its one-time tokens are spent or expired (S2).
@@ -161,10 +153,10 @@ impl Reason {
     /// What is wrong, in one line for people.
     pub fn text(&self) -> String {
         match self {
-            Reason::Locked { locks } => {
+            Reason::Locked { bot, locks } => {
                 let each: Vec<String> = locks
                     .iter()
-                    .map(|l| format!("{} on {} ({})", l.name, l.target, l.why))
+                    .map(|l| format!("{} on {} ({})", l.name(), l.target_text(), l.why(bot)))
                     .collect();
                 format!(
                     "locked by {}: {}",
@@ -319,9 +311,9 @@ impl Reason {
             "fix": self.fix(bot),
         });
         let fields = match self {
-            Reason::Locked { locks } => serde_json::json!({
+            Reason::Locked { locks, .. } => serde_json::json!({
                 "locks": locks.iter().map(|l| serde_json::json!({
-                    "name": l.name, "target": l.target, "why": l.why,
+                    "name": l.name(), "target": l.target_text(), "why": l.why(bot),
                 })).collect::<Vec<_>>(),
             }),
             Reason::TokenSpent {
@@ -439,18 +431,28 @@ mod tests {
 
     #[test]
     fn each_reason_names_its_fix_and_its_fields_in_json() {
+        let target = mwi_proto::types::LockTarget {
+            user: "bot-b".into(),
+            ..Default::default()
+        };
+        let blocks = crate::ops::unlock::Blocks {
+            user: true,
+            ..Default::default()
+        };
         let locked = Reason::Locked {
-            locks: vec![LockHit {
-                name: "l1".into(),
-                target: "user:\"bot-b\"".into(),
-                why: "targets the bot user bot-b".into(),
-            }],
+            bot: "b".into(),
+            locks: vec![LockHit::new("l1", &target, blocks)],
         };
         assert_eq!(locked.fix("b"), "mwictl unlock --bot b");
-        assert!(locked.text().contains("l1 on user:\"bot-b\""));
+        assert_eq!(
+            locked.text(),
+            "locked by 1 lock: l1 on User:\"bot-b\" (targets the bot user bot-b)"
+        );
         let json = locked.json("b");
         assert_eq!(json["kind"], "locked");
         assert_eq!(json["locks"][0]["name"], "l1");
+        assert_eq!(json["locks"][0]["target"], "User:\"bot-b\"");
+        assert_eq!(json["locks"][0]["why"], "targets the bot user bot-b");
         let spent = Reason::TokenSpent {
             instances: 1,
             exhausted: None,
