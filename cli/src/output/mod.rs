@@ -1,5 +1,6 @@
 //! Rendering: every command's result goes to stdout as a text table, JSON or YAML (`--format`);
-//! status and warnings go to stderr and `--quiet` silences them. Long lists stream page by page.
+//! status and warnings go to stderr and `--quiet` silences them. Long lists stream page by page,
+//! and a result may write itself piece by piece (`Output::write_to`).
 //! Below it: `table` (tables fitted to the terminal) and `resources` (one row per resource kind,
 //! one lock row for every lock table). It depends on no command and no op.
 

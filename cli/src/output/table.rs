@@ -1,5 +1,6 @@
 //! Text tables like tctl's (a header, a dashed rule, left-aligned columns), fitted to the
-//! terminal by cutting one free-text column short, and times as tables show them.
+//! terminal by cutting one free-text column short (whole, or in two passes over rows too many to
+//! hold), and times as tables show them.
 
 use crate::resource::format_timestamp;
 
@@ -157,8 +158,8 @@ impl Fitting {
         widen(&mut self.widths, row);
     }
 
-    /// The layout whose lines fit in `terminal` columns (when given): the squeezed column gets the room the
-    /// others leave, never less than `MIN_COLUMN`.
+    /// The layout whose lines fit in `terminal` columns (when given): the squeezed column gets
+    /// the room the others leave, never less than `MIN_COLUMN`.
     pub fn fit(self, terminal: Option<usize>) -> Layout {
         let Fitting {
             headers,
