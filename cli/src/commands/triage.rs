@@ -11,7 +11,9 @@ use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::triage::{BotReport, Kind, Limits, Triage, render_metrics, triage};
-use crate::output::{Fitting, Format, Output, WriteError, fitted_table, terminal_width};
+use crate::output::{
+    Fitting, Format, Items, Output, WriteError, fitted_table, terminal_width, write_json,
+};
 use crate::resource::format_timestamp;
 
 /// Rank every bot by what needs attention, each reason with the command that fixes it.
@@ -154,10 +156,7 @@ impl Output for TriageOutput {
         };
         match format {
             Format::Text => self.write_table(out)?,
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, &doc).map_err(std::io::Error::from)?;
-                out.write_all(b"\n")?;
-            }
+            Format::Json => write_json(out, &doc)?,
             Format::Yaml => serde_yaml_ng::to_writer(out, &doc)
                 .map_err(|e| std::io::Error::other(e.to_string()))?,
             Format::Prometheus => render_metrics(out, &self.triage, None)?,
@@ -166,7 +165,7 @@ impl Output for TriageOutput {
     }
 }
 
-/// The JSON document as `json` builds it, its entries serialized one by one as they are written.
+/// The JSON document as `json` builds it, its entries made one by one as they are written.
 struct Streamed<'t> {
     head: serde_json::Map<String, serde_json::Value>,
     bots: &'t [BotReport],
@@ -178,21 +177,12 @@ impl Serialize for Streamed<'_> {
         // The fields in the order the whole Value has them, the entries in their place.
         for (key, value) in &self.head {
             if key == "entries" {
-                map.serialize_entry(key, &Entries(self.bots))?;
+                map.serialize_entry(key, &Items(self.bots, bot_json))?;
             } else {
                 map.serialize_entry(key, value)?;
             }
         }
         map.end()
-    }
-}
-
-/// The entries, each a small Value made as it is serialized.
-struct Entries<'t>(&'t [BotReport]);
-
-impl Serialize for Entries<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(bot_json))
     }
 }
 

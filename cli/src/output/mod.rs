@@ -200,6 +200,21 @@ pub fn json_text(value: &serde_json::Value) -> String {
     text
 }
 
+/// Writes `value` as `json_text` writes the Value it serializes to, without building that Value.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// A list that serializes as the array of `json` of each item, each Value made as it is written.
+pub struct Items<'a, T>(pub &'a [T], pub fn(&T) -> serde_json::Value);
+
+impl<T> serde::Serialize for Items<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(self.1))
+    }
+}
+
 /// One YAML document (no `---`), with a final newline.
 pub fn yaml_document(value: &serde_json::Value) -> String {
     serde_yaml_ng::to_string(value).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
