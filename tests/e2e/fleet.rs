@@ -1,5 +1,5 @@
 //! A seeded lab (`mwictl lab seed`): `bots instances ls` searched, queried and sorted by the
-//! server, and the bad inputs refused before any RPC.
+//! server, the bad inputs refused before any RPC, and triage's RPCs growing with pages, not bots.
 
 use std::time::{Duration, Instant};
 
@@ -215,4 +215,83 @@ fn bad_queries_sort_indexes_and_seeds_are_refused_before_any_rpc() {
     let out = run(&mut lab.cmd(&["lab", "seed", "--instances", "5"]));
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("add --bots N too"), "{}", out.stderr);
+}
+
+/// Pages a listing of `items` takes at most: the full ones and one more, which may come back
+/// empty (mwictl asks for `client::PAGE_SIZE` items a page).
+fn pages(items: usize) -> usize {
+    items / mwictl::client::PAGE_SIZE as usize + 1
+}
+
+/// What `triage --format json` saw of a seeded lab, and the roles there are.
+struct Triaged {
+    bots: usize,
+    roles: usize,
+    rpcs: usize,
+}
+
+/// `mwictl lab seed --bots BOTS --instances 2*BOTS --locks 2*BOTS`, then `triage --format
+/// json` once the lab lists them.
+fn triage_after_seeding(lab: &Lab, bots: usize) -> Triaged {
+    let (n, twice) = (bots.to_string(), (2 * bots).to_string());
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "seed",
+        "--bots",
+        &n,
+        "--instances",
+        &twice,
+        "--locks",
+        &twice,
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    // The running lab notices the outside write within a second.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (report, count) = loop {
+        let out = run(&mut lab.cmd(&["triage", "--format", "json"]));
+        assert!([0, 1].contains(&out.code), "{}", out.stderr);
+        let report = json(&out.stdout);
+        let count = report["bots"].as_u64().expect("bots") as usize;
+        if count == bots || Instant::now() > deadline {
+            break (report, count);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let out = run(&mut lab.cmd(&["roles", "ls", "--format", "json"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    Triaged {
+        bots: count,
+        roles: json(&out.stdout).as_array().map_or(0, Vec::len),
+        rpcs: report["rpcs"].as_u64().expect("rpcs") as usize,
+    }
+}
+
+/// Issue 15: triage's RPCs are proportional to pages, not to bots. Fifty times the bots
+/// (30 → 1,500, with their instances, locks and `bot-NAME` roles) adds only the extra pages of
+/// ListBots, ListRoles and ListBotInstancesV2; GetLocks and GetTokens are one call either way.
+#[test]
+fn triage_rpcs_grow_with_pages_not_with_bots() {
+    let lab = Lab::start();
+    let small = triage_after_seeding(&lab, 30);
+    assert_eq!(small.bots, 30);
+    // The three listings' pages and calls made once whatever the fleet (ping, tokens and
+    // locks today, with room for a few more): a handful, none per bot.
+    let listings = pages(30) + pages(small.roles) + pages(60);
+    assert!(
+        small.rpcs <= 6 + listings,
+        "{} RPCs for 30 bots",
+        small.rpcs
+    );
+    // Seeding again replaces the bots and locks and adds its 3,000 instances to the first 60.
+    let big = triage_after_seeding(&lab, 1_500);
+    assert_eq!(big.bots, 1_500);
+    let more_pages = (pages(1_500) - pages(30))
+        + (pages(big.roles) - pages(small.roles))
+        + (pages(3_060) - pages(60));
+    assert!(
+        big.rpcs <= small.rpcs + more_pages,
+        "{} RPCs for 1,500 bots vs {} for 30: more than the {more_pages} extra pages",
+        big.rpcs,
+        small.rpcs
+    );
 }

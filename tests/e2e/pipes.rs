@@ -22,14 +22,14 @@ fn closed_pipe() -> OwnedFd {
 
 /// Which of the child's outputs has no reader.
 #[derive(Clone, Copy)]
-enum Closed {
+pub enum Closed {
     Stdout,
     Stderr,
 }
 
 /// Runs `mwictl ARGS` (no profile, no stdin) with one output a closed pipe; returns the exit
 /// code and what went to the other output.
-fn run_closed(home: &std::path::Path, args: &[&str], closed: Closed) -> (i32, String) {
+pub fn run_closed(home: &std::path::Path, args: &[&str], closed: Closed) -> (i32, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .envs(crate::harness::hermetic_env(home))

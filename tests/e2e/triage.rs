@@ -17,6 +17,7 @@ use crate::bots::{json, put_bot, put_roles, table_settings};
 use crate::harness::{BIN, Lab, hermetic_env, run};
 use crate::health::{Agent, wait_for_status};
 use crate::instances::new_token;
+use crate::pipes::{Closed, run_closed};
 use crate::unlock::{instance_ids, put_locks};
 
 // ---- fixtures ----
@@ -269,6 +270,17 @@ fn an_output_the_agent_cannot_write_is_an_unhealthy_service_to_show() {
         m.value("mwictl_bot_unhealthy_services", &[("bot", "sick")]),
         Some(1.0)
     );
+}
+
+#[test]
+fn triage_on_a_closed_stdout_ends_quietly_with_exit_1_in_every_format() {
+    let lab = troubled_lab();
+    let home = lab.home();
+    for format in ["text", "json", "yaml", "prometheus"] {
+        let args = ["-q", "triage", "--format", format];
+        let (code, stderr) = run_closed(&home, &args, Closed::Stdout);
+        assert_eq!((code, stderr.as_str()), (1, ""), "mwictl {args:?}");
+    }
 }
 
 #[test]

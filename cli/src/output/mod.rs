@@ -1,10 +1,11 @@
 //! Rendering: every command's result goes to stdout as a text table, JSON or YAML (`--format`);
-//! status and warnings go to stderr and `--quiet` silences them. Long lists stream page by page.
+//! status and warnings go to stderr and `--quiet` silences them. Long lists stream page by page,
+//! and a result may write itself piece by piece (`Output::write_to`).
 //! Below it: `table` (tables fitted to the terminal) and `resources` (one row per resource kind,
 //! one lock row for every lock table). It depends on no command and no op.
 
 use std::fmt::Display;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::CommandError;
@@ -13,7 +14,7 @@ mod resources;
 mod table;
 
 pub use resources::{LockColumn, headers, lock_count, lock_json, lock_row, lock_table};
-pub use table::{Table, fitted_table, table_time, terminal_width};
+pub use table::{Fitting, Layout, Table, fitted_table, table_time, terminal_width};
 
 /// The `--format` of data written to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -42,6 +43,27 @@ pub trait Output {
     fn prometheus(&self) -> Option<String> {
         None
     }
+    /// Writes the form `format` names to `out`. By default the whole form is built first; a
+    /// result too large to hold in a second form (triage of a big fleet) writes piece by piece.
+    fn write_to(&self, format: Format, out: &mut dyn Write) -> Result<(), WriteError> {
+        let text = match format {
+            Format::Text => self.text(),
+            Format::Json => json_text(&self.json()),
+            Format::Yaml => self.yaml(),
+            Format::Prometheus => self.prometheus().ok_or(WriteError::NoMetrics)?,
+        };
+        Ok(out.write_all(text.as_bytes())?)
+    }
+}
+
+/// Why a result could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// `--format prometheus` on a result that has no metrics form.
+    #[error("no metrics form")]
+    NoMetrics,
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
 
 /// Writes data to stdout and status to stderr, as `--format` and `--quiet` say. When the reader
@@ -66,32 +88,35 @@ impl Printer {
         self.format
     }
 
-    /// Writes a command's result in the chosen format.
+    /// Writes a command's result in the chosen format, as it is rendered (through a buffer).
     pub fn print(&self, out: &dyn Output) -> Result<(), CommandError> {
-        let text = match self.format {
-            Format::Text => out.text(),
-            Format::Json => json_text(&out.json()),
-            Format::Yaml => out.yaml(),
-            Format::Prometheus => out.prometheus().ok_or_else(only_triage_has_metrics)?,
-        };
-        self.write(&text)
+        if self.is_closed() {
+            return Ok(());
+        }
+        let mut stdout = BufWriter::new(self.stdout());
+        let written = out.write_to(self.format, &mut stdout);
+        match written.and_then(|()| Ok(stdout.flush()?)) {
+            Ok(()) => Ok(()),
+            Err(WriteError::NoMetrics) => Err(only_triage_has_metrics()),
+            Err(WriteError::Io(e)) => Err(cannot_write(e)),
+        }
     }
 
     /// Writes text to stdout as is.
     pub fn write(&self, text: &str) -> Result<(), CommandError> {
-        if self.closed.load(Ordering::Relaxed) || text.is_empty() {
+        if self.is_closed() || text.is_empty() {
             return Ok(());
         }
-        let mut out = std::io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                self.closed.store(true, Ordering::Relaxed);
-                Ok(())
-            }
-            Err(e) => Err(CommandError::failure(format!(
-                "cannot write to stdout: {e}"
-            ))),
+        let mut out = self.stdout();
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(cannot_write)
+    }
+
+    fn stdout(&self) -> Stdout<'_> {
+        Stdout {
+            closed: &self.closed,
+            inner: std::io::stdout().lock(),
         }
     }
 
@@ -115,6 +140,47 @@ impl Printer {
     }
 }
 
+/// Locked stdout that drops every write once its reader went away (`| head`) and says so in
+/// `closed`; other write errors pass.
+struct Stdout<'p> {
+    closed: &'p AtomicBool,
+    inner: std::io::StdoutLock<'static>,
+}
+
+impl Stdout<'_> {
+    fn dropping_closed<T>(&mut self, done: T, result: std::io::Result<T>) -> std::io::Result<T> {
+        match result {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed.store(true, Ordering::Relaxed);
+                Ok(done)
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Stdout<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(buf.len());
+        }
+        let result = self.inner.write(buf);
+        self.dropping_closed(buf.len(), result)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let result = self.inner.flush();
+        self.dropping_closed((), result)
+    }
+}
+
+fn cannot_write(e: std::io::Error) -> CommandError {
+    CommandError::failure(format!("cannot write to stdout: {e}"))
+}
+
 /// The error for `--format prometheus` on a command whose result has no metrics form.
 pub fn only_triage_has_metrics() -> CommandError {
     CommandError::usage("--format prometheus: only `mwictl triage` writes metrics")
@@ -132,6 +198,21 @@ pub fn json_text(value: &serde_json::Value) -> String {
     let mut text = serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into());
     text.push('\n');
     text
+}
+
+/// Writes `value` as `json_text` writes the Value it serializes to, without building that Value.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    out.write_all(b"\n")
+}
+
+/// A list that serializes as the array of `json` of each item, each Value made as it is written.
+pub struct Items<'a, T>(pub &'a [T], pub fn(&T) -> serde_json::Value);
+
+impl<T> serde::Serialize for Items<'_, T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(self.1))
+    }
 }
 
 /// One YAML document (no `---`), with a final newline.

@@ -1,5 +1,6 @@
 //! Text tables like tctl's (a header, a dashed rule, left-aligned columns), fitted to the
-//! terminal by cutting one free-text column short, and times as tables show them.
+//! terminal by cutting one free-text column short (whole, or in two passes over rows too many to
+//! hold), and times as tables show them.
 
 use crate::resource::format_timestamp;
 
@@ -31,21 +32,14 @@ impl Table {
     pub fn widths(&self) -> Vec<usize> {
         let mut widths: Vec<usize> = self.headers.iter().map(|h| width(h)).collect();
         for row in &self.rows {
-            for (i, cell) in row.iter().enumerate() {
-                if let Some(w) = widths.get_mut(i) {
-                    *w = (*w).max(width(cell));
-                }
-            }
+            widen(&mut widths, row);
         }
         widths
     }
 
     /// The header and rule lines for `widths`.
     pub fn render_header(&self, widths: &[usize]) -> String {
-        let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-        let mut out = line(&self.headers, widths);
-        out.push_str(&line(&rule, widths));
-        out
+        header_lines(&self.headers, widths)
     }
 
     /// The rows only, padded to `widths` (a cell wider than its column pushes the rest right).
@@ -64,6 +58,20 @@ impl Table {
 
 fn width(text: &str) -> usize {
     text.chars().count()
+}
+
+/// Widens `widths` to fit `row` (cells past the headers do not count).
+fn widen(widths: &mut [usize], row: &[String]) {
+    for (w, cell) in widths.iter_mut().zip(row) {
+        *w = (*w).max(width(cell));
+    }
+}
+
+fn header_lines(headers: &[String], widths: &[usize]) -> String {
+    let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+    let mut out = line(headers, widths);
+    out.push_str(&line(&rule, widths));
+    out
 }
 
 fn line(cells: &[String], widths: &[usize]) -> String {
@@ -110,34 +118,105 @@ const MIN_COLUMN: usize = 12;
 /// message) cut short with `…` so that each line fits in `width`, when given.
 pub fn fitted_table(
     headers: &[&str],
-    mut rows: Vec<Vec<String>>,
+    rows: Vec<Vec<String>>,
     squeeze: usize,
     width: Option<usize>,
 ) -> Table {
-    if let Some(width) = width {
-        let mut probe = Table::new(headers);
-        for row in &rows {
-            probe.push(row.clone());
-        }
-        let widths = probe.widths();
-        let others: usize = widths
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != squeeze)
-            .map(|(_, w)| w + 1)
-            .sum();
-        let room = width.saturating_sub(others).max(MIN_COLUMN);
-        for row in &mut rows {
-            if let Some(cell) = row.get_mut(squeeze) {
-                *cell = shorten(cell, room);
-            }
-        }
+    let mut fitting = Fitting::new(headers, squeeze);
+    for row in &rows {
+        fitting.measure(row);
     }
+    let layout = fitting.fit(width);
     let mut table = Table::new(headers);
     for row in rows {
-        table.push(row);
+        table.push(layout.cut(row));
     }
     table
+}
+
+/// The first pass of a fitted table too large to hold: the column widths of the headers and
+/// every row, measured as the rows go by.
+#[derive(Debug, Clone)]
+pub struct Fitting {
+    headers: Vec<String>,
+    widths: Vec<usize>,
+    squeeze: usize,
+}
+
+impl Fitting {
+    /// A table under `headers` whose column `squeeze` is the one `fit` may cut.
+    pub fn new(headers: &[&str], squeeze: usize) -> Fitting {
+        Fitting {
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            widths: headers.iter().map(|h| width(h)).collect(),
+            squeeze,
+        }
+    }
+
+    /// Widens the columns to fit `row`.
+    pub fn measure(&mut self, row: &[String]) {
+        widen(&mut self.widths, row);
+    }
+
+    /// The layout whose lines fit in `terminal` columns (when given): the squeezed column gets
+    /// the room the others leave, never less than `MIN_COLUMN`.
+    pub fn fit(self, terminal: Option<usize>) -> Layout {
+        let Fitting {
+            headers,
+            mut widths,
+            squeeze,
+        } = self;
+        let room = terminal.map(|terminal| {
+            let others: usize = widths
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != squeeze)
+                .map(|(_, w)| w + 1)
+                .sum();
+            terminal.saturating_sub(others).max(MIN_COLUMN)
+        });
+        if let (Some(room), Some(header), Some(w)) =
+            (room, headers.get(squeeze), widths.get_mut(squeeze))
+        {
+            // Cut cells are `room` wide; the header is never cut.
+            *w = width(header).max((*w).min(room));
+        }
+        Layout {
+            headers,
+            widths,
+            squeeze,
+            room,
+        }
+    }
+}
+
+/// The second pass of a fitted table: each line as `fitted_table(..).render()` writes it.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    headers: Vec<String>,
+    widths: Vec<usize>,
+    squeeze: usize,
+    room: Option<usize>,
+}
+
+impl Layout {
+    /// The header and rule lines.
+    pub fn header(&self) -> String {
+        header_lines(&self.headers, &self.widths)
+    }
+
+    /// One row's line, its squeezed cell cut to fit.
+    pub fn row(&self, row: Vec<String>) -> String {
+        line(&self.cut(row), &self.widths)
+    }
+
+    /// `row` with its squeezed cell cut to fit.
+    fn cut(&self, mut row: Vec<String>) -> Vec<String> {
+        if let (Some(room), Some(cell)) = (self.room, row.get_mut(self.squeeze)) {
+            *cell = shorten(cell, room);
+        }
+        row
+    }
 }
 
 /// `text` cut to at most `max` characters, ending in `…` when cut.
@@ -192,6 +271,49 @@ mod tests {
             assert!(line.chars().count() <= 60, "{line}");
         }
         assert!(table.render().contains('…'));
+    }
+
+    /// The table `Fitting` and `Layout` write line by line.
+    fn streamed(
+        headers: &[&str],
+        rows: &[Vec<String>],
+        squeeze: usize,
+        width: Option<usize>,
+    ) -> String {
+        let mut fitting = Fitting::new(headers, squeeze);
+        for row in rows {
+            fitting.measure(row);
+        }
+        let layout = fitting.fit(width);
+        let mut out = layout.header();
+        for row in rows {
+            out.push_str(&layout.row(row.clone()));
+        }
+        out
+    }
+
+    #[test]
+    fn a_table_written_line_by_line_equals_the_fitted_table() {
+        let rows: Vec<Vec<String>> = vec![
+            vec![
+                "alpha".into(),
+                "x".repeat(90),
+                "mwictl unlock --bot alpha".into(),
+            ],
+            vec![String::new(), "short".into(), "fix".into()],
+            vec!["b".into(), "line\nbreak ünïcode".repeat(3), String::new()],
+        ];
+        let headers = &["Bot", "Needs attention", "Fix"];
+        // No terminal, a wide one, a narrow one, and one so narrow the header outgrows the room.
+        for width in [None, Some(200), Some(60), Some(20)] {
+            let whole = fitted_table(headers, rows.clone(), 1, width).render();
+            assert_eq!(streamed(headers, &rows, 1, width), whole, "width {width:?}");
+        }
+        let short = vec![vec!["a".into(), "b".into(), "c".into()]];
+        assert_eq!(
+            streamed(headers, &short, 1, Some(20)),
+            fitted_table(headers, short, 1, Some(20)).render()
+        );
     }
 
     #[test]

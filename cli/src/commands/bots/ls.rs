@@ -1,6 +1,7 @@
 //! `mwictl bots ls`: every bot with its lock state, live instances and join tokens, so a stuck
 //! bot stands out.
 
+use std::io::Write;
 use std::time::SystemTime;
 
 use crate::context::Context;
@@ -8,7 +9,10 @@ use crate::error::CommandError;
 use crate::exit::ExitStatus;
 use crate::ops::bots::{BotSummary, Health, overview};
 use crate::ops::bound_keypair::Headroom;
-use crate::output::{Output, fitted_table, terminal_width};
+use crate::output::{
+    Fitting, Format, Items, Output, WriteError, fitted_table, terminal_width, write_json,
+    yaml_document,
+};
 use crate::resource::format_go_duration;
 
 /// List bots with their lock state, live instances and join tokens.
@@ -100,6 +104,37 @@ impl BotList {
         let rows = self.0.iter().map(summary_row).collect();
         fitted_table(HEADERS, rows, SQUEEZE, width).render()
     }
+
+    /// Writes the table as `table` renders it, row by row: the column widths from a first pass.
+    fn write_table(&self, out: &mut dyn Write, width: Option<usize>) -> std::io::Result<()> {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        let mut fitting = Fitting::new(HEADERS, SQUEEZE);
+        for s in &self.0 {
+            fitting.measure(&summary_row(s));
+        }
+        let layout = fitting.fit(width);
+        out.write_all(layout.header().as_bytes())?;
+        for s in &self.0 {
+            out.write_all(layout.row(summary_row(s)).as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the YAML documents one by one.
+    fn write_yaml(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        if self.0.is_empty() {
+            return out.write_all(b"[]\n");
+        }
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                out.write_all(b"---\n")?;
+            }
+            out.write_all(yaml_document(&summary_json(s)).as_bytes())?;
+        }
+        Ok(())
+    }
 }
 
 impl Output for BotList {
@@ -117,9 +152,20 @@ impl Output for BotList {
         }
         self.0
             .iter()
-            .map(|s| crate::output::yaml_document(&summary_json(s)))
+            .map(|s| yaml_document(&summary_json(s)))
             .collect::<Vec<_>>()
             .join("---\n")
+    }
+
+    /// A list of thousands of bots is written bot by bot, never built whole a second time.
+    fn write_to(&self, format: Format, out: &mut dyn Write) -> Result<(), WriteError> {
+        match format {
+            Format::Text => self.write_table(out, terminal_width(&console::Term::stdout()))?,
+            Format::Json => write_json(out, &Items(&self.0, summary_json))?,
+            Format::Yaml => self.write_yaml(out)?,
+            Format::Prometheus => return Err(WriteError::NoMetrics),
+        }
+        Ok(())
     }
 }
 
@@ -172,6 +218,7 @@ pub async fn run(ctx: &Context, _args: LsArgs) -> Result<ExitStatus, CommandErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::json_text;
 
     fn bot(name: &str, methods: &[&str], bound: Vec<Headroom>) -> BotSummary {
         BotSummary {
@@ -232,5 +279,37 @@ mod tests {
             serde_json::Value::Null
         );
         assert_eq!(json[3]["join_methods"], serde_json::json!([]));
+    }
+
+    fn written(list: &BotList, format: Format) -> String {
+        let mut bytes = Vec::new();
+        list.write_to(format, &mut bytes).unwrap();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn streamed_output_is_byte_for_byte_the_whole_form() {
+        let mut bots = vec![
+            bot(
+                "bound \"b\"",
+                &["bound_keypair"],
+                vec![headroom("bot-bound-0a6f812a", "standard", 1, 2)],
+            ),
+            bot("legacy", &["token"], Vec::new()),
+            bot("none", &[], Vec::new()),
+        ];
+        bots[1].roles = (0..40).map(|i| format!("role-{i}")).collect();
+        let list = BotList(bots);
+        assert_eq!(written(&list, Format::Json), json_text(&list.json()));
+        assert_eq!(written(&list, Format::Yaml), list.yaml());
+        for width in [None, Some(200), Some(60)] {
+            let mut streamed = Vec::new();
+            list.write_table(&mut streamed, width).unwrap();
+            assert_eq!(String::from_utf8(streamed).unwrap(), list.table(width));
+        }
+        let empty = BotList(Vec::new());
+        assert_eq!(written(&empty, Format::Json), "[]\n");
+        assert_eq!(written(&empty, Format::Yaml), "[]\n");
+        assert_eq!(written(&empty, Format::Text), "");
     }
 }

@@ -2,7 +2,7 @@
 //! textfile collector and every scraper read): per-bot gauges, per-cluster counts, and the state
 //! of `fleet serve`'s refreshes.
 
-use std::fmt::Write;
+use std::io::{self, Write};
 use std::time::{Duration, SystemTime};
 
 use super::{BotReport, Kind, Triage};
@@ -18,31 +18,36 @@ pub struct RefreshState {
 
 /// A metric family being written: `# HELP`, `# TYPE`, then its samples.
 struct Family<'a> {
-    out: &'a mut String,
+    out: &'a mut dyn Write,
     name: &'a str,
 }
 
 impl Family<'_> {
-    fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
-        self.out.push_str(self.name);
+    fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) -> io::Result<()> {
+        self.out.write_all(self.name.as_bytes())?;
         if !labels.is_empty() {
-            self.out.push('{');
+            self.out.write_all(b"{")?;
             for (i, (key, val)) in labels.iter().enumerate() {
                 if i > 0 {
-                    self.out.push(',');
+                    self.out.write_all(b",")?;
                 }
-                let _ = write!(self.out, "{key}=\"{}\"", escape_label(val));
+                write!(self.out, "{key}=\"{}\"", escape_label(val))?;
             }
-            self.out.push('}');
+            self.out.write_all(b"}")?;
         }
-        let _ = writeln!(self.out, " {value}");
+        writeln!(self.out, " {value}")
     }
 }
 
-fn family<'a>(out: &'a mut String, name: &'a str, kind: &str, help: &str) -> Family<'a> {
-    let _ = writeln!(out, "# HELP {name} {}", escape_help(help));
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    Family { out, name }
+fn family<'a>(
+    out: &'a mut dyn Write,
+    name: &'a str,
+    kind: &str,
+    help: &str,
+) -> io::Result<Family<'a>> {
+    writeln!(out, "# HELP {name} {}", escape_help(help))?;
+    writeln!(out, "# TYPE {name} {kind}")?;
+    Ok(Family { out, name })
 }
 
 /// A label value with `\`, `"` and newlines escaped, as the text format requires.
@@ -72,97 +77,102 @@ fn unix(t: SystemTime) -> f64 {
     seconds(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
 }
 
-/// Every metric of `triage` (and of the server's refreshes, when serving).
-pub fn render(triage: &Triage, refresh: Option<&RefreshState>) -> String {
-    let mut out = String::with_capacity(256 * triage.bots.len() + 4096);
+/// Writes every metric of `triage` (and of the server's refreshes, when serving) to `out`, bot by
+/// bot as it goes.
+pub fn render(
+    out: &mut dyn Write,
+    triage: &Triage,
+    refresh: Option<&RefreshState>,
+) -> io::Result<()> {
     let cluster = triage.cluster.as_str();
     let now = triage.checked_at;
     let per_bot =
-        |out: &mut String, name: &str, help: &str, value: &dyn Fn(&BotReport) -> Option<f64>| {
-            let mut f = family(out, name, "gauge", help);
+        |out: &mut dyn Write, name: &str, help: &str, value: &dyn Fn(&BotReport) -> Option<f64>| {
+            let mut f = family(out, name, "gauge", help)?;
             for bot in &triage.bots {
                 if let Some(v) = value(bot) {
-                    f.sample(&[("cluster", cluster), ("bot", &bot.bot)], v);
+                    f.sample(&[("cluster", cluster), ("bot", &bot.bot)], v)?;
                 }
             }
+            io::Result::Ok(())
         };
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_locked",
         "1 when an in-force lock blocks the bot (its user, role, a live instance or a join token), else 0.",
         &|b| Some(f64::from(u8::from(b.locks > 0))),
-    );
+    )?;
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_live_instances",
         "Bot instances holding an unexpired identity.",
         &|b| Some(f64::from(b.live_instances)),
-    );
+    )?;
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_recoveries_remaining",
         "Recoveries left (limit - count) on the bot's bound-keypair tokens in mode standard, the fewest; absent without one.",
         &|b| b.recoveries_remaining.map(f64::from),
-    );
+    )?;
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_identity_expires_seconds",
         "Seconds until the first of the bot's live identities expires; absent without a live instance.",
         &|b| {
             b.identity_expires
                 .map(|t| seconds(t.duration_since(now).unwrap_or_default()))
         },
-    );
+    )?;
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_unhealthy_services",
         "Services and outputs the latest heartbeats of the bot's live instances report unhealthy.",
         &|b| Some(f64::from(b.unhealthy_services)),
-    );
+    )?;
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_heartbeat_age_seconds",
         "Age of the oldest newest heartbeat among the bot's live instances; absent without one.",
         &|b| {
             b.heartbeat_at
                 .map(|t| seconds(now.duration_since(t).unwrap_or_default()))
         },
-    );
+    )?;
     per_bot(
-        &mut out,
+        out,
         "mwictl_bot_needs_attention",
         "1 when mwictl triage lists a reason for the bot, else 0.",
         &|b| Some(f64::from(u8::from(!b.reasons.is_empty()))),
-    );
+    )?;
 
     let only_cluster = [("cluster", cluster)];
-    family(&mut out, "mwictl_bots", "gauge", "Bots in the cluster.")
-        .sample(&only_cluster, triage.bots.len());
+    family(out, "mwictl_bots", "gauge", "Bots in the cluster.")?
+        .sample(&only_cluster, triage.bots.len())?;
     family(
-        &mut out,
+        out,
         "mwictl_bots_needing_attention",
         "gauge",
         "Bots with at least one triage reason.",
-    )
-    .sample(&only_cluster, triage.needing_attention().count());
+    )?
+    .sample(&only_cluster, triage.needing_attention().count())?;
     let mut f = family(
-        &mut out,
+        out,
         "mwictl_bots_with_reason",
         "gauge",
         "Bots with a triage reason of each kind (see mwictl triage --help).",
-    );
+    )?;
     for kind in Kind::ALL {
         f.sample(
             &[("cluster", cluster), ("reason", kind.as_str())],
             triage.count(kind),
-        );
+        )?;
     }
     family(
-        &mut out,
+        out,
         "mwictl_bot_instances",
         "gauge",
         "Bot instance records in the cluster.",
-    )
+    )?
     .sample(
         &only_cluster,
         triage
@@ -170,31 +180,31 @@ pub fn render(triage: &Triage, refresh: Option<&RefreshState>) -> String {
             .iter()
             .map(|b| u64::from(b.instances))
             .sum::<u64>(),
-    );
+    )?;
     family(
-        &mut out,
+        out,
         "mwictl_triage_timestamp_seconds",
         "gauge",
         "When the triage these metrics report was taken (Unix time).",
-    )
-    .sample(&only_cluster, unix(now));
+    )?
+    .sample(&only_cluster, unix(now))?;
     if let Some(refresh) = refresh {
         family(
-            &mut out,
+            out,
             "mwictl_refresh_failures_total",
             "counter",
             "Refreshes of the triage that failed; the last good one is served meanwhile.",
-        )
-        .sample(&only_cluster, refresh.failures);
+        )?
+        .sample(&only_cluster, refresh.failures)?;
         family(
-            &mut out,
+            out,
             "mwictl_refresh_duration_seconds",
             "gauge",
             "How long the last good refresh took.",
-        )
-        .sample(&only_cluster, seconds(refresh.duration));
+        )?
+        .sample(&only_cluster, seconds(refresh.duration))?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -239,9 +249,16 @@ mod tests {
         }
     }
 
+    /// The exposition as one string.
+    fn text(triage: &Triage, refresh: Option<&RefreshState>) -> String {
+        let mut out = Vec::new();
+        render(&mut out, triage, refresh).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
     #[test]
     fn label_values_escape_backslash_quote_and_newline() {
-        let text = render(&triage(), None);
+        let text = text(&triage(), None);
         assert!(
             text.contains(r#"mwictl_bot_locked{cluster="lab \"one\"",bot="a\\b\nc"} 1"#),
             "{text}"
@@ -250,7 +267,7 @@ mod tests {
 
     #[test]
     fn absent_values_are_left_out_and_present_ones_are_in_seconds() {
-        let text = render(&triage(), None);
+        let text = text(&triage(), None);
         assert!(text.contains(
             r#"mwictl_bot_identity_expires_seconds{cluster="lab \"one\"",bot="ok"} 1.5"#
         ));
@@ -272,7 +289,7 @@ mod tests {
     #[test]
     fn the_exposition_passes_the_strict_parser_with_and_without_refreshes() {
         for refresh in [None, Some(&RefreshState::default())] {
-            let text = render(&triage(), refresh);
+            let text = text(&triage(), refresh);
             let parsed = mwi_testkit::metrics::parse(&text).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(
                 parsed.value("mwictl_refresh_failures_total", &[]).is_some(),
@@ -287,7 +304,7 @@ mod tests {
 
     #[test]
     fn the_contrib_dashboard_and_alerts_use_only_metrics_mwictl_exports() {
-        let text = render(&triage(), Some(&RefreshState::default()));
+        let text = text(&triage(), Some(&RefreshState::default()));
         let exported = mwi_testkit::metrics::parse(&text).unwrap();
         let contrib = [
             include_str!("../../../../contrib/grafana/mwictl-fleet.json"),

@@ -39,7 +39,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, CommandError> {
 struct Shared {
     last: Triage,
     refresh: RefreshState,
-    body: Arc<str>,
+    body: Arc<[u8]>,
 }
 
 impl Shared {
@@ -49,15 +49,23 @@ impl Shared {
             duration,
         };
         Shared {
-            body: render_metrics(&last, Some(&refresh)).into(),
+            body: body(&last, &refresh),
             last,
             refresh,
         }
     }
 
     fn render(&mut self) {
-        self.body = render_metrics(&self.last, Some(&self.refresh)).into();
+        self.body = body(&self.last, &self.refresh);
     }
+}
+
+/// The metrics of `last` and of the refreshes, as served.
+fn body(last: &Triage, refresh: &RefreshState) -> Arc<[u8]> {
+    let mut body = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = render_metrics(&mut body, last, Some(refresh));
+    body.into()
 }
 
 /// Serves `/metrics` on `listener` until the future is dropped. The first triage must succeed
@@ -121,7 +129,7 @@ pub async fn serve(
 }
 
 /// Reads one request and answers it; the connection closes after.
-async fn answer(mut stream: TcpStream, body: Arc<str>) {
+async fn answer(mut stream: TcpStream, body: Arc<[u8]>) {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Some(head)) => head,
         _ => return,
@@ -148,7 +156,7 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
 }
 
 /// The whole HTTP/1.1 response to a request head.
-fn respond(head: &str, metrics: &str) -> Vec<u8> {
+fn respond(head: &str, metrics: &[u8]) -> Vec<u8> {
     let mut parts = head.lines().next().unwrap_or_default().split(' ');
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
@@ -157,12 +165,12 @@ fn respond(head: &str, metrics: &str) -> Vec<u8> {
         ("GET" | "HEAD", _) => (
             "404 Not Found",
             "text/plain; charset=utf-8",
-            "not found: mwictl fleet serve answers /metrics\n",
+            b"not found: mwictl fleet serve answers /metrics\n".as_slice(),
         ),
         _ => (
             "405 Method Not Allowed",
             "text/plain; charset=utf-8",
-            "method not allowed: use GET /metrics\n",
+            b"method not allowed: use GET /metrics\n".as_slice(),
         ),
     };
     let mut out = format!(
@@ -171,7 +179,7 @@ fn respond(head: &str, metrics: &str) -> Vec<u8> {
     )
     .into_bytes();
     if method != "HEAD" {
-        out.extend_from_slice(body.as_bytes());
+        out.extend_from_slice(body);
     }
     out
 }
@@ -186,19 +194,22 @@ mod tests {
 
     #[test]
     fn metrics_are_served_at_slash_metrics_only() {
-        let ok = text(respond("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", "m 1\n"));
+        let ok = text(respond(
+            "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"m 1\n",
+        ));
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("Content-Type: text/plain; version=0.0.4"));
         assert!(ok.contains("Content-Length: 4\r\n"));
         assert!(ok.ends_with("\r\n\r\nm 1\n"));
-        let query = text(respond("GET /metrics?x=1 HTTP/1.1\r\n\r\n", "m 1\n"));
+        let query = text(respond("GET /metrics?x=1 HTTP/1.1\r\n\r\n", b"m 1\n"));
         assert!(query.starts_with("HTTP/1.1 200 OK"));
-        let other = text(respond("GET / HTTP/1.1\r\n\r\n", "m 1\n"));
+        let other = text(respond("GET / HTTP/1.1\r\n\r\n", b"m 1\n"));
         assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
         assert!(!other.contains("m 1"));
-        let post = text(respond("POST /metrics HTTP/1.1\r\n\r\n", "m 1\n"));
+        let post = text(respond("POST /metrics HTTP/1.1\r\n\r\n", b"m 1\n"));
         assert!(post.starts_with("HTTP/1.1 405"));
-        let head = text(respond("HEAD /metrics HTTP/1.1\r\n\r\n", "m 1\n"));
+        let head = text(respond("HEAD /metrics HTTP/1.1\r\n\r\n", b"m 1\n"));
         assert!(head.ends_with("\r\n\r\n"), "{head}");
     }
 
