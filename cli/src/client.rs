@@ -304,10 +304,20 @@ impl Client {
             targets,
             in_force_only,
         };
-        let raw = self
-            .call_raw(auth::GET_LOCKS, Subject::all("lock"), encode(&req))
-            .await?;
-        Ok(split_page(auth::GET_LOCKS, &raw)?.0)
+        let mut locks = Vec::new();
+        self.call_streamed(
+            auth::GET_LOCKS,
+            Subject::all("lock"),
+            encode(&req),
+            &mut |field, bytes| {
+                if field == 1 {
+                    locks.push(Fetched::decode(bytes)?);
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        Ok(locks)
     }
 
     /// Like [`Client::get_locks`], but hands each lock to `each` as soon as its bytes arrive:

@@ -223,11 +223,25 @@ fn pages(items: usize) -> usize {
     items / mwictl::client::PAGE_SIZE as usize + 1
 }
 
-/// What `triage --format json` saw of a seeded lab, and the roles there are.
+/// What `triage --format json` saw of a seeded lab, the roles there are, and the RPCs
+/// `bots ls` sent over the same fleet.
 struct Triaged {
     bots: usize,
     roles: usize,
     rpcs: usize,
+    bots_ls_rpcs: usize,
+}
+
+/// The RPCs `mwictl -vv ARGS` sent: its debug log has a `call` line for each.
+fn rpcs_of(lab: &Lab, args: &[&str]) -> usize {
+    let mut cmd = lab.cmd(&["-vv"]);
+    cmd.args(args);
+    let out = run(&mut cmd);
+    assert_eq!(out.code, 0, "{args:?}: {}", out.stderr);
+    out.stderr
+        .lines()
+        .filter(|l| l.contains(" DEBUG call ") || l.contains(" DEBUG call (answer streamed) "))
+        .count()
 }
 
 /// `mwictl lab seed --bots BOTS --instances 2*BOTS --locks 2*BOTS`, then `triage --format
@@ -263,35 +277,42 @@ fn triage_after_seeding(lab: &Lab, bots: usize) -> Triaged {
         bots: count,
         roles: json(&out.stdout).as_array().map_or(0, Vec::len),
         rpcs: report["rpcs"].as_u64().expect("rpcs") as usize,
+        bots_ls_rpcs: rpcs_of(lab, &["bots", "ls", "--format", "json"]),
     }
 }
 
-/// Issue 15: triage's RPCs are proportional to pages, not to bots. Fifty times the bots
-/// (30 → 1,500, with their instances, locks and `bot-NAME` roles) adds only the extra pages of
-/// ListBots, ListRoles and ListBotInstancesV2; GetLocks and GetTokens are one call either way.
+/// Issue 15: triage's and `bots ls`'s RPCs are proportional to pages, not to bots. Fifty
+/// times the bots (30 → 1,500, with their instances, locks and `bot-NAME` roles) adds only the
+/// extra pages of ListBots, ListRoles and ListBotInstancesV2; GetLocks and GetTokens are one
+/// call either way.
 #[test]
-fn triage_rpcs_grow_with_pages_not_with_bots() {
+fn triage_and_bots_ls_rpcs_grow_with_pages_not_with_bots() {
     let lab = Lab::start();
     let small = triage_after_seeding(&lab, 30);
     assert_eq!(small.bots, 30);
     // The three listings' pages and calls made once whatever the fleet (ping, tokens and
     // locks today, with room for a few more): a handful, none per bot.
     let listings = pages(30) + pages(small.roles) + pages(60);
-    assert!(
-        small.rpcs <= 6 + listings,
-        "{} RPCs for 30 bots",
-        small.rpcs
-    );
+    for (what, rpcs) in [("triage", small.rpcs), ("bots ls", small.bots_ls_rpcs)] {
+        // At least Ping, ListBots, ListRoles, GetTokens, ListBotInstancesV2 and GetLocks.
+        assert!(
+            (6..=6 + listings).contains(&rpcs),
+            "{what}: {rpcs} RPCs for 30 bots"
+        );
+    }
     // Seeding again replaces the bots and locks and adds its 3,000 instances to the first 60.
     let big = triage_after_seeding(&lab, 1_500);
     assert_eq!(big.bots, 1_500);
     let more_pages = (pages(1_500) - pages(30))
         + (pages(big.roles) - pages(small.roles))
         + (pages(3_060) - pages(60));
-    assert!(
-        big.rpcs <= small.rpcs + more_pages,
-        "{} RPCs for 1,500 bots vs {} for 30: more than the {more_pages} extra pages",
-        big.rpcs,
-        small.rpcs
-    );
+    for (what, big, small) in [
+        ("triage", big.rpcs, small.rpcs),
+        ("bots ls", big.bots_ls_rpcs, small.bots_ls_rpcs),
+    ] {
+        assert!(
+            big <= small + more_pages,
+            "{what}: {big} RPCs for 1,500 bots vs {small} for 30: more than the {more_pages} extra pages"
+        );
+    }
 }

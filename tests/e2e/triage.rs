@@ -486,3 +486,46 @@ fn the_contrib_alert_rules_pass_promtool_when_it_is_installed() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// GetLocks is read as it arrives (no size limit, one lock in memory at a time); a refusal
+/// still reaches the user as the one-line error naming the call, for triage and for the
+/// instance listing that marks locked instances.
+#[test]
+fn a_refused_lock_listing_is_the_usual_one_line_error() {
+    let lab = Lab::start();
+    joined_bot(&lab, "web", &[]);
+    let reader = fixtures::role(
+        "fleet-reader",
+        &[(&["bot", "role", "token", "bot_instance"], &["list", "read"])],
+    );
+    lab.admin(async |mut c| {
+        c.upsert_role_v2(mwi_proto::proto::UpsertRoleRequest { role: Some(reader) })
+            .await
+            .expect("upsert role");
+    });
+    let identity = lab.root().join("reader.identity");
+    let out = run(&mut lab.cmd(&[
+        "lab",
+        "user",
+        "reader",
+        "--roles",
+        "fleet-reader",
+        "--out",
+        identity.to_str().unwrap(),
+    ]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for args in [&["triage"][..], &["bots", "instances", "ls"]] {
+        let mut cmd = lab.cmd(args);
+        cmd.arg("-i").arg(&identity);
+        let out = run(&mut cmd);
+        assert_ne!(out.code, 0, "{args:?}");
+        assert!(
+            out.stderr.starts_with(
+                "error: access denied: GetLocks on locks: access denied to perform action \"list\" on \"lock\"\n"
+            ),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stdout.is_empty(), "{args:?}: {}", out.stdout);
+    }
+}

@@ -193,25 +193,34 @@ const LIVE_WITHOUT_EXPIRY: Duration = Duration::from_secs(65 * 60);
 pub fn locked_ids_of(locks: &[Fetched<LockV2>]) -> HashSet<String> {
     let mut ids = HashSet::new();
     for lock in locks {
-        let Some(target) = lock.value.spec.as_ref().and_then(|s| s.target.as_ref()) else {
-            continue;
-        };
-        if !target.bot_instance_id.is_empty() {
-            ids.insert(target.bot_instance_id.clone());
-        }
-        for name in [&target.user, &target.role] {
-            if name.starts_with(mwi_identity::BOT_PREFIX) {
-                ids.insert(name.clone());
-            }
-        }
+        add_locked_ids(&mut ids, &lock.value);
     }
     ids
 }
 
-/// Reads the in-force locks once (one `GetLocks`), so a listing of any length checks each
-/// instance against a set instead of asking the server per instance.
+fn add_locked_ids(ids: &mut HashSet<String>, lock: &LockV2) {
+    let Some(target) = lock.spec.as_ref().and_then(|s| s.target.as_ref()) else {
+        return;
+    };
+    if !target.bot_instance_id.is_empty() {
+        ids.insert(target.bot_instance_id.clone());
+    }
+    for name in [&target.user, &target.role] {
+        if name.starts_with(mwi_identity::BOT_PREFIX) {
+            ids.insert(name.clone());
+        }
+    }
+}
+
+/// Reads the in-force locks once (one `GetLocks`, each lock dropped as soon as its IDs are
+/// taken), so a listing of any length checks each instance against a set instead of asking the
+/// server per instance.
 pub async fn locked_ids(client: &Client) -> Result<HashSet<String>, CommandError> {
-    Ok(locked_ids_of(&client.get_locks(vec![], true).await?))
+    let mut ids = HashSet::new();
+    client
+        .for_each_lock(true, |lock| add_locked_ids(&mut ids, &lock))
+        .await?;
+    Ok(ids)
 }
 
 /// The sort fields `bots instances ls --sort-index` accepts: tctl's
