@@ -328,6 +328,9 @@ mod tests {
         framed
     }
 
+    /// The fields an answer gave, and how it ended.
+    type Outcome = (Vec<(u32, Vec<u8>)>, Result<(), SplitError>);
+
     fn split(chunks: &[&[u8]]) -> Result<Vec<(u32, Vec<u8>)>, SplitError> {
         let mut splitter = FieldSplitter::new();
         let mut got = Vec::new();
@@ -444,7 +447,7 @@ mod tests {
     /// any size, give the same fields and the same error as pushed whole, never a panic.
     #[test]
     fn mutated_answers_split_the_same_in_chunks_of_any_size() {
-        fn run(answer: &[u8], chunk: usize) -> (Vec<(u32, Vec<u8>)>, Result<(), SplitError>) {
+        fn run(answer: &[u8], chunk: usize) -> Outcome {
             let mut splitter = FieldSplitter::new();
             let mut fields = Vec::new();
             for part in answer.chunks(chunk.max(1)) {
