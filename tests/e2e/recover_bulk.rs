@@ -157,3 +157,62 @@ fn plan_prints_every_plan_and_changes_nothing_and_a_run_needs_yes() {
         assert_eq!(bot_user_locks(&lab, bot), 1, "{bot} still locked");
     }
 }
+
+/// `--all-locked` picks the bots triage says need the flow: the expired bot for `expired`, the
+/// locked one for `generation-mismatch`, never the other.
+#[test]
+fn all_locked_picks_the_bots_each_flow_fixes() {
+    let lab = Lab::start();
+    crate::recover::break_bot(&lab, "expired", "exp", &[]);
+    crate::recover::break_bot(&lab, "generation-mismatch", "gm", &[]);
+    for (flow, picked, left) in [
+        ("expired", "exp", "gm"),
+        ("generation-mismatch", "gm", "exp"),
+    ] {
+        let out = run(&mut lab.cmd(&["recover", flow, "--all-locked", "--plan"]));
+        assert_eq!(out.code, 0, "{flow}: {}\n{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(&format!("for bot {picked:?}")),
+            "{flow}: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stdout.contains(&format!("for bot {left:?}")),
+            "{flow}: {}",
+            out.stdout
+        );
+    }
+}
+
+/// A bot `--plan` cannot plan is a line of its own and exit 1; the other bots are planned.
+#[test]
+fn plan_goes_on_past_a_bot_it_cannot_plan() {
+    let lab = Lab::start();
+    let pattern = three_locked(&lab);
+    let out = run(&mut lab.cmd(&[
+        "recover",
+        "generation-mismatch",
+        "--bots",
+        "alpha,ghost,bravo",
+        "--tbot-config",
+        &pattern,
+        "--plan",
+    ]));
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    for bot in ["alpha", "bravo"] {
+        assert!(
+            out.stdout.contains(&format!("for bot {bot:?}")),
+            "{}",
+            out.stdout
+        );
+    }
+    let ghost: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("✗ ghost: failed ("))
+        .collect();
+    assert_eq!(ghost.len(), 1, "{}", out.stdout);
+    for bot in BOTS {
+        assert_eq!(bot_user_locks(&lab, bot), 1, "{bot} still locked");
+    }
+}

@@ -18,6 +18,7 @@ use crate::commands::recover::common::{self, CommonArgs};
 use crate::context::Context;
 use crate::error::CommandError;
 use crate::exit::ExitStatus;
+use crate::ops::triage::{BotReport, Reason};
 use crate::ops::{recovery_mode, triage};
 use crate::output::{Format, Output};
 use crate::recover::engine::{Progress, RunReport};
@@ -31,9 +32,10 @@ pub const BOT_PLACEHOLDER: &str = "{bot}";
 /// The flags that turn a flow into a bulk run.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BulkArgs {
-    /// Recover every bot that needs this flow: for generation-mismatch and expired the bots a
-    /// lock blocks, for bk-exhausted those whose bound-keypair token in mode standard has no
-    /// recovery left. Runs unattended: needs --yes (or --plan). --tbot-config and --restart-cmd
+    /// Recover every bot that needs this flow, as `mwictl triage` finds them: for
+    /// generation-mismatch the bots a lock blocks, for expired those with no live instance and no
+    /// unexpired token to rejoin with, for bk-exhausted those whose bound-keypair token in mode
+    /// standard has no recovery left. Runs unattended: needs --yes (or --plan). --tbot-config and --restart-cmd
     /// may hold {bot}, replaced by each bot's name.
     #[arg(long, conflicts_with_all = ["bot", "bots"])]
     pub all_locked: bool,
@@ -110,14 +112,30 @@ async fn pick(client: &Client, flow: Flow) -> Result<Vec<String>, CommandError> 
     let mut bots: Vec<String> = fleet
         .bots
         .into_iter()
-        .filter(|b| match flow {
-            Flow::BkExhausted => b.recoveries_remaining == Some(0),
-            _ => b.locks > 0,
-        })
+        .filter(|b| needs(flow, b))
         .map(|b| b.bot)
         .collect();
     bots.sort();
     Ok(bots)
+}
+
+/// Whether triage's report on a bot says it needs `flow`.
+fn needs(flow: Flow, bot: &BotReport) -> bool {
+    match flow {
+        Flow::BkExhausted => bot.recoveries_remaining == Some(0),
+        // Its identity expired and no token is left to rejoin with (a spent bound-keypair
+        // token is bk-exhausted's).
+        Flow::Expired => bot.reasons.iter().any(|r| {
+            matches!(
+                r,
+                Reason::TokenSpent {
+                    exhausted: None,
+                    ..
+                }
+            )
+        }),
+        _ => bot.locks > 0,
+    }
 }
 
 /// How one bot's run ended.
@@ -249,11 +267,30 @@ pub async fn run(
             .status(format!("no bot needs `recover {}`", flow.name()));
     }
     if common_args.plan {
+        // A bot that cannot be planned is a line of its own; the others are still planned.
+        let mut failed = false;
         for bot in &bots {
-            let planned = plan(client, flow, bot, &input_for(&input, bot)).await?;
-            emit(ctx, &planned.plan)?;
+            match plan(client, flow, bot, &input_for(&input, bot)).await {
+                Ok(planned) => emit(ctx, &planned.plan)?,
+                Err(error) => {
+                    failed = true;
+                    emit(
+                        ctx,
+                        &Outcome {
+                            flow,
+                            bot: bot.clone(),
+                            report: None,
+                            error: Some(error),
+                        },
+                    )?;
+                }
+            }
         }
-        return Ok(ExitStatus::Success);
+        return Ok(if failed {
+            ExitStatus::Failure
+        } else {
+            ExitStatus::Success
+        });
     }
     let mut runner = common::runner(ctx, client, common_args.wait, started)?;
     runner.options.progress = Progress::Quiet;
@@ -408,5 +445,38 @@ mod tests {
             "2 of 3 bots recovered (expired), 1 failed: db\n"
         );
         assert_eq!(summary.json()["succeeded"], 2);
+    }
+
+    #[test]
+    fn each_flow_picks_the_bots_triage_says_need_it() {
+        let bot = |locks: u32, remaining: Option<u32>, reasons: Vec<Reason>| BotReport {
+            bot: "b".into(),
+            reasons,
+            locks,
+            instances: 1,
+            live_instances: 0,
+            recoveries_remaining: remaining,
+            identity_expires: None,
+            heartbeat_at: None,
+            unhealthy_services: 0,
+        };
+        let spent = |exhausted: Option<&str>| Reason::TokenSpent {
+            instances: 1,
+            exhausted: exhausted.map(Into::into),
+        };
+        let locked = bot(1, None, vec![]);
+        assert!(needs(Flow::GenerationMismatch, &locked));
+        assert!(!needs(Flow::Expired, &locked), "a lock is not an expiry");
+        let expired = bot(0, None, vec![spent(None)]);
+        assert!(needs(Flow::Expired, &expired));
+        assert!(!needs(Flow::GenerationMismatch, &expired));
+        assert!(!needs(Flow::BkExhausted, &expired));
+        let exhausted = bot(0, Some(0), vec![spent(Some("t"))]);
+        assert!(needs(Flow::BkExhausted, &exhausted));
+        assert!(
+            !needs(Flow::Expired, &exhausted),
+            "a spent bound-keypair token is bk-exhausted's"
+        );
+        assert!(!needs(Flow::BkExhausted, &bot(0, Some(1), vec![])));
     }
 }
