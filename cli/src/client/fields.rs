@@ -491,4 +491,26 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn a_field_may_be_up_to_the_limit_and_no_longer() {
+        let declared = |len: usize| {
+            let mut message = Vec::new();
+            encode_key(1, WireType::LengthDelimited, &mut message);
+            encode_varint(len as u64, &mut message);
+            // The frame header announces the whole field; only its start has arrived.
+            let mut framed = vec![0];
+            framed.extend_from_slice(&((message.len() + len) as u32).to_be_bytes());
+            framed.extend_from_slice(&message);
+            FieldSplitter::new().push(&framed, &mut |_, _| Ok(()))
+        };
+        assert_eq!(declared(MAX_FIELD_BYTES), Ok(()), "waits for the rest");
+        assert_eq!(
+            declared(MAX_FIELD_BYTES + 1),
+            Err(SplitError::TooLarge {
+                field: 1,
+                bytes: MAX_FIELD_BYTES as u64 + 1
+            })
+        );
+    }
 }
