@@ -49,7 +49,7 @@ fn doctor_names(lab: &Lab, log: &str) -> Vec<String> {
 }
 
 /// `mwictl ARGS --format json` with the lab's profile, which must succeed: its JSON.
-fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
+pub fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
     let mut all = args.to_vec();
     all.extend_from_slice(&["--format", "json"]);
     let out = run(&mut lab.cmd(&all));
@@ -59,7 +59,7 @@ fn ok_json(lab: &Lab, args: &[&str]) -> serde_json::Value {
 
 /// The recovery mode of each bound-keypair token of `bot`, by token name, as `bots show` reads
 /// them back from the server.
-fn modes(lab: &Lab, bot: &str) -> Vec<(String, String)> {
+pub fn modes(lab: &Lab, bot: &str) -> Vec<(String, String)> {
     ok_json(lab, &["bots", "show", bot])["tokens"]
         .as_array()
         .expect("tokens")
@@ -97,7 +97,7 @@ fn path_with_bin() -> String {
 
 /// Starts the agent as the break printed it (`mwictl lab bot -c tbot.yaml`), renewing every
 /// 200ms into `log`, and stops it once it renewed twice: a failure if it does not in time.
-fn renews_twice(lab: &Lab, agent_line: &str, log: &Path) {
+pub fn renews_twice(lab: &Lab, agent_line: &str, log: &Path) {
     let config = agent_line
         .strip_prefix("mwictl lab bot -c ")
         .unwrap_or_else(|| panic!("not an agent command: {agent_line}"));
@@ -147,20 +147,7 @@ fn incident(scenario: &str, id: &str, bots: &[&str], extra: &[&str]) -> serde_js
         doctor_names(&lab, log).contains(&id.to_string()),
         "the doctor names {id} from {log}"
     );
-    // The modes the break created its tokens in (S10 may have deleted the token since).
-    let before: Vec<String> = json["did"]
-        .as_array()
-        .expect("did")
-        .iter()
-        .filter_map(|d| {
-            d.as_str()?
-                .split("(recovery mode ")
-                .nth(1)?
-                .split(',')
-                .next()
-        })
-        .map(String::from)
-        .collect();
+    let before = created_modes(&json);
     assert_eq!(before.len(), bots.len(), "{json}");
 
     let next: Vec<&str> = json["next"]
@@ -176,24 +163,53 @@ fn incident(scenario: &str, id: &str, bots: &[&str], extra: &[&str]) -> serde_js
     let out = run_printed(&lab, recover);
     assert_eq!(out.code, 0, "{recover}:\n{}\n{}", out.stdout, out.stderr);
 
-    let agents: Vec<&&str> = next
+    recovered(&lab, &json, bots, &before);
+    json
+}
+
+/// The modes the break (its JSON summary) created its tokens in; S10 may have deleted the token
+/// since.
+pub fn created_modes(json: &serde_json::Value) -> Vec<String> {
+    json["did"]
+        .as_array()
+        .expect("did")
         .iter()
+        .filter_map(|d| {
+            d.as_str()?
+                .split("(recovery mode ")
+                .nth(1)?
+                .split(',')
+                .next()
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// After a recovery: every agent the break printed renews twice, each token of `bots` is bound
+/// to an instance that joined and renewed, the tokens are back in their modes `before`, and no
+/// lock is left.
+pub fn recovered(lab: &Lab, json: &serde_json::Value, bots: &[&str], before: &[String]) {
+    let agents: Vec<&str> = json["next"]
+        .as_array()
+        .expect("next commands")
+        .iter()
+        .filter_map(|c| c.as_str())
         .filter(|c| c.starts_with("mwictl lab bot -c "))
         .collect();
     assert_eq!(agents.len(), bots.len(), "{json}");
     for (i, agent) in agents.iter().enumerate() {
-        renews_twice(&lab, agent, &lab.root().join(format!("renewed-{i}.log")));
+        renews_twice(lab, agent, &lab.root().join(format!("renewed-{i}.log")));
     }
 
     // Read back from the server: each token's bound instance renewed twice after it joined.
     for bot in bots {
-        for (token, _) in modes(&lab, bot) {
-            let shown = ok_json(&lab, &["tokens", "show", &token]);
+        for (token, _) in modes(lab, bot) {
+            let shown = ok_json(lab, &["tokens", "show", &token]);
             let instance = shown["bound_keypair"]["bound_bot_instance_id"]
                 .as_str()
                 .unwrap_or_else(|| panic!("token {token} has no bound instance: {shown}"));
             let id = format!("{bot}/{instance}");
-            let shown = ok_json(&lab, &["bots", "instances", "show", &id]);
+            let shown = ok_json(lab, &["bots", "instances", "show", &id]);
             let generation = shown["generation"].as_u64().expect("a generation");
             assert!(generation >= 3, "joined and renewed twice: {shown}");
         }
@@ -201,13 +217,12 @@ fn incident(scenario: &str, id: &str, bots: &[&str], extra: &[&str]) -> serde_js
 
     let after: Vec<String> = bots
         .iter()
-        .flat_map(|b| modes(&lab, b))
+        .flat_map(|b| modes(lab, b))
         .map(|(_, mode)| mode)
         .collect();
     assert_eq!(after, before, "every token is back in its mode");
-    let locks = ok_json(&lab, &["locks", "ls"]);
+    let locks = ok_json(lab, &["locks", "ls"]);
     assert_eq!(locks, serde_json::json!([]), "no lock blocks the bot");
-    json
 }
 
 #[test]

@@ -565,16 +565,12 @@ fn a_bot_with_two_bound_tokens_or_a_token_of_another_method_is_refused_and_nothi
 
 #[test]
 fn the_wizard_names_s9_for_a_locked_join_token_and_restores_the_mode_after_the_recovery() {
-    use crate::recover_pty::{expect, plain, spawn};
+    use crate::recover_pty::{expect, plain, spawn, to_recovery_choice};
     let lab = Lab::start();
     let bot = BkBot::new(&lab, "example", "5");
     bot.break_join_state(&lab);
     let mut s = spawn(&lab, &["recover", "example"], &[("COLUMNS", "200")], 60);
-    expect(&mut s, "tbot log to read");
-    s.send_line("").unwrap();
-    expect(&mut s, "tbot.yaml of this bot");
-    s.send_line("").unwrap();
-    let diagnosis = plain(&expect(&mut s, "Recovery to run"));
+    let diagnosis = to_recovery_choice(&mut s);
     assert!(
         diagnosis.contains(&format!(
             "This looks like S9: the bot's join state was rejected and its join token is locked (a lock on its bound-keypair join token {} blocks the bot)",

@@ -1,12 +1,14 @@
 //! The interactive wizard `mwictl recover` driven under a pseudo-terminal: pick the locked bot,
 //! point it at the tbot log and tbot.yaml (mistyped first: it asks again; the lab bot's files are
-//! the defaults), accept the S1 suggestion and the plan, read the result; Esc cancels.
+//! the defaults), accept the S1 suggestion and the plan, read the result; Esc cancels. The
+//! bound-keypair branches S10 and S11 likewise, down to the token's mode and the agent's renewals.
 
 use std::process::Command;
 use std::time::Duration;
 
 use expectrl::{Eof, Session};
 
+use crate::bk_incidents::{created_modes, recovered};
 use crate::harness::{BIN, Lab, run};
 use crate::recover::{bot_user_locks, break_bot, config_token};
 
@@ -23,13 +25,14 @@ pub fn plain(text: &str) -> String {
     console::strip_ansi_codes(text).into_owned()
 }
 
-/// Takes the wizard's default log and tbot.yaml, up to the choice of recovery.
-fn to_recovery_choice(s: &mut Session) {
+/// Takes the wizard's default log and tbot.yaml, up to the choice of recovery: the diagnosis
+/// shown before it.
+pub fn to_recovery_choice(s: &mut Session) -> String {
     expect(s, "tbot log to read");
     s.send_line("").unwrap();
     expect(s, "tbot.yaml of this bot");
     s.send_line("").unwrap();
-    expect(s, "Recovery to run");
+    plain(&expect(s, "Recovery to run"))
 }
 
 /// `mwictl ARGS` under a pseudo-terminal (xterm), with the lab's profile and the harness's
@@ -228,4 +231,75 @@ fn esc_at_the_confirmation_declines_the_plan() {
         "{status}"
     );
     assert_eq!(bot_user_locks(&lab, "example"), 1);
+}
+
+/// S10 and S11 through the wizard, as an admin answers it: `lab break SCENARIO` (in its default
+/// directory, whose files the wizard offers), the wizard's defaults for the log, tbot.yaml and
+/// storage, the suggested recovery, a typed restart command and wait; the plan names the incident
+/// and holds `step`; then the server state `bk_incidents` checks after the unattended recover.
+fn wizard_recovers_bound_keypair(scenario: &str, id: &str, step: &str) {
+    let lab = Lab::start();
+    let broke = run(&mut lab.cmd(&[
+        "lab", "break", scenario, "--bot", "example", "--format", "json",
+    ]));
+    assert_eq!(broke.code, 0, "{}", broke.stderr);
+    let json: serde_json::Value = serde_json::from_str(&broke.stdout).expect("break JSON");
+    let before = created_modes(&json);
+    let dir = lab.home().join("lab-bots/example");
+    let restart = format!(
+        "{BIN} lab bot -c {} --oneshot",
+        dir.join("tbot.yaml").display()
+    );
+    let mut s = spawn(&lab, &["recover", "example"], &[("COLUMNS", "400")], 30);
+
+    let diagnosis = to_recovery_choice(&mut s);
+    assert!(
+        diagnosis.contains(&format!("This looks like {id}")),
+        "{diagnosis}"
+    );
+    s.send("\r").unwrap();
+    expect(&mut s, "tbot's storage directory");
+    let offered = plain(&expect(&mut s, "]"));
+    assert!(offered.contains(&dir.display().to_string()), "{offered}");
+    s.send_line("").unwrap();
+    expect(&mut s, "Command that restarts tbot");
+    s.send_line(&restart).unwrap();
+    expect(&mut s, "Wait for tbot to come back");
+    s.send_line("30s").unwrap();
+    let plan = plain(&expect(&mut s, "Apply this plan?"));
+    assert!(
+        plan.contains(&format!("Incident {id} on bot \"example\"")),
+        "{plan}"
+    );
+    assert!(plan.contains(step), "{plan}");
+    s.send("y").unwrap();
+    let result = plain(&expect(&mut s, "Journal:"));
+    // S10 ends "Fixed on the server" (its wait is a step), S11 "Recovered" (it verifies).
+    let verdict = ["Fixed on the server", "Recovered"]
+        .map(|v| format!("{v}: bot \"example\", "))
+        .into_iter()
+        .any(|v| result.contains(&v));
+    assert!(verdict && result.contains(&format!("({id})")), "{result}");
+    s.expect(Eof).expect("the wizard ends");
+    let status = format!("{:?}", s.get_process().wait().expect("exit status"));
+    assert!(
+        status.starts_with("Exited(") && status.ends_with(", 0)"),
+        "{status}: {result}"
+    );
+
+    recovered(&lab, &json, &["example"], &before);
+}
+
+#[test]
+fn wizard_recovers_a_wiped_bound_keypair_token_under_a_terminal() {
+    wizard_recovers_bound_keypair("bk-token-wiped", "S10", "in mode insecure for one join");
+}
+
+#[test]
+fn wizard_recovers_a_bound_keypair_bot_whose_storage_was_wiped_under_a_terminal() {
+    wizard_recovers_bound_keypair(
+        "bk-keypair-lost",
+        "S11",
+        "Create a fresh bound-keypair token",
+    );
 }
