@@ -261,6 +261,41 @@ fn bound_keypair_config_mistakes_are_named_without_the_secret() {
 }
 
 #[test]
+fn misspelt_bound_keypair_keys_are_named_with_the_key_meant() {
+    let file = lint_one("bk_misspelt_keys.yaml", &options());
+    assert_eq!(rules(&file), set(&["unknown-key", "use-proxy-addr"]));
+    let unknown: Vec<_> = file
+        .findings
+        .iter()
+        .filter(|f| f.rule == "unknown-key")
+        .map(|f| (f.line, f.severity, f.key.as_str()))
+        .collect();
+    assert_eq!(
+        unknown,
+        [
+            (
+                8,
+                Severity::Error,
+                "onboarding.bound_keypair.registration_secrett"
+            ),
+            (
+                9,
+                Severity::Error,
+                "onboarding.bound_keypair.static_key_path"
+            ),
+            (
+                10,
+                Severity::Error,
+                "onboarding.bound_keypair.initial_join_secret"
+            ),
+        ]
+    );
+    let shown = text(&report_of(vec![file]));
+    assert!(!shown.contains("0a1b2c3d4e5f"), "{shown}");
+    insta::assert_snapshot!(shown);
+}
+
+#[test]
 fn a_static_key_is_judged_against_its_token_with_live_and_noted_without() {
     let live = |mode: &str, rotation: Option<&str>| LintOptions {
         live: Some(LiveTokens::Read {

@@ -57,6 +57,16 @@ pub(crate) const JOIN_METHODS: &[&str] = &[
     "tpm",
 ];
 
+// tbot's BoundKeypairOnboardingConfig (lib/tbot/bot/onboarding/config.go @d63d0135, the v18.2+ and
+// v19 shape): `registration_secret`, `registration_secret_path`, `static_private_key_path`.
+// The same file in its earlier v18 form has only `registration_secret`; before that (dev builds of
+// lib/tbot/config/config.go) the field was an untagged `InitialJoinSecret`, see [`RENAMED`].
+pub(crate) const BOUND_KEYPAIR: &[Field] = &[
+    f("registration_secret", Shape::Str),
+    f("registration_secret_path", Shape::Str),
+    f("static_private_key_path", Shape::Str),
+];
+
 pub(crate) const ONBOARDING: &[Field] = &[
     f("token", Shape::Str),
     f("join_method", Shape::Enum(JOIN_METHODS)),
@@ -68,8 +78,33 @@ pub(crate) const ONBOARDING: &[Field] = &[
         Shape::Struct(&[f("token_env_var_name", Shape::Str)]),
     ),
     f("terraform", Shape::Struct(&[f("audience_tag", Shape::Str)])),
-    f("bound_keypair", Shape::Any),
+    f("bound_keypair", Shape::Struct(BOUND_KEYPAIR)),
 ];
+
+/// Keys tbot renamed, by the section they are in: (section, old key, key now). tbot's early
+/// bound-keypair config had an untagged `InitialJoinSecret` field (read as `initialjoinsecret`,
+/// and its flag was `--initial-join-secret`), which became `registration_secret`.
+const RENAMED: &[(&str, &str, &str)] = &[
+    (
+        "onboarding.bound_keypair",
+        "initialjoinsecret",
+        "registration_secret",
+    ),
+    (
+        "onboarding.bound_keypair",
+        "initial_join_secret",
+        "registration_secret",
+    ),
+];
+
+/// The key that `key` in the section at `path` was renamed to, if tbot renamed it.
+pub(crate) fn renamed(path: &str, key: &str) -> Option<&'static str> {
+    let key = key.to_ascii_lowercase();
+    RENAMED
+        .iter()
+        .find(|(section, old, _)| *section == path && *old == key)
+        .map(|(_, _, new)| *new)
+}
 
 pub(crate) const TOP: &[Field] = &[
     f("version", Shape::Enum(&["v1", "v2"])),
@@ -471,6 +506,9 @@ pub(crate) fn home_of(key: &str) -> Option<String> {
     if ONBOARDING.iter().any(|f| f.name == key) {
         return Some("`onboarding:`".to_string());
     }
+    if BOUND_KEYPAIR.iter().any(|f| f.name == key) {
+        return Some("`onboarding.bound_keypair:`".to_string());
+    }
     for t in SERVICE_TYPES {
         if let Some(fields) = t.fields
             && fields.iter().any(|f| f.name == key)
@@ -508,6 +546,31 @@ pub(crate) fn did_you_mean<'a>(
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// The one candidate that holds every word of `key` in order (words split at `_`), for a key
+/// with a word left out, such as `static_key_path` for `static_private_key_path`. A key of one
+/// word matches nothing (`ttl` is in too many keys to mean one), nor do several candidates.
+pub(crate) fn words_of<'a>(
+    key: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    let words: Vec<&str> = key.split('_').filter(|w| !w.is_empty()).collect();
+    if words.len() < 2 {
+        return None;
+    }
+    let mut found = None;
+    for candidate in candidates {
+        let mut rest = candidate.split('_');
+        if words.iter().all(|w| rest.any(|c| c == *w)) {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(candidate);
+        }
+    }
+    found
 }
 
 /// Damerau–Levenshtein distance (adjacent swaps count once), on characters.
@@ -575,6 +638,50 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_a_word_left_out_matches_the_one_key_with_all_its_words() {
+        let keys = BOUND_KEYPAIR.iter().map(|f| f.name);
+        assert_eq!(
+            words_of("static_key_path", keys.clone()),
+            Some("static_private_key_path")
+        );
+        assert_eq!(
+            words_of("Secret_Path", keys.clone()),
+            Some("registration_secret_path")
+        );
+        // Words out of order, one word, or several keys holding them: nothing.
+        assert_eq!(words_of("path_key", keys.clone()), None);
+        assert_eq!(words_of("path", keys.clone()), None);
+        assert_eq!(
+            words_of(
+                "registration_secret",
+                ["a_registration_secret", "registration_secret_b"]
+            ),
+            None
+        );
+        assert_eq!(
+            words_of("static__path", keys),
+            Some("static_private_key_path")
+        );
+    }
+
+    #[test]
+    fn renames_are_known_only_in_their_section() {
+        assert_eq!(
+            renamed("onboarding.bound_keypair", "Initial_Join_Secret"),
+            Some("registration_secret")
+        );
+        assert_eq!(
+            renamed("onboarding.bound_keypair", "initialjoinsecret"),
+            Some("registration_secret")
+        );
+        assert_eq!(renamed("onboarding", "initial_join_secret"), None);
+        assert_eq!(
+            renamed("onboarding.bound_keypair", "registration_secret"),
+            None
+        );
+    }
+
+    #[test]
     fn every_service_has_type_name_and_the_destination_it_needs() {
         for t in SERVICE_TYPES {
             if let Some(fields) = t.fields {
@@ -616,5 +723,9 @@ mod tests {
             Some("a `type: kubernetes` service")
         );
         assert_eq!(home_of("join_method").as_deref(), Some("`onboarding:`"));
+        assert_eq!(
+            home_of("static_private_key_path").as_deref(),
+            Some("`onboarding.bound_keypair:`")
+        );
     }
 }

@@ -16,6 +16,9 @@ pub(crate) const RULE: Rule = Rule {
     check: Check::Schema,
 };
 
+/// A section with at most this many keys lists them when nothing nearer can be suggested.
+const LISTED: usize = 8;
+
 /// `entry` is not one of `fields` in the mapping at `path`.
 pub(crate) fn report(checker: &mut Checker, entry: &Entry, fields: &[Field], path: &str) {
     let place = if path.is_empty() {
@@ -24,13 +27,25 @@ pub(crate) fn report(checker: &mut Checker, entry: &Entry, fields: &[Field], pat
         format!("in `{path}`")
     };
     let mut message = format!("unknown key `{}` {place}", entry.key);
-    let fix = if let Some(near) = schema::did_you_mean(&entry.key, fields.iter().map(|f| f.name)) {
+    let names = || fields.iter().map(|f| f.name).filter(|n| !n.is_empty());
+    let fix = if let Some(now) = schema::renamed(path, &entry.key) {
+        message.push_str(&format!("; tbot renamed it `{now}`"));
+        Some(format!("rename it to `{now}`"))
+    } else if let Some(near) =
+        schema::did_you_mean(&entry.key, names()).or_else(|| schema::words_of(&entry.key, names()))
+    {
         message.push_str(&format!("; did you mean `{near}`?"));
         Some(format!("rename it to `{near}`"))
     } else if let Some(home) = (!checker.v1).then(|| schema::home_of(&entry.key)).flatten() {
         message.push_str(&format!("; `{}` belongs in {home}", entry.key));
         Some(format!("move it to {home}"))
     } else {
+        if names().count() <= LISTED {
+            message.push_str(&format!(
+                "; expected one of: {}",
+                names().collect::<Vec<_>>().join(", ")
+            ));
+        }
         Some("remove it: tbot refuses a v2 config with an unknown key".to_string())
     };
     let severity = if checker.v1 {
@@ -80,5 +95,159 @@ pub(crate) fn report_not_in_release(
         None => {
             issue.fix = Some("remove it: that release has no such setting here".to_string());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::lint::rules::test_findings as findings;
+    use crate::lint::{LintOptions, Severity};
+
+    const ID: &str = "unknown-key";
+
+    fn bound_keypair(keys: &str) -> String {
+        format!(
+            "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: bound_keypair\n  token: bot-ci-1\n  bound_keypair:\n{keys}storage:\n  type: directory\n  path: /var/lib/teleport/bot\n"
+        )
+    }
+
+    #[test]
+    fn every_bound_keypair_key_tbot_knows_passes() {
+        // lib/tbot/bot/onboarding/config.go (v18.2+, v19): the three keys of
+        // BoundKeypairOnboardingConfig, each checked alone (tbot refuses the two secrets together,
+        // a rule of its own).
+        for key in [
+            "registration_secret: s3cret\n",
+            "registration_secret_path: /etc/tbot/secret\n",
+            "static_private_key_path: /etc/tbot/key\n",
+        ] {
+            let yaml = bound_keypair(&format!("    {key}"));
+            assert!(
+                findings(&yaml, &LintOptions::default(), ID).is_empty(),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_misspelt_bound_keypair_key_is_an_error_on_its_line_with_the_key_meant() {
+        let yaml = bound_keypair("    registration_secrett: s3cret\n");
+        let found = findings(&yaml, &LintOptions::default(), ID);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].severity, Severity::Error);
+        assert_eq!((found[0].line, found[0].column), (7, 5));
+        assert_eq!(
+            found[0].key,
+            "onboarding.bound_keypair.registration_secrett"
+        );
+        assert_eq!(
+            found[0].message,
+            "unknown key `registration_secrett` in `onboarding.bound_keypair`; did you mean `registration_secret`?"
+        );
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("rename it to `registration_secret`")
+        );
+        assert!(!found[0].message.contains("s3cret"));
+    }
+
+    #[test]
+    fn a_key_with_a_word_left_out_names_the_full_key() {
+        let found = findings(
+            &bound_keypair("    static_key_path: /etc/tbot/key\n"),
+            &LintOptions::default(),
+            ID,
+        );
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .ends_with("did you mean `static_private_key_path`?"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn the_early_secret_name_is_named_as_renamed() {
+        for old in ["initial_join_secret", "initialjoinsecret"] {
+            let found = findings(
+                &bound_keypair(&format!("    {old}: s3cret\n")),
+                &LintOptions::default(),
+                ID,
+            );
+            assert_eq!(found.len(), 1, "{old}");
+            assert!(
+                found[0]
+                    .message
+                    .ends_with("tbot renamed it `registration_secret`"),
+                "{}",
+                found[0].message
+            );
+            assert_eq!(
+                found[0].fix.as_deref(),
+                Some("rename it to `registration_secret`")
+            );
+        }
+        // Elsewhere the old name is just unknown.
+        let top = "version: v2\nproxy_server: p:443\ninitial_join_secret: s\n";
+        let found = findings(top, &LintOptions::default(), ID);
+        assert!(
+            !found[0].message.contains("renamed"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
+    fn a_key_far_from_any_lists_the_keys_of_a_small_section() {
+        let found = findings(
+            &bound_keypair("    public_key: x\n"),
+            &LintOptions::default(),
+            ID,
+        );
+        assert_eq!(
+            found[0].message,
+            "unknown key `public_key` in `onboarding.bound_keypair`; expected one of: registration_secret, registration_secret_path, static_private_key_path"
+        );
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("remove it: tbot refuses a v2 config with an unknown key")
+        );
+        // The top level has too many keys to list.
+        let top = "version: v2\nproxy_server: p:443\nzzz_unrelated: 1\n";
+        let found = findings(top, &LintOptions::default(), ID);
+        assert_eq!(
+            found[0].message,
+            "unknown key `zzz_unrelated` at the top level"
+        );
+    }
+
+    #[test]
+    fn a_bound_keypair_key_directly_under_onboarding_belongs_one_level_down() {
+        let yaml = "version: v2\nproxy_server: p:443\nonboarding:\n  join_method: bound_keypair\n  token: bot-ci-1\n  registration_secret_path: /etc/tbot/secret\n";
+        let found = findings(yaml, &LintOptions::default(), ID);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0]
+                .message
+                .ends_with("`registration_secret_path` belongs in `onboarding.bound_keypair:`"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(found[0].line, 6);
+    }
+
+    #[test]
+    fn a_misspelt_bound_keypair_key_in_a_v1_file_is_a_warning() {
+        let yaml = "onboarding:\n  join_method: bound_keypair\n  token: bot-ci-1\n  bound_keypair:\n    registration_secrett: s\nstorage:\n  directory: /var/lib/teleport/bot\n";
+        let found = findings(yaml, &LintOptions::default(), ID);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].severity, Severity::Warning);
+        assert!(
+            found[0]
+                .message
+                .contains("did you mean `registration_secret`?")
+        );
     }
 }
