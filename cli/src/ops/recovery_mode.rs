@@ -1,6 +1,8 @@
 //! Changing a bound-keypair token's recovery settings (`spec.bound_keypair.recovery`: mode and
 //! limit) checked against the revision it was read at, and finding a bot's bound-keypair token.
 
+use std::path::Path;
+
 use mwi_proto::types::ProvisionTokenV2;
 use mwi_proto::types::provision_token_spec_v2_bound_keypair::RecoverySpec;
 
@@ -79,20 +81,27 @@ pub fn check_mode(mode: &str) -> Result<String, CommandError> {
 pub async fn read(client: &Client, name: &str) -> Result<Fetched<ProvisionTokenV2>, CommandError> {
     let token = client.get_token(name).await.map_err(|e| {
         if e.is_not_found() {
-            CommandError::not_found(format!("token {} not found", shown(name)))
-                .hint("list tokens with `mwictl tokens ls --show-secrets`")
+            not_found(name)
         } else {
             e.into()
         }
     })?;
     let method = method_of(&token.value);
     if method != METHOD {
-        return Err(
-            CommandError::usage(format!("token {name} is of type {method}, not {METHOD}"))
-                .hint("only a bound_keypair token has a recovery mode and a bound key; nothing was changed"),
-        );
+        return Err(other_method(name, method));
     }
     Ok(token)
+}
+
+fn not_found(name: &str) -> CommandError {
+    CommandError::not_found(format!("token {} not found", shown(name)))
+        .hint("list tokens with `mwictl tokens ls --show-secrets`")
+}
+
+/// tctl's refusal of a token of another join method.
+fn other_method(name: &str, method: &str) -> CommandError {
+    CommandError::usage(format!("token {name} is of type {method}, not {METHOD}"))
+        .hint("only a bound_keypair token has a recovery mode and a bound key; nothing was changed")
 }
 
 /// Writes `edit` of the recovery spec of `read`, refusing when the token changed since it was
@@ -131,38 +140,61 @@ pub async fn write(
     Ok(())
 }
 
-/// The bound-keypair tokens a recovery of `bot` works on: the one named by `--token` (which must
-/// be a bound-keypair token of the bot), else the bot's only one. Several without `--token`, none,
-/// or a token of another method are refused with one line.
+/// How [`bot_token`] treats a named token that is gone and a bot without a bound-keypair token.
+#[derive(Debug, Clone, Copy)]
+pub enum Lookup<'a> {
+    /// S8, S9, S12 and bulk recover change the token in place: it must exist, and a bot without
+    /// one is refused naming the methods its tokens join with.
+    MustExist,
+    /// S10 and S11 recreate or replace the token: the named one may have been deleted, and with
+    /// none of the bot's, the one `onboarding.token` of `tbot_config` names is meant.
+    MayBeDeleted { tbot_config: Option<&'a Path> },
+}
+
+/// The bot's bound-keypair token: its name, and the token unless it was deleted (only under
+/// [`Lookup::MayBeDeleted`]).
+#[derive(Debug, Clone)]
+pub struct BotToken {
+    pub name: String,
+    pub token: Option<Fetched<ProvisionTokenV2>>,
+}
+
+/// The bound-keypair token a recovery of `bot` works on: the one `--token` names (which must be
+/// a bound-keypair token of the bot), else the bot's only one; what else `lookup` accepts is
+/// said there. Several without `--token`, or a token of another method, are refused with one
+/// line; `None` only under [`Lookup::MayBeDeleted`] when nothing names a token.
 pub async fn bot_token(
     client: &Client,
     bot: &str,
     named: Option<&str>,
-) -> Result<Fetched<ProvisionTokenV2>, CommandError> {
+    lookup: Lookup<'_>,
+) -> Result<Option<BotToken>, CommandError> {
     if let Some(name) = named {
-        let token = read(client, name).await?;
-        let owner = bot_of(&token.value);
-        if owner != bot {
-            return Err(CommandError::usage(format!(
-                "token {name} belongs to bot {}, not {bot:?}",
-                shown(owner)
-            ))
-            .hint("name one of the bot's tokens (`mwictl bots show BOT`); nothing was changed"));
-        }
-        return Ok(token);
+        return named_token(client, bot, name, "--token", lookup)
+            .await
+            .map(Some);
     }
-    crate::ops::tokens::check_bot_exists(client, bot).await?;
-    let all = client.get_tokens().await?;
-    let mine: Vec<Fetched<ProvisionTokenV2>> = all
+    if let Lookup::MustExist = lookup {
+        crate::ops::tokens::check_bot_exists(client, bot).await?;
+    }
+    let (mut bound, other): (Vec<_>, Vec<_>) = client
+        .get_tokens()
+        .await?
         .into_iter()
         .filter(|t| bot_of(&t.value) == bot)
-        .collect();
-    let (bound, other): (Vec<_>, Vec<_>) = mine
-        .into_iter()
         .partition(|t| method_of(&t.value) == METHOD);
-    match bound.len() {
-        1 => Ok(bound.into_iter().next().expect("one token")),
-        0 => {
+    if bound.len() > 1 {
+        let names: Vec<String> = bound.iter().map(|t| name_of(&t.value)).collect();
+        return Err(lookup.several(bot, &names));
+    }
+    if let Some(token) = bound.pop() {
+        return Ok(Some(BotToken {
+            name: name_of(&token.value),
+            token: Some(token),
+        }));
+    }
+    match lookup {
+        Lookup::MustExist => {
             let methods: Vec<&str> = other.iter().map(|t| method_of(&t.value)).collect();
             Err(CommandError::usage(if methods.is_empty() {
                 format!("bot {bot:?} has no bound_keypair token")
@@ -174,14 +206,132 @@ pub async fn bot_token(
             })
             .hint("this recovery is for bound-keypair bots; `mwictl recover BOT` diagnoses others"))
         }
-        _ => {
-            let names: Vec<String> = bound.iter().map(|t| name_of(&t.value)).collect();
-            Err(CommandError::usage(format!(
+        Lookup::MayBeDeleted {
+            tbot_config: Some(config),
+        } => named_in_config(client, bot, config, lookup).await,
+        Lookup::MayBeDeleted { tbot_config: None } => Ok(None),
+    }
+}
+
+/// [`bot_token`] under [`Lookup::MustExist`], which answers with a token read or an error.
+pub async fn existing_bot_token(
+    client: &Client,
+    bot: &str,
+    named: Option<&str>,
+) -> Result<Fetched<ProvisionTokenV2>, CommandError> {
+    let found = bot_token(client, bot, named, Lookup::MustExist).await?;
+    Ok(found
+        .and_then(|f| f.token)
+        .expect("Lookup::MustExist refuses a missing token and a bot without one"))
+}
+
+/// The token `onboarding.token` of tbot.yaml names; `None` when it names none (or a token file).
+async fn named_in_config(
+    client: &Client,
+    bot: &str,
+    config: &Path,
+    lookup: Lookup<'_>,
+) -> Result<Option<BotToken>, CommandError> {
+    let text = std::fs::read_to_string(config).map_err(|e| {
+        CommandError::usage(format!(
+            "--tbot-config {}: cannot read it: {e}",
+            config.display()
+        ))
+    })?;
+    match mwi_diag::tbot_config::current_token(&text) {
+        Ok(Some(name)) if !name.is_empty() && !name.starts_with('/') => named_token(
+            client,
+            bot,
+            &name,
+            "onboarding.token of --tbot-config",
+            lookup,
+        )
+        .await
+        .map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The token `name` (from `source`), which must be a bound-keypair token of `bot`.
+async fn named_token(
+    client: &Client,
+    bot: &str,
+    name: &str,
+    source: &str,
+    lookup: Lookup<'_>,
+) -> Result<BotToken, CommandError> {
+    let token = match client.get_token(name).await {
+        Ok(token) => token,
+        Err(e) if e.is_not_found() => {
+            return match lookup {
+                Lookup::MustExist => Err(not_found(name)),
+                Lookup::MayBeDeleted { .. } => Ok(BotToken {
+                    name: name.to_string(),
+                    token: None,
+                }),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
+    lookup.check(&token.value, name, bot, source)?;
+    Ok(BotToken {
+        name: name.to_string(),
+        token: Some(token),
+    })
+}
+
+impl Lookup<'_> {
+    /// Checks that `token` is a bound-keypair token of `bot`; `source` names where `name` came
+    /// from. Each lookup keeps the wording its commands have always printed.
+    fn check(
+        self,
+        token: &ProvisionTokenV2,
+        name: &str,
+        bot: &str,
+        source: &str,
+    ) -> Result<(), CommandError> {
+        let method = method_of(token);
+        if method != METHOD {
+            return Err(match self {
+                Lookup::MustExist => other_method(name, method),
+                Lookup::MayBeDeleted { .. } => CommandError::usage(format!(
+                    "{source} {name}: the token's join method is {method:?}, not {METHOD}"
+                ))
+                .hint("name the bot's bound-keypair token (`mwictl tokens ls` shows each token's method); nothing was changed"),
+            });
+        }
+        let owner = bot_of(token);
+        if owner != bot {
+            return Err(match self {
+                Lookup::MustExist => CommandError::usage(format!(
+                    "token {name} belongs to bot {}, not {bot:?}",
+                    shown(owner)
+                ))
+                .hint("name one of the bot's tokens (`mwictl bots show BOT`); nothing was changed"),
+                Lookup::MayBeDeleted { .. } => CommandError::usage(format!(
+                    "{source} {name}: the token belongs to bot {owner:?}, not {bot:?}"
+                ))
+                .hint("name a token of this bot, or recover bot {owner:?}; nothing was changed"),
+            });
+        }
+        Ok(())
+    }
+
+    /// The refusal of a bot with several bound-keypair tokens (`names`) and none named.
+    fn several(self, bot: &str, names: &[String]) -> CommandError {
+        match self {
+            Lookup::MustExist => CommandError::usage(format!(
                 "bot {bot:?} has {} bound_keypair tokens ({})",
                 names.len(),
                 names.join(", ")
             ))
-            .hint("name the one tbot joins with: --token NAME; nothing was changed"))
+            .hint("name the one tbot joins with: --token NAME; nothing was changed"),
+            Lookup::MayBeDeleted { .. } => CommandError::usage(format!(
+                "bot {bot:?} has {} bound-keypair tokens ({}): which one is meant is unclear",
+                names.len(),
+                names.join(", ")
+            ))
+            .hint("pass --token NAME with the one tbot.yaml's onboarding.token names; nothing was changed"),
         }
     }
 }
@@ -194,7 +344,7 @@ pub async fn fleet_tokens(
     if !bots.is_empty() {
         let mut out = Vec::new();
         for bot in bots {
-            out.push(bot_token(client, bot, None).await?);
+            out.push(existing_bot_token(client, bot, None).await?);
         }
         return Ok(out);
     }
@@ -209,8 +359,64 @@ pub async fn fleet_tokens(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// The docs' bound token (bot `example`, bound to the key of its status).
+    pub(crate) fn bound_token() -> ProvisionTokenV2 {
+        use crate::resource::{Resource, parse_documents};
+        let body: String = include_str!("../resource/testdata/tokens/bound_keypair_bound.yaml")
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let Resource::Token(t) = parse_documents(&body).unwrap().remove(0) else {
+            panic!("not a token")
+        };
+        t
+    }
+
+    #[test]
+    fn a_named_token_must_be_the_bots_bound_keypair_token() {
+        let lookup = Lookup::MayBeDeleted { tbot_config: None };
+        let t = bound_token();
+        assert!(
+            lookup
+                .check(&t, "example-token", "example", "--token")
+                .is_ok()
+        );
+        let err = lookup
+            .check(&t, "example-token", "other", "--token")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "--token example-token: the token belongs to bot \"example\", not \"other\""
+        );
+        let mut iam = t.clone();
+        iam.spec.as_mut().unwrap().join_method = "iam".into();
+        let err = lookup
+            .check(&iam, "example-token", "example", "--token")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "--token example-token: the token's join method is \"iam\", not bound_keypair"
+        );
+        // The S8/S9/S12 commands keep tctl's wording.
+        let err = Lookup::MustExist
+            .check(&t, "example-token", "other", "--token")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "token example-token belongs to bot \"example\", not \"other\""
+        );
+        let err = Lookup::MustExist
+            .check(&iam, "example-token", "example", "--token")
+            .unwrap_err();
+        assert_eq!(
+            err.message,
+            "token example-token is of type iam, not bound_keypair"
+        );
+    }
 
     #[test]
     fn an_empty_mode_is_standard_and_modes_are_checked() {

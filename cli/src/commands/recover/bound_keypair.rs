@@ -123,7 +123,8 @@ pub async fn join_state(ctx: &Context, args: BkJoinStateArgs) -> Result<ExitStat
         &args.bot,
         input.clone(),
         async |client| {
-            let token = recovery_mode::bot_token(client, &bot, input.token.as_deref()).await?;
+            let token =
+                recovery_mode::existing_bot_token(client, &bot, input.token.as_deref()).await?;
             let state = diagnose::gather(client, &bot).await?;
             Ok(flows::join_state(&state, &token.value, &input))
         },

@@ -80,7 +80,8 @@ pub async fn plan(
         Flow::GenerationMismatch => Ok(flows::generation_mismatch::plan(&state, input)),
         Flow::Expired => Ok(flows::expired::plan(&state, input)),
         _ => {
-            let token = recovery_mode::bot_token(client, bot, input.token.as_deref()).await?;
+            let token =
+                recovery_mode::existing_bot_token(client, bot, input.token.as_deref()).await?;
             Ok(bound_keypair::exhausted(&state, &token.value, input))
         }
     }

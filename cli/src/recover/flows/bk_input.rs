@@ -1,126 +1,14 @@
-//! What the key flows S10 (token wiped) and S11 (keypair lost) read before planning: the bot's
-//! bound-keypair token (its only one, or the one `--token` or tbot.yaml names) and a public key
-//! from tbot's storage (`id_bkp.pub`) or `--public-key`. Bad input is one line naming the flag.
+//! What the key flows S10 (token wiped) and S11 (keypair lost) read before planning besides the
+//! bot's token (`recovery_mode::bot_token`): a public key from tbot's storage (`id_bkp.pub`) or
+//! `--public-key`. Bad input is one line naming the flag.
 
 use std::path::Path;
 
 use mwi_proto::types::ProvisionTokenV2;
 
-use crate::client::{Client, Fetched};
 use crate::error::CommandError;
-use crate::ops::bound_keypair::{self, METHOD, PUBLIC_KEY_FILE};
-use crate::ops::recovery_mode::{bot_of, method_of, name_of};
+use crate::ops::bound_keypair::{self, PUBLIC_KEY_FILE};
 use crate::resource::shown;
-
-/// The bot's bound-keypair token: its name, and the token unless it was deleted.
-#[derive(Debug, Clone)]
-pub struct BotToken {
-    pub name: String,
-    pub token: Option<Fetched<ProvisionTokenV2>>,
-}
-
-/// Checks that `token` is a bound-keypair token of `bot`; `flag` names where its name came from.
-fn check_token(
-    token: &ProvisionTokenV2,
-    name: &str,
-    bot: &str,
-    flag: &str,
-) -> Result<(), CommandError> {
-    let method = method_of(token);
-    if method != METHOD {
-        return Err(CommandError::usage(format!(
-            "{flag} {name}: the token's join method is {method:?}, not {METHOD}"
-        ))
-        .hint("name the bot's bound-keypair token (`mwictl tokens ls` shows each token's method); nothing was changed"));
-    }
-    let owner = bot_of(token);
-    if owner != bot {
-        return Err(CommandError::usage(format!(
-            "{flag} {name}: the token belongs to bot {owner:?}, not {bot:?}"
-        ))
-        .hint("name a token of this bot, or recover bot {owner:?}; nothing was changed"));
-    }
-    Ok(())
-}
-
-/// Finds the bot's bound-keypair token: the one `--token` names (which may be deleted), else
-/// its only one, else the one `onboarding.token` of tbot.yaml names. `None` when there is none
-/// and nothing names one.
-pub async fn find_token(
-    client: &Client,
-    bot: &str,
-    named: Option<&str>,
-    tbot_config: Option<&Path>,
-) -> Result<Option<BotToken>, CommandError> {
-    if let Some(name) = named {
-        return read_named(client, bot, name, "--token").await.map(Some);
-    }
-    let mut ours: Vec<Fetched<ProvisionTokenV2>> = client
-        .get_tokens()
-        .await?
-        .into_iter()
-        .filter(|t| bot_of(&t.value) == bot && method_of(&t.value) == METHOD)
-        .collect();
-    match ours.len() {
-        0 => {}
-        1 => {
-            let token = ours.remove(0);
-            let name = name_of(&token.value);
-            return Ok(Some(BotToken {
-                name,
-                token: Some(token),
-            }));
-        }
-        _ => {
-            let names: Vec<String> = ours.iter().map(|t| name_of(&t.value)).collect();
-            return Err(CommandError::usage(format!(
-                "bot {bot:?} has {} bound-keypair tokens ({}): which one is meant is unclear",
-                names.len(),
-                names.join(", ")
-            ))
-            .hint("pass --token NAME with the one tbot.yaml's onboarding.token names; nothing was changed"));
-        }
-    }
-    let Some(config) = tbot_config else {
-        return Ok(None);
-    };
-    let text = std::fs::read_to_string(config).map_err(|e| {
-        CommandError::usage(format!(
-            "--tbot-config {}: cannot read it: {e}",
-            config.display()
-        ))
-    })?;
-    match mwi_diag::tbot_config::current_token(&text) {
-        Ok(Some(name)) if !name.is_empty() && !name.starts_with('/') => {
-            read_named(client, bot, &name, "onboarding.token of --tbot-config")
-                .await
-                .map(Some)
-        }
-        _ => Ok(None),
-    }
-}
-
-async fn read_named(
-    client: &Client,
-    bot: &str,
-    name: &str,
-    flag: &str,
-) -> Result<BotToken, CommandError> {
-    match client.get_token(name).await {
-        Ok(token) => {
-            check_token(&token.value, name, bot, flag)?;
-            Ok(BotToken {
-                name: name.to_string(),
-                token: Some(token),
-            })
-        }
-        Err(e) if e.is_not_found() => Ok(BotToken {
-            name: name.to_string(),
-            token: None,
-        }),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// Where a public key came from, as errors and plans name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,41 +174,9 @@ mod tests {
         );
     }
 
-    /// The docs' bound token (bot `example`, bound to `KEY`).
-    fn bound_token() -> ProvisionTokenV2 {
-        use crate::resource::{Resource, parse_documents};
-        let body: String = include_str!("../../resource/testdata/tokens/bound_keypair_bound.yaml")
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let Resource::Token(t) = parse_documents(&body).unwrap().remove(0) else {
-            panic!("not a token")
-        };
-        t
-    }
-
-    #[test]
-    fn a_named_token_must_be_the_bots_bound_keypair_token() {
-        let t = bound_token();
-        assert!(check_token(&t, "example-token", "example", "--token").is_ok());
-        let err = check_token(&t, "example-token", "other", "--token").unwrap_err();
-        assert_eq!(
-            err.message,
-            "--token example-token: the token belongs to bot \"example\", not \"other\""
-        );
-        let mut iam = t.clone();
-        iam.spec.as_mut().unwrap().join_method = "iam".into();
-        let err = check_token(&iam, "example-token", "example", "--token").unwrap_err();
-        assert_eq!(
-            err.message,
-            "--token example-token: the token's join method is \"iam\", not bound_keypair"
-        );
-    }
-
     #[test]
     fn the_bound_key_is_the_statuss_and_a_spec_only_token_has_none() {
-        let mut t = bound_token();
+        let mut t = crate::ops::recovery_mode::tests::bound_token();
         assert_eq!(bound_key(&t).as_deref(), Some(KEY));
         t.status
             .as_mut()

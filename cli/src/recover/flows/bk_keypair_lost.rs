@@ -6,8 +6,9 @@
 use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair;
+use crate::ops::recovery_mode::{self, BotToken, Lookup};
 use crate::recover::diagnose;
-use crate::recover::flows::bk_input::{self, BotToken, PublicKey};
+use crate::recover::flows::bk_input::{self, PublicKey};
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
 use crate::recover::step::{Evidence, Expect, Step};
 
@@ -38,11 +39,13 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
         check_config_takes_it(path, new_key.is_none())?;
     }
     let state = diagnose::gather(client, bot).await?;
-    let found = bk_input::find_token(
+    let found = recovery_mode::bot_token(
         client,
         bot,
         input.token.as_deref(),
-        input.tbot_config.as_deref(),
+        Lookup::MayBeDeleted {
+            tbot_config: input.tbot_config.as_deref(),
+        },
     )
     .await?;
     Ok(build(

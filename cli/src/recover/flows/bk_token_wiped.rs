@@ -26,8 +26,9 @@ use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair::{self, JOIN_STATE_FILE};
 use crate::ops::instances::{is_live, latest_authentication};
+use crate::ops::recovery_mode::{self, BotToken, Lookup};
 use crate::recover::diagnose::{self, BotState};
-use crate::recover::flows::bk_input::{self, BotToken, PublicKey};
+use crate::recover::flows::bk_input::{self, PublicKey};
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
 use crate::recover::step::{CountBefore, Evidence, Step};
 
@@ -86,11 +87,13 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
         }
     };
     let state = diagnose::gather(client, bot).await?;
-    let found = bk_input::find_token(
+    let found = recovery_mode::bot_token(
         client,
         bot,
         input.token.as_deref(),
-        input.tbot_config.as_deref(),
+        Lookup::MayBeDeleted {
+            tbot_config: input.tbot_config.as_deref(),
+        },
     )
     .await?
     .ok_or_else(|| {
@@ -365,7 +368,6 @@ mod tests {
     /// is left alone.
     #[test]
     fn only_a_token_without_its_bound_key_is_recreated() {
-        use crate::resource::{Resource, parse_documents};
         let key = PublicKey {
             key: "ssh-ed25519 AAAA".into(),
             fingerprint: "SHA256:x".into(),
@@ -415,14 +417,7 @@ mod tests {
             (Some("i-new"), 1)
         );
 
-        let body: String = include_str!("../../resource/testdata/tokens/bound_keypair_bound.yaml")
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        let Resource::Token(t) = parse_documents(&body).unwrap().remove(0) else {
-            panic!("not a token")
-        };
+        let t = crate::ops::recovery_mode::tests::bound_token();
         let bound = BotToken {
             name: "tok".into(),
             token: Some(crate::client::Fetched {
