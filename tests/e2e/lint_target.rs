@@ -377,3 +377,43 @@ fn per_service_roles_are_an_error_from_19() {
     assert_eq!(code, 1, "{v19:?}");
     assert!(has(&v19, "service-roles", "error"), "{v19:?}");
 }
+
+#[test]
+fn a_misspelt_bound_keypair_key_fails_the_lint_on_18_and_19_and_the_right_keys_pass() {
+    // tbot's keys under onboarding.bound_keypair (lib/tbot/bot/onboarding/config.go, v18.2+/v19).
+    let good = "version: v2\nproxy_server: example.teleport.sh:443\nonboarding:\n  join_method: bound_keypair\n  token: bot-edge-1\n  bound_keypair:\n    registration_secret_path: /etc/tbot/secret\nstorage:\n  type: directory\n  path: /var/lib/teleport/bot\n";
+    let bad = good.replace("registration_secret_path:", "registration_secret_pth:");
+    for release in ["18.2.0", "19.0.0"] {
+        let (dir, config) = config_dir(&bad);
+        let out = lint(
+            dir.path(),
+            dir.path(),
+            &["--teleport-version", release, config.to_str().unwrap()],
+        );
+        assert_eq!(out.code, 1, "{release}: {}{}", out.stdout, out.stderr);
+        assert!(
+            out.stdout.contains(
+                "tbot.yaml:7:5: error[unknown-key]: unknown key `registration_secret_pth` in `onboarding.bound_keypair`; did you mean `registration_secret_path`?"
+            ),
+            "{release}: {}",
+            out.stdout
+        );
+        std::fs::write(&config, good).expect("write config");
+        let (code, findings) = rules_of(&lint(
+            dir.path(),
+            dir.path(),
+            &[
+                "--format",
+                "json",
+                "--teleport-version",
+                release,
+                config.to_str().unwrap(),
+            ],
+        ));
+        assert!(
+            !findings.iter().any(|(r, _)| r == "unknown-key"),
+            "{release}: {findings:?}"
+        );
+        assert_eq!(code, 0, "{release}: {findings:?}");
+    }
+}

@@ -189,21 +189,33 @@ pub fn render(
     )?
     .sample(&only_cluster, unix(now))?;
     if let Some(refresh) = refresh {
-        family(
-            out,
-            "mwictl_refresh_failures_total",
-            "counter",
-            "Refreshes of the triage that failed; the last good one is served meanwhile.",
-        )?
-        .sample(&only_cluster, refresh.failures)?;
-        family(
-            out,
-            "mwictl_refresh_duration_seconds",
-            "gauge",
-            "How long the last good refresh took.",
-        )?
-        .sample(&only_cluster, seconds(refresh.duration))?;
+        render_refresh(out, cluster, refresh)?;
     }
+    Ok(())
+}
+
+/// Writes the metrics of `fleet serve`'s refreshes, which [`render`] ends with: apart, so the
+/// server can keep the triage's metrics as rendered and write these beside them.
+pub fn render_refresh(
+    out: &mut dyn Write,
+    cluster: &str,
+    refresh: &RefreshState,
+) -> io::Result<()> {
+    let only_cluster = [("cluster", cluster)];
+    family(
+        out,
+        "mwictl_refresh_failures_total",
+        "counter",
+        "Refreshes of the triage that failed; the last good one is served meanwhile.",
+    )?
+    .sample(&only_cluster, refresh.failures)?;
+    family(
+        out,
+        "mwictl_refresh_duration_seconds",
+        "gauge",
+        "How long the last good refresh took.",
+    )?
+    .sample(&only_cluster, seconds(refresh.duration))?;
     Ok(())
 }
 

@@ -19,7 +19,7 @@ use crate::ops::instances::{identity_expires, latest_authentication, latest_hear
 use crate::recover::insecure::{Switched, flag};
 
 pub use crate::ops::fleet::LockHit;
-pub use metrics::{RefreshState, render as render_metrics};
+pub use metrics::{RefreshState, render as render_metrics, render_refresh};
 pub use reason::{InstanceRef, Kind, Reason, short_duration};
 
 /// What triage holds a bot's identity and heartbeats against.

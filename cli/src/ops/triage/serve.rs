@@ -2,6 +2,7 @@
 //! (404 elsewhere), refreshed on an interval in the background; a failed refresh keeps serving
 //! the last good one and counts the failure.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::{Limits, RefreshState, Triage, render_metrics, triage};
+use super::{Limits, RefreshState, Triage, render_metrics, render_refresh, triage};
 use crate::client::Client;
 use crate::error::CommandError;
 
@@ -35,37 +36,46 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, CommandError> {
     })
 }
 
-/// The body served now, and what the refreshes report.
+/// What is served now: the last good triage's metrics as rendered (the triage itself is not
+/// kept: at 10,000 bots it is several times their size), and what the refreshes report.
 struct Shared {
-    last: Triage,
+    cluster: String,
+    metrics: Arc<[u8]>,
     refresh: RefreshState,
-    body: Arc<[u8]>,
+    /// The refresh metrics, rendered again whenever `refresh` changes.
+    tail: Arc<[u8]>,
 }
 
 impl Shared {
-    fn new(last: Triage, duration: Duration) -> Shared {
-        let refresh = RefreshState {
-            failures: 0,
-            duration,
+    fn new(first: Triage, duration: Duration) -> Shared {
+        let mut shared = Shared {
+            cluster: first.cluster.clone(),
+            metrics: Arc::from(Vec::new()),
+            refresh: RefreshState {
+                failures: 0,
+                duration,
+            },
+            tail: Arc::from(Vec::new()),
         };
-        Shared {
-            body: body(&last, &refresh),
-            last,
-            refresh,
-        }
+        shared.take(first);
+        shared
     }
 
-    fn render(&mut self) {
-        self.body = body(&self.last, &self.refresh);
+    /// Serves `fresh` from now on.
+    fn take(&mut self, fresh: Triage) {
+        let mut metrics = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = render_metrics(&mut metrics, &fresh, None);
+        self.cluster = fresh.cluster;
+        self.metrics = metrics.into();
+        self.render_tail();
     }
-}
 
-/// The metrics of `last` and of the refreshes, as served.
-fn body(last: &Triage, refresh: &RefreshState) -> Arc<[u8]> {
-    let mut body = Vec::new();
-    // Writing to a Vec cannot fail.
-    let _ = render_metrics(&mut body, last, Some(refresh));
-    body.into()
+    fn render_tail(&mut self) {
+        let mut tail = Vec::new();
+        let _ = render_refresh(&mut tail, &self.cluster, &self.refresh);
+        self.tail = tail.into();
+    }
 }
 
 /// Serves `/metrics` on `listener` until the future is dropped. The first triage must succeed
@@ -94,15 +104,15 @@ pub async fn serve(
             let mut shared = shared.write().unwrap_or_else(|e| e.into_inner());
             match result {
                 Ok(fresh) => {
-                    shared.last = fresh;
                     shared.refresh.duration = started.elapsed();
+                    shared.take(fresh);
                 }
                 Err(e) => {
                     on_failure(&e);
                     shared.refresh.failures += 1;
+                    shared.render_tail();
                 }
             }
-            shared.render();
         }
     };
     let accept = async {
@@ -114,11 +124,10 @@ pub async fn serve(
                     continue;
                 }
             };
-            let body = shared
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .body
-                .clone();
+            let body = {
+                let shared = shared.read().unwrap_or_else(|e| e.into_inner());
+                [shared.metrics.clone(), shared.tail.clone()]
+            };
             tokio::spawn(answer(stream, body));
         }
     };
@@ -129,13 +138,16 @@ pub async fn serve(
 }
 
 /// Reads one request and answers it; the connection closes after.
-async fn answer(mut stream: TcpStream, body: Arc<[u8]>) {
+async fn answer(mut stream: TcpStream, body: [Arc<[u8]>; 2]) {
     let head = match tokio::time::timeout(READ_TIMEOUT, read_head(&mut stream)).await {
         Ok(Some(head)) => head,
         _ => return,
     };
-    let response = respond(&head, &body);
-    let _ = stream.write_all(&response).await;
+    for part in respond(&head, &[&body[0], &body[1]]) {
+        if stream.write_all(&part).await.is_err() {
+            return;
+        }
+    }
     let _ = stream.shutdown().await;
 }
 
@@ -155,31 +167,34 @@ async fn read_head(stream: &mut TcpStream) -> Option<String> {
     String::from_utf8(buf).ok()
 }
 
-/// The whole HTTP/1.1 response to a request head.
-fn respond(head: &str, metrics: &[u8]) -> Vec<u8> {
+/// The HTTP/1.1 response to a request head, in parts to write in order: the head, then the
+/// body (the `metrics` parts for `/metrics`), which is never copied.
+fn respond<'a>(head: &str, metrics: &[&'a [u8]]) -> Vec<Cow<'a, [u8]>> {
     let mut parts = head.lines().next().unwrap_or_default().split(' ');
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
-    let (status, content_type, body) = match (method, path) {
+    let (status, content_type, body): (_, _, &[&'a [u8]]) = match (method, path) {
         ("GET" | "HEAD", "/metrics") => ("200 OK", CONTENT_TYPE, metrics),
         ("GET" | "HEAD", _) => (
             "404 Not Found",
             "text/plain; charset=utf-8",
-            b"not found: mwictl fleet serve answers /metrics\n".as_slice(),
+            &[b"not found: mwictl fleet serve answers /metrics\n"],
         ),
         _ => (
             "405 Method Not Allowed",
             "text/plain; charset=utf-8",
-            b"method not allowed: use GET /metrics\n".as_slice(),
+            &[b"method not allowed: use GET /metrics\n"],
         ),
     };
-    let mut out = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
+    let length: usize = body.iter().map(|part| part.len()).sum();
+    let mut out = vec![Cow::Owned(
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes(),
+    )];
     if method != "HEAD" {
-        out.extend_from_slice(body);
+        out.extend(body.iter().map(|part| Cow::Borrowed(*part)));
     }
     out
 }
@@ -188,28 +203,28 @@ fn respond(head: &str, metrics: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn text(bytes: Vec<u8>) -> String {
-        String::from_utf8(bytes).unwrap()
+    fn text(parts: Vec<Cow<'_, [u8]>>) -> String {
+        String::from_utf8(parts.concat()).unwrap()
     }
 
     #[test]
     fn metrics_are_served_at_slash_metrics_only() {
         let ok = text(respond(
             "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
-            b"m 1\n",
+            &[b"m 1", b"\n"],
         ));
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("Content-Type: text/plain; version=0.0.4"));
         assert!(ok.contains("Content-Length: 4\r\n"));
         assert!(ok.ends_with("\r\n\r\nm 1\n"));
-        let query = text(respond("GET /metrics?x=1 HTTP/1.1\r\n\r\n", b"m 1\n"));
+        let query = text(respond("GET /metrics?x=1 HTTP/1.1\r\n\r\n", &[b"m 1\n"]));
         assert!(query.starts_with("HTTP/1.1 200 OK"));
-        let other = text(respond("GET / HTTP/1.1\r\n\r\n", b"m 1\n"));
+        let other = text(respond("GET / HTTP/1.1\r\n\r\n", &[b"m 1\n"]));
         assert!(other.starts_with("HTTP/1.1 404 Not Found"), "{other}");
         assert!(!other.contains("m 1"));
-        let post = text(respond("POST /metrics HTTP/1.1\r\n\r\n", b"m 1\n"));
+        let post = text(respond("POST /metrics HTTP/1.1\r\n\r\n", &[b"m 1\n"]));
         assert!(post.starts_with("HTTP/1.1 405"));
-        let head = text(respond("HEAD /metrics HTTP/1.1\r\n\r\n", b"m 1\n"));
+        let head = text(respond("HEAD /metrics HTTP/1.1\r\n\r\n", &[b"m 1\n"]));
         assert!(head.ends_with("\r\n\r\n"), "{head}");
     }
 
@@ -221,6 +236,33 @@ mod tests {
         assert_eq!(
             err.message,
             format!("cannot listen on {addr}: the port is in use")
+        );
+    }
+
+    #[test]
+    fn what_is_served_is_the_whole_exposition_without_keeping_the_triage() {
+        let triage = Triage {
+            cluster: "lab".into(),
+            server_version: "18.1.0".into(),
+            checked_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            bots: Vec::new(),
+            rpcs: 6,
+        };
+        let whole = |refresh: &RefreshState| {
+            let mut out = Vec::new();
+            render_metrics(&mut out, &triage, Some(refresh)).unwrap();
+            out
+        };
+        let mut shared = Shared::new(triage.clone(), Duration::from_millis(1500));
+        let served = |s: &Shared| [&s.metrics[..], &s.tail[..]].concat();
+        assert_eq!(served(&shared), whole(&shared.refresh));
+        shared.refresh.failures += 1;
+        shared.render_tail();
+        assert_eq!(served(&shared), whole(&shared.refresh));
+        assert!(
+            String::from_utf8(served(&shared))
+                .unwrap()
+                .contains("mwictl_refresh_failures_total{cluster=\"lab\"} 1")
         );
     }
 }

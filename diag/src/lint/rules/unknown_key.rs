@@ -101,6 +101,7 @@ pub(crate) fn report_not_in_release(
 #[cfg(test)]
 mod tests {
     use crate::lint::rules::test_findings as findings;
+    use crate::lint::target::{Target, TargetSource, parse_release};
     use crate::lint::{LintOptions, Severity};
 
     const ID: &str = "unknown-key";
@@ -249,5 +250,50 @@ mod tests {
                 .message
                 .contains("did you mean `registration_secret`?")
         );
+    }
+
+    fn at(release: &str) -> LintOptions {
+        LintOptions {
+            target: Target::new(
+                parse_release(release).expect("release"),
+                TargetSource::Flag,
+                release,
+            ),
+            ..LintOptions::default()
+        }
+    }
+
+    #[test]
+    fn credential_ttl_before_its_release_goes_back_to_certificate_ttl_at_the_top_only() {
+        let top = "version: v2\nproxy_server: p:443\ncredential_ttl: 1h\n";
+        let found = findings(top, &at("17.2.0"), ID);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].message.contains("came in Teleport"),
+            "{}",
+            found[0].message
+        );
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("rename it to `certificate_ttl`, its name in that release")
+        );
+        assert!(found[0].fixable);
+        // Both set: renaming would make a duplicate key.
+        let both = format!("{top}certificate_ttl: 1h\n");
+        let found = findings(&both, &at("17.2.0"), ID);
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("remove it: that release has no such setting here")
+        );
+        assert!(!found[0].fixable);
+        // The older name is offered at the top level only.
+        let service = "version: v2\nproxy_server: p:443\nservices:\n  - type: identity\n    destination: /opt/a\n    credential_ttl: 1h\n";
+        let found = findings(service, &at("17.2.0"), ID);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].fix.as_deref(),
+            Some("remove it: that release has no such setting here")
+        );
+        assert!(findings(top, &at("17.3.0"), ID).is_empty());
     }
 }
