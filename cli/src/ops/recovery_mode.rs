@@ -311,7 +311,9 @@ impl Lookup<'_> {
                 Lookup::MayBeDeleted { .. } => CommandError::usage(format!(
                     "{source} {name}: the token belongs to bot {owner:?}, not {bot:?}"
                 ))
-                .hint("name a token of this bot, or recover bot {owner:?}; nothing was changed"),
+                .hint(format!(
+                    "name a token of this bot, or recover bot {owner:?}; nothing was changed"
+                )),
             });
         }
         Ok(())
@@ -391,6 +393,10 @@ pub(crate) mod tests {
         assert_eq!(
             err.message,
             "--token example-token: the token belongs to bot \"example\", not \"other\""
+        );
+        assert_eq!(
+            err.hints,
+            ["name a token of this bot, or recover bot \"example\"; nothing was changed"]
         );
         let mut iam = t.clone();
         iam.spec.as_mut().unwrap().join_method = "iam".into();
