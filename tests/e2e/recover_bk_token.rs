@@ -303,6 +303,13 @@ fn bad_input_is_one_line_naming_it_and_changes_nothing() {
         &["bk-keypair-lost", "--token", &legacy],
         "not bound_keypair",
     );
+    // A --token that names no token while the bot has one: a typo, not a wiped token.
+    refused(
+        &lab,
+        &joined,
+        &["bk-keypair-lost", "--token", "no-such-token"],
+        "--token no-such-token: no such token, and bot \"example\" has the bound-keypair token ",
+    );
     // A second bound-keypair token: which one is meant is unclear without --token.
     let second = run(&mut lab.cmd(&["bots", "instances", "add", BOT]));
     assert_eq!(second.code, 0, "{}", second.stderr);

@@ -220,9 +220,12 @@ pub async fn existing_bot_token(
     named: Option<&str>,
 ) -> Result<Fetched<ProvisionTokenV2>, CommandError> {
     let found = bot_token(client, bot, named, Lookup::MustExist).await?;
-    Ok(found
-        .and_then(|f| f.token)
-        .expect("Lookup::MustExist refuses a missing token and a bot without one"))
+    // Lookup::MustExist refuses a missing token and a bot without one, so this is not reached.
+    found.and_then(|f| f.token).ok_or_else(|| {
+        CommandError::failure(format!(
+            "bot {bot:?}: its bound-keypair token was not found"
+        ))
+    })
 }
 
 /// The token `onboarding.token` of tbot.yaml names; `None` when it names none (or a token file).
@@ -263,13 +266,30 @@ async fn named_token(
     let token = match client.get_token(name).await {
         Ok(token) => token,
         Err(e) if e.is_not_found() => {
-            return match lookup {
-                Lookup::MustExist => Err(not_found(name)),
-                Lookup::MayBeDeleted { .. } => Ok(BotToken {
-                    name: name.to_string(),
-                    token: None,
-                }),
-            };
+            if let Lookup::MustExist = lookup {
+                return Err(not_found(name));
+            }
+            // Gone, as after S10 — unless the bot has another bound-keypair token: then the name
+            // may be a typo, and a recovery planned for a deleted token would leave that one
+            // behind beside the new one.
+            let others: Vec<String> = client
+                .get_tokens()
+                .await?
+                .iter()
+                .filter(|t| bot_of(&t.value) == bot && method_of(&t.value) == METHOD)
+                .map(|t| name_of(&t.value))
+                .collect();
+            if !others.is_empty() {
+                return Err(CommandError::usage(format!(
+                    "{source} {name}: no such token, and bot {bot:?} has the bound-keypair token {}",
+                    others.join(", ")
+                ))
+                .hint("pass --token with that name if it is the one tbot.yaml's onboarding.token names; nothing was changed"));
+            }
+            return Ok(BotToken {
+                name: name.to_string(),
+                token: None,
+            });
         }
         Err(e) => return Err(e.into()),
     };
