@@ -158,14 +158,7 @@ pub async fn read<F: Fold>(
         .enumerate()
         .map(|(i, (name, _))| (name.clone(), i as u32))
         .collect();
-    let mut owners = Owners {
-        by_user: bots
-            .iter()
-            .enumerate()
-            .map(|(i, (name, _))| (bot_resource_name(name).into(), i as u32))
-            .collect(),
-        ..Default::default()
-    };
+    let mut owners = Owners::of(bots.iter().map(|(name, _)| name.as_str()));
 
     for token in tokens {
         let token = token.value;
@@ -193,10 +186,7 @@ pub async fn read<F: Fold>(
                 continue;
             };
             let live = is_live(&instance, now);
-            // A lock on an instance that no longer holds an identity blocks nothing.
-            if live && !id.is_empty() {
-                owners.instance.insert(id.as_str().into(), i);
-            }
+            owners.add_instance(id, live, i);
             fold.instance(&mut bots[i as usize].1, &instance, live);
         }
     }
@@ -227,6 +217,26 @@ struct Owners {
 }
 
 impl Owners {
+    /// The owners of the bots named in order (bot `i` is the `i`th), before any token or
+    /// instance is known.
+    fn of<'a>(bots: impl Iterator<Item = &'a str>) -> Owners {
+        Owners {
+            by_user: bots
+                .enumerate()
+                .map(|(i, name)| (bot_resource_name(name).into(), i as u32))
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    /// Records that bot `i` has instance `id`. A lock on an instance that no longer holds an
+    /// identity blocks nothing, so only a live one is recorded.
+    fn add_instance(&mut self, id: &str, live: bool, i: u32) {
+        if live && !id.is_empty() {
+            self.instance.insert(id.into(), i);
+        }
+    }
+
     /// The bots `lock` blocks, each with how; `name_of` gives a bot's name by index.
     fn hits<'a>(&self, lock: LockV2, name_of: impl Fn(u32) -> &'a str) -> Vec<(u32, LockHit)> {
         let name = lock.metadata.map(|m| m.name).unwrap_or_default();
@@ -282,11 +292,12 @@ mod tests {
     }
 
     fn owners() -> Owners {
-        Owners {
-            by_user: HashMap::from([("bot-a".into(), 0), ("bot-b".into(), 1)]),
-            token: HashMap::from([("tok-b".into(), 1)]),
-            instance: HashMap::from([("i-a".into(), 0)]),
-        }
+        let mut owners = Owners::of(["a", "b"].into_iter());
+        owners.token.insert("tok-b".into(), 1);
+        owners.add_instance("i-a", true, 0);
+        owners.add_instance("i-gone", false, 0);
+        owners.add_instance("", true, 1);
+        owners
     }
 
     fn hits(target: LockTarget) -> Vec<(u32, String)> {
@@ -355,5 +366,44 @@ mod tests {
         );
         assert_eq!(got[0].1.target_text(), "User:\"bot-a\" Role:\"bot-a\"");
         assert_eq!(got[0].1.name(), "l");
+    }
+
+    #[test]
+    fn only_live_instances_are_owned() {
+        let o = owners();
+        assert_eq!(
+            o.instance.len(),
+            1,
+            "neither the expired nor the ID-less one"
+        );
+        assert_eq!(o.instance.get("i-a"), Some(&0));
+    }
+
+    #[test]
+    fn a_hit_shows_and_says_every_kind_of_target() {
+        let target = LockTarget {
+            user: "bot-b".into(),
+            role: "bot-b".into(),
+            bot_instance_id: "i-b".into(),
+            join_token: "tok-b".into(),
+            ..Default::default()
+        };
+        let all = Blocks {
+            user: true,
+            role: true,
+            instance: true,
+            token: true,
+        };
+        let hit = LockHit::new("l", &target, all);
+        assert_eq!(hit.name(), "l");
+        assert_eq!(hit.target(), target);
+        assert_eq!(
+            hit.target_text(),
+            "User:\"bot-b\" Role:\"bot-b\" BotInstanceID:\"i-b\" JoinToken:\"tok-b\""
+        );
+        assert_eq!(
+            hit.why("b"),
+            "targets the bot user bot-b; targets the bot role bot-b; targets bot instance b/i-b; targets a join token of bot b"
+        );
     }
 }
