@@ -235,24 +235,45 @@ async fn named_in_config(
     config: &Path,
     lookup: Lookup<'_>,
 ) -> Result<Option<BotToken>, CommandError> {
-    let text = std::fs::read_to_string(config).map_err(|e| {
-        CommandError::usage(format!(
-            "--tbot-config {}: cannot read it: {e}",
-            config.display()
-        ))
-    })?;
-    match mwi_diag::tbot_config::current_token(&text) {
-        Ok(Some(name)) if !name.is_empty() && !name.starts_with('/') => named_token(
-            client,
-            bot,
-            &name,
-            "onboarding.token of --tbot-config",
-            lookup,
-        )
-        .await
-        .map(Some),
-        _ => Ok(None),
+    match config_token(config)? {
+        Some((name, source)) => named_token(client, bot, &name, &source, lookup)
+            .await
+            .map(Some),
+        None => Ok(None),
     }
+}
+
+/// The token tbot.yaml at `config` joins with, and where it was found: `onboarding.token`, or
+/// the file it names when it is an absolute path (tbot reads the token from there). `None`
+/// when it names none; a file that cannot be read or parsed is an error naming it.
+fn config_token(config: &Path) -> Result<Option<(String, String)>, CommandError> {
+    let shown = config.display();
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| CommandError::usage(format!("--tbot-config {shown}: cannot read it: {e}")))?;
+    let named = mwi_diag::tbot_config::current_token(&text).map_err(|e| {
+        CommandError::usage(format!("--tbot-config {shown}: {e}"))
+            .hint("check it with `mwictl lint`, or pass --token NAME; nothing was changed")
+    })?;
+    let Some(name) = named.filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if !name.starts_with('/') {
+        return Ok(Some((name, "onboarding.token of --tbot-config".into())));
+    }
+    let file = std::fs::read_to_string(&name).map_err(|e| {
+        CommandError::usage(format!(
+            "--tbot-config {shown}: onboarding.token is the file {name}, which cannot be read: {e}"
+        ))
+        .hint("pass --token NAME with the token's name; nothing was changed")
+    })?;
+    let token = file.trim();
+    if token.is_empty() {
+        return Err(CommandError::usage(format!(
+            "--tbot-config {shown}: the token file {name} is empty"
+        ))
+        .hint("pass --token NAME with the token's name; nothing was changed"));
+    }
+    Ok(Some((token.to_owned(), format!("the token file {name}"))))
 }
 
 /// The token `name` (from `source`), which must be a bound-keypair token of `bot`.
@@ -462,5 +483,57 @@ pub(crate) mod tests {
         assert_eq!(check_mode("insecure").unwrap(), "insecure");
         let e = check_mode("lax").unwrap_err();
         assert_eq!(e.message, "recovery mode \"lax\": not a mode");
+    }
+
+    #[test]
+    fn tbot_yaml_names_its_token_inline_or_through_a_token_file_and_bad_files_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        };
+        let inline = write("inline.yaml", "version: v2\nonboarding:\n  token: bk-1\n");
+        assert_eq!(
+            config_token(&inline).unwrap(),
+            Some(("bk-1".into(), "onboarding.token of --tbot-config".into()))
+        );
+        let token_file = write("token", "bk-2\n");
+        let via_file = write(
+            "file.yaml",
+            &format!("onboarding:\n  token: {}\n", token_file.display()),
+        );
+        let (name, source) = config_token(&via_file).unwrap().unwrap();
+        assert_eq!(name, "bk-2");
+        assert_eq!(source, format!("the token file {}", token_file.display()));
+        let none = write("none.yaml", "onboarding:\n  join_method: bound_keypair\n");
+        assert_eq!(config_token(&none).unwrap(), None);
+        let broken = write("broken.yaml", "onboarding: [\n");
+        let err = config_token(&broken).unwrap_err();
+        assert!(err.message.starts_with("--tbot-config "), "{}", err.message);
+        assert!(err.hints[0].contains("mwictl lint"), "{:?}", err.hints);
+        let missing = write(
+            "missing.yaml",
+            "onboarding:\n  token: /nonexistent/mwictl-token\n",
+        );
+        let err = config_token(&missing).unwrap_err();
+        assert!(
+            err.message.contains(
+                "onboarding.token is the file /nonexistent/mwictl-token, which cannot be read"
+            ),
+            "{}",
+            err.message
+        );
+        let empty_file = write("empty", "\n");
+        let empty = write(
+            "empty.yaml",
+            &format!("onboarding:\n  token: {}\n", empty_file.display()),
+        );
+        assert!(
+            config_token(&empty)
+                .unwrap_err()
+                .message
+                .ends_with("is empty")
+        );
     }
 }
