@@ -300,22 +300,11 @@ impl Client {
         targets: Vec<LockTarget>,
         in_force_only: bool,
     ) -> Result<Vec<Fetched<LockV2>>, ClientError> {
-        let req = GetLocksRequest {
-            targets,
-            in_force_only,
-        };
         let mut locks = Vec::new();
-        self.call_streamed(
-            auth::GET_LOCKS,
-            Subject::all("lock"),
-            encode(&req),
-            &mut |field, bytes| {
-                if field == 1 {
-                    locks.push(Fetched::decode(bytes)?);
-                }
-                Ok(())
-            },
-        )
+        self.lock_bytes(targets, in_force_only, &mut |bytes| {
+            locks.push(Fetched::decode(bytes)?);
+            Ok(())
+        })
         .await?;
         Ok(locks)
     }
@@ -328,20 +317,29 @@ impl Client {
         in_force_only: bool,
         mut each: impl FnMut(LockV2),
     ) -> Result<(), ClientError> {
+        self.lock_bytes(Vec::new(), in_force_only, &mut |bytes| {
+            each(LockV2::decode(bytes)?);
+            Ok(())
+        })
+        .await
+    }
+
+    /// `GetLocks`, each lock's bytes handed to `each` as they arrive.
+    async fn lock_bytes(
+        &self,
+        targets: Vec<LockTarget>,
+        in_force_only: bool,
+        each: &mut dyn FnMut(Bytes) -> Result<(), prost::DecodeError>,
+    ) -> Result<(), ClientError> {
         let req = GetLocksRequest {
-            targets: Vec::new(),
+            targets,
             in_force_only,
         };
         self.call_streamed(
             auth::GET_LOCKS,
             Subject::all("lock"),
             encode(&req),
-            &mut |field, bytes| {
-                if field == 1 {
-                    each(LockV2::decode(bytes)?);
-                }
-                Ok(())
-            },
+            &mut |field, bytes| if field == 1 { each(bytes) } else { Ok(()) },
         )
         .await
     }
@@ -729,14 +727,14 @@ impl Client {
         })
     }
 
-    /// One unary call with bytes in and bytes out, so resources keep every field.
-    async fn call_raw(
+    /// Admits a request about to be sent: refused when larger than a server accepts, else
+    /// counted. Gives `subject` back for the call's errors.
+    fn send(
         &self,
         method: &'static str,
         subject: Option<Subject>,
-        body: Bytes,
-    ) -> Result<Bytes, ClientError> {
-        tracing::debug!(method, "call");
+        body: &Bytes,
+    ) -> Result<Option<Subject>, ClientError> {
         if body.len() > MAX_REQUEST_BYTES {
             return Err(ClientError::TooLarge {
                 method,
@@ -745,6 +743,18 @@ impl Client {
             });
         }
         self.rpcs.fetch_add(1, Ordering::Relaxed);
+        Ok(subject)
+    }
+
+    /// One unary call with bytes in and bytes out, so resources keep every field.
+    async fn call_raw(
+        &self,
+        method: &'static str,
+        subject: Option<Subject>,
+        body: Bytes,
+    ) -> Result<Bytes, ClientError> {
+        tracing::debug!(method, "call");
+        let subject = self.send(method, subject, &body)?;
         let mut grpc = tonic::client::Grpc::new(self.connection.channel.clone())
             .max_decoding_message_size(MAX_RESPONSE_BYTES);
         let result = match grpc.ready().await {
@@ -774,14 +784,7 @@ impl Client {
         each: &mut dyn FnMut(u32, Bytes) -> Result<(), prost::DecodeError>,
     ) -> Result<(), ClientError> {
         tracing::debug!(method, "call (answer streamed)");
-        if body.len() > MAX_REQUEST_BYTES {
-            return Err(ClientError::TooLarge {
-                method,
-                subject,
-                bytes: body.len(),
-            });
-        }
-        self.rpcs.fetch_add(1, Ordering::Relaxed);
+        let subject = self.send(method, subject, &body)?;
         match fields::call(self.connection.channel.clone(), method, body, each).await {
             Ok(()) => Ok(()),
             Err(fields::Failure::Status(status)) => Err(self.rpc_error(method, subject, status)),
