@@ -162,14 +162,7 @@ pub(crate) fn create(path: &Path, seed: &[(Kind, String, Vec<u8>)]) -> Result<()
 fn open_existing(path: &Path) -> Result<Connection, OpenError> {
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     configure(&conn)?;
-    let tables: i64 = conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'resources'",
-        [],
-        |r| r.get(0),
-    )?;
-    if tables != 1 {
-        return Err(OpenError::NotLab);
-    }
+    check_lab(&conn)?;
     Ok(conn)
 }
 
@@ -268,9 +261,8 @@ pub(crate) fn check_snapshot(path: &Path) -> Result<u64, OpenError> {
     count(&open_snapshot(path)?)
 }
 
-/// A snapshot file, opened read-only and checked to be a lab database.
-fn open_snapshot(path: &Path) -> Result<Connection, OpenError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+/// Refuses a database that is not a lab's (it has no `resources` table).
+fn check_lab(conn: &Connection) -> Result<(), OpenError> {
     let tables: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'resources'",
         [],
@@ -279,6 +271,13 @@ fn open_snapshot(path: &Path) -> Result<Connection, OpenError> {
     if tables != 1 {
         return Err(OpenError::NotLab);
     }
+    Ok(())
+}
+
+/// A snapshot file, opened read-only and checked to be a lab database.
+fn open_snapshot(path: &Path) -> Result<Connection, OpenError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    check_lab(&conn)?;
     Ok(conn)
 }
 
