@@ -4,6 +4,13 @@
 /// Calls `f` with `rounds` mutations of `base` (bytes overwritten, cut or duplicated; lossily
 /// decoded as UTF-8), from a fixed seed so failures reproduce.
 pub fn for_each_mutation(base: &str, rounds: usize, mut f: impl FnMut(&str)) {
+    for_each_byte_mutation(base.as_bytes(), rounds, |bytes| {
+        f(&String::from_utf8_lossy(bytes))
+    });
+}
+
+/// [`for_each_mutation`] for binary inputs (wire messages): the same mutations, as bytes.
+pub fn for_each_byte_mutation(base: &[u8], rounds: usize, mut f: impl FnMut(&[u8])) {
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     let mut next = move || {
         seed ^= seed << 13;
@@ -12,7 +19,7 @@ pub fn for_each_mutation(base: &str, rounds: usize, mut f: impl FnMut(&str)) {
         seed
     };
     for _ in 0..rounds {
-        let mut bytes = base.as_bytes().to_vec();
+        let mut bytes = base.to_vec();
         for _ in 0..(next() % 8) {
             if bytes.is_empty() {
                 break;
@@ -27,6 +34,6 @@ pub fn for_each_mutation(base: &str, rounds: usize, mut f: impl FnMut(&str)) {
                 }
             }
         }
-        f(&String::from_utf8_lossy(&bytes));
+        f(&bytes);
     }
 }

@@ -463,33 +463,12 @@ mod tests {
             (fields, end)
         }
         let (valid, _) = answer();
-        // xorshift64*, so a failure reproduces from its round.
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        };
-        for round in 0..3000 {
-            let mut bytes = valid.clone();
-            for _ in 0..1 + next() % 4 {
-                let at = (next() % bytes.len().max(1) as u64) as usize;
-                match next() % 3 {
-                    0 if !bytes.is_empty() => bytes[at] = next() as u8,
-                    1 => bytes.insert(at.min(bytes.len()), next() as u8),
-                    _ => bytes.truncate(at),
-                }
-            }
-            let whole = run(&bytes, bytes.len());
+        crate::testing::for_each_byte_mutation(&valid, 3000, |bytes| {
+            let whole = run(bytes, bytes.len());
             for chunk in [1, 2, 3, 7] {
-                assert_eq!(
-                    run(&bytes, chunk),
-                    whole,
-                    "round {round}, chunks of {chunk}"
-                );
+                assert_eq!(run(bytes, chunk), whole, "{bytes:?} in chunks of {chunk}");
             }
-        }
+        });
     }
 
     #[test]
