@@ -9,6 +9,7 @@ use mwi_proto::types::provision_token_spec_v2_bound_keypair::OnboardingSpec;
 use mwi_testkit::fixtures;
 
 use crate::bots::put_bot;
+use crate::bots_bound::wait_expiry;
 use crate::harness::*;
 
 const BOT: &str = "web";
@@ -49,22 +50,6 @@ fn agent(lab: &Lab, dir: &Path) -> Run {
     ];
     args.extend_from_slice(&ARGS);
     run(&mut lab.cmd(&args))
-}
-
-/// Waits until the stored identity in `dir` has expired, so the next run recovers anonymously.
-fn wait_expiry(dir: &Path) {
-    let pem = std::fs::read_to_string(dir.join("tlscert")).expect("stored tlscert");
-    let not_after = mwi_identity::CertIdentity::from_pem(&pem)
-        .expect("a certificate")
-        .not_after;
-    while std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        <= not_after
-    {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
 }
 
 /// Doctor's JSON and text reports on `log`, written to a file in the lab's home.

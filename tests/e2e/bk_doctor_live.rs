@@ -8,6 +8,7 @@ use mwi_proto::types::provision_token_spec_v2_bound_keypair::OnboardingSpec;
 use mwi_testkit::fixtures;
 
 use crate::bots::put_bot;
+use crate::bots_bound::wait_expiry;
 use crate::bound_keypair::put_token;
 use crate::harness::*;
 
@@ -44,22 +45,6 @@ fn agent(lab: &Lab, dir: &Path) -> Run {
         "--registration-secret",
         SECRET,
     ]))
-}
-
-/// Waits until the stored identity in `dir` has expired, so the next run recovers anonymously.
-fn wait_expiry(dir: &Path) {
-    let pem = std::fs::read_to_string(dir.join("tlscert")).expect("stored tlscert");
-    let not_after = mwi_identity::CertIdentity::from_pem(&pem)
-        .expect("a certificate")
-        .not_after;
-    while std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        <= not_after
-    {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
 }
 
 /// `doctor --live --bot web` on `log`: the one finding's JSON and the text report.

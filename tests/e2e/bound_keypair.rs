@@ -8,6 +8,7 @@ use mwi_proto::types::provision_token_spec_v2_bound_keypair::OnboardingSpec;
 use mwi_proto::types::{ProvisionTokenStatusV2BoundKeypair, ProvisionTokenV2, ResourceRequest};
 
 use crate::bots::put_bot;
+use crate::bots_bound::wait_expiry;
 use crate::harness::*;
 
 fn key_filter(settings: &mut insta::Settings) {
@@ -417,24 +418,6 @@ fn rotate_after_makes_the_agent_rotate_once_and_keep_the_old_key_in_history() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(!out.stderr.contains("rotation"), "{}", out.stderr);
     assert_eq!(read(&dir, "id_bkp.pub"), new);
-}
-
-/// Waits until the identity in `dir` has expired.
-fn wait_expiry(dir: &Path) {
-    let pem = read(dir, "tlscert");
-    let not_after = mwi_identity::CertIdentity::from_pem(&pem)
-        .unwrap()
-        .not_after;
-    loop {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        if now > not_after {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
 }
 
 #[test]
