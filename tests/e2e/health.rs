@@ -105,20 +105,26 @@ fn a_running_agent_reports_a_healthy_output_in_show_and_ls() {
     assert_eq!(rows[0]["version"], "18.1.0");
 }
 
-#[test]
-fn an_output_that_cannot_be_written_is_unhealthy_with_the_error() {
-    let lab = Lab::start();
-    put_roles(&lab, &["access"]);
-    put_bot(&lab, "example", &["access"], &[], None);
-    let token = new_token(&lab, "example");
+/// Bot `bot` (role `access`) with a running agent whose identity output's parent directory is
+/// a file (`not-a-dir`), so that output reports unhealthy.
+pub fn agent_that_cannot_write(lab: &Lab, bot: &str) -> Agent {
+    put_roles(lab, &["access"]);
+    put_bot(lab, bot, &["access"], &[], None);
+    let token = new_token(lab, bot);
     let blocker = lab.root().join("not-a-dir");
     std::fs::write(&blocker, "a file where the output's parent should be").expect("file");
-    let _agent = Agent::start(
-        &lab,
+    Agent::start(
+        lab,
         &token,
         &lab.root().join("tbot-data"),
         &blocker.join("out"),
-    );
+    )
+}
+
+#[test]
+fn an_output_that_cannot_be_written_is_unhealthy_with_the_error() {
+    let lab = Lab::start();
+    let _agent = agent_that_cannot_write(&lab, "example");
     let text = wait_for_status(&lab, "example", "unhealthy");
     assert!(text.contains("Status: Unhealthy\n"), "{text}");
     let services = text.split("\nServices:\n").nth(1).expect("services table");

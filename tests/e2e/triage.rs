@@ -15,7 +15,7 @@ use mwi_testkit::metrics::{Exposition, parse};
 
 use crate::bots::{json, put_bot, put_roles, table_settings};
 use crate::harness::{BIN, Lab, hermetic_env, run};
-use crate::health::{Agent, wait_for_status};
+use crate::health::{agent_that_cannot_write, wait_for_status};
 use crate::instances::new_token;
 use crate::pipes::{Closed, run_closed};
 use crate::unlock::{instance_ids, put_locks};
@@ -232,17 +232,7 @@ fn an_expired_instance_with_its_token_spent_needs_recover_expired() {
 #[test]
 fn an_output_the_agent_cannot_write_is_an_unhealthy_service_to_show() {
     let lab = Lab::start();
-    put_roles(&lab, &["access"]);
-    put_bot(&lab, "sick", &["access"], &[], None);
-    let token = new_token(&lab, "sick");
-    let blocker = lab.root().join("not-a-dir");
-    std::fs::write(&blocker, "a file where the output's parent should be").expect("file");
-    let _agent = Agent::start(
-        &lab,
-        &token,
-        &lab.root().join("tbot-data"),
-        &blocker.join("out"),
-    );
+    let _agent = agent_that_cannot_write(&lab, "sick");
     wait_for_status(&lab, "sick", "unhealthy");
     let id = instance_ids(&lab, "sick").pop().expect("an instance");
     let out = run(&mut lab.cmd(&["triage", "--format", "json"]));
