@@ -35,6 +35,29 @@ pub struct BotState {
     pub bound_tokens: Vec<ProvisionTokenV2>,
 }
 
+#[cfg(test)]
+impl BotState {
+    /// Bot `name` with `instances` and nothing else: no lock, no token.
+    pub(crate) fn bare(name: &str, instances: Vec<BotInstance>) -> BotState {
+        BotState {
+            bot: Fetched {
+                value: Bot {
+                    metadata: Some(mwi_proto::teleport::header::v1::Metadata {
+                        name: name.into(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                raw: Default::default(),
+            },
+            locks: Vec::new(),
+            instances,
+            tokens: Vec::new(),
+            bound_tokens: Vec::new(),
+        }
+    }
+}
+
 /// Reads the bot, its instances and tokens (concurrently), then the locks that block it with one
 /// filtered `GetLocks`.
 pub async fn gather(client: &Client, bot: &str) -> Result<BotState, CommandError> {

@@ -343,27 +343,6 @@ mod tests {
         assert_eq!(id_of(newest_bound_instance(&all[3..], "tok")), None);
     }
 
-    fn bot_state(instances: Vec<BotInstance>) -> BotState {
-        use mwi_proto::machineid::Bot;
-        use mwi_proto::teleport::header::v1::Metadata;
-        BotState {
-            bot: crate::client::Fetched {
-                value: Bot {
-                    metadata: Some(Metadata {
-                        name: "example".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                raw: Default::default(),
-            },
-            locks: Vec::new(),
-            instances,
-            tokens: Vec::new(),
-            bound_tokens: Vec::new(),
-        }
-    }
-
     /// A wiped token is recreated with the join state's instance and count; a token still bound
     /// is left alone.
     #[test]
@@ -377,7 +356,10 @@ mod tests {
             name: "tok".into(),
             token: None,
         };
-        let state = bot_state(vec![instance("i-new", bound_keypair::METHOD, "tok", 300)]);
+        let state = BotState::bare(
+            "example",
+            vec![instance("i-new", bound_keypair::METHOD, "tok", 300)],
+        );
         let now = SystemTime::now();
         let input = FlowInput::default();
         let plan = build(&state, &gone, &key, Some(("i-7".into(), 4)), &input, now).plan;

@@ -242,8 +242,6 @@ mod tests {
     use super::*;
     use crate::output::Output;
     use crate::resource::{Resource, parse_documents};
-    use mwi_proto::machineid::Bot;
-    use mwi_proto::teleport::header::v1::Metadata;
 
     /// The docs' bound token after a recovery: count 2, limit 3, mode standard.
     fn token(count: u32, limit: u32) -> Fetched<ProvisionTokenV2> {
@@ -273,22 +271,7 @@ mod tests {
     }
 
     fn state() -> BotState {
-        BotState {
-            bot: Fetched {
-                value: Bot {
-                    metadata: Some(Metadata {
-                        name: "example".into(),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                },
-                raw: Default::default(),
-            },
-            locks: Vec::new(),
-            instances: Vec::new(),
-            tokens: Vec::new(),
-            bound_tokens: Vec::new(),
-        }
+        BotState::bare("example", Vec::new())
     }
 
     fn input(restart: bool) -> FlowInput {
