@@ -1,13 +1,17 @@
-//! What the key flows S10 (token wiped) and S11 (keypair lost) read before planning besides the
-//! bot's token (`recovery_mode::bot_token`): a public key from tbot's storage (`id_bkp.pub`) or
-//! `--public-key`. Bad input is one line naming the flag.
+//! What the key flows S10 (token wiped) and S11 (keypair lost) read before planning: the bot's
+//! state and token (`recovery_mode::bot_token`, which may have been deleted), and a public key
+//! from tbot's storage (`id_bkp.pub`) or `--public-key`. Bad input is one line naming the flag.
 
 use std::path::Path;
 
 use mwi_proto::types::ProvisionTokenV2;
 
+use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair::{self, PUBLIC_KEY_FILE};
+use crate::ops::recovery_mode::{self, BotToken, Lookup};
+use crate::recover::diagnose::{self, BotState};
+use crate::recover::plan::FlowInput;
 use crate::resource::shown;
 
 /// Where a public key came from, as errors and plans name it.
@@ -45,6 +49,26 @@ fn parse_key(text: &str, source: &str, fix: &str) -> Result<PublicKey, CommandEr
         ))
         .hint(fix.to_string())),
     }
+}
+
+/// The bot's state, then its bound-keypair token as S10/S11 look for it: the one `--token`
+/// names (which may have been deleted), else its only one, else the one tbot.yaml names.
+pub async fn state_and_token(
+    client: &Client,
+    bot: &str,
+    input: &FlowInput,
+) -> Result<(BotState, Option<BotToken>), CommandError> {
+    let state = diagnose::gather(client, bot).await?;
+    let found = recovery_mode::bot_token(
+        client,
+        bot,
+        input.token.as_deref(),
+        Lookup::MayBeDeleted {
+            tbot_config: input.tbot_config.as_deref(),
+        },
+    )
+    .await?;
+    Ok((state, found))
 }
 
 /// The key `--public-key` gives: the key itself, or `@FILE` holding it.

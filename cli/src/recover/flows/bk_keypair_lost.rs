@@ -6,7 +6,7 @@
 use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair;
-use crate::ops::recovery_mode::{self, BotToken, Lookup};
+use crate::ops::recovery_mode::BotToken;
 use crate::recover::diagnose;
 use crate::recover::flows::bk_input::{self, PublicKey};
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
@@ -38,16 +38,7 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
     if let Some(path) = &input.tbot_config {
         check_config_takes_it(path, new_key.is_none())?;
     }
-    let state = diagnose::gather(client, bot).await?;
-    let found = recovery_mode::bot_token(
-        client,
-        bot,
-        input.token.as_deref(),
-        Lookup::MayBeDeleted {
-            tbot_config: input.tbot_config.as_deref(),
-        },
-    )
-    .await?;
+    let (state, found) = bk_input::state_and_token(client, bot, input).await?;
     Ok(build(
         &state,
         found.as_ref(),

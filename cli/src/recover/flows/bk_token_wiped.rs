@@ -26,8 +26,8 @@ use crate::client::Client;
 use crate::error::CommandError;
 use crate::ops::bound_keypair::{self, JOIN_STATE_FILE};
 use crate::ops::instances::{is_live, latest_authentication};
-use crate::ops::recovery_mode::{self, BotToken, Lookup};
-use crate::recover::diagnose::{self, BotState};
+use crate::ops::recovery_mode::BotToken;
+use crate::recover::diagnose::BotState;
 use crate::recover::flows::bk_input::{self, PublicKey};
 use crate::recover::plan::{Flow, FlowInput, Plan, Planned, Prefetched};
 use crate::recover::step::{CountBefore, Evidence, Step};
@@ -86,17 +86,8 @@ pub async fn plan(client: &Client, bot: &str, input: &FlowInput) -> Result<Plann
             .hint("nothing was changed"));
         }
     };
-    let state = diagnose::gather(client, bot).await?;
-    let found = recovery_mode::bot_token(
-        client,
-        bot,
-        input.token.as_deref(),
-        Lookup::MayBeDeleted {
-            tbot_config: input.tbot_config.as_deref(),
-        },
-    )
-    .await?
-    .ok_or_else(|| {
+    let (state, found) = bk_input::state_and_token(client, bot, input).await?;
+    let found = found.ok_or_else(|| {
         CommandError::usage(format!(
             "bot {bot:?} has no bound-keypair token and none is named: which token to recreate is unknown"
         ))
